@@ -1,0 +1,121 @@
+"""DefinitionPublisher: keeps neon/cluster/definition.* in Consul equal to what the Swarm shows."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import consul
+import requests
+from consul.exceptions import ClientError
+
+from actors.base import ServiceActor
+from actors.logger import Log
+from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
+from messages.swarm import NodesObserved
+from neon_cm.definition import LabelProblem, build_nodes, with_nodes
+from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
+from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_VALUE_BYTES
+from neon_cm.outage import Outage
+
+CONSUL_ERRORS = (consul.ConsulException, requests.RequestException)
+Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
+
+
+class DefinitionConflict(Exception):
+    """Another writer changed a definition key between our read and our transaction."""
+
+
+class DefinitionPublisher(ServiceActor):
+    """On NodesObserved: read the definition and hash from Consul, rebuild `Nodes`, and write
+    both keys in one transaction only when the hash differs. Tells subscribers the outcome."""
+
+    component = "definition-publisher"
+
+    def __init__(self, consul_client: consul.Consul, log: Log) -> None:
+        super().__init__(log)
+        self.consul = consul_client
+        self.warned_labels: set[LabelProblem] = set()
+        self.outage = Outage()
+
+    def handle(self, message: Any) -> Outcome | None:
+        if isinstance(message, NodesObserved):
+            outcome = self.reconcile(message)
+            self.publish(outcome)
+            return outcome
+        return None
+
+    def reconcile(self, observed: NodesObserved) -> Outcome:
+        if not observed.nodes:
+            return self.refuse("the Swarm listed no nodes (has this manager left it?); definition not published")
+        built = build_nodes(observed.nodes)
+        for problem in sorted(set(built.label_problems) - self.warned_labels, key=LabelProblem.describe):
+            self.log.warn(problem.describe())
+        self.warned_labels = set(built.label_problems)
+        if built.duplicates:
+            return self.refuse("; ".join(duplicate.describe() for duplicate in built.duplicates))
+        try:
+            outcome = self.write_if_changed(built.nodes)
+            if isinstance(outcome, DefinitionConflict):
+                # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
+                outcome = self.write_if_changed(built.nodes)
+        except CONSUL_ERRORS as error:
+            if self.outage.failed(f"{type(error).__name__}: {error}", time.monotonic()):
+                self.log.error("cannot reach Consul to publish the cluster definition", error)
+            return DefinitionNotPublished(f"Consul: {error}")
+        if self.outage.succeeded() is not None:
+            self.log.info("reaching Consul again")
+        if isinstance(outcome, DefinitionConflict):
+            return self.refuse(f"{outcome}; trying again at the next poll", warn=True)
+        return outcome
+
+    def refuse(self, reason: str, warn: bool = False) -> DefinitionNotPublished:
+        (self.log.warn if warn else self.log.error)(reason)
+        return DefinitionNotPublished(reason)
+
+    def write_if_changed(self, nodes: dict[str, Any]) -> Outcome | DefinitionConflict:
+        """GET /v1/kv/neon/cluster/definition.?recurse, then PUT /v1/txn when the hash differs."""
+        _, items = self.consul.kv.get(DEFINITION_PREFIX, recurse=True)
+        stored = {item["Key"]: item for item in items or []}
+        definition_item = stored.get(DEFINITION_KEY)
+        if definition_item is None or definition_item.get("Value") is None:
+            return self.refuse(
+                f"no cluster definition at {DEFINITION_KEY}: cluster setup publishes the first one; nothing written"
+            )
+        try:
+            base = decode_definition(definition_item["Value"])
+        except DefinitionFormatError as error:
+            return self.refuse(f"{DEFINITION_KEY} is unreadable: {error}; left as it is, nothing written")
+        hash_item = stored.get(HASH_KEY)
+        stored_hash = (hash_item.get("Value") or b"").decode("ascii", errors="replace") if hash_item else None
+        value, new_hash = encode_definition(with_nodes(base, nodes))
+        if new_hash == stored_hash and verify_definition(base, new_hash):
+            self.log.debug(f"definition unchanged (hash {new_hash})")
+            return DefinitionUnchanged(new_hash)
+        if len(value) > MAX_VALUE_BYTES:
+            return self.refuse(
+                f"the definition is {len(value)} bytes compressed, over Consul's {MAX_VALUE_BYTES}-byte limit; "
+                "the previous one stays"
+            )
+        try:
+            self.consul.txn.put(
+                [
+                    cas(DEFINITION_KEY, value, definition_item["ModifyIndex"]),
+                    cas(HASH_KEY, new_hash.encode("ascii"), hash_item["ModifyIndex"] if hash_item else 0),
+                ]
+            )
+        except ClientError as error:
+            if str(error).startswith("409"):  # a cas operation found a newer ModifyIndex: nothing was written
+                return DefinitionConflict(f"{DEFINITION_PREFIX}* changed while publishing")
+            raise
+        self.log.info(
+            f"published the cluster definition: {len(nodes)} nodes, hash {new_hash} (was {stored_hash}), "
+            f"{len(value)} bytes"
+        )
+        return DefinitionPublished(new_hash, stored_hash, len(nodes), len(value))
+
+
+def cas(key: str, value: bytes, index: int) -> dict[str, Any]:
+    """A transaction operation writing `key` only if its ModifyIndex is still `index` (0: still missing)."""
+    return {"KV": {"Verb": "cas", "Key": key, "Value": base64.b64encode(value).decode("ascii"), "Index": index}}

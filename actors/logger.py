@@ -1,0 +1,140 @@
+"""Logger: the only writer of the log stream, and the handle every component logs through."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import IO, Any
+
+import pykka
+
+from messages.log import Level, LogEntry
+from neon_cm.logformat import format_line
+
+PYTHON_LEVELS = {
+    logging.CRITICAL: Level.FATAL,
+    logging.ERROR: Level.ERROR,
+    logging.WARNING: Level.WARN,
+    logging.INFO: Level.INFO,
+    logging.DEBUG: Level.DEBUG,
+}
+LOGGING_THRESHOLDS = {
+    Level.NONE: logging.CRITICAL + 10,
+    Level.FATAL: logging.CRITICAL,
+    Level.ERROR: logging.ERROR,
+    Level.WARN: logging.WARNING,
+    Level.INFO: logging.INFO,
+    Level.DEBUG: logging.DEBUG,
+}
+
+
+def write_entry(stream: IO[str], entry: LogEntry, level: Level) -> None:
+    """Write one entry as one line if `level` lets it through."""
+    if entry.level <= level:
+        stream.write(format_line(entry, level) + "\n")
+        stream.flush()
+
+
+class Logger(pykka.ThreadingActor):
+    """Writes every LogEntry it is told, filtered by the LOG_LEVEL, one line each, to its stream."""
+
+    def __init__(self, level: Level, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.level = level
+        self.stream = stream if stream is not None else sys.stdout
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, LogEntry):
+            write_entry(self.stream, message, self.level)
+
+    def on_stop(self) -> None:
+        self.stream.flush()
+
+
+class Log:
+    """What a component logs through: builds entries and tells them to the Logger.
+
+    While the Logger is not running, entries go to stderr so nothing is lost.
+    """
+
+    def __init__(
+        self, component: str, logger: pykka.ActorRef[Any], level: Level, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.component = component
+        self.logger = logger
+        self.level = level
+        self.clock = clock
+
+    def child(self, component: str) -> Log:
+        """A handle for another component, writing to the same Logger."""
+        return Log(component, self.logger, self.level, self.clock)
+
+    def fatal(self, message: str, exc: BaseException | None = None) -> None:
+        self.write(Level.FATAL, message, exc)
+
+    def error(self, message: str, exc: BaseException | None = None) -> None:
+        self.write(Level.ERROR, message, exc)
+
+    def warn(self, message: str, exc: BaseException | None = None) -> None:
+        self.write(Level.WARN, message, exc)
+
+    def info(self, message: str, exc: BaseException | None = None) -> None:
+        self.write(Level.INFO, message, exc)
+
+    def debug(self, message: str, exc: BaseException | None = None) -> None:
+        self.write(Level.DEBUG, message, exc)
+
+    def write(self, level: Level, message: str, exc: BaseException | None = None) -> None:
+        """Tell the Logger one entry (dropped here already when the level filters it out)."""
+        if level > self.level:
+            return
+        self.tell(entry(self.clock(), level, self.component, message, exc))
+
+    def tell(self, log_entry: LogEntry) -> None:
+        try:
+            self.logger.tell(log_entry)
+        except pykka.ActorDeadError:
+            write_entry(sys.stderr, log_entry, self.level)
+
+
+def entry(timestamp: float, level: Level, component: str, message: str, exc: BaseException | None = None) -> LogEntry:
+    """A LogEntry, with the exception's type, text and traceback when there is one."""
+    if exc is None:
+        return LogEntry(timestamp, level, component, message)
+    return LogEntry(
+        timestamp,
+        level,
+        component,
+        message,
+        type(exc).__name__,
+        str(exc),
+        "".join(traceback.format_exception(exc)),
+    )
+
+
+class LoggingBridge(logging.Handler):
+    """Routes records of Python's `logging` (pykka, docker, urllib3, hvac) into the log stream."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = PYTHON_LEVELS.get(record.levelno, Level.DEBUG if record.levelno < logging.INFO else Level.ERROR)
+        exc = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        self.log.tell(entry(record.created, level, record.name, message, exc))
+
+
+def install_logging_bridge(log: Log) -> LoggingBridge:
+    """Make the root logger send everything at or above the LOG_LEVEL into the log stream."""
+    bridge = LoggingBridge(log)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(bridge)
+    root.setLevel(LOGGING_THRESHOLDS[log.level])
+    return bridge

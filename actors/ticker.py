@@ -1,0 +1,68 @@
+"""Ticker: a timer actor that tells a Tick to its target every N seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pykka
+
+from messages.timing import SetInterval, Tick
+
+
+class Ticker(pykka.ThreadingActor):
+    """Tells `Tick(name)` to `target` at start and then every `interval` seconds.
+
+    Pykka has no timers: a small daemon thread waits on a condition, so a SetInterval
+    or a stop wakes it at once. An interval change counts from the last tick. The
+    ticker stops itself when its target is gone.
+    """
+
+    def __init__(self, name: str, target: pykka.ActorRef[Any], interval: float, tick_at_start: bool = True) -> None:
+        super().__init__()
+        if interval <= 0:
+            raise ValueError("interval must be above 0")
+        self.name = name
+        self.target = target
+        self.interval = interval
+        self.tick_at_start = tick_at_start
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"ticker-{name}", daemon=True)
+
+    def on_start(self) -> None:
+        self._thread.start()
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, SetInterval):
+            if message.seconds <= 0:
+                raise ValueError("interval must be above 0")
+            with self._wake:
+                self.interval = message.seconds
+                self._wake.notify()
+
+    def on_stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last_tick = time.monotonic() - (self.interval if self.tick_at_start else 0.0)
+        while True:
+            with self._wake:
+                while not self._stopping:
+                    remaining = last_tick + self.interval - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._wake.wait(remaining)
+                if self._stopping:
+                    return
+            last_tick = time.monotonic()
+            try:
+                self.target.tell(Tick(self.name))
+            except pykka.ActorDeadError:
+                self.actor_ref.stop(block=False)
+                return

@@ -1,0 +1,23 @@
+"""The system's vocabulary: immutable messages the actors tell each other."""
+
+from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
+from messages.lifecycle import Subscribe
+from messages.log import Level, LogEntry
+from messages.settings import Settings, SettingsChanged
+from messages.swarm import NodesObserved, SwarmNode
+from messages.timing import SetInterval, Tick
+
+__all__ = [
+    "DefinitionNotPublished",
+    "DefinitionPublished",
+    "DefinitionUnchanged",
+    "Level",
+    "LogEntry",
+    "NodesObserved",
+    "SetInterval",
+    "Settings",
+    "SettingsChanged",
+    "Subscribe",
+    "SwarmNode",
+    "Tick",
+]

@@ -1,0 +1,53 @@
+"""What the Swarm looks like, as the SwarmWatcher tells it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+def _label_pairs(labels: Mapping[str, str] | tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    return tuple(sorted((str(key), str(value)) for key, value in items))
+
+
+@attrs.frozen
+class SwarmNode:
+    """One node as Docker's node list shows it, reduced to what the service uses."""
+
+    id: str
+    """Docker node ID."""
+    hostname: str
+    """`Description.Hostname`, as Docker reports it."""
+    role: str
+    """`Spec.Role`: `manager` or `worker`."""
+    addr: str
+    """`Status.Addr`: the node's address as the Swarm sees it."""
+    manager_addr: str = ""
+    """Host part of `ManagerStatus.Addr`; empty for workers."""
+    labels: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_label_pairs)
+    """`Spec.Labels` as sorted (key, value) pairs, so equal labels compare equal."""
+
+    @classmethod
+    def from_docker(cls, attrs_: Mapping[str, Any]) -> SwarmNode:
+        """Build from one entry of `GET /nodes` (the Docker Engine API's node object)."""
+        spec = attrs_.get("Spec") or {}
+        manager_addr = ((attrs_.get("ManagerStatus") or {}).get("Addr") or "").rsplit(":", 1)[0]
+        return cls(
+            id=str(attrs_.get("ID", "")),
+            hostname=str((attrs_.get("Description") or {}).get("Hostname", "")),
+            role=str(spec.get("Role", "")),
+            addr=str((attrs_.get("Status") or {}).get("Addr", "")),
+            manager_addr=manager_addr,
+            labels=spec.get("Labels") or {},
+        )
+
+
+@attrs.frozen
+class NodesObserved:
+    """The SwarmWatcher listed the Swarm's nodes."""
+
+    nodes: tuple[SwarmNode, ...]
+    """Every node Docker listed, in Docker's order."""

@@ -1,0 +1,35 @@
+"""Building the Consul and Docker clients from the environment (no request is made here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import consul
+import docker
+
+from neon_cm.environment import parse_consul_address
+
+#: Seconds before a Consul or Docker request is given up (a hung peer must not hang an actor).
+REQUEST_TIMEOUT = 10.0
+#: Engine 20.10 and newer speak it; fixing it spares a version request at start.
+DOCKER_API_VERSION = "1.41"
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+
+def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> consul.Consul:
+    """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN; ValueError if the address is malformed."""
+    address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+    return consul.Consul(
+        host=address.host,
+        port=address.port,
+        scheme=address.scheme,
+        token=env.get("CONSUL_HTTP_TOKEN") or None,
+        connections_timeout=timeout,
+    )
+
+
+def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> docker.APIClient:
+    """A low-level Docker client for DOCKER_HOST (default: the local socket)."""
+    return docker.APIClient(
+        base_url=env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST, version=DOCKER_API_VERSION, timeout=timeout
+    )

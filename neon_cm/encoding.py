@@ -1,0 +1,80 @@
+"""Canonical JSON, raw DEFLATE and the MD5/base64 hash of a cluster definition (spec: "The hash")."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from typing import Any
+
+#: Negative window bits select raw DEFLATE (RFC 1951): no zlib or gzip header,
+#: which is what .NET's DeflateStream in neon-tool reads.
+RAW_DEFLATE_WBITS = -15
+
+
+class DefinitionFormatError(ValueError):
+    """A stored definition that is not raw DEFLATE, not JSON, or not a JSON object."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """UTF-8 compact JSON: `,`/`:` separators, non-ASCII written as UTF-8, property order kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def deflate(data: bytes) -> bytes:
+    """Compress `data` as raw DEFLATE."""
+    compressor = zlib.compressobj(level=9, wbits=RAW_DEFLATE_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def inflate(data: bytes) -> bytes:
+    """Decompress raw DEFLATE; raise DefinitionFormatError when `data` is not a complete raw stream."""
+    decompressor = zlib.decompressobj(wbits=RAW_DEFLATE_WBITS)
+    try:
+        out = decompressor.decompress(data) + decompressor.flush()
+    except zlib.error as error:
+        raise DefinitionFormatError(f"not raw DEFLATE ({error})") from None
+    if not decompressor.eof:
+        raise DefinitionFormatError("not raw DEFLATE (truncated stream)")
+    return out
+
+
+def md5_base64(data: bytes) -> str:
+    """Standard padded base64 of the 16-byte MD5 digest of `data` (24 characters)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def definition_hash(definition: dict[str, Any]) -> str:
+    """The definition's hash: MD5 of its canonical JSON with `"Hash":null` (in the same position)."""
+    return md5_base64(canonical_json({**definition, "Hash": None}))
+
+
+def with_hash(definition: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `definition` whose `Hash` property holds its hash."""
+    return {**definition, "Hash": definition_hash(definition)}
+
+
+def encode_definition(definition: dict[str, Any]) -> tuple[bytes, str]:
+    """Hash `definition`, then return (raw-deflated canonical JSON with the hash embedded, hash)."""
+    hashed = with_hash(definition)
+    return deflate(canonical_json(hashed)), hashed["Hash"]
+
+
+def decode_definition(stored: bytes) -> dict[str, Any]:
+    """Inflate and parse a stored definition; raise DefinitionFormatError naming what is wrong."""
+    text = inflate(stored)
+    try:
+        value = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DefinitionFormatError(f"not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise DefinitionFormatError(f"JSON is a {type(value).__name__}, not an object")
+    return value
+
+
+def verify_definition(definition: dict[str, Any], expected_hash: str | None = None) -> bool:
+    """True when the definition's embedded Hash matches its content (and `expected_hash`, if given)."""
+    embedded = definition.get("Hash")
+    actual = definition_hash(definition)
+    return embedded == actual and (expected_hash is None or expected_hash == actual)

@@ -1,0 +1,48 @@
+"""The process environment: log level and Consul address, parsed without I/O."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import attrs
+
+from messages.log import Level
+
+LEVEL_ALIASES = {"WARNING": Level.WARN, "INFORMATION": Level.INFO}
+
+
+def parse_log_level(text: str | None) -> tuple[Level, str | None]:
+    """The log level for LOG_LEVEL's value, and a warning when the value was not understood."""
+    if text is None or not text.strip():
+        return Level.INFO, None
+    word = text.strip().upper()
+    if word in Level.__members__:
+        return Level[word], None
+    if word in LEVEL_ALIASES:
+        return LEVEL_ALIASES[word], None
+    return Level.INFO, (f"LOG_LEVEL={text!r} is not one of FATAL, ERROR, WARN, INFO, DEBUG, NONE; logging at INFO")
+
+
+@attrs.frozen
+class ConsulAddress:
+    """Where Consul's HTTP API is."""
+
+    scheme: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def parse_consul_address(text: str | None) -> ConsulAddress:
+    """CONSUL_HTTP_ADDR (`host:port` or `http(s)://host:port`, default 127.0.0.1:8500); ValueError if malformed."""
+    text = (text or "").strip() or "127.0.0.1:8500"
+    parts = urlsplit(text if "//" in text else f"http://{text}")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"CONSUL_HTTP_ADDR={text!r} is not host:port or http(s)://host:port")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 8500)
+    except ValueError:
+        raise ValueError(f"CONSUL_HTTP_ADDR={text!r} has an invalid port") from None
+    return ConsulAddress(parts.scheme, parts.hostname, port)

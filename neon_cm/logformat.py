@@ -1,0 +1,28 @@
+"""The log stream's line format (spec: "Log stream")."""
+
+from __future__ import annotations
+
+import datetime
+
+from messages.log import Level, LogEntry
+
+
+def escape(text: str) -> str:
+    """One entry is one line: backslash doubled, CR and LF written as `\\r` and `\\n`."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def timestamp(seconds: float) -> str:
+    """UTC ISO 8601 with milliseconds and an explicit +00:00 offset."""
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def format_line(entry: LogEntry, level: Level) -> str:
+    """The entry as one line (without the newline), as a logger at `level` writes it."""
+    line = f"[{timestamp(entry.timestamp)}] [{entry.level.name}] [module:{entry.component}] {entry.message}"
+    if entry.exception_type is not None:
+        line += f" [{entry.exception_type}]: {entry.exception_text or ''}"
+    if entry.traceback and level >= Level.DEBUG:
+        line += f" {entry.traceback.rstrip()}"
+    return escape(line)

@@ -1,0 +1,87 @@
+"""neon-cluster-manager's entry point: wires the actors, starts them in order, stops them in reverse."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pykka
+import pykka.debug
+
+from actors.definition_publisher import DefinitionPublisher
+from actors.logger import Log, Logger, install_logging_bridge
+from actors.settings_watcher import SettingsWatcher
+from actors.swarm_watcher import SwarmWatcher
+from messages.lifecycle import Subscribe
+from neon_cm import __version__
+from neon_cm.clients import consul_client, docker_api
+from neon_cm.environment import parse_consul_address, parse_log_level
+
+#: SIGTERM to exit must stay under the 5 s Docker gives before SIGKILL.
+STOP_TIMEOUT_SECONDS = 4.0
+
+
+def start_service(env: Mapping[str, str], log: Log) -> list[pykka.ActorRef[Any]]:
+    """Start the actors in dependency order; return them in that order."""
+    consul = consul_client(env)
+    settings = SettingsWatcher.start(consul, log)
+    publisher = DefinitionPublisher.start(consul, log)
+    swarm = SwarmWatcher.start(docker_api(env), log)
+    swarm.tell(Subscribe(publisher))
+    settings.tell(Subscribe(swarm))
+    return [settings, publisher, swarm]
+
+
+def stop_actors(actors: list[pykka.ActorRef[Any]], log: Log) -> None:
+    """Stop the actors in reverse order; anything still alive afterwards is a bug and is logged."""
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for actor in reversed(actors):
+        try:
+            actor.stop(block=True, timeout=max(0.1, deadline - time.monotonic()))
+        except pykka.Timeout:
+            log.error(f"{actor} did not stop in time")
+    leftovers = [ref for ref in pykka.ActorRegistry.get_all() if ref is not log.logger]
+    for ref in leftovers:
+        log.error(f"{ref} still running after shutdown (a bug); stopping it")
+        ref.stop(block=False)
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    """Run the service until SIGTERM or SIGINT; return the process exit code."""
+    env = os.environ if env is None else env
+    level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
+    logger = Logger.start(level)
+    log = Log("main", logger, level)
+    install_logging_bridge(log.child("python"))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
+    if level_warning:
+        log.warn(level_warning)
+    try:
+        consul_address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+    except ValueError as error:
+        log.fatal(str(error))
+        logger.stop()
+        return 1
+    log.info(
+        f"neon-cluster-manager {__version__} starting: Consul {consul_address}, "
+        f"Docker {env.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}, log level {level.name}"
+    )
+    actors = start_service(env, log)
+    stop.wait()
+    log.info("stopping")
+    stop_actors(actors, log)
+    log.info("stopped")
+    logger.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
