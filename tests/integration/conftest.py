@@ -1,0 +1,93 @@
+"""Fixtures on the real stack: Consul, a 5-node Docker Swarm and OpenBao, started once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import consul
+import pytest
+
+from tests.service import ROOT, Service
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import stack  # noqa: E402 -- scripts/ is not a package; the path is set just above
+
+MANAGER = "manager-1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def real_stack() -> Iterator[dict[str, Any]]:
+    """The stack from scripts/stack.py: reused when already up, else started here and stopped at the end."""
+    was_up, _ = stack.status()
+    state = stack.up()
+    yield state
+    if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
+        stack.down()
+
+
+@pytest.fixture
+def kv(real_stack: dict[str, Any]) -> Iterator[consul.Consul]:
+    """A Consul client with the service's keys (neon/) cleared before the test."""
+    host, port = real_stack["consul"]["http_addr"].rsplit(":", 1)
+    client = consul.Consul(host=host, port=int(port))
+    client.kv.delete("neon/", recurse=True)
+    yield client
+
+
+@pytest.fixture
+def service_env(real_stack: dict[str, Any]) -> dict[str, str]:
+    """Environment pointing a service at the stack's Consul and manager-1's Docker."""
+    manager = next(node for node in real_stack["nodes"] if node["hostname"] == MANAGER)
+    return {
+        "CONSUL_HTTP_ADDR": real_stack["consul"]["http_addr"],
+        "DOCKER_HOST": manager["docker_host"],
+        "LOG_LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture
+def start_service(service_env: dict[str, str]) -> Iterator[Callable[..., Service]]:
+    """Start services (env overrides as keywords); each is stopped with SIGTERM after the test."""
+    started: list[Service] = []
+
+    def start(**overrides: str) -> Service:
+        service = Service({**service_env, **overrides})
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        code, _ = service.stop()
+        assert 0 == code, "\n".join(service.stdout + service.stderr)
+        assert [] == service.stderr, "nothing but log lines on stdout in normal operation"
+
+
+@pytest.fixture
+def docker_cli(real_stack: dict[str, Any]) -> Callable[..., str]:
+    """Run the docker CLI against manager-1, as an operator would."""
+
+    def run(*args: str) -> str:
+        return stack.docker(MANAGER, *args)
+
+    return run
+
+
+@pytest.fixture
+def swarm_nodes(docker_cli: Callable[..., str]) -> Callable[[], list[dict[str, Any]]]:
+    """`docker node inspect` of every node."""
+
+    def inspect() -> list[dict[str, Any]]:
+        ids = docker_cli("node", "ls", "-q").split()
+        return json.loads(docker_cli("node", "inspect", *ids))
+
+    return inspect

@@ -1,0 +1,87 @@
+"""Running the real service as a subprocess and reading its log stream, for integration tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_LINE = re.compile(
+    r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00\] \[(FATAL|ERROR|WARN|INFO|DEBUG)\] \[module:[^\]]+\] .*$"
+)
+
+
+class Service:
+    """One neon-cluster-manager process; its stdout and stderr are collected line by line."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "neon_cm_main.py")],
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.changed = threading.Condition()
+        self.readers = [
+            threading.Thread(target=self.collect, args=(self.process.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self.collect, args=(self.process.stderr, self.stderr), daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def collect(self, stream: object, into: list[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            with self.changed:
+                into.append(line.rstrip("\n"))
+                self.changed.notify_all()
+
+    def lines(self, pattern: str = "") -> list[str]:
+        """Log lines so far that match `pattern` (a regex searched anywhere in the line)."""
+        with self.changed:
+            return [line for line in self.stdout if re.search(pattern, line)]
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0, after: int = 0) -> list[str]:
+        """Wait until `count` lines from index `after` on match `pattern`; fail with the log if they don't."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                found = [line for line in self.stdout[after:] if re.search(pattern, line)]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.process.poll() is not None and not self.changed.wait(0.2)):
+                    raise AssertionError(
+                        f"no {count} line(s) matching {pattern!r} within {timeout}s; log:\n" + "\n".join(self.stdout)
+                        + "\nstderr:\n" + "\n".join(self.stderr)
+                    )
+                self.changed.wait(min(remaining, 0.5))
+
+    def mark(self) -> int:
+        """The current end of the log, to wait for lines written after it."""
+        with self.changed:
+            return len(self.stdout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> tuple[int, float]:
+        """Send `sig` and wait for the exit; return (exit code, seconds it took)."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout)
+        elapsed = time.monotonic() - started
+        for reader in self.readers:
+            reader.join(timeout=5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        return code, elapsed

@@ -1,0 +1,122 @@
+"""Docker nodes and labels to the definition's node objects (pure logic)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+
+from messages.swarm import SwarmNode
+from neon_cm.definition import LabelProblem, build_nodes, node_object, with_nodes
+from tests import strategies
+
+DOCKER_NODE = {
+    "ID": "abc123",
+    "Description": {"Hostname": "Manager-1"},
+    "Spec": {"Role": "manager", "Availability": "active", "Labels": {"io.neon.compute.cores": "8", "zone": "a"}},
+    "Status": {"State": "ready", "Addr": "10.0.0.11"},
+    "ManagerStatus": {"Leader": True, "Reachability": "reachable", "Addr": "10.0.0.11:2377"},
+}
+
+
+def test_node_from_docker_attrs() -> None:
+    """The fields the definition needs are read from Docker's node object."""
+
+    assert SwarmNode(
+        "abc123", "Manager-1", "manager", "10.0.0.11", "10.0.0.11", {"io.neon.compute.cores": "8", "zone": "a"}
+    ) == SwarmNode.from_docker(DOCKER_NODE)
+
+
+def test_node_object_maps_neon_labels_and_keeps_others_in_custom() -> None:
+    """io.neon.* labels become typed fields; every other label lands in Custom verbatim."""
+    node = SwarmNode(
+        "id1",
+        "Worker-7",
+        "worker",
+        "10.0.0.7",
+        labels={
+            "io.neon.node.public_address": "203.0.113.7",
+            "io.neon.storage.capacity_gb": "500",
+            "io.neon.storage.ssd": "YES",
+            "io.neon.storage.ephemral": "on",
+            "io.neon.compute.architecture": "ARM64",
+            "io.neon.compute.ram_mb": "16384",
+            "io.neon.physical.location": "rack 4, Zürich",
+            "io.neon.log.esdata": "1",
+            "zone": "b",
+            "io.neon.future.thing": "x",
+        },
+    )
+
+    obj, problems = node_object(node)
+
+    assert [] == problems
+    assert {
+        "Name": "worker-7",
+        "PublicAddress": "203.0.113.7",
+        "PrivateAddress": "10.0.0.7",
+        "Role": "worker",
+        "IsManager": False,
+        "Labels": {
+            "StorageCapacityGB": 500,
+            "StorageLocal": True,
+            "StorageSSD": True,
+            "StorageRedundant": False,
+            "StorageEphemeral": True,
+            "ComputeCores": 0,
+            "ComputeArchitecture": "arm64",
+            "ComputeRamMB": 16384,
+            "ComputeSwap": False,
+            "PhysicalLocation": "rack 4, Zürich",
+            "PhysicalMachine": "",
+            "PhysicalFaultDomain": "",
+            "PhysicalPower": "",
+            "LogEsData": True,
+            "Custom": {"io.neon.future.thing": "x", "zone": "b"},
+        },
+    } == obj
+
+
+def test_private_address_label_wins_over_docker_address() -> None:
+    """io.neon.node.private_address, when set, is the PrivateAddress."""
+    node = SwarmNode("id1", "m", "manager", "10.0.0.1", labels={"io.neon.node.private_address": "192.0.2.1"})
+
+    obj, _ = node_object(node)
+
+    assert ("192.0.2.1", True) == (obj["PrivateAddress"], obj["IsManager"])
+
+
+def test_unparsable_label_keeps_default_and_is_reported() -> None:
+    """An int label of `abc` keeps the default and names the node, label and value."""
+    node = SwarmNode("id1", "w1", "worker", "10.0.0.1", labels={"io.neon.compute.cores": "abc"})
+
+    obj, problems = node_object(node)
+
+    assert 0 == obj["Labels"]["ComputeCores"]
+    assert [LabelProblem("w1", "io.neon.compute.cores", "abc", "an integer")] == problems
+    assert "w1" in problems[0].describe() and "io.neon.compute.cores" in problems[0].describe()
+
+
+def test_duplicate_hostnames_are_reported_with_both_ids() -> None:
+    """Two nodes called the same (case-insensitively) are a problem naming both IDs."""
+    built = build_nodes(
+        [SwarmNode("id-b", "Node", "worker", "10.0.0.2"), SwarmNode("id-a", "node", "worker", "10.0.0.1")]
+    )
+
+    assert 1 == len(built.duplicates)
+    assert ("id-a", "id-b") == built.duplicates[0].node_ids
+
+
+@given(strategies.swarms())
+def test_nodes_sorted_by_name_and_every_node_listed(swarm: list[SwarmNode]) -> None:
+    """Every Swarm node appears once, keyed by its lower-cased hostname, in name order."""
+    built = build_nodes(swarm)
+
+    assert sorted(node.hostname.lower() for node in swarm) == list(built.nodes)
+
+
+@given(strategies.base_definitions(), strategies.swarms())
+def test_base_properties_survive_untouched(base: dict, swarm: list[SwarmNode]) -> None:
+    """Only Nodes is replaced; every other property, known or not, keeps its value and place."""
+    definition = with_nodes(base, build_nodes(swarm).nodes)
+
+    assert [key for key in base] == [key for key in definition]
+    assert {k: v for k, v in base.items() if k != "Nodes"} == {k: v for k, v in definition.items() if k != "Nodes"}

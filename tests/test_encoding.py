@@ -1,0 +1,162 @@
+"""Properties of the definition's wire format: canonical JSON, raw DEFLATE, and the hash."""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from neon_cm.definition import build_nodes, with_nodes
+from neon_cm.encoding import (
+    DefinitionFormatError,
+    canonical_json,
+    decode_definition,
+    deflate,
+    definition_hash,
+    encode_definition,
+    inflate,
+    md5_base64,
+    verify_definition,
+)
+from tests import strategies
+
+
+@given(st.binary(max_size=4096))
+def test_inflate_undoes_deflate(data: bytes) -> None:
+    """inflate(deflate(x)) == x for any bytes."""
+
+    assert data == inflate(deflate(data))
+
+
+@given(st.binary(min_size=1, max_size=4096))
+def test_deflate_is_raw_without_zlib_or_gzip_header(data: bytes) -> None:
+    """The stream has no zlib/gzip header: a zlib-header reader rejects it, a raw reader accepts it."""
+    compressed = deflate(data)
+
+    assert compressed[:2] != b"\x1f\x8b"
+    with pytest.raises(zlib.error):
+        zlib.decompress(compressed)
+    assert data == zlib.decompress(compressed, wbits=-15)
+
+
+@given(strategies.base_definitions(), strategies.swarms())
+def test_decode_undoes_encode(base: dict, swarm: list) -> None:
+    """decode(encode(d)) is d with its hash embedded, for arbitrary definitions, labels and Unicode."""
+    definition = with_nodes(base, build_nodes(swarm).nodes)
+
+    value, digest = encode_definition(definition)
+
+    assert {**definition, "Hash": digest} == decode_definition(value)
+
+
+@given(strategies.base_definitions(), strategies.swarms(), st.randoms())
+def test_hash_ignores_docker_node_order_and_label_order(base: dict, swarm: list, rnd: random.Random) -> None:
+    """Docker may list nodes, and labels, in any order: the bytes and the hash stay the same."""
+    shuffled = [
+        type(node)(node.id, node.hostname, node.role, node.addr, node.manager_addr, rnd.sample(node.labels, k=len(node.labels)))
+        for node in rnd.sample(swarm, k=len(swarm))
+    ]
+
+    assert encode_definition(with_nodes(base, build_nodes(swarm).nodes)) == encode_definition(
+        with_nodes(base, build_nodes(shuffled).nodes)
+    )
+
+
+@given(strategies.base_definitions(), strategies.swarms(), st.data())
+def test_any_node_change_changes_the_hash(base: dict, swarm: list, data: st.DataObject) -> None:
+    """Changing one node's name, role, address, or adding/changing a label changes the hash."""
+    index = data.draw(st.integers(0, len(swarm) - 1))
+    node = swarm[index]
+    field = data.draw(st.sampled_from(["hostname", "role", "addr", "label"]))
+    if field == "hostname":
+        taken = {other.hostname for other in swarm}
+        new_name = node.hostname + "-renamed"
+        assume(new_name not in taken)
+        changed = node.__class__(
+            node.id,
+            new_name,
+            node.role,
+            node.addr,
+            node.manager_addr,
+            node.labels,
+        )
+    elif field == "role":
+        role = "worker" if node.role == "manager" else "manager"
+        changed = node.__class__(node.id, node.hostname, role, node.addr, node.manager_addr, node.labels)
+    elif field == "addr":
+        addr = "10.255.255.254" if node.addr != "10.255.255.254" else "10.255.255.253"
+        labels = dict(node.labels)
+        labels.pop("io.neon.node.private_address", None)  # else the label, not Status.Addr, is the address
+        node = node.__class__(node.id, node.hostname, node.role, node.addr, node.manager_addr, labels)
+        changed = node.__class__(node.id, node.hostname, node.role, addr, node.manager_addr, labels)
+    else:
+        labels = dict(node.labels)
+        key = "custom." + data.draw(strategies.text)
+        labels[key] = labels.get(key, "") + data.draw(strategies.text.filter(bool))
+        changed = node.__class__(node.id, node.hostname, node.role, node.addr, node.manager_addr, labels)
+    before = swarm[:index] + [node] + swarm[index + 1 :]
+    after = swarm[:index] + [changed] + swarm[index + 1 :]
+
+    assert encode_definition(with_nodes(base, build_nodes(before).nodes))[1] != encode_definition(
+        with_nodes(base, build_nodes(after).nodes)
+    )[1]
+
+
+@given(strategies.base_definitions(), strategies.swarms())
+def test_hash_recomputed_from_stored_json_matches_hash_key(base: dict, swarm: list) -> None:
+    """A reader following the spec (MD5 of the stored compact JSON with "Hash":null) gets the hash key."""
+    value, digest = encode_definition(with_nodes(base, build_nodes(swarm).nodes))
+    stored_json = inflate(value).decode("utf-8")
+    stored = json.loads(stored_json)
+    recomputed = md5_base64(json.dumps({**stored, "Hash": None}, separators=(",", ":"), ensure_ascii=False).encode())
+
+    assert digest == recomputed
+    assert len(digest) == 24
+    assert stored["Hash"] == digest
+    assert stored_json.encode("utf-8") == canonical_json(stored)
+    assert verify_definition(stored, digest)
+
+
+def test_canonical_json_is_compact_utf8_not_escaped() -> None:
+    """Non-ASCII is written as UTF-8, separators carry no spaces."""
+
+    assert '{"Name":"zürich","N":[1,2]}'.encode() == canonical_json({"Name": "zürich", "N": [1, 2]})
+
+
+def test_hash_is_md5_base64_of_json_with_null_hash() -> None:
+    """A worked example: the hash covers the JSON with "Hash":null in its place."""
+    definition = {"Name": "c", "Nodes": {}, "Hash": "whatever"}
+
+    assert md5_base64(b'{"Name":"c","Nodes":{},"Hash":null}') == definition_hash(definition)
+
+
+def test_verify_rejects_a_tampered_definition() -> None:
+    """Changing any property after hashing makes verification fail."""
+    _, digest = encode_definition({"Name": "c", "Nodes": {}})
+
+    assert verify_definition({"Name": "c", "Nodes": {}, "Hash": digest}, digest)
+    assert not verify_definition({"Name": "d", "Nodes": {}, "Hash": digest}, digest)
+    assert not verify_definition({"Name": "c", "Nodes": {}, "Hash": digest}, "AAAAAAAAAAAAAAAAAAAAAA==")
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (b"plain text, not deflate", "not raw DEFLATE"),
+        (zlib.compress(b'{"a":1}'), "not raw DEFLATE"),
+        (deflate(b"\xff\xfe not utf-8"), "not JSON"),
+        (deflate(b"{not json"), "not JSON"),
+        (deflate(b"[1,2,3]"), "JSON is a list, not an object"),
+        (deflate(b'{"a":1}')[:-2], "not raw DEFLATE"),
+    ],
+)
+def test_decode_names_what_is_wrong(stored: bytes, expected: str) -> None:
+    """A stored value that is not a raw-deflated JSON object gets an error saying which part is wrong."""
+    with pytest.raises(DefinitionFormatError) as caught:
+        decode_definition(stored)
+
+    assert expected in str(caught.value)

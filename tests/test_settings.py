@@ -1,0 +1,100 @@
+"""Settings and environment parsing (pure logic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from messages.log import Level
+from messages.settings import Settings
+from neon_cm.environment import ConsulAddress, parse_consul_address, parse_log_level
+from neon_cm.settings import default_text, parse_settings
+
+
+def test_missing_settings_take_defaults() -> None:
+    """Nothing stored: the spec's defaults."""
+
+    assert (Settings(30.0, 30.0, "https://{hostname}.neon-vault.cluster:8200"), []) == parse_settings({})
+
+
+def test_valid_settings_are_used() -> None:
+    """Plain-text doubles and a template with known placeholders parse."""
+    settings, problems = parse_settings(
+        {"node_poll_seconds": " 2.5 ", "vault_poll_seconds": "1", "vault_url_template": "http://{addr}:8200"}
+    )
+
+    assert (Settings(2.5, 1.0, "http://{addr}:8200"), []) == (settings, problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("node_poll_seconds", "-1"),
+        ("node_poll_seconds", "0"),
+        ("node_poll_seconds", ""),
+        ("node_poll_seconds", "fast"),
+        ("node_poll_seconds", "nan"),
+        ("node_poll_seconds", "inf"),
+        ("vault_poll_seconds", "1e300"),
+        ("vault_url_template", "http://{host}:8200"),
+        ("vault_url_template", "{hostname}:8200"),
+        ("vault_url_template", "http://{hostname"),
+        ("vault_url_template", "http://{0}:8200"),
+    ],
+)
+def test_bad_setting_is_rejected_with_its_name_and_value(name: str, value: str) -> None:
+    """A bad value gives one problem naming the key and the value; the default is used."""
+    settings, problems = parse_settings({name: value})
+
+    assert getattr(Settings(), name) == getattr(settings, name)
+    assert [name] == [problem.name for problem in problems]
+    assert name in problems[0].describe() and repr(value) in problems[0].describe()
+
+
+def test_default_text_is_what_gets_written() -> None:
+    """Defaults are written as plain text that parses back to themselves."""
+
+    assert ("30", "https://{hostname}.neon-vault.cluster:8200") == (
+        default_text("node_poll_seconds"),
+        default_text("vault_url_template"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "warned"),
+    [
+        (None, Level.INFO, False),
+        ("debug", Level.DEBUG, False),
+        ("Warning", Level.WARN, False),
+        ("INFORMATION", Level.INFO, False),
+        ("none", Level.NONE, False),
+        ("FATAL", Level.FATAL, False),
+        ("loud", Level.INFO, True),
+    ],
+)
+def test_log_level(text: str | None, level: Level, warned: bool) -> None:
+    """LOG_LEVEL is case-insensitive with aliases; anything else is INFO plus a warning."""
+    parsed, warning = parse_log_level(text)
+
+    assert (level, warned) == (parsed, warning is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (None, ConsulAddress("http", "127.0.0.1", 8500)),
+        ("10.0.0.5:8501", ConsulAddress("http", "10.0.0.5", 8501)),
+        ("https://consul.local:8501", ConsulAddress("https", "consul.local", 8501)),
+        ("consul.local", ConsulAddress("http", "consul.local", 8500)),
+    ],
+)
+def test_consul_address(text: str | None, address: ConsulAddress) -> None:
+    """CONSUL_HTTP_ADDR follows the Consul CLI's convention."""
+
+    assert address == parse_consul_address(text)
+
+
+@pytest.mark.parametrize("text", ["ftp://x:1", "host:port", "http://h:99999", "http://h:1/path"])
+def test_malformed_consul_address(text: str) -> None:
+    """A malformed address is a clear error."""
+    with pytest.raises(ValueError, match="CONSUL_HTTP_ADDR"):
+        parse_consul_address(text)
