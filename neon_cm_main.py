@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -18,24 +19,41 @@ from actors.definition_publisher import DefinitionPublisher
 from actors.logger import Log, Logger, install_logging_bridge
 from actors.settings_watcher import SettingsWatcher
 from actors.swarm_watcher import SwarmWatcher
+from actors.unsealer import Unsealer
+from actors.vault_fleet import VaultFleet
 from messages.lifecycle import Subscribe
 from neon_cm import __version__
 from neon_cm.clients import consul_client, docker_api
-from neon_cm.environment import parse_consul_address, parse_log_level
+from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
+from neon_cm.environment import parse_consul_address, parse_log_level, parse_vault_verify
 
 #: SIGTERM to exit must stay under the 5 s Docker gives before SIGKILL.
 STOP_TIMEOUT_SECONDS = 4.0
 
 
-def start_service(env: Mapping[str, str], log: Log) -> list[pykka.ActorRef[Any]]:
+def start_service(
+    env: Mapping[str, str], credentials: UnsealCredentials | None, verify: bool | str, log: Log
+) -> list[pykka.ActorRef[Any]]:
     """Start the actors in dependency order; return them in that order."""
     consul = consul_client(env)
     settings = SettingsWatcher.start(consul, log)
     publisher = DefinitionPublisher.start(consul, log)
+    unsealer = Unsealer.start(credentials, consul, verify, log) if credentials is not None else None
+    fleet = VaultFleet.start(verify, unsealer, log)
     swarm = SwarmWatcher.start(docker_api(env), log)
     swarm.tell(Subscribe(publisher))
+    swarm.tell(Subscribe(fleet))
+    settings.tell(Subscribe(fleet))
     settings.tell(Subscribe(swarm))
-    return [settings, publisher, swarm]
+    return [settings, publisher, *([unsealer] if unsealer else []), fleet, swarm]
+
+
+def load_credentials(env: Mapping[str, str]) -> tuple[UnsealCredentials | None, str | None]:
+    """The unseal credentials, or None and the error saying why they cannot be used (never the value)."""
+    try:
+        return credentials_from_env(env, lambda path: Path(path).read_text(encoding="utf-8")), None
+    except CredentialsError as error:
+        return None, str(error)
 
 
 def stop_actors(actors: list[pykka.ActorRef[Any]], log: Log) -> None:
@@ -56,8 +74,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; return the process exit code."""
     env = os.environ if env is None else env
     level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
-    logger = Logger.start(level)
-    log = Log("main", logger, level)
+    credentials, credentials_error = load_credentials(env)
+    secrets = frozenset(credentials.forms()) if credentials else frozenset()
+    logger = Logger.start(level, secrets)
+    log = Log("main", logger, level, secrets)
     bridge = install_logging_bridge(log.child("python"))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -71,11 +91,21 @@ def main(env: Mapping[str, str] | None = None) -> int:
         log.fatal(str(error))
         logger.stop()
         return 1
+    verify, verify_warning = parse_vault_verify(env)
     log.info(
         f"neon-cluster-manager {__version__} starting: Consul {consul_address}, "
-        f"Docker {env.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}, log level {level.name}"
+        f"Docker {env.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}, log level {level.name}, "
+        f"Vault TLS {'verified' if verify is True else 'trusting ' + verify if verify else 'NOT verified'}"
     )
-    actors = start_service(env, log)
+    if verify_warning:
+        log.warn(verify_warning)
+    if credentials_error:
+        log.error(f"auto-unseal disabled: {credentials_error}")
+    elif credentials is None:
+        log.info("auto-unseal disabled: no credentials (VAULT_CREDENTIALS or VAULT_CREDENTIALS_FILE)")
+    else:
+        log.info(f"auto-unseal enabled: {len(credentials.keys)} keys, threshold {credentials.threshold}")
+    actors = start_service(env, credentials, verify, log)
     stop.wait()
     log.info("stopping")
     stop_actors(actors, log)

@@ -12,7 +12,7 @@ from typing import IO, Any
 import pykka
 
 from messages.log import Level, LogEntry
-from neon_cm.logformat import format_line
+from neon_cm.logformat import format_line, redact
 
 PYTHON_LEVELS = {
     logging.CRITICAL: Level.FATAL,
@@ -31,24 +31,25 @@ LOGGING_THRESHOLDS = {
 }
 
 
-def write_entry(stream: IO[str], entry: LogEntry, level: Level) -> None:
-    """Write one entry as one line if `level` lets it through."""
+def write_entry(stream: IO[str], entry: LogEntry, level: Level, secrets: frozenset[str] = frozenset()) -> None:
+    """Write one entry as one line if `level` lets it through, with any secret in it masked."""
     if entry.level <= level:
-        stream.write(format_line(entry, level) + "\n")
+        stream.write(redact(format_line(entry, level), secrets) + "\n")
         stream.flush()
 
 
 class Logger(pykka.ThreadingActor):
     """Writes every LogEntry it is told, filtered by the LOG_LEVEL, one line each, to its stream."""
 
-    def __init__(self, level: Level, stream: IO[str] | None = None) -> None:
+    def __init__(self, level: Level, secrets: frozenset[str] = frozenset(), stream: IO[str] | None = None) -> None:
         super().__init__()
         self.level = level
+        self.secrets = secrets
         self.stream = stream if stream is not None else sys.stdout
 
     def on_receive(self, message: Any) -> None:
         if isinstance(message, LogEntry):
-            write_entry(self.stream, message, self.level)
+            write_entry(self.stream, message, self.level, self.secrets)
 
     def on_stop(self) -> None:
         self.stream.flush()
@@ -61,16 +62,22 @@ class Log:
     """
 
     def __init__(
-        self, component: str, logger: pykka.ActorRef[Any], level: Level, clock: Callable[[], float] = time.time
+        self,
+        component: str,
+        logger: pykka.ActorRef[Any],
+        level: Level,
+        secrets: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.component = component
         self.logger = logger
         self.level = level
+        self.secrets = secrets
         self.clock = clock
 
     def child(self, component: str) -> Log:
         """A handle for another component, writing to the same Logger."""
-        return Log(component, self.logger, self.level, self.clock)
+        return Log(component, self.logger, self.level, self.secrets, self.clock)
 
     def fatal(self, message: str, exc: BaseException | None = None) -> None:
         self.write(Level.FATAL, message, exc)
@@ -97,7 +104,7 @@ class Log:
         try:
             self.logger.tell(log_entry)
         except pykka.ActorDeadError:
-            write_entry(sys.stderr, log_entry, self.level)
+            write_entry(sys.stderr, log_entry, self.level, self.secrets)
 
 
 def entry(timestamp: float, level: Level, component: str, message: str, exc: BaseException | None = None) -> LogEntry:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import consul
 import docker
+import hvac
 
 from neon_cm.environment import parse_consul_address
 
@@ -33,3 +34,12 @@ def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> dock
     return docker.APIClient(
         base_url=env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST, version=DOCKER_API_VERSION, timeout=timeout
     )
+
+
+#: (connect, read) seconds for Vault: a hung Vault must not hold a monitor or the Unsealer for long.
+VAULT_TIMEOUT = (2.0, 3.0)
+
+
+def vault_client(url: str, verify: bool | str) -> hvac.Client:
+    """An unauthenticated hvac client for one Vault node (only sys/seal-status, sys/health, sys/unseal)."""
+    return hvac.Client(url=url, verify=verify, timeout=VAULT_TIMEOUT)

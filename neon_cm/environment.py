@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -46,3 +47,17 @@ def parse_consul_address(text: str | None) -> ConsulAddress:
     except ValueError:
         raise ValueError(f"CONSUL_HTTP_ADDR={text!r} has an invalid port") from None
     return ConsulAddress(parts.scheme, parts.hostname, port)
+
+
+def parse_vault_verify(env: Mapping[str, str]) -> tuple[bool | str, str | None]:
+    """TLS verification for Vault (requests' `verify`): True, a CA bundle path, or False; and a warning.
+
+    VAULT_SKIP_VERIFY=true switches verification off; VAULT_CACERT names a PEM bundle to trust.
+    """
+    skip = env.get("VAULT_SKIP_VERIFY", "").strip().lower()
+    cacert = env.get("VAULT_CACERT", "").strip()
+    if skip in ("true", "1", "yes", "on"):
+        return False, "VAULT_SKIP_VERIFY is set: Vault's TLS certificates are NOT verified"
+    if skip not in ("", "false", "0", "no", "off"):
+        return (cacert or True), f"VAULT_SKIP_VERIFY={skip!r} is not true or false; verifying Vault's TLS certificates"
+    return (cacert or True), None

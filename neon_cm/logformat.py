@@ -26,3 +26,11 @@ def format_line(entry: LogEntry, level: Level) -> str:
     if entry.traceback and level >= Level.DEBUG:
         line += f" {entry.traceback.rstrip()}"
     return escape(line)
+
+
+def redact(line: str, secrets: frozenset[str]) -> str:
+    """The line with every occurrence of a secret replaced by `***` (a last line of defence for unseal keys)."""
+    for secret in secrets:
+        if secret and secret in line:
+            line = line.replace(secret, "***")
+    return line

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import consul
-
 import stack
 
 ROOT = Path(__file__).resolve().parent.parent

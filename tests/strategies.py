@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import string
 from typing import Any
 
@@ -11,7 +13,7 @@ from messages.swarm import SwarmNode
 from neon_cm.definition import LABEL_FIELDS, PRIVATE_ADDRESS_LABEL, PUBLIC_ADDRESS_LABEL
 
 # Any Unicode Docker could hold in a label: everything but surrogates (not valid UTF-8).
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+text = st.text(st.characters(codec="utf-8"), max_size=40)
 hostnames = st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=20)
 mapped_label_keys = st.sampled_from(
     [label for field in LABEL_FIELDS for label in field.labels] + [PUBLIC_ADDRESS_LABEL, PRIVATE_ADDRESS_LABEL]
@@ -64,3 +66,20 @@ def base_definitions(draw: st.DrawFn) -> dict[str, Any]:
     definition["Nodes"] = {}
     definition["Hash"] = None
     return definition
+
+
+def _share(raw: bytes, as_hex: bool) -> str:
+    return raw.hex() if as_hex else base64.b64encode(raw).decode()
+
+
+unseal_shares = st.builds(_share, st.binary(min_size=16, max_size=33), st.booleans())
+"""One unseal key share as Vault prints it: base64 or hex."""
+
+
+@st.composite
+def credentials_json(draw: st.DrawFn) -> tuple[str, list[str], int]:
+    """A valid credentials document, its distinct keys and threshold."""
+    keys = draw(st.lists(unseal_shares, min_size=1, max_size=5, unique=True))
+    threshold = draw(st.integers(1, len(keys)))
+    extra = draw(st.dictionaries(st.sampled_from(["RootToken", "Other"]), st.text(max_size=10), max_size=2))
+    return json.dumps({"UnsealKeys": keys, "KeyThreshold": threshold, **extra}), keys, threshold

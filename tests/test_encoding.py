@@ -6,6 +6,7 @@ import json
 import random
 import zlib
 
+import attrs
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -15,8 +16,8 @@ from neon_cm.encoding import (
     DefinitionFormatError,
     canonical_json,
     decode_definition,
-    deflate,
     definition_hash,
+    deflate,
     encode_definition,
     inflate,
     md5_base64,
@@ -57,7 +58,9 @@ def test_decode_undoes_encode(base: dict, swarm: list) -> None:
 def test_hash_ignores_docker_node_order_and_label_order(base: dict, swarm: list, rnd: random.Random) -> None:
     """Docker may list nodes, and labels, in any order: the bytes and the hash stay the same."""
     shuffled = [
-        type(node)(node.id, node.hostname, node.role, node.addr, node.manager_addr, rnd.sample(node.labels, k=len(node.labels)))
+        type(node)(
+            node.id, node.hostname, node.role, node.addr, node.manager_addr, rnd.sample(node.labels, k=len(node.labels))
+        )
         for node in rnd.sample(swarm, k=len(swarm))
     ]
 
@@ -73,37 +76,27 @@ def test_any_node_change_changes_the_hash(base: dict, swarm: list, data: st.Data
     node = swarm[index]
     field = data.draw(st.sampled_from(["hostname", "role", "addr", "label"]))
     if field == "hostname":
-        taken = {other.hostname for other in swarm}
         new_name = node.hostname + "-renamed"
-        assume(new_name not in taken)
-        changed = node.__class__(
-            node.id,
-            new_name,
-            node.role,
-            node.addr,
-            node.manager_addr,
-            node.labels,
-        )
+        assume(new_name not in {other.hostname for other in swarm})
+        changed = attrs.evolve(node, hostname=new_name)
     elif field == "role":
-        role = "worker" if node.role == "manager" else "manager"
-        changed = node.__class__(node.id, node.hostname, role, node.addr, node.manager_addr, node.labels)
+        changed = attrs.evolve(node, role="worker" if node.role == "manager" else "manager")
     elif field == "addr":
-        addr = "10.255.255.254" if node.addr != "10.255.255.254" else "10.255.255.253"
-        labels = dict(node.labels)
-        labels.pop("io.neon.node.private_address", None)  # else the label, not Status.Addr, is the address
-        node = node.__class__(node.id, node.hostname, node.role, node.addr, node.manager_addr, labels)
-        changed = node.__class__(node.id, node.hostname, node.role, addr, node.manager_addr, labels)
+        # Without the private_address label, Status.Addr is the node's address.
+        node = attrs.evolve(node, labels=[pair for pair in node.labels if pair[0] != "io.neon.node.private_address"])
+        changed = attrs.evolve(node, addr="10.255.255.254" if node.addr != "10.255.255.254" else "10.255.255.253")
     else:
         labels = dict(node.labels)
         key = "custom." + data.draw(strategies.text)
         labels[key] = labels.get(key, "") + data.draw(strategies.text.filter(bool))
-        changed = node.__class__(node.id, node.hostname, node.role, node.addr, node.manager_addr, labels)
-    before = swarm[:index] + [node] + swarm[index + 1 :]
-    after = swarm[:index] + [changed] + swarm[index + 1 :]
+        changed = attrs.evolve(node, labels=labels)
+    before = [*swarm[:index], node, *swarm[index + 1 :]]
+    after = [*swarm[:index], changed, *swarm[index + 1 :]]
 
-    assert encode_definition(with_nodes(base, build_nodes(before).nodes))[1] != encode_definition(
-        with_nodes(base, build_nodes(after).nodes)
-    )[1]
+    assert (
+        encode_definition(with_nodes(base, build_nodes(before).nodes))[1]
+        != encode_definition(with_nodes(base, build_nodes(after).nodes))[1]
+    )
 
 
 @given(strategies.base_definitions(), strategies.swarms())

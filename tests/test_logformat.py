@@ -38,7 +38,6 @@ def test_every_entry_is_one_line(component: str, message: str) -> None:
     """Whatever the text, one entry is one line, and backslashes are doubled."""
     line = format_line(LogEntry(0, Level.WARN, component.replace("]", "") or "c", message), Level.DEBUG)
 
-
     assert "\n" not in line and "\r" not in line
     assert line.endswith(message.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r"))
     assert LINE.match(line)

@@ -14,7 +14,7 @@ import pytest
 from tests.service import ROOT, Service
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import stack  # noqa: E402 -- scripts/ is not a package; the path is set just above
+import stack
 
 MANAGER = "manager-1"
 

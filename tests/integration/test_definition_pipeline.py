@@ -66,7 +66,9 @@ def expected_node(node: dict[str, Any]) -> tuple[str, str, str, dict[str, str]]:
 
 
 def test_definition_lists_every_node_as_docker_shows(
-    kv: consul.Consul, start_service: Callable[..., Service], swarm_nodes: Callable[[], list[dict[str, Any]]],
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    swarm_nodes: Callable[[], list[dict[str, Any]]],
     labels: Callable[..., None],
 ) -> None:
     """Every Swarm node with its role, address and labels; io.neon.* mapped, the rest in Custom; base kept."""
@@ -86,7 +88,10 @@ def test_definition_lists_every_node_as_docker_shows(
         name, role, addr, node_labels = expected_node(node)
         published = definition["Nodes"][name]
         assert (name, role, role == "manager", addr) == (
-            published["Name"], published["Role"], published["IsManager"], published["PrivateAddress"]
+            published["Name"],
+            published["Role"],
+            published["IsManager"],
+            published["PrivateAddress"],
         )
         custom = {k: v for k, v in node_labels.items() if not k.startswith("io.neon.")}
         assert custom == published["Labels"]["Custom"]
@@ -100,7 +105,9 @@ def test_definition_lists_every_node_as_docker_shows(
 
 
 def test_label_added_and_removed_appears_at_next_poll(
-    kv: consul.Consul, start_service: Callable[..., Service], docker_cli: Callable[..., str],
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    docker_cli: Callable[..., str],
     labels: Callable[..., None],
 ) -> None:
     """`docker node update --label-add/--label-rm` shows in Consul's definition at the next poll."""
@@ -150,9 +157,7 @@ def test_no_base_definition_logs_error_and_writes_nothing(
     assert (None, None) == (kv.kv.get(DEFINITION_KEY)[1], kv.kv.get(HASH_KEY)[1])
 
 
-def test_garbage_hash_gets_the_definition_rewritten(
-    kv: consul.Consul, start_service: Callable[..., Service]
-) -> None:
+def test_garbage_hash_gets_the_definition_rewritten(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
     """A hash key holding garbage does not match: definition and hash are rewritten together."""
     seed_base(kv)
     kv.kv.put(HASH_KEY, "not a hash at all")
@@ -211,9 +216,7 @@ def test_log_level_filters_and_every_line_matches_the_format(
     assert allowed == {LOG_LINE.match(line).group(1) for line in service.stdout}  # type: ignore[union-attr]
 
 
-def test_unknown_log_level_means_info_and_one_warning(
-    kv: consul.Consul, start_service: Callable[..., Service]
-) -> None:
+def test_unknown_log_level_means_info_and_one_warning(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
     """An unknown LOG_LEVEL logs at INFO and says so once."""
     seed_base(kv)
     service = start_service(LOG_LEVEL="chatty")

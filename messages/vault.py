@@ -1,0 +1,66 @@
+"""Vault vocabulary: what the monitors see and what the Unsealer is asked and answers."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+
+class VaultState(enum.Enum):
+    """What a manager's Vault is, as its monitor sees it."""
+
+    UNSEALED = "unsealed"
+    SEALED = "sealed"
+    NOT_INITIALIZED = "not-initialized"
+    UNREACHABLE = "unreachable"
+    UNEXPECTED = "unexpected"
+
+    @property
+    def is_problem(self) -> bool:
+        """States logged at ERROR."""
+        return self in (VaultState.SEALED, VaultState.NOT_INITIALIZED, VaultState.UNREACHABLE)
+
+
+@attrs.frozen
+class VaultObserved:
+    """A monitor's reading of its manager's Vault."""
+
+    hostname: str
+    """The manager's hostname."""
+    url: str
+    """The Vault URL polled."""
+    state: VaultState
+    """What it is."""
+    detail: str = ""
+    """Role (active/standby) when unsealed, else the reason (error text, progress)."""
+
+
+@attrs.frozen
+class UnsealRequested:
+    """A monitor found its Vault sealed; the Unsealer decides whether and how to unseal it."""
+
+    hostname: str
+    """The manager's hostname."""
+    url: str
+    """The Vault URL to unseal, exactly the one monitored."""
+    monitor: Any = attrs.field(default=None, repr=False, eq=False)
+    """The VaultMonitor's ActorRef, told CheckNow once the Vault is unsealed."""
+
+
+@attrs.frozen
+class CheckNow:
+    """Tell a VaultMonitor to poll now (after an unseal), not at its next tick."""
+
+
+@attrs.frozen
+class UnsealFinished:
+    """What an unseal attempt came to."""
+
+    hostname: str
+    """The manager's hostname."""
+    unsealed: bool
+    """Whether the Vault is unsealed now."""
+    reason: str = ""
+    """Why not, when it is not."""

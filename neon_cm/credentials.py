@@ -1,0 +1,122 @@
+"""Vault unseal credentials: parsed once, held in a type that never shows the keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+HEX_SHARE = re.compile(r"^[0-9a-fA-F]+$")
+
+
+class CredentialsError(ValueError):
+    """Credentials that cannot be used; the message says what is wrong and never holds the value."""
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A secret string; its repr and str hide the value, so logging one by accident shows nothing."""
+
+    value: str = attrs.field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+
+@attrs.frozen(repr=False)
+class UnsealCredentials:
+    """Unseal key shares and how many of them unseal the Vault."""
+
+    keys: tuple[Secret, ...]
+    """Distinct shares, in the order given (base64 or hex, as Vault accepts either)."""
+    threshold: int
+    """Shares needed to unseal."""
+
+    def __repr__(self) -> str:
+        return f"UnsealCredentials(<{len(self.keys)} keys hidden>, threshold={self.threshold})"
+
+    __str__ = __repr__
+
+    def forms(self) -> set[str]:
+        """Every way a key could be written (as given, base64 and hex of its bytes): what must never be logged."""
+        found: set[str] = set()
+        for key in self.keys:
+            found.add(key.value)
+            raw = share_bytes(key.value)
+            found.add(base64.b64encode(raw).decode())
+            found.add(raw.hex())
+        return found
+
+
+def share_bytes(share: str) -> bytes:
+    """The bytes of a share written as hex or base64 (what Vault accepts)."""
+    if HEX_SHARE.match(share) and len(share) % 2 == 0:
+        return bytes.fromhex(share)
+    return base64.b64decode(share, validate=True)
+
+
+def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
+    """Credentials from `{"UnsealKeys": [...], "KeyThreshold": N}`; `source` names where the text came from."""
+    try:
+        document: Any = json.loads(text)
+    except ValueError:
+        raise CredentialsError(f"{source} is not JSON") from None
+    if not isinstance(document, dict):
+        raise CredentialsError(f"{source} is JSON but not an object")
+    keys = document.get("UnsealKeys")
+    threshold = document.get("KeyThreshold")
+    if not isinstance(keys, list) or not keys:
+        raise CredentialsError(f"{source} has no UnsealKeys list")
+    for position, key in enumerate(keys, start=1):
+        if not isinstance(key, str) or not key.strip():
+            raise CredentialsError(f"{source}: UnsealKeys entry {position} is not a non-empty string")
+        try:
+            share_bytes(key.strip())
+        except (binascii.Error, ValueError):
+            raise CredentialsError(f"{source}: UnsealKeys entry {position} is neither base64 nor hex") from None
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise CredentialsError(f"{source}: KeyThreshold is missing or not an integer")
+    distinct = tuple(dict.fromkeys(key.strip() for key in keys))
+    if threshold < 1:
+        raise CredentialsError(f"{source}: KeyThreshold is {threshold}; it must be at least 1")
+    if threshold > len(distinct):
+        raise CredentialsError(
+            f"{source}: KeyThreshold is {threshold} but only {len(distinct)} distinct unseal keys are given"
+        )
+    return UnsealCredentials(tuple(Secret(key) for key in distinct), threshold)
+
+
+def parse_credentials_base64(text: str, source: str) -> UnsealCredentials:
+    """Credentials from base64 of the JSON (what VAULT_CREDENTIALS holds)."""
+    try:
+        decoded = base64.b64decode(text.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise CredentialsError(f"{source} is not base64 of UTF-8 text") from None
+    return parse_credentials_json(decoded, f"{source} (decoded)")
+
+
+def credentials_from_env(env: Mapping[str, str], read_text: Callable[[str], str]) -> UnsealCredentials | None:
+    """Credentials from VAULT_CREDENTIALS (base64 JSON) or VAULT_CREDENTIALS_FILE (plain JSON, a Docker secret).
+
+    None when neither is set; CredentialsError (never echoing the value) when they cannot be used.
+    """
+    inline = env.get("VAULT_CREDENTIALS", "").strip()
+    path = env.get("VAULT_CREDENTIALS_FILE", "").strip()
+    if inline and path:
+        raise CredentialsError("both VAULT_CREDENTIALS and VAULT_CREDENTIALS_FILE are set; set only one")
+    if inline:
+        return parse_credentials_base64(inline, "VAULT_CREDENTIALS")
+    if path:
+        try:
+            text = read_text(path)
+        except OSError as error:
+            raise CredentialsError(f"VAULT_CREDENTIALS_FILE {path} cannot be read ({error.strerror})") from None
+        return parse_credentials_json(text, f"VAULT_CREDENTIALS_FILE {path}")
+    return None

@@ -1,0 +1,97 @@
+"""Unseal credentials: parsing, clear errors that never echo the value, and a repr that hides the keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+
+from neon_cm.credentials import (
+    CredentialsError,
+    Secret,
+    credentials_from_env,
+    parse_credentials_base64,
+    parse_credentials_json,
+)
+from tests import strategies
+
+KEY_A = base64.b64encode(b"A" * 33).decode()
+KEY_B = (b"B" * 33).hex()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@given(strategies.credentials_json())
+def test_valid_credentials_parse_and_never_show_a_key(document: tuple[str, list[str], int]) -> None:
+    """Keys in base64 or hex with any threshold up to their number parse; repr and str hide every key."""
+    text, keys, threshold = document
+    credentials = parse_credentials_base64(b64(text), "VAULT_CREDENTIALS")
+
+    assert (keys, threshold) == ([key.value for key in credentials.keys], credentials.threshold)
+    for shown in (repr(credentials), str(credentials), repr(credentials.keys), str(list(credentials.keys))):
+        assert not any(key in shown for key in keys)
+
+
+def test_secret_repr_hides_value() -> None:
+    """A Secret prints as Secret(***)."""
+
+    assert ("Secret(***)", "Secret(***)") == (repr(Secret(KEY_A)), str(Secret(KEY_A)))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("not base64 at all!", "is not base64"),
+        (b64("not json"), "is not JSON"),
+        (b64("[1, 2]"), "not an object"),
+        (b64(json.dumps({"KeyThreshold": 1})), "no UnsealKeys list"),
+        (b64(json.dumps({"UnsealKeys": [], "KeyThreshold": 1})), "no UnsealKeys list"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 0})), "must be at least 1"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 2})), "only 1 distinct unseal keys"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A, KEY_A], "KeyThreshold": 2})), "only 1 distinct unseal keys"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A, 7], "KeyThreshold": 1})), "entry 2 is not a non-empty string"),
+        (b64(json.dumps({"UnsealKeys": [""], "KeyThreshold": 1})), "entry 1 is not a non-empty string"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A + "!"], "KeyThreshold": 1})), "neither base64 nor hex"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": "2"})), "not an integer"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": True})), "not an integer"),
+    ],
+)
+def test_malformed_credentials_say_what_is_wrong_without_the_value(value: str, expected: str) -> None:
+    """Each malformation gets its own message; neither the value nor a key appears in it."""
+    with pytest.raises(CredentialsError) as caught:
+        parse_credentials_base64(value, "VAULT_CREDENTIALS")
+
+    message = str(caught.value)
+    assert expected in message
+    assert value not in message and KEY_A not in message
+    assert (caught.value.__cause__ is None and caught.value.__context__ is None) or caught.value.__suppress_context__
+
+
+def test_env_reads_inline_or_file_and_refuses_both(tmp_path: Path) -> None:
+    """VAULT_CREDENTIALS is base64 JSON, VAULT_CREDENTIALS_FILE plain JSON; both at once is an error; none is None."""
+    document = json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 2})
+    secret_file = tmp_path / "vault-credentials"
+    secret_file.write_text(document)
+
+    def read(path: str) -> str:
+        return Path(path).read_text()
+
+    assert 2 == len(credentials_from_env({"VAULT_CREDENTIALS": b64(document)}, read).keys)  # type: ignore[union-attr]
+    assert 2 == credentials_from_env({"VAULT_CREDENTIALS_FILE": str(secret_file)}, read).threshold  # type: ignore[union-attr]
+    assert credentials_from_env({}, read) is None
+    with pytest.raises(CredentialsError, match="set only one"):
+        credentials_from_env({"VAULT_CREDENTIALS": b64(document), "VAULT_CREDENTIALS_FILE": str(secret_file)}, read)
+    with pytest.raises(CredentialsError, match="cannot be read"):
+        credentials_from_env({"VAULT_CREDENTIALS_FILE": str(tmp_path / "missing")}, read)
+
+
+def test_forms_cover_base64_and_hex_of_every_key() -> None:
+    """What the Logger masks: each key as given, in base64 and in hex."""
+    credentials = parse_credentials_json(json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 1}), "x")
+
+    assert {KEY_A, (b"A" * 33).hex(), KEY_B, base64.b64encode(b"B" * 33).decode()} == credentials.forms()
