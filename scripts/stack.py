@@ -310,6 +310,10 @@ def _umount_under(sd: str) -> None:
                 subprocess.run(["umount", "-l", mp], capture_output=True, text=True)
 
 
+# Everything here is on loopback: never go through an http(s)_proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _http(
     method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 5.0
 ) -> tuple[int, Any]:
@@ -321,10 +325,11 @@ def _http(
     if token:
         req.add_header("X-Vault-Token", token)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _OPENER.open(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        with exc:
+            status, raw = exc.code, exc.read()
     text = raw.decode("utf-8", "replace")
     try:
         return status, json.loads(text) if text.strip() else None
@@ -339,8 +344,12 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self._sock_path)
+        try:
+            s.settimeout(self.timeout)
+            s.connect(self._sock_path)
+        except BaseException:
+            s.close()
+            raise
         self.sock = s
 
 
@@ -466,16 +475,17 @@ def consul_stop(path: str | None = None) -> None:
 
 
 def consul_start(path: str | None = None) -> None:
-    """Start the Consul dev agent again on the same port (its data is gone) and wait for a leader."""
+    """Start the Consul dev agent again on the same port (its data is gone) and wait for a leader.
+
+    A no-op apart from the wait if it is already running.
+    """
     sd = state_dir(path)
     st = load(sd)
     c = st["consul"]
-    if c.get("pid") and _pid_alive(c["pid"]):
-        raise StackError(f"consul is already running (pid {c['pid']})")
-    port = int(c["http_addr"].rsplit(":", 1)[1])
-    new = _consul_launch(sd, port)
-    c.update(new)
-    _write_state(sd, st)
+    if not (c.get("pid") and _pid_alive(c["pid"])):  # already running: only wait for it
+        port = int(c["http_addr"].rsplit(":", 1)[1])
+        c.update(_consul_launch(sd, port))
+        _write_state(sd, st)
     _consul_wait(c)
 
 
@@ -618,14 +628,16 @@ def docker_stop(name: str, path: str | None = None) -> None:
 
 
 def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> None:
-    """Start one node's dockerd again with the same config; wait until its swarm node (and the rest) is Ready."""
+    """Start one node's dockerd again with the same config; wait until its swarm node (and the rest) is Ready.
+
+    A no-op apart from the waits if it is already running.
+    """
     sd = state_dir(path)
     st = load(sd)
     node = _node_entry(st, name)
-    if node.get("pid") and _pid_alive(node["pid"]):
-        raise StackError(f"dockerd of {name} is already running (pid {node['pid']})")
-    node["pid"] = _docker_launch(sd, name)
-    _write_state(sd, st)
+    if not (node.get("pid") and _pid_alive(node["pid"])):  # already running: only wait for it
+        node["pid"] = _docker_launch(sd, name)
+        _write_state(sd, st)
     _docker_wait_ping(node)
     _wait_until(
         lambda: _local_swarm_active(node),
@@ -744,14 +756,16 @@ def vault_stop(i: int, path: str | None = None) -> None:
 
 
 def vault_start(i: int, path: str | None = None, timeout: float = 60.0) -> None:
-    """Start vault node i again with the same config; it comes back sealed. Waits until seal-status answers."""
+    """Start vault node i again with the same config; it comes back sealed. Waits until seal-status answers.
+
+    A no-op apart from the wait if it is already running.
+    """
     sd = state_dir(path)
     st = load(sd)
     v = _vault_node(st, i)
-    if v.get("pid") and _pid_alive(v["pid"]):
-        raise StackError(f"vault node {i} ({v['url']}) is already running (pid {v['pid']})")
-    v["pid"] = _vault_launch(sd, i)
-    _write_state(sd, st)
+    if not (v.get("pid") and _pid_alive(v["pid"])):  # already running: only wait for it
+        v["pid"] = _vault_launch(sd, i)
+        _write_state(sd, st)
     _wait_until(
         lambda: _seal_status(v["url"]),
         _timeout(timeout),
@@ -809,7 +823,10 @@ def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any
 def vault_unseal(i: int, path: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
     """Submit unseal shares to vault node i until it reports sealed:false; return its seal-status."""
     st = load(path)
-    return _unseal(_vault_node(st, i), st["vault"]["keys_hex"], timeout)
+    v = _vault_node(st, i)
+    if not _pid_alive(v.get("pid")):
+        raise StackError(f"vault node {i} ({v['url']}) is not running: call vault_start({i}) first")
+    return _unseal(v, st["vault"]["keys_hex"], timeout)
 
 
 def _vault_init(v: dict[str, Any], timeout: float) -> dict[str, Any]:

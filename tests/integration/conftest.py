@@ -66,10 +66,19 @@ def start_service(service_env: dict[str, str]) -> Iterator[Callable[..., Service
         return service
 
     yield start
+    secrets = unseal_key_forms(stack.load())
     for service in started:
         code, _ = service.stop()
         assert 0 == code, "\n".join(service.stdout + service.stderr)
         assert [] == service.stderr, "nothing but log lines on stdout in normal operation"
+        leaked = [line for line in service.stdout if any(secret in line for secret in secrets)]
+        assert [] == leaked, "an unseal key appeared in the log"
+        assert [] == service.lines(r"\*\*\*"), "something tried to log an unseal key (the Logger masked it)"
+
+
+def unseal_key_forms(state: dict[str, Any]) -> set[str]:
+    """The stack's unseal keys in base64 and hex: none may ever appear in a log line."""
+    return set(state["vault"]["keys_base64"]) | set(state["vault"]["keys_hex"])
 
 
 @pytest.fixture

@@ -1,0 +1,256 @@
+"""Vault seal monitoring and auto-unseal against the real 3-node OpenBao cluster, Swarm and Consul."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import consul
+import pytest
+
+from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
+from tests.integration.conftest import stack
+from tests.service import Service
+
+MANAGER_2 = 1  # index of manager-2's OpenBao node in the stack
+UNSEALED_BY_SERVICE = r"unsealed the Vault on manager-2 "
+SEALED_ERROR = r"\[ERROR\] \[module:vault-monitor:manager-2\] Vault on manager-2 \(http://127.0.0.12:8200\) is sealed"
+
+
+def credentials(keys: list[str], threshold: int) -> str:
+    return base64.b64encode(json.dumps({"UnsealKeys": keys, "KeyThreshold": threshold}).encode()).decode()
+
+
+@pytest.fixture
+def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, Any]]:
+    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test."""
+    kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
+    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
+    yield real_stack["vault"]
+    state = stack.load()
+    for index, node in enumerate(state["vault"]["nodes"]):
+        if node.get("pid"):
+            os.kill(node["pid"], signal.SIGCONT)
+        else:
+            stack.vault_start(index)
+        stack.vault_unseal(index)
+
+
+@pytest.fixture
+def with_keys(vault: dict[str, Any]) -> dict[str, str]:
+    """Environment with the cluster's real unseal keys (base64, as `bao operator init` prints them)."""
+    return {"VAULT_CREDENTIALS": credentials(vault["keys_base64"], vault["threshold"])}
+
+
+def sealed(index: int) -> bool:
+    return bool(stack.vault_seal_status(index)["sealed"])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.2)
+
+
+def test_restarted_node_is_logged_sealed_and_unsealed_automatically(
+    start_service: Callable[..., Service], with_keys: dict[str, str]
+) -> None:
+    """A restarted OpenBao node is sealed: its monitor says so and the service unseals it, and only it."""
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    mark = service.mark()
+    stack.vault_restart(MANAGER_2)
+    service.wait_for(SEALED_ERROR, after=mark)
+    service.wait_for(UNSEALED_BY_SERVICE, after=mark)
+    service.wait_for(r"Vault on manager-2 .* is unsealed", after=mark)
+
+    assert not sealed(MANAGER_2)
+    assert [] == service.lines(r"unsealed the Vault on manager-[13]")
+    assert [] == service.lines(r"\[ERROR\] \[module:vault-monitor:manager-[13]\]")
+
+
+def test_auto_unseal_switched_off_leaves_it_sealed_until_switched_on(
+    start_service: Callable[..., Service], with_keys: dict[str, str], kv: consul.Consul
+) -> None:
+    """disable-auto-unseal=true: the node stays sealed with ERROR lines; false: unsealed at the next poll."""
+    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "true")
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    mark = service.mark()
+    stack.vault_restart(MANAGER_2)
+    service.wait_for(SEALED_ERROR, after=mark)
+    service.wait_for(r"auto-unseal is switched off", after=mark)
+    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-2\] .*: sealed", count=4, after=mark)
+    assert sealed(MANAGER_2)
+    assert [] == service.lines(UNSEALED_BY_SERVICE)
+
+    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "false")
+    service.wait_for(UNSEALED_BY_SERVICE, after=mark)
+
+    assert not sealed(MANAGER_2)
+
+
+def test_without_credentials_sealed_nodes_are_reported_and_nothing_is_submitted(
+    start_service: Callable[..., Service], vault: dict[str, Any]
+) -> None:
+    """No credentials: INFO at start, the sealed node is an ERROR, and no share reaches it."""
+    service = start_service()
+    service.wait_for(r"\[INFO\] .*auto-unseal disabled: no credentials")
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    mark = service.mark()
+    stack.vault_restart(MANAGER_2)
+    service.wait_for(SEALED_ERROR, after=mark)
+    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-2\] .*: sealed", count=4, after=mark)
+
+    status = stack.vault_seal_status(MANAGER_2)
+    assert (True, 0) == (status["sealed"], status["progress"])
+
+
+KEY = base64.b64encode(b"k" * 33).decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("%%% not base64 %%%", "is not base64"),
+        (base64.b64encode(b"not json").decode(), "is not JSON"),
+        (base64.b64encode(b'{"KeyThreshold": 1}').decode(), "no UnsealKeys list"),
+        (credentials([KEY], 0), "must be at least 1"),
+        (credentials([KEY], 2), "only 1 distinct unseal keys"),
+        (base64.b64encode(b'{"UnsealKeys": [1, 2], "KeyThreshold": 1}').decode(), "is not a non-empty string"),
+        ("", None),
+    ],
+)
+def test_malformed_credentials_give_one_clear_error_and_monitoring_goes_on(
+    start_service: Callable[..., Service], vault: dict[str, Any], value: str, what: str | None
+) -> None:
+    """Each malformation: one ERROR naming what is wrong, never the value; the Vaults are still monitored."""
+    service = start_service(VAULT_CREDENTIALS=value)
+
+    service.wait_for(r"Vault on manager-3 .* is unsealed")
+
+    if what is None:  # an empty string is no credentials at all
+        assert service.lines(r"auto-unseal disabled: no credentials")
+    else:
+        errors = service.lines(r"\[ERROR\] \[module:main\] auto-unseal disabled")
+        assert 1 == len(errors) and what in errors[0]
+        assert value not in errors[0]
+
+
+def test_credentials_file_as_a_docker_secret(
+    start_service: Callable[..., Service], vault: dict[str, Any], tmp_path: Any
+) -> None:
+    """VAULT_CREDENTIALS_FILE holds the plain JSON, as a Docker secret does."""
+    secret = tmp_path / "neon-vault-credentials"
+    secret.write_text(json.dumps({"UnsealKeys": vault["keys_hex"], "KeyThreshold": 2, "RootToken": "ignored"}))
+    service = start_service(VAULT_CREDENTIALS_FILE=str(secret))
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    mark = service.mark()
+    stack.vault_restart(MANAGER_2)
+
+    service.wait_for(UNSEALED_BY_SERVICE, after=mark)
+    assert service.lines(r"auto-unseal enabled: 3 keys, threshold 2")
+
+
+def test_wrong_shares_give_at_most_one_error_per_poll_and_no_loop(
+    start_service: Callable[..., Service], vault: dict[str, Any]
+) -> None:
+    """Wrong (well-formed) shares: Vault rejects them, the node stays sealed, one ERROR per poll at most."""
+    wrong = [base64.b64encode(bytes([n]) * 33).decode() for n in (1, 2, 3)]
+    service = start_service(VAULT_CREDENTIALS=credentials(wrong, 2))
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    mark = service.mark()
+    stack.vault_restart(MANAGER_2)
+    service.wait_for(r"\[ERROR\] .*manager-2: Vault rejected unseal key", count=2, after=mark)
+    time.sleep(2)
+    polls = service.lines(r"\[DEBUG\] \[module:vault-monitor:manager-2\] .*: sealed")
+    rejections = service.lines(r"manager-2: Vault rejected unseal key")
+
+    assert sealed(MANAGER_2)
+    assert len(rejections) <= len(polls)
+
+
+def test_partial_attempt_left_by_another_client_is_reset_and_unsealed(
+    start_service: Callable[..., Service], with_keys: dict[str, str], vault: dict[str, Any], kv: consul.Consul
+) -> None:
+    """One share submitted by someone else: the service resets that attempt and unseals the node."""
+    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "true")
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+    stack.vault_restart(MANAGER_2)
+    url = vault["nodes"][MANAGER_2]["url"]
+    stack._http("PUT", f"{url}/v1/sys/unseal", {"key": vault["keys_hex"][2]})
+    assert 1 == stack.vault_seal_status(MANAGER_2)["progress"]
+
+    mark = service.mark()
+    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "false")
+    service.wait_for(r"partial unseal attempt that is not ours", after=mark)
+    service.wait_for(UNSEALED_BY_SERVICE, after=mark)
+
+    assert not sealed(MANAGER_2)
+
+
+def test_stopped_node_is_unreachable_others_unaffected_and_it_comes_back(
+    start_service: Callable[..., Service], with_keys: dict[str, str]
+) -> None:
+    """A stopped node is `unreachable`; the others keep being polled; restarted, it comes back sealed and unsealed."""
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    mark = service.mark()
+    stack.vault_stop(MANAGER_2)
+    service.wait_for(r"\[ERROR\] .*Vault on manager-2 .* is unreachable: cannot connect", after=mark)
+    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-3\] .*: unsealed", count=3, after=mark)
+    stack.vault_start(MANAGER_2)
+    service.wait_for(SEALED_ERROR, after=mark)
+    service.wait_for(UNSEALED_BY_SERVICE, after=mark)
+
+    assert not sealed(MANAGER_2)
+
+
+def test_a_hung_vault_delays_no_other_monitor(
+    start_service: Callable[..., Service], with_keys: dict[str, str], vault: dict[str, Any]
+) -> None:
+    """A Vault that accepts connections and never answers (SIGSTOP) is `unreachable`; the others are still polled."""
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+    pid = stack.load()["vault"]["nodes"][MANAGER_2]["pid"]
+
+    mark = service.mark()
+    os.kill(pid, signal.SIGSTOP)
+    service.wait_for(r"\[ERROR\] .*Vault on manager-2 .* is unreachable: no answer in time", after=mark)
+    hung = service.mark()
+    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-1\] .*: unsealed", count=4, after=hung)
+    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-3\] .*: unsealed", count=4, after=hung)
+    os.kill(pid, signal.SIGCONT)
+
+    service.wait_for(r"Vault on manager-2 .* is unsealed", after=hung)
+
+
+def test_monitors_follow_managers_joining_and_leaving(
+    start_service: Callable[..., Service], with_keys: dict[str, str], docker_cli: Callable[..., str]
+) -> None:
+    """Demoting a manager stops its monitor; promoting it again starts one, without a restart."""
+    service = start_service(**with_keys)
+    service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200")
+
+    mark = service.mark()
+    docker_cli("node", "demote", "manager-3")
+    try:
+        service.wait_for(r"no longer monitoring the Vault on manager-3", after=mark)
+    finally:
+        docker_cli("node", "promote", "manager-3")
+    service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200", after=mark)
