@@ -14,6 +14,7 @@ from typing import Any
 
 import pykka
 import pykka.debug
+import urllib3
 
 from actors.definition_publisher import DefinitionPublisher
 from actors.logger import Log, Logger, install_logging_bridge
@@ -79,6 +80,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     logger = Logger.start(level, secrets)
     log = Log("main", logger, level, secrets)
     bridge = install_logging_bridge(log.child("python"))
+    logging.captureWarnings(True)  # Python warnings are log entries too, never bare stderr
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -99,6 +101,9 @@ def main(env: Mapping[str, str] | None = None) -> int:
     )
     if verify_warning:
         log.warn(verify_warning)
+    if verify is False:
+        # Said once above; urllib3 would otherwise warn on every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     if credentials_error:
         log.error(f"auto-unseal disabled: {credentials_error}")
     elif credentials is None:

@@ -38,6 +38,8 @@ class VaultFleet(ServiceActor):
         self.settings: Settings | None = None
         self.managers: dict[str, SwarmNode] = {}
         self.watched: dict[str, Watched] = {}
+        self.pending: set[str] = set()
+        """Managers whose Vault URL cannot be built yet."""
 
     def on_stop(self) -> None:
         for watched in self.watched.values():
@@ -60,10 +62,14 @@ class VaultFleet(ServiceActor):
         """Start a monitor for each new manager, stop those of departed ones, restart those whose URL changed."""
         if self.settings is None:
             return
-        wanted = {
-            node_id: (node.hostname.lower(), vault_url(self.settings.vault_url_template, node))
-            for node_id, node in self.managers.items()
-        }
+        wanted: dict[str, tuple[str, str]] = {}
+        for node_id, node in self.managers.items():
+            url = vault_url(self.settings.vault_url_template, node)
+            if url is not None:
+                wanted[node_id] = (node.hostname.lower(), url)
+            elif node_id not in self.pending:
+                self.log.info(f"{node.hostname} is a manager without a manager address yet; monitoring it once it has")
+        self.pending = {node_id for node_id in self.managers if node_id not in wanted}
         for node_id, watched in list(self.watched.items()):
             if wanted.get(node_id) != (watched.hostname, watched.url):
                 self.log.info(f"no longer monitoring the Vault on {watched.hostname} ({watched.url})")

@@ -11,9 +11,15 @@ from messages.swarm import SwarmNode
 from messages.vault import VaultState
 
 
-def vault_url(template: str, node: SwarmNode) -> str:
-    """A manager's Vault URL from the `vault_url_template` setting."""
-    return template.format(hostname=node.hostname.lower(), addr=node.manager_addr or node.addr).rstrip("/")
+def vault_url(template: str, node: SwarmNode) -> str | None:
+    """A manager's Vault URL from the `vault_url_template` setting.
+
+    None while the template needs `{addr}` and the node has no manager address yet (a
+    promotion takes Docker a while to complete).
+    """
+    if "{addr}" in template and not node.manager_addr:
+        return None
+    return template.format(hostname=node.hostname.lower(), addr=node.manager_addr).rstrip("/")
 
 
 @attrs.frozen

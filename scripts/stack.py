@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -311,7 +312,11 @@ def _umount_under(sd: str) -> None:
 
 
 # Everything here is on loopback: never go through an http(s)_proxy from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# The harness only observes its own test servers; a Vault node restarted over HTTPS by a TLS test
+# has a certificate from the test's own CA, which the harness need not trust.
+_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl._create_unverified_context())
+)
 
 
 def _http(
@@ -683,7 +688,7 @@ def _vault_dir(sd: str, i: int) -> str:
     return os.path.join(sd, "vault", NODES[i][0])
 
 
-def _vault_config(sd: str, i: int) -> str:
+def _vault_config(sd: str, i: int, tls: tuple[str, str] | None = None) -> str:
     name, _role, addr = NODES[i]
     first = NODES[0][2]
     d = _vault_dir(sd, i)
@@ -692,7 +697,7 @@ def _vault_config(sd: str, i: int) -> str:
         # No disable_mlock: OpenBao 2.x dropped mlock and warns "unknown or unsupported field disable_mlock".
         "ui = false\n"
         'log_level = "info"\n'
-        f'api_addr = "http://{addr}:{VAULT_PORT}"\n'
+        f'api_addr = "{"https" if tls else "http"}://{addr}:{VAULT_PORT}"\n'
         f'cluster_addr = "http://{addr}:{VAULT_CLUSTER_PORT}"\n'
         'storage "raft" {\n'
         f'  path = "{d}/raft"\n'
@@ -704,17 +709,17 @@ def _vault_config(sd: str, i: int) -> str:
         'listener "tcp" {\n'
         f'  address = "{addr}:{VAULT_PORT}"\n'
         f'  cluster_address = "{addr}:{VAULT_CLUSTER_PORT}"\n'
-        "  tls_disable = true\n"
-        "}\n"
+        + (f'  tls_cert_file = "{tls[0]}"\n  tls_key_file = "{tls[1]}"\n' if tls else "  tls_disable = true\n")
+        + "}\n"
     )
 
 
-def _vault_launch(sd: str, i: int) -> int:
+def _vault_launch(sd: str, i: int, tls: tuple[str, str] | None = None) -> int:
     d = _vault_dir(sd, i)
     os.makedirs(os.path.join(d, "raft"), exist_ok=True)
     cfg = os.path.join(d, "config.hcl")
     with open(cfg, "w") as fh:
-        fh.write(_vault_config(sd, i))
+        fh.write(_vault_config(sd, i, tls))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = d
     return _spawn([_find_bao(), "server", f"-config={cfg}"], os.path.join(d, "bao.log"), env=env, cwd=d)
@@ -755,16 +760,18 @@ def vault_stop(i: int, path: str | None = None) -> None:
     _write_state(sd, st)
 
 
-def vault_start(i: int, path: str | None = None, timeout: float = 60.0) -> None:
-    """Start vault node i again with the same config; it comes back sealed. Waits until seal-status answers.
+def vault_start(i: int, path: str | None = None, timeout: float = 60.0, tls: tuple[str, str] | None = None) -> None:
+    """Start vault node i again; it comes back sealed. Waits until seal-status answers.
 
-    A no-op apart from the wait if it is already running.
+    `tls` = (certificate file, key file) serves its API over HTTPS (its url in stack.json
+    becomes https://); without it, plain HTTP. A no-op apart from the wait if it is already running.
     """
     sd = state_dir(path)
     st = load(sd)
     v = _vault_node(st, i)
     if not (v.get("pid") and _pid_alive(v["pid"])):  # already running: only wait for it
-        v["pid"] = _vault_launch(sd, i)
+        v["pid"] = _vault_launch(sd, i, tls)
+        v["url"] = f"{'https' if tls else 'http'}://{v['addr']}:{VAULT_PORT}"
         _write_state(sd, st)
     _wait_until(
         lambda: _seal_status(v["url"]),
@@ -775,10 +782,10 @@ def vault_start(i: int, path: str | None = None, timeout: float = 60.0) -> None:
     )
 
 
-def vault_restart(i: int, path: str | None = None) -> None:
-    """Restart vault node i (0-based); it comes back sealed."""
+def vault_restart(i: int, path: str | None = None, tls: tuple[str, str] | None = None) -> None:
+    """Restart vault node i (0-based), over HTTPS when `tls` is given; it comes back sealed."""
     vault_stop(i, path)
-    vault_start(i, path)
+    vault_start(i, path, tls=tls)
 
 
 def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
+from messages.swarm import SwarmNode
+from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait, vault_url
 
 
 def status(sealed: bool = True, progress: int = 0, threshold: int = 2, initialized: bool = True) -> SealStatus:
@@ -71,3 +73,13 @@ def test_against_a_model_vault(shares: int, data: st.DataObject) -> None:
 
     assert Finished(True) == step
     assert list(range(threshold)) == received
+
+
+def test_vault_url_waits_for_a_manager_address_when_the_template_needs_it() -> None:
+    """`{addr}` is the host of ManagerStatus.Addr; without one (promotion under way) there is no URL yet."""
+    promoted = SwarmNode("id", "Manager-3", "manager", "10.0.0.3", manager_addr="")
+    assert vault_url("http://{addr}:8200", promoted) is None
+    assert "https://manager-3.neon-vault.cluster:8200" == vault_url(
+        "https://{hostname}.neon-vault.cluster:8200", promoted
+    )
+    assert "http://10.0.0.13:8200" == vault_url("http://{addr}:8200/", attrs.evolve(promoted, manager_addr="10.0.0.13"))

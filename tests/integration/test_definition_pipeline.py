@@ -53,7 +53,8 @@ def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
 
     yield add
     for node, key in added:
-        docker_cli("node", "update", "--label-rm", key, node)
+        if key in json.loads(docker_cli("node", "inspect", "--format", "{{json .Spec.Labels}}", node)):
+            docker_cli("node", "update", "--label-rm", key, node)
 
 
 def expected_node(node: dict[str, Any]) -> tuple[str, str, str, dict[str, str]]:

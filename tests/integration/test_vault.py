@@ -243,7 +243,10 @@ def test_a_hung_vault_delays_no_other_monitor(
 def test_monitors_follow_managers_joining_and_leaving(
     start_service: Callable[..., Service], with_keys: dict[str, str], docker_cli: Callable[..., str]
 ) -> None:
-    """Demoting a manager stops its monitor; promoting it again starts one, without a restart."""
+    """Demoting a manager stops its monitor; promoting it again starts one, without a restart.
+
+    Docker takes about 30 s to complete a promotion (the node's manager address appears last).
+    """
     service = start_service(**with_keys)
     service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200")
 
@@ -253,4 +256,4 @@ def test_monitors_follow_managers_joining_and_leaving(
         service.wait_for(r"no longer monitoring the Vault on manager-3", after=mark)
     finally:
         docker_cli("node", "promote", "manager-3")
-    service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200", after=mark)
+    service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200", after=mark, timeout=120)
