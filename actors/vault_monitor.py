@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from neon_cm.clients import vault_client
 from neon_cm.outage import Outage
 from neon_cm.vault import SealStatus, health_role
 
+OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 #: While a Vault stays in a problem state, its ERROR is repeated this often (downstream alerting keeps firing).
 REMINDER_SECONDS = 30 * 60.0
 
@@ -29,7 +31,9 @@ def describe_failure(error: Exception) -> tuple[VaultState, str]:
     if isinstance(error, requests.exceptions.Timeout):
         return VaultState.UNREACHABLE, "no answer in time"
     if isinstance(error, requests.RequestException):
-        return VaultState.UNREACHABLE, f"cannot connect: {error}"
+        # requests nests the OS error deep in its text; the errno part is what an operator needs.
+        cause = OS_ERROR.search(str(error))
+        return VaultState.UNREACHABLE, f"cannot connect: {cause.group(0) if cause else error}"
     return VaultState.UNEXPECTED, f"{type(error).__name__}: {error}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 import sys
@@ -20,7 +21,7 @@ DEMO_SETTINGS = {"node_poll_seconds": "5", "vault_poll_seconds": "5", "vault_url
 
 
 def main() -> int:
-    """Seed Consul for the demo and print the service's environment as shell assignments."""
+    """Seed Consul for the demo and print the service's environment as shell export lines."""
     state = stack.load()
     host, port = state["consul"]["http_addr"].rsplit(":", 1)
     client = consul.Consul(host=host, port=int(port))
@@ -30,8 +31,13 @@ def main() -> int:
     for name, value in DEMO_SETTINGS.items():
         client.kv.put(SETTINGS_PREFIX + name, value)
     manager = state["nodes"][0]
-    env = {"CONSUL_HTTP_ADDR": state["consul"]["http_addr"], "DOCKER_HOST": manager["docker_host"]}
-    print(" ".join(f"{key}={shlex.quote(value)}" for key, value in env.items()))
+    unseal = {"UnsealKeys": state["vault"]["keys_base64"], "KeyThreshold": state["vault"]["threshold"]}
+    env = {
+        "CONSUL_HTTP_ADDR": state["consul"]["http_addr"],
+        "DOCKER_HOST": manager["docker_host"],
+        "VAULT_CREDENTIALS": base64.b64encode(json.dumps(unseal).encode()).decode(),
+    }
+    print("\n".join(f"export {key}={shlex.quote(value)}" for key, value in env.items()))
     return 0
 
 

@@ -1181,14 +1181,22 @@ def env_lines(path: str | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: stack.py up|down|status|env."""
+    """CLI: stack.py up|down|status|env|vault-restart N."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: stack.py up|down|status|env   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
-    if len(argv) != 1 or argv[0] not in ("up", "down", "status", "env"):
+    usage = (
+        "usage: stack.py up|down|status|env|vault-restart N (N: 1-3, the manager whose OpenBao restarts sealed)"
+        "   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
+    )
+    valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env")
+    valid = valid or (len(argv) == 2 and argv[0] == "vault-restart" and argv[1] in ("1", "2", "3"))
+    if not valid:
         print(usage, file=sys.stderr)
         return 2
     cmd = argv[0]
     try:
+        if cmd == "vault-restart":
+            vault_restart(int(argv[1]) - 1)
+            return 0
         if cmd == "up":
             up()
             print(_stack_file(state_dir()))
