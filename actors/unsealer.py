@@ -16,6 +16,7 @@ from neon_cm.clients import vault_client
 from neon_cm.credentials import UnsealCredentials
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
+from neon_cm.vault_probe import VAULT_ERRORS
 
 #: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
 FOLLOWER_WAIT_SECONDS = 3.0
@@ -92,7 +93,7 @@ class Unsealer(ServiceActor):
             reason = f"Vault rejected unseal key {attempt.submitted} of {len(credentials.keys)}: {error}"
             self.log.error(f"{request.hostname}: {reason}; not retrying until the next poll")
             return UnsealFinished(request.hostname, False, reason)
-        except (requests.RequestException, hvac.exceptions.VaultError, ValueError) as error:
+        except VAULT_ERRORS as error:
             self.log.error(f"{request.hostname}: unseal attempt failed; trying again at the next poll", error)
             return UnsealFinished(request.hostname, False, str(error))
         finally:

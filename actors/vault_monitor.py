@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-import hvac.exceptions
 import pykka
-import requests
 
 from actors.base import ServiceActor
 from actors.logger import Log
@@ -17,24 +14,10 @@ from messages.timing import SetInterval, Tick
 from messages.vault import CheckNow, UnsealRequested, VaultObserved, VaultState
 from neon_cm.clients import vault_client
 from neon_cm.outage import Outage
-from neon_cm.vault import SealStatus, health_role
+from neon_cm.vault_probe import probe
 
-OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 #: While a Vault stays in a problem state, its ERROR is repeated this often (downstream alerting keeps firing).
 REMINDER_SECONDS = 30 * 60.0
-
-
-def describe_failure(error: Exception) -> tuple[VaultState, str]:
-    """The state and reason for a failed request: TLS, connection and timeouts make a Vault unreachable."""
-    if isinstance(error, requests.exceptions.SSLError):
-        return VaultState.UNREACHABLE, f"TLS verification failed: {error}"
-    if isinstance(error, requests.exceptions.Timeout):
-        return VaultState.UNREACHABLE, "no answer in time"
-    if isinstance(error, requests.RequestException):
-        # requests nests the OS error deep in its text; the errno part is what an operator needs.
-        cause = OS_ERROR.search(str(error))
-        return VaultState.UNREACHABLE, f"cannot connect: {cause.group(0) if cause else error}"
-    return VaultState.UNEXPECTED, f"{type(error).__name__}: {error}"
 
 
 class VaultMonitor(ServiceActor):
@@ -83,23 +66,8 @@ class VaultMonitor(ServiceActor):
             if self.ticker is not None:
                 self.ticker.tell(message)
 
-    def observe(self) -> VaultObserved:
-        """GET /v1/sys/seal-status, then GET /v1/sys/health?standbyok=true when unsealed."""
-        try:
-            status = SealStatus.from_json(self.client.sys.read_seal_status())
-            if status.state is not VaultState.UNSEALED:
-                detail = f"{status.progress}/{status.threshold} unseal keys submitted" if status.sealed else ""
-                return VaultObserved(self.hostname, self.url, status.state, detail)
-            health = self.client.sys.read_health_status(method="GET", standby_ok=True)
-            if not isinstance(health, dict):
-                raise ValueError(f"health answered {getattr(health, 'status_code', '?')} without JSON")
-            return VaultObserved(self.hostname, self.url, VaultState.UNSEALED, health_role(health))
-        except (requests.RequestException, hvac.exceptions.VaultError, ValueError) as error:
-            state, reason = describe_failure(error)
-            return VaultObserved(self.hostname, self.url, state, reason)
-
     def poll(self) -> None:
-        observed = self.observe()
+        observed = probe(self.client, self.hostname, self.url)
         self.log.debug(f"{self.url}: {observed.state.value} {observed.detail}".rstrip())
         if observed.state.is_problem:
             # The reminder tracks the state only: progress changing while sealed is not news.

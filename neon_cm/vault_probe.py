@@ -1,0 +1,44 @@
+"""Reading one Vault node's state over HTTP (the monitor's poll and the CLI's `vault status`)."""
+
+from __future__ import annotations
+
+import re
+
+import hvac
+import hvac.exceptions
+import requests
+
+from messages.vault import VaultObserved, VaultState
+from neon_cm.vault import SealStatus, health_role
+
+OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+VAULT_ERRORS = (requests.RequestException, hvac.exceptions.VaultError, ValueError)
+
+
+def describe_failure(error: Exception) -> tuple[VaultState, str]:
+    """The state and reason for a failed request: TLS, connection and timeouts make a Vault unreachable."""
+    if isinstance(error, requests.exceptions.SSLError):
+        return VaultState.UNREACHABLE, f"TLS verification failed: {error}"
+    if isinstance(error, requests.exceptions.Timeout):
+        return VaultState.UNREACHABLE, "no answer in time"
+    if isinstance(error, requests.RequestException):
+        # requests nests the OS error deep in its text; the errno part is what an operator needs.
+        cause = OS_ERROR.search(str(error))
+        return VaultState.UNREACHABLE, f"cannot connect: {cause.group(0) if cause else error}"
+    return VaultState.UNEXPECTED, f"{type(error).__name__}: {error}"
+
+
+def probe(client: hvac.Client, hostname: str, url: str) -> VaultObserved:
+    """GET /v1/sys/seal-status, then GET /v1/sys/health?standbyok=true when unsealed (to tell active from standby)."""
+    try:
+        status = SealStatus.from_json(client.sys.read_seal_status())
+        if status.state is not VaultState.UNSEALED:
+            detail = f"{status.progress}/{status.threshold} unseal keys submitted" if status.sealed else ""
+            return VaultObserved(hostname, url, status.state, detail)
+        health = client.sys.read_health_status(method="GET", standby_ok=True)
+        if not isinstance(health, dict):
+            raise ValueError(f"health answered {getattr(health, 'status_code', '?')} without JSON")
+        return VaultObserved(hostname, url, VaultState.UNSEALED, health_role(health))
+    except VAULT_ERRORS as error:
+        state, reason = describe_failure(error)
+        return VaultObserved(hostname, url, state, reason)
