@@ -17,6 +17,11 @@ def main() -> int:
     parser.add_argument("--restarts", type=int, default=10)
     parser.add_argument("--poll", default="1", help="vault_poll_seconds for the run")
     args = parser.parse_args()
+    with stack.exclusive():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     state = stack.up()
     kv = consul_client(state)
     settings = "neon/services/neon-cluster-manager/"

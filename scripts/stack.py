@@ -401,6 +401,19 @@ def _locked(sd: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def exclusive(path: str | None = None) -> Iterator[None]:
+    """Hold the stack for one user (a test session, a benchmark) at a time: they change Consul keys,
+    labels and Vault nodes, so two at once would see each other's changes."""
+    lock_path = state_dir(path).rstrip("/") + ".session.lock"
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _write_state(sd: str, state: dict[str, Any]) -> None:
     tmp = _stack_file(sd) + ".tmp"
     with open(tmp, "w") as fh:

@@ -27,12 +27,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def real_stack() -> Iterator[dict[str, Any]]:
-    """The stack from scripts/stack.py: reused when already up, else started here and stopped at the end."""
-    was_up, _ = stack.status()
-    state = stack.up()
-    yield state
-    if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
-        stack.down()
+    """The stack from scripts/stack.py, held for this session alone: reused when already up,
+    else started here and stopped at the end."""
+    with stack.exclusive():
+        was_up, _ = stack.status()
+        state = stack.up()
+        yield state
+        if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
+            stack.down()
 
 
 @pytest.fixture
