@@ -18,6 +18,7 @@ import urllib3
 
 from actors.definition_publisher import DefinitionPublisher
 from actors.logger import Log, Logger, install_logging_bridge
+from actors.node_events import NodeEvents
 from actors.settings_watcher import SettingsWatcher
 from actors.swarm_watcher import SwarmWatcher
 from actors.unsealer import Unsealer
@@ -26,14 +27,14 @@ from messages.lifecycle import Subscribe
 from neon_cm import __version__
 from neon_cm.clients import consul_client, docker_api
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
-from neon_cm.environment import parse_consul_address, parse_log_level, parse_vault_verify
+from neon_cm.environment import parse_consul_address, parse_log_level, parse_swarm_events, parse_vault_verify
 
 #: SIGTERM to exit must stay under the 5 s Docker gives before SIGKILL.
 STOP_TIMEOUT_SECONDS = 4.0
 
 
 def start_service(
-    env: Mapping[str, str], credentials: UnsealCredentials | None, verify: bool | str, log: Log
+    env: Mapping[str, str], credentials: UnsealCredentials | None, verify: bool | str, events: bool, log: Log
 ) -> list[pykka.ActorRef[Any]]:
     """Start the actors in dependency order; return them in that order."""
     consul = consul_client(env)
@@ -46,7 +47,9 @@ def start_service(
     swarm.tell(Subscribe(fleet))
     settings.tell(Subscribe(fleet))
     settings.tell(Subscribe(swarm))
-    return [settings, publisher, *([unsealer] if unsealer else []), fleet, swarm]
+    # Its own client: the event stream holds a connection open for as long as it runs.
+    node_events = [NodeEvents.start(docker_api(env), swarm, log)] if events else []
+    return [settings, publisher, *([unsealer] if unsealer else []), fleet, swarm, *node_events]
 
 
 def load_credentials(env: Mapping[str, str]) -> tuple[UnsealCredentials | None, str | None]:
@@ -94,13 +97,16 @@ def main(env: Mapping[str, str] | None = None) -> int:
         logger.stop()
         return 1
     verify, verify_warning = parse_vault_verify(env)
+    events, events_warning = parse_swarm_events(env)
     log.info(
         f"neon-cluster-manager {__version__} starting: Consul {consul_address}, "
         f"Docker {env.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}, log level {level.name}, "
-        f"Vault TLS {'verified' if verify is True else 'trusting ' + verify if verify else 'NOT verified'}"
+        f"Vault TLS {'verified' if verify is True else 'trusting ' + verify if verify else 'NOT verified'}, "
+        f"node events {'on' if events else 'off (polling only)'}"
     )
-    if verify_warning:
-        log.warn(verify_warning)
+    for warning in (verify_warning, events_warning):
+        if warning:
+            log.warn(warning)
     if verify is False:
         # Said once above; urllib3 would otherwise warn on every request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -110,7 +116,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         log.info("auto-unseal disabled: no credentials (VAULT_CREDENTIALS or VAULT_CREDENTIALS_FILE)")
     else:
         log.info(f"auto-unseal enabled: {len(credentials.keys)} keys, threshold {credentials.threshold}")
-    actors = start_service(env, credentials, verify, log)
+    actors = start_service(env, credentials, verify, events, log)
     stop.wait()
     log.info("stopping")
     stop_actors(actors, log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -14,15 +15,22 @@ from actors.base import ServiceActor
 from actors.logger import Log
 from actors.ticker import Ticker
 from messages.settings import SettingsChanged
-from messages.swarm import NodesObserved, SwarmNode
+from messages.swarm import NodeChanged, NodeEventsConnected, NodesObserved, SwarmNode
 from messages.timing import SetInterval, Tick
+from neon_cm.debounce import Debounce
 from neon_cm.outage import Outage
 
 DOCKER_ERRORS = (docker.errors.DockerException, requests.RequestException)
+#: A burst of node events (a node joining, an operator labelling nodes in a loop) is listed once,
+#: this long after its last event; a burst that never pauses is listed after LONGEST_BURST_SECONDS.
+QUIET_SECONDS = 0.2
+LONGEST_BURST_SECONDS = 2.0
+EVENTS_TIMER = "node-events"
 
 
 class SwarmWatcher(ServiceActor):
-    """On every node-poll tick: GET /nodes from the manager's Docker daemon, tell NodesObserved."""
+    """Lists the Swarm (GET /nodes) and tells NodesObserved: promptly after node events, coalescing
+    bursts, and on every node-poll tick as the fail-safe for anything the event stream missed."""
 
     component = "swarm-watcher"
 
@@ -32,6 +40,7 @@ class SwarmWatcher(ServiceActor):
         self.ticker: pykka.ActorRef[Any] | None = None
         self.interval: float | None = None
         self.outage = Outage()
+        self.burst = Debounce(QUIET_SECONDS, LONGEST_BURST_SECONDS)
 
     def on_stop(self) -> None:
         if self.ticker is not None:
@@ -40,8 +49,31 @@ class SwarmWatcher(ServiceActor):
     def handle(self, message: Any) -> None:
         if isinstance(message, SettingsChanged):
             self.set_interval(message.settings.node_poll_seconds)
+        elif isinstance(message, (NodeChanged, NodeEventsConnected)):
+            self.check_later(self.burst.event(time.monotonic()))
+        elif isinstance(message, Tick) and message.timer == EVENTS_TIMER:
+            if self.burst.pending:  # else a poll has listed the Swarm since the burst
+                wait = self.burst.due(time.monotonic())
+                if wait > 0:
+                    self.check_later(wait)
+                else:
+                    self.poll()
         elif isinstance(message, Tick):
+            self.burst.cancel()  # this listing sees whatever an event burst was about
             self.poll()
+
+    def check_later(self, delay: float | None) -> None:
+        """Tell ourselves Tick(node-events) after `delay` seconds (None: a check is already pending)."""
+        if delay is not None:
+            timer = threading.Timer(delay, self.tell_self, args=(Tick(EVENTS_TIMER),))
+            timer.daemon = True
+            timer.start()
+
+    def tell_self(self, message: Any) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # stopped meanwhile: nothing left to list for
 
     def set_interval(self, seconds: float) -> None:
         if self.ticker is None:

@@ -51,3 +51,18 @@ class NodesObserved:
 
     nodes: tuple[SwarmNode, ...]
     """Every node Docker listed, in Docker's order."""
+
+
+@attrs.frozen
+class NodeChanged:
+    """Docker reported a node event (a node joined, was updated or left): the Swarm needs listing again."""
+
+    action: str
+    """`create`, `update` or `remove`."""
+    node_id: str
+    """The node's Docker ID."""
+
+
+@attrs.frozen
+class NodeEventsConnected:
+    """The node event stream is (again) connected: anything missed while it was not needs a listing."""

@@ -61,3 +61,16 @@ def parse_vault_verify(env: Mapping[str, str]) -> tuple[bool | str, str | None]:
     if skip not in ("", "false", "0", "no", "off"):
         return (cacert or True), f"VAULT_SKIP_VERIFY={skip!r} is not true or false; verifying Vault's TLS certificates"
     return (cacert or True), None
+
+
+def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
+    """Whether to follow Docker's node events (SWARM_EVENTS, default on), and a warning if the value is odd.
+
+    Off leaves only the node poll, as the original service had.
+    """
+    text = env.get("SWARM_EVENTS", "").strip().lower()
+    if text in ("", "on", "true", "1", "yes"):
+        return True, None
+    if text in ("off", "false", "0", "no"):
+        return False, None
+    return True, f"SWARM_EVENTS={text!r} is not on or off; following node events"

@@ -102,3 +102,18 @@ def swarm_nodes(docker_cli: Callable[..., str]) -> Callable[[], list[dict[str, A
         return json.loads(docker_cli("node", "inspect", *ids))
 
     return inspect
+
+
+@pytest.fixture
+def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
+    """Add labels to nodes with `docker node update`; they are removed after the test."""
+    added: list[tuple[str, str]] = []
+
+    def add(node: str, key: str, value: str) -> None:
+        docker_cli("node", "update", "--label-add", f"{key}={value}", node)
+        added.append((node, key))
+
+    yield add
+    for node, key in added:
+        if key in json.loads(docker_cli("node", "inspect", "--format", "{{json .Spec.Labels}}", node)):
+            docker_cli("node", "update", "--label-rm", key, node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import consul
@@ -40,21 +40,6 @@ def read_definition(kv: consul.Consul) -> tuple[dict[str, Any], str, int, int]:
 
 def fast_polls(kv: consul.Consul, seconds: str = "0.3") -> None:
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", seconds)
-
-
-@pytest.fixture
-def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
-    """Add labels to nodes with `docker node update`; they are removed after the test."""
-    added: list[tuple[str, str]] = []
-
-    def add(node: str, key: str, value: str) -> None:
-        docker_cli("node", "update", "--label-add", f"{key}={value}", node)
-        added.append((node, key))
-
-    yield add
-    for node, key in added:
-        if key in json.loads(docker_cli("node", "inspect", "--format", "{{json .Spec.Labels}}", node)):
-            docker_cli("node", "update", "--label-rm", key, node)
 
 
 def expected_node(node: dict[str, Any]) -> tuple[str, str, str, dict[str, str]]:

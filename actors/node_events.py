@@ -1,0 +1,87 @@
+"""NodeEvents: follows Docker's node event stream and tells the SwarmWatcher when a node changed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import docker
+import pykka
+
+from actors.base import ServiceActor
+from actors.logger import Log
+from actors.swarm_watcher import DOCKER_ERRORS
+from messages.swarm import NodeChanged, NodeEventsConnected
+from neon_cm.outage import Outage
+
+#: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).
+RETRY_FIRST_SECONDS = 0.5
+RETRY_LONGEST_SECONDS = 30.0
+
+
+class NodeEvents(ServiceActor):
+    """GET /events?filters={"type":["node"]} on the manager's Docker daemon, in a thread of its own.
+
+    Each event is told to `target` as NodeChanged; each (re)connection as NodeEventsConnected,
+    so the target lists the Swarm again for anything missed meanwhile. The stream is closed on
+    stop, which unblocks the thread.
+    """
+
+    component = "node-events"
+
+    def __init__(self, docker_api: docker.APIClient, target: pykka.ActorRef[Any], log: Log) -> None:
+        super().__init__(log)
+        self.docker = docker_api
+        self.target = target
+        self.stopping = threading.Event()
+        self.stream: Any = None
+        self.lock = threading.Lock()
+        self.outage = Outage()
+        self.thread = threading.Thread(target=self.follow, name="node-events", daemon=True)
+
+    def on_start(self) -> None:
+        self.thread.start()
+
+    def on_stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            if self.stream is not None:
+                self.stream.close()
+        self.thread.join(timeout=2)
+
+    def handle(self, message: Any) -> None:
+        """Nothing to handle: the thread does the work."""
+
+    def follow(self) -> None:
+        delay = RETRY_FIRST_SECONDS
+        while not self.stopping.is_set():
+            try:
+                self.read_stream()
+                problem = "the event stream ended (daemon restarted?)"
+            except DOCKER_ERRORS as error:
+                problem = f"{type(error).__name__}: {error}"
+            except pykka.ActorDeadError:
+                return
+            if self.stopping.is_set():
+                return
+            if self.outage.failed(problem, time.monotonic()):
+                self.log.warn(f"node events: {problem}; reconnecting (the node poll covers the gap)")
+            self.stopping.wait(delay)
+            delay = min(delay * 2, RETRY_LONGEST_SECONDS)
+
+    def read_stream(self) -> None:
+        stream = self.docker.events(filters={"type": "node"}, decode=True)
+        with self.lock:
+            if self.stopping.is_set():
+                stream.close()
+                return
+            self.stream = stream
+        if self.outage.succeeded() is not None:
+            self.log.info("node events: connected again")
+        self.log.debug("node events: connected")
+        self.target.tell(NodeEventsConnected())
+        for event in stream:
+            actor = event.get("Actor") or {}
+            self.log.debug(f"node event {event.get('Action')} {actor.get('ID')}")
+            self.target.tell(NodeChanged(str(event.get("Action", "")), str(actor.get("ID", ""))))

@@ -1,0 +1,82 @@
+"""Event-driven convergence on the real Swarm: node events reach Consul without waiting for a poll."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import consul
+
+from neon_cm.keys import HASH_KEY, SETTINGS_PREFIX
+from tests.integration.conftest import stack
+from tests.integration.test_definition_pipeline import PUBLISHED, read_definition, seed_base
+from tests.service import Service
+
+
+def slow_polls(kv: consul.Consul) -> None:
+    """Polls 5 minutes apart: anything that shows up sooner came through the event stream."""
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "300")
+
+
+def test_label_change_reaches_consul_through_events_not_the_poll(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """With a 300 s poll, a label change is published within seconds: the event path works."""
+    seed_base(kv)
+    slow_polls(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(r"node events: connected")
+
+    mark = service.mark()
+    labels("worker-1", "io.neon.compute.cores", "12")
+    service.wait_for(PUBLISHED, after=mark, timeout=20)
+    definition, _, _, _ = read_definition(kv)
+
+    assert 12 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
+    assert service.lines(r"\[DEBUG\] \[module:node-events\] node event update ")
+
+
+def test_burst_of_label_changes_costs_at_most_two_writes(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """Ten label changes in a row (an operator's loop) are coalesced: at most two definition writes."""
+    seed_base(kv)
+    slow_polls(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(r"node events: connected")
+    _, _, _, hash_index = read_definition(kv)
+
+    mark = service.mark()
+    for n in range(10):
+        labels(["worker-1", "worker-2", "manager-1", "manager-2", "manager-3"][n % 5], f"burst.n{n}", str(n))
+    service.wait_for(PUBLISHED, after=mark, timeout=20)
+    time.sleep(2)  # anything still queued from the burst has been written by now
+    definition, _, _, _ = read_definition(kv)
+    writes = len(service.lines(PUBLISHED)[1:])
+
+    assert 1 <= writes <= 2
+    assert "9" == definition["Nodes"]["manager-3"]["Labels"]["Custom"]["burst.n9"]
+    assert kv.kv.get(HASH_KEY)[1]["ModifyIndex"] > hash_index
+
+
+def test_event_stream_survives_a_docker_daemon_restart(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """The manager's dockerd restarts: the stream reconnects, and a later label change still arrives by event."""
+    seed_base(kv)
+    slow_polls(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(r"node events: connected")
+
+    mark = service.mark()
+    stack.docker_restart("manager-1")
+    service.wait_for(r"node events: connected", after=mark, timeout=60)
+    after_restart = service.mark()
+    labels("worker-2", "io.neon.physical.power", "ups-b")
+    service.wait_for(PUBLISHED, after=after_restart, timeout=20)
+    definition, _, _, _ = read_definition(kv)
+
+    assert "ups-b" == definition["Nodes"]["worker-2"]["Labels"]["PhysicalPower"]
