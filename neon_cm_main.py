@@ -27,7 +27,14 @@ from messages.lifecycle import Subscribe
 from neon_cm import __version__
 from neon_cm.clients import consul_client, docker_api
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
-from neon_cm.environment import parse_consul_address, parse_log_level, parse_swarm_events, parse_vault_verify
+from neon_cm.environment import (
+    parse_consul_address,
+    parse_log_format,
+    parse_log_level,
+    parse_swarm_events,
+    parse_vault_verify,
+)
+from neon_cm.logformat import FORMATTERS
 
 #: SIGTERM to exit must stay under the 5 s Docker gives before SIGKILL.
 STOP_TIMEOUT_SECONDS = 4.0
@@ -78,9 +85,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; return the process exit code."""
     env = os.environ if env is None else env
     level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
+    log_format, format_warning = parse_log_format(env.get("LOG_FORMAT"))
     credentials, credentials_error = load_credentials(env)
     secrets = frozenset(credentials.forms()) if credentials else frozenset()
-    logger = Logger.start(level, secrets)
+    logger = Logger.start(level, secrets, FORMATTERS[log_format])
     log = Log("main", logger, level, secrets)
     bridge = install_logging_bridge(log.child("python"))
     logging.captureWarnings(True)  # Python warnings are log entries too, never bare stderr
@@ -88,8 +96,9 @@ def main(env: Mapping[str, str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
-    if level_warning:
-        log.warn(level_warning)
+    for warning in (level_warning, format_warning):
+        if warning:
+            log.warn(warning)
     try:
         consul_address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
     except ValueError as error:

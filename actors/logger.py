@@ -12,7 +12,7 @@ from typing import IO, Any
 import pykka
 
 from messages.log import Level, LogEntry
-from neon_cm.logformat import format_line, redact
+from neon_cm.logformat import Formatter, format_line, redact
 
 PYTHON_LEVELS = {
     logging.CRITICAL: Level.FATAL,
@@ -31,25 +31,38 @@ LOGGING_THRESHOLDS = {
 }
 
 
-def write_entry(stream: IO[str], entry: LogEntry, level: Level, secrets: frozenset[str] = frozenset()) -> None:
+def write_entry(
+    stream: IO[str],
+    entry: LogEntry,
+    level: Level,
+    secrets: frozenset[str] = frozenset(),
+    formatter: Formatter = format_line,
+) -> None:
     """Write one entry as one line if `level` lets it through, with any secret in it masked."""
     if entry.level <= level:
-        stream.write(redact(format_line(entry, level), secrets) + "\n")
+        stream.write(redact(formatter(entry, level), secrets) + "\n")
         stream.flush()
 
 
 class Logger(pykka.ThreadingActor):
     """Writes every LogEntry it is told, filtered by the LOG_LEVEL, one line each, to its stream."""
 
-    def __init__(self, level: Level, secrets: frozenset[str] = frozenset(), stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        level: Level,
+        secrets: frozenset[str] = frozenset(),
+        formatter: Formatter = format_line,
+        stream: IO[str] | None = None,
+    ) -> None:
         super().__init__()
         self.level = level
         self.secrets = secrets
+        self.formatter = formatter
         self.stream = stream if stream is not None else sys.stdout
 
     def on_receive(self, message: Any) -> None:
         if isinstance(message, LogEntry):
-            write_entry(self.stream, message, self.level, self.secrets)
+            write_entry(self.stream, message, self.level, self.secrets, self.formatter)
 
     def on_stop(self) -> None:
         self.stream.flush()

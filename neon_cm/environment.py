@@ -74,3 +74,13 @@ def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
     if text in ("off", "false", "0", "no"):
         return False, None
     return True, f"SWARM_EVENTS={text!r} is not on or off; following node events"
+
+
+def parse_log_format(text: str | None) -> tuple[str, str | None]:
+    """LOG_FORMAT: `text` (default, the spec's line format) or `json`; and a warning for anything else."""
+    word = (text or "").strip().lower()
+    if word in ("", "text"):
+        return "text", None
+    if word == "json":
+        return "json", None
+    return "text", f"LOG_FORMAT={text!r} is not text or json; writing text"

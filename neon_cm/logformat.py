@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+from collections.abc import Callable
 
 from messages.log import Level, LogEntry
 
@@ -26,6 +28,26 @@ def format_line(entry: LogEntry, level: Level) -> str:
     if entry.traceback and level >= Level.DEBUG:
         line += f" {entry.traceback.rstrip()}"
     return escape(line)
+
+
+def format_json(entry: LogEntry, level: Level) -> str:
+    """The entry as one JSON object on one line (LOG_FORMAT=json), with the same fields as a text line."""
+    record: dict[str, str] = {
+        "timestamp": timestamp(entry.timestamp),
+        "level": entry.level.name,
+        "component": entry.component,
+        "message": entry.message,
+    }
+    if entry.exception_type is not None:
+        record["exception_type"] = entry.exception_type
+        record["exception"] = entry.exception_text or ""
+    if entry.traceback and level >= Level.DEBUG:
+        record["traceback"] = entry.traceback.rstrip()
+    return json.dumps(record, ensure_ascii=False)
+
+
+Formatter = Callable[[LogEntry, Level], str]
+FORMATTERS: dict[str, Formatter] = {"text": format_line, "json": format_json}
 
 
 def redact(line: str, secrets: frozenset[str]) -> str:

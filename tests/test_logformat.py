@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from hypothesis import given
 
 from messages.log import Level, LogEntry
-from neon_cm.logformat import format_line
+from neon_cm.logformat import format_json, format_line
 from neon_cm.outage import Outage
 from tests import strategies
 
@@ -56,3 +57,19 @@ def test_outage_logs_start_change_and_reminders() -> None:
     ]
     assert "refused" == outage.succeeded()
     assert outage.succeeded() is None
+
+
+def test_json_format_has_the_same_fields() -> None:
+    """LOG_FORMAT=json: one object per line with timestamp, level, component, message and the exception."""
+    entry = LogEntry(1795543445.123, Level.ERROR, "unsealer", "failed\nbadly", "ValueError", "bad", "Traceback\n")
+
+    assert {
+        "timestamp": "2026-11-24T18:04:05.123+00:00",
+        "level": "ERROR",
+        "component": "unsealer",
+        "message": "failed\nbadly",
+        "exception_type": "ValueError",
+        "exception": "bad",
+    } == json.loads(format_json(entry, Level.INFO))
+    assert "\n" not in format_json(entry, Level.DEBUG)
+    assert "Traceback" == json.loads(format_json(entry, Level.DEBUG))["traceback"]

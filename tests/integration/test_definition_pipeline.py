@@ -225,3 +225,16 @@ def test_sigterm_exits_zero_promptly(kv: consul.Consul, start_service: Callable[
     assert service.lines(r"\[INFO\] \[module:main\] stopped$")
     assert [] == service.lines(r"still running after shutdown")
     print(f"SIGTERM to exit: {seconds:.2f} s")
+
+
+def test_json_log_lines_parse(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
+    """LOG_FORMAT=json: every line is a JSON object with timestamp, level, component and message."""
+    seed_base(kv)
+    service = start_service(LOG_FORMAT="json")
+    service.wait_for(PUBLISHED)
+    code, _ = service.stop()
+
+    records = [json.loads(line) for line in service.stdout]
+    assert 0 == code
+    assert all({"timestamp", "level", "component", "message"} <= set(record) for record in records)
+    assert any(record["component"] == "definition-publisher" for record in records)
