@@ -21,6 +21,7 @@ setup(
         "hvac>=2.0,<3",
         "attrs>=23.1",
         "requests>=2.31",
+        "prometheus-client>=0.17",
     ],
     extras_require={
         "test": [

@@ -92,7 +92,7 @@ class DefinitionPublisher(ServiceActor):
         value, new_hash = encode_definition(with_nodes(base, nodes))
         if new_hash == stored_hash and verify_definition(base, new_hash):
             self.log.debug(f"definition unchanged (hash {new_hash})")
-            return DefinitionUnchanged(new_hash)
+            return DefinitionUnchanged(new_hash, len(value))
         if len(value) > MAX_VALUE_BYTES:
             return self.refuse(
                 f"the definition is {len(value)} bytes compressed, over Consul's {MAX_VALUE_BYTES}-byte limit; "

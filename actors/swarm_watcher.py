@@ -15,7 +15,7 @@ from actors.base import ServiceActor
 from actors.logger import Log
 from actors.ticker import Ticker
 from messages.settings import SettingsChanged
-from messages.swarm import NodeChanged, NodeEventsConnected, NodesObserved, SwarmNode
+from messages.swarm import NodeChanged, NodeEventsConnected, NodeListFailed, NodesObserved, SwarmNode
 from messages.timing import SetInterval, Tick
 from neon_cm.debounce import Debounce
 from neon_cm.outage import Outage
@@ -89,6 +89,7 @@ class SwarmWatcher(ServiceActor):
         except DOCKER_ERRORS as error:
             if self.outage.failed(f"{type(error).__name__}: {error}", time.monotonic()):
                 self.log.error("cannot list the Swarm's nodes through Docker", error)
+            self.publish(NodeListFailed(f"{type(error).__name__}: {error}"))
             return
         if self.outage.succeeded() is not None:
             self.log.info("listing the Swarm's nodes again")

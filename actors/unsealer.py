@@ -45,6 +45,7 @@ class Unsealer(ServiceActor):
             finished = self.unseal(message, self.credentials)
             if finished.unsealed and message.monitor is not None:
                 message.monitor.tell(CheckNow())
+            self.publish(finished)
             return finished
         return None
 

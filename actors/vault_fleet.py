@@ -10,9 +10,11 @@ import pykka
 from actors.base import ServiceActor
 from actors.logger import Log
 from actors.vault_monitor import VaultMonitor
+from messages.lifecycle import Subscribe
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodesObserved, SwarmNode
 from messages.timing import SetInterval
+from messages.vault import MonitoringStopped
 from neon_cm.vault import vault_url
 
 
@@ -26,7 +28,11 @@ class Watched:
 
 
 class VaultFleet(ServiceActor):
-    """Follows NodesObserved (managers) and SettingsChanged (poll interval, URL template)."""
+    """Follows NodesObserved (managers) and SettingsChanged (poll interval, URL template).
+
+    Its subscribers are subscribed to every monitor it starts (they hear VaultObserved), and
+    hear MonitoringStopped when one is stopped.
+    """
 
     component = "vault-fleet"
 
@@ -44,6 +50,10 @@ class VaultFleet(ServiceActor):
     def on_stop(self) -> None:
         for watched in self.watched.values():
             watched.monitor.stop()
+
+    def on_subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
+        for watched in self.watched.values():
+            watched.monitor.tell(Subscribe(subscriber))
 
     def handle(self, message: Any) -> None:
         if isinstance(message, NodesObserved):
@@ -75,10 +85,13 @@ class VaultFleet(ServiceActor):
                 self.log.info(f"no longer monitoring the Vault on {watched.hostname} ({watched.url})")
                 watched.monitor.stop()
                 del self.watched[node_id]
+                self.publish(MonitoringStopped(watched.hostname))
         for node_id, (hostname, url) in sorted(wanted.items(), key=lambda item: item[1]):
             if node_id not in self.watched:
                 self.log.info(f"monitoring the Vault on manager {hostname} at {url}")
                 monitor = VaultMonitor.start(
                     hostname, url, self.settings.vault_poll_seconds, self.verify, self.unsealer, self.root_log
                 )
+                for subscriber in self.subscribers:  # what the fleet's observers want: each monitor's readings
+                    monitor.tell(Subscribe(subscriber))
                 self.watched[node_id] = Watched(hostname, url, monitor)

@@ -25,6 +25,8 @@ class DefinitionUnchanged:
 
     hash: str
     """The current hash."""
+    compressed_bytes: int
+    """Size of the raw-deflated definition."""
 
 
 @attrs.frozen

@@ -13,3 +13,11 @@ class Subscribe:
 
     subscriber: Any = attrs.field(repr=False)
     """The pykka ActorRef to tell."""
+
+
+@attrs.frozen
+class ActorsStarted:
+    """The service's actors, by name, once all are started: whose liveness health checks."""
+
+    actors: tuple[tuple[str, Any], ...] = attrs.field(repr=False)
+    """(name, ActorRef) pairs."""

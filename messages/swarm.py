@@ -54,6 +54,14 @@ class NodesObserved:
 
 
 @attrs.frozen
+class NodeListFailed:
+    """The SwarmWatcher could not list the Swarm's nodes."""
+
+    error: str
+    """What went wrong."""
+
+
+@attrs.frozen
 class NodeChanged:
     """Docker reported a node event (a node joined, was updated or left): the Swarm needs listing again."""
 

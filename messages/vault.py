@@ -55,6 +55,14 @@ class CheckNow:
 
 
 @attrs.frozen
+class MonitoringStopped:
+    """A manager's Vault is no longer monitored (the node was demoted or left, or its URL changed)."""
+
+    hostname: str
+    """The manager's hostname."""
+
+
+@attrs.frozen
 class UnsealFinished:
     """What an unseal attempt came to."""
 

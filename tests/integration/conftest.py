@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import consul
 import pytest
 
+from neon_cm.keys import SETTINGS_PREFIX
 from tests.service import ROOT, Service
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -117,3 +120,30 @@ def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
     for node, key in added:
         if key in json.loads(docker_cli("node", "inspect", "--format", "{{json .Spec.Labels}}", node)):
             docker_cli("node", "update", "--label-rm", key, node)
+
+
+@pytest.fixture
+def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, Any]]:
+    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test."""
+    kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
+    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
+    yield real_stack["vault"]
+    state = stack.load()
+    for index, node in enumerate(state["vault"]["nodes"]):
+        if node.get("pid"):
+            os.kill(node["pid"], signal.SIGCONT)
+        else:
+            stack.vault_start(index)
+        stack.vault_unseal(index)
+
+
+@pytest.fixture
+def with_keys(vault: dict[str, Any]) -> dict[str, str]:
+    """Environment with the cluster's real unseal keys (base64, as `bao operator init` prints them)."""
+    return {"VAULT_CREDENTIALS": credentials(vault["keys_base64"], vault["threshold"])}
+
+
+def credentials(keys: list[str], threshold: int) -> str:
+    """VAULT_CREDENTIALS for these keys: base64 of the JSON."""
+    return base64.b64encode(json.dumps({"UnsealKeys": keys, "KeyThreshold": threshold}).encode()).decode()

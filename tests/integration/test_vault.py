@@ -7,45 +7,19 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import consul
 import pytest
 
-from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
-from tests.integration.conftest import stack
+from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
+from tests.integration.conftest import credentials, stack
 from tests.service import Service
 
 MANAGER_2 = 1  # index of manager-2's OpenBao node in the stack
 UNSEALED_BY_SERVICE = r"unsealed the Vault on manager-2 "
 SEALED_ERROR = r"\[ERROR\] \[module:vault-monitor:manager-2\] Vault on manager-2 \(http://127.0.0.12:8200\) is sealed"
-
-
-def credentials(keys: list[str], threshold: int) -> str:
-    return base64.b64encode(json.dumps({"UnsealKeys": keys, "KeyThreshold": threshold}).encode()).decode()
-
-
-@pytest.fixture
-def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, Any]]:
-    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test."""
-    kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
-    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
-    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
-    yield real_stack["vault"]
-    state = stack.load()
-    for index, node in enumerate(state["vault"]["nodes"]):
-        if node.get("pid"):
-            os.kill(node["pid"], signal.SIGCONT)
-        else:
-            stack.vault_start(index)
-        stack.vault_unseal(index)
-
-
-@pytest.fixture
-def with_keys(vault: dict[str, Any]) -> dict[str, str]:
-    """Environment with the cluster's real unseal keys (base64, as `bao operator init` prints them)."""
-    return {"VAULT_CREDENTIALS": credentials(vault["keys_base64"], vault["threshold"])}
 
 
 def sealed(index: int) -> bool:

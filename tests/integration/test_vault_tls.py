@@ -11,8 +11,7 @@ import consul
 import pytest
 
 from neon_cm.keys import SETTINGS_PREFIX
-from tests.integration.conftest import stack
-from tests.integration.test_vault import credentials
+from tests.integration.conftest import credentials, stack
 from tests.service import Service
 
 MANAGER_3 = 2  # index of manager-3's OpenBao node, the one served over HTTPS here

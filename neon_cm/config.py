@@ -1,0 +1,103 @@
+"""The service's start-up configuration, parsed once from the environment (no I/O but the credentials file)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from messages.log import Level
+from neon_cm.clients import DEFAULT_DOCKER_HOST
+from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
+from neon_cm.environment import (
+    ConsulAddress,
+    parse_consul_address,
+    parse_log_format,
+    parse_log_level,
+    parse_swarm_events,
+    parse_vault_verify,
+)
+
+DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
+
+
+@attrs.frozen
+class Config:
+    """Everything the environment says, already validated."""
+
+    level: Level
+    log_format: str
+    consul: ConsulAddress | None
+    """None when CONSUL_HTTP_ADDR is malformed (a fatal start-up error, in `fatal`)."""
+    docker_host: str
+    verify: bool | str
+    events: bool
+    credentials: UnsealCredentials | None
+    metrics_port: int | None
+    health_file: str
+    warnings: tuple[str, ...]
+    """One WARN line each."""
+    credentials_error: str | None
+    """Why the credentials cannot be used (never their value)."""
+    fatal: str | None
+    """A start-up error the service cannot run with."""
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """What must never be written to the log."""
+        return frozenset(self.credentials.forms()) if self.credentials else frozenset()
+
+    def describe(self) -> str:
+        """The effective start-up configuration on one line (never a secret)."""
+        tls = "verified" if self.verify is True else f"trusting {self.verify}" if self.verify else "NOT verified"
+        return (
+            f"Consul {self.consul}, Docker {self.docker_host}, log level {self.level.name}, Vault TLS {tls}, "
+            f"node events {'on' if self.events else 'off (polling only)'}, "
+            f"metrics {'on port ' + str(self.metrics_port) if self.metrics_port else 'off'}"
+        )
+
+
+def parse_port(text: str | None) -> tuple[int | None, str | None]:
+    """METRICS_PORT: a TCP port, or unset; and a warning when it is not a port."""
+    if not (text or "").strip():
+        return None, None
+    try:
+        port = int(str(text).strip())
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        return None, f"METRICS_PORT={text!r} is not a port (1-65535); metrics are off"
+    return port, None
+
+
+def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Config:
+    """Parse the whole environment; problems become warnings, a credentials error, or a fatal error."""
+    level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
+    log_format, format_warning = parse_log_format(env.get("LOG_FORMAT"))
+    verify, verify_warning = parse_vault_verify(env)
+    events, events_warning = parse_swarm_events(env)
+    metrics_port, port_warning = parse_port(env.get("METRICS_PORT"))
+    try:
+        consul: ConsulAddress | None = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+        fatal = None
+    except ValueError as error:
+        consul, fatal = None, str(error)
+    try:
+        credentials, credentials_error = credentials_from_env(env, read_text), None
+    except CredentialsError as error:
+        credentials, credentials_error = None, str(error)
+    warnings = (level_warning, format_warning, verify_warning, events_warning, port_warning)
+    return Config(
+        level=level,
+        log_format=log_format,
+        consul=consul,
+        docker_host=env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST,
+        verify=verify,
+        events=events,
+        credentials=credentials,
+        metrics_port=metrics_port,
+        health_file=env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE,
+        warnings=tuple(warning for warning in warnings if warning),
+        credentials_error=credentials_error,
+        fatal=fatal,
+    )

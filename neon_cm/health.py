@@ -1,0 +1,31 @@
+"""Is the service healthy? Pure judgement from what it last did; the Metrics actor feeds it."""
+
+from __future__ import annotations
+
+import attrs
+
+#: A poll counts as overdue after this many node-poll intervals without a successful listing.
+OVERDUE_INTERVALS = 3
+
+
+@attrs.frozen
+class Health:
+    """The verdict served at /health and written to the health file."""
+
+    ok: bool
+    """Whether the service is doing its job."""
+    reasons: tuple[str, ...] = ()
+    """What is wrong, when it is not ok."""
+
+
+def assess(
+    now: float, started: float, last_listing: float | None, poll_seconds: float, dead_actors: list[str]
+) -> Health:
+    """Unhealthy when an actor is dead, or no listing of the Swarm succeeded for several poll intervals."""
+    reasons = [f"actor {name} is not running" for name in dead_actors]
+    since = last_listing if last_listing is not None else started
+    overdue = OVERDUE_INTERVALS * poll_seconds
+    if now - since > overdue:
+        what = "the last successful node listing" if last_listing is not None else "start"
+        reasons.append(f"no successful node listing for {now - since:.0f} s since {what} (limit {overdue:g} s)")
+    return Health(not reasons, tuple(reasons))
