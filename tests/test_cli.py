@@ -1,0 +1,223 @@
+"""The operator CLI's command line and pure helpers (no Consul, Docker or Vault needed)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neon_cm.cli import main, os_reason, show_value, strip_confidential, table
+from neon_cm.encoding import canonical_json, with_hash
+from neon_cm.reader import DefinitionMismatch, StoredDefinition
+from neon_cm.settings import PARSERS
+from tests.service import ROOT
+from tests.strategies import base_definitions, json_values
+
+CLOSED_PORT = {"CONSUL_HTTP_ADDR": "127.0.0.1:1", "DOCKER_HOST": "tcp://127.0.0.1:1"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["definition"],
+        ["definition", "get"],
+        ["definition", "put"],
+        ["vault"],
+        ["vault", "status"],
+        ["vault", "auto-unlock"],
+        ["settings"],
+        ["settings", "get"],
+        ["settings", "set"],
+    ],
+)
+def test_every_level_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` works on every command and group, exits 0 and shows its usage."""
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"], CLOSED_PORT)
+
+    assert 0 == exited.value.code
+    assert capsys.readouterr().out.startswith(f"usage: {' '.join(['neon-cluster-manager', *command])}")
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["definition"], "required: COMMAND"),
+        (["definition", "delete"], "invalid choice: 'delete'"),
+        (["vault", "auto-unlock", "maybe"], "invalid choice: 'maybe'"),
+        (["settings", "set", "node_poll_seconds"], "required: VALUE"),
+        (
+            ["settings", "get", "poll"],
+            "unknown setting 'poll'; the settings are node_poll_seconds, vault_poll_seconds, vault_url_template",
+        ),
+        (["settings", "set", "poll", "1"], "unknown setting 'poll'"),
+    ],
+)
+def test_bad_command_lines_give_one_line_and_status_2(
+    command: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command line argparse cannot read: exit 2, one line on stderr saying what is wrong."""
+    with pytest.raises(SystemExit) as exited:
+        main(command, CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 2 == exited.value.code
+    assert 1 == len(stderr.splitlines()), stderr
+    assert says in stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("node_poll_seconds", "abc"),
+        ("vault_poll_seconds", "-1"),
+        ("node_poll_seconds", "100000"),
+        ("vault_url_template", "ftp://{hostname}"),
+        ("vault_url_template", "https://{host}:8200"),
+    ],
+)
+def test_settings_set_refuses_a_bad_value_before_reaching_consul(
+    name: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The value is checked first, with the service's own parser and reason (Consul is not even reached)."""
+    with pytest.raises(ValueError) as rejected:
+        PARSERS[name](value)
+
+    code = main(["settings", "set", name, value], CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 1 == code
+    assert f"neon-cluster-manager: error: {name}={value!r} refused ({rejected.value}); nothing written\n" == stderr
+
+
+def test_malformed_consul_address_is_one_line() -> None:
+    """CONSUL_HTTP_ADDR that is not host:port: the service's own message, exit 1."""
+
+    assert 1 == main(["settings", "get"], {"CONSUL_HTTP_ADDR": "ftp://consul"})
+
+
+def test_strip_confidential_removes_the_setup_secrets_and_keeps_the_rest() -> None:
+    """Hosting, Docker.RegistryPassword, Consul.EncryptionKey and RootToken at any depth go; all else stays."""
+    definition = {
+        "Name": "prod",
+        "Hosting": {"Aws": {"SecretKey": "s3cr3t"}},
+        "Docker": {"RegistryCache": True, "RegistryPassword": "hunter2"},
+        "Consul": {"Version": "1.8.7", "EncryptionKey": "gossip-key"},
+        "Vault": {"RootToken": "root", "Nested": [{"roottoken": "again"}, 1]},
+        "Nodes": {"a": {"Name": "a"}},
+        "Hash": None,
+    }
+    original = copy.deepcopy(definition)
+
+    public, removed = strip_confidential(definition)
+
+    assert {
+        "Name": "prod",
+        "Docker": {"RegistryCache": True},
+        "Consul": {"Version": "1.8.7"},
+        "Vault": {"Nested": [{}, 1]},
+        "Nodes": {"a": {"Name": "a"}},
+        "Hash": None,
+    } == public
+    assert [
+        "Hosting",
+        "Docker.RegistryPassword",
+        "Consul.EncryptionKey",
+        "Vault.RootToken",
+        "Vault.Nested[0].roottoken",
+    ] == removed
+    assert original == definition, "the caller's definition is not modified"
+
+
+def test_strip_confidential_matches_names_in_any_case() -> None:
+    """.NET reads property names in any case, so every spelling of a confidential name goes."""
+    definition = {"Docker": {"RegistryPassword": "a"}, "docker": {"registrypassword": "b", "Keep": 1}, "HOSTING": 1}
+
+    public, removed = strip_confidential(definition)
+
+    assert (
+        {"Docker": {}, "docker": {"Keep": 1}},
+        ["HOSTING", "Docker.RegistryPassword", "docker.registrypassword"],
+    ) == (
+        public,
+        removed,
+    )
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return {key.lower() for key in value} | {key for child in value.values() for key in _keys(child)}
+    if isinstance(value, list):
+        return {key for child in value for key in _keys(child)}
+    return set()
+
+
+@given(base_definitions(), st.lists(st.tuples(st.sampled_from(["Vault", "Docker", "Extra"]), json_values), max_size=3))
+def test_no_root_token_survives_at_any_depth(definition: dict[str, Any], extras: list[tuple[str, Any]]) -> None:
+    """Whatever the shape, no RootToken remains, and stripping twice changes nothing more."""
+    for parent, value in extras:
+        definition[parent] = {"RootToken": "x", "Inner": [value, {"RootToken": value}]}
+
+    public, _ = strip_confidential(definition)
+    again, removed_again = strip_confidential(public)
+
+    assert "roottoken" not in _keys(public)
+    assert (public, []) == (again, removed_again)
+
+
+def test_stored_definition_verifies_its_hash() -> None:
+    """A definition whose content no longer matches its Hash is refused; the intact one is accepted."""
+    definition = with_hash({"Name": "c", "Nodes": {}, "Hash": None})
+    intact = canonical_json(definition)
+    tampered = canonical_json({**definition, "Name": "evil"})
+
+    stored = StoredDefinition.from_json(intact)
+
+    assert (definition["Hash"], intact) == (stored.hash, stored.json_bytes)
+    with pytest.raises(DefinitionMismatch, match="does not match its hash"):
+        StoredDefinition.from_json(tampered)
+    with pytest.raises(DefinitionMismatch, match=r"definition\.hash holds 'other'"):
+        StoredDefinition.from_json(intact, expected_hash="other")
+
+
+def test_connection_failures_are_reduced_to_their_os_error() -> None:
+    """requests' long nested texts become `[Errno N] text`; timeouts say so."""
+    refused = requests.ConnectionError(
+        "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /v1/kv/x (Caused by "
+        'NewConnectionError("...: Failed to establish a new connection: [Errno 111] Connection refused"))'
+    )
+    socket_missing = requests.ConnectionError(ConnectionError("aborted", FileNotFoundError(2, "No such file")))
+
+    assert "[Errno 111] Connection refused" == os_reason(refused)
+    assert "[Errno 2] No such file" == os_reason(socket_missing)
+    assert "no answer in time" == os_reason(requests.ReadTimeout("read timed out"))
+
+
+def test_table_and_values_read_as_in_consul() -> None:
+    """Columns line up; whole seconds print without a decimal point, as the defaults are written."""
+
+    assert "A    BB\nccc  d" == table(("A", "BB"), [("ccc", "d")])
+    assert ("30", "0.5", "http://{addr}:8200") == (show_value(30.0), show_value(0.5), show_value("http://{addr}:8200"))
+
+
+def test_definition_json_round_trips_through_the_reader() -> None:
+    """What `definition get --raw` prints is the stored JSON byte for byte (non-ASCII as UTF-8)."""
+    definition = with_hash({"Name": "zürich ④", "Nodes": {}, "Hash": None})
+    data = canonical_json(definition)
+
+    assert data == StoredDefinition.from_json(data).json_bytes
+    assert definition == json.loads(data)
+
+
+def test_console_script_is_the_cli() -> None:
+    """setup.py's console script is the CLI, which runs the service when given no command."""
+
+    assert '"neon-cluster-manager = neon_cm.cli:main"' in (ROOT / "setup.py").read_text()
