@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from types import TracebackType
 from typing import Any
 
 import pykka
@@ -9,12 +11,23 @@ import pykka
 from actors.logger import Log
 from messages.lifecycle import Subscribe
 
+#: Why each dead actor died: ServiceActor.on_failure records it, the Supervisor logs it once.
+_crashes: dict[str, BaseException] = {}
+_crashes_lock = threading.Lock()
+
+
+def take_crash(component: str) -> BaseException | None:
+    """The exception that killed the actor of this component, if one did (and forget it)."""
+    with _crashes_lock:
+        return _crashes.pop(component, None)
+
 
 class ServiceActor(pykka.ThreadingActor):
     """A pykka actor that logs through the Logger and tells what it observes to its subscribers.
 
-    Subclasses implement `handle(message)`; an exception there is logged as an ERROR
-    with the message's type, and the actor goes on with the next message.
+    Subclasses implement `handle(message)`. Expected failures (a peer down) are handled
+    there; anything else raised kills the actor, and the Supervisor restarts the service's
+    actors: a fresh start beats running on with state a bug may have corrupted.
     """
 
     component = "service"
@@ -29,11 +42,17 @@ class ServiceActor(pykka.ThreadingActor):
             self.subscribers.append(message.subscriber)
             self.on_subscribe(message.subscriber)
             return None
-        try:
-            return self.handle(message)
-        except Exception as error:  # noqa: BLE001 -- one bad message must not kill the actor
-            self.log.error(f"failed to handle {type(message).__name__}", error)
-            return None
+        return self.handle(message)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exception_value is not None:
+            with _crashes_lock:
+                _crashes[self.component] = exception_value
 
     def handle(self, message: Any) -> Any:
         """Act on one message (everything but Subscribe)."""

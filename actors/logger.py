@@ -68,29 +68,62 @@ class Logger(pykka.ThreadingActor):
         self.stream.flush()
 
 
-class Log:
-    """What a component logs through: builds entries and tells them to the Logger.
+class LogSink:
+    """Where every Log handle sends its entries: the running Logger, replaced when it is restarted.
 
-    While the Logger is not running, entries go to stderr so nothing is lost.
+    While no Logger runs, entries go to stderr so nothing is lost.
     """
 
     def __init__(
         self,
-        component: str,
-        logger: pykka.ActorRef[Any],
         level: Level,
         secrets: frozenset[str] = frozenset(),
-        clock: Callable[[], float] = time.time,
+        formatter: Formatter = format_line,
+        stream: IO[str] | None = None,
     ) -> None:
-        self.component = component
-        self.logger = logger
         self.level = level
         self.secrets = secrets
+        self.formatter = formatter
+        self.stream = stream
+        self.ref: pykka.ActorRef[Any] | None = None
+
+    def start(self) -> pykka.ActorRef[Any]:
+        """Start a Logger (again) and send entries to it from now on."""
+        self.ref = Logger.start(self.level, self.secrets, self.formatter, self.stream)
+        return self.ref
+
+    def stop(self) -> None:
+        if self.ref is not None:
+            self.ref.stop()
+
+    @property
+    def alive(self) -> bool:
+        return self.ref is not None and self.ref.is_alive()
+
+    def tell(self, log_entry: LogEntry) -> None:
+        try:
+            if self.ref is None:
+                raise pykka.ActorDeadError("no Logger started")
+            self.ref.tell(log_entry)
+        except pykka.ActorDeadError:
+            write_entry(sys.stderr, log_entry, self.level, self.secrets, self.formatter)
+
+
+class Log:
+    """What a component logs through: builds entries and tells them to the LogSink."""
+
+    def __init__(self, component: str, sink: LogSink, clock: Callable[[], float] = time.time) -> None:
+        self.component = component
+        self.sink = sink
         self.clock = clock
 
+    @property
+    def level(self) -> Level:
+        return self.sink.level
+
     def child(self, component: str) -> Log:
-        """A handle for another component, writing to the same Logger."""
-        return Log(component, self.logger, self.level, self.secrets, self.clock)
+        """A handle for another component, writing to the same sink."""
+        return Log(component, self.sink, self.clock)
 
     def fatal(self, message: str, exc: BaseException | None = None) -> None:
         self.write(Level.FATAL, message, exc)
@@ -114,10 +147,7 @@ class Log:
         self.tell(entry(self.clock(), level, self.component, message, exc))
 
     def tell(self, log_entry: LogEntry) -> None:
-        try:
-            self.logger.tell(log_entry)
-        except pykka.ActorDeadError:
-            write_entry(sys.stderr, log_entry, self.level, self.secrets)
+        self.sink.tell(log_entry)
 
 
 def entry(timestamp: float, level: Level, component: str, message: str, exc: BaseException | None = None) -> LogEntry:

@@ -19,6 +19,7 @@ from actors.base import ServiceActor
 from actors.logger import Log
 from actors.ticker import Ticker
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
+from messages.leadership import BecameLeader, LostLeadership
 from messages.lifecycle import ActorsStarted
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
@@ -56,11 +57,13 @@ class ServiceMetrics:
         self.unseal_attempts = Counter("neon_cm_unseal_attempts", "Unseal attempts", ["node"], registry=r)
         self.unseal_failures = Counter("neon_cm_unseal_failures", "Failed unseal attempts", ["node"], registry=r)
         self.healthy = Gauge("neon_cm_healthy", "1 when the service is healthy", registry=r)
+        self.active = Gauge("neon_cm_active", "1 while this instance holds the lock and works", registry=r)
 
 
 class Metrics(ServiceActor):
-    """Counts polls, publishes, failures and unseals from the messages it hears; judges health every 5 s,
-    writes the verdict to the health file, and serves /metrics and /health when given a port."""
+    """Counts polls, publishes, failures and unseals from the messages it hears; judges health every 5 s
+    (a standby instance is healthy), writes the verdict to the health file, and serves /metrics and
+    /health when given a port. It runs on standby instances too, outside the supervised group."""
 
     component = "metrics"
 
@@ -74,6 +77,7 @@ class Metrics(ServiceActor):
         self.settings = Settings()
         self.actors: tuple[tuple[str, Any], ...] = ()
         self.health = Health(True)
+        self.active = False
         self.server: ThreadingHTTPServer | None = None
         self.ticker: pykka.ActorRef[Any] | None = None
 
@@ -128,13 +132,22 @@ class Metrics(ServiceActor):
             self.settings = message.settings
         elif isinstance(message, ActorsStarted):
             self.actors = message.actors
+        elif isinstance(message, BecameLeader):
+            self.active, self.started, self.last_listing = True, time.time(), None
+            m.active.set(1)
+        elif isinstance(message, LostLeadership):
+            self.active, self.actors = False, ()
+            m.active.set(0)
         elif isinstance(message, Tick):
             self.judge()
 
     def judge(self) -> None:
         """Refresh the verdict; log when it changes; write the health file (atomically)."""
-        dead = [name for name, ref in self.actors if not ref.is_alive()]
-        health = assess(time.time(), self.started, self.last_listing, self.settings.node_poll_seconds, dead)
+        if self.active:
+            dead = [name for name, ref in self.actors if not ref.is_alive()]
+            health = assess(time.time(), self.started, self.last_listing, self.settings.node_poll_seconds, dead)
+        else:
+            health = Health(True, ())  # a standby is doing its job: waiting for the lock
         if health != self.health:
             if health.ok:
                 self.log.info("healthy again")

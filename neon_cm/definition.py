@@ -70,79 +70,125 @@ def _parse_architecture(value: str) -> str | None:
     return word if word in ARCHITECTURES else None
 
 
-def _parse_text(value: str) -> str | None:
-    return value
-
-
 @attrs.frozen
 class _LabelField:
     labels: tuple[str, ...]
+    """The label, then older spellings that count only when it is missing."""
     property: str
     default: Any
-    parse: Callable[[str], Any]
+    parse: Callable[[str], Any] | None
+    """Value to property, None when it does not parse; None for text, taken verbatim."""
     expected: str
+    words: Mapping[str, Any] = attrs.field(factory=dict)
+    """Values `parse` maps without any work (its own vocabulary, as written): looked up before calling it."""
 
 
 _BOOL, _INT, _TEXT = "true/false (true, yes, on, 1 / false, no, off, 0)", "an integer", "text"
+_BOOL_WORDS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
+_ARCHITECTURE_WORDS = {word: word for word in ARCHITECTURES}
 # The order here is the order of the properties in each node's `Labels` object.
 LABEL_FIELDS: tuple[_LabelField, ...] = (
     _LabelField(("io.neon.storage.capacity_gb",), "StorageCapacityGB", 0, _parse_int, _INT),
-    _LabelField(("io.neon.storage.local",), "StorageLocal", True, _parse_bool, _BOOL),
-    _LabelField(("io.neon.storage.ssd",), "StorageSSD", False, _parse_bool, _BOOL),
-    _LabelField(("io.neon.storage.redundant",), "StorageRedundant", False, _parse_bool, _BOOL),
+    _LabelField(("io.neon.storage.local",), "StorageLocal", True, _parse_bool, _BOOL, _BOOL_WORDS),
+    _LabelField(("io.neon.storage.ssd",), "StorageSSD", False, _parse_bool, _BOOL, _BOOL_WORDS),
+    _LabelField(("io.neon.storage.redundant",), "StorageRedundant", False, _parse_bool, _BOOL, _BOOL_WORDS),
     # The original service misspelled this label; clusters in the wild carry either spelling.
     _LabelField(
-        ("io.neon.storage.ephemeral", "io.neon.storage.ephemral"), "StorageEphemeral", False, _parse_bool, _BOOL
+        ("io.neon.storage.ephemeral", "io.neon.storage.ephemral"),
+        "StorageEphemeral",
+        False,
+        _parse_bool,
+        _BOOL,
+        _BOOL_WORDS,
     ),
     _LabelField(("io.neon.compute.cores",), "ComputeCores", 0, _parse_int, _INT),
     _LabelField(
-        ("io.neon.compute.architecture",), "ComputeArchitecture", "x64", _parse_architecture, "|".join(ARCHITECTURES)
+        ("io.neon.compute.architecture",),
+        "ComputeArchitecture",
+        "x64",
+        _parse_architecture,
+        "|".join(ARCHITECTURES),
+        _ARCHITECTURE_WORDS,
     ),
     _LabelField(("io.neon.compute.ram_mb",), "ComputeRamMB", 0, _parse_int, _INT),
-    _LabelField(("io.neon.compute.swap",), "ComputeSwap", False, _parse_bool, _BOOL),
-    _LabelField(("io.neon.physical.location",), "PhysicalLocation", "", _parse_text, _TEXT),
-    _LabelField(("io.neon.physical.machine",), "PhysicalMachine", "", _parse_text, _TEXT),
-    _LabelField(("io.neon.physical.faultdomain",), "PhysicalFaultDomain", "", _parse_text, _TEXT),
-    _LabelField(("io.neon.physical.power",), "PhysicalPower", "", _parse_text, _TEXT),
-    _LabelField(("io.neon.log.esdata",), "LogEsData", False, _parse_bool, _BOOL),
+    _LabelField(("io.neon.compute.swap",), "ComputeSwap", False, _parse_bool, _BOOL, _BOOL_WORDS),
+    _LabelField(("io.neon.physical.location",), "PhysicalLocation", "", None, _TEXT),
+    _LabelField(("io.neon.physical.machine",), "PhysicalMachine", "", None, _TEXT),
+    _LabelField(("io.neon.physical.faultdomain",), "PhysicalFaultDomain", "", None, _TEXT),
+    _LabelField(("io.neon.physical.power",), "PhysicalPower", "", None, _TEXT),
+    _LabelField(("io.neon.log.esdata",), "LogEsData", False, _parse_bool, _BOOL, _BOOL_WORDS),
 )
 MAPPED_LABELS = frozenset(
     [label for field in LABEL_FIELDS for label in field.labels] + [PUBLIC_ADDRESS_LABEL, PRIVATE_ADDRESS_LABEL]
 )
 
+# Precomputed once, so that a node costs one dictionary look-up per label (build_nodes runs per poll over
+# every node; see bench/encode.py). Each label's (property, words, parse), for the labels' current spellings.
+_FIELD_BY_LABEL = {field.labels[0]: field for field in LABEL_FIELDS}
+_DISPATCH = {label: (field.property, field.words, field.parse) for label, field in _FIELD_BY_LABEL.items()}
+# Older spellings, and the label each yields to.
+_SUPERSEDED_BY = {old: field.labels[0] for field in LABEL_FIELDS for old in field.labels[1:]}
+_DEFAULT_LABELS = {field.property: field.default for field in LABEL_FIELDS}
 
-def node_labels(name: str, labels: Mapping[str, str]) -> tuple[dict[str, Any], list[LabelProblem]]:
-    """The `Labels` object of one node, and the labels whose values did not parse."""
-    result: dict[str, Any] = {}
-    problems: list[LabelProblem] = []
-    for field in LABEL_FIELDS:
-        value = field.default
-        for label in field.labels:
-            if label in labels:
-                parsed = field.parse(labels[label])
-                if parsed is None:
-                    problems.append(LabelProblem(name, label, labels[label], field.expected))
-                else:
-                    value = parsed
-                break
-        result[field.property] = value
-    result["Custom"] = {key: labels[key] for key in sorted(labels) if key not in MAPPED_LABELS}
-    return result, problems
+
+def _node_object(node: SwarmNode, problems: list[LabelProblem]) -> dict[str, Any]:
+    """The definition's object for one Swarm node; its label problems are appended to `problems`."""
+    name = node.hostname.lower()
+    public_address = ""
+    private_address = node.addr
+    labels = _DEFAULT_LABELS.copy()  # the properties' order, with the defaults
+    custom: dict[str, str] = {}
+    dispatch = _DISPATCH
+    # node.labels is sorted by key, so Custom comes out sorted without sorting it here.
+    for key, value in node.labels:
+        typed = dispatch.get(key)
+        if typed is None:
+            if key not in MAPPED_LABELS:
+                custom[key] = value
+            elif key == PUBLIC_ADDRESS_LABEL:
+                public_address = value
+            elif key == PRIVATE_ADDRESS_LABEL:
+                private_address = value
+            elif not any(label == _SUPERSEDED_BY[key] for label, _ in node.labels):
+                _parse_into(labels, _FIELD_BY_LABEL[_SUPERSEDED_BY[key]], name, key, value, problems)
+            continue
+        prop, words, parse = typed
+        parsed = words.get(value)
+        if parsed is None:
+            if parse is None:
+                labels[prop] = value
+                continue
+            parsed = parse(value)
+            if parsed is None:
+                problems.append(LabelProblem(name, key, value, _FIELD_BY_LABEL[key].expected))
+                continue
+        labels[prop] = parsed
+    labels["Custom"] = custom
+    return {
+        "Name": name,
+        "PublicAddress": public_address,
+        "PrivateAddress": private_address,
+        "Role": node.role,
+        "IsManager": node.role == "manager",
+        "Labels": labels,
+    }
+
+
+def _parse_into(
+    labels: dict[str, Any], field: _LabelField, name: str, key: str, value: str, problems: list[LabelProblem]
+) -> None:
+    """Set `field`'s property from one label's value, or note the problem (the slow path, for old spellings)."""
+    parsed = value if field.parse is None else field.parse(value)
+    if parsed is None:
+        problems.append(LabelProblem(name, key, value, field.expected))
+    else:
+        labels[field.property] = parsed
 
 
 def node_object(node: SwarmNode) -> tuple[dict[str, Any], list[LabelProblem]]:
     """The definition's object for one Swarm node, and its label problems."""
-    labels = dict(node.labels)
-    name = node.hostname.lower()
-    label_object, problems = node_labels(name, labels)
-    return {
-        "Name": name,
-        "PublicAddress": labels.get(PUBLIC_ADDRESS_LABEL, ""),
-        "PrivateAddress": labels.get(PRIVATE_ADDRESS_LABEL, node.addr),
-        "Role": node.role,
-        "IsManager": node.role == "manager",
-        "Labels": label_object,
-    }, problems
+    problems: list[LabelProblem] = []
+    return _node_object(node, problems), problems
 
 
 @attrs.frozen
@@ -159,18 +205,19 @@ class NodesBuilt:
 
 def build_nodes(swarm_nodes: Iterable[SwarmNode]) -> NodesBuilt:
     """Node objects for every Swarm node (down or drained ones too), keyed and sorted by name."""
-    by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    listed = tuple(swarm_nodes)
+    by_name: dict[str, dict[str, Any]] = {}
+    shared: set[str] = set()
     problems: list[LabelProblem] = []
-    for node in swarm_nodes:
-        obj, node_problems = node_object(node)
-        by_name.setdefault(obj["Name"], []).append((node.id, obj))
-        problems.extend(node_problems)
+    for node in listed:
+        obj = _node_object(node, problems)
+        if by_name.setdefault(obj["Name"], obj) is not obj:  # the first node listed keeps the name
+            shared.add(obj["Name"])
     duplicates = tuple(
-        DuplicateHostname(name, tuple(sorted(node_id for node_id, _ in entries)))
-        for name, entries in sorted(by_name.items())
-        if len(entries) > 1
+        DuplicateHostname(name, tuple(sorted(node.id for node in listed if node.hostname.lower() == name)))
+        for name in sorted(shared)
     )
-    nodes = {name: entries[0][1] for name, entries in sorted(by_name.items())}
+    nodes = {name: by_name[name] for name in sorted(by_name)}
     return NodesBuilt(nodes, tuple(sorted(problems, key=attrs.astuple)), duplicates)
 
 

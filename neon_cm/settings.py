@@ -52,12 +52,15 @@ def parse_url_template(text: str) -> str:
     template = text.strip()
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-        example = template.format(hostname="manager-1", addr="10.0.0.1")
-    except (ValueError, IndexError, KeyError) as error:
+    except ValueError as error:
         raise ValueError(f"not a template: {error}") from None
     unknown = fields - TEMPLATE_FIELDS
     if unknown:
         raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{hostname}} or {{addr}}")
+    try:
+        example = template.format(hostname="manager-1", addr="10.0.0.1")
+    except (ValueError, IndexError, KeyError) as error:
+        raise ValueError(f"not a template: {error}") from None
     parts = urlsplit(example)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("not an http:// or https:// URL")

@@ -50,6 +50,13 @@ def test_bad_setting_is_rejected_with_its_name_and_value(name: str, value: str) 
     assert name in problems[0].describe() and repr(value) in problems[0].describe()
 
 
+def test_unknown_placeholder_is_named() -> None:
+    """A template with a placeholder other than {hostname} or {addr} says which one."""
+    _, problems = parse_settings({"vault_url_template": "https://{host}:8200"})
+
+    assert "unknown placeholder(s) host" in problems[0].reason
+
+
 def test_default_text_is_what_gets_written() -> None:
     """Defaults are written as plain text that parses back to themselves."""
 

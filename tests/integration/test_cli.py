@@ -352,7 +352,7 @@ def test_settings_get_and_set(kv: consul.Consul, cli: Cli) -> None:
         ("node_poll_seconds", "abc", "not a number"),
         ("vault_poll_seconds", "-1", "must be a number of seconds above 0"),
         ("node_poll_seconds", "86401", "must be at most 86400 seconds"),
-        ("vault_url_template", "https://{host}:8200", "not a template: 'host'"),
+        ("vault_url_template", "https://{host}:8200", "unknown placeholder(s) host; use {hostname} or {addr}"),
         ("vault_url_template", "{hostname}:8200", "not an http:// or https:// URL"),
     ],
 )

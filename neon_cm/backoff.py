@@ -1,0 +1,26 @@
+"""How long to wait before trying again after repeated failures (restarts, reconnections)."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.define
+class Backoff:
+    """Doubles the delay on each failure up to `longest`; a failure after `stable_after` quiet seconds
+    starts again from `first`. Callers pass the time in; nothing here reads a clock."""
+
+    first: float = 1.0
+    longest: float = 60.0
+    stable_after: float = 300.0
+    attempt: int = 0
+    last_failure: float | None = None
+
+    def failed(self, now: float) -> float:
+        """Record a failure; the delay before the next try."""
+        if self.last_failure is not None and now - self.last_failure > self.stable_after:
+            self.attempt = 0
+        delay = min(self.first * 2**self.attempt, self.longest)
+        self.attempt += 1
+        self.last_failure = now
+        return delay
