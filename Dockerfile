@@ -17,4 +17,6 @@ RUN pip install --no-cache-dir .
 # The service runs as root only to reach docker.sock, which belongs to root on a manager.
 ENV LOG_LEVEL=INFO
 STOPSIGNAL SIGTERM
+# Unhealthy when an actor is dead, no node listing succeeded for three poll intervals, or the service hangs.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["neon-cluster-manager", "health"]
 ENTRYPOINT ["/usr/bin/tini", "--", "neon-cluster-manager"]

@@ -104,7 +104,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
     leadership = Leadership.start(consul_client(env), log)
     leadership.tell(Subscribe(supervisor))
     leadership.tell(Subscribe(metrics))
-    stop.wait()
+    # A signal may land on any thread, and CPython runs its handler only when the main thread wakes:
+    # a timed wait makes sure it does.
+    while not stop.wait(timeout=0.2):
+        pass
     log.info("stopping")
     # The service's actors first, then the lock (a standby takes over at once), then the observers.
     stop_actors([leadership, metrics, supervisor], log)

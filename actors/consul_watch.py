@@ -12,6 +12,7 @@ import requests
 from actors.base import ServiceActor
 from actors.logger import Log
 from messages.consul import KeysChanged, WatchFailed
+from neon_cm.errors import describe
 
 #: How long Consul holds a blocking query open when nothing changes.
 BLOCK_SECONDS = 30
@@ -56,9 +57,7 @@ class ConsulWatch(ServiceActor):
                     self.prefix, recurse=True, index=index, wait=f"{BLOCK_SECONDS}s" if index else None
                 )
             except CONSUL_ERRORS as error:
-                if self.stopping.is_set() or not self.tell(
-                    WatchFailed(self.prefix, f"{type(error).__name__}: {error}")
-                ):
+                if self.stopping.is_set() or not self.tell(WatchFailed(self.prefix, describe(error))):
                     return
                 index = None  # after an outage, Consul may have restarted with a lower index
                 self.stopping.wait(delay)

@@ -16,6 +16,7 @@ from messages.definition import DefinitionNotPublished, DefinitionPublished, Def
 from messages.swarm import NodesObserved
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
+from neon_cm.errors import describe
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_VALUE_BYTES
 from neon_cm.outage import Outage
 
@@ -61,7 +62,7 @@ class DefinitionPublisher(ServiceActor):
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
                 outcome = self.write_if_changed(built.nodes)
         except CONSUL_ERRORS as error:
-            if self.outage.failed(f"{type(error).__name__}: {error}", time.monotonic()):
+            if self.outage.failed(describe(error), time.monotonic()):
                 self.log.error("cannot reach Consul to publish the cluster definition", error)
             return DefinitionNotPublished(f"Consul: {error}")
         if self.outage.succeeded() is not None:

@@ -17,6 +17,7 @@ from actors.logger import Log
 from actors.ticker import Ticker
 from messages.leadership import BecameLeader, LostLeadership
 from messages.timing import Tick
+from neon_cm.errors import describe
 from neon_cm.keys import LEADER_KEY
 from neon_cm.outage import Outage
 
@@ -90,7 +91,7 @@ class Leadership(ServiceActor):
             self.lose("the Consul session expired")
             return
         except CONSUL_ERRORS as error:
-            if self.outage.failed(f"{type(error).__name__}: {error}", time.monotonic()):
+            if self.outage.failed(describe(error), time.monotonic()):
                 self.log.error("cannot reach Consul for the instance lock; retrying", error)
             if self.leading and time.monotonic() - self.last_renewed > GIVE_UP_SECONDS:
                 self.lose(f"Consul unreachable for over {GIVE_UP_SECONDS:g} s")

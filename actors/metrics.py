@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import threading
@@ -25,7 +24,7 @@ from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
 from messages.timing import Tick
 from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState
-from neon_cm.health import Health, assess
+from neon_cm.health import Health, assess, to_document
 
 #: How often the health verdict is refreshed and written to the health file.
 HEALTH_SECONDS = 5.0
@@ -158,14 +157,11 @@ class Metrics(ServiceActor):
         write_health_file(self.health_file, health)
 
 
-def health_document(health: Health) -> bytes:
-    return json.dumps({"ok": health.ok, "reasons": list(health.reasons), "at": time.time()}).encode()
-
-
 def write_health_file(path: str, health: Health) -> None:
+    """Replace the health file atomically, so `neon-cluster-manager health` never reads half of it."""
     folder = os.path.dirname(path) or "."
     with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False) as handle:
-        handle.write(health_document(health))
+        handle.write(to_document(health, time.time()))
     os.replace(handle.name, path)
 
 
@@ -178,7 +174,7 @@ def handler_for(owner: Metrics) -> type[BaseHTTPRequestHandler]:
                 self.answer(200, CONTENT_TYPE_LATEST, generate_latest(owner.metrics.registry))
             elif self.path.startswith("/health"):
                 health = owner.health
-                self.answer(200 if health.ok else 503, "application/json", health_document(health))
+                self.answer(200 if health.ok else 503, "application/json", to_document(health, time.time()))
             else:
                 self.answer(404, "text/plain", b"try /metrics or /health\n")
 

@@ -13,6 +13,7 @@ from actors.base import ServiceActor
 from actors.logger import Log
 from actors.swarm_watcher import DOCKER_ERRORS
 from messages.swarm import NodeChanged, NodeEventsConnected
+from neon_cm.errors import describe
 from neon_cm.outage import Outage
 
 #: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).
@@ -60,7 +61,7 @@ class NodeEvents(ServiceActor):
                 self.read_stream()
                 problem = "the event stream ended (daemon restarted?)"
             except DOCKER_ERRORS as error:
-                problem = f"{type(error).__name__}: {error}"
+                problem = describe(error)
             except pykka.ActorDeadError:
                 return
             if self.stopping.is_set():

@@ -14,6 +14,7 @@ from actors.consul_watch import CONSUL_ERRORS, ConsulWatch
 from actors.logger import Log
 from messages.consul import KeysChanged, WatchFailed
 from messages.settings import Settings, SettingsChanged
+from neon_cm.errors import describe
 from neon_cm.outage import Outage
 from neon_cm.settings import PARSERS, SETTINGS_PREFIX, SettingProblem, default_text, describe_settings, parse_settings
 
@@ -39,7 +40,7 @@ class SettingsWatcher(ServiceActor):
             _, items = self.consul.kv.get(SETTINGS_PREFIX, recurse=True)
             self.update((item["Key"], item.get("Value")) for item in items or [])
         except CONSUL_ERRORS as error:
-            self.consul_failed(f"{type(error).__name__}: {error}")
+            self.consul_failed(describe(error))
         self.watch = ConsulWatch.start(self.consul, SETTINGS_PREFIX, self.actor_ref, self.log)
 
     def on_stop(self) -> None:
@@ -54,7 +55,7 @@ class SettingsWatcher(ServiceActor):
             try:
                 self.update(message.values)
             except CONSUL_ERRORS as error:
-                self.consul_failed(f"{type(error).__name__}: {error}")
+                self.consul_failed(describe(error))
         elif isinstance(message, WatchFailed):
             self.consul_failed(message.error)
 

@@ -18,6 +18,7 @@ from messages.settings import SettingsChanged
 from messages.swarm import NodeChanged, NodeEventsConnected, NodeListFailed, NodesObserved, SwarmNode
 from messages.timing import SetInterval, Tick
 from neon_cm.debounce import Debounce
+from neon_cm.errors import describe
 from neon_cm.outage import Outage
 
 DOCKER_ERRORS = (docker.errors.DockerException, requests.RequestException)
@@ -87,9 +88,9 @@ class SwarmWatcher(ServiceActor):
         try:
             listed = self.docker.nodes()
         except DOCKER_ERRORS as error:
-            if self.outage.failed(f"{type(error).__name__}: {error}", time.monotonic()):
+            if self.outage.failed(describe(error), time.monotonic()):
                 self.log.error("cannot list the Swarm's nodes through Docker", error)
-            self.publish(NodeListFailed(f"{type(error).__name__}: {error}"))
+            self.publish(NodeListFailed(describe(error)))
             return
         if self.outage.succeeded() is not None:
             self.log.info("listing the Swarm's nodes again")

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,13 +24,16 @@ from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm import __version__
 from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vault_client
+from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import parse_consul_address, parse_vault_verify
+from neon_cm.errors import OS_ERROR
+from neon_cm.health import from_document
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
 from neon_cm.settings import PARSERS, SettingProblem, parse_settings
 from neon_cm.vault import vault_url
-from neon_cm.vault_probe import OS_ERROR, probe
+from neon_cm.vault_probe import probe
 
 PROG = "neon-cluster-manager"
 #: Exit codes: success, a command that failed or was refused, a command line argparse could not read.
@@ -87,7 +91,7 @@ def os_reason(error: BaseException) -> str:
         return "no answer in time"
     found = OS_ERROR.search(str(error))
     if found:
-        return found.group(0)
+        return found.group(0).strip()
     pending: list[object] = [error]
     while pending:  # requests and urllib3 nest the OS error in args (docker's unix socket does)
         current = pending.pop()
@@ -417,6 +421,22 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def health(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The Docker HEALTHCHECK: the verdict of the running service, from its health file."""
+    path = env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE
+    try:
+        document = Path(path).read_bytes()
+    except OSError as error:
+        raise CliError(
+            f"unhealthy: cannot read the health file {path} ({error.strerror}); is the service running?"
+        ) from None
+    verdict = from_document(document, time.time())
+    if not verdict.ok:
+        raise CliError(f"unhealthy: {'; '.join(verdict.reasons)}")
+    print("healthy")
+    return OK
+
+
 # --------------------------------------------------------------------------- the parser
 
 
@@ -488,6 +508,16 @@ def build_parser() -> Parser:
         aliases=["auto-unseal"],
     )
     unlock.add_argument("switch", nargs="?", choices=["on", "off"], metavar="on|off", help="without it, show the state")
+
+    command(
+        commands,
+        "health",
+        health,
+        "exit 0 if the running service is healthy (the Docker HEALTHCHECK)",
+        epilog="Reads the health file the service rewrites every 5 s ($NEON_CM_HEALTH_FILE, default\n"
+        f"{DEFAULT_HEALTH_FILE}): unhealthy when an actor is dead, no node listing succeeded for three\n"
+        "poll intervals, or the file is stale (the service hung or gone).",
+    )
 
     settings = group("settings", "the service's settings, kept in Consul")
     setting_names = ", ".join(PARSERS)

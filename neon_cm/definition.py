@@ -77,10 +77,10 @@ class _LabelField:
     property: str
     default: Any
     parse: Callable[[str], Any] | None
-    """Value to property, None when it does not parse; None for text, taken verbatim."""
+    """The value's parser, returning None when it does not parse; None for text, taken verbatim."""
     expected: str
     words: Mapping[str, Any] = attrs.field(factory=dict)
-    """Values `parse` maps without any work (its own vocabulary, as written): looked up before calling it."""
+    """Values that `parse` maps to these results as written: looked up first, so most never reach it."""
 
 
 _BOOL, _INT, _TEXT = "true/false (true, yes, on, 1 / false, no, off, 0)", "an integer", "text"
@@ -122,26 +122,32 @@ MAPPED_LABELS = frozenset(
     [label for field in LABEL_FIELDS for label in field.labels] + [PUBLIC_ADDRESS_LABEL, PRIVATE_ADDRESS_LABEL]
 )
 
-# Precomputed once, so that a node costs one dictionary look-up per label (build_nodes runs per poll over
-# every node; see bench/encode.py). Each label's (property, words, parse), for the labels' current spellings.
-_FIELD_BY_LABEL = {field.labels[0]: field for field in LABEL_FIELDS}
-_DISPATCH = {label: (field.property, field.words, field.parse) for label, field in _FIELD_BY_LABEL.items()}
-# Older spellings, and the label each yields to.
-_SUPERSEDED_BY = {old: field.labels[0] for field in LABEL_FIELDS for old in field.labels[1:]}
+# Worked out once rather than per node (build_nodes runs every poll over every node: bench/encode.py).
 _DEFAULT_LABELS = {field.property: field.default for field in LABEL_FIELDS}
+_FIELD_BY_LABEL = {label: field for field in LABEL_FIELDS for label in field.labels}
+_SUPERSEDED_BY = {old: field.labels[0] for field in LABEL_FIELDS for old in field.labels[1:]}
+#: Each label's (property, words, parse); old spellings are not here, as they need a look at the others.
+_TYPED_LABELS = {
+    label: (field.property, field.words, field.parse)
+    for label, field in _FIELD_BY_LABEL.items()
+    if label not in _SUPERSEDED_BY
+}
 
 
 def _node_object(node: SwarmNode, problems: list[LabelProblem]) -> dict[str, Any]:
-    """The definition's object for one Swarm node; its label problems are appended to `problems`."""
+    """The definition's object for one Swarm node; its label problems are appended to `problems`.
+
+    One pass over the labels, one look-up each. node.labels holds one value per key (Docker's labels
+    are a map), sorted by key, so Custom comes out sorted without sorting it here.
+    """
     name = node.hostname.lower()
     public_address = ""
     private_address = node.addr
-    labels = _DEFAULT_LABELS.copy()  # the properties' order, with the defaults
+    labels = _DEFAULT_LABELS.copy()  # every property, in order, with its default
     custom: dict[str, str] = {}
-    dispatch = _DISPATCH
-    # node.labels is sorted by key, so Custom comes out sorted without sorting it here.
+    typed_labels = _TYPED_LABELS
     for key, value in node.labels:
-        typed = dispatch.get(key)
+        typed = typed_labels.get(key)
         if typed is None:
             if key not in MAPPED_LABELS:
                 custom[key] = value
@@ -149,20 +155,22 @@ def _node_object(node: SwarmNode, problems: list[LabelProblem]) -> dict[str, Any
                 public_address = value
             elif key == PRIVATE_ADDRESS_LABEL:
                 private_address = value
-            elif not any(label == _SUPERSEDED_BY[key] for label, _ in node.labels):
-                _parse_into(labels, _FIELD_BY_LABEL[_SUPERSEDED_BY[key]], name, key, value, problems)
-            continue
+            elif all(label != _SUPERSEDED_BY[key] for label, _ in node.labels):  # an old spelling, alone
+                field = _FIELD_BY_LABEL[key]
+                typed = field.property, field.words, field.parse
+            if typed is None:
+                continue
         prop, words, parse = typed
+        if parse is None:
+            labels[prop] = value
+            continue
         parsed = words.get(value)
         if parsed is None:
-            if parse is None:
-                labels[prop] = value
-                continue
             parsed = parse(value)
-            if parsed is None:
-                problems.append(LabelProblem(name, key, value, _FIELD_BY_LABEL[key].expected))
-                continue
-        labels[prop] = parsed
+        if parsed is None:
+            problems.append(LabelProblem(name, key, value, _FIELD_BY_LABEL[key].expected))
+        else:
+            labels[prop] = parsed
     labels["Custom"] = custom
     return {
         "Name": name,
@@ -172,17 +180,6 @@ def _node_object(node: SwarmNode, problems: list[LabelProblem]) -> dict[str, Any
         "IsManager": node.role == "manager",
         "Labels": labels,
     }
-
-
-def _parse_into(
-    labels: dict[str, Any], field: _LabelField, name: str, key: str, value: str, problems: list[LabelProblem]
-) -> None:
-    """Set `field`'s property from one label's value, or note the problem (the slow path, for old spellings)."""
-    parsed = value if field.parse is None else field.parse(value)
-    if parsed is None:
-        problems.append(LabelProblem(name, key, value, field.expected))
-    else:
-        labels[field.property] = parsed
 
 
 def node_object(node: SwarmNode) -> tuple[dict[str, Any], list[LabelProblem]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 
 #: A poll counts as overdue after this many node-poll intervals without a successful listing.
@@ -29,3 +31,24 @@ def assess(
         what = "the last successful node listing" if last_listing is not None else "start"
         reasons.append(f"no successful node listing for {now - since:.0f} s since {what} (limit {overdue:g} s)")
     return Health(not reasons, tuple(reasons))
+
+
+#: The health file is rewritten every 5 s; older than this, the service that wrote it is hung or gone.
+STALE_SECONDS = 30.0
+
+
+def to_document(health: Health, at: float) -> bytes:
+    """The health file's (and /health's) JSON."""
+    return json.dumps({"ok": health.ok, "reasons": list(health.reasons), "at": at}).encode()
+
+
+def from_document(document: bytes, now: float) -> Health:
+    """The verdict a health file holds, judged stale (unhealthy) when it was not refreshed lately."""
+    try:
+        record = json.loads(document)
+        ok, reasons, at = bool(record["ok"]), tuple(map(str, record["reasons"])), float(record["at"])
+    except (ValueError, KeyError, TypeError):
+        return Health(False, ("the health file is not one the service wrote",))
+    if now - at > STALE_SECONDS:
+        return Health(False, (f"the health file was last written {now - at:.0f} s ago (the service is hung or gone)",))
+    return Health(ok, reasons)

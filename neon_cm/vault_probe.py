@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import hvac
 import hvac.exceptions
 import requests
 
 from messages.vault import VaultObserved, VaultState
+from neon_cm.errors import describe, reason
 from neon_cm.vault import SealStatus, health_role
 
-OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 VAULT_ERRORS = (requests.RequestException, hvac.exceptions.VaultError, ValueError)
 
 
@@ -22,10 +20,8 @@ def describe_failure(error: Exception) -> tuple[VaultState, str]:
     if isinstance(error, requests.exceptions.Timeout):
         return VaultState.UNREACHABLE, "no answer in time"
     if isinstance(error, requests.RequestException):
-        # requests nests the OS error deep in its text; the errno part is what an operator needs.
-        cause = OS_ERROR.search(str(error))
-        return VaultState.UNREACHABLE, f"cannot connect: {cause.group(0) if cause else error}"
-    return VaultState.UNEXPECTED, f"{type(error).__name__}: {error}"
+        return VaultState.UNREACHABLE, f"cannot connect: {reason(error)}"
+    return VaultState.UNEXPECTED, describe(error)
 
 
 def probe(client: hvac.Client, hostname: str, url: str) -> VaultObserved:

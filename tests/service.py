@@ -30,6 +30,7 @@ class Service:
             text=True,
             cwd=ROOT,
         )
+        self.killed = False
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.changed = threading.Condition()
@@ -46,10 +47,10 @@ class Service:
                 into.append(line.rstrip("\n"))
                 self.changed.notify_all()
 
-    def lines(self, pattern: str = "") -> list[str]:
-        """Log lines so far that match `pattern` (a regex searched anywhere in the line)."""
+    def lines(self, pattern: str = "", after: int = 0) -> list[str]:
+        """Log lines so far (from index `after` on) that match `pattern` (a regex searched anywhere in the line)."""
         with self.changed:
-            return [line for line in self.stdout if re.search(pattern, line)]
+            return [line for line in self.stdout[after:] if re.search(pattern, line)]
 
     def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0, after: int = 0) -> list[str]:
         """Wait until `count` lines from index `after` on match `pattern`; fail with the log if they don't."""
@@ -68,6 +69,11 @@ class Service:
                         + "\n".join(self.stderr)
                     )
                 self.changed.wait(min(remaining, 0.5))
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would; the exit code is then no test's business."""
+        self.killed = True
+        self.process.send_signal(signal.SIGKILL)
 
     def mark(self) -> int:
         """The current end of the log, to wait for lines written after it."""

@@ -39,3 +39,11 @@ def test_runs_the_service_under_tini_and_stops_on_sigterm() -> None:
     assert ["/usr/bin/tini", "--", "neon-cluster-manager"] == json.loads(found["ENTRYPOINT"][-1])
     assert ["SIGTERM"] == found["STOPSIGNAL"]
     assert found["FROM"][0].startswith("python:") and "slim" in found["FROM"][0]
+
+
+def test_healthcheck_runs_the_health_command() -> None:
+    """Docker asks `neon-cluster-manager health`, which reads the verdict the service keeps up to date."""
+    found = instructions()
+
+    assert 1 == len(found["HEALTHCHECK"])
+    assert found["HEALTHCHECK"][0].endswith('CMD ["neon-cluster-manager", "health"]')

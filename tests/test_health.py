@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neon_cm.health import Health, assess
+from neon_cm.health import Health, assess, from_document, to_document
 
 
 def test_healthy_when_listings_succeed_and_actors_run() -> None:
@@ -26,3 +26,12 @@ def test_grace_after_start() -> None:
 
     assert assess(now=60, started=0, last_listing=None, poll_seconds=30, dead_actors=[]).ok
     assert not assess(now=91, started=0, last_listing=None, poll_seconds=30, dead_actors=[]).ok
+
+
+def test_health_file_round_trip_and_staleness() -> None:
+    """The file holds the verdict; a file not refreshed for 30 s means the service is hung or gone."""
+    document = to_document(Health(False, ("actor X is not running",)), at=1000.0)
+
+    assert Health(False, ("actor X is not running",)) == from_document(document, now=1010.0)
+    assert "hung or gone" in from_document(to_document(Health(True), at=1000.0), now=1031.0).reasons[0]
+    assert not from_document(b"garbage", now=0).ok

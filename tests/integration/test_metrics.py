@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +38,17 @@ def scrape(port: int) -> dict[str, float]:
         if match:
             samples[match.group(1)] = float(match.group(2))
     return samples
+
+
+def health_command(health_file: Path) -> subprocess.CompletedProcess[str]:
+    """`neon-cluster-manager health`, what the Docker HEALTHCHECK runs, reading this health file."""
+    return subprocess.run(
+        [sys.executable, "-m", "neon_cm.cli", "health"],
+        env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def wait_for_metric(port: int, name: str, predicate: Callable[[float], bool], timeout: float = 30) -> float:
@@ -82,6 +96,8 @@ def test_metrics_follow_the_stack(
         assert (200, True) == (response.status, json.loads(response.read())["ok"])
     wait_for_metric(port, "neon_cm_healthy", lambda v: v == 1)
     assert json.loads(health_file.read_text())["ok"]
+    health = health_command(health_file)
+    assert (0, "healthy\n") == (health.returncode, health.stdout)
 
 
 def test_unhealthy_when_docker_cannot_be_listed(
@@ -101,3 +117,6 @@ def test_unhealthy_when_docker_cannot_be_listed(
     except urllib.error.HTTPError as error:
         assert 503 == error.code
         assert "no successful node listing" in json.loads(error.read())["reasons"][0]
+    health = health_command(tmp_path / "h")
+    assert 1 == health.returncode
+    assert health.stderr.startswith("neon-cluster-manager: error: unhealthy: no successful node listing")

@@ -1,0 +1,163 @@
+"""Faults on the real stack: two instances, SIGTERM mid-work, SIGKILL at any moment, Consul and Docker outages."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import consul
+
+from neon_cm.encoding import decode_definition, verify_definition
+from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
+from tests.integration.conftest import stack
+from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
+from tests.service import Service
+
+ACTIVE = r"\[INFO\] \[module:supervisor\] this instance \(.*\) is active"
+
+
+def quick_polls(kv: consul.Consul) -> None:
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "0.5")
+
+
+def test_two_instances_one_active_and_the_other_takes_over_after_sigkill(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """Exactly one of two instances works; SIGKILL it and the other takes over (within about 20 s)."""
+    seed_base(kv)
+    quick_polls(kv)
+    first = start_service()
+    first.wait_for(ACTIVE)
+    first.wait_for(PUBLISHED)
+    second = start_service()
+    second.wait_for(r"standing by: .* is the active instance")
+
+    labels("worker-1", "failover.before", "1")
+    first.wait_for(PUBLISHED, count=2)
+    time.sleep(2)
+    assert [] == second.lines(PUBLISHED) and [] == second.lines(ACTIVE)
+    first.kill()
+    killed = time.monotonic()
+    second.wait_for(ACTIVE, timeout=45)
+    takeover = time.monotonic() - killed
+    labels("worker-1", "failover.after", "2")
+    second.wait_for(r"published the cluster definition: 5 nodes, hash", timeout=20)
+    definition, digest, _, _ = read_definition(kv)
+
+    assert "2" == definition["Nodes"]["worker-1"]["Labels"]["Custom"]["failover.after"]
+    assert verify_definition(definition, digest)
+    print(f"takeover after SIGKILL: {takeover:.1f} s")
+
+
+def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
+    """SIGTERM to the active instance releases the lock: the standby takes over at its next try (2 s)."""
+    seed_base(kv)
+    first = start_service()
+    first.wait_for(ACTIVE)
+    second = start_service()
+    second.wait_for(r"standing by")
+
+    code, _ = first.stop()
+    second.wait_for(ACTIVE, timeout=10)
+
+    assert 0 == code
+
+
+def test_sigterm_in_the_middle_of_an_unseal_exits_zero(
+    kv: consul.Consul, start_service: Callable[..., Service], vault: dict[str, Any], with_keys: dict[str, str]
+) -> None:
+    """SIGTERM while a Vault is being unsealed: every actor stops, exit 0, nothing left running."""
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+    stack.vault_restart(1)
+    service.wait_for(r"Vault on manager-2 .* is sealed")
+
+    code, seconds = service.stop()
+
+    assert 0 == code
+    assert service.lines(r"\[INFO\] \[module:main\] stopped$")
+    assert [] == service.lines(r"still running after shutdown|did not stop in time")
+    print(f"SIGTERM to exit during an unseal: {seconds:.2f} s")
+
+
+def test_sigkill_at_any_moment_leaves_definition_and_hash_agreeing(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """Kill the service at random moments while labels change: Consul never holds a definition and a hash that
+    disagree, and a new instance brings it up to date."""
+    seed_base(kv)
+    quick_polls(kv)
+    rng = random.Random(7)
+    for round_ in range(4):
+        service = start_service()
+        service.wait_for(ACTIVE, timeout=45)
+        labels("worker-2", f"kill.round{round_}", str(round_))
+        time.sleep(rng.uniform(0.05, 0.6))
+        service.kill()
+        service.stop()
+        kv.kv.delete(LEADER_KEY)  # the dead instance's session would hold the lock for up to 20 s
+        _, item = kv.kv.get(DEFINITION_KEY)
+        _, hash_item = kv.kv.get(HASH_KEY)
+        if hash_item is not None:
+            assert verify_definition(decode_definition(item["Value"]), hash_item["Value"].decode())
+    last = start_service()
+    last.wait_for(PUBLISHED, timeout=45)
+    definition, digest, _, _ = read_definition(kv)
+
+    assert verify_definition(definition, digest)
+    assert "3" == definition["Nodes"]["worker-2"]["Labels"]["Custom"]["kill.round3"]
+
+
+def test_consul_outage_is_logged_at_a_sane_rate_and_the_service_converges(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """Consul down for a while: a few ERROR lines (not one per retry), the process lives; back up (empty, as a
+    dev agent restarts), cluster setup's base reappears and the definition is published again."""
+    seed_base(kv)
+    quick_polls(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+
+    mark = service.mark()
+    stack.consul_stop()
+    time.sleep(8)
+    errors_while_down = service.lines(r"\[ERROR\]", after=mark)
+    stack.consul_start()
+    quick_polls(kv)  # the dev agent lost everything: settings, and cluster setup's base, which it publishes again
+    seed_base(kv)
+    service.wait_for(PUBLISHED, after=mark, timeout=60)
+    definition, digest, _, _ = read_definition(kv)
+
+    assert service.process.poll() is None
+    assert len(errors_while_down) <= 6, "\n".join(errors_while_down)
+    assert verify_definition(definition, digest)
+    assert BASE["Name"] == definition["Name"]
+
+
+def test_docker_daemon_restart_is_survived(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """The manager's dockerd is down for a while: ERROR when listing fails, INFO when it works again; a label
+    changed meanwhile (through another manager) is in Consul once it is back."""
+    seed_base(kv)
+    quick_polls(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+
+    mark = service.mark()
+    stack.docker_stop("manager-1")
+    try:
+        service.wait_for(r"\[ERROR\] .*cannot list the Swarm's nodes through Docker", after=mark)
+        stack.docker("manager-2", "node", "update", "--label-add", "outage.label=1", "worker-1")
+        time.sleep(3)
+    finally:
+        stack.docker_start("manager-1")
+    service.wait_for(r"listing the Swarm's nodes again", after=mark, timeout=90)
+    service.wait_for(PUBLISHED, after=mark, timeout=30)
+    definition, _, _, _ = read_definition(kv)
+    stack.docker("manager-1", "node", "update", "--label-rm", "outage.label", "worker-1")
+
+    assert "1" == definition["Nodes"]["worker-1"]["Labels"]["Custom"]["outage.label"]
+    assert len(service.lines(r"\[ERROR\] .*cannot list the Swarm's nodes", after=mark)) <= 2
