@@ -83,3 +83,48 @@ def credentials_json(draw: st.DrawFn) -> tuple[str, list[str], int]:
     threshold = draw(st.integers(1, len(keys)))
     extra = draw(st.dictionaries(st.sampled_from(["RootToken", "Other"]), st.text(max_size=10), max_size=2))
     return json.dumps({"UnsealKeys": keys, "KeyThreshold": threshold, **extra}), keys, threshold
+
+
+# Values a person might type into a label, for the label parsers' edges: case and whitespace around the
+# words, signs, separators and non-ASCII digits in integers, control characters that str.strip() removes
+# and int() does not, and things that look typed but are not.
+odd_label_values = st.sampled_from(
+    [
+        *(" TRUE ", "Yes", "oN", "OFF\n", "\u00a0true", "yes please"),
+        *("0", " 08 ", "+5", "-0", "1_000", "\u0663", "\x1c7\x1c", "\t42\n", "1.5"),
+        *("ARM64 ", " X32", "x86", "Unknown", "None", "null"),
+    ]
+)
+neon_labels = st.dictionaries(
+    st.one_of(mapped_label_keys, label_keys), st.one_of(label_values, odd_label_values), max_size=20
+)
+"""A node's labels with many of the io.neon.* ones (both spellings of ephemeral often together) and odd values."""
+
+
+@st.composite
+def crowded_swarms(draw: st.DrawFn) -> list[SwarmNode]:
+    """A node list where hostnames may repeat, in any case, and labels carry odd values (neon_labels)."""
+    pool = draw(st.lists(hostnames, min_size=1, max_size=3, unique=True))
+    nodes = []
+    for _ in range(draw(st.integers(1, 6))):
+        name = draw(st.sampled_from(pool))
+        node = draw(swarm_nodes(hostname=name.upper() if draw(st.booleans()) else name))
+        nodes.append(SwarmNode(node.id, node.hostname, node.role, node.addr, node.manager_addr, draw(neon_labels)))
+    return nodes
+
+
+json_values_with_hash_keys = json_values | st.dictionaries(st.just("Hash") | text, json_values, max_size=4)
+"""JSON values, often an object with a `Hash` member of its own (which is not the definition's)."""
+
+
+@st.composite
+def definitions_with_hash_anywhere(draw: st.DrawFn) -> dict[str, Any]:
+    """A definition as any writer may have left it: `Hash` first, last, in between or missing, holding
+    anything, and `Hash` members nested in other properties."""
+    known = ["Name", "Schema", "Docker", "Vault", "Nodes"]
+    members = draw(st.dictionaries(st.one_of(st.sampled_from(known), text), json_values_with_hash_keys, max_size=6))
+    members.pop("Hash", None)
+    items = list(members.items())
+    if draw(st.booleans()):
+        items.insert(draw(st.integers(0, len(items))), ("Hash", draw(json_values_with_hash_keys)))
+    return dict(items)

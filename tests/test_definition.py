@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
 from hypothesis import given
 
 from messages.swarm import SwarmNode
-from neon_cm.definition import LabelProblem, build_nodes, node_object, with_nodes
+from neon_cm.definition import (
+    LABEL_FIELDS,
+    MAPPED_LABELS,
+    PRIVATE_ADDRESS_LABEL,
+    PUBLIC_ADDRESS_LABEL,
+    DuplicateHostname,
+    LabelProblem,
+    NodesBuilt,
+    build_nodes,
+    node_object,
+    with_nodes,
+)
+from neon_cm.encoding import canonical_json
 from tests import strategies
 
 DOCKER_NODE = {
@@ -120,3 +135,72 @@ def test_base_properties_survive_untouched(base: dict, swarm: list[SwarmNode]) -
 
     assert [key for key in base] == [key for key in definition]
     assert {k: v for k, v in base.items() if k != "Nodes"} == {k: v for k, v in definition.items() if k != "Nodes"}
+
+
+def spec_node_object(node: SwarmNode) -> tuple[dict[str, Any], list[LabelProblem]]:
+    """The node object exactly as the spec words it, field by field: the model build_nodes must match."""
+    labels = dict(node.labels)
+    name = node.hostname.lower()
+    typed: dict[str, Any] = {}
+    problems = []
+    for field in LABEL_FIELDS:
+        typed[field.property] = field.default
+        label = next((label for label in field.labels if label in labels), None)  # an old spelling only alone
+        if label is not None:
+            parsed = labels[label] if field.parse is None else field.parse(labels[label])
+            if parsed is None:
+                problems.append(LabelProblem(name, label, labels[label], field.expected))
+            else:
+                typed[field.property] = parsed
+    typed["Custom"] = {key: labels[key] for key in sorted(labels) if key not in MAPPED_LABELS}
+    return {
+        "Name": name,
+        "PublicAddress": labels.get(PUBLIC_ADDRESS_LABEL, ""),
+        "PrivateAddress": labels.get(PRIVATE_ADDRESS_LABEL, node.addr),
+        "Role": node.role,
+        "IsManager": node.role == "manager",
+        "Labels": typed,
+    }, problems
+
+
+def spec_build_nodes(swarm: list[SwarmNode]) -> NodesBuilt:
+    """build_nodes as the spec words it: the first node listed under a name is the one kept."""
+    by_name: dict[str, list[SwarmNode]] = {}
+    for node in swarm:
+        by_name.setdefault(node.hostname.lower(), []).append(node)
+    problems = [problem for node in swarm for problem in spec_node_object(node)[1]]
+    return NodesBuilt(
+        {name: spec_node_object(group[0])[0] for name, group in sorted(by_name.items())},
+        tuple(sorted(problems, key=attrs.astuple)),
+        tuple(
+            DuplicateHostname(name, tuple(sorted(node.id for node in group)))
+            for name, group in sorted(by_name.items())
+            if len(group) > 1
+        ),
+    )
+
+
+@given(strategies.crowded_swarms())
+def test_build_nodes_matches_the_spec_model(swarm: list[SwarmNode]) -> None:
+    """The one-pass build gives the spec model's nodes (same bytes, so same order and types), label
+    problems and duplicates, for odd label values, both ephemeral spellings and shared hostnames."""
+    expected = spec_build_nodes(swarm)
+
+    actual = build_nodes(swarm)
+
+    assert canonical_json(expected.nodes) == canonical_json(actual.nodes)
+    assert expected == actual
+
+
+def test_label_words_are_what_their_parser_makes_of_them() -> None:
+    """Each field's words (looked up before its parser) are what the parser makes of them, type included."""
+    expected = [(word, type(value), value) for field in LABEL_FIELDS for word, value in field.words.items()]
+
+    actual = [
+        (word, type(field.parse(word)), field.parse(word))
+        for field in LABEL_FIELDS
+        if field.parse is not None
+        for word in field.words
+    ]
+
+    assert expected == actual

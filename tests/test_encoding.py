@@ -19,6 +19,7 @@ from neon_cm.encoding import (
     definition_hash,
     deflate,
     encode_definition,
+    hashed_json,
     inflate,
     md5_base64,
     verify_definition,
@@ -112,6 +113,26 @@ def test_hash_recomputed_from_stored_json_matches_hash_key(base: dict, swarm: li
     assert stored["Hash"] == digest
     assert stored_json.encode("utf-8") == canonical_json(stored)
     assert verify_definition(stored, digest)
+
+
+@given(
+    st.one_of(
+        strategies.definitions_with_hash_anywhere(),
+        st.builds(
+            lambda base, swarm: with_nodes(base, build_nodes(swarm).nodes),
+            strategies.base_definitions(),
+            strategies.swarms(),
+        ),
+    )
+)
+def test_hash_spliced_into_one_serialization_gives_the_spec_bytes(definition: dict) -> None:
+    """Serializing once and splicing the hash in is byte for byte the spec's way: canonical JSON with
+    "Hash":null hashed, then canonical JSON with the hash in Hash's place (Hash anywhere or missing)."""
+    expected_hash = md5_base64(canonical_json({**definition, "Hash": None}))
+    expected_json = canonical_json({**definition, "Hash": expected_hash})
+
+    assert (expected_json, expected_hash) == hashed_json(definition)
+    assert expected_hash == definition_hash(definition)
 
 
 def test_canonical_json_is_compact_utf8_not_escaped() -> None:
