@@ -10,6 +10,7 @@ import pykka
 
 from actors.logger import Log
 from messages.lifecycle import Subscribe
+from messages.timing import Tick
 
 #: Why each dead actor died: ServiceActor.on_failure records it, the Supervisor logs it once.
 _crashes: dict[str, BaseException] = {}
@@ -42,7 +43,11 @@ class ServiceActor(pykka.ThreadingActor):
             self.subscribers.append(message.subscriber)
             self.on_subscribe(message.subscriber)
             return None
-        return self.handle(message)
+        try:
+            return self.handle(message)
+        finally:
+            if isinstance(message, Tick) and message.handled is not None:
+                message.handled.set()
 
     def on_failure(
         self,

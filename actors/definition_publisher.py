@@ -17,7 +17,7 @@ from messages.swarm import NodesObserved
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
 from neon_cm.errors import describe
-from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_VALUE_BYTES
+from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_DEFINITION_BYTES
 from neon_cm.outage import Outage
 
 CONSUL_ERRORS = (consul.ConsulException, requests.RequestException)
@@ -94,9 +94,10 @@ class DefinitionPublisher(ServiceActor):
         if new_hash == stored_hash and verify_definition(base, new_hash):
             self.log.debug(f"definition unchanged (hash {new_hash})")
             return DefinitionUnchanged(new_hash, len(value))
-        if len(value) > MAX_VALUE_BYTES:
+        if len(value) > MAX_DEFINITION_BYTES:
             return self.refuse(
-                f"the definition is {len(value)} bytes compressed, over Consul's {MAX_VALUE_BYTES}-byte limit; "
+                f"the definition is {len(value)} bytes compressed, over the {MAX_DEFINITION_BYTES} bytes a Consul "
+                f"transaction can carry (512 KiB of base64); "
                 "the previous one stays"
             )
         try:

@@ -12,7 +12,8 @@ from messages.timing import SetInterval, Tick
 
 
 class Ticker(pykka.ThreadingActor):
-    """Tells `Tick(name)` to `target` at start and then every `interval` seconds.
+    """Tells `Tick(name)` to `target` at start and then every `interval` seconds, skipping a tick while
+    the target has not handled the last one (so a slow or hung target never builds a backlog).
 
     Pykka has no timers: a small daemon thread waits on a condition, so a SetInterval
     or a stop wakes it at once. An interval change counts from the last tick. The
@@ -51,6 +52,7 @@ class Ticker(pykka.ThreadingActor):
 
     def _run(self) -> None:
         last_tick = time.monotonic() - (self.interval if self.tick_at_start else 0.0)
+        pending: threading.Event | None = None
         while True:
             with self._wake:
                 while not self._stopping:
@@ -61,8 +63,11 @@ class Ticker(pykka.ThreadingActor):
                 if self._stopping:
                     return
             last_tick = time.monotonic()
+            if pending is not None and not pending.is_set():
+                continue  # the target is still busy with the last tick: a backlog would only repeat the work
+            pending = threading.Event()
             try:
-                self.target.tell(Tick(self.name))
+                self.target.tell(Tick(self.name, pending))
             except pykka.ActorDeadError:
                 self.actor_ref.stop(block=False)
                 return

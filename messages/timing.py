@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import attrs
 
 
@@ -11,6 +13,8 @@ class Tick:
 
     timer: str
     """Name of the Ticker that sent it, e.g. `node-poll`."""
+    handled: threading.Event | None = attrs.field(default=None, eq=False, repr=False)
+    """Set once the target has handled it: a Ticker sends no new tick while its last one waits."""
 
 
 @attrs.frozen

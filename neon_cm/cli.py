@@ -29,7 +29,7 @@ from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import parse_consul_address, parse_vault_verify
 from neon_cm.errors import OS_ERROR
 from neon_cm.health import from_document
-from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
+from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
 from neon_cm.settings import PARSERS, SettingProblem, parse_settings
 from neon_cm.vault import vault_url
@@ -256,8 +256,11 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise CliError(f"{source} holds a JSON {type(document).__name__}; a cluster definition is an object")
     public, removed = strip_confidential(document)
     value, new_hash = encode_definition(public)
-    if len(value) > MAX_VALUE_BYTES:
-        raise CliError(f"the definition is {len(value)} bytes compressed, over Consul's {MAX_VALUE_BYTES}-byte limit")
+    if len(value) > MAX_DEFINITION_BYTES:
+        raise CliError(
+            f"the definition is {len(value)} bytes compressed, over the {MAX_DEFINITION_BYTES} bytes a Consul "
+            "transaction can carry (512 KiB of base64)"
+        )
     with consul_errors(env) as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
         client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])

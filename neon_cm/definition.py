@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -58,11 +59,17 @@ def _parse_bool(value: str) -> bool | None:
     return None
 
 
+#: What .NET's int.Parse (neon-tool, the original service) reads: ASCII digits, a sign, in Int32's range.
+INT32_TEXT = re.compile(r"[+-]?[0-9]{1,10}")
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
 def _parse_int(value: str) -> int | None:
-    try:
-        return int(value.strip())
-    except ValueError:
+    text = value.strip()
+    if not INT32_TEXT.fullmatch(text):
         return None
+    number = int(text)
+    return number if INT32_MIN <= number <= INT32_MAX else None
 
 
 def _parse_architecture(value: str) -> str | None:
@@ -83,7 +90,7 @@ class _LabelField:
     """Values that `parse` maps to these results as written: looked up first, so most never reach it."""
 
 
-_BOOL, _INT, _TEXT = "true/false (true, yes, on, 1 / false, no, off, 0)", "an integer", "text"
+_BOOL, _INT, _TEXT = "true/false (true, yes, on, 1 / false, no, off, 0)", "an integer (Int32)", "text"
 _BOOL_WORDS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 _ARCHITECTURE_WORDS = {word: word for word in ARCHITECTURES}
 # The order here is the order of the properties in each node's `Labels` object.

@@ -85,13 +85,19 @@ def encode_definition(definition: dict[str, Any]) -> tuple[bytes, str]:
     return deflate(data), hash_
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode_definition(stored: bytes) -> dict[str, Any]:
     """Inflate and parse a stored definition; raise DefinitionFormatError naming what is wrong."""
     text = inflate(stored)
     try:
-        value = json.loads(text.decode("utf-8"))
+        value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as error:
         raise DefinitionFormatError(f"not JSON ({error})") from None
+    except RecursionError:
+        raise DefinitionFormatError("not JSON this service can read (nested too deep)") from None
     if not isinstance(value, dict):
         raise DefinitionFormatError(f"JSON is a {type(value).__name__}, not an object")
     return value

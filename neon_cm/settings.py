@@ -12,8 +12,9 @@ import attrs
 from messages.settings import Settings
 from neon_cm.keys import SETTINGS_PREFIX
 
-#: Longer than a day between polls is taken for a typo, not a wish.
+#: Longer than a day, or shorter than a tenth of a second, between polls is taken for a typo, not a wish.
 MAX_POLL_SECONDS = 86_400.0
+MIN_POLL_SECONDS = 0.1
 TEMPLATE_FIELDS = frozenset({"hostname", "addr"})
 DEFAULTS = Settings()
 
@@ -42,6 +43,8 @@ def parse_seconds(text: str) -> float:
         raise ValueError("not a number") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError("must be a number of seconds above 0")
+    if value < MIN_POLL_SECONDS:
+        raise ValueError(f"must be at least {MIN_POLL_SECONDS:g} seconds")
     if value > MAX_POLL_SECONDS:
         raise ValueError(f"must be at most {MAX_POLL_SECONDS:g} seconds")
     return value

@@ -106,7 +106,7 @@ def test_unparsable_label_keeps_default_and_is_reported() -> None:
     obj, problems = node_object(node)
 
     assert 0 == obj["Labels"]["ComputeCores"]
-    assert [LabelProblem("w1", "io.neon.compute.cores", "abc", "an integer")] == problems
+    assert [LabelProblem("w1", "io.neon.compute.cores", "abc", "an integer (Int32)")] == problems
     assert "w1" in problems[0].describe() and "io.neon.compute.cores" in problems[0].describe()
 
 
@@ -204,3 +204,16 @@ def test_label_words_are_what_their_parser_makes_of_them() -> None:
     ]
 
     assert expected == actual
+
+
+def test_int_labels_read_as_dotnet_int_parse_does() -> None:
+    """ASCII digits with a sign, within Int32: what neon-tool can read; anything else keeps the default."""
+    accepted = {"16": 16, " -3 ": -3, "+7": 7, "2147483647": 2147483647}
+    refused = ["1_000", "١٦", "99999999999999999999", "2147483648", "1.5", "0x10", ""]
+
+    for text, number in accepted.items():
+        obj, problems = node_object(SwarmNode("i", "n", "worker", "a", labels={"io.neon.compute.cores": text}))
+        assert (number, []) == (obj["Labels"]["ComputeCores"], problems)
+    for text in refused:
+        obj, problems = node_object(SwarmNode("i", "n", "worker", "a", labels={"io.neon.compute.cores": text}))
+        assert (0, 1) == (obj["Labels"]["ComputeCores"], len(problems)), text

@@ -174,3 +174,17 @@ def test_decode_names_what_is_wrong(stored: bytes, expected: str) -> None:
         decode_definition(stored)
 
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (deflate(b'{"Weight":NaN}'), "NaN is not JSON"),
+        (deflate(b'{"Weight":-Infinity}'), "-Infinity is not JSON"),
+        (deflate(b'{"a":' * 100_000 + b"1" + b"}" * 100_000), "nested too deep"),
+    ],
+)
+def test_decode_refuses_what_is_not_strict_json(stored: bytes, expected: str) -> None:
+    """NaN/Infinity are not JSON (.NET refuses them); absurd nesting is refused rather than crashing."""
+    with pytest.raises(DefinitionFormatError, match=expected):
+        decode_definition(stored)

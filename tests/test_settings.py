@@ -35,6 +35,8 @@ def test_valid_settings_are_used() -> None:
         ("node_poll_seconds", "nan"),
         ("node_poll_seconds", "inf"),
         ("vault_poll_seconds", "1e300"),
+        ("node_poll_seconds", "1e-300"),
+        ("vault_poll_seconds", "0.01"),
         ("vault_url_template", "http://{host}:8200"),
         ("vault_url_template", "{hostname}:8200"),
         ("vault_url_template", "http://{hostname"),

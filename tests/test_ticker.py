@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,8 @@ class Recorder(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> None:
         self.seen.put((time.monotonic(), message))
+        if isinstance(message, Tick) and message.handled is not None:
+            message.handled.set()
 
 
 @pytest.fixture
@@ -64,3 +67,36 @@ def test_stops_cleanly_and_stops_with_its_target(recorder: Any) -> None:
         time.sleep(0.01)
 
     assert (False, False) == (ticker.is_alive(), orphan.is_alive())
+
+
+class Stuck(pykka.ThreadingActor):
+    """Takes its time over every tick."""
+
+    def __init__(self, seen: queue.Queue[tuple[float, Any]], release: threading.Event) -> None:
+        super().__init__()
+        self.seen = seen
+        self.release = release
+
+    def on_receive(self, message: Any) -> None:
+        self.seen.put((time.monotonic(), message))
+        self.release.wait(5)
+        if isinstance(message, Tick) and message.handled is not None:
+            message.handled.set()
+
+
+def test_no_backlog_while_the_target_is_busy() -> None:
+    """A target stuck on one tick gets no queue of ticks behind it, and ticks again once it is free."""
+    seen: queue.Queue[tuple[float, Any]] = queue.Queue()
+    release = threading.Event()
+    target = Stuck.start(seen, release)
+    try:
+        Ticker.start("poll", target, 0.01)
+        seen.get(timeout=2)
+        time.sleep(0.3)  # about 30 intervals while the first tick is being handled
+        queued_while_busy = target.actor_inbox.qsize()  # type: ignore[attr-defined]  # a queue.Queue here
+        release.set()
+
+        assert 0 == queued_while_busy
+        assert Tick("poll") == seen.get(timeout=2)[1]
+    finally:
+        pykka.ActorRegistry.stop_all()
