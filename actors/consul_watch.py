@@ -7,18 +7,16 @@ from typing import Any
 
 import consul
 import pykka
-import requests
 
 from actors.base import ServiceActor
 from actors.logger import Log
 from messages.consul import KeysChanged, WatchFailed
-from neon_cm.errors import describe
+from neon_cm.errors import CONSUL_ERRORS, describe
 
 #: How long Consul holds a blocking query open when nothing changes.
 BLOCK_SECONDS = 30
 RETRY_FIRST_SECONDS = 0.5
 RETRY_LONGEST_SECONDS = 10.0
-CONSUL_ERRORS = (consul.ConsulException, requests.RequestException)
 
 
 class ConsulWatch(ServiceActor):

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import consul
-import requests
 from consul.exceptions import ClientError
 
 from actors.base import ServiceActor
@@ -16,11 +15,10 @@ from messages.definition import DefinitionNotPublished, DefinitionPublished, Def
 from messages.swarm import NodesObserved
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
-from neon_cm.errors import describe
+from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_DEFINITION_BYTES
 from neon_cm.outage import Outage
 
-CONSUL_ERRORS = (consul.ConsulException, requests.RequestException)
 Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
 
 

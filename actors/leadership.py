@@ -12,12 +12,11 @@ import pykka
 from consul.exceptions import NotFound
 
 from actors.base import ServiceActor
-from actors.consul_watch import CONSUL_ERRORS
 from actors.logger import Log
 from actors.ticker import Ticker
 from messages.leadership import BecameLeader, LostLeadership
 from messages.timing import Tick
-from neon_cm.errors import describe
+from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.keys import LEADER_KEY
 from neon_cm.outage import Outage
 

@@ -11,9 +11,8 @@ import pykka
 
 from actors.base import ServiceActor
 from actors.logger import Log
-from actors.swarm_watcher import DOCKER_ERRORS
 from messages.swarm import NodeChanged, NodeEventsConnected
-from neon_cm.errors import describe
+from neon_cm.errors import DOCKER_ERRORS, describe
 from neon_cm.outage import Outage
 
 #: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).

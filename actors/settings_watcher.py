@@ -10,11 +10,11 @@ import consul
 import pykka
 
 from actors.base import ServiceActor
-from actors.consul_watch import CONSUL_ERRORS, ConsulWatch
+from actors.consul_watch import ConsulWatch
 from actors.logger import Log
 from messages.consul import KeysChanged, WatchFailed
 from messages.settings import Settings, SettingsChanged
-from neon_cm.errors import describe
+from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.outage import Outage
 from neon_cm.settings import PARSERS, SETTINGS_PREFIX, SettingProblem, default_text, describe_settings, parse_settings
 

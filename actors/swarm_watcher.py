@@ -9,7 +9,6 @@ from typing import Any
 import docker
 import docker.errors
 import pykka
-import requests
 
 from actors.base import ServiceActor
 from actors.logger import Log
@@ -18,10 +17,9 @@ from messages.settings import SettingsChanged
 from messages.swarm import NodeChanged, NodeEventsConnected, NodeListFailed, NodesObserved, SwarmNode
 from messages.timing import SetInterval, Tick
 from neon_cm.debounce import Debounce
-from neon_cm.errors import describe
+from neon_cm.errors import DOCKER_ERRORS, describe
 from neon_cm.outage import Outage
 
-DOCKER_ERRORS = (docker.errors.DockerException, requests.RequestException)
 #: A burst of node events (a node joining, an operator labelling nodes in a loop) is listed once,
 #: this long after its last event; a burst that never pauses is listed after LONGEST_BURST_SECONDS.
 QUIET_SECONDS = 0.2

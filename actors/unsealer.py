@@ -7,13 +7,13 @@ from typing import Any
 
 import consul
 import hvac.exceptions
-import requests
 
 from actors.base import ServiceActor
 from actors.logger import Log
 from messages.vault import CheckNow, UnsealFinished, UnsealRequested
 from neon_cm.clients import vault_client
 from neon_cm.credentials import UnsealCredentials
+from neon_cm.errors import CONSUL_ERRORS
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
 from neon_cm.vault_probe import VAULT_ERRORS
@@ -53,7 +53,7 @@ class Unsealer(ServiceActor):
         """GET /v1/kv/neon/cluster/disable-auto-unseal: read before every decision, so a switch applies at once."""
         try:
             _, item = self.consul.kv.get(DISABLE_AUTO_UNSEAL_KEY)
-        except (consul.ConsulException, requests.RequestException) as error:
+        except CONSUL_ERRORS as error:
             self.log.error(f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul; not unsealing until it can", error)
             return False
         text = (item.get("Value") or b"").decode("utf-8", errors="replace").strip() if item else ""

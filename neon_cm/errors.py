@@ -1,8 +1,16 @@
-"""Saying what went wrong in one short, stable phrase (so a repeating failure is recognised as the same one)."""
+"""Which failures are a peer's, and saying what went wrong in one short, stable phrase."""
 
 from __future__ import annotations
 
 import re
+
+import consul
+import docker.errors
+import requests
+
+#: What talking to Consul or Docker raises when the peer is down, slow or refuses (not a bug of ours).
+CONSUL_ERRORS = (consul.ConsulException, requests.RequestException)
+DOCKER_ERRORS = (docker.errors.DockerException, requests.RequestException)
 
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
