@@ -65,6 +65,11 @@ class Leadership(ServiceActor):
             except CONSUL_ERRORS:
                 pass  # the session expires by itself within 2 x TTL
 
+    def on_subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
+        # The first try may win the lock before anyone subscribed: a late subscriber must still hear it.
+        if self.leading:
+            subscriber.tell(BecameLeader(self.instance))
+
     def handle(self, message: Any) -> None:
         if isinstance(message, Tick):
             self.step()

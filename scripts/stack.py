@@ -694,6 +694,116 @@ def docker_restart(name: str, path: str | None = None) -> None:
     docker_start(name, path)
 
 
+# --------------------------------------------------------------------------- extra docker nodes (tests)
+# A sixth dockerd for tests that need a node the stack does not have: one outside any swarm, or one
+# joined with a hostname another node already has. It lives under <state dir>/extra/<name>/, so
+# `down` stops it with everything else, and is recorded under "extra_nodes" in stack.json.
+
+
+def _extra_root(sd: str, name: str) -> str:
+    return os.path.join(sd, "extra", name)
+
+
+def _extra_entry(st: dict[str, Any], name: str) -> dict[str, Any]:
+    try:
+        return st["extra_nodes"][name]
+    except KeyError:
+        raise StackError(f"no extra docker node named {name!r}") from None
+
+
+def extra_node_start(name: str, hostname: str, addr: str, path: str | None = None) -> dict[str, Any]:
+    """Start a dockerd outside the swarm, known as `name`, whose Docker hostname is `hostname` and whose
+    swarm address (once joined) is `addr`:2377; wait until it answers; return its entry (docker_host...)."""
+    sd = state_dir(path)
+    st = load(sd)
+    if name in st.get("extra_nodes", {}):
+        raise StackError(f"an extra docker node named {name!r} is already up")
+    # _docker_launch names the UTS namespace after the node's folder: a folder called `hostname`
+    # under a root of its own gives a second node that hostname without touching the first.
+    root = _extra_root(sd, name)
+    d = _node_dir(root, hostname)
+    node = {
+        "hostname": hostname,
+        "role": "",
+        "addr": addr,
+        "docker_host": f"unix://{d}/docker.sock",
+        "pid": _docker_launch(root, hostname),
+        "swarm_addr": f"{addr}:{SWARM_PORT}",
+        "dir": d,
+        "log": os.path.join(d, "dockerd.log"),
+        "node_id": "",
+    }
+    st.setdefault("extra_nodes", {})[name] = node
+    _write_state(sd, st)
+    _docker_wait_ping(node)
+    return node
+
+
+def extra_node_join(name: str, role: str = "worker", path: str | None = None, timeout: float = 90.0) -> str:
+    """Join extra node `name` to the stack's swarm as `role` through manager-1; wait until manager-1
+    lists it Ready; return its swarm node ID."""
+    sd = state_dir(path)
+    st = load(sd)
+    node = _extra_entry(st, name)
+    m1 = st["nodes"][0]
+    token = _run_docker(m1["docker_host"], ("swarm", "join-token", "-q", role)).strip()
+    a = node["swarm_addr"]
+    _run_docker(
+        node["docker_host"],
+        ("swarm", "join", "--token", token, "--listen-addr", a, "--advertise-addr", a, m1["swarm_addr"]),
+        timeout=120,
+    )
+    node_id = str(_docker_api(_sock(node), "/info")["Swarm"]["NodeID"])
+    node.update(role=role, node_id=node_id)
+    _write_state(sd, st)
+    _wait_until(
+        lambda: _docker_api(_sock(m1), f"/nodes/{node_id}")["Status"]["State"] == "ready",
+        _timeout(timeout),
+        f"manager-1 to list the extra node {name} ({node_id}) as Ready",
+        node["log"],
+        node["pid"],
+    )
+    return node_id
+
+
+def extra_node_remove(name: str, path: str | None = None, timeout: float = 90.0) -> None:
+    """Take extra node `name` out of the swarm (`docker swarm leave` on it, `docker node rm --force <ID>`
+    on manager-1), stop its dockerd, remove its files; wait until manager-1 lists the stack's nodes alone,
+    all Ready. A no-op for a name that is not up."""
+    sd = state_dir(path)
+    st = load(sd)
+    node = st.get("extra_nodes", {}).get(name)
+    if node is None:
+        return
+    m1 = st["nodes"][0]
+    if node.get("node_id") and _pid_alive(node.get("pid")):
+        with contextlib.suppress(StackError):  # it may have left already; removing it on manager-1 is what counts
+            _run_docker(node["docker_host"], ("swarm", "leave", "--force"))
+    if node.get("node_id"):
+        # By ID: its hostname may be another node's too.
+        with contextlib.suppress(StackError):
+            _run_docker(m1["docker_host"], ("node", "rm", "--force", node["node_id"]))
+    root = _extra_root(sd, name)
+    _stop_pids([p for p in [node.get("pid")] if p], timeout=30)
+    leftovers = _procs_under(root)
+    if leftovers:
+        _stop_pids(leftovers, timeout=10)
+    _umount_under(root)
+    shutil.rmtree(root, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(root))  # <state dir>/extra, once no extra node is left
+    del st["extra_nodes"][name]
+    _write_state(sd, st)
+    names = [n["hostname"] for n in st["nodes"]]
+    _wait_until(
+        lambda: _swarm_all_ready(m1, names),
+        _timeout(timeout),
+        f"manager-1 to list the stack's {len(names)} nodes alone, all Ready",
+        m1["log"],
+        m1["pid"],
+    )
+
+
 # --------------------------------------------------------------------------- vault (OpenBao)
 
 
