@@ -64,7 +64,10 @@ class Ticker(pykka.ThreadingActor):
                     return
             last_tick = time.monotonic()
             if pending is not None and not pending.is_set():
-                continue  # the target is still busy with the last tick: a backlog would only repeat the work
+                if self.target.is_alive():
+                    continue  # still busy with the last tick: a backlog would only repeat the work
+                self.actor_ref.stop(block=False)  # it died holding the last tick
+                return
             pending = threading.Event()
             try:
                 self.target.tell(Tick(self.name, pending))
