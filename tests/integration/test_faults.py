@@ -161,3 +161,14 @@ def test_docker_daemon_restart_is_survived(
 
     assert "1" == definition["Nodes"]["worker-1"]["Labels"]["Custom"]["outage.label"]
     assert len(service.lines(r"\[ERROR\] .*cannot list the Swarm's nodes", after=mark)) <= 2
+
+
+def test_consul_unreachable_at_start_is_not_fatal(start_service: Callable[..., Service]) -> None:
+    """No Consul at start: the service waits and retries, saying so once, and stays up (SIGTERM exits 0)."""
+    service = start_service(CONSUL_HTTP_ADDR="127.0.0.1:1")
+
+    service.wait_for(r"\[ERROR\] \[module:leadership\] cannot reach Consul for the instance lock; retrying")
+    time.sleep(5)  # two more tries
+
+    assert service.process.poll() is None
+    assert 1 == len(service.lines(r"\[ERROR\]"))
