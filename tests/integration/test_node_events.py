@@ -13,20 +13,22 @@ from tests.integration.test_definition_pipeline import PUBLISHED, read_definitio
 from tests.service import Service
 
 
-def slow_polls(kv: consul.Consul) -> None:
-    """Polls 5 minutes apart: anything that shows up sooner came through the event stream."""
+def started_with_slow_polls(kv: consul.Consul, start_service: Callable[..., Service]) -> Service:
+    """A service polling 5 minutes apart (anything that shows up sooner came through the event stream),
+    once it has published and its event stream is connected."""
+    seed_base(kv)
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "300")
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(r"node events: connected")
+    return service
 
 
 def test_label_change_reaches_consul_through_events_not_the_poll(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:
     """With a 300 s poll, a label change is published within seconds: the event path works."""
-    seed_base(kv)
-    slow_polls(kv)
-    service = start_service()
-    service.wait_for(PUBLISHED)
-    service.wait_for(r"node events: connected")
+    service = started_with_slow_polls(kv, start_service)
 
     mark = service.mark()
     labels("worker-1", "io.neon.compute.cores", "12")
@@ -41,11 +43,7 @@ def test_burst_of_label_changes_costs_at_most_two_writes(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:
     """Ten label changes in a row (an operator's loop) are coalesced: at most two definition writes."""
-    seed_base(kv)
-    slow_polls(kv)
-    service = start_service()
-    service.wait_for(PUBLISHED)
-    service.wait_for(r"node events: connected")
+    service = started_with_slow_polls(kv, start_service)
     _, _, _, hash_index = read_definition(kv)
 
     mark = service.mark()
@@ -65,11 +63,7 @@ def test_event_stream_survives_a_docker_daemon_restart(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:
     """The manager's dockerd restarts: the stream reconnects, and a later label change still arrives by event."""
-    seed_base(kv)
-    slow_polls(kv)
-    service = start_service()
-    service.wait_for(PUBLISHED)
-    service.wait_for(r"node events: connected")
+    service = started_with_slow_polls(kv, start_service)
 
     mark = service.mark()
     stack.docker_restart("manager-1")
