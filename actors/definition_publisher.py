@@ -46,8 +46,6 @@ class DefinitionPublisher(ServiceActor):
         return None
 
     def reconcile(self, observed: NodesObserved) -> Outcome:
-        if not observed.nodes:
-            return self.refuse("the Swarm listed no nodes (has this manager left it?); definition not published")
         built = build_nodes(observed.nodes)
         for problem in sorted(set(built.label_problems) - self.warned_labels, key=LabelProblem.describe):
             self.log.warn(problem.describe())

@@ -86,12 +86,20 @@ class SwarmWatcher(ServiceActor):
         try:
             listed = self.docker.nodes()
         except DOCKER_ERRORS as error:
-            if self.outage.failed(describe(error), time.monotonic()):
-                self.log.error("cannot list the Swarm's nodes through Docker", error)
-            self.publish(NodeListFailed(describe(error)))
+            self.listing_failed(describe(error), "cannot list the Swarm's nodes through Docker", error)
+            return
+        if not listed:
+            # A real daemon never lists no node; a listing that does is an anomaly, never a Swarm to publish.
+            self.listing_failed("empty listing", "the Swarm listed no nodes (has this manager left it?)")
             return
         if self.outage.succeeded() is not None:
             self.log.info("listing the Swarm's nodes again")
         nodes = tuple(SwarmNode.from_docker(node) for node in listed)
         self.log.debug(f"listed {len(nodes)} nodes")
         self.publish(NodesObserved(nodes))
+
+    def listing_failed(self, problem: str, message: str, error: BaseException | None = None) -> None:
+        """ERROR when the failure starts or changes (then every 5 minutes); tell NodeListFailed every time."""
+        if self.outage.failed(problem, time.monotonic()):
+            self.log.error(message, error)
+        self.publish(NodeListFailed(problem))

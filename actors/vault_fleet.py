@@ -57,8 +57,6 @@ class VaultFleet(ServiceActor):
 
     def handle(self, message: Any) -> None:
         if isinstance(message, NodesObserved):
-            if not message.nodes:
-                return  # a listing with no nodes at all is an anomaly, not every manager leaving: keep watching
             self.managers = {node.id: node for node in message.nodes if node.role == "manager"}
             self.reconcile()
         elif isinstance(message, SettingsChanged):

@@ -50,7 +50,7 @@ class NodesObserved:
     """The SwarmWatcher listed the Swarm's nodes."""
 
     nodes: tuple[SwarmNode, ...]
-    """Every node Docker listed, in Docker's order."""
+    """Every node Docker listed, in Docker's order; never empty (an empty listing is a NodeListFailed)."""
 
 
 @attrs.frozen
