@@ -358,34 +358,33 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
-def _docker_api(sock_path: str, path: str, timeout: float = 5.0) -> Any:
-    """GET a Docker Engine API path over a unix socket; return parsed JSON (raise on non-2xx)."""
+def _docker_request(method: str, sock_path: str, path: str, timeout: float) -> tuple[int, str]:
+    """One Docker Engine API request over a unix socket: (status, body text)."""
     conn = _UnixHTTPConnection(sock_path, timeout)
     try:
-        conn.request("GET", path)
+        conn.request(method, path)
         resp = conn.getresponse()
-        raw = resp.read().decode("utf-8", "replace")
-        if resp.status >= 300:
-            raise RuntimeError(f"GET {path} -> {resp.status}: {raw.strip()}")
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
+        return resp.status, resp.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def _docker_api(sock_path: str, path: str, timeout: float = 5.0) -> Any:
+    """GET a Docker Engine API path over a unix socket; return parsed JSON (raise on non-2xx)."""
+    status, raw = _docker_request("GET", sock_path, path, timeout)
+    if status >= 300:
+        raise RuntimeError(f"GET {path} -> {status}: {raw.strip()}")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def _docker_api_delete(sock_path: str, path: str, timeout: float = 10.0) -> None:
     """DELETE a Docker Engine API path over a unix socket (404 is fine); raise on other errors."""
-    conn = _UnixHTTPConnection(sock_path, timeout)
-    try:
-        conn.request("DELETE", path)
-        resp = conn.getresponse()
-        raw = resp.read().decode("utf-8", "replace")
-        if resp.status >= 300 and resp.status != 404:
-            raise StackError(f"DELETE {path} -> {resp.status}: {raw.strip()}")
-    finally:
-        conn.close()
+    status, raw = _docker_request("DELETE", sock_path, path, timeout)
+    if status >= 300 and status != 404:
+        raise StackError(f"DELETE {path} -> {status}: {raw.strip()}")
 
 
 @contextlib.contextmanager
