@@ -9,58 +9,68 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pykka
 import pykka.debug
 import urllib3
 
+from actors.base import Directory, linked
 from actors.definition_publisher import DefinitionPublisher
 from actors.leadership import Leadership
 from actors.logger import Log, LogSink, install_logging_bridge
 from actors.metrics import Metrics
 from actors.node_events import NodeEvents
 from actors.settings_watcher import SettingsWatcher
-from actors.supervisor import Supervisor, stop_actors
+from actors.supervisor import ChildSpec, Strategy, Supervisor, stop_actors
 from actors.swarm_watcher import SwarmWatcher
 from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
-from messages.lifecycle import ActorsStarted, Subscribe
 from neon_cm import __version__
 from neon_cm.clients import consul_client, docker_api
 from neon_cm.config import Config, load_config
 from neon_cm.logformat import FORMATTERS
 
+#: Who hears whose publications, by name: a restarted actor is found again under its name.
+WIRING: dict[str, tuple[str, ...]] = {
+    "leadership": ("metrics", "vault-fleet", "unsealer", "definition-publisher"),
+    "settings": ("metrics", "vault-fleet", "swarm-watcher"),
+    "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher"),
+    "definition-publisher": ("metrics",),
+    "vault-fleet": ("metrics",),
+    "vault-monitor": ("metrics",),
+    "unsealer": ("metrics",),
+    "supervisor": ("metrics",),
+}
+#: The lock's client: its release on stop must not wait out a hung Consul.
+LOCK_REQUEST_TIMEOUT = 2.0
+#: SIGTERM to exit 0 within the 5 s Docker gives, whatever hangs.
+SHUTDOWN_SECONDS = 3.5
 
-def start_service(
-    env: Mapping[str, str], config: Config, log: Log, metrics: pykka.ActorRef[Any]
-) -> list[pykka.ActorRef[Any]]:
-    """Start the service's actors in dependency order and wire who tells whom; return them in that order."""
-    consul = consul_client(env)
-    settings = SettingsWatcher.start(consul, log)
-    publisher = DefinitionPublisher.start(consul, log)
-    unsealer = Unsealer.start(config.credentials, consul, config.verify, log) if config.credentials else None
-    fleet = VaultFleet.start(config.verify, unsealer, log)
-    swarm = SwarmWatcher.start(docker_api(env), log)
-    wiring: list[tuple[pykka.ActorRef[Any], pykka.ActorRef[Any]]] = [
-        (settings, metrics),
-        (publisher, metrics),
-        (fleet, metrics),
-        *([(unsealer, metrics)] if unsealer else []),
-        (swarm, metrics),
-        (swarm, publisher),
-        (swarm, fleet),
-        (settings, fleet),
-        (settings, swarm),  # last: its first SettingsChanged starts the node polls
+
+def service_tree(env: Mapping[str, str], config: Config, log: Log) -> list[ChildSpec]:
+    """The top supervisor's children, in start order (stopped in reverse). README draws the tree.
+
+    Three failure domains that never stop or restart each other: settings, the Vault side and the
+    definition side; the observers (metrics, leadership) beside them. Each actor has its own client.
+    """
+    vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.verify, log))]
+    if config.credentials is not None:
+        credentials = config.credentials
+        unsealer = ChildSpec("unsealer", lambda: Unsealer.start(credentials, consul_client(env), config.verify, log))
+        vault_side.insert(0, unsealer)
+    definition_side = [
+        ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(docker_api(env), log)),
+        # Its own client: the event stream holds a connection open for as long as it runs.
+        *([ChildSpec("node-events", lambda: NodeEvents.start(docker_api(env), log))] if config.events else []),
+        ChildSpec("definition-publisher", lambda: DefinitionPublisher.start(consul_client(env), log)),
     ]
-    for source, subscriber in wiring:
-        source.tell(Subscribe(subscriber))
-    # Its own client: the event stream holds a connection open for as long as it runs.
-    node_events = [NodeEvents.start(docker_api(env), swarm, log)] if config.events else []
-    actors: list[pykka.ActorRef[Any]] = [settings, publisher, *([unsealer] if unsealer else [])]
-    actors += [fleet, swarm, *node_events]
-    metrics.tell(ActorsStarted(tuple((ref.actor_class.__name__, ref) for ref in actors)))
-    return actors
+    return [
+        ChildSpec("metrics", lambda: Metrics.start(log, config.metrics_port, config.health_file)),
+        ChildSpec("leadership", lambda: Leadership.start(consul_client(env, LOCK_REQUEST_TIMEOUT), log)),
+        ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(env), log)),
+        ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),
+        ChildSpec("definition", lambda: Supervisor.start("definition", Strategy.REST_FOR_ONE, definition_side, log)),
+    ]
 
 
 def log_start(config: Config, log: Log) -> None:
@@ -78,6 +88,10 @@ def log_start(config: Config, log: Log) -> None:
 
 def main(env: Mapping[str, str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; return the process exit code."""
+    # First thing, so a stop at any moment of start-up is a clean stop, never a traceback.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     env = os.environ if env is None else env
     config = load_config(env, lambda path: Path(path).read_text(encoding="utf-8"))
     sink = LogSink(config.level, config.secrets, FORMATTERS[config.log_format])
@@ -85,11 +99,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
     log = Log("main", sink)
     bridge = install_logging_bridge(log.child("python"))
     logging.captureWarnings(True)  # Python warnings are log entries too, never bare stderr
-    # pykka logs every actor's death; the Supervisor does that once per crash, with the exception.
+    # pykka logs every actor's death; supervisors do that once per crash, with the exception.
     logging.getLogger("pykka").setLevel(logging.CRITICAL)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
     if config.fatal:
         log.fatal(config.fatal)
@@ -99,22 +110,17 @@ def main(env: Mapping[str, str] | None = None) -> int:
     if config.verify is False:
         # Said once at start; urllib3 would otherwise warn on every request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    metrics = Metrics.start(log, config.metrics_port, config.health_file)
-    supervisor = Supervisor.start(lambda: start_service(env, config, log, metrics), sink, log)
-    leadership = Leadership.start(consul_client(env), log)
-    leadership.tell(Subscribe(supervisor))
-    leadership.tell(Subscribe(metrics))
+    with linked(None, Directory(WIRING)):
+        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(env, config, log), log)
     # A signal may land on any thread, and CPython runs its handler only when the main thread wakes:
     # a timed wait makes sure it does.
     while not stop.wait(timeout=0.2):
         pass
     log.info("stopping")
-    # The service's actors first, then the lock (a standby takes over at once), then the observers.
-    stop_actors([leadership, metrics, supervisor], log)
-    leftovers = [ref for ref in pykka.ActorRegistry.get_all() if ref is not sink.ref]
-    for ref in leftovers:
-        log.error(f"{ref} still running after shutdown (a bug); stopping it")
-        ref.stop(block=False)
+    stop_actors([top], log, SHUTDOWN_SECONDS)
+    for ref in pykka.ActorRegistry.get_all():
+        if ref is not sink.ref:
+            log.warn(f"{ref.actor_class.__name__} still busy at exit (a peer that does not answer); leaving it")
     log.info("stopped")
     logging.getLogger().removeHandler(bridge)  # the Logger's own stop is not news for the log stream
     sink.stop()

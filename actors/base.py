@@ -1,53 +1,174 @@
-"""What every service actor shares: a component name, a log handle, subscribers, and failure logging."""
+"""What every actor shares: a parent that hears of its death at once, linked helpers, safe telling, names.
+
+Pykka has no supervision (jodal/pykka#42). This module adds the small part of Erlang/OTP's
+that the service needs:
+
+- Every actor is started inside `linked(parent, directory)`, which its constructor reads: its
+  parent is the supervisor (or the owning actor) that started it. When it dies of an exception,
+  in `setup` or in a handler, the parent is told `ChildExited` with the exception at once;
+  when it stops, the parent is told `ChildExited` without one.
+- An actor's own helpers (its Ticker, a watch thread's actor) are started with `self.spawn(...)`:
+  they are stopped with it, and their death kills it (an Erlang link), so its supervisor restarts
+  the whole unit with fresh timers.
+- Telling an actor that has died never kills the teller: `tell` says whether it arrived.
+- Peers are addressed by name through a `Directory`, so a restarted actor is found again under the
+  same name, and wiring (who hears what) is declared once, by name, not by ActorRef.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import pykka
 
 from actors.logger import Log
-from messages.lifecycle import Subscribe
+from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
 from messages.timing import Tick
 
-#: Why each dead actor died: ServiceActor.on_failure records it, the Supervisor logs it once.
-_crashes: dict[str, BaseException] = {}
-_crashes_lock = threading.Lock()
+A = TypeVar("A", bound=pykka.Actor)
 
 
-def take_crash(component: str) -> BaseException | None:
-    """The exception that killed the actor of this component, if one did (and forget it)."""
-    with _crashes_lock:
-        return _crashes.pop(component, None)
+def tell(ref: pykka.ActorRef[Any] | None, message: Any) -> bool:
+    """Tell `message` to `ref`; False (and nothing raised) when it is gone or None."""
+    if ref is None:
+        return False
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        return False
+    return True
 
 
-class ServiceActor(pykka.ThreadingActor):
-    """A pykka actor that logs through the Logger and tells what it observes to its subscribers.
+class Directory:
+    """Actors by name, and who hears what (by name): the service's address book.
 
-    Subclasses implement `handle(message)`. Expected failures (a peer down) are handled
-    there; anything else raised kills the actor, and the Supervisor restarts the service's
-    actors: a fresh start beats running on with state a bug may have corrupted.
+    Supervisors register each child under its name when they start it, so a restarted actor is
+    reached under the same name. `wiring` maps a publishing component to the names of its
+    subscribers; it is fixed when the service is wired.
     """
 
-    component = "service"
+    def __init__(self, wiring: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        self.wiring = dict(wiring or {})
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._lock = threading.Lock()
 
-    def __init__(self, log: Log) -> None:
+    def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        with self._lock:
+            self._refs[name] = ref
+
+    def unregister(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        """Forget `name`, if it still names `ref` (a newer actor under the same name stays)."""
+        with self._lock:
+            if self._refs.get(name) is ref:
+                del self._refs[name]
+
+    def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
+        with self._lock:
+            return self._refs.get(name)
+
+    def names(self) -> dict[str, pykka.ActorRef[Any]]:
+        with self._lock:
+            return dict(self._refs)
+
+    def subscribers(self, component: str) -> list[pykka.ActorRef[Any]]:
+        """The running subscribers of `component`'s publications."""
+        with self._lock:
+            return [self._refs[name] for name in self.wiring.get(component, ()) if name in self._refs]
+
+    def sources(self, component: str) -> list[pykka.ActorRef[Any]]:
+        """The running actors whose publications `component` hears."""
+        with self._lock:
+            return [
+                self._refs[source]
+                for source, names in self.wiring.items()
+                if component in names and source in self._refs
+            ]
+
+
+class _Linking(threading.local):
+    parent: pykka.ActorRef[Any] | None = None
+    directory: Directory | None = None
+
+
+_linking = _Linking()
+
+
+@contextmanager
+def linked(parent: pykka.ActorRef[Any] | None, directory: Directory) -> Iterator[None]:
+    """Actors constructed in this block (in this thread) get `parent` and `directory`."""
+    saved = (_linking.parent, _linking.directory)
+    _linking.parent, _linking.directory = parent, directory
+    try:
+        yield
+    finally:
+        _linking.parent, _linking.directory = saved
+
+
+class LinkedDied(Exception):
+    """A linked helper of this actor died: the actor dies too, so its supervisor restarts both."""
+
+
+class LinkedActor(pykka.ThreadingActor):
+    """A pykka actor with a parent that hears of its death, and helpers that live and die with it.
+
+    Subclasses implement `setup` (instead of pykka's on_start), `cleanup` (run on stop and on
+    failure alike: pykka runs on_stop only on a clean stop) and `receive`.
+    """
+
+    #: A process must be able to exit while an actor waits on a peer that never answers.
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
         super().__init__()
-        self.log = log.child(self.component)
-        self.subscribers: list[pykka.ActorRef[Any]] = []
+        self.parent = _linking.parent
+        self.directory = _linking.directory or Directory()
+        self.children: list[pykka.ActorRef[Any]] = []
+        """Helpers started with `spawn`: stopped with this actor, and their death is ours."""
+        self.exited = False
+
+    def spawn(self, actor_class: type[A], *args: Any, **kwargs: Any) -> pykka.ActorRef[A]:
+        """Start a helper linked to this actor."""
+        with linked(self.actor_ref, self.directory):
+            ref = actor_class.start(*args, **kwargs)
+        self.children.append(ref)
+        return ref
+
+    def start_thread(self, name: str, work: Callable[[], None]) -> threading.Thread:
+        """Run `work` in a daemon thread of this actor's; if it raises, the actor dies of it (a bug)."""
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as error:  # noqa: BLE001 -- whatever it is, the actor dies of it, never silently
+                tell(self.actor_ref, ThreadDied(name, error))
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def on_start(self) -> None:
+        try:
+            self.setup()
+        except Exception as error:
+            self.exit(error)  # pykka calls no on_failure for a failed on_start
+            raise
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Subscribe):
-            self.subscribers.append(message.subscriber)
-            self.on_subscribe(message.subscriber)
+        if isinstance(message, ChildExited) and message.child in self.children:
+            self.children.remove(message.child)
+            if message.error is not None:
+                raise LinkedDied(f"{message.name} died: {type(message.error).__name__}: {message.error}")
             return None
-        try:
-            return self.handle(message)
-        finally:
-            if isinstance(message, Tick) and message.handled is not None:
-                message.handled.set()
+        if isinstance(message, ThreadDied):
+            raise message.error
+        return self.receive(message)
+
+    def on_stop(self) -> None:
+        self.exit(None)
 
     def on_failure(
         self,
@@ -55,21 +176,79 @@ class ServiceActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exception_value is not None:
-            with _crashes_lock:
-                _crashes[self.component] = exception_value
+        self.exit(exception_value or Exception("unknown failure"))
 
-    def handle(self, message: Any) -> Any:
-        """Act on one message (everything but Subscribe)."""
+    def exit(self, error: BaseException | None) -> None:
+        """Release what this actor holds, stop its helpers, and tell its parent (once)."""
+        if self.exited:
+            return
+        self.exited = True
+        try:
+            self.cleanup()
+        finally:
+            for child in reversed(self.children):
+                child.stop(block=False)
+            self.children = []
+            tell(self.parent, ChildExited(self.actor_ref, self.name, error))
+
+    @property
+    def name(self) -> str:
+        """What this actor is called in the log and in its parent's report."""
+        return type(self).__name__
+
+    def setup(self) -> None:
+        """Start-up work, in the actor's thread; an exception here is a crash like any other."""
+
+    def cleanup(self) -> None:
+        """Release what `setup` acquired (sockets, threads); runs on stop and on failure."""
+
+    def receive(self, message: Any) -> Any:
+        """Act on one message."""
         raise NotImplementedError
 
-    def on_subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
-        """Tell a new subscriber the current view, if the actor has one."""
+
+class ServiceActor(LinkedActor):
+    """A service actor: logs through the Logger and tells what it observes to its subscribers.
+
+    Subclasses implement `handle(message)`. Expected trouble (a peer down, a bad stored value)
+    is handled there and becomes a state and a log line; anything else raised is a bug: the actor
+    dies, and its supervisor logs it and restarts it.
+    """
+
+    component = "service"
+
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log.child(self.component)
+
+    @property
+    def name(self) -> str:
+        return self.component
+
+    def on_start(self) -> None:
+        super().on_start()
+        # A restarted actor has missed what its sources told before: ask them for their current view.
+        for source in self.directory.sources(self.component):
+            tell(source, SendCurrentView(self.actor_ref))
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, SendCurrentView):
+            self.send_current_view(message.to)
+            return None
+        try:
+            return self.handle(message)
+        finally:
+            if isinstance(message, Tick) and message.handled is not None:
+                message.handled.set()
+
+    def handle(self, message: Any) -> Any:
+        """Act on one message."""
+        raise NotImplementedError
+
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        """Tell a (re)started subscriber the current view, if this actor has one."""
 
     def publish(self, message: Any) -> None:
-        """Tell `message` to every live subscriber; forget the dead ones."""
-        for subscriber in list(self.subscribers):
-            try:
-                subscriber.tell(message)
-            except pykka.ActorDeadError:
-                self.subscribers.remove(subscriber)
+        """Tell `message` to every running subscriber of this component."""
+        for subscriber in self.directory.subscribers(self.component):
+            tell(subscriber, message)

@@ -8,7 +8,7 @@ from typing import Any
 import consul
 import pykka
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.logger import Log
 from messages.consul import KeysChanged, WatchFailed
 from neon_cm.errors import CONSUL_ERRORS, describe
@@ -35,12 +35,11 @@ class ConsulWatch(ServiceActor):
         self.prefix = prefix
         self.target = target
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.watch, name=f"consul-watch:{prefix}", daemon=True)
 
-    def on_start(self) -> None:
-        self.thread.start()
+    def setup(self) -> None:
+        self.start_thread(f"consul-watch:{self.prefix}", self.watch)
 
-    def on_stop(self) -> None:
+    def cleanup(self) -> None:
         self.stopping.set()
 
     def handle(self, message: Any) -> None:
@@ -66,14 +65,10 @@ class ConsulWatch(ServiceActor):
             if index is not None and new_index == index:
                 continue  # the wait ran out with nothing changed
             index = new_index if index is None or new_index > index else None
-            values = tuple((item["Key"], item.get("Value")) for item in items or [])
+            values = tuple((item["Key"], item.get("Value")) for item in items or [] if isinstance(item, dict))
             if self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, values)):
                 return
 
     def tell(self, message: Any) -> bool:
         """Tell the target; False once it is gone."""
-        try:
-            self.target.tell(message)
-        except pykka.ActorDeadError:
-            return False
-        return True
+        return tell(self.target, message)

@@ -9,9 +9,11 @@ from typing import Any
 import consul
 from consul.exceptions import ClientError
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.logger import Log
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
+from messages.leadership import BecameLeader, LostLeadership, StandingBy
+from messages.lifecycle import SendCurrentView
 from messages.swarm import NodesObserved
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
@@ -27,8 +29,9 @@ class DefinitionConflict(Exception):
 
 
 class DefinitionPublisher(ServiceActor):
-    """On NodesObserved: read the definition and hash from Consul, rebuild `Nodes`, and write
-    both keys in one transaction only when the hash differs. Tells subscribers the outcome."""
+    """On NodesObserved, while this instance holds the lock: read the definition and hash from Consul,
+    rebuild `Nodes`, and write both keys in one transaction only when the hash differs. Tells
+    subscribers the outcome. Without the lock it writes nothing (another instance does)."""
 
     component = "definition-publisher"
 
@@ -37,12 +40,19 @@ class DefinitionPublisher(ServiceActor):
         self.consul = consul_client
         self.warned_labels: set[LabelProblem] = set()
         self.outage = Outage()
+        self.leading = False
 
     def handle(self, message: Any) -> Outcome | None:
-        if isinstance(message, NodesObserved):
+        if isinstance(message, NodesObserved) and self.leading:
             outcome = self.reconcile(message)
             self.publish(outcome)
             return outcome
+        if isinstance(message, BecameLeader):
+            self.leading = True
+            # Publish what the Swarm looks like now, not at the next change or poll.
+            tell(self.directory.lookup("swarm-watcher"), SendCurrentView(self.actor_ref))
+        elif isinstance(message, (LostLeadership, StandingBy)):
+            self.leading = False
         return None
 
     def reconcile(self, observed: NodesObserved) -> Outcome:
@@ -58,9 +68,9 @@ class DefinitionPublisher(ServiceActor):
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
                 outcome = self.write_if_changed(built.nodes)
         except CONSUL_ERRORS as error:
-            if self.outage.failed(describe(error), time.monotonic()):
+            if self.outage.failed("consul", time.monotonic()):
                 self.log.error("cannot reach Consul to publish the cluster definition", error)
-            return DefinitionNotPublished(f"Consul: {error}")
+            return DefinitionNotPublished(f"Consul: {describe(error)}")
         if self.outage.succeeded() is not None:
             self.log.info("reaching Consul again")
         if isinstance(outcome, DefinitionConflict):
@@ -86,8 +96,13 @@ class DefinitionPublisher(ServiceActor):
             return self.refuse(f"{DEFINITION_KEY} is unreadable: {error}; left as it is, nothing written")
         hash_item = stored.get(HASH_KEY)
         stored_hash = (hash_item.get("Value") or b"").decode("ascii", errors="replace") if hash_item else None
-        value, new_hash = encode_definition(with_nodes(base, nodes))
-        if new_hash == stored_hash and verify_definition(base, new_hash):
+        try:
+            value, new_hash = encode_definition(with_nodes(base, nodes))
+            verified = new_hash == stored_hash and verify_definition(base, new_hash)
+        except (ValueError, RecursionError) as error:  # e.g. a lone surrogate in a string: JSON, not UTF-8
+            reason = "nested too deep" if isinstance(error, RecursionError) else str(error)[:200]
+            return self.refuse(f"{DEFINITION_KEY} cannot be written back as JSON ({reason}); left as it is")
+        if verified:
             self.log.debug(f"definition unchanged (hash {new_hash})")
             return DefinitionUnchanged(new_hash, len(value))
         if len(value) > MAX_DEFINITION_BYTES:

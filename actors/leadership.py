@@ -11,10 +11,10 @@ import consul
 import pykka
 from consul.exceptions import NotFound
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.logger import Log
 from actors.ticker import Ticker
-from messages.leadership import BecameLeader, LostLeadership
+from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.timing import Tick
 from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.keys import LEADER_KEY
@@ -36,8 +36,10 @@ def instance_name() -> str:
 class Leadership(ServiceActor):
     """PUT /v1/session/create (TTL 10 s, no lock delay), then PUT /v1/kv/<lock>?acquire=<session> every 2 s
     until it holds the lock; while it does, PUT /v1/session/renew/<session> every 2 s. Tells its
-    subscribers BecameLeader and LostLeadership. Releases the lock and destroys the session on stop,
-    so a standby takes over at once after a clean shutdown, and within about 20 s after a SIGKILL."""
+    subscribers BecameLeader, LostLeadership, and StandingBy when another instance holds it. Releases
+    the lock and destroys the session on stop, so a standby takes over at once after a clean shutdown,
+    and within about 20 s after a SIGKILL. Give it a client with a short timeout: its stop waits for the
+    release, and a hung Consul must not hold up an exit."""
 
     component = "leadership"
 
@@ -52,12 +54,10 @@ class Leadership(ServiceActor):
         self.outage = Outage()
         self.ticker: pykka.ActorRef[Any] | None = None
 
-    def on_start(self) -> None:
-        self.ticker = Ticker.start("leadership", self.actor_ref, TRY_SECONDS)
+    def setup(self) -> None:
+        self.ticker = self.spawn(Ticker, "leadership", self.actor_ref, TRY_SECONDS)
 
-    def on_stop(self) -> None:
-        if self.ticker is not None:
-            self.ticker.stop()
+    def cleanup(self) -> None:
         if self.session is not None:
             try:
                 self.consul.kv.put(LEADER_KEY, self.instance, release=self.session)
@@ -65,10 +65,12 @@ class Leadership(ServiceActor):
             except CONSUL_ERRORS:
                 pass  # the session expires by itself within 2 x TTL
 
-    def on_subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
-        # The first try may win the lock before anyone subscribed: a late subscriber must still hear it.
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        # A subscriber (re)started after the lock was won or a holder seen must still hear it.
         if self.leading:
-            subscriber.tell(BecameLeader(self.instance))
+            tell(to, BecameLeader(self.instance))
+        elif self.waiting_for is not None:
+            tell(to, StandingBy(self.waiting_for))
 
     def handle(self, message: Any) -> None:
         if isinstance(message, Tick):
@@ -86,6 +88,7 @@ class Leadership(ServiceActor):
                 self.check_holder()
             elif self.consul.kv.put(LEADER_KEY, self.instance, acquire=self.session):
                 self.leading, self.last_renewed, self.waiting_for = True, time.monotonic(), None
+                self.log.info(f"this instance ({self.instance}) is active")
                 self.publish(BecameLeader(self.instance))
             else:
                 self.standby()
@@ -95,8 +98,8 @@ class Leadership(ServiceActor):
             self.lose("the Consul session expired")
             return
         except CONSUL_ERRORS as error:
-            if self.outage.failed(describe(error), time.monotonic()):
-                self.log.error("cannot reach Consul for the instance lock; retrying", error)
+            if self.outage.failed("consul", time.monotonic()):
+                self.log.error(f"cannot reach Consul for the instance lock ({describe(error)}); retrying")
             if self.leading and time.monotonic() - self.last_renewed > GIVE_UP_SECONDS:
                 self.lose(f"Consul unreachable for over {GIVE_UP_SECONDS:g} s")
             return
@@ -112,14 +115,22 @@ class Leadership(ServiceActor):
             self.last_renewed = time.monotonic()
 
     def standby(self) -> None:
-        """GET /v1/kv/<lock>: say once which instance holds it."""
+        """GET /v1/kv/<lock>: say once which instance holds it (its monitors then report at INFO)."""
         _, item = self.consul.kv.get(LEADER_KEY)
-        holder = (item.get("Value") or b"").decode("utf-8", errors="replace") if item else "nobody"
-        if holder != self.waiting_for:
+        value = item.get("Value") if isinstance(item, dict) and item.get("Session") else None
+        holder = value.decode("utf-8", errors="replace")[:100] or "an unnamed instance" if value is not None else None
+        if holder == self.waiting_for:
+            return
+        self.waiting_for = holder
+        if holder is not None:
             self.log.info(f"standing by: {holder} is the active instance ({LEADER_KEY})")
-            self.waiting_for = holder
+            self.publish(StandingBy(holder))
+        else:
+            self.log.info(f"no instance holds {LEADER_KEY}; trying to take it")
+            self.publish(LostLeadership("no instance holds the lock"))
 
     def lose(self, reason: str) -> None:
         if self.leading:
             self.leading = False
+            self.log.warn(f"this instance is no longer active: {reason}; it stops writing and unsealing")
             self.publish(LostLeadership(reason))

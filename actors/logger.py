@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -47,6 +48,8 @@ def write_entry(
 class Logger(pykka.ThreadingActor):
     """Writes every LogEntry it is told, filtered by the LOG_LEVEL, one line each, to its stream."""
 
+    use_daemon_thread = True  # the process exits even if an entry is being written to a blocked stdout
+
     def __init__(
         self,
         level: Level,
@@ -69,10 +72,14 @@ class Logger(pykka.ThreadingActor):
 
 
 class LogSink:
-    """Where every Log handle sends its entries: the running Logger, replaced when it is restarted.
+    """Where every Log handle sends its entries: the running Logger, restarted when it has died.
 
-    While no Logger runs, entries go to stderr so nothing is lost.
+    The sink is the Logger's supervisor: the first entry told to a dead Logger goes to stderr, so
+    nothing is lost, and a new Logger is started at once (at most once a second), which logs that
+    it was restarted.
     """
+
+    RESTART_SECONDS = 1.0
 
     def __init__(
         self,
@@ -86,6 +93,9 @@ class LogSink:
         self.formatter = formatter
         self.stream = stream
         self.ref: pykka.ActorRef[Any] | None = None
+        self.stopped = False
+        self.restarted_at = 0.0
+        self.lock = threading.Lock()
 
     def start(self) -> pykka.ActorRef[Any]:
         """Start a Logger (again) and send entries to it from now on."""
@@ -93,6 +103,7 @@ class LogSink:
         return self.ref
 
     def stop(self) -> None:
+        self.stopped = True
         if self.ref is not None:
             self.ref.stop()
 
@@ -107,6 +118,17 @@ class LogSink:
             self.ref.tell(log_entry)
         except pykka.ActorDeadError:
             write_entry(sys.stderr, log_entry, self.level, self.secrets, self.formatter)
+            self.restart()
+
+    def restart(self) -> None:
+        """Start a new Logger after the old one died (not after stop), at most once a second."""
+        with self.lock:
+            now = time.monotonic()
+            if self.stopped or self.ref is None or self.alive or now - self.restarted_at < self.RESTART_SECONDS:
+                return
+            self.restarted_at = now
+            ref = self.start()
+        ref.tell(entry(time.time(), Level.ERROR, "logger", "the Logger had died; restarted it (meanwhile to stderr)"))
 
 
 class Log:

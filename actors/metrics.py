@@ -5,26 +5,26 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pykka
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from actors.base import ServiceActor
 from actors.logger import Log
 from actors.ticker import Ticker
+from actors.vault_fleet import monitor_name
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
-from messages.leadership import BecameLeader, LostLeadership
-from messages.lifecycle import ActorsStarted
+from messages.leadership import BecameLeader, LostLeadership, StandingBy
+from messages.lifecycle import ActorRestarted, SupervisionGaveUp
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
 from messages.timing import Tick
-from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState
+from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
 from neon_cm.health import Health, assess, to_document
+from neon_cm.outage import Outage
 
 #: How often the health verdict is refreshed and written to the health file.
 HEALTH_SECONDS = 5.0
@@ -57,12 +57,15 @@ class ServiceMetrics:
         self.unseal_failures = Counter("neon_cm_unseal_failures", "Failed unseal attempts", ["node"], registry=r)
         self.healthy = Gauge("neon_cm_healthy", "1 when the service is healthy", registry=r)
         self.active = Gauge("neon_cm_active", "1 while this instance holds the lock and works", registry=r)
+        self.restarts = Counter(
+            "neon_cm_actor_restarts", "Restarts of an actor that crashed (a bug)", ["actor"], registry=r
+        )
 
 
 class Metrics(ServiceActor):
-    """Counts polls, publishes, failures and unseals from the messages it hears; judges health every 5 s
-    (a standby instance is healthy), writes the verdict to the health file, and serves /metrics and
-    /health when given a port. It runs on standby instances too, outside the supervised group."""
+    """Counts polls, publishes, failures, unseals and restarts from the messages it hears; judges health
+    every 5 s, writes the verdict to the health file, and serves /metrics and /health when given a port.
+    A port it cannot bind or a health file it cannot write is one ERROR naming it; the rest goes on."""
 
     component = "metrics"
 
@@ -74,22 +77,26 @@ class Metrics(ServiceActor):
         self.started = time.time()
         self.last_listing: float | None = None
         self.settings = Settings()
-        self.actors: tuple[tuple[str, Any], ...] = ()
+        self.gave_up: dict[str, str] = {}
+        """Actors their top supervisor left stopped, and why."""
+        self.monitored: tuple[str, ...] = ()
+        """Managers whose Vault must have a live monitor."""
         self.health = Health(True)
-        self.active = False
         self.server: ThreadingHTTPServer | None = None
-        self.ticker: pykka.ActorRef[Any] | None = None
+        self.health_file_trouble = Outage()
 
-    def on_start(self) -> None:
-        self.ticker = Ticker.start("health", self.actor_ref, HEALTH_SECONDS)
+    def setup(self) -> None:
+        self.spawn(Ticker, "health", self.actor_ref, HEALTH_SECONDS)
         if self.port is not None:
-            self.server = ThreadingHTTPServer(("", self.port), handler_for(self))
-            threading.Thread(target=self.server.serve_forever, name="metrics-http", daemon=True).start()
+            try:
+                self.server = ThreadingHTTPServer(("", self.port), handler_for(self))
+            except OSError as error:
+                self.log.error(f"cannot serve /metrics and /health on port {self.port} ({error}); they are off")
+                return
+            self.start_thread("metrics-http", self.server.serve_forever)
             self.log.info(f"serving /metrics and /health on port {self.port}")
 
-    def on_stop(self) -> None:
-        if self.ticker is not None:
-            self.ticker.stop()
+    def cleanup(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -129,24 +136,31 @@ class Metrics(ServiceActor):
                 m.unseal_failures.labels(message.hostname).inc()
         elif isinstance(message, SettingsChanged):
             self.settings = message.settings
-        elif isinstance(message, ActorsStarted):
-            self.actors = message.actors
+        elif isinstance(message, ActorRestarted):
+            m.restarts.labels(message.actor).inc()
+        elif isinstance(message, SupervisionGaveUp):
+            self.gave_up[message.actor] = message.reason
+            self.judge()
+        elif isinstance(message, VaultsToMonitor):
+            self.monitored = message.hostnames
         elif isinstance(message, BecameLeader):
-            self.active, self.started, self.last_listing = True, time.time(), None
             m.active.set(1)
-        elif isinstance(message, LostLeadership):
-            self.active, self.actors = False, ()
+        elif isinstance(message, (LostLeadership, StandingBy)):
             m.active.set(0)
         elif isinstance(message, Tick):
             self.judge()
 
     def judge(self) -> None:
         """Refresh the verdict; log when it changes; write the health file (atomically)."""
-        if self.active:
-            dead = [name for name, ref in self.actors if not ref.is_alive()]
-            health = assess(time.time(), self.started, self.last_listing, self.settings.node_poll_seconds, dead)
-        else:
-            health = Health(True, ())  # a standby is doing its job: waiting for the lock
+        unwatched = tuple(hostname for hostname in self.monitored if not self.monitor_alive(hostname))
+        health = assess(
+            time.time(),
+            self.started,
+            self.last_listing,
+            self.settings.node_poll_seconds,
+            sorted(self.gave_up),
+            unwatched,
+        )
         if health != self.health:
             if health.ok:
                 self.log.info("healthy again")
@@ -154,7 +168,18 @@ class Metrics(ServiceActor):
                 self.log.error(f"unhealthy: {'; '.join(health.reasons)}")
         self.health = health
         self.metrics.healthy.set(1 if health.ok else 0)
-        write_health_file(self.health_file, health)
+        try:
+            write_health_file(self.health_file, health)
+        except OSError as error:
+            if self.health_file_trouble.failed("write", time.monotonic()):
+                self.log.error(f"cannot write the health file {self.health_file} ({error}); `health` will say so")
+        else:
+            if self.health_file_trouble.succeeded() is not None:
+                self.log.info(f"writing the health file {self.health_file} again")
+
+    def monitor_alive(self, hostname: str) -> bool:
+        ref = self.directory.lookup(monitor_name(hostname))
+        return ref is not None and ref.is_alive()
 
 
 def write_health_file(path: str, health: Health) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import consul
 import pykka
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.consul_watch import ConsulWatch
 from actors.logger import Log
 from messages.consul import KeysChanged, WatchFailed
@@ -34,21 +34,17 @@ class SettingsWatcher(ServiceActor):
         self.outage = Outage()
         self.watch: pykka.ActorRef[Any] | None = None
 
-    def on_start(self) -> None:
-        # Read once before anyone subscribes, so nothing starts on defaults that Consul overrides.
+    def setup(self) -> None:
+        # Read once before anyone asks, so nothing starts on defaults that Consul overrides.
         try:
             _, items = self.consul.kv.get(SETTINGS_PREFIX, recurse=True)
             self.update((item["Key"], item.get("Value")) for item in items or [])
         except CONSUL_ERRORS as error:
             self.consul_failed(describe(error))
-        self.watch = ConsulWatch.start(self.consul, SETTINGS_PREFIX, self.actor_ref, self.log)
+        self.watch = self.spawn(ConsulWatch, self.consul, SETTINGS_PREFIX, self.actor_ref, self.log)
 
-    def on_stop(self) -> None:
-        if self.watch is not None:
-            self.watch.stop()
-
-    def on_subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
-        subscriber.tell(SettingsChanged(self.settings or Settings()))
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        tell(to, SettingsChanged(self.settings or Settings()))
 
     def handle(self, message: Any) -> None:
         if isinstance(message, KeysChanged):
@@ -60,7 +56,7 @@ class SettingsWatcher(ServiceActor):
             self.consul_failed(message.error)
 
     def consul_failed(self, problem: str) -> None:
-        if self.outage.failed(problem, time.monotonic()):
+        if self.outage.failed("consul", time.monotonic()):
             self.log.error(f"cannot read settings from Consul; keeping the current ones ({problem})")
         if self.settings is None:
             self.apply(Settings())

@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 import docker
-import docker.errors
 import pykka
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.logger import Log
 from actors.ticker import Ticker
 from messages.settings import SettingsChanged
@@ -40,10 +39,11 @@ class SwarmWatcher(ServiceActor):
         self.interval: float | None = None
         self.outage = Outage()
         self.burst = Debounce(QUIET_SECONDS, LONGEST_BURST_SECONDS)
+        self.last: NodesObserved | None = None
 
-    def on_stop(self) -> None:
-        if self.ticker is not None:
-            self.ticker.stop()
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        if self.last is not None:
+            tell(to, self.last)
 
     def handle(self, message: Any) -> None:
         if isinstance(message, SettingsChanged):
@@ -69,14 +69,11 @@ class SwarmWatcher(ServiceActor):
             timer.start()
 
     def tell_self(self, message: Any) -> None:
-        try:
-            self.actor_ref.tell(message)
-        except pykka.ActorDeadError:
-            pass  # stopped meanwhile: nothing left to list for
+        tell(self.actor_ref, message)  # False once stopped: nothing left to list for
 
     def set_interval(self, seconds: float) -> None:
         if self.ticker is None:
-            self.ticker = Ticker.start("node-poll", self.actor_ref, seconds)
+            self.ticker = self.spawn(Ticker, "node-poll", self.actor_ref, seconds)
         elif seconds != self.interval:
             self.ticker.tell(SetInterval(seconds))
         self.interval = seconds
@@ -86,7 +83,10 @@ class SwarmWatcher(ServiceActor):
         try:
             listed = self.docker.nodes()
         except DOCKER_ERRORS as error:
-            self.listing_failed(describe(error), "cannot list the Swarm's nodes through Docker", error)
+            self.listing_failed("docker", "cannot list the Swarm's nodes through Docker", error)
+            return
+        if not isinstance(listed, list) or not all(isinstance(node, dict) for node in listed):
+            self.listing_failed("docker", "Docker answered the node listing with something that is not a node list")
             return
         if not listed:
             # A real daemon never lists no node; a listing that does is an anomaly, never a Swarm to publish.
@@ -96,10 +96,12 @@ class SwarmWatcher(ServiceActor):
             self.log.info("listing the Swarm's nodes again")
         nodes = tuple(SwarmNode.from_docker(node) for node in listed)
         self.log.debug(f"listed {len(nodes)} nodes")
-        self.publish(NodesObserved(nodes))
+        self.last = NodesObserved(nodes)
+        self.publish(self.last)
 
     def listing_failed(self, problem: str, message: str, error: BaseException | None = None) -> None:
-        """ERROR when the failure starts or changes (then every 5 minutes); tell NodeListFailed every time."""
+        """ERROR when the failure starts (then every 5 minutes, however its text changes on the way);
+        tell NodeListFailed every time."""
         if self.outage.failed(problem, time.monotonic()):
             self.log.error(message, error)
-        self.publish(NodeListFailed(problem))
+        self.publish(NodeListFailed(describe(error) if error else problem))

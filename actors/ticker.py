@@ -8,10 +8,11 @@ from typing import Any
 
 import pykka
 
+from actors.base import LinkedActor, tell
 from messages.timing import SetInterval, Tick
 
 
-class Ticker(pykka.ThreadingActor):
+class Ticker(LinkedActor):
     """Tells `Tick(name)` to `target` at start and then every `interval` seconds, skipping a tick while
     the target has not handled the last one (so a slow or hung target never builds a backlog).
 
@@ -24,18 +25,22 @@ class Ticker(pykka.ThreadingActor):
         super().__init__()
         if interval <= 0:
             raise ValueError("interval must be above 0")
-        self.name = name
+        self.timer = name
         self.target = target
         self.interval = interval
         self.tick_at_start = tick_at_start
         self._wake = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"ticker-{name}", daemon=True)
+        self._thread: threading.Thread | None = None
 
-    def on_start(self) -> None:
-        self._thread.start()
+    @property
+    def name(self) -> str:
+        return f"ticker:{self.timer}"
 
-    def on_receive(self, message: Any) -> None:
+    def setup(self) -> None:
+        self._thread = self.start_thread(f"ticker-{self.timer}", self._run)
+
+    def receive(self, message: Any) -> None:
         if isinstance(message, SetInterval):
             if message.seconds <= 0:
                 raise ValueError("interval must be above 0")
@@ -43,11 +48,11 @@ class Ticker(pykka.ThreadingActor):
                 self.interval = message.seconds
                 self._wake.notify()
 
-    def on_stop(self) -> None:
+    def cleanup(self) -> None:
         with self._wake:
             self._stopping = True
             self._wake.notify()
-        if self._thread is not threading.current_thread():
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
@@ -69,8 +74,6 @@ class Ticker(pykka.ThreadingActor):
                 self.actor_ref.stop(block=False)  # it died holding the last tick
                 return
             pending = threading.Event()
-            try:
-                self.target.tell(Tick(self.name, pending))
-            except pykka.ActorDeadError:
+            if not tell(self.target, Tick(self.timer, pending)):
                 self.actor_ref.stop(block=False)
                 return

@@ -1,4 +1,4 @@
-"""Unsealer: unseals a sealed Vault with the operator's key shares, when allowed, one node at a time."""
+"""Unsealer: unseals a sealed Vault with the operator's key shares, when allowed, one attempt per node at a time."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 import consul
 import hvac.exceptions
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.logger import Log
+from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.vault import CheckNow, UnsealFinished, UnsealRequested
 from neon_cm.clients import vault_client
 from neon_cm.credentials import UnsealCredentials
-from neon_cm.errors import CONSUL_ERRORS
+from neon_cm.errors import CONSUL_ERRORS, VAULT_ERRORS, describe
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
-from neon_cm.vault_probe import VAULT_ERRORS
 
 #: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
 FOLLOWER_WAIT_SECONDS = 3.0
@@ -24,43 +24,83 @@ FOLLOWER_POLL_SECONDS = 0.25
 
 
 class Unsealer(ServiceActor):
-    """On UnsealRequested: read neon/cluster/disable-auto-unseal, then run the unseal procedure.
+    """On UnsealRequested, while this instance holds the lock: read neon/cluster/disable-auto-unseal,
+    then run the unseal procedure for that node in a thread of its own.
 
-    One actor serves every node, so two attempts on one node never overlap.
+    At most one attempt per node is queued or in flight (a request for a node being unsealed is
+    dropped), so two attempts on one node never overlap, and a hung Vault holds up only its own
+    attempt, never another node's. Without the lock (a standby, or Consul unreachable) it waits,
+    and says so once.
     """
 
     component = "unsealer"
 
-    def __init__(
-        self, credentials: UnsealCredentials | None, consul_client: consul.Consul, verify: bool | str, log: Log
-    ) -> None:
+    def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, verify: bool | str, log: Log):
         super().__init__(log)
         self.credentials = credentials
         self.consul = consul_client
         self.verify = verify
         self.switched_off: bool | None = None
+        self.leading = False
+        self.waiting_said = False
+        self.in_flight: set[str] = set()
 
-    def handle(self, message: Any) -> UnsealFinished | None:
-        if isinstance(message, UnsealRequested) and self.credentials is not None and self.allowed():
-            finished = self.unseal(message, self.credentials)
-            if finished.unsealed and message.monitor is not None:
-                message.monitor.tell(CheckNow())
-            self.publish(finished)
-            return finished
-        return None
+    def handle(self, message: Any) -> None:
+        if isinstance(message, UnsealRequested):
+            self.requested(message)
+        elif isinstance(message, UnsealFinished):
+            self.in_flight.discard(message.hostname)
+            self.publish(message)
+        elif isinstance(message, BecameLeader):
+            self.leading, self.waiting_said = True, False
+        elif isinstance(message, (LostLeadership, StandingBy)):
+            self.leading = False
+
+    def requested(self, request: UnsealRequested) -> None:
+        if not self.leading:
+            self.answer(request, UnsealFinished(request.hostname, False, "this instance does not hold the lock"))
+            if not self.waiting_said:
+                self.log.info(
+                    f"not unsealing {request.hostname}: unsealing waits for this instance to hold the lock in Consul "
+                    f"(and to read {DISABLE_AUTO_UNSEAL_KEY}); the active instance unseals, if there is one"
+                )
+                self.waiting_said = True
+            return
+        if request.hostname in self.in_flight:
+            return  # its attempt is running: its outcome answers this request too
+        if not self.allowed():
+            self.answer(request, UnsealFinished(request.hostname, False, "auto-unseal is off or undecided"))
+            return
+        self.in_flight.add(request.hostname)
+        self.start_thread(f"unseal-{request.hostname}", lambda: self.attempt(request))
+
+    def answer(self, request: UnsealRequested, finished: UnsealFinished) -> None:
+        tell(request.monitor, finished)
+
+    def attempt(self, request: UnsealRequested) -> None:
+        """In the node's own thread: run the procedure, then tell the monitor and ourselves the outcome."""
+        finished = self.unseal(request, self.credentials)
+        self.answer(request, finished)
+        if finished.unsealed:
+            tell(request.monitor, CheckNow())
+        tell(self.actor_ref, finished)
 
     def allowed(self) -> bool:
         """GET /v1/kv/neon/cluster/disable-auto-unseal: read before every decision, so a switch applies at once."""
         try:
             _, item = self.consul.kv.get(DISABLE_AUTO_UNSEAL_KEY)
         except CONSUL_ERRORS as error:
-            self.log.error(f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul; not unsealing until it can", error)
+            self.log.error(
+                f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul ({describe(error)}); not unsealing until it can"
+            )
             return False
-        text = (item.get("Value") or b"").decode("utf-8", errors="replace").strip() if item else ""
+        value = item.get("Value") if isinstance(item, dict) else None
+        text = value.decode("utf-8", errors="replace").strip() if isinstance(value, bytes) else ""
         switched_off = text.lower() == "true"
         if switched_off != self.switched_off:
             state = "off" if switched_off else "on"
-            self.log.info(f"auto-unseal is switched {state} ({DISABLE_AUTO_UNSEAL_KEY}={text or '<missing>'})")
+            shown = text[:40] if text else "<missing>"
+            self.log.info(f"auto-unseal is switched {state} ({DISABLE_AUTO_UNSEAL_KEY}={shown})")
             self.switched_off = switched_off
         return not switched_off
 
@@ -94,9 +134,11 @@ class Unsealer(ServiceActor):
             reason = f"Vault rejected unseal key {attempt.submitted} of {len(credentials.keys)}: {error}"
             self.log.error(f"{request.hostname}: {reason}; not retrying until the next poll")
             return UnsealFinished(request.hostname, False, reason)
-        except VAULT_ERRORS as error:
-            self.log.error(f"{request.hostname}: unseal attempt failed; trying again at the next poll", error)
-            return UnsealFinished(request.hostname, False, str(error))
+        except (*VAULT_ERRORS, ValueError) as error:
+            self.log.error(
+                f"{request.hostname}: unseal attempt failed ({describe(error)}); trying again at the next poll"
+            )
+            return UnsealFinished(request.hostname, False, describe(error))
         finally:
             client.adapter.close()
 

@@ -7,24 +7,27 @@ from typing import Any
 
 import pykka
 
-from actors.base import ServiceActor
+from actors.base import ServiceActor, tell
 from actors.logger import Log
 from actors.ticker import Ticker
 from messages.timing import SetInterval, Tick
-from messages.vault import CheckNow, UnsealRequested, VaultObserved, VaultState
+from messages.vault import CheckNow, ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
 from neon_cm.clients import vault_client
 from neon_cm.outage import Outage
 from neon_cm.vault_probe import probe
 
 #: While a Vault stays in a problem state, its ERROR is repeated this often (downstream alerting keeps firing).
 REMINDER_SECONDS = 30 * 60.0
+#: An unseal request with no answer for this long is asked again (the Unsealer may have been restarted).
+UNSEAL_ANSWER_SECONDS = 60.0
 
 
 class VaultMonitor(ServiceActor):
     """Every `vault_poll_seconds`: GET /v1/sys/seal-status (and GET /v1/sys/health when unsealed).
 
-    Logs at every change of state (ERROR for sealed, not-initialized, unreachable), repeats
-    the ERROR every 30 minutes while it lasts, and asks the Unsealer to act while sealed.
+    Logs at every change of state (ERROR for sealed, not-initialized, unreachable; INFO on a standby
+    instance, whose active peer reports them), repeats the ERROR every 30 minutes while it lasts, and
+    asks the Unsealer to act while sealed, with at most one request outstanding.
     """
 
     component = "vault-monitor"
@@ -35,7 +38,7 @@ class VaultMonitor(ServiceActor):
         url: str,
         interval: float,
         verify: bool | str,
-        unsealer: pykka.ActorRef[Any] | None,
+        standby_of: str | None,
         log: Log,
     ) -> None:
         super().__init__(log)
@@ -44,40 +47,62 @@ class VaultMonitor(ServiceActor):
         self.url = url
         self.interval = interval
         self.client = vault_client(url, verify)
-        self.unsealer = unsealer
+        self.standby_of = standby_of
+        """The active instance, while this one stands by; None while this one reports."""
         self.ticker: pykka.ActorRef[Any] | None = None
         self.last: VaultObserved | None = None
-        self.problem = Outage(reminder_seconds=REMINDER_SECONDS)
+        self.problem = Outage(reminder_seconds=REMINDER_SECONDS, changes_are_news=True)
+        self.unseal_requested_at: float | None = None
+        """When the outstanding unseal request was made; None when none is."""
 
-    def on_start(self) -> None:
+    @property
+    def name(self) -> str:
+        return f"vault-monitor:{self.hostname}"
+
+    def setup(self) -> None:
         self.log.debug(f"monitoring {self.url} every {self.interval:g} s")
-        self.ticker = Ticker.start(f"vault-poll:{self.hostname}", self.actor_ref, self.interval)
+        self.ticker = self.spawn(Ticker, f"vault-poll:{self.hostname}", self.actor_ref, self.interval)
 
-    def on_stop(self) -> None:
-        if self.ticker is not None:
-            self.ticker.stop()
+    def cleanup(self) -> None:
         self.client.adapter.close()
 
     def handle(self, message: Any) -> None:
         if isinstance(message, (Tick, CheckNow)):
             self.poll()
+        elif isinstance(message, UnsealFinished):
+            self.unseal_requested_at = None
+        elif isinstance(message, ReportingRole):
+            if message.standby_of is None and self.standby_of is not None:
+                self.problem.succeeded()  # now the one that reports: a problem still there is news here
+            self.standby_of = message.standby_of
         elif isinstance(message, SetInterval):
             self.interval = message.seconds
-            if self.ticker is not None:
-                self.ticker.tell(message)
+            tell(self.ticker, message)
+
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        if self.last is not None:
+            tell(to, self.last)
 
     def poll(self) -> None:
         observed = probe(self.client, self.hostname, self.url)
         self.log.debug(f"{self.url}: {observed.state.value} {observed.detail}".rstrip())
+        line = f"Vault on {self.hostname} ({self.url}) is {observed.state.value}: {observed.detail}"
         if observed.state.is_problem:
             # The reminder tracks the state only: progress changing while sealed is not news.
             if self.problem.failed(observed.state.value, time.monotonic()):
-                self.log.error(f"Vault on {self.hostname} ({self.url}) is {observed.state.value}: {observed.detail}")
+                if self.standby_of is None:
+                    self.log.error(line)
+                else:
+                    self.log.info(f"{line} (standing by: {self.standby_of} reports it)")
         else:
             self.problem.succeeded()
             if self.last is None or (self.last.state, self.last.detail) != (observed.state, observed.detail):
-                self.log.info(f"Vault on {self.hostname} ({self.url}) is {observed.state.value}: {observed.detail}")
+                self.log.info(line)
         self.last = observed
         self.publish(observed)
-        if observed.state is VaultState.SEALED and self.unsealer is not None:
-            self.unsealer.tell(UnsealRequested(self.hostname, self.url, self.actor_ref))
+        now = time.monotonic()
+        if observed.state is VaultState.SEALED and (
+            self.unseal_requested_at is None or now - self.unseal_requested_at > UNSEAL_ANSWER_SECONDS
+        ):
+            request = UnsealRequested(self.hostname, self.url, self.actor_ref)
+            self.unseal_requested_at = now if tell(self.directory.lookup("unsealer"), request) else None

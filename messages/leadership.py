@@ -1,4 +1,4 @@
-"""Which instance is active: only the holder of the Consul lock runs the service's actors."""
+"""Which instance is active: only the holder of the Consul lock writes the definition and unseals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import attrs
 
 @attrs.frozen
 class BecameLeader:
-    """This instance holds the lock: start working."""
+    """This instance holds the lock: write the definition, unseal, report as the active instance."""
 
     instance: str
     """This instance's name (host and pid)."""
@@ -15,7 +15,16 @@ class BecameLeader:
 
 @attrs.frozen
 class LostLeadership:
-    """This instance no longer holds the lock (released, taken, or Consul unreachable too long): stop working."""
+    """This instance no longer holds the lock (released, taken, or Consul unreachable too long):
+    stop writing and unsealing. Until another holder is seen, it still reports Vault problems at ERROR."""
 
     reason: str
     """Why, as logged."""
+
+
+@attrs.frozen
+class StandingBy:
+    """Consul says another instance holds the lock: this one stands by (it reports at INFO, not ERROR)."""
+
+    holder: str
+    """The active instance's name, as the lock's value says."""

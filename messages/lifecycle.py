@@ -1,4 +1,4 @@
-"""Wiring between actors: who wants to hear what."""
+"""Supervision vocabulary: deaths, restarts, and what a (re)started actor asks of its sources."""
 
 from __future__ import annotations
 
@@ -8,16 +8,60 @@ import attrs
 
 
 @attrs.frozen
-class Subscribe:
-    """Ask an actor to tell `subscriber` what it observes from now on (and its current view, if any)."""
+class ChildExited:
+    """Told to an actor's parent the moment the actor stops or dies (pykka tells nobody)."""
 
-    subscriber: Any = attrs.field(repr=False)
-    """The pykka ActorRef to tell."""
+    child: Any = attrs.field(repr=False)
+    """The pykka ActorRef of the actor that exited."""
+    name: str
+    """Its name (component, or `vault-monitor:<host>`)."""
+    error: BaseException | None = None
+    """The exception that killed it; None for a clean stop."""
 
 
 @attrs.frozen
-class ActorsStarted:
-    """The service's actors, by name, once all are started: whose liveness health checks."""
+class SendCurrentView:
+    """Asked of a source by a (re)started subscriber: tell `to` what you currently know, if anything."""
 
-    actors: tuple[tuple[str, Any], ...] = attrs.field(repr=False)
-    """(name, ActorRef) pairs."""
+    to: Any = attrs.field(repr=False)
+    """The pykka ActorRef of the subscriber."""
+
+
+@attrs.frozen
+class RestartChild:
+    """A supervisor's own timer: the backoff before restarting `names` has passed."""
+
+    names: tuple[str, ...]
+    """The children to restart."""
+    generation: int
+    """Which failure this restart answers; a stale timer (the child was restarted since) is ignored."""
+
+
+@attrs.frozen
+class ActorRestarted:
+    """A supervisor restarted a child that had crashed (a bug)."""
+
+    supervisor: str
+    """The supervisor's name."""
+    actor: str
+    """The child that crashed."""
+
+
+@attrs.frozen
+class SupervisionGaveUp:
+    """The top supervisor stopped restarting a child that crashed past its restart intensity: unhealthy."""
+
+    actor: str
+    """The child left stopped."""
+    reason: str
+    """Why, as logged."""
+
+
+@attrs.frozen
+class ThreadDied:
+    """A thread an actor runs (a stream reader, a worker) raised: the actor dies of the same error."""
+
+    thread: str
+    """The thread's name."""
+    error: Exception
+    """What it raised."""

@@ -8,6 +8,11 @@ from typing import Any
 import attrs
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when the Docker API gave an object there, else empty (a peer's oddity is not our crash)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _label_pairs(labels: Mapping[str, str] | tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     items = labels.items() if isinstance(labels, Mapping) else labels
     return tuple(sorted((str(key), str(value)) for key, value in items))
@@ -33,15 +38,15 @@ class SwarmNode:
     @classmethod
     def from_docker(cls, attrs_: Mapping[str, Any]) -> SwarmNode:
         """Build from one entry of `GET /nodes` (the Docker Engine API's node object)."""
-        spec = attrs_.get("Spec") or {}
-        manager_addr = ((attrs_.get("ManagerStatus") or {}).get("Addr") or "").rsplit(":", 1)[0]
+        spec = _mapping(attrs_.get("Spec"))
+        manager_addr = str(_mapping(attrs_.get("ManagerStatus")).get("Addr") or "").rsplit(":", 1)[0]
         return cls(
             id=str(attrs_.get("ID", "")),
-            hostname=str((attrs_.get("Description") or {}).get("Hostname", "")),
+            hostname=str(_mapping(attrs_.get("Description")).get("Hostname", "")),
             role=str(spec.get("Role", "")),
-            addr=str((attrs_.get("Status") or {}).get("Addr", "")),
+            addr=str(_mapping(attrs_.get("Status")).get("Addr", "")),
             manager_addr=manager_addr,
-            labels=spec.get("Labels") or {},
+            labels=_mapping(spec.get("Labels")),
         )
 
 

@@ -46,7 +46,7 @@ class UnsealRequested:
     url: str
     """The Vault URL to unseal, exactly the one monitored."""
     monitor: Any = attrs.field(default=None, repr=False, eq=False)
-    """The VaultMonitor's ActorRef, told CheckNow once the Vault is unsealed."""
+    """The VaultMonitor's ActorRef, told UnsealFinished (and CheckNow once the Vault is unsealed)."""
 
 
 @attrs.frozen
@@ -72,3 +72,19 @@ class UnsealFinished:
     """Whether the Vault is unsealed now."""
     reason: str = ""
     """Why not, when it is not."""
+
+
+@attrs.frozen
+class ReportingRole:
+    """Told to VaultMonitors: whether this instance reports Vault problems at ERROR or stands by."""
+
+    standby_of: str | None
+    """The active instance while this one stands by (its monitors log at INFO); None: report at ERROR."""
+
+
+@attrs.frozen
+class VaultsToMonitor:
+    """The VaultFleet's list of managers whose Vault must have a live monitor (health checks it)."""
+
+    hostnames: tuple[str, ...]
+    """Managers' hostnames, lower-cased."""

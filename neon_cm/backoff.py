@@ -24,3 +24,21 @@ class Backoff:
         self.attempt += 1
         self.last_failure = now
         return delay
+
+
+@attrs.define
+class RestartIntensity:
+    """Erlang/OTP's restart intensity: at most `restarts` restarts within any `seconds`; one more means
+    the supervisor gives up. Callers pass the time in; nothing here reads a clock."""
+
+    restarts: int = 5
+    seconds: float = 60.0
+    history: list[float] = attrs.field(factory=list)
+
+    def allow(self, now: float) -> bool:
+        """Record a restart wanted at `now`; False when it would exceed the intensity (then give up)."""
+        self.history = [at for at in self.history if now - at < self.seconds]
+        if len(self.history) >= self.restarts:
+            return False
+        self.history.append(now)
+        return True

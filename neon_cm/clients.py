@@ -41,5 +41,8 @@ VAULT_TIMEOUT = (2.0, 3.0)
 
 
 def vault_client(url: str, verify: bool | str) -> hvac.Client:
-    """An unauthenticated hvac client for one Vault node (only sys/seal-status, sys/health, sys/unseal)."""
-    return hvac.Client(url=url, verify=verify, timeout=VAULT_TIMEOUT)
+    """An unauthenticated hvac client for one Vault node (only sys/seal-status, sys/health, sys/unseal).
+
+    The empty token keeps hvac from picking up VAULT_TOKEN or ~/.vault-token and sending it to every manager.
+    """
+    return hvac.Client(url=url, token="", verify=verify, timeout=VAULT_TIMEOUT)

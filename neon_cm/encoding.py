@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import zlib
 from typing import Any
 
 #: Negative window bits select raw DEFLATE (RFC 1951): no zlib or gzip header,
 #: which is what .NET's DeflateStream in neon-tool reads.
 RAW_DEFLATE_WBITS = -15
+#: A stored definition that inflates past this is refused (a real one is a few MB at 10,000 nodes).
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+#: Inflating is done this much at a time, so refusing a deflate bomb costs one chunk of memory.
+INFLATE_CHUNK_BYTES = 1024 * 1024
 
 
 class DefinitionFormatError(ValueError):
@@ -31,16 +36,31 @@ def deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-def inflate(data: bytes) -> bytes:
-    """Decompress raw DEFLATE; raise DefinitionFormatError when `data` is not a complete raw stream."""
+def inflated_size(data: bytes, limit: int = MAX_INFLATED_BYTES) -> int:
+    """How many bytes raw DEFLATE `data` inflates to, counted a chunk at a time and given up past `limit`
+    (then `limit + 1`): nothing but one chunk is ever held. DefinitionFormatError when it is not raw DEFLATE."""
     decompressor = zlib.decompressobj(wbits=RAW_DEFLATE_WBITS)
+    size, pending = 0, data
     try:
-        out = decompressor.decompress(data) + decompressor.flush()
+        while size <= limit:
+            chunk = decompressor.decompress(pending, INFLATE_CHUNK_BYTES)
+            size += len(chunk)
+            pending = decompressor.unconsumed_tail
+            if not chunk and not pending:
+                break
     except zlib.error as error:
         raise DefinitionFormatError(f"not raw DEFLATE ({error})") from None
-    if not decompressor.eof:
+    if size <= limit and not decompressor.eof:
         raise DefinitionFormatError("not raw DEFLATE (truncated stream)")
-    return out
+    return min(size, limit + 1)
+
+
+def inflate(data: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
+    """Decompress raw DEFLATE; DefinitionFormatError when `data` is not a complete raw stream or inflates
+    past `limit` bytes (found out before anything is kept: a deflate bomb costs one chunk of memory)."""
+    if inflated_size(data, limit) > limit:
+        raise DefinitionFormatError(f"inflates to more than {limit // (1024 * 1024)} MiB; refused")
+    return zlib.decompressobj(wbits=RAW_DEFLATE_WBITS).decompress(data)
 
 
 def md5_base64(data: bytes) -> str:
@@ -89,11 +109,18 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
 def decode_definition(stored: bytes) -> dict[str, Any]:
     """Inflate and parse a stored definition; raise DefinitionFormatError naming what is wrong."""
     text = inflate(stored)
     try:
-        value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
+        value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as error:
         raise DefinitionFormatError(f"not JSON ({error})") from None
     except RecursionError:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import consul
 import docker.errors
+import hvac.exceptions
 import requests
+import urllib3.exceptions
 
-#: What talking to Consul or Docker raises when the peer is down, slow or refuses (not a bug of ours).
-CONSUL_ERRORS = (consul.ConsulException, requests.RequestException)
-DOCKER_ERRORS = (docker.errors.DockerException, requests.RequestException)
+#: What any HTTP peer can make a request raise: refused, reset, timed out, TLS trouble, a CA file
+#: that is not there (requests raises a plain OSError), a body that is not the JSON it should be.
+PEER_ERRORS = (OSError, requests.RequestException, urllib3.exceptions.HTTPError, json.JSONDecodeError)
+#: What talking to Consul, Docker or Vault raises when the peer is down, slow or refuses (not a bug of ours).
+CONSUL_ERRORS = (consul.ConsulException, *PEER_ERRORS)
+DOCKER_ERRORS = (docker.errors.DockerException, *PEER_ERRORS)
+VAULT_ERRORS = (hvac.exceptions.VaultError, *PEER_ERRORS)
 
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")

@@ -21,10 +21,17 @@ class Health:
 
 
 def assess(
-    now: float, started: float, last_listing: float | None, poll_seconds: float, dead_actors: list[str]
+    now: float,
+    started: float,
+    last_listing: float | None,
+    poll_seconds: float,
+    dead_actors: list[str],
+    unwatched: tuple[str, ...] = (),
 ) -> Health:
-    """Unhealthy when an actor is dead, or no listing of the Swarm succeeded for several poll intervals."""
+    """Unhealthy when an actor stays dead (its supervisor gave up), a manager's Vault has no live monitor,
+    or no listing of the Swarm succeeded for several poll intervals."""
     reasons = [f"actor {name} is not running" for name in dead_actors]
+    reasons += [f"the Vault on {hostname} has no live monitor" for hostname in unwatched]
     since = last_listing if last_listing is not None else started
     overdue = OVERDUE_INTERVALS * poll_seconds
     if now - since > overdue:

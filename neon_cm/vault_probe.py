@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 import hvac
-import hvac.exceptions
 import requests
+import urllib3.exceptions
 
 from messages.vault import VaultObserved, VaultState
-from neon_cm.errors import describe, reason
+from neon_cm.errors import VAULT_ERRORS, describe, reason
 from neon_cm.vault import SealStatus, health_role
 
-VAULT_ERRORS = (requests.RequestException, hvac.exceptions.VaultError, ValueError)
+#: A probe also refuses an answer that is JSON but not a seal-status or health body (ValueError).
+PROBE_ERRORS = (*VAULT_ERRORS, ValueError)
 
 
 def describe_failure(error: Exception) -> tuple[VaultState, str]:
-    """The state and reason for a failed request: TLS, connection and timeouts make a Vault unreachable."""
+    """The state and reason for a failed request: TLS, connection, timeouts and a CA file that cannot be
+    read make a Vault unreachable; an answer that is not what Vault says is unexpected."""
+    if isinstance(error, (json.JSONDecodeError, requests.exceptions.JSONDecodeError)):
+        return VaultState.UNEXPECTED, "the answer is not JSON"
     if isinstance(error, requests.exceptions.SSLError):
         return VaultState.UNREACHABLE, f"TLS verification failed: {error}"
     if isinstance(error, requests.exceptions.Timeout):
         return VaultState.UNREACHABLE, "no answer in time"
-    if isinstance(error, requests.RequestException):
+    if isinstance(error, (OSError, urllib3.exceptions.HTTPError)):
         return VaultState.UNREACHABLE, f"cannot connect: {reason(error)}"
     return VaultState.UNEXPECTED, describe(error)
 
@@ -35,6 +41,6 @@ def probe(client: hvac.Client, hostname: str, url: str) -> VaultObserved:
         if not isinstance(health, dict):
             raise ValueError(f"health answered {getattr(health, 'status_code', '?')} without JSON")
         return VaultObserved(hostname, url, VaultState.UNSEALED, health_role(health))
-    except VAULT_ERRORS as error:
+    except PROBE_ERRORS as error:
         state, reason = describe_failure(error)
         return VaultObserved(hostname, url, state, reason)

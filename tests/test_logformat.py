@@ -45,10 +45,13 @@ def test_every_entry_is_one_line(component: str, message: str) -> None:
 
 
 def test_outage_logs_start_change_and_reminders() -> None:
-    """A repeating failure is logged when it starts, when it changes, and as a reminder; recovery is told."""
+    """A repeating failure is logged when it starts and as a reminder, not when its text changes (one outage
+    is one line), unless changes are news; recovery is told."""
     outage = Outage(reminder_seconds=60)
+    news = Outage(reminder_seconds=60, changes_are_news=True)
 
-    assert [True, False, True, False, True] == [
+    assert [True, False, True] == [news.failed("sealed", 0), news.failed("sealed", 1), news.failed("unreachable", 2)]
+    assert [True, False, False, True, False] == [
         outage.failed("down", 0),
         outage.failed("down", 30),
         outage.failed("refused", 40),

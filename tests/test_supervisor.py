@@ -1,4 +1,4 @@
-"""Supervision with real pykka actors and threads: restarts with backoff, logged once; the Logger restarted."""
+"""The supervision tree with real pykka actors and threads: strategies, intensity, escalation, links."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from typing import Any, ClassVar
 import pykka
 import pytest
 
-import actors.supervisor
-from actors.base import ServiceActor
+from actors.base import Directory, ServiceActor, linked, tell
 from actors.logger import Log, LogSink
-from actors.supervisor import Supervisor
+from actors.supervisor import ChildSpec, Strategy, Supervisor
 from actors.ticker import Ticker
-from messages.leadership import BecameLeader, LostLeadership
+from messages.lifecycle import ActorRestarted, SupervisionGaveUp
 from messages.log import Level
-from messages.timing import Tick
+from messages.timing import SetInterval, Tick
+
+QUICK = {"backoff": (0.02, 0.1)}
 
 
 class Boom(Exception):
@@ -25,37 +26,62 @@ class Boom(Exception):
 
 
 class Fragile(ServiceActor):
-    """Ticks on its own timer (to show timers are re-armed) and dies when told 'crash'."""
+    """Ticks on its own linked timer (to show timers are re-armed); dies when told 'crash'."""
 
     component = "fragile"
-    ticks: ClassVar[list[float]] = []
+    ticks: ClassVar[list[tuple[str, float]]] = []
 
-    def on_start(self) -> None:
-        Ticker.start("fragile", self.actor_ref, 0.05)
+    def __init__(self, log: Log, name: str = "fragile", crash_in_setup: bool = False) -> None:
+        super().__init__(log)
+        self.child_name = name
+        self.crash_in_setup = crash_in_setup
+
+    @property
+    def name(self) -> str:
+        return self.child_name
+
+    def setup(self) -> None:
+        if self.crash_in_setup:
+            raise Boom("cannot start")
+        self.ticker = self.spawn(Ticker, self.child_name, self.actor_ref, 0.05)
 
     def handle(self, message: Any) -> None:
         if message == "crash":
             raise Boom("it broke")
+        if message == "crash in a thread":
+            self.start_thread("worker", self.fail)
         if isinstance(message, Tick):
-            Fragile.ticks.append(time.monotonic())
+            Fragile.ticks.append((self.child_name, time.monotonic()))
+
+    def fail(self) -> None:
+        raise Boom("the thread broke")
+
+
+class Recorder(pykka.ThreadingActor):
+    """A subscriber that keeps what it hears."""
+
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[Any] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "heard":
+            return list(self.heard)
+        self.heard.append(message)
+        return None
 
 
 @pytest.fixture
-def supervised(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[pykka.ActorRef[Any], list[Any], io.StringIO]]:
-    monkeypatch.setattr(actors.supervisor, "CHECK_SECONDS", 0.05)
+def tree() -> Iterator[tuple[Log, io.StringIO, Directory, pykka.ActorRef[Any]]]:
     stream = io.StringIO()
     sink = LogSink(Level.DEBUG, stream=stream)
     sink.start()
-    log = Log("test", sink)
-    groups: list[Any] = []
-
-    def start_group() -> list[pykka.ActorRef[Any]]:
-        group = [Fragile.start(log)]
-        groups.append(group)
-        return group
-
-    supervisor = Supervisor.start(start_group, sink, log)
-    yield supervisor, groups, stream
+    directory = Directory({"supervisor": ("recorder",)})
+    recorder = Recorder.start()
+    directory.register("recorder", recorder)
+    yield Log("test", sink), stream, directory, recorder
     pykka.ActorRegistry.stop_all()
 
 
@@ -63,50 +89,181 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
-def test_crashed_actor_is_restarted_with_backoff_and_logged_once(supervised: Any) -> None:
-    """A crash restarts the group (timers ticking again); a repeat is logged without the exception."""
-    supervisor, groups, stream = supervised
-    supervisor.tell(BecameLeader("test:1"))
-    wait_until(lambda: len(groups) == 1)
-
-    groups[0][0].tell("crash")
-    wait_until(lambda: len(groups) == 2)
-    ticks_before = len(Fragile.ticks)
-    wait_until(lambda: len(Fragile.ticks) > ticks_before)  # the new instance's timer ticks
-    groups[1][0].tell("crash")
-    wait_until(lambda: len(groups) == 3, timeout=15)
-    log = stream.getvalue()
-
-    assert 1 == log.count("[Boom]: it broke")
-    assert "Fragile died; restarting the service's actors in 1 s" in log
-    assert "Fragile died again, the same way; restarting the service's actors in 2 s" in log
+def fragile(log: Log, name: str, **kwargs: Any) -> ChildSpec:
+    return ChildSpec(name, lambda: Fragile.start(log, name, **kwargs))
 
 
-def test_work_stops_when_leadership_is_lost(supervised: Any) -> None:
-    """LostLeadership stops the group; BecameLeader starts a new one."""
-    supervisor, groups, _ = supervised
-    supervisor.tell(BecameLeader("test:1"))
-    wait_until(lambda: len(groups) == 1)
-
-    supervisor.tell(LostLeadership("test"))
-    wait_until(lambda: not groups[0][0].is_alive())
-    supervisor.tell(BecameLeader("test:1"))
-    wait_until(lambda: len(groups) == 2)
-
-    assert groups[1][0].is_alive()
+def start(directory: Directory, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
+    with linked(None, directory):
+        return Supervisor.start(*args, **kwargs)
 
 
-def test_dead_logger_is_restarted_and_nothing_is_lost(supervised: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    """While the Logger is down, entries go to stderr; the Supervisor starts it again."""
-    supervisor, _, stream = supervised
-    sink = supervisor.proxy().sink.get()
+def refs(directory: Directory, *names: str) -> list[pykka.ActorRef[Any] | None]:
+    return [directory.lookup(name) for name in names]
+
+
+def restarted(directory: Directory, name: str, old: pykka.ActorRef[Any] | None) -> bool:
+    ref = directory.lookup(name)
+    return ref is not None and ref is not old and ref.is_alive()
+
+
+def test_one_for_one_restarts_only_the_dead_child_and_logs_the_crash_once(tree: Any) -> None:
+    """A crash restarts that child alone, at once (death watch, not polling), with its timer ticking again;
+    the sibling is the same actor; the exception is logged once; each restart is told to subscribers."""
+    log, stream, directory, recorder = tree
+    start(directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a"), fragile(log, "b")], log, **QUICK)
+    wait_until(lambda: None not in refs(directory, "a", "b"))
+    a, b = refs(directory, "a", "b")
+
+    tell(a, "crash")
+    wait_until(lambda: restarted(directory, "a", a))
+    ticks = len(Fragile.ticks)
+    wait_until(lambda: len(Fragile.ticks) > ticks + 2)
+    a2 = directory.lookup("a")
+    tell(a2, "crash")
+    wait_until(lambda: restarted(directory, "a", a2))
+    text = stream.getvalue()
+
+    assert b is directory.lookup("b") and b is not None and b.is_alive()
+    assert 1 == text.count("[Boom]: it broke")
+    assert "a crashed (Boom: it broke); restarting it in 0.02 s" in text
+    assert "a crashed (Boom: it broke) again; restarting it in 0.04 s" in text
+    assert [ActorRestarted("top", "a")] * 2 == recorder.ask("heard")
+
+
+def test_one_for_all_restarts_every_child(tree: Any) -> None:
+    """One-for-all: a crash of one child restarts both."""
+    log, _, directory, _ = tree
+    start(directory, "top", Strategy.ONE_FOR_ALL, [fragile(log, "a"), fragile(log, "b")], log, **QUICK)
+    wait_until(lambda: None not in refs(directory, "a", "b"))
+    a, b = refs(directory, "a", "b")
+
+    tell(b, "crash")
+
+    wait_until(lambda: restarted(directory, "a", a) and restarted(directory, "b", b))
+
+
+def test_rest_for_one_restarts_the_child_and_those_started_after_it(tree: Any) -> None:
+    """Rest-for-one: the middle child's crash restarts it and the last, not the first."""
+    log, _, directory, _ = tree
+    specs = [fragile(log, "a"), fragile(log, "b"), fragile(log, "c")]
+    start(directory, "top", Strategy.REST_FOR_ONE, specs, log, **QUICK)
+    wait_until(lambda: None not in refs(directory, "a", "b", "c"))
+    a, b, c = refs(directory, "a", "b", "c")
+
+    tell(b, "crash")
+    wait_until(lambda: restarted(directory, "b", b) and restarted(directory, "c", c))
+
+    assert a is directory.lookup("a")
+
+
+def test_intensity_exceeded_escalates_to_the_parent_which_restarts_only_that_subtree(tree: Any) -> None:
+    """A child crashing past its supervisor's intensity takes that supervisor down; the parent restarts
+    that subtree alone, and the sibling subtree keeps the same actors throughout."""
+    log, stream, directory, _ = tree
+    left = ChildSpec(
+        "left",
+        lambda: Supervisor.start("left", Strategy.ONE_FOR_ONE, [fragile(log, "a")], log, intensity=(2, 60), **QUICK),
+    )
+    right = ChildSpec("right", lambda: Supervisor.start("right", Strategy.ONE_FOR_ONE, [fragile(log, "b")], log))
+    start(directory, "top", Strategy.ONE_FOR_ONE, [left, right], log, **QUICK)
+    wait_until(lambda: None not in refs(directory, "a", "b", "left"))
+    b, left_ref = refs(directory, "b", "left")
+
+    for _ in range(3):
+        a = directory.lookup("a")
+        tell(a, "crash")
+        wait_until(lambda a=a: restarted(directory, "a", a))  # type: ignore[misc]
+
+    wait_until(lambda: restarted(directory, "left", left_ref))
+    assert "giving up: a crashed (Boom: it broke), more than 2 restarts in 60 s; stopping left" in stream.getvalue()
+    assert b is directory.lookup("b") and b is not None and b.is_alive()
+
+
+def test_the_top_supervisor_gives_up_on_one_child_and_keeps_the_others(tree: Any) -> None:
+    """Past its intensity the top supervisor leaves that child stopped and tells SupervisionGaveUp
+    (health turns unhealthy); its other children run on."""
+    log, _, directory, recorder = tree
+    start(
+        directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a"), fragile(log, "b")], log, intensity=(1, 60), **QUICK
+    )
+    wait_until(lambda: None not in refs(directory, "a", "b"))
+    b = directory.lookup("b")
+
+    a = directory.lookup("a")
+    tell(a, "crash")
+    wait_until(lambda: restarted(directory, "a", a))
+    tell(directory.lookup("a"), "crash")
+    wait_until(lambda: any(isinstance(message, SupervisionGaveUp) for message in recorder.ask("heard")))
+    time.sleep(0.3)
+
+    assert directory.lookup("a") is None
+    assert b is directory.lookup("b") and b is not None and b.is_alive()
+    assert "a" == next(m for m in recorder.ask("heard") if isinstance(m, SupervisionGaveUp)).actor
+
+
+def test_crashes_in_setup_and_in_an_actors_thread_are_crashes_too(tree: Any) -> None:
+    """pykka runs no on_failure for a failed on_start, and a thread's exception kills nobody: both reach
+    the supervisor here, logged with the exception."""
+    log, stream, directory, _ = tree
+    start(
+        directory,
+        "top",
+        Strategy.ONE_FOR_ONE,
+        [fragile(log, "broken", crash_in_setup=True), fragile(log, "worker")],
+        log,
+        **QUICK,
+    )
+    wait_until(lambda: "broken crashed (Boom: cannot start)" in stream.getvalue())
+    wait_until(lambda: directory.lookup("worker") is not None)
+    worker = directory.lookup("worker")
+
+    tell(worker, "crash in a thread")
+
+    wait_until(lambda: restarted(directory, "worker", worker))
+    assert "worker crashed (Boom: the thread broke)" in stream.getvalue()
+
+
+def test_a_linked_helper_that_dies_takes_its_owner_down_and_both_restart(tree: Any) -> None:
+    """An actor's Ticker is linked to it: the Ticker's crash kills the owner, whose supervisor restarts it
+    with a fresh Ticker."""
+    log, stream, directory, _ = tree
+    start(directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a")], log, **QUICK)
+    wait_until(lambda: directory.lookup("a") is not None)
+    a = directory.lookup("a")
+    assert a is not None
+    ticker = a.proxy().ticker.get()
+
+    tell(ticker, SetInterval(0))  # a Ticker refuses a zero interval by raising: it dies
+
+    wait_until(lambda: restarted(directory, "a", a))
+    assert "a crashed (LinkedDied: ticker:a died: ValueError: interval must be above 0)" in stream.getvalue()
+    assert not ticker.is_alive()
+
+
+def test_telling_a_dead_actor_never_kills_the_teller(tree: Any) -> None:
+    """`tell` to a stopped actor answers False; nothing is raised."""
+    recorder = tree[3]
+    recorder.stop()
+
+    assert tell(recorder, "anything") is False
+    assert tell(None, "anything") is False
+
+
+def test_dead_logger_is_restarted_and_nothing_is_lost(capsys: pytest.CaptureFixture[str]) -> None:
+    """The entry told to a dead Logger goes to stderr, and a new Logger is started at once."""
+    stream = io.StringIO()
+    sink = LogSink(Level.DEBUG, stream=stream)
+    sink.start()
+    assert sink.ref is not None
     sink.ref.stop()
-    Log("test", sink).error("while the Logger is down")
 
+    Log("test", sink).error("while the Logger is down")
     wait_until(lambda: sink.alive)
-    wait_until(lambda: "the Logger had stopped" in stream.getvalue())
+    wait_until(lambda: "the Logger had died; restarted it" in stream.getvalue())
+    sink.stop()
 
     assert "[ERROR] [module:test] while the Logger is down" in capsys.readouterr().err

@@ -26,10 +26,10 @@ from tests.integration.conftest import MANAGER, stack
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
 from tests.service import LOG_LINE, Service
 
-ACTIVE = r"\[INFO\] \[module:supervisor\] this instance \(.*\) is active"
+ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
 LISTED = r"\[DEBUG\] \[module:swarm-watcher\] listed 5 nodes"
 UNCHANGED = r"\[DEBUG\] \[module:definition-publisher\] definition unchanged"
-DIED = r"\[module:supervisor\] .*died"
+DIED = r"\[module:supervisor:[^\]]*\] .*crashed"
 DEFINITION_ERROR = rf"\[ERROR\] \[module:definition-publisher\] .*{re.escape(DEFINITION_KEY)}"
 #: Consul's /v1/txn refuses a request body over 512 KiB (txn_max_req_len), and a value travels in it as base64.
 TXN_VALUE_LIMIT = MAX_VALUE_BYTES * 3 // 4

@@ -15,7 +15,7 @@ from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
 from tests.service import Service
 
-ACTIVE = r"\[INFO\] \[module:supervisor\] this instance \(.*\) is active"
+ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
 
 
 def quick_polls(kv: consul.Consul) -> None:
