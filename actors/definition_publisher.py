@@ -9,11 +9,10 @@ from typing import Any
 import consul
 from consul.exceptions import ClientError
 
-from actors.base import ServiceActor, tell
+from actors.base import ServiceActor
 from actors.logger import Log
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
-from messages.lifecycle import SendCurrentView
 from messages.swarm import NodesObserved
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
@@ -41,19 +40,33 @@ class DefinitionPublisher(ServiceActor):
         self.warned_labels: set[LabelProblem] = set()
         self.outage = Outage()
         self.leading = False
+        self.unhandled: NodesObserved | None = None
+        """The last listing heard without the lock: published as soon as the lock is won."""
+        self.handled: NodesObserved | None = None
+        """The last listing acted on: the same listing told again (published, then replayed to a
+        restarted publisher) is acted on once."""
 
     def handle(self, message: Any) -> Outcome | None:
-        if isinstance(message, NodesObserved) and self.leading:
-            outcome = self.reconcile(message)
-            self.publish(outcome)
-            return outcome
-        if isinstance(message, BecameLeader):
+        if isinstance(message, NodesObserved):
+            if message is self.handled:
+                return None
+            if not self.leading:
+                self.unhandled = message
+                return None
+            return self.act_on(message)
+        if isinstance(message, BecameLeader) and not self.leading:
             self.leading = True
-            # Publish what the Swarm looks like now, not at the next change or poll.
-            tell(self.directory.lookup("swarm-watcher"), SendCurrentView(self.actor_ref))
+            if self.unhandled is not None:  # what the Swarm looks like now, not at the next change or poll
+                return self.act_on(self.unhandled)
         elif isinstance(message, (LostLeadership, StandingBy)):
             self.leading = False
         return None
+
+    def act_on(self, observed: NodesObserved) -> Outcome:
+        self.unhandled, self.handled = None, observed
+        outcome = self.reconcile(observed)
+        self.publish(outcome)
+        return outcome
 
     def reconcile(self, observed: NodesObserved) -> Outcome:
         built = build_nodes(observed.nodes)

@@ -164,11 +164,16 @@ def test_docker_daemon_restart_is_survived(
 
 
 def test_consul_unreachable_at_start_is_not_fatal(start_service: Callable[..., Service]) -> None:
-    """No Consul at start: the service waits and retries, saying so once, and stays up (SIGTERM exits 0)."""
+    """No Consul at start: the service retries, saying so once per part that needs Consul, stays up, and
+    monitors the Vaults anyway (on the default URL template until it can read its settings)."""
     service = start_service(CONSUL_HTTP_ADDR="127.0.0.1:1")
 
-    service.wait_for(r"\[ERROR\] \[module:leadership\] cannot reach Consul for the instance lock; retrying")
+    service.wait_for(r"\[ERROR\] \[module:leadership\] cannot reach Consul for the instance lock \(.*\); retrying")
+    service.wait_for(r"\[ERROR\] \[module:settings\] cannot read settings from Consul")
+    service.wait_for(r"\[ERROR\] \[module:vault-monitor:manager-1\] Vault on manager-1 .* is unreachable")
     time.sleep(5)  # two more tries
 
     assert service.process.poll() is None
-    assert 1 == len(service.lines(r"\[ERROR\]"))
+    assert 1 == len(service.lines(r"\[ERROR\] \[module:leadership\]"))
+    assert 1 == len(service.lines(r"\[ERROR\] \[module:settings\]"))
+    assert [] == service.lines(r"\[ERROR\] \[module:supervisor")
