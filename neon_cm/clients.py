@@ -21,7 +21,7 @@ def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> c
     """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN; ValueError if the address is malformed."""
     address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
     return consul.Consul(
-        host=address.host,
+        host=address.url_host,
         port=address.port,
         scheme=address.scheme,
         token=env.get("CONSUL_HTTP_TOKEN") or None,

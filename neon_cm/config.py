@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -86,7 +87,10 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
         credentials, credentials_error = credentials_from_env(env, read_text), None
     except CredentialsError as error:
         credentials, credentials_error = None, str(error)
-    warnings = (level_warning, format_warning, verify_warning, events_warning, port_warning)
+    cacert_warning = None
+    if isinstance(verify, str) and not os.path.isfile(verify):  # a typo here would show as every Vault down
+        cacert_warning = f"VAULT_CACERT={verify} is not a file: every Vault is unreachable over TLS until it is"
+    warnings = (level_warning, format_warning, verify_warning, cacert_warning, events_warning, port_warning)
     return Config(
         level=level,
         log_format=log_format,

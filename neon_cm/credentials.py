@@ -83,7 +83,11 @@ def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
             raise CredentialsError(f"{source}: UnsealKeys entry {position} is neither base64 nor hex") from None
     if isinstance(threshold, bool) or not isinstance(threshold, int):
         raise CredentialsError(f"{source}: KeyThreshold is missing or not an integer")
-    distinct = tuple(dict.fromkeys(key.strip() for key in keys))
+    # One share given twice, even in two encodings (base64 and hex), is one share.
+    by_bytes: dict[bytes, str] = {}
+    for key in keys:
+        by_bytes.setdefault(share_bytes(key.strip()), key.strip())
+    distinct = tuple(by_bytes.values())
     if threshold < 1:
         raise CredentialsError(f"{source}: KeyThreshold is {threshold}; it must be at least 1")
     if threshold > len(distinct):
@@ -94,9 +98,10 @@ def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
 
 
 def parse_credentials_base64(text: str, source: str) -> UnsealCredentials:
-    """Credentials from base64 of the JSON (what VAULT_CREDENTIALS holds)."""
+    """Credentials from base64 of the JSON (what VAULT_CREDENTIALS holds); line breaks and spaces are ignored,
+    as `base64` wraps its output at 76 columns."""
     try:
-        decoded = base64.b64decode(text.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode("".join(text.split()), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         raise CredentialsError(f"{source} is not base64 of UTF-8 text") from None
     return parse_credentials_json(decoded, f"{source} (decoded)")

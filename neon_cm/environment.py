@@ -32,8 +32,13 @@ class ConsulAddress:
     host: str
     port: int
 
+    @property
+    def url_host(self) -> str:
+        """The host as it goes in a URL: an IPv6 address in brackets."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
     def __str__(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.url_host}:{self.port}"
 
 
 def parse_consul_address(text: str | None) -> ConsulAddress:

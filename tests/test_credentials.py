@@ -95,3 +95,21 @@ def test_forms_cover_base64_and_hex_of_every_key() -> None:
     credentials = parse_credentials_json(json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 1}), "x")
 
     assert {KEY_A, (b"A" * 33).hex(), KEY_B, base64.b64encode(b"B" * 33).decode()} == credentials.forms()
+
+
+def test_base64_wrapped_at_76_columns_is_accepted() -> None:
+    """`VAULT_CREDENTIALS=$(base64 creds.json)`: base64 wraps at 76 columns; the line breaks are not data."""
+    document = json.dumps({"UnsealKeys": ["a" * 44, "b" * 44, "c" * 44], "KeyThreshold": 2}).encode()
+    encoded = base64.b64encode(document).decode()
+    wrapped = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + "\n"
+
+    assert 2 == parse_credentials_base64(wrapped, "VAULT_CREDENTIALS").threshold
+
+
+def test_one_share_in_two_encodings_is_one_key() -> None:
+    """The same share as base64 and as hex is one distinct key, so it cannot make up a threshold of two."""
+    raw = bytes(range(33))
+    same_twice = json.dumps({"UnsealKeys": [base64.b64encode(raw).decode(), raw.hex()], "KeyThreshold": 2})
+
+    with pytest.raises(CredentialsError, match="KeyThreshold is 2 but only 1 distinct unseal keys"):
+        parse_credentials_json(same_twice, "VAULT_CREDENTIALS_FILE f")

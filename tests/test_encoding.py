@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import tracemalloc
 import zlib
 
 import attrs
@@ -182,9 +183,35 @@ def test_decode_names_what_is_wrong(stored: bytes, expected: str) -> None:
         (deflate(b'{"Weight":NaN}'), "NaN is not JSON"),
         (deflate(b'{"Weight":-Infinity}'), "-Infinity is not JSON"),
         (deflate(b'{"a":' * 100_000 + b"1" + b"}" * 100_000), "nested too deep"),
+        (deflate(b'{"Weight":1e400}'), "the number 1e400 is out of range"),
     ],
 )
 def test_decode_refuses_what_is_not_strict_json(stored: bytes, expected: str) -> None:
     """NaN/Infinity are not JSON (.NET refuses them); absurd nesting is refused rather than crashing."""
     with pytest.raises(DefinitionFormatError, match=expected):
         decode_definition(stored)
+
+
+def test_a_deflate_bomb_is_refused_for_the_cost_of_one_chunk() -> None:
+    """A value that inflates past 64 MiB (here 1 GiB of zeros in 1 MB) is refused without being inflated
+    whole: the peak memory of refusing it stays within a few MB."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = b"".join(compressor.compress(bytes(1 << 20)) for _ in range(1024)) + compressor.flush()
+    tracemalloc.start()
+    try:
+        with pytest.raises(DefinitionFormatError, match="inflates to more than 64 MiB"):
+            decode_definition(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 8 * 1024 * 1024, f"refusing the bomb took {peak} bytes"
+
+
+def test_a_lone_surrogate_decodes_but_cannot_be_encoded_again() -> None:
+    """JSON can carry a lone surrogate that UTF-8 cannot: decoding keeps it, encoding refuses it with a
+    ValueError (which the publisher turns into one ERROR, never a crash)."""
+    definition = decode_definition(deflate(b'{"Name":"\\ud800"}'))
+
+    with pytest.raises(ValueError):
+        encode_definition(definition)
