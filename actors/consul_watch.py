@@ -61,7 +61,7 @@ class ConsulWatch(ServiceActor):
                 delay = min(delay * 2, RETRY_LONGEST_SECONDS)
                 continue
             delay = RETRY_FIRST_SECONDS
-            new_index = int(new_index or 0)
+            new_index = int(new_index) if str(new_index or "").isdigit() else 0  # a proxy's odd header is no index
             if index is not None and new_index == index:
                 continue  # the wait ran out with nothing changed
             index = new_index if index is None or new_index > index else None

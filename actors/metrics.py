@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,14 +83,15 @@ class Metrics(ServiceActor):
         self.monitored: tuple[str, ...] = ()
         """Managers whose Vault must have a live monitor."""
         self.health = Health(True)
-        self.server: ThreadingHTTPServer | None = None
+        self.server: MetricsServer | None = None
         self.health_file_trouble = Outage()
 
     def setup(self) -> None:
         self.spawn(Ticker, "health", self.actor_ref, HEALTH_SECONDS)
         if self.port is not None:
             try:
-                self.server = ThreadingHTTPServer(("", self.port), handler_for(self))
+                self.server = MetricsServer(("", self.port), handler_for(self))
+                self.server.log = self.log
             except OSError as error:
                 self.log.error(f"cannot serve /metrics and /health on port {self.port} ({error}); they are off")
                 return
@@ -188,6 +190,18 @@ def write_health_file(path: str, health: Health) -> None:
     with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False) as handle:
         handle.write(to_document(health, time.time()))
     os.replace(handle.name, path)
+
+
+class MetricsServer(ThreadingHTTPServer):
+    """The /metrics and /health server; a request that fails (a scraper that hung up) is a DEBUG line,
+    not a traceback on stderr as socketserver would print."""
+
+    daemon_threads = True
+    log: Log | None = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if self.log is not None:
+            self.log.debug(f"metrics http: a request from {client_address[0]} failed", sys.exc_info()[1])
 
 
 def handler_for(owner: Metrics) -> type[BaseHTTPRequestHandler]:

@@ -219,3 +219,24 @@ def test_chaos_consul_vault_and_dockerd_restarted_at_random_moments(
     assert service.process.poll() is None
     assert [] == service.lines(SUPERVISOR), "an actor crashed"
     print(f"chaos: {len(faults)} faults {json.dumps(faults)}; converged")
+
+
+def test_a_sealed_vault_is_reported_at_error_by_the_active_instance_only(
+    kv: consul.Consul, start_service: Callable[..., Service], vault: dict[str, Any]
+) -> None:
+    """Two instances: both watch every Vault (monitoring needs no lock), but only the active one reports a
+    sealed Vault at ERROR; the standby logs it at INFO naming the instance that reports it."""
+    kv.kv.put("neon/cluster/disable-auto-unseal", "true")
+    active = start_service()
+    active.wait_for(r"\[module:leadership\] this instance \(.*\) is active")
+    standby = start_service()
+    standby.wait_for(r"standing by: .* is the active instance")
+    standby.wait_for(UNSEALED.format(2))
+
+    stack.vault_restart(1)
+    active.wait_for(r"\[ERROR\] \[module:vault-monitor:manager-2\] Vault on manager-2 .* is sealed")
+    standby.wait_for(r"\[INFO\] \[module:vault-monitor:manager-2\] Vault on manager-2 .* is sealed: .*standing by: ")
+    kv.kv.put("neon/cluster/disable-auto-unseal", "false")
+
+    assert [] == standby.lines(r"\[ERROR\] \[module:vault-monitor")
+    assert [] == active.lines(SUPERVISOR) + standby.lines(SUPERVISOR)
