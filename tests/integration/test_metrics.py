@@ -83,14 +83,17 @@ def test_metrics_follow_the_stack(
 
     labels("worker-1", "metrics.test", "1")
     assert 2 == wait_for_metric(port, "neon_cm_definition_publishes_total", lambda v: v >= 2)
+    restarted = time.time()
     stack.vault_restart(1)
-    wait_for_metric(port, 'neon_cm_unseal_attempts_total{node="manager-2"}', lambda v: v >= 1)
+    wait_for_metric(port, 'neon_cm_vault_unseal_attempts_total{node="manager-2"}', lambda v: v >= 1)
     wait_for_metric(port, 'neon_cm_vault_state{node="manager-2",state="unsealed"}', lambda v: v == 1)
     samples = scrape(port)
-    assert 0 == samples['neon_cm_unseal_failures_total{node="manager-2"}']
-    assert samples["neon_cm_node_polls_total"] >= 2
+    assert 0 == samples['neon_cm_vault_unseal_failures_total{node="manager-2"}']
+    assert samples["neon_cm_node_listings_total"] >= 2
     assert samples["neon_cm_definition_compressed_bytes"] > 0
     assert samples["neon_cm_definition_last_publish_timestamp_seconds"] > time.time() - 60
+    assert 0.5 == samples["neon_cm_vault_poll_interval_seconds"]
+    assert samples['neon_cm_vault_state_last_change_timestamp_seconds{node="manager-2"}'] > restarted
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
         assert (200, True) == (response.status, json.loads(response.read())["ok"])
