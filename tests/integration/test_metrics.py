@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,8 @@ import consul
 
 from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import PUBLISHED, seed_base
+from tests.prometheus_server import free_port
 from tests.service import Service
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def scrape(port: int) -> dict[str, float]:
