@@ -59,6 +59,8 @@ class Prometheus:
                     f"--config.file={config_file}",
                     f"--storage.tsdb.path={directory / 'data'}",
                     f"--web.listen-address=127.0.0.1:{self.port}",
+                    # The web UI's templates, beside the binary (Debian's build looks in /usr/share otherwise).
+                    f"--web.local-assets={Path(binary('prometheus')).resolve().parent.parent / 'share/prometheus/web'}",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
