@@ -32,21 +32,37 @@ HEALTH_SECONDS = 5.0
 
 
 class ServiceMetrics:
-    """The Prometheus metrics of one service instance, in a registry of their own."""
+    """The Prometheus metrics of one service instance, in a registry of their own.
+
+    Names follow Prometheus' conventions: a unit suffix (`_seconds`, `_bytes`), `_total` on counters
+    (prometheus_client appends it to the names given here), timestamps as `_timestamp_seconds`.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.node_polls = Counter("neon_cm_node_polls", "Successful listings of the Swarm's nodes", registry=r)
-        self.node_poll_failures = Counter("neon_cm_node_poll_failures", "Failed listings of the Swarm", registry=r)
+        self.node_listings = Counter(
+            "neon_cm_node_listings", "Successful listings of the Swarm's nodes (by poll or node event)", registry=r
+        )
+        self.node_listing_failures = Counter(
+            "neon_cm_node_listing_failures", "Failed listings of the Swarm's nodes", registry=r
+        )
         self.nodes = Gauge("neon_cm_swarm_nodes", "Nodes in the last listing", registry=r)
         self.publishes = Counter("neon_cm_definition_publishes", "Definitions written to Consul", registry=r)
-        self.unchanged = Counter("neon_cm_definition_unchanged", "Listings that changed nothing", registry=r)
+        self.unchanged = Counter(
+            "neon_cm_definition_unchanged",
+            "Listings whose definition was already in Consul: nothing written",
+            registry=r,
+        )
         self.publish_failures = Counter(
-            "neon_cm_definition_failures", "Listings whose definition could not be written", registry=r
+            "neon_cm_definition_publish_failures",
+            "Listings whose definition could not or must not be written (the one in Consul stays)",
+            registry=r,
         )
         self.last_publish = Gauge(
-            "neon_cm_definition_last_publish_timestamp_seconds", "When a definition was last written", registry=r
+            "neon_cm_definition_last_publish_timestamp_seconds",
+            "When this instance last wrote a definition (0: not since it started)",
+            registry=r,
         )
         self.definition_bytes = Gauge(
             "neon_cm_definition_compressed_bytes", "Size of the raw-deflated definition", registry=r
@@ -54,10 +70,27 @@ class ServiceMetrics:
         self.vault_state = Gauge(
             "neon_cm_vault_state", "1 for the Vault's current state, 0 for the others", ["node", "state"], registry=r
         )
-        self.unseal_attempts = Counter("neon_cm_unseal_attempts", "Unseal attempts", ["node"], registry=r)
-        self.unseal_failures = Counter("neon_cm_unseal_failures", "Failed unseal attempts", ["node"], registry=r)
+        self.vault_state_changed = Gauge(
+            "neon_cm_vault_state_last_change_timestamp_seconds",
+            "When the Vault's monitor first saw its current state",
+            ["node"],
+            registry=r,
+        )
+        self.vault_poll_interval = Gauge(
+            "neon_cm_vault_poll_interval_seconds", "Seconds between seal-status checks (vault_poll_seconds)", registry=r
+        )
+        self.vault_poll_interval.set(Settings().vault_poll_seconds)
+        self.unseal_attempts = Counter(
+            "neon_cm_vault_unseal_attempts", "Auto-unseal attempts on a sealed Vault", ["node"], registry=r
+        )
+        self.unseal_failures = Counter(
+            "neon_cm_vault_unseal_failures", "Auto-unseal attempts that left the Vault sealed", ["node"], registry=r
+        )
         self.healthy = Gauge("neon_cm_healthy", "1 when the service is healthy", registry=r)
         self.active = Gauge("neon_cm_active", "1 while this instance holds the lock and works", registry=r)
+        self.standby = Gauge(
+            "neon_cm_standby", "1 while another instance holds the lock (this one reports Vaults at INFO)", registry=r
+        )
         self.restarts = Counter(
             "neon_cm_actor_restarts", "Restarts of an actor that crashed (a bug)", ["actor"], registry=r
         )
@@ -82,6 +115,7 @@ class Metrics(ServiceActor):
         """Actors their top supervisor left stopped, and why."""
         self.monitored: tuple[str, ...] = ()
         """Managers whose Vault must have a live monitor."""
+        self.vault_states: dict[str, VaultState] = {}
         self.health = Health(True)
         self.server: MetricsServer | None = None
         self.health_file_trouble = Outage()
@@ -106,11 +140,11 @@ class Metrics(ServiceActor):
     def handle(self, message: Any) -> None:
         m = self.metrics
         if isinstance(message, NodesObserved):
-            m.node_polls.inc()
+            m.node_listings.inc()
             m.nodes.set(len(message.nodes))
             self.last_listing = time.time()
         elif isinstance(message, NodeListFailed):
-            m.node_poll_failures.inc()
+            m.node_listing_failures.inc()
         elif isinstance(message, DefinitionPublished):
             m.publishes.inc()
             m.last_publish.set_to_current_time()
@@ -124,12 +158,17 @@ class Metrics(ServiceActor):
             # Zero-valued series from the first reading on, so a rate() sees the first attempt.
             m.unseal_attempts.labels(message.hostname)
             m.unseal_failures.labels(message.hostname)
+            if self.vault_states.get(message.hostname) is not message.state:
+                self.vault_states[message.hostname] = message.state
+                m.vault_state_changed.labels(message.hostname).set_to_current_time()
             for state in VaultState:
                 m.vault_state.labels(message.hostname, state.value).set(1 if state is message.state else 0)
         elif isinstance(message, MonitoringStopped):
+            self.vault_states.pop(message.hostname, None)
             with contextlib.suppress(KeyError):  # a monitor stopped before its first reading has no series
                 for state in VaultState:
                     m.vault_state.remove(message.hostname, state.value)
+                m.vault_state_changed.remove(message.hostname)
                 m.unseal_attempts.remove(message.hostname)
                 m.unseal_failures.remove(message.hostname)
         elif isinstance(message, UnsealFinished):
@@ -138,6 +177,7 @@ class Metrics(ServiceActor):
                 m.unseal_failures.labels(message.hostname).inc()
         elif isinstance(message, SettingsChanged):
             self.settings = message.settings
+            m.vault_poll_interval.set(message.settings.vault_poll_seconds)
         elif isinstance(message, ActorRestarted):
             m.restarts.labels(message.actor).inc()
         elif isinstance(message, SupervisionGaveUp):
@@ -145,10 +185,9 @@ class Metrics(ServiceActor):
             self.judge()
         elif isinstance(message, VaultsToMonitor):
             self.monitored = message.hostnames
-        elif isinstance(message, BecameLeader):
-            m.active.set(1)
-        elif isinstance(message, (LostLeadership, StandingBy)):
-            m.active.set(0)
+        elif isinstance(message, (BecameLeader, LostLeadership, StandingBy)):
+            m.active.set(1 if isinstance(message, BecameLeader) else 0)
+            m.standby.set(1 if isinstance(message, StandingBy) else 0)
         elif isinstance(message, Tick):
             self.judge()
 

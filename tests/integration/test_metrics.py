@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,8 @@ import consul
 
 from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import PUBLISHED, seed_base
+from tests.prometheus_server import free_port
 from tests.service import Service
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -83,14 +77,17 @@ def test_metrics_follow_the_stack(
 
     labels("worker-1", "metrics.test", "1")
     assert 2 == wait_for_metric(port, "neon_cm_definition_publishes_total", lambda v: v >= 2)
+    restarted = time.time()
     stack.vault_restart(1)
-    wait_for_metric(port, 'neon_cm_unseal_attempts_total{node="manager-2"}', lambda v: v >= 1)
+    wait_for_metric(port, 'neon_cm_vault_unseal_attempts_total{node="manager-2"}', lambda v: v >= 1)
     wait_for_metric(port, 'neon_cm_vault_state{node="manager-2",state="unsealed"}', lambda v: v == 1)
     samples = scrape(port)
-    assert 0 == samples['neon_cm_unseal_failures_total{node="manager-2"}']
-    assert samples["neon_cm_node_polls_total"] >= 2
+    assert 0 == samples['neon_cm_vault_unseal_failures_total{node="manager-2"}']
+    assert samples["neon_cm_node_listings_total"] >= 2
     assert samples["neon_cm_definition_compressed_bytes"] > 0
     assert samples["neon_cm_definition_last_publish_timestamp_seconds"] > time.time() - 60
+    assert 0.5 == samples["neon_cm_vault_poll_interval_seconds"]
+    assert samples['neon_cm_vault_state_last_change_timestamp_seconds{node="manager-2"}'] > restarted
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
         assert (200, True) == (response.status, json.loads(response.read())["ok"])

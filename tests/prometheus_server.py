@@ -1,0 +1,103 @@
+"""A real Prometheus server and promtool for tests: Debian's binaries, unpacked by scripts/install-deps."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.service import ROOT
+
+CACHE = os.environ.get("NEON_CM_CACHE") or "/var/cache/neon-cm-stack"
+ALERTS = ROOT / "examples" / "prometheus" / "alerts.yml"
+JOB = "neon-cluster-manager"
+
+
+def binary(name: str) -> str:
+    """`prometheus` or `promtool` from the cache install-deps fills, else from PATH."""
+    cached = Path(CACHE) / "bin" / name
+    if cached.exists():
+        return str(cached)
+    found = shutil.which(name)
+    if found is None:
+        raise AssertionError(f"{name} is not installed ({cached}, PATH): run scripts/install-deps")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Prometheus:
+    """One Prometheus process scraping `targets` under job="neon-cluster-manager" every second, evaluating
+    examples/prometheus/alerts.yml every second, with its TSDB in `directory`."""
+
+    def __init__(self, targets: list[str], directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(ALERTS)],
+            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}]}],
+        }
+        config_file = directory / "prometheus.yml"
+        config_file.write_text(json.dumps(config))  # JSON is YAML
+        self.log = directory / "prometheus.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    binary("prometheus"),
+                    f"--config.file={config_file}",
+                    f"--storage.tsdb.path={directory / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    # The web UI's templates, beside the binary (Debian's build looks in /usr/share otherwise).
+                    f"--web.local-assets={Path(binary('prometheus')).resolve().parent.parent / 'share/prometheus/web'}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """GET /-/ready until it answers 200."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"Prometheus did not start:\n{self.log.read_text()}")
+            time.sleep(0.1)
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET /api/v1/<path>: its `data`, after checking `status` is success."""
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=5) as response:
+            answer = json.loads(response.read())
+        assert "success" == answer["status"], answer
+        return answer["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """GET /api/v1/query: the instant vector's samples."""
+        result: list[dict[str, Any]] = self.api("query", query=expr)["result"]
+        return result
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
