@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import parse_consul_address, parse_vault_verify
 from neon_cm.errors import OS_ERROR
+from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
@@ -145,9 +145,18 @@ def run_service(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def load_cache(path: Path) -> StoredDefinition | None:
-    """The definition cached in `path` if there is one and it still matches its hash (else a note, and None)."""
+    """The definition cached in `path` if there is one and it still matches its hash (else a note, and None).
+
+    A path the cache could not be written to is refused here, before anything is read or downloaded.
+    """
     try:
-        data = path.read_bytes()
+        target, mode = replaceable(path)
+    except NotARegularFile as error:
+        raise CliError(f"cannot use the cache: {error}") from None
+    if mode is None:
+        return None
+    try:
+        data = target.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -160,13 +169,12 @@ def load_cache(path: Path) -> StoredDefinition | None:
 
 
 def save_cache(path: Path, data: bytes) -> None:
-    """Replace `path` atomically, so that a reader never finds half a definition (its folder is made if need be)."""
+    """Write the cache so that a reader never finds half a definition: through a symlink to its target, and
+    never over a device, a directory or anything else that is not a regular file (neon_cm.files)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
+        write_replacing(path, data)
+    except NotARegularFile as error:
+        raise CliError(f"cannot use the cache: {error}") from None
     except OSError as error:
         raise CliError(f"cannot write the cache {path}: {error.strerror}") from None
 
@@ -295,6 +303,13 @@ def setting_name(text: str) -> str:
     if text not in PARSERS:
         raise argparse.ArgumentTypeError(f"unknown setting {text!r}; the settings are {', '.join(PARSERS)}")
     return text
+
+
+def file_path(text: str) -> Path:
+    """argparse type of a file name: not empty (Path('') would be the current folder, `.`)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is not a file name")
+    return Path(text)
 
 
 def show_value(value: object) -> str:
@@ -480,7 +495,9 @@ def build_parser() -> Parser:
         epilog="With --cache, FILE keeps the last verified definition, and the definition is downloaded\n"
         "only when the hash key differs from its hash. A line on stderr says which happened.",
     )
-    get.add_argument("--cache", type=Path, metavar="FILE", help="the local copy to reuse while the hash is unchanged")
+    get.add_argument(
+        "--cache", type=file_path, metavar="FILE", help="the local copy to reuse while the hash is unchanged"
+    )
     get.add_argument("--raw", action="store_true", help="the compact JSON bytes exactly as stored, no newline")
     put = command(
         definition,
@@ -491,7 +508,9 @@ def build_parser() -> Parser:
         "(a line on stderr names them). Nodes is kept as given: the running service replaces it at\n"
         "its next node poll.",
     )
-    put.add_argument("file", type=Path, metavar="FILE", help="the definition (JSON object); - reads standard input")
+    put.add_argument(
+        "file", type=file_path, metavar="FILE", help="the definition (JSON object); - reads standard input"
+    )
 
     vault = group("vault", "the Vault on every Swarm manager")
     status = command(
