@@ -31,7 +31,7 @@ from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
-from neon_cm.settings import PARSERS, SettingProblem, parse_settings
+from neon_cm.settings import PARSERS, SettingProblem, parse_settings, shown
 from neon_cm.vault import vault_url
 from neon_cm.vault_probe import probe
 
@@ -323,7 +323,7 @@ def why_default(name: str, stored: Mapping[str, str | None], problems: Sequence[
     """Why a setting's default applies (missing, or the stored value is invalid and why); None when Consul's does."""
     problem = next((problem for problem in problems if problem.name == name), None)
     if problem is not None:
-        return f"the stored {problem.value!r} is invalid: {problem.reason}"
+        return f"the stored {shown(problem.value)} is invalid: {problem.reason}"
     return "not set in Consul" if stored.get(name) is None else None
 
 
@@ -352,11 +352,11 @@ def settings_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         PARSERS[args.name](text)
     except ValueError as error:
-        raise CliError(f"{args.name}={args.value!r} refused ({error}); nothing written") from None
+        raise CliError(f"{args.name}={shown(args.value)} refused ({error}); nothing written") from None
     with consul_errors(env) as client:
         if not client.kv.put(SETTINGS_PREFIX + args.name, text):
             raise CliError(f"Consul did not store {SETTINGS_PREFIX}{args.name}")
-    print(f"{args.name} = {text} (the service applies it within 2 s)")
+    print(f"{args.name} = {text} (the service applies it at once)")
     return OK
 
 

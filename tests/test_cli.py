@@ -82,6 +82,10 @@ def test_bad_command_lines_give_one_line_and_status_2(
         ("node_poll_seconds", "100000"),
         ("vault_url_template", "ftp://{hostname}"),
         ("vault_url_template", "https://{host}:8200"),
+        ("node_poll_seconds", "\u0663"),
+        ("node_poll_seconds", "1_0"),
+        ("vault_url_template", "http://{addr}:99999"),
+        ("vault_url_template", "http://my vault:8200"),
     ],
 )
 def test_settings_set_refuses_a_bad_value_before_reaching_consul(
@@ -221,3 +225,17 @@ def test_console_script_is_the_cli() -> None:
     """setup.py's console script is the CLI, which runs the service when given no command."""
 
     assert '"neon-cluster-manager = neon_cm.cli:main"' in (ROOT / "setup.py").read_text()
+
+
+def test_settings_set_never_echoes_a_huge_value_in_full(capsys: pytest.CaptureFixture[str]) -> None:
+    """A 120 KB value is refused for its length in one short line, which shows only its start."""
+    value = "http://" + "x" * 120_000
+
+    code = main(["settings", "set", "vault_url_template", value], CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 1 == code
+    assert (
+        f"neon-cluster-manager: error: vault_url_template={value[:60]!r}... (120007 characters) refused "
+        "(120007 characters, over the 512 a setting may have); nothing written\n"
+    ) == stderr
