@@ -29,6 +29,7 @@ from neon_cm.environment import parse_consul_address, parse_vault_verify
 from neon_cm.errors import OS_ERROR
 from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
+from neon_cm.jsonwords import json_problem, json_type
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
 from neon_cm.settings import PARSERS, SettingProblem, parse_settings, shown
@@ -47,6 +48,8 @@ CONFIDENTIAL_PATHS: tuple[tuple[str, ...], ...] = (
 )
 #: A property with this name is confidential wherever it is.
 CONFIDENTIAL_ANYWHERE = "RootToken"
+#: What cluster setup always writes: a definition without them is refused unless forced.
+REQUIRED_PROPERTIES = ("Name", "Schema", "Datacenter")
 
 ENVIRONMENT_HELP = """\
 environment (the service's own):
@@ -164,7 +167,8 @@ def load_cache(path: Path) -> StoredDefinition | None:
     try:
         return StoredDefinition.from_json(data)
     except ValueError as error:  # not JSON, not an object, or not matching its hash: download afresh
-        note(f"ignoring the cache {path}: {error}")
+        unreadable = isinstance(error, json.JSONDecodeError | UnicodeDecodeError)
+        note(f"ignoring the cache {path}: {f'not JSON ({json_problem(error)})' if unreadable else error}")
         return None
 
 
@@ -246,6 +250,17 @@ def strip_confidential(definition: Mapping[str, Any]) -> tuple[dict[str, Any], l
     return public, removed + anywhere
 
 
+def setup_problems(definition: Mapping[str, Any]) -> list[str]:
+    """What a definition lacks of REQUIRED_PROPERTIES (each must be a non-empty string), in words."""
+    missing = [name for name in REQUIRED_PROPERTIES if name not in definition]
+    problems = [f"no {', '.join(missing)}"] if missing else []
+    for name in REQUIRED_PROPERTIES:
+        value = definition.get(name)
+        if name in definition and not (isinstance(value, str) and value.strip()):
+            problems.append(f"{name} is {json.dumps(value)[:40]}, not a non-empty string")
+    return problems
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -254,14 +269,24 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Publish a base definition: confidential fields stripped, definition and hash in one transaction."""
     source = "standard input" if str(args.file) == "-" else str(args.file)
     try:
-        text = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
-        document = json.loads(text.decode("utf-8"), parse_constant=_no_constants)
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {source}: {error.strerror}") from None
-    except (UnicodeDecodeError, ValueError) as error:
-        raise CliError(f"{source} is not JSON: {error}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a BOM, as Windows editors write, is not content
+        if not text.strip():
+            raise CliError(f"{source} is empty; a cluster definition is a JSON object")
+        document = json.loads(text, parse_constant=_no_constants)
+    except ValueError as error:
+        raise CliError(f"{source} is not JSON: {json_problem(error)}") from None
     if not isinstance(document, dict):
-        raise CliError(f"{source} holds a JSON {type(document).__name__}; a cluster definition is an object")
+        raise CliError(f"{source} holds {json_type(document)}; a cluster definition is a JSON object")
+    problems = setup_problems(document)
+    if problems and not args.force:
+        raise CliError(
+            f"{source} is not a cluster definition: {'; '.join(problems)} (cluster setup always writes "
+            f"{', '.join(REQUIRED_PROPERTIES)}); nothing published (--force publishes it anyway)"
+        )
     public, removed = strip_confidential(document)
     value, new_hash = encode_definition(public)
     if len(value) > MAX_DEFINITION_BYTES:
@@ -272,6 +297,8 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     with consul_errors(env) as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
         client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+    if problems:
+        note(f"published without what cluster setup writes (--force): {'; '.join(problems)}")
     if removed:
         note(f"not published (confidential): {', '.join(removed)}")
     print(new_hash)
@@ -504,9 +531,13 @@ def build_parser() -> Parser:
         "put",
         definition_put,
         "publish a base definition from a JSON file, as cluster setup does; prints its hash",
-        epilog="Hosting, Docker.RegistryPassword, Consul.EncryptionKey and every RootToken are left out\n"
-        "(a line on stderr names them). Nodes is kept as given: the running service replaces it at\n"
+        epilog="A definition without Name, Schema or Datacenter (what cluster setup always writes) is refused\n"
+        "unless --force is given. Hosting, Docker.RegistryPassword, Consul.EncryptionKey and every RootToken\n"
+        "are left out (a line on stderr names them). Nodes is kept as given: the running service replaces it at\n"
         "its next node poll.",
+    )
+    put.add_argument(
+        "--force", action="store_true", help="publish even without Name, Schema or Datacenter (what setup writes)"
     )
     put.add_argument(
         "file", type=file_path, metavar="FILE", help="the definition (JSON object); - reads standard input"

@@ -144,11 +144,12 @@ def test_definition_put_strips_confidential_fields_and_writes_both_keys_together
 
 def test_definition_put_reads_standard_input(kv: consul.Consul, cli: Cli) -> None:
     """`definition put -` publishes the JSON piped in."""
-    result = cli("definition", "put", "-", stdin=json.dumps({"Name": "piped", "Hosting": {}}).encode())
+    piped = {"Name": "piped", "Schema": "1.0", "Datacenter": "dc"}
+    result = cli("definition", "put", "-", stdin=json.dumps({**piped, "Hosting": {}}).encode())
 
     definition, _, digest, _, _ = stored(kv)
     assert (0, f"{digest}\n") == (result.returncode, out(result))
-    assert {"Name": "piped", "Hash": digest} == definition
+    assert {**piped, "Hash": digest} == definition
 
 
 def test_definition_get_prints_pretty_json_or_the_stored_bytes(kv: consul.Consul, cli: Cli, tmp_path: Path) -> None:
@@ -248,9 +249,11 @@ def test_definition_get_without_a_published_definition(
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        (b"[1, 2]", r"holds a JSON list; a cluster definition is an object"),
+        (b"[1, 2]", r"holds an array; a cluster definition is a JSON object"),
         (b"{not json", r"is not JSON: "),
         (b'{"Name": NaN}', r"is not JSON: NaN is not JSON"),
+        (b"", r"is empty; a cluster definition is a JSON object"),
+        (b"{}", r"is not a cluster definition: no Name, Schema, Datacenter \(cluster setup always writes"),
         (None, r"cannot read .*missing\.json: No such file or directory"),
     ],
 )
