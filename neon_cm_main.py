@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pykka
-import pykka.debug
 import urllib3
 
 from actors.definition_publisher import DefinitionPublisher
 from actors.leadership import Leadership
-from actors.logger import Log, LogSink, install_logging_bridge
+from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
 from actors.metrics import Metrics
 from actors.node_events import NodeEvents
 from actors.settings_watcher import SettingsWatcher
@@ -90,7 +89,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
+    signal.signal(signal.SIGUSR1, lambda *_: log_thread_dump(log))
     if config.fatal:
         log.fatal(config.fatal)
         sink.stop()

@@ -52,12 +52,19 @@ CONFIDENTIAL_ANYWHERE = "RootToken"
 REQUIRED_PROPERTIES = ("Name", "Schema", "Datacenter")
 
 ENVIRONMENT_HELP = """\
-environment (the service's own):
-  CONSUL_HTTP_ADDR    Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
-  CONSUL_HTTP_TOKEN   Consul ACL token
-  DOCKER_HOST         a Swarm manager's Docker API (default unix:///var/run/docker.sock)
-  VAULT_CACERT        PEM bundle trusted for Vault's TLS
-  VAULT_SKIP_VERIFY   true: do not verify Vault's TLS certificates
+environment (the service reads them all; `health` the last, the other commands the first five):
+  CONSUL_HTTP_ADDR        Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
+  CONSUL_HTTP_TOKEN       Consul ACL token
+  DOCKER_HOST             a Swarm manager's Docker API (default unix:///var/run/docker.sock)
+  VAULT_CACERT            PEM bundle trusted for Vault's TLS
+  VAULT_SKIP_VERIFY       true: do not verify Vault's TLS certificates
+  VAULT_CREDENTIALS       base64 of {"UnsealKeys": [...], "KeyThreshold": N}: auto-unseal
+  VAULT_CREDENTIALS_FILE  a file holding that JSON in plain text (a Docker secret); set only one of the two
+  LOG_LEVEL               FATAL, ERROR, WARN, INFO (default), DEBUG or NONE
+  LOG_FORMAT              text (default) or json
+  SWARM_EVENTS            on (default): follow Docker's node events; off: the node poll only
+  METRICS_PORT            serve Prometheus /metrics and /health on this port (default: off)
+  NEON_CM_HEALTH_FILE     the health verdict, for `health` (default /tmp/neon-cluster-manager.health)
 
 exit status: 0 success, 1 the command failed (one line on stderr says why), 2 bad command line"""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +319,16 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(capsys: pytes
 
     assert 2 == exited.value.code
     assert "argument --cache: an empty path is not a file name" in stderr
+
+
+def test_help_lists_every_environment_variable_readme_documents(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` names each variable of README's environment table, not a handful of them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Environment") : readme.index("### Settings in Consul")]
+    documented = re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE)
+    with pytest.raises(SystemExit):
+        main(["--help"], {})
+    helped = capsys.readouterr().out
+
+    assert 12 == len(documented)
+    assert [] == [name for name in documented if not re.search(rf"^  {name} ", helped, flags=re.MULTILINE)]
