@@ -383,3 +383,17 @@ def test_every_metric_readme_lists_is_exported_and_moves(
     )
     assert (1, 1) == (after["neon_cm_active"], after["neon_cm_healthy"])
     assert 0 == after['neon_cm_unseal_failures_total{node="manager-1"}']
+
+
+def test_node_poll_failures_move_when_docker_cannot_be_listed(
+    kv: consul.Consul, start_service: Callable[..., Service], tmp_path: Path
+) -> None:
+    """The one metric the Swarm's good health never moves: each failed listing counts, none succeeds."""
+    port = free_port()
+    fast_polls(kv, "0.5")
+    start_service(METRICS_PORT=str(port), DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+
+    failures = wait_for_metric(port, "neon_cm_node_poll_failures_total", lambda value: value >= 2)
+
+    assert failures >= 2
+    assert 0 == scrape(port)["neon_cm_node_polls_total"]
