@@ -391,7 +391,8 @@ def test_node_poll_failures_move_when_docker_cannot_be_listed(
     """The one metric the Swarm's good health never moves: each failed listing counts, none succeeds."""
     port = free_port()
     fast_polls(kv, "0.5")
-    start_service(METRICS_PORT=str(port), DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+    service = start_service(METRICS_PORT=str(port), DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+    service.wait_for(r"serving /metrics and /health on port")
 
     failures = wait_for_metric(port, "neon_cm_node_poll_failures_total", lambda value: value >= 2)
 
