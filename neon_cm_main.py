@@ -11,13 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pykka
-import pykka.debug
 import urllib3
 
 from actors.base import Directory, linked
 from actors.definition_publisher import DefinitionPublisher
 from actors.leadership import Leadership
-from actors.logger import Log, LogSink, install_logging_bridge
+from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
 from actors.metrics import Metrics
 from actors.node_events import NodeEvents
 from actors.settings_watcher import SettingsWatcher
@@ -101,7 +100,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     logging.captureWarnings(True)  # Python warnings are log entries too, never bare stderr
     # pykka logs every actor's death; supervisors do that once per crash, with the exception.
     logging.getLogger("pykka").setLevel(logging.CRITICAL)
-    signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
+    signal.signal(signal.SIGUSR1, lambda *_: log_thread_dump(log))
     if config.fatal:
         log.fatal(config.fatal)
         sink.stop()

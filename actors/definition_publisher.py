@@ -14,6 +14,7 @@ from actors.logger import Log
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.swarm import NodesObserved
+from neon_cm.changes import describe_node_changes
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
 from neon_cm.errors import CONSUL_ERRORS, describe
@@ -135,9 +136,10 @@ class DefinitionPublisher(ServiceActor):
             if str(error).startswith("409"):  # a cas operation found a newer ModifyIndex: nothing was written
                 return DefinitionConflict(f"{DEFINITION_PREFIX}* changed while publishing")
             raise
+        was = f"was {stored_hash[:60]}" if stored_hash else "none before"
         self.log.info(
-            f"published the cluster definition: {len(nodes)} nodes, hash {new_hash} (was {stored_hash}), "
-            f"{len(value)} bytes"
+            f"published the cluster definition: {len(nodes)} nodes, hash {new_hash} ({was}), {len(value)} bytes; "
+            f"{describe_node_changes(base.get('Nodes'), nodes)}"
         )
         return DefinitionPublished(new_hash, stored_hash, len(nodes), len(value))
 

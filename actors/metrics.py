@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +22,7 @@ from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
 from messages.timing import Tick
 from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
+from neon_cm.files import write_replacing
 from neon_cm.health import Health, assess, to_document
 from neon_cm.outage import Outage
 
@@ -224,11 +223,9 @@ class Metrics(ServiceActor):
 
 
 def write_health_file(path: str, health: Health) -> None:
-    """Replace the health file atomically, so `neon-cluster-manager health` never reads half of it."""
-    folder = os.path.dirname(path) or "."
-    with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False) as handle:
-        handle.write(to_document(health, time.time()))
-    os.replace(handle.name, path)
+    """Replace the health file atomically, so `neon-cluster-manager health` never reads half of it; through a
+    symlink, and never over a device or anything else that is not a regular file (NotARegularFile, an OSError)."""
+    write_replacing(path, to_document(health, time.time()))
 
 
 class MetricsServer(ThreadingHTTPServer):

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,10 +27,12 @@ from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import parse_consul_address, parse_vault_verify
 from neon_cm.errors import OS_ERROR
+from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
+from neon_cm.jsonwords import json_problem, json_type
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
-from neon_cm.settings import PARSERS, SettingProblem, parse_settings
+from neon_cm.settings import PARSERS, SettingProblem, parse_settings, shown
 from neon_cm.vault import vault_url
 from neon_cm.vault_probe import probe
 
@@ -47,14 +48,23 @@ CONFIDENTIAL_PATHS: tuple[tuple[str, ...], ...] = (
 )
 #: A property with this name is confidential wherever it is.
 CONFIDENTIAL_ANYWHERE = "RootToken"
+#: What cluster setup always writes: a definition without them is refused unless forced.
+REQUIRED_PROPERTIES = ("Name", "Schema", "Datacenter")
 
 ENVIRONMENT_HELP = """\
-environment (the service's own):
-  CONSUL_HTTP_ADDR    Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
-  CONSUL_HTTP_TOKEN   Consul ACL token
-  DOCKER_HOST         a Swarm manager's Docker API (default unix:///var/run/docker.sock)
-  VAULT_CACERT        PEM bundle trusted for Vault's TLS
-  VAULT_SKIP_VERIFY   true: do not verify Vault's TLS certificates
+environment (the service reads them all; `health` the last, the other commands the first five):
+  CONSUL_HTTP_ADDR        Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
+  CONSUL_HTTP_TOKEN       Consul ACL token
+  DOCKER_HOST             a Swarm manager's Docker API (default unix:///var/run/docker.sock)
+  VAULT_CACERT            PEM bundle trusted for Vault's TLS
+  VAULT_SKIP_VERIFY       true: do not verify Vault's TLS certificates
+  VAULT_CREDENTIALS       base64 of {"UnsealKeys": [...], "KeyThreshold": N}: auto-unseal
+  VAULT_CREDENTIALS_FILE  a file holding that JSON in plain text (a Docker secret); set only one of the two
+  LOG_LEVEL               FATAL, ERROR, WARN, INFO (default), DEBUG or NONE
+  LOG_FORMAT              text (default) or json
+  SWARM_EVENTS            on (default): follow Docker's node events; off: the node poll only
+  METRICS_PORT            serve Prometheus /metrics and /health on this port (default: off)
+  NEON_CM_HEALTH_FILE     the health verdict, for `health` (default /tmp/neon-cluster-manager.health)
 
 exit status: 0 success, 1 the command failed (one line on stderr says why), 2 bad command line"""
 
@@ -145,9 +155,18 @@ def run_service(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def load_cache(path: Path) -> StoredDefinition | None:
-    """The definition cached in `path` if there is one and it still matches its hash (else a note, and None)."""
+    """The definition cached in `path` if there is one and it still matches its hash (else a note, and None).
+
+    A path the cache could not be written to is refused here, before anything is read or downloaded.
+    """
     try:
-        data = path.read_bytes()
+        target, mode = replaceable(path)
+    except NotARegularFile as error:
+        raise CliError(f"cannot use the cache: {error}") from None
+    if mode is None:
+        return None
+    try:
+        data = target.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -155,18 +174,18 @@ def load_cache(path: Path) -> StoredDefinition | None:
     try:
         return StoredDefinition.from_json(data)
     except ValueError as error:  # not JSON, not an object, or not matching its hash: download afresh
-        note(f"ignoring the cache {path}: {error}")
+        unreadable = isinstance(error, json.JSONDecodeError | UnicodeDecodeError)
+        note(f"ignoring the cache {path}: {f'not JSON ({json_problem(error)})' if unreadable else error}")
         return None
 
 
 def save_cache(path: Path, data: bytes) -> None:
-    """Replace `path` atomically, so that a reader never finds half a definition (its folder is made if need be)."""
+    """Write the cache so that a reader never finds half a definition: through a symlink to its target, and
+    never over a device, a directory or anything else that is not a regular file (neon_cm.files)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
+        write_replacing(path, data)
+    except NotARegularFile as error:
+        raise CliError(f"cannot use the cache: {error}") from None
     except OSError as error:
         raise CliError(f"cannot write the cache {path}: {error.strerror}") from None
 
@@ -238,6 +257,17 @@ def strip_confidential(definition: Mapping[str, Any]) -> tuple[dict[str, Any], l
     return public, removed + anywhere
 
 
+def setup_problems(definition: Mapping[str, Any]) -> list[str]:
+    """What a definition lacks of REQUIRED_PROPERTIES (each must be a non-empty string), in words."""
+    missing = [name for name in REQUIRED_PROPERTIES if name not in definition]
+    problems = [f"no {', '.join(missing)}"] if missing else []
+    for name in REQUIRED_PROPERTIES:
+        value = definition.get(name)
+        if name in definition and not (isinstance(value, str) and value.strip()):
+            problems.append(f"{name} is {json.dumps(value)[:40]}, not a non-empty string")
+    return problems
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -246,14 +276,24 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Publish a base definition: confidential fields stripped, definition and hash in one transaction."""
     source = "standard input" if str(args.file) == "-" else str(args.file)
     try:
-        text = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
-        document = json.loads(text.decode("utf-8"), parse_constant=_no_constants)
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {source}: {error.strerror}") from None
-    except (UnicodeDecodeError, ValueError) as error:
-        raise CliError(f"{source} is not JSON: {error}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a BOM, as Windows editors write, is not content
+        if not text.strip():
+            raise CliError(f"{source} is empty; a cluster definition is a JSON object")
+        document = json.loads(text, parse_constant=_no_constants)
+    except ValueError as error:
+        raise CliError(f"{source} is not JSON: {json_problem(error)}") from None
     if not isinstance(document, dict):
-        raise CliError(f"{source} holds a JSON {type(document).__name__}; a cluster definition is an object")
+        raise CliError(f"{source} holds {json_type(document)}; a cluster definition is a JSON object")
+    problems = setup_problems(document)
+    if problems and not args.force:
+        raise CliError(
+            f"{source} is not a cluster definition: {'; '.join(problems)} (cluster setup always writes "
+            f"{', '.join(REQUIRED_PROPERTIES)}); nothing published (--force publishes it anyway)"
+        )
     public, removed = strip_confidential(document)
     value, new_hash = encode_definition(public)
     if len(value) > MAX_DEFINITION_BYTES:
@@ -264,6 +304,8 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     with consul_errors(env) as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
         client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+    if problems:
+        note(f"published without what cluster setup writes (--force): {'; '.join(problems)}")
     if removed:
         note(f"not published (confidential): {', '.join(removed)}")
     print(new_hash)
@@ -297,6 +339,13 @@ def setting_name(text: str) -> str:
     return text
 
 
+def file_path(text: str) -> Path:
+    """argparse type of a file name: not empty (Path('') would be the current folder, `.`)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is not a file name")
+    return Path(text)
+
+
 def show_value(value: object) -> str:
     """A setting's effective value as written to Consul: `30`, `0.5`, a template as it is."""
     if isinstance(value, float) and value.is_integer():
@@ -308,7 +357,7 @@ def why_default(name: str, stored: Mapping[str, str | None], problems: Sequence[
     """Why a setting's default applies (missing, or the stored value is invalid and why); None when Consul's does."""
     problem = next((problem for problem in problems if problem.name == name), None)
     if problem is not None:
-        return f"the stored {problem.value!r} is invalid: {problem.reason}"
+        return f"the stored {shown(problem.value)} is invalid: {problem.reason}"
     return "not set in Consul" if stored.get(name) is None else None
 
 
@@ -337,11 +386,11 @@ def settings_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         PARSERS[args.name](text)
     except ValueError as error:
-        raise CliError(f"{args.name}={args.value!r} refused ({error}); nothing written") from None
+        raise CliError(f"{args.name}={shown(args.value)} refused ({error}); nothing written") from None
     with consul_errors(env) as client:
         if not client.kv.put(SETTINGS_PREFIX + args.name, text):
             raise CliError(f"Consul did not store {SETTINGS_PREFIX}{args.name}")
-    print(f"{args.name} = {text} (the service applies it within 2 s)")
+    print(f"{args.name} = {text} (the service applies it at once)")
     return OK
 
 
@@ -480,18 +529,26 @@ def build_parser() -> Parser:
         epilog="With --cache, FILE keeps the last verified definition, and the definition is downloaded\n"
         "only when the hash key differs from its hash. A line on stderr says which happened.",
     )
-    get.add_argument("--cache", type=Path, metavar="FILE", help="the local copy to reuse while the hash is unchanged")
+    get.add_argument(
+        "--cache", type=file_path, metavar="FILE", help="the local copy to reuse while the hash is unchanged"
+    )
     get.add_argument("--raw", action="store_true", help="the compact JSON bytes exactly as stored, no newline")
     put = command(
         definition,
         "put",
         definition_put,
         "publish a base definition from a JSON file, as cluster setup does; prints its hash",
-        epilog="Hosting, Docker.RegistryPassword, Consul.EncryptionKey and every RootToken are left out\n"
-        "(a line on stderr names them). Nodes is kept as given: the running service replaces it at\n"
+        epilog="A definition without Name, Schema or Datacenter (what cluster setup always writes) is refused\n"
+        "unless --force is given. Hosting, Docker.RegistryPassword, Consul.EncryptionKey and every RootToken\n"
+        "are left out (a line on stderr names them). Nodes is kept as given: the running service replaces it at\n"
         "its next node poll.",
     )
-    put.add_argument("file", type=Path, metavar="FILE", help="the definition (JSON object); - reads standard input")
+    put.add_argument(
+        "--force", action="store_true", help="publish even without Name, Schema or Datacenter (what setup writes)"
+    )
+    put.add_argument(
+        "file", type=file_path, metavar="FILE", help="the definition (JSON object); - reads standard input"
+    )
 
     vault = group("vault", "the Vault on every Swarm manager")
     status = command(

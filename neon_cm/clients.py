@@ -20,13 +20,15 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> consul.Consul:
     """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN; ValueError if the address is malformed."""
     address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
-    return consul.Consul(
-        host=address.url_host,
-        port=address.port,
-        scheme=address.scheme,
-        token=env.get("CONSUL_HTTP_TOKEN") or None,
-        connections_timeout=timeout,
+    token = env.get("CONSUL_HTTP_TOKEN") or None
+    client = consul.Consul(
+        host=address.url_host, port=address.port, scheme=address.scheme, token=token, connections_timeout=timeout
     )
+    if token:
+        # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
+        # none: with ACLs on, every publish would be refused. The session sends it with every request.
+        client.http.session.headers["X-Consul-Token"] = token
+    return client
 
 
 def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> docker.APIClient:

@@ -49,10 +49,15 @@ class Config:
         return frozenset(self.credentials.forms()) if self.credentials else frozenset()
 
     def describe(self) -> str:
-        """The effective start-up configuration on one line (never a secret)."""
+        """The effective start-up configuration on one line (never a secret).
+
+        TLS is only for https:// Vault URLs; the template (a setting in Consul) is not known yet, so the line
+        says so rather than claim verification for a Vault reached over http://.
+        """
         tls = "verified" if self.verify is True else f"trusting {self.verify}" if self.verify else "NOT verified"
         return (
-            f"Consul {self.consul}, Docker {self.docker_host}, log level {self.level.name}, Vault TLS {tls}, "
+            f"Consul {self.consul}, Docker {self.docker_host}, log level {self.level.name}, "
+            f"Vault TLS (for https:// URLs) {tls}, "
             f"node events {'on' if self.events else 'off (polling only)'}, "
             f"metrics {'on port ' + str(self.metrics_port) if self.metrics_port else 'off'}"
         )

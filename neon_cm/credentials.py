@@ -11,7 +11,11 @@ from typing import Any
 
 import attrs
 
+from neon_cm.jsonwords import json_problem
+
 HEX_SHARE = re.compile(r"^[0-9a-fA-F]+$")
+#: What the credentials JSON looks like, for messages (never the value found).
+EXPECTED_JSON = '{"UnsealKeys": ["<share>", ...], "KeyThreshold": N}'
 
 
 class CredentialsError(ValueError):
@@ -66,8 +70,8 @@ def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
     """Credentials from `{"UnsealKeys": [...], "KeyThreshold": N}`; `source` names where the text came from."""
     try:
         document: Any = json.loads(text)
-    except ValueError:
-        raise CredentialsError(f"{source} is not JSON") from None
+    except ValueError as error:  # json_problem names a position and what was expected, never the text
+        raise CredentialsError(f"{source} is not JSON ({json_problem(error)}); expected {EXPECTED_JSON}") from None
     if not isinstance(document, dict):
         raise CredentialsError(f"{source} is JSON but not an object")
     keys = document.get("UnsealKeys")
@@ -107,6 +111,27 @@ def parse_credentials_base64(text: str, source: str) -> UnsealCredentials:
     return parse_credentials_json(decoded, f"{source} (decoded)")
 
 
+def is_base64_json(text: str) -> bool:
+    """Whether `text` is base64 (wrapped or not) of a JSON object: VAULT_CREDENTIALS's form, not the file's."""
+    try:
+        decoded = base64.b64decode("".join(text.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return decoded.lstrip().startswith("{")
+
+
+def parse_credentials_file(text: str, source: str) -> UnsealCredentials:
+    """Credentials from a file's text: the plain JSON, after a UTF-8 BOM if there is one (Windows editors)."""
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise CredentialsError(f"{source} is empty; expected the plain JSON {EXPECTED_JSON}")
+    if not text.lstrip().startswith("{") and is_base64_json(text):
+        raise CredentialsError(
+            f"{source} holds base64 (the form VAULT_CREDENTIALS takes); the file holds the plain JSON {EXPECTED_JSON}"
+        )
+    return parse_credentials_json(text, source)
+
+
 def credentials_from_env(env: Mapping[str, str], read_text: Callable[[str], str]) -> UnsealCredentials | None:
     """Credentials from VAULT_CREDENTIALS (base64 JSON) or VAULT_CREDENTIALS_FILE (plain JSON, a Docker secret).
 
@@ -123,5 +148,9 @@ def credentials_from_env(env: Mapping[str, str], read_text: Callable[[str], str]
             text = read_text(path)
         except OSError as error:
             raise CredentialsError(f"VAULT_CREDENTIALS_FILE {path} cannot be read ({error.strerror})") from None
-        return parse_credentials_json(text, f"VAULT_CREDENTIALS_FILE {path}")
+        except UnicodeDecodeError:
+            raise CredentialsError(
+                f"VAULT_CREDENTIALS_FILE {path} is not UTF-8 text; expected the plain JSON {EXPECTED_JSON}"
+            ) from None
+        return parse_credentials_file(text, f"VAULT_CREDENTIALS_FILE {path}")
     return None

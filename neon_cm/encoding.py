@@ -9,6 +9,8 @@ import math
 import zlib
 from typing import Any
 
+from neon_cm.jsonwords import json_problem, json_type
+
 #: Negative window bits select raw DEFLATE (RFC 1951): no zlib or gzip header,
 #: which is what .NET's DeflateStream in neon-tool reads.
 RAW_DEFLATE_WBITS = -15
@@ -122,11 +124,11 @@ def decode_definition(stored: bytes) -> dict[str, Any]:
     try:
         value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as error:
-        raise DefinitionFormatError(f"not JSON ({error})") from None
+        raise DefinitionFormatError(f"not JSON ({json_problem(error)})") from None
     except RecursionError:
         raise DefinitionFormatError("not JSON this service can read (nested too deep)") from None
     if not isinstance(value, dict):
-        raise DefinitionFormatError(f"JSON is a {type(value).__name__}, not an object")
+        raise DefinitionFormatError(f"JSON is {json_type(value)}, not an object")
     return value
 
 

@@ -9,6 +9,7 @@ import attrs
 import consul
 
 from neon_cm.encoding import DefinitionFormatError, decode_definition, definition_hash, inflate, verify_definition
+from neon_cm.jsonwords import json_type
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY
 
 
@@ -44,12 +45,16 @@ class StoredDefinition:
     def verified(cls, json_bytes: bytes, definition: Any, expected_hash: str | None = None) -> StoredDefinition:
         """The definition, once its content is checked against its embedded `Hash` (and `expected_hash`)."""
         if not isinstance(definition, dict):
-            raise DefinitionFormatError(f"JSON is a {type(definition).__name__}, not an object")
+            raise DefinitionFormatError(f"JSON is {json_type(definition)}, not an object")
         if not verify_definition(definition, expected_hash):
             embedded, computed = definition.get("Hash"), definition_hash(definition)
-            against = f"the embedded Hash is {embedded!r}"
+            against = (
+                "it has no embedded Hash"
+                if "Hash" not in definition
+                else f"its embedded Hash is {json.dumps(embedded, ensure_ascii=False)[:60]}"
+            )
             if expected_hash is not None:
-                against += f" and {HASH_KEY} holds {expected_hash!r}"
+                against += f" and {HASH_KEY} holds {json.dumps(expected_hash)[:60]}"
             raise DefinitionMismatch(
                 f"the definition does not match its hash: its content hashes to {computed}, {against}"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -17,6 +18,21 @@ MAX_POLL_SECONDS = 86_400.0
 MIN_POLL_SECONDS = 0.1
 TEMPLATE_FIELDS = frozenset({"hostname", "addr"})
 DEFAULTS = Settings()
+#: Longer than any sane URL or number; a longer value is refused before it is parsed, and never echoed in full.
+MAX_SETTING_CHARS = 512
+#: What every reader of a number reads alike (.NET's double.Parse, Go, the shell): ASCII digits, one point.
+PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+#: A host a URL may carry: a name or IPv4 address, or an IPv6 address in brackets.
+URL_HOST = re.compile(r"[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\]")
+#: How much of a rejected value a message shows.
+SHOWN_CHARS = 60
+
+
+def shown(value: str) -> str:
+    """A value quoted for a message; a long one cut, with its length, so one bad value is never a huge line."""
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARS]!r}... ({len(value)} characters)"
 
 
 @attrs.frozen
@@ -32,15 +48,15 @@ class SettingProblem:
 
     def describe(self) -> str:
         """One WARN line's worth, naming the key and the value."""
-        return f"setting {SETTINGS_PREFIX}{self.name}={self.value!r} rejected ({self.reason}); using the default"
+        return f"setting {SETTINGS_PREFIX}{self.name}={shown(self.value)} rejected ({self.reason}); using the default"
 
 
 def parse_seconds(text: str) -> float:
-    """A poll interval in seconds; raise ValueError saying why it is not one."""
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise ValueError("not a number") from None
+    """A poll interval in seconds, a plain ASCII decimal; raise ValueError saying why it is not one."""
+    text = checked_length(text).strip()
+    if not PLAIN_DECIMAL.fullmatch(text):
+        raise ValueError("not a number (plain decimal digits 0-9 with an optional point, e.g. 30 or 0.5)")
+    value = float(text)
     if not math.isfinite(value) or value <= 0:
         raise ValueError("must be a number of seconds above 0")
     if value < MIN_POLL_SECONDS:
@@ -51,8 +67,14 @@ def parse_seconds(text: str) -> float:
 
 
 def parse_url_template(text: str) -> str:
-    """A Vault URL template; raise ValueError saying why it is not one."""
-    template = text.strip()
+    """A Vault URL template that builds a valid http(s) URL; raise ValueError saying why it is not one."""
+    template = checked_length(text).strip()
+    if any(character.isspace() for character in template):
+        raise ValueError("a URL has no spaces or other whitespace in it")
+    if not template.isascii():
+        raise ValueError("a URL is ASCII (write an international host name in its xn-- form)")
+    if not template.isprintable():
+        raise ValueError("a URL has no control characters in it")
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as error:
@@ -67,7 +89,20 @@ def parse_url_template(text: str) -> str:
     parts = urlsplit(example)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("not an http:// or https:// URL")
+    address = parts.netloc.rpartition("@")[2]
+    host, port = (address, None) if address.endswith("]") or ":" not in address else address.rpartition(":")[::2]
+    if port is not None and not (port.isdigit() and port.isascii() and 1 <= int(port) <= 65535):
+        raise ValueError("the port must be a number from 1 to 65535")
+    if not URL_HOST.fullmatch(host):
+        raise ValueError(f"{shown(host)} is not a host name or address")
     return template
+
+
+def checked_length(text: str) -> str:
+    """`text`, if it is not longer than MAX_SETTING_CHARS."""
+    if len(text) > MAX_SETTING_CHARS:
+        raise ValueError(f"{len(text)} characters, over the {MAX_SETTING_CHARS} a setting may have")
+    return text
 
 
 PARSERS = {

@@ -18,6 +18,15 @@ LOG_LINE = re.compile(
 )
 
 
+def readme_seconds(pattern: str) -> float:
+    """A time bound README states (`exits 0 within 5 s`), found by `pattern` (the number its group) in README
+    with whitespace folded; tests assert it with a margin, so the README figure and the test cannot drift apart."""
+    text = re.sub(r"\s+", " ", (ROOT / "README.md").read_text(encoding="utf-8"))
+    found = re.search(pattern, text)
+    assert found is not None, f"README no longer says {pattern!r}"
+    return float(found.group(1))
+
+
 class Service:
     """One neon-cluster-manager process; its stdout and stderr are collected line by line."""
 

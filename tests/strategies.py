@@ -128,3 +128,20 @@ def definitions_with_hash_anywhere(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         items.insert(draw(st.integers(0, len(items))), ("Hash", draw(json_values_with_hash_keys)))
     return dict(items)
+
+
+@st.composite
+def swarm_changes(draw: st.DrawFn) -> tuple[list[SwarmNode], list[SwarmNode]]:
+    """A Swarm before and after: some nodes kept as they were, some relabelled or re-roled, some gone, some new."""
+    before = draw(swarms(min_size=0, max_size=6))
+    after = []
+    for node in before:
+        fate = draw(st.sampled_from(["kept", "relabelled", "gone"]))
+        if fate == "kept":
+            after.append(node)
+        elif fate == "relabelled":
+            after.append(draw(swarm_nodes(hostname=node.hostname)))
+    taken = {node.hostname for node in before}
+    new_names = draw(st.lists(hostnames.filter(lambda name: name not in taken), max_size=3, unique=True))
+    after += [draw(swarm_nodes(hostname=name)) for name in new_names]
+    return before, after

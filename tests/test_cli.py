@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,6 +84,10 @@ def test_bad_command_lines_give_one_line_and_status_2(
         ("node_poll_seconds", "100000"),
         ("vault_url_template", "ftp://{hostname}"),
         ("vault_url_template", "https://{host}:8200"),
+        ("node_poll_seconds", "\u0663"),
+        ("node_poll_seconds", "1_0"),
+        ("vault_url_template", "http://{addr}:99999"),
+        ("vault_url_template", "http://my vault:8200"),
     ],
 )
 def test_settings_set_refuses_a_bad_value_before_reaching_consul(
@@ -184,7 +190,7 @@ def test_stored_definition_verifies_its_hash() -> None:
     assert (definition["Hash"], intact) == (stored.hash, stored.json_bytes)
     with pytest.raises(DefinitionMismatch, match="does not match its hash"):
         StoredDefinition.from_json(tampered)
-    with pytest.raises(DefinitionMismatch, match=r"definition\.hash holds 'other'"):
+    with pytest.raises(DefinitionMismatch, match=r'definition\.hash holds "other"'):
         StoredDefinition.from_json(intact, expected_hash="other")
 
 
@@ -221,3 +227,108 @@ def test_console_script_is_the_cli() -> None:
     """setup.py's console script is the CLI, which runs the service when given no command."""
 
     assert '"neon-cluster-manager = neon_cm.cli:main"' in (ROOT / "setup.py").read_text()
+
+
+def test_settings_set_never_echoes_a_huge_value_in_full(capsys: pytest.CaptureFixture[str]) -> None:
+    """A 120 KB value is refused for its length in one short line, which shows only its start."""
+    value = "http://" + "x" * 120_000
+
+    code = main(["settings", "set", "vault_url_template", value], CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 1 == code
+    assert (
+        f"neon-cluster-manager: error: vault_url_template={value[:60]!r}... (120007 characters) refused "
+        "(120007 characters, over the 512 a setting may have); nothing written\n"
+    ) == stderr
+
+
+REFUSED = "neon-cluster-manager: error: cannot reach Consul at http://127.0.0.1:1: [Errno 111] Connection refused"
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({}, "no Name, Schema, Datacenter"),
+        ({"Name": "x", "Schema": "1.0"}, "no Datacenter"),
+        ({"Name": "", "Schema": "1.0", "Datacenter": "dc"}, 'Name is "", not a non-empty string'),
+        ({"Name": "x", "Schema": None, "Datacenter": "dc"}, "Schema is null, not a non-empty string"),
+    ],
+)
+def test_definition_put_refuses_what_setup_never_writes(
+    document: dict[str, Any], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A definition without Name, Schema or Datacenter is refused before Consul is reached, saying what is missing."""
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(document))
+
+    code = main(["definition", "put", str(path)], CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 1 == code
+    assert (
+        f"neon-cluster-manager: error: {path} is not a cluster definition: {says} (cluster setup always writes "
+        "Name, Schema, Datacenter); nothing published (--force publishes it anyway)\n"
+    ) == stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"", "is empty; a cluster definition is a JSON object"),
+        (b" \n", "is empty; a cluster definition is a JSON object"),
+        (b"{", "is not JSON: a property name in double quotes was expected at line 1, column 2"),
+        (b"not json", "is not JSON: a value was expected at line 1, column 1"),
+        (b"{} {}", "is not JSON: more text follows the JSON value at line 1, column 4"),
+        (b"\xff{}", "is not JSON: not UTF-8 text (byte 0xff at offset 0)"),
+        (b'"text"', "holds a string; a cluster definition is a JSON object"),
+        (b"null", "holds null; a cluster definition is a JSON object"),
+    ],
+)
+def test_definition_put_says_what_it_found_in_an_operators_words(
+    data: bytes, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No Python in the words: no `Expecting value`, `(char 0)`, `str` or `NoneType`."""
+    path = tmp_path / "definition.json"
+    path.write_bytes(data)
+
+    code = main(["definition", "put", str(path)], CLOSED_PORT)
+
+    assert (1, f"neon-cluster-manager: error: {path} {says}\n") == (code, capsys.readouterr().err)
+
+
+def test_definition_put_accepts_a_bom_and_force_publishes_a_bare_definition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A UTF-8 BOM (Windows editors) is not content; --force passes the setup check: Consul is all that is missing."""
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + json.dumps({"Name": "n", "Schema": "1", "Datacenter": "d"}).encode())
+    bare = tmp_path / "bare.json"
+    bare.write_bytes(b"{}")
+
+    codes = [main(["definition", "put", *args], CLOSED_PORT) for args in ([str(with_bom)], ["--force", str(bare)])]
+
+    assert ([1, 1], [REFUSED, REFUSED]) == (codes, capsys.readouterr().err.splitlines())
+
+
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--cache ''` is a command-line error (exit 2), never reported as `.`."""
+    with pytest.raises(SystemExit) as exited:
+        main(["definition", "get", "--cache", ""], CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 2 == exited.value.code
+    assert "argument --cache: an empty path is not a file name" in stderr
+
+
+def test_help_lists_every_environment_variable_readme_documents(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` names each variable of README's environment table, not a handful of them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Environment") : readme.index("### Settings in Consul")]
+    documented = re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE)
+    with pytest.raises(SystemExit):
+        main(["--help"], {})
+    helped = capsys.readouterr().out
+
+    assert 12 == len(documented)
+    assert [] == [name for name in documented if not re.search(rf"^  {name} ", helped, flags=re.MULTILINE)]

@@ -113,3 +113,50 @@ def test_one_share_in_two_encodings_is_one_key() -> None:
 
     with pytest.raises(CredentialsError, match="KeyThreshold is 2 but only 1 distinct unseal keys"):
         parse_credentials_json(same_twice, "VAULT_CREDENTIALS_FILE f")
+
+
+def read_as_the_service_does(path: str) -> str:
+    """What neon_cm_main passes as read_text."""
+    return Path(path).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "is empty; expected the plain JSON "),
+        (b"\n  \n", "is empty; expected the plain JSON "),
+        (b"\xef\xbb\xbf", "is empty; expected the plain JSON "),
+        (None, "holds base64 (the form VAULT_CREDENTIALS takes); the file holds the plain JSON "),
+        (b"\xff\xfe{}", "is not UTF-8 text; expected the plain JSON "),
+        (b"UnsealKeys: abc", "is not JSON (a value was expected at line 1, column 1); expected "),
+    ],
+)
+def test_credentials_file_says_what_it_found_and_what_is_expected(
+    tmp_path: Path, content: bytes | None, says: str
+) -> None:
+    """An empty file, the base64 form, or bytes that are not UTF-8: the error says which, and what belongs there."""
+    document = json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 2})
+    secret_file = tmp_path / "vault-credentials"
+    secret_file.write_bytes(
+        content if content is not None else (b64(document)[:40] + "\n" + b64(document)[40:]).encode()
+    )
+
+    with pytest.raises(CredentialsError) as caught:
+        credentials_from_env({"VAULT_CREDENTIALS_FILE": str(secret_file)}, read_as_the_service_does)
+
+    message = str(caught.value)
+    assert (
+        f"VAULT_CREDENTIALS_FILE {secret_file} {says}" == message[: len(f"VAULT_CREDENTIALS_FILE {secret_file} {says}")]
+    )
+    assert message.endswith('{"UnsealKeys": ["<share>", ...], "KeyThreshold": N}')
+    assert KEY_A not in message and b64(document)[:20] not in message
+
+
+def test_credentials_file_with_a_bom_is_read(tmp_path: Path) -> None:
+    """A UTF-8 BOM, as Windows editors write, is not content."""
+    secret_file = tmp_path / "vault-credentials"
+    secret_file.write_bytes(b"\xef\xbb\xbf" + json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 2}).encode())
+
+    credentials = credentials_from_env({"VAULT_CREDENTIALS_FILE": str(secret_file)}, read_as_the_service_does)
+
+    assert (2, 2) == (len(credentials.keys), credentials.threshold)  # type: ignore[union-attr]

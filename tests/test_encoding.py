@@ -165,7 +165,7 @@ def test_verify_rejects_a_tampered_definition() -> None:
         (zlib.compress(b'{"a":1}'), "not raw DEFLATE"),
         (deflate(b"\xff\xfe not utf-8"), "not JSON"),
         (deflate(b"{not json"), "not JSON"),
-        (deflate(b"[1,2,3]"), "JSON is a list, not an object"),
+        (deflate(b"[1,2,3]"), "JSON is an array, not an object"),
         (deflate(b'{"a":1}')[:-2], "not raw DEFLATE"),
     ],
 )

@@ -7,7 +7,7 @@ import pytest
 from messages.log import Level
 from messages.settings import Settings
 from neon_cm.environment import ConsulAddress, parse_consul_address, parse_log_level
-from neon_cm.settings import default_text, parse_settings
+from neon_cm.settings import default_text, parse_seconds, parse_settings, parse_url_template
 
 
 def test_missing_settings_take_defaults() -> None:
@@ -41,6 +41,18 @@ def test_valid_settings_are_used() -> None:
         ("vault_url_template", "{hostname}:8200"),
         ("vault_url_template", "http://{hostname"),
         ("vault_url_template", "http://{0}:8200"),
+        ("node_poll_seconds", "\u0663"),
+        ("node_poll_seconds", "1_0"),
+        ("node_poll_seconds", "1e3"),
+        ("node_poll_seconds", "0x10"),
+        ("vault_url_template", "http://{addr}:99999"),
+        ("vault_url_template", "http://{addr}:0"),
+        ("vault_url_template", "http://{addr}:"),
+        ("vault_url_template", "http://my vault:8200"),
+        ("vault_url_template", "http://{addr}\t:8200"),
+        ("vault_url_template", "http://v\u00e4ult:8200"),
+        ("vault_url_template", "http://:8200"),
+        ("vault_url_template", "http://" + "v" * 600),
     ],
 )
 def test_bad_setting_is_rejected_with_its_name_and_value(name: str, value: str) -> None:
@@ -49,7 +61,7 @@ def test_bad_setting_is_rejected_with_its_name_and_value(name: str, value: str) 
 
     assert getattr(Settings(), name) == getattr(settings, name)
     assert [name] == [problem.name for problem in problems]
-    assert name in problems[0].describe() and repr(value) in problems[0].describe()
+    assert name in problems[0].describe() and repr(value[:60]) in problems[0].describe()
 
 
 def test_unknown_placeholder_is_named() -> None:
@@ -107,3 +119,48 @@ def test_malformed_consul_address(text: str) -> None:
     """A malformed address is a clear error."""
     with pytest.raises(ValueError, match="CONSUL_HTTP_ADDR"):
         parse_consul_address(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30", 30.0), ("0.5", 0.5), (".5", 0.5), ("5.", 5.0), (" +2 ", 2.0), ("86400", 86400.0)]
+)
+def test_plain_ascii_decimals_are_seconds(text: str, seconds: float) -> None:
+    """What every reader of a number reads alike is accepted."""
+
+    assert seconds == parse_seconds(text)
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("http://{addr}:99999", "the port must be a number from 1 to 65535"),
+        ("http://my host:8200", "a URL has no spaces or other whitespace in it"),
+        ("http://h\u00f6st:8200", "a URL is ASCII (write an international host name in its xn-- form)"),
+        ("http://:8200", "'' is not a host name or address"),
+    ],
+)
+def test_a_template_that_cannot_build_a_valid_url_says_why(template: str, reason: str) -> None:
+    """A template that would make every Vault look unreachable is a configuration error, named as such."""
+    with pytest.raises(ValueError) as rejected:
+        parse_url_template(template)
+
+    assert reason == str(rejected.value)
+
+
+@pytest.mark.parametrize("template", ["http://{addr}:8200", "https://{hostname}.vault:8200/", "http://[::1]:8200"])
+def test_templates_that_build_valid_urls_are_kept(template: str) -> None:
+    """Host names, IPv4 and bracketed IPv6 addresses, with or without a port, are valid."""
+
+    assert template == parse_url_template(template)
+
+
+def test_a_huge_value_is_described_in_one_short_line() -> None:
+    """A 120 KB stored value: the WARN names the key and shows the value's start and its length, not all of it."""
+    value = "9" * 120_000
+    _, problems = parse_settings({"node_poll_seconds": value})
+    line = problems[0].describe()
+
+    assert (
+        f"setting neon/services/neon-cluster-manager/node_poll_seconds={value[:60]!r}... (120000 characters) "
+        "rejected (120000 characters, over the 512 a setting may have); using the default"
+    ) == line

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -147,3 +148,29 @@ def with_keys(vault: dict[str, Any]) -> dict[str, str]:
 def credentials(keys: list[str], threshold: int) -> str:
     """VAULT_CREDENTIALS for these keys: base64 of the JSON."""
     return base64.b64encode(json.dumps({"UnsealKeys": keys, "KeyThreshold": threshold}).encode()).decode()
+
+
+@pytest.fixture
+def cli_env(service_env: dict[str, str]) -> dict[str, str]:
+    """The stack's Consul and manager-1's Docker, as an operator's shell would have them."""
+    return {key: value for key, value in service_env.items() if key != "LOG_LEVEL"}
+
+
+Cli = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str]) -> Cli:
+    """Run `python -m neon_cm.cli ARGS` (what the console script runs) with `stdin`; other keywords override the env."""
+
+    def run(*args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "neon_cm.cli", *args],
+            env={**os.environ, **cli_env, **env},
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            timeout=60,
+        )
+
+    return run

@@ -399,8 +399,8 @@ BASE_JSON = json.dumps(BASE).encode()
         pytest.param(b"the cluster definition", "not raw DEFLATE", id="plain-text"),
         pytest.param(deflate(b"{not json"), "not JSON", id="deflated-not-json"),
         pytest.param(deflate(b'{"Name":"caf\xe9"}'), "not JSON", id="deflated-latin-1"),
-        pytest.param(deflate(b"[1, 2, 3]"), "JSON is a list, not an object", id="deflated-array"),
-        pytest.param(deflate(b'"a string"'), "JSON is a str, not an object", id="deflated-string"),
+        pytest.param(deflate(b"[1, 2, 3]"), "JSON is an array, not an object", id="deflated-array"),
+        pytest.param(deflate(b'"a string"'), "JSON is a string, not an object", id="deflated-string"),
         pytest.param(b"", "no cluster definition|empty", id="empty-value"),
         pytest.param(
             deflate(b'{"Name":"nan","Weight":NaN,"Nodes":{},"Hash":null}'),

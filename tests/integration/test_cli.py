@@ -20,7 +20,7 @@ from neon_cm import __version__
 from neon_cm.encoding import canonical_json, decode_definition, deflate, inflate, verify_definition, with_hash
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from neon_cm.reader import fetch_if_changed
-from tests.integration.conftest import stack
+from tests.integration.conftest import Cli, stack
 from tests.integration.test_vault import MANAGER_2, UNSEALED_BY_SERVICE, sealed
 from tests.service import ROOT, Service
 
@@ -50,32 +50,6 @@ PUBLIC = {
 CONSUL_REFUSED = (
     "neon-cluster-manager: error: cannot reach Consul at http://127.0.0.1:1: [Errno 111] Connection refused"
 )
-
-
-@pytest.fixture
-def cli_env(service_env: dict[str, str]) -> dict[str, str]:
-    """The stack's Consul and manager-1's Docker, as an operator's shell would have them."""
-    return {key: value for key, value in service_env.items() if key != "LOG_LEVEL"}
-
-
-Cli = Callable[..., subprocess.CompletedProcess[bytes]]
-
-
-@pytest.fixture
-def cli(cli_env: dict[str, str]) -> Cli:
-    """Run `python -m neon_cm.cli ARGS` (what the console script runs) with `stdin`; other keywords override the env."""
-
-    def run(*args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            [sys.executable, "-m", "neon_cm.cli", *args],
-            env={**os.environ, **cli_env, **env},
-            cwd=ROOT,
-            input=stdin,
-            capture_output=True,
-            timeout=60,
-        )
-
-    return run
 
 
 def out(result: subprocess.CompletedProcess[bytes]) -> str:
@@ -144,11 +118,12 @@ def test_definition_put_strips_confidential_fields_and_writes_both_keys_together
 
 def test_definition_put_reads_standard_input(kv: consul.Consul, cli: Cli) -> None:
     """`definition put -` publishes the JSON piped in."""
-    result = cli("definition", "put", "-", stdin=json.dumps({"Name": "piped", "Hosting": {}}).encode())
+    piped = {"Name": "piped", "Schema": "1.0", "Datacenter": "dc"}
+    result = cli("definition", "put", "-", stdin=json.dumps({**piped, "Hosting": {}}).encode())
 
     definition, _, digest, _, _ = stored(kv)
     assert (0, f"{digest}\n") == (result.returncode, out(result))
-    assert {"Name": "piped", "Hash": digest} == definition
+    assert {**piped, "Hash": digest} == definition
 
 
 def test_definition_get_prints_pretty_json_or_the_stored_bytes(kv: consul.Consul, cli: Cli, tmp_path: Path) -> None:
@@ -173,8 +148,10 @@ def test_definition_get_with_cache_downloads_only_when_the_hash_changes(
 
     Proof that it is not read: garbage in the definition key (hash left alone) does not disturb it.
     """
-    cache = tmp_path / "not-yet" / "definition.json"  # its folder is made when needed
+    cache = tmp_path / "cache" / "definition.json"
     cli("definition", "put", str(put_file(tmp_path, BASE)))
+    no_folder = cli("definition", "get", "--cache", str(tmp_path / "not-yet" / "definition.json"))
+    cache.parent.mkdir()
     first = cli("definition", "get", "--cache", str(cache))
     _, raw, digest, _, _ = stored(kv)
     kv.kv.put(DEFINITION_KEY, b"garbage, would not inflate")
@@ -183,6 +160,7 @@ def test_definition_get_with_cache_downloads_only_when_the_hash_changes(
     third = cli("definition", "get", "--cache", str(cache))
 
     assert (0, 0, 0) == (first.returncode, second.returncode, third.returncode)
+    failed_with(no_folder, rf"cannot use the cache: cannot create .*: the folder {tmp_path}/not-yet does not exist$")
     assert f"neon-cluster-manager: definition {digest} downloaded; cached in {cache}\n" == err(first)
     assert f"neon-cluster-manager: definition {digest} unchanged; read from the cache {cache}\n" == err(second)
     assert out(first) == out(second)
@@ -248,9 +226,11 @@ def test_definition_get_without_a_published_definition(
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        (b"[1, 2]", r"holds a JSON list; a cluster definition is an object"),
+        (b"[1, 2]", r"holds an array; a cluster definition is a JSON object"),
         (b"{not json", r"is not JSON: "),
         (b'{"Name": NaN}', r"is not JSON: NaN is not JSON"),
+        (b"", r"is empty; a cluster definition is a JSON object"),
+        (b"{}", r"is not a cluster definition: no Name, Schema, Datacenter \(cluster setup always writes"),
         (None, r"cannot read .*missing\.json: No such file or directory"),
     ],
 )
@@ -331,7 +311,7 @@ def test_settings_get_and_set(kv: consul.Consul, cli: Cli) -> None:
         "vault_poll_seconds  30                                          default (not set in Consul)",
         "vault_url_template  https://{hostname}.neon-vault.cluster:8200  default (not set in Consul)",
     ] == out(before).splitlines()
-    assert "vault_poll_seconds = 0.5 (the service applies it within 2 s)\n" == out(changed)
+    assert "vault_poll_seconds = 0.5 (the service applies it at once)\n" == out(changed)
     assert 0 == template.returncode
     assert (b"0.5", b"http://{addr}:8200") == (
         kv.kv.get(SETTINGS_PREFIX + "vault_poll_seconds")[1]["Value"],
@@ -349,7 +329,15 @@ def test_settings_get_and_set(kv: consul.Consul, cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
-        ("node_poll_seconds", "abc", "not a number"),
+        ("node_poll_seconds", "abc", "not a number (plain decimal digits 0-9 with an optional point, e.g. 30 or 0.5)"),
+        (
+            "node_poll_seconds",
+            "\u0663",
+            "not a number (plain decimal digits 0-9 with an optional point, e.g. 30 or 0.5)",
+        ),
+        ("node_poll_seconds", "1_0", "not a number (plain decimal digits 0-9 with an optional point, e.g. 30 or 0.5)"),
+        ("vault_url_template", "http://{addr}:99999", "the port must be a number from 1 to 65535"),
+        ("vault_url_template", "http://my vault:8200", "a URL has no spaces or other whitespace in it"),
         ("vault_poll_seconds", "-1", "must be a number of seconds above 0"),
         ("node_poll_seconds", "86401", "must be at most 86400 seconds"),
         ("vault_url_template", "https://{host}:8200", "unknown placeholder(s) host; use {hostname} or {addr}"),
@@ -376,12 +364,10 @@ def test_settings_get_says_when_a_stored_value_is_invalid(kv: consul.Consul, cli
 
     assert (0, "30\n") == (one.returncode, out(one))
     assert (
-        "neon-cluster-manager: node_poll_seconds: the stored 'abc' is invalid: not a number; the default applies\n"
-        == (err(one))
+        "neon-cluster-manager: node_poll_seconds: the stored 'abc' is invalid: not a number (plain decimal digits "
+        "0-9 with an optional point, e.g. 30 or 0.5); the default applies\n" == (err(one))
     )
-    assert "node_poll_seconds   30" in out(every) and "default (the stored 'abc' is invalid: not a number)" in out(
-        every
-    )
+    assert "node_poll_seconds   30" in out(every) and "default (the stored 'abc' is invalid: not a number" in out(every)
 
 
 def test_unknown_setting_lists_the_valid_ones(cli: Cli) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from neon_cm.encoding import decode_definition, deflate, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
-from tests.service import LOG_LINE, Service
+from tests.service import LOG_LINE, Service, readme_seconds
 
 BASE = {
     "Name": "test-cluster",
@@ -228,6 +228,8 @@ def test_sigterm_exits_zero_promptly(kv: consul.Consul, start_service: Callable[
     assert service.lines(r"\[INFO\] \[module:main\] stopped$")
     assert [] == service.lines(r"still running after shutdown")
     print(f"SIGTERM to exit: {seconds:.2f} s")
+    bound = readme_seconds(r"on SIGTERM the service stops its actors in reverse start order and exits 0 within (\d+) s")
+    assert seconds < bound, f"{seconds:.2f} s to exit; README promises within {bound:g} s"
 
 
 def test_json_log_lines_parse(kv: consul.Consul, start_service: Callable[..., Service]) -> None:

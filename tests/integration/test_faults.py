@@ -13,9 +13,13 @@ from neon_cm.encoding import decode_definition, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
 from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
-from tests.service import Service
+from tests.service import Service, readme_seconds
 
 ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
+#: README's bounds, as tests/service.readme_seconds finds them.
+SIGTERM_EXIT = r"on SIGTERM the service stops its actors in reverse start order and exits 0 within (\d+) s"
+CLEAN_TAKEOVER = r"SIGTERM releases the lock \(a standby takes over within (\d+) s\)"
+SIGKILL_TAKEOVER = r"after a SIGKILL the session expires and a standby takes over in about (\d+) s"
 
 
 def quick_polls(kv: consul.Consul) -> None:
@@ -49,20 +53,25 @@ def test_two_instances_one_active_and_the_other_takes_over_after_sigkill(
     assert "2" == definition["Nodes"]["worker-1"]["Labels"]["Custom"]["failover.after"]
     assert verify_definition(definition, digest)
     print(f"takeover after SIGKILL: {takeover:.1f} s")
+    assert takeover < 1.5 * readme_seconds(SIGKILL_TAKEOVER), f"{takeover:.1f} s; README says about {SIGKILL_TAKEOVER}"
 
 
 def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
-    """SIGTERM to the active instance releases the lock: the standby takes over at its next try (2 s)."""
+    """SIGTERM to the active instance releases the lock: the standby takes over at its next try (README: within
+    2 s; asserted with 3 s of margin for a shared machine), and the stopped one exited 0 within README's bound."""
     seed_base(kv)
     first = start_service()
     first.wait_for(ACTIVE)
     second = start_service()
     second.wait_for(r"standing by")
 
-    code, _ = first.stop()
+    code, seconds = first.stop()
+    stopped = time.monotonic()
     second.wait_for(ACTIVE, timeout=10)
+    takeover = time.monotonic() - stopped
 
-    assert 0 == code
+    assert (0, True) == (code, seconds < readme_seconds(SIGTERM_EXIT))
+    assert takeover < readme_seconds(CLEAN_TAKEOVER) + 3, f"took over {takeover:.1f} s after the exit"
 
 
 def test_sigterm_in_the_middle_of_an_unseal_exits_zero(

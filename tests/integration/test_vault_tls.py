@@ -64,7 +64,7 @@ def test_trusted_ca_bundle_lets_the_service_unseal(
     service.wait_for(UNSEALED_BY_SERVICE)
 
     assert not stack.vault_seal_status(MANAGER_3)["sealed"]
-    assert service.lines(r"Vault TLS trusting .*ca\.pem")
+    assert service.lines(r"Vault TLS \(for https:// URLs\) trusting .*ca\.pem")
 
 
 def test_unverifiable_certificate_is_unreachable_and_gets_no_key(

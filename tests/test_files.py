@@ -1,0 +1,103 @@
+"""Writing operator-named files: through symlinks, atomically over regular files, never over anything else."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from neon_cm.files import NotARegularFile, write_replacing
+
+
+def null_device(folder: Path) -> Path:
+    """A real character device (1, 3: what /dev/null is) made with mknod in `folder`, never /dev's own."""
+    device = folder / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return device
+
+
+def test_a_regular_file_is_replaced_with_its_permissions_kept(tmp_path: Path) -> None:
+    """A regular file gets the new content atomically (no temporary file left) and keeps its mode."""
+    path = tmp_path / "cache.json"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+
+    written = write_replacing(path, b"new")
+
+    assert (path, b"new", 0o640) == (written, path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
+    assert ["cache.json"] == sorted(entry.name for entry in tmp_path.iterdir())
+
+
+def test_a_missing_file_is_created_in_an_existing_folder(tmp_path: Path) -> None:
+    """A missing file in a folder that exists is created."""
+    path = tmp_path / "health"
+
+    write_replacing(path, b"{}")
+
+    assert b"{}" == path.read_bytes()
+
+
+def test_a_symlink_is_written_through_to_its_target(tmp_path: Path) -> None:
+    """The link stays a link, and its target (not a new file in the link's place) gets the content."""
+    target = tmp_path / "real" / "cache.json"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "cache.json"
+    link.symlink_to(target)
+
+    written = write_replacing(link, b"new")
+
+    assert (target, True, b"new") == (written, link.is_symlink(), target.read_bytes())
+
+
+def test_a_device_node_is_refused_and_left_a_device(tmp_path: Path) -> None:
+    """A character device (made with mknod) is refused in words, and is still a character device afterwards."""
+    device = null_device(tmp_path)
+
+    with pytest.raises(NotARegularFile) as refused:
+        write_replacing(device, b"data")
+
+    assert f"{device} is a character device, not a regular file; refusing to replace it" == str(refused.value)
+    assert stat.S_ISCHR(device.lstat().st_mode)
+
+
+def test_a_symlink_to_a_device_is_refused(tmp_path: Path) -> None:
+    """Following a link does not make a device writable: the refusal names the target and the link."""
+    device = null_device(tmp_path)
+    link = tmp_path / "cache.json"
+    link.symlink_to(device)
+
+    with pytest.raises(NotARegularFile) as refused:
+        write_replacing(link, b"data")
+
+    assert f"{device} (the target of {link}) is a character device" in str(refused.value)
+    assert (True, True) == (link.is_symlink(), stat.S_ISCHR(device.lstat().st_mode))
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_directory_or_a_pipe_is_refused(tmp_path: Path, kind: str) -> None:
+    """A directory or a named pipe is not replaced by a file."""
+    path = tmp_path / "thing"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+
+    with pytest.raises(NotARegularFile, match=r"a directory|a named pipe"):
+        write_replacing(path, b"data")
+
+    assert (True, False) == (path.exists(), path.is_file())
+
+
+def test_a_missing_folder_and_an_empty_path_are_refused(tmp_path: Path) -> None:
+    """No folder is made on the operator's behalf, and an empty path is not taken for the current folder."""
+    with pytest.raises(NotARegularFile) as missing:
+        write_replacing(tmp_path / "no" / "cache.json", b"data")
+    with pytest.raises(NotARegularFile) as empty:
+        write_replacing("", b"data")
+
+    assert f"the folder {tmp_path / 'no'} does not exist" in str(missing.value)
+    assert "an empty path is not a file name" == str(empty.value)
+    assert not (tmp_path / "no").exists()

@@ -1,0 +1,67 @@
+"""The Logger actor for real: masking unseal keys in every form, and the SIGUSR1 thread dump."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import re
+from collections.abc import Callable
+
+import pytest
+
+from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
+from messages.log import Level
+from neon_cm.credentials import parse_credentials_json
+from neon_cm.logformat import FORMATTERS
+
+RAW_A, RAW_B = bytes(range(32)), bytes(range(100, 132))
+GIVEN_A = base64.b64encode(RAW_A).decode()  # given as base64, as `bao operator init` prints it
+GIVEN_B = RAW_B.hex()  # given as hex
+CREDENTIALS = parse_credentials_json(json.dumps({"UnsealKeys": [GIVEN_A, GIVEN_B], "KeyThreshold": 2}), "test")
+EVERY_FORM = [GIVEN_A, RAW_A.hex(), GIVEN_B, base64.b64encode(RAW_B).decode()]
+
+
+def logged(format_name: str, write: Callable[[Log], None]) -> list[str]:
+    """The lines a real Logger (masking CREDENTIALS' keys) writes for what `write(log)` logs."""
+    stream = io.StringIO()
+    sink = LogSink(Level.DEBUG, frozenset(CREDENTIALS.forms()), FORMATTERS[format_name], stream)
+    sink.start()
+    log = Log("test", sink)
+    bridge = install_logging_bridge(log.child("python"))
+    try:
+        write(log)
+    finally:
+        logging.getLogger().removeHandler(bridge)
+        sink.stop()
+    return stream.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("format_name", ["text", "json"])
+@pytest.mark.parametrize("form", EVERY_FORM)
+def test_the_logger_masks_a_key_in_each_of_its_forms(format_name: str, form: str) -> None:
+    """A key as given, in base64 and in hex, in a message, an exception and a library's log record: masked."""
+
+    def write(log: Log) -> None:
+        log.info(f"message with {form} in it")
+        log.error("failure", ValueError(f"exception text with {form}"))
+        logging.getLogger("hvac.adapters").warning("library record with %s", form)
+
+    lines = logged(format_name, write)
+
+    assert 3 == len(lines)
+    assert [] == [line for line in lines if any(shown in line for shown in EVERY_FORM)]
+    assert [True, True, True] == ["***" in line for line in lines]
+
+
+def test_sigusr1_dump_is_info_with_a_header_and_one_entry_per_thread() -> None:
+    """The thread dump an operator asks for: INFO (nothing to page anyone for), a header, then each thread."""
+    lines = logged("text", log_thread_dump)
+    header = re.search(r"\[INFO\] \[module:test\] thread dump requested \(SIGUSR1\): (\d+) threads", lines[0])
+
+    assert header is not None
+    assert int(header.group(1)) == len(lines) - 1
+    assert [] == [line for line in lines if "[INFO]" not in line]
+    assert [] == [line for line in lines[1:] if not re.search(r"\[module:test\] thread \S+ \(\d+\):\\n", line)]
+    assert any("thread MainThread" in line and "test_sigusr1_dump" in line for line in lines)
