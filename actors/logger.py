@@ -127,8 +127,8 @@ class LogSink:
             if self.stopped or self.ref is None or self.alive or now - self.restarted_at < self.RESTART_SECONDS:
                 return
             self.restarted_at = now
-            ref = self.start()
-        ref.tell(entry(time.time(), Level.ERROR, "logger", "the Logger had died; restarted it (meanwhile to stderr)"))
+            self.start()
+        self.tell(entry(time.time(), Level.ERROR, "logger", "the Logger had died; restarted it (meanwhile to stderr)"))
 
 
 class Log:

@@ -75,7 +75,7 @@ class SwarmWatcher(ServiceActor):
         if self.ticker is None:
             self.ticker = self.spawn(Ticker, "node-poll", self.actor_ref, seconds)
         elif seconds != self.interval:
-            self.ticker.tell(SetInterval(seconds))
+            tell(self.ticker, SetInterval(seconds))
         self.interval = seconds
 
     def poll(self) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
+from neon_cm import stopping
+
+if sys.argv[1:2] in ([], ["run"]) and sys.argv[0].endswith("neon-cluster-manager"):
+    stopping.install()  # the service (the image's entry point): a stop during the imports below is a clean stop
+
 import argparse
 import base64
 import contextlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import threading
 import time
@@ -398,3 +399,60 @@ def test_node_poll_failures_move_when_docker_cannot_be_listed(
 
     assert failures >= 2
     assert 0 == scrape(port)["neon_cm_node_polls_total"]
+
+
+# --------------------------------------------------------------------------- item 2: metrics and health fail loudly
+
+
+def test_a_metrics_port_in_use_is_one_error_and_the_service_works_on(
+    kv: consul.Consul, start_service: Callable[..., Service]
+) -> None:
+    """METRICS_PORT already taken: one ERROR naming the port; the definition is still published."""
+    seed_base(kv)
+    fast_polls(kv)
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = start_service(METRICS_PORT=str(port))
+        service.wait_for(rf"\[ERROR\] \[module:metrics\] cannot serve /metrics and /health on port {port} ")
+        service.wait_for(PUBLISHED)
+
+    assert [] == service.lines(r"\[module:supervisor")
+
+
+def test_a_health_file_in_a_missing_folder_is_one_error_and_the_service_works_on(
+    kv: consul.Consul, start_service: Callable[..., Service], tmp_path: Path
+) -> None:
+    """NEON_CM_HEALTH_FILE in a folder that does not exist: one ERROR naming the path (not one per 5 s
+    refresh); the definition is still published; `health` says it cannot read the file."""
+    seed_base(kv)
+    fast_polls(kv)
+    path = tmp_path / "no-such-folder" / "health"
+    service = start_service(NEON_CM_HEALTH_FILE=str(path))
+    service.wait_for(rf"\[ERROR\] \[module:metrics\] cannot write the health file {re.escape(str(path))} ")
+    service.wait_for(PUBLISHED)
+    time.sleep(6)  # one more refresh
+
+    assert 1 == len(service.lines(r"cannot write the health file"))
+    assert [] == service.lines(r"\[module:supervisor")
+
+
+# --------------------------------------------------------------------------- item 6: a stop during start-up
+
+
+@pytest.mark.parametrize(("signum", "delay"), [(signal.SIGINT, 0.15), (signal.SIGTERM, 0.3), (signal.SIGINT, 0.6)])
+def test_a_stop_at_any_moment_of_start_up_is_clean(
+    kv: consul.Consul, start_service: Callable[..., Service], signum: int, delay: float
+) -> None:
+    """SIGINT or SIGTERM while the service is still importing its libraries or starting its actors: the
+    same clean stop as later (`stopping`, `stopped`, exit 0), never a traceback or an exit by signal."""
+    service = start_service()
+    time.sleep(delay)
+
+    code, _ = service.stop(signum)
+
+    assert 0 == code
+    assert [] == service.stderr
+    assert service.lines(r"\[INFO\] \[module:main\] stopping$")
+    assert service.stdout[-1].endswith("[INFO] [module:main] stopped")
