@@ -53,8 +53,8 @@ def stop_actors(actors: list[pykka.ActorRef[Any]], log: Log, timeout: float = ST
 class Supervisor(ServiceActor):
     """Runs its children; when one dies, restarts by `strategy` after a backoff (1 s doubling to 60 s).
 
-    More than `intensity.restarts` restarts within `intensity.seconds` (counted per child for
-    one-for-one, per group otherwise) and it gives up: a supervisor with a parent stops its children
+    More than `intensity` = (restarts, seconds) restarts within that many seconds (counted per child
+    for one-for-one, per group otherwise) and it gives up: a supervisor with a parent stops its children
     and dies, so its parent decides; the top supervisor (no parent) leaves that child stopped and
     tells SupervisionGaveUp, which makes the service unhealthy. A crash is logged once with its
     exception; the same crash again is logged without it.
@@ -137,10 +137,6 @@ class Supervisor(ServiceActor):
         if ref is not None:
             self.directory.unregister(name, ref)
             stop_actors([ref], self.log)
-
-    def alive(self, name: str) -> bool:
-        ref = self.running.get(name)
-        return ref is not None and ref.is_alive()
 
     # ------------------------------------------------------------------ failures
 
