@@ -41,6 +41,8 @@ class Unsealer(ServiceActor):
         self.consul = consul_client
         self.verify = verify
         self.switched_off: bool | None = None
+        self.odd_switch = ""
+        """The switch's last value, to warn once about one that is neither true nor false."""
         self.leading = False
         self.waiting_said = False
         self.in_flight: set[str] = set()
@@ -97,6 +99,9 @@ class Unsealer(ServiceActor):
         value = item.get("Value") if isinstance(item, dict) else None
         text = value.decode("utf-8", errors="replace").strip() if isinstance(value, bytes) else ""
         switched_off = text.lower() == "true"
+        if text.lower() not in ("", "true", "false") and text != self.odd_switch:
+            self.log.warn(f"{DISABLE_AUTO_UNSEAL_KEY}={text[:40]!r} is neither true nor false; auto-unseal stays on")
+        self.odd_switch = text
         if switched_off != self.switched_off:
             state = "off" if switched_off else "on"
             shown = text[:40] if text else "<missing>"

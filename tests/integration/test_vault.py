@@ -231,3 +231,20 @@ def test_monitors_follow_managers_joining_and_leaving(
     finally:
         docker_cli("node", "promote", "manager-3")
     service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200", after=mark, timeout=120)
+
+
+def test_a_switch_that_is_neither_true_nor_false_is_said_once_and_leaves_auto_unseal_on(
+    start_service: Callable[..., Service], with_keys: dict[str, str], kv: consul.Consul
+) -> None:
+    """disable-auto-unseal=ture (a typo): one WARN naming the value, and the restarted node is unsealed, as
+    `missing means false` implies; the WARN is not repeated at the next decision."""
+    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "ture")
+    service = start_service(**with_keys)
+    service.wait_for(r"Vault on manager-2 .* is unsealed")
+
+    for _ in range(2):
+        mark = service.mark()
+        stack.vault_restart(MANAGER_2)
+        service.wait_for(UNSEALED_BY_SERVICE, after=mark)
+
+    assert 1 == len(service.lines(r"\[WARN\] \[module:unsealer\] neon/cluster/disable-auto-unseal='ture' is neither"))
