@@ -103,5 +103,10 @@ class SwarmWatcher(ServiceActor):
         """ERROR when the failure starts (then every 5 minutes, however its text changes on the way);
         tell NodeListFailed every time."""
         if self.outage.failed(problem, time.monotonic()):
-            self.log.error(message, error)
+            # What it means for the Vaults: the fleet learns the managers from these listings.
+            if self.last is None:
+                consequence = "no manager is known yet, so no Vault is monitored until a listing succeeds"
+            else:
+                consequence = "the Vaults of the managers last listed are still monitored"
+            self.log.error(f"{message}; {consequence}", error)
         self.publish(NodeListFailed(describe(error) if error else problem))

@@ -546,6 +546,7 @@ def refused_listing_is_one_error_and_nothing_written(
     time.sleep(3)  # ten node polls
 
     assert "not a swarm manager" in errors[0]
+    assert "no manager is known yet, so no Vault is monitored until a listing succeeds" in errors[0]
     assert 1 == len(service.lines(r"\[ERROR\]")), service.lines(r"\[ERROR\]")
     assert index == modify_index(kv, DEFINITION_KEY)
     assert None is modify_index(kv, HASH_KEY)
