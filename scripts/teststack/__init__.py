@@ -16,6 +16,7 @@ from .common import (
     state_dir,
 )
 from .consul import consul_restart, consul_start, consul_stop
+from .image import image_build, image_remove, image_tag
 from .lifecycle import down, env_lines, status, up
 from .openbao import vault_restart, vault_seal_status, vault_start, vault_stop, vault_unseal
 from .swarm import (
@@ -51,6 +52,9 @@ __all__ = [
     "extra_node_join",
     "extra_node_remove",
     "extra_node_start",
+    "image_build",
+    "image_remove",
+    "image_tag",
     "load",
     "state_dir",
     "status",

@@ -1,4 +1,4 @@
-"""Command line: stack.py up|down|status|env|vault-restart N."""
+"""Command line: stack.py up|down|status|env|image|vault-restart N."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ import os
 import sys
 
 from .common import StackError, _stack_file, state_dir
+from .image import image_build
 from .lifecycle import down, env_lines, status, up
 from .openbao import vault_restart
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: stack.py up|down|status|env|vault-restart N."""
+    """CLI: stack.py up|down|status|env|image|vault-restart N."""
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = (
-        "usage: stack.py up|down|status|env|vault-restart N (N: 1-3, the manager whose OpenBao restarts sealed)"
+        "usage: stack.py up|down|status|env|image|vault-restart N (image: build the service's image and load it into"
+        " every manager; N: 1-3, the manager whose OpenBao restarts sealed)"
         "   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
     )
-    valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env")
+    valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env", "image")
     valid = valid or (len(argv) == 2 and argv[0] == "vault-restart" and argv[1] in ("1", "2", "3"))
     if not valid:
         print(usage, file=sys.stderr)
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         if cmd == "up":
             up()
             print(_stack_file(state_dir()))
+        elif cmd == "image":
+            print(image_build())
         elif cmd == "down":
             down()
         elif cmd == "status":
