@@ -43,15 +43,18 @@ FAST_HEALTH = (
 )
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
+def wait_for(
+    condition: Callable[[], T | None], timeout: float, what: str, detail: Callable[[], object] = lambda: ""
+) -> T:
+    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds, saying what
+    `detail` returns then."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}\n{detail()}")
         time.sleep(0.25)
 
 
@@ -90,8 +93,16 @@ class Deployment:
 
     def tasks(self) -> list[dict[str, Any]]:
         """`docker inspect` of the service's tasks, the old ones too."""
-        ids = self.docker("service", "ps", "--quiet", "--no-trunc", SERVICE).split()
-        return json.loads(self.docker("inspect", *ids)) if ids else []
+        if SERVICE not in self.docker("service", "ls", "--format", "{{.Name}}").split():
+            return []
+        for _ in range(5):  # Swarm may prune an old task between the listing and the inspection
+            ids = self.docker("service", "ps", "--quiet", "--no-trunc", SERVICE).split()
+            try:
+                return json.loads(self.docker("inspect", "--type", "task", *ids)) if ids else []
+            except stack.StackError as error:
+                if "No such object" not in str(error):
+                    raise
+        pytest.fail(f"the tasks of {SERVICE} keep changing")
 
     def running(self) -> list[dict[str, Any]]:
         return [task for task in self.tasks() if task["Status"]["State"] == "running"]
@@ -224,17 +235,27 @@ def test_deployed_service_publishes_follows_labels_unseals_and_logs(
 
 def test_unhealthy_task_is_replaced_by_swarm(deployment: Deployment, image: str) -> None:
     """With Docker unreachable from inside the container, `neon-cluster-manager health` turns the task
-    `unhealthy` after three node-poll intervals, and Swarm replaces it with a new task."""
+    `unhealthy` after three node-poll intervals; Docker stops it (SIGTERM, so it exits 0) and Swarm starts a new
+    task in its place."""
     deployment.create(image, *FAST_HEALTH, "--env", "DOCKER_HOST=unix:///nonexistent/docker.sock")
     deployment.wait_running()
 
-    def replaced() -> list[dict[str, Any]]:
-        failed = [task for task in deployment.tasks() if "unhealthy" in task["Status"].get("Err", "")]
-        return failed if failed and deployment.running() else []
+    def replaced() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        tasks = deployment.tasks()
+        ended = [task for task in tasks if task["DesiredState"] == "shutdown" and task["Status"]["State"] != "running"]
+        running = [task for task in tasks if task["Status"]["State"] == "running"]
+        return (ended[-1], running[0]) if ended and running else None
 
-    failed = wait_for(replaced, 90, "Swarm to replace an unhealthy task")
+    ended, _ = wait_for(
+        replaced, 90, "Swarm to replace an unhealthy task", lambda: [t["Status"] for t in deployment.tasks()]
+    )
+    # Docker stops an unhealthy task with its stop signal: the service exits 0, and Swarm starts another.
+    health = deployment.container(ended)["State"]["Health"]
 
-    assert "Shutdown" == failed[0]["DesiredState"]
+    failures = [check["Output"] for check in health["Log"] if check["ExitCode"] == 1]
+
+    assert "unhealthy" == health["Status"]
+    assert failures[-1].startswith("neon-cluster-manager: error: unhealthy: no successful node listing"), failures
 
 
 def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
@@ -317,9 +338,9 @@ def test_service_rm_exits_zero_within_the_stop_grace_period(deployment: Deployme
         exited_after = time.monotonic() - removed
         last_lines = logs.communicate(timeout=30)[0].splitlines()
     finally:
-        died.kill()
-        logs.kill()
-        died.wait()
+        for process in (died, logs):
+            process.kill()
+            process.communicate()
 
     assert "0" == event.get("Actor", {}).get("Attributes", {}).get("exitCode"), event
     assert exited_after < 10, f"exited {exited_after:.1f} s after `docker service rm`"
