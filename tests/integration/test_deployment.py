@@ -59,9 +59,13 @@ def wait_for(
 
 
 @pytest.fixture(scope="module")
-def image(real_stack: dict[str, Any]) -> str:
-    """The service's image, built with scripts/image on manager-1 and loaded into every manager."""
-    return stack.image_build()
+def image(real_stack: dict[str, Any]) -> Iterator[str]:
+    """The service's image, built with scripts/image on manager-1 and loaded into every manager; its tags are
+    removed from them afterwards (Docker's build cache stays, so the next build is quick)."""
+    tag = stack.image_build()
+    yield tag
+    for name in (tag, tag.split(":")[0] + ":latest"):
+        stack.image_remove(name)
 
 
 class Deployment:
@@ -199,12 +203,46 @@ def active_spans(logs: dict[str, list[str]]) -> list[tuple[datetime, datetime | 
     return sorted(spans, key=lambda span: span[0])
 
 
-def test_deployed_service_publishes_follows_labels_unseals_and_logs(
+def remove_and_watch(deployment: Deployment, task: dict[str, Any]) -> tuple[str, float, list[str]]:
+    """`docker service rm`, watching the task's container on its manager: (its exit code from Docker's `die`
+    event, seconds from the command to that event, its last log lines)."""
+    node = deployment.nodes[deployment.hostname(task)]
+    container_id = task["Status"]["ContainerStatus"]["ContainerID"]
+    cli = stack.load()["binaries"]["docker_cli"]
+    watch = [cli, "-H", node["docker_host"]]
+    died = subprocess.Popen(
+        [*watch, "events", "--filter", f"container={container_id}", "--filter", "event=die", "--format", "{{json .}}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    logs = subprocess.Popen(
+        [*watch, "logs", "--follow", "--tail", "0", container_id], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(0.5)  # both are following
+        removed = time.monotonic()
+        deployment.docker("service", "rm", SERVICE)
+        assert died.stdout is not None
+        readable, _, _ = select.select([died.stdout], [], [], 30)
+        event = json.loads(died.stdout.readline()) if readable else {}
+        exited_after = time.monotonic() - removed
+        last_lines = logs.communicate(timeout=30)[0].splitlines()
+    finally:
+        for process in (died, logs):
+            process.kill()
+            process.communicate()
+
+    return event.get("Actor", {}).get("Attributes", {}).get("exitCode", repr(event)), exited_after, last_lines
+
+
+def test_deployed_service_publishes_unseals_logs_and_stops_cleanly(
     deployment: Deployment, image: str, kv: consul.Consul, labels: Callable[..., None]
 ) -> None:
     """Deployed as README says, the task runs on a manager as uid 10001 under tini, reads the unseal keys from
     the Docker secret, publishes the definition, follows a label change, unseals a restarted Vault, turns
-    `healthy`, and `docker service logs` shows the spec's log lines."""
+    `healthy`, and `docker service logs` shows the spec's log lines. `docker service rm`: Swarm's SIGTERM reaches
+    the service through tini, and the container exits 0 well within the 10 s stop grace period, its last log
+    line saying it stopped."""
     deployment.create(image, *FAST_HEALTH)
     (task,) = deployment.wait_running()
     first = wait_for(lambda: published_hash(kv), 60, "the first definition in Consul")
@@ -223,6 +261,7 @@ def test_deployed_service_publishes_follows_labels_unseals_and_logs(
     lines = [line for task_lines in logs.values() for line in task_lines]
     definition, _, _, _ = read_definition(kv)
     processes = stack.docker(deployment.hostname(task), "top", container["Id"], "-o", "pid,user,args")
+    exit_code, seconds, last_lines = remove_and_watch(deployment, task)
 
     assert "manager" == json.loads(deployment.docker("node", "inspect", task["NodeID"]))[0]["Spec"]["Role"]
     assert ("10001:10001", "healthy") == (container["Config"]["User"], health)
@@ -231,6 +270,9 @@ def test_deployed_service_publishes_follows_labels_unseals_and_logs(
     assert [] == [line for line in lines if not LOG_LINE.match(line)]
     assert any("auto-unseal enabled: 3 keys, threshold 2" in line for line in lines)
     assert any("Vault on manager-2" in line and "is unsealed" in line for line in lines)
+    assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployment.state))]
+    assert ("0", True) == (exit_code, seconds < 10), f"exit {exit_code} {seconds:.1f} s after `docker service rm`"
+    assert last_lines[-1].endswith("[module:main] stopped"), last_lines[-3:]
 
 
 def test_unhealthy_task_is_replaced_by_swarm(deployment: Deployment, image: str) -> None:
@@ -308,40 +350,3 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
     finally:
         deployment.remove()
         stack.image_remove(second)
-
-
-def test_service_rm_exits_zero_within_the_stop_grace_period(deployment: Deployment, image: str) -> None:
-    """`docker service rm`: Swarm sends SIGTERM through tini; the service's container exits 0 well within the
-    10 s stop grace period, and its last log line says it stopped."""
-    deployment.create(image)
-    (task,) = deployment.wait_running()
-    wait_for(lambda: any(ACTIVE.search(line) for lines in deployment.logs().values() for line in lines), 60, "active")
-    node = deployment.nodes[deployment.hostname(task)]
-    container_id = task["Status"]["ContainerStatus"]["ContainerID"]
-    cli = stack.load()["binaries"]["docker_cli"]
-    watch = [cli, "-H", node["docker_host"]]
-    died = subprocess.Popen(
-        [*watch, "events", "--filter", f"container={container_id}", "--filter", "event=die", "--format", "{{json .}}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    logs = subprocess.Popen(
-        [*watch, "logs", "--follow", "--tail", "0", container_id], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        time.sleep(0.5)  # both are following
-        removed = time.monotonic()
-        deployment.docker("service", "rm", SERVICE)
-        assert died.stdout is not None
-        readable, _, _ = select.select([died.stdout], [], [], 30)
-        event = json.loads(died.stdout.readline()) if readable else {}
-        exited_after = time.monotonic() - removed
-        last_lines = logs.communicate(timeout=30)[0].splitlines()
-    finally:
-        for process in (died, logs):
-            process.kill()
-            process.communicate()
-
-    assert "0" == event.get("Actor", {}).get("Attributes", {}).get("exitCode"), event
-    assert exited_after < 10, f"exited {exited_after:.1f} s after `docker service rm`"
-    assert last_lines[-1].endswith("[module:main] stopped"), last_lines[-3:]
