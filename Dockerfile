@@ -1,21 +1,31 @@
-# neon-cluster-manager: one replica on a Swarm manager, with /var/run/docker.sock mounted.
+# neon-cluster-manager: one replica on a Swarm manager, with the manager's docker.sock mounted.
+# Build it with scripts/image: it prepares the context this file expects (wheels/deps/: the pinned dependencies'
+# wheels; wheels/service/: the service's wheel; debs/: Debian's tini) and builds with no network at all.
+FROM python:3.11-slim-bookworm AS build
+
+COPY debs/ /build/debs/
+COPY wheels/deps/ /build/deps/
+# The pinned dependencies (cached until constraints.txt changes), then the service's own wheel. Everything that
+# ships is laid out under /rootfs to become one layer of the final image: the service in its own virtualenv
+# (no pip in it), and tini's static build as /usr/bin/tini.
+RUN python -m venv --without-pip /opt/neon-cluster-manager \
+    && pip --python /opt/neon-cluster-manager/bin/python install --no-cache-dir --no-index --no-deps /build/deps/*.whl \
+    && dpkg-deb -x /build/debs/tini_*.deb /build/tini
+COPY wheels/service/ /build/service/
+RUN pip --python /opt/neon-cluster-manager/bin/python install --no-cache-dir --no-index \
+        --find-links /build/deps /build/service/neon_cluster_manager-*.whl \
+    && mkdir -p /rootfs/usr/bin /rootfs/opt \
+    && cp /build/tini/usr/bin/tini-static /rootfs/usr/bin/tini \
+    && cp -a /opt/neon-cluster-manager /rootfs/opt/
+
 FROM python:3.11-slim-bookworm
-
-# tini is PID 1: it forwards SIGTERM to the service and reaps zombies.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini \
-    && rm -rf /var/lib/apt/lists/*
-
-WORKDIR /opt/neon-cluster-manager
-COPY setup.py pyproject.toml neon_cm_main.py ./
-COPY actors/ actors/
-COPY messages/ messages/
-COPY neon_cm/ neon_cm/
-RUN pip install --no-cache-dir .
-
-# The service runs as root only to reach docker.sock, which belongs to root on a manager.
-ENV LOG_LEVEL=INFO
+COPY --from=build /rootfs/ /
+ENV PATH=/opt/neon-cluster-manager/bin:$PATH \
+    LOG_LEVEL=INFO
+# Not root: docker.sock is reached through its group, which the service is given at deployment
+# (`docker service create --group <docker.sock's gid>`); Docker secrets are world-readable (0444) by default.
+USER 10001:10001
+# tini is PID 1: it forwards Swarm's SIGTERM to the service and reaps zombies.
 STOPSIGNAL SIGTERM
 # Unhealthy when an actor is dead, no node listing succeeded for three poll intervals, or the service hangs.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["neon-cluster-manager", "health"]

@@ -47,3 +47,17 @@ def test_healthcheck_runs_the_health_command() -> None:
 
     assert 1 == len(found["HEALTHCHECK"])
     assert found["HEALTHCHECK"][0].endswith('CMD ["neon-cluster-manager", "health"]')
+
+
+def test_runs_as_a_non_root_user() -> None:
+    """The service runs as uid 10001; it reaches docker.sock through the group Swarm gives it (`--group`)."""
+    found = instructions()
+
+    assert ["10001:10001"] == found["USER"]
+
+
+def test_builds_with_no_network_from_the_prepared_context() -> None:
+    """Every Python package comes from the wheelhouse scripts/image prepares (`--no-index`), never from PyPI."""
+    installs = [run for run in instructions()["RUN"] if "install" in run]
+
+    assert [] == [run for run in installs if "--no-index" not in run]

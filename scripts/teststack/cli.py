@@ -1,0 +1,49 @@
+"""Command line: stack.py up|down|status|env|image|vault-restart N."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .common import StackError, _stack_file, state_dir
+from .image import image_build
+from .lifecycle import down, env_lines, status, up
+from .openbao import vault_restart
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: stack.py up|down|status|env|image|vault-restart N."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    usage = (
+        "usage: stack.py up|down|status|env|image|vault-restart N (image: build the service's image and load it into"
+        " every manager; N: 1-3, the manager whose OpenBao restarts sealed)"
+        "   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
+    )
+    valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env", "image")
+    valid = valid or (len(argv) == 2 and argv[0] == "vault-restart" and argv[1] in ("1", "2", "3"))
+    if not valid:
+        print(usage, file=sys.stderr)
+        return 2
+    cmd = argv[0]
+    try:
+        if cmd == "vault-restart":
+            vault_restart(int(argv[1]) - 1)
+            return 0
+        if cmd == "up":
+            up()
+            print(_stack_file(state_dir()))
+        elif cmd == "image":
+            print(image_build())
+        elif cmd == "down":
+            down()
+        elif cmd == "status":
+            ok, why = status()
+            up_at_all = os.path.exists(_stack_file(state_dir()))
+            print(f"up: {why}" if ok else (f"NOT healthy: {why}" if up_at_all else why))
+            return 0 if ok else 1
+        else:
+            print("\n".join(env_lines()))
+    except StackError as exc:
+        print(f"stack {cmd}: {exc}", file=sys.stderr)
+        return 1
+    return 0
