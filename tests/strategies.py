@@ -69,11 +69,9 @@ def base_definitions(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _share(raw: bytes, as_hex: bool) -> str:
+    """One unseal key share as Vault prints it: base64 or hex."""
     return raw.hex() if as_hex else base64.b64encode(raw).decode()
 
-
-unseal_shares = st.builds(_share, st.binary(min_size=16, max_size=33), st.booleans())
-"""One unseal key share as Vault prints it: base64 or hex."""
 
 
 @st.composite
