@@ -19,7 +19,7 @@ from neon_cm.definition import LabelProblem
 from neon_cm.encoding import DefinitionFormatError, decode_definition, definition_hash
 from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.incremental import DefinitionEncoder, NodesListing
-from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_DEFINITION_BYTES
+from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, LEADER_KEY, MAX_DEFINITION_BYTES
 from neon_cm.outage import Outage
 
 Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
@@ -42,6 +42,8 @@ class DefinitionPublisher(ServiceActor):
         self.warned_labels: set[LabelProblem] = set()
         self.outage = Outage()
         self.leading = False
+        self.session = ""
+        """The lock's session while this instance holds it: every write is fenced by it."""
         self.unhandled: NodesObserved | None = None
         """The last listing heard without the lock: published as soon as the lock is won."""
         self.handled: NodesObserved | None = None
@@ -61,11 +63,11 @@ class DefinitionPublisher(ServiceActor):
                 return None
             return self.act_on(message)
         if isinstance(message, BecameLeader) and not self.leading:
-            self.leading = True
+            self.leading, self.session = True, message.session
             if self.unhandled is not None:  # what the Swarm looks like now, not at the next change or poll
                 return self.act_on(self.unhandled)
         elif isinstance(message, (LostLeadership, StandingBy)):
-            self.leading = False
+            self.leading, self.session = False, ""
         return None
 
     def act_on(self, observed: NodesObserved) -> Outcome:
@@ -145,14 +147,19 @@ class DefinitionPublisher(ServiceActor):
                 f"transaction can carry (512 KiB of base64); "
                 "the previous one stays"
             )
+        operations = [
+            cas(DEFINITION_KEY, value, definition_item["ModifyIndex"]),
+            cas(HASH_KEY, new_hash.encode("ascii"), hash_item["ModifyIndex"] if hash_item else 0),
+        ]
+        if self.session:
+            # Fenced: Consul writes nothing unless our session still holds the lock when it applies the
+            # transaction, so an instance that lost the lock (and does not know yet) can never write.
+            operations.append({"KV": {"Verb": "check-session", "Key": LEADER_KEY, "Session": self.session}})
         try:
-            self.consul.txn.put(
-                [
-                    cas(DEFINITION_KEY, value, definition_item["ModifyIndex"]),
-                    cas(HASH_KEY, new_hash.encode("ascii"), hash_item["ModifyIndex"] if hash_item else 0),
-                ]
-            )
+            self.consul.txn.put(operations)
         except ClientError as error:
+            if str(error).startswith("409") and "session" in str(error):
+                return self.refuse(f"this instance no longer holds {LEADER_KEY}; nothing written", warn=True)
             if str(error).startswith("409"):  # a cas operation found a newer ModifyIndex: nothing was written
                 return DefinitionConflict(f"{DEFINITION_PREFIX}* changed while publishing")
             raise
