@@ -24,8 +24,11 @@ from neon_cm.outage import Outage
 #: serfHealth): the check goes critical this long after the last pass, and Consul invalidates the session
 #: (releasing the lock) at that moment, not at a session TTL's 10 to 20 s.
 CHECK_TTL_SECONDS = 3.0
-#: How often the active instance passes its check (and looks at the lock).
+#: How often the active instance passes its check.
 ACTIVE_SECONDS = 1.0
+#: How often the active instance reads the lock to see it still holds it (someone may delete the key;
+#: its writes are fenced meanwhile): not at every pass, which would double its idle requests.
+HOLDER_CHECK_SECONDS = 5.0
 #: How often a standby passes its check and tries the lock: a released lock is taken within this.
 STANDBY_SECONDS = 0.5
 #: An active instance that could not pass its check for this long (counted from the start of the last
@@ -44,7 +47,7 @@ class Leadership(ServiceActor):
     """PUT /v1/agent/check/register (a TTL check of 3 s, passing), PUT /v1/session/create (bound to that
     check and serfHealth, no lock delay), then, every 0.5 s, PUT /v1/agent/check/pass/<check>,
     PUT /v1/session/renew/<session> (is it still valid?) and PUT /v1/kv/<lock>?acquire=<session> until it
-    holds the lock; while it does, every 1 s, the check pass and GET /v1/kv/<lock>. Tells its subscribers
+    holds the lock; while it does, the check pass every 1 s and GET /v1/kv/<lock> every 5 s. Tells its subscribers
     BecameLeader (with the session, which fences every definition write), LostLeadership, and StandingBy
     when another instance holds it. Releases the lock, destroys the session and deregisters the check on
     stop, so a standby takes over within 0.5 s after a clean shutdown, and about 3 s after a SIGKILL (the
@@ -61,6 +64,7 @@ class Leadership(ServiceActor):
         self.session: str | None = None
         self.leading = False
         self.last_renewed = 0.0
+        self.holder_checked = 0.0
         self.waiting_for: str | None = None
         self.outage = Outage()
         self.ticker: pykka.ActorRef[Any] | None = None
@@ -114,7 +118,9 @@ class Leadership(ServiceActor):
             else:
                 self.consul.agent.check.ttl_pass(self.check_id)
             if self.leading:
-                self.check_holder(started)
+                self.last_renewed = started  # the check lives CHECK_TTL_SECONDS from the start of this pass
+                if started - self.holder_checked >= HOLDER_CHECK_SECONDS:
+                    self.check_holder(started)
             else:
                 self.consul.session.renew(self.session)  # NotFound when the check expired meanwhile
                 self.try_lock(self.session, started)
@@ -150,10 +156,9 @@ class Leadership(ServiceActor):
     def check_holder(self, started: float) -> None:
         """GET /v1/kv/<lock>: still ours? (Someone may have deleted the key, or our session expired.)"""
         _, item = self.consul.kv.get(LEADER_KEY)
+        self.holder_checked = started
         if item is None or item.get("Session") != self.session:
             self.lose(f"{LEADER_KEY} is no longer held by this instance")
-        else:
-            self.last_renewed = started  # the pass before this read worked: the check lives CHECK_TTL from it
 
     def standby(self) -> None:
         """GET /v1/kv/<lock>: say once which instance holds it (its monitors then report at INFO)."""
