@@ -43,8 +43,9 @@ WIRING: dict[str, tuple[str, ...]] = {
     "unsealer": ("metrics",),
     "supervisor": ("metrics",),
 }
-#: The lock's client: its release on stop must not wait out a hung Consul.
-LOCK_REQUEST_TIMEOUT = 2.0
+#: The lock's client: its release on stop must not wait out a hung Consul, and an active instance must
+#: find out it cannot pass its check well before the check expires (actors/leadership.py).
+LOCK_REQUEST_TIMEOUT = 1.0
 #: SIGTERM to exit 0 within the 5 s Docker gives, whatever hangs.
 SHUTDOWN_SECONDS = 3.5
 

@@ -15,10 +15,11 @@ from messages.definition import DefinitionNotPublished, DefinitionPublished, Def
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.swarm import NodesObserved
 from neon_cm.changes import describe_node_changes
-from neon_cm.definition import LabelProblem, build_nodes, with_nodes
-from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
+from neon_cm.definition import LabelProblem
+from neon_cm.encoding import DefinitionFormatError, decode_definition, definition_hash
 from neon_cm.errors import CONSUL_ERRORS, describe
-from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_DEFINITION_BYTES
+from neon_cm.incremental import DefinitionEncoder, NodesListing
+from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, LEADER_KEY, MAX_DEFINITION_BYTES
 from neon_cm.outage import Outage
 
 Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
@@ -41,11 +42,17 @@ class DefinitionPublisher(ServiceActor):
         self.warned_labels: set[LabelProblem] = set()
         self.outage = Outage()
         self.leading = False
+        self.session = ""
+        """The lock's session while this instance holds it: every write is fenced by it."""
         self.unhandled: NodesObserved | None = None
         """The last listing heard without the lock: published as soon as the lock is won."""
         self.handled: NodesObserved | None = None
         """The last listing acted on: the same listing told again (published, then replayed to a
         restarted publisher) is acted on once."""
+        self.encoder = DefinitionEncoder()
+        self.stored: tuple[int, dict[str, Any], bool] | None = None
+        """The stored definition last decoded: its ModifyIndex, its content, and whether its embedded
+        hash is its own. A poll where nobody wrote it decodes and checks nothing again."""
 
     def handle(self, message: Any) -> Outcome | None:
         if isinstance(message, NodesObserved):
@@ -56,11 +63,11 @@ class DefinitionPublisher(ServiceActor):
                 return None
             return self.act_on(message)
         if isinstance(message, BecameLeader) and not self.leading:
-            self.leading = True
+            self.leading, self.session = True, message.session
             if self.unhandled is not None:  # what the Swarm looks like now, not at the next change or poll
                 return self.act_on(self.unhandled)
         elif isinstance(message, (LostLeadership, StandingBy)):
-            self.leading = False
+            self.leading, self.session = False, ""
         return None
 
     def act_on(self, observed: NodesObserved) -> Outcome:
@@ -70,17 +77,18 @@ class DefinitionPublisher(ServiceActor):
         return outcome
 
     def reconcile(self, observed: NodesObserved) -> Outcome:
-        built = build_nodes(observed.nodes)
-        for problem in sorted(set(built.label_problems) - self.warned_labels, key=LabelProblem.describe):
-            self.log.warn(problem.describe())
-        self.warned_labels = set(built.label_problems)
+        built = self.encoder.listing(observed.nodes)
+        if built.label_problems or self.warned_labels:
+            for problem in sorted(set(built.label_problems) - self.warned_labels, key=LabelProblem.describe):
+                self.log.warn(problem.describe())
+            self.warned_labels = set(built.label_problems)
         if built.duplicates:
             return self.refuse("; ".join(duplicate.describe() for duplicate in built.duplicates))
         try:
-            outcome = self.write_if_changed(built.nodes)
+            outcome = self.write_if_changed(built)
             if isinstance(outcome, DefinitionConflict):
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
-                outcome = self.write_if_changed(built.nodes)
+                outcome = self.write_if_changed(built)
         except CONSUL_ERRORS as error:
             if self.outage.failed("consul", time.monotonic()):
                 self.log.error("cannot reach Consul to publish the cluster definition", error)
@@ -95,7 +103,20 @@ class DefinitionPublisher(ServiceActor):
         (self.log.warn if warn else self.log.error)(reason)
         return DefinitionNotPublished(reason)
 
-    def write_if_changed(self, nodes: dict[str, Any]) -> Outcome | DefinitionConflict:
+    def decoded(self, item: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The stored definition and whether its embedded hash is its own, worked out once per ModifyIndex.
+        DefinitionFormatError when it cannot be read."""
+        if self.stored is None or self.stored[0] != item.get("ModifyIndex"):
+            definition = decode_definition(item["Value"])
+            self.stored = None
+            try:
+                own = definition.get("Hash") == definition_hash(definition)
+            except (ValueError, RecursionError):
+                own = False  # it cannot be written back as JSON either: the encoding below says why
+            self.stored = (item.get("ModifyIndex", -1), definition, own)
+        return self.stored[1], self.stored[2]
+
+    def write_if_changed(self, built: NodesListing) -> Outcome | DefinitionConflict:
         """GET /v1/kv/neon/cluster/definition.?recurse, then PUT /v1/txn when the hash differs."""
         _, items = self.consul.kv.get(DEFINITION_PREFIX, recurse=True)
         stored = {item["Key"]: item for item in items or []}
@@ -105,37 +126,44 @@ class DefinitionPublisher(ServiceActor):
                 f"no cluster definition at {DEFINITION_KEY}: cluster setup publishes the first one; nothing written"
             )
         try:
-            base = decode_definition(definition_item["Value"])
+            base, hash_is_its_own = self.decoded(definition_item)
         except DefinitionFormatError as error:
             return self.refuse(f"{DEFINITION_KEY} is unreadable: {error}; left as it is, nothing written")
         hash_item = stored.get(HASH_KEY)
         stored_hash = (hash_item.get("Value") or b"").decode("ascii", errors="replace") if hash_item else None
         try:
-            value, new_hash = encode_definition(with_nodes(base, nodes))
-            verified = new_hash == stored_hash and verify_definition(base, new_hash)
+            encoded = self.encoder.encode(base, built)
         except (ValueError, RecursionError) as error:  # e.g. a lone surrogate in a string: JSON, not UTF-8
             reason = "nested too deep" if isinstance(error, RecursionError) else str(error)[:200]
             return self.refuse(f"{DEFINITION_KEY} cannot be written back as JSON ({reason}); left as it is")
-        if verified:
+        new_hash = encoded.hash
+        if new_hash == stored_hash and hash_is_its_own and base.get("Hash") == new_hash:
             self.log.debug(f"definition unchanged (hash {new_hash})")
-            return DefinitionUnchanged(new_hash, len(value))
+            return DefinitionUnchanged(new_hash, len(definition_item["Value"]))
+        value = encoded.deflated()  # only now: most polls find the hash unchanged
         if len(value) > MAX_DEFINITION_BYTES:
             return self.refuse(
                 f"the definition is {len(value)} bytes compressed, over the {MAX_DEFINITION_BYTES} bytes a Consul "
                 f"transaction can carry (512 KiB of base64); "
                 "the previous one stays"
             )
+        operations = [
+            cas(DEFINITION_KEY, value, definition_item["ModifyIndex"]),
+            cas(HASH_KEY, new_hash.encode("ascii"), hash_item["ModifyIndex"] if hash_item else 0),
+        ]
+        if self.session:
+            # Fenced: Consul writes nothing unless our session still holds the lock when it applies the
+            # transaction, so an instance that lost the lock (and does not know yet) can never write.
+            operations.append({"KV": {"Verb": "check-session", "Key": LEADER_KEY, "Session": self.session}})
         try:
-            self.consul.txn.put(
-                [
-                    cas(DEFINITION_KEY, value, definition_item["ModifyIndex"]),
-                    cas(HASH_KEY, new_hash.encode("ascii"), hash_item["ModifyIndex"] if hash_item else 0),
-                ]
-            )
+            self.consul.txn.put(operations)
         except ClientError as error:
+            if str(error).startswith("409") and "session" in str(error):
+                return self.refuse(f"this instance no longer holds {LEADER_KEY}; nothing written", warn=True)
             if str(error).startswith("409"):  # a cas operation found a newer ModifyIndex: nothing was written
                 return DefinitionConflict(f"{DEFINITION_PREFIX}* changed while publishing")
             raise
+        nodes = built.nodes
         was = f"was {stored_hash[:60]}" if stored_hash else "none before"
         self.log.info(
             f"published the cluster definition: {len(nodes)} nodes, hash {new_hash} ({was}), {len(value)} bytes; "

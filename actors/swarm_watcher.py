@@ -19,16 +19,19 @@ from neon_cm.debounce import Debounce
 from neon_cm.errors import DOCKER_ERRORS, describe
 from neon_cm.outage import Outage
 
-#: A burst of node events (a node joining, an operator labelling nodes in a loop) is listed once,
-#: this long after its last event; a burst that never pauses is listed after LONGEST_BURST_SECONDS.
+#: The first node event after a quiet spell is listed at once; the rest of its burst (a node joining, an
+#: operator labelling nodes in a loop) once more, this long after its last event (at most
+#: LONGEST_BURST_SECONDS after its first) and at least SPELL_SECONDS after the previous listing.
 QUIET_SECONDS = 0.2
 LONGEST_BURST_SECONDS = 2.0
+SPELL_SECONDS = 1.0
 EVENTS_TIMER = "node-events"
 
 
 class SwarmWatcher(ServiceActor):
-    """Lists the Swarm (GET /nodes) and tells NodesObserved: promptly after node events, coalescing
-    bursts, and on every node-poll tick as the fail-safe for anything the event stream missed."""
+    """Lists the Swarm (GET /nodes) and tells NodesObserved: at once on a node event after a quiet spell,
+    once more for the rest of its burst, and on every node-poll tick as the fail-safe for anything the
+    event stream missed."""
 
     component = "swarm-watcher"
 
@@ -38,7 +41,7 @@ class SwarmWatcher(ServiceActor):
         self.ticker: pykka.ActorRef[Any] | None = None
         self.interval: float | None = None
         self.outage = Outage()
-        self.burst = Debounce(QUIET_SECONDS, LONGEST_BURST_SECONDS)
+        self.burst = Debounce(QUIET_SECONDS, LONGEST_BURST_SECONDS, SPELL_SECONDS)
         self.last: NodesObserved | None = None
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
@@ -49,7 +52,11 @@ class SwarmWatcher(ServiceActor):
         if isinstance(message, SettingsChanged):
             self.set_interval(message.settings.node_poll_seconds)
         elif isinstance(message, (NodeChanged, NodeEventsConnected)):
-            self.check_later(self.burst.event(time.monotonic()))
+            delay = self.burst.event(time.monotonic())
+            if delay == 0:
+                self.poll()  # the leading edge: what the event announced is listed now
+            else:
+                self.check_later(delay)
         elif isinstance(message, Tick) and message.timer == EVENTS_TIMER:
             if self.burst.pending:  # else a poll has listed the Swarm since the burst
                 wait = self.burst.due(time.monotonic())

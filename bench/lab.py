@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from actors.leadership import CHECK_NAME
 from bench.common import ROOT, consul_client, service_env, stack
 from neon_cm.encoding import decode_definition, deflate
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
@@ -106,6 +107,10 @@ class Lab:
         for i, _ in enumerate(self.state["vault"]["nodes"]):
             if stack.vault_seal_status(i)["sealed"]:
                 stack.vault_unseal(i)
+        # A SIGKILLed instance leaves its lock check behind, critical (the next instance to start removes it).
+        for check_id, check in self.kv.agent.checks().items():
+            if check.get("Name") == CHECK_NAME and check.get("Status") == "critical":
+                self.kv.agent.check.deregister(check_id)
 
 
 @contextlib.contextmanager

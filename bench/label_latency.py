@@ -1,5 +1,5 @@
 """Label change to new hash in Consul: `docker node update --label-add` until the hash key changes,
-with the service's node events on and off."""
+with the service's node events on (the node poll at 300 s, so events alone carry the change) and off."""
 
 from __future__ import annotations
 
@@ -13,11 +13,18 @@ from bench.lab import Lab
 NODE = "worker-1"
 LABEL = "bench.n"
 POLL_SECONDS = 5.0
+#: With events on, the poll is this long: no sample is a poll's.
+EVENTS_POLL_SECONDS = 300.0
+TARGET_P95_SECONDS = 0.1
+#: Changes with events on come after a quiet spell (SwarmWatcher's SPELL_SECONDS), as an operator's
+#: one-off change does; a burst's are counted by the writes benchmark.
+EVENTS_PAUSE_SECONDS = (1.2, 2.5)
 
 
 def changes_timed(held: Lab, events: bool, changes: int, rng: random.Random) -> dict[str, Any]:
     """Time `changes` label changes from just before the docker command until the new hash is in Consul."""
-    service = held.start_published(events=events, node_poll_seconds=f"{POLL_SECONDS:g}")
+    poll = EVENTS_POLL_SECONDS if events else POLL_SECONDS
+    service = held.start_published(events=events, node_poll_seconds=f"{poll:g}")
     mode = "on" if events else "off"
     timings: list[float] = []
     stale = 0
@@ -25,7 +32,7 @@ def changes_timed(held: Lab, events: bool, changes: int, rng: random.Random) -> 
         index, old = held.hash_item()
         # A random pause puts each change at a random point of the poll cycle; changing right after
         # a publish would always land just after a poll and measure the full interval every time.
-        time.sleep(0.5 + rng.uniform(0, POLL_SECONDS))
+        time.sleep(rng.uniform(*EVENTS_PAUSE_SECONDS) if events else 0.5 + rng.uniform(0, POLL_SECONDS))
         value = f"{mode}-{i}"
         started = time.monotonic()
         held.label(NODE, LABEL, value)
@@ -34,6 +41,7 @@ def changes_timed(held: Lab, events: bool, changes: int, rng: random.Random) -> 
         stale += held.custom_label(NODE, LABEL) != value
     return {
         "events": mode,
+        "node_poll_seconds": poll,
         "seconds": summary(timings),
         "all_seconds": timings,
         "published_without_the_change": stale,
@@ -42,15 +50,18 @@ def changes_timed(held: Lab, events: bool, changes: int, rng: random.Random) -> 
 
 
 def measure(held: Lab, changes: int) -> Section:
-    """Events on (the default) next to SWARM_EVENTS=off, at node_poll_seconds=5."""
+    """Events on (the default, node_poll_seconds=300) next to SWARM_EVENTS=off (node_poll_seconds=5)."""
     rng = random.Random(20261124)
     on = changes_timed(held, True, changes, rng)
     off = changes_timed(held, False, changes, rng)
     ratio = off["seconds"]["p50"] / on["seconds"]["p50"]
     rows = [
         Row(
-            f"label change to new hash, p50/p95, events {run['events']} (poll {POLL_SECONDS:g} s, n={changes})",
+            f"label change to new hash, p50/p95, events {run['events']} (poll {run['node_poll_seconds']:g} s, "
+            f"n={changes})",
             f"{run['seconds']['p50']:.3f} / {run['seconds']['p95']:.3f} s",
+            f"p95 <= {TARGET_P95_SECONDS:g} s" if run is on else "",
+            run["seconds"]["p95"] <= TARGET_P95_SECONDS if run is on else None,
         )
         for run in (on, off)
     ]
@@ -59,6 +70,6 @@ def measure(held: Lab, changes: int) -> Section:
     rows.append(Row("new hashes that missed the label change", str(stale), "0", stale == 0))
     return Section(
         "labels",
-        {"node_poll_seconds": POLL_SECONDS, "events_on": on, "events_off": off, "ratio_p50_off_on": ratio},
+        {"events_on": on, "events_off": off, "ratio_p50_off_on": ratio},
         tuple(rows),
     )

@@ -11,6 +11,8 @@ class BecameLeader:
 
     instance: str
     """This instance's name (host and pid)."""
+    session: str = ""
+    """The Consul session holding the lock: a definition write checks it holds it still (check-session)."""
 
 
 @attrs.frozen

@@ -18,6 +18,11 @@ def _label_pairs(labels: Mapping[str, str] | tuple[tuple[str, str], ...]) -> tup
     return tuple(sorted((str(key), str(value)) for key, value in items))
 
 
+def _index(value: Any) -> int:
+    """A version index as Docker gives it; 0 (unknown) for anything but a positive integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 @attrs.frozen
 class SwarmNode:
     """One node as Docker's node list shows it, reduced to what the service uses."""
@@ -34,6 +39,8 @@ class SwarmNode:
     """Host part of `ManagerStatus.Addr`; empty for workers."""
     labels: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_label_pairs)
     """`Spec.Labels` as sorted (key, value) pairs, so equal labels compare equal."""
+    version: int = 0
+    """`Version.Index`: Docker changes it with every update to the node; 0 when unknown."""
 
     @classmethod
     def from_docker(cls, attrs_: Mapping[str, Any]) -> SwarmNode:
@@ -47,6 +54,7 @@ class SwarmNode:
             addr=str(_mapping(attrs_.get("Status")).get("Addr", "")),
             manager_addr=manager_addr,
             labels=_mapping(spec.get("Labels")),
+            version=_index(_mapping(attrs_.get("Version")).get("Index")),
         )
 
 

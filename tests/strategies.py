@@ -7,6 +7,7 @@ import json
 import string
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
 from messages.swarm import SwarmNode
@@ -145,3 +146,35 @@ def swarm_changes(draw: st.DrawFn) -> tuple[list[SwarmNode], list[SwarmNode]]:
     new_names = draw(st.lists(hostnames.filter(lambda name: name not in taken), max_size=3, unique=True))
     after += [draw(swarm_nodes(hostname=name)) for name in new_names]
     return before, after
+
+
+@st.composite
+def swarm_histories(draw: st.DrawFn) -> list[list[SwarmNode]]:
+    """Successive listings of one Swarm, as Docker gives them: a node keeps its ID, and its Version.Index
+    (a raft index: it only grows) changes with every change to it; nodes join, leave, are relabelled,
+    renamed (hostnames may clash) or re-roled, and the listing order varies. A few nodes carry no index (0)."""
+    index = 0
+
+    def versioned(node: SwarmNode) -> SwarmNode:
+        nonlocal index
+        index += 1
+        return attrs.evolve(node, version=0 if draw(st.integers(0, 9)) == 0 else index)
+
+    current = [versioned(node) for node in draw(crowded_swarms())]
+    history = [current]
+    for _ in range(draw(st.integers(1, 6))):
+        after = []
+        for node in current:
+            fate = draw(st.sampled_from(["kept", "kept", "kept", "relabelled", "renamed", "re-roled", "gone"]))
+            if fate == "kept":
+                after.append(attrs.evolve(node))  # equal, not the same object: Docker's answer is parsed anew
+            elif fate == "relabelled":
+                after.append(versioned(attrs.evolve(node, labels=draw(neon_labels))))
+            elif fate == "renamed":
+                after.append(versioned(attrs.evolve(node, hostname=draw(hostnames))))
+            elif fate == "re-roled":
+                after.append(versioned(attrs.evolve(node, role="worker" if node.role == "manager" else "manager")))
+        after += [versioned(node) for node in draw(st.lists(swarm_nodes(), max_size=2))]
+        current = draw(st.permutations(after))
+        history.append(current)
+    return history

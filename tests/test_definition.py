@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given
 
 from messages.swarm import SwarmNode
@@ -25,6 +26,7 @@ from tests import strategies
 
 DOCKER_NODE = {
     "ID": "abc123",
+    "Version": {"Index": 42},
     "Description": {"Hostname": "Manager-1"},
     "Spec": {"Role": "manager", "Availability": "active", "Labels": {"io.neon.compute.cores": "8", "zone": "a"}},
     "Status": {"State": "ready", "Addr": "10.0.0.11"},
@@ -36,8 +38,21 @@ def test_node_from_docker_attrs() -> None:
     """The fields the definition needs are read from Docker's node object."""
 
     assert SwarmNode(
-        "abc123", "Manager-1", "manager", "10.0.0.11", "10.0.0.11", {"io.neon.compute.cores": "8", "zone": "a"}
+        "abc123",
+        "Manager-1",
+        "manager",
+        "10.0.0.11",
+        "10.0.0.11",
+        {"io.neon.compute.cores": "8", "zone": "a"},
+        version=42,
     ) == SwarmNode.from_docker(DOCKER_NODE)
+
+
+@pytest.mark.parametrize("version", [None, {}, {"Index": "7"}, {"Index": -1}, {"Index": True}, "x"])
+def test_a_node_version_docker_did_not_give_as_a_positive_integer_is_unknown(version: object) -> None:
+    """Version.Index missing or odd: 0, so the node is compared by its content, never trusted by its index."""
+
+    assert 0 == SwarmNode.from_docker({**DOCKER_NODE, "Version": version}).version
 
 
 def test_node_object_maps_neon_labels_and_keeps_others_in_custom() -> None:
