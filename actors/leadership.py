@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from typing import Any
@@ -39,8 +40,10 @@ CHECK_NAME = "neon-cluster-manager"
 
 
 def instance_name() -> str:
-    """This instance, as the lock's value and the log name it: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This instance, as the lock's value and the log name it: host, process id and a random tag. In a
+    container the pid is always the same small number, and with `--network host` two replicas on one
+    manager share the hostname: the tag tells them apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
 
 
 class Leadership(ServiceActor):

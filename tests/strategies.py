@@ -74,7 +74,6 @@ def _share(raw: bytes, as_hex: bool) -> str:
     return raw.hex() if as_hex else base64.b64encode(raw).decode()
 
 
-
 @st.composite
 def credentials_json(draw: st.DrawFn) -> tuple[str, list[str], int]:
     """A valid credentials document, its distinct keys and threshold."""
