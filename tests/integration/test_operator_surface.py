@@ -86,8 +86,8 @@ def test_the_service_never_replaces_a_device_named_as_its_health_file(
     link = tmp_path / "health-link"
     link.symlink_to(target)
     on_device = start_service(NEON_CM_HEALTH_FILE=str(full))
+    on_device.wait_for(PUBLISHED)  # the active one; the second stands by (and writes its health file too)
     through_link = start_service(NEON_CM_HEALTH_FILE=str(link))
-    on_device.wait_for(PUBLISHED)
 
     deadline = time.monotonic() + 20
     while not target.exists() and time.monotonic() < deadline:
