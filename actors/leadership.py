@@ -69,6 +69,8 @@ class Leadership(ServiceActor):
         self.last_renewed = 0.0
         self.holder_checked = 0.0
         self.waiting_for: str | None = None
+        self.role_said = False
+        """Whether subscribers have been told anything yet (active, standing by, or neither)."""
         self.outage = Outage()
         self.ticker: pykka.ActorRef[Any] | None = None
 
@@ -90,6 +92,8 @@ class Leadership(ServiceActor):
             tell(to, BecameLeader(self.instance, self.session))
         elif self.waiting_for is not None:
             tell(to, StandingBy(self.waiting_for))
+        elif self.role_said:
+            tell(to, LostLeadership("no instance is known to be active"))
 
     def handle(self, message: Any) -> None:
         if isinstance(message, Tick):
@@ -142,6 +146,10 @@ class Leadership(ServiceActor):
                 self.log.error(f"cannot reach Consul for the instance lock ({describe(error)}); retrying")
             if self.leading and time.monotonic() - self.last_renewed > GIVE_UP_SECONDS:
                 self.lose(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")
+            elif not self.leading and not self.role_said:
+                # Nobody can say which instance is active: this one reports Vault problems (at ERROR) meanwhile.
+                self.role_said = True
+                self.publish(LostLeadership("Consul is unreachable: no instance is known to be active"))
             return
         if self.outage.succeeded() is not None:
             self.log.info("reaching Consul again for the instance lock")
@@ -152,6 +160,7 @@ class Leadership(ServiceActor):
             self.leading, self.last_renewed, self.waiting_for = True, started, None
             tell(self.ticker, SetInterval(ACTIVE_SECONDS))
             self.log.info(f"this instance ({self.instance}) is active")
+            self.role_said = True
             self.publish(BecameLeader(self.instance, session))
         else:
             self.standby()
@@ -173,9 +182,11 @@ class Leadership(ServiceActor):
         self.waiting_for = holder
         if holder is not None:
             self.log.info(f"standing by: {holder} is the active instance ({LEADER_KEY})")
+            self.role_said = True
             self.publish(StandingBy(holder))
         else:
             self.log.info(f"no instance holds {LEADER_KEY}; trying to take it")
+            self.role_said = True
             self.publish(LostLeadership("no instance holds the lock"))
 
     def lose(self, reason: str) -> None:

@@ -49,6 +49,8 @@ class VaultFleet(Supervisor):
         self.pending: set[str] = set()
         """Managers whose Vault URL cannot be built yet."""
         self.standby_of: str | None = None
+        self.role_known = False
+        """Whether Leadership has said yet whether this instance reports or stands by."""
         self.bad_template: str | None = None
 
     @property
@@ -69,8 +71,8 @@ class VaultFleet(Supervisor):
             self.reconcile()
         elif isinstance(message, (BecameLeader, LostLeadership, StandingBy)):
             standby_of = message.holder if isinstance(message, StandingBy) else None
-            if standby_of != self.standby_of:
-                self.standby_of = standby_of
+            if standby_of != self.standby_of or not self.role_known:
+                self.standby_of, self.role_known = standby_of, True
                 for watched in self.watched.values():
                     tell(self.running.get(monitor_name(watched.hostname)), ReportingRole(standby_of))
 
@@ -121,7 +123,12 @@ class VaultFleet(Supervisor):
             # Settings and role as they are when (re)started, not as they were when first started.
             interval = (self.settings or settings).vault_poll_seconds
             return VaultMonitor.start(
-                watched.hostname, watched.url, interval, self.verify, self.standby_of, self.component_log
+                watched.hostname,
+                watched.url,
+                interval,
+                self.verify,
+                ReportingRole(self.standby_of) if self.role_known else None,
+                self.component_log,
             )
 
         return ChildSpec(monitor_name(watched.hostname), start)

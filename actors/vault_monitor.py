@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -20,6 +21,9 @@ from neon_cm.vault_probe import probe
 REMINDER_SECONDS = 30 * 60.0
 #: An unseal request with no answer for this long is asked again (the Unsealer may have been restarted).
 UNSEAL_ANSWER_SECONDS = 60.0
+#: A problem seen before this instance knows whether it reports or stands by waits this long at most for
+#: the answer, so a standby starting up does not report at ERROR what its active peer reports.
+ROLE_WAIT_SECONDS = 5.0
 
 
 class VaultMonitor(ServiceActor):
@@ -38,7 +42,7 @@ class VaultMonitor(ServiceActor):
         url: str,
         interval: float,
         verify: bool | str,
-        standby_of: str | None,
+        role: ReportingRole | None,
         log: Log,
     ) -> None:
         super().__init__(log)
@@ -47,8 +51,10 @@ class VaultMonitor(ServiceActor):
         self.url = url
         self.interval = interval
         self.client = vault_client(url, verify)
-        self.standby_of = standby_of
-        """The active instance, while this one stands by; None while this one reports."""
+        self.role = role
+        """Whether this instance reports (standby_of None) or stands by; None until Leadership has said."""
+        self.started = time.monotonic()
+        self.recheck_due = False
         self.ticker: pykka.ActorRef[Any] | None = None
         self.last: VaultObserved | None = None
         self.problem = Outage(reminder_seconds=REMINDER_SECONDS, changes_are_news=True)
@@ -72,12 +78,21 @@ class VaultMonitor(ServiceActor):
         elif isinstance(message, UnsealFinished):
             self.unseal_requested_at = None
         elif isinstance(message, ReportingRole):
-            if message.standby_of is None and self.standby_of is not None:
+            if message.standby_of is None and self.role is not None and self.role.standby_of is not None:
                 self.problem.succeeded()  # now the one that reports: a problem still there is news here
-            self.standby_of = message.standby_of
+            held = self.role is None and self.last is not None and self.last.state.is_problem
+            self.role = message
+            if held:
+                self.poll()  # the problem held back until now: report it as this instance's role says
         elif isinstance(message, SetInterval):
             self.interval = message.seconds
             tell(self.ticker, message)
+
+    def check_later(self, seconds: float) -> None:
+        """Poll again in `seconds` (once the wait for this instance's role is over)."""
+        timer = threading.Timer(seconds, tell, args=(self.actor_ref, CheckNow()))
+        timer.daemon = True
+        timer.start()
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
         if self.last is not None:
@@ -87,13 +102,17 @@ class VaultMonitor(ServiceActor):
         observed = probe(self.client, self.hostname, self.url)
         self.log.debug(f"{self.url}: {observed.state.value} {observed.detail}".rstrip())
         line = f"Vault on {self.hostname} ({self.url}) is {observed.state.value}: {observed.detail}"
-        if observed.state.is_problem:
+        if observed.state.is_problem and self.role is None and time.monotonic() - self.started < ROLE_WAIT_SECONDS:
+            if not self.recheck_due:
+                self.recheck_due = True
+                self.check_later(ROLE_WAIT_SECONDS - (time.monotonic() - self.started))
+        elif observed.state.is_problem:
             # The reminder tracks the state only: progress changing while sealed is not news.
             if self.problem.failed(observed.state.value, time.monotonic()):
-                if self.standby_of is None:
+                if self.role is None or self.role.standby_of is None:
                     self.log.error(line)
                 else:
-                    self.log.info(f"{line} (standing by: {self.standby_of} reports it)")
+                    self.log.info(f"{line} (standing by: {self.role.standby_of} reports it)")
         else:
             self.problem.succeeded()
             if self.last is None or (self.last.state, self.last.detail) != (observed.state, observed.detail):
