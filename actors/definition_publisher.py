@@ -17,7 +17,7 @@ from messages.swarm import NodesObserved
 from neon_cm.changes import describe_node_changes
 from neon_cm.definition import LabelProblem, build_nodes, with_nodes
 from neon_cm.encoding import DefinitionFormatError, decode_definition, encode_definition, verify_definition
-from neon_cm.errors import CONSUL_ERRORS, describe
+from neon_cm.errors import ACL_ADVICE, CONSUL_ERRORS, describe, txn_refusal
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, MAX_DEFINITION_BYTES
 from neon_cm.outage import Outage
 
@@ -26,6 +26,10 @@ Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
 
 class DefinitionConflict(Exception):
     """Another writer changed a definition key between our read and our transaction."""
+
+
+class DefinitionRefused(Exception):
+    """Consul's ACLs refused reading or writing a definition key (the token's policy lacks the right)."""
 
 
 class DefinitionPublisher(ServiceActor):
@@ -81,12 +85,19 @@ class DefinitionPublisher(ServiceActor):
             if isinstance(outcome, DefinitionConflict):
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
                 outcome = self.write_if_changed(built.nodes)
+        except consul.ACLPermissionDenied:
+            outcome = DefinitionRefused(f"permission denied (403) reading {DEFINITION_PREFIX}*: {ACL_ADVICE}")
         except CONSUL_ERRORS as error:
             if self.outage.failed("consul", time.monotonic()):
                 self.log.error("cannot reach Consul to publish the cluster definition", error)
             return DefinitionNotPublished(f"Consul: {describe(error)}")
-        if self.outage.succeeded() is not None:
-            self.log.info("reaching Consul again")
+        if isinstance(outcome, DefinitionRefused):  # not an outage of Consul: one ERROR, then every 5 minutes
+            if self.outage.failed("permission", time.monotonic()):
+                self.log.error(f"cannot publish the cluster definition: {outcome}")
+            return DefinitionNotPublished(str(outcome))
+        ended = self.outage.succeeded()
+        if ended is not None:
+            self.log.info("Consul allows publishing again" if ended == "permission" else "reaching Consul again")
         if isinstance(outcome, DefinitionConflict):
             return self.refuse(f"{outcome}; trying again at the next poll", warn=True)
         return outcome
@@ -95,7 +106,7 @@ class DefinitionPublisher(ServiceActor):
         (self.log.warn if warn else self.log.error)(reason)
         return DefinitionNotPublished(reason)
 
-    def write_if_changed(self, nodes: dict[str, Any]) -> Outcome | DefinitionConflict:
+    def write_if_changed(self, nodes: dict[str, Any]) -> Outcome | DefinitionConflict | DefinitionRefused:
         """GET /v1/kv/neon/cluster/definition.?recurse, then PUT /v1/txn when the hash differs."""
         _, items = self.consul.kv.get(DEFINITION_PREFIX, recurse=True)
         stored = {item["Key"]: item for item in items or []}
@@ -133,7 +144,11 @@ class DefinitionPublisher(ServiceActor):
                 ]
             )
         except ClientError as error:
-            if str(error).startswith("409"):  # a cas operation found a newer ModifyIndex: nothing was written
+            if str(error).startswith("409"):  # the transaction was rolled back: nothing was written
+                # Consul answers 409 both for a stale cas index and for an operation its ACLs refused.
+                refusal = txn_refusal(str(error)[4:], [DEFINITION_KEY, HASH_KEY])
+                if refusal is not None:
+                    return DefinitionRefused(refusal)
                 return DefinitionConflict(f"{DEFINITION_PREFIX}* changed while publishing")
             raise
         was = f"was {stored_hash[:60]}" if stored_hash else "none before"

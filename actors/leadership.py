@@ -77,6 +77,7 @@ class Leadership(ServiceActor):
             self.step()
 
     def step(self) -> None:
+        doing = "creating a session"
         try:
             if self.session is None:
                 self.session = self.consul.session.create(
@@ -84,6 +85,7 @@ class Leadership(ServiceActor):
                 )
             else:
                 self.consul.session.renew(self.session)
+            doing = f"reading and writing {LEADER_KEY}"
             if self.leading:
                 self.check_holder()
             elif self.consul.kv.put(LEADER_KEY, self.instance, acquire=self.session):
@@ -96,6 +98,11 @@ class Leadership(ServiceActor):
             # Our session expired (Consul restarted, or we could not renew in time): a new one next time.
             self.session = None
             self.lose("the Consul session expired")
+            return
+        except consul.ACLPermissionDenied as error:
+            # Not an outage: this instance can never be active with this token. One ERROR (a reminder every 5 min).
+            if self.outage.failed("permission", time.monotonic()):
+                self.log.error(f"Consul refused {doing} for the instance lock: {describe(error)}; retrying")
             return
         except CONSUL_ERRORS as error:
             if self.outage.failed("consul", time.monotonic()):

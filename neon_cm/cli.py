@@ -32,7 +32,7 @@ from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vaul
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import parse_consul_address, parse_vault_verify
-from neon_cm.errors import OS_ERROR
+from neon_cm.errors import OS_ERROR, describe
 from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.jsonwords import json_problem, json_type
@@ -61,6 +61,7 @@ ENVIRONMENT_HELP = """\
 environment (the service reads them all; `health` the last, the other commands the first five):
   CONSUL_HTTP_ADDR        Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
   CONSUL_HTTP_TOKEN       Consul ACL token
+  CONSUL_HTTP_TOKEN_FILE  a file holding the Consul ACL token (wins over CONSUL_HTTP_TOKEN)
   DOCKER_HOST             a Swarm manager's Docker API (default unix:///var/run/docker.sock)
   VAULT_CACERT            PEM bundle trusted for Vault's TLS
   VAULT_SKIP_VERIFY       true: do not verify Vault's TLS certificates
@@ -123,12 +124,15 @@ def consul_errors(env: Mapping[str, str]) -> Iterator[consul.Consul]:
     """A Consul client for the environment; its failures become one-line CliErrors naming Consul's address."""
     try:
         address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+        client = consul_client(env)
     except ValueError as error:
         raise CliError(str(error)) from None
     try:
-        yield consul_client(env)
+        yield client
     except requests.RequestException as error:
         raise CliError(f"cannot reach Consul at {address}: {os_reason(error)}") from None
+    except consul.ACLPermissionDenied as error:
+        raise CliError(f"Consul at {address} refused the request: {describe(error)}") from None
     except consul.ConsulException as error:
         raise CliError(f"Consul at {address} refused the request: {error}") from None
 

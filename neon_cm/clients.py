@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import consul
 import docker
 import hvac
 
-from neon_cm.environment import parse_consul_address
+from neon_cm.environment import consul_token, parse_consul_address
 
 #: Seconds before a Consul or Docker request is given up (a hung peer must not hang an actor).
 REQUEST_TIMEOUT = 10.0
@@ -18,12 +19,16 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
 def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> consul.Consul:
-    """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN; ValueError if the address is malformed."""
+    """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN(_FILE); ValueError if the address is malformed
+    or the token file cannot be read (the file is read here, so a rotated token applies at the next client)."""
     address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
-    token = env.get("CONSUL_HTTP_TOKEN") or None
+    token = consul_token(env, lambda path: Path(path).read_text(encoding="utf-8-sig"))
     client = consul.Consul(
         host=address.url_host, port=address.port, scheme=address.scheme, token=token, connections_timeout=timeout
     )
+    # py-consul prefers CONSUL_HTTP_TOKEN from the process environment over the token it is given: when
+    # CONSUL_HTTP_TOKEN_FILE is set too, the file must win (as with Consul's tools).
+    client.token = token
     if token:
         # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
         # none: with ACLs on, every publish would be refused. The session sends it with every request.

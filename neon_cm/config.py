@@ -12,6 +12,7 @@ from neon_cm.clients import DEFAULT_DOCKER_HOST
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
 from neon_cm.environment import (
     ConsulAddress,
+    consul_token,
     parse_consul_address,
     parse_log_format,
     parse_log_level,
@@ -36,6 +37,8 @@ class Config:
     credentials: UnsealCredentials | None
     metrics_port: int | None
     health_file: str
+    consul_token: str | None = attrs.field(repr=False)
+    """Only to keep it out of the log (`secrets`); each Consul client reads it from the environment itself."""
     warnings: tuple[str, ...]
     """One WARN line each."""
     credentials_error: str | None
@@ -46,7 +49,8 @@ class Config:
     @property
     def secrets(self) -> frozenset[str]:
         """What must never be written to the log."""
-        return frozenset(self.credentials.forms()) if self.credentials else frozenset()
+        keys = frozenset(self.credentials.forms()) if self.credentials else frozenset()
+        return keys | {self.consul_token} if self.consul_token else keys
 
     def describe(self) -> str:
         """The effective start-up configuration on one line (never a secret).
@@ -83,8 +87,10 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
     verify, verify_warning = parse_vault_verify(env)
     events, events_warning = parse_swarm_events(env)
     metrics_port, port_warning = parse_port(env.get("METRICS_PORT"))
+    token: str | None = None
     try:
         consul: ConsulAddress | None = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+        token = consul_token(env, read_text)
         fatal = None
     except ValueError as error:
         consul, fatal = None, str(error)
@@ -106,6 +112,7 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
         credentials=credentials,
         metrics_port=metrics_port,
         health_file=env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE,
+        consul_token=token,
         warnings=tuple(warning for warning in warnings if warning),
         credentials_error=credentials_error,
         fatal=fatal,

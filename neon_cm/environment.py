@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -89,3 +89,21 @@ def parse_log_format(text: str | None) -> tuple[str, str | None]:
     if word == "json":
         return "json", None
     return "text", f"LOG_FORMAT={text!r} is not text or json; writing text"
+
+
+def consul_token(env: Mapping[str, str], read_text: Callable[[str], str]) -> str | None:
+    """The Consul ACL token: CONSUL_HTTP_TOKEN_FILE's content (stripped), else CONSUL_HTTP_TOKEN, else None.
+
+    The file wins when both are set, as with Consul's own tools. ValueError naming the file (never its
+    content) when it cannot be read or is empty.
+    """
+    path = env.get("CONSUL_HTTP_TOKEN_FILE", "").strip()
+    if path:
+        try:
+            token = read_text(path).lstrip("\ufeff").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} cannot be read ({type(error).__name__})") from None
+        if not token:
+            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} is empty")
+        return token
+    return env.get("CONSUL_HTTP_TOKEN", "").strip() or None
