@@ -14,6 +14,7 @@ from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.vault import CheckNow, UnsealFinished, UnsealRequested
 from neon_cm.clients import vault_client
 from neon_cm.credentials import UnsealCredentials
+from neon_cm.environment import TlsSettings
 from neon_cm.errors import CONSUL_ERRORS, VAULT_ERRORS, describe
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
@@ -35,11 +36,11 @@ class Unsealer(ServiceActor):
 
     component = "unsealer"
 
-    def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, verify: bool | str, log: Log):
+    def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, tls: TlsSettings, log: Log):
         super().__init__(log)
         self.credentials = credentials
         self.consul = consul_client
-        self.verify = verify
+        self.tls = tls
         self.switched_off: bool | None = None
         self.odd_switch = ""
         """The switch's last value, to warn once about one that is neither true nor false."""
@@ -111,7 +112,7 @@ class Unsealer(ServiceActor):
 
     def unseal(self, request: UnsealRequested, credentials: UnsealCredentials) -> UnsealFinished:
         """GET /v1/sys/seal-status, then PUT /v1/sys/unseal share by share until unsealed."""
-        client = vault_client(request.url, self.verify)
+        client = vault_client(request.url, self.tls)
         attempt = UnsealAttempt(len(credentials.keys))
         waited_until = time.monotonic() + FOLLOWER_WAIT_SECONDS
         try:

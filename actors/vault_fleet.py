@@ -16,6 +16,7 @@ from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodesObserved, SwarmNode
 from messages.timing import SetInterval
 from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
+from neon_cm.environment import TlsSettings
 from neon_cm.vault import vault_url
 
 
@@ -38,11 +39,11 @@ class VaultFleet(Supervisor):
 
     component = "vault-fleet"
 
-    def __init__(self, verify: bool | str, log: Log) -> None:
+    def __init__(self, tls: TlsSettings, log: Log) -> None:
         super().__init__("vault-fleet", Strategy.ONE_FOR_ONE, [], log)
         self.component_log = log
         self.log = log.child(self.component)
-        self.verify = verify
+        self.tls = tls
         self.settings: Settings | None = None
         self.managers: dict[str, SwarmNode] = {}
         self.watched: dict[str, Watched] = {}
@@ -121,7 +122,7 @@ class VaultFleet(Supervisor):
             # Settings and role as they are when (re)started, not as they were when first started.
             interval = (self.settings or settings).vault_poll_seconds
             return VaultMonitor.start(
-                watched.hostname, watched.url, interval, self.verify, self.standby_of, self.component_log
+                watched.hostname, watched.url, interval, self.tls, self.standby_of, self.component_log
             )
 
         return ChildSpec(monitor_name(watched.hostname), start)

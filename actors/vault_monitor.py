@@ -13,6 +13,7 @@ from actors.ticker import Ticker
 from messages.timing import SetInterval, Tick
 from messages.vault import CheckNow, ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
 from neon_cm.clients import vault_client
+from neon_cm.environment import TlsSettings
 from neon_cm.outage import Outage
 from neon_cm.vault_probe import probe
 
@@ -37,7 +38,7 @@ class VaultMonitor(ServiceActor):
         hostname: str,
         url: str,
         interval: float,
-        verify: bool | str,
+        tls: TlsSettings,
         standby_of: str | None,
         log: Log,
     ) -> None:
@@ -46,7 +47,7 @@ class VaultMonitor(ServiceActor):
         self.hostname = hostname
         self.url = url
         self.interval = interval
-        self.client = vault_client(url, verify)
+        self.client = vault_client(url, tls)
         self.standby_of = standby_of
         """The active instance, while this one stands by; None while this one reports."""
         self.ticker: pykka.ActorRef[Any] | None = None

@@ -23,13 +23,15 @@ VAULT_ERRORS = (hvac.exceptions.VaultError, *PEER_ERRORS)
 ACL_ADVICE = "the Consul token's ACL policy does not allow it (see examples/consul-acl-policy.hcl)"
 
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 
 def reason(error: BaseException) -> str:
-    """The error's message; for a connection error only the OS error (requests nests it deep in changing text)."""
+    """The error's message; for a connection or TLS error only the OS or OpenSSL error (requests nests it deep
+    in changing text): `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, ...`."""
     text = str(error)
-    cause = OS_ERROR.search(text)
+    cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
     return cause.group(0).strip() if cause else ADDRESS.sub("", text)
 
 

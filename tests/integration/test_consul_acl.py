@@ -44,12 +44,17 @@ def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServe
 def acl_env(acl_consul: ConsulServer, real_stack: dict[str, Any]) -> dict[str, str]:
     """The ACL Consul's keys cleared and seeded (base definition, quick polls, the stack's Vaults over HTTP);
     an environment pointing a service at it."""
-    acl_consul.api("DELETE", "/v1/kv/neon/?recurse")
-    acl_consul.put(DEFINITION_KEY, deflate(json.dumps(BASE).encode()))
-    acl_consul.put(SETTINGS_PREFIX + "node_poll_seconds", b"0.5")
-    acl_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"0.5")
-    acl_consul.put(SETTINGS_PREFIX + "vault_url_template", b"http://{addr}:8200")
+    seed(acl_consul)
     return {"CONSUL_HTTP_ADDR": acl_consul.http_url}
+
+
+def seed(server: ConsulServer) -> None:
+    """Clear neon/ and write a base definition, quick polls and the stack's Vaults over HTTP (master token)."""
+    server.api("DELETE", "/v1/kv/neon/?recurse")
+    server.put(DEFINITION_KEY, deflate(json.dumps(BASE).encode()))
+    server.put(SETTINGS_PREFIX + "node_poll_seconds", b"0.5")
+    server.put(SETTINGS_PREFIX + "vault_poll_seconds", b"0.5")
+    server.put(SETTINGS_PREFIX + "vault_url_template", b"http://{addr}:8200")
 
 
 def no_token_in_log(service: Service, token: str) -> None:
