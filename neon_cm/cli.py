@@ -32,7 +32,7 @@ from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vaul
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import TlsSettings, consul_address, parse_tls
-from neon_cm.errors import OS_ERROR, describe
+from neon_cm.errors import OS_ERROR, describe, txn_refusal
 from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.jsonwords import json_problem, json_type
@@ -330,7 +330,13 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
     with consul_errors(env) as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
-        client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+        try:
+            client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+        except consul.ConsulException as error:  # 409: refused by the ACLs (there is no cas to be stale)
+            refusal = txn_refusal(str(error)[4:], [DEFINITION_KEY, HASH_KEY]) if str(error).startswith("409") else None
+            if refusal is None:
+                raise
+            raise CliError(f"Consul refused the definition: {refusal}; nothing published") from None
     if problems:
         note(f"published without what cluster setup writes (--force): {'; '.join(problems)}")
     if removed:

@@ -14,7 +14,7 @@ import pytest
 from neon_cm.encoding import deflate
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.integration.conftest import stack
+from tests.integration.conftest import Cli, stack
 from tests.service import ROOT, Service
 
 POLICY = (ROOT / "examples" / "consul-acl-policy.hcl").read_text()
@@ -155,3 +155,30 @@ def test_settings_prefix_without_write_right_is_one_error_per_default(
     )
     assert 1 == len(service.lines(refused))
     no_token_in_log(service, token)
+
+
+def test_cli_read_only_policy_reads_and_every_write_is_refused_in_one_line(
+    acl_consul: ConsulServer, acl_env: dict[str, str], cli: Cli, tmp_path: Path
+) -> None:
+    """A token with examples/consul-acl-policy-cli-readonly.hcl: `settings get` and `vault auto-unlock` work;
+    `settings set` and `definition put` exit 1 with one line saying permission was denied, naming the keys."""
+    rules = (ROOT / "examples" / "consul-acl-policy-cli-readonly.hcl").read_text()
+    env = {**acl_env, "CONSUL_HTTP_TOKEN": acl_consul.token_for("neon-cluster-manager-cli-readonly", rules)}
+    definition = tmp_path / "cluster.json"
+    definition.write_text(json.dumps(BASE))
+
+    settings = cli("settings", "get", "vault_poll_seconds", **env)
+    switch = cli("vault", "auto-unlock", **env)
+    set_refused = cli("settings", "set", "vault_poll_seconds", "5", **env)
+    put_refused = cli("definition", "put", str(definition), **env)
+
+    assert (0, b"0.5\n") == (settings.returncode, settings.stdout), settings.stderr
+    assert 0 == switch.returncode, switch.stderr
+    assert (1, 1) == (set_refused.returncode, len(set_refused.stderr.splitlines())), set_refused.stderr
+    assert b"refused the request: permission denied (403)" in set_refused.stderr
+    expected = (
+        f"neon-cluster-manager: error: Consul refused the definition: permission denied (403) writing "
+        f"{DEFINITION_KEY}, {HASH_KEY}: the Consul token's ACL policy does not allow it "
+        "(see examples/consul-acl-policy.hcl); nothing published\n"
+    )
+    assert (1, expected) == (put_refused.returncode, put_refused.stderr.decode())
