@@ -17,6 +17,7 @@ from neon_cm.credentials import UnsealCredentials
 from neon_cm.environment import TlsSettings
 from neon_cm.errors import CONSUL_ERRORS, VAULT_ERRORS, describe
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
+from neon_cm.outage import Outage
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
 
 #: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
@@ -47,6 +48,7 @@ class Unsealer(ServiceActor):
         self.leading = False
         self.waiting_said = False
         self.in_flight: set[str] = set()
+        self.switch_outage = Outage()
 
     def handle(self, message: Any) -> None:
         if isinstance(message, UnsealRequested):
@@ -93,10 +95,14 @@ class Unsealer(ServiceActor):
         try:
             _, item = self.consul.kv.get(DISABLE_AUTO_UNSEAL_KEY)
         except CONSUL_ERRORS as error:
-            self.log.error(
-                f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul ({describe(error)}); not unsealing until it can"
-            )
+            # One line when it starts (and every 5 minutes), not one per sealed Vault per poll.
+            if self.switch_outage.failed(type(error).__name__, time.monotonic()):
+                self.log.error(
+                    f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul ({describe(error)}); not unsealing until it can"
+                )
             return False
+        if self.switch_outage.succeeded() is not None:
+            self.log.info(f"reading {DISABLE_AUTO_UNSEAL_KEY} from Consul again")
         value = item.get("Value") if isinstance(item, dict) else None
         text = value.decode("utf-8", errors="replace").strip() if isinstance(value, bytes) else ""
         switched_off = text.lower() == "true"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from neon_cm.encoding import deflate
-from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
+from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
 from tests.integration.conftest import Cli, stack
 from tests.service import ROOT, Service
@@ -182,3 +182,27 @@ def test_cli_read_only_policy_reads_and_every_write_is_refused_in_one_line(
         "(see examples/consul-acl-policy.hcl); nothing published\n"
     )
     assert (1, expected) == (put_refused.returncode, put_refused.stderr.decode())
+
+
+def test_no_read_right_on_the_switch_is_one_error_and_nothing_is_unsealed(
+    acl_consul: ConsulServer,
+    acl_env: dict[str, str],
+    start_service: Callable[..., Service],
+    with_keys: dict[str, str],
+) -> None:
+    """A token that may not read neon/cluster/disable-auto-unseal: a sealed Vault stays sealed (the safe side),
+    with one ERROR naming the key and the refusal, not one per poll; publishing is untouched."""
+    token = acl_consul.token_for("neon-cluster-manager-no-switch", without(POLICY, DISABLE_AUTO_UNSEAL_KEY))
+
+    service = start_service(**acl_env, **with_keys, CONSUL_HTTP_TOKEN=token)
+    service.wait_for(PUBLISHED)
+    stack.vault_restart(MANAGER_2)
+    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-2\] .*: sealed", count=6)
+
+    refused = (
+        rf"\[ERROR\] \[module:unsealer\] cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul \(permission denied "
+        r"\(403\): .*\); not unsealing until it can"
+    )
+    assert 1 == len(service.lines(refused))
+    assert stack.vault_seal_status(MANAGER_2)["sealed"]
+    assert [] == service.lines(UNSEALED_BY_SERVICE)
