@@ -56,10 +56,10 @@ def service_tree(env: Mapping[str, str], config: Config, log: Log) -> list[Child
     Three failure domains that never stop or restart each other: settings, the Vault side and the
     definition side; the observers (metrics, leadership) beside them. Each actor has its own client.
     """
-    vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.verify, log))]
+    vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.vault_tls, log))]
     if config.credentials is not None:
         credentials = config.credentials
-        unsealer = ChildSpec("unsealer", lambda: Unsealer.start(credentials, consul_client(env), config.verify, log))
+        unsealer = ChildSpec("unsealer", lambda: Unsealer.start(credentials, consul_client(env), config.vault_tls, log))
         vault_side.insert(0, unsealer)
     definition_side = [
         ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(docker_api(env), log)),
@@ -107,7 +107,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         sink.stop()
         return 1
     log_start(config, log)
-    if config.verify is False:
+    if config.vault_tls.verify is False or config.consul_tls.verify is False:
         # Said once at start; urllib3 would otherwise warn on every request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     with linked(None, Directory(WIRING)):

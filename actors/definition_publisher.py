@@ -17,7 +17,7 @@ from messages.swarm import NodesObserved
 from neon_cm.changes import describe_node_changes
 from neon_cm.definition import LabelProblem
 from neon_cm.encoding import DefinitionFormatError, decode_definition, definition_hash
-from neon_cm.errors import CONSUL_ERRORS, describe
+from neon_cm.errors import ACL_ADVICE, CONSUL_ERRORS, describe, txn_refusal
 from neon_cm.incremental import DefinitionEncoder, NodesListing
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, LEADER_KEY, MAX_DEFINITION_BYTES
 from neon_cm.outage import Outage
@@ -27,6 +27,10 @@ Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
 
 class DefinitionConflict(Exception):
     """Another writer changed a definition key between our read and our transaction."""
+
+
+class DefinitionRefused(Exception):
+    """Consul's ACLs refused reading or writing a definition key (the token's policy lacks the right)."""
 
 
 class DefinitionPublisher(ServiceActor):
@@ -89,12 +93,19 @@ class DefinitionPublisher(ServiceActor):
             if isinstance(outcome, DefinitionConflict):
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
                 outcome = self.write_if_changed(built)
+        except consul.ACLPermissionDenied:
+            outcome = DefinitionRefused(f"permission denied (403) reading {DEFINITION_PREFIX}*: {ACL_ADVICE}")
         except CONSUL_ERRORS as error:
             if self.outage.failed("consul", time.monotonic()):
                 self.log.error("cannot reach Consul to publish the cluster definition", error)
             return DefinitionNotPublished(f"Consul: {describe(error)}")
-        if self.outage.succeeded() is not None:
-            self.log.info("reaching Consul again")
+        if isinstance(outcome, DefinitionRefused):  # not an outage of Consul: one ERROR, then every 5 minutes
+            if self.outage.failed("permission", time.monotonic()):
+                self.log.error(f"cannot publish the cluster definition: {outcome}")
+            return DefinitionNotPublished(str(outcome))
+        ended = self.outage.succeeded()
+        if ended is not None:
+            self.log.info("Consul allows publishing again" if ended == "permission" else "reaching Consul again")
         if isinstance(outcome, DefinitionConflict):
             return self.refuse(f"{outcome}; trying again at the next poll", warn=True)
         return outcome
@@ -116,7 +127,7 @@ class DefinitionPublisher(ServiceActor):
             self.stored = (item.get("ModifyIndex", -1), definition, own)
         return self.stored[1], self.stored[2]
 
-    def write_if_changed(self, built: NodesListing) -> Outcome | DefinitionConflict:
+    def write_if_changed(self, built: NodesListing) -> Outcome | DefinitionConflict | DefinitionRefused:
         """GET /v1/kv/neon/cluster/definition.?recurse, then PUT /v1/txn when the hash differs."""
         _, items = self.consul.kv.get(DEFINITION_PREFIX, recurse=True)
         stored = {item["Key"]: item for item in items or []}
@@ -158,9 +169,14 @@ class DefinitionPublisher(ServiceActor):
         try:
             self.consul.txn.put(operations)
         except ClientError as error:
-            if str(error).startswith("409") and "session" in str(error):
-                return self.refuse(f"this instance no longer holds {LEADER_KEY}; nothing written", warn=True)
-            if str(error).startswith("409"):  # a cas operation found a newer ModifyIndex: nothing was written
+            if str(error).startswith("409"):  # the transaction was rolled back: nothing was written
+                # Consul answers 409 for an operation its ACLs refused, for a session that no longer holds the
+                # lock (the fence), and for a stale cas index (a concurrent write): the body's Errors tell which.
+                refusal = txn_refusal(str(error)[4:], [DEFINITION_KEY, HASH_KEY, LEADER_KEY])
+                if refusal is not None:
+                    return DefinitionRefused(refusal)
+                if "session" in str(error):
+                    return self.refuse(f"this instance no longer holds {LEADER_KEY}; nothing written", warn=True)
                 return DefinitionConflict(f"{DEFINITION_PREFIX}* changed while publishing")
             raise
         nodes = built.nodes

@@ -70,6 +70,8 @@ class Leadership(ServiceActor):
         self.holder_checked = 0.0
         self.waiting_for: str | None = None
         self.role_said = False
+        self.doing = "creating a session"
+        """What this instance was asking of Consul for the lock, for a refusal's log line."""
         """Whether subscribers have been told anything yet (active, standing by, or neither)."""
         self.outage = Outage()
         self.ticker: pykka.ActorRef[Any] | None = None
@@ -103,6 +105,7 @@ class Leadership(ServiceActor):
         """PUT /v1/agent/check/register (passing), then PUT /v1/session/create bound to that check. First,
         GET /v1/agent/checks and PUT /v1/agent/check/deregister/<check> for the critical checks of instances
         gone without deregistering theirs (SIGKILL): their sessions died with them."""
+        self.doing = "registering its check"
         for check_id, check in (self.consul.agent.checks() or {}).items():
             if check.get("Name") == CHECK_NAME and check.get("Status") == "critical" and check_id != self.check_id:
                 self.consul.agent.check.deregister(check_id)
@@ -112,6 +115,7 @@ class Leadership(ServiceActor):
             check_id=self.check_id,
             notes="passed by the instance while it runs; its lock session is bound to this check",
         )
+        self.doing = "creating a session"
         session: str = self.consul.session.create(
             name=f"neon-cluster-manager {self.instance}", checks=["serfHealth", self.check_id], lock_delay=0
         )
@@ -123,7 +127,9 @@ class Leadership(ServiceActor):
             if self.session is None:
                 self.session = self.create_session()
             else:
+                self.doing = "passing its check"
                 self.consul.agent.check.ttl_pass(self.check_id)
+            self.doing = f"reading and writing {LEADER_KEY}"
             if self.leading:
                 self.last_renewed = started  # the check lives CHECK_TTL_SECONDS from the start of this pass
                 if started - self.holder_checked >= HOLDER_CHECK_SECONDS:
@@ -135,6 +141,13 @@ class Leadership(ServiceActor):
             # Our session is gone (Consul restarted, or our check expired): a new one next time.
             self.session = None
             self.lose("the Consul session expired")
+            return
+        except consul.ACLPermissionDenied as error:
+            # Not an outage: this instance can never be active with this token. One ERROR (a reminder every 5 min).
+            if self.outage.failed("permission", time.monotonic()):
+                self.log.error(f"Consul refused {self.doing} for the instance lock: {describe(error)}; retrying")
+            if self.leading and time.monotonic() - self.last_renewed > GIVE_UP_SECONDS:
+                self.lose(f"Consul refused {self.doing} for over {GIVE_UP_SECONDS:g} s")
             return
         except CONSUL_ERRORS as error:
             if "does not have associated TTL" in str(error):

@@ -31,6 +31,8 @@ class SettingsWatcher(ServiceActor):
         self.consul = consul_client
         self.settings: Settings | None = None
         self.rejected: set[SettingProblem] = set()
+        self.denied: set[str] = set()
+        """Settings whose default the token may not write (said once each)."""
         self.outage = Outage()
         self.watch: pykka.ActorRef[Any] | None = None
 
@@ -57,7 +59,9 @@ class SettingsWatcher(ServiceActor):
 
     def consul_failed(self, problem: str) -> None:
         if self.outage.failed("consul", time.monotonic()):
-            self.log.error(f"cannot read settings from Consul; keeping the current ones ({problem})")
+            self.log.error(
+                f"cannot read settings from Consul ({SETTINGS_PREFIX}*); keeping the current ones ({problem})"
+            )
         if self.settings is None:
             self.apply(Settings())
 
@@ -69,14 +73,26 @@ class SettingsWatcher(ServiceActor):
             key[len(SETTINGS_PREFIX) :]: (value or b"").decode("utf-8", errors="replace") for key, value in values
         }
         for name in PARSERS:
-            # cas=0: only if still missing, so a value an operator just wrote is never overwritten.
-            if name not in stored and self.consul.kv.put(SETTINGS_PREFIX + name, default_text(name), cas=0):
-                self.log.info(f"setting {SETTINGS_PREFIX}{name} was missing; wrote the default {default_text(name)}")
+            if name not in stored:
+                self.write_default(name)
         settings, problems = parse_settings(stored)
         for problem in set(problems) - self.rejected:
             self.log.warn(problem.describe())
         self.rejected = set(problems)
         self.apply(settings)
+
+    def write_default(self, name: str) -> None:
+        """PUT /v1/kv/neon/services/neon-cluster-manager/<name>?cas=0: only if still missing, so a value an
+        operator just wrote is never overwritten. A token without the right to it: one ERROR, the default applies."""
+        try:
+            written = self.consul.kv.put(SETTINGS_PREFIX + name, default_text(name), cas=0)
+        except consul.ACLPermissionDenied as error:
+            if name not in self.denied:
+                self.denied.add(name)
+                self.log.error(f"cannot write the default of {SETTINGS_PREFIX}{name}: {describe(error)}; using it")
+            return
+        if written:
+            self.log.info(f"setting {SETTINGS_PREFIX}{name} was missing; wrote the default {default_text(name)}")
 
     def apply(self, settings: Settings) -> None:
         if settings == self.settings:

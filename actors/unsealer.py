@@ -14,8 +14,10 @@ from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.vault import CheckNow, UnsealFinished, UnsealRequested
 from neon_cm.clients import vault_client
 from neon_cm.credentials import UnsealCredentials
+from neon_cm.environment import TlsSettings
 from neon_cm.errors import CONSUL_ERRORS, VAULT_ERRORS, describe
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
+from neon_cm.outage import Outage
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait
 
 #: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
@@ -35,17 +37,18 @@ class Unsealer(ServiceActor):
 
     component = "unsealer"
 
-    def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, verify: bool | str, log: Log):
+    def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, tls: TlsSettings, log: Log):
         super().__init__(log)
         self.credentials = credentials
         self.consul = consul_client
-        self.verify = verify
+        self.tls = tls
         self.switched_off: bool | None = None
         self.odd_switch = ""
         """The switch's last value, to warn once about one that is neither true nor false."""
         self.leading = False
         self.waiting_said = False
         self.in_flight: set[str] = set()
+        self.switch_outage = Outage()
 
     def handle(self, message: Any) -> None:
         if isinstance(message, UnsealRequested):
@@ -92,10 +95,14 @@ class Unsealer(ServiceActor):
         try:
             _, item = self.consul.kv.get(DISABLE_AUTO_UNSEAL_KEY)
         except CONSUL_ERRORS as error:
-            self.log.error(
-                f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul ({describe(error)}); not unsealing until it can"
-            )
+            # One line when it starts (and every 5 minutes), not one per sealed Vault per poll.
+            if self.switch_outage.failed(type(error).__name__, time.monotonic()):
+                self.log.error(
+                    f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul ({describe(error)}); not unsealing until it can"
+                )
             return False
+        if self.switch_outage.succeeded() is not None:
+            self.log.info(f"reading {DISABLE_AUTO_UNSEAL_KEY} from Consul again")
         value = item.get("Value") if isinstance(item, dict) else None
         text = value.decode("utf-8", errors="replace").strip() if isinstance(value, bytes) else ""
         switched_off = text.lower() == "true"
@@ -111,7 +118,7 @@ class Unsealer(ServiceActor):
 
     def unseal(self, request: UnsealRequested, credentials: UnsealCredentials) -> UnsealFinished:
         """GET /v1/sys/seal-status, then PUT /v1/sys/unseal share by share until unsealed."""
-        client = vault_client(request.url, self.verify)
+        client = vault_client(request.url, self.tls)
         attempt = UnsealAttempt(len(credentials.keys))
         waited_until = time.monotonic() + FOLLOWER_WAIT_SECONDS
         try:

@@ -16,6 +16,7 @@ from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodesObserved, SwarmNode
 from messages.timing import SetInterval
 from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
+from neon_cm.environment import TlsSettings
 from neon_cm.vault import vault_url
 
 
@@ -38,11 +39,11 @@ class VaultFleet(Supervisor):
 
     component = "vault-fleet"
 
-    def __init__(self, verify: bool | str, log: Log) -> None:
+    def __init__(self, tls: TlsSettings, log: Log) -> None:
         super().__init__("vault-fleet", Strategy.ONE_FOR_ONE, [], log)
         self.component_log = log
         self.log = log.child(self.component)
-        self.verify = verify
+        self.tls = tls
         self.settings: Settings | None = None
         self.managers: dict[str, SwarmNode] = {}
         self.watched: dict[str, Watched] = {}
@@ -126,7 +127,7 @@ class VaultFleet(Supervisor):
                 watched.hostname,
                 watched.url,
                 interval,
-                self.verify,
+                self.tls,
                 ReportingRole(self.standby_of) if self.role_known else None,
                 self.component_log,
             )

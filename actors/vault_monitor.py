@@ -14,6 +14,7 @@ from actors.ticker import Ticker
 from messages.timing import SetInterval, Tick
 from messages.vault import CheckNow, ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
 from neon_cm.clients import vault_client
+from neon_cm.environment import TlsSettings
 from neon_cm.outage import Outage
 from neon_cm.vault_probe import probe
 
@@ -41,7 +42,7 @@ class VaultMonitor(ServiceActor):
         hostname: str,
         url: str,
         interval: float,
-        verify: bool | str,
+        tls: TlsSettings,
         role: ReportingRole | None,
         log: Log,
     ) -> None:
@@ -50,7 +51,7 @@ class VaultMonitor(ServiceActor):
         self.hostname = hostname
         self.url = url
         self.interval = interval
-        self.client = vault_client(url, verify)
+        self.client = vault_client(url, tls)
         self.role = role
         """Whether this instance reports (standby_of None) or stands by; None until Leadership has said."""
         self.started = time.monotonic()

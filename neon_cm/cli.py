@@ -31,8 +31,8 @@ from neon_cm import __version__
 from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vault_client
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
-from neon_cm.environment import parse_consul_address, parse_vault_verify
-from neon_cm.errors import OS_ERROR
+from neon_cm.environment import TlsSettings, consul_address, parse_tls
+from neon_cm.errors import OS_ERROR, describe, txn_refusal
 from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.jsonwords import json_problem, json_type
@@ -58,11 +58,23 @@ CONFIDENTIAL_ANYWHERE = "RootToken"
 REQUIRED_PROPERTIES = ("Name", "Schema", "Datacenter")
 
 ENVIRONMENT_HELP = """\
-environment (the service reads them all; `health` the last, the other commands the first five):
+environment (the service reads them all; `health` the last, the other commands those down to VAULT_TLS_SERVER_NAME):
   CONSUL_HTTP_ADDR        Consul's HTTP API, host:port or http(s)://host:port (default 127.0.0.1:8500)
+  CONSUL_HTTP_SSL         true: https for an address without a scheme
   CONSUL_HTTP_TOKEN       Consul ACL token
+  CONSUL_HTTP_TOKEN_FILE  a file holding the Consul ACL token (wins over CONSUL_HTTP_TOKEN)
+  CONSUL_CACERT           PEM bundle trusted for Consul's TLS
+  CONSUL_CAPATH           directory of PEM certificates trusted for Consul's TLS
+  CONSUL_CLIENT_CERT      client certificate presented to Consul (with CONSUL_CLIENT_KEY)
+  CONSUL_CLIENT_KEY       its private key
+  CONSUL_TLS_SERVER_NAME  the name Consul's certificate must carry (default: the address's host)
+  CONSUL_HTTP_SSL_VERIFY  false: do not verify Consul's TLS certificates
   DOCKER_HOST             a Swarm manager's Docker API (default unix:///var/run/docker.sock)
   VAULT_CACERT            PEM bundle trusted for Vault's TLS
+  VAULT_CAPATH            directory of PEM certificates trusted for Vault's TLS
+  VAULT_CLIENT_CERT       client certificate presented to every Vault (mutual TLS; with VAULT_CLIENT_KEY)
+  VAULT_CLIENT_KEY        its private key
+  VAULT_TLS_SERVER_NAME   the name every Vault's certificate must carry (default: the URL's host)
   VAULT_SKIP_VERIFY       true: do not verify Vault's TLS certificates
   VAULT_CREDENTIALS       base64 of {"UnsealKeys": [...], "KeyThreshold": N}: auto-unseal
   VAULT_CREDENTIALS_FILE  a file holding that JSON in plain text (a Docker secret); set only one of the two
@@ -122,13 +134,22 @@ def os_reason(error: BaseException) -> str:
 def consul_errors(env: Mapping[str, str]) -> Iterator[consul.Consul]:
     """A Consul client for the environment; its failures become one-line CliErrors naming Consul's address."""
     try:
-        address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+        address = consul_address(env)
+        client = consul_client(env)
+        tls, warnings = parse_tls(env, "CONSUL")
+        if address.scheme == "https":
+            for warning in warnings:
+                note(warning)
+            if tls.verify is False:
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
     except ValueError as error:
         raise CliError(str(error)) from None
     try:
-        yield consul_client(env)
+        yield client
     except requests.RequestException as error:
         raise CliError(f"cannot reach Consul at {address}: {os_reason(error)}") from None
+    except consul.ACLPermissionDenied as error:
+        raise CliError(f"Consul at {address} refused the request: {describe(error)}") from None
     except consul.ConsulException as error:
         raise CliError(f"Consul at {address} refused the request: {error}") from None
 
@@ -309,7 +330,13 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
     with consul_errors(env) as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
-        client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+        try:
+            client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
+        except consul.ConsulException as error:  # 409: refused by the ACLs (there is no cas to be stale)
+            refusal = txn_refusal(str(error)[4:], [DEFINITION_KEY, HASH_KEY]) if str(error).startswith("409") else None
+            if refusal is None:
+                raise
+            raise CliError(f"Consul refused the definition: {refusal}; nothing published") from None
     if problems:
         note(f"published without what cluster setup writes (--force): {'; '.join(problems)}")
     if removed:
@@ -426,13 +453,13 @@ def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 Row = tuple[str, str, str, str]
 
 
-def probe_manager(node: SwarmNode, template: str, verify: bool | str) -> Row:
+def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     """One manager's row: GET /v1/sys/seal-status (and /v1/sys/health when unsealed) on its Vault."""
     hostname = node.hostname.lower()
     url = vault_url(template, node)
     if url is None:
         return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
-    client = vault_client(url, verify)
+    client = vault_client(url, tls)
     try:
         observed = probe(client, hostname, url)
     finally:
@@ -442,10 +469,10 @@ def probe_manager(node: SwarmNode, template: str, verify: bool | str) -> Row:
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """One row per Swarm manager: its Vault's URL, state and detail."""
-    verify, warning = parse_vault_verify(env)
-    if warning:
+    tls, warnings = parse_tls(env, "VAULT")
+    for warning in warnings:
         note(warning)
-    if verify is False:
+    if tls.verify is False:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
     with docker_errors(env) as api:
         listed = api.nodes()
@@ -461,7 +488,7 @@ def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if problem.name == "vault_url_template":
             note(problem.describe())
     with ThreadPoolExecutor(max_workers=len(managers)) as pool:  # an unreachable Vault costs its timeout once
-        rows = list(pool.map(lambda node: probe_manager(node, settings.vault_url_template, verify), managers))
+        rows = list(pool.map(lambda node: probe_manager(node, settings.vault_url_template, tls), managers))
     print(table(("MANAGER", "URL", "STATE", "DETAIL"), rows))
     troubled = [f"{row[0]} is {row[2]}" for row in rows if row[2] != VaultState.UNSEALED.value]
     if args.check and troubled:

@@ -1,14 +1,18 @@
-"""Building the Consul and Docker clients from the environment (no request is made here)."""
+"""Building the Consul, Docker and Vault clients from the environment (no request is made here)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import consul
 import docker
 import hvac
+import requests
+from requests.adapters import HTTPAdapter
 
-from neon_cm.environment import parse_consul_address
+from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_tls
 
 #: Seconds before a Consul or Docker request is given up (a hung peer must not hang an actor).
 REQUEST_TIMEOUT = 10.0
@@ -18,12 +22,24 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
 def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> consul.Consul:
-    """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN; ValueError if the address is malformed."""
-    address = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
-    token = env.get("CONSUL_HTTP_TOKEN") or None
+    """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN(_FILE); ValueError if the address is malformed
+    or the token file cannot be read (the file is read here, so a rotated token applies at the next client)."""
+    address = consul_address(env)
+    token = consul_token(env, lambda path: Path(path).read_text(encoding="utf-8-sig"))
+    tls, _ = parse_tls(env, "CONSUL")  # its warnings are the start-up's (Config) or the CLI's to say
     client = consul.Consul(
-        host=address.url_host, port=address.port, scheme=address.scheme, token=token, connections_timeout=timeout
+        host=address.url_host,
+        port=address.port,
+        scheme=address.scheme,
+        token=token,
+        verify=tls.verify,
+        cert=tls.cert,
+        connections_timeout=timeout,
     )
+    with_server_name(client.http.session, tls)
+    # py-consul prefers CONSUL_HTTP_TOKEN from the process environment over the token it is given: when
+    # CONSUL_HTTP_TOKEN_FILE is set too, the file must win (as with Consul's tools).
+    client.token = token
     if token:
         # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
         # none: with ACLs on, every publish would be refused. The session sends it with every request.
@@ -42,9 +58,33 @@ def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> dock
 VAULT_TIMEOUT = (2.0, 3.0)
 
 
-def vault_client(url: str, verify: bool | str) -> hvac.Client:
+def vault_client(url: str, tls: TlsSettings) -> hvac.Client:
     """An unauthenticated hvac client for one Vault node (only sys/seal-status, sys/health, sys/unseal).
 
     The empty token keeps hvac from picking up VAULT_TOKEN or ~/.vault-token and sending it to every manager.
     """
-    return hvac.Client(url=url, token="", verify=verify, timeout=VAULT_TIMEOUT)
+    session = with_server_name(requests.Session(), tls)
+    session.verify, session.cert = tls.verify, tls.cert  # hvac prefers a given session's to its own arguments
+    return hvac.Client(url=url, token="", verify=tls.verify, cert=tls.cert, timeout=VAULT_TIMEOUT, session=session)
+
+
+class ServerNameAdapter(HTTPAdapter):
+    """HTTPS that checks the server's certificate for `server_name` (and sends it as SNI), not the URL's host:
+    the *_TLS_SERVER_NAME of Consul's and Vault's tools, for a peer reached by an address its certificate
+    does not name."""
+
+    def __init__(self, server_name: str) -> None:
+        self.server_name = server_name
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["server_hostname"] = self.server_name
+        kwargs["assert_hostname"] = self.server_name
+        super().init_poolmanager(*args, **kwargs)
+
+
+def with_server_name(session: requests.Session, tls: TlsSettings) -> requests.Session:
+    """The session, its https:// requests checked against `tls.server_name` when one is set."""
+    if tls.server_name:
+        session.mount("https://", ServerNameAdapter(tls.server_name))
+    return session

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -12,11 +11,13 @@ from neon_cm.clients import DEFAULT_DOCKER_HOST
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
 from neon_cm.environment import (
     ConsulAddress,
-    parse_consul_address,
+    TlsSettings,
+    consul_address,
+    consul_token,
     parse_log_format,
     parse_log_level,
     parse_swarm_events,
-    parse_vault_verify,
+    parse_tls,
 )
 
 DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
@@ -31,11 +32,14 @@ class Config:
     consul: ConsulAddress | None
     """None when CONSUL_HTTP_ADDR is malformed (a fatal start-up error, in `fatal`)."""
     docker_host: str
-    verify: bool | str
+    vault_tls: TlsSettings
+    consul_tls: TlsSettings
     events: bool
     credentials: UnsealCredentials | None
     metrics_port: int | None
     health_file: str
+    consul_token: str | None = attrs.field(repr=False)
+    """Only to keep it out of the log (`secrets`); each Consul client reads it from the environment itself."""
     warnings: tuple[str, ...]
     """One WARN line each."""
     credentials_error: str | None
@@ -46,7 +50,8 @@ class Config:
     @property
     def secrets(self) -> frozenset[str]:
         """What must never be written to the log."""
-        return frozenset(self.credentials.forms()) if self.credentials else frozenset()
+        keys = frozenset(self.credentials.forms()) if self.credentials else frozenset()
+        return keys | {self.consul_token} if self.consul_token else keys
 
     def describe(self) -> str:
         """The effective start-up configuration on one line (never a secret).
@@ -54,10 +59,10 @@ class Config:
         TLS is only for https:// Vault URLs; the template (a setting in Consul) is not known yet, so the line
         says so rather than claim verification for a Vault reached over http://.
         """
-        tls = "verified" if self.verify is True else f"trusting {self.verify}" if self.verify else "NOT verified"
+        consul_tls = f" (TLS {self.consul_tls.describe()})" if self.consul and self.consul.scheme == "https" else ""
         return (
-            f"Consul {self.consul}, Docker {self.docker_host}, log level {self.level.name}, "
-            f"Vault TLS (for https:// URLs) {tls}, "
+            f"Consul {self.consul}{consul_tls}, Docker {self.docker_host}, log level {self.level.name}, "
+            f"Vault TLS (for https:// URLs) {self.vault_tls.describe()}, "
             f"node events {'on' if self.events else 'off (polling only)'}, "
             f"metrics {'on port ' + str(self.metrics_port) if self.metrics_port else 'off'}"
         )
@@ -80,11 +85,14 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
     """Parse the whole environment; problems become warnings, a credentials error, or a fatal error."""
     level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
     log_format, format_warning = parse_log_format(env.get("LOG_FORMAT"))
-    verify, verify_warning = parse_vault_verify(env)
+    vault_tls, vault_warnings = parse_tls(env, "VAULT")
+    consul_tls, consul_warnings = parse_tls(env, "CONSUL")
     events, events_warning = parse_swarm_events(env)
     metrics_port, port_warning = parse_port(env.get("METRICS_PORT"))
+    token: str | None = None
     try:
-        consul: ConsulAddress | None = parse_consul_address(env.get("CONSUL_HTTP_ADDR"))
+        consul: ConsulAddress | None = consul_address(env)
+        token = consul_token(env, read_text)
         fatal = None
     except ValueError as error:
         consul, fatal = None, str(error)
@@ -92,20 +100,21 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
         credentials, credentials_error = credentials_from_env(env, read_text), None
     except CredentialsError as error:
         credentials, credentials_error = None, str(error)
-    cacert_warning = None
-    if isinstance(verify, str) and not os.path.isfile(verify):  # a typo here would show as every Vault down
-        cacert_warning = f"VAULT_CACERT={verify} is not a file: every Vault is unreachable over TLS until it is"
-    warnings = (level_warning, format_warning, verify_warning, cacert_warning, events_warning, port_warning)
+    if consul is None or consul.scheme != "https":
+        consul_warnings = ()  # TLS settings for Consul mean nothing over plain HTTP
+    warnings = (level_warning, format_warning, *vault_warnings, *consul_warnings, events_warning, port_warning)
     return Config(
         level=level,
         log_format=log_format,
         consul=consul,
         docker_host=env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST,
-        verify=verify,
+        vault_tls=vault_tls,
+        consul_tls=consul_tls,
         events=events,
         credentials=credentials,
         metrics_port=metrics_port,
         health_file=env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE,
+        consul_token=token,
         warnings=tuple(warning for warning in warnings if warning),
         credentials_error=credentials_error,
         fatal=fatal,

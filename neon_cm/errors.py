@@ -19,17 +19,45 @@ CONSUL_ERRORS = (consul.ConsulException, *PEER_ERRORS)
 DOCKER_ERRORS = (docker.errors.DockerException, *PEER_ERRORS)
 VAULT_ERRORS = (hvac.exceptions.VaultError, *PEER_ERRORS)
 
+#: What to say about a request Consul's ACLs refused (HTTP 403): retrying will not help, the policy must change.
+ACL_ADVICE = "the Consul token's ACL policy does not allow it (see examples/consul-acl-policy.hcl)"
+
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 
 def reason(error: BaseException) -> str:
-    """The error's message; for a connection error only the OS error (requests nests it deep in changing text)."""
+    """The error's message; for a connection or TLS error only the OS or OpenSSL error (requests nests it deep
+    in changing text): `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, ...`."""
     text = str(error)
-    cause = OS_ERROR.search(text)
+    cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
     return cause.group(0).strip() if cause else ADDRESS.sub("", text)
 
 
 def describe(error: BaseException) -> str:
-    """`Type: reason`."""
+    """`Type: reason`; a refusal by Consul's ACLs says so in words (it is no outage: retrying will not help)."""
+    if isinstance(error, consul.ACLPermissionDenied):
+        return f"permission denied (403): {ACL_ADVICE}"
     return f"{type(error).__name__}: {reason(error)}"
+
+
+def txn_refusal(body: str, keys: list[str]) -> str | None:
+    """From the body of a /v1/txn answered 409 whose operations wrote `keys` (in order): which keys Consul's
+    ACLs refused, as "permission denied (403) writing <key>, ..."; None when every error is a stale index
+    (a concurrent write) or the body cannot be read.
+
+    Consul answers 409 for both, with `{"Errors": [{"OpIndex": 0, "What": "Permission denied"}, ...]}`.
+    """
+    try:
+        errors = json.loads(body).get("Errors") or []
+    except (ValueError, AttributeError):
+        return None
+    refused = [
+        keys[item["OpIndex"]] if isinstance(item.get("OpIndex"), int) and 0 <= item["OpIndex"] < len(keys) else "?"
+        for item in errors
+        if isinstance(item, dict) and "permission denied" in str(item.get("What", "")).lower()
+    ]
+    if not refused:
+        return None
+    return f"permission denied (403) writing {', '.join(refused)}: {ACL_ADVICE}"

@@ -22,7 +22,9 @@ def describe_failure(error: Exception) -> tuple[VaultState, str]:
     if isinstance(error, (json.JSONDecodeError, requests.exceptions.JSONDecodeError)):
         return VaultState.UNEXPECTED, "the answer is not JSON"
     if isinstance(error, requests.exceptions.SSLError):
-        return VaultState.UNREACHABLE, f"TLS verification failed: {error}"
+        # Our verification of its certificate, or the Vault refusing ours (no or an untrusted client certificate).
+        failed = "TLS verification failed" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS handshake failed"
+        return VaultState.UNREACHABLE, f"{failed}: {reason(error)}"
     if isinstance(error, requests.exceptions.Timeout):
         return VaultState.UNREACHABLE, "no answer in time"
     if isinstance(error, (OSError, urllib3.exceptions.HTTPError)):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 
 from neon_cm.clients import consul_client, vault_client
-from neon_cm.environment import parse_consul_address
-from neon_cm.errors import describe
+from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_consul_address, parse_tls
+from neon_cm.errors import ACL_ADVICE, describe, txn_refusal
 from neon_cm.vault_probe import probe
 
 
@@ -61,10 +62,58 @@ def test_vault_clients_never_send_a_token_from_the_environment(monkeypatch: pyte
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        observed = probe(vault_client(url, True), "manager-1", url)
+        observed = probe(vault_client(url, TlsSettings()), "manager-1", url)
     finally:
         server.shutdown()
         server.server_close()
 
     assert "sealed" == observed.state.value
     assert [None] == seen
+
+
+def test_txn_refusal_tells_permission_denied_from_a_stale_index() -> None:
+    """Consul answers 409 both ways: only `Permission denied` errors are a refusal, and they name their keys."""
+    keys = ["neon/cluster/definition.deflate", "neon/cluster/definition.hash"]
+    denied = '{"Errors":[{"OpIndex":1,"What":"Permission denied"}],"Results":null}'
+    stale = '{"Errors":[{"OpIndex":0,"What":"failed to set key \\"x\\", index is stale"}],"Results":null}'
+
+    assert "permission denied (403) writing neon/cluster/definition.hash: " + ACL_ADVICE == txn_refusal(denied, keys)
+    assert None is txn_refusal(stale, keys)
+    assert None is txn_refusal("not json", keys)
+
+
+def test_token_file_wins_and_is_stripped_and_never_quoted() -> None:
+    """CONSUL_HTTP_TOKEN_FILE is read (BOM and newline stripped) and wins; an empty or unreadable file is an
+    error naming the file, never its content."""
+    files = {"/run/secrets/t": "\ufefftok-1\n", "/empty": " \n"}
+
+    def read(path: str) -> str:
+        if path not in files:
+            raise FileNotFoundError(path)
+        return files[path]
+
+    assert "tok-1" == consul_token({"CONSUL_HTTP_TOKEN_FILE": "/run/secrets/t", "CONSUL_HTTP_TOKEN": "x"}, read)
+    assert "x" == consul_token({"CONSUL_HTTP_TOKEN": "x"}, read)
+    assert None is consul_token({}, read)
+    with pytest.raises(ValueError, match="CONSUL_HTTP_TOKEN_FILE=/empty is empty"):
+        consul_token({"CONSUL_HTTP_TOKEN_FILE": "/empty"}, read)
+    with pytest.raises(ValueError, match=r"CONSUL_HTTP_TOKEN_FILE=/nope cannot be read \(FileNotFoundError\)"):
+        consul_token({"CONSUL_HTTP_TOKEN_FILE": "/nope"}, read)
+
+
+def test_tls_variables_follow_each_tool(tmp_path: Path) -> None:
+    """Consul's and Vault's own variable names; verification off is each tool's switch, with a warning; a
+    certificate without its key is a warning; CONSUL_HTTP_SSL makes a bare address https."""
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("x")
+    key.write_text("x")
+    vault_env = {"VAULT_CAPATH": str(tmp_path), "VAULT_CLIENT_CERT": str(cert), "VAULT_CLIENT_KEY": str(key),
+                 "VAULT_TLS_SERVER_NAME": "vault.cluster"}  # fmt: skip
+
+    assert (TlsSettings(str(tmp_path), (str(cert), str(key)), "vault.cluster"), ()) == parse_tls(vault_env, "VAULT")
+    assert False is parse_tls({"CONSUL_HTTP_SSL_VERIFY": "false"}, "CONSUL")[0].verify
+    assert True is parse_tls({"VAULT_SKIP_VERIFY": "false"}, "VAULT")[0].verify
+    assert ("CONSUL_CLIENT_CERT is set without CONSUL_CLIENT_KEY: no client certificate is presented",) == parse_tls(
+        {"CONSUL_CLIENT_CERT": str(cert)}, "CONSUL"
+    )[1]
+    assert "https://consul:443" == str(consul_address({"CONSUL_HTTP_ADDR": "consul", "CONSUL_HTTP_SSL": "true"}))
