@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import requests
 
 from tests.prometheus_server import CACHE, free_port
+from tests.server_process import ServerProcess
 
 
 def consul_binary() -> str:
@@ -20,13 +20,15 @@ def consul_binary() -> str:
     return str(Path(CACHE) / "bin" / "consul")
 
 
-class ConsulServer:
+class ConsulServer(ServerProcess):
     """One `consul agent -dev` with `acl { enabled = true, default_policy = "deny" }` and a master token.
 
     With `tls` (CA, certificate, key, all PEM files) it also serves HTTPS on `https_port`, requiring client
     certificates signed by that CA (`verify_incoming`). The master token reaches the agent in its config
     file, never in its arguments.
     """
+
+    name = "Consul"
 
     def __init__(self, directory: Path, tls: dict[str, str] | None = None) -> None:
         self.master = str(uuid.uuid4())
@@ -82,15 +84,7 @@ class ConsulServer:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until the master token works (a leader elected and the ACL system bootstrapped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.api("GET", "/v1/acl/token/self")
-                return
-            except requests.RequestException:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"Consul did not start: {self.log.read_text()[-3000:]}") from None
-                time.sleep(0.2)
+        self.wait_until_answering(lambda: self.api("GET", "/v1/acl/token/self"), timeout)
 
     def token_for(self, name: str, rules: str) -> str:
         """A new token whose only policy is `rules` (HCL), named `name`: PUT /v1/acl/policy, PUT /v1/acl/token."""
@@ -103,13 +97,6 @@ class ConsulServer:
 
     def get(self, key: str) -> bytes | None:
         """A key's raw value, read with the master token; None when missing."""
+
         answer = requests.get(f"{self.http_url}/v1/kv/{key}?raw", headers={"X-Consul-Token": self.master}, timeout=10)
         return None if answer.status_code == 404 else answer.content
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()

@@ -7,12 +7,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.server_process import ServerProcess
 from tests.service import ROOT
 
 CACHE = os.environ.get("NEON_CM_CACHE") or "/var/cache/neon-cm-stack"
@@ -37,9 +37,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class Prometheus:
+class Prometheus(ServerProcess):
     """One Prometheus process scraping `targets` under job="neon-cluster-manager" every second, evaluating
     examples/prometheus/alerts.yml every second, with its TSDB in `directory`."""
+
+    name = "Prometheus"
 
     def __init__(self, targets: list[str], directory: Path) -> None:
         self.port = free_port()
@@ -68,18 +70,8 @@ class Prometheus:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
-        """GET /-/ready until it answers 200."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"Prometheus did not start:\n{self.log.read_text()}")
-            time.sleep(0.1)
+        """GET /-/ready until it answers 200 (urlopen raises for anything else)."""
+        self.wait_until_answering(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).close(), timeout)
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path>: its `data`, after checking `status` is success."""
@@ -91,13 +83,6 @@ class Prometheus:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """GET /api/v1/query: the instant vector's samples."""
+
         result: list[dict[str, Any]] = self.api("query", query=expr)["result"]
         return result
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()

@@ -391,19 +391,21 @@ def _locked(sd: str) -> Iterator[None]:
     """Serialise up/down across processes with a lock file beside the state dir."""
     lock_path = sd.rstrip("/") + ".lock"
     os.makedirs(os.path.dirname(lock_path) or "/", exist_ok=True)
-    with open(lock_path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with _flocked(lock_path):
+        yield
 
 
 @contextlib.contextmanager
 def exclusive(path: str | None = None) -> Iterator[None]:
     """Hold the stack for one user (a test session, a benchmark) at a time: they change Consul keys,
     labels and Vault nodes, so two at once would see each other's changes."""
-    lock_path = state_dir(path).rstrip("/") + ".session.lock"
+    with _flocked(state_dir(path).rstrip("/") + ".session.lock"):
+        yield
+
+
+@contextlib.contextmanager
+def _flocked(lock_path: str) -> Iterator[None]:
+    """An exclusive flock on `lock_path` (created if missing) for the duration of the block."""
     with open(lock_path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

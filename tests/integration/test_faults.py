@@ -28,11 +28,9 @@ def quick_polls(kv: consul.Consul) -> None:
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "0.5")
 
 
-def test_two_instances_one_active_and_the_other_takes_over_after_sigkill(
-    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
-) -> None:
-    """Exactly one of two instances works; SIGKILL it and the other takes over (README: within about 3 s,
-    the check's TTL; asserted with 1.5x margin)."""
+def active_and_standby(kv: consul.Consul, start_service: Callable[..., Service]) -> tuple[Service, Service]:
+    """Two instances on a base definition with quick polls: the first active and published, the second
+    standing by."""
     seed_base(kv)
     quick_polls(kv)
     first = start_service()
@@ -40,6 +38,15 @@ def test_two_instances_one_active_and_the_other_takes_over_after_sigkill(
     first.wait_for(PUBLISHED)
     second = start_service()
     second.wait_for(r"standing by: .* is the active instance")
+    return first, second
+
+
+def test_two_instances_one_active_and_the_other_takes_over_after_sigkill(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """Exactly one of two instances works; SIGKILL it and the other takes over (README: within about 3 s,
+    the check's TTL; asserted with 1.5x margin)."""
+    first, second = active_and_standby(kv, start_service)
 
     labels("worker-1", "failover.before", "1")
     first.wait_for(PUBLISHED, count=2)
@@ -66,13 +73,7 @@ def test_a_paused_active_instance_woken_after_a_takeover_never_writes(
     publishes. SIGCONT it and change a label at that moment: it may still believe it is active and try to
     write the change, but Consul refuses a transaction whose session no longer holds the lock
     (check-session), so only the new active instance publishes, and the woken one says it stepped down."""
-    seed_base(kv)
-    quick_polls(kv)
-    first = start_service()
-    first.wait_for(ACTIVE)
-    first.wait_for(PUBLISHED)
-    second = start_service()
-    second.wait_for(r"standing by: .* is the active instance")
+    first, second = active_and_standby(kv, start_service)
     os.kill(first.process.pid, signal.SIGSTOP)
     try:
         second.wait_for(ACTIVE, timeout=20)
@@ -185,6 +186,20 @@ def test_consul_outage_is_logged_at_a_sane_rate_and_the_service_converges(
     assert BASE["Name"] == definition["Name"]
 
 
+def label_while_a_manager_is_down(through: str, label: str, node: str, timeout: float = 60.0) -> None:
+    """`docker node update --label-add` through another manager, retried while the Swarm elects a new raft
+    leader (the stopped manager may have been the leader: until then Docker answers DeadlineExceeded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stack.docker(through, "node", "update", "--label-add", label, node)
+            return
+        except stack.StackError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def test_docker_daemon_restart_is_survived(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:
@@ -199,7 +214,7 @@ def test_docker_daemon_restart_is_survived(
     stack.docker_stop("manager-1")
     try:
         service.wait_for(r"\[ERROR\] .*cannot list the Swarm's nodes through Docker", after=mark)
-        stack.docker("manager-2", "node", "update", "--label-add", "outage.label=1", "worker-1")
+        label_while_a_manager_is_down("manager-2", "outage.label=1", "worker-1")
         time.sleep(3)
     finally:
         stack.docker_start("manager-1")

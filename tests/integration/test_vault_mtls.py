@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import requests
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.integration.conftest import credentials
 from tests.prometheus_server import CACHE
+from tests.server_process import ServerProcess
 from tests.service import Service
 from tests.tls_certs import CertificateAuthority
 
@@ -35,9 +35,11 @@ def free_port_on(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-class MutualTlsBao:
+class MutualTlsBao(ServerProcess):
     """`bao server` with raft storage and one listener per certificate in LISTENERS, all requiring a client
     certificate from the test CA; initialised here (one key share), then sealed with its root token."""
+
+    name = "OpenBao"
 
     def __init__(self, folder: Path) -> None:
         self.ca = CertificateAuthority(folder)
@@ -89,15 +91,7 @@ class MutualTlsBao:
         return answer.json() if answer.content else None
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.api("GET", "/v1/sys/seal-status")
-                return
-            except requests.RequestException:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"bao did not start: {self.log.read_text()[-3000:]}") from None
-                time.sleep(0.2)
+        self.wait_until_answering(lambda: self.api("GET", "/v1/sys/seal-status"), timeout)
 
     def seal(self) -> None:
         """PUT /v1/sys/seal (root token) unless sealed; then no unseal progress."""
@@ -106,10 +100,6 @@ class MutualTlsBao:
 
     def seal_status(self) -> dict[str, Any]:
         return dict(self.api("GET", "/v1/sys/seal-status"))
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +178,7 @@ def test_unverifiable_vault_is_unreachable_and_gets_no_key(
 ) -> None:
     """A Vault whose certificate does not verify (another CA, expired, another host's) is unreachable with
     the reason, and not one share is sent to it."""
+
     env = sealed(listener)
     if ca == "other":
         env["VAULT_CACERT"] = str(CertificateAuthority(tmp_path, "other-ca").cert)
