@@ -12,7 +12,7 @@ setup(
     version=VERSION,
     description="Keeps a Docker Swarm's cluster definition in Consul true and its Vaults unsealed.",
     python_requires=">=3.11",
-    packages=find_packages(include=["actors", "messages", "neon_cm"]),
+    packages=find_packages(include=["actors", "gateways", "messages", "neon_cm"]),
     py_modules=["neon_cm_main"],
     install_requires=[
         "pykka>=4.0,<5",

@@ -13,6 +13,19 @@ class BecameLeader:
     """This instance's name (host and pid)."""
     session: str = ""
     """The Consul session holding the lock: a definition write checks it holds it still (check-session)."""
+    valid_until: float = 0.0
+    """The lease's deadline (monotonic seconds): no write or share may go out at or after it."""
+
+
+@attrs.frozen
+class LeaseExtended:
+    """The active instance passed its check again: its lease on the lock now runs until `valid_until`."""
+
+    session: str
+    """The Consul session holding the lock."""
+    valid_until: float
+    """Monotonic seconds: the start of the last successful check pass + the check's TTL - a safety margin.
+    Every definition write and every unseal share is checked against it at the moment it goes out."""
 
 
 @attrs.frozen

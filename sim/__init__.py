@@ -1,0 +1,1 @@
+"""A deterministic simulator: instances' deciders against simulated Consul, Docker and Vaults, faults by seed."""
