@@ -17,8 +17,10 @@ that the service needs:
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -28,6 +30,8 @@ import pykka
 from actors.logger import Log
 from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
 from messages.timing import Tick
+from neon_cm.decider import CancelTimer, Publish, StartTimer, TimerFired
+from neon_cm.decider import Log as LogEffect
 
 A = TypeVar("A", bound=pykka.Actor)
 
@@ -252,3 +256,93 @@ class ServiceActor(LinkedActor):
         """Tell `message` to every running subscriber of this component."""
         for subscriber in self.directory.subscribers(self.component):
             tell(subscriber, message)
+
+
+_timer_tokens = itertools.count(1)
+
+
+class DueTimer:
+    """A shell's own message: the timer `key` it started as `token` ran out (a restarted timer has a new token)."""
+
+    def __init__(self, key: str, token: int) -> None:
+        self.key = key
+        self.token = token
+
+
+class DecidingActor(ServiceActor):
+    """A thin shell over a decider (neon_cm/decider.py): it feeds each event to `self.state.decide`, carries out
+    the effects (the shared ones here, server calls in `perform` through a gateway) and decides on each answer
+    in turn. Subclasses set `self.state` and implement `perform` and `event_of`."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.state: Any = None
+        self.timers: dict[str, tuple[int, threading.Timer]] = {}
+
+    def feed(self, event: Any) -> None:
+        """Decide on `event` now and carry out what follows; the answers of server calls are decided on in turn,
+        after the rest of the decision's effects."""
+        pending = [event]
+        while pending:
+            self.state, effects = self.state.decide(pending.pop(0), time.monotonic())
+            pending.extend(self.carry_out(effects))
+
+    def carry_out(self, effects: Iterable[Any]) -> list[Any]:
+        """Carry out `effects` in order; the events they answered with."""
+        answers = []
+        for effect in effects:
+            if isinstance(effect, LogEffect):
+                self.log_effect(effect)
+            elif isinstance(effect, Publish):
+                self.publish(effect.message)
+            elif isinstance(effect, StartTimer):
+                self.start_timer(effect.key, effect.seconds)
+            elif isinstance(effect, CancelTimer):
+                self.cancel_timer(effect.key)
+            else:
+                answer = self.perform(effect)
+                if answer is not None:
+                    answers.append(answer)
+        return answers
+
+    def log_effect(self, effect: LogEffect) -> None:
+        text = f"{effect.text} ({effect.error})" if effect.error else effect.text
+        self.log.write(effect.level, text)
+
+    def start_timer(self, key: str, seconds: float) -> None:
+        self.cancel_timer(key)
+        token = next(_timer_tokens)
+        timer = threading.Timer(max(0.0, seconds), tell, args=(self.actor_ref, DueTimer(key, token)))
+        timer.daemon = True
+        self.timers[key] = (token, timer)
+        timer.start()
+
+    def cancel_timer(self, key: str) -> None:
+        entry = self.timers.pop(key, None)
+        if entry is not None:
+            entry[1].cancel()
+
+    def cleanup(self) -> None:
+        for key in list(self.timers):
+            self.cancel_timer(key)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, DueTimer):
+            entry = self.timers.get(message.key)
+            if entry is None or entry[0] != message.token:
+                return None  # cancelled or restarted since it was set
+            del self.timers[message.key]
+            self.feed(TimerFired(message.key))
+            return None
+        event = self.event_of(message)
+        if event is not None:
+            self.feed(event)
+        return None
+
+    def event_of(self, message: Any) -> Any:
+        """The event a received message is for the decider (None: not one it decides on). Default: itself."""
+        return message
+
+    def perform(self, effect: Any) -> Any:
+        """Carry out one server call (through the gateway); the typed answer, fed back to the decider, or None."""
+        raise NotImplementedError(f"{type(self).__name__} cannot carry out {type(effect).__name__}")
