@@ -9,14 +9,12 @@ import json
 import os
 import re
 import select
-import shlex
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import consul
@@ -24,12 +22,12 @@ import pytest
 from teststack.image import images_build
 
 from neon_cm.keys import HASH_KEY
+from tests.deploy_docs import documented_command
 from tests.integration.conftest import MANAGER, stack, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
-from tests.service import LOG_LINE, ROOT
+from tests.service import LOG_LINE
 
 T = TypeVar("T")
-DOCS = ROOT / "docs" / "deployment.md"
 ACTIVE = re.compile(r"this instance \(.*\) is active")
 STANDBY = "standing by: "
 #: Health checks every 2 s instead of 30 s, so that a test sees `healthy` and `unhealthy` in seconds; the check
@@ -44,21 +42,6 @@ FAST_HEALTH = (
     "--health-start-period",
     "5s",
 )
-
-
-def documented_commands(marker: str, path: Path = DOCS) -> list[list[str]]:
-    """The commands of the shell block that follows `<!-- tested: <marker> -->` in docs/deployment.md, each split as
-    the shell would (continuation lines joined; `$(...)` left as it is written)."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index(f"<!-- tested: {marker} -->")
-    block = text[text.index("```sh\n", start) + len("```sh\n") : text.index("```", text.index("```sh\n", start) + 5)]
-    return [shlex.split(line) for line in block.replace("\\\n", " ").splitlines() if line.strip()]
-
-
-def documented_command(marker: str, *words: str) -> list[str]:
-    """The one command of block `marker` that starts with `words`."""
-    (command,) = [c for c in documented_commands(marker) if tuple(c[: len(words)]) == words]
-    return command
 
 
 #: docs/deployment.md's `docker service create` command, its secret and its service's name.

@@ -19,9 +19,10 @@ import pytest
 from teststack.image import images_build
 
 from neon_cm.keys import SETTINGS_PREFIX
+from tests.deploy_docs import documented_command, documented_commands
 from tests.integration.conftest import stack, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
-from tests.integration.test_deployment import documented_command, documented_commands, published_hash, wait_for
+from tests.integration.test_deployment import published_hash, wait_for
 from tests.service import ROOT
 
 DEPLOY = documented_command("stack", "docker", "stack", "deploy")
