@@ -1,5 +1,6 @@
-"""The service's image on the stack's Swarm: built by scripts/image on manager-1, loaded into every other manager
-(images live per daemon; there is no registry), tagged and removed on all of them."""
+"""The service's and the Docker proxy's images on the stack's Swarm: built by scripts/image on manager-1, loaded into
+every other manager (images live per daemon; there is no registry) under every tag they have, tagged and removed on
+all of them."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ def _image_id(node: dict[str, Any], tag: str) -> str:
         return ""
 
 
-def image_build(path: str | None = None) -> str:
-    """Build the image with scripts/image on manager-1 and load it into the other managers that lack it;
-    return its tag (neon-cluster-manager:<version>)."""
+def images_build(path: str | None = None) -> list[str]:
+    """Build the service's and the Docker proxy's images with scripts/image on manager-1 and load them into the
+    other managers, under each tag they have on manager-1 (`:<version>` and `:latest`, the tag README's commands
+    and deploy/neon-cluster-manager.yml name); return scripts/image's tags (the service's first)."""
     st = load(path)
     first, *others = _managers(st)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER")}
@@ -37,22 +39,29 @@ def image_build(path: str | None = None) -> str:
     )
     if r.returncode != 0:
         raise StackError(f"scripts/image failed (exit {r.returncode}):\n{r.stderr.strip()}")
-    tag = r.stdout.strip()
-    wanted = _image_id(first, tag)
+    tags = r.stdout.split()
+    names = [name for tag in tags for name in (tag, tag.split(":")[0] + ":latest")]
+    wanted = {name: _image_id(first, name) for name in names}
+    cli = _find_docker_cli()
     for node in others:
-        if _image_id(node, tag) == wanted:
+        missing = [name for name in names if _image_id(node, name) != wanted[name]]
+        if not missing:
             continue
-        _log(f"loading {tag} into {node['hostname']}")
-        cli = _find_docker_cli()
-        save = subprocess.Popen([cli, "-H", first["docker_host"], "save", tag], stdout=subprocess.PIPE)
+        _log(f"loading {' '.join(missing)} into {node['hostname']}")
+        save = subprocess.Popen([cli, "-H", first["docker_host"], "save", *missing], stdout=subprocess.PIPE)
         loaded = subprocess.run(
             [cli, "-H", node["docker_host"], "load", "-q"], stdin=save.stdout, capture_output=True, text=True
         )
         assert save.stdout is not None
         save.stdout.close()
         if save.wait() != 0 or loaded.returncode != 0:
-            raise StackError(f"could not load {tag} into {node['hostname']}: {loaded.stderr.strip()}")
-    return tag
+            raise StackError(f"could not load {' '.join(missing)} into {node['hostname']}: {loaded.stderr.strip()}")
+    return tags
+
+
+def image_build(path: str | None = None) -> str:
+    """images_build(), returning the service's tag (neon-cluster-manager:<version>)."""
+    return images_build(path)[0]
 
 
 def image_tag(source: str, target: str, path: str | None = None) -> None:
