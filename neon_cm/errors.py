@@ -21,6 +21,14 @@ VAULT_ERRORS = (hvac.exceptions.VaultError, *PEER_ERRORS)
 
 #: What to say about a request Consul's ACLs refused (HTTP 403): retrying will not help, the policy must change.
 ACL_ADVICE = "the Consul token's ACL policy does not allow it (see examples/consul-acl-policy.hcl)"
+#: What to say when Consul does not know the token at all (403 `ACL not found`): the policy is not the problem.
+UNKNOWN_TOKEN = (
+    "Consul does not know the token (403 ACL not found): it is wrong, expired or deleted; "
+    "check CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE"
+)
+#: What a TLS handshake with a peer that answers plain HTTP ends in (OpenSSL's words), and what to say instead.
+PLAIN_HTTP_SIGNS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+PLAIN_HTTP = "the server answered plain HTTP: use http:// or check the port"
 
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
@@ -31,15 +39,33 @@ def reason(error: BaseException) -> str:
     """The error's message; for a connection or TLS error only the OS or OpenSSL error (requests nests it deep
     in changing text): `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, ...`."""
     text = str(error)
+    if answered_plain_http(error):
+        return PLAIN_HTTP
     cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
     return cause.group(0).strip() if cause else ADDRESS.sub("", text)
 
 
+def answered_plain_http(error: BaseException) -> bool:
+    """Whether a TLS handshake failed because the peer speaks plain HTTP (an https:// URL on an http port)."""
+    text = str(error)
+    return "SSL" in text and any(sign in text for sign in PLAIN_HTTP_SIGNS)
+
+
 def describe(error: BaseException) -> str:
-    """`Type: reason`; a refusal by Consul's ACLs says so in words (it is no outage: retrying will not help)."""
+    """`Type: reason`; a refusal by Consul's ACLs says so in words (it is no outage: retrying will not help), and
+    so does a token Consul does not know, and an https:// request a plain-HTTP server answered."""
     if isinstance(error, consul.ACLPermissionDenied):
-        return f"permission denied (403): {ACL_ADVICE}"
+        return acl_refusal(error)
+    if answered_plain_http(error):
+        return PLAIN_HTTP
     return f"{type(error).__name__}: {reason(error)}"
+
+
+def acl_refusal(error: BaseException) -> str:
+    """A 403 from Consul in words: an unknown token (`ACL not found`) is not a policy that lacks a right."""
+    if "acl not found" in str(error).lower():
+        return UNKNOWN_TOKEN
+    return f"permission denied (403): {ACL_ADVICE}"
 
 
 def txn_refusal(body: str, keys: list[str]) -> str | None:
