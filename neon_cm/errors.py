@@ -31,6 +31,8 @@ PLAIN_HTTP_SIGNS = ("WRONG_VERSION_NUMBER", "wrong version number", "record laye
 PLAIN_HTTP = "the server answered plain HTTP: use http:// or check the port"
 
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+#: An OSError as its repr appears nested in requests' texts: `ConnectionResetError(104, 'Connection reset by peer')`.
+OS_ERROR_REPR = re.compile(r"\w+Error\((-?\d+), '([^']+)'\)")
 SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
@@ -42,7 +44,12 @@ def reason(error: BaseException) -> str:
     if answered_plain_http(error):
         return PLAIN_HTTP
     cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
-    return cause.group(0).strip() if cause else ADDRESS.sub("", text)
+    if cause:
+        return cause.group(0).strip()
+    nested = OS_ERROR_REPR.search(text)
+    if nested:
+        return f"[Errno {nested.group(1)}] {nested.group(2)}"
+    return ADDRESS.sub("", text)
 
 
 def answered_plain_http(error: BaseException) -> bool:

@@ -28,6 +28,14 @@ def test_connection_error_is_reduced_to_the_os_error() -> None:
     assert "ConnectionError: [Errno 111] Connection refused" == describe(ConnectionError(text))
 
 
+def test_a_reset_connection_is_reduced_to_the_os_error() -> None:
+    """`('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))`, what a Consul stopping
+    mid-request gives, reads like every other connection error."""
+    error = ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
+
+    assert "ConnectionError: [Errno 104] Connection reset by peer" == describe(error)
+
+
 def test_other_errors_keep_their_text_without_addresses() -> None:
     """Anything else keeps its message; only object addresses go."""
 
