@@ -503,6 +503,9 @@ def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         note(warning)
     if tls.verify is False:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
+    # Consul first: its address, TLS files and token are checked before anything else is asked.
+    with consul_errors(env, f"reading {SETTINGS_PREFIX}*") as client:
+        settings, problems = parse_settings(read_settings(client))
     with docker_errors(env) as api:
         listed = api.nodes()
     managers = sorted(
@@ -511,8 +514,6 @@ def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     )
     if not managers:
         raise CliError("Docker lists no Swarm manager")
-    with consul_errors(env, f"reading {SETTINGS_PREFIX}*") as client:
-        settings, problems = parse_settings(read_settings(client))
     for problem in problems:
         if problem.name == "vault_url_template":
             note(problem.describe())

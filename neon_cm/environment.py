@@ -196,17 +196,24 @@ def consul_token(env: Mapping[str, str], read_text: Callable[[str], str]) -> str
     """The Consul ACL token: CONSUL_HTTP_TOKEN_FILE's content (stripped), else CONSUL_HTTP_TOKEN, else None.
 
     The file wins when both are set, as with Consul's own tools. ValueError naming the file (never its
-    content) when it cannot be read or is empty, saying why in words.
+    content) when it cannot be read, is empty, or holds more than one word (a wrong file: its content would
+    otherwise travel in a header, and come back in the header's error text), saying why in words.
     """
     path = env.get("CONSUL_HTTP_TOKEN_FILE", "").strip()
     if path:
+        source = f"CONSUL_HTTP_TOKEN_FILE={path}"
         try:
             token = read_text(path).lstrip("\ufeff").strip()
         except OSError as error:
-            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} cannot be read: {describe_os_error(error)}") from None
+            raise ValueError(f"{source} cannot be read: {describe_os_error(error)}") from None
         except UnicodeDecodeError:
-            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} is not UTF-8 text; a token is a UUID") from None
+            raise ValueError(f"{source} is not UTF-8 text; a token is a UUID") from None
         if not token:
-            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} is empty")
-        return token
-    return env.get("CONSUL_HTTP_TOKEN", "").strip() or None
+            raise ValueError(f"{source} is empty")
+    else:
+        source, token = "CONSUL_HTTP_TOKEN", env.get("CONSUL_HTTP_TOKEN", "").strip()
+    if token and not (token.isascii() and token.isprintable() and not any(char.isspace() for char in token)):
+        lines = len(token.splitlines())
+        shape = f"{lines} lines" if lines > 1 else "spaces, control or non-ASCII characters"
+        raise ValueError(f"{source} holds {shape}, not one token (a UUID); is it the right file?")
+    return token or None

@@ -117,6 +117,28 @@ def test_token_file_wins_and_is_stripped_and_never_quoted() -> None:
         consul_token({"CONSUL_HTTP_TOKEN_FILE": "/nope"}, read)
 
 
+def test_a_token_file_that_holds_anything_but_one_token_is_refused_unread() -> None:
+    """/etc/shadow as CONSUL_HTTP_TOKEN_FILE went into a header, and requests' refusal echoed all of it in the
+    CLI's error line: a file of several lines, or with spaces or control characters, is refused without a word
+    of its content."""
+    files = {"/etc/shadow": "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n", "/environ": "A=1\x00B=2"}
+
+    refusals = []
+    for path in files:
+        with pytest.raises(ValueError) as refused:
+            consul_token({"CONSUL_HTTP_TOKEN_FILE": path}, files.__getitem__)
+        refusals.append(str(refused.value))
+    with pytest.raises(ValueError) as spaced:
+        consul_token({"CONSUL_HTTP_TOKEN": "two words"}, files.__getitem__)
+
+    assert [
+        "CONSUL_HTTP_TOKEN_FILE=/etc/shadow holds 2 lines, not one token (a UUID); is it the right file?",
+        "CONSUL_HTTP_TOKEN_FILE=/environ holds spaces, control or non-ASCII characters, not one token (a UUID); is it "
+        "the right file?",
+    ] == refusals
+    assert "two" not in str(spaced.value) and "root" not in " ".join(refusals)
+
+
 def test_tls_variables_follow_each_tool(tmp_path: Path) -> None:
     """Consul's and Vault's own variable names; verification off is each tool's switch, with a warning; a
     certificate without its key is a warning; CONSUL_HTTP_SSL makes a bare address https."""

@@ -1,5 +1,9 @@
-"""What an operator sees when something is wrong, on the real stack: one line in words for the CLI, one line (and a
-reminder) for the service, no traceback, no password from a URL, the real cause named (issue 21)."""
+"""What an operator sees when something is wrong: one line in words for the CLI, one line (and a reminder) for the
+service, no traceback, no password from a URL, the real cause named (issue 21).
+
+What involves only Consul runs against a real Consul of this module's own (ACLs on, the master token in the
+environment) and a Docker socket that is not there, so it does not need the shared stack; what involves the
+Vaults or the Swarm uses the stack."""
 
 from __future__ import annotations
 
@@ -22,7 +26,6 @@ from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
 from tests.integration.conftest import Cli, stack
 from tests.integration.test_cli import BASE, err, failed_with, out, put_file, rows
-from tests.integration.test_consul_acl import seed
 from tests.integration.test_metrics import health_command
 from tests.prometheus_server import free_port
 from tests.service import ROOT, Service
@@ -40,25 +43,78 @@ COMMANDS = [
 TRACEBACK = "Traceback (most recent call last)"
 
 
+@pytest.fixture(scope="module")
+def own_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServer]:
+    """A real Consul agent of this module's own (ACLs on, default deny), on free loopback ports."""
+    server = ConsulServer(tmp_path_factory.mktemp("operator-consul"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_env(own_consul: ConsulServer, tmp_path: Path) -> dict[str, str]:
+    """An operator's environment for that Consul (neon/ cleared), with a Docker socket that does not exist."""
+    own_consul.api("DELETE", "/v1/kv/neon/?recurse")
+    return {
+        "CONSUL_HTTP_ADDR": own_consul.http_url,
+        "CONSUL_HTTP_TOKEN": own_consul.master,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
+    }
+
+
+@pytest.fixture
+def own_cli(own_env: dict[str, str]) -> Cli:
+    """`python -m neon_cm.cli ARGS` against this module's Consul; keywords override the environment."""
+
+    def run(*args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "neon_cm.cli", *args],
+            env={**os.environ, **own_env, **env},
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            timeout=60,
+        )
+
+    return run
+
+
+@pytest.fixture
+def own_service(own_env: dict[str, str]) -> Iterator[Callable[..., Service]]:
+    """Start services against this module's Consul (keywords override the environment); each is stopped after
+    the test, and must have exited 0 with nothing on stderr."""
+    started: list[Service] = []
+
+    def start(**overrides: str) -> Service:
+        service = Service({**own_env, "LOG_LEVEL": "DEBUG", **overrides})
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        code, _ = service.stop()
+        assert (0, []) == (code, service.stderr), "\n".join(service.stdout + service.stderr)
+
+
 def run_all(cli: Cli, commands: list[tuple[list[str], dict[str, str]]]) -> list[subprocess.CompletedProcess[bytes]]:
     """Run CLI commands (arguments, environment) side by side: each is a separate process."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(lambda command: cli(*command[0], **command[1]), commands))
 
 
-def https(real_stack: dict[str, Any]) -> str:
-    """The stack's Consul (plain HTTP) addressed as https://."""
-    return f"https://{real_stack['consul']['http_addr']}"
+def https(consul_url: str) -> str:
+    """A plain-HTTP Consul addressed as https://."""
+    return consul_url.replace("http://", "https://")
 
 
 # --------------------------------------------------------------------------- item 1: one error path
 
 
 def test_every_command_with_each_bad_tls_path_is_one_line(
-    kv: consul.Consul, cli: Cli, real_stack: dict[str, Any], tmp_path: Path
+    own_consul: ConsulServer, own_cli: Cli, tmp_path: Path
 ) -> None:
     """CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT/KEY naming a missing file or a directory: every command
-    (vault status too, after it listed the managers through Docker) says which variable and what is wrong in one
+    (vault status too: it checks Consul before it asks Docker) says which variable and what is wrong in one
     `error:` line and exits 1; no traceback (each printed about 25 lines before)."""
     pem = tmp_path / "key.pem"
     pem.write_text("never read")
@@ -75,12 +131,15 @@ def test_every_command_with_each_bad_tls_path_is_one_line(
     ]
     definition = str(put_file(tmp_path, BASE))
     runs = [
-        ([definition if arg == "FILE" else arg for arg in command], {"CONSUL_HTTP_ADDR": https(real_stack), **env})
+        (
+            [definition if arg == "FILE" else arg for arg in command],
+            {"CONSUL_HTTP_ADDR": https(own_consul.http_url), **env},
+        )
         for command in COMMANDS
         for env, _ in bad
     ]
 
-    results = run_all(cli, runs)
+    results = run_all(own_cli, runs)
 
     expected = [
         f"neon-cluster-manager: error: {says}: TLS to Consul cannot be set up" for _ in COMMANDS for _, says in bad
@@ -90,27 +149,29 @@ def test_every_command_with_each_bad_tls_path_is_one_line(
 
 
 def test_https_to_the_plain_http_consul_says_so(
-    kv: consul.Consul, cli: Cli, real_stack: dict[str, Any], tmp_path: Path, start_service: Callable[..., Service]
+    own_consul: ConsulServer, own_cli: Cli, tmp_path: Path, own_service: Callable[..., Service]
 ) -> None:
     """An https:// address on Consul's plain-HTTP port: the CLI and the service say the server answered plain
     HTTP (the CLI printed urllib3's whole `HTTPSConnectionPool(... WRONG_VERSION_NUMBER)`)."""
     definition = str(put_file(tmp_path, BASE))
-    runs = [([definition if arg == "FILE" else arg for arg in command], {"CONSUL_HTTP_ADDR": https(real_stack)})
+    address = https(own_consul.http_url)
+    runs = [([definition if arg == "FILE" else arg for arg in command], {"CONSUL_HTTP_ADDR": address})
             for command in COMMANDS]  # fmt: skip
 
-    results = run_all(cli, runs)
-    service = start_service(CONSUL_HTTP_ADDR=https(real_stack))
+    results = run_all(own_cli, runs)
+    service = own_service(CONSUL_HTTP_ADDR=address)
     logged = service.wait_for(rf"\[ERROR\] \[module:settings\] .*{re.escape(PLAIN_HTTP)}")
 
-    assert [f"neon-cluster-manager: error: cannot reach Consul at {https(real_stack)}: {PLAIN_HTTP}"] * len(
-        COMMANDS
-    ) == [failed_with(result, "") for result in results]
+    assert [f"neon-cluster-manager: error: cannot reach Consul at {address}: {PLAIN_HTTP}"] * len(COMMANDS) == [
+        failed_with(result, "") for result in results
+    ]
     assert "WRONG_VERSION_NUMBER" not in logged[0]
 
 
-def test_odd_paths_given_to_the_cli_are_one_line_and_never_hang(kv: consul.Consul, cli: Cli, tmp_path: Path) -> None:
+def test_odd_paths_given_to_the_cli_are_one_line_and_never_hang(own_cli: Cli, tmp_path: Path) -> None:
     """`--cache c1.json/x` with c1.json a file (a NotADirectoryError traceback before); a FIFO given to `definition
     put` and as CONSUL_HTTP_TOKEN_FILE (the CLI hung with no output); /dev/zero as the token file (read forever)."""
+    cli = own_cli
     assert 0 == cli("definition", "put", str(put_file(tmp_path, BASE))).returncode
     (tmp_path / "c1.json").write_text("{}")
     fifo = tmp_path / "fifo"
@@ -173,30 +234,20 @@ def test_vault_url_templates_an_operator_might_write(
 # --------------------------------------------------------------------------- item 5: a token Consul does not know
 
 
-@pytest.fixture(scope="module")
-def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServer]:
-    """A Consul of its own with ACLs on (default deny), for this module."""
-    server = ConsulServer(tmp_path_factory.mktemp("acl-consul"))
-    yield server
-    server.stop()
-
-
 def test_an_unknown_token_is_said_to_be_unknown_not_a_policy_problem(
-    acl_consul: ConsulServer, real_stack: dict[str, Any], cli: Cli, start_service: Callable[..., Service]
+    own_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service]
 ) -> None:
     """A token Consul does not know (403 `ACL not found`) is said to be wrong or expired, by the CLI and the
     service; it was `the Consul token's ACL policy does not allow it`, sending the operator to edit a policy.
     (`settings set` refused for rights names the key: test_consul_acl's read-only CLI test.)"""
-    seed(acl_consul)
     unknown = "00000000-0000-4000-8000-000000000000"
-    env = {"CONSUL_HTTP_ADDR": acl_consul.http_url, "CONSUL_HTTP_TOKEN": unknown}
 
-    get = cli("settings", "get", **env)
-    service = start_service(**env)
+    get = own_cli("settings", "get", CONSUL_HTTP_TOKEN=unknown)
+    service = own_service(CONSUL_HTTP_TOKEN=unknown)
     logged = service.wait_for(r"\[ERROR\] \[module:settings\] cannot read settings")
 
     assert (
-        f"neon-cluster-manager: error: Consul at {acl_consul.http_url} refused reading "
+        f"neon-cluster-manager: error: Consul at {own_consul.http_url} refused reading "
         f"neon/services/neon-cluster-manager/*: {UNKNOWN_TOKEN}"
     ) == failed_with(get, "")
     assert UNKNOWN_TOKEN in logged[0]
@@ -207,18 +258,16 @@ def test_an_unknown_token_is_said_to_be_unknown_not_a_policy_problem(
 
 
 def test_health_is_said_once_fails_at_once_after_a_stop_and_answers_head(
-    kv: consul.Consul, start_service: Callable[..., Service], tmp_path: Path
+    own_consul: ConsulServer, own_service: Callable[..., Service], tmp_path: Path
 ) -> None:
     """No node listing for many health verdicts (every 5 s, the seconds growing): one ERROR, not one per verdict;
     /metrics and /health answer HEAD (501 before); a stored `5` is logged `5`; once the service stopped,
     `health` fails at once (it said `healthy` for up to 30 s)."""
     port = free_port()
     health_file = tmp_path / "health"
-    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "0.5")
-    kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "5")
-    service = start_service(
-        METRICS_PORT=str(port), DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock", NEON_CM_HEALTH_FILE=str(health_file)
-    )
+    own_consul.put(SETTINGS_PREFIX + "node_poll_seconds", b"0.5")
+    own_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"5")
+    service = own_service(METRICS_PORT=str(port), NEON_CM_HEALTH_FILE=str(health_file))
     service.wait_for(r"settings: node_poll_seconds=0\.5 vault_poll_seconds=5 ")
     service.wait_for(r"\[ERROR\] \[module:metrics\] unhealthy: no successful node listing")
     deadline = time.monotonic() + 30
@@ -275,12 +324,12 @@ def test_stack_py_stops_and_starts_one_openbao(vault: dict[str, Any], cli: Cli) 
 # --------------------------------------------------------------------------- item 9: switches
 
 
-def test_the_auto_unseal_switch_is_read_as_the_service_reads_it(kv: consul.Consul, cli: Cli) -> None:
+def test_the_auto_unseal_switch_is_read_as_the_service_reads_it(own_consul: ConsulServer, own_cli: Cli) -> None:
     """A stored `true\\n` is shown quoted on one line (it printed a raw newline); `yes` reads as true, with a note."""
-    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "true\n")
-    newline = cli("vault", "auto-unlock")
-    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "yes")
-    yes = cli("vault", "auto-unlock")
+    own_consul.put(DISABLE_AUTO_UNSEAL_KEY, b"true\n")
+    newline = own_cli("vault", "auto-unlock")
+    own_consul.put(DISABLE_AUTO_UNSEAL_KEY, b"yes")
+    yes = own_cli("vault", "auto-unlock")
 
     assert ("auto-unseal is off (neon/cluster/disable-auto-unseal='true\\n')\n", "") == (out(newline), err(newline))
     assert "auto-unseal is off (neon/cluster/disable-auto-unseal=yes)\n" == out(yes)
