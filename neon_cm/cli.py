@@ -34,7 +34,7 @@ from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import TlsSettings, consul_address, parse_tls, switch_notes, tls_file_problems
 from neon_cm.errors import OS_ERROR, PLAIN_HTTP, acl_refusal, answered_plain_http, reason, txn_refusal
-from neon_cm.files import NotARegularFile, describe_os_error, read_regular, replaceable, write_replacing
+from neon_cm.files import NotARegularFile, describe_os_error, read_given, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.jsonwords import json_problem, json_type
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
@@ -335,8 +335,8 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Publish a base definition: confidential fields stripped, definition and hash in one transaction."""
     source = "standard input" if str(args.file) == "-" else str(args.file)
     try:
-        # A named pipe or a device given as the file is refused, never waited on (files.read_regular).
-        data = sys.stdin.buffer.read() if str(args.file) == "-" else read_regular(args.file)
+        # A device given as the file is refused, a pipe nobody writes to too, never waited on (files.read_given).
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else read_given(args.file)
     except OSError as error:
         raise CliError(f"cannot read {source}: {describe_os_error(error)}") from None
     try:
@@ -540,7 +540,7 @@ def health(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """The Docker HEALTHCHECK: the verdict of the running service, from its health file."""
     path = env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE
     try:
-        document = read_regular(path)
+        document = read_given(path)
     except OSError as error:
         raise CliError(
             f"unhealthy: cannot read the health file {path} ({describe_os_error(error)}); is the service running?"

@@ -12,7 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_tls
-from neon_cm.files import read_regular
+from neon_cm.files import read_given
 
 #: Seconds before a Consul or Docker request is given up (a hung peer must not hang an actor).
 REQUEST_TIMEOUT = 10.0
@@ -50,7 +50,7 @@ def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> c
 
 def read_text(path: str) -> str:
     """A token or secret file's text (a BOM dropped), never blocking on a pipe nor reading a device (files.py)."""
-    return read_regular(path).decode("utf-8-sig")
+    return read_given(path).decode("utf-8-sig")
 
 
 def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> docker.APIClient:

@@ -35,6 +35,8 @@ OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 OS_ERROR_REPR = re.compile(r"\w+Error\((-?\d+), '([^']+)'\)")
 SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+#: How requests says how long it waited: `Read timed out. (read timeout=1.0)`, `(connect timeout=2.0)`.
+TIMEOUT = re.compile(r"timed out\. \((?:read|connect) timeout=([0-9.]+)\)")
 
 
 def reason(error: BaseException) -> str:
@@ -43,6 +45,11 @@ def reason(error: BaseException) -> str:
     text = str(error)
     if answered_plain_http(error):
         return PLAIN_HTTP
+    waited = TIMEOUT.search(text)
+    if isinstance(error, requests.Timeout) or waited:
+        return f"no answer within {float(waited.group(1)):g} s" if waited else "no answer in time"
+    if "RemoteDisconnected" in text:
+        return "the server closed the connection without answering"
     cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
     if cause:
         return cause.group(0).strip()

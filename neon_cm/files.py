@@ -4,6 +4,7 @@ without surprising them: never hanging on a pipe, never replacing a device."""
 from __future__ import annotations
 
 import os
+import select
 import stat
 import tempfile
 from pathlib import Path
@@ -85,26 +86,56 @@ def not_a_folder(path: Path) -> str:
 READ_LIMIT = 16 * 1024 * 1024
 
 
-def read_regular(path: str | Path, limit: int = READ_LIMIT) -> bytes:
-    """The bytes of the regular file at `path` (a symlink followed), read without ever blocking.
+#: How long a pipe (`<(cat token)`, a FIFO) may take to deliver its content before the reader gives up on it.
+PIPE_SECONDS = 10.0
 
-    Opened non-blocking and checked before reading, so a named pipe with no writer never hangs the reader, and
-    a device (/dev/zero), a directory or a socket is refused with NotARegularFile saying what it is. Over
-    `limit` bytes: NotARegularFile too. Other failures are the OSError the system gave (describe_os_error).
+
+def read_given(path: str | Path, limit: int = READ_LIMIT, pipe_seconds: float = PIPE_SECONDS) -> bytes:
+    """The bytes of the file an operator named (a symlink followed), read without ever hanging.
+
+    A regular file is read. A pipe (a FIFO, or the shell's `<(...)`) is read as long as a writer delivers,
+    each wait at most `pipe_seconds`: a FIFO nobody writes to is refused at once (NotARegularFile), one
+    whose writer goes quiet after `pipe_seconds`. A device (/dev/zero), a directory or a socket is refused
+    saying what it is. Over `limit` bytes: refused too. Other failures are the OSError the system gave
+    (describe_os_error says it in words).
     """
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
+        if stat.S_ISFIFO(mode):
+            data = read_pipe(descriptor, path, limit, pipe_seconds)
+        elif stat.S_ISREG(mode):
+            os.set_blocking(descriptor, True)
+            with os.fdopen(os.dup(descriptor), "rb") as file:
+                data = file.read(limit + 1)
+        else:
             raise NotARegularFile(f"{path} is {kind_of(mode)}, not a regular file")
-        os.set_blocking(descriptor, True)
-        with os.fdopen(os.dup(descriptor), "rb") as file:
-            data = file.read(limit + 1)
     finally:
         os.close(descriptor)
     if len(data) > limit:
         raise NotARegularFile(f"{path} is over {limit // (1024 * 1024)} MiB; not a file this reads")
     return data
+
+
+def read_pipe(descriptor: int, path: str | Path, limit: int, pipe_seconds: float) -> bytes:
+    """What a pipe opened non-blocking delivers until its writers close it (see read_given)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        try:
+            chunk = os.read(descriptor, 65536)  # b"" at once when no writer has it open (Linux, non-blocking)
+        except BlockingIOError:  # a writer holds it open and has said nothing yet
+            readable, _, _ = select.select([descriptor], [], [], pipe_seconds)
+            if not readable:
+                raise NotARegularFile(f"{path} is a named pipe that delivered nothing for {pipe_seconds:g} s") from None
+            continue
+        if not chunk:
+            if not chunks:
+                raise NotARegularFile(f"{path} is a named pipe nobody writes to, not a regular file")
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def describe_os_error(error: OSError) -> str:

@@ -79,12 +79,18 @@ def parse_url_template(text: str) -> str:
     if not template.isprintable():
         raise ValueError("a URL has no control characters in it")
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        parsed = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)]
     except ValueError as error:
         raise ValueError(f"not a template: {error}") from None
+    fields = {name for name, _, _ in parsed if name is not None}
     unknown = fields - TEMPLATE_FIELDS
     if unknown:
         raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{hostname}} or {{addr}}")
+    dressed = next(
+        (name for name, spec, conversion in parsed if name in TEMPLATE_FIELDS and (spec or conversion)), None
+    )
+    if dressed is not None:
+        raise ValueError(f"write {{{dressed}}} plain: a placeholder takes no conversion (!r) or format (:>20)")
     glued = glued_placeholders(template)
     if glued:
         raise ValueError(f"{glued} run two values together; put text (a dot, a colon) between placeholders")

@@ -36,6 +36,19 @@ def test_a_reset_connection_is_reduced_to_the_os_error() -> None:
     assert "ConnectionError: [Errno 104] Connection reset by peer" == describe(error)
 
 
+def test_a_timeout_and_a_dropped_connection_are_said_in_words() -> None:
+    """A hung Consul (SIGSTOP) and one killed mid-request, as the service met them: short words, no pool text."""
+    timeout = requests.ReadTimeout(
+        "HTTPConnectionPool(host='127.0.0.1', port=48337): Read timed out. (read timeout=1.0)"
+    )
+    dropped = ConnectionError(
+        "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))"
+    )
+
+    assert "ReadTimeout: no answer within 1 s" == describe(timeout)
+    assert "ConnectionError: the server closed the connection without answering" == describe(dropped)
+
+
 def test_other_errors_keep_their_text_without_addresses() -> None:
     """Anything else keeps its message; only object addresses go."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neon_cm.files import NotARegularFile, describe_os_error, read_regular, write_replacing
+from neon_cm.files import NotARegularFile, describe_os_error, read_given, write_replacing
 
 
 def null_device(folder: Path) -> Path:
@@ -128,15 +128,15 @@ def test_reading_a_named_pipe_or_a_device_is_refused_at_once(tmp_path: Path) -> 
     refusals = []
     for path in (fifo, zero, tmp_path):
         with pytest.raises(NotARegularFile) as refused:
-            read_regular(path)
+            read_given(path)
         refusals.append(str(refused.value))
 
     assert [
-        f"{fifo} is a named pipe, not a regular file",
+        f"{fifo} is a named pipe nobody writes to, not a regular file",
         f"{zero} is a character device, not a regular file",
         f"{tmp_path} is a directory, not a regular file",
     ] == refusals
-    assert b"tok\n" == read_regular(link)
+    assert b"tok\n" == read_given(link)
 
 
 def test_os_errors_are_said_in_words_not_class_names() -> None:
@@ -145,3 +145,24 @@ def test_os_errors_are_said_in_words_not_class_names() -> None:
     assert ["No such file or directory", "it is a directory, not a file", "Permission denied"] == [
         describe_os_error(error) for error in (FileNotFoundError("/x"), IsADirectoryError(), PermissionError())
     ]
+
+
+def test_a_pipe_with_a_writer_is_read_and_a_silent_one_given_up(tmp_path: Path) -> None:
+    """`<(cat token)` (a pipe the shell writes) is read to its end; a FIFO whose writer holds it open and
+    says nothing is refused after the wait, not waited on for ever."""
+    reader, writer = os.pipe()
+    os.write(writer, b"token-from-a-pipe\n")
+    os.close(writer)
+    fifo = tmp_path / "silent"
+    os.mkfifo(fifo)
+    silent = os.open(fifo, os.O_RDWR)  # a writer that never writes
+    try:
+        delivered = read_given(f"/proc/self/fd/{reader}")
+        with pytest.raises(NotARegularFile) as refused:
+            read_given(fifo, pipe_seconds=0.2)
+    finally:
+        os.close(reader)
+        os.close(silent)
+
+    assert b"token-from-a-pipe\n" == delivered
+    assert f"{fifo} is a named pipe that delivered nothing for 0.2 s" == str(refused.value)

@@ -189,6 +189,11 @@ def test_a_huge_value_is_described_in_one_short_line() -> None:
             "write {addr} without brackets: an IPv6 manager address already carries them in {addr}",
         ),
         ("http://[10.0.0.1]:8200", "not a URL (a host in brackets must be an IPv6 address)"),
+        ("http://{addr!r}:8200", "write {addr} plain: a placeholder takes no conversion (!r) or format (:>20)"),
+        (
+            "http://{hostname:>20}:8200",
+            "write {hostname} plain: a placeholder takes no conversion (!r) or format (:>20)",
+        ),
     ],
 )
 def test_a_template_that_cannot_reach_vault_as_meant_is_refused_in_the_services_words(

@@ -186,8 +186,11 @@ def test_odd_paths_given_to_the_cli_are_one_line_and_never_hang(own_cli: Cli, tm
     failed_with(
         cache, rf"cannot use the cache: cannot create .*/c1\.json/x: {tmp_path}/c1\.json is a file, not a folder$"
     )
-    failed_with(put, rf"cannot read {fifo}: {fifo} is a named pipe, not a regular file$")
-    failed_with(token_fifo, r"CONSUL_HTTP_TOKEN_FILE=.*/fifo cannot be read: .* is a named pipe, not a regular file$")
+    failed_with(put, rf"cannot read {fifo}: {fifo} is a named pipe nobody writes to, not a regular file$")
+    failed_with(
+        token_fifo,
+        r"CONSUL_HTTP_TOKEN_FILE=.*/fifo cannot be read: .* is a named pipe nobody writes to, not a regular file$",
+    )
     failed_with(token_zero, r"CONSUL_HTTP_TOKEN_FILE=/dev/zero cannot be read: /dev/zero is a character device, ")
     failed_with(token_folder, rf"CONSUL_HTTP_TOKEN_FILE={tmp_path} cannot be read: {tmp_path} is a directory, ")
 
