@@ -72,8 +72,10 @@ def vault_client(url: str, tls: TlsSettings) -> hvac.Client:
     missing one would make a plain-HTTP Vault look unreachable.
     """
     session = with_server_name(requests.Session(), tls)
-    cert = tls.cert if url.lower().startswith("https://") else None
-    session.verify, session.cert = tls.verify, cert  # hvac prefers a given session's to its own arguments
+    https = url.lower().startswith("https://")
+    session.verify, session.cert = tls.verify, tls.cert if https else None  # hvac prefers a given session's
+    # Not None for http://: hvac would take VAULT_CLIENT_CERT from the environment itself; () is "no certificate".
+    cert = tls.cert if https and tls.cert else ()
     return hvac.Client(url=url, token="", verify=tls.verify, cert=cert, timeout=VAULT_TIMEOUT, session=session)
 
 

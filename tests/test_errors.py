@@ -191,9 +191,15 @@ def test_https_to_a_plain_http_server_says_so() -> None:
     assert "the server answered plain HTTP: use http:// or check the port" == PLAIN_HTTP
 
 
-def test_a_missing_client_certificate_does_not_break_a_plain_http_vault(tmp_path: Path) -> None:
+def test_a_missing_client_certificate_does_not_break_a_plain_http_vault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """VAULT_CLIENT_CERT naming a missing file made every http:// Vault `unreachable` (requests looks for the
-    files whatever the scheme): only https:// requests carry the certificate. Against a real server here."""
+    files whatever the scheme, and hvac reads the variable itself): only https:// requests carry the certificate.
+    Against a real server here."""
+    # hvac reads the variables when it is imported: as a service started with them would have them.
+    monkeypatch.setattr("hvac.v1.VAULT_CLIENT_CERT", str(tmp_path / "missing.pem"))
+    monkeypatch.setattr("hvac.v1.VAULT_CLIENT_KEY", str(tmp_path / "missing.key"))
     server = HTTPServer(("127.0.0.1", 0), SealStatusAnswer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     tls = TlsSettings(True, (str(tmp_path / "missing.pem"), str(tmp_path / "missing.key")))
@@ -212,3 +218,18 @@ def test_a_missing_client_certificate_does_not_break_a_plain_http_vault(tmp_path
         server.server_close()
 
     assert ("sealed", "0/2 unseal keys submitted") == (observed.state.value, observed.detail)
+
+
+def test_a_vault_probed_over_https_on_a_plain_http_port_says_so() -> None:
+    """The monitor's probe of an https:// URL on a plain-HTTP listener: unreachable, the server answered plain
+    HTTP (it said `TLS handshake failed: [SSL: WRONG_VERSION_NUMBER] ...`). Against a real server here."""
+    server = HTTPServer(("127.0.0.1", 0), SealStatusAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        observed = probe(vault_client(url, TlsSettings()), "manager-1", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert ("unreachable", PLAIN_HTTP) == (observed.state.value, observed.detail)

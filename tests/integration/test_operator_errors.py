@@ -1,9 +1,10 @@
 """What an operator sees when something is wrong: one line in words for the CLI, one line (and a reminder) for the
 service, no traceback, no password from a URL, the real cause named (issue 21).
 
-What involves only Consul runs against a real Consul of this module's own (ACLs on, the master token in the
-environment) and a Docker socket that is not there, so it does not need the shared stack; what involves the
-Vaults or the Swarm uses the stack."""
+Every test but one runs against a real Consul of this module's own (ACLs on, the master token in the environment),
+so it never changes the shared stack's Consul: what involves the Swarm or the Vaults only reads them (node listings
+through a manager's Docker, seal-status of its OpenBao), and needs no hold on the stack. The test of stack.py's
+vault-stop and vault-start holds it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import consul
 import pytest
 
 from neon_cm.errors import PLAIN_HTTP, UNKNOWN_TOKEN
@@ -198,31 +198,39 @@ def test_odd_paths_given_to_the_cli_are_one_line_and_never_hang(own_cli: Cli, tm
 # --------------------------------------------------------------------------- items 4, 10, 11: the Vault's URL
 
 
+def docker_host(hostname: str) -> str:
+    """The DOCKER_HOST of one of the stack's nodes (read from its state file: nothing is changed)."""
+    return str(next(node for node in stack.load()["nodes"] if node["hostname"] == hostname)["docker_host"])
+
+
 def test_vault_url_templates_an_operator_might_write(
-    kv: consul.Consul, vault: dict[str, Any], cli: Cli, start_service: Callable[..., Service], tmp_path: Path
+    own_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service], tmp_path: Path
 ) -> None:
     """A template with user:password@ is refused by `settings set` (password not echoed) and, stored anyway, by
     the service (one WARN, password hidden, the default applies); with a client certificate that does not exist,
-    http:// Vaults are still reached (they were all `unreachable`); an https:// template on Vault's plain-HTTP port
-    says the server answered plain HTTP, in the log and in `vault status`."""
+    http:// Vaults are still reached (they were all `unreachable`), https:// ones not; an https:// template on
+    Vault's plain-HTTP port says the server answered plain HTTP in `vault status` (the service's words are the
+    same function's: test_errors)."""
     secret = "s3cret-pw"
     with_password = f"http://admin:{secret}@{{addr}}:8200"
-    refused = cli("settings", "set", "vault_url_template", with_password)
-    glued = cli("settings", "set", "vault_url_template", "http://{addr}{hostname}:8200")
-    path = cli("settings", "set", "vault_url_template", "http://{addr}:8200/v1")
-    assert None is kv.kv.get(SETTINGS_PREFIX + "vault_url_template")[1]
-    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", with_password)
+    manager = {"DOCKER_HOST": docker_host("manager-1")}
+    refused = own_cli("settings", "set", "vault_url_template", with_password)
+    glued = own_cli("settings", "set", "vault_url_template", "http://{addr}{hostname}:8200")
+    path = own_cli("settings", "set", "vault_url_template", "http://{addr}:8200/v1")
+    assert None is own_consul.get(SETTINGS_PREFIX + "vault_url_template")
+    own_consul.put(SETTINGS_PREFIX + "vault_url_template", with_password.encode())
+    own_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"0.5")
     missing = str(tmp_path / "missing.pem")
 
-    service = start_service(VAULT_CLIENT_CERT=missing, VAULT_CLIENT_KEY=missing)
+    service = own_service(**manager, VAULT_CLIENT_CERT=missing, VAULT_CLIENT_KEY=missing)
     warned = service.wait_for(r"\[WARN\] .*vault_url_template=")
     mark = service.mark()
-    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
+    own_consul.put(SETTINGS_PREFIX + "vault_url_template", b"http://{addr}:8200")
     service.wait_for(r"\[INFO\] .*Vault on manager-1 \(http://127.0.0.11:8200\) is unsealed", after=mark)
     mark = service.mark()
-    assert 0 == cli("settings", "set", "vault_url_template", "https://{addr}:8200").returncode
+    assert 0 == own_cli("settings", "set", "vault_url_template", "https://{addr}:8200").returncode
     unreachable = service.wait_for(r"\[ERROR\] .*Vault on manager-1 .* is unreachable", after=mark)
-    status = cli("vault", "status")
+    status = own_cli("vault", "status", **manager)  # no client certificate named: the listener's own answer
 
     line = failed_with(refused, r"refused \(a user name or password \(user:password@\) is never sent to Vault")
     assert "'http://<hidden>@{addr}:8200'" in line and secret not in line
@@ -230,7 +238,7 @@ def test_vault_url_templates_an_operator_might_write(
     failed_with(path, r"refused \(a path \(/v1\) has no place in a Vault's address")
     assert "'http://<hidden>@{addr}:8200' rejected (a user name or password" in warned[0]
     assert [] == service.lines(re.escape(secret))
-    assert PLAIN_HTTP in unreachable[0]
+    assert "the TLS certificate file" in unreachable[0], "over https:// the certificate named is looked for"
     assert ["https://127.0.0.11:8200", "unreachable", PLAIN_HTTP] == rows(status)["manager-1"]
 
 
@@ -296,14 +304,14 @@ def test_health_is_said_once_fails_at_once_after_a_stop_and_answers_head(
     assert after_stop.stderr.startswith("neon-cluster-manager: error: unhealthy: the service stopped at ")
 
 
-def test_vault_status_through_a_worker_says_it_is_no_manager(cli: Cli, real_stack: dict[str, Any]) -> None:
+def test_vault_status_through_a_worker_says_it_is_no_manager(own_cli: Cli) -> None:
     """DOCKER_HOST on a worker: `vault status` says the node is not a manager (it said `cannot reach Docker`)."""
-    worker = next(node for node in real_stack["nodes"] if node["hostname"] == "worker-1")
+    worker = docker_host("worker-1")
 
-    line = failed_with(cli("vault", "status", DOCKER_HOST=worker["docker_host"]), "")
+    line = failed_with(own_cli("vault", "status", DOCKER_HOST=worker), "")
 
     assert (
-        f"neon-cluster-manager: error: Docker at {worker['docker_host']} is not a Swarm manager (a worker, or a "
+        f"neon-cluster-manager: error: Docker at {worker} is not a Swarm manager (a worker, or a "
         "daemon in no Swarm); point DOCKER_HOST at a manager's Docker"
     ) == line
 
