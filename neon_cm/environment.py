@@ -178,7 +178,7 @@ def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
     text = env.get("SWARM_EVENTS")
     value, note = parse_switch(text, default=True)
     if note is not None and (text or "").strip().lower() not in ("on", "off"):  # on and off are its own words
-        return value, f"SWARM_EVENTS={note}"
+        return value, f"SWARM_EVENTS={note} ({'following' if value else 'not following'} node events)"
     return value, None
 
 

@@ -35,6 +35,16 @@ OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 OS_ERROR_REPR = re.compile(r"\w+Error\((-?\d+), '([^']+)'\)")
 SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+#: What requests raises (a plain OSError) for a certificate file that is not there, and what each file is.
+MISSING_TLS_FILE = re.compile(
+    r"Could not find (a suitable TLS CA certificate bundle|the TLS certificate file|the TLS key file), "
+    r"invalid path: (\S+)"
+)
+TLS_FILE_WORDS = {
+    "a suitable TLS CA certificate bundle": "CA bundle (CACERT)",
+    "the TLS certificate file": "client certificate (CLIENT_CERT)",
+    "the TLS key file": "client key (CLIENT_KEY)",
+}
 #: How requests says how long it waited: `Read timed out. (read timeout=1.0)`, `(connect timeout=2.0)`.
 TIMEOUT = re.compile(r"timed out\. \((?:read|connect) timeout=([0-9.]+)\)")
 
@@ -50,6 +60,9 @@ def reason(error: BaseException) -> str:
         return f"no answer within {float(waited.group(1)):g} s" if waited else "no answer in time"
     if "RemoteDisconnected" in text:
         return "the server closed the connection without answering"
+    missing = MISSING_TLS_FILE.search(text)
+    if missing:
+        return f"the {TLS_FILE_WORDS[missing.group(1)]} {missing.group(2)} does not exist"
     cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
     if cause:
         return cause.group(0).strip()

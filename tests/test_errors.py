@@ -49,6 +49,13 @@ def test_a_timeout_and_a_dropped_connection_are_said_in_words() -> None:
     assert "ConnectionError: the server closed the connection without answering" == describe(dropped)
 
 
+def test_a_missing_certificate_file_is_named_in_words() -> None:
+    """requests' `Could not find a suitable TLS CA certificate bundle, invalid path: ...` says which file is missing."""
+    error = OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /nonexist/ca.pem")
+
+    assert "OSError: the CA bundle (CACERT) /nonexist/ca.pem does not exist" == describe(error)
+
+
 def test_other_errors_keep_their_text_without_addresses() -> None:
     """Anything else keeps its message; only object addresses go."""
 
