@@ -238,7 +238,7 @@ def test_vault_url_templates_an_operator_might_write(
     failed_with(path, r"refused \(a path \(/v1\) has no place in a Vault's address")
     assert "'http://<hidden>@{addr}:8200' rejected (a user name or password" in warned[0]
     assert [] == service.lines(re.escape(secret))
-    assert "the TLS certificate file" in unreachable[0], "over https:// the certificate named is looked for"
+    assert f"client certificate (CLIENT_CERT) {missing} does not exist" in unreachable[0], "https: it is looked for"
     assert ["https://127.0.0.11:8200", "unreachable", PLAIN_HTTP] == rows(status)["manager-1"]
 
 
