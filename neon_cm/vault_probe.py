@@ -9,7 +9,7 @@ import requests
 import urllib3.exceptions
 
 from messages.vault import VaultObserved, VaultState
-from neon_cm.errors import VAULT_ERRORS, describe, reason
+from neon_cm.errors import PLAIN_HTTP, VAULT_ERRORS, answered_plain_http, describe, reason
 from neon_cm.vault import SealStatus, health_role
 
 #: A probe also refuses an answer that is JSON but not a seal-status or health body (ValueError).
@@ -21,6 +21,8 @@ def describe_failure(error: Exception) -> tuple[VaultState, str]:
     read make a Vault unreachable; an answer that is not what Vault says is unexpected."""
     if isinstance(error, (json.JSONDecodeError, requests.exceptions.JSONDecodeError)):
         return VaultState.UNEXPECTED, "the answer is not JSON"
+    if isinstance(error, requests.exceptions.SSLError) and answered_plain_http(error):
+        return VaultState.UNREACHABLE, PLAIN_HTTP
     if isinstance(error, requests.exceptions.SSLError):
         # Our verification of its certificate, or the Vault refusing ours (no or an untrusted client certificate).
         failed = "TLS verification failed" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS handshake failed"

@@ -1,4 +1,4 @@
-"""Command line: stack.py up|down|status|env|image|vault-restart N."""
+"""Command line: stack.py up|down|status|env|image|vault-restart N|vault-stop N|vault-start N."""
 
 from __future__ import annotations
 
@@ -8,26 +8,29 @@ import sys
 from .common import StackError, _stack_file, state_dir
 from .image import image_build
 from .lifecycle import down, env_lines, status, up
-from .openbao import vault_restart
+from .openbao import vault_restart, vault_start, vault_stop
+
+#: The commands that take a manager's number (1-3), and what each does to that manager's OpenBao.
+VAULT_COMMANDS = {"vault-restart": vault_restart, "vault-stop": vault_stop, "vault-start": vault_start}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: stack.py up|down|status|env|image|vault-restart N."""
+    """CLI: stack.py up|down|status|env|image|vault-restart N|vault-stop N|vault-start N."""
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = (
-        "usage: stack.py up|down|status|env|image|vault-restart N (image: build the service's image and load it into"
-        " every manager; N: 1-3, the manager whose OpenBao restarts sealed)"
-        "   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
+        "usage: stack.py up|down|status|env|image|vault-restart N|vault-stop N|vault-start N (image: build the"
+        " service's image and load it into every manager; N: 1-3, the manager whose OpenBao restarts, stops, or"
+        " starts again; it comes back sealed)   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
     )
     valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env", "image")
-    valid = valid or (len(argv) == 2 and argv[0] == "vault-restart" and argv[1] in ("1", "2", "3"))
+    valid = valid or (len(argv) == 2 and argv[0] in VAULT_COMMANDS and argv[1] in ("1", "2", "3"))
     if not valid:
         print(usage, file=sys.stderr)
         return 2
     cmd = argv[0]
     try:
-        if cmd == "vault-restart":
-            vault_restart(int(argv[1]) - 1)
+        if cmd in VAULT_COMMANDS:
+            VAULT_COMMANDS[cmd](int(argv[1]) - 1)
             return 0
         if cmd == "up":
             up()
