@@ -225,7 +225,7 @@ def test_standby_says_once_who_is_active_and_when_nobody_is() -> None:
 def test_holder_is_read_every_five_seconds_and_a_lost_key_steps_down() -> None:
     """While leading, the lock is read once per HOLDER_CHECK_SECONDS; held by another session: step down."""
     lease = leading_since(100.0)
-    reads = []
+    reads: list[Any] = []
     now = 100.0
     while not reads:
         now += ACTIVE_SECONDS

@@ -28,7 +28,7 @@ from neon_cm.encoding import decode_definition, deflate
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
 from neon_cm.publishing import Publishing, ReadDefinition, WriteDefinition
 
-BASE = {"Name": "unit", "Schema": "1.0", "Datacenter": "dc1", "Nodes": {}, "Hash": None}
+BASE: dict[str, Any] = {"Name": "unit", "Schema": "1.0", "Datacenter": "dc1", "Nodes": {}, "Hash": None}
 SWARM = NodesObserved((SwarmNode("id1", "manager-1", "manager", "10.0.0.1", "10.0.0.1", {}, 3),))
 LATER = NodesObserved((*SWARM.nodes, SwarmNode("id2", "worker-1", "worker", "10.0.0.2", "", {}, 4)))
 
