@@ -267,3 +267,17 @@ def test_dead_logger_is_restarted_and_nothing_is_lost(capsys: pytest.CaptureFixt
     sink.stop()
 
     assert "[ERROR] [module:test] while the Logger is down" in capsys.readouterr().err
+
+
+def test_two_children_crashing_together_both_come_back(tree: Any) -> None:
+    """Issue 17 defect 2: under one-for-one, child b crashing during a's backoff must not cancel a's restart:
+    both come back."""
+    log, _, directory, _ = tree
+    start(directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a"), fragile(log, "b")], log, backoff=(0.2, 1.0))
+    wait_until(lambda: None not in refs(directory, "a", "b"))
+    a, b = refs(directory, "a", "b")
+
+    tell(a, "crash")
+    tell(b, "crash")
+
+    wait_until(lambda: restarted(directory, "a", a) and restarted(directory, "b", b), timeout=5)
