@@ -45,13 +45,16 @@ class Fragile(ServiceActor):
             raise Boom("cannot start")
         self.ticker = self.spawn(Ticker, self.child_name, self.actor_ref, 0.05)
 
-    def handle(self, message: Any) -> None:
+    def handle(self, message: Any) -> Any:
+        if message == "ticker":
+            return self.ticker  # asked, so answered after setup has run (a proxy reads attributes at once)
         if message == "crash":
             raise Boom("it broke")
         if message == "crash in a thread":
             self.start_thread("worker", self.fail)
         if isinstance(message, Tick):
             Fragile.ticks.append((self.child_name, time.monotonic()))
+        return None
 
     def fail(self) -> None:
         raise Boom("the thread broke")
@@ -235,7 +238,7 @@ def test_a_linked_helper_that_dies_takes_its_owner_down_and_both_restart(tree: A
     wait_until(lambda: directory.lookup("a") is not None)
     a = directory.lookup("a")
     assert a is not None
-    ticker = a.proxy().ticker.get()
+    ticker = a.ask("ticker")
 
     tell(ticker, SetInterval(0))  # a Ticker refuses a zero interval by raising: it dies
 
