@@ -36,7 +36,7 @@ class VaultFleet(DecidingActor):
         self.monitors: pykka.ActorRef[Any] | None = None
 
     def setup(self) -> None:
-        self.monitors = self.spawn(Supervisor, "vault-fleet", Strategy.ONE_FOR_ONE, [], self.component_log)
+        self.monitors = self.spawn(Supervisor, "vault-monitors", Strategy.ONE_FOR_ONE, [], self.component_log)
 
     def cleanup(self) -> None:
         super().cleanup()
