@@ -301,7 +301,7 @@ class SupervisionMachine(RuleBasedStateMachine):
             elif isinstance(effect, (Log, LogCrash)) and "not restarting it" in effect.text:
                 self.seen[effect.text.split()[0]] = "done"
 
-    @rule(key=st.sampled_from(KEYS), crash=st.booleans())
+    @rule(key=st.sampled_from((*KEYS, "d")), crash=st.booleans())
     def exit(self, key: str, crash: bool) -> None:
         if key not in self.alive or self.escalated:
             return
