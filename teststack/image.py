@@ -12,7 +12,7 @@ from typing import Any
 from .common import StackError, _find_docker_cli, _log, load
 from .swarm import _run_docker
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _managers(st: dict[str, Any]) -> list[dict[str, Any]]:
