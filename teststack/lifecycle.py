@@ -13,23 +13,10 @@ from typing import Any
 
 from .binaries import find_bao, find_consul, find_docker_cli, find_dockerd
 from .consul import consul_launch, consul_leader, consul_port, consul_wait
-from .openbao import seal_status, up_vault, vault_dir, vault_health_ok, vault_launch
+from .openbao import seal_status, up_vault, vault_health_ok, vault_node_launch
 from .processes import mounts_under, pid_alive, procs_under, progress, stop_pids, umount_under
-from .state import (
-    NODES,
-    SWARM_PORT,
-    VAULT_CLUSTER_PORT,
-    VAULT_PORT,
-    VAULT_SHARES,
-    VAULT_THRESHOLD,
-    StackError,
-    flocked,
-    load,
-    stack_file,
-    state_dir,
-    write_state,
-)
-from .swarm import docker_launch, node_dir, swarm_all_ready, up_swarm
+from .state import NODES, StackError, flocked, load, stack_file, state_dir, write_state
+from .swarm import docker_node_launch, swarm_all_ready, up_swarm
 
 #: The bridge swarm mode makes dockerd create in the host's network namespace.
 _GWBRIDGE = "docker_gwbridge"
@@ -183,35 +170,10 @@ def up(path: str | None = None) -> dict[str, Any]:
         try:
             # Launch every daemon first, then wait: they start in parallel.
             st["consul"] = consul_launch(sd, consul_port())
-            for name, role, addr in NODES:
-                d = node_dir(sd, name)
-                st["nodes"].append(
-                    {
-                        "hostname": name,
-                        "role": role,
-                        "addr": addr,
-                        "docker_host": f"unix://{d}/docker.sock",
-                        "pid": docker_launch(sd, name),
-                        "swarm_addr": f"{addr}:{SWARM_PORT}",
-                        "dir": d,
-                        "log": os.path.join(d, "dockerd.log"),
-                    }
-                )
-            for i, (name, role, addr) in enumerate(NODES):
-                if role != "manager":
-                    continue
-                d = vault_dir(sd, i)
-                st["vault"]["nodes"].append(
-                    {
-                        "hostname": name,
-                        "addr": addr,
-                        "url": f"http://{addr}:{VAULT_PORT}",
-                        "pid": vault_launch(sd, i),
-                        "cluster_addr": f"http://{addr}:{VAULT_CLUSTER_PORT}",
-                        "config": os.path.join(d, "config.hcl"),
-                        "log": os.path.join(d, "bao.log"),
-                    }
-                )
+            st["nodes"] = [docker_node_launch(sd, name, role, addr) for name, role, addr in NODES]
+            st["vault"]["nodes"] = [
+                vault_node_launch(sd, i) for i, (_, role, _) in enumerate(NODES) if role == "manager"
+            ]
             write_state(sd, st)
 
             consul_wait(st["consul"])
@@ -221,7 +183,7 @@ def up(path: str | None = None) -> dict[str, Any]:
 
             def vault_thread() -> None:
                 try:
-                    result["init"] = up_vault(st["vault"]["nodes"], 90.0)
+                    result["keys"] = up_vault(st["vault"]["nodes"], 90.0)
                     progress(f"openbao cluster unsealed, 3 raft voters after {time.monotonic() - started:.1f}s")
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
                     result["error"] = exc
@@ -235,16 +197,7 @@ def up(path: str | None = None) -> dict[str, Any]:
                 th.join()
             if "error" in result:
                 raise result["error"]
-            init = result["init"]
-            st["vault"].update(
-                {
-                    "keys_base64": init["keys_base64"],
-                    "keys_hex": init["keys"],
-                    "threshold": VAULT_THRESHOLD,
-                    "shares": VAULT_SHARES,
-                    "root_token": init["root_token"],
-                }
-            )
+            st["vault"].update(result["keys"])
             st["up_seconds"] = round(time.monotonic() - started, 1)
             st["binaries"] = {
                 "consul": find_consul(),

@@ -64,6 +64,21 @@ def vault_launch(sd: str, i: int, tls: tuple[str, str] | None = None) -> int:
     return spawn([find_bao(), "server", f"-config={cfg}"], os.path.join(d, "bao.log"), env=env, cwd=d)
 
 
+def vault_node_launch(sd: str, i: int) -> dict[str, Any]:
+    """Start vault node i (0-based: manager i+1) under `sd` without waiting; return its stack.json entry."""
+    name, _role, addr = NODES[i]
+    d = vault_dir(sd, i)
+    return {
+        "hostname": name,
+        "addr": addr,
+        "url": f"http://{addr}:{VAULT_PORT}",
+        "pid": vault_launch(sd, i),
+        "cluster_addr": f"http://{addr}:{VAULT_CLUSTER_PORT}",
+        "config": os.path.join(d, "config.hcl"),
+        "log": os.path.join(d, "bao.log"),
+    }
+
+
 def seal_status(url: str) -> dict[str, Any]:
     """GET /v1/sys/seal-status of the OpenBao at `url` (raise unless it answers 200 with JSON)."""
     status, body = json_request("GET", f"{url}/v1/sys/seal-status", timeout=3)
@@ -211,7 +226,7 @@ def _raft_all_voters(url: str, token: str, count: int) -> bool:
 
 def up_vault(vnodes: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
     """Initialise the launched cluster `vnodes` on its first node, unseal every node and wait for 3 raft voters;
-    return the init answer (keys, root token)."""
+    return what stack.json keeps of it: the unseal keys (base64 and hex), threshold, shares and root token."""
     init = _vault_init(vnodes[0], timeout)
     keys_hex = init["keys"]
     _unseal(vnodes[0], keys_hex, timeout)
@@ -250,4 +265,10 @@ def up_vault(vnodes: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
         active["log"],
         interval=0.5,
     )
-    return init
+    return {
+        "keys_base64": init["keys_base64"],
+        "keys_hex": init["keys"],
+        "threshold": VAULT_THRESHOLD,
+        "shares": VAULT_SHARES,
+        "root_token": init["root_token"],
+    }

@@ -60,6 +60,22 @@ def docker_launch(sd: str, name: str) -> int:
     return spawn(_dockerd_argv(sd, name), os.path.join(d, "dockerd.log"), env=env)
 
 
+def docker_node_launch(sd: str, name: str, role: str, addr: str) -> dict[str, Any]:
+    """Start the dockerd of node `name` (swarm `role`, address `addr`) under `sd` without waiting; return its
+    stack.json entry."""
+    d = node_dir(sd, name)
+    return {
+        "hostname": name,
+        "role": role,
+        "addr": addr,
+        "docker_host": f"unix://{d}/docker.sock",
+        "pid": docker_launch(sd, name),
+        "swarm_addr": f"{addr}:{SWARM_PORT}",
+        "dir": d,
+        "log": os.path.join(d, "dockerd.log"),
+    }
+
+
 def _node_entry(st: dict[str, Any], name: str) -> dict[str, Any]:
     for n in st["nodes"]:
         if n["hostname"] == name:
@@ -222,19 +238,7 @@ def extra_node_start(name: str, hostname: str, addr: str, path: str | None = Non
         raise StackError(f"an extra docker node named {name!r} is already up")
     # docker_launch names the UTS namespace after the node's folder: a folder called `hostname`
     # under a root of its own gives a second node that hostname without touching the first.
-    root = _extra_root(sd, name)
-    d = node_dir(root, hostname)
-    node = {
-        "hostname": hostname,
-        "role": "",
-        "addr": addr,
-        "docker_host": f"unix://{d}/docker.sock",
-        "pid": docker_launch(root, hostname),
-        "swarm_addr": f"{addr}:{SWARM_PORT}",
-        "dir": d,
-        "log": os.path.join(d, "dockerd.log"),
-        "node_id": "",
-    }
+    node = {**docker_node_launch(_extra_root(sd, name), hostname, "", addr), "node_id": ""}
     st.setdefault("extra_nodes", {})[name] = node
     write_state(sd, st)
     _docker_wait_ping(node)
