@@ -17,12 +17,13 @@ import consul
 import docker
 import pytest
 
+import teststack as stack
 from messages.swarm import SwarmNode
 from neon_cm.clients import docker_api
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, deflate, encode_definition, inflate, md5_base64, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
-from tests.integration.conftest import MANAGER, stack
+from tests.integration.conftest import MANAGER
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
 from tests.service import LOG_LINE, Service
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+import teststack as stack
 from neon_cm.encoding import deflate
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.integration.conftest import Cli, stack
+from tests.integration.conftest import Cli
 from tests.service import ROOT, Service
 
 POLICY = (ROOT / "examples" / "consul-acl-policy.hcl").read_text()

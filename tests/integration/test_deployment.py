@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 
 import consul
 import pytest
-from teststack.image import images_build
 
+import teststack as stack
 from neon_cm.keys import HASH_KEY
 from tests.deploy_docs import documented_command
-from tests.integration.conftest import MANAGER, stack, unseal_key_forms
+from tests.integration.conftest import MANAGER, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.service import LOG_LINE
+from teststack import images_build
 
 T = TypeVar("T")
 ACTIVE = re.compile(r"this instance \(.*\) is active")

@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
+import teststack as stack
 from neon_cm.errors import PLAIN_HTTP, UNKNOWN_TOKEN
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.integration.conftest import Cli, stack
+from tests.integration.conftest import Cli
 from tests.integration.test_cli import BASE, err, failed_with, out, put_file, rows
 from tests.integration.test_metrics import health_command
 from tests.prometheus_server import free_port

@@ -16,14 +16,15 @@ from typing import Any
 
 import consul
 import pytest
-from teststack.image import images_build
 
+import teststack as stack
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.deploy_docs import documented_command, documented_commands
-from tests.integration.conftest import stack, unseal_key_forms
+from tests.integration.conftest import unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.integration.test_deployment import published_hash, wait_for
 from tests.service import ROOT
+from teststack import images_build
 
 DEPLOY = documented_command("stack", "docker", "stack", "deploy")
 REMOVE = documented_command("stack-rm", "docker", "stack", "rm")

@@ -1,6 +1,7 @@
-"""The service's and the Docker proxy's images on the stack's Swarm: built by scripts/image on manager-1, loaded into
-every other manager (images live per daemon; there is no registry) under every tag they have, tagged and removed on
-all of them."""
+"""The service's and the Docker proxy's images on every manager of the stack's Swarm.
+
+Built by scripts/image on manager-1, loaded into every other manager (images live per daemon; there is no registry)
+under every tag they have, tagged and removed on all of them."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import subprocess
 import sys
 from typing import Any
 
-from .common import StackError, _find_docker_cli, _log, load
-from .swarm import _run_docker
+from .binaries import find_docker_cli
+from .processes import progress
+from .state import StackError, load
+from .swarm import run_docker
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _managers(st: dict[str, Any]) -> list[dict[str, Any]]:
@@ -21,7 +24,7 @@ def _managers(st: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _image_id(node: dict[str, Any], tag: str) -> str:
     try:
-        return _run_docker(node["docker_host"], ("image", "inspect", "--format", "{{.Id}}", tag)).strip()
+        return run_docker(node["docker_host"], ("image", "inspect", "--format", "{{.Id}}", tag)).strip()
     except StackError:
         return ""
 
@@ -33,7 +36,7 @@ def images_build(path: str | None = None) -> list[str]:
     st = load(path)
     first, *others = _managers(st)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER")}
-    env.update(DOCKER_HOST=first["docker_host"], DOCKER=_find_docker_cli(), PYTHON=sys.executable)
+    env.update(DOCKER_HOST=first["docker_host"], DOCKER=find_docker_cli(), PYTHON=sys.executable)
     r = subprocess.run(
         ["bash", os.path.join(_ROOT, "scripts", "image")], capture_output=True, text=True, env=env, check=False
     )
@@ -42,12 +45,12 @@ def images_build(path: str | None = None) -> list[str]:
     tags = r.stdout.split()
     names = [name for tag in tags for name in (tag, tag.split(":")[0] + ":latest")]
     wanted = {name: _image_id(first, name) for name in names}
-    cli = _find_docker_cli()
+    cli = find_docker_cli()
     for node in others:
         missing = [name for name in names if _image_id(node, name) != wanted[name]]
         if not missing:
             continue
-        _log(f"loading {' '.join(missing)} into {node['hostname']}")
+        progress(f"loading {' '.join(missing)} into {node['hostname']}")
         save = subprocess.Popen([cli, "-H", first["docker_host"], "save", *missing], stdout=subprocess.PIPE)
         loaded = subprocess.run(
             [cli, "-H", node["docker_host"], "load", "-q"], stdin=save.stdout, capture_output=True, text=True
@@ -67,11 +70,11 @@ def image_build(path: str | None = None) -> str:
 def image_tag(source: str, target: str, path: str | None = None) -> None:
     """Tag image `source` as `target` on every manager."""
     for node in _managers(load(path)):
-        _run_docker(node["docker_host"], ("tag", source, target))
+        run_docker(node["docker_host"], ("tag", source, target))
 
 
 def image_remove(tag: str, path: str | None = None) -> None:
     """Remove tag `tag` from every manager that has it (the image stays while another tag names it)."""
     for node in _managers(load(path)):
         if _image_id(node, tag):
-            _run_docker(node["docker_host"], ("image", "rm", tag))
+            run_docker(node["docker_host"], ("image", "rm", tag))
