@@ -14,7 +14,7 @@ from gateways.vault import VaultGateway
 from messages.vault import VaultState
 from neon_cm.credentials import Secret
 from neon_cm.environment import TlsSettings
-from neon_cm.vault import HealthRole, Rejected, SealStatus
+from neon_cm.vault import HealthRole, Observation, Rejected, SealStatus
 from tests.integration.conftest import stack
 from tests.vault_model import WRONG_COMBINATION
 
@@ -38,11 +38,25 @@ def share(vault: dict[str, Any], index: int) -> Secret:
     return Secret(vault["keys_base64"][index])
 
 
-def test_a_sealed_node_says_so_with_its_threshold_and_no_attempt(sealed_node: VaultGateway) -> None:
-    """Restarted: sealed, initialised, t=2, progress 0, nonce "" (no attempt)."""
+def seal(answer: object) -> tuple[bool, bool, int, int, str]:
+    """The attempt's part of a seal status: initialized, sealed, t, progress, nonce."""
+    assert isinstance(answer, SealStatus), answer
+    return answer.initialized, answer.sealed, answer.threshold, answer.progress, answer.nonce
 
-    assert SealStatus(True, True, 2, 0, "") == sealed_node.seal_status()
-    assert (VaultState.SEALED, "0/2 unseal keys submitted") == sealed_node.probe()
+
+NO_ATTEMPT = (True, True, 2, 0, "")
+
+
+def test_a_sealed_node_says_so_with_its_threshold_and_no_attempt(sealed_node: VaultGateway) -> None:
+    """Restarted: sealed, initialised, t=2, progress 0, nonce "" (no attempt); a Shamir seal, no recovery seal, a
+    build or commit date (issue 19: what tells an auto seal, and which fields OpenBao has)."""
+    status = sealed_node.seal_status()
+
+    assert NO_ATTEMPT == seal(status)
+    assert isinstance(status, SealStatus)
+    assert ("shamir", False, False) == (status.seal_type, status.recovery_seal, status.removed_from_cluster)
+    assert "" != status.built
+    assert Observation(VaultState.SEALED, "0/2 unseal keys submitted") == sealed_node.probe()
 
 
 def test_one_share_opens_an_attempt_a_repeated_share_is_ignored_a_reset_discards_it(
@@ -57,9 +71,9 @@ def test_one_share_opens_an_attempt_a_repeated_share_is_ignored_a_reset_discards
 
     assert isinstance(first, SealStatus) and (True, 1) == (first.sealed, first.progress) and first.nonce
     assert first == again
-    assert SealStatus(True, True, 2, 0, "") == reset
+    assert NO_ATTEMPT == seal(reset)
     assert isinstance(reopened, SealStatus) and 1 == reopened.progress and reopened.nonce != first.nonce
-    assert SealStatus(True, True, 2, 1, reopened.nonce) == sealed_node.seal_status()
+    assert (True, True, 2, 1, reopened.nonce) == seal(sealed_node.seal_status())
 
 
 def test_wrong_shares_are_refused_once_the_threshold_is_reached_and_the_attempt_ends(
@@ -74,7 +88,7 @@ def test_wrong_shares_are_refused_once_the_threshold_is_reached_and_the_attempt_
 
     assert isinstance(taken, SealStatus) and 1 == taken.progress
     assert Rejected(WRONG_COMBINATION) == refused
-    assert SealStatus(True, True, 2, 0, "") == sealed_node.seal_status()
+    assert NO_ATTEMPT == seal(sealed_node.seal_status())
 
 
 def test_one_wrong_share_among_the_threshold_fails_the_whole_attempt(
@@ -112,4 +126,4 @@ def test_a_share_of_the_wrong_length_is_refused_on_its_own(sealed_node: VaultGat
     refused = sealed_node.submit_share(Secret(base64.b64encode(b"short").decode()))
 
     assert isinstance(refused, Rejected)
-    assert SealStatus(True, True, 2, 0, "") == sealed_node.seal_status()
+    assert NO_ATTEMPT == seal(sealed_node.seal_status())
