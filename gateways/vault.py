@@ -107,7 +107,7 @@ class VaultGateway:
                 f"{self.url}{path}",
                 timeout=VAULT_TIMEOUT,
                 verify=self.tls.verify,
-                cert=self.tls.cert,
+                cert=self.tls.cert if self.url.lower().startswith("https://") else None,  # no TLS, no certificate
                 **kwargs,
             )
             text = response.text

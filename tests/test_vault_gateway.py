@@ -203,3 +203,15 @@ def test_vault_cacert_wins_over_a_ca_bundle_from_the_environment(
 
     assert isinstance(VaultGateway(url, TlsSettings(verify=str(ca.cert))).seal_status(), SealStatus)
     assert isinstance(VaultGateway(url, TlsSettings(verify=False)).seal_status(), SealStatus)
+
+
+def test_a_client_certificate_that_cannot_be_read_matters_only_over_https(vault: Server) -> None:
+    """Issue 21 item 11: a missing VAULT_CLIENT_CERT made every http:// Vault unreachable, though no TLS is used."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, SEALED)
+    tls = TlsSettings(cert=("/nonexistent/client.pem", "/nonexistent/client.key"))
+
+    plain = VaultGateway(f"http://127.0.0.1:{vault.server_address[1]}", tls).seal_status()
+    secure = VaultGateway(f"https://127.0.0.1:{vault.server_address[1]}", tls).seal_status()
+
+    assert isinstance(plain, SealStatus)
+    assert isinstance(secure, Unreachable) and "/nonexistent/client.pem" in secure.reason
