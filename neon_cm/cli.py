@@ -25,12 +25,13 @@ import requests
 import urllib3
 
 from gateways.consul import ConsulGateway, Write
+from gateways.vault import VaultGateway
 from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm import __version__
 from neon_cm.booleans import parse_switch, switch_text
-from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vault_client
+from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import TlsSettings, consul_address, parse_tls, switch_notes, tls_file_problems
@@ -43,7 +44,6 @@ from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefi
 from neon_cm.settings import PARSERS, SettingProblem, parse_settings, setting_text, shown
 from neon_cm.urls import masked
 from neon_cm.vault import vault_url
-from neon_cm.vault_probe import probe
 
 PROG = "neon-cluster-manager"
 #: Exit codes: success, a command that failed or was refused, a command line argparse could not read.
@@ -480,12 +480,12 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     url = vault_url(template, node)
     if url is None:
         return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
-    client = vault_client(url, tls)
+    gateway = VaultGateway(url, tls)
     try:
-        observed = probe(client, hostname, url)
+        found = gateway.probe()
     finally:
-        client.adapter.close()
-    return hostname, masked(url), observed.state.value, observed.detail
+        gateway.close()
+    return hostname, masked(url), found.state.value, found.detail
 
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:

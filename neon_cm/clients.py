@@ -7,7 +7,6 @@ from typing import Any
 
 import consul
 import docker
-import hvac
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -64,19 +63,11 @@ def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> dock
 VAULT_TIMEOUT = (2.0, 3.0)
 
 
-def vault_client(url: str, tls: TlsSettings) -> hvac.Client:
-    """An unauthenticated hvac client for one Vault node (only sys/seal-status, sys/health, sys/unseal).
-
-    The empty token keeps hvac from picking up VAULT_TOKEN or ~/.vault-token and sending it to every manager.
-    The client certificate goes only to an https:// Vault: requests looks for its files even for http://, so a
-    missing one would make a plain-HTTP Vault look unreachable.
-    """
-    session = with_server_name(requests.Session(), tls)
-    https = url.lower().startswith("https://")
-    session.verify, session.cert = tls.verify, tls.cert if https else None  # hvac prefers a given session's
-    # Not None for http://: hvac would take VAULT_CLIENT_CERT from the environment itself; () is "no certificate".
-    cert = tls.cert if https and tls.cert else ()
-    return hvac.Client(url=url, token="", verify=tls.verify, cert=cert, timeout=VAULT_TIMEOUT, session=session)
+def vault_session(tls: TlsSettings) -> requests.Session:
+    """A session for Vault's unauthenticated endpoints (sys/seal-status, sys/health, sys/unseal), checking the
+    server's name as `tls` says (the gateway gives verify and cert with each request). It sends no token: not even
+    VAULT_TOKEN or ~/.vault-token, which hvac would pick up for every manager."""
+    return with_server_name(requests.Session(), tls)
 
 
 class ServerNameAdapter(HTTPAdapter):
