@@ -288,11 +288,8 @@ class Unsealing:
         # The one reading of a switch (the CLI's too): `yes`/`on`/`1` count, with a note; other words keep it on.
         switched_off, note = parse_switch(text[:40])
         if note is not None and text != self.odd_switch:
-            effects.append(
-                log(
-                    Level.WARN, f"{DISABLE_AUTO_UNSEAL_KEY}={note}; auto-unseal stays {'off' if switched_off else 'on'}"
-                )
-            )
+            stays = "off" if switched_off else "on"
+            effects.append(log(Level.WARN, f"{DISABLE_AUTO_UNSEAL_KEY}={note}: auto-unseal is {stays}"))
         if switched_off != self.switched_off:
             shown = switch_text(text[:40]) if text else "<missing>"
             state = "off" if switched_off else "on"
