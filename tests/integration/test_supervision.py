@@ -57,7 +57,7 @@ def test_a_missing_vault_cacert_is_said_and_every_vault_stays_watched(
     health_file = tmp_path / "health"
     service = start_service(VAULT_CACERT="/etc/neon/vault-ca.pem.typo", NEON_CM_HEALTH_FILE=str(health_file))
 
-    service.wait_for(r"\[WARN\] \[module:main\] VAULT_CACERT=/etc/neon/vault-ca.pem.typo is not a file")
+    service.wait_for(r"\[WARN\] \[module:main\] VAULT_CACERT=/etc/neon/vault-ca.pem.typo does not exist")
     for node in (1, 2, 3):
         service.wait_for(rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] .* is unreachable: .*vault-ca.pem.typo")
     mark = service.mark()
