@@ -66,7 +66,10 @@ def wait_for_metric(port: int, name: str, predicate: Callable[[float], bool], ti
     values: list[float | None] = [None]
 
     def holds() -> bool:
-        values[0] = scrape(port).get(name)
+        try:
+            values[0] = scrape(port).get(name)
+        except OSError:  # not serving yet: the service has only just started
+            return False
         return values[0] is not None and predicate(values[0])
 
     wait_until(holds, timeout, f"{name} to satisfy the condition", lambda: f"last {values[0]}", interval=0.2)
