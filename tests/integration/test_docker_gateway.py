@@ -31,14 +31,7 @@ from messages.docker import (
 )
 from messages.log import Level
 from tests.integration.conftest import MANAGER
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
-        time.sleep(0.02)
+from tests.waiting import wait_until
 
 
 def open_sockets() -> set[str]:
