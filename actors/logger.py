@@ -117,6 +117,12 @@ class LogSink:
                 raise pykka.ActorDeadError("no Logger started")
             self.ref.tell(log_entry)
         except pykka.ActorDeadError:
+            if self.stopped:
+                # At exit, an actor left behind (busy with a peer past its stop budget) may still log: its entry
+                # is a line of the log stream like any other, written here, not on stderr.
+                with self.lock:
+                    write_entry(self.stream or sys.stdout, log_entry, self.level, self.secrets, self.formatter)
+                return
             write_entry(sys.stderr, log_entry, self.level, self.secrets, self.formatter)
             self.restart()
 

@@ -65,3 +65,20 @@ def test_sigusr1_dump_is_info_with_a_header_and_one_entry_per_thread() -> None:
     assert [] == [line for line in lines if "[INFO]" not in line]
     assert [] == [line for line in lines[1:] if not re.search(r"\[module:test\] thread \S+ \(\d+\):\\n", line)]
     assert any("thread MainThread" in line and "test_sigusr1_dump" in line for line in lines)
+
+
+def test_an_entry_after_the_stop_is_still_a_line_of_the_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    """At exit an actor left behind (busy with a peer past its stop budget) may log after the Logger stopped: the
+    entry is written to the log stream, masked, not to stderr (which an operator reads as something broken)."""
+    stream = io.StringIO()
+    sink = LogSink(Level.DEBUG, frozenset(CREDENTIALS.forms()), FORMATTERS["text"], stream)
+    sink.start()
+    log = Log("unsealer", sink)
+    sink.stop()
+    sink.ref.actor_stopped.wait(5)  # type: ignore[union-attr]
+
+    log.info(f"unsealed the Vault on manager-2 after {GIVEN_A}")
+
+    [line] = stream.getvalue().splitlines()
+    assert "" == capsys.readouterr().err
+    assert line.endswith("[module:unsealer] unsealed the Vault on manager-2 after ***")
