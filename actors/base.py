@@ -34,6 +34,7 @@ import pykka
 from actors.logger import Log
 from actors.scheduler import SCHEDULER, Timer
 from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
+from messages.routes import ROUTES, member_name
 from messages.timing import Tick
 from neon_cm.decider import CancelTimer, Publish, StartTimer, TimerFired
 from neon_cm.decider import Log as LogEffect
@@ -57,11 +58,13 @@ class Directory:
 
     Supervisors register each child under its name when they start it, so a restarted actor is
     reached under the same name. `wiring` maps a publishing component to the names of its
-    subscribers; it is fixed when the service is wired.
+    subscribers, `routes` a directed message's route to its receiver (messages/routes.py: the service's
+    own, unless a test wires its own); both are fixed when the service is wired.
     """
 
-    def __init__(self, wiring: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, wiring: Mapping[str, tuple[str, ...]] | None = None, routes: Mapping[str, str] = ROUTES) -> None:
         self.wiring = dict(wiring or {})
+        self.routes = dict(routes)
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
 
@@ -78,6 +81,14 @@ class Directory:
     def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
         with self._lock:
             return self._refs.get(name)
+
+    def route(self, route: str, key: str | None = None) -> pykka.ActorRef[Any] | None:
+        """The actor a directed message on `route` goes to (of a keyed route, the one for `key`); None when it is
+        not running (or the route is not wired)."""
+        receiver = self.routes.get(route)
+        if receiver is None:
+            return None
+        return self.lookup(receiver if key is None else member_name(receiver, key))
 
     def names(self) -> dict[str, pykka.ActorRef[Any]]:
         with self._lock:

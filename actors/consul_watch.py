@@ -10,8 +10,8 @@ import pykka
 
 from actors.base import ServiceActor, tell
 from actors.logger import Log
+from gateways.errors import CONSUL_ERRORS, describe
 from messages.consul import KeysChanged, WatchFailed
-from neon_cm.errors import CONSUL_ERRORS, describe
 
 #: How long Consul holds a blocking query open when nothing changes.
 BLOCK_SECONDS = 30

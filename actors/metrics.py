@@ -15,15 +15,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from actors.base import ServiceActor
 from actors.logger import Log
 from actors.ticker import Ticker
-from actors.vault_fleet import monitor_name
+from gateways.files import write_replacing
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.lifecycle import ActorRestarted, SupervisionGaveUp
+from messages.routes import MONITOR_LIVENESS
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
 from messages.timing import Tick
 from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
-from neon_cm.files import write_replacing
 from neon_cm.health import Health, assess, to_document
 from neon_cm.outage import Outage
 
@@ -237,7 +237,7 @@ class Metrics(ServiceActor):
                 self.log.info(f"writing the health file {self.health_file} again")
 
     def monitor_alive(self, hostname: str) -> bool:
-        ref = self.directory.lookup(monitor_name(hostname))
+        ref = self.directory.route(MONITOR_LIVENESS, hostname)
         return ref is not None and ref.is_alive()
 
 

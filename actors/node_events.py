@@ -19,6 +19,7 @@ from messages.docker import (
     StreamOutcome,
     StreamQuiet,
 )
+from messages.routes import NODE_CHANGES
 from messages.swarm import NodeChanged, NodeEventsConnected
 from neon_cm.outage import Outage
 
@@ -30,17 +31,16 @@ RETRY_LONGEST_SECONDS = 30.0
 class NodeEvents(ServiceActor):
     """GET /events?filters={"type":["node"]} on the manager's Docker daemon, in a thread of its own.
 
-    Each event is told to the SwarmWatcher (by name, so a restarted one is found) as NodeChanged;
+    Each event is told on the NODE_CHANGES route (to the SwarmWatcher, so a restarted one is found) as NodeChanged;
     each (re)connection as NodeEventsConnected, so it lists the Swarm again for anything missed
     meanwhile. On stop the stream is closed, connected or not, which ends the thread at once.
     """
 
     component = "node-events"
 
-    def __init__(self, gateway: DockerGateway, log: Log, target: str = "swarm-watcher") -> None:
+    def __init__(self, gateway: DockerGateway, log: Log) -> None:
         super().__init__(log)
         self.gateway = gateway
-        self.target = target
         self.stopping = threading.Event()
         self.stream: EventStream | None = None
         self.lock = threading.Lock()
@@ -61,7 +61,7 @@ class NodeEvents(ServiceActor):
             self.thread.join(timeout=1)
 
     def tell_target(self, message: Any) -> None:
-        tell(self.directory.lookup(self.target), message)  # a SwarmWatcher restarting lists at start anyway
+        tell(self.directory.route(NODE_CHANGES), message)  # a SwarmWatcher restarting lists at start anyway
 
     def handle(self, message: Any) -> None:
         """Nothing to handle: the thread does the work."""

@@ -10,12 +10,12 @@ import hvac.exceptions
 
 from actors.base import ServiceActor, tell
 from actors.logger import Log
+from gateways.errors import CONSUL_ERRORS, VAULT_ERRORS, describe
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.vault import CheckNow, UnsealFinished, UnsealRequested
 from neon_cm.clients import vault_client
 from neon_cm.credentials import UnsealCredentials
 from neon_cm.environment import TlsSettings
-from neon_cm.errors import CONSUL_ERRORS, VAULT_ERRORS, describe
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.outage import Outage
 from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait

@@ -12,9 +12,11 @@ import json
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
+from gateways import REQUEST_TIMEOUT
+from gateways.errors import describe, reason
 from messages.docker import (
     DockerGarbage,
     DockerUnreachable,
@@ -28,9 +30,9 @@ from messages.docker import (
     StreamQuiet,
 )
 from messages.swarm import SwarmNode
-from neon_cm.clients import DEFAULT_DOCKER_HOST, DOCKER_API_VERSION, REQUEST_TIMEOUT
-from neon_cm.errors import describe
 
+#: Engine 20.10 and newer speak it; fixing it spares a version request at start.
+DOCKER_API_VERSION = "1.41"
 #: A node event stream that says nothing this long is reconnected: a hung daemon (SIGSTOPped, deadlocked)
 #: looks exactly like a quiet Swarm, and this bounds how long it can hold the stream's thread.
 EVENT_READ_TIMEOUT = 60.0
@@ -55,11 +57,6 @@ class DockerGateway:
         self.timeout = timeout
         self.read_timeout = read_timeout
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DockerGateway:
-        """The gateway for DOCKER_HOST (default: the local socket); no request is made here."""
-        return cls(env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
-
     def nodes(self) -> ListingOutcome:
         """GET /nodes: the Swarm's nodes, or why they could not be listed."""
         try:
@@ -75,7 +72,7 @@ class DockerGateway:
             except TimeoutError:
                 return DockerUnreachable("TimeoutError: the listing stalled" if answered else _no_answer(self.timeout))
             except (OSError, http.client.HTTPException) as error:
-                return DockerUnreachable(describe(error))
+                return DockerUnreachable(describe(error), reason(error))
         if response.status != 200:
             return _refusal(response.status, body)
         if len(body) > LONGEST_LISTING_BYTES:

@@ -23,7 +23,7 @@ class ConsulUnreachable:
     step: str
     """What was asked."""
     reason: str
-    """`Type: reason`, as neon_cm.errors.describe says it (never a token)."""
+    """`Type: reason`, as gateways.errors.describe says it (never a token)."""
     cause: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     """The exception itself, for a caller that words it its own way (the CLI names Consul's address)."""
 
@@ -129,3 +129,30 @@ class DefinitionConflict:
 @attrs.frozen
 class DefinitionFenced:
     """The transaction was rolled back: its check-session failed, the session no longer holds the lock."""
+
+
+# --------------------------------------------------------------------------- single keys (settings, switches)
+
+
+@attrs.frozen
+class KeysRead:
+    """GET /v1/kv/<prefix>?recurse: every key found and its value (None: a key without one)."""
+
+    values: tuple[tuple[str, bytes | None], ...]
+    """(key, value) pairs, in Consul's order; none: an empty tuple."""
+
+
+@attrs.frozen
+class KeyRead:
+    """GET /v1/kv/<key>: its value; None when the key is missing or holds none."""
+
+    value: bytes | None
+    """The stored bytes."""
+
+
+@attrs.frozen
+class KeyWritten:
+    """PUT /v1/kv/<key> answered."""
+
+    stored: bool
+    """False: Consul did not store it (with ?cas=0, the key was there already)."""

@@ -11,10 +11,12 @@ import attrs
 
 from messages.log import Level
 from neon_cm.booleans import parse_switch
-from neon_cm.files import describe_os_error
+from neon_cm.filewords import describe_os_error
 from neon_cm.urls import masked
 
 LEVEL_ALIASES = {"WARNING": Level.WARN, "INFORMATION": Level.INFO}
+#: The Docker daemon asked when DOCKER_HOST is not set.
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
 def parse_log_level(text: str | None) -> tuple[Level, str | None]:
@@ -170,6 +172,11 @@ def missing_or_not_a_file(path: str) -> str:
     return "is not a regular file"
 
 
+def docker_host(env: Mapping[str, str]) -> str:
+    """DOCKER_HOST: a Swarm manager's Docker API (default: the local socket)."""
+    return env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
 def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
     """Whether to follow Docker's node events (SWARM_EVENTS, default on), and a warning if the value is odd.
 
@@ -217,3 +224,22 @@ def consul_token(env: Mapping[str, str], read_text: Callable[[str], str]) -> str
         shape = f"{lines} lines" if lines > 1 else "spaces, control or non-ASCII characters"
         raise ValueError(f"{source} holds {shape}, not one token (a UUID); is it the right file?")
     return token or None
+
+
+@attrs.frozen
+class ConsulAccess:
+    """How to reach Consul, parsed once from the environment: what every Consul client is built from."""
+
+    address: ConsulAddress
+    tls: TlsSettings
+    token: str | None = attrs.field(default=None, repr=False)
+    """The ACL token (CONSUL_HTTP_TOKEN_FILE's content or CONSUL_HTTP_TOKEN); never shown."""
+
+
+def consul_access(env: Mapping[str, str], read_text: Callable[[str], str]) -> ConsulAccess:
+    """CONSUL_HTTP_ADDR (with CONSUL_HTTP_SSL), the ACL token and Consul's TLS settings (their warnings are
+    parse_tls'); ValueError when the address is malformed or the token file cannot be used."""
+    address = consul_address(env)
+    token = consul_token(env, read_text)
+    tls, _ = parse_tls(env, "CONSUL")
+    return ConsulAccess(address, tls, token)

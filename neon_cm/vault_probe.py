@@ -8,8 +8,8 @@ import hvac
 import requests
 import urllib3.exceptions
 
+from gateways.errors import PLAIN_HTTP, VAULT_ERRORS, answered_plain_http, describe, reason
 from messages.vault import VaultObserved, VaultState
-from neon_cm.errors import PLAIN_HTTP, VAULT_ERRORS, answered_plain_http, describe, reason
 from neon_cm.vault import SealStatus, health_role
 
 #: A probe also refuses an answer that is JSON but not a seal-status or health body (ValueError).
