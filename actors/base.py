@@ -34,10 +34,12 @@ import pykka
 from actors.logger import Log
 from actors.scheduler import SCHEDULER, Timer
 from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
+from messages.log import Level
 from messages.routes import ROUTES, member_name
 from messages.timing import Tick
 from neon_cm.decider import CancelTimer, Publish, StartTimer, TimerFired
 from neon_cm.decider import Log as LogEffect
+from neon_cm.outage import Outage
 
 A = TypeVar("A", bound=pykka.Actor)
 
@@ -287,6 +289,18 @@ class ServiceActor(LinkedActor):
         """Tell `message` to every running subscriber of this component."""
         for subscriber in self.directory.subscribers(self.component):
             tell(subscriber, message)
+
+    # One shape for a failure that repeats (neon_cm/outage.py): one line as it starts (or changes, or as a
+    # reminder), one INFO as it ends.
+    def outage_failed(self, outage: Outage, problem: str, text: str, level: Level = Level.ERROR) -> None:
+        """Record the failure `problem` in `outage`; log `text` when that is news."""
+        if outage.failed(problem, time.monotonic()):
+            self.log.write(level, text)
+
+    def outage_ended(self, outage: Outage, text: str) -> None:
+        """Record a success in `outage`; log `text` at INFO when it ends a failure."""
+        if outage.succeeded() is not None:
+            self.log.info(text)
 
 
 _timer_tokens = itertools.count(1)

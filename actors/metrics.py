@@ -221,20 +221,21 @@ class Metrics(ServiceActor):
             unwatched,
         )
         if health.ok:
-            if self.unhealthy.succeeded() is not None:
-                self.log.info("healthy again")
-        elif self.unhealthy.failed("; ".join(health.causes), time.monotonic()):
-            self.log.error(f"unhealthy: {'; '.join(health.reasons)}")
+            self.outage_ended(self.unhealthy, "healthy again")
+        else:
+            self.outage_failed(self.unhealthy, "; ".join(health.causes), f"unhealthy: {'; '.join(health.reasons)}")
         self.health = health
         self.metrics.healthy.set(1 if health.ok else 0)
         try:
             write_health_file(self.health_file, health)
         except OSError as error:
-            if self.health_file_trouble.failed("write", time.monotonic()):
-                self.log.error(f"cannot write the health file {self.health_file} ({error}); `health` will say so")
+            self.outage_failed(
+                self.health_file_trouble,
+                "write",
+                f"cannot write the health file {self.health_file} ({error}); `health` will say so",
+            )
         else:
-            if self.health_file_trouble.succeeded() is not None:
-                self.log.info(f"writing the health file {self.health_file} again")
+            self.outage_ended(self.health_file_trouble, f"writing the health file {self.health_file} again")
 
     def monitor_alive(self, hostname: str) -> bool:
         ref = self.directory.route(MONITOR_LIVENESS, hostname)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from actors.base import ServiceActor, tell
@@ -19,6 +18,7 @@ from messages.docker import (
     StreamOutcome,
     StreamQuiet,
 )
+from messages.log import Level
 from messages.routes import NODE_CHANGES
 from messages.swarm import NodeChanged, NodeEventsConnected
 from neon_cm.outage import Outage
@@ -83,14 +83,17 @@ class NodeEvents(ServiceActor):
                 continue
             if self.outage.problem is None:
                 delay = RETRY_FIRST_SECONDS  # it was connected until now: a new failure starts the backoff again
-            if self.outage.failed("stream", time.monotonic()):
-                self.log.warn(f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)")
+            self.outage_failed(
+                self.outage,
+                "stream",
+                f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)",
+                Level.WARN,
+            )
             self.stopping.wait(delay)
             delay = min(delay * 2, RETRY_LONGEST_SECONDS)
 
     def connected(self) -> None:
-        if self.outage.succeeded() is not None:
-            self.log.info("node events: connected again")
+        self.outage_ended(self.outage, "node events: connected again")
         self.log.debug("node events: connected")
         self.tell_target(NodeEventsConnected())
 

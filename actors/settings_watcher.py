@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,17 +64,17 @@ class SettingsWatcher(ServiceActor):
             self.consul_failed(message.error)
 
     def consul_failed(self, problem: str) -> None:
-        if self.outage.failed("consul", time.monotonic()):
-            self.log.error(
-                f"cannot read settings from Consul ({SETTINGS_PREFIX}*); keeping the current ones ({problem})"
-            )
+        self.outage_failed(
+            self.outage,
+            "consul",
+            f"cannot read settings from Consul ({SETTINGS_PREFIX}*); keeping the current ones ({problem})",
+        )
         if self.settings is None:
             self.apply(Settings())
 
     def update(self, values: Iterable[tuple[str, bytes | None]]) -> None:
         """Apply what is stored; PUT /v1/kv/neon/services/neon-cluster-manager/<name>?cas=0 for a missing one."""
-        if self.outage.succeeded() is not None:
-            self.log.info("reading settings from Consul again")
+        self.outage_ended(self.outage, "reading settings from Consul again")
         stored = stored_settings(values)
         for name in PARSERS:
             if stored[name] is None:

@@ -75,12 +75,9 @@ class DockerGateway:
                 return DockerUnreachable(describe(error), reason(error))
         if response.status != 200:
             return _refusal(response.status, body)
-        if len(body) > LONGEST_LISTING_BYTES:
-            return DockerGarbage(f"a node listing longer than {LONGEST_LISTING_BYTES} bytes")
-        try:
-            listed = json.loads(body)
-        except ValueError:
-            return DockerGarbage(f"the node listing is not JSON: {body[:80]!r}")
+        listed = _json(body, LONGEST_LISTING_BYTES, "a node listing")
+        if isinstance(listed, DockerGarbage):
+            return listed
         if not isinstance(listed, list) or not all(isinstance(node, dict) for node in listed):
             return DockerGarbage(f"the node listing is a {type(listed).__name__}, not a list of nodes")
         return NodesListed(tuple(SwarmNode.from_docker(node) for node in listed))
@@ -211,14 +208,21 @@ def _refusal(status: int, body: bytes) -> DockerUnreachable | NotAManager:
     return DockerUnreachable(text)
 
 
+def _json(data: bytes, longest: int, what: str) -> Any:
+    """The JSON value in `data`; DockerGarbage, naming `what` it is, when it is too long or not JSON."""
+    if len(data) > longest:
+        return DockerGarbage(f"{what} longer than {longest} bytes")
+    try:
+        return json.loads(data)
+    except ValueError:
+        return DockerGarbage(f"{what} that is not JSON: {data[:80]!r}")
+
+
 def _node_event(line: bytes) -> NodeEvent | DockerGarbage:
     """One line of the stream as a NodeEvent; garbage when it is not a JSON object (or is far too long)."""
-    if len(line) > LONGEST_EVENT_BYTES:
-        return DockerGarbage(f"an event line longer than {LONGEST_EVENT_BYTES} bytes")
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return DockerGarbage(f"an event line that is not JSON: {line[:80]!r}")
+    event = _json(line, LONGEST_EVENT_BYTES, "an event line")
+    if isinstance(event, DockerGarbage):
+        return event
     if not isinstance(event, dict):
         return DockerGarbage(f"an event that is a {type(event).__name__}, not an object")
     actor = event.get("Actor")
