@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from actors.base import ServiceActor, tell
@@ -21,6 +22,7 @@ from messages.docker import (
 from messages.log import Level
 from messages.routes import NODE_CHANGES
 from messages.swarm import NodeChanged, NodeEventsConnected
+from neon_cm.backoff import Backoff
 from neon_cm.outage import Outage
 
 #: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).
@@ -67,7 +69,7 @@ class NodeEvents(ServiceActor):
         """Nothing to handle: the thread does the work."""
 
     def follow(self) -> None:
-        delay = RETRY_FIRST_SECONDS
+        backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
         while True:
             with self.lock:
                 if self.stopping.is_set():
@@ -79,18 +81,17 @@ class NodeEvents(ServiceActor):
             if isinstance(outcome, StreamQuiet):
                 # Quiet Swarm or hung daemon: reconnecting tells which (a hung one does not answer in time).
                 self.log.debug(f"node events: nothing for {outcome.seconds:g} s; reconnecting")
-                delay = RETRY_FIRST_SECONDS
+                backoff.succeeded()
                 continue
             if self.outage.problem is None:
-                delay = RETRY_FIRST_SECONDS  # it was connected until now: a new failure starts the backoff again
+                backoff.succeeded()  # it was connected until now: a new failure starts the backoff again
             self.outage_failed(
                 self.outage,
                 "stream",
                 f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)",
                 Level.WARN,
             )
-            self.stopping.wait(delay)
-            delay = min(delay * 2, RETRY_LONGEST_SECONDS)
+            self.stopping.wait(backoff.failed(time.monotonic()))
 
     def connected(self) -> None:
         self.outage_ended(self.outage, "node events: connected again")

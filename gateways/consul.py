@@ -275,12 +275,17 @@ class ConsulGateway:
 
     # ----------------------------------------------------------------------- settings and switches
 
-    def read_keys(self, prefix: str) -> Answer:
-        """GET /v1/kv/<prefix>?recurse: KeysRead (the settings' one read, for the SettingsWatcher and the CLI)."""
+    def read_keys(self, prefix: str, index: int | None = None, wait_seconds: int = 30) -> Answer:
+        """GET /v1/kv/<prefix>?recurse: KeysRead (the settings' one read, for the SettingsWatcher, its ConsulWatch
+        and the CLI); with `index`, a blocking query (&index=<index>&wait=<wait_seconds>s) answered at a change or
+        when the wait runs out."""
 
         def work() -> KeysRead:
-            _, items = self.client.kv.get(prefix, recurse=True)
-            return KeysRead(tuple((item["Key"], item.get("Value")) for item in items or [] if isinstance(item, dict)))
+            wait = f"{wait_seconds}s" if index else None
+            new_index, items = self.client.kv.get(prefix, recurse=True, index=index, wait=wait)
+            values = tuple((item["Key"], item.get("Value")) for item in items or [] if isinstance(item, dict))
+            # A proxy's odd header is no index.
+            return KeysRead(values, int(new_index) if str(new_index or "").isdigit() else 0)
 
         return self.call(f"reading {prefix}*", work)
 

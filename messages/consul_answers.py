@@ -140,6 +140,8 @@ class KeysRead:
 
     values: tuple[tuple[str, bytes | None], ...]
     """(key, value) pairs, in Consul's order; none: an empty tuple."""
+    index: int = 0
+    """Consul's X-Consul-Index of the answer (0 when it sent none that is a number): what a blocking query waits on."""
 
 
 @attrs.frozen
