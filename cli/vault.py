@@ -23,16 +23,15 @@ from cli.common import (
 )
 from cli.settings import read_settings
 from gateways.consul import ConsulGateway
+from gateways.vault import VaultGateway
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm.booleans import parse_switch, stored_switch, switch_text
-from neon_cm.clients import vault_client
 from neon_cm.environment import TlsSettings
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from neon_cm.settings import parse_settings
 from neon_cm.urls import masked
 from neon_cm.vault import vault_url
-from neon_cm.vault_probe import probe
 
 
 def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -62,12 +61,12 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     url = vault_url(template, node)
     if url is None:
         return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
-    client = vault_client(url, tls)
+    gateway = VaultGateway(url, tls)
     try:
-        observed = probe(client, hostname, url)
+        found = gateway.probe()
     finally:
-        client.adapter.close()
-    return hostname, masked(url), observed.state.value, observed.detail
+        gateway.close()
+    return hostname, masked(url), found.state.value, found.detail
 
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -1,14 +1,14 @@
-"""Vault seal states, URLs per manager, and the unseal procedure as a pure state machine."""
+"""Vault seal states, URLs per manager, and the typed answers a Vault gives (pure: parsing and meaning only)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
+from neon_cm.jsonwords import json_type
 
 
 def vault_url(template: str, node: SwarmNode) -> str | None:
@@ -24,27 +24,65 @@ def vault_url(template: str, node: SwarmNode) -> str | None:
 
 @attrs.frozen
 class SealStatus:
-    """The fields of `GET /v1/sys/seal-status` (and of unseal responses) the service uses."""
+    """Answer: the fields of `GET /v1/sys/seal-status` (and of unseal responses) the service uses."""
 
     initialized: bool
     sealed: bool
     threshold: int
+    """`t`: shares needed (0 when not initialized)."""
     progress: int
+    """Shares received in the current attempt."""
     nonce: str
+    """The current attempt's id; "" when there is none."""
+    seal_type: str = "shamir"
+    """`type`: `shamir`, or an auto seal (`static`, `transit`, `awskms`, `pkcs11`, a KMS plugin...)."""
+    recovery_seal: bool = False
+    """`recovery_seal`: the keys operators hold are recovery keys, which never unseal."""
+    removed_from_cluster: bool = False
+    """`removed_from_cluster` (Vault 1.19+): the node was removed from its raft cluster; never unseal it."""
+    built: str = ""
+    """`commit_date` (OpenBao 2.6+) or `build_date` (Vault, older OpenBao), "" when neither is there."""
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> SealStatus:
-        """Parse a seal-status body; ValueError when it is not one."""
-        try:
-            initialized, sealed = body["initialized"], body["sealed"]
-            threshold, progress = body.get("t", 0), body.get("progress", 0)
-        except (KeyError, TypeError):
-            raise ValueError("not a seal-status body") from None
-        if not all(isinstance(flag, bool) for flag in (initialized, sealed)) or not all(
-            isinstance(number, int) for number in (threshold, progress)
-        ):
-            raise ValueError("seal-status fields have the wrong types")
-        return cls(initialized, sealed, threshold, progress, str(body.get("nonce") or ""))
+    def from_json(cls, body: Any) -> SealStatus:
+        """Parse a seal-status body (unknown fields ignored); ValueError when it is not one."""
+        if not isinstance(body, dict):
+            raise ValueError(f"the body is JSON {json_type(body)}, not a seal-status object")
+        initialized, sealed = body.get("initialized"), body.get("sealed")
+        threshold, progress, nonce = body.get("t", 0), body.get("progress", 0), body.get("nonce") or ""
+        if not isinstance(initialized, bool) or not isinstance(sealed, bool):
+            raise ValueError("the body has no boolean `initialized` and `sealed`: not a seal-status")
+        if not all(isinstance(number, int) and not isinstance(number, bool) for number in (threshold, progress)):
+            raise ValueError("seal-status fields `t` and `progress` are not integers")
+        if not isinstance(nonce, str):
+            raise ValueError("seal-status field `nonce` is not a string")
+        seal_type = body.get("type")
+        dates = [body.get(field) for field in ("commit_date", "build_date")]
+        return cls(
+            initialized,
+            sealed,
+            threshold,
+            progress,
+            nonce,
+            seal_type=seal_type if isinstance(seal_type, str) and seal_type else "shamir",
+            recovery_seal=body.get("recovery_seal") is True,
+            removed_from_cluster=body.get("removed_from_cluster") is True,
+            built=next((date for date in dates if isinstance(date, str) and date), ""),
+        )
+
+    @property
+    def auto_seal(self) -> bool:
+        """Whether the Vault unseals itself (any seal but Shamir's): no share may be submitted to it."""
+        return self.recovery_seal or self.seal_type != "shamir"
+
+    @property
+    def why_not_unsealable(self) -> str:
+        """Why shares must not be submitted to this sealed Vault; "" when they may."""
+        if self.removed_from_cluster:
+            return "removed from its raft cluster: not unsealing it; re-join or replace the node"
+        if self.auto_seal:
+            return f"auto seal {self.seal_type}: Vault unseals itself; check its seal backend"
+        return ""
 
     @property
     def state(self) -> VaultState:
@@ -53,67 +91,86 @@ class SealStatus:
         return VaultState.SEALED if self.sealed else VaultState.UNSEALED
 
 
-def health_role(body: Mapping[str, Any]) -> str:
-    """`active` or `standby` from a `GET /v1/sys/health` body (asked with standbyok, so standby answers 200)."""
-    return "standby" if body.get("standby") else "active"
+@attrs.frozen
+class HealthRole:
+    """Answer of `GET /v1/sys/health?standbyok=true` on an unsealed Vault: `active` or `standby`."""
+
+    role: str
+
+
+class UnreachableKind:
+    """Why a Vault could not be asked (the `kind` of Unreachable)."""
+
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TLS = "tls"
 
 
 @attrs.frozen
-class Submit:
-    """Submit the share at `index` of the credentials."""
+class Unreachable:
+    """Answer: no HTTP answer at all (refused, reset, timed out, TLS failed, a CA file that cannot be read)."""
 
-    index: int
-
-
-@attrs.frozen
-class Reset:
-    """Discard a partial attempt someone else left (progress > 0 before any share of ours)."""
+    kind: str
+    """An UnreachableKind value."""
+    reason: str
+    """In words, e.g. `cannot connect: [Errno 111] Connection refused`."""
 
 
 @attrs.frozen
-class Wait:
-    """Threshold reached but still sealed with progress 0: a raft follower unsealing in the background."""
+class Rejected:
+    """Answer: Vault refused a share or a reset (400): its own words, never the share."""
+
+    message: str
+    """Vault's `errors`, joined."""
 
 
 @attrs.frozen
-class Finished:
-    """Stop: `unsealed` says whether the node is unsealed, `reason` why not."""
+class Garbage:
+    """Answer: an HTTP answer that is not what Vault says there (a proxy, a 404, a 500, JSON of the wrong shape)."""
 
-    unsealed: bool
-    reason: str = ""
-
-
-Step = Submit | Reset | Wait | Finished
+    detail: str
+    """What came, in words (status, content type, the JSON's kind): never the body itself."""
 
 
-@attrs.define
-class UnsealAttempt:
-    """Decides the next step of unsealing one node from each seal status read.
+@attrs.frozen
+class NotSent:
+    """Answer: a share or reset was not sent, because its attempt was cancelled or its lease deadline had passed
+    when the request was about to go out."""
 
-    Distinct shares are submitted one at a time; the attempt stops as soon as the node
-    is unsealed; progress 0 after our shares is not a failure; a partial attempt that
-    is not ours is reset first.
-    """
+    reason: str
 
-    share_count: int
-    """How many distinct shares the credentials hold."""
-    submitted: int = 0
-    """Shares of ours submitted so far."""
-    reset_done: bool = False
 
-    def next_step(self, status: SealStatus) -> Step:
-        if not status.initialized:
-            return Finished(False, "Vault is not initialized; it cannot be unsealed")
-        if not status.sealed:
-            return Finished(True)
-        if self.submitted == 0 and status.progress > 0:
-            if self.reset_done:
-                return Finished(False, "another client keeps submitting shares; leaving it alone")
-            self.reset_done = True
-            return Reset()
-        if self.submitted > 0 and status.progress == 0:
-            return Wait()
-        if self.submitted >= self.share_count:
-            return Finished(False, f"all {self.share_count} unseal keys submitted and Vault is still sealed")
-        self.submitted += 1
-        return Submit(self.submitted - 1)
+SealAnswer = SealStatus | Unreachable | Garbage
+"""What reading the seal status can come to."""
+HealthAnswer = HealthRole | SealStatus | Unreachable | Garbage
+"""What reading the health can come to (a SealStatus when health says sealed or uninitialized after all)."""
+UnsealAnswer = SealStatus | Rejected | Unreachable | Garbage | NotSent
+"""What a share or a reset can come to."""
+
+
+@attrs.frozen
+class Observation:
+    """What one probe of a Vault found."""
+
+    state: VaultState
+    detail: str
+    """Role when unsealed, else the reason (error, progress, seal type)."""
+    unsealable: bool = True
+    """False when shares must never be submitted to it (an auto seal, a node removed from its cluster)."""
+
+
+def observation(seal: SealAnswer, health: HealthAnswer | None) -> Observation:
+    """A Vault's state and detail from its seal-status answer and, when unsealed, its health answer."""
+    if isinstance(health, (Unreachable, Garbage, SealStatus)):
+        seal = health  # sealed again, or gone, between the two requests: the later answer counts
+    if isinstance(seal, Unreachable):
+        return Observation(VaultState.UNREACHABLE, seal.reason)
+    if isinstance(seal, Garbage):
+        return Observation(VaultState.UNEXPECTED, seal.detail)
+    if seal.state is VaultState.SEALED:
+        if seal.why_not_unsealable:
+            return Observation(VaultState.SEALED, seal.why_not_unsealable, unsealable=False)
+        return Observation(VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted")
+    if seal.state is VaultState.NOT_INITIALIZED:
+        return Observation(VaultState.NOT_INITIALIZED, "")
+    return Observation(VaultState.UNSEALED, health.role if isinstance(health, HealthRole) else "")

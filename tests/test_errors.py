@@ -14,7 +14,7 @@ import requests
 from gateways.consul import consul_client
 from gateways.errors import ACL_ADVICE, PLAIN_HTTP, UNKNOWN_TOKEN, describe
 from gateways.files import read_text
-from neon_cm.clients import vault_client
+from gateways.vault import VaultGateway
 from neon_cm.environment import (
     TlsSettings,
     consul_access,
@@ -23,7 +23,6 @@ from neon_cm.environment import (
     parse_consul_address,
     parse_tls,
 )
-from neon_cm.vault_probe import probe
 
 
 def test_connection_error_is_reduced_to_the_os_error() -> None:
@@ -107,12 +106,12 @@ def test_vault_clients_never_send_a_token_from_the_environment(monkeypatch: pyte
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        observed = probe(vault_client(url, TlsSettings()), "manager-1", url)
+        state = VaultGateway(url, TlsSettings()).probe().state
     finally:
         server.shutdown()
         server.server_close()
 
-    assert "sealed" == observed.state.value
+    assert "sealed" == state.value
     assert [None] == SealStatusAnswer.tokens
 
 
@@ -202,15 +201,12 @@ def test_a_missing_client_certificate_does_not_break_a_plain_http_vault(
     """VAULT_CLIENT_CERT naming a missing file made every http:// Vault `unreachable` (requests looks for the
     files whatever the scheme, and hvac reads the variable itself): only https:// requests carry the certificate.
     Against a real server here."""
-    # hvac reads the variables when it is imported: as a service started with them would have them.
-    monkeypatch.setattr("hvac.v1.VAULT_CLIENT_CERT", str(tmp_path / "missing.pem"))
-    monkeypatch.setattr("hvac.v1.VAULT_CLIENT_KEY", str(tmp_path / "missing.key"))
     server = HTTPServer(("127.0.0.1", 0), SealStatusAnswer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     tls = TlsSettings(True, (str(tmp_path / "missing.pem"), str(tmp_path / "missing.key")))
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        observed = probe(vault_client(url, tls), "manager-1", url)
+        observed = VaultGateway(url, tls).probe()
         consul_client(
             consul_access(
                 {
@@ -235,7 +231,7 @@ def test_a_vault_probed_over_https_on_a_plain_http_port_says_so() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"https://127.0.0.1:{server.server_address[1]}"
-        observed = probe(vault_client(url, TlsSettings()), "manager-1", url)
+        observed = VaultGateway(url, TlsSettings()).probe()
     finally:
         server.shutdown()
         server.server_close()
