@@ -29,7 +29,7 @@ from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
 from gateways.consul import consul_client
 from gateways.docker import DockerGateway
-from gateways.files import read_text, write_replacing
+from gateways.files import path_kind, read_text, write_replacing
 from messages.routes import ROUTES, WIRING
 from neon_cm import __version__
 from neon_cm.config import Config, load_config
@@ -103,7 +103,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; return the process exit code."""
     stop = stopping.install()  # again: a caller may have changed the handlers since the import
     env = os.environ if env is None else env
-    config = load_config(env, read_text)
+    config = load_config(env, read_text, path_kind)
     sink = LogSink(config.level, config.secrets, FORMATTERS[config.log_format])
     sink.start()
     log = Log("main", sink)

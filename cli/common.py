@@ -16,7 +16,7 @@ import urllib3
 from gateways.consul import ConsulGateway, consul_client
 from gateways.docker import DockerGateway
 from gateways.errors import OS_ERROR, PLAIN_HTTP, acl_refusal, answered_plain_http, reason
-from gateways.files import read_text
+from gateways.files import path_kind, read_text
 from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.docker import DockerGarbage, DockerUnreachable, NodesListed, NotAManager
 from messages.swarm import SwarmNode
@@ -28,6 +28,7 @@ from neon_cm.environment import (
     parse_tls,
     switch_notes,
     tls_file_problems,
+    tls_file_warnings,
 )
 
 PROG = "neon-cluster-manager"
@@ -129,11 +130,12 @@ REQUEST_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSErr
 def tls_for(env: Mapping[str, str], peer: str, files_required: bool = True) -> TlsSettings:
     """`peer`'s TLS settings for a command that speaks TLS to it, its warnings noted once. With `files_required`,
     a certificate file that is missing or no file is the command's error (the request could not succeed)."""
-    problems = tls_file_problems(env, peer) if files_required else []
-    if problems:
-        raise CliError(f"{'; '.join(problems)}: TLS to {peer.title()} cannot be set up")
+    if files_required:
+        problems = tls_file_problems(env, peer, path_kind)
+        if problems:
+            raise CliError(f"{'; '.join(problems)}: TLS to {peer.title()} cannot be set up")
     tls, warnings = parse_tls(env, peer)
-    for warning in warnings:
+    for warning in [*warnings, *([] if files_required else tls_file_warnings(env, peer, path_kind))]:
         note(warning)
     if tls.verify is False:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above

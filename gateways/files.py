@@ -123,6 +123,15 @@ def read_pipe(descriptor: int, path: str | Path, limit: int, pipe_seconds: float
     return b"".join(chunks)
 
 
+def path_kind(path: str) -> str:
+    """What is at `path` (a symlink followed), without reading it: `file`, `directory`, `missing` or `other`."""
+    if os.path.isfile(path):
+        return "file"
+    if os.path.isdir(path):
+        return "directory"
+    return "other" if os.path.exists(path) else "missing"
+
+
 def read_text(path: str) -> str:
     """A token or secret file's text (a BOM dropped), never blocking on a pipe nor reading a device."""
     return read_given(path).decode("utf-8-sig")

@@ -12,6 +12,7 @@ from messages.log import Level
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
 from neon_cm.environment import (
     ConsulAccess,
+    PathKind,
     TlsSettings,
     consul_access,
     docker_host,
@@ -20,6 +21,7 @@ from neon_cm.environment import (
     parse_swarm_events,
     parse_tls,
     switch_notes,
+    tls_file_warnings,
 )
 
 DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
@@ -85,12 +87,15 @@ def parse_port(text: str | None) -> tuple[int | None, str | None]:
     return port, None
 
 
-def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Config:
-    """Parse the whole environment; problems become warnings, a credentials error, or a fatal error."""
+def load_config(env: Mapping[str, str], read_text: Callable[[str], str], path_kind: PathKind) -> Config:
+    """Parse the whole environment; problems become warnings, a credentials error, or a fatal error. The token and
+    credentials files are read with `read_text`, the certificate files looked at with `path_kind`."""
     level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
     log_format, format_warning = parse_log_format(env.get("LOG_FORMAT"))
     vault_tls, vault_warnings = parse_tls(env, "VAULT")
+    vault_warnings += tuple(tls_file_warnings(env, "VAULT", path_kind))
     _, consul_warnings = parse_tls(env, "CONSUL")
+    consul_warnings += tuple(tls_file_warnings(env, "CONSUL", path_kind))
     events, events_warning = parse_swarm_events(env)
     metrics_port, port_warning = parse_port(env.get("METRICS_PORT"))
     try:

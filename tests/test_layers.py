@@ -16,7 +16,35 @@ LAYERS = {"messages": 0, "neon_cm": 1, "gateways": 2, "actors": 3, "cli": 4, "ne
 #: What only a gateway (or an actor) may import: the servers' client libraries, the actor library, the metrics.
 CLIENT_LIBRARIES = {"requests", "urllib3", "consul", "docker", "hvac", "pykka", "prometheus_client"}
 #: The standard library's I/O, threads, signals and processes: none of it in pure logic.
-IMPURE_STDLIB = {"threading", "signal", "socket", "select", "subprocess", "tempfile", "http", "shutil", "asyncio"}
+IMPURE_STDLIB = {
+    "threading",
+    "signal",
+    "socket",
+    "select",
+    "subprocess",
+    "tempfile",
+    "http",
+    "shutil",
+    "asyncio",
+}
+#: Calls that read a clock, the file system or the process environment: pure logic is given these, never reads them.
+IMPURE_CALLS = (
+    "time.time",
+    "time.monotonic",
+    "time.sleep",
+    "time.perf_counter",
+    "datetime.now",
+    "datetime.utcnow",
+    "datetime.datetime.now",
+    "os.environ",
+    "os.getenv",
+    "os.path.",
+    "os.stat",
+    "os.open",
+    "os.read",
+    "os.listdir",
+    "open",
+)
 #: Modules of neon_cm/ allowed to do I/O: none.
 NOT_YET_PURE: set[str] = set()
 
@@ -37,6 +65,26 @@ def imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
+    return found
+
+
+def dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a name or an attribute chain, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def impure_uses(path: Path) -> set[str]:
+    """The clock, file system and environment reads in `path` (calls and attribute uses of IMPURE_CALLS)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        name = dotted(node.func) if isinstance(node, ast.Call) else dotted(node)
+        if name and any(name == call or (call.endswith(".") and name.startswith(call)) for call in IMPURE_CALLS):
+            found.add(name)
     return found
 
 
@@ -102,3 +150,11 @@ def test_the_entry_points_are_imported_by_nothing_below_them() -> None:
     }
 
     assert set() == below
+
+
+def test_pure_logic_reads_no_clock_file_or_environment() -> None:
+    """neon_cm/ is given the time, the environment and its files (read_text, path_kind): it reads none of them."""
+
+    reads = {f"{name} uses {use}" for name, path in modules() if layer(name) == "neon_cm" for use in impure_uses(path)}
+
+    assert set() == reads
