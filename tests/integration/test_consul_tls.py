@@ -89,4 +89,3 @@ def test_cli_speaks_https_and_says_what_is_wrong_with_the_certificate(tls_env: d
     assert b"neon-cluster-manager: error: cannot reach Consul at https://127.0.0.1:" in no_client_cert.stderr
     assert 1 == no_ca.returncode
     assert b"CONSUL_CACERT=/nonexistent/ca.pem does not exist" in no_ca.stderr
-    assert b"invalid path: /nonexistent/ca.pem" in no_ca.stderr
