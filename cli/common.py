@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import consul
-import requests
 import urllib3
 
 from gateways.consul import ConsulGateway, consul_client
 from gateways.docker import DockerGateway
-from gateways.errors import OS_ERROR, PLAIN_HTTP, acl_refusal, answered_plain_http, reason
+from gateways.errors import REQUEST_ERRORS, acl_refusal, os_reason
 from gateways.files import path_kind, read_text
 from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.docker import DockerGarbage, DockerUnreachable, NodesListed, NotAManager
@@ -101,30 +100,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 # --------------------------------------------------------------------------- errors from Consul and Docker
-
-
-def os_reason(error: BaseException) -> str:
-    """The useful part of a connection failure (`[Errno 111] Connection refused`), else the error's text."""
-    if isinstance(error, requests.Timeout):
-        return "no answer in time"
-    if answered_plain_http(error):
-        return PLAIN_HTTP
-    found = OS_ERROR.search(str(error))
-    if found:
-        return found.group(0).strip()
-    pending: list[object] = [error]
-    while pending:  # requests and urllib3 nest the OS error in args (docker's unix socket does)
-        current = pending.pop()
-        if isinstance(current, OSError) and current.errno is not None and current.strerror:
-            return f"[Errno {current.errno}] {current.strerror}"
-        if isinstance(current, BaseException):
-            pending.extend(current.args)
-    return reason(error)
-
-
-#: What a request to a peer can raise besides the client library's own refusals: requests' and urllib3's errors,
-#: and the OSError requests raises itself (a CA bundle it cannot find).
-REQUEST_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
 def tls_for(env: Mapping[str, str], peer: str, files_required: bool = True) -> TlsSettings:

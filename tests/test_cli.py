@@ -15,8 +15,9 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cli.common import os_reason, table
+from cli.common import table
 from cli.main import main
+from gateways.errors import os_reason
 from neon_cm.confidential import strip_confidential
 from neon_cm.encoding import canonical_json, with_hash
 from neon_cm.settings import PARSERS, setting_text
