@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pykka
@@ -18,6 +18,7 @@ from actors.ticker import Ticker
 from messages.lifecycle import ActorRestarted, StopChild, SuperviseChild, SupervisionGaveUp
 from messages.log import Level
 from messages.timing import SetInterval, Tick
+from tests.waiting import wait_until
 
 QUICK = {"backoff": (0.02, 0.1)}
 
@@ -87,13 +88,6 @@ def tree() -> Iterator[tuple[Log, io.StringIO, Directory, pykka.ActorRef[Any]]]:
     directory.register("recorder", recorder)
     yield Log("test", sink), stream, directory, recorder
     pykka.ActorRegistry.stop_all()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def fragile(log: Log, name: str, **kwargs: Any) -> ChildSpec:

@@ -13,6 +13,7 @@ import pytest
 
 from actors.ticker import Ticker
 from messages.timing import SetInterval, Tick
+from tests.waiting import wait_until
 
 
 class Recorder(pykka.ThreadingActor):
@@ -62,9 +63,7 @@ def test_stops_cleanly_and_stops_with_its_target(recorder: Any) -> None:
     ticker.stop()
     orphan = Ticker.start("orphan", target, 0.01)
     target.stop()
-    deadline = time.monotonic() + 2
-    while orphan.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not orphan.is_alive(), 2, "the orphan ticker to stop", interval=0.01)
 
     assert (False, False) == (ticker.is_alive(), orphan.is_alive())
 

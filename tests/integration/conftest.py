@@ -16,6 +16,7 @@ import pytest
 
 import teststack
 from neon_cm.keys import SETTINGS_PREFIX
+from tests.consul_server import ConsulServer
 from tests.service import ROOT, Service
 
 MANAGER = "manager-1"
@@ -37,6 +38,15 @@ def real_stack() -> Iterator[dict[str, Any]]:
         yield state
         if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
             teststack.down()
+
+
+@pytest.fixture(scope="module")
+def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServer]:
+    """A real Consul agent of the test module's own (ACLs on, default deny) on free loopback ports: one per
+    module that asks for it, stopped after the module."""
+    server = ConsulServer(tmp_path_factory.mktemp("acl-consul"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import gzip
 import json
 import random
 import re
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,11 +23,11 @@ from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, deflate, encode_definition, inflate, md5_base64, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
 from tests.integration.conftest import MANAGER
-from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
+from tests.integration.test_definition_pipeline import ACTIVE, BASE, LISTED, PUBLISHED, read_definition, seed_base
+from tests.prometheus_server import free_port
 from tests.service import LOG_LINE, Service
+from tests.waiting import settings_seen, wait_for_metric, wait_for_polls
 
-ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
-LISTED = r"\[DEBUG\] \[module:swarm-watcher\] listed 5 nodes"
 UNCHANGED = r"\[DEBUG\] \[module:definition-publisher\] definition unchanged"
 DIED = r"\[module:supervisor:[^\]]*\] .*crashed"
 DEFINITION_ERROR = rf"\[ERROR\] \[module:definition-publisher\] .*{re.escape(DEFINITION_KEY)}"
@@ -185,7 +184,7 @@ def test_bad_node_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     service, key, index = started_with_bad_setting(kv, start_service, "node_poll_seconds", value)
     service.wait_for(r"\[INFO\] \[module:settings\] settings: node_poll_seconds=30 ")
     service.wait_for(PUBLISHED)
-    time.sleep(2)  # the settings watch wakes again (defaults, other writes): no second WARN
+    settings_seen(kv, service, "vault_poll_seconds", "0.6")  # every earlier wake of the watch handled: no second WARN
 
     warned_once(service, "node_poll_seconds", value)
     assert index == modify_index(kv, key), "the operator's value was overwritten"
@@ -207,7 +206,7 @@ def test_bad_vault_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     service.wait_for(r"settings: .*vault_poll_seconds=30 ")
     service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-1\] monitoring http://127.0.0.11:8200 every 30 s")
     service.wait_for(r"\[INFO\] \[module:vault-monitor:manager-1\] Vault on manager-1 .* is unsealed")
-    time.sleep(2)
+    settings_seen(kv, service, "node_poll_seconds", "0.4")  # every earlier wake of the watch handled: no second WARN
 
     warned_once(service, "vault_poll_seconds", value)
     assert index == modify_index(kv, key), "the operator's value was overwritten"
@@ -221,29 +220,30 @@ def test_bad_vault_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     assert_running(service)
 
 
+MANAGER_1_POLLED = r"\[DEBUG\] \[module:vault-monitor:manager-1\] http://127.0.0.11:8200: unsealed"
+
+
 @pytest.mark.parametrize(
-    ("name", "polls"),
+    ("name", "polls", "clock", "ticks"),
     [
-        pytest.param("node_poll_seconds", LISTED, id="node_poll_seconds"),
-        pytest.param(
-            "vault_poll_seconds",
-            r"\[DEBUG\] \[module:vault-monitor:manager-1\] http://127.0.0.11:8200: unsealed",
-            id="vault_poll_seconds",
-        ),
+        # Each poll is timed by the other one, still quick: 6 Vault polls at 0.5 s, 10 node polls at 0.3 s (3 s).
+        pytest.param("node_poll_seconds", LISTED, MANAGER_1_POLLED, 6, id="node_poll_seconds"),
+        pytest.param("vault_poll_seconds", MANAGER_1_POLLED, LISTED, 10, id="vault_poll_seconds"),
     ],
 )
 def test_poll_seconds_too_small_to_be_meant_warns_once_and_the_default_applies(
-    kv: consul.Consul, start_service: Callable[..., Service], name: str, polls: str
+    kv: consul.Consul, start_service: Callable[..., Service], name: str, polls: str, clock: str, ticks: int
 ) -> None:
     """1e-300 s between polls is a typo as surely as 1e300 s: one WARN naming key and value, the default used,
-    polls at a sane pace."""
+    polls at a sane pace (counted while the other poll, still quick, ticks `ticks` times)."""
     seed_base(kv)
     quick(kv)
     kv.kv.put(SETTINGS_PREFIX + name, "1e-300")
     service = start_service()
     try:
         service.wait_for(ACTIVE)
-        time.sleep(3)
+        service.wait_for(rf"\[INFO\] \[module:settings\] settings: .*{name}=30( |$)")
+        service.wait_for(clock, count=ticks)
 
         warned_once(service, name, "1e-300")
         assert len(service.lines(polls)) < 20, "polling flat out"
@@ -275,7 +275,7 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
     service.wait_for(r"monitoring the Vault on manager manager-1 at https://manager-1.neon-vault.cluster:8200")
     service.wait_for(r"\[ERROR\] .*Vault on manager-1 \(https://manager-1.neon-vault.cluster:8200\) is unreachable")
     service.wait_for(PUBLISHED)
-    time.sleep(2)
+    settings_seen(kv, service, "node_poll_seconds", "0.4")  # every earlier wake of the watch handled: no second WARN
 
     warned_once(service, "vault_url_template", value)
     assert index == modify_index(kv, key), "the operator's value was overwritten"
@@ -286,7 +286,7 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
             rf"\[INFO\] .*Vault on manager-{number} \(http://127.0.0.1{number}:8200\) is unsealed", after=mark
         )
     settled = service.mark()
-    time.sleep(1.5)  # three more polls of each monitor
+    wait_for_polls(service, settled)
     assert [] == lines_after(service, settled, r"\[ERROR\]")
     warned_once(service, "vault_url_template", value)
     assert_running(service)
@@ -426,7 +426,7 @@ def test_unreadable_definition_is_never_overwritten_and_a_good_one_is_published(
     quick(kv)
     service = start_service()
     errors = service.wait_for(DEFINITION_ERROR, count=3, timeout=10)
-    time.sleep(1)
+    service.wait_for(DEFINITION_ERROR, count=2, after=service.mark())  # two more polls refused, nothing written
 
     assert all(re.search(reason, line) for line in errors), errors
     assert len(service.lines(DEFINITION_ERROR)) <= len(service.lines(LISTED)), "more than one ERROR per poll"
@@ -537,14 +537,15 @@ def refused_listing_is_one_error_and_nothing_written(
     kv: consul.Consul, start_service: Callable[..., Service], docker_host: str
 ) -> None:
     """The service pointed at a Docker daemon that cannot list the Swarm: one ERROR saying why, kept
-    quiet while it lasts, no write, and the service keeps running."""
+    quiet while it lasts (ten failed listings counted by its metrics), no write, and the service keeps running."""
     seed_base(kv)
     quick(kv)
     index = modify_index(kv, DEFINITION_KEY)
-    service = start_service(DOCKER_HOST=docker_host)
+    port = free_port()
+    service = start_service(DOCKER_HOST=docker_host, METRICS_PORT=str(port))
     service.wait_for(ACTIVE)
     errors = service.wait_for(r"\[ERROR\] \[module:swarm-watcher\] cannot list the Swarm's nodes")
-    time.sleep(3)  # ten node polls
+    wait_for_metric(port, "neon_cm_node_listing_failures_total", lambda failures: failures >= 10)
 
     assert "not a swarm manager" in errors[0]
     assert "no manager is known yet, so no Vault is monitored until a listing succeeds" in errors[0]

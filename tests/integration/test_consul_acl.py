@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,12 @@ from neon_cm.encoding import deflate
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
 from tests.integration.conftest import Cli
+from tests.integration.test_definition_pipeline import ACTIVE
 from tests.service import ROOT, Service
 
 POLICY = (ROOT / "examples" / "consul-acl-policy.hcl").read_text()
 BASE: dict[str, Any] = {"Name": "acl-test", "Schema": "1.0", "Datacenter": "dc1", "Nodes": {}, "Hash": None}
 PUBLISHED = r"\[INFO\] \[module:definition-publisher\] published the cluster definition"
-ACTIVE = r"\[INFO\] \[module:leadership\] this instance .* is active"
 MANAGER_2 = 1
 UNSEALED_BY_SERVICE = r"unsealed the Vault on manager-2 "
 
@@ -32,14 +32,6 @@ def without(rules: str, key: str, kind: str = r"\w+") -> str:
     block = re.compile(r"^" + kind + r' "' + re.escape(key) + r'" \{\n  policy = "\w+"\n\}\n', re.MULTILINE)
     assert block.search(rules), f"no rule for {key!r} in the policy"
     return block.sub("", rules)
-
-
-@pytest.fixture(scope="module")
-def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServer]:
-    """A Consul of its own with ACLs on (default deny), on free loopback ports, for this module."""
-    server = ConsulServer(tmp_path_factory.mktemp("acl-consul"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

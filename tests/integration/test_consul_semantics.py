@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,11 @@ from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
 from neon_cm.lease import CHECK_NAME
 from tests.consul_server import ConsulServer
 from tests.integration.test_consul_acl import POLICY, seed
-from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
+from tests.integration.test_definition_pipeline import ACTIVE, BASE, PUBLISHED, read_definition, seed_base
 from tests.service import Service
 
-ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
 PROBE = "neon/lease-probe/"
 """Keys of these tests: under neon/, so the `kv` fixture clears them before the next test."""
-
-
-@pytest.fixture(scope="module")
-def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServer]:
-    """A Consul of its own with ACLs on (default deny), for this module."""
-    server = ConsulServer(tmp_path_factory.mktemp("semantics-consul"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

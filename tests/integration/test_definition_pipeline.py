@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,9 @@ import pytest
 
 from neon_cm.encoding import decode_definition, deflate, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
+from tests.prometheus_server import free_port
 from tests.service import LOG_LINE, Service, readme_seconds
+from tests.waiting import settings_seen, wait_for_metric
 
 BASE = {
     "Name": "test-cluster",
@@ -24,7 +25,8 @@ BASE = {
     "Hash": None,
 }
 PUBLISHED = r"published the cluster definition"
-LISTED = r"listed 5 nodes"
+LISTED = r"\[DEBUG\] \[module:swarm-watcher\] listed 5 nodes"
+ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
 
 
 def seed_base(kv: consul.Consul, base: dict[str, Any] = BASE) -> None:
@@ -175,7 +177,7 @@ def test_settings_defaults_written_and_changes_picked_up_live(
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "-5")
     service.wait_for(r"\[WARN\] .*node_poll_seconds='-5' rejected", after=mark)
     service.wait_for(r"settings: node_poll_seconds=30 ", after=mark)
-    time.sleep(3)  # several settings polls: the bad value must not be warned about again
+    settings_seen(kv, service, "vault_poll_seconds", "29")  # the watch woke again with the bad value still stored
 
     assert 1 == len(service.lines(r"node_poll_seconds='-5' rejected"))
 
@@ -193,11 +195,12 @@ def test_log_level_filters_and_every_line_matches_the_format(
     """
     fast_polls(kv)  # no base definition: ERROR lines on every poll
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "zero")  # one WARN
-    service = start_service(LOG_LEVEL=level)
+    port = free_port()
+    service = start_service(LOG_LEVEL=level, METRICS_PORT=str(port))
     if "ERROR" in allowed:
         service.wait_for(r"\[ERROR\] .*no cluster definition", count=2)
-    else:
-        time.sleep(3)
+    else:  # nothing in the log to wait for: its metrics say the two ERRORs happened (and were filtered out)
+        wait_for_metric(port, "neon_cm_definition_publish_failures_total", lambda failures: failures >= 2)
     code, _ = service.stop()
 
     assert 0 == code

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import consul
 import pytest
@@ -26,9 +26,11 @@ from tests.deploy_docs import documented_command
 from tests.integration.conftest import MANAGER, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.service import LOG_LINE
+from tests.waiting import wait_until
 from teststack import images_build
 
-T = TypeVar("T")
+#: Seconds between tries of a condition that runs `docker` commands (each one a process).
+DOCKER_PACE = 0.25
 ACTIVE = re.compile(r"this instance \(.*\) is active")
 STANDBY = "standing by: "
 #: Health checks every 2 s instead of 30 s, so that a test sees `healthy` and `unhealthy` in seconds; the check
@@ -51,21 +53,6 @@ SECRET = documented_command("service-create", "docker", "secret", "create")[3]
 SERVICE = SERVICE_CREATE[SERVICE_CREATE.index("--name") + 1]
 #: The image reference the page shows (it must exist on every manager: scripts/stack.py image loads it there).
 IMAGE = SERVICE_CREATE[-1]
-
-
-def wait_for(
-    condition: Callable[[], T | None], timeout: float, what: str, detail: Callable[[], object] = lambda: ""
-) -> T:
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds, saying what
-    `detail` returns then."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}\n{detail()}")
-        time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +133,7 @@ class Deployment:
             of_image = [task for task in tasks if task["Spec"]["ContainerSpec"]["Image"].startswith(image)]
             return tasks if len(tasks) == len(of_image) == count else None
 
-        return wait_for(ready, timeout, f"{count} running task(s) of {image or 'the service'}")
+        return wait_until(ready, timeout, f"{count} running task(s) of {image or 'the service'}", interval=DOCKER_PACE)
 
     def remove(self) -> None:
         """`docker service rm`, then wait until no container of it is left on any manager."""
@@ -159,7 +146,7 @@ class Deployment:
             label = f"label=com.docker.swarm.service.name={SERVICE}"
             return not any(stack.docker(name, "ps", "-aq", "--filter", label).split() for name in managers)
 
-        wait_for(gone, 60, f"the containers of {SERVICE} to be removed")
+        wait_until(gone, 60, f"the containers of {SERVICE} to be removed", interval=DOCKER_PACE)
 
 
 @pytest.fixture
@@ -254,17 +241,23 @@ def test_deployed_service_publishes_unseals_logs_and_stops_cleanly(
     line saying it stopped."""
     deployment.create(image, *FAST_HEALTH)
     (task,) = deployment.wait_running()
-    first = wait_for(lambda: published_hash(kv), 60, "the first definition in Consul")
+    first = wait_until(lambda: published_hash(kv), 60, "the first definition in Consul", interval=DOCKER_PACE)
 
     labels("worker-1", "io.neon.compute.cores", "8")
-    wait_for(lambda: published_hash(kv) != first, 30, "a new definition after a label change")
+    wait_until(lambda: published_hash(kv) != first, 30, "a new definition after a label change", interval=DOCKER_PACE)
     stack.vault_restart(1)
-    wait_for(lambda: not stack.vault_seal_status(1)["sealed"], 30, "manager-2's restarted Vault to be unsealed")
+    wait_until(
+        lambda: not stack.vault_seal_status(1)["sealed"],
+        30,
+        "manager-2's restarted Vault to be unsealed",
+        interval=DOCKER_PACE,
+    )
     container = deployment.container(task)
-    health = wait_for(
+    health = wait_until(
         lambda: (s := deployment.container(task)["State"]["Health"]["Status"]) != "starting" and s,
         30,
         "a health verdict",
+        interval=DOCKER_PACE,
     )
     logs = deployment.logs()
     lines = [line for task_lines in logs.values() for line in task_lines]
@@ -297,8 +290,12 @@ def test_unhealthy_task_is_replaced_by_swarm(deployment: Deployment, image: str)
         running = [task for task in tasks if task["Status"]["State"] == "running"]
         return (ended[-1], running[0]) if ended and running else None
 
-    ended, _ = wait_for(
-        replaced, 90, "Swarm to replace an unhealthy task", lambda: [t["Status"] for t in deployment.tasks()]
+    ended, _ = wait_until(
+        replaced,
+        90,
+        "Swarm to replace an unhealthy task",
+        lambda: [t["Status"] for t in deployment.tasks()],
+        interval=DOCKER_PACE,
     )
     # Docker stops an unhealthy task with its stop signal: the service exits 0, and Swarm starts another.
     health = deployment.container(ended)["State"]["Health"]
@@ -320,7 +317,7 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
     try:
         deployment.create(image, *FAST_HEALTH)
         deployment.wait_running()
-        wait_for(lambda: published_hash(kv), 60, "the first definition in Consul")
+        wait_until(lambda: published_hash(kv), 60, "the first definition in Consul", interval=DOCKER_PACE)
         deployment.docker("service", "scale", "--detach", f"{SERVICE}=2")
         deployment.wait_running(2)
 
@@ -333,7 +330,7 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
             )
             return logs if ["active", "standby"] == roles else {}
 
-        wait_for(one_active_one_standby, 30, "one task active and one standing by")
+        wait_until(one_active_one_standby, 30, "one task active and one standing by", interval=DOCKER_PACE)
 
         update = threading.Thread(
             target=deployment.docker, args=("service", "update", "--image", second, SERVICE), daemon=True
@@ -343,12 +340,18 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
         stack.vault_restart(2)
         update.join(timeout=180)
         tasks = deployment.wait_running(2, image=second)
-        wait_for(
+        wait_until(
             lambda: read_definition(kv)[0]["Nodes"]["worker-2"]["Labels"].get("ComputeCores") == 4 or None,
             30,
             "the label changed during the update in Consul",
+            interval=DOCKER_PACE,
         )
-        wait_for(lambda: not any(stack.vault_seal_status(i)["sealed"] for i in range(3)), 30, "every Vault unsealed")
+        wait_until(
+            lambda: not any(stack.vault_seal_status(i)["sealed"] for i in range(3)),
+            30,
+            "every Vault unsealed",
+            interval=DOCKER_PACE,
+        )
         spans = active_spans(deployment.logs())
         overlaps = [(a, b) for a, b in itertools.pairwise(spans) if a[1] is None or a[1] > b[0]]
 

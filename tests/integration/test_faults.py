@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import consul
+import pytest
 
 import teststack as stack
 from neon_cm.encoding import decode_definition, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
-from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
+from tests.integration.test_definition_pipeline import ACTIVE, BASE, LISTED, PUBLISHED, read_definition, seed_base
+from tests.prometheus_server import free_port
 from tests.service import Service, readme_seconds
+from tests.waiting import scrape, wait_for_metric, wait_until
 
-ACTIVE = r"\[INFO\] \[module:leadership\] this instance \(.*\) is active"
 #: README's bounds, as tests/service.readme_seconds finds them.
 SIGTERM_EXIT = r"on SIGTERM the service stops its actors in reverse start order and exits 0 within (\d+) s"
 CLEAN_TAKEOVER = r"SIGTERM releases the lock \(a standby takes over within (\d+) s\)"
@@ -48,9 +52,10 @@ def test_two_instances_one_active_and_the_other_takes_over_after_sigkill(
     the check's TTL; asserted with 1.5x margin)."""
     first, second = active_and_standby(kv, start_service)
 
+    mark = second.mark()
     labels("worker-1", "failover.before", "1")
     first.wait_for(PUBLISHED, count=2)
-    time.sleep(2)
+    second.wait_for(LISTED, count=3, after=mark)  # the standby listed the changed Swarm too, and published nothing
     assert [] == second.lines(PUBLISHED) and [] == second.lines(ACTIVE)
     first.kill()
     killed = time.monotonic()
@@ -85,7 +90,7 @@ def test_a_paused_active_instance_woken_after_a_takeover_never_writes(
     labels("worker-1", "fence.woken", "2")
     first.wait_for(r"this instance is no longer active", after=mark, timeout=20)
     second.wait_for(PUBLISHED, count=2, timeout=20)
-    time.sleep(2)  # a few polls of the woken instance
+    first.wait_for(LISTED, count=3, after=first.mark())  # a few polls of the woken instance
     definition, digest, _, _ = read_definition(kv)
 
     assert [] == first.lines(PUBLISHED, after=mark)
@@ -179,7 +184,7 @@ def test_sigkill_at_any_moment_leaves_definition_and_hash_agreeing(
         service = start_service()
         service.wait_for(ACTIVE, timeout=45)
         labels("worker-2", f"kill.round{round_}", str(round_))
-        time.sleep(rng.uniform(0.05, 0.6))
+        time.sleep(rng.uniform(0.05, 0.6))  # paces the fault: the kill lands at a random moment of the work
         service.kill()
         service.stop()
         kv.kv.delete(LEADER_KEY)  # the dead instance's session would hold the lock for its check's TTL
@@ -207,7 +212,8 @@ def test_consul_outage_is_logged_at_a_sane_rate_and_the_service_converges(
 
     mark = service.mark()
     stack.consul_stop()
-    time.sleep(8)
+    service.wait_for(r"\[ERROR\]", after=mark)
+    service.wait_for(LISTED, count=16, after=mark)  # 8 s of node polls, each wanting Consul, while it is down
     errors_while_down = service.lines(r"\[ERROR\]", after=mark)
     stack.consul_start()
     quick_polls(kv)  # the dev agent lost everything: settings, and cluster setup's base, which it publishes again
@@ -232,7 +238,7 @@ def label_while_a_manager_is_down(through: str, label: str, node: str, timeout: 
         except stack.StackError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(1)
+            time.sleep(1)  # paces the retries of the docker CLI while the raft election goes on
 
 
 def test_docker_daemon_restart_is_survived(
@@ -242,7 +248,8 @@ def test_docker_daemon_restart_is_survived(
     changed meanwhile (through another manager) is in Consul once it is back."""
     seed_base(kv)
     quick_polls(kv)
-    service = start_service()
+    port = free_port()
+    service = start_service(METRICS_PORT=str(port))
     service.wait_for(PUBLISHED)
 
     mark = service.mark()
@@ -250,7 +257,9 @@ def test_docker_daemon_restart_is_survived(
     try:
         service.wait_for(r"\[ERROR\] .*cannot list the Swarm's nodes through Docker", after=mark)
         label_while_a_manager_is_down("manager-2", "outage.label=1", "worker-1")
-        time.sleep(3)
+        failed = scrape(port)["neon_cm_node_listing_failures_total"]
+        # Six more failed listings (3 s of polls) in the outage, for its one ERROR to stand for.
+        wait_for_metric(port, "neon_cm_node_listing_failures_total", lambda failures: failures >= failed + 6)
     finally:
         stack.docker_start("manager-1")
     service.wait_for(r"listing the Swarm's nodes again", after=mark, timeout=90)
@@ -264,15 +273,61 @@ def test_docker_daemon_restart_is_survived(
     assert 1 == len(service.lines(r"listing the Swarm's nodes again", after=mark))
 
 
-def test_consul_unreachable_at_start_is_not_fatal(start_service: Callable[..., Service]) -> None:
+class HangingUp:
+    """A TCP port where a Consul should be that reads each request's first line and hangs up without an answer
+    (the client sees the connection dropped, as when nothing answers): the requests are counted, by path."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.paths: list[str] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection, connection.makefile("rb") as stream:
+                request = stream.readline().decode("latin-1").split()
+            with self.lock:
+                self.paths.append(request[1] if len(request) > 1 else "")
+
+    def tries(self, prefixes: tuple[str, ...]) -> int:
+        """Requests so far to a path that starts with one of `prefixes`."""
+        with self.lock:
+            return sum(path.startswith(prefixes) for path in self.paths)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def hanging_up() -> Iterator[HangingUp]:
+    """A port that hangs up on every request, closed after the test."""
+    port = HangingUp()
+    yield port
+    port.close()
+
+
+LOCK_PATHS = ("/v1/agent/", "/v1/session/", f"/v1/kv/{LEADER_KEY}")
+SETTINGS_PATHS = (f"/v1/kv/{SETTINGS_PREFIX}",)
+
+
+def test_consul_unreachable_at_start_is_not_fatal(start_service: Callable[..., Service], hanging_up: HangingUp) -> None:
     """No Consul at start: the service retries, saying so once per part that needs Consul, stays up, and
-    monitors the Vaults anyway (on the default URL template until it can read its settings)."""
-    service = start_service(CONSUL_HTTP_ADDR="127.0.0.1:1")
+    monitors the Vaults anyway (on the default URL template until it can read its settings). The port where Consul
+    should be counts the tries: two more of the lock and of the settings after their ERRORs."""
+    service = start_service(CONSUL_HTTP_ADDR=hanging_up.address)
 
     service.wait_for(r"\[ERROR\] \[module:leadership\] cannot reach Consul for the instance lock \(.*\); retrying")
     service.wait_for(r"\[ERROR\] \[module:settings\] cannot read settings from Consul")
     service.wait_for(r"\[ERROR\] \[module:vault-monitor:manager-1\] Vault on manager-1 .* is unreachable")
-    time.sleep(5)  # two more tries
+    lock_tries, settings_tries = hanging_up.tries(LOCK_PATHS), hanging_up.tries(SETTINGS_PATHS)
+    wait_until(lambda: hanging_up.tries(LOCK_PATHS) >= lock_tries + 2, 30, "two more tries of the lock")
+    wait_until(lambda: hanging_up.tries(SETTINGS_PATHS) >= settings_tries + 2, 30, "two more reads of the settings")
 
     assert service.process.poll() is None
     assert 1 == len(service.lines(r"\[ERROR\] \[module:leadership\]"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -20,18 +19,7 @@ import teststack as stack
 from tests.integration.test_definition_pipeline import PUBLISHED, seed_base
 from tests.prometheus_server import free_port
 from tests.service import Service
-
-
-def scrape(port: int) -> dict[str, float]:
-    """GET /metrics as {'name{labels}': value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
-        if match:
-            samples[match.group(1)] = float(match.group(2))
-    return samples
+from tests.waiting import scrape, wait_for_metric
 
 
 def health_command(health_file: Path) -> subprocess.CompletedProcess[str]:
@@ -43,17 +31,6 @@ def health_command(health_file: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
-
-
-def wait_for_metric(port: int, name: str, predicate: Callable[[float], bool], timeout: float = 30) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = scrape(port).get(name)
-        if value is not None and predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} never satisfied the condition; last {value}")
-        time.sleep(0.2)
 
 
 def test_metrics_follow_the_stack(

@@ -44,21 +44,13 @@ COMMANDS = [
 TRACEBACK = "Traceback (most recent call last)"
 
 
-@pytest.fixture(scope="module")
-def own_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServer]:
-    """A real Consul agent of this module's own (ACLs on, default deny), on free loopback ports."""
-    server = ConsulServer(tmp_path_factory.mktemp("operator-consul"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def own_env(own_consul: ConsulServer, tmp_path: Path) -> dict[str, str]:
+def own_env(acl_consul: ConsulServer, tmp_path: Path) -> dict[str, str]:
     """An operator's environment for that Consul (neon/ cleared), with a Docker socket that does not exist."""
-    own_consul.api("DELETE", "/v1/kv/neon/?recurse")
+    acl_consul.api("DELETE", "/v1/kv/neon/?recurse")
     return {
-        "CONSUL_HTTP_ADDR": own_consul.http_url,
-        "CONSUL_HTTP_TOKEN": own_consul.master,
+        "CONSUL_HTTP_ADDR": acl_consul.http_url,
+        "CONSUL_HTTP_TOKEN": acl_consul.master,
         "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
     }
 
@@ -112,7 +104,7 @@ def https(consul_url: str) -> str:
 
 
 def test_every_command_with_each_bad_tls_path_is_one_line(
-    own_consul: ConsulServer, own_cli: Cli, tmp_path: Path
+    acl_consul: ConsulServer, own_cli: Cli, tmp_path: Path
 ) -> None:
     """CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT/KEY naming a missing file or a directory: every command
     (vault status too: it checks Consul before it asks Docker) says which variable and what is wrong in one
@@ -134,7 +126,7 @@ def test_every_command_with_each_bad_tls_path_is_one_line(
     runs = [
         (
             [definition if arg == "FILE" else arg for arg in command],
-            {"CONSUL_HTTP_ADDR": https(own_consul.http_url), **env},
+            {"CONSUL_HTTP_ADDR": https(acl_consul.http_url), **env},
         )
         for command in COMMANDS
         for env, _ in bad
@@ -150,12 +142,12 @@ def test_every_command_with_each_bad_tls_path_is_one_line(
 
 
 def test_https_to_the_plain_http_consul_says_so(
-    own_consul: ConsulServer, own_cli: Cli, tmp_path: Path, own_service: Callable[..., Service]
+    acl_consul: ConsulServer, own_cli: Cli, tmp_path: Path, own_service: Callable[..., Service]
 ) -> None:
     """An https:// address on Consul's plain-HTTP port: the CLI and the service say the server answered plain
     HTTP (the CLI printed urllib3's whole `HTTPSConnectionPool(... WRONG_VERSION_NUMBER)`)."""
     definition = str(put_file(tmp_path, BASE))
-    address = https(own_consul.http_url)
+    address = https(acl_consul.http_url)
     runs = [([definition if arg == "FILE" else arg for arg in command], {"CONSUL_HTTP_ADDR": address})
             for command in COMMANDS]  # fmt: skip
 
@@ -205,7 +197,7 @@ def docker_host(hostname: str) -> str:
 
 
 def test_vault_url_templates_an_operator_might_write(
-    own_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service], tmp_path: Path
+    acl_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service], tmp_path: Path
 ) -> None:
     """A template with user:password@ is refused by `settings set` (password not echoed) and, stored anyway, by
     the service (one WARN, password hidden, the default applies); with a client certificate that does not exist,
@@ -218,15 +210,15 @@ def test_vault_url_templates_an_operator_might_write(
     refused = own_cli("settings", "set", "vault_url_template", with_password)
     glued = own_cli("settings", "set", "vault_url_template", "http://{addr}{hostname}:8200")
     path = own_cli("settings", "set", "vault_url_template", "http://{addr}:8200/v1")
-    assert None is own_consul.get(SETTINGS_PREFIX + "vault_url_template")
-    own_consul.put(SETTINGS_PREFIX + "vault_url_template", with_password.encode())
-    own_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"0.5")
+    assert None is acl_consul.get(SETTINGS_PREFIX + "vault_url_template")
+    acl_consul.put(SETTINGS_PREFIX + "vault_url_template", with_password.encode())
+    acl_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"0.5")
     missing = str(tmp_path / "missing.pem")
 
     service = own_service(**manager, VAULT_CLIENT_CERT=missing, VAULT_CLIENT_KEY=missing)
     warned = service.wait_for(r"\[WARN\] .*vault_url_template=")
     mark = service.mark()
-    own_consul.put(SETTINGS_PREFIX + "vault_url_template", b"http://{addr}:8200")
+    acl_consul.put(SETTINGS_PREFIX + "vault_url_template", b"http://{addr}:8200")
     service.wait_for(r"\[INFO\] .*Vault on manager-1 \(http://127.0.0.11:8200\) is unsealed", after=mark)
     mark = service.mark()
     assert 0 == own_cli("settings", "set", "vault_url_template", "https://{addr}:8200").returncode
@@ -247,7 +239,7 @@ def test_vault_url_templates_an_operator_might_write(
 
 
 def test_an_unknown_token_is_said_to_be_unknown_not_a_policy_problem(
-    own_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service]
+    acl_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service]
 ) -> None:
     """A token Consul does not know (403 `ACL not found`) is said to be wrong or expired, by the CLI and the
     service; it was `the Consul token's ACL policy does not allow it`, sending the operator to edit a policy.
@@ -259,7 +251,7 @@ def test_an_unknown_token_is_said_to_be_unknown_not_a_policy_problem(
     logged = service.wait_for(r"\[ERROR\] \[module:settings\] cannot read settings")
 
     assert (
-        f"neon-cluster-manager: error: Consul at {own_consul.http_url} refused reading "
+        f"neon-cluster-manager: error: Consul at {acl_consul.http_url} refused reading "
         f"neon/services/neon-cluster-manager/*: {UNKNOWN_TOKEN}"
     ) == failed_with(get, "")
     assert UNKNOWN_TOKEN in logged[0]
@@ -270,15 +262,15 @@ def test_an_unknown_token_is_said_to_be_unknown_not_a_policy_problem(
 
 
 def test_health_is_said_once_fails_at_once_after_a_stop_and_answers_head(
-    own_consul: ConsulServer, own_service: Callable[..., Service], tmp_path: Path
+    acl_consul: ConsulServer, own_service: Callable[..., Service], tmp_path: Path
 ) -> None:
     """No node listing for many health verdicts (every 5 s, the seconds growing): one ERROR, not one per verdict;
     /metrics and /health answer HEAD (501 before); a stored `5` is logged `5`; once the service stopped,
     `health` fails at once (it said `healthy` for up to 30 s)."""
     port = free_port()
     health_file = tmp_path / "health"
-    own_consul.put(SETTINGS_PREFIX + "node_poll_seconds", b"0.5")
-    own_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"5")
+    acl_consul.put(SETTINGS_PREFIX + "node_poll_seconds", b"0.5")
+    acl_consul.put(SETTINGS_PREFIX + "vault_poll_seconds", b"5")
     service = own_service(METRICS_PORT=str(port), NEON_CM_HEALTH_FILE=str(health_file))
     service.wait_for(r"settings: node_poll_seconds=0\.5 vault_poll_seconds=5 ")
     service.wait_for(r"\[ERROR\] \[module:metrics\] unhealthy: no successful node listing")
@@ -336,11 +328,11 @@ def test_stack_py_stops_and_starts_one_openbao(vault: dict[str, Any], cli: Cli) 
 # --------------------------------------------------------------------------- item 9: switches
 
 
-def test_the_auto_unseal_switch_is_read_as_the_service_reads_it(own_consul: ConsulServer, own_cli: Cli) -> None:
+def test_the_auto_unseal_switch_is_read_as_the_service_reads_it(acl_consul: ConsulServer, own_cli: Cli) -> None:
     """A stored `true\\n` is shown quoted on one line (it printed a raw newline); `yes` reads as true, with a note."""
-    own_consul.put(DISABLE_AUTO_UNSEAL_KEY, b"true\n")
+    acl_consul.put(DISABLE_AUTO_UNSEAL_KEY, b"true\n")
     newline = own_cli("vault", "auto-unlock")
-    own_consul.put(DISABLE_AUTO_UNSEAL_KEY, b"yes")
+    acl_consul.put(DISABLE_AUTO_UNSEAL_KEY, b"yes")
     yes = own_cli("vault", "auto-unlock")
 
     assert ("auto-unseal is off (neon/cluster/disable-auto-unseal='true\\n')\n", "") == (out(newline), err(newline))

@@ -17,6 +17,7 @@ from tests.integration.test_definition_pipeline import PUBLISHED, seed_base
 from tests.prometheus_server import JOB, Prometheus, free_port
 from tests.service import Service
 from tests.test_alerts import DASHBOARD, dashboard_queries
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -32,15 +33,6 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[list[str]], Prometheus]]:
     yield start
     for server in started:
         server.stop()
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def vault_sealed_states(server: Prometheus, node: str) -> list[str]:
@@ -63,7 +55,10 @@ def test_vault_sealed_alert_pends_fires_and_resolves(
     service.wait_for(PUBLISHED)
     server = prometheus([f"127.0.0.1:{port}"])
     wait_until(
-        lambda: server.query(f'neon_cm_vault_state{{job="{JOB}",node="manager-2",state="unsealed"}} == 1'), "a scrape"
+        lambda: server.query(f'neon_cm_vault_state{{job="{JOB}",node="manager-2",state="unsealed"}} == 1'),
+        30,
+        "a scrape",
+        interval=0.1,
     )
     kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "true")
 
@@ -78,7 +73,7 @@ def test_vault_sealed_alert_pends_fires_and_resolves(
         time.sleep(0.1)
     kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "false")
     switched_on = time.monotonic()
-    wait_until(lambda: not vault_sealed_states(server, "manager-2"), "VaultSealed to resolve")
+    wait_until(lambda: not vault_sealed_states(server, "manager-2"), 30, "VaultSealed to resolve", interval=0.1)
     resolved = time.monotonic() - switched_on
 
     assert ["pending", "firing"] == [state for state, _ in seen]
@@ -101,7 +96,9 @@ def test_every_dashboard_query_answers_on_a_real_prometheus(
     seed_base(kv)
     start_service(METRICS_PORT=str(port)).wait_for(PUBLISHED)
     server = prometheus([f"127.0.0.1:{port}"])
-    wait_until(lambda: server.query("neon_cm_vault_unseal_attempts_total"), "a scrape with Vault readings")
+    wait_until(
+        lambda: server.query("neon_cm_vault_unseal_attempts_total"), 30, "a scrape with Vault readings", interval=0.1
+    )
     time.sleep(3)  # increase() over [$__rate_interval] needs a few samples
 
     queries = dashboard_queries(json.loads(DASHBOARD.read_text()))

@@ -22,8 +22,9 @@ from neon_cm.keys import SETTINGS_PREFIX
 from tests.deploy_docs import documented_command, documented_commands
 from tests.integration.conftest import unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
-from tests.integration.test_deployment import published_hash, wait_for
+from tests.integration.test_deployment import DOCKER_PACE, published_hash
 from tests.service import ROOT
+from tests.waiting import wait_until
 from teststack import images_build
 
 DEPLOY = documented_command("stack", "docker", "stack", "deploy")
@@ -187,7 +188,12 @@ class Stack:
         """Remove whatever of the stack is left, then its volume on every manager."""
         if any(line.startswith(f"{STACK} ") for line in self.docker("stack", "ls").splitlines()):
             self.docker(*REMOVE[1:])
-        wait_for(lambda: not any(self.containers().values()), 60, f"the containers of {STACK} to be removed")
+        wait_until(
+            lambda: not any(self.containers().values()),
+            60,
+            f"the containers of {STACK} to be removed",
+            interval=DOCKER_PACE,
+        )
         for name in managers(self.state):
             if stack.docker(name, "volume", "ls", "-q", "--filter", f"name={VOLUME}").split():
                 stack.docker(name, "volume", "rm", VOLUME)
@@ -231,22 +237,39 @@ def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "3600")  # only the event stream brings a change in time
     started = time.monotonic()
     deployed.deploy()
-    first = wait_for(lambda: published_hash(kv), 90, "the first definition in Consul", lambda: deployed.logs())
+    first = wait_until(
+        lambda: published_hash(kv), 90, "the first definition in Consul", lambda: deployed.logs(), interval=DOCKER_PACE
+    )
     print(f"docker stack deploy to the first definition in Consul: {time.monotonic() - started:.1f} s")
-    proxies: list[dict[str, Any]] = wait_for(
-        lambda: tasks if len(tasks := deployed.running(PROXY)) == 3 else None, 60, "a proxy on every manager"
+    proxies: list[dict[str, Any]] = wait_until(
+        lambda: tasks if len(tasks := deployed.running(PROXY)) == 3 else None,
+        60,
+        "a proxy on every manager",
+        interval=DOCKER_PACE,
     )
     stack.vault_restart(1)
-    wait_for(lambda: not stack.vault_seal_status(1)["sealed"], 30, "manager-2's restarted Vault to be unsealed")
-    wait_for(
+    wait_until(
+        lambda: not stack.vault_seal_status(1)["sealed"],
+        30,
+        "manager-2's restarted Vault to be unsealed",
+        interval=DOCKER_PACE,
+    )
+    wait_until(
         lambda: any("GET /v1.41/events?" in line and " 200 " in line for line in deployed.logs(PROXY)),
         30,
         "the proxy to log the service's event stream (at its response headers: `option logasap`)",
+        interval=DOCKER_PACE,
     )
     before = len(deployed.logs())
     time.sleep(IDLE_SECONDS)  # the event stream stays idle longer than the proxy's default timeouts
     labels("worker-1", "io.neon.compute.cores", "8")
-    wait_for(lambda: published_hash(kv) != first, 30, "a new definition after a label change", deployed.logs)
+    wait_until(
+        lambda: published_hash(kv) != first,
+        30,
+        "a new definition after a label change",
+        deployed.logs,
+        interval=DOCKER_PACE,
+    )
     definition, _, _, _ = read_definition(kv)
     lines = deployed.logs()
     proxy_hosts = sorted(deployed.hostname(task) for task in proxies)
@@ -265,11 +288,14 @@ def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_clean
     refused with 403, while the node listing works. `docker stack rm` exits 0 and every container of the stack (the
     service's, the three proxies) exits 0."""
     deployed.deploy()
-    (task,) = wait_for(lambda: deployed.running(SERVICE), 90, "the service's task to run")
-    wait_for(lambda: len(deployed.running(PROXY)) == 3, 60, "a proxy on every manager")
+    (task,) = wait_until(lambda: deployed.running(SERVICE), 90, "the service's task to run", interval=DOCKER_PACE)
+    wait_until(lambda: len(deployed.running(PROXY)) == 3, 60, "a proxy on every manager", interval=DOCKER_PACE)
     host, container = deployed.container(task)
-    wait_for(
-        lambda: any("this instance" in line and "is active" in line for line in deployed.logs()), 60, "an active one"
+    wait_until(
+        lambda: any("this instance" in line and "is active" in line for line in deployed.logs()),
+        60,
+        "an active one",
+        interval=DOCKER_PACE,
     )
     probe = stack.docker(host, "exec", container["Id"], "python", "-c", PROBE)
     socket_inside = stack.docker(

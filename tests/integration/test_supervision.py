@@ -24,6 +24,7 @@ from neon_cm.encoding import deflate, verify_definition
 from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX
 from tests.integration.test_definition_pipeline import PUBLISHED, read_definition, seed_base
 from tests.service import Service
+from tests.waiting import vault_poll_line, wait_for_polls, wait_until
 
 SUPERVISOR = r"\[module:supervisor"
 UNSEALED = r"Vault on manager-{} .* is unsealed"
@@ -36,18 +37,6 @@ def vault_settings(kv: consul.Consul) -> None:
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
 
 
-def poll_line(node: int) -> str:
-    """manager-<node>'s monitor's DEBUG line per poll."""
-    return rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] "
-
-
-def wait_for_polls(service: Service, mark: int, count: int = 3) -> None:
-    """Wait until every manager's monitor has polled `count` times after `mark`: the positive sign that the
-    service went on working, before a test says nothing else happened meanwhile."""
-    for node in (1, 2, 3):
-        service.wait_for(poll_line(node), count=count, after=mark)
-
-
 def test_a_missing_vault_cacert_is_said_and_every_vault_stays_watched(
     kv: consul.Consul, start_service: Callable[..., Service], vault: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -57,7 +46,7 @@ def test_a_missing_vault_cacert_is_said_and_every_vault_stays_watched(
     health_file = tmp_path / "health"
     service = start_service(VAULT_CACERT="/etc/neon/vault-ca.pem.typo", NEON_CM_HEALTH_FILE=str(health_file))
 
-    service.wait_for(r"\[WARN\] \[module:main\] VAULT_CACERT=/etc/neon/vault-ca.pem.typo is not a file")
+    service.wait_for(r"\[WARN\] \[module:main\] VAULT_CACERT=/etc/neon/vault-ca.pem.typo does not exist")
     for node in (1, 2, 3):
         service.wait_for(rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] .* is unreachable: .*vault-ca.pem.typo")
     mark = service.mark()
@@ -115,7 +104,7 @@ def test_a_sealed_vault_is_reported_during_a_consul_outage_and_unsealed_after_it
         waiting = service.wait_for(r"\[INFO\] \[module:unsealer\] not unsealing manager-2: unsealing waits", after=mark)
         # Two more polls of the sealed Vault after the Unsealer said it waits, before saying it stayed sealed.
         since = service.lines("", after=0).index(waiting[0]) + 1
-        service.wait_for(poll_line(2), count=2, after=since)
+        service.wait_for(vault_poll_line(2), count=2, after=since)
         assert stack.vault_seal_status(1)["sealed"]
     finally:
         stack.consul_start()
@@ -210,10 +199,12 @@ def test_chaos_consul_vault_and_dockerd_restarted_at_random_moments(
         custom = definition.get("Nodes", {}).get("worker-2", {}).get("Labels", {}).get("Custom", {})
         return custom.get("chaos.step") == "final" and verify_definition(definition, digest)
 
-    end = time.monotonic() + 90
-    while not (converged() and not any(stack.vault_seal_status(i)["sealed"] for i in range(3))):
-        assert time.monotonic() < end, f"not converged 90 s after the chaos ({faults})"
-        time.sleep(0.5)
+    wait_until(
+        lambda: converged() and not any(stack.vault_seal_status(i)["sealed"] for i in range(3)),
+        90,
+        f"convergence after the chaos ({faults})",
+        interval=0.5,
+    )
     definition, _, _, _ = read_definition(kv)
     swarm = {node["Description"]["Hostname"].lower(): node for node in swarm_nodes()}
 

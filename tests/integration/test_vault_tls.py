@@ -91,7 +91,7 @@ def test_skip_verify_really_skips_verification(
     service.wait_for(UNSEALED_BY_SERVICE)
 
     assert not stack.vault_seal_status(MANAGER_3)["sealed"]
-    assert service.lines(r"\[WARN\] .*VAULT_SKIP_VERIFY is set")
+    assert service.lines(r"\[WARN\] .*VAULT_SKIP_VERIFY=true: Vault's TLS certificates are NOT verified")
 
 
 def test_ca_bundle_file_is_the_one_trusted(certificates: dict[str, str]) -> None:
