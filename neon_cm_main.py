@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neon_cm import stopping
+from cli import stopping
 
 stopping.install()  # first of all: a stop while the imports below take their ~0.3 s is a clean stop
 
@@ -27,25 +27,17 @@ from actors.supervisor import ChildSpec, Strategy, Supervisor, stop_actors
 from actors.swarm_watcher import SwarmWatcher
 from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
+from gateways.consul import consul_client
 from gateways.docker import DockerGateway
+from gateways.files import path_kind, read_text, write_replacing
+from messages.routes import ROUTES, WIRING
 from neon_cm import __version__
-from neon_cm.clients import consul_client, read_text
 from neon_cm.config import Config, load_config
-from neon_cm.files import describe_os_error, write_replacing
+from neon_cm.environment import ConsulAccess
+from neon_cm.filewords import describe_os_error
 from neon_cm.health import stopped_document
 from neon_cm.logformat import FORMATTERS
 
-#: Who hears whose publications, by name: a restarted actor is found again under its name.
-WIRING: dict[str, tuple[str, ...]] = {
-    "leadership": ("metrics", "vault-fleet", "unsealer", "definition-publisher"),
-    "settings": ("metrics", "vault-fleet", "swarm-watcher"),
-    "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher"),
-    "definition-publisher": ("metrics",),
-    "vault-fleet": ("metrics",),
-    "vault-monitor": ("metrics",),
-    "unsealer": ("metrics",),
-    "supervisor": ("metrics",),
-}
 #: The lock's client: its release on stop must not wait out a hung Consul, and an active instance must
 #: find out it cannot pass its check well before the check expires (actors/leadership.py).
 LOCK_REQUEST_TIMEOUT = 1.0
@@ -53,31 +45,34 @@ LOCK_REQUEST_TIMEOUT = 1.0
 SHUTDOWN_SECONDS = 3.5
 
 
-def service_tree(env: Mapping[str, str], config: Config, log: Log) -> list[ChildSpec]:
+def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSpec]:
     """The top supervisor's children, in start order (stopped in reverse). README draws the tree.
 
     Three failure domains that never stop or restart each other: settings, the Vault side and the
-    definition side; the observers (metrics, leadership) beside them. Each actor has its own client.
+    definition side; the observers (metrics, leadership) beside them. Each actor has its own client, built from
+    what `load_config` parsed (`consul`: Config.consul, known good once there is no fatal error).
     """
     vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.vault_tls, log))]
     if config.credentials is not None:
         credentials = config.credentials
-        unsealer = ChildSpec("unsealer", lambda: Unsealer.start(credentials, consul_client(env), config.vault_tls, log))
+        unsealer = ChildSpec(
+            "unsealer", lambda: Unsealer.start(credentials, consul_client(consul), config.vault_tls, log)
+        )
         vault_side.insert(0, unsealer)
     definition_side = [
-        ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(DockerGateway.from_env(env), log)),
+        ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(DockerGateway(config.docker_host), log)),
         # Its own client: the event stream holds a connection open for as long as it runs.
         *(
-            [ChildSpec("node-events", lambda: NodeEvents.start(DockerGateway.from_env(env), log))]
+            [ChildSpec("node-events", lambda: NodeEvents.start(DockerGateway(config.docker_host), log))]
             if config.events
             else []
         ),
-        ChildSpec("definition-publisher", lambda: DefinitionPublisher.start(consul_client(env), log)),
+        ChildSpec("definition-publisher", lambda: DefinitionPublisher.start(consul_client(consul), log)),
     ]
     return [
         ChildSpec("metrics", lambda: Metrics.start(log, config.metrics_port, config.health_file)),
-        ChildSpec("leadership", lambda: Leadership.start(consul_client(env, LOCK_REQUEST_TIMEOUT), log)),
-        ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(env), log)),
+        ChildSpec("leadership", lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log)),
+        ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(consul), log)),
         ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),
         ChildSpec("definition", lambda: Supervisor.start("definition", Strategy.REST_FOR_ONE, definition_side, log)),
     ]
@@ -108,7 +103,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; return the process exit code."""
     stop = stopping.install()  # again: a caller may have changed the handlers since the import
     env = os.environ if env is None else env
-    config = load_config(env, read_text)
+    config = load_config(env, read_text, path_kind)
     sink = LogSink(config.level, config.secrets, FORMATTERS[config.log_format])
     sink.start()
     log = Log("main", sink)
@@ -117,16 +112,16 @@ def main(env: Mapping[str, str] | None = None) -> int:
     # pykka logs every actor's death; supervisors do that once per crash, with the exception.
     logging.getLogger("pykka").setLevel(logging.CRITICAL)
     signal.signal(signal.SIGUSR1, lambda *_: log_thread_dump(log))
-    if config.fatal:
-        log.fatal(config.fatal)
+    if config.fatal or config.consul is None:
+        log.fatal(config.fatal or "no Consul address")
         sink.stop()
         return 1
     log_start(config, log)
-    if config.vault_tls.verify is False or config.consul_tls.verify is False:
+    if config.vault_tls.verify is False or config.consul.tls.verify is False:
         # Said once at start; urllib3 would otherwise warn on every request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    with linked(None, Directory(WIRING)):
-        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(env, config, log), log)
+    with linked(None, Directory(WIRING, ROUTES)):
+        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(config, config.consul, log), log)
     # A signal may land on any thread, and CPython runs its handler only when the main thread wakes:
     # a timed wait makes sure it does.
     while not stop.wait(timeout=0.2):

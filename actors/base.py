@@ -34,9 +34,12 @@ import pykka
 from actors.logger import Log
 from actors.scheduler import SCHEDULER, Timer
 from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
+from messages.log import Level
+from messages.routes import ROUTES, member_name
 from messages.timing import Tick
 from neon_cm.decider import CancelTimer, Publish, StartTimer, TimerFired
 from neon_cm.decider import Log as LogEffect
+from neon_cm.outage import Outage
 
 A = TypeVar("A", bound=pykka.Actor)
 
@@ -57,11 +60,13 @@ class Directory:
 
     Supervisors register each child under its name when they start it, so a restarted actor is
     reached under the same name. `wiring` maps a publishing component to the names of its
-    subscribers; it is fixed when the service is wired.
+    subscribers, `routes` a directed message's route to its receiver (messages/routes.py: the service's
+    own, unless a test wires its own); both are fixed when the service is wired.
     """
 
-    def __init__(self, wiring: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, wiring: Mapping[str, tuple[str, ...]] | None = None, routes: Mapping[str, str] = ROUTES) -> None:
         self.wiring = dict(wiring or {})
+        self.routes = dict(routes)
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
 
@@ -78,6 +83,14 @@ class Directory:
     def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
         with self._lock:
             return self._refs.get(name)
+
+    def route(self, route: str, key: str | None = None) -> pykka.ActorRef[Any] | None:
+        """The actor a directed message on `route` goes to (of a keyed route, the one for `key`); None when it is
+        not running (or the route is not wired)."""
+        receiver = self.routes.get(route)
+        if receiver is None:
+            return None
+        return self.lookup(receiver if key is None else member_name(receiver, key))
 
     def names(self) -> dict[str, pykka.ActorRef[Any]]:
         with self._lock:
@@ -276,6 +289,18 @@ class ServiceActor(LinkedActor):
         """Tell `message` to every running subscriber of this component."""
         for subscriber in self.directory.subscribers(self.component):
             tell(subscriber, message)
+
+    # One shape for a failure that repeats (neon_cm/outage.py): one line as it starts (or changes, or as a
+    # reminder), one INFO as it ends.
+    def outage_failed(self, outage: Outage, problem: str, text: str, level: Level = Level.ERROR) -> None:
+        """Record the failure `problem` in `outage`; log `text` when that is news."""
+        if outage.failed(problem, time.monotonic()):
+            self.log.write(level, text)
+
+    def outage_ended(self, outage: Outage, text: str) -> None:
+        """Record a success in `outage`; log `text` at INFO when it ends a failure."""
+        if outage.succeeded() is not None:
+            self.log.info(text)
 
 
 _timer_tokens = itertools.count(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import consul
@@ -10,8 +11,10 @@ import pykka
 
 from actors.base import ServiceActor, tell
 from actors.logger import Log
+from gateways.consul import ConsulGateway
 from messages.consul import KeysChanged, WatchFailed
-from neon_cm.errors import CONSUL_ERRORS, describe
+from messages.consul_answers import ConsulRefused, KeysRead
+from neon_cm.backoff import Backoff
 
 #: How long Consul holds a blocking query open when nothing changes.
 BLOCK_SECONDS = 30
@@ -31,7 +34,7 @@ class ConsulWatch(ServiceActor):
 
     def __init__(self, consul_client: consul.Consul, prefix: str, target: pykka.ActorRef[Any], log: Log) -> None:
         super().__init__(log)
-        self.consul = consul_client
+        self.gateway = ConsulGateway(consul_client)
         self.prefix = prefix
         self.target = target
         self.stopping = threading.Event()
@@ -47,26 +50,21 @@ class ConsulWatch(ServiceActor):
 
     def watch(self) -> None:
         index: int | None = None
-        delay = RETRY_FIRST_SECONDS
+        backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
         while not self.stopping.is_set():
-            try:
-                new_index, items = self.consul.kv.get(
-                    self.prefix, recurse=True, index=index, wait=f"{BLOCK_SECONDS}s" if index else None
-                )
-            except CONSUL_ERRORS as error:
-                if self.stopping.is_set() or not self.tell(WatchFailed(self.prefix, describe(error))):
+            answer = self.gateway.read_keys(self.prefix, index, BLOCK_SECONDS)
+            if not isinstance(answer, KeysRead):
+                problem = answer.detail if isinstance(answer, ConsulRefused) else answer.reason
+                if self.stopping.is_set() or not self.tell(WatchFailed(self.prefix, problem)):
                     return
                 index = None  # after an outage, Consul may have restarted with a lower index
-                self.stopping.wait(delay)
-                delay = min(delay * 2, RETRY_LONGEST_SECONDS)
+                self.stopping.wait(backoff.failed(time.monotonic()))
                 continue
-            delay = RETRY_FIRST_SECONDS
-            new_index = int(new_index) if str(new_index or "").isdigit() else 0  # a proxy's odd header is no index
-            if index is not None and new_index == index:
+            backoff.succeeded()
+            if index is not None and answer.index == index:
                 continue  # the wait ran out with nothing changed
-            index = new_index if index is None or new_index > index else None
-            values = tuple((item["Key"], item.get("Value")) for item in items or [] if isinstance(item, dict))
-            if self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, values)):
+            index = answer.index if index is None or answer.index > index else None
+            if self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, answer.values)):
                 return
 
     def tell(self, message: Any) -> bool:

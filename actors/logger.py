@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import IO, Any
 
+import attrs
 import pykka
 
 from messages.log import Level, LogEntry
@@ -45,27 +46,34 @@ def write_entry(
         stream.flush()
 
 
+@attrs.frozen
+class LogOutput:
+    """How entries become lines: the LOG_LEVEL filter, the secrets masked, the format, and the stream."""
+
+    level: Level
+    secrets: frozenset[str] = frozenset()
+    formatter: Formatter = format_line
+    stream: IO[str] | None = None
+    """None: standard output, as it is when the Logger starts."""
+
+    def write(self, stream: IO[str], log_entry: LogEntry) -> None:
+        """One entry on `stream`, as write_entry writes it."""
+        write_entry(stream, log_entry, self.level, self.secrets, self.formatter)
+
+
 class Logger(pykka.ThreadingActor):
     """Writes every LogEntry it is told, filtered by the LOG_LEVEL, one line each, to its stream."""
 
     use_daemon_thread = True  # the process exits even if an entry is being written to a blocked stdout
 
-    def __init__(
-        self,
-        level: Level,
-        secrets: frozenset[str] = frozenset(),
-        formatter: Formatter = format_line,
-        stream: IO[str] | None = None,
-    ) -> None:
+    def __init__(self, output: LogOutput) -> None:
         super().__init__()
-        self.level = level
-        self.secrets = secrets
-        self.formatter = formatter
-        self.stream = stream if stream is not None else sys.stdout
+        self.output = output
+        self.stream = output.stream if output.stream is not None else sys.stdout
 
     def on_receive(self, message: Any) -> None:
         if isinstance(message, LogEntry):
-            write_entry(self.stream, message, self.level, self.secrets, self.formatter)
+            self.output.write(self.stream, message)
 
     def on_stop(self) -> None:
         self.stream.flush()
@@ -88,10 +96,7 @@ class LogSink:
         formatter: Formatter = format_line,
         stream: IO[str] | None = None,
     ) -> None:
-        self.level = level
-        self.secrets = secrets
-        self.formatter = formatter
-        self.stream = stream
+        self.output = LogOutput(level, secrets, formatter, stream)
         self.ref: pykka.ActorRef[Any] | None = None
         self.stopped = False
         self.restarted_at = 0.0
@@ -99,7 +104,7 @@ class LogSink:
 
     def start(self) -> pykka.ActorRef[Any]:
         """Start a Logger (again) and send entries to it from now on."""
-        self.ref = Logger.start(self.level, self.secrets, self.formatter, self.stream)
+        self.ref = Logger.start(self.output)
         return self.ref
 
     def stop(self) -> None:
@@ -121,9 +126,9 @@ class LogSink:
                 # At exit, an actor left behind (busy with a peer past its stop budget) may still log: its entry
                 # is a line of the log stream like any other, written here, not on stderr.
                 with self.lock:
-                    write_entry(self.stream or sys.stdout, log_entry, self.level, self.secrets, self.formatter)
+                    self.output.write(self.output.stream or sys.stdout, log_entry)
                 return
-            write_entry(sys.stderr, log_entry, self.level, self.secrets, self.formatter)
+            self.output.write(sys.stderr, log_entry)
             self.restart()
 
     def restart(self) -> None:
@@ -147,7 +152,7 @@ class Log:
 
     @property
     def level(self) -> Level:
-        return self.sink.level
+        return self.sink.output.level
 
     def child(self, component: str) -> Log:
         """A handle for another component, writing to the same sink."""

@@ -15,15 +15,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from actors.base import ServiceActor
 from actors.logger import Log
 from actors.ticker import Ticker
-from actors.vault_fleet import monitor_name
+from gateways.files import write_replacing
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.lifecycle import ActorRestarted, SupervisionGaveUp
+from messages.routes import MONITOR_LIVENESS
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
 from messages.timing import Tick
 from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
-from neon_cm.files import write_replacing
 from neon_cm.health import Health, assess, to_document
 from neon_cm.outage import Outage
 
@@ -221,23 +221,24 @@ class Metrics(ServiceActor):
             unwatched,
         )
         if health.ok:
-            if self.unhealthy.succeeded() is not None:
-                self.log.info("healthy again")
-        elif self.unhealthy.failed("; ".join(health.causes), time.monotonic()):
-            self.log.error(f"unhealthy: {'; '.join(health.reasons)}")
+            self.outage_ended(self.unhealthy, "healthy again")
+        else:
+            self.outage_failed(self.unhealthy, "; ".join(health.causes), f"unhealthy: {'; '.join(health.reasons)}")
         self.health = health
         self.metrics.healthy.set(1 if health.ok else 0)
         try:
             write_health_file(self.health_file, health)
         except OSError as error:
-            if self.health_file_trouble.failed("write", time.monotonic()):
-                self.log.error(f"cannot write the health file {self.health_file} ({error}); `health` will say so")
+            self.outage_failed(
+                self.health_file_trouble,
+                "write",
+                f"cannot write the health file {self.health_file} ({error}); `health` will say so",
+            )
         else:
-            if self.health_file_trouble.succeeded() is not None:
-                self.log.info(f"writing the health file {self.health_file} again")
+            self.outage_ended(self.health_file_trouble, f"writing the health file {self.health_file} again")
 
     def monitor_alive(self, hostname: str) -> bool:
-        ref = self.directory.lookup(monitor_name(hostname))
+        ref = self.directory.route(MONITOR_LIVENESS, hostname)
         return ref is not None and ref.is_alive()
 
 

@@ -19,7 +19,10 @@ from messages.docker import (
     StreamOutcome,
     StreamQuiet,
 )
+from messages.log import Level
+from messages.routes import NODE_CHANGES
 from messages.swarm import NodeChanged, NodeEventsConnected
+from neon_cm.backoff import Backoff
 from neon_cm.outage import Outage
 
 #: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).
@@ -30,17 +33,16 @@ RETRY_LONGEST_SECONDS = 30.0
 class NodeEvents(ServiceActor):
     """GET /events?filters={"type":["node"]} on the manager's Docker daemon, in a thread of its own.
 
-    Each event is told to the SwarmWatcher (by name, so a restarted one is found) as NodeChanged;
+    Each event is told on the NODE_CHANGES route (to the SwarmWatcher, so a restarted one is found) as NodeChanged;
     each (re)connection as NodeEventsConnected, so it lists the Swarm again for anything missed
     meanwhile. On stop the stream is closed, connected or not, which ends the thread at once.
     """
 
     component = "node-events"
 
-    def __init__(self, gateway: DockerGateway, log: Log, target: str = "swarm-watcher") -> None:
+    def __init__(self, gateway: DockerGateway, log: Log) -> None:
         super().__init__(log)
         self.gateway = gateway
-        self.target = target
         self.stopping = threading.Event()
         self.stream: EventStream | None = None
         self.lock = threading.Lock()
@@ -61,13 +63,13 @@ class NodeEvents(ServiceActor):
             self.thread.join(timeout=1)
 
     def tell_target(self, message: Any) -> None:
-        tell(self.directory.lookup(self.target), message)  # a SwarmWatcher restarting lists at start anyway
+        tell(self.directory.route(NODE_CHANGES), message)  # a SwarmWatcher restarting lists at start anyway
 
     def handle(self, message: Any) -> None:
         """Nothing to handle: the thread does the work."""
 
     def follow(self) -> None:
-        delay = RETRY_FIRST_SECONDS
+        backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
         while True:
             with self.lock:
                 if self.stopping.is_set():
@@ -79,18 +81,20 @@ class NodeEvents(ServiceActor):
             if isinstance(outcome, StreamQuiet):
                 # Quiet Swarm or hung daemon: reconnecting tells which (a hung one does not answer in time).
                 self.log.debug(f"node events: nothing for {outcome.seconds:g} s; reconnecting")
-                delay = RETRY_FIRST_SECONDS
+                backoff.succeeded()
                 continue
             if self.outage.problem is None:
-                delay = RETRY_FIRST_SECONDS  # it was connected until now: a new failure starts the backoff again
-            if self.outage.failed("stream", time.monotonic()):
-                self.log.warn(f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)")
-            self.stopping.wait(delay)
-            delay = min(delay * 2, RETRY_LONGEST_SECONDS)
+                backoff.succeeded()  # it was connected until now: a new failure starts the backoff again
+            self.outage_failed(
+                self.outage,
+                "stream",
+                f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)",
+                Level.WARN,
+            )
+            self.stopping.wait(backoff.failed(time.monotonic()))
 
     def connected(self) -> None:
-        if self.outage.succeeded() is not None:
-            self.log.info("node events: connected again")
+        self.outage_ended(self.outage, "node events: connected again")
         self.log.debug("node events: connected")
         self.tell_target(NodeEventsConnected())
 

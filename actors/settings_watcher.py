@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,11 +11,20 @@ import pykka
 from actors.base import ServiceActor, tell
 from actors.consul_watch import ConsulWatch
 from actors.logger import Log
+from gateways.consul import ConsulGateway
 from messages.consul import KeysChanged, WatchFailed
+from messages.consul_answers import ConsulRefused, ConsulUnreachable, KeysRead, KeyWritten
 from messages.settings import Settings, SettingsChanged
-from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.outage import Outage
-from neon_cm.settings import PARSERS, SETTINGS_PREFIX, SettingProblem, default_text, describe_settings, parse_settings
+from neon_cm.settings import (
+    PARSERS,
+    SETTINGS_PREFIX,
+    SettingProblem,
+    default_text,
+    describe_settings,
+    parse_settings,
+    stored_settings,
+)
 
 
 class SettingsWatcher(ServiceActor):
@@ -29,6 +37,7 @@ class SettingsWatcher(ServiceActor):
     def __init__(self, consul_client: consul.Consul, log: Log) -> None:
         super().__init__(log)
         self.consul = consul_client
+        self.gateway = ConsulGateway(consul_client)
         self.settings: Settings | None = None
         self.rejected: set[SettingProblem] = set()
         self.denied: set[str] = set()
@@ -38,11 +47,11 @@ class SettingsWatcher(ServiceActor):
 
     def setup(self) -> None:
         # Read once before anyone asks, so nothing starts on defaults that Consul overrides.
-        try:
-            _, items = self.consul.kv.get(SETTINGS_PREFIX, recurse=True)
-            self.update((item["Key"], item.get("Value")) for item in items or [])
-        except CONSUL_ERRORS as error:
-            self.consul_failed(describe(error))
+        answer = self.gateway.read_keys(SETTINGS_PREFIX)
+        if isinstance(answer, KeysRead):
+            self.update(answer.values)
+        else:
+            self.consul_failed(answer.detail if isinstance(answer, ConsulRefused) else answer.reason)
         self.watch = self.spawn(ConsulWatch, self.consul, SETTINGS_PREFIX, self.actor_ref, self.log)
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
@@ -50,30 +59,25 @@ class SettingsWatcher(ServiceActor):
 
     def handle(self, message: Any) -> None:
         if isinstance(message, KeysChanged):
-            try:
-                self.update(message.values)
-            except CONSUL_ERRORS as error:
-                self.consul_failed(describe(error))
+            self.update(message.values)
         elif isinstance(message, WatchFailed):
             self.consul_failed(message.error)
 
     def consul_failed(self, problem: str) -> None:
-        if self.outage.failed("consul", time.monotonic()):
-            self.log.error(
-                f"cannot read settings from Consul ({SETTINGS_PREFIX}*); keeping the current ones ({problem})"
-            )
+        self.outage_failed(
+            self.outage,
+            "consul",
+            f"cannot read settings from Consul ({SETTINGS_PREFIX}*); keeping the current ones ({problem})",
+        )
         if self.settings is None:
             self.apply(Settings())
 
     def update(self, values: Iterable[tuple[str, bytes | None]]) -> None:
         """Apply what is stored; PUT /v1/kv/neon/services/neon-cluster-manager/<name>?cas=0 for a missing one."""
-        if self.outage.succeeded() is not None:
-            self.log.info("reading settings from Consul again")
-        stored = {
-            key[len(SETTINGS_PREFIX) :]: (value or b"").decode("utf-8", errors="replace") for key, value in values
-        }
+        self.outage_ended(self.outage, "reading settings from Consul again")
+        stored = stored_settings(values)
         for name in PARSERS:
-            if name not in stored:
+            if stored[name] is None:
                 self.write_default(name)
         settings, problems = parse_settings(stored)
         for problem in set(problems) - self.rejected:
@@ -84,14 +88,14 @@ class SettingsWatcher(ServiceActor):
     def write_default(self, name: str) -> None:
         """PUT /v1/kv/neon/services/neon-cluster-manager/<name>?cas=0: only if still missing, so a value an
         operator just wrote is never overwritten. A token without the right to it: one ERROR, the default applies."""
-        try:
-            written = self.consul.kv.put(SETTINGS_PREFIX + name, default_text(name), cas=0)
-        except consul.ACLPermissionDenied as error:
+        answer = self.gateway.write_key(SETTINGS_PREFIX + name, default_text(name), only_if_missing=True)
+        if isinstance(answer, ConsulRefused):
             if name not in self.denied:
                 self.denied.add(name)
-                self.log.error(f"cannot write the default of {SETTINGS_PREFIX}{name}: {describe(error)}; using it")
-            return
-        if written:
+                self.log.error(f"cannot write the default of {SETTINGS_PREFIX}{name}: {answer.detail}; using it")
+        elif isinstance(answer, ConsulUnreachable):
+            self.consul_failed(answer.reason)
+        elif isinstance(answer, KeyWritten) and answer.stored:
             self.log.info(f"setting {SETTINGS_PREFIX}{name} was missing; wrote the default {default_text(name)}")
 
     def apply(self, settings: Settings) -> None:

@@ -12,6 +12,7 @@ import pykka
 from actors.base import DecidingActor, linked, tell
 from actors.logger import Log
 from messages.lifecycle import ChildExited, StopChild, SuperviseChild, SupervisionGaveUp, TellChildren
+from messages.routes import supervisor_name
 from neon_cm.supervision import (
     SHUTDOWN_SECONDS,
     AddChild,
@@ -93,7 +94,7 @@ class Supervisor(DecidingActor):
     ) -> None:
         super().__init__(log)
         self.supervisor_name = name
-        self.log = log.child(f"supervisor:{name}")
+        self.log = log.child(supervisor_name(name))
         self.specs: dict[str, ChildSpec] = {spec.child.key: spec for spec in specs}
         self.refs: dict[str, pykka.ActorRef[Any]] = {}
         """The running children by key."""
@@ -113,12 +114,12 @@ class Supervisor(DecidingActor):
         return self.supervisor_name
 
     def setup(self) -> None:
-        self.directory.register(f"supervisor:{self.name}", self.actor_ref)
+        self.directory.register(supervisor_name(self.name), self.actor_ref)
         self.feed(Begin())
 
     def cleanup(self) -> None:
         super().cleanup()
-        self.directory.unregister(f"supervisor:{self.name}", self.actor_ref)
+        self.directory.unregister(supervisor_name(self.name), self.actor_ref)
         order = [(child.key, child.shutdown) for child in reversed(self.state.children)]
         stop_within(self.take(order), self.log, STOP_TIMEOUT_SECONDS)
 

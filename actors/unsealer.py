@@ -10,12 +10,14 @@ import consul
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
+from gateways.consul import ConsulGateway
 from gateways.vault import VaultGateway
+from messages.consul_answers import ConsulRefused, KeyRead
+from messages.routes import UNSEAL_ANSWERS
+from neon_cm.booleans import stored_switch
 from neon_cm.credentials import UnsealCredentials
 from neon_cm.environment import TlsSettings
-from neon_cm.errors import CONSUL_ERRORS, describe
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
-from neon_cm.monitoring import monitor_name
 from neon_cm.unsealing import (
     AnswerMonitor,
     CancelAttempt,
@@ -49,7 +51,7 @@ class Unsealer(DecidingActor):
     def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, tls: TlsSettings, log: Log):
         super().__init__(log)
         self.credentials = credentials
-        self.consul = consul_client
+        self.consul = ConsulGateway(consul_client)
         self.tls = tls
         self.state = Unsealing(len(credentials.keys))
         self.gateways: dict[tuple[str, str], VaultGateway] = {}
@@ -77,19 +79,17 @@ class Unsealer(DecidingActor):
                 self.cancelled.add((effect.hostname, effect.attempt))
             return None
         if isinstance(effect, AnswerMonitor):
-            tell(self.directory.lookup(monitor_name(effect.finished.hostname)), effect.finished)
+            tell(self.directory.route(UNSEAL_ANSWERS, effect.finished.hostname), effect.finished)
             return None
         return super().perform(effect)
 
     def read_switch(self, effect: ReadSwitch) -> SwitchRead | SwitchUnreadable:
         """GET /v1/kv/neon/cluster/disable-auto-unseal: read before every decision, so a switch applies at once."""
-        try:
-            _, item = self.consul.kv.get(DISABLE_AUTO_UNSEAL_KEY)
-        except CONSUL_ERRORS as error:
-            return SwitchUnreadable(effect.hostname, effect.url, describe(error))
-        value = item.get("Value") if isinstance(item, dict) else None
-        text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else None
-        return SwitchRead(effect.hostname, effect.url, text)
+        answer = self.consul.read_key(DISABLE_AUTO_UNSEAL_KEY)  # the switch's one read: `vault auto-unlock` too
+        if isinstance(answer, KeyRead):
+            return SwitchRead(effect.hostname, effect.url, stored_switch(answer.value))
+        problem = answer.detail if isinstance(answer, ConsulRefused) else answer.reason
+        return SwitchUnreadable(effect.hostname, effect.url, problem)
 
     def call(self, effect: VaultCall) -> None:
         """In the node's thread: carry out one Vault call (unless it may no longer go out), tell the answer."""

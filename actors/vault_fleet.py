@@ -11,6 +11,7 @@ from actors.logger import Log
 from actors.supervisor import STOP_TIMEOUT_SECONDS, ChildSpec, Strategy, Supervisor, stop_actors
 from actors.vault_monitor import VaultMonitor
 from messages.lifecycle import StopChild, SuperviseChild, TellChildren
+from messages.routes import monitor_key, monitor_name
 from messages.vault import VaultsToMonitor
 from neon_cm.environment import TlsSettings
 from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors
@@ -72,13 +73,3 @@ class VaultFleet(DecidingActor):
             )
 
         return ChildSpec(monitor_name(start.hostname), start_monitor, key=monitor_key(start.node_id))
-
-
-def monitor_name(hostname: str) -> str:
-    """A monitor's name in the log and in the directory."""
-    return f"vault-monitor:{hostname}"
-
-
-def monitor_key(node_id: str) -> str:
-    """A monitor's key in the fleet's supervisor: managers may share a hostname, never a node ID."""
-    return f"vault-monitor@{node_id}"

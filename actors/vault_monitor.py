@@ -9,9 +9,10 @@ import pykka
 from actors.base import DecidingActor, tell
 from actors.logger import Log
 from gateways.vault import VaultGateway
+from messages.routes import UNSEAL_REQUESTS, monitor_name
 from messages.vault import ReportingRole
 from neon_cm.environment import TlsSettings
-from neon_cm.monitoring import AskUnsealer, MonitorStarted, Probe, Probed, UnsealerAbsent, VaultMonitoring, monitor_name
+from neon_cm.monitoring import AskUnsealer, MonitorStarted, Probe, Probed, UnsealerAbsent, VaultMonitoring
 
 
 class VaultMonitor(DecidingActor):
@@ -58,5 +59,5 @@ class VaultMonitor(DecidingActor):
             found = self.gateway.probe()
             return Probed(found.state, found.detail, found.unsealable)
         if isinstance(effect, AskUnsealer):
-            return None if tell(self.directory.lookup("unsealer"), effect.request) else UnsealerAbsent()
+            return None if tell(self.directory.route(UNSEAL_REQUESTS), effect.request) else UnsealerAbsent()
         return super().perform(effect)

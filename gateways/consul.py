@@ -1,4 +1,4 @@
-"""Every call the service makes to Consul for the lock and the definition, each answer a typed outcome.
+"""Every call the service makes to Consul, each answer a typed outcome; and the Consul client they go through.
 
 Consul's answers differ by version and by whether ACLs are on; they are read here, once, and nowhere else:
 
@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 import attrs
 import consul
 
+from gateways import REQUEST_TIMEOUT
+from gateways.errors import ACL_ADVICE, CONSUL_ERRORS, describe
+from gateways.tls import with_server_name
 from messages.consul_answers import (
     CheckGone,
     CheckPassed,
@@ -31,6 +34,9 @@ from messages.consul_answers import (
     DefinitionRead,
     DefinitionWritten,
     HolderRead,
+    KeyRead,
+    KeysRead,
+    KeyWritten,
     LockAcquired,
     LockBusy,
     SessionCreated,
@@ -38,7 +44,7 @@ from messages.consul_answers import (
     SessionRenewed,
     StoredKey,
 )
-from neon_cm.errors import ACL_ADVICE, CONSUL_ERRORS, describe
+from neon_cm.environment import ConsulAccess
 
 T = TypeVar("T")
 
@@ -49,6 +55,30 @@ HOLDER_CHARS = 100
 
 Answer = Any
 """One of messages.consul_answers' outcomes."""
+
+
+def consul_client(access: ConsulAccess, timeout: float = REQUEST_TIMEOUT) -> consul.Consul:
+    """A py-consul client for what the environment said (Config.consul); no request is made here."""
+    address, tls, token = access.address, access.tls, access.token
+    client = consul.Consul(
+        host=address.url_host,
+        port=address.port,
+        scheme=address.scheme,
+        token=token,
+        verify=tls.verify,
+        # requests looks for a client certificate's files even for http://: a missing one would fail every request.
+        cert=tls.cert if address.scheme == "https" else None,
+        connections_timeout=timeout,
+    )
+    with_server_name(client.http.session, tls)
+    # py-consul prefers CONSUL_HTTP_TOKEN from the process environment over the token it is given: when
+    # CONSUL_HTTP_TOKEN_FILE is set too, the file must win (as with Consul's tools).
+    client.token = token
+    if token:
+        # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
+        # none: with ACLs on, every publish would be refused. The session sends it with every request.
+        client.http.session.headers["X-Consul-Token"] = token
+    return client
 
 
 @attrs.frozen
@@ -97,7 +127,7 @@ def refused_writing(keys: Sequence[str]) -> str:
 
 
 class ConsulGateway:
-    """The lock's and the definition's calls on one py-consul client (built by neon_cm.clients)."""
+    """The lock's and the definition's calls on one py-consul client (built by consul_client)."""
 
     def __init__(self, client: consul.Consul) -> None:
         self.client = client
@@ -242,3 +272,37 @@ class ConsulGateway:
         except CONSUL_ERRORS as error:
             return ConsulUnreachable(step, describe(error), error)
         return DefinitionWritten()
+
+    # ----------------------------------------------------------------------- settings and switches
+
+    def read_keys(self, prefix: str, index: int | None = None, wait_seconds: int = 30) -> Answer:
+        """GET /v1/kv/<prefix>?recurse: KeysRead (the settings' one read, for the SettingsWatcher, its ConsulWatch
+        and the CLI); with `index`, a blocking query (&index=<index>&wait=<wait_seconds>s) answered at a change or
+        when the wait runs out."""
+
+        def work() -> KeysRead:
+            wait = f"{wait_seconds}s" if index else None
+            new_index, items = self.client.kv.get(prefix, recurse=True, index=index, wait=wait)
+            values = tuple((item["Key"], item.get("Value")) for item in items or [] if isinstance(item, dict))
+            # A proxy's odd header is no index.
+            return KeysRead(values, int(new_index) if str(new_index or "").isdigit() else 0)
+
+        return self.call(f"reading {prefix}*", work)
+
+    def read_key(self, key: str) -> Answer:
+        """GET /v1/kv/<key>: KeyRead (the auto-unseal switch's one read, for the Unsealer and the CLI)."""
+
+        def work() -> KeyRead:
+            _, item = self.client.kv.get(key)
+            value = item.get("Value") if isinstance(item, dict) else None
+            return KeyRead(bytes(value) if value is not None else None)
+
+        return self.call(f"reading {key}", work)
+
+    def write_key(self, key: str, value: str, only_if_missing: bool = False) -> Answer:
+        """PUT /v1/kv/<key> (?cas=0 with `only_if_missing`: a value someone wrote meanwhile is never replaced):
+        KeyWritten."""
+        return self.call(
+            f"writing {key}",
+            lambda: KeyWritten(bool(self.client.kv.put(key, value, cas=0 if only_if_missing else None))),
+        )

@@ -12,9 +12,11 @@ import json
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
+from gateways import REQUEST_TIMEOUT
+from gateways.errors import describe, reason
 from messages.docker import (
     DockerGarbage,
     DockerUnreachable,
@@ -28,9 +30,9 @@ from messages.docker import (
     StreamQuiet,
 )
 from messages.swarm import SwarmNode
-from neon_cm.clients import DEFAULT_DOCKER_HOST, DOCKER_API_VERSION, REQUEST_TIMEOUT
-from neon_cm.errors import describe
 
+#: Engine 20.10 and newer speak it; fixing it spares a version request at start.
+DOCKER_API_VERSION = "1.41"
 #: A node event stream that says nothing this long is reconnected: a hung daemon (SIGSTOPped, deadlocked)
 #: looks exactly like a quiet Swarm, and this bounds how long it can hold the stream's thread.
 EVENT_READ_TIMEOUT = 60.0
@@ -55,11 +57,6 @@ class DockerGateway:
         self.timeout = timeout
         self.read_timeout = read_timeout
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DockerGateway:
-        """The gateway for DOCKER_HOST (default: the local socket); no request is made here."""
-        return cls(env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
-
     def nodes(self) -> ListingOutcome:
         """GET /nodes: the Swarm's nodes, or why they could not be listed."""
         try:
@@ -75,15 +72,12 @@ class DockerGateway:
             except TimeoutError:
                 return DockerUnreachable("TimeoutError: the listing stalled" if answered else _no_answer(self.timeout))
             except (OSError, http.client.HTTPException) as error:
-                return DockerUnreachable(describe(error))
+                return DockerUnreachable(describe(error), reason(error))
         if response.status != 200:
             return _refusal(response.status, body)
-        if len(body) > LONGEST_LISTING_BYTES:
-            return DockerGarbage(f"a node listing longer than {LONGEST_LISTING_BYTES} bytes")
-        try:
-            listed = json.loads(body)
-        except ValueError:
-            return DockerGarbage(f"the node listing is not JSON: {body[:80]!r}")
+        listed = _json(body, LONGEST_LISTING_BYTES, "a node listing")
+        if isinstance(listed, DockerGarbage):
+            return listed
         if not isinstance(listed, list) or not all(isinstance(node, dict) for node in listed):
             return DockerGarbage(f"the node listing is a {type(listed).__name__}, not a list of nodes")
         return NodesListed(tuple(SwarmNode.from_docker(node) for node in listed))
@@ -214,14 +208,21 @@ def _refusal(status: int, body: bytes) -> DockerUnreachable | NotAManager:
     return DockerUnreachable(text)
 
 
+def _json(data: bytes, longest: int, what: str) -> Any:
+    """The JSON value in `data`; DockerGarbage, naming `what` it is, when it is too long or not JSON."""
+    if len(data) > longest:
+        return DockerGarbage(f"{what} longer than {longest} bytes")
+    try:
+        return json.loads(data)
+    except ValueError:
+        return DockerGarbage(f"{what} that is not JSON: {data[:80]!r}")
+
+
 def _node_event(line: bytes) -> NodeEvent | DockerGarbage:
     """One line of the stream as a NodeEvent; garbage when it is not a JSON object (or is far too long)."""
-    if len(line) > LONGEST_EVENT_BYTES:
-        return DockerGarbage(f"an event line longer than {LONGEST_EVENT_BYTES} bytes")
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return DockerGarbage(f"an event line that is not JSON: {line[:80]!r}")
+    event = _json(line, LONGEST_EVENT_BYTES, "an event line")
+    if isinstance(event, DockerGarbage):
+        return event
     if not isinstance(event, dict):
         return DockerGarbage(f"an event that is a {type(event).__name__}, not an object")
     actor = event.get("Actor")

@@ -7,11 +7,11 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
+from gateways.errors import PLAIN_HTTP, answered_plain_http, reason
+from gateways.tls import with_server_name
 from messages.vault import VaultState
-from neon_cm.clients import VAULT_TIMEOUT, vault_session
 from neon_cm.credentials import Secret, UnsealCredentials
 from neon_cm.environment import TlsSettings
-from neon_cm.errors import PLAIN_HTTP, answered_plain_http, reason
 from neon_cm.jsonwords import json_type
 from neon_cm.vault import (
     Garbage,
@@ -27,6 +27,8 @@ from neon_cm.vault import (
     observation,
 )
 
+#: (connect, read) seconds for Vault: a hung Vault must not hold a monitor or the Unsealer for long.
+VAULT_TIMEOUT = (2.0, 3.0)
 #: What requests and urllib3 raise for a request that got no usable HTTP answer: refused, reset, timed out, TLS
 #: trouble, a CA or client certificate file that cannot be read (a plain OSError), a URL that cannot be used.
 NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError)
@@ -34,6 +36,13 @@ NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, V
 WORDS_LIMIT = 200
 #: `GET /v1/sys/health` codes meaning an unsealed standby (OpenBao: 429; Vault adds DR and performance standbys).
 STANDBY_CODES = (429, 472, 473)
+
+
+def vault_session(tls: TlsSettings) -> requests.Session:
+    """A session for Vault's unauthenticated endpoints (sys/seal-status, sys/health, sys/unseal), checking the
+    server's name as `tls` says (the gateway gives verify and cert with each request). It sends no token: not even
+    VAULT_TOKEN or ~/.vault-token, which hvac would pick up for every manager."""
+    return with_server_name(requests.Session(), tls)
 
 
 class VaultGateway:

@@ -23,7 +23,7 @@ class ConsulUnreachable:
     step: str
     """What was asked."""
     reason: str
-    """`Type: reason`, as neon_cm.errors.describe says it (never a token)."""
+    """`Type: reason`, as gateways.errors.describe says it (never a token)."""
     cause: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     """The exception itself, for a caller that words it its own way (the CLI names Consul's address)."""
 
@@ -129,3 +129,32 @@ class DefinitionConflict:
 @attrs.frozen
 class DefinitionFenced:
     """The transaction was rolled back: its check-session failed, the session no longer holds the lock."""
+
+
+# --------------------------------------------------------------------------- single keys (settings, switches)
+
+
+@attrs.frozen
+class KeysRead:
+    """GET /v1/kv/<prefix>?recurse: every key found and its value (None: a key without one)."""
+
+    values: tuple[tuple[str, bytes | None], ...]
+    """(key, value) pairs, in Consul's order; none: an empty tuple."""
+    index: int = 0
+    """Consul's X-Consul-Index of the answer (0 when it sent none that is a number): what a blocking query waits on."""
+
+
+@attrs.frozen
+class KeyRead:
+    """GET /v1/kv/<key>: its value; None when the key is missing or holds none."""
+
+    value: bytes | None
+    """The stored bytes."""
+
+
+@attrs.frozen
+class KeyWritten:
+    """PUT /v1/kv/<key> answered."""
+
+    stored: bool
+    """False: Consul did not store it (with ?cas=0, the key was there already)."""

@@ -26,6 +26,8 @@ class DockerUnreachable:
 
     reason: str
     """What went wrong, as `Type: text`."""
+    connection: str | None = attrs.field(default=None, eq=False)
+    """When the connection itself failed: the system's words alone (`[Errno 111] Connection refused`)."""
 
 
 @attrs.frozen

@@ -25,6 +25,10 @@ class Backoff:
         self.last_failure = now
         return delay
 
+    def succeeded(self) -> None:
+        """Record a success: the next failure waits `first` again."""
+        self.attempt = 0
+
 
 @attrs.define
 class RestartIntensity:

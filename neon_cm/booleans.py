@@ -34,3 +34,8 @@ def switch_text(text: str | None) -> str:
     if text is None:
         return "<missing>"
     return text if text.isprintable() and text == text.strip() and text else repr(text)
+
+
+def stored_switch(value: bytes | None) -> str | None:
+    """A switch's text as Consul stores it (UTF-8, anything undecodable replaced); None when the key is missing."""
+    return value.decode("utf-8", errors="replace") if value is not None else None

@@ -1,4 +1,6 @@
-"""The service's start-up configuration, parsed once from the environment (no I/O but the credentials file)."""
+"""The service's start-up configuration, parsed once from the environment: what every client is built from.
+
+Files (the token and credentials files) are read through the `read_text` given (gateways/files.py's)."""
 
 from __future__ import annotations
 
@@ -7,18 +9,19 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from messages.log import Level
-from neon_cm.clients import DEFAULT_DOCKER_HOST
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
 from neon_cm.environment import (
-    ConsulAddress,
+    ConsulAccess,
+    PathKind,
     TlsSettings,
-    consul_address,
-    consul_token,
+    consul_access,
+    docker_host,
     parse_log_format,
     parse_log_level,
     parse_swarm_events,
     parse_tls,
     switch_notes,
+    tls_file_warnings,
 )
 
 DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
@@ -30,17 +33,16 @@ class Config:
 
     level: Level
     log_format: str
-    consul: ConsulAddress | None
-    """None when CONSUL_HTTP_ADDR is malformed (a fatal start-up error, in `fatal`)."""
+    consul: ConsulAccess | None
+    """Consul's address, TLS and token, for every Consul client; None when CONSUL_HTTP_ADDR is malformed or the
+    token file cannot be used (a fatal start-up error, in `fatal`)."""
     docker_host: str
+    """DOCKER_HOST, for every Docker gateway."""
     vault_tls: TlsSettings
-    consul_tls: TlsSettings
     events: bool
     credentials: UnsealCredentials | None
     metrics_port: int | None
     health_file: str
-    consul_token: str | None = attrs.field(repr=False)
-    """Only to keep it out of the log (`secrets`); each Consul client reads it from the environment itself."""
     warnings: tuple[str, ...]
     """One WARN line each."""
     credentials_error: str | None
@@ -52,7 +54,8 @@ class Config:
     def secrets(self) -> frozenset[str]:
         """What must never be written to the log."""
         keys = frozenset(self.credentials.forms()) if self.credentials else frozenset()
-        return keys | {self.consul_token} if self.consul_token else keys
+        token = self.consul.token if self.consul else None
+        return keys | {token} if token else keys
 
     def describe(self) -> str:
         """The effective start-up configuration on one line (never a secret).
@@ -60,9 +63,11 @@ class Config:
         TLS is only for https:// Vault URLs; the template (a setting in Consul) is not known yet, so the line
         says so rather than claim verification for a Vault reached over http://.
         """
-        consul_tls = f" (TLS {self.consul_tls.describe()})" if self.consul and self.consul.scheme == "https" else ""
+        consul = self.consul
+        consul_tls = f" (TLS {consul.tls.describe()})" if consul and consul.address.scheme == "https" else ""
         return (
-            f"Consul {self.consul}{consul_tls}, Docker {self.docker_host}, log level {self.level.name}, "
+            f"Consul {consul.address if consul else None}{consul_tls}, Docker {self.docker_host}, "
+            f"log level {self.level.name}, "
             f"Vault TLS (for https:// URLs) {self.vault_tls.describe()}, "
             f"node events {'on' if self.events else 'off (polling only)'}, "
             f"metrics {'on port ' + str(self.metrics_port) if self.metrics_port else 'off'}"
@@ -82,18 +87,19 @@ def parse_port(text: str | None) -> tuple[int | None, str | None]:
     return port, None
 
 
-def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Config:
-    """Parse the whole environment; problems become warnings, a credentials error, or a fatal error."""
+def load_config(env: Mapping[str, str], read_text: Callable[[str], str], path_kind: PathKind) -> Config:
+    """Parse the whole environment; problems become warnings, a credentials error, or a fatal error. The token and
+    credentials files are read with `read_text`, the certificate files looked at with `path_kind`."""
     level, level_warning = parse_log_level(env.get("LOG_LEVEL"))
     log_format, format_warning = parse_log_format(env.get("LOG_FORMAT"))
     vault_tls, vault_warnings = parse_tls(env, "VAULT")
-    consul_tls, consul_warnings = parse_tls(env, "CONSUL")
+    vault_warnings += tuple(tls_file_warnings(env, "VAULT", path_kind))
+    _, consul_warnings = parse_tls(env, "CONSUL")
+    consul_warnings += tuple(tls_file_warnings(env, "CONSUL", path_kind))
     events, events_warning = parse_swarm_events(env)
     metrics_port, port_warning = parse_port(env.get("METRICS_PORT"))
-    token: str | None = None
     try:
-        consul: ConsulAddress | None = consul_address(env)
-        token = consul_token(env, read_text)
+        consul: ConsulAccess | None = consul_access(env, read_text)
         fatal = None
     except ValueError as error:
         consul, fatal = None, str(error)
@@ -101,7 +107,7 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
         credentials, credentials_error = credentials_from_env(env, read_text), None
     except CredentialsError as error:
         credentials, credentials_error = None, str(error)
-    if consul is None or consul.scheme != "https":
+    if consul is None or consul.address.scheme != "https":
         consul_warnings = ()  # TLS settings for Consul mean nothing over plain HTTP
     warnings = (
         level_warning,
@@ -116,14 +122,12 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
         level=level,
         log_format=log_format,
         consul=consul,
-        docker_host=env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST,
+        docker_host=docker_host(env),
         vault_tls=vault_tls,
-        consul_tls=consul_tls,
         events=events,
         credentials=credentials,
         metrics_port=metrics_port,
         health_file=env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE,
-        consul_token=token,
         warnings=tuple(warning for warning in warnings if warning),
         credentials_error=credentials_error,
         fatal=fatal,

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from neon_cm.files import describe_os_error
+from neon_cm.filewords import describe_os_error
 from neon_cm.jsonwords import json_problem
 
 HEX_SHARE = re.compile(r"^[0-9a-fA-F]+$")

@@ -73,6 +73,17 @@ class TimerFired:
     """Which timer."""
 
 
+def timer_key(kind: str, key: str) -> str:
+    """The key of one of several timers of a kind: `restart:<child>`, `follower:<hostname>`."""
+    return f"{kind}:{key}"
+
+
+def timer_of(kind: str, timer: str) -> str | None:
+    """What `timer_key(kind, ...)` was given to make `timer`; None when `timer` is not of that kind."""
+    prefix = timer_key(kind, "")
+    return timer[len(prefix) :] if timer.startswith(prefix) else None
+
+
 def log(level: Level, text: str, error: str | None = None) -> Log:
     """A Log effect (shorter to read in a decider's effect list)."""
     return Log(level, text, error)

@@ -1,9 +1,8 @@
 """The process environment: log level, Consul address and token, TLS for Consul and Vault, parsed without I/O
-(but the token file, and whether named certificate files exist)."""
+(the token file and the certificate files are looked at through the functions given)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -11,10 +10,12 @@ import attrs
 
 from messages.log import Level
 from neon_cm.booleans import parse_switch
-from neon_cm.files import describe_os_error
+from neon_cm.filewords import describe_os_error
 from neon_cm.urls import masked
 
 LEVEL_ALIASES = {"WARNING": Level.WARN, "INFORMATION": Level.INFO}
+#: The Docker daemon asked when DOCKER_HOST is not set.
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
 def parse_log_level(text: str | None) -> tuple[Level, str | None]:
@@ -134,16 +135,31 @@ def parse_tls(env: Mapping[str, str], peer: str) -> tuple[TlsSettings, tuple[str
     if bool(cert_file) != bool(key_file):
         given, missing = ("CLIENT_CERT", "CLIENT_KEY") if cert_file else ("CLIENT_KEY", "CLIENT_CERT")
         warnings.append(f"{peer}_{given} is set without {peer}_{missing}: no client certificate is presented")
-    warnings += [
-        f"{problem}: TLS to {peer.title()} fails until it is fixed" for problem in tls_file_problems(env, peer)
-    ]
     server_name = env.get(f"{peer}_TLS_SERVER_NAME", "").strip() or None
     return TlsSettings(verify, cert, server_name), tuple(warnings)
 
 
-def tls_file_problems(env: Mapping[str, str], peer: str) -> list[str]:
-    """What is wrong with the files `peer`'s TLS variables name (checked without reading them), in words:
-    `CONSUL_CACERT=/x/ca.pem does not exist`, `VAULT_CAPATH=/x is a file, not a directory`, ..."""
+PathKind = Callable[[str], str]
+"""What is at a path: `file`, `directory`, `missing` or `other` (gateways/files.py's path_kind looks)."""
+#: Why a path of each kind is no file to read a certificate from, in words.
+NOT_A_FILE = {
+    "missing": "does not exist",
+    "directory": "is a directory, not a PEM file",
+    "other": "is not a regular file",
+}
+
+
+def tls_file_warnings(env: Mapping[str, str], peer: str, path_kind: PathKind) -> list[str]:
+    """tls_file_problems as start-up warnings (parse_tls' are about the values alone)."""
+    return [
+        f"{problem}: TLS to {peer.title()} fails until it is fixed"
+        for problem in tls_file_problems(env, peer, path_kind)
+    ]
+
+
+def tls_file_problems(env: Mapping[str, str], peer: str, path_kind: PathKind) -> list[str]:
+    """What is wrong with the files `peer`'s TLS variables name (`path_kind` looks, without reading them), in
+    words: `CONSUL_CACERT=/x/ca.pem does not exist`, `VAULT_CAPATH=/x is not a directory`, ..."""
     cacert = env.get(f"{peer}_CACERT", "").strip()
     capath = env.get(f"{peer}_CAPATH", "").strip()
     cert_file = env.get(f"{peer}_CLIENT_CERT", "").strip()
@@ -153,21 +169,19 @@ def tls_file_problems(env: Mapping[str, str], peer: str) -> list[str]:
     if cert_file and key_file:  # a lone certificate or key is parse_tls' warning: it is not presented at all
         files.update(CLIENT_CERT=cert_file, CLIENT_KEY=key_file)
     for name, path in files.items():
-        if path and not os.path.isfile(path):
-            problems.append(f"{peer}_{name}={path} {missing_or_not_a_file(path)}")
-    if capath and not cacert and not os.path.isdir(capath):
-        kind = "does not exist" if not os.path.exists(capath) else "is not a directory (of PEM certificates)"
-        problems.append(f"{peer}_CAPATH={capath} {kind}")
+        kind = path_kind(path) if path else "file"
+        if kind != "file":
+            problems.append(f"{peer}_{name}={path} {NOT_A_FILE[kind]}")
+    kind = path_kind(capath) if capath and not cacert else "directory"
+    if kind != "directory":
+        words = "does not exist" if kind == "missing" else "is not a directory (of PEM certificates)"
+        problems.append(f"{peer}_CAPATH={capath} {words}")
     return problems
 
 
-def missing_or_not_a_file(path: str) -> str:
-    """Why `path` is no file to read a certificate from, in words."""
-    if not os.path.exists(path):
-        return "does not exist"
-    if os.path.isdir(path):
-        return "is a directory, not a PEM file"
-    return "is not a regular file"
+def docker_host(env: Mapping[str, str]) -> str:
+    """DOCKER_HOST: a Swarm manager's Docker API (default: the local socket)."""
+    return env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
 
 
 def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
@@ -217,3 +231,22 @@ def consul_token(env: Mapping[str, str], read_text: Callable[[str], str]) -> str
         shape = f"{lines} lines" if lines > 1 else "spaces, control or non-ASCII characters"
         raise ValueError(f"{source} holds {shape}, not one token (a UUID); is it the right file?")
     return token or None
+
+
+@attrs.frozen
+class ConsulAccess:
+    """How to reach Consul, parsed once from the environment: what every Consul client is built from."""
+
+    address: ConsulAddress
+    tls: TlsSettings
+    token: str | None = attrs.field(default=None, repr=False)
+    """The ACL token (CONSUL_HTTP_TOKEN_FILE's content or CONSUL_HTTP_TOKEN); never shown."""
+
+
+def consul_access(env: Mapping[str, str], read_text: Callable[[str], str]) -> ConsulAccess:
+    """CONSUL_HTTP_ADDR (with CONSUL_HTTP_SSL), the ACL token and Consul's TLS settings (their warnings are
+    parse_tls'); ValueError when the address is malformed or the token file cannot be used."""
+    address = consul_address(env)
+    token = consul_token(env, read_text)
+    tls, _ = parse_tls(env, "CONSUL")
+    return ConsulAccess(address, tls, token)

@@ -26,11 +26,6 @@ POLL = "poll"
 ROLE_WAIT = "role-wait"
 
 
-def monitor_name(hostname: str) -> str:
-    """A monitor's name in the fleet, the directory and the log: where the Unsealer's answers for a node go."""
-    return f"vault-monitor:{hostname}"
-
-
 @attrs.frozen
 class MonitorStarted:
     """Event: the monitor's shell is up; the first poll is due at once."""

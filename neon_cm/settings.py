@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -164,6 +164,17 @@ def setting_text(value: object) -> str:
 def default_text(name: str) -> str:
     """The default of a setting as it is written to Consul."""
     return setting_text(getattr(DEFAULTS, name))
+
+
+def stored_settings(values: Iterable[tuple[str, bytes | None]]) -> dict[str, str | None]:
+    """What Consul holds under SETTINGS_PREFIX as text by setting name: None for a setting that is missing, ""
+    for a key without a value; keys that are no setting are left out."""
+    stored: dict[str, str | None] = dict.fromkeys(PARSERS)
+    for key, value in values:
+        name = key[len(SETTINGS_PREFIX) :]
+        if key.startswith(SETTINGS_PREFIX) and name in PARSERS:
+            stored[name] = (value or b"").decode("utf-8", errors="replace")
+    return stored
 
 
 def parse_settings(stored: Mapping[str, str | None]) -> tuple[Settings, list[SettingProblem]]:

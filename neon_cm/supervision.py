@@ -22,7 +22,7 @@ import attrs
 
 from messages.lifecycle import ActorRestarted, SupervisionGaveUp
 from messages.log import Level
-from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log, timer_key
 
 #: How long a child may take to stop before it is left behind (its thread is a daemon), unless its spec says.
 SHUTDOWN_SECONDS = 3.0
@@ -136,7 +136,7 @@ class Escalate:
 
 def restart_timer(key: str) -> str:
     """The timer key of a restart caused by child `key`'s exit."""
-    return f"restart:{key}"
+    return timer_key("restart", key)
 
 
 @attrs.frozen

@@ -13,7 +13,7 @@ from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, Sta
 from messages.log import Level
 from messages.vault import UnsealFinished, UnsealRequested
 from neon_cm.booleans import parse_switch, switch_text
-from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log, timer_key, timer_of
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.vault import Garbage, NotSent, Rejected, SealStatus, Unreachable, UnsealAnswer
 
@@ -28,8 +28,12 @@ SWITCH_REMINDER_SECONDS = 300.0
 LEASE = "lease"
 
 
+#: The kind of the timer that polls a raft follower finishing its unseal (one per node: timer_key).
+FOLLOWER = "follower"
+
+
 def follower_timer(hostname: str) -> str:
-    return f"follower:{hostname}"
+    return timer_key(FOLLOWER, hostname)
 
 
 # ------------------------------------------------------------------------------------------------ events
@@ -212,8 +216,8 @@ class Unsealing:
             if self.lease_until is not None and now >= self.lease_until:
                 return self.cancel_all("this instance's lease on the lock ran out", ())
             return self, ()
-        if isinstance(event, TimerFired) and event.key.startswith("follower:"):
-            hostname = event.key.removeprefix("follower:")
+        hostname = timer_of(FOLLOWER, event.key) if isinstance(event, TimerFired) else None
+        if hostname is not None:
             attempt = self.attempts.get(hostname)
             if attempt is None or attempt.wait_until is None:
                 return self, ()

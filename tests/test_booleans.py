@@ -86,11 +86,11 @@ def test_the_environment_reads_every_switch_alike_and_says_each_odd_one() -> Non
         "VAULT_SKIP_VERIFY='maybe' is neither true nor false (yes/no, on/off and 1/0 are read too); taken as false "
         "(Vault's TLS certificates are verified)",
     ) == notes
-    assert set(notes) <= set(load_config(env, lambda path: "").warnings)
+    assert set(notes) <= set(load_config(env, lambda path: "", lambda path: "file").warnings)
 
 
 def test_a_switch_odd_over_plain_http_is_still_said() -> None:
     """CONSUL_HTTP_SSL_VERIFY=nope with an http:// Consul was silent: a typo is said whatever the scheme."""
-    warnings = load_config({"CONSUL_HTTP_SSL_VERIFY": "nope"}, lambda path: "").warnings
+    warnings = load_config({"CONSUL_HTTP_SSL_VERIFY": "nope"}, lambda path: "", lambda path: "file").warnings
 
     assert [] != [warning for warning in warnings if warning.startswith("CONSUL_HTTP_SSL_VERIFY='nope'")]

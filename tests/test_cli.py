@@ -15,10 +15,13 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neon_cm.cli import main, os_reason, strip_confidential, table
+from cli.common import table
+from cli.main import main
+from gateways.errors import os_reason
+from neon_cm.confidential import strip_confidential
 from neon_cm.encoding import canonical_json, with_hash
-from neon_cm.reader import DefinitionMismatch, StoredDefinition
 from neon_cm.settings import PARSERS, setting_text
+from neon_cm.stored_definition import DefinitionMismatch, StoredDefinition
 from tests.service import ROOT
 from tests.strategies import base_definitions, json_values
 
@@ -232,7 +235,7 @@ def test_definition_json_round_trips_through_the_reader() -> None:
 def test_console_script_is_the_cli() -> None:
     """setup.py's console script is the CLI, which runs the service when given no command."""
 
-    assert '"neon-cluster-manager = neon_cm.cli:main"' in (ROOT / "setup.py").read_text()
+    assert '"neon-cluster-manager = cli.main:main"' in (ROOT / "setup.py").read_text()
 
 
 def test_settings_set_never_echoes_a_huge_value_in_full(capsys: pytest.CaptureFixture[str]) -> None:
@@ -465,7 +468,7 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     def broken(*args: Any) -> Any:
         raise KeyError("surprise")
 
-    monkeypatch.setattr("neon_cm.cli.consul_client", broken)
+    monkeypatch.setattr("cli.common.consul_client", broken)
 
     code = main(["settings", "get"], CLOSED_PORT)
 

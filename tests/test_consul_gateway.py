@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from gateways.consul import ConsulGateway, TxnRejected, txn_rejection
+from gateways.consul import ConsulGateway, TxnRejected, consul_client, txn_rejection
+from gateways.files import read_text
 from messages.consul_answers import CheckGone, CheckPassed, ConsulUnreachable
-from neon_cm.clients import consul_client
+from neon_cm.environment import consul_access
 
 KEYS = ["neon/cluster/definition.deflate", "neon/cluster/definition.hash", "neon/lock"]
 
@@ -63,7 +64,7 @@ def test_newer_consuls_404_for_a_check_is_check_gone(consul_answering: tuple[str
     Leadership ignored it and went on leading on a dead session): CheckGone. 200 is CheckPassed; a 500 that is
     not about the check is an outage."""
     address, answers = consul_answering
-    gateway = ConsulGateway(consul_client({"CONSUL_HTTP_ADDR": address}))
+    gateway = ConsulGateway(consul_client(consul_access({"CONSUL_HTTP_ADDR": address}, read_text)))
     answers.extend([(404, b"Unknown check ID"), (200, b""), (500, b"rpc error: No cluster leader")])
 
     outcomes = [gateway.pass_check("c") for _ in range(3)]

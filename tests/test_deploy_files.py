@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from neon_cm.clients import DOCKER_API_VERSION
+from gateways.docker import DOCKER_API_VERSION
 from tests.deploy_docs import documented_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ def test_hadolint_finds_nothing_in_the_proxys_dockerfile() -> None:
 
 
 def test_the_proxy_allows_the_api_version_the_service_pins() -> None:
-    """Every path the proxy lets through is of the API version neon_cm/clients.py pins: a new pin without a new
+    """Every path the proxy lets through is of the API version gateways/docker.py pins: a new pin without a new
     proxy configuration would have every call refused."""
     versions = re.findall(r"\^/v(\d+)\\\.(\d+)/", haproxy_cfg())
 

@@ -11,10 +11,18 @@ import consul
 import pytest
 import requests
 
+from gateways.consul import consul_client
+from gateways.errors import ACL_ADVICE, PLAIN_HTTP, UNKNOWN_TOKEN, describe
+from gateways.files import read_text
 from gateways.vault import VaultGateway
-from neon_cm.clients import consul_client
-from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_consul_address, parse_tls
-from neon_cm.errors import ACL_ADVICE, PLAIN_HTTP, UNKNOWN_TOKEN, describe
+from neon_cm.environment import (
+    TlsSettings,
+    consul_access,
+    consul_address,
+    consul_token,
+    parse_consul_address,
+    parse_tls,
+)
 
 
 def test_connection_error_is_reduced_to_the_os_error() -> None:
@@ -64,7 +72,7 @@ def test_other_errors_keep_their_text_without_addresses() -> None:
 
 def test_an_ipv6_consul_address_builds_a_valid_url() -> None:
     """CONSUL_HTTP_ADDR=[::1]:8500: the client's URL keeps the brackets."""
-    client = consul_client({"CONSUL_HTTP_ADDR": "[::1]:8500"})
+    client = consul_client(consul_access({"CONSUL_HTTP_ADDR": "[::1]:8500"}, read_text))
 
     assert "http://[::1]:8500" == client.http.base_uri
     assert "http://[::1]:8500" == str(parse_consul_address("http://[::1]:8500"))
@@ -200,11 +208,14 @@ def test_a_missing_client_certificate_does_not_break_a_plain_http_vault(
         url = f"http://127.0.0.1:{server.server_address[1]}"
         observed = VaultGateway(url, tls).probe()
         consul_client(
-            {
-                "CONSUL_HTTP_ADDR": url,
-                "CONSUL_CLIENT_CERT": str(tmp_path / "c"),
-                "CONSUL_CLIENT_KEY": str(tmp_path / "k"),
-            }
+            consul_access(
+                {
+                    "CONSUL_HTTP_ADDR": url,
+                    "CONSUL_CLIENT_CERT": str(tmp_path / "c"),
+                    "CONSUL_CLIENT_KEY": str(tmp_path / "k"),
+                },
+                read_text,
+            )
         ).http.session.get(url)
     finally:
         server.shutdown()

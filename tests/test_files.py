@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from neon_cm.files import NotARegularFile, describe_os_error, read_given, write_replacing
+from gateways.files import read_given, write_replacing
+from neon_cm.filewords import NotARegularFile, describe_os_error
 
 
 def null_device(folder: Path) -> Path:

@@ -14,12 +14,13 @@ import pytest
 from actors.base import Directory, linked
 from actors.logger import Log, LogSink
 from actors.unsealer import Unsealer
+from gateways.consul import consul_client
+from gateways.files import read_text
 from messages.leadership import BecameLeader
 from messages.log import Level
 from messages.vault import UnsealFinished, UnsealRequested
-from neon_cm.clients import consul_client
 from neon_cm.credentials import Secret, UnsealCredentials
-from neon_cm.environment import TlsSettings
+from neon_cm.environment import TlsSettings, consul_access
 from neon_cm.unsealing import SubmitShare
 
 CREDENTIALS = UnsealCredentials((Secret("aGVsbG8="), Secret("d29ybGQ=")), 2)
@@ -63,7 +64,8 @@ def test_the_answer_goes_to_the_node_monitor_registered_now(log: Log) -> None:
     old, new = Recorder.start(), Recorder.start()
     directory.register("vault-monitor:m1", old)
     with linked(None, directory):
-        unsealer = Unsealer.start(CREDENTIALS, consul_client({"CONSUL_HTTP_ADDR": "127.0.0.1:1"}), TlsSettings(), log)
+        closed = consul_client(consul_access({"CONSUL_HTTP_ADDR": "127.0.0.1:1"}, read_text))
+        unsealer = Unsealer.start(CREDENTIALS, closed, TlsSettings(), log)
     directory.register("vault-monitor:m1", new)  # the monitor restarted before the answer
 
     unsealer.tell(BecameLeader("me", "s", time.monotonic() + 60))
@@ -77,7 +79,7 @@ def test_the_answer_goes_to_the_node_monitor_registered_now(log: Log) -> None:
 def test_a_stopped_unsealer_sends_no_more_shares(log: Log) -> None:
     """Defect 5 across a restart: its cleanup marks its node threads stopped; each checks that the moment before
     a share would go out, so the new Unsealer is alone on every node."""
-    unsealer = Unsealer(CREDENTIALS, consul_client({}), TlsSettings(), log)
+    unsealer = Unsealer(CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log)
     share = SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic() + 60)
     assert None is unsealer.refusal(share)
 
@@ -85,5 +87,5 @@ def test_a_stopped_unsealer_sends_no_more_shares(log: Log) -> None:
 
     assert "the attempt was cancelled" == unsealer.refusal(share)
     assert "this instance's lease on the lock ran out before the share went out" == Unsealer(
-        CREDENTIALS, consul_client({}), TlsSettings(), log
+        CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log
     ).refusal(SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic()))

@@ -169,11 +169,11 @@ Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 
 @pytest.fixture
 def cli(cli_env: dict[str, str]) -> Cli:
-    """Run `python -m neon_cm.cli ARGS` (what the console script runs) with `stdin`; other keywords override the env."""
+    """Run `python -m cli ARGS` (what the console script runs) with `stdin`; other keywords override the env."""
 
     def run(*args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [sys.executable, "-m", "neon_cm.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env={**os.environ, **cli_env, **env},
             cwd=ROOT,
             input=stdin,

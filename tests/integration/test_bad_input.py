@@ -17,8 +17,8 @@ import docker
 import pytest
 
 import teststack as stack
+from gateways.docker import DOCKER_API_VERSION
 from messages.swarm import SwarmNode
-from neon_cm.clients import docker_api
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, deflate, encode_definition, inflate, md5_base64, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
@@ -102,7 +102,7 @@ class NodeLabels:
 def manager_api(real_stack: dict[str, Any]) -> Iterator[docker.APIClient]:
     """A Docker API client on manager-1."""
     manager = next(node for node in real_stack["nodes"] if node["hostname"] == MANAGER)
-    api = docker_api({"DOCKER_HOST": manager["docker_host"]})
+    api = docker.APIClient(base_url=manager["docker_host"], version=DOCKER_API_VERSION)
     yield api
     api.close()
 

@@ -17,10 +17,10 @@ import consul
 import pytest
 
 import teststack as stack
+from gateways.definition_reader import fetch_if_changed
 from neon_cm import __version__
 from neon_cm.encoding import canonical_json, decode_definition, deflate, inflate, verify_definition, with_hash
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
-from neon_cm.reader import fetch_if_changed
 from tests.integration.conftest import Cli
 from tests.integration.test_vault import MANAGER_2, UNSEALED_BY_SERVICE, sealed
 from tests.service import ROOT, Service
@@ -465,7 +465,7 @@ def test_auto_unlock_shows_on_when_the_switch_is_missing(kv: consul.Consul, cli:
 def test_run_and_no_command_start_the_service(kv: consul.Consul, cli_env: dict[str, str], command: list[str]) -> None:
     """`run`, or no command at all, is the service: its log on stdout, exit 0 on SIGTERM."""
     with subprocess.Popen(
-        [sys.executable, "-m", "neon_cm.cli", *command],
+        [sys.executable, "-m", "cli", *command],
         env={**os.environ, **cli_env, "PYTHONUNBUFFERED": "1"},
         cwd=ROOT,
         stdout=subprocess.PIPE,

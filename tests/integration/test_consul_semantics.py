@@ -17,9 +17,10 @@ import pytest
 import requests
 
 import teststack as stack
-from gateways.consul import ConsulGateway, Write
+from gateways.consul import ConsulGateway, Write, consul_client
+from gateways.files import read_text
 from messages.consul_answers import CheckGone, ConsulRefused, DefinitionConflict, DefinitionFenced, DefinitionWritten
-from neon_cm.clients import consul_client
+from neon_cm.environment import consul_access
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
 from neon_cm.lease import CHECK_NAME
 from tests.consul_server import ConsulServer
@@ -34,7 +35,7 @@ PROBE = "neon/lease-probe/"
 @pytest.fixture
 def gateway(kv: consul.Consul, real_stack: dict[str, Any]) -> ConsulGateway:
     """The gateway on the stack's Consul (no ACLs)."""
-    return ConsulGateway(consul_client({"CONSUL_HTTP_ADDR": real_stack["consul"]["http_addr"]}))
+    return ConsulGateway(client_for(real_stack["consul"]["http_addr"]))
 
 
 def stack_consul(real_stack: dict[str, Any]) -> consul.Consul:
@@ -70,7 +71,7 @@ def test_passing_an_unknown_check_with_acls_is_500_unknown_check(acl_consul: Con
     answer = requests.put(
         f"{acl_consul.http_url}/v1/agent/check/pass/{check}", headers={"X-Consul-Token": token}, timeout=5
     )
-    gateway = ConsulGateway(consul_client({"CONSUL_HTTP_ADDR": acl_consul.http_url, "CONSUL_HTTP_TOKEN": token}))
+    gateway = ConsulGateway(client_for(acl_consul.http_url, token))
 
     assert (500, f'Unknown check "{check}"') == (answer.status_code, answer.text.strip())
     assert isinstance(gateway.pass_check(check), CheckGone)
@@ -83,7 +84,9 @@ def test_an_unknown_token_is_told_apart_from_a_policy_refusal(acl_consul: Consul
     powerless = acl_consul.token_for("semantics-powerless", 'key_prefix "nothing/" { policy = "read" }')
 
     def create(token: str) -> Any:
-        client = consul_client({"CONSUL_HTTP_ADDR": acl_consul.http_url, "CONSUL_HTTP_TOKEN": token})
+        client = consul_client(
+            consul_access({"CONSUL_HTTP_ADDR": acl_consul.http_url, "CONSUL_HTTP_TOKEN": token}, read_text)
+        )
         return ConsulGateway(client).create_session("probe", ["serfHealth"])
 
     not_found, denied = create(unknown), create(powerless)
@@ -236,3 +239,8 @@ def test_a_new_base_at_a_reused_index_is_published_after_consul_lost_its_data(
     assert 5 == len(definition["Nodes"])
     assert digest == hash_item["Value"].decode()
     assert json.loads(json.dumps(definition))["Hash"] == digest
+
+
+def client_for(address: str, token: str = "") -> consul.Consul:
+    """A Consul client for `address` (and `token`), built as the service builds its own."""
+    return consul_client(consul_access({"CONSUL_HTTP_ADDR": address, "CONSUL_HTTP_TOKEN": token}, read_text))

@@ -25,7 +25,7 @@ from tests.waiting import scrape, wait_for_metric
 def health_command(health_file: Path) -> subprocess.CompletedProcess[str]:
     """`neon-cluster-manager health`, what the Docker HEALTHCHECK runs, reading this health file."""
     return subprocess.run(
-        [sys.executable, "-m", "neon_cm.cli", "health"],
+        [sys.executable, "-m", "cli", "health"],
         env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
         capture_output=True,
         text=True,

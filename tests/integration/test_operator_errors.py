@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import teststack as stack
-from neon_cm.errors import PLAIN_HTTP, UNKNOWN_TOKEN
+from gateways.errors import PLAIN_HTTP, UNKNOWN_TOKEN
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
 from tests.integration.conftest import Cli
@@ -57,11 +57,11 @@ def own_env(acl_consul: ConsulServer, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def own_cli(own_env: dict[str, str]) -> Cli:
-    """`python -m neon_cm.cli ARGS` against this module's Consul; keywords override the environment."""
+    """`python -m cli ARGS` against this module's Consul; keywords override the environment."""
 
     def run(*args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [sys.executable, "-m", "neon_cm.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env={**os.environ, **own_env, **env},
             cwd=ROOT,
             input=stdin,

@@ -52,7 +52,7 @@ def test_a_missing_vault_cacert_is_said_and_every_vault_stays_watched(
     mark = service.mark()
     wait_for_polls(service, mark)
     health = subprocess.run(
-        [sys.executable, "-m", "neon_cm.cli", "health"],
+        [sys.executable, "-m", "cli", "health"],
         env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
         capture_output=True,
         text=True,

@@ -302,7 +302,7 @@ def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_
             service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
         wait_until(health_file.exists)
         health = subprocess.run(
-            [sys.executable, "-m", "neon_cm.cli", "health"],
+            [sys.executable, "-m", "cli", "health"],
             env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
             capture_output=True,
             text=True,

@@ -1,5 +1,6 @@
 """Reading and writing a file an operator named (a token or secret file, the CLI's cache, the health file)
-without surprising them: never hanging on a pipe, never replacing a device."""
+without surprising them: never hanging on a pipe, never replacing a device. The service's one gateway to the
+local file system (what goes wrong, in words, is neon_cm/filewords.py)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-#: What `stat` calls each kind of file that is not a regular one, for the refusal.
-KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-class NotARegularFile(OSError):
-    """The path names something that must not be replaced by a file; the text says what it is."""
-
-
-def kind_of(mode: int) -> str:
-    """`a character device`, `a directory`, ...: what a non-regular file is, in words."""
-    return next((words for test, words in KINDS if test(mode)), "not a regular file")
+from neon_cm.filewords import NotARegularFile, kind_of
 
 
 def replaceable(path: str | Path) -> tuple[Path, int | None]:
@@ -138,24 +123,15 @@ def read_pipe(descriptor: int, path: str | Path, limit: int, pipe_seconds: float
     return b"".join(chunks)
 
 
-def describe_os_error(error: OSError) -> str:
-    """An OSError in an operator's words: `No such file or directory`, `Permission denied`, `it is a directory,
-    not a file` (never a Python class name); NotARegularFile's own text."""
-    if isinstance(error, NotARegularFile):
-        return str(error)
-    for kind, words in OS_ERROR_WORDS:
-        if isinstance(error, kind):
-            return words
-    if error.errno is not None:
-        return os.strerror(error.errno)
-    return str(error) or "it cannot be read"
+def path_kind(path: str) -> str:
+    """What is at `path` (a symlink followed), without reading it: `file`, `directory`, `missing` or `other`."""
+    if os.path.isfile(path):
+        return "file"
+    if os.path.isdir(path):
+        return "directory"
+    return "other" if os.path.exists(path) else "missing"
 
 
-#: The system's words for the errors an operator's path meets most, by class (an error made without an errno
-#: has no strerror to show).
-OS_ERROR_WORDS: tuple[tuple[type[OSError], str], ...] = (
-    (FileNotFoundError, "No such file or directory"),
-    (PermissionError, "Permission denied"),
-    (IsADirectoryError, "it is a directory, not a file"),
-    (NotADirectoryError, "a part of the path is a file, not a folder"),
-)
+def read_text(path: str) -> str:
+    """A token or secret file's text (a BOM dropped), never blocking on a pipe nor reading a device."""
+    return read_given(path).decode("utf-8-sig")

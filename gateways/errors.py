@@ -10,9 +10,12 @@ import docker.errors
 import requests
 import urllib3.exceptions
 
+#: What a request to a peer can raise besides the client library's own refusals: requests' and urllib3's errors,
+#: and the OSError requests raises itself (a CA bundle it cannot find).
+REQUEST_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 #: What any HTTP peer can make a request raise: refused, reset, timed out, TLS trouble, a CA file
 #: that is not there (requests raises a plain OSError), a body that is not the JSON it should be.
-PEER_ERRORS = (OSError, requests.RequestException, urllib3.exceptions.HTTPError, json.JSONDecodeError)
+PEER_ERRORS = (*REQUEST_ERRORS, json.JSONDecodeError)
 #: What talking to Consul or Docker raises when the peer is down, slow or refuses (not a bug of ours).
 CONSUL_ERRORS = (consul.ConsulException, *PEER_ERRORS)
 DOCKER_ERRORS = (docker.errors.DockerException, *PEER_ERRORS)
@@ -91,3 +94,22 @@ def acl_refusal(error: BaseException) -> str:
     if "acl not found" in str(error).lower():
         return UNKNOWN_TOKEN
     return f"permission denied (403): {ACL_ADVICE}"
+
+
+def os_reason(error: BaseException) -> str:
+    """The useful part of a connection failure (`[Errno 111] Connection refused`), else the error's text."""
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    if answered_plain_http(error):
+        return PLAIN_HTTP
+    found = OS_ERROR.search(str(error))
+    if found:
+        return found.group(0).strip()
+    pending: list[object] = [error]
+    while pending:  # requests and urllib3 nest the OS error in args (docker's unix socket does)
+        current = pending.pop()
+        if isinstance(current, OSError) and current.errno is not None and current.strerror:
+            return f"[Errno {current.errno}] {current.strerror}"
+        if isinstance(current, BaseException):
+            pending.extend(current.args)
+    return reason(error)

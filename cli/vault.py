@@ -1,0 +1,116 @@
+"""`vault status` and `vault auto-unlock`: the Vault of every Swarm manager, and the auto-unseal switch."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from cli.common import (
+    OK,
+    CliError,
+    command,
+    command_group,
+    consul_answer,
+    consul_errors,
+    note,
+    swarm_nodes,
+    switches_noted,
+    table,
+    tls_for,
+    write_key,
+)
+from cli.settings import read_settings
+from gateways.consul import ConsulGateway
+from gateways.vault import VaultGateway
+from messages.swarm import SwarmNode
+from messages.vault import VaultState
+from neon_cm.booleans import parse_switch, stored_switch, switch_text
+from neon_cm.environment import TlsSettings
+from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
+from neon_cm.settings import parse_settings
+from neon_cm.urls import masked
+from neon_cm.vault import vault_url
+
+
+def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Show or flip neon/cluster/disable-auto-unseal (`off` writes `true`, `on` writes `false`); the stored text is
+    read with neon_cm.booleans, as the service reads it."""
+    doing = f"{'reading' if args.switch is None else 'writing'} {DISABLE_AUTO_UNSEAL_KEY}"
+    with consul_errors(env, doing) as client:
+        if args.switch is None:
+            stored = stored_switch(consul_answer(ConsulGateway(client).read_key(DISABLE_AUTO_UNSEAL_KEY)).value)
+        else:
+            stored = "true" if args.switch == "off" else "false"
+            write_key(client, DISABLE_AUTO_UNSEAL_KEY, stored)
+    disabled, odd = parse_switch(stored)
+    if odd is not None:
+        note(f"{DISABLE_AUTO_UNSEAL_KEY}={odd}")
+    follow = "; the service follows at its next Vault poll" if args.switch is not None else ""
+    print(f"auto-unseal is {'off' if disabled else 'on'} ({DISABLE_AUTO_UNSEAL_KEY}={switch_text(stored)}){follow}")
+    return OK
+
+
+Row = tuple[str, str, str, str]
+
+
+def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
+    """One manager's row: GET /v1/sys/seal-status (and /v1/sys/health when unsealed) on its Vault."""
+    hostname = node.hostname.lower()
+    url = vault_url(template, node)
+    if url is None:
+        return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
+    gateway = VaultGateway(url, tls)
+    try:
+        found = gateway.probe()
+    finally:
+        gateway.close()
+    return hostname, masked(url), found.state.value, found.detail
+
+
+def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """One row per Swarm manager: its Vault's URL, state and detail."""
+    switches_noted(env, "VAULT")
+    # Missing certificate files are a warning here, not an error: they matter only to an https:// Vault.
+    tls = tls_for(env, "VAULT", files_required=False)
+    # Consul first: its address, TLS files and token are checked before anything else is asked.
+    with consul_errors(env, f"reading {SETTINGS_PREFIX}*") as client:
+        settings, problems = parse_settings(read_settings(client))
+    managers = sorted(
+        (node for node in swarm_nodes(env) if node.role == "manager"), key=lambda node: node.hostname.lower()
+    )
+    if not managers:
+        raise CliError("Docker lists no Swarm manager")
+    for problem in problems:
+        if problem.name == "vault_url_template":
+            note(problem.describe())
+    with ThreadPoolExecutor(max_workers=len(managers)) as pool:  # an unreachable Vault costs its timeout once
+        rows = list(pool.map(lambda node: probe_manager(node, settings.vault_url_template, tls), managers))
+    print(table(("MANAGER", "URL", "STATE", "DETAIL"), rows))
+    troubled = [f"{row[0]} is {row[2]}" for row in rows if row[2] != VaultState.UNSEALED.value]
+    if args.check and troubled:
+        raise CliError(f"not every Vault is unsealed: {', '.join(troubled)}")
+    return OK
+
+
+def add_commands(commands: Any) -> None:
+    """`vault status` and `vault auto-unlock` (alias `auto-unseal`)."""
+    vault = command_group(commands, "vault", "the Vault on every Swarm manager")
+    status = command(
+        vault,
+        "status",
+        vault_status,
+        "one row per Swarm manager: Vault URL, state, detail",
+        epilog="states: unsealed (detail: active or standby), sealed, not-initialized, unreachable,\n"
+        "unexpected. The exit status is 0 whatever the states, unless --check is given.",
+    )
+    status.add_argument("--check", action="store_true", help="exit 1 unless every Vault is unsealed")
+    unlock = command(
+        vault,
+        "auto-unlock",
+        vault_auto_unlock,
+        f"show, or switch on or off, auto-unseal ({DISABLE_AUTO_UNSEAL_KEY})",
+        aliases=["auto-unseal"],
+    )
+    unlock.add_argument("switch", nargs="?", choices=["on", "off"], metavar="on|off", help="without it, show the state")
