@@ -10,7 +10,6 @@ if sys.argv[1:2] in ([], ["run"]) and sys.argv[0].endswith("neon-cluster-manager
     stopping.install()  # the service (the image's entry point): a stop during the imports below is a clean stop
 
 import argparse
-import base64
 import contextlib
 import json
 import os
@@ -25,6 +24,8 @@ import docker.errors
 import requests
 import urllib3
 
+from gateways.consul import ConsulGateway, Write
+from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm import __version__
@@ -32,7 +33,7 @@ from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vaul
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import TlsSettings, consul_address, parse_tls
-from neon_cm.errors import OS_ERROR, describe, txn_refusal
+from neon_cm.errors import OS_ERROR, describe
 from neon_cm.files import NotARegularFile, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.jsonwords import json_problem, json_type
@@ -330,24 +331,18 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
     with consul_errors(env) as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
-        try:
-            client.txn.put([kv_set(DEFINITION_KEY, value), kv_set(HASH_KEY, new_hash.encode("ascii"))])
-        except consul.ConsulException as error:  # 409: refused by the ACLs (there is no cas to be stale)
-            refusal = txn_refusal(str(error)[4:], [DEFINITION_KEY, HASH_KEY]) if str(error).startswith("409") else None
-            if refusal is None:
-                raise
-            raise CliError(f"Consul refused the definition: {refusal}; nothing published") from None
+        writes = [Write(DEFINITION_KEY, value), Write(HASH_KEY, new_hash.encode("ascii"))]
+        answer = ConsulGateway(client).write_definition(writes)
+        if isinstance(answer, ConsulRefused):
+            raise CliError(f"Consul refused the definition: {answer.detail}; nothing published")
+        if isinstance(answer, ConsulUnreachable) and answer.cause is not None:
+            raise answer.cause  # consul_errors words it, naming Consul's address
     if problems:
         note(f"published without what cluster setup writes (--force): {'; '.join(problems)}")
     if removed:
         note(f"not published (confidential): {', '.join(removed)}")
     print(new_hash)
     return OK
-
-
-def kv_set(key: str, value: bytes) -> dict[str, Any]:
-    """A transaction operation writing `key` unconditionally (publishing a definition is the operator's call)."""
-    return {"KV": {"Verb": "set", "Key": key, "Value": base64.b64encode(value).decode("ascii")}}
 
 
 # --------------------------------------------------------------------------- settings

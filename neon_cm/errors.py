@@ -40,24 +40,3 @@ def describe(error: BaseException) -> str:
     if isinstance(error, consul.ACLPermissionDenied):
         return f"permission denied (403): {ACL_ADVICE}"
     return f"{type(error).__name__}: {reason(error)}"
-
-
-def txn_refusal(body: str, keys: list[str]) -> str | None:
-    """From the body of a /v1/txn answered 409 whose operations wrote `keys` (in order): which keys Consul's
-    ACLs refused, as "permission denied (403) writing <key>, ..."; None when every error is a stale index
-    (a concurrent write) or the body cannot be read.
-
-    Consul answers 409 for both, with `{"Errors": [{"OpIndex": 0, "What": "Permission denied"}, ...]}`.
-    """
-    try:
-        errors = json.loads(body).get("Errors") or []
-    except (ValueError, AttributeError):
-        return None
-    refused = [
-        keys[item["OpIndex"]] if isinstance(item.get("OpIndex"), int) and 0 <= item["OpIndex"] < len(keys) else "?"
-        for item in errors
-        if isinstance(item, dict) and "permission denied" in str(item.get("What", "")).lower()
-    ]
-    if not refused:
-        return None
-    return f"permission denied (403) writing {', '.join(refused)}: {ACL_ADVICE}"

@@ -10,7 +10,7 @@ import pytest
 
 from neon_cm.clients import consul_client, vault_client
 from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_consul_address, parse_tls
-from neon_cm.errors import ACL_ADVICE, describe, txn_refusal
+from neon_cm.errors import describe
 from neon_cm.vault_probe import probe
 
 
@@ -69,17 +69,6 @@ def test_vault_clients_never_send_a_token_from_the_environment(monkeypatch: pyte
 
     assert "sealed" == observed.state.value
     assert [None] == seen
-
-
-def test_txn_refusal_tells_permission_denied_from_a_stale_index() -> None:
-    """Consul answers 409 both ways: only `Permission denied` errors are a refusal, and they name their keys."""
-    keys = ["neon/cluster/definition.deflate", "neon/cluster/definition.hash"]
-    denied = '{"Errors":[{"OpIndex":1,"What":"Permission denied"}],"Results":null}'
-    stale = '{"Errors":[{"OpIndex":0,"What":"failed to set key \\"x\\", index is stale"}],"Results":null}'
-
-    assert "permission denied (403) writing neon/cluster/definition.hash: " + ACL_ADVICE == txn_refusal(denied, keys)
-    assert None is txn_refusal(stale, keys)
-    assert None is txn_refusal("not json", keys)
 
 
 def test_token_file_wins_and_is_stripped_and_never_quoted() -> None:
