@@ -1,0 +1,358 @@
+"""Stand-in deciders for the parts of an instance whose real decider is not wired into the sim yet, and the old
+behaviours (before issue 17) the sim can run instead of the new ones to show the defects it finds.
+
+Each has the decider shape (neon_cm/decider.py); each says which real module it stands in for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.lifecycle import SupervisionGaveUp
+from messages.log import Level
+from messages.swarm import NodesObserved, SwarmNode
+from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultState
+from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
+
+# --------------------------------------------------------------------------- effects and events of the sim shells
+
+
+@attrs.frozen
+class Started:
+    """Event: the actor's shell started."""
+
+
+@attrs.frozen
+class ListNodes:
+    """Effect: GET /nodes. Answer: NodesListed or ListingFailed."""
+
+
+@attrs.frozen
+class NodesListed:
+    nodes: tuple[SwarmNode, ...]
+
+
+@attrs.frozen
+class ListingFailed:
+    reason: str
+
+
+@attrs.frozen
+class ProbeVault:
+    """Effect: GET /v1/sys/seal-status (and /v1/sys/health when unsealed). Answer: VaultProbed."""
+
+    hostname: str
+
+
+@attrs.frozen
+class VaultProbed:
+    state: VaultState
+    detail: str = ""
+
+
+@attrs.frozen
+class TellUnsealer:
+    """Effect: tell the instance's Unsealer `request`."""
+
+    request: UnsealRequested
+
+
+@attrs.frozen
+class TellMonitor:
+    """Effect: tell the monitor of `hostname` `message` (the Unsealer's answer, the fleet's ReportingRole)."""
+
+    hostname: str
+    message: Any
+
+
+@attrs.frozen
+class StartMonitor:
+    hostname: str
+
+
+@attrs.frozen
+class StopMonitor:
+    hostname: str
+
+
+@attrs.frozen
+class ChildDied:
+    """Event of the supervisor: a child died."""
+
+    name: str
+
+
+@attrs.frozen
+class StartChild:
+    """Effect of the supervisor: start the child again."""
+
+    name: str
+
+
+# --------------------------------------------------------------------------- listing (neon_cm/listing.py)
+
+POLL = "poll"
+
+
+@attrs.frozen
+class Listing:
+    """Stands in for the SwarmWatcher's decider: list the Swarm every `interval`, tell each listing."""
+
+    interval: float
+    listing: bool = False
+
+    def decide(self, event: object, now: float) -> Decision[Listing]:
+        if isinstance(event, (Started, TimerFired)):
+            if self.listing:
+                return self, (StartTimer(POLL, self.interval),)
+            return attrs.evolve(self, listing=True), (StartTimer(POLL, self.interval), ListNodes())
+        if isinstance(event, NodesListed):
+            return attrs.evolve(self, listing=False), (Publish(NodesObserved(event.nodes)),)
+        if isinstance(event, ListingFailed):
+            return attrs.evolve(self, listing=False), (log(Level.ERROR, f"cannot list the Swarm: {event.reason}"),)
+        return self, ()
+
+
+# --------------------------------------------------------------------------- the fleet (neon_cm/fleet.py)
+
+
+@attrs.frozen
+class Fleet:
+    """Stands in for the VaultFleet: a monitor per manager; the instance's role told to each."""
+
+    monitored: tuple[str, ...] = ()
+    role: ReportingRole | None = None
+
+    def decide(self, event: object, now: float) -> Decision[Fleet]:
+        if isinstance(event, NodesObserved):
+            wanted = tuple(sorted(node.hostname.lower() for node in event.nodes if node.role == "manager"))
+            effects: list[Any] = [StopMonitor(host) for host in self.monitored if host not in wanted]
+            for host in wanted:
+                if host not in self.monitored:
+                    effects.append(StartMonitor(host))
+                    if self.role is not None:
+                        effects.append(TellMonitor(host, self.role))
+            return attrs.evolve(self, monitored=wanted), tuple(effects)
+        if isinstance(event, (BecameLeader, LostLeadership, StandingBy)):
+            role = ReportingRole(event.holder if isinstance(event, StandingBy) else None)
+            if role == self.role:
+                return self, ()
+            return attrs.evolve(self, role=role), tuple(TellMonitor(host, role) for host in self.monitored)
+        return self, ()
+
+
+# --------------------------------------------------------------------------- a monitor (neon_cm/monitoring.py)
+
+ROLE_WAIT_SECONDS = 5.0
+
+
+@attrs.frozen
+class Monitor:
+    """Stands in for a VaultMonitor: poll, report a problem at ERROR (INFO on a standby) when it starts or
+    when this instance starts reporting, ask the Unsealer while sealed (one request outstanding)."""
+
+    hostname: str
+    interval: float
+    role: ReportingRole | None = None
+    started: float | None = None
+    reported: VaultState | None = None
+    last: VaultState | None = None
+    asked: bool = False
+    polling: bool = False
+
+    def decide(self, event: object, now: float) -> Decision[Monitor]:
+        if isinstance(event, Started):
+            return attrs.evolve(self, started=now, polling=True), (
+                StartTimer(POLL, self.interval),
+                ProbeVault(self.hostname),
+            )
+        if isinstance(event, TimerFired):
+            if self.polling:
+                return self, (StartTimer(POLL, self.interval),)
+            return attrs.evolve(self, polling=True), (StartTimer(POLL, self.interval), ProbeVault(self.hostname))
+        if isinstance(event, ReportingRole):
+            state = attrs.evolve(self, role=event)
+            if event.standby_of is None and self.role is not None and self.role.standby_of is not None:
+                state = attrs.evolve(state, reported=None)  # now the one that reports: a problem is news here
+            return state, ()
+        if isinstance(event, UnsealFinished):
+            return attrs.evolve(self, asked=False), ()
+        if isinstance(event, VaultProbed):
+            return self.probed(event, now)
+        return self, ()
+
+    def probed(self, event: VaultProbed, now: float) -> Decision[Monitor]:
+        state = attrs.evolve(self, polling=False, last=event.state)
+        effects: list[Any] = []
+        started = self.started if self.started is not None else now
+        line = f"Vault on {self.hostname} is {event.state.value}: {event.detail}"
+        if event.state.is_problem:
+            if self.role is None and now - started < ROLE_WAIT_SECONDS:
+                pass  # held until this instance knows whether it reports or stands by
+            elif self.reported != event.state:
+                state = attrs.evolve(state, reported=event.state)
+                standby = self.role.standby_of if self.role is not None else None
+                effects.append(log(Level.ERROR, line) if standby is None else log(Level.INFO, f"{line} (standing by)"))
+        else:
+            state = attrs.evolve(state, reported=None)
+        if event.state is VaultState.SEALED and not self.asked:
+            state = attrs.evolve(state, asked=True)
+            effects.append(TellUnsealer(UnsealRequested(self.hostname, self.hostname)))
+        return state, tuple(effects)
+
+
+# --------------------------------------------------------------------------- supervision (neon_cm/supervision.py)
+
+BACKOFF = (0.5, 4.0)
+INTENSITY = (5, 30.0)
+
+
+@attrs.frozen
+class Supervision:
+    """Stands in for the supervisor's bookkeeping: one-for-one, a pending restart per child, backoff doubling,
+    give up (and say so, for health) past the intensity. `shared_generation` is the old behaviour (defect 2):
+    one restart timer for all children, so a second crash within the backoff loses the first one's restart."""
+
+    shared_generation: bool = False
+    history: tuple[tuple[str, float], ...] = ()
+    given_up: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
+
+    def decide(self, event: object, now: float) -> Decision[Supervision]:
+        if isinstance(event, ChildDied):
+            restarts, window = INTENSITY
+            recent = tuple((name, at) for name, at in self.history if now - at < window)
+            count = sum(1 for name, _ in recent if name == event.name)
+            if count >= restarts:
+                reason = f"{event.name} crashed, more than {restarts} restarts in {window:g} s"
+                return attrs.evolve(self, history=recent, given_up=(*self.given_up, event.name)), (
+                    log(Level.ERROR, f"giving up: {reason}"),
+                    Publish(SupervisionGaveUp(event.name, reason)),
+                )
+            delay = min(BACKOFF[0] * 2**count, BACKOFF[1])
+            key = "restart" if self.shared_generation else f"restart:{event.name}"
+            waiting = (event.name,) if self.shared_generation else (*self.waiting, event.name)
+            return attrs.evolve(self, history=(*recent, (event.name, now)), waiting=waiting), (
+                log(Level.ERROR, f"{event.name} crashed; restarting it in {delay:g} s"),
+                StartTimer(key, delay),
+            )
+        if isinstance(event, TimerFired):
+            names = self.waiting if event.key == "restart" else (event.key.removeprefix("restart:"),)
+            return attrs.evolve(self, waiting=tuple(n for n in self.waiting if n not in names)), tuple(
+                StartChild(name) for name in names
+            )
+        return self, ()
+
+
+# --------------------------------------------------------------------------- the old Unsealer (before issue 17)
+
+
+@attrs.frozen
+class ReadSeal:
+    """Effect: GET /v1/sys/seal-status of `hostname`. Answer: SealRead."""
+
+    hostname: str
+
+
+@attrs.frozen
+class SendShare:
+    """Effect: PUT /v1/sys/unseal on `hostname` with the share at `index` of the credentials. Answer: SealRead."""
+
+    hostname: str
+    index: int
+
+
+@attrs.frozen
+class ResetSeal:
+    hostname: str
+
+
+@attrs.frozen
+class SealRead:
+    """Answer: a seal-status body (None fields when the call failed: `error` says why)."""
+
+    hostname: str
+    sealed: bool = True
+    threshold: int = 0
+    progress: int = 0
+    error: str = ""
+    rejected: bool = False
+
+
+@attrs.frozen
+class OldAttempt:
+    hostname: str
+    submitted: int = 0
+    reset_done: bool = False
+    waited: float | None = None
+
+
+@attrs.frozen
+class OldUnsealer:
+    """The Unsealer before issue 17 (actors/unsealer.py + neon_cm/vault.py's UnsealAttempt), as a decider: the
+    lock checked when an attempt starts only (defect 5), shares always tried in the credentials' order, and
+    progress 0 after a share taken for a raft follower finishing (defect 11)."""
+
+    share_count: int
+    leading: bool = False
+    attempts: tuple[tuple[str, OldAttempt], ...] = ()
+
+    def attempt(self, hostname: str) -> OldAttempt | None:
+        return dict(self.attempts).get(hostname)
+
+    def with_attempt(self, attempt: OldAttempt | None, hostname: str) -> OldUnsealer:
+        rest = tuple((name, a) for name, a in self.attempts if name != hostname)
+        return attrs.evolve(self, attempts=rest if attempt is None else (*rest, (hostname, attempt)))
+
+    def decide(self, event: object, now: float) -> Decision[OldUnsealer]:
+        if isinstance(event, BecameLeader):
+            return attrs.evolve(self, leading=True), ()
+        if isinstance(event, (LostLeadership, StandingBy)):
+            return attrs.evolve(self, leading=False), ()  # attempts already running go on (defect 5)
+        if isinstance(event, LeaseExtended):
+            return self, ()
+        if isinstance(event, UnsealRequested):
+            if not self.leading:
+                return self, (TellMonitor(event.hostname, UnsealFinished(event.hostname, False, "not leading")),)
+            if self.attempt(event.hostname) is not None:
+                return self, ()
+            return self.with_attempt(OldAttempt(event.hostname), event.hostname), (ReadSeal(event.hostname),)
+        if isinstance(event, TimerFired) and event.key.startswith("follower:"):
+            return self, (ReadSeal(event.key.removeprefix("follower:")),)
+        if isinstance(event, SealRead):
+            attempt = self.attempt(event.hostname)
+            if attempt is not None:
+                return self.step(attempt, event, now)
+        return self, ()
+
+    def finish(self, hostname: str, unsealed: bool, reason: str) -> Decision[OldUnsealer]:
+        effects: list[Any] = [TellMonitor(hostname, UnsealFinished(hostname, unsealed, reason))]
+        if not unsealed:
+            effects.insert(0, log(Level.ERROR, f"{hostname}: {reason}"))
+        return self.with_attempt(None, hostname), tuple(effects)
+
+    def step(self, attempt: OldAttempt, status: SealRead, now: float) -> Decision[OldUnsealer]:
+        host = attempt.hostname
+        if status.error:
+            return self.finish(host, False, status.error)
+        if not status.sealed:
+            return self.finish(host, True, "")
+        if attempt.submitted == 0 and status.progress > 0:
+            if attempt.reset_done:
+                return self.finish(host, False, "another client keeps submitting shares")
+            return self.with_attempt(attrs.evolve(attempt, reset_done=True), host), (ResetSeal(host),)
+        if attempt.submitted > 0 and status.progress == 0:
+            waited = attempt.waited if attempt.waited is not None else now
+            if now - waited > 3.0:
+                return self.finish(host, False, "still unsealing")
+            return self.with_attempt(attrs.evolve(attempt, waited=waited), host), (
+                StartTimer(f"follower:{host}", 0.25),
+            )
+        if attempt.submitted >= self.share_count:
+            return self.finish(host, False, "all unseal keys submitted and Vault is still sealed")
+        return self.with_attempt(attrs.evolve(attempt, submitted=attempt.submitted + 1), host), (
+            SendShare(host, attempt.submitted),
+        )

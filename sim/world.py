@@ -1,0 +1,490 @@
+"""One simulated run: the servers, two or three instances, the faults a seed chooses, and the invariants checked
+as it goes. `World(seed).run()` is the whole of it; `random.Random(seed)` is its only source of nondeterminism."""
+
+from __future__ import annotations
+
+import random
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.log import Level
+from messages.swarm import SwarmNode
+from neon_cm.decider import CancelTimer, Log, StartTimer
+from neon_cm.definition import build_nodes, with_nodes
+from neon_cm.encoding import decode_definition, encode_definition
+from neon_cm.keys import DEFINITION_KEY, HASH_KEY
+from sim.consul import CheckFlavour, SimConsul
+from sim.docker import SimDocker
+from sim.gateways import Call, Crashed
+from sim.instance import Instance, wire
+from sim.loop import Loop
+from sim.shell import LATENCY
+from sim.vault import SimVault
+
+#: Faults happen before this (simulated seconds); after it the world is left alone to converge.
+FAULTS_END = 20.0
+#: The run ends here; convergence is checked then.
+END = 45.0
+#: How often the time-based invariants are looked at.
+CHECK_EVERY = 0.25
+#: Poll intervals the simulated instances run with (settings; the service's defaults are 30 s).
+NODE_POLL, VAULT_POLL = 3.0, 3.0
+CHECK_TTL = 3.0
+#: A dead actor must be running again (or named by health) this long after it died: the longest backoff + 1 s.
+RESTART_BOUND = 5.0
+#: A sealed Vault must be reported at ERROR this long after its clock starts: two polls, the check's TTL (a
+#: standby taking over from a paused or crashed holder) and 1.5 s for the lock's and the role's steps.
+REPORT_BOUND = 2 * VAULT_POLL + CHECK_TTL + 1.5
+THRESHOLD, SHARES = 3, 5
+MANAGERS, WORKERS = 3, 2
+
+
+class Violation(Exception):
+    """An invariant does not hold."""
+
+    def __init__(self, invariant: str, text: str) -> None:
+        super().__init__(f"{invariant}: {text}")
+        self.invariant = invariant
+        self.text = text
+
+
+@attrs.frozen
+class Result:
+    """What one seed came to."""
+
+    seed: int
+    ok: bool
+    invariant: str = ""
+    text: str = ""
+    trace: tuple[str, ...] = ()
+    steps: int = 0
+    faults: tuple[str, ...] = ()
+
+    def report(self) -> str:
+        """A short trace: the seed, its faults, the last steps, and the invariant that failed."""
+        lines = [f"seed {self.seed}: {'ok' if self.ok else 'FAILED'} after {self.steps} steps"]
+        lines += [f"  fault {fault}" for fault in self.faults]
+        if not self.ok:
+            lines += ["  last steps:", *(f"    {line}" for line in self.trace)]
+            lines.append(f"  invariant violated: {self.invariant}: {self.text}")
+            lines.append(f"  replay: python -m sim --seed {self.seed}")
+        return "\n".join(lines)
+
+
+def short(value: Any, limit: int = 150) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class World:
+    """The servers, the instances and the invariants of one seed."""
+
+    def __init__(self, seed: int, old: frozenset[int] = frozenset(), trace_steps: int = 40) -> None:
+        self.seed = seed
+        self.old = old
+        """Defects of issue 17 whose old behaviour runs instead of the fix (sim/standin.py, sim/instance.py)."""
+        self.rng = rng = random.Random(seed)
+        self.loop = Loop()
+        self.trace: deque[tuple[float, str, str, Any, Any]] = deque(maxlen=trace_steps)
+        self.consul = SimConsul(rng.choice(list(CheckFlavour)))
+        self.docker = SimDocker(MANAGERS, WORKERS)
+        self.node_poll, self.vault_poll = NODE_POLL, VAULT_POLL
+        shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
+        credentials = rng.sample(shares, rng.choice((3, 3, 4, 5)))
+        if rng.random() < 0.3:  # a share rotated away (or another cluster's) among the operator's
+            credentials.insert(rng.randrange(len(credentials) + 1), f"{rng.getrandbits(128):032x}")
+        self.credentials = tuple(credentials)
+        self.secrets = tuple(credentials)
+        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
+        self.vaults: dict[str, SimVault] = {}
+        for number, host in enumerate(self.docker.managers()):
+            follower = 0.0 if number == 0 else rng.choice((0.0, 0.0, 0.5, 1.5))
+            vault = SimVault(host, shares, THRESHOLD, follower)
+            if rng.random() < 0.4:
+                vault.sealed, vault.sealed_since = False, None
+            self.vaults[host] = vault
+        self.base_version = 0
+        self.base: dict[str, Any] = {}
+        self.setup_publishes()
+        self.valid_until: dict[str, float] = {}
+        self.reported: dict[str, float] = {}
+        self.disturbed_at = 0.0
+        self.drops: list[tuple[str, str, float]] = []
+        self.instances = [Instance(self, f"i{number + 1}") for number in range(rng.choice((2, 2, 3)))]
+        for instance in self.instances:
+            self.loop.at(rng.uniform(0.0, 0.3), lambda instance=instance: wire(instance))
+        self.faults: list[str] = []
+        self.schedule_faults()
+        self.schedule_checks()
+
+    # ------------------------------------------------------------------ the shells' services
+
+    def latency(self) -> float:
+        return self.rng.uniform(*LATENCY)
+
+    def message_delay(self) -> float:
+        return self.rng.random() * 0.003
+
+    def hung(self, server: str, now: float) -> bool:
+        if server == "consul":
+            return not self.consul.reachable(now) and self.consul.hung
+        if server == "docker":
+            return not self.docker.answers(now)
+        return not self.vaults[server.removeprefix("vault:")].answers(now)
+
+    def server_answers(self, server: str, now: float) -> bool:
+        return not self.hung(server, now) and (server != "consul" or self.consul.reachable(now))
+
+    def perform(self, instance: Instance, call: Call, on_answer: Callable[[Any], None]) -> None:
+        """Send `call` now; the server applies it when it arrives; the answer comes back to the instance."""
+        sent = self.loop.now
+        if call.share:
+            self.share_sent(instance, call.share, sent)
+        back = self.latency()
+
+        def arrive() -> None:
+            now = self.loop.now
+            if self.hung(call.server, now):
+                instance.at(sent + call.timeout, lambda: on_answer(call.hung))
+                return
+            try:
+                answer = call.apply(now)
+            except Exception as error:  # noqa: BLE001 -- an old behaviour's crash (SimCrash) kills the actor
+                answer = Crashed(f"{type(error).__name__}: {error}")
+            instance.at(now + back, lambda: on_answer(answer))
+
+        self.loop.at(sent + self.latency(), arrive)
+
+    def dropping(self, instance: Instance, actor: str) -> bool:
+        now = self.loop.now
+        return any(name == instance.name and target == actor and now < until for name, target, until in self.drops)
+
+    def record(self, instance: str, actor: str, event: Any, effects: Any) -> None:
+        self.trace.append((self.loop.now, instance, actor, event, effects))
+
+    # ------------------------------------------------------------------ invariants told by the shells
+
+    def check_effect(self, instance: Instance, actor: str, effect: Any) -> None:
+        """No secret: no share in any log line or effect."""
+        if isinstance(effect, (StartTimer, CancelTimer)):
+            return
+        text = f"{effect.text} {effect.error or ''}" if isinstance(effect, Log) else repr(effect)
+        for secret in self.secrets:
+            if secret in text:
+                raise Violation("no secret", f"{instance.name}/{actor}: an unseal share in {short(effect)}")
+
+    def logged(self, instance: Instance, actor: str, effect: Log) -> None:
+        if effect.level is Level.ERROR and actor.startswith("vault-monitor:"):
+            self.reported[actor.removeprefix("vault-monitor:")] = self.loop.now
+
+    def lease_told(self, instance: Instance, message: Any) -> None:
+        if isinstance(message, (BecameLeader, LeaseExtended)):
+            self.valid_until[instance.name] = message.valid_until
+        elif isinstance(message, (LostLeadership, StandingBy)):
+            self.valid_until[instance.name] = 0.0
+
+    def restarted(self, instance: Instance, actor: Any) -> None:
+        if actor.name in ("leadership", "vault-fleet") or actor.name.startswith("vault-monitor:"):
+            self.disturbed_at = self.loop.now
+
+    def share_sent(self, instance: Instance, host: str, now: float) -> None:
+        """Never two unsealers: a share goes out only before the sender's lease deadline, and never after another
+        instance acquired the lock (since the sender did).
+
+        Exception (the real world cannot do better): when Consul released the sender's lock abruptly (its check
+        deregistered, its agent restarted without its checks, Consul restarted without its data), another instance
+        may take the lock while the sender's deadline has not passed yet; the sender's shares until that deadline
+        are not counted. The deadline itself is still enforced.
+        """
+        until = self.valid_until.get(instance.name, 0.0)
+        if now >= until:
+            raise Violation(
+                "never two unsealers", f"{instance.name} sent a share to {host} at {now:.3f}, its lease ended at {until:.3f}"
+            )
+        events = self.consul.lock_events
+        last = next((event for event in reversed(events) if event.acquired and event.time <= now), None)
+        if last is None or last.owner == instance.name:
+            return
+        own = next((event for event in reversed(events) if event.acquired and event.owner == instance.name), None)
+        abrupt = any(
+            not event.acquired
+            and event.owner == instance.name
+            and event.cause not in ("", "released")
+            and (own is None or event.time >= own.time)
+            and event.time <= last.time
+            for event in events
+        )
+        if not abrupt:
+            raise Violation(
+                "never two unsealers",
+                f"{instance.name} sent a share to {host} at {now:.3f}; {last.owner} acquired the lock at {last.time:.3f}",
+            )
+
+    def definition_written(self, now: float, owner: str) -> None:
+        """Never a stale writer: every definition write Consul accepts comes from the lock holder of that moment."""
+        holder = self.consul.holder(now)
+        if holder != owner:
+            raise Violation("never a stale writer", f"{owner} wrote the definition at {now:.3f}; the lock holder: {holder}")
+
+    # ------------------------------------------------------------------ invariants on the clock
+
+    def schedule_checks(self) -> None:
+        def check() -> None:
+            self.check_dead()
+            self.check_reported()
+            if self.loop.now + CHECK_EVERY < END:
+                self.loop.after(CHECK_EVERY, check)
+
+        self.loop.at(CHECK_EVERY, check)
+
+    def check_dead(self) -> None:
+        """Nothing dead unseen: every actor that died is running again within the longest backoff, or the
+        instance's health names it (its supervisor gave up). A paused instance's time does not count."""
+        now = self.loop.now
+        for instance in self.instances:
+            if now < instance.paused_until:
+                continue
+            for actor in instance.actors.values():
+                if actor.died_at is not None and now - actor.died_at > RESTART_BOUND and actor.name not in instance.gave_up:
+                    raise Violation(
+                        "nothing dead unseen",
+                        f"{instance.name}/{actor.name} dead since {actor.died_at:.3f}, not restarted, health is green",
+                    )
+
+    def check_reported(self) -> None:
+        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO)
+        within REPORT_BOUND of its clock, also during a Consul outage. The clock starts at the latest of: the seal,
+        the end of the last pause of an instance, the last restart of a leadership, fleet or monitor actor, the
+        end of the Vault's garbage or hung answers (what a monitor cannot read, it cannot report as sealed)."""
+        now = self.loop.now
+        for host, vault in self.vaults.items():
+            vault.settle(now)
+            if vault.sealed_since is None:
+                continue
+            since = max(vault.sealed_since, self.disturbed_at, vault.garbage_until, vault.hung_until)
+            if self.reported.get(host, -1.0) >= vault.sealed_since:
+                continue
+            if now - since > REPORT_BOUND:
+                raise Violation(
+                    "always reported", f"the Vault on {host} is sealed since {since:.3f}; no instance said so at ERROR"
+                )
+
+    def check_converged(self) -> None:
+        """Converges: once faults stop, by END the definition in Consul is the Swarm's on cluster setup's latest base,
+        and every Vault is unsealed when the credentials hold `threshold` valid shares."""
+        now = self.loop.now
+        entry = self.consul.kv.get(DEFINITION_KEY)
+        hash_entry = self.consul.kv.get(HASH_KEY)
+        nodes = build_nodes(SwarmNode.from_docker(node) for node in self.docker.nodes).nodes
+        if entry is None:
+            raise Violation("converges", "no definition in Consul")
+        stored = decode_definition(entry.value)
+        expected = with_nodes(self.base, nodes)
+        if {key: value for key, value in stored.items() if key != "Hash"} != expected:
+            raise Violation(
+                "converges", f"the definition in Consul is not the Swarm's on the latest base: {short(stored, 300)}"
+            )
+        if hash_entry is None or hash_entry.value.decode() != stored.get("Hash"):
+            raise Violation("converges", "the hash key does not match the definition")
+        if self.unsealable:
+            for host, vault in self.vaults.items():
+                vault.settle(now)
+                if vault.sealed:
+                    raise Violation("converges", f"the Vault on {host} is still sealed")
+
+    # ------------------------------------------------------------------ cluster setup and faults
+
+    def setup_publishes(self) -> None:
+        """Cluster setup writes a base definition (at start, and again after Consul lost its data)."""
+        self.base_version += 1
+        self.base = {"Name": f"cluster-{self.seed}", "Setup": self.base_version, "Nodes": {}}
+        value, hash_ = encode_definition(self.base)
+        now = self.loop.now
+        self.consul.kv_put(now, DEFINITION_KEY, value, "setup")
+        self.consul.kv_put(now, HASH_KEY, hash_.encode(), "setup")
+        self.record("--", "cluster-setup", f"publishes base {self.base_version}", ())
+
+    def schedule_faults(self) -> None:
+        rng = self.rng
+        for _ in range(rng.choice((0, 1, 2, 3, 4, 5, 6))):
+            when = rng.uniform(0.5, FAULTS_END)
+            kind = rng.choice(FAULT_KINDS)
+            action, text = kind(self, rng)
+            self.faults.append(f"{when:7.3f} {text}")
+            self.loop.at(when, lambda action=action, text=text: self.fault(action, text))
+        self.faults.sort()
+
+    def fault(self, action: Callable[[], None], text: str) -> None:
+        self.record("--", "FAULT", text, ())
+        action()
+
+    def run(self) -> Result:
+        try:
+            self.loop.run_until(END, lambda: None)
+            self.check_converged()
+        except Violation as violation:
+            return self.result(violation.invariant, violation.text)
+        except Exception as error:  # noqa: BLE001 -- a decider (or the sim) raised: a bug, reported with its seed
+            return self.result("no decider raises", "".join(traceback.format_exception(error)[-6:]))
+        return Result(self.seed, True, steps=self.loop.steps, faults=tuple(self.faults))
+
+    def result(self, invariant: str, text: str) -> Result:
+        trace = tuple(
+            f"{at:9.4f} {instance:>2} {actor:<26} {event if isinstance(event, str) else short(event)}"
+            + (f" -> {', '.join(short(effect, 110) for effect in effects)}" if effects else "")
+            for at, instance, actor, event, effects in self.trace
+        )
+        return Result(self.seed, False, invariant, text, trace, self.loop.steps, tuple(self.faults))
+
+
+# --------------------------------------------------------------------------- fault kinds: (action, description)
+
+Fault = tuple[Callable[[], None], str]
+
+
+def crash(world: World, rng: random.Random) -> Fault:
+    instance, pick = rng.choice(world.instances), rng.random()
+
+    def act() -> None:
+        names = sorted(name for name, actor in instance.actors.items() if actor.alive and name != "supervisor")
+        if names:
+            instance.actors[names[int(pick * len(names))]].crash("injected")
+
+    return act, f"crash an actor of {instance.name}"
+
+
+def pause(world: World, rng: random.Random) -> Fault:
+    instance, seconds = rng.choice(world.instances), rng.uniform(3.5, 6.0)
+
+    def act() -> None:
+        instance.pause(seconds)
+
+        def resumed() -> None:
+            instance.resumed()
+            world.disturbed_at = world.loop.now
+
+        world.loop.at(instance.paused_until, resumed)
+
+    return act, f"pause {instance.name} for {seconds:.2f} s"
+
+
+def consul_outage(world: World, rng: random.Random) -> Fault:
+    seconds, hung = rng.uniform(0.5, 6.0), rng.random() < 0.5
+    return (
+        lambda: world.consul.outage(world.loop.now, seconds, hung),
+        f"Consul {'hung' if hung else 'refusing connections'} for {seconds:.2f} s",
+    )
+
+
+def consul_restart(world: World, rng: random.Random) -> Fault:
+    keep, seconds, setup = rng.random() < 0.5, rng.uniform(0.3, 2.0), rng.uniform(0.2, 3.0)
+
+    def act() -> None:
+        world.consul.restart(world.loop.now, seconds, keep)
+        if not keep:
+            world.loop.after(seconds + setup, world.setup_publishes)
+
+    return act, f"Consul restarts {'with' if keep else 'without'} its data, down {seconds:.2f} s"
+
+
+def agent_restart(world: World, rng: random.Random) -> Fault:
+    lose, seconds = rng.random() < 0.5, rng.uniform(0.2, 1.5)
+    return (
+        lambda: world.consul.agent_restart(world.loop.now, seconds, lose),
+        f"the Consul agent restarts{' losing its checks' if lose else ''}, down {seconds:.2f} s",
+    )
+
+
+def deregister_check(world: World, rng: random.Random) -> Fault:
+    instance = rng.choice(world.instances)
+
+    def act() -> None:
+        leadership = instance.actors.get("leadership")
+        if leadership is not None and leadership.alive:
+            world.consul.check_deregister(world.loop.now, leadership.state.check_id, "deregistered by a peer")
+
+    return act, f"{instance.name}'s check deregistered"
+
+
+def vault_restart(world: World, rng: random.Random) -> Fault:
+    host = rng.choice(sorted(world.vaults))
+    return lambda: world.vaults[host].restart(world.loop.now), f"the Vault on {host} restarts"
+
+
+def partial_unseal(world: World, rng: random.Random) -> Fault:
+    host, valid = rng.choice(sorted(world.vaults)), rng.random() < 0.5
+    share = rng.choice(world.vaults[host].shares) if valid else f"{rng.getrandbits(128):032x}"
+    return (
+        lambda: world.vaults[host].unseal(world.loop.now, share),
+        f"someone else gives the Vault on {host} one {'valid' if valid else 'wrong'} share",
+    )
+
+
+def vault_garbage(world: World, rng: random.Random) -> Fault:
+    host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 6.0)
+
+    def act() -> None:
+        world.vaults[host].garbage_until = world.loop.now + seconds
+
+    return act, f"the Vault on {host} answers 503 null for {seconds:.2f} s"
+
+
+def vault_hang(world: World, rng: random.Random) -> Fault:
+    host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 6.0)
+
+    def act() -> None:
+        world.vaults[host].hung_until = world.loop.now + seconds
+
+    return act, f"the Vault on {host} hangs for {seconds:.2f} s"
+
+
+def label(world: World, rng: random.Random) -> Fault:
+    position, value = rng.randrange(MANAGERS + WORKERS), str(rng.choice((2, 4, 8, 16)))
+    return (
+        lambda: world.docker.label(world.loop.now, position, "io.neon.compute.cores", value),
+        f"node {position + 1} labelled io.neon.compute.cores={value}",
+    )
+
+
+def docker_hang(world: World, rng: random.Random) -> Fault:
+    seconds = rng.uniform(1.0, 8.0)
+
+    def act() -> None:
+        world.docker.hung_until = world.loop.now + seconds
+
+    return act, f"dockerd hangs for {seconds:.2f} s"
+
+
+def drop(world: World, rng: random.Random) -> Fault:
+    instance, name, seconds = rng.choice(world.instances), rng.choice(DROP_TARGETS), rng.uniform(0.5, 3.0)
+
+    def act() -> None:
+        world.drops.append((instance.name, name, world.loop.now + seconds))
+
+    return act, f"messages to {instance.name}/{name} dropped for {seconds:.2f} s"
+
+
+DROP_TARGETS = ("definition-publisher", "unsealer", "vault-fleet")
+FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
+    crash,
+    crash,
+    pause,
+    consul_outage,
+    consul_restart,
+    agent_restart,
+    deregister_check,
+    vault_restart,
+    vault_restart,
+    partial_unseal,
+    vault_garbage,
+    vault_hang,
+    label,
+    label,
+    docker_hang,
+    drop,
+)
