@@ -14,8 +14,8 @@ from sim.gateways import Call, Crashed
 if TYPE_CHECKING:
     from sim.instance import Instance
 
-#: A server answers a request this long after it was sent (each way), drawn per call.
-LATENCY = (0.0005, 0.004)
+#: A server applies a request and its answer is back this long after it was sent, drawn per call.
+LATENCY = (0.001, 0.008)
 
 
 class Component:

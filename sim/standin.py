@@ -198,7 +198,7 @@ class Monitor:
                 effects.append(log(Level.ERROR, line) if standby is None else log(Level.INFO, f"{line} (standing by)"))
         else:
             state = attrs.evolve(state, reported=None)
-        if event.state is VaultState.SEALED and not self.asked:
+        if event.state is VaultState.SEALED:  # every poll while sealed: the Unsealer runs one attempt per node
             state = attrs.evolve(state, asked=True)
             effects.append(TellUnsealer(UnsealRequested(self.hostname, self.hostname)))
         return state, tuple(effects)

@@ -27,9 +27,9 @@ from sim.shell import LATENCY
 from sim.vault import SimVault
 
 #: Faults happen before this (simulated seconds); after it the world is left alone to converge.
-FAULTS_END = 20.0
+FAULTS_END = 14.0
 #: The run ends here; convergence is checked then.
-END = 45.0
+END = 32.0
 #: How often the time-based invariants are looked at.
 CHECK_EVERY = 0.25
 #: Poll intervals the simulated instances run with (settings; the service's defaults are 30 s).
@@ -145,7 +145,6 @@ class World:
         sent = self.loop.now
         if call.share:
             self.share_sent(instance, call.share, sent)
-        back = self.latency()
 
         def arrive() -> None:
             now = self.loop.now
@@ -156,7 +155,10 @@ class World:
                 answer = call.apply(now)
             except Exception as error:  # noqa: BLE001 -- an old behaviour's crash (SimCrash) kills the actor
                 answer = Crashed(f"{type(error).__name__}: {error}")
-            instance.at(now + back, lambda: on_answer(answer))
+            if now < instance.paused_until:
+                instance.at(now, lambda: on_answer(answer))
+            else:
+                on_answer(answer)  # the way back is part of the one latency drawn: one step, not two
 
         self.loop.at(sent + self.latency(), arrive)
 
