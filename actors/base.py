@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import pykka
 
 from actors.logger import Log
+from actors.scheduler import SCHEDULER, Timer
 from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
 from messages.timing import Tick
 from neon_cm.decider import CancelTimer, Publish, StartTimer, TimerFired
@@ -84,32 +85,42 @@ class Directory:
             return [self._refs[name] for name in self.wiring.get(component, ()) if name in self._refs]
 
     def sources(self, component: str) -> list[pykka.ActorRef[Any]]:
-        """The running actors whose publications `component` hears."""
+        """The running actors whose publications `component` hears: those registered under a source's name, or
+        under `<source>:<anything>` (one of several of its kind: `supervisor:vault`, `vault-monitor:<host>`)."""
         with self._lock:
             return [
-                self._refs[source]
+                ref
                 for source, names in self.wiring.items()
-                if component in names and source in self._refs
+                if component in names
+                for name, ref in self._refs.items()
+                if name == source or name.startswith(f"{source}:")
             ]
 
 
 class _Linking(threading.local):
     parent: pykka.ActorRef[Any] | None = None
     directory: Directory | None = None
+    register_as: str | None = None
 
 
 _linking = _Linking()
 
 
 @contextmanager
-def linked(parent: pykka.ActorRef[Any] | None, directory: Directory) -> Iterator[None]:
-    """Actors constructed in this block (in this thread) get `parent` and `directory`."""
-    saved = (_linking.parent, _linking.directory)
-    _linking.parent, _linking.directory = parent, directory
+def linked(parent: pykka.ActorRef[Any] | None, directory: Directory, register_as: str | None = None) -> Iterator[None]:
+    """Actors constructed in this block (in this thread) get `parent` and `directory`; the first one constructed
+    registers itself in `directory` under `register_as` (if given) before anything else it does."""
+    saved = (_linking.parent, _linking.directory, _linking.register_as)
+    _linking.parent, _linking.directory, _linking.register_as = parent, directory, register_as
     try:
         yield
     finally:
-        _linking.parent, _linking.directory = saved
+        _linking.parent, _linking.directory, _linking.register_as = saved
+
+
+def current_parent() -> pykka.ActorRef[Any] | None:
+    """The parent an actor constructed here and now gets (see `linked`)."""
+    return _linking.parent
 
 
 class LinkedDied(Exception):
@@ -130,6 +141,8 @@ class LinkedActor(pykka.ThreadingActor):
         super().__init__()
         self.parent = _linking.parent
         self.directory = _linking.directory or Directory()
+        self.register_as, _linking.register_as = _linking.register_as, None
+        """The name its supervisor gives it in the directory (taken by this actor, not by those it starts)."""
         self.children: list[pykka.ActorRef[Any]] = []
         """Helpers started with `spawn`: stopped with this actor, and their death is ours."""
         self.exited = False
@@ -155,6 +168,9 @@ class LinkedActor(pykka.ThreadingActor):
         return thread
 
     def on_start(self) -> None:
+        if self.register_as is not None:
+            # Before setup and before it asks its sources for their view: a publication from then on reaches it.
+            self.directory.register(self.register_as, self.actor_ref)
         try:
             self.setup()
         except Exception as error:
@@ -277,7 +293,7 @@ class DecidingActor(ServiceActor):
     def __init__(self, log: Log) -> None:
         super().__init__(log)
         self.state: Any = None
-        self.timers: dict[str, tuple[int, threading.Timer]] = {}
+        self.timers: dict[str, tuple[int, Timer]] = {}
 
     def feed(self, event: Any) -> None:
         """Decide on `event` now and carry out what follows; the answers of server calls are decided on in turn,
@@ -312,10 +328,7 @@ class DecidingActor(ServiceActor):
     def start_timer(self, key: str, seconds: float) -> None:
         self.cancel_timer(key)
         token = next(_timer_tokens)
-        timer = threading.Timer(max(0.0, seconds), tell, args=(self.actor_ref, DueTimer(key, token)))
-        timer.daemon = True
-        self.timers[key] = (token, timer)
-        timer.start()
+        self.timers[key] = (token, SCHEDULER.tell_later(seconds, self.actor_ref, DueTimer(key, token)))
 
     def cancel_timer(self, key: str) -> None:
         entry = self.timers.pop(key, None)

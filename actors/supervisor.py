@@ -1,9 +1,7 @@
-"""Supervisor: starts its children, hears of a death at once, restarts by strategy with backoff and intensity."""
+"""Supervisor: the shell over neon_cm/supervision.py; starts and stops the children, hears of a death at once."""
 
 from __future__ import annotations
 
-import enum
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,53 +9,75 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import ServiceActor, linked, tell
+from actors.base import DecidingActor, linked, tell
 from actors.logger import Log
-from messages.lifecycle import ActorRestarted, ChildExited, RestartChild, SupervisionGaveUp
-from neon_cm.backoff import Backoff, RestartIntensity
+from messages.lifecycle import ChildExited, StopChild, SuperviseChild, SupervisionGaveUp, TellChildren
+from neon_cm.supervision import (
+    SHUTDOWN_SECONDS,
+    AddChild,
+    Begin,
+    Child,
+    ChildDied,
+    Escalate,
+    LogCrash,
+    RemoveChild,
+    Restart,
+    StartChild,
+    StopChildren,
+    Strategy,
+    Supervision,
+)
 
-#: SIGTERM to exit must stay under the 5 s Docker gives before SIGKILL.
+#: SIGTERM to exit must stay under the 5 s Docker gives before SIGKILL: a supervisor stops all its children
+#: within this, whatever their own budgets.
 STOP_TIMEOUT_SECONDS = 3.0
-
-
-class Strategy(enum.Enum):
-    """Which children a crash restarts (Erlang/OTP's names)."""
-
-    ONE_FOR_ONE = "one-for-one"
-    """Only the child that died."""
-    ONE_FOR_ALL = "one-for-all"
-    """Every child."""
-    REST_FOR_ONE = "rest-for-one"
-    """The child that died and those started after it."""
 
 
 @attrs.frozen
 class ChildSpec:
-    """How to start one child; `start` is called with the supervisor as the child's parent."""
+    """How to start one child (`start` is called with the supervisor as the child's parent) and OTP's rest of
+    a child spec: its restart type and shutdown budget; `key` when its name (log, directory) is not unique."""
 
     name: str
     start: Callable[[], pykka.ActorRef[Any]] = attrs.field(repr=False)
+    restart: Restart = Restart.PERMANENT
+    shutdown: float = SHUTDOWN_SECONDS
+    key: str | None = None
+
+    @property
+    def child(self) -> Child:
+        """The spec as the decider sees it."""
+        if self.key is None:
+            return Child(self.name, self.restart, self.shutdown)
+        return Child(self.key, self.restart, self.shutdown, self.name)
 
 
 def stop_actors(actors: list[pykka.ActorRef[Any]], log: Log, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
     """Stop the actors one by one in reverse start order, within `timeout` overall; one still busy is left
     behind (its thread is a daemon) with a WARN, so a peer that never answers cannot hold up an exit."""
+    stop_within([(actor, timeout) for actor in reversed(actors)], log, timeout)
+
+
+def stop_within(actors: list[tuple[pykka.ActorRef[Any], float]], log: Log, timeout: float) -> None:
+    """Stop the actors in this order, each within its own budget and all within `timeout`; one still busy is
+    left behind (its thread is a daemon) with a WARN."""
     deadline = time.monotonic() + timeout
-    for actor in reversed(actors):
+    for actor, budget in actors:
+        allowed = max(0.05, min(budget, deadline - time.monotonic()))
         try:
-            actor.stop(block=True, timeout=max(0.05, deadline - time.monotonic()))
+            actor.stop(block=True, timeout=allowed)
         except pykka.Timeout:
-            log.warn(f"{actor.actor_class.__name__} did not stop within {timeout:g} s (busy with a peer); leaving it")
+            log.warn(f"{actor.actor_class.__name__} did not stop within {allowed:g} s (busy with a peer); leaving it")
 
 
-class Supervisor(ServiceActor):
-    """Runs its children; when one dies, restarts by `strategy` after a backoff (1 s doubling to 60 s).
+class Supervisor(DecidingActor):
+    """Runs its children; when one exits, restarts by `strategy` after a backoff (1 s doubling to 60 s).
 
-    More than `intensity` = (restarts, seconds) restarts within that many seconds (counted per child
-    for one-for-one, per group otherwise) and it gives up: a supervisor with a parent stops its children
-    and dies, so its parent decides; the top supervisor (no parent) leaves that child stopped and
-    tells SupervisionGaveUp, which makes the service unhealthy. A crash is logged once with its
-    exception; the same crash again is logged without it.
+    The decisions (who restarts when, intensity, give-up) are neon_cm/supervision.py's; this shell starts
+    the actors, maps a dead actor's reference to its child, stops children within their budgets, and logs a
+    crash with its exception. Told SuperviseChild, StopChild and TellChildren it manages dynamic children.
+    Registered in the directory as `supervisor:<name>`, it answers a (re)started observer's SendCurrentView
+    with the children it gave up on, so health never forgets one.
     """
 
     component = "supervisor"
@@ -74,131 +94,105 @@ class Supervisor(ServiceActor):
         super().__init__(log)
         self.supervisor_name = name
         self.log = log.child(f"supervisor:{name}")
-        self.strategy = strategy
-        self.specs = list(specs)
-        self.intensity = intensity
-        self.backoff = backoff
-        self.running: dict[str, pykka.ActorRef[Any]] = {}
-        self.limits: dict[str, RestartIntensity] = {}
-        self.backoffs: dict[str, Backoff] = {}
-        self.generation = 0
-        self.last_crash: dict[str, str] = {}
-        self.timers: list[threading.Timer] = []
+        self.specs: dict[str, ChildSpec] = {spec.child.key: spec for spec in specs}
+        self.refs: dict[str, pykka.ActorRef[Any]] = {}
+        """The running children by key."""
+        self.errors: dict[str, BaseException] = {}
+        """What last killed each child, for the log."""
+        self.state = Supervision(
+            name,
+            strategy,
+            self.parent is not None,
+            tuple(spec.child for spec in specs),
+            intensity,
+            backoff,
+        )
 
     @property
     def name(self) -> str:
         return self.supervisor_name
 
     def setup(self) -> None:
-        for spec in self.specs:
-            self.start_child(spec)
+        self.directory.register(f"supervisor:{self.name}", self.actor_ref)
+        self.feed(Begin())
 
     def cleanup(self) -> None:
-        for timer in self.timers:
-            timer.cancel()
-        children = [self.running.pop(spec.name) for spec in self.specs if spec.name in self.running]
-        stop_actors(children, self.log)
-
-    def receive(self, message: Any) -> Any:
-        if isinstance(message, ChildExited):
-            self.child_exited(message)
-            return None
-        if isinstance(message, RestartChild):
-            if message.generation == self.generation:
-                for spec in self.specs:
-                    if spec.name in message.names and spec.name not in self.running:
-                        self.start_child(spec)
-            return None
-        return super().receive(message)
+        super().cleanup()
+        self.directory.unregister(f"supervisor:{self.name}", self.actor_ref)
+        order = [(child.key, child.shutdown) for child in reversed(self.state.children)]
+        stop_within(self.take(order), self.log, STOP_TIMEOUT_SECONDS)
 
     def handle(self, message: Any) -> Any:
-        """A plain supervisor has nothing else to do; subclasses add their own work."""
+        if isinstance(message, StopChild):
+            self.feed(RemoveChild(message.key))
+            self.specs.pop(message.key, None)
+            return None
+        if isinstance(message, TellChildren):
+            for ref in list(self.refs.values()):
+                tell(ref, message.message)
+            return None
+        return super().handle(message)
+
+    def event_of(self, message: Any) -> Any:
+        if isinstance(message, ChildExited):
+            key = next((key for key, ref in self.refs.items() if ref is message.child), None)
+            if key is None:
+                return None  # one it stopped itself, or an older instance
+            self.take([(key, 0.0)])
+            if message.error is not None:
+                self.errors[key] = message.error
+            return ChildDied(key, describe(message.error))
+        if isinstance(message, SuperviseChild):
+            spec: ChildSpec = message.spec
+            self.specs.setdefault(spec.child.key, spec)  # a second one under a supervised key is refused
+            return AddChild(spec.child)
         return None
 
-    # ------------------------------------------------------------------ children
+    def perform(self, effect: Any) -> Any:
+        if isinstance(effect, StartChild):
+            return self.start_child(self.specs[effect.key])
+        if isinstance(effect, StopChildren):
+            stop_within(self.take(list(effect.children)), self.log, STOP_TIMEOUT_SECONDS)
+            return None
+        if isinstance(effect, LogCrash):
+            self.log.error(effect.text, self.errors.get(effect.key))
+            return None
+        if isinstance(effect, Escalate):
+            raise SupervisionFailed(effect.reason)
+        return super().perform(effect)
 
-    def start_child(self, spec: ChildSpec) -> None:
-        """Start one child (adding its spec if new); a failure to start counts as its crash."""
-        if spec not in self.specs:
-            self.specs.append(spec)
+    def start_child(self, spec: ChildSpec) -> ChildDied | None:
+        """Start one child, registered under its name before it runs; a failure to start is its crash."""
+        key = spec.child.key
         try:
-            with linked(self.actor_ref, self.directory):
+            with linked(self.actor_ref, self.directory, register_as=spec.name):
                 ref = spec.start()
         except Exception as error:  # noqa: BLE001 -- a constructor that raised is a crash like one in setup
-            self.tell_self(ChildExited(None, spec.name, error))
-            return
-        self.running[spec.name] = ref
+            self.errors[key] = error
+            return ChildDied(key, describe(error))
+        self.refs[key] = ref
         self.directory.register(spec.name, ref)
+        return None
 
-    def stop_child(self, name: str) -> None:
-        """Stop a child and forget its spec (it is not restarted)."""
-        self.specs = [spec for spec in self.specs if spec.name != name]
-        ref = self.running.pop(name, None)
-        if ref is not None:
-            self.directory.unregister(name, ref)
-            stop_actors([ref], self.log)
+    def take(self, children: list[tuple[str, float]]) -> list[tuple[pykka.ActorRef[Any], float]]:
+        """Take these running children (key, budget) out of the supervisor's and the directory's books, to stop
+        them: their references with their budgets (a child not running is skipped)."""
+        taken = []
+        for key, budget in children:
+            ref = self.refs.pop(key, None)
+            if ref is not None:
+                self.directory.unregister(self.specs[key].name if key in self.specs else key, ref)
+                taken.append((ref, budget))
+        return taken
 
-    # ------------------------------------------------------------------ failures
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        for name, reason in self.state.given_up():
+            tell(to, SupervisionGaveUp(name, reason))
 
-    def child_exited(self, exited: ChildExited) -> None:
-        if exited.child is not None and self.running.get(exited.name) is not exited.child:
-            return  # one we stopped ourselves, or an older instance
-        self.running.pop(exited.name, None)
-        if exited.child is not None:
-            self.directory.unregister(exited.name, exited.child)
-        names = [spec.name for spec in self.specs]
-        if exited.name not in names:
-            return
-        affected = self.affected(exited.name, names)
-        others = {name: self.running.pop(name) for name in affected if name in self.running}
-        for name, ref in others.items():
-            self.directory.unregister(name, ref)
-        stop_actors(list(others.values()), self.log)
-        key = exited.name if self.strategy is Strategy.ONE_FOR_ONE else "*"
-        limit = self.limits.setdefault(key, RestartIntensity(*self.intensity))
-        what = self.describe_exit(exited)
-        if not limit.allow(time.monotonic()):
-            self.give_up(exited.name, affected, what)
-            return
-        delay = self.backoffs.setdefault(key, Backoff(*self.backoff)).failed(time.monotonic())
-        whom = "it" if affected == [exited.name] else ", ".join(affected)
-        if self.last_crash.get(exited.name) != what:
-            self.log.error(f"{exited.name} {what}; restarting {whom} in {delay:g} s", exited.error)
-        else:
-            self.log.error(f"{exited.name} {what} again; restarting {whom} in {delay:g} s")
-        self.last_crash[exited.name] = what
-        self.publish(ActorRestarted(self.name, exited.name))
-        self.generation += 1
-        timer = threading.Timer(delay, self.tell_self, args=(RestartChild(tuple(affected), self.generation),))
-        timer.daemon = True
-        self.timers = [t for t in self.timers if t.is_alive()] + [timer]
-        timer.start()
 
-    def affected(self, name: str, names: list[str]) -> list[str]:
-        if self.strategy is Strategy.ONE_FOR_ALL:
-            return names
-        if self.strategy is Strategy.REST_FOR_ONE:
-            return names[names.index(name) :]
-        return [name]
-
-    @staticmethod
-    def describe_exit(exited: ChildExited) -> str:
-        if exited.error is None:
-            return "stopped unexpectedly"
-        return f"crashed ({type(exited.error).__name__}: {exited.error})"
-
-    def give_up(self, name: str, affected: list[str], what: str) -> None:
-        restarts, seconds = self.intensity
-        reason = f"{name} {what}, more than {restarts} restarts in {seconds:g} s"
-        if self.parent is not None:
-            self.log.error(f"giving up: {reason}; stopping {self.name} so its supervisor decides")
-            raise SupervisionFailed(reason)
-        self.log.error(f"giving up: {reason}; leaving {', '.join(affected)} stopped (the service is unhealthy)")
-        for affected_name in affected:
-            self.publish(SupervisionGaveUp(affected_name, reason))
-
-    def tell_self(self, message: Any) -> None:
-        tell(self.actor_ref, message)
+def describe(error: BaseException | None) -> str | None:
+    """`Type: text` of what killed a child; None for a clean stop."""
+    return None if error is None else f"{type(error).__name__}: {error}"
 
 
 class SupervisionFailed(Exception):

@@ -1,79 +1,123 @@
-"""Ticker: a timer actor that tells a Tick to its target every N seconds."""
+"""Ticker: tells a Tick to its target every N seconds, on the service's one scheduler (no thread of its own)."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
 
 import pykka
 
-from actors.base import LinkedActor, tell
+from actors.base import current_parent, tell
+from actors.scheduler import SCHEDULER, Scheduler, Timer
+from messages.lifecycle import ChildExited
 from messages.timing import SetInterval, Tick
 
 
-class Ticker(LinkedActor):
+class Ticker(pykka.ThreadingActor):
     """Tells `Tick(name)` to `target` at start and then every `interval` seconds, skipping a tick while
     the target has not handled the last one (so a slow or hung target never builds a backlog).
 
-    Pykka has no timers: a small daemon thread waits on a condition, so a SetInterval
-    or a stop wakes it at once. An interval change counts from the last tick. The
-    ticker stops itself when its target is gone.
+    Started like an actor (`Ticker.start(...)`, or `self.spawn(Ticker, ...)` to link it to its owner) and
+    told SetInterval like one, but it is no thread: `start` returns a `TickerRef` whose ticks are timers on
+    the scheduler (the class is never instantiated: it is an actor class only so that owners spawn and type it
+    like any other helper). An interval change counts from the last tick. The ticker stops itself when its target is
+    gone; told an interval of 0 or less it dies (a bug), and its parent hears of it as of any linked helper.
     """
 
-    def __init__(self, name: str, target: pykka.ActorRef[Any], interval: float, tick_at_start: bool = True) -> None:
-        super().__init__()
+    @classmethod
+    def start(  # takes its own arguments and starts no thread (see the class)
+        cls, name: str, target: pykka.ActorRef[Any], interval: float, tick_at_start: bool = True
+    ) -> TickerRef:
         if interval <= 0:
             raise ValueError("interval must be above 0")
+        return TickerRef(name, target, interval, tick_at_start, current_parent())
+
+
+class TickerRef(pykka.ActorRef[Ticker]):
+    """A Ticker as its owner sees it: `tell(SetInterval)`, `stop`, `is_alive`, like any actor's reference."""
+
+    def __init__(
+        self,
+        name: str,
+        target: pykka.ActorRef[Any],
+        interval: float,
+        tick_at_start: bool,
+        parent: pykka.ActorRef[Any] | None,
+        scheduler: Scheduler = SCHEDULER,
+    ) -> None:
+        # No super().__init__: there is no actor object behind this reference, only timers.
+        self.actor_class = Ticker
+        self.actor_urn = uuid.uuid4().urn
+        self.actor_stopped = threading.Event()
         self.timer = name
         self.target = target
         self.interval = interval
-        self.tick_at_start = tick_at_start
-        self._wake = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self.parent = parent
+        self.scheduler = scheduler
+        self._lock = threading.Lock()
+        self._pending: threading.Event | None = None
+        self._last_tick = time.monotonic() - (interval if tick_at_start else 0.0)
+        self._next: Timer | None = None
+        with self._lock:
+            self._arm()
+
+    def __str__(self) -> str:
+        return f"ticker:{self.timer}"
 
     @property
     def name(self) -> str:
+        """What the ticker is called in its owner's report."""
         return f"ticker:{self.timer}"
 
-    def setup(self) -> None:
-        self._thread = self.start_thread(f"ticker-{self.timer}", self._run)
-
-    def receive(self, message: Any) -> None:
+    def tell(self, message: Any) -> None:
+        if not self.is_alive():
+            raise pykka.ActorDeadError(f"{self} not found")
         if isinstance(message, SetInterval):
             if message.seconds <= 0:
-                raise ValueError("interval must be above 0")
-            with self._wake:
+                self._exit(ValueError("interval must be above 0"))
+                return
+            with self._lock:
                 self.interval = message.seconds
-                self._wake.notify()
+                self._arm()
 
-    def cleanup(self) -> None:
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+    def stop(  # type: ignore[override]  # no future to wait for: stopping a ticker is cancelling a timer
+        self, *, block: bool = True, timeout: float | None = None
+    ) -> bool:
+        return self._exit(None)
 
-    def _run(self) -> None:
-        last_tick = time.monotonic() - (self.interval if self.tick_at_start else 0.0)
-        pending: threading.Event | None = None
-        while True:
-            with self._wake:
-                while not self._stopping:
-                    remaining = last_tick + self.interval - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._wake.wait(remaining)
-                if self._stopping:
-                    return
-            last_tick = time.monotonic()
-            if pending is not None and not pending.is_set():
-                if self.target.is_alive():
-                    continue  # still busy with the last tick: a backlog would only repeat the work
-                self.actor_ref.stop(block=False)  # it died holding the last tick
+    def _exit(self, error: BaseException | None) -> bool:
+        with self._lock:
+            if self.actor_stopped.is_set():
+                return False
+            self.actor_stopped.set()
+            if self._next is not None:
+                self._next.cancel()
+        tell(self.parent, ChildExited(self, self.name, error))
+        return True
+
+    def _arm(self) -> None:
+        """Schedule the next tick `interval` after the last one (with the lock held)."""
+        if self._next is not None:
+            self._next.cancel()
+        self._next = self.scheduler.call_later(self._last_tick + self.interval - time.monotonic(), self._fire)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self.actor_stopped.is_set():
                 return
-            pending = threading.Event()
-            if not tell(self.target, Tick(self.timer, pending)):
-                self.actor_ref.stop(block=False)
+            self._last_tick = time.monotonic()
+            busy = self._pending is not None and not self._pending.is_set()
+            if not busy:
+                self._pending = threading.Event()
+                tick = Tick(self.timer, self._pending)
+            if busy and self.target.is_alive():
+                self._arm()  # still busy with the last tick: a backlog would only repeat the work
                 return
+        if busy or not tell(self.target, tick):
+            self._exit(None)  # the target died (holding the last tick, or before this one)
+            return
+        with self._lock:
+            if not self.actor_stopped.is_set():
+                self._arm()

@@ -28,13 +28,27 @@ class SendCurrentView:
 
 
 @attrs.frozen
-class RestartChild:
-    """A supervisor's own timer: the backoff before restarting `names` has passed."""
+class SuperviseChild:
+    """Told to a supervisor: supervise one more child (a dynamic child, e.g. a Vault monitor) and start it."""
 
-    names: tuple[str, ...]
-    """The children to restart."""
-    generation: int
-    """Which failure this restart answers; a stale timer (the child was restarted since) is ignored."""
+    spec: Any
+    """Its `actors.supervisor.ChildSpec`; a key already supervised is refused (logged as a bug)."""
+
+
+@attrs.frozen
+class StopChild:
+    """Told to a supervisor: stop the child `key` and forget it (it is not restarted)."""
+
+    key: str
+    """The child's key in its spec."""
+
+
+@attrs.frozen
+class TellChildren:
+    """Told to a supervisor: pass `message` on to every running child (a poll interval, the reporting role)."""
+
+    message: Any
+    """An immutable message from `messages/`."""
 
 
 @attrs.frozen

@@ -12,9 +12,10 @@ import pytest
 
 from actors.base import Directory, ServiceActor, linked, tell
 from actors.logger import Log, LogSink
-from actors.supervisor import ChildSpec, Strategy, Supervisor
+from actors.metrics import Metrics
+from actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
 from actors.ticker import Ticker
-from messages.lifecycle import ActorRestarted, SupervisionGaveUp
+from messages.lifecycle import ActorRestarted, StopChild, SuperviseChild, SupervisionGaveUp
 from messages.log import Level
 from messages.timing import SetInterval, Tick
 
@@ -45,13 +46,16 @@ class Fragile(ServiceActor):
             raise Boom("cannot start")
         self.ticker = self.spawn(Ticker, self.child_name, self.actor_ref, 0.05)
 
-    def handle(self, message: Any) -> None:
+    def handle(self, message: Any) -> Any:
+        if message == "ticker":
+            return self.ticker  # asked, so answered after setup has run (a proxy reads attributes at once)
         if message == "crash":
             raise Boom("it broke")
         if message == "crash in a thread":
             self.start_thread("worker", self.fail)
         if isinstance(message, Tick):
             Fragile.ticks.append((self.child_name, time.monotonic()))
+        return None
 
     def fail(self) -> None:
         raise Boom("the thread broke")
@@ -235,7 +239,7 @@ def test_a_linked_helper_that_dies_takes_its_owner_down_and_both_restart(tree: A
     wait_until(lambda: directory.lookup("a") is not None)
     a = directory.lookup("a")
     assert a is not None
-    ticker = a.proxy().ticker.get()
+    ticker = a.ask("ticker")
 
     tell(ticker, SetInterval(0))  # a Ticker refuses a zero interval by raising: it dies
 
@@ -267,3 +271,118 @@ def test_dead_logger_is_restarted_and_nothing_is_lost(capsys: pytest.CaptureFixt
     sink.stop()
 
     assert "[ERROR] [module:test] while the Logger is down" in capsys.readouterr().err
+
+
+def test_two_children_crashing_together_both_come_back(tree: Any) -> None:
+    """Issue 17 defect 2: under one-for-one, child b crashing during a's backoff must not cancel a's restart:
+    both come back."""
+    log, _, directory, _ = tree
+    start(directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a"), fragile(log, "b")], log, backoff=(0.2, 1.0))
+    wait_until(lambda: None not in refs(directory, "a", "b"))
+    a, b = refs(directory, "a", "b")
+
+    tell(a, "crash")
+    tell(b, "crash")
+
+    wait_until(lambda: restarted(directory, "a", a) and restarted(directory, "b", b), timeout=5)
+
+
+class Source(ServiceActor):
+    """Has no view to give yet, but something new happens the moment a subscriber asks: it publishes it."""
+
+    component = "source"
+
+    def handle(self, message: Any) -> None:
+        return None
+
+    def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
+        self.publish("news")
+
+
+class Listener(ServiceActor):
+    """Keeps what it hears; answers 'heard' with it."""
+
+    component = "listener"
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.heard: list[Any] = []
+
+    def handle(self, message: Any) -> Any:
+        if message == "heard":
+            return list(self.heard)
+        self.heard.append(message)
+        return None
+
+
+def test_defect_12_a_started_child_is_registered_before_it_asks_its_sources(tree: Any) -> None:
+    """Issue 17 defect 12: a publication made while a (re)started child asks its sources reaches it, however
+    late its supervisor gets round to its own books (here: 0.3 s after the start returns)."""
+    log, _, directory, _ = tree
+    directory.wiring["source"] = ("listener",)
+    with linked(None, directory, register_as="source"):
+        Source.start(log)
+
+    def slow_start() -> pykka.ActorRef[Any]:
+        ref = Listener.start(log)
+        time.sleep(0.3)
+        return ref
+
+    start(directory, "top", Strategy.ONE_FOR_ONE, [ChildSpec("listener", slow_start)], log)
+    wait_until(lambda: directory.lookup("listener") is not None)
+    listener = directory.lookup("listener")
+    assert listener is not None
+
+    wait_until(lambda: "news" in listener.ask("heard"), timeout=3)
+
+
+def test_defect_8_a_restarted_observer_learns_what_the_top_supervisor_left_stopped(tree: Any, tmp_path: Any) -> None:
+    """Issue 17 defect 8: the top supervisor gives up on a; a Metrics started after that (as a restarted one is)
+    asks its sources for their view, the supervisor among them, and its health names a as not running."""
+    log, _, directory, recorder = tree
+    directory.wiring["supervisor"] = ("recorder", "metrics")
+    start(directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a")], log, intensity=(0, 60), **QUICK)
+    wait_until(lambda: directory.lookup("a") is not None)
+    tell(directory.lookup("a"), "crash")
+    wait_until(lambda: any(isinstance(message, SupervisionGaveUp) for message in recorder.ask("heard")))
+    health_file = tmp_path / "health"
+
+    with linked(None, directory, register_as="metrics"):
+        Metrics.start(log, None, str(health_file))
+
+    wait_until(lambda: health_file.exists() and "actor a is not running" in health_file.read_text(), timeout=3)
+
+
+def test_defect_6_a_second_child_under_a_running_key_is_refused_and_nothing_leaks(tree: Any) -> None:
+    """Issue 17 defect 6: SuperviseChild under a key already supervised starts no second actor (which would run on
+    unsupervised); the refusal is an ERROR naming it. A child under a new key is started and supervised."""
+    log, stream, directory, _ = tree
+    top = start(directory, "top", Strategy.ONE_FOR_ONE, [fragile(log, "a")], log, **QUICK)
+    wait_until(lambda: directory.lookup("a") is not None)
+    a = directory.lookup("a")
+
+    tell(top, SuperviseChild(fragile(log, "a")))
+    tell(top, SuperviseChild(fragile(log, "b")))
+    wait_until(lambda: directory.lookup("b") is not None)
+
+    assert "not starting a second a: a child keyed a is already supervised (a bug)" in stream.getvalue()
+    assert a is directory.lookup("a")
+    assert ["a", "b"] == sorted(ref.proxy().child_name.get() for ref in pykka.ActorRegistry.get_by_class(Fragile))
+
+
+def test_a_transient_child_that_stops_cleanly_stays_stopped_and_a_removed_child_is_not_restarted(tree: Any) -> None:
+    """OTP restart types: a transient child's clean stop is its work done; StopChild stops a child for good."""
+    log, stream, directory, recorder = tree
+    transient = ChildSpec("t", lambda: Fragile.start(log, "t"), restart=Restart.TRANSIENT)
+    top = start(directory, "top", Strategy.ONE_FOR_ONE, [transient, fragile(log, "p")], log, **QUICK)
+    wait_until(lambda: None not in refs(directory, "t", "p"))
+    t, p = refs(directory, "t", "p")
+    assert t is not None and p is not None
+
+    t.stop()
+    top.ask(StopChild("p"))
+    wait_until(lambda: "t stopped; not restarting it (transient)" in stream.getvalue())
+
+    assert (None, None) == (directory.lookup("t"), directory.lookup("p"))
+    assert not p.is_alive()
+    assert [] == recorder.ask("heard")

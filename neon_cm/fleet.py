@@ -1,0 +1,170 @@
+"""What the Vault fleet decides: which managers' Vaults to monitor, at which URL, and what its monitors are told.
+
+A decider (neon_cm/decider.py). Events: the Swarm's node listing, the settings, this instance's role. Effects:
+start or stop one monitor (keyed by the manager's node ID, so two managers with one hostname get two monitors),
+tell every monitor the poll interval or the reporting role, logs, and the list of watched managers for health.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from messages.leadership import BecameLeader, LostLeadership, StandingBy
+from messages.log import Level
+from messages.settings import Settings, SettingsChanged
+from messages.swarm import NodesObserved, SwarmNode
+from messages.timing import SetInterval
+from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
+from neon_cm.decider import Decision, Publish, log
+from neon_cm.vault import vault_url
+
+
+@attrs.frozen
+class Watched:
+    """What a running monitor was started for."""
+
+    hostname: str
+    """The manager's hostname, lower-cased."""
+    url: str
+    """Its Vault's URL, from the template."""
+
+
+@attrs.frozen
+class StartMonitor:
+    """Effect: start a monitor for the Vault of manager `node_id` (with the current interval and role)."""
+
+    node_id: str
+    hostname: str
+    url: str
+
+
+@attrs.frozen
+class StopMonitor:
+    """Effect: stop the monitor of manager `node_id` (and wait for it: no reading of it follows)."""
+
+    node_id: str
+    hostname: str
+
+
+@attrs.frozen
+class TellMonitors:
+    """Effect: tell every running monitor `message` (a SetInterval or a ReportingRole)."""
+
+    message: Any
+
+
+@attrs.frozen
+class Wanted:
+    """The monitors the managers and the template call for, and what stands in the way of the others."""
+
+    watched: Mapping[str, Watched]
+    """By node ID."""
+    without_address: frozenset[str]
+    """Managers whose Vault URL needs a manager address Docker has not given yet."""
+    template_error: str | None
+    """Why the template cannot make a URL (`Type: text`), if it cannot."""
+
+
+def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
+    """The monitors `managers` (by node ID) call for under `vault_url_template` = `template`."""
+    watched: dict[str, Watched] = {}
+    without_address: set[str] = set()
+    error: str | None = None
+    for node_id, node in managers.items():
+        try:
+            url = vault_url(template, node)
+        except (KeyError, IndexError, ValueError, AttributeError) as problem:
+            error = f"{type(problem).__name__}: {problem}"
+            continue
+        if url is None:
+            without_address.add(node_id)
+        else:
+            watched[node_id] = Watched(node.hostname.lower(), url)
+    return Wanted(watched, frozenset(without_address), error)
+
+
+@attrs.frozen
+class Fleet:
+    """The fleet's state. Monitoring waits for the first settings (defaults until Consul answers are given by
+    the SettingsWatcher), never for the lock."""
+
+    settings: Settings | None = None
+    managers: Mapping[str, SwarmNode] = attrs.field(factory=dict)
+    """The managers of the last listing, by node ID."""
+    watched: Mapping[str, Watched] = attrs.field(factory=dict)
+    """The running monitors, by node ID."""
+    without_address: frozenset[str] = frozenset()
+    """Managers already said to have no manager address yet."""
+    standby_of: str | None = None
+    role_known: bool = False
+    """Whether Leadership has said yet whether this instance reports or stands by."""
+    bad_template: str | None = None
+    """The template last said to be unusable (said once per template)."""
+
+    @property
+    def role(self) -> ReportingRole | None:
+        """What a monitor started now is told about reporting; None until Leadership has said."""
+        return ReportingRole(self.standby_of) if self.role_known else None
+
+    @property
+    def interval(self) -> float:
+        return (self.settings or Settings()).vault_poll_seconds
+
+    def hostnames(self) -> tuple[str, ...]:
+        """The watched managers, for health (VaultsToMonitor)."""
+        return tuple(sorted(watched.hostname for watched in self.watched.values()))
+
+    def decide(self, event: Any, now: float) -> Decision[Fleet]:
+        if isinstance(event, NodesObserved):
+            managers = {node.id: node for node in event.nodes if node.role == "manager"}
+            return attrs.evolve(self, managers=managers).reconcile()
+        if isinstance(event, SettingsChanged):
+            previous = self.settings
+            state, effects = attrs.evolve(self, settings=event.settings).reconcile()
+            if previous is not None and previous.vault_poll_seconds != event.settings.vault_poll_seconds:
+                effects = (TellMonitors(SetInterval(event.settings.vault_poll_seconds)), *effects)
+            return state, effects
+        if isinstance(event, (BecameLeader, LostLeadership, StandingBy)):
+            standby_of = event.holder if isinstance(event, StandingBy) else None
+            if standby_of == self.standby_of and self.role_known:
+                return self, ()
+            return attrs.evolve(self, standby_of=standby_of, role_known=True), (
+                TellMonitors(ReportingRole(standby_of)),
+            )
+        return self, ()
+
+    def reconcile(self) -> Decision[Fleet]:
+        """Start a monitor for each new manager, stop those of departed ones, restart those whose URL changed."""
+        if self.settings is None:
+            return self, ()
+        template = self.settings.vault_url_template
+        want = wanted(self.managers, template)
+        effects: list[Any] = []
+        bad_template = self.bad_template
+        if want.template_error is not None and bad_template != template:
+            effects.append(
+                log(Level.ERROR, f"cannot build a Vault URL from vault_url_template ({want.template_error})")
+            )
+            bad_template = template
+        for node_id in sorted(want.without_address - self.without_address, key=lambda n: self.managers[n].hostname):
+            hostname = self.managers[node_id].hostname
+            effects.append(
+                log(Level.INFO, f"{hostname} is a manager without a manager address yet; monitoring it once it has")
+            )
+        watched = dict(self.watched)
+        for node_id, running in sorted(self.watched.items(), key=lambda item: (item[1].hostname, item[0])):
+            if want.watched.get(node_id) != running:
+                effects.append(log(Level.INFO, f"no longer monitoring the Vault on {running.hostname} ({running.url})"))
+                effects.append(StopMonitor(node_id, running.hostname))
+                effects.append(Publish(MonitoringStopped(running.hostname)))
+                del watched[node_id]
+        for node_id, new in sorted(want.watched.items(), key=lambda item: (item[1].hostname, item[0])):
+            if node_id not in watched:
+                effects.append(log(Level.INFO, f"monitoring the Vault on manager {new.hostname} at {new.url}"))
+                effects.append(StartMonitor(node_id, new.hostname, new.url))
+                watched[node_id] = new
+        state = attrs.evolve(self, watched=watched, without_address=want.without_address, bad_template=bad_template)
+        return state, (*effects, Publish(VaultsToMonitor(state.hostnames())))
