@@ -27,8 +27,9 @@ from actors.supervisor import ChildSpec, Strategy, Supervisor, stop_actors
 from actors.swarm_watcher import SwarmWatcher
 from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
+from gateways.docker import DockerGateway
 from neon_cm import __version__
-from neon_cm.clients import consul_client, docker_api
+from neon_cm.clients import consul_client
 from neon_cm.config import Config, load_config
 from neon_cm.logformat import FORMATTERS
 
@@ -62,9 +63,13 @@ def service_tree(env: Mapping[str, str], config: Config, log: Log) -> list[Child
         unsealer = ChildSpec("unsealer", lambda: Unsealer.start(credentials, consul_client(env), config.vault_tls, log))
         vault_side.insert(0, unsealer)
     definition_side = [
-        ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(docker_api(env), log)),
+        ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(DockerGateway.from_env(env), log)),
         # Its own client: the event stream holds a connection open for as long as it runs.
-        *([ChildSpec("node-events", lambda: NodeEvents.start(docker_api(env), log))] if config.events else []),
+        *(
+            [ChildSpec("node-events", lambda: NodeEvents.start(DockerGateway.from_env(env), log))]
+            if config.events
+            else []
+        ),
         ChildSpec("definition-publisher", lambda: DefinitionPublisher.start(consul_client(env), log)),
     ]
     return [

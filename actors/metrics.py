@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -94,6 +95,22 @@ class ServiceMetrics:
             "neon_cm_actor_restarts", "Restarts of an actor that crashed (a bug)", ["actor"], registry=r
         )
 
+    # Prometheus' guidance: a labelled metric has its known series at 0 from the start, so a dashboard panel
+    # shows 0 rather than "No data" and a rate() sees the first increment.
+    def actors_known(self, names: Iterable[str]) -> None:
+        """A restart series (at 0 until one restarts) for each of these actors."""
+        for name in names:
+            self.restarts.labels(name)
+
+    def nodes_monitored(self, hostnames: Iterable[str]) -> None:
+        """The unseal attempt and failure series (at 0 until an attempt) and the state series (all 0 until the
+        first reading) of each of these nodes; series there already keep their values."""
+        for hostname in hostnames:
+            self.unseal_attempts.labels(hostname)
+            self.unseal_failures.labels(hostname)
+            for state in VaultState:
+                self.vault_state.labels(hostname, state.value)
+
 
 class Metrics(ServiceActor):
     """Counts polls, publishes, failures, unseals and restarts from the messages it hears; judges health
@@ -138,6 +155,7 @@ class Metrics(ServiceActor):
 
     def handle(self, message: Any) -> None:
         m = self.metrics
+        m.actors_known(self.directory.names())  # every actor of the tree, as soon as its supervisor started it
         if isinstance(message, NodesObserved):
             m.node_listings.inc()
             m.nodes.set(len(message.nodes))
@@ -154,9 +172,7 @@ class Metrics(ServiceActor):
         elif isinstance(message, DefinitionNotPublished):
             m.publish_failures.inc()
         elif isinstance(message, VaultObserved):
-            # Zero-valued series from the first reading on, so a rate() sees the first attempt.
-            m.unseal_attempts.labels(message.hostname)
-            m.unseal_failures.labels(message.hostname)
+            m.nodes_monitored((message.hostname,))
             if self.vault_states.get(message.hostname) is not message.state:
                 self.vault_states[message.hostname] = message.state
                 m.vault_state_changed.labels(message.hostname).set_to_current_time()
@@ -184,6 +200,7 @@ class Metrics(ServiceActor):
             self.judge()
         elif isinstance(message, VaultsToMonitor):
             self.monitored = message.hostnames
+            m.nodes_monitored(message.hostnames)
         elif isinstance(message, (BecameLeader, LostLeadership, StandingBy)):
             m.active.set(1 if isinstance(message, BecameLeader) else 0)
             m.standby.set(1 if isinstance(message, StandingBy) else 0)

@@ -6,12 +6,20 @@ import threading
 import time
 from typing import Any
 
-import docker
-
 from actors.base import ServiceActor, tell
 from actors.logger import Log
+from gateways.docker import DockerGateway, EventStream
+from messages.docker import (
+    DockerGarbage,
+    DockerUnreachable,
+    NodeEvent,
+    NotAManager,
+    StreamClosed,
+    StreamEnded,
+    StreamOutcome,
+    StreamQuiet,
+)
 from messages.swarm import NodeChanged, NodeEventsConnected
-from neon_cm.errors import DOCKER_ERRORS, describe
 from neon_cm.outage import Outage
 
 #: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).
@@ -24,18 +32,19 @@ class NodeEvents(ServiceActor):
 
     Each event is told to the SwarmWatcher (by name, so a restarted one is found) as NodeChanged;
     each (re)connection as NodeEventsConnected, so it lists the Swarm again for anything missed
-    meanwhile. The stream is closed on stop, which unblocks the thread.
+    meanwhile. On stop the stream is closed, connected or not, which ends the thread at once.
     """
 
     component = "node-events"
 
-    def __init__(self, docker_api: docker.APIClient, log: Log, target: str = "swarm-watcher") -> None:
+    def __init__(self, gateway: DockerGateway, log: Log, target: str = "swarm-watcher") -> None:
         super().__init__(log)
-        self.docker = docker_api
+        self.gateway = gateway
         self.target = target
         self.stopping = threading.Event()
-        self.stream: Any = None
+        self.stream: EventStream | None = None
         self.lock = threading.Lock()
+        """Guards `stream` and `stopping` together: a stream made after cleanup looked would never be closed."""
         self.outage = Outage()
         self.thread: threading.Thread | None = None
 
@@ -43,10 +52,11 @@ class NodeEvents(ServiceActor):
         self.thread = self.start_thread("node-events", self.follow)
 
     def cleanup(self) -> None:
-        self.stopping.set()
         with self.lock:
-            if self.stream is not None:
-                self.stream.close()
+            self.stopping.set()
+            stream = self.stream
+        if stream is not None:
+            stream.close()
         if self.thread is not None and self.thread is not threading.current_thread():
             self.thread.join(timeout=1)
 
@@ -58,35 +68,43 @@ class NodeEvents(ServiceActor):
 
     def follow(self) -> None:
         delay = RETRY_FIRST_SECONDS
-        while not self.stopping.is_set():
-            try:
-                self.read_stream()
-                problem = "the event stream ended (daemon restarted?)"
-            except DOCKER_ERRORS as error:
-                problem = describe(error)
-            if self.stopping.is_set():
+        while True:
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                self.stream = stream = self.gateway.node_events()
+            outcome = stream.follow(self.connected, self.changed)
+            if self.stopping.is_set() or isinstance(outcome, StreamClosed):
                 return
+            if isinstance(outcome, StreamQuiet):
+                # Quiet Swarm or hung daemon: reconnecting tells which (a hung one does not answer in time).
+                self.log.debug(f"node events: nothing for {outcome.seconds:g} s; reconnecting")
+                delay = RETRY_FIRST_SECONDS
+                continue
+            if self.outage.problem is None:
+                delay = RETRY_FIRST_SECONDS  # it was connected until now: a new failure starts the backoff again
             if self.outage.failed("stream", time.monotonic()):
-                self.log.warn(f"node events: {problem}; reconnecting (the node poll covers the gap)")
+                self.log.warn(f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)")
             self.stopping.wait(delay)
             delay = min(delay * 2, RETRY_LONGEST_SECONDS)
 
-    def read_stream(self) -> None:
-        stream = self.docker.events(filters={"type": "node"}, decode=True)
-        with self.lock:
-            if self.stopping.is_set():
-                stream.close()
-                return
-            self.stream = stream
+    def connected(self) -> None:
         if self.outage.succeeded() is not None:
             self.log.info("node events: connected again")
         self.log.debug("node events: connected")
         self.tell_target(NodeEventsConnected())
-        for event in stream:
-            if not isinstance(event, dict):
-                continue  # not an event: nothing to act on
-            actor = event.get("Actor")
-            if not isinstance(actor, dict):
-                actor = {}
-            self.log.debug(f"node event {event.get('Action')} {actor.get('ID')}")
-            self.tell_target(NodeChanged(str(event.get("Action", "")), str(actor.get("ID", ""))))
+
+    def changed(self, event: NodeEvent) -> None:
+        self.log.debug(f"node event {event.action} {event.node_id}")
+        self.tell_target(NodeChanged(event.action, event.node_id))
+
+
+def problem(outcome: StreamOutcome) -> str:
+    """What a stream that stopped says in the WARN line."""
+    if isinstance(outcome, StreamEnded):
+        return "the event stream ended (daemon restarted?)"
+    if isinstance(outcome, NotAManager):
+        return f"DOCKER_HOST is not a Swarm manager ({outcome.reason})"
+    if isinstance(outcome, (DockerUnreachable, DockerGarbage)):
+        return outcome.reason
+    return str(outcome)
