@@ -8,37 +8,93 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from messages.leadership import BecameLeader, LeaseExtended, LostLeadership
+from messages.docker import DockerUnreachable, ListNodes, NodesListed
+from messages.leadership import BecameLeader
 from messages.lifecycle import SupervisionGaveUp
+from messages.log import Level
+from messages.settings import Settings
 from messages.swarm import SwarmNode
-from messages.vault import UnsealFinished, VaultState
-from neon_cm.lease import Lease, Start, Stop
-from neon_cm.publishing import Publishing, StoredBase
+from messages.vault import UnsealFinished, VaultsToMonitor, VaultState
+from neon_cm.decider import Decision, StartTimer, log
 from neon_cm.encoding import decode_definition, definition_hash
-from neon_cm.decider import Decision
-from neon_cm_main import WIRING
+from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors
+from neon_cm.lease import Lease, Start, Stop
+from neon_cm.listing import SwarmListing
+from neon_cm.publishing import Publishing, StoredBase
+from neon_cm.supervision import (
+    AddChild,
+    Begin,
+    Child,
+    ChildDied,
+    Escalate,
+    LogCrash,
+    RemoveChild,
+    StartChild,
+    StopChildren,
+    Strategy,
+    Supervision,
+)
 from sim import standin
 from sim.gateways import Call, ConsulCalls
-from sim.shell import Component, SimActor
+from sim.shell import Component, SimActor, short
+
+#: Who hears whose publications, by name: neon_cm_main.WIRING (tests/test_sim.py holds the two equal; the sim
+#: does not import the entry point, which installs signal handlers).
+WIRING: dict[str, tuple[str, ...]] = {
+    "leadership": ("metrics", "vault-fleet", "unsealer", "definition-publisher"),
+    "settings": ("metrics", "vault-fleet", "swarm-watcher"),
+    "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher"),
+    "definition-publisher": ("metrics",),
+    "vault-fleet": ("metrics",),
+    "vault-monitor": ("metrics",),
+    "unsealer": ("metrics",),
+    "supervisor": ("metrics",),
+}
 
 if TYPE_CHECKING:
     from sim.world import World
 
 
 class Instance:
-    """A service instance: actors by name, who hears whom, and whether the whole process is paused."""
+    """A service instance: actors by name, its supervision tree, who hears whom, whether the process is paused."""
+
+    #: The static tree (neon_cm_main.service_tree): (child, supervisor), in start order. Metrics is left out
+    #: (the sim reads health from the supervisors), NodeEvents too (the sim tells node events to the watcher).
+    tree = (
+        ("leadership", "service"),
+        ("settings", "service"),
+        ("vault", "service"),
+        ("definition", "service"),
+        ("unsealer", "vault"),
+        ("vault-fleet", "vault"),
+        ("swarm-watcher", "definition"),
+        ("definition-publisher", "definition"),
+    )
 
     def __init__(self, world: World, name: str) -> None:
         self.world = world
         self.name = name
         self.actors: dict[str, SimActor] = {}
+        self.parent: dict[str, str | None] = {}
+        self.keys: dict[str, str] = {}
+        """A supervisor's child key to the actor's name (they differ for monitors only)."""
+        self.specs: dict[str, Component] = {}
         self.paused_until = 0.0
         self.paused_from = 0.0
         self.gave_up: list[str] = []
         self.delivered: dict[tuple[str, str], float] = {}
         self.consul = ConsulCalls(world.consul, name, old_check_answers=1 in world.old)
         self.consul.on_write = world.definition_written
-        self.supervisor: SimActor | None = None
+        self.static: dict[str, Callable[[], Component]] = {
+            "leadership": lambda: LeadershipComponent(self),
+            "settings": lambda: SettingsComponent(self),
+            "vault": lambda: SupervisorComponent(self, "vault", Strategy.ONE_FOR_ONE, True),
+            "definition": lambda: SupervisorComponent(self, "definition", Strategy.REST_FOR_ONE, True),
+            "unsealer": lambda: OldUnsealerComponent(self),
+            "vault-fleet": lambda: FleetComponent(self),
+            "swarm-watcher": lambda: ListingComponent(self),
+            "definition-publisher": lambda: PublisherComponent(self),
+        }
 
     # ------------------------------------------------------------------ time (a paused process runs nothing)
 
@@ -67,25 +123,74 @@ class Instance:
             if actor.died_at is not None:
                 actor.died_at += self.paused_until - max(self.paused_from, actor.died_at)
 
-    # ------------------------------------------------------------------ actors
+    # ------------------------------------------------------------------ the tree
 
-    def add(self, component: Component, start: bool = True) -> SimActor:
+    def add(self, component: Component, parent: str | None) -> SimActor:
+        """Start an actor (a new one: its decider state is fresh)."""
         actor = SimActor(self, component)
         self.actors[component.name] = actor
-        if start:
-            actor.start()
+        self.parent[component.name] = parent
+        actor.start()
+        started = getattr(component, "started", None)
+        if callable(started):
+            started(actor)
         return actor
 
-    def stop(self, name: str) -> None:
-        """Stop an actor on purpose (the fleet stopping a monitor): not a death."""
-        actor = self.actors.pop(name, None)
-        if actor is not None:
-            actor.alive = False
-            actor.incarnation += 1
+    def name_of(self, key: str) -> str:
+        return self.keys.get(key, key)
 
-    def child_exited(self, actor: SimActor) -> None:
-        if self.supervisor is not None and self.supervisor.alive:
-            self.supervisor.deliver(standin.ChildDied(actor.name), self.supervisor.incarnation)
+    def start_child(self, supervisor: str, key: str) -> None:
+        component = self.specs[key] if key in self.specs else self.static[key]()
+        self.keys[key] = component.name
+        old = self.actors.get(component.name)
+        if old is not None and old.alive:
+            self.halt(old.name, removed=True)
+        self.add(component, supervisor)
+        if old is not None:
+            self.world.restarted(self, self.actors[component.name])
+
+    def halt(self, name: str, removed: bool) -> None:
+        """Stop an actor on purpose (a group restart, a monitor no longer wanted): its cleanup runs, its children
+        stop with it; no death is told. `removed`: it is not coming back (no dead-actor clock)."""
+        actor = self.actors.get(name)
+        if actor is None:
+            return
+        actor.end("stopped", crashed=False)
+        if removed:
+            del self.actors[name]
+
+    def children_of(self, name: str) -> list[str]:
+        return [child for child, parent in self.parent.items() if parent == name and child in self.actors]
+
+    def child_exited(self, actor: SimActor, why: str) -> None:
+        """A crash: the parent supervisor hears ChildDied (a linked helper's death kills its owner instead)."""
+        parent = self.parent.get(actor.name)
+        if parent is None:
+            return
+        owner = self.actors.get(parent)
+        if owner is None or not owner.alive:
+            return
+        if isinstance(owner.component, SupervisorComponent):
+            key = next((key for key, name in self.keys.items() if name == actor.name), actor.name)
+            owner.deliver(ChildDied(key, why), owner.incarnation)
+        else:
+            owner.crash(f"LinkedDied: {actor.name} died: {why}")
+
+    def tell_supervisor(self, name: str, event: Any) -> None:
+        supervisor = self.actors.get(name)
+        if supervisor is not None and supervisor.alive:
+            supervisor.deliver(event, supervisor.incarnation)
+
+    def seen_dead(self, name: str) -> bool:
+        """Health names it: it, or a supervisor above it, was given up by the top supervisor."""
+        current: str | None = name
+        while current is not None:
+            if current in self.gave_up:
+                return True
+            current = self.parent.get(current)
+        return False
+
+    # ------------------------------------------------------------------ messages
 
     @staticmethod
     def kind(name: str) -> str:
@@ -106,15 +211,15 @@ class Instance:
         if isinstance(message, SupervisionGaveUp):
             self.gave_up.append(message.actor)
         for name in WIRING.get(self.kind(source.name), ()):
-            for actor in self.actors.values():
-                if self.kind(actor.name) == name and actor.alive and name != "vault-monitor":
-                    self.send(source.name, actor, message)
+            actor = self.actors.get(name)
+            if actor is not None and actor.alive:
+                self.send(source.name, actor, message)
 
     def send(self, sender: str, actor: SimActor, message: Any) -> None:
         """Tell `actor` `message` after a seeded delay, in order per sender and receiver (pykka's mailboxes)."""
         world = self.world
         if world.dropping(self, actor.name):
-            world.record(self.name, actor.name, f"DROPPED {message!r}"[:200], ())
+            world.record(self.name, actor.name, f"DROPPED {short(message)}", ())
             return
         pair = (sender, actor.name)
         when = max(world.loop.now + world.message_delay(), self.delivered.get(pair, 0.0))
@@ -189,49 +294,77 @@ class PublisherComponent(Component):
         return self.instance.consul.call(effect)
 
 
-class ListingComponent(Component):
-    """The SwarmWatcher (stand-in decider: sim/standin.Listing)."""
+class SettingsComponent(Component):
+    """The SettingsWatcher, standing in: the settings are fixed in the sim (short polls, a URL per hostname)."""
 
-    name = "swarm-watcher"
+    name = "settings"
     start_event = standin.Started()
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
 
-    def make(self) -> standin.Listing:
-        return standin.Listing(self.instance.world.node_poll)
+    def make(self) -> standin.SettingsSource:
+        world = self.instance.world
+        return standin.SettingsSource(Settings(world.node_poll, world.vault_poll, "https://{hostname}:8200"))
+
+
+class ListingComponent(Component):
+    """actors/swarm_watcher.py over neon_cm/listing.py's SwarmListing."""
+
+    name = "swarm-watcher"
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+
+    def make(self) -> SwarmListing:
+        return SwarmListing()
+
+    def view(self, actor: SimActor) -> list[Any]:
+        return [] if actor.state.last is None else [actor.state.last]
 
     def call(self, effect: Any) -> Call | None:
         docker = self.instance.world.docker
-        if isinstance(effect, standin.ListNodes):
+        if isinstance(effect, ListNodes):
 
             def listed(now: float) -> Any:
                 reply = docker.list_nodes(now)
-                return standin.NodesListed(tuple(SwarmNode.from_docker(node) for node in reply.body))
+                return NodesListed(tuple(SwarmNode.from_docker(node) for node in reply.body))
 
-            return Call(listed, "docker", 10.0, standin.ListingFailed("ReadTimeout: timed out"))
+            return Call(listed, "docker", 10.0, DockerUnreachable("ReadTimeout: read timed out"))
         return None
 
 
 class FleetComponent(Component):
-    """The VaultFleet (stand-in decider: sim/standin.Fleet); its monitors are actors of the instance."""
+    """actors/vault_fleet.py over neon_cm/fleet.py's Fleet; its monitors run under a supervisor of its own."""
 
     name = "vault-fleet"
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
 
-    def make(self) -> standin.Fleet:
-        return standin.Fleet()
+    def make(self) -> Fleet:
+        return Fleet()
+
+    def view(self, actor: SimActor) -> list[Any]:
+        return [VaultsToMonitor(actor.state.hostnames())]
+
+    def started(self, actor: SimActor) -> None:
+        # The fleet's monitors' supervisor is its linked helper: it lives and dies with the fleet.
+        instance = self.instance
+        instance.add(SupervisorComponent(instance, MONITORS, Strategy.ONE_FOR_ONE, True), parent=self.name)
 
     def handle(self, actor: SimActor, effect: Any) -> bool:
         instance = self.instance
-        if isinstance(effect, standin.StartMonitor):
-            instance.add(MonitorComponent(instance, effect.hostname))
-        elif isinstance(effect, standin.StopMonitor):
-            instance.stop(f"vault-monitor:{effect.hostname}")
-        elif isinstance(effect, standin.TellMonitor):
-            instance.send_to(actor.name, f"vault-monitor:{effect.hostname}", effect.message)
+        if isinstance(effect, StartMonitor):
+            key = monitor_key(effect.node_id)
+            instance.specs[key] = MonitorComponent(instance, effect.hostname, actor.state)
+            instance.tell_supervisor(MONITORS, AddChild(Child(key, label=monitor_name(effect.hostname))))
+        elif isinstance(effect, StopMonitor):
+            instance.tell_supervisor(MONITORS, RemoveChild(monitor_key(effect.node_id)))
+        elif isinstance(effect, TellMonitors):
+            for name, child in list(instance.actors.items()):
+                if instance.parent.get(name) == MONITORS and child.alive:
+                    instance.send(actor.name, child, effect.message)
         else:
             return False
         return True
@@ -242,13 +375,16 @@ class MonitorComponent(Component):
 
     start_event = standin.Started()
 
-    def __init__(self, instance: Instance, hostname: str) -> None:
+    def __init__(self, instance: Instance, hostname: str, fleet: Fleet) -> None:
         self.instance = instance
         self.hostname = hostname
-        self.name = f"vault-monitor:{hostname}"
+        self.name = monitor_name(hostname)
+        self.fleet = fleet
 
     def make(self) -> standin.Monitor:
-        return standin.Monitor(self.hostname, self.instance.world.vault_poll)
+        fleet = self.instance.actors.get("vault-fleet")
+        state: Fleet = fleet.state if fleet is not None and fleet.alive else self.fleet
+        return standin.Monitor(self.hostname, state.interval, state.role)
 
     def call(self, effect: Any) -> Call | None:
         if isinstance(effect, standin.ProbeVault):
@@ -313,30 +449,63 @@ class OldUnsealerComponent(Component):
 
     def handle(self, actor: SimActor, effect: Any) -> bool:
         if isinstance(effect, standin.TellMonitor):
-            self.instance.send_to(actor.name, f"vault-monitor:{effect.hostname}", effect.message)
+            self.instance.send_to(actor.name, monitor_name(effect.hostname), effect.message)
             return True
         return False
+
+
+#: The sim's supervisors back off from 0.5 s doubling to 4 s (the service's: 1 s to 60 s), so a seed stays short.
+BACKOFF = (0.5, 4.0)
+MONITORS = "vault-fleet/monitors"
+
+
+@attrs.frozen
+class OldSupervision(Supervision):
+    """The supervisor before issue 17 (defect 2): one generation for all children, so the restart timer of one
+    crash makes every older pending restart stale; those children are never started again."""
+
+    def decide(self, event: Any, now: float) -> Decision[Supervision]:
+        state, effects = super().decide(event, now)
+        timers = [effect.key for effect in effects if isinstance(effect, StartTimer)]
+        if isinstance(event, ChildDied) and timers:
+            pending = {key: timer for key, timer in state.pending.items() if timer == timers[-1]}
+            state = attrs.evolve(state, pending=pending)
+        return state, effects
 
 
 class SupervisorComponent(Component):
-    """The instance's supervision (stand-in decider: sim/standin.Supervision, one-for-one over every actor)."""
+    """actors/supervisor.py over neon_cm/supervision.py's Supervision."""
 
-    name = "supervisor"
+    start_event = Begin()
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, name: str, strategy: Strategy, has_parent: bool) -> None:
         self.instance = instance
+        self.name = name
+        self.strategy = strategy
+        self.has_parent = has_parent
 
-    def make(self) -> standin.Supervision:
-        return standin.Supervision(shared_generation=2 in self.instance.world.old)
+    def make(self) -> Supervision:
+        children = tuple(Child(key) for key, parent in self.instance.tree if parent == self.name)
+        kind = OldSupervision if 2 in self.instance.world.old else Supervision
+        return kind(self.name, self.strategy, self.has_parent, children, backoff=BACKOFF)
+
+    def view(self, actor: SimActor) -> list[Any]:
+        return []
 
     def handle(self, actor: SimActor, effect: Any) -> bool:
-        if isinstance(effect, standin.StartChild):
-            child = self.instance.actors.get(effect.name)
-            if child is not None and not child.alive:
-                child.start()
-                self.instance.world.restarted(self.instance, child)
-            return True
-        return False
+        instance = self.instance
+        if isinstance(effect, StartChild):
+            instance.start_child(self.name, effect.key)
+        elif isinstance(effect, StopChildren):
+            for key, _ in effect.children:
+                instance.halt(instance.name_of(key), removed=False)
+        elif isinstance(effect, LogCrash):
+            instance.world.logged(instance, actor.name, log(Level.ERROR, effect.text))
+        elif isinstance(effect, Escalate):
+            actor.crash(f"SupervisionFailed: {effect.reason}")
+        else:
+            return False
+        return True
 
 
 class SimCrash(Exception):
@@ -344,13 +513,15 @@ class SimCrash(Exception):
 
 
 def wire(instance: Instance) -> None:
-    """Start the instance's actors in neon_cm_main's order."""
-    instance.supervisor = instance.add(SupervisorComponent(instance))
-    instance.add(LeadershipComponent(instance))
-    instance.add(OldUnsealerComponent(instance))
-    instance.add(FleetComponent(instance))
-    instance.add(ListingComponent(instance))
-    instance.add(PublisherComponent(instance))
+    """Start the instance's tree (neon_cm_main.service_tree): its top supervisor starts the rest in order."""
+    instance.add(SupervisorComponent(instance, "service", Strategy.ONE_FOR_ONE, False), parent=None)
 
 
-__all__ = ["Instance", "LostLeadership", "LeaseExtended", "wire"]
+def monitor_name(hostname: str) -> str:
+    """actors/vault_fleet.monitor_name: a monitor's name in the log and the directory."""
+    return f"vault-monitor:{hostname}"
+
+
+def monitor_key(node_id: str) -> str:
+    """actors/vault_fleet.monitor_key: a monitor's key in the fleet's supervisor."""
+    return f"vault-monitor@{node_id}"

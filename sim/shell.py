@@ -88,11 +88,16 @@ class SimActor:
         self.kick()
 
     def crash(self, why: str) -> None:
-        """Die: state, mailbox, timers and the call in flight are lost; the shell's cleanup runs; the parent hears."""
+        """Die of `why`: see `end`; the parent hears."""
+        self.end(why, crashed=True)
+
+    def end(self, why: str, crashed: bool) -> None:
+        """Stop or die: state, mailbox, timers and the call in flight are lost; the shell's cleanup runs; its
+        children stop with it; the parent hears of a crash."""
         if not self.alive:
             return
         world = self.instance.world
-        world.record(self.instance.name, self.name, f"CRASH ({why})", ())
+        world.record(self.instance.name, self.name, f"{'CRASH' if crashed else 'STOP'} ({why})", ())
         stop = self.component.stop_event
         self.alive, self.busy = False, False
         self.incarnation += 1
@@ -113,7 +118,10 @@ class SimActor:
                     call = self.component.call(effect)
                     if call is not None and world.server_answers(call.server, world.loop.now):
                         world.loop.after(world.latency(), lambda call=call: call.apply(world.loop.now))
-        self.instance.child_exited(self)
+        for child in self.instance.children_of(self.name):
+            self.instance.halt(child, removed=False)
+        if crashed:
+            self.instance.child_exited(self, why)
 
     # ------------------------------------------------------------------ messages
 
@@ -206,3 +214,9 @@ class SimActor:
     def tell_self(self, message: Any) -> Callable[[], None]:
         incarnation = self.incarnation
         return lambda: self.deliver(message, incarnation)
+
+
+def short(value: Any, limit: int = 150) -> str:
+    """A repr cut to `limit` characters, for a trace line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

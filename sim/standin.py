@@ -11,9 +11,8 @@ from typing import Any
 import attrs
 
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
-from messages.lifecycle import SupervisionGaveUp
 from messages.log import Level
-from messages.swarm import NodesObserved, SwarmNode
+from messages.settings import Settings, SettingsChanged
 from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultState
 from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
 
@@ -23,21 +22,6 @@ from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
 @attrs.frozen
 class Started:
     """Event: the actor's shell started."""
-
-
-@attrs.frozen
-class ListNodes:
-    """Effect: GET /nodes. Answer: NodesListed or ListingFailed."""
-
-
-@attrs.frozen
-class NodesListed:
-    nodes: tuple[SwarmNode, ...]
-
-
-@attrs.frozen
-class ListingFailed:
-    reason: str
 
 
 @attrs.frozen
@@ -68,79 +52,23 @@ class TellMonitor:
     message: Any
 
 
-@attrs.frozen
-class StartMonitor:
-    hostname: str
-
-
-@attrs.frozen
-class StopMonitor:
-    hostname: str
-
-
-@attrs.frozen
-class ChildDied:
-    """Event of the supervisor: a child died."""
-
-    name: str
-
-
-@attrs.frozen
-class StartChild:
-    """Effect of the supervisor: start the child again."""
-
-    name: str
-
-
-# --------------------------------------------------------------------------- listing (neon_cm/listing.py)
+# --------------------------------------------------------------------------- settings (actors/settings_watcher.py)
 
 POLL = "poll"
 
 
 @attrs.frozen
-class Listing:
-    """Stands in for the SwarmWatcher's decider: list the Swarm every `interval`, tell each listing."""
+class SettingsSource:
+    """Stands in for the SettingsWatcher: the settings are fixed in the sim; told once, and as its view."""
 
-    interval: float
-    listing: bool = False
+    settings: Settings
 
-    def decide(self, event: object, now: float) -> Decision[Listing]:
-        if isinstance(event, (Started, TimerFired)):
-            if self.listing:
-                return self, (StartTimer(POLL, self.interval),)
-            return attrs.evolve(self, listing=True), (StartTimer(POLL, self.interval), ListNodes())
-        if isinstance(event, NodesListed):
-            return attrs.evolve(self, listing=False), (Publish(NodesObserved(event.nodes)),)
-        if isinstance(event, ListingFailed):
-            return attrs.evolve(self, listing=False), (log(Level.ERROR, f"cannot list the Swarm: {event.reason}"),)
-        return self, ()
+    def view(self) -> SettingsChanged:
+        return SettingsChanged(self.settings)
 
-
-# --------------------------------------------------------------------------- the fleet (neon_cm/fleet.py)
-
-
-@attrs.frozen
-class Fleet:
-    """Stands in for the VaultFleet: a monitor per manager; the instance's role told to each."""
-
-    monitored: tuple[str, ...] = ()
-    role: ReportingRole | None = None
-
-    def decide(self, event: object, now: float) -> Decision[Fleet]:
-        if isinstance(event, NodesObserved):
-            wanted = tuple(sorted(node.hostname.lower() for node in event.nodes if node.role == "manager"))
-            effects: list[Any] = [StopMonitor(host) for host in self.monitored if host not in wanted]
-            for host in wanted:
-                if host not in self.monitored:
-                    effects.append(StartMonitor(host))
-                    if self.role is not None:
-                        effects.append(TellMonitor(host, self.role))
-            return attrs.evolve(self, monitored=wanted), tuple(effects)
-        if isinstance(event, (BecameLeader, LostLeadership, StandingBy)):
-            role = ReportingRole(event.holder if isinstance(event, StandingBy) else None)
-            if role == self.role:
-                return self, ()
-            return attrs.evolve(self, role=role), tuple(TellMonitor(host, role) for host in self.monitored)
+    def decide(self, event: object, now: float) -> Decision[SettingsSource]:
+        if isinstance(event, Started):
+            return self, (Publish(SettingsChanged(self.settings)),)
         return self, ()
 
 
@@ -202,49 +130,6 @@ class Monitor:
             state = attrs.evolve(state, asked=True)
             effects.append(TellUnsealer(UnsealRequested(self.hostname, self.hostname)))
         return state, tuple(effects)
-
-
-# --------------------------------------------------------------------------- supervision (neon_cm/supervision.py)
-
-BACKOFF = (0.5, 4.0)
-INTENSITY = (5, 30.0)
-
-
-@attrs.frozen
-class Supervision:
-    """Stands in for the supervisor's bookkeeping: one-for-one, a pending restart per child, backoff doubling,
-    give up (and say so, for health) past the intensity. `shared_generation` is the old behaviour (defect 2):
-    one restart timer for all children, so a second crash within the backoff loses the first one's restart."""
-
-    shared_generation: bool = False
-    history: tuple[tuple[str, float], ...] = ()
-    given_up: tuple[str, ...] = ()
-    waiting: tuple[str, ...] = ()
-
-    def decide(self, event: object, now: float) -> Decision[Supervision]:
-        if isinstance(event, ChildDied):
-            restarts, window = INTENSITY
-            recent = tuple((name, at) for name, at in self.history if now - at < window)
-            count = sum(1 for name, _ in recent if name == event.name)
-            if count >= restarts:
-                reason = f"{event.name} crashed, more than {restarts} restarts in {window:g} s"
-                return attrs.evolve(self, history=recent, given_up=(*self.given_up, event.name)), (
-                    log(Level.ERROR, f"giving up: {reason}"),
-                    Publish(SupervisionGaveUp(event.name, reason)),
-                )
-            delay = min(BACKOFF[0] * 2**count, BACKOFF[1])
-            key = "restart" if self.shared_generation else f"restart:{event.name}"
-            waiting = (event.name,) if self.shared_generation else (*self.waiting, event.name)
-            return attrs.evolve(self, history=(*recent, (event.name, now)), waiting=waiting), (
-                log(Level.ERROR, f"{event.name} crashed; restarting it in {delay:g} s"),
-                StartTimer(key, delay),
-            )
-        if isinstance(event, TimerFired):
-            names = self.waiting if event.key == "restart" else (event.key.removeprefix("restart:"),)
-            return attrs.evolve(self, waiting=tuple(n for n in self.waiting if n not in names)), tuple(
-                StartChild(name) for name in names
-            )
-        return self, ()
 
 
 # --------------------------------------------------------------------------- the old Unsealer (before issue 17)

@@ -13,7 +13,7 @@ import attrs
 
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
-from messages.swarm import SwarmNode
+from messages.swarm import NodeChanged, SwarmNode
 from neon_cm.decider import CancelTimer, Log, StartTimer
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, encode_definition
@@ -23,7 +23,7 @@ from sim.docker import SimDocker
 from sim.gateways import Call, Crashed
 from sim.instance import Instance, wire
 from sim.loop import Loop
-from sim.shell import LATENCY
+from sim.shell import LATENCY, short
 from sim.vault import SimVault
 
 #: Faults happen before this (simulated seconds); after it the world is left alone to converge.
@@ -74,11 +74,6 @@ class Result:
             lines.append(f"  invariant violated: {self.invariant}: {self.text}")
             lines.append(f"  replay: python -m sim --seed {self.seed}")
         return "\n".join(lines)
-
-
-def short(value: Any, limit: int = 150) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class World:
@@ -252,7 +247,7 @@ class World:
             if now < instance.paused_until:
                 continue
             for actor in instance.actors.values():
-                if actor.died_at is not None and now - actor.died_at > RESTART_BOUND and actor.name not in instance.gave_up:
+                if actor.died_at is not None and now - actor.died_at > RESTART_BOUND and not instance.seen_dead(actor.name):
                     raise Violation(
                         "nothing dead unseen",
                         f"{instance.name}/{actor.name} dead since {actor.died_at:.3f}, not restarted, health is green",
@@ -353,7 +348,7 @@ def crash(world: World, rng: random.Random) -> Fault:
     instance, pick = rng.choice(world.instances), rng.random()
 
     def act() -> None:
-        names = sorted(name for name, actor in instance.actors.items() if actor.alive and name != "supervisor")
+        names = sorted(name for name, actor in instance.actors.items() if actor.alive and name != "service")
         if names:
             instance.actors[names[int(pick * len(names))]].crash("injected")
 
@@ -447,10 +442,13 @@ def vault_hang(world: World, rng: random.Random) -> Fault:
 
 def label(world: World, rng: random.Random) -> Fault:
     position, value = rng.randrange(MANAGERS + WORKERS), str(rng.choice((2, 4, 8, 16)))
-    return (
-        lambda: world.docker.label(world.loop.now, position, "io.neon.compute.cores", value),
-        f"node {position + 1} labelled io.neon.compute.cores={value}",
-    )
+
+    def act() -> None:
+        world.docker.label(world.loop.now, position, "io.neon.compute.cores", value)
+        for instance in world.instances:  # each instance's NodeEvents relays the event to its SwarmWatcher
+            instance.send_to("node-events", "swarm-watcher", NodeChanged("update", world.docker.nodes[position]["ID"]))
+
+    return act, f"node {position + 1} labelled io.neon.compute.cores={value}"
 
 
 def docker_hang(world: World, rng: random.Random) -> Fault:
