@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 import attrs
 
@@ -19,8 +18,9 @@ class VaultState(enum.Enum):
 
     @property
     def is_problem(self) -> bool:
-        """States logged at ERROR."""
-        return self in (VaultState.SEALED, VaultState.NOT_INITIALIZED, VaultState.UNREACHABLE)
+        """States logged at ERROR (by the reporting instance): all but unsealed. An unexpected answer (a 404 from
+        a wrong `vault_url_template`, a proxy's error page) means no Vault is watched there."""
+        return self is not VaultState.UNSEALED
 
 
 @attrs.frozen
@@ -39,19 +39,14 @@ class VaultObserved:
 
 @attrs.frozen
 class UnsealRequested:
-    """A monitor found its Vault sealed; the Unsealer decides whether and how to unseal it."""
+    """A monitor found its Vault sealed; the Unsealer decides whether and how to unseal it. The answer,
+    UnsealFinished, goes to the node's monitor by name (`vault-monitor:<hostname>`), so a monitor restarted
+    meanwhile gets it."""
 
     hostname: str
     """The manager's hostname."""
     url: str
     """The Vault URL to unseal, exactly the one monitored."""
-    monitor: Any = attrs.field(default=None, repr=False, eq=False)
-    """The VaultMonitor's ActorRef, told UnsealFinished (and CheckNow once the Vault is unsealed)."""
-
-
-@attrs.frozen
-class CheckNow:
-    """Tell a VaultMonitor to poll now (after an unseal), not at its next tick."""
 
 
 @attrs.frozen

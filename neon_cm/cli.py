@@ -25,11 +25,12 @@ import requests
 import urllib3
 
 from gateways.consul import ConsulGateway, Write
+from gateways.vault import VaultGateway
 from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm import __version__
-from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api, vault_client
+from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
 from neon_cm.environment import TlsSettings, consul_address, parse_tls
@@ -41,7 +42,6 @@ from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
 from neon_cm.settings import PARSERS, SettingProblem, parse_settings, shown
 from neon_cm.vault import vault_url
-from neon_cm.vault_probe import probe
 
 PROG = "neon-cluster-manager"
 #: Exit codes: success, a command that failed or was refused, a command line argparse could not read.
@@ -454,12 +454,12 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     url = vault_url(template, node)
     if url is None:
         return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
-    client = vault_client(url, tls)
+    gateway = VaultGateway(url, tls)
     try:
-        observed = probe(client, hostname, url)
+        state, detail = gateway.probe()
     finally:
-        client.adapter.close()
-    return hostname, url, observed.state.value, observed.detail
+        gateway.close()
+    return hostname, url, state.value, detail
 
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -8,7 +8,6 @@ from typing import Any
 
 import consul
 import docker
-import hvac
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -58,14 +57,12 @@ def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> dock
 VAULT_TIMEOUT = (2.0, 3.0)
 
 
-def vault_client(url: str, tls: TlsSettings) -> hvac.Client:
-    """An unauthenticated hvac client for one Vault node (only sys/seal-status, sys/health, sys/unseal).
-
-    The empty token keeps hvac from picking up VAULT_TOKEN or ~/.vault-token and sending it to every manager.
-    """
+def vault_session(tls: TlsSettings) -> requests.Session:
+    """A session for Vault's unauthenticated endpoints (sys/seal-status, sys/health, sys/unseal), verifying as `tls`
+    says. It sends no token: not even VAULT_TOKEN or ~/.vault-token, which hvac would pick up for every manager."""
     session = with_server_name(requests.Session(), tls)
-    session.verify, session.cert = tls.verify, tls.cert  # hvac prefers a given session's to its own arguments
-    return hvac.Client(url=url, token="", verify=tls.verify, cert=tls.cert, timeout=VAULT_TIMEOUT, session=session)
+    session.verify, session.cert = tls.verify, tls.cert
+    return session
 
 
 class ServerNameAdapter(HTTPAdapter):

@@ -1,14 +1,14 @@
-"""Vault seal states, URLs per manager, and the unseal procedure as a pure state machine."""
+"""Vault seal states, URLs per manager, and the typed answers a Vault gives (pure: parsing and meaning only)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
+from neon_cm.jsonwords import json_type
 
 
 def vault_url(template: str, node: SwarmNode) -> str | None:
@@ -24,27 +24,31 @@ def vault_url(template: str, node: SwarmNode) -> str | None:
 
 @attrs.frozen
 class SealStatus:
-    """The fields of `GET /v1/sys/seal-status` (and of unseal responses) the service uses."""
+    """Answer: the fields of `GET /v1/sys/seal-status` (and of unseal responses) the service uses."""
 
     initialized: bool
     sealed: bool
     threshold: int
+    """`t`: shares needed (0 when not initialized)."""
     progress: int
+    """Shares received in the current attempt."""
     nonce: str
+    """The current attempt's id; "" when there is none."""
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> SealStatus:
-        """Parse a seal-status body; ValueError when it is not one."""
-        try:
-            initialized, sealed = body["initialized"], body["sealed"]
-            threshold, progress = body.get("t", 0), body.get("progress", 0)
-        except (KeyError, TypeError):
-            raise ValueError("not a seal-status body") from None
-        if not all(isinstance(flag, bool) for flag in (initialized, sealed)) or not all(
-            isinstance(number, int) for number in (threshold, progress)
-        ):
-            raise ValueError("seal-status fields have the wrong types")
-        return cls(initialized, sealed, threshold, progress, str(body.get("nonce") or ""))
+    def from_json(cls, body: Any) -> SealStatus:
+        """Parse a seal-status body (unknown fields ignored); ValueError when it is not one."""
+        if not isinstance(body, dict):
+            raise ValueError(f"the body is JSON {json_type(body)}, not a seal-status object")
+        initialized, sealed = body.get("initialized"), body.get("sealed")
+        threshold, progress, nonce = body.get("t", 0), body.get("progress", 0), body.get("nonce") or ""
+        if not isinstance(initialized, bool) or not isinstance(sealed, bool):
+            raise ValueError("the body has no boolean `initialized` and `sealed`: not a seal-status")
+        if not all(isinstance(number, int) and not isinstance(number, bool) for number in (threshold, progress)):
+            raise ValueError("seal-status fields `t` and `progress` are not integers")
+        if not isinstance(nonce, str):
+            raise ValueError("seal-status field `nonce` is not a string")
+        return cls(initialized, sealed, threshold, progress, nonce)
 
     @property
     def state(self) -> VaultState:
@@ -53,67 +57,73 @@ class SealStatus:
         return VaultState.SEALED if self.sealed else VaultState.UNSEALED
 
 
-def health_role(body: Mapping[str, Any]) -> str:
-    """`active` or `standby` from a `GET /v1/sys/health` body (asked with standbyok, so standby answers 200)."""
-    return "standby" if body.get("standby") else "active"
+@attrs.frozen
+class HealthRole:
+    """Answer of `GET /v1/sys/health?standbyok=true` on an unsealed Vault: `active` or `standby`."""
+
+    role: str
+
+
+class UnreachableKind:
+    """Why a Vault could not be asked (the `kind` of Unreachable)."""
+
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TLS = "tls"
 
 
 @attrs.frozen
-class Submit:
-    """Submit the share at `index` of the credentials."""
+class Unreachable:
+    """Answer: no HTTP answer at all (refused, reset, timed out, TLS failed, a CA file that cannot be read)."""
 
-    index: int
-
-
-@attrs.frozen
-class Reset:
-    """Discard a partial attempt someone else left (progress > 0 before any share of ours)."""
+    kind: str
+    """An UnreachableKind value."""
+    reason: str
+    """In words, e.g. `cannot connect: [Errno 111] Connection refused`."""
 
 
 @attrs.frozen
-class Wait:
-    """Threshold reached but still sealed with progress 0: a raft follower unsealing in the background."""
+class Rejected:
+    """Answer: Vault refused a share or a reset (400): its own words, never the share."""
+
+    message: str
+    """Vault's `errors`, joined."""
 
 
 @attrs.frozen
-class Finished:
-    """Stop: `unsealed` says whether the node is unsealed, `reason` why not."""
+class Garbage:
+    """Answer: an HTTP answer that is not what Vault says there (a proxy, a 404, a 500, JSON of the wrong shape)."""
 
-    unsealed: bool
-    reason: str = ""
-
-
-Step = Submit | Reset | Wait | Finished
+    detail: str
+    """What came, in words (status, content type, the JSON's kind): never the body itself."""
 
 
-@attrs.define
-class UnsealAttempt:
-    """Decides the next step of unsealing one node from each seal status read.
+@attrs.frozen
+class NotSent:
+    """Answer: a share or reset was not sent, because its attempt was cancelled or its lease deadline had passed
+    when the request was about to go out."""
 
-    Distinct shares are submitted one at a time; the attempt stops as soon as the node
-    is unsealed; progress 0 after our shares is not a failure; a partial attempt that
-    is not ours is reset first.
-    """
+    reason: str
 
-    share_count: int
-    """How many distinct shares the credentials hold."""
-    submitted: int = 0
-    """Shares of ours submitted so far."""
-    reset_done: bool = False
 
-    def next_step(self, status: SealStatus) -> Step:
-        if not status.initialized:
-            return Finished(False, "Vault is not initialized; it cannot be unsealed")
-        if not status.sealed:
-            return Finished(True)
-        if self.submitted == 0 and status.progress > 0:
-            if self.reset_done:
-                return Finished(False, "another client keeps submitting shares; leaving it alone")
-            self.reset_done = True
-            return Reset()
-        if self.submitted > 0 and status.progress == 0:
-            return Wait()
-        if self.submitted >= self.share_count:
-            return Finished(False, f"all {self.share_count} unseal keys submitted and Vault is still sealed")
-        self.submitted += 1
-        return Submit(self.submitted - 1)
+SealAnswer = SealStatus | Unreachable | Garbage
+"""What reading the seal status can come to."""
+HealthAnswer = HealthRole | SealStatus | Unreachable | Garbage
+"""What reading the health can come to (a SealStatus when health says sealed or uninitialized after all)."""
+UnsealAnswer = SealStatus | Rejected | Unreachable | Garbage | NotSent
+"""What a share or a reset can come to."""
+
+
+def observation(seal: SealAnswer, health: HealthAnswer | None) -> tuple[VaultState, str]:
+    """A Vault's state and detail from its seal-status answer and, when unsealed, its health answer."""
+    if isinstance(health, (Unreachable, Garbage, SealStatus)):
+        seal = health  # sealed again, or gone, between the two requests: the later answer counts
+    if isinstance(seal, Unreachable):
+        return VaultState.UNREACHABLE, seal.reason
+    if isinstance(seal, Garbage):
+        return VaultState.UNEXPECTED, seal.detail
+    if seal.state is VaultState.SEALED:
+        return VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted"
+    if seal.state is VaultState.NOT_INITIALIZED:
+        return VaultState.NOT_INITIALIZED, ""
+    return VaultState.UNSEALED, health.role if isinstance(health, HealthRole) else ""

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from neon_cm.clients import consul_client, vault_client
+from gateways.vault import VaultGateway
+from neon_cm.clients import consul_client
 from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_consul_address, parse_tls
 from neon_cm.errors import describe
-from neon_cm.vault_probe import probe
 
 
 def test_connection_error_is_reduced_to_the_os_error() -> None:
@@ -62,12 +62,12 @@ def test_vault_clients_never_send_a_token_from_the_environment(monkeypatch: pyte
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        observed = probe(vault_client(url, TlsSettings()), "manager-1", url)
+        state, _ = VaultGateway(url, TlsSettings()).probe()
     finally:
         server.shutdown()
         server.server_close()
 
-    assert "sealed" == observed.state.value
+    assert "sealed" == state.value
     assert [None] == seen
 
 

@@ -1,4 +1,4 @@
-"""The unseal procedure as a state machine, driven by a model of Vault's seal state (pure logic)."""
+"""The unseal procedure (neon_cm/unsealing.py) against a model of Vault's seal (pure logic), and Vault URLs."""
 
 from __future__ import annotations
 
@@ -7,72 +7,87 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messages.swarm import SwarmNode
-from neon_cm.vault import Finished, Reset, SealStatus, Submit, UnsealAttempt, Wait, vault_url
+from messages.vault import UnsealFinished
+from neon_cm.unsealing import FOLLOWER_WAIT_SECONDS, SubmitShare
+from neon_cm.vault import SealStatus, vault_url
+from tests.vault_model import ModelVault, Run
 
 
-def status(sealed: bool = True, progress: int = 0, threshold: int = 2, initialized: bool = True) -> SealStatus:
-    return SealStatus(initialized, sealed, threshold, progress, "n" if progress else "")
+def shares_sent(run: Run) -> list[int]:
+    return [effect.index for effect in run.effects if isinstance(effect, SubmitShare)]
 
 
 def test_submits_distinct_shares_until_unsealed() -> None:
     """Share 0, then share 1, then stop as soon as sealed is false."""
-    attempt = UnsealAttempt(3)
+    run = Run.leading(3, {"m1": ModelVault(2, {0, 1, 2})})
 
-    assert Submit(0) == attempt.next_step(status(progress=0))
-    assert Submit(1) == attempt.next_step(status(progress=1))
-    assert Finished(True) == attempt.next_step(status(sealed=False))
+    finished = run.request("m1")
 
-
-def test_progress_zero_after_our_shares_is_waiting_not_failure() -> None:
-    """A raft follower answers sealed with progress 0 after the threshold: keep polling."""
-    attempt = UnsealAttempt(3)
-    attempt.next_step(status())
-    attempt.next_step(status(progress=1))
-
-    assert Wait() == attempt.next_step(status(progress=0))
+    assert UnsealFinished("m1", True, "") == finished
+    assert [0, 1] == shares_sent(run)
+    assert "unsealed the Vault on m1 (http://m1:8200) with 2 keys" in run.lines()
 
 
-def test_partial_attempt_of_another_client_is_reset_once() -> None:
-    """Progress before any share of ours is someone else's attempt: reset it, once."""
-    attempt = UnsealAttempt(3)
+def test_progress_zero_after_the_threshold_is_a_follower_finishing_not_a_failure() -> None:
+    """A raft follower answers sealed with progress 0 after the threshold: poll it, it unseals."""
+    run = Run.leading(3, {"m1": ModelVault(2, {0, 1, 2}, follower_lag=3)})
 
-    assert Reset() == attempt.next_step(status(progress=1))
-    assert Submit(0) == attempt.next_step(status(progress=0))
-    other = UnsealAttempt(3)
-    other.next_step(status(progress=1))
-    assert isinstance(other.next_step(status(progress=1)), Finished)
+    finished = run.request("m1")
+
+    assert finished.unsealed
+    assert [0, 1] == shares_sent(run)
 
 
-def test_not_initialized_and_exhausted_shares_finish_unsealed_false() -> None:
-    """An uninitialised Vault is not unsealed; running out of shares is a failure with a reason."""
-    attempt = UnsealAttempt(1)
+def test_a_follower_that_takes_too_long_is_left_to_the_next_poll() -> None:
+    """Still sealed with progress 0 after FOLLOWER_WAIT_SECONDS: not a failure said at ERROR, checked next poll."""
+    run = Run.leading(3, {"m1": ModelVault(2, {0, 1, 2}, follower_lag=1000)})
 
-    assert not attempt.next_step(status(initialized=False, threshold=0)).unsealed  # type: ignore[union-attr]
-    attempt.next_step(status())
-    assert Finished(False, "all 1 unseal keys submitted and Vault is still sealed") == attempt.next_step(
-        status(progress=1, threshold=3)
-    )
+    finished = run.request("m1")
+
+    assert UnsealFinished("m1", False, "still unsealing") == finished
+    assert run.now >= FOLLOWER_WAIT_SECONDS
+    assert "m1: still unsealing in the background; checking at next poll" in run.lines()
+
+
+def test_partial_attempt_of_another_client_is_reset_first() -> None:
+    """Progress before any share of ours is someone else's attempt: reset it, then unseal."""
+    vault = ModelVault(3, {0, 1, 2, 3})
+    vault.share(3)
+    run = Run.leading(3, {"m1": vault})
+
+    finished = run.request("m1")
+
+    assert finished.unsealed
+    assert "m1: a partial unseal attempt that is not ours (1/3) is there; resetting it" in run.lines()
+    assert [3, 0, 1, 2] == vault.received
+
+
+def test_not_initialized_is_not_unsealed() -> None:
+    """An uninitialised Vault is not unsealed, and no share is sent to it."""
+
+    @attrs.define
+    class Uninitialized(ModelVault):
+        def status(self) -> SealStatus:
+            return SealStatus(False, True, 0, 0, "")
+
+    run = Run.leading(2, {"m1": Uninitialized(2, {0, 1})})
+
+    assert UnsealFinished("m1", False, "Vault is not initialized; it cannot be unsealed") == run.request("m1")
+    assert [] == shares_sent(run)
 
 
 @given(st.integers(1, 5), st.data())
 def test_against_a_model_vault(shares: int, data: st.DataObject) -> None:
-    """With valid, distinct shares and any threshold up to their number, the attempt unseals and each share
-    is submitted at most once (duplicates never advance progress, so none are sent)."""
+    """With valid, distinct shares and any threshold up to their number, the attempt unseals and sends exactly
+    `threshold` shares, each once (duplicates never advance progress, so none are sent)."""
     threshold = data.draw(st.integers(1, shares))
-    attempt = UnsealAttempt(shares)
-    received: list[int] = []
-    current = status(threshold=threshold)
-    for _ in range(shares + 2):
-        step = attempt.next_step(current)
-        if isinstance(step, Finished):
-            break
-        assert isinstance(step, Submit)
-        received.append(step.index)
-        sealed = len(set(received)) < threshold
-        current = status(sealed=sealed, progress=len(received) if sealed else 0, threshold=threshold)
+    vault = ModelVault(threshold, set(range(shares)), follower_lag=data.draw(st.integers(0, 3)))
+    run = Run.leading(shares, {"m1": vault})
 
-    assert Finished(True) == step
-    assert list(range(threshold)) == received
+    finished = run.request("m1")
+
+    assert finished.unsealed
+    assert list(range(threshold)) == vault.received
 
 
 def test_vault_url_waits_for_a_manager_address_when_the_template_needs_it() -> None:

@@ -1,0 +1,152 @@
+"""The Vault gateway: every request to a Vault node, each answer or failure turned into a typed outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from messages.vault import VaultState
+from neon_cm.clients import VAULT_TIMEOUT, vault_session
+from neon_cm.credentials import Secret, UnsealCredentials
+from neon_cm.environment import TlsSettings
+from neon_cm.errors import reason
+from neon_cm.jsonwords import json_type
+from neon_cm.vault import (
+    Garbage,
+    HealthAnswer,
+    HealthRole,
+    Rejected,
+    SealAnswer,
+    SealStatus,
+    Unreachable,
+    UnreachableKind,
+    UnsealAnswer,
+    observation,
+)
+
+#: What requests and urllib3 raise for a request that got no usable HTTP answer: refused, reset, timed out, TLS
+#: trouble, a CA or client certificate file that cannot be read (a plain OSError), a URL that cannot be used.
+NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError)
+#: Vault's own words are cut here: a proxy may answer with anything, of any length.
+WORDS_LIMIT = 200
+#: `GET /v1/sys/health` codes meaning an unsealed standby (OpenBao: 429; Vault adds DR and performance standbys).
+STANDBY_CODES = (429, 472, 473)
+
+
+class VaultGateway:
+    """Talks to one Vault node at `url`. Every method answers with an outcome; none raises for anything the
+    node, a proxy in front of it or the network can do (an exception out of here is a bug of ours)."""
+
+    def __init__(self, url: str, tls: TlsSettings) -> None:
+        self.url = url
+        self.session = vault_session(tls)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def seal_status(self) -> SealAnswer:
+        """GET /v1/sys/seal-status: a SealStatus (200), else why not."""
+        answer = self.request("GET", "/v1/sys/seal-status")
+        if not isinstance(answer, tuple):
+            return answer
+        status, body = answer
+        if status != 200:
+            return Garbage(f"seal-status answered {shown(status, body)}")
+        return parsed(body)
+
+    def health(self) -> HealthAnswer:
+        """GET /v1/sys/health?standbyok=true: active or standby for an unsealed node, else why not."""
+        answer = self.request("GET", "/v1/sys/health", params={"standbyok": "true"})
+        if not isinstance(answer, tuple):
+            return answer
+        status, body = answer
+        if status in (200, *STANDBY_CODES) and isinstance(body, dict):
+            standby = status in STANDBY_CODES or body.get("standby") is True
+            return HealthRole("standby" if standby else "active")
+        return Garbage(f"health answered {shown(status, body)}")
+
+    def probe(self) -> tuple[VaultState, str]:
+        """The node's state and detail: its seal status, and its role (health) when unsealed."""
+        seal = self.seal_status()
+        unsealed = isinstance(seal, SealStatus) and seal.state is VaultState.UNSEALED
+        return observation(seal, self.health() if unsealed else None)
+
+    def submit_share(self, share: Secret) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"key": share}: the seal status after it, or Vault's refusal (never with the share)."""
+        return self.unseal({"key": share.value}, share)
+
+    def reset(self) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt."""
+        return self.unseal({"reset": True}, None)
+
+    def unseal(self, payload: dict[str, Any], share: Secret | None) -> UnsealAnswer:
+        answer = self.request("PUT", "/v1/sys/unseal", json=payload)
+        if not isinstance(answer, tuple):
+            return answer
+        status, body = answer
+        if status == 200:
+            return parsed(body)
+        # 400: a share that is malformed or, once the threshold is reached, a combination that fails; Vault 1.3 to
+        # 1.12 said the latter with 500, as Vault 1.19 says "node was removed". Either way: this attempt is over.
+        words = vault_words(body)
+        if status in (400, 500) and words:
+            return Rejected(scrubbed(words, share))
+        return Garbage(f"unseal answered {shown(status, body)}")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any] | Unreachable | Garbage:
+        """One request: (status, JSON body) when the node answered with JSON, else the outcome saying why not."""
+        try:
+            response = self.session.request(method, f"{self.url}{path}", timeout=VAULT_TIMEOUT, **kwargs)
+            text = response.text
+        except NO_ANSWER as error:
+            return unreachable(error)
+        try:
+            return response.status_code, response.json() if text.strip() else None
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+            return Garbage(f"{path} answered HTTP {response.status_code} with a body that is not JSON ({kind})")
+
+
+def unreachable(error: BaseException) -> Unreachable:
+    """The outcome of a request that got no HTTP answer (TLS, timeout, connection, a file that cannot be read)."""
+    if isinstance(error, requests.exceptions.SSLError):
+        # Our verification of its certificate, or the Vault refusing ours (no or an untrusted client certificate).
+        failed = "TLS verification failed" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS handshake failed"
+        return Unreachable(UnreachableKind.TLS, f"{failed}: {reason(error)}")
+    if isinstance(error, requests.exceptions.Timeout):
+        return Unreachable(UnreachableKind.TIMEOUT, "no answer in time")
+    return Unreachable(UnreachableKind.CONNECT, f"cannot connect: {reason(error)}")
+
+
+def parsed(body: Any) -> SealStatus | Garbage:
+    """A 200 body that should be a seal status."""
+    try:
+        return SealStatus.from_json(body)
+    except ValueError as error:
+        return Garbage(f"HTTP 200 but {error}")
+
+
+def vault_words(body: Any) -> str:
+    """Vault's `errors` from an error body (`{"errors": ["..."]}`), joined and cut; "" when there are none."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    words = "; ".join(str(item) for item in errors if isinstance(item, str) and item.strip())
+    return words if len(words) <= WORDS_LIMIT else words[:WORDS_LIMIT] + "..."
+
+
+def shown(status: int, body: Any) -> str:
+    """An error answer in words: `HTTP 503 (JSON null)`, or with Vault's words when it gave some."""
+    words = vault_words(body)
+    return f"HTTP {status}: {words}" if words else f"HTTP {status} (JSON {json_type(body)})"
+
+
+def scrubbed(words: str, share: Secret | None) -> str:
+    """Vault's words with any form of the share taken out (Vault never echoes it; a proxy might)."""
+    if share is None:
+        return words
+    for form in UnsealCredentials((share,), 1).forms():
+        words = words.replace(form, "<share>")
+    return words

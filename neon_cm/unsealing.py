@@ -1,0 +1,468 @@
+"""The Unsealer's decisions: whether to unseal a node, and each next step of its attempt, every share checked
+against this instance's lease on the lock at the moment it is decided and again when it goes out."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.log import Level
+from messages.vault import UnsealFinished, UnsealRequested
+from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
+from neon_cm.vault import Garbage, NotSent, Rejected, SealStatus, Unreachable, UnsealAnswer
+
+#: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
+FOLLOWER_WAIT_SECONDS = 3.0
+FOLLOWER_POLL_SECONDS = 0.25
+#: How often, within one attempt, another client may discard our progress before we leave the node alone.
+INTERFERENCE_LIMIT = 2
+#: While the switch cannot be read, its ERROR is repeated this often.
+SWITCH_REMINDER_SECONDS = 300.0
+#: Timer keys.
+LEASE = "lease"
+
+
+def follower_timer(hostname: str) -> str:
+    return f"follower:{hostname}"
+
+
+# ------------------------------------------------------------------------------------------------ events
+
+
+@attrs.frozen
+class SwitchRead:
+    """Event: `neon/cluster/disable-auto-unseal` read for the request of `hostname` (None: the key is missing)."""
+
+    hostname: str
+    url: str
+    text: str | None
+
+
+@attrs.frozen
+class SwitchUnreadable:
+    """Event: the switch could not be read (Consul down, or no read right)."""
+
+    hostname: str
+    url: str
+    error: str
+    """`Type: reason`, as errors.describe says it."""
+
+
+@attrs.frozen
+class VaultAnswered:
+    """Event: a node's worker carried out a call of attempt `attempt`; this is the Vault gateway's answer."""
+
+    hostname: str
+    attempt: int
+    answer: UnsealAnswer
+
+
+# ------------------------------------------------------------------------------------------------ effects
+
+
+@attrs.frozen
+class ReadSwitch:
+    """Effect: GET /v1/kv/neon/cluster/disable-auto-unseal; answer SwitchRead or SwitchUnreadable."""
+
+    hostname: str
+    url: str
+
+
+@attrs.frozen
+class ReadSealStatus:
+    """Effect (by the node's worker): GET /v1/sys/seal-status; answer VaultAnswered."""
+
+    hostname: str
+    url: str
+    attempt: int
+
+
+@attrs.frozen
+class SubmitShare:
+    """Effect (by the node's worker): PUT /v1/sys/unseal with the share at `index` of the credentials, unless
+    the attempt was cancelled or `not_after` has come by the moment it would go out (then NotSent)."""
+
+    hostname: str
+    url: str
+    attempt: int
+    index: int
+    not_after: float
+    """The lease's deadline (monotonic seconds) when the share was decided."""
+
+
+@attrs.frozen
+class ResetProgress:
+    """Effect (by the node's worker): PUT /v1/sys/unseal {"reset": true}, under the same conditions as a share."""
+
+    hostname: str
+    url: str
+    attempt: int
+    not_after: float
+
+
+@attrs.frozen
+class CancelAttempt:
+    """Effect: the node's worker sends nothing more for `attempt` (a request already on the wire completes)."""
+
+    hostname: str
+    attempt: int
+
+
+@attrs.frozen
+class AnswerMonitor:
+    """Effect: tell the node's monitor, by name, how its request ended."""
+
+    finished: UnsealFinished
+
+
+# ------------------------------------------------------------------------------------------------ state
+
+
+@attrs.frozen
+class Refusal:
+    """Why no combination of shares is tried on a node."""
+
+    reason: str
+    start_over: bool = False
+    """Every combination was refused: forget them, so the next attempt starts again at the first."""
+
+
+@attrs.frozen
+class Attempt:
+    """One node's attempt: the shares it means to give and what Vault said last."""
+
+    number: int
+    """Unique within this Unsealer: an answer for another number is stale (a cancelled attempt's)."""
+    url: str
+    subset: tuple[int, ...] = ()
+    """The credentials' share indexes tried together (as many as Vault's threshold); () until known."""
+    given: tuple[int, ...] = ()
+    """Those of `subset` Vault holds in the current unseal nonce."""
+    nonce: str = ""
+    """Vault's id of the attempt holding our shares; "" before the first."""
+    progress: int = 0
+    """Vault's progress after our last call."""
+    threshold: int = 0
+    reset_done: bool = False
+    interfered: int = 0
+    """How often another client discarded our progress."""
+    wait_until: float | None = None
+    """While a raft follower finishes in the background: until when we poll it."""
+    pending: int | None = None
+    """The share on its way (its index); None when the call out is a read or a reset."""
+    calling: bool = True
+    """Whether a call of this attempt is out (False only while waiting for the follower timer)."""
+
+
+@attrs.frozen
+class Unsealing:
+    """The Unsealer's state: the lease, the switch, and at most one attempt per node."""
+
+    share_count: int
+    """How many distinct shares the credentials hold."""
+    lease_until: float | None = None
+    """This instance's lease on the lock runs until then (monotonic seconds); None: it does not hold the lock.
+    A BecameLeader without a deadline (0.0: a Leadership that keeps no lease) counts as a lease without end, ended
+    by LostLeadership or StandingBy only."""
+    session: str = ""
+    waiting_said: bool = False
+    switched_off: bool | None = None
+    odd_switch: str = ""
+    switch_problem: str | None = None
+    switch_logged_at: float = 0.0
+    attempts: Mapping[str, Attempt] = attrs.field(factory=dict)
+    rejected: Mapping[str, frozenset[tuple[int, ...]]] = attrs.field(factory=dict)
+    """Per node: share combinations Vault refused as a whole (the next attempt tries another)."""
+    bad: Mapping[str, frozenset[int]] = attrs.field(factory=dict)
+    """Per node: shares Vault refused on their own (malformed for it)."""
+    next_number: int = 1
+    busy: Mapping[str, int] = attrs.field(factory=dict)
+    """Per node: a cancelled attempt whose last call is still out. No new attempt starts there before its answer
+    is back, so two calls never run on one node at once."""
+
+    def holds_lease(self, now: float) -> bool:
+        return self.lease_until is not None and now < self.lease_until
+
+    def decide(self, event: Any, now: float) -> Decision[Unsealing]:
+        if isinstance(event, UnsealRequested):
+            return self.requested(event, now)
+        if isinstance(event, (SwitchRead, SwitchUnreadable)):
+            return self.switch_told(event, now)
+        if isinstance(event, VaultAnswered):
+            if self.busy.get(event.hostname) == event.attempt:  # a cancelled attempt's last answer: the node is free
+                return attrs.evolve(self, busy={k: v for k, v in self.busy.items() if k != event.hostname}), ()
+            attempt = self.attempts.get(event.hostname)
+            if attempt is None or attempt.number != event.attempt:
+                return self, ()
+            attempt = attrs.evolve(attempt, calling=False)
+            return self.with_attempt(event.hostname, attempt).answered(event.hostname, attempt, event.answer, now)
+        if isinstance(event, (BecameLeader, LeaseExtended)):
+            return self.leased(event, now)
+        if isinstance(event, (LostLeadership, StandingBy)):
+            after = attrs.evolve(self, lease_until=None, session="")
+            return after.cancel_all("this instance no longer holds the lock", (CancelTimer(LEASE),))
+        if event == TimerFired(LEASE):
+            if self.lease_until is not None and now >= self.lease_until:
+                return self.cancel_all("this instance's lease on the lock ran out", ())
+            return self, ()
+        if isinstance(event, TimerFired) and event.key.startswith("follower:"):
+            hostname = event.key.removeprefix("follower:")
+            attempt = self.attempts.get(hostname)
+            if attempt is None or attempt.wait_until is None:
+                return self, ()
+            reading = attrs.evolve(attempt, calling=True)
+            return self.with_attempt(hostname, reading), (ReadSealStatus(hostname, attempt.url, attempt.number),)
+        return self, ()
+
+    # ---------------------------------------------------------------------------------------- the lease
+
+    def leased(self, event: BecameLeader | LeaseExtended, now: float) -> Decision[Unsealing]:
+        until = event.valid_until if event.valid_until > 0 else math.inf
+        after = attrs.evolve(self, lease_until=until, session=event.session)
+        if isinstance(event, BecameLeader):
+            after = attrs.evolve(after, waiting_said=False)
+        if math.isinf(until):
+            return after, (CancelTimer(LEASE),)
+        return after, (StartTimer(LEASE, max(0.0, until - now)),)
+
+    def cancel_all(self, reason: str, effects: tuple[Any, ...]) -> Decision[Unsealing]:
+        after: Unsealing = self
+        out = list(effects)
+        for hostname in sorted(self.attempts):
+            attempt = self.attempts[hostname]
+            out.append(CancelAttempt(hostname, attempt.number))
+            if attempt.calling:
+                after = attrs.evolve(after, busy={**after.busy, hostname: attempt.number})
+            after, finished = after.finish(
+                hostname, False, f"{reason}: stopped unsealing, no share after it", Level.WARN
+            )
+            out.extend(finished)
+        return after, tuple(out)
+
+    # ---------------------------------------------------------------------------------------- requests
+
+    def requested(self, request: UnsealRequested, now: float) -> Decision[Unsealing]:
+        if not self.holds_lease(now):
+            effects: list[Any] = [
+                AnswerMonitor(UnsealFinished(request.hostname, False, "this instance does not hold the lock"))
+            ]
+            after = self
+            if not self.waiting_said:
+                effects.append(
+                    log(
+                        Level.INFO,
+                        f"not unsealing {request.hostname}: unsealing waits for this instance to hold the lock in "
+                        f"Consul (and to read {DISABLE_AUTO_UNSEAL_KEY}); the active instance unseals, if there is one",
+                    )
+                )
+                after = attrs.evolve(self, waiting_said=True)
+            return after, tuple(effects)
+        if request.hostname in self.attempts:
+            return self, ()  # its attempt is running: its outcome goes to the node's monitor, whichever it is now
+        if request.hostname in self.busy:
+            return self, (AnswerMonitor(UnsealFinished(request.hostname, False, "a cancelled attempt's call is out")),)
+        return self, (ReadSwitch(request.hostname, request.url),)
+
+    def switch_told(self, event: SwitchRead | SwitchUnreadable, now: float) -> Decision[Unsealing]:
+        refused = AnswerMonitor(UnsealFinished(event.hostname, False, "auto-unseal is off or undecided"))
+        if isinstance(event, SwitchUnreadable):
+            # One line when it starts (and every 5 minutes), not one per sealed Vault per poll.
+            due = self.switch_problem is None or now - self.switch_logged_at >= SWITCH_REMINDER_SECONDS
+            after = attrs.evolve(
+                self, switch_problem=event.error, switch_logged_at=now if due else self.switch_logged_at
+            )
+            said = f"cannot read {DISABLE_AUTO_UNSEAL_KEY} from Consul ({event.error}); not unsealing until it can"
+            return after, ((log(Level.ERROR, said),) if due else ()) + (refused,)
+        effects: list[Any] = []
+        if self.switch_problem is not None:
+            effects.append(log(Level.INFO, f"reading {DISABLE_AUTO_UNSEAL_KEY} from Consul again"))
+        text = (event.text or "").strip()
+        switched_off = text.lower() == "true"
+        if text.lower() not in ("", "true", "false") and text != self.odd_switch:
+            effects.append(
+                log(
+                    Level.WARN,
+                    f"{DISABLE_AUTO_UNSEAL_KEY}={text[:40]!r} is neither true nor false; auto-unseal stays on",
+                )
+            )
+        if switched_off != self.switched_off:
+            shown = text[:40] if text else "<missing>"
+            state = "off" if switched_off else "on"
+            effects.append(log(Level.INFO, f"auto-unseal is switched {state} ({DISABLE_AUTO_UNSEAL_KEY}={shown})"))
+        after = attrs.evolve(self, switch_problem=None, odd_switch=text, switched_off=switched_off)
+        if switched_off or not after.holds_lease(now):
+            return after, (*effects, refused)
+        if event.hostname in self.attempts:
+            return after, tuple(effects)  # one was started meanwhile: its outcome answers this request
+        if event.hostname in self.busy:
+            return after, (
+                *effects,
+                AnswerMonitor(UnsealFinished(event.hostname, False, "a cancelled attempt's call is out")),
+            )
+        attempt = Attempt(after.next_number, event.url)
+        after = attrs.evolve(after, next_number=after.next_number + 1).with_attempt(event.hostname, attempt)
+        return after, (*effects, ReadSealStatus(event.hostname, event.url, attempt.number))
+
+    # ---------------------------------------------------------------------------------------- answers
+
+    def answered(self, hostname: str, attempt: Attempt, answer: UnsealAnswer, now: float) -> Decision[Unsealing]:
+        if isinstance(answer, (Unreachable, Garbage)):
+            why = answer.reason if isinstance(answer, Unreachable) else answer.detail
+            return self.finish(hostname, False, f"unseal attempt failed ({why}); trying again at the next poll")
+        if isinstance(answer, NotSent):
+            return self.finish(hostname, False, f"stopped unsealing: {answer.reason}", Level.WARN)
+        if isinstance(answer, Rejected):
+            return self.rejected_by_vault(hostname, attempt, answer)
+        if not answer.initialized:
+            return self.finish(hostname, False, "Vault is not initialized; it cannot be unsealed")
+        if not answer.sealed:
+            return self.finish(hostname, True, "")
+        if attempt.wait_until is not None:
+            return self.follower_read(hostname, attempt, answer, now)
+        if attempt.pending is not None:
+            return self.share_taken(hostname, attempt, answer, now)
+        if not attempt.subset:
+            return self.first_read(hostname, attempt, answer, now)
+        # The answer to our reset: Vault now holds no attempt; give the first share.
+        return self.next_share(hostname, attrs.evolve(attempt, progress=answer.progress, nonce=answer.nonce), now)
+
+    def first_read(self, hostname: str, attempt: Attempt, status: SealStatus, now: float) -> Decision[Unsealing]:
+        """The seal status at the start: pick the shares to give; reset a partial attempt someone else left."""
+        subset = self.choose(hostname, status.threshold)
+        if isinstance(subset, Refusal):
+            after = self
+            if subset.start_over:  # perhaps the Vault was re-keyed back: the next attempt starts again at the first
+                after = attrs.evolve(
+                    self, rejected={name: sets for name, sets in self.rejected.items() if name != hostname}
+                )
+            return after.finish(hostname, False, subset.reason)
+        attempt = attrs.evolve(attempt, subset=subset, threshold=status.threshold, progress=status.progress)
+        if status.progress > 0:
+            said = (
+                f"{hostname}: a partial unseal attempt that is not ours ({status.progress}/{status.threshold}) is there"
+            )
+            return self.reset(hostname, attrs.evolve(attempt, reset_done=True), now, said)
+        return self.next_share(hostname, attempt, now)
+
+    def choose(self, hostname: str, threshold: int) -> tuple[int, ...] | Refusal:
+        """The first combination of `threshold` usable shares not yet refused on this node; a reason when none is."""
+        bad = self.bad.get(hostname, frozenset())
+        usable = [index for index in range(self.share_count) if index not in bad]
+        if threshold < 1:
+            return Refusal(f"Vault says its threshold is {threshold}; not unsealing")
+        if threshold > len(usable):
+            refused = f" ({len(bad)} refused by this Vault)" if bad else ""
+            return Refusal(f"Vault needs {threshold} unseal keys; the credentials hold {len(usable)} usable{refused}")
+        refused_sets = self.rejected.get(hostname, frozenset())
+        for subset in itertools.combinations(usable, threshold):
+            if subset not in refused_sets:
+                return subset
+        return Refusal(
+            f"every combination of {threshold} of the {len(usable)} unseal keys was refused by this Vault: the keys "
+            "do not unseal it (rotated, or another cluster's)",
+            start_over=True,
+        )
+
+    def share_taken(self, hostname: str, attempt: Attempt, status: SealStatus, now: float) -> Decision[Unsealing]:
+        """Vault's answer to one of our shares, still sealed."""
+        index = attempt.pending
+        assert index is not None  # a share was pending: only then is this called
+        completed = attempt.progress + 1 >= attempt.threshold
+        if status.progress == 0 and completed:
+            # The threshold is reached and the node still says sealed: a raft follower unsealing in the background.
+            waiting = attrs.evolve(attempt, pending=None, progress=0, nonce="", wait_until=now + FOLLOWER_WAIT_SECONDS)
+            return self.with_attempt(hostname, waiting), (StartTimer(follower_timer(hostname), FOLLOWER_POLL_SECONDS),)
+        if status.progress == 0 or (attempt.nonce and status.nonce != attempt.nonce):
+            # Our progress was discarded (someone reset it) and our share began a new attempt, or was lost with it.
+            interfered = attempt.interfered + 1
+            if interfered > INTERFERENCE_LIMIT:
+                return self.finish(
+                    hostname, False, "another client keeps resetting its unseal attempts; leaving it alone"
+                )
+            given = (index,) if status.progress > 0 else ()
+            attempt = attrs.evolve(attempt, given=given, interfered=interfered)
+        else:
+            attempt = attrs.evolve(attempt, given=(*attempt.given, index))
+        attempt = attrs.evolve(attempt, pending=None, progress=status.progress, nonce=status.nonce)
+        return self.next_share(hostname, attempt, now)
+
+    def next_share(self, hostname: str, attempt: Attempt, now: float) -> Decision[Unsealing]:
+        """Give the next share of the subset, if the lease allows it now."""
+        left = [index for index in attempt.subset if index not in attempt.given]
+        if not left:
+            still = f"{attempt.progress}/{attempt.threshold}"
+            return self.finish(
+                hostname, False, f"all {len(attempt.subset)} unseal keys given; Vault is still sealed ({still})"
+            )
+        if not self.holds_lease(now):
+            return self.finish(
+                hostname, False, "this instance's lease on the lock ran out: stopped unsealing", Level.WARN
+            )
+        assert self.lease_until is not None
+        pending = attrs.evolve(attempt, pending=left[0], calling=True)
+        share = SubmitShare(hostname, attempt.url, attempt.number, left[0], self.lease_until)
+        return self.with_attempt(hostname, pending), (share,)
+
+    def reset(self, hostname: str, attempt: Attempt, now: float, said: str) -> Decision[Unsealing]:
+        if not self.holds_lease(now):
+            return self.finish(
+                hostname, False, "this instance's lease on the lock ran out: stopped unsealing", Level.WARN
+            )
+        assert self.lease_until is not None
+        effects = (
+            log(Level.WARN, f"{said}; resetting it"),
+            ResetProgress(hostname, attempt.url, attempt.number, self.lease_until),
+        )
+        return self.with_attempt(hostname, attrs.evolve(attempt, pending=None, calling=True)), effects
+
+    def rejected_by_vault(self, hostname: str, attempt: Attempt, answer: Rejected) -> Decision[Unsealing]:
+        index = attempt.pending
+        if index is None:
+            return self.finish(hostname, False, f"Vault refused to reset the unseal attempt: {answer.message}")
+        given = len(attempt.given) + 1
+        said = f"Vault rejected unseal key {given} of {len(attempt.subset)}: {answer.message}"
+        if attempt.progress + 1 >= attempt.threshold:
+            # Refused once the threshold was reached: the combination as a whole; the next attempt tries another.
+            refused = self.rejected.get(hostname, frozenset()) | {attempt.subset}
+            after = attrs.evolve(self, rejected={**self.rejected, hostname: refused})
+            return after.finish(hostname, False, f"{said}; the next attempt tries another combination of the keys")
+        # Refused on its own, before the threshold: that share is unusable for this Vault.
+        after = attrs.evolve(self, bad={**self.bad, hostname: self.bad.get(hostname, frozenset()) | {index}})
+        return after.finish(hostname, False, f"{said}; leaving that key out from now on")
+
+    def follower_read(self, hostname: str, attempt: Attempt, status: SealStatus, now: float) -> Decision[Unsealing]:
+        assert attempt.wait_until is not None
+        if status.progress == 0 and now < attempt.wait_until:
+            return self, (StartTimer(follower_timer(hostname), FOLLOWER_POLL_SECONDS),)
+        said = f"{hostname}: still unsealing in the background; checking at next poll"
+        after, effects = self.finish(hostname, False, "still unsealing", None)
+        return after, (log(Level.INFO, said), *effects)
+
+    # ---------------------------------------------------------------------------------------- bookkeeping
+
+    def with_attempt(self, hostname: str, attempt: Attempt) -> Unsealing:
+        return attrs.evolve(self, attempts={**self.attempts, hostname: attempt})
+
+    def finish(
+        self, hostname: str, unsealed: bool, reason: str, level: Level | None = Level.ERROR
+    ) -> Decision[Unsealing]:
+        """End the node's attempt: say it (unless `level` is None), answer its monitor, tell the subscribers."""
+        attempt = self.attempts.get(hostname)
+        attempts = {name: other for name, other in self.attempts.items() if name != hostname}
+        after = attrs.evolve(self, attempts=attempts)
+        finished = UnsealFinished(hostname, unsealed, reason)
+        effects: list[Any] = [CancelTimer(follower_timer(hostname))]
+        if unsealed and attempt is not None and attempt.subset:
+            given = len(attempt.given) + (attempt.pending is not None)
+            if given:
+                effects.append(log(Level.INFO, f"unsealed the Vault on {hostname} ({attempt.url}) with {given} keys"))
+        elif not unsealed and level is not None:
+            effects.append(log(level, f"{hostname}: {reason}"))
+        effects += [AnswerMonitor(finished), Publish(finished)]
+        return after, tuple(effects)

@@ -1,0 +1,203 @@
+"""The Vault monitor's decider: states, who reports, reminders, the poll timer, unseal requests (pure logic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from messages.log import Level
+from messages.timing import SetInterval
+from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
+from neon_cm.decider import Log, Publish, StartTimer, TimerFired
+from neon_cm.monitoring import (
+    POLL,
+    REMINDER_SECONDS,
+    ROLE_WAIT,
+    ROLE_WAIT_SECONDS,
+    UNSEAL_ANSWER_SECONDS,
+    AskUnsealer,
+    MonitorStarted,
+    Probe,
+    Probed,
+    UnsealerAbsent,
+    VaultMonitoring,
+)
+
+URL = "http://127.0.0.12:8200"
+REPORTING = ReportingRole(None)
+STANDBY = ReportingRole("host:1:abc")
+
+
+def monitor(role: ReportingRole | None = REPORTING, interval: float = 30.0) -> VaultMonitoring:
+    state, _ = VaultMonitoring("manager-2", URL, interval, role).decide(MonitorStarted(), 0.0)
+    return state
+
+
+def poll(state: VaultMonitoring, found: Probed, now: float) -> tuple[VaultMonitoring, tuple[Any, ...]]:
+    """A poll timer firing at `now`, its probe finding `found`: the state and every effect after the probe."""
+    state, effects = state.decide(TimerFired(POLL), now)
+    assert (Probe(),) == effects
+    return state.decide(found, now)
+
+
+def logged(effects: tuple[Any, ...], at_least: Level = Level.INFO) -> list[tuple[Level, str]]:
+    return [(e.level, e.text) for e in effects if isinstance(e, Log) and e.level <= at_least]
+
+
+def test_unexpected_is_an_error_on_the_reporting_instance() -> None:
+    """Issue 21 item 6: a URL answering 404 (or a proxy's garbage) means no Vault is watched there: ERROR, as for
+    unreachable. (Old code: VaultState.UNEXPECTED was no problem, so the active instance said it at INFO.)"""
+    state = monitor()
+
+    _, effects = poll(state, Probed(VaultState.UNEXPECTED, "seal-status answered HTTP 404 (JSON an object)"), 1.0)
+
+    assert [
+        (Level.ERROR, f"Vault on manager-2 ({URL}) is unexpected: seal-status answered HTTP 404 (JSON an object)")
+    ] == logged(effects)
+    assert VaultState.UNEXPECTED.is_problem
+
+
+def test_a_standby_says_it_at_info_naming_the_reporter() -> None:
+    """A standby logs the same change at INFO with the active instance's name."""
+    state = monitor(STANDBY)
+
+    _, effects = poll(state, Probed(VaultState.SEALED, "0/2 unseal keys submitted"), 1.0)
+
+    assert [
+        (
+            Level.INFO,
+            f"Vault on manager-2 ({URL}) is sealed: 0/2 unseal keys submitted (standing by: host:1:abc reports it)",
+        )
+    ] == logged(effects)
+
+
+def test_an_undecided_role_holds_a_problem_at_most_role_wait_seconds() -> None:
+    """Role unknown: the problem waits; the role told reports it at once; or the wait's end reports it at ERROR."""
+    state = monitor(None)
+    held, effects = poll(state, Probed(VaultState.SEALED, "0/2 unseal keys submitted"), 0.5)
+    assert [] == logged(effects)
+    assert StartTimer(ROLE_WAIT, ROLE_WAIT_SECONDS - 0.5) in effects
+
+    _, told = held.decide(STANDBY, 1.0)
+    _, waited = held.decide(TimerFired(ROLE_WAIT), ROLE_WAIT_SECONDS)
+
+    assert Level.INFO == logged(told)[0][0]
+    assert Level.ERROR == logged(waited)[0][0]
+
+
+def test_a_lasting_problem_is_said_once_then_every_reminder_period() -> None:
+    """Sealed poll after poll: one ERROR, then one per REMINDER_SECONDS; progress changing is not news; a new
+    state is; unsealed again is one INFO."""
+    state = monitor()
+    said = []
+    for now, found in [
+        (1.0, Probed(VaultState.SEALED, "0/2 unseal keys submitted")),
+        (31.0, Probed(VaultState.SEALED, "1/2 unseal keys submitted")),
+        (REMINDER_SECONDS + 2.0, Probed(VaultState.SEALED, "1/2 unseal keys submitted")),
+        (REMINDER_SECONDS + 32.0, Probed(VaultState.UNREACHABLE, "cannot connect")),
+        (REMINDER_SECONDS + 62.0, Probed(VaultState.UNSEALED, "standby")),
+        (REMINDER_SECONDS + 92.0, Probed(VaultState.UNSEALED, "standby")),
+    ]:
+        state, effects = poll(state, found, now)
+        said += [level for level, _ in logged(effects)]
+
+    assert [Level.ERROR, Level.ERROR, Level.ERROR, Level.INFO] == said
+
+
+def test_the_poll_timer_counts_from_the_start_of_the_last_poll() -> None:
+    """A slow probe does not stretch the interval; SetInterval applies from the last poll's start."""
+    state = monitor(interval=10.0)
+    state, _ = state.decide(TimerFired(POLL), 100.0)
+    state, effects = state.decide(Probed(VaultState.UNSEALED, "active"), 103.0)
+    assert StartTimer(POLL, 7.0) in effects
+    assert Publish(VaultObserved("manager-2", URL, VaultState.UNSEALED, "active")) in effects
+
+    _, effects = state.decide(SetInterval(5.0), 104.0)
+
+    assert (StartTimer(POLL, 1.0),) == effects
+
+
+def test_at_most_one_unseal_request_is_outstanding() -> None:
+    """Sealed at every poll: one request until answered, or until UNSEAL_ANSWER_SECONDS without an answer; an
+    answer saying unsealed probes at once (defect 10: the answer comes by node name, so a restarted monitor,
+    whose request was merged into the running attempt, gets it too)."""
+    sealed = Probed(VaultState.SEALED, "0/2 unseal keys submitted")
+    state = monitor()
+    asks = []
+    for now in (1.0, 31.0, UNSEAL_ANSWER_SECONDS + 2.0):
+        state, effects = poll(state, sealed, now)
+        asks += [e for e in effects if isinstance(e, AskUnsealer)]
+    assert [AskUnsealer(UnsealRequested("manager-2", URL))] * 2 == asks
+
+    state, effects = state.decide(UnsealFinished("manager-2", True), 70.0)
+    assert (Probe(),) == effects
+    state, effects = state.decide(UnsealerAbsent(), 71.0)
+    assert None is state.unseal_asked_at
+
+
+# ------------------------------------------------------------------------------------------ stateful
+
+
+class MonitorMachine(RuleBasedStateMachine):
+    """Any order of readings, roles, answers and time: a standby never logs at ERROR; a problem on a reporting
+    instance is at ERROR within ROLE_WAIT_SECONDS of start or of the change; requests never overlap unless the
+    previous one is older than UNSEAL_ANSWER_SECONDS; every reading is published and the next poll scheduled."""
+
+    @initialize(role=st.sampled_from([None, REPORTING, STANDBY]))
+    def setup(self, role: ReportingRole | None) -> None:
+        self.now = 0.0
+        self.state, _ = VaultMonitoring("manager-2", URL, 2.0, role).decide(MonitorStarted(), 0.0)
+        self.asked_at: float | None = None
+        self.unreported: VaultState | None = None
+        """A problem not yet said at ERROR while this instance reports."""
+
+    def feed(self, event: Any) -> list[Any]:
+        self.state, effects = self.state.decide(event, self.now)
+        out = list(effects)
+        for effect in effects:
+            if isinstance(effect, Log) and effect.level is Level.ERROR:
+                assert self.state.role is None or self.state.role.standby_of is None
+                self.unreported = None
+            if isinstance(effect, AskUnsealer):
+                assert self.asked_at is None or self.now - self.asked_at > UNSEAL_ANSWER_SECONDS
+                self.asked_at = self.now
+        return out
+
+    @rule(state=st.sampled_from(list(VaultState)), seconds=st.floats(0.0, 3.0))
+    def poll(self, state: VaultState, seconds: float) -> None:
+        self.now += seconds
+        self.feed(TimerFired(POLL))
+        effects = self.feed(Probed(state, "detail"))
+        assert Publish(VaultObserved("manager-2", URL, state, "detail")) in effects
+        assert any(isinstance(e, StartTimer) and e.key == POLL for e in effects)
+        reporting = self.state.role is None or self.state.role.standby_of is None
+        if not state.is_problem or not reporting:
+            self.unreported = None
+        elif not logged(tuple(effects), Level.ERROR) and self.state.problem != state:
+            self.unreported = state
+
+    @rule(role=st.sampled_from([REPORTING, STANDBY]))
+    def role(self, role: ReportingRole) -> None:
+        self.feed(role)
+        if role.standby_of is not None:
+            self.unreported = None
+
+    @rule()
+    def role_wait_ends(self) -> None:
+        self.now = max(self.now, ROLE_WAIT_SECONDS)
+        self.feed(TimerFired(ROLE_WAIT))
+
+    @rule(unsealed=st.booleans())
+    def unsealer_answers(self, unsealed: bool) -> None:
+        self.feed(UnsealFinished("manager-2", unsealed))
+        self.asked_at = None
+
+    @invariant()
+    def a_reported_problem_waits_only_for_the_role(self) -> None:
+        if self.unreported is not None:
+            assert self.state.held and self.now < ROLE_WAIT_SECONDS
+
+
+TestMonitorMachine = MonitorMachine.TestCase

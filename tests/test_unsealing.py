@@ -1,0 +1,325 @@
+"""The Unsealer's decider: the lease checked per share, one attempt per node, share subsets, other clients, the
+switch (pure logic, against tests/vault_model.py's model Vault)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.vault import UnsealFinished, UnsealRequested
+from neon_cm.decider import TimerFired
+from neon_cm.unsealing import (
+    LEASE,
+    AnswerMonitor,
+    CancelAttempt,
+    ReadSealStatus,
+    ReadSwitch,
+    ResetProgress,
+    SubmitShare,
+    SwitchRead,
+    SwitchUnreadable,
+    Unsealing,
+    VaultAnswered,
+)
+from neon_cm.vault import Garbage, NotSent, SealStatus
+from tests.vault_model import WRONG_COMBINATION, ModelVault, Run
+
+URL = "http://m1:8200"
+SEALED = SealStatus(True, True, 2, 0, "")
+
+
+def decide(state: Unsealing, event: object, now: float = 0.0) -> tuple[Unsealing, tuple[object, ...]]:
+    return state.decide(event, now)
+
+
+def started(until: float = 10.0) -> tuple[Unsealing, int]:
+    """Leading until `until`, with an attempt on m1 past its first read (its first share decided); its number."""
+    state, _ = decide(Unsealing(3), BecameLeader("me", "s1", until))
+    state, effects = decide(state, UnsealRequested("m1", URL))
+    assert (ReadSwitch("m1", URL),) == effects
+    state, effects = decide(state, SwitchRead("m1", URL, None))
+    read = effects[-1]
+    assert isinstance(read, ReadSealStatus)
+    return state, read.attempt
+
+
+def test_no_share_is_decided_at_or_after_the_lease_deadline() -> None:
+    """Defect 5: the lease is checked for every share, not once when the attempt starts. The answer to share 1
+    arrives after the deadline: share 2 is not sent, the attempt ends with a WARN, the monitor is answered."""
+    state, attempt = started(until=10.0)
+    state, effects = decide(state, VaultAnswered("m1", attempt, SEALED), now=1.0)
+    assert [SubmitShare("m1", URL, attempt, 0, 10.0)] == [e for e in effects if isinstance(e, SubmitShare)]
+
+    state, effects = decide(state, VaultAnswered("m1", attempt, SealStatus(True, True, 2, 1, "n1")), now=10.0)
+
+    assert [] == [e for e in effects if isinstance(e, SubmitShare)]
+    assert (
+        AnswerMonitor(UnsealFinished("m1", False, "this instance's lease on the lock ran out: stopped unsealing"))
+        in effects
+    )
+    assert {} == dict(state.attempts)
+
+
+def test_a_lease_extended_in_time_lets_the_attempt_go_on() -> None:
+    """LeaseExtended moves the deadline: the next share goes out with the new one."""
+    state, attempt = started(until=10.0)
+    state, _ = decide(state, VaultAnswered("m1", attempt, SEALED), now=1.0)
+    state, _ = decide(state, LeaseExtended("s1", 20.0), now=9.0)
+
+    state, effects = decide(state, VaultAnswered("m1", attempt, SealStatus(True, True, 2, 1, "n1")), now=12.0)
+
+    assert [SubmitShare("m1", URL, attempt, 1, 20.0)] == [e for e in effects if isinstance(e, SubmitShare)]
+
+
+@pytest.mark.parametrize("ended", [LostLeadership("Consul unreachable"), StandingBy("other"), TimerFired(LEASE)])
+def test_the_end_of_the_lease_cancels_an_attempt_in_flight(ended: object) -> None:
+    """Defect 5: losing the lock (or the lease timer running out) cancels the attempt: its worker sends nothing
+    more, its late answer is ignored, its monitor is told."""
+    state, attempt = started(until=10.0)
+    state, _ = decide(state, VaultAnswered("m1", attempt, SEALED), now=1.0)
+
+    state, effects = decide(state, ended, now=10.0)
+
+    assert CancelAttempt("m1", attempt) in effects
+    assert any(isinstance(e, AnswerMonitor) and not e.finished.unsealed for e in effects)
+    assert {"m1": attempt} == state.busy  # its share is out: no new attempt on m1 before it is back
+    leading_again, _ = decide(state, BecameLeader("me", "s2", 30.0), now=10.1)
+    assert (AnswerMonitor(UnsealFinished("m1", False, "a cancelled attempt's call is out")),) == decide(
+        leading_again, UnsealRequested("m1", URL), now=10.2
+    )[1]
+    state, effects = decide(state, VaultAnswered("m1", attempt, SealStatus(True, True, 2, 1, "n1")), now=10.5)
+    assert ((), {}) == (effects, state.busy)
+
+
+def test_at_most_one_attempt_per_node_and_a_second_request_is_answered_by_the_first() -> None:
+    """A request for a node being unsealed starts nothing (defect 10: its outcome goes to the node's monitor by
+    name, whichever monitor that is by then, so a restarted monitor is not left waiting)."""
+    state, attempt = started()
+
+    state, effects = decide(state, UnsealRequested("m1", URL))
+
+    assert () == effects
+    state, effects = decide(state, VaultAnswered("m1", attempt, SealStatus(True, False, 2, 0, "")))
+    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+
+
+def test_one_bad_share_among_the_first_threshold_does_not_stop_the_others_from_unsealing() -> None:
+    """Defect 11: shares 0 and 1 rejected together; the next attempts try (0, 2), then (1, 2), which unseals.
+    (The old UnsealAttempt always sent shares 0 and 1 first: every attempt failed the same way.)"""
+    vault = ModelVault(2, {1, 2})
+    run = Run.leading(3, {"m1": vault})
+
+    outcomes = [run.request("m1") for _ in range(3)]
+
+    assert [False, False, True] == [outcome.unsealed for outcome in outcomes]
+    assert [0, 1, 0, 2, 1, 2] == vault.received
+    said = f"m1: Vault rejected unseal key 2 of 2: {WRONG_COMBINATION}; the next attempt tries another combination"
+    assert 2 == run.lines().count(f"{said} of the keys")
+
+
+def test_shares_that_never_unseal_say_so_and_start_over() -> None:
+    """Every combination refused: one ERROR saying the keys do not unseal this Vault; then it starts over."""
+    vault = ModelVault(2, set())
+    run = Run.leading(2, {"m1": vault})
+
+    outcomes = [run.request("m1") for _ in range(3)]
+
+    assert "every combination of 2 of the 2 unseal keys was refused" in outcomes[1].reason
+    assert [0, 1, 0, 1] == vault.received
+
+
+def test_a_share_refused_on_its_own_is_left_out() -> None:
+    """A share Vault refuses before the threshold (malformed for it) is left out of later attempts."""
+    vault = ModelVault(2, {0, 1, 2}, malformed={0})
+    run = Run.leading(3, {"m1": vault})
+
+    outcomes = [run.request("m1") for _ in range(2)]
+
+    assert [False, True] == [outcome.unsealed for outcome in outcomes]
+    assert [0, 1, 2] == vault.received
+
+
+def test_progress_zero_from_another_clients_reset_is_not_taken_for_a_follower() -> None:
+    """Defect 11: another client resets between our shares; our next share starts a new nonce. The attempt sees
+    the nonce change, gives the shares again, and unseals, rather than waiting for a 'follower'."""
+    vault = ModelVault(3, {0, 1, 2})
+    state, attempt = started()
+    status = vault.read()
+    state, effects = decide(state, VaultAnswered("m1", attempt, status))
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(0)))
+    vault.reset()  # someone else
+    share = effects[-1]
+    assert isinstance(share, SubmitShare) and 1 == share.index
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(1)))
+    while effects and isinstance(effects[-1], SubmitShare):
+        state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(effects[-1].index)))
+
+    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+    assert [0, 1, 0, 2] == vault.received
+
+
+def test_a_client_that_keeps_resetting_is_left_alone() -> None:
+    """Our progress discarded again and again (each answer in a new nonce, someone having reset the one before):
+    after INTERFERENCE_LIMIT times the attempt ends with a reason, rather than fight for ever."""
+    state, attempt = started()
+    state, effects = decide(state, VaultAnswered("m1", attempt, SealStatus(True, True, 3, 0, "")))
+    for nonce in ("n1", "n2", "n3", "n4"):
+        state, effects = decide(state, VaultAnswered("m1", attempt, SealStatus(True, True, 3, 1, nonce)))
+
+    assert (
+        AnswerMonitor(
+            UnsealFinished("m1", False, "another client keeps resetting its unseal attempts; leaving it alone")
+        )
+        in effects
+    )
+
+
+def test_garbage_from_a_vault_ends_the_attempt_with_one_error_and_no_crash() -> None:
+    """Defect 4 on the Unsealer's side: an answer that is not Vault's is an outcome, never an exception."""
+    state, attempt = started()
+
+    state, effects = decide(state, VaultAnswered("m1", attempt, Garbage("seal-status answered HTTP 503 (JSON null)")))
+
+    assert (
+        AnswerMonitor(
+            UnsealFinished(
+                "m1",
+                False,
+                "unseal attempt failed (seal-status answered HTTP 503 (JSON null)); trying again at the next poll",
+            )
+        )
+        in effects
+    )
+
+
+def test_without_the_lock_nothing_is_read_or_sent_and_it_is_said_once() -> None:
+    """Not leading: the monitor is answered at once, one INFO for all requests, no switch read."""
+    run = Run(Unsealing(2), {"m1": ModelVault(2, {0, 1})})
+
+    first, second = run.request("m1"), run.request("m1")
+
+    assert (False, False) == (first.unsealed, second.unsealed)
+    assert 1 == len(run.lines())
+    assert not any(isinstance(effect, (ReadSwitch, SubmitShare)) for effect in run.effects)
+
+
+def test_switch_off_and_unreadable() -> None:
+    """disable-auto-unseal=true: no attempt, said once; unreadable: one ERROR per outage, not per request."""
+    run = Run.leading(2, {"m1": ModelVault(2, {0, 1})})
+    run.switch = "true"
+    run.request("m1")
+    run.request("m1")
+    assert ["auto-unseal is switched off (neon/cluster/disable-auto-unseal=true)"] == run.lines()
+
+    unreadable = Run(run.state, {"m1": ModelVault(2, {0, 1})})
+    for now in (0.0, 1.0, 2.0, 301.0):
+        unreadable.now = now
+        unreadable.feed(SwitchUnreadable("m1", URL, "ConnectionError: refused"))
+    unreadable.feed(SwitchRead("m1", URL, "false"))
+
+    said = (
+        "cannot read neon/cluster/disable-auto-unseal from Consul (ConnectionError: refused); "
+        "not unsealing until it can"
+    )
+    assert [said, said, "reading neon/cluster/disable-auto-unseal from Consul again",
+            "auto-unseal is switched on (neon/cluster/disable-auto-unseal=false)",
+            "unsealed the Vault on m1 (http://m1:8200) with 2 keys"] == unreadable.lines()  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ stateful
+
+
+class UnsealerMachine(RuleBasedStateMachine):
+    """Any order of leases, requests, answers (delayed), other clients' shares and resets, and time: no share is
+    decided or sent at or after the lease deadline or without the lock, at most one call per node is out, and an
+    attempt that ends always answers its node's monitor."""
+
+    @initialize(threshold=st.integers(1, 3), bad=st.sets(st.integers(0, 3), max_size=2))
+    def setup(self, threshold: int, bad: set[int]) -> None:
+        self.now = 0.0
+        self.state = Unsealing(4)
+        self.vaults = {name: ModelVault(threshold, set(range(4)) - bad) for name in ("m1", "m2")}
+        self.out: dict[str, object] = {}
+        """Per node, the call its worker is carrying out."""
+        self.cancelled: set[tuple[str, int]] = set()
+        self.lease: float | None = None
+        self.requests: set[str] = set()
+
+    def feed(self, event: object) -> None:
+        pending = [event]
+        while pending:
+            self.state, effects = self.state.decide(pending.pop(0), self.now)
+            for effect in effects:
+                if isinstance(effect, (SubmitShare, ResetProgress)):
+                    assert self.lease is not None and self.now < self.lease and effect.not_after <= self.lease
+                if isinstance(effect, (ReadSealStatus, SubmitShare, ResetProgress)):
+                    assert effect.hostname not in self.out, "two calls out for one node"
+                    self.out[effect.hostname] = effect
+                elif isinstance(effect, CancelAttempt):
+                    self.cancelled.add((effect.hostname, effect.attempt))
+                elif isinstance(effect, ReadSwitch):
+                    pending.append(SwitchRead(effect.hostname, effect.url, None))
+                elif isinstance(effect, AnswerMonitor):
+                    self.requests.discard(effect.finished.hostname)
+
+    @rule(until=st.floats(0.5, 5.0))
+    def become_leader(self, until: float) -> None:
+        self.lease = self.now + until
+        self.feed(BecameLeader("me", "s", self.lease))
+
+    @precondition(lambda self: self.lease is not None)
+    @rule(more=st.floats(0.1, 3.0))
+    def extend(self, more: float) -> None:
+        assert self.lease is not None
+        self.lease = max(self.lease, self.now + more)
+        self.feed(LeaseExtended("s", self.lease))
+
+    @rule()
+    def lose(self) -> None:
+        self.lease = None
+        self.feed(LostLeadership("gone"))
+
+    @rule(seconds=st.floats(0.0, 2.0))
+    def time_passes(self, seconds: float) -> None:
+        self.now += seconds
+        if self.lease is not None and self.now >= self.lease:
+            self.feed(TimerFired(LEASE))
+
+    @rule(node=st.sampled_from(["m1", "m2"]))
+    def request(self, node: str) -> None:
+        self.requests.add(node)
+        self.feed(UnsealRequested(node, f"http://{node}:8200"))
+
+    @rule(node=st.sampled_from(["m1", "m2"]))
+    def worker_answers(self, node: str) -> None:
+        effect = self.out.pop(node, None)
+        if effect is None:
+            return
+        vault = self.vaults[node]
+        assert isinstance(effect, (ReadSealStatus, SubmitShare, ResetProgress))
+        if isinstance(effect, ReadSealStatus):
+            answer: object = vault.read()
+        elif (node, effect.attempt) in self.cancelled or self.now >= effect.not_after:
+            answer = NotSent("not sent")
+        else:
+            answer = vault.reset() if isinstance(effect, ResetProgress) else vault.share(effect.index)
+        self.feed(VaultAnswered(node, effect.attempt, answer))  # type: ignore[arg-type]
+
+    @rule(node=st.sampled_from(["m1", "m2"]), share=st.integers(0, 3), reset=st.booleans())
+    def another_client(self, node: str, share: int, reset: bool) -> None:
+        vault = self.vaults[node]
+        vault.reset() if reset else vault.share(share)
+
+    @rule(node=st.sampled_from(["m1", "m2"]))
+    def follower_timer(self, node: str) -> None:
+        self.feed(TimerFired(f"follower:{node}"))
+
+    @invariant()
+    def attempts_only_with_a_call_out_or_waiting(self) -> None:
+        for node, attempt in self.state.attempts.items():
+            assert node in self.out or attempt.wait_until is not None
+
+
+TestUnsealerMachine = UnsealerMachine.TestCase

@@ -1,0 +1,159 @@
+"""The Vault gateway turns every answer a server or proxy can give into an outcome (a real HTTP server in the
+test process answers as told)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from gateways.vault import VaultGateway
+from messages.vault import VaultState
+from neon_cm.credentials import Secret
+from neon_cm.environment import TlsSettings
+from neon_cm.vault import Garbage, HealthRole, Rejected, SealStatus, Unreachable, UnreachableKind
+
+SHARE = "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8="
+
+Answer = tuple[int, str, bytes]
+"""Status, Content-Type, body."""
+
+
+class Server(ThreadingHTTPServer):
+    answers: dict[str, Answer]
+    bodies: list[bytes]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Server
+
+    def answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.bodies.append(self.rfile.read(length))
+        status, kind, body = self.server.answers[self.path.split("?")[0]]
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def vault() -> Iterator[Server]:
+    server = Server(("127.0.0.1", 0), Handler)
+    server.answers, server.bodies = {}, []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def gateway(server: Server) -> VaultGateway:
+    return VaultGateway(f"http://127.0.0.1:{server.server_address[1]}", TlsSettings())
+
+
+JSON = "application/json"
+SEALED = b'{"type":"shamir","initialized":true,"sealed":true,"t":2,"n":3,"progress":1,"nonce":"abc","version":"2.7.2"}'
+
+
+@pytest.mark.parametrize("body", [b"null", b"[]", b'"Service Unavailable"', b"42", b"true"])
+def test_an_error_status_with_a_json_body_that_is_not_an_object_is_garbage(vault: Server, body: bytes) -> None:
+    """Defect 4: 503 with Content-Type application/json and `null`, `[]` or a string made hvac raise
+    AttributeError (it reads `.get` on the body), which crashed the monitor and the Unsealer. Now: unexpected."""
+    for path in ("/v1/sys/seal-status", "/v1/sys/unseal", "/v1/sys/health"):
+        vault.answers[path] = (503, JSON, body)
+    node = gateway(vault)
+
+    assert VaultState.UNEXPECTED == node.probe()[0]
+    assert isinstance(node.seal_status(), Garbage)
+    assert isinstance(node.submit_share(Secret(SHARE)), Garbage)
+    assert isinstance(node.reset(), Garbage)
+
+
+def test_the_words_of_an_answer_never_hold_the_body() -> None:
+    """What a garbage answer is called: its status and the JSON's kind, not what it says."""
+    assert "seal-status answered HTTP 503 (JSON null)" == Garbage("seal-status answered HTTP 503 (JSON null)").detail
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        ((503, JSON, b"null"), "seal-status answered HTTP 503 (JSON null)"),
+        ((404, JSON, b'{"errors":[]}'), "seal-status answered HTTP 404 (JSON an object)"),
+        ((500, JSON, b'{"errors":["storage failed"]}'), "seal-status answered HTTP 500: storage failed"),
+        ((200, "text/html", b"<html>proxy</html>"),
+         "/v1/sys/seal-status answered HTTP 200 with a body that is not JSON (text/html)"),
+        ((200, JSON, b'{"sealed":"no"}'),
+         "HTTP 200 but the body has no boolean `initialized` and `sealed`: not a seal-status"),
+        ((200, JSON, b"[1]"), "HTTP 200 but the body is JSON an array, not a seal-status object"),
+        ((502, "text/plain", b""), "seal-status answered HTTP 502 (JSON null)"),
+    ],
+)  # fmt: skip
+def test_what_is_not_a_seal_status_says_what_came(vault: Server, answer: Answer, detail: str) -> None:
+    """Each kind of wrong answer is `unexpected` with words saying what came."""
+    vault.answers["/v1/sys/seal-status"] = answer
+
+    assert (VaultState.UNEXPECTED, detail) == gateway(vault).probe()
+
+
+def test_a_seal_status_with_fields_it_does_not_know_is_read(vault: Server) -> None:
+    """Unknown fields (type, version, commit_date...) are ignored."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, SEALED)
+
+    assert SealStatus(True, True, 2, 1, "abc") == gateway(vault).seal_status()
+    assert (VaultState.SEALED, "1/2 unseal keys submitted") == gateway(vault).probe()
+
+
+@pytest.mark.parametrize(
+    ("answer", "role"),
+    [((200, b'{"standby":false}'), "active"), ((200, b'{"standby":true}'), "standby"),
+     ((429, b'{"standby":true}'), "standby")],
+)  # fmt: skip
+def test_an_unsealed_vault_is_active_or_standby(vault: Server, answer: tuple[int, bytes], role: str) -> None:
+    """Health tells the role; 429 means standby (here, never rate limiting)."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, b'{"initialized":true,"sealed":false,"t":2,"progress":0}')
+    vault.answers["/v1/sys/health"] = (answer[0], JSON, answer[1])
+
+    assert HealthRole(role) == gateway(vault).health()
+    assert (VaultState.UNSEALED, role) == gateway(vault).probe()
+
+
+def test_a_refused_share_is_rejected_with_vaults_words_never_the_share(vault: Server) -> None:
+    """400 with errors: Rejected with Vault's words; a proxy echoing the share has it taken out."""
+    vault.answers["/v1/sys/unseal"] = (400, JSON, b'{"errors":["invalid key: ' + SHARE.encode() + b'"]}')
+
+    assert Rejected("invalid key: <share>") == gateway(vault).submit_share(Secret(SHARE))
+    assert [b'{"key": "' + SHARE.encode() + b'"}'] == vault.bodies
+
+
+def test_a_share_and_a_reset_answered_with_a_seal_status(vault: Server) -> None:
+    """200: the seal status after the call."""
+    vault.answers["/v1/sys/unseal"] = (200, JSON, SEALED)
+
+    assert SealStatus(True, True, 2, 1, "abc") == gateway(vault).submit_share(Secret(SHARE))
+    assert SealStatus(True, True, 2, 1, "abc") == gateway(vault).reset()
+    assert b'{"reset": true}' == vault.bodies[-1]
+
+
+def test_nothing_listening_and_no_answer_are_unreachable() -> None:
+    """Refused: cannot connect; accepted but never answered: no answer in time (after the 3 s read timeout)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    refused = VaultGateway(f"http://127.0.0.1:{port}", TlsSettings()).seal_status()
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hung = VaultGateway(f"http://127.0.0.1:{silent.getsockname()[1]}", TlsSettings()).seal_status()
+
+    assert isinstance(refused, Unreachable) and UnreachableKind.CONNECT == refused.kind
+    assert "[Errno 111] Connection refused" in refused.reason
+    assert Unreachable(UnreachableKind.TIMEOUT, "no answer in time") == hung
