@@ -136,7 +136,9 @@ class SimConsul:
     def expire(self, now: float) -> None:
         """Turn TTL checks past their deadline critical, invalidating their sessions, in deadline order."""
         due = sorted(
-            (check.expires, check_id) for check_id, check in self.checks.items() if check.passing and check.expires <= now
+            (check.expires, check_id)
+            for check_id, check in self.checks.items()
+            if check.passing and check.expires <= now
         )
         for expires, check_id in due:
             self.checks[check_id].passing = False
@@ -296,7 +298,7 @@ class SimConsul:
             return Reply(200, False)
         if acquire is not None:
             if acquire not in self.sessions:
-                return Reply(500, f"invalid session \"{acquire}\"")
+                return Reply(500, f'invalid session "{acquire}"')
             if entry is not None and entry.session is not None and entry.session != acquire:
                 return Reply(200, False)
             newly = entry is None or entry.session != acquire
@@ -339,7 +341,9 @@ class SimConsul:
             entry = self.kv.get(kv["Key"])
             if kv["Verb"] == "cas" and (entry.modify_index if entry else 0) != kv["Index"]:
                 what = "key does not exist" if entry is None else f"current modify index {entry.modify_index}"
-                errors.append({"OpIndex": position, "What": f'failed to set key "{kv["Key"]}", index is stale ({what})'})
+                errors.append(
+                    {"OpIndex": position, "What": f'failed to set key "{kv["Key"]}", index is stale ({what})'}
+                )
             elif kv["Verb"] == "check-session" and (entry is None or entry.session != kv["Session"]):
                 held = "lock not held" if entry is None or entry.session is None else "held by another session"
                 errors.append({"OpIndex": position, "What": f'failed to check session for "{kv["Key"]}": {held}'})

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from gateways.vault import parsed, scrubbed, shown, vault_words
 from messages.consul_answers import (
     CheckGone,
     CheckPassed,
@@ -30,10 +31,26 @@ from messages.consul_answers import (
     SessionRenewed,
     StoredKey,
 )
+from messages.vault import VaultState
+from neon_cm.credentials import Secret
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
 from neon_cm.lease import Acquire, CreateSession, PassCheck, ReadHolder, RegisterCheck, Release, RenewSession
+from neon_cm.monitoring import Probed
 from neon_cm.publishing import ReadDefinition, WriteDefinition
+from neon_cm.vault import (
+    Garbage,
+    HealthAnswer,
+    HealthRole,
+    Rejected,
+    SealAnswer,
+    SealStatus,
+    Unreachable,
+    UnreachableKind,
+    UnsealAnswer,
+    observation,
+)
 from sim.consul import Reply, SimConsul
+from sim.vault import SimVault
 
 #: The lock's client times out after 1 s (neon_cm_main.LOCK_REQUEST_TIMEOUT), the others after 10 s.
 LOCK_TIMEOUT, CONSUL_TIMEOUT = 1.0, 10.0
@@ -202,9 +219,56 @@ class ConsulCalls:
         return unreachable(step, reply)
 
 
-
 @attrs.frozen
 class Crashed:
     """The answer of a call whose gateway raised (an old behaviour): the actor dies of it when the answer is due."""
 
     reason: str
+
+
+class VaultCalls:
+    """One Vault node's calls (gateways/vault.py's VaultGateway) on a SimVault: the same reading of each answer,
+    through the real gateway's own helpers. `old_garbage_crash` is the monitor before issue 17 (defect 4): an
+    error status with a JSON body that is not an object made hvac raise, and the monitor died of it."""
+
+    def __init__(self, vault: SimVault, old_garbage_crash: bool = False) -> None:
+        self.vault = vault
+        self.old_garbage_crash = old_garbage_crash
+
+    def seal_status(self, now: float) -> SealAnswer:
+        reply = self.vault.seal_status(now)
+        if reply.status == 0:
+            return Unreachable(UnreachableKind.TIMEOUT, "no answer in time")
+        if reply.status != 200:
+            if self.old_garbage_crash and not isinstance(reply.body, dict):
+                raise SimCrash(f"AttributeError: '{type(reply.body).__name__}' object has no attribute 'get'")
+            return Garbage(f"seal-status answered {shown(reply.status, reply.body)}")
+        return parsed(reply.body)
+
+    def probe(self, now: float) -> Probed:
+        """GET /v1/sys/seal-status, then GET /v1/sys/health when unsealed (one step: both at `now`)."""
+        seal = self.seal_status(now)
+        health: HealthAnswer | None = None
+        if isinstance(seal, SealStatus) and seal.state is VaultState.UNSEALED:
+            reply = self.vault.health(now, active=self.vault.hostname.endswith("-1"))
+            if isinstance(reply.body, dict):
+                health = HealthRole("standby" if reply.body.get("standby") else "active")
+            else:
+                health = Garbage(f"health answered {shown(reply.status, reply.body)}")
+        return Probed(*observation(seal, health))
+
+    def unseal(self, now: float, share: Secret | None) -> UnsealAnswer:
+        """PUT /v1/sys/unseal with a share, or a reset when `share` is None."""
+        reply = self.vault.unseal(now, share.value if share else None, reset=share is None)
+        if reply.status == 0:
+            return Unreachable(UnreachableKind.TIMEOUT, "no answer in time")
+        if reply.status == 200:
+            return parsed(reply.body)
+        words = vault_words(reply.body)
+        if reply.status in (400, 500) and words:
+            return Rejected(scrubbed(words, share))
+        return Garbage(f"unseal answered {shown(reply.status, reply.body)}")
+
+
+class SimCrash(Exception):
+    """An old behaviour's crash (a client library raising on an answer it did not expect): the actor dies of it."""

@@ -14,12 +14,15 @@ from messages.lifecycle import SupervisionGaveUp
 from messages.log import Level
 from messages.settings import Settings
 from messages.swarm import SwarmNode
-from messages.vault import UnsealFinished, VaultsToMonitor, VaultState
+from messages.vault import VaultState, VaultsToMonitor
+from neon_cm.credentials import Secret
 from neon_cm.decider import Decision, StartTimer, log
 from neon_cm.encoding import decode_definition, definition_hash
 from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors
+from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.lease import Lease, Start, Stop
 from neon_cm.listing import SwarmListing
+from neon_cm.monitoring import AskUnsealer, MonitorStarted, Probe, Probed, UnsealerAbsent, VaultMonitoring
 from neon_cm.publishing import Publishing, StoredBase
 from neon_cm.supervision import (
     AddChild,
@@ -34,8 +37,21 @@ from neon_cm.supervision import (
     Strategy,
     Supervision,
 )
+from neon_cm.unsealing import (
+    AnswerMonitor,
+    CancelAttempt,
+    ReadSealStatus,
+    ReadSwitch,
+    ResetProgress,
+    SubmitShare,
+    SwitchRead,
+    SwitchUnreadable,
+    Unsealing,
+    VaultAnswered,
+)
+from neon_cm.vault import NotSent, Unreachable, UnreachableKind
 from sim import standin
-from sim.gateways import Call, ConsulCalls
+from sim.gateways import CONSUL_TIMEOUT, Call, ConsulCalls, VaultCalls
 from sim.shell import Component, SimActor, short
 
 #: Who hears whose publications, by name: neon_cm_main.WIRING (tests/test_sim.py holds the two equal; the sim
@@ -90,7 +106,7 @@ class Instance:
             "settings": lambda: SettingsComponent(self),
             "vault": lambda: SupervisorComponent(self, "vault", Strategy.ONE_FOR_ONE, True),
             "definition": lambda: SupervisorComponent(self, "definition", Strategy.REST_FOR_ONE, True),
-            "unsealer": lambda: OldUnsealerComponent(self),
+            "unsealer": lambda: OldUnsealerComponent(self) if world.old & {5, 11} else UnsealerComponent(self),
             "vault-fleet": lambda: FleetComponent(self),
             "swarm-watcher": lambda: ListingComponent(self),
             "definition-publisher": lambda: PublisherComponent(self),
@@ -357,7 +373,7 @@ class FleetComponent(Component):
         instance = self.instance
         if isinstance(effect, StartMonitor):
             key = monitor_key(effect.node_id)
-            instance.specs[key] = MonitorComponent(instance, effect.hostname, actor.state)
+            instance.specs[key] = MonitorComponent(instance, effect.hostname, effect.url, actor.state)
             instance.tell_supervisor(MONITORS, AddChild(Child(key, label=monitor_name(effect.hostname))))
         elif isinstance(effect, StopMonitor):
             instance.tell_supervisor(MONITORS, RemoveChild(monitor_key(effect.node_id)))
@@ -371,45 +387,109 @@ class FleetComponent(Component):
 
 
 class MonitorComponent(Component):
-    """A VaultMonitor (stand-in decider: sim/standin.Monitor)."""
+    """actors/vault_monitor.py over neon_cm/monitoring.py's VaultMonitoring."""
 
-    start_event = standin.Started()
+    start_event = MonitorStarted()
 
-    def __init__(self, instance: Instance, hostname: str, fleet: Fleet) -> None:
+    def __init__(self, instance: Instance, hostname: str, url: str, fleet: Fleet) -> None:
         self.instance = instance
         self.hostname = hostname
+        self.url = url
         self.name = monitor_name(hostname)
         self.fleet = fleet
+        self.vault = VaultCalls(instance.world.vaults[hostname], old_garbage_crash=4 in instance.world.old)
 
-    def make(self) -> standin.Monitor:
+    def make(self) -> VaultMonitoring:
+        # Interval and role as they are when (re)started (actors/vault_fleet.monitor_spec).
         fleet = self.instance.actors.get("vault-fleet")
         state: Fleet = fleet.state if fleet is not None and fleet.alive else self.fleet
-        return standin.Monitor(self.hostname, state.interval, state.role)
+        return VaultMonitoring(self.hostname, self.url, state.interval, state.role)
+
+    def view(self, actor: SimActor) -> list[Any]:
+        return [] if actor.state.last is None else [actor.state.last]
 
     def call(self, effect: Any) -> Call | None:
-        if isinstance(effect, standin.ProbeVault):
-            vault = self.instance.world.vaults[effect.hostname]
-            old = 4 in self.instance.world.old
-
-            def probe(now: float) -> Any:
-                reply = vault.seal_status(now)
-                if reply.status != 200 or not isinstance(reply.body, dict):
-                    if old:
-                        raise SimCrash("AttributeError: 'NoneType' object has no attribute 'get'")
-                    return standin.VaultProbed(VaultState.UNEXPECTED, f"{reply.status} without a seal status")
-                if reply.body["sealed"]:
-                    return standin.VaultProbed(VaultState.SEALED, f"{reply.body['progress']}/{reply.body['t']}")
-                return standin.VaultProbed(VaultState.UNSEALED, "active")
-
-            return Call(probe, f"vault:{effect.hostname}", 3.0, standin.VaultProbed(VaultState.UNREACHABLE, "timeout"))
+        if isinstance(effect, Probe):
+            hung = Probed(VaultState.UNREACHABLE, "no answer in time")
+            return Call(self.vault.probe, f"vault:{self.hostname}", VAULT_SECONDS, hung)
         return None
 
     def handle(self, actor: SimActor, effect: Any) -> bool:
-        if isinstance(effect, standin.TellUnsealer):
+        if isinstance(effect, AskUnsealer):
             if not self.instance.send_to(actor.name, "unsealer", effect.request):
-                self.instance.send(actor.name, actor, UnsealFinished(self.hostname, False, "no unsealer"))
+                actor.pending.append(UnsealerAbsent())
             return True
         return False
+
+
+class UnsealerComponent(Component):
+    """actors/unsealer.py over neon_cm/unsealing.py's Unsealing: each Vault call in a thread of its node's, which
+    checks at the moment a share or a reset would go out that its attempt was not cancelled and the lease's
+    deadline has not come (else NotSent)."""
+
+    name = "unsealer"
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.cancelled: list[tuple[int, str, int]] = []
+        """(incarnation, node, attempt) cancelled; a crashed Unsealer's threads send nothing more."""
+
+    def make(self) -> Unsealing:
+        return Unsealing(len(self.instance.world.credentials))
+
+    def call(self, effect: Any) -> Call | None:
+        if isinstance(effect, ReadSwitch):
+            consul = self.instance.world.consul
+
+            def read(now: float) -> Any:
+                if not consul.reachable(now):
+                    return SwitchUnreadable(effect.hostname, effect.url, "ConnectionError: Connection refused")
+                reply = consul.kv_get(now, DISABLE_AUTO_UNSEAL_KEY)
+                text = reply.body[0]["Value"].decode() if reply.status == 200 else None
+                return SwitchRead(effect.hostname, effect.url, text)
+
+            hung = SwitchUnreadable(effect.hostname, effect.url, "ReadTimeout: read timed out")
+            return Call(read, "consul", CONSUL_TIMEOUT, hung)
+        return None
+
+    def handle(self, actor: SimActor, effect: Any) -> bool:
+        instance = self.instance
+        if isinstance(effect, (ReadSealStatus, SubmitShare, ResetProgress)):
+            incarnation = actor.incarnation
+            # The node's thread starts a moment later (a pause can fall in between: it checks then).
+            instance.after(instance.world.message_delay(), lambda: self.node_call(actor, effect, incarnation))
+        elif isinstance(effect, CancelAttempt):
+            self.cancelled.append((actor.incarnation, effect.hostname, effect.attempt))
+        elif isinstance(effect, AnswerMonitor):
+            instance.send_to(actor.name, monitor_name(effect.finished.hostname), effect.finished)
+        else:
+            return False
+        return True
+
+    def node_call(self, actor: SimActor, effect: Any, incarnation: int) -> None:
+        world = self.instance.world
+        host, attempt = effect.hostname, effect.attempt
+
+        def answer(outcome: Any) -> None:
+            actor.deliver(VaultAnswered(host, attempt, outcome), incarnation)
+
+        if isinstance(effect, (SubmitShare, ResetProgress)):
+            if actor.incarnation != incarnation or (incarnation, host, attempt) in self.cancelled:
+                answer(NotSent("the attempt was cancelled"))
+                return
+            if world.loop.now >= effect.not_after:
+                answer(NotSent("this instance's lease on the lock ran out before the share went out"))
+                return
+        vault = VaultCalls(world.vaults[host])
+        hung = Unreachable(UnreachableKind.TIMEOUT, "no answer in time")
+        if isinstance(effect, ReadSealStatus):
+            call = Call(vault.seal_status, f"vault:{host}", VAULT_SECONDS, hung)
+        elif isinstance(effect, SubmitShare):
+            share = Secret(world.credentials[effect.index])
+            call = Call(lambda now: vault.unseal(now, share), f"vault:{host}", VAULT_SECONDS, hung, share=host)
+        else:
+            call = Call(lambda now: vault.unseal(now, None), f"vault:{host}", VAULT_SECONDS, hung)
+        world.perform(self.instance, call, answer)
 
 
 class OldUnsealerComponent(Component):
@@ -453,7 +533,12 @@ class OldUnsealerComponent(Component):
             return True
         return False
 
+    def event_of(self, message: Any) -> Any:
+        return message
 
+
+#: A Vault request's timeout (neon_cm.clients.VAULT_TIMEOUT: 2 s to connect, 3 s to read).
+VAULT_SECONDS = 5.0
 #: The sim's supervisors back off from 0.5 s doubling to 4 s (the service's: 1 s to 60 s), so a seed stays short.
 BACKOFF = (0.5, 4.0)
 MONITORS = "vault-fleet/monitors"
@@ -506,10 +591,6 @@ class SupervisorComponent(Component):
         else:
             return False
         return True
-
-
-class SimCrash(Exception):
-    """An old behaviour's crash (a gateway raising on an answer it did not expect): the actor dies of it."""
 
 
 def wire(instance: Instance) -> None:

@@ -13,7 +13,7 @@ import attrs
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
 from messages.settings import Settings, SettingsChanged
-from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultState
+from messages.vault import UnsealFinished, UnsealRequested
 from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
 
 # --------------------------------------------------------------------------- effects and events of the sim shells
@@ -22,26 +22,6 @@ from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
 @attrs.frozen
 class Started:
     """Event: the actor's shell started."""
-
-
-@attrs.frozen
-class ProbeVault:
-    """Effect: GET /v1/sys/seal-status (and /v1/sys/health when unsealed). Answer: VaultProbed."""
-
-    hostname: str
-
-
-@attrs.frozen
-class VaultProbed:
-    state: VaultState
-    detail: str = ""
-
-
-@attrs.frozen
-class TellUnsealer:
-    """Effect: tell the instance's Unsealer `request`."""
-
-    request: UnsealRequested
 
 
 @attrs.frozen
@@ -70,66 +50,6 @@ class SettingsSource:
         if isinstance(event, Started):
             return self, (Publish(SettingsChanged(self.settings)),)
         return self, ()
-
-
-# --------------------------------------------------------------------------- a monitor (neon_cm/monitoring.py)
-
-ROLE_WAIT_SECONDS = 5.0
-
-
-@attrs.frozen
-class Monitor:
-    """Stands in for a VaultMonitor: poll, report a problem at ERROR (INFO on a standby) when it starts or
-    when this instance starts reporting, ask the Unsealer while sealed (one request outstanding)."""
-
-    hostname: str
-    interval: float
-    role: ReportingRole | None = None
-    started: float | None = None
-    reported: VaultState | None = None
-    last: VaultState | None = None
-    asked: bool = False
-    polling: bool = False
-
-    def decide(self, event: object, now: float) -> Decision[Monitor]:
-        if isinstance(event, Started):
-            return attrs.evolve(self, started=now, polling=True), (
-                StartTimer(POLL, self.interval),
-                ProbeVault(self.hostname),
-            )
-        if isinstance(event, TimerFired):
-            if self.polling:
-                return self, (StartTimer(POLL, self.interval),)
-            return attrs.evolve(self, polling=True), (StartTimer(POLL, self.interval), ProbeVault(self.hostname))
-        if isinstance(event, ReportingRole):
-            state = attrs.evolve(self, role=event)
-            if event.standby_of is None and self.role is not None and self.role.standby_of is not None:
-                state = attrs.evolve(state, reported=None)  # now the one that reports: a problem is news here
-            return state, ()
-        if isinstance(event, UnsealFinished):
-            return attrs.evolve(self, asked=False), ()
-        if isinstance(event, VaultProbed):
-            return self.probed(event, now)
-        return self, ()
-
-    def probed(self, event: VaultProbed, now: float) -> Decision[Monitor]:
-        state = attrs.evolve(self, polling=False, last=event.state)
-        effects: list[Any] = []
-        started = self.started if self.started is not None else now
-        line = f"Vault on {self.hostname} is {event.state.value}: {event.detail}"
-        if event.state.is_problem:
-            if self.role is None and now - started < ROLE_WAIT_SECONDS:
-                pass  # held until this instance knows whether it reports or stands by
-            elif self.reported != event.state:
-                state = attrs.evolve(state, reported=event.state)
-                standby = self.role.standby_of if self.role is not None else None
-                effects.append(log(Level.ERROR, line) if standby is None else log(Level.INFO, f"{line} (standing by)"))
-        else:
-            state = attrs.evolve(state, reported=None)
-        if event.state is VaultState.SEALED:  # every poll while sealed: the Unsealer runs one attempt per node
-            state = attrs.evolve(state, asked=True)
-            effects.append(TellUnsealer(UnsealRequested(self.hostname, self.hostname)))
-        return state, tuple(effects)
 
 
 # --------------------------------------------------------------------------- the old Unsealer (before issue 17)

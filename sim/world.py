@@ -201,7 +201,8 @@ class World:
         until = self.valid_until.get(instance.name, 0.0)
         if now >= until:
             raise Violation(
-                "never two unsealers", f"{instance.name} sent a share to {host} at {now:.3f}, its lease ended at {until:.3f}"
+                "never two unsealers",
+                f"{instance.name} sent a share to {host} at {now:.3f}, its lease ended at {until:.3f}",
             )
         events = self.consul.lock_events
         last = next((event for event in reversed(events) if event.acquired and event.time <= now), None)
@@ -226,7 +227,9 @@ class World:
         """Never a stale writer: every definition write Consul accepts comes from the lock holder of that moment."""
         holder = self.consul.holder(now)
         if holder != owner:
-            raise Violation("never a stale writer", f"{owner} wrote the definition at {now:.3f}; the lock holder: {holder}")
+            raise Violation(
+                "never a stale writer", f"{owner} wrote the definition at {now:.3f}; the lock holder: {holder}"
+            )
 
     # ------------------------------------------------------------------ invariants on the clock
 
@@ -247,7 +250,11 @@ class World:
             if now < instance.paused_until:
                 continue
             for actor in instance.actors.values():
-                if actor.died_at is not None and now - actor.died_at > RESTART_BOUND and not instance.seen_dead(actor.name):
+                if (
+                    actor.died_at is not None
+                    and now - actor.died_at > RESTART_BOUND
+                    and not instance.seen_dead(actor.name)
+                ):
                     raise Violation(
                         "nothing dead unseen",
                         f"{instance.name}/{actor.name} dead since {actor.died_at:.3f}, not restarted, health is green",
