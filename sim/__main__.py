@@ -24,11 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0, help="the first seed of a sweep")
     parser.add_argument("--old", type=parse_old, default=frozenset(), help="run old behaviours: 1,2,3,4,5,7,11 or all")
     parser.add_argument("--steps", type=int, default=40, help="steps shown in a failing seed's trace")
+    parser.add_argument("--grep", default="", help="with --seed: show every step (not only the last) containing this")
     parser.add_argument("--keep-going", action="store_true", help="a sweep reports every failing seed, not the first")
     args = parser.parse_args(argv)
     if args.seed is not None:
-        result = World(args.seed, args.old, args.steps).run()
-        print(result.report())
+        result = World(args.seed, args.old, 10**7 if args.grep else args.steps).run()
+        if args.grep:
+            print("\n".join(line for line in result.trace if args.grep in line))
+        print(result.report(args.steps))
         return 0 if result.ok else 1
     started, failed = time.monotonic(), 0
     for seed in range(args.first, args.first + args.seeds):
