@@ -80,7 +80,13 @@ class Result:
 class World:
     """The servers, the instances and the invariants of one seed."""
 
-    def __init__(self, seed: int, old: frozenset[int] = frozenset(), trace_steps: int = 40) -> None:
+    def __init__(
+        self,
+        seed: int,
+        old: frozenset[int] = frozenset(),
+        trace_steps: int = 40,
+        scenario: Callable[[World], None] | None = None,
+    ) -> None:
         self.seed = seed
         self.old = old
         """Defects of issue 17 whose old behaviour runs instead of the fix (sim/standin.py, sim/instance.py)."""
@@ -115,7 +121,10 @@ class World:
         for instance in self.instances:
             self.loop.at(rng.uniform(0.0, 0.3), lambda instance=instance: wire(instance))
         self.faults: list[str] = []
-        self.schedule_faults()
+        if scenario is None:
+            self.schedule_faults()
+        else:
+            scenario(self)  # a regression scenario: its own faults (the seed still draws latencies and the rest)
         self.schedule_checks()
 
     # ------------------------------------------------------------------ the shells' services
@@ -318,11 +327,13 @@ class World:
         rng = self.rng
         for _ in range(rng.choice((0, 1, 2, 3, 4, 5, 6))):
             when = rng.uniform(0.5, FAULTS_END)
-            kind = rng.choice(FAULT_KINDS)
-            action, text = kind(self, rng)
-            self.faults.append(f"{when:7.3f} {text}")
-            self.loop.at(when, lambda action=action, text=text: self.fault(action, text))
+            self.inject(when, *rng.choice(FAULT_KINDS)(self, rng))
         self.faults.sort()
+
+    def inject(self, when: float, action: Callable[[], None], text: str) -> None:
+        """Schedule a fault at `when`."""
+        self.faults.append(f"{when:7.3f} {text}")
+        self.loop.at(when, lambda: self.fault(action, text))
 
     def fault(self, action: Callable[[], None], text: str) -> None:
         self.record("--", "FAULT", text, ())
