@@ -16,7 +16,7 @@ from messages.settings import Settings
 from messages.swarm import SwarmNode
 from messages.vault import VaultState, VaultsToMonitor
 from neon_cm.credentials import Secret
-from neon_cm.decider import Decision, StartTimer, log
+from neon_cm.decider import Decision, Publish, StartTimer, log
 from neon_cm.encoding import decode_definition, definition_hash
 from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
@@ -270,6 +270,12 @@ class LeadershipComponent(Component):
 
     def call(self, effect: Any) -> Call | None:
         return self.instance.consul.call(effect)
+
+    def cleanup(self, effects: tuple[Any, ...]) -> tuple[Any, ...]:
+        if 3 in self.instance.world.old:
+            # Before issue 17 (defect 3), the cleanup released the lock and told no one.
+            return tuple(effect for effect in effects if not isinstance(effect, Publish))
+        return effects
 
 
 @attrs.frozen

@@ -43,6 +43,10 @@ class Component:
         """The event a received message is for the decider; None: ignored."""
         return message
 
+    def cleanup(self, effects: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The effects of the stop event the shell's cleanup carries out (an old behaviour may drop some)."""
+        return effects
+
     def view(self, actor: SimActor) -> list[Any]:
         """What this actor tells a (re)started subscriber (its send_current_view)."""
         view = getattr(actor.state, "view", None)
@@ -109,6 +113,7 @@ class SimActor:
         if stop is not None:
             # The cleanup decides on Stop and carries out what it can at once (publish, a best-effort release).
             self.state, effects = self.state.decide(stop, world.loop.now)
+            effects = self.component.cleanup(effects)
             world.record(self.instance.name, self.name, stop, effects)
             for effect in effects:
                 world.check_effect(self.instance, self.name, effect)

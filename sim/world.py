@@ -398,6 +398,24 @@ def crash(world: World, rng: random.Random) -> Fault:
     return act, f"crash an actor of {instance.name}"
 
 
+def crash_together(world: World, rng: random.Random) -> Fault:
+    """Two children of one supervisor crash in one moment (two monitors failing in one poll round)."""
+    instance, pick = rng.choice(world.instances), rng.random()
+
+    def act() -> None:
+        groups: dict[str, list[str]] = {}
+        for name, actor in sorted(instance.actors.items()):
+            parent = instance.parent.get(name)
+            if actor.alive and parent is not None:
+                groups.setdefault(parent, []).append(name)
+        pairs = [names[:2] for _, names in sorted(groups.items()) if len(names) >= 2]
+        if pairs:
+            for name in pairs[int(pick * len(pairs))]:
+                instance.actors[name].crash("injected")
+
+    return act, f"crash two actors of one supervisor of {instance.name} together"
+
+
 def pause(world: World, rng: random.Random) -> Fault:
     instance, seconds = rng.choice(world.instances), rng.uniform(3.5, 6.0)
 
@@ -466,7 +484,7 @@ def partial_unseal(world: World, rng: random.Random) -> Fault:
 
 
 def vault_garbage(world: World, rng: random.Random) -> Fault:
-    host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 6.0)
+    host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 14.0)
 
     def act() -> None:
         world.vaults[host].garbage_until = world.loop.now + seconds
@@ -516,6 +534,7 @@ DROP_TARGETS = ("definition-publisher", "unsealer", "vault-fleet")
 FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     crash,
     crash,
+    crash_together,
     pause,
     consul_outage,
     consul_restart,
