@@ -270,5 +270,14 @@ class VaultCalls:
         return Garbage(f"unseal answered {shown(reply.status, reply.body)}")
 
 
+class Violation(Exception):
+    """An invariant does not hold."""
+
+    def __init__(self, invariant: str, text: str) -> None:
+        super().__init__(f"{invariant}: {text}")
+        self.invariant = invariant
+        self.text = text
+
+
 class SimCrash(Exception):
     """An old behaviour's crash (a client library raising on an answer it did not expect): the actor dies of it."""

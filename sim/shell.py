@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from neon_cm.decider import CancelTimer, Log, Publish, StartTimer, TimerFired
-from sim.gateways import Call, Crashed
+from sim.gateways import Call, Crashed, Violation
 
 if TYPE_CHECKING:
     from sim.instance import Instance
@@ -198,8 +198,8 @@ class SimActor:
         if incarnation != self.incarnation or not self.alive:
             return  # the actor died while its call was out: the answer goes nowhere
         if isinstance(answer, Crashed):
-            self.crash(answer.reason)
-            return
+            # "Let it crash" is for bugs only: whatever a server answers becomes a state, never a death.
+            raise Violation("no crash from a peer's answer", f"{self.instance.name}/{self.name} died of {answer.reason}")
         if answer is not None:
             self.pending.append(answer)
         self.resume()

@@ -21,16 +21,16 @@ from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY
 from sim.consul import CheckFlavour, SimConsul
 from sim.docker import SimDocker
-from sim.gateways import Call, Crashed
+from sim.gateways import Call, Crashed, Violation
 from sim.instance import Instance, wire
 from sim.loop import Loop
 from sim.shell import LATENCY, short
 from sim.vault import SimVault
 
 #: Faults happen before this (simulated seconds); after it the world is left alone to converge.
-FAULTS_END = 14.0
+FAULTS_END = 12.0
 #: The run ends here; convergence is checked then.
-END = 32.0
+END = 28.0
 #: How often the time-based invariants are looked at.
 CHECK_EVERY = 0.25
 #: Poll intervals the simulated instances run with (settings; the service's defaults are 30 s).
@@ -43,15 +43,6 @@ RESTART_BOUND = 5.0
 REPORT_BOUND = 2 * VAULT_POLL + CHECK_TTL + 1.5
 THRESHOLD, SHARES = 3, 5
 MANAGERS, WORKERS = 3, 2
-
-
-class Violation(Exception):
-    """An invariant does not hold."""
-
-    def __init__(self, invariant: str, text: str) -> None:
-        super().__init__(f"{invariant}: {text}")
-        self.invariant = invariant
-        self.text = text
 
 
 @attrs.frozen
@@ -86,6 +77,7 @@ class World:
         old: frozenset[int] = frozenset(),
         trace_steps: int = 40,
         scenario: Callable[[World], None] | None = None,
+        instances: int | None = None,
     ) -> None:
         self.seed = seed
         self.old = old
@@ -114,10 +106,15 @@ class World:
         self.base: dict[str, Any] = {}
         self.setup_publishes()
         self.valid_until: dict[str, float] = {}
+        self.leases: dict[str, list[tuple[float, float]]] = {}
+        """Per instance: (when, deadline) of every lease its Leadership told."""
         self.reported: dict[str, float] = {}
         self.disturbed_at = 0.0
         self.drops: list[tuple[str, str, float]] = []
-        self.instances = [Instance(self, f"i{number + 1}") for number in range(rng.choice((2, 2, 3)))]
+        self.share_hooks: list[Callable[[Instance, str], None]] = []
+        """Told of every share as it goes out (a scenario's fault timed to an unseal attempt)."""
+        count = rng.choice((2, 2, 2, 3))
+        self.instances = [Instance(self, f"i{number + 1}") for number in range(instances or count)]
         for instance in self.instances:
             self.loop.at(rng.uniform(0.0, 0.3), lambda instance=instance: wire(instance))
         self.faults: list[str] = []
@@ -194,6 +191,14 @@ class World:
             self.valid_until[instance.name] = message.valid_until
         elif isinstance(message, (LostLeadership, StandingBy)):
             self.valid_until[instance.name] = 0.0
+        else:
+            return
+        self.leases.setdefault(instance.name, []).append((self.loop.now, self.valid_until[instance.name]))
+
+    def lease_at(self, instance: str, when: float) -> float:
+        """The deadline `instance`'s lease last told at or before `when`."""
+        told = [until for at, until in self.leases.get(instance, []) if at <= when]
+        return told[-1] if told else 0.0
 
     def restarted(self, instance: Instance, actor: Any) -> None:
         if actor.name in ("leadership", "vault-fleet") or actor.name.startswith("vault-monitor:"):
@@ -205,9 +210,11 @@ class World:
 
         Exception (the real world cannot do better): when Consul released the sender's lock abruptly (its check
         deregistered, its agent restarted without its checks, Consul restarted without its data), another instance
-        may take the lock while the sender's deadline has not passed yet; the sender's shares until that deadline
-        are not counted. The deadline itself is still enforced.
+        may take the lock while the sender's deadline has not passed yet; the sender's shares before the deadline
+        its lease had at that moment are not counted (a lease extended after it is not).
         """
+        for hook in self.share_hooks:
+            hook(instance, host)
         until = self.valid_until.get(instance.name, 0.0)
         if now >= until:
             raise Violation(
@@ -219,15 +226,16 @@ class World:
         if last is None or last.owner == instance.name:
             return
         own = next((event for event in reversed(events) if event.acquired and event.owner == instance.name), None)
-        abrupt = any(
-            not event.acquired
+        abrupt = [
+            event
+            for event in events
+            if not event.acquired
             and event.owner == instance.name
             and event.cause not in ("", "released")
             and (own is None or event.time >= own.time)
             and event.time <= last.time
-            for event in events
-        )
-        if not abrupt:
+        ]
+        if not any(now < self.lease_at(instance.name, event.time) for event in abrupt):
             raise Violation(
                 "never two unsealers",
                 f"{instance.name} sent a share to {host} at {now:.3f}; {last.owner} acquired the lock at {last.time:.3f}",
