@@ -72,6 +72,16 @@ class Call:
     """The node a share (or a reset) goes to: the unsealing invariants look at the moment it goes out."""
 
 
+@attrs.frozen
+class HungConsul:
+    """The outcome of a Consul call that timed out, made only when one does (most calls are answered)."""
+
+    step: str
+
+    def outcome(self) -> ConsulUnreachable:
+        return ConsulUnreachable(self.step, TIMED_OUT)
+
+
 def unreachable(step: str, reply: Reply) -> ConsulUnreachable:
     """What the real gateway makes of no answer or an unexpected status."""
     if reply.status == 0:
@@ -111,16 +121,16 @@ class ConsulCalls:
         if isinstance(effect, Release):
             return Call(lambda now: self.release(now, effect), "consul", LOCK_TIMEOUT)
         if isinstance(effect, ReadDefinition):
-            hung = ConsulUnreachable(f"reading {effect.prefix}*", TIMED_OUT)
+            hung = HungConsul(f"reading {effect.prefix}*")
             return Call(lambda now: self.read_definition(now, effect.prefix), "consul", CONSUL_TIMEOUT, hung)
         if isinstance(effect, WriteDefinition):
-            hung = ConsulUnreachable(f"writing {DEFINITION_KEY}, {HASH_KEY}", TIMED_OUT)
+            hung = HungConsul(f"writing {DEFINITION_KEY}, {HASH_KEY}")
             return Call(lambda now: self.write_definition(now, effect), "consul", CONSUL_TIMEOUT, hung)
         return None
 
     @staticmethod
     def lock_call(apply: Callable[[float], Any], step: str) -> Call:
-        return Call(apply, "consul", LOCK_TIMEOUT, ConsulUnreachable(step, TIMED_OUT))
+        return Call(apply, "consul", LOCK_TIMEOUT, HungConsul(step))
 
     def down(self, now: float, step: str) -> ConsulUnreachable | None:
         if self.consul.reachable(now):

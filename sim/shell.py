@@ -122,7 +122,7 @@ class SimActor:
                 else:
                     call = self.component.call(effect)
                     if call is not None and world.server_answers(call.server, world.loop.now):
-                        world.loop.after(world.latency(), lambda call=call: call.apply(world.loop.now))
+                        world.loop.after(world.latency(), apply_later(call, world))
         for child in self.instance.children_of(self.name):
             self.instance.halt(child, removed=False)
         if crashed:
@@ -199,7 +199,9 @@ class SimActor:
             return  # the actor died while its call was out: the answer goes nowhere
         if isinstance(answer, Crashed):
             # "Let it crash" is for bugs only: whatever a server answers becomes a state, never a death.
-            raise Violation("no crash from a peer's answer", f"{self.instance.name}/{self.name} died of {answer.reason}")
+            raise Violation(
+                "no crash from a peer's answer", f"{self.instance.name}/{self.name} died of {answer.reason}"
+            )
         if answer is not None:
             self.pending.append(answer)
         self.resume()
@@ -225,3 +227,8 @@ def short(value: Any, limit: int = 150) -> str:
     """A repr cut to `limit` characters, for a trace line."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def apply_later(call: Call, world: Any) -> Callable[[], None]:
+    """A call a dying actor's cleanup sends (a release): applied when it arrives, its answer going nowhere."""
+    return lambda: call.apply(world.loop.now)

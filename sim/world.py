@@ -7,6 +7,7 @@ import random
 import traceback
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import attrs
@@ -21,7 +22,7 @@ from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY
 from sim.consul import CheckFlavour, SimConsul
 from sim.docker import SimDocker
-from sim.gateways import Call, Crashed, Violation
+from sim.gateways import Call, Crashed, HungConsul, Violation
 from sim.instance import Instance, wire
 from sim.loop import Loop
 from sim.shell import LATENCY, short
@@ -116,7 +117,7 @@ class World:
         count = rng.choice((2, 2, 2, 3))
         self.instances = [Instance(self, f"i{number + 1}") for number in range(instances or count)]
         for instance in self.instances:
-            self.loop.at(rng.uniform(0.0, 0.3), lambda instance=instance: wire(instance))
+            self.loop.at(rng.uniform(0.0, 0.3), partial(wire, instance))
         self.faults: list[str] = []
         if scenario is None:
             self.schedule_faults()
@@ -151,7 +152,8 @@ class World:
         def arrive() -> None:
             now = self.loop.now
             if self.hung(call.server, now):
-                instance.at(sent + call.timeout, lambda: on_answer(call.hung))
+                hung = call.hung.outcome() if isinstance(call.hung, HungConsul) else call.hung
+                instance.at(sent + call.timeout, lambda: on_answer(hung))
                 return
             try:
                 answer = call.apply(now)
@@ -238,7 +240,7 @@ class World:
         if not any(now < self.lease_at(instance.name, event.time) for event in abrupt):
             raise Violation(
                 "never two unsealers",
-                f"{instance.name} sent a share to {host} at {now:.3f}; {last.owner} acquired the lock at {last.time:.3f}",
+                f"{instance.name} sent a share to {host} at {now:.3f}; {last.owner} took the lock at {last.time:.3f}",
             )
 
     def definition_written(self, now: float, owner: str) -> None:
@@ -485,10 +487,11 @@ def vault_restart(world: World, rng: random.Random) -> Fault:
 def partial_unseal(world: World, rng: random.Random) -> Fault:
     host, valid = rng.choice(sorted(world.vaults)), rng.random() < 0.5
     share = rng.choice(world.vaults[host].shares) if valid else f"{rng.getrandbits(128):032x}"
-    return (
-        lambda: world.vaults[host].unseal(world.loop.now, share),
-        f"someone else gives the Vault on {host} one {'valid' if valid else 'wrong'} share",
-    )
+
+    def act() -> None:
+        world.vaults[host].unseal(world.loop.now, share)
+
+    return act, f"someone else gives the Vault on {host} one {'valid' if valid else 'wrong'} share"
 
 
 def vault_garbage(world: World, rng: random.Random) -> Fault:
