@@ -55,7 +55,8 @@ class VaultMonitor(DecidingActor):
 
     def perform(self, effect: Any) -> Any:
         if isinstance(effect, Probe):
-            return Probed(*self.gateway.probe())
+            found = self.gateway.probe()
+            return Probed(found.state, found.detail, found.unsealable)
         if isinstance(effect, AskUnsealer):
             return None if tell(self.directory.lookup("unsealer"), effect.request) else UnsealerAbsent()
         return super().perform(effect)

@@ -17,6 +17,7 @@ from neon_cm.vault import (
     Garbage,
     HealthAnswer,
     HealthRole,
+    Observation,
     Rejected,
     SealAnswer,
     SealStatus,
@@ -67,7 +68,7 @@ class VaultGateway:
             return HealthRole("standby" if standby else "active")
         return Garbage(f"health answered {shown(status, body)}")
 
-    def probe(self) -> tuple[VaultState, str]:
+    def probe(self) -> Observation:
         """The node's state and detail: its seal status, and its role (health) when unsealed."""
         seal = self.seal_status()
         unsealed = isinstance(seal, SealStatus) and seal.state is VaultState.UNSEALED

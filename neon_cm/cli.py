@@ -456,10 +456,10 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
         return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
     gateway = VaultGateway(url, tls)
     try:
-        state, detail = gateway.probe()
+        found = gateway.probe()
     finally:
         gateway.close()
-    return hostname, url, state.value, detail
+    return hostname, url, found.state.value, found.detail
 
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:

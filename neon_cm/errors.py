@@ -7,17 +7,15 @@ import re
 
 import consul
 import docker.errors
-import hvac.exceptions
 import requests
 import urllib3.exceptions
 
 #: What any HTTP peer can make a request raise: refused, reset, timed out, TLS trouble, a CA file
 #: that is not there (requests raises a plain OSError), a body that is not the JSON it should be.
 PEER_ERRORS = (OSError, requests.RequestException, urllib3.exceptions.HTTPError, json.JSONDecodeError)
-#: What talking to Consul, Docker or Vault raises when the peer is down, slow or refuses (not a bug of ours).
+#: What talking to Consul or Docker raises when the peer is down, slow or refuses (not a bug of ours).
 CONSUL_ERRORS = (consul.ConsulException, *PEER_ERRORS)
 DOCKER_ERRORS = (docker.errors.DockerException, *PEER_ERRORS)
-VAULT_ERRORS = (hvac.exceptions.VaultError, *PEER_ERRORS)
 
 #: What to say about a request Consul's ACLs refused (HTTP 403): retrying will not help, the policy must change.
 ACL_ADVICE = "the Consul token's ACL policy does not allow it (see examples/consul-acl-policy.hcl)"

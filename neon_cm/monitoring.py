@@ -47,6 +47,8 @@ class Probed:
 
     state: VaultState
     detail: str
+    unsealable: bool = True
+    """False for a Vault no share may be submitted to (an auto seal, a node removed from its cluster)."""
 
 
 @attrs.frozen
@@ -138,7 +140,11 @@ class VaultMonitoring:
             after = attrs.evolve(after, problem=None, held=False)
         effects.append(Publish(reading))
         asked = self.unseal_asked_at
-        if probed.state is VaultState.SEALED and (asked is None or now - asked > UNSEAL_ANSWER_SECONDS):
+        if (
+            probed.state is VaultState.SEALED
+            and probed.unsealable
+            and (asked is None or now - asked > UNSEAL_ANSWER_SECONDS)
+        ):
             after = attrs.evolve(after, unseal_asked_at=now)
             effects.append(AskUnsealer(UnsealRequested(self.hostname, self.url)))
         since = self.polled_at if self.polled_at is not None else now

@@ -334,6 +334,8 @@ class Unsealing:
 
     def first_read(self, hostname: str, attempt: Attempt, status: SealStatus, now: float) -> Decision[Unsealing]:
         """The seal status at the start: pick the shares to give; reset a partial attempt someone else left."""
+        if status.why_not_unsealable:  # never a share to an auto seal (they would be recovery keys) or a removed node
+            return self.finish(hostname, False, status.why_not_unsealable, Level.WARN)
         subset = self.choose(hostname, status.threshold)
         if isinstance(subset, Refusal):
             after = self

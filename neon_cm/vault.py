@@ -34,6 +34,14 @@ class SealStatus:
     """Shares received in the current attempt."""
     nonce: str
     """The current attempt's id; "" when there is none."""
+    seal_type: str = "shamir"
+    """`type`: `shamir`, or an auto seal (`static`, `transit`, `awskms`, `pkcs11`, a KMS plugin...)."""
+    recovery_seal: bool = False
+    """`recovery_seal`: the keys operators hold are recovery keys, which never unseal."""
+    removed_from_cluster: bool = False
+    """`removed_from_cluster` (Vault 1.19+): the node was removed from its raft cluster; never unseal it."""
+    built: str = ""
+    """`commit_date` (OpenBao 2.6+) or `build_date` (Vault, older OpenBao), "" when neither is there."""
 
     @classmethod
     def from_json(cls, body: Any) -> SealStatus:
@@ -48,7 +56,33 @@ class SealStatus:
             raise ValueError("seal-status fields `t` and `progress` are not integers")
         if not isinstance(nonce, str):
             raise ValueError("seal-status field `nonce` is not a string")
-        return cls(initialized, sealed, threshold, progress, nonce)
+        seal_type = body.get("type")
+        dates = [body.get(field) for field in ("commit_date", "build_date")]
+        return cls(
+            initialized,
+            sealed,
+            threshold,
+            progress,
+            nonce,
+            seal_type=seal_type if isinstance(seal_type, str) and seal_type else "shamir",
+            recovery_seal=body.get("recovery_seal") is True,
+            removed_from_cluster=body.get("removed_from_cluster") is True,
+            built=next((date for date in dates if isinstance(date, str) and date), ""),
+        )
+
+    @property
+    def auto_seal(self) -> bool:
+        """Whether the Vault unseals itself (any seal but Shamir's): no share may be submitted to it."""
+        return self.recovery_seal or self.seal_type != "shamir"
+
+    @property
+    def why_not_unsealable(self) -> str:
+        """Why shares must not be submitted to this sealed Vault; "" when they may."""
+        if self.removed_from_cluster:
+            return "removed from its raft cluster: not unsealing it; re-join or replace the node"
+        if self.auto_seal:
+            return f"auto seal {self.seal_type}: Vault unseals itself; check its seal backend"
+        return ""
 
     @property
     def state(self) -> VaultState:
@@ -114,16 +148,29 @@ UnsealAnswer = SealStatus | Rejected | Unreachable | Garbage | NotSent
 """What a share or a reset can come to."""
 
 
-def observation(seal: SealAnswer, health: HealthAnswer | None) -> tuple[VaultState, str]:
+@attrs.frozen
+class Observation:
+    """What one probe of a Vault found."""
+
+    state: VaultState
+    detail: str
+    """Role when unsealed, else the reason (error, progress, seal type)."""
+    unsealable: bool = True
+    """False when shares must never be submitted to it (an auto seal, a node removed from its cluster)."""
+
+
+def observation(seal: SealAnswer, health: HealthAnswer | None) -> Observation:
     """A Vault's state and detail from its seal-status answer and, when unsealed, its health answer."""
     if isinstance(health, (Unreachable, Garbage, SealStatus)):
         seal = health  # sealed again, or gone, between the two requests: the later answer counts
     if isinstance(seal, Unreachable):
-        return VaultState.UNREACHABLE, seal.reason
+        return Observation(VaultState.UNREACHABLE, seal.reason)
     if isinstance(seal, Garbage):
-        return VaultState.UNEXPECTED, seal.detail
+        return Observation(VaultState.UNEXPECTED, seal.detail)
     if seal.state is VaultState.SEALED:
-        return VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted"
+        if seal.why_not_unsealable:
+            return Observation(VaultState.SEALED, seal.why_not_unsealable, unsealable=False)
+        return Observation(VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted")
     if seal.state is VaultState.NOT_INITIALIZED:
-        return VaultState.NOT_INITIALIZED, ""
-    return VaultState.UNSEALED, health.role if isinstance(health, HealthRole) else ""
+        return Observation(VaultState.NOT_INITIALIZED, "")
+    return Observation(VaultState.UNSEALED, health.role if isinstance(health, HealthRole) else "")

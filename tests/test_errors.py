@@ -62,7 +62,7 @@ def test_vault_clients_never_send_a_token_from_the_environment(monkeypatch: pyte
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        state, _ = VaultGateway(url, TlsSettings()).probe()
+        state = VaultGateway(url, TlsSettings()).probe().state
     finally:
         server.shutdown()
         server.server_close()

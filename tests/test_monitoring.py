@@ -201,3 +201,13 @@ class MonitorMachine(RuleBasedStateMachine):
 
 
 TestMonitorMachine = MonitorMachine.TestCase
+
+
+def test_an_auto_sealed_vault_is_reported_and_never_sent_to_the_unsealer() -> None:
+    """Issue 19: sealed with an auto seal: ERROR saying so, no unseal request (its keys are recovery keys)."""
+    detail = "auto seal static: Vault unseals itself; check its seal backend"
+
+    _, effects = poll(monitor(), Probed(VaultState.SEALED, detail, unsealable=False), 1.0)
+
+    assert [(Level.ERROR, f"Vault on manager-2 ({URL}) is sealed: {detail}")] == logged(effects)
+    assert [] == [e for e in effects if isinstance(e, AskUnsealer)]

@@ -323,3 +323,17 @@ class UnsealerMachine(RuleBasedStateMachine):
 
 
 TestUnsealerMachine = UnsealerMachine.TestCase
+
+
+def test_no_share_ever_goes_to_an_auto_sealed_vault() -> None:
+    """Issue 19: asked anyway (a monitor of an older instance), the Unsealer reads the seal type and sends nothing."""
+    state, attempt = started()
+    auto = SealStatus(True, True, 1, 0, "", seal_type="static", recovery_seal=True)
+
+    state, effects = decide(state, VaultAnswered("m1", attempt, auto))
+
+    assert [] == [e for e in effects if isinstance(e, (SubmitShare, ResetProgress))]
+    assert (
+        AnswerMonitor(UnsealFinished("m1", False, "auto seal static: Vault unseals itself; check its seal backend"))
+        in effects
+    )

@@ -14,7 +14,7 @@ from gateways.vault import VaultGateway
 from messages.vault import VaultState
 from neon_cm.credentials import Secret
 from neon_cm.environment import TlsSettings
-from neon_cm.vault import Garbage, HealthRole, Rejected, SealStatus, Unreachable, UnreachableKind
+from neon_cm.vault import Garbage, HealthRole, Observation, Rejected, SealStatus, Unreachable, UnreachableKind
 
 SHARE = "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8="
 
@@ -72,7 +72,7 @@ def test_an_error_status_with_a_json_body_that_is_not_an_object_is_garbage(vault
         vault.answers[path] = (503, JSON, body)
     node = gateway(vault)
 
-    assert VaultState.UNEXPECTED == node.probe()[0]
+    assert VaultState.UNEXPECTED == node.probe().state
     assert isinstance(node.seal_status(), Garbage)
     assert isinstance(node.submit_share(Secret(SHARE)), Garbage)
     assert isinstance(node.reset(), Garbage)
@@ -101,7 +101,7 @@ def test_what_is_not_a_seal_status_says_what_came(vault: Server, answer: Answer,
     """Each kind of wrong answer is `unexpected` with words saying what came."""
     vault.answers["/v1/sys/seal-status"] = answer
 
-    assert (VaultState.UNEXPECTED, detail) == gateway(vault).probe()
+    assert Observation(VaultState.UNEXPECTED, detail) == gateway(vault).probe()
 
 
 def test_a_seal_status_with_fields_it_does_not_know_is_read(vault: Server) -> None:
@@ -109,7 +109,7 @@ def test_a_seal_status_with_fields_it_does_not_know_is_read(vault: Server) -> No
     vault.answers["/v1/sys/seal-status"] = (200, JSON, SEALED)
 
     assert SealStatus(True, True, 2, 1, "abc") == gateway(vault).seal_status()
-    assert (VaultState.SEALED, "1/2 unseal keys submitted") == gateway(vault).probe()
+    assert Observation(VaultState.SEALED, "1/2 unseal keys submitted") == gateway(vault).probe()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_an_unsealed_vault_is_active_or_standby(vault: Server, answer: tuple[int
     vault.answers["/v1/sys/health"] = (answer[0], JSON, answer[1])
 
     assert HealthRole(role) == gateway(vault).health()
-    assert (VaultState.UNSEALED, role) == gateway(vault).probe()
+    assert Observation(VaultState.UNSEALED, role) == gateway(vault).probe()
 
 
 def test_a_refused_share_is_rejected_with_vaults_words_never_the_share(vault: Server) -> None:
@@ -157,3 +157,27 @@ def test_nothing_listening_and_no_answer_are_unreachable() -> None:
     assert isinstance(refused, Unreachable) and UnreachableKind.CONNECT == refused.kind
     assert "[Errno 111] Connection refused" in refused.reason
     assert Unreachable(UnreachableKind.TIMEOUT, "no answer in time") == hung
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        (b'{"type":"static","initialized":true,"sealed":true,"t":1,"progress":0,"recovery_seal":true,"commit_date":"x"}',
+         Observation(VaultState.SEALED, "auto seal static: Vault unseals itself; check its seal backend", False)),
+        (b'{"type":"transit","initialized":true,"sealed":true,"t":1,"progress":0,"build_date":"2025-01-01"}',
+         Observation(VaultState.SEALED, "auto seal transit: Vault unseals itself; check its seal backend", False)),
+        (b'{"type":"shamir","initialized":true,"sealed":true,"t":3,"progress":0,"removed_from_cluster":true}',
+         Observation(VaultState.SEALED, "removed from its raft cluster: not unsealing it; re-join or replace the node",
+                     False)),
+        (b'{"type":"shamir","initialized":true,"sealed":true,"t":3,"progress":1,"nonce":"n","new_field":[1]}',
+         Observation(VaultState.SEALED, "1/3 unseal keys submitted", True)),
+    ],
+)  # fmt: skip
+def test_seal_type_and_removal_are_read(vault: Server, body: bytes, found: Observation) -> None:
+    """Issue 19: an auto seal (type not shamir, or a recovery seal) and a node removed from its cluster are sealed
+    Vaults no share may go to; unknown fields are ignored; Vault's build_date and OpenBao's commit_date are read."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, body)
+
+    assert found == gateway(vault).probe()
+    status = gateway(vault).seal_status()
+    assert isinstance(status, SealStatus) and ("x" if b"commit_date" in body else "") in status.built

@@ -6,14 +6,18 @@ import base64
 import json
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import consul
 import pytest
 
-from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
+from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from tests.integration.conftest import credentials, stack
 from tests.service import Service
 
@@ -248,3 +252,64 @@ def test_a_switch_that_is_neither_true_nor_false_is_said_once_and_leaves_auto_un
         service.wait_for(UNSEALED_BY_SERVICE, after=mark)
 
     assert 1 == len(service.lines(r"\[WARN\] \[module:unsealer\] neon/cluster/disable-auto-unseal='ture' is neither"))
+
+
+class GarbageVault(BaseHTTPRequestHandler):
+    """Answers every request 503 with Content-Type application/json and the server's `body` (`null`, `[]`, ...)."""
+
+    server: Any
+
+    def answer(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    do_GET = do_PUT = answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.mark.parametrize(("body", "kind"), [(b"null", "null"), (b"[]", "an array"), (b'"no"', "a string")])
+def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_nothing_restarts(
+    start_service: Callable[..., Service],
+    with_keys: dict[str, str],
+    kv: consul.Consul,
+    tmp_path: Any,
+    body: bytes,
+    kind: str,
+) -> None:
+    """Defect 4: every manager's Vault URL points at a server answering 503 `application/json` with `null`, `[]`
+    or a string (which made hvac raise AttributeError: the monitors and the Unsealer crashed in a loop). Now each
+    Vault is `unexpected` at ERROR, the monitors keep polling, no actor restarts, and health stays ok."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GarbageVault)
+    server.body = body  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    health_file = tmp_path / "health"
+    try:
+        kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://127.0.0.1:{server.server_address[1]}")
+        service = start_service(NEON_CM_HEALTH_FILE=str(health_file), **with_keys)
+        for node in (1, 2, 3):
+            service.wait_for(
+                rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] Vault on manager-{node} .* is unexpected: "
+                rf"seal-status answered HTTP 503 \(JSON {kind}\)"
+            )
+        mark = service.mark()
+        for node in (1, 2, 3):
+            service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
+        wait_until(health_file.exists)
+        health = subprocess.run(
+            [sys.executable, "-m", "neon_cm.cli", "health"],
+            env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert [] == service.lines(r"\[module:supervisor|crashed|Traceback")
+    assert 0 == health.returncode, health.stdout + health.stderr
