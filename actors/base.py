@@ -12,7 +12,11 @@ that the service needs:
   the whole unit with fresh timers.
 - Telling an actor that has died never kills the teller: `tell` says whether it arrived.
 - Peers are addressed by name through a `Directory`, so a restarted actor is found again under the
-  same name, and wiring (who hears what) is declared once, by name, not by ActorRef.
+  same name, and wiring (who hears what) is declared once, by name, not by ActorRef. A supervised actor
+  registers itself under the name its supervisor gives it before it does anything else, so nothing
+  published while it asks its sources for their view is lost.
+- Timers (the `StartTimer` effects of a decider, Tickers) are entries on the one scheduler
+  (actors/scheduler.py), not threads.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pykka
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
-from actors.supervisor import STOP_TIMEOUT_SECONDS, ChildSpec, Strategy, Supervisor
+from actors.supervisor import STOP_TIMEOUT_SECONDS, ChildSpec, Strategy, Supervisor, stop_actors
 from actors.vault_monitor import VaultMonitor
 from messages.lifecycle import StopChild, SuperviseChild, TellChildren
 from messages.vault import VaultsToMonitor
@@ -36,7 +36,13 @@ class VaultFleet(DecidingActor):
         self.monitors: pykka.ActorRef[Any] | None = None
 
     def setup(self) -> None:
-        self.monitors = self.spawn(Supervisor, "vault-fleet", Strategy.ONE_FOR_ONE, [], self.component_log)
+        self.monitors = self.spawn(Supervisor, "vault-monitors", Strategy.ONE_FOR_ONE, [], self.component_log)
+
+    def cleanup(self) -> None:
+        super().cleanup()
+        if self.monitors is not None:
+            # Waits for the monitors to stop (within the supervisor's budget), as a stop of the service expects.
+            stop_actors([self.monitors], self.log)
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
         tell(to, VaultsToMonitor(self.state.hostnames()))

@@ -86,8 +86,8 @@ def test_defect_2_a_second_crash_during_the_first_backoff_loses_no_restart() -> 
 def test_the_same_crash_again_is_logged_without_the_exception_and_the_backoff_doubles_to_its_cap() -> None:
     """Backoff 1, 2, 4 ... 60 s; the exception is logged with the first crash only."""
     state = supervisor(intensity=(100, 60.0))
-    delays = []
-    texts = []
+    delays: list[float] = []
+    texts: list[str] = []
     for at in range(8):
         state, effects = state.decide(ChildDied("a", "Boom: x"), float(at))
         delays.extend(timer.seconds for timer in of(StartTimer, effects))
@@ -301,7 +301,7 @@ class SupervisionMachine(RuleBasedStateMachine):
             elif isinstance(effect, (Log, LogCrash)) and "not restarting it" in effect.text:
                 self.seen[effect.text.split()[0]] = "done"
 
-    @rule(key=st.sampled_from(KEYS), crash=st.booleans())
+    @rule(key=st.sampled_from((*KEYS, "d")), crash=st.booleans())
     def exit(self, key: str, crash: bool) -> None:
         if key not in self.alive or self.escalated:
             return
