@@ -6,7 +6,8 @@ has been quiet for QUIET_SECONDS (at most LONGEST_BURST_SECONDS after its first 
 change made alone, or one made after the previous one was seen in Consul, is listed at once or within
 QUIET_SECONDS, and a burst of events each closer than QUIET_SECONDS to the last, shorter than
 LONGEST_BURST_SECONDS, costs two listings however many events it holds. The node poll (node_poll_seconds)
-lists the Swarm whatever the events say: the fail-safe for anything the stream missed.
+lists the Swarm whatever the events say, the fail-safe for anything the stream missed, except in the middle
+of a burst, whose own listings stand for it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from messages.docker import DockerGarbage, DockerUnreachable, ListNodes, NodesLi
 from messages.log import Level
 from messages.settings import SettingsChanged
 from messages.swarm import NodeChanged, NodeEventsConnected, NodeListFailed, NodesObserved
-from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
 from neon_cm.outage import Outage
 
 #: An event this long after the one before is listed at once; a burst is listed again once it has been this
@@ -57,10 +58,11 @@ class SwarmListing:
         if isinstance(event, (NodeChanged, NodeEventsConnected)):
             return self.node_event(now)
         if isinstance(event, TimerFired) and event.key == POLL_TIMER and self.interval is not None:
-            # This listing sees whatever an unlisted burst was about.
-            effects = (CancelTimer(BURST_TIMER),) if self.unlisted is not None else ()
-            state = attrs.evolve(self, polled=now, unlisted=None)
-            return state, (*effects, ListNodes(), StartTimer(POLL_TIMER, self.interval))
+            if self.unlisted is not None or now - self.last_event <= QUIET_SECONDS:
+                # A burst is going on: its own listings (one just made, or one to come) are this poll's, and a
+                # listing in its middle would be a third one.
+                return self, (StartTimer(POLL_TIMER, self.interval),)
+            return attrs.evolve(self, polled=now), (ListNodes(), StartTimer(POLL_TIMER, self.interval))
         if isinstance(event, TimerFired) and event.key == BURST_TIMER and self.unlisted is not None:
             wait = self.burst_due() - now
             if wait > 0:  # a timer that fired early (the shell's clock is not ours): wait on

@@ -144,15 +144,20 @@ def test_a_new_poll_interval_counts_from_the_last_poll() -> None:
     assert () == state.decide(SettingsChanged(Settings(node_poll_seconds=10.0)), 105.0)[1]
 
 
-def test_a_poll_lists_what_a_burst_was_about() -> None:
-    """A poll while a burst waits for its listing lists it: the burst's timer is cancelled."""
+def test_a_poll_in_the_middle_of_a_burst_leaves_the_listing_to_it() -> None:
+    """A poll while a burst waits for its listing, or just after its leading listing, lists nothing (the burst's own
+    listings stand for it, so it still costs two) and comes again a whole interval later; one after the burst
+    lists."""
     shell = Shell(polling(60.0))
     shell.feed(CHANGED, 10.0)
-    shell.feed(CHANGED, 10.05)
+    shell.feed(TimerFired(POLL_TIMER), 10.05)
+    shell.feed(CHANGED, 10.09)
     shell.feed(TimerFired(POLL_TIMER), 10.1)
+    shell.run_until(11.0)
+    shell.feed(TimerFired(POLL_TIMER), 11.0)
 
-    assert [10.0, 10.1] == shell.listings
-    assert {POLL_TIMER: 70.1} == shell.timers
+    assert [10.0, 10.24, 11.0] == [round(at, 9) for at in shell.listings]
+    assert {POLL_TIMER: 71.0} == shell.timers
 
 
 def test_a_listing_is_published_and_kept() -> None:
@@ -235,8 +240,12 @@ def test_a_burst_shorter_than_the_longest_costs_at_most_two_listings(times: list
 
 
 @given(timings, st.lists(st.floats(0, 20, allow_nan=False), max_size=5))
-def test_polls_between_events_leave_no_event_unlisted(times: list[float], polls: list[float]) -> None:
-    """Node polls at any moments (a poll cancels the burst's own listing): still every event is listed after it."""
+def test_polls_at_any_moment_leave_no_event_unlisted_and_add_no_listing_to_a_burst(
+    times: list[float], polls: list[float]
+) -> None:
+    """Node polls at any moments: every event is still listed after it, and a burst shorter than
+    LONGEST_BURST_SECONDS still costs at most two listings from its first event until it has been quiet for
+    QUIET_SECONDS (polls after that are polls of a quiet Swarm)."""
     shell = Shell(polling(1e9))
     for now, kind in sorted([(t, "event") for t in times] + [(t, "poll") for t in polls]):
         shell.run_until(now)
@@ -245,6 +254,16 @@ def test_polls_between_events_leave_no_event_unlisted(times: list[float], polls:
     shell.run_until(math.inf)
 
     assert all(any(at >= event for at in shell.listings) for event in times)
+    first = 0
+    for group in bursts(times):
+        caused = [
+            at
+            for at, seen in zip(shell.listings, shell.seen, strict=True)
+            if first < seen <= first + len(group) and at <= group[-1] + QUIET_SECONDS
+        ]
+        first += len(group)
+        if group[-1] - group[0] < LONGEST_BURST_SECONDS:
+            assert len(caused) <= 2
 
 
 def test_no_event_no_listing() -> None:
