@@ -148,10 +148,12 @@ class Publishing:
             return state.not_published("; ".join(duplicate.describe() for duplicate in built.duplicates), effects)
         return attrs.evolve(state, attempt=Attempt(observed, built)), (*effects, ReadDefinition())
 
-    def finish(self, outcome: Outcome, effects: list[Any]) -> Decision[Publishing]:
-        """The attempt is over: tell its outcome; a listing that came meanwhile is acted on next."""
-        state = attrs.evolve(self, attempt=None)
-        effects = [*effects, Publish(outcome)]
+    def finish(self, outcome: Outcome, effects: list[Any], answered: bool = True) -> Decision[Publishing]:
+        """The attempt is over: tell its outcome (and, if Consul `answered` it all, that an outage ended); a
+        listing that came meanwhile is acted on next."""
+        state, ended = self.recovery() if answered else (self, [])
+        state = attrs.evolve(state, attempt=None)
+        effects = [*effects, *ended, Publish(outcome)]
         if state.unhandled is not None and state.leading:
             state, more = state.act_on(state.unhandled)
             effects += more
@@ -167,18 +169,16 @@ class Publishing:
             return self.written()
         if isinstance(answer, DefinitionConflict):
             assert self.attempt is not None
-            state, effects = self.recovery()
             if self.attempt.reads < 2:
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
-                return attrs.evolve(state, attempt=attrs.evolve(self.attempt, reads=2)), (*effects, ReadDefinition())
-            return state.not_published(
-                f"{DEFINITION_PREFIX}* changed while publishing; trying again at the next poll", effects, Level.WARN
+                return attrs.evolve(self, attempt=attrs.evolve(self.attempt, reads=2)), (ReadDefinition(),)
+            return self.not_published(
+                f"{DEFINITION_PREFIX}* changed while publishing; trying again at the next poll", [], Level.WARN
             )
         if isinstance(answer, DefinitionFenced):
             # Consul applied nothing: our session no longer held the lock when the transaction reached it.
-            state, effects = self.recovery()
-            return state.not_published(
-                f"fenced: this instance no longer holds {LEADER_KEY}; nothing written", effects, Level.WARN
+            return self.not_published(
+                f"fenced: this instance no longer holds {LEADER_KEY}; nothing written", [], Level.WARN
             )
         if isinstance(answer, ConsulRefused):
             # Not an outage of Consul: one ERROR, then every 5 minutes.
@@ -186,13 +186,17 @@ class Publishing:
             outage = copy.copy(self.outage)
             effects = [log(Level.ERROR, f"cannot publish the cluster definition: {detail}")]
             state = attrs.evolve(self, outage=outage)
-            return state.finish(DefinitionNotPublished(detail), effects if outage.failed("permission", now) else [])
+            return state.finish(
+                DefinitionNotPublished(detail), effects if outage.failed("permission", now) else [], answered=False
+            )
         if isinstance(answer, ConsulUnreachable):
             outage = copy.copy(self.outage)
             effects = [log(Level.ERROR, "cannot reach Consul to publish the cluster definition", answer.reason)]
             state = attrs.evolve(self, outage=outage)
             return state.finish(
-                DefinitionNotPublished(f"Consul: {answer.reason}"), effects if outage.failed("consul", now) else []
+                DefinitionNotPublished(f"Consul: {answer.reason}"),
+                effects if outage.failed("consul", now) else [],
+                answered=False,
             )
         return self, ()
 
@@ -221,7 +225,7 @@ class Publishing:
 
     def read(self, answer: DefinitionRead, now: float) -> Decision[Publishing]:
         """GET answered: decide whether to write, and write only while the lease lasts."""
-        state, effects = self.recovery()
+        state, effects = self, list[Any]()
         attempt = state.attempt
         assert attempt is not None
         item = answer.get(DEFINITION_KEY)
@@ -275,7 +279,7 @@ class Publishing:
         return attrs.evolve(state, attempt=attempt), (*effects, write)
 
     def written(self) -> Decision[Publishing]:
-        state, effects = self.recovery()
+        state, effects = self, list[Any]()
         attempt = state.attempt
         assert attempt is not None and attempt.base is not None
         was = f"was {attempt.stored_hash[:60]}" if attempt.stored_hash else "none before"

@@ -1,0 +1,361 @@
+"""The Lease decider: every step of the lock, its deadline, and the defects of the old Leadership (1, 3, 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from messages.consul_answers import (
+    CheckGone,
+    CheckPassed,
+    CheckRegistered,
+    ConsulRefused,
+    ConsulUnreachable,
+    HolderRead,
+    LockAcquired,
+    LockBusy,
+    SessionCreated,
+    SessionGone,
+    SessionRenewed,
+)
+from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.log import Level
+from neon_cm.decider import Log, Publish, StartTimer, TimerFired
+from neon_cm.keys import LEADER_KEY
+from neon_cm.lease import (
+    ACTIVE_SECONDS,
+    DEADLINE,
+    GIVE_UP_SECONDS,
+    HOLDER_CHECK_SECONDS,
+    STANDBY_SECONDS,
+    STEP,
+    Acquire,
+    CreateSession,
+    Lease,
+    PassCheck,
+    ReadHolder,
+    RegisterCheck,
+    Release,
+    RenewSession,
+    Start,
+    Stop,
+)
+
+CALLS = (RegisterCheck, CreateSession, PassCheck, RenewSession, Acquire, ReadHolder)
+
+
+def calls(effects: tuple[Any, ...]) -> list[Any]:
+    return [effect for effect in effects if isinstance(effect, CALLS)]
+
+
+def published(effects: tuple[Any, ...]) -> list[Any]:
+    return [effect.message for effect in effects if isinstance(effect, Publish)]
+
+
+def lines(effects: tuple[Any, ...], level: Level | None = None) -> list[str]:
+    return [effect.text for effect in effects if isinstance(effect, Log) and level in (None, effect.level)]
+
+
+def timers(effects: tuple[Any, ...]) -> dict[str, float]:
+    return {effect.key: effect.seconds for effect in effects if isinstance(effect, StartTimer)}
+
+
+def leading_since(start: float = 100.0) -> Lease:
+    """A lease that registered, created session `s1` and took the lock in a step started at `start`."""
+    lease = Lease("host:1:ab")
+    for event in (Start(), CheckRegistered(), SessionCreated("s1"), LockAcquired()):
+        lease, _ = lease.decide(event, start)
+    assert lease.leading
+    return lease
+
+
+def test_first_step_registers_creates_acquires_and_leads_until_the_deadline() -> None:
+    """Start: register the check, create a session bound to it, take the lock: BecameLeader with the deadline
+    `step start + TTL - margin`, the active interval, and a timer at the deadline."""
+    lease = Lease("host:1:ab")
+    seen: list[Any] = []
+    for event, now in ((Start(), 10.0), (CheckRegistered(), 10.1), (SessionCreated("s1"), 10.2)):
+        lease, effects = lease.decide(event, now)
+        seen += calls(effects)
+    lease, effects = lease.decide(LockAcquired(), 10.3)
+
+    assert [
+        RegisterCheck("neon-cluster-manager:host:1:ab", "neon-cluster-manager", 3.0),
+        CreateSession("neon-cluster-manager host:1:ab", ("serfHealth", "neon-cluster-manager:host:1:ab")),
+        Acquire(LEADER_KEY, "host:1:ab", "s1"),
+    ] == seen
+    assert [BecameLeader("host:1:ab", "s1", 10.0 + GIVE_UP_SECONDS)] == published(effects)
+    assert ["this instance (host:1:ab) is active"] == lines(effects, Level.INFO)
+    assert {DEADLINE: 10.0 + GIVE_UP_SECONDS - 10.3, STEP: ACTIVE_SECONDS} == timers(effects)
+    assert None is lease.doing
+
+
+def test_every_pass_while_leading_extends_the_lease_from_the_pass_start() -> None:
+    """A pass started at t and answered later extends the lease to t + TTL - margin (not from the answer's time),
+    told as LeaseExtended, with the deadline timer moved."""
+    lease = leading_since(100.0)
+    lease, effects = lease.decide(TimerFired(STEP), 101.0)
+    assert [PassCheck(lease.check_id)] == calls(effects)
+    lease, effects = lease.decide(CheckPassed(), 101.4)
+
+    assert [LeaseExtended("s1", 101.0 + GIVE_UP_SECONDS)] == published(effects)
+    assert {DEADLINE: 101.0 + GIVE_UP_SECONDS - 101.4} == timers(effects)
+    assert 101.0 + GIVE_UP_SECONDS == lease.valid_until
+
+
+def test_check_gone_with_acls_re_registers_and_leads_again() -> None:
+    """Defect 1: Consul 1.8 with ACLs answers a pass of a deregistered check 500 `Unknown check`. The instance
+    steps down, registers its check again, takes a new session and the lock: active again, never "an outage
+    forever" (the old Leadership took the answer for an outage and never re-registered)."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, effects = lease.decide(CheckGone('500 Unknown check "neon-cluster-manager:host:1:ab"'), 101.1)
+    step_down = published(effects)
+    again = calls(effects)
+    for event in (CheckRegistered(), SessionCreated("s2")):
+        lease, effects = lease.decide(event, 101.2)
+        again += calls(effects)
+    lease, effects = lease.decide(LockAcquired(), 101.3)
+
+    assert [LostLeadership("this instance's Consul check is gone")] == step_down
+    assert [RegisterCheck, CreateSession, Acquire] == [type(call) for call in again]
+    assert "s2" == again[-1].session
+    assert [BecameLeader("host:1:ab", "s2", 101.1 + GIVE_UP_SECONDS)] == published(effects)
+
+
+def test_check_gone_while_standing_by_re_registers_too() -> None:
+    """Defect 1 on a standby (404 on newer Consul, which py-consul returns as False): it registers again at once."""
+    lease = Lease("host:1:ab")
+    for event in (Start(), CheckRegistered(), SessionCreated("s1"), LockBusy(), HolderRead("s0", "other")):
+        lease, _ = lease.decide(event, 5.0)
+    lease, _ = lease.decide(TimerFired(STEP), 5.5)
+    lease, effects = lease.decide(CheckGone("404: no such check"), 5.6)
+
+    assert [RegisterCheck(lease.check_id, "neon-cluster-manager", 3.0)] == calls(effects)
+    assert [] == published(effects)
+    assert None is lease.session
+
+
+def test_step_down_comes_by_the_deadline_timer_while_a_step_hangs() -> None:
+    """Defect 5, second half: a pass that hangs past the deadline does not delay the step-down (the old Ticker
+    skipped ticks while a step ran): the deadline timer steps down at `last pass start + TTL - margin`, and a
+    late success of the hanging pass gives no lease (its start + TTL - margin has passed too)."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)  # the pass hangs
+    lease, missed = lease.decide(TimerFired(STEP), 102.0)
+    lease, effects = lease.decide(TimerFired(DEADLINE), 100.0 + GIVE_UP_SECONDS)
+    deadline_effects = effects
+    lease, effects = lease.decide(CheckPassed(), 103.5)
+    lease, effects = lease.decide(SessionRenewed(), 103.6)
+    lease, effects = lease.decide(LockAcquired(), 103.7)
+
+    assert () == missed
+    assert [LostLeadership(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")] == published(
+        deadline_effects
+    )
+    assert not lease.leading
+    assert [] == published(effects)
+    assert 0 == timers(effects).get(STEP)  # the missed tick: the next step at once
+
+
+def test_unreachable_consul_keeps_the_lease_until_its_deadline_and_says_so_once() -> None:
+    """An outage while leading: one ERROR, no step-down before the deadline, a step-down at it; INFO once
+    Consul answers again."""
+    lease = leading_since(100.0)
+    errors: list[str] = []
+    told: list[Any] = []
+    for now in (101.0, 101.5):
+        lease, _ = lease.decide(TimerFired(STEP), now)
+        lease, effects = lease.decide(ConsulUnreachable("passing its check", "ConnectionError: refused"), now + 0.1)
+        errors += lines(effects, Level.ERROR)
+        told += published(effects)
+    lease, effects = lease.decide(TimerFired(DEADLINE), 102.0)
+    told += published(effects)
+    lease, _ = lease.decide(TimerFired(STEP), 102.5)
+    for event in (CheckPassed(), SessionRenewed()):
+        lease, _ = lease.decide(event, 102.6)
+    lease, effects = lease.decide(LockAcquired(), 102.7)
+
+    assert ["cannot reach Consul for the instance lock (ConnectionError: refused); retrying"] == errors
+    assert [LostLeadership(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")] == told
+    assert ["this instance (host:1:ab) is active", "reaching Consul again for the instance lock"] == lines(
+        effects, Level.INFO
+    )
+
+
+def test_a_refused_session_is_one_error_naming_the_step() -> None:
+    """A token without session rights: one ERROR per 5 minutes naming the step; it keeps trying."""
+    lease = Lease("host:1:ab")
+    errors = []
+    for now in (0.0, 0.5, 301.0):
+        lease, _ = lease.decide(TimerFired(STEP) if now else Start(), now)
+        lease, _ = lease.decide(CheckRegistered(), now)
+        lease, effects = lease.decide(ConsulRefused("creating a session", "permission denied (403): no"), now)
+        errors += lines(effects, Level.ERROR)
+
+    assert 2 * ["Consul refused creating a session for the instance lock: permission denied (403): no; retrying"] == (
+        errors
+    )
+
+
+def test_standby_says_once_who_is_active_and_when_nobody_is() -> None:
+    """The acquire fails: read the holder, StandingBy once per holder; LostLeadership when nobody holds it."""
+    lease = Lease("host:1:ab")
+    told: list[Any] = []
+    for holder in ("other", "other", None):
+        lease, _ = lease.decide(TimerFired(STEP) if lease.session else Start(), 0.0)
+        for event in (CheckRegistered(), SessionCreated("s1")) if lease.doing == "registering its check" else ():
+            lease, _ = lease.decide(event, 0.0)
+        if lease.doing == "passing its check":
+            lease, _ = lease.decide(CheckPassed(), 0.0)
+            lease, _ = lease.decide(SessionRenewed(), 0.0)
+        lease, effects = lease.decide(LockBusy(), 0.0)
+        assert [ReadHolder(LEADER_KEY)] == calls(effects)
+        lease, effects = lease.decide(HolderRead("s0" if holder else None, holder), 0.0)
+        told += published(effects)
+
+    assert [StandingBy("other"), LostLeadership("no instance holds the lock")] == told
+    assert LostLeadership("no instance is known to be active") == lease.view()
+
+
+def test_holder_is_read_every_five_seconds_and_a_lost_key_steps_down() -> None:
+    """While leading, the lock is read once per HOLDER_CHECK_SECONDS; held by another session: step down."""
+    lease = leading_since(100.0)
+    reads: list[Any] = []
+    now = 100.0
+    while not reads:
+        now += ACTIVE_SECONDS
+        lease, _ = lease.decide(TimerFired(STEP), now)
+        lease, effects = lease.decide(CheckPassed(), now)
+        reads = calls(effects)
+    lease, effects = lease.decide(HolderRead("s9", "intruder"), now)
+
+    assert 100.0 + HOLDER_CHECK_SECONDS == now
+    assert [LostLeadership(f"{LEADER_KEY} is no longer held by this instance")] == published(effects)
+    assert STANDBY_SECONDS == timers(effects)[STEP]
+
+
+def test_session_gone_steps_down_and_creates_a_new_one_next_step() -> None:
+    """Renew answers 404: the session is gone; the next step registers and creates a new one."""
+    lease = Lease("host:1:ab")
+    for event in (Start(), CheckRegistered(), SessionCreated("s1"), LockBusy(), HolderRead("s0", "other")):
+        lease, _ = lease.decide(event, 0.0)
+    lease, _ = lease.decide(TimerFired(STEP), 0.5)
+    lease, _ = lease.decide(CheckPassed(), 0.5)
+    lease, _ = lease.decide(SessionGone(), 0.5)
+    lease, effects = lease.decide(TimerFired(STEP), 1.0)
+
+    assert [RegisterCheck] == [type(call) for call in calls(effects)]
+
+
+def test_stop_tells_subscribers_before_giving_the_lock_up() -> None:
+    """Defect 3: the shell's cleanup (clean stop or crash) tells LostLeadership, then releases the lock, so the
+    publisher never stays on the dead session (the old cleanup released it and told no one)."""
+    lease = leading_since(100.0)
+
+    state, effects = lease.decide(Stop(), 100.5)
+
+    assert [
+        Publish(LostLeadership("this instance is stopping")),
+        Release(LEADER_KEY, "host:1:ab", "s1", lease.check_id),
+    ] == [effect for effect in effects if isinstance(effect, (Publish, Release))]
+    assert (False, None) == (state.leading, state.session)
+
+
+ANSWERS: dict[type, tuple[Any, ...]] = {
+    RegisterCheck: (CheckRegistered(),),
+    CreateSession: (SessionCreated("s-new"),),
+    PassCheck: (CheckPassed(), CheckGone("500 Unknown check")),
+    RenewSession: (SessionRenewed(), SessionGone()),
+    Acquire: (LockAcquired(), LockBusy()),
+    ReadHolder: (HolderRead("s-new", "me"), HolderRead("s-other", "other"), HolderRead(None, None)),
+}
+FAILURES = (ConsulUnreachable("x", "Timeout: slow"), ConsulRefused("x", "permission denied (403): no"))
+
+
+class LeaseMachine(RuleBasedStateMachine):
+    """Any order of answers, failures, timers and delays: the lease never outlives the pass that gave it, one
+    call at most is in flight, and the lock is always being worked on (a step in flight or a step timer set)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.lease = Lease("me")
+        self.in_flight: Any = None
+        self.pass_asked: float | None = None
+        self.passed_at = float("-inf")
+        """The start of the last pass Consul answered with success (or of the check's registration)."""
+        self.pending: dict[str, float] = {}
+        self.leading_told = False
+        self.apply(Start())
+
+    def apply(self, event: Any) -> None:
+        self.lease, effects = self.lease.decide(event, self.now)
+        for effect in effects:
+            if isinstance(effect, StartTimer):
+                self.pending[effect.key] = self.now + effect.seconds
+            elif isinstance(effect, CALLS):
+                assert self.in_flight is None, f"{effect} while {self.in_flight} is in flight"
+                self.in_flight = effect
+                if isinstance(effect, (PassCheck, RegisterCheck)):
+                    self.pass_asked = self.now
+            elif isinstance(effect, Publish):
+                message = effect.message
+                if isinstance(message, BecameLeader):
+                    assert not self.leading_told, "BecameLeader twice without LostLeadership"
+                    self.leading_told = True
+                if isinstance(message, (BecameLeader, LeaseExtended)):
+                    assert message.valid_until <= self.passed_at + GIVE_UP_SECONDS
+                    assert message.valid_until > self.now
+                if isinstance(message, LostLeadership):
+                    self.leading_told = False
+
+    @rule(seconds=st.sampled_from([0.1, 0.4, 0.9, 2.5]))
+    def time_passes(self, seconds: float) -> None:
+        target = self.now + seconds
+        for key, due in sorted(self.pending.items(), key=lambda item: item[1]):
+            if due <= target:
+                self.now = max(self.now, due)
+                del self.pending[key]
+                self.apply(TimerFired(key))
+        self.now = target
+
+    @precondition(lambda self: self.in_flight is not None)
+    @rule(data=st.data())
+    def consul_answers(self, data: st.DataObject) -> None:
+        call, self.in_flight = self.in_flight, None
+        answer = data.draw(st.sampled_from(ANSWERS[type(call)] + FAILURES))
+        if isinstance(answer, (CheckPassed, CheckRegistered)) and self.pass_asked is not None:
+            self.passed_at = self.pass_asked
+        self.apply(answer)
+
+    @invariant()
+    def the_lease_never_outlives_its_pass(self) -> None:
+        if self.lease.leading:
+            assert self.lease.valid_until <= self.passed_at + GIVE_UP_SECONDS
+            assert self.leading_told
+
+    @invariant()
+    def the_lock_is_always_worked_on(self) -> None:
+        assert self.in_flight is not None or STEP in self.pending
+        assert (self.in_flight is None) == (self.lease.doing is None)
+
+    @invariant()
+    def leading_means_a_deadline_timer(self) -> None:
+        if self.lease.leading:
+            assert DEADLINE in self.pending or self.now >= self.lease.valid_until
+
+
+TestLeaseMachine = LeaseMachine.TestCase
+TestLeaseMachine.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+
+
+def test_view_while_leading_carries_the_deadline() -> None:
+    """A restarted subscriber hears BecameLeader with the session and the current deadline."""
+    lease = attrs.evolve(leading_since(100.0), valid_until=105.0)
+
+    assert BecameLeader("host:1:ab", "s1", 105.0) == lease.view()
