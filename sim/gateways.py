@@ -265,7 +265,8 @@ class VaultCalls:
                 health = HealthRole("standby" if reply.body.get("standby") else "active")
             else:
                 health = Garbage(f"health answered {shown(reply.status, reply.body)}")
-        return Probed(*observation(seal, health))
+        found = observation(seal, health)
+        return Probed(found.state, found.detail, found.unsealable)
 
     def unseal(self, now: float, share: Secret | None) -> UnsealAnswer:
         """PUT /v1/sys/unseal with a share, or a reset when `share` is None."""

@@ -22,7 +22,7 @@ from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY
 from sim.consul import CheckFlavour, SimConsul
 from sim.docker import SimDocker
-from sim.gateways import Call, Crashed, HungConsul, Violation
+from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
 from sim.instance import Instance, wire
 from sim.loop import Loop
 from sim.shell import LATENCY, short
@@ -157,8 +157,8 @@ class World:
                 return
             try:
                 answer = call.apply(now)
-            except Exception as error:  # noqa: BLE001 -- an old behaviour's crash (SimCrash) kills the actor
-                answer = Crashed(f"{type(error).__name__}: {error}")
+            except SimCrash as error:  # an old behaviour's client library raising on an answer
+                answer = Crashed(str(error))
             if now < instance.paused_until:
                 instance.at(now, lambda: on_answer(answer))
             else:
