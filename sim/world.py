@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level
 from messages.swarm import NodeChanged, SwarmNode
 from neon_cm import monitoring
@@ -189,13 +189,12 @@ class World:
             self.reported[actor.removeprefix("vault-monitor:")] = self.loop.now
 
     def lease_told(self, instance: Instance, message: Any) -> None:
+        """The lease's deadline as its Leadership last told it. A step-down (LostLeadership) ends no deadline told
+        before it: its subscribers hear of it a moment later, and until that deadline no other instance can take
+        the lock (but for an abrupt release: see share_sent)."""
         if isinstance(message, (BecameLeader, LeaseExtended)):
             self.valid_until[instance.name] = message.valid_until
-        elif isinstance(message, (LostLeadership, StandingBy)):
-            self.valid_until[instance.name] = 0.0
-        else:
-            return
-        self.leases.setdefault(instance.name, []).append((self.loop.now, self.valid_until[instance.name]))
+            self.leases.setdefault(instance.name, []).append((self.loop.now, message.valid_until))
 
     def lease_at(self, instance: str, when: float) -> float:
         """The deadline `instance`'s lease last told at or before `when`."""
