@@ -45,6 +45,17 @@ class SimDocker:
         node["Version"] = {"Index": self._bump()}
         self.events.append((now, node["ID"]))
 
+    def set_role(self, now: float, position: int, role: str) -> None:
+        """`docker node promote|demote`: the role changes (a manager has a ManagerStatus); an event is sent."""
+        node = self.nodes[position % len(self.nodes)]
+        node["Spec"] = {**node["Spec"], "Role": role}
+        if role == "manager":
+            node["ManagerStatus"] = {"Addr": f"{node['Status']['Addr']}:2377"}
+        else:
+            node.pop("ManagerStatus", None)
+        node["Version"] = {"Index": self._bump()}
+        self.events.append((now, node["ID"]))
+
     def answers(self, now: float) -> bool:
         return now >= self.hung_until
 

@@ -588,8 +588,9 @@ class SupervisorComponent(Component):
         if isinstance(effect, StartChild):
             instance.start_child(self.name, effect.key)
         elif isinstance(effect, StopChildren):
+            kept = {child.key for child in actor.state.children}  # a child no longer supervised is not coming back
             for key, _ in effect.children:
-                instance.halt(instance.name_of(key), removed=False)
+                instance.halt(instance.name_of(key), removed=key not in kept)
         elif isinstance(effect, LogCrash):
             instance.world.logged(instance, actor.name, log(Level.ERROR, effect.text))
         elif isinstance(effect, Escalate):

@@ -97,7 +97,8 @@ class World:
         self.secrets = tuple(credentials)
         self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
         self.vaults: dict[str, SimVault] = {}
-        for number, host in enumerate(self.docker.managers()):
+        hostnames = [node["Description"]["Hostname"] for node in self.docker.nodes]
+        for number, host in enumerate(hostnames):  # a worker's Vault matters once it is promoted
             follower = 0.0 if number == 0 else rng.choice((0.0, 0.0, 0.5, 1.5))
             vault = SimVault(host, shares, THRESHOLD, follower)
             if rng.random() < 0.4:
@@ -285,7 +286,8 @@ class World:
         the end of the last pause of an instance, the last restart of a leadership, fleet or monitor actor, the
         end of the Vault's garbage or hung answers (what a monitor cannot read, it cannot report as sealed)."""
         now = self.loop.now
-        for host, vault in self.vaults.items():
+        for host in self.docker.managers():
+            vault = self.vaults[host]
             vault.settle(now)
             if vault.sealed_since is None:
                 continue
@@ -315,7 +317,8 @@ class World:
         if hash_entry is None or hash_entry.value.decode() != stored.get("Hash"):
             raise Violation("converges", "the hash key does not match the definition")
         if self.unsealable:
-            for host, vault in self.vaults.items():
+            for host in self.docker.managers():
+                vault = self.vaults[host]
                 vault.settle(now)
                 if vault.sealed:
                     raise Violation("converges", f"the Vault on {host} is still sealed")
@@ -522,6 +525,22 @@ def label(world: World, rng: random.Random) -> Fault:
     return act, f"node {position + 1} labelled io.neon.compute.cores={value}"
 
 
+def role_change(world: World, rng: random.Random) -> Fault:
+    """A worker is promoted, or a manager (not the first: the Swarm keeps one) demoted."""
+    position = rng.randrange(1, MANAGERS + WORKERS)
+
+    def act() -> None:
+        node = world.docker.nodes[position]
+        role = "worker" if node["Spec"]["Role"] == "manager" else "manager"
+        world.docker.set_role(world.loop.now, position, role)
+        world.disturbed_at = world.loop.now  # a new manager's Vault is reported from its first poll on
+        for instance in world.instances:
+            instance.send_to("node-events", "swarm-watcher", NodeChanged("update", node["ID"]))
+
+    name = world.docker.nodes[position]["Description"]["Hostname"]
+    return act, f"{name} promoted or demoted"
+
+
 def docker_hang(world: World, rng: random.Random) -> Fault:
     seconds = rng.uniform(1.0, 8.0)
 
@@ -557,6 +576,7 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     vault_hang,
     label,
     label,
+    role_change,
     docker_hang,
     drop,
 )
