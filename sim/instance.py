@@ -192,6 +192,14 @@ class Instance:
         else:
             owner.crash(f"LinkedDied: {actor.name} died: {why}")
 
+    def monitor_wanted(self, name: str) -> bool:
+        """Whether the running fleet wants this monitor (a fleet restarted knows the managers from its next listing;
+        health compares its VaultsToMonitor with the live monitors)."""
+        fleet = self.actors.get("vault-fleet")
+        if fleet is None or not fleet.alive:
+            return True  # the fleet's own death is what is checked then, and this monitor died with it
+        return name.removeprefix("vault-monitor:") in fleet.state.hostnames()
+
     def tell_supervisor(self, name: str, event: Any) -> None:
         supervisor = self.actors.get(name)
         if supervisor is not None and supervisor.alive:

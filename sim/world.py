@@ -264,12 +264,16 @@ class World:
 
     def check_dead(self) -> None:
         """Nothing dead unseen: every actor that died is running again within the longest backoff, or the
-        instance's health names it (its supervisor gave up). A paused instance's time does not count."""
+        instance's health names it (its supervisor gave up). A paused instance's time does not count. Exception: a
+        monitor stopped with its fleet while the restarted fleet does not want it (it learns the managers from the
+        next listing; health compares the fleet's VaultsToMonitor with the live monitors)."""
         now = self.loop.now
         for instance in self.instances:
             if now < instance.paused_until:
                 continue
             for actor in instance.actors.values():
+                if actor.name.startswith("vault-monitor:") and not instance.monitor_wanted(actor.name):
+                    continue  # stopped with its fleet, whose new incarnation does not know that manager (yet)
                 if (
                     actor.died_at is not None
                     and now - actor.died_at > RESTART_BOUND
