@@ -35,6 +35,9 @@ class SimVault:
         self.hung_until = 0.0
         self.sealed_since: float | None = 0.0
         """When it last became sealed (None while unsealed): what the reporting invariant times."""
+        self.joined_through: SimVault | None = None
+        """After a whole-cluster restart, the node this one joins through (retry_join): while that one is sealed,
+        this one says `initialized: false` (seen on OpenBao 2.7; it is not a node that lost its storage)."""
 
     # ------------------------------------------------------------------ faults
 
@@ -56,13 +59,20 @@ class SimVault:
 
     # ------------------------------------------------------------------ API
 
+    @property
+    def initialized(self) -> bool:
+        if self.joined_through is not None and not self.joined_through.sealed:
+            self.joined_through = None  # it joined: initialized from now on
+        return self.joined_through is None
+
     def status_body(self) -> dict[str, Any]:
+        initialized = self.initialized
         return {
             "type": "shamir",
-            "initialized": True,
+            "initialized": initialized,
             "sealed": self.sealed,
-            "t": self.threshold,
-            "n": len(self.shares),
+            "t": self.threshold if initialized else 0,
+            "n": len(self.shares) if initialized else 0,
             "progress": len(self.attempt),
             "nonce": self.nonce,
             "version": "2.7.2",
@@ -84,7 +94,7 @@ class SimVault:
             return NO_ANSWER
         if now < self.garbage_until:
             return Reply(503, None)
-        return Reply(200, {"initialized": True, "sealed": self.sealed, "standby": not active})
+        return Reply(200, {"initialized": self.initialized, "sealed": self.sealed, "standby": not active})
 
     def unseal(self, now: float, share: str | None, reset: bool = False) -> Reply:
         """PUT /v1/sys/unseal with one share, or `{"reset": true}`."""
@@ -98,6 +108,8 @@ class SimVault:
                 return Reply(400, {"errors": ["vault is unsealed"]})
             self.attempt, self.nonce = [], ""
             return Reply(200, self.status_body())
+        if not self.initialized:
+            return Reply(400, {"errors": ["Vault is not initialized"]})
         if not self.sealed or self.unsealing_at is not None:
             return Reply(200, self.status_body())
         if not share:

@@ -500,6 +500,20 @@ def partial_unseal(world: World, rng: random.Random) -> Fault:
     return act, f"someone else gives the Vault on {host} one {'valid' if valid else 'wrong'} share"
 
 
+def vault_cluster_restart(world: World, rng: random.Random) -> Fault:
+    """Every Vault restarts at once: the first comes back sealed, the others say `initialized: false` until the first
+    is unsealed (they join through it)."""
+
+    def act() -> None:
+        first, *others = world.vaults.values()
+        for vault in world.vaults.values():
+            vault.restart(world.loop.now)
+        for vault in others:
+            vault.joined_through = first
+
+    return act, "the whole Vault cluster restarts"
+
+
 def vault_garbage(world: World, rng: random.Random) -> Fault:
     host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 14.0)
 
@@ -575,6 +589,7 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     deregister_check,
     vault_restart,
     vault_restart,
+    vault_cluster_restart,
     partial_unseal,
     vault_garbage,
     vault_hang,

@@ -232,3 +232,20 @@ def test_a_label_change_is_a_new_node_version_and_an_event() -> None:
     assert [(1.0, after[4]["ID"])] == docker.events
     assert 0 == docker.list_nodes(2.0).status
     assert ["manager-1", "manager-2", "manager-3"] == docker.managers()
+
+
+def test_after_a_whole_cluster_restart_a_follower_is_not_initialized_until_the_first_node_is_unsealed() -> None:
+    """Seen on OpenBao 2.7: the nodes that joined through retry_join say `initialized: false` while the first node
+    is sealed (they have not lost their storage); a share to one is refused; once the first is unsealed they are
+    initialized and sealed."""
+    first, follower = SimVault("m1", SHARES, 3, 0.0), SimVault("m2", SHARES, 3, 0.0)
+    follower.joined_through = first
+    before = follower.seal_status(0.0).body
+    refused = follower.unseal(0.0, SHARES[0]).status
+    for share in SHARES[:3]:
+        first.unseal(0.0, share)
+    after = follower.seal_status(0.0).body
+
+    assert (False, 0) == (before["initialized"], before["t"])
+    assert 400 == refused
+    assert (True, True, 3) == (after["initialized"], after["sealed"], after["t"])
