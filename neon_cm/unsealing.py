@@ -378,7 +378,14 @@ class Unsealing:
         completed = attempt.progress + 1 >= attempt.threshold
         if status.progress == 0 and completed:
             # The threshold is reached and the node still says sealed: a raft follower unsealing in the background.
-            waiting = attrs.evolve(attempt, pending=None, progress=0, nonce="", wait_until=now + FOLLOWER_WAIT_SECONDS)
+            waiting = attrs.evolve(
+                attempt,
+                given=(*attempt.given, index),
+                pending=None,
+                progress=0,
+                nonce="",
+                wait_until=now + FOLLOWER_WAIT_SECONDS,
+            )
             return self.with_attempt(hostname, waiting), (StartTimer(follower_timer(hostname), FOLLOWER_POLL_SECONDS),)
         if status.progress == 0 or (attempt.nonce and status.nonce != attempt.nonce):
             # Our progress was discarded (someone reset it) and our share began a new attempt, or was lost with it.

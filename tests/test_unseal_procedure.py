@@ -36,6 +36,7 @@ def test_progress_zero_after_the_threshold_is_a_follower_finishing_not_a_failure
 
     assert finished.unsealed
     assert [0, 1] == shares_sent(run)
+    assert "unsealed the Vault on m1 (http://m1:8200) with 2 keys" in run.lines()
 
 
 def test_a_follower_that_takes_too_long_is_left_to_the_next_poll() -> None:

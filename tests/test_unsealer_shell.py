@@ -1,0 +1,89 @@
+"""The Unsealer's shell with real actors: answers go to a node's monitor by name, and a stopped Unsealer's node
+threads send nothing more (no Vault involved: Consul is unreachable, so the switch cannot be read)."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.base import Directory, linked
+from actors.logger import Log, LogSink
+from actors.unsealer import Unsealer
+from messages.leadership import BecameLeader
+from messages.log import Level
+from messages.vault import UnsealFinished, UnsealRequested
+from neon_cm.clients import consul_client
+from neon_cm.credentials import Secret, UnsealCredentials
+from neon_cm.environment import TlsSettings
+from neon_cm.unsealing import SubmitShare
+
+CREDENTIALS = UnsealCredentials((Secret("aGVsbG8="), Secret("d29ybGQ=")), 2)
+
+
+class Recorder(pykka.ThreadingActor):
+    """Stands for a node's monitor: keeps what it hears."""
+
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[Any] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "heard":
+            return list(self.heard)
+        self.heard.append(message)
+        return None
+
+
+@pytest.fixture
+def log() -> Iterator[Log]:
+    sink = LogSink(Level.DEBUG, stream=io.StringIO())
+    sink.start()
+    yield Log("test", sink)
+    pykka.ActorRegistry.stop_all()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.02)
+
+
+def test_the_answer_goes_to_the_node_monitor_registered_now(log: Log) -> None:
+    """Defect 10: the answer is addressed by node name through the directory, so the monitor running when the
+    attempt ends gets it (before, it went to the reference in the request: a restarted monitor never heard it)."""
+    directory = Directory()
+    old, new = Recorder.start(), Recorder.start()
+    directory.register("vault-monitor:m1", old)
+    with linked(None, directory):
+        unsealer = Unsealer.start(CREDENTIALS, consul_client({"CONSUL_HTTP_ADDR": "127.0.0.1:1"}), TlsSettings(), log)
+    directory.register("vault-monitor:m1", new)  # the monitor restarted before the answer
+
+    unsealer.tell(BecameLeader("me", "s"))
+    unsealer.tell(UnsealRequested("m1", "http://127.0.0.1:1"))
+    wait_until(lambda: bool(new.ask("heard")))
+
+    assert [UnsealFinished("m1", False, "auto-unseal is off or undecided")] == new.ask("heard")
+    assert [] == old.ask("heard")
+
+
+def test_a_stopped_unsealer_sends_no_more_shares(log: Log) -> None:
+    """Defect 5 across a restart: its cleanup marks its node threads stopped; each checks that the moment before
+    a share would go out, so the new Unsealer is alone on every node."""
+    unsealer = Unsealer(CREDENTIALS, consul_client({}), TlsSettings(), log)
+    share = SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic() + 60)
+    assert None is unsealer.refusal(share)
+
+    unsealer.cleanup()
+
+    assert "the attempt was cancelled" == unsealer.refusal(share)
+    assert "this instance's lease on the lock ran out before the share went out" == Unsealer(
+        CREDENTIALS, consul_client({}), TlsSettings(), log
+    ).refusal(SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic()))
