@@ -97,6 +97,47 @@ def test_metrics_follow_the_stack(
     assert (0, "healthy\n") == (health.returncode, health.stdout)
 
 
+#: The service's actors with credentials and node events on (README's supervision tree), and one monitor per manager.
+TREE = (
+    "metrics",
+    "leadership",
+    "settings",
+    "vault",
+    "unsealer",
+    "vault-fleet",
+    "definition",
+    "swarm-watcher",
+    "node-events",
+    "definition-publisher",
+    "vault-monitor:manager-1",
+    "vault-monitor:manager-2",
+    "vault-monitor:manager-3",
+)
+
+
+def test_counters_of_what_never_happened_are_there_at_zero(
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    vault: dict[str, Any],
+    with_keys: dict[str, str],
+) -> None:
+    """Issue 19: right after start, with nothing crashed and every Vault unsealed, a scrape has a restart series
+    at 0 for every actor of the tree and unseal counters at 0 for every manager: a dashboard shows 0, not
+    "No data"."""
+    port = free_port()
+    seed_base(kv)
+    service = start_service(METRICS_PORT=str(port), **with_keys)
+    service.wait_for(PUBLISHED)
+    wait_for_metric(port, 'neon_cm_actor_restarts_total{actor="vault-monitor:manager-3"}', lambda v: True)
+    samples = scrape(port)
+
+    restarts = {name: samples.get(f'neon_cm_actor_restarts_total{{actor="{name}"}}') for name in TREE}
+    assert {name: 0.0 for name in TREE} == restarts
+    for manager in ("manager-1", "manager-2", "manager-3"):
+        assert 0 == samples[f'neon_cm_vault_unseal_attempts_total{{node="{manager}"}}']
+        assert 0 == samples[f'neon_cm_vault_unseal_failures_total{{node="{manager}"}}']
+
+
 def test_unhealthy_when_docker_cannot_be_listed(
     kv: consul.Consul, start_service: Callable[..., Service], tmp_path: Path
 ) -> None:
