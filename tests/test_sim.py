@@ -11,7 +11,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from sim.consul import CheckFlavour
+from messages.leadership import BecameLeader, LeaseExtended
+from messages.log import Level
+from messages.vault import UnsealFinished
+from neon_cm.decider import Publish, log
+from neon_cm.keys import LEADER_KEY
+from sim.consul import CheckFlavour, LockEvent
+from sim.gateways import Violation
 from sim.instance import WIRING, Instance
 from sim.world import Result, World
 
@@ -345,3 +351,57 @@ def test_the_old_behaviours_all_together_still_run(old: frozenset[int]) -> None:
     results = [World(seed, old).run() for seed in range(20)]
 
     assert [] == violated(results, "no decider raises"), shown(results)
+
+
+# ---------------------------------------------------------------------------------------------- the checker itself
+
+
+def quiet_world() -> World:
+    """A world with two instances, none started (the checker's hooks are called by hand)."""
+    return World(1, scenario=lambda world: None, instances=2)
+
+
+def test_a_share_after_the_lease_or_after_another_took_the_lock_is_caught() -> None:
+    """never two unsealers: the sender's last deadline, then the lock's history; an abrupt release excuses shares
+    only before the deadline the sender's lease had when it happened."""
+    world = quiet_world()
+    first, second = world.instances
+    world.loop.now = 0.5
+    world.lease_told(first, BecameLeader("i1:a", "s1", 5.0))
+    world.consul.lock_events.append(LockEvent(0.5, "i1", True))
+    world.share_sent(first, "manager-1", 4.9)
+    world.consul.lock_events += [LockEvent(1.0, "i1", False, "its check was deregistered"), LockEvent(1.5, "i2", True)]
+    world.share_sent(first, "manager-1", 4.9)  # excused: abrupt, and before the deadline of that moment
+    world.loop.now = 2.0
+    world.lease_told(first, LeaseExtended("s1", 9.0))
+
+    with pytest.raises(Violation, match="lease ended"):
+        world.share_sent(second, "manager-1", 2.0)
+    with pytest.raises(Violation, match="i2 took the lock"):
+        world.share_sent(first, "manager-1", 6.0)  # a lease extended after the release excuses nothing
+
+
+def test_a_write_by_an_instance_not_holding_the_lock_is_caught() -> None:
+    """never a stale writer: Consul accepting a definition write from anyone but the lock's holder of that moment."""
+    world = quiet_world()
+    world.consul.check_register(0.0, "c1", "n", 3.0)
+    session = world.consul.session_create(0.0, ("c1",), "i1").body["ID"]
+    world.consul.kv_put(0.0, LEADER_KEY, b"i1", "i1", acquire=session)
+    world.definition_written(1.0, "i1")
+
+    with pytest.raises(Violation, match="never a stale writer"):
+        world.definition_written(1.0, "i2")
+    with pytest.raises(Violation, match="never a stale writer"):
+        world.definition_written(3.5, "i1")  # its check expired at 3 s: the lock is released
+
+
+def test_a_share_in_a_log_line_or_an_effect_is_caught() -> None:
+    """no secret: any of the credentials' shares in a log line or in an effect's repr."""
+    world = quiet_world()
+    share = world.credentials[0]
+    world.check_effect(world.instances[0], "unsealer", log(Level.ERROR, "Vault rejected unseal key 1 of 3"))
+
+    with pytest.raises(Violation, match="no secret"):
+        world.check_effect(world.instances[0], "unsealer", log(Level.ERROR, f"rejected {share}"))
+    with pytest.raises(Violation, match="no secret"):
+        world.check_effect(world.instances[0], "unsealer", Publish(UnsealFinished("manager-1", False, share)))
