@@ -70,6 +70,9 @@ WIRING: dict[str, tuple[str, ...]] = {
 if TYPE_CHECKING:
     from sim.world import World
 
+#: The Vault URL template the instances run with (a manager's Vault by its hostname).
+TEMPLATE = "https://{hostname}:8200"
+
 
 class Instance:
     """A service instance: actors by name, its supervision tree, who hears whom, whether the process is paused."""
@@ -335,7 +338,7 @@ class SettingsComponent(Component):
 
     def make(self) -> standin.SettingsSource:
         world = self.instance.world
-        return standin.SettingsSource(Settings(world.node_poll, world.vault_poll, "https://{hostname}:8200"))
+        return standin.SettingsSource(Settings(world.node_poll, world.vault_poll, TEMPLATE))
 
 
 class ListingComponent(Component):

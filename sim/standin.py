@@ -49,6 +49,9 @@ class SettingsSource:
     def decide(self, event: object, now: float) -> Decision[SettingsSource]:
         if isinstance(event, Started):
             return self, (Publish(SettingsChanged(self.settings)),)
+        if isinstance(event, SettingsChanged) and event.settings != self.settings:
+            # The sim's stand-in for a change of the settings keys in Consul.
+            return attrs.evolve(self, settings=event.settings), (Publish(event),)
         return self, ()
 
 

@@ -14,6 +14,7 @@ import attrs
 
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level
+from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeChanged, SwarmNode
 from neon_cm import monitoring
 from neon_cm.decider import CancelTimer, Log, StartTimer
@@ -23,7 +24,7 @@ from neon_cm.keys import DEFINITION_KEY, HASH_KEY
 from sim.consul import CheckFlavour, SimConsul
 from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
-from sim.instance import Instance, wire
+from sim.instance import TEMPLATE, Instance, wire
 from sim.loop import Loop
 from sim.shell import LATENCY, short
 from sim.vault import SimVault
@@ -41,7 +42,7 @@ CHECK_TTL = 3.0
 RESTART_BOUND = 5.0
 #: A sealed Vault must be reported at ERROR this long after its clock starts: two polls, the check's TTL (a
 #: standby taking over from a paused or crashed holder) and 1.5 s for the lock's and the role's steps.
-REPORT_BOUND = 2 * VAULT_POLL + CHECK_TTL + 1.5
+REPORT_MARGIN = CHECK_TTL + 1.5
 THRESHOLD, SHARES = 3, 5
 MANAGERS, WORKERS = 3, 2
 
@@ -89,6 +90,7 @@ class World:
         self.consul = SimConsul(rng.choice(list(CheckFlavour)))
         self.docker = SimDocker(MANAGERS, WORKERS)
         self.node_poll, self.vault_poll = NODE_POLL, VAULT_POLL
+        self.longest_vault_poll = VAULT_POLL
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
         credentials = rng.sample(shares, rng.choice((3, 3, 4, 5)))
         if rng.random() < 0.3:  # a share rotated away (or another cluster's) among the operator's
@@ -283,9 +285,10 @@ class World:
 
     def check_reported(self) -> None:
         """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO)
-        within REPORT_BOUND of its clock, also during a Consul outage. The clock starts at the latest of: the seal,
-        the end of the last pause of an instance, the last restart of a leadership, fleet or monitor actor, the
-        end of the Vault's garbage or hung answers (what a monitor cannot read, it cannot report as sealed)."""
+        within two polls (the longest interval set) + the check's TTL + 1.5 s of its clock, also during a Consul
+        outage. The clock starts at the latest of: the seal, the end of the last pause of an instance, the last
+        restart of a leadership, fleet or monitor actor, the end of the Vault's garbage or hung answers (what a
+        monitor cannot read, it cannot report as sealed)."""
         now = self.loop.now
         for host in self.docker.managers():
             vault = self.vaults[host]
@@ -295,7 +298,7 @@ class World:
             since = max(vault.sealed_since, self.disturbed_at, vault.garbage_until, vault.hung_until)
             if self.reported.get(host, -1.0) >= vault.sealed_since:
                 continue
-            if now - since > REPORT_BOUND:
+            if now - since > 2 * self.longest_vault_poll + REPORT_MARGIN:
                 raise Violation(
                     "always reported", f"the Vault on {host} is sealed since {since:.3f}; no instance said so at ERROR"
                 )
@@ -556,6 +559,20 @@ def role_change(world: World, rng: random.Random) -> Fault:
     return act, f"{name} promoted or demoted"
 
 
+def settings_change(world: World, rng: random.Random) -> Fault:
+    """The poll intervals change in Consul (each instance's SettingsWatcher tells the new settings)."""
+    node_poll, vault_poll = rng.choice((2.0, 4.0)), rng.choice((2.0, 4.0))
+
+    def act() -> None:
+        world.node_poll, world.vault_poll = node_poll, vault_poll
+        world.longest_vault_poll = max(world.longest_vault_poll, vault_poll)
+        settings = Settings(node_poll, vault_poll, TEMPLATE)
+        for instance in world.instances:
+            instance.send_to("consul-watch", "settings", SettingsChanged(settings))
+
+    return act, f"the settings change: node polls every {node_poll:g} s, Vault polls every {vault_poll:g} s"
+
+
 def docker_hang(world: World, rng: random.Random) -> Fault:
     seconds = rng.uniform(1.0, 8.0)
 
@@ -593,6 +610,7 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     label,
     label,
     role_change,
+    settings_change,
     docker_hang,
     drop,
 )
