@@ -100,6 +100,8 @@ class SimConsul:
         """While down: True when calls time out, False when the connection is refused."""
         self.lock_events: list[LockEvent] = []
         self.restarts = 0
+        self.kv_index = 0
+        """The index of the KV store's latest change (0: it never held a key)."""
 
     # ------------------------------------------------------------------ faults
 
@@ -122,6 +124,7 @@ class SimConsul:
             self.kv.clear()
             self.checks.clear()
             self.index = FRESH_INDEX + self.restarts % 3
+            self.kv_index = 0
 
     def agent_restart(self, now: float, seconds: float, lose_checks: bool) -> None:
         """The local agent restarts: down for `seconds`; checks registered through the API may be lost."""
@@ -157,7 +160,7 @@ class SimConsul:
         for key, entry in self.kv.items():
             if entry.session == session_id:
                 entry.session = None
-                entry.modify_index = self._next_index()
+                entry.modify_index = self.kv_index = self._next_index()
                 if key == LEADER_KEY:
                     self.lock_events.append(LockEvent(now, session.owner, False, cause))
 
@@ -246,18 +249,19 @@ class SimConsul:
     # ------------------------------------------------------------------ KV
 
     def kv_get(self, now: float, key: str) -> Reply:
-        """GET /v1/kv/<key>: a missing key answers 404 with index 1."""
+        """GET /v1/kv/<key>: a missing key answers 404 with the KV store's latest index, 1 while it never held a
+        key (tests/integration/test_consul_semantics.py saw both on Consul 1.8.7)."""
         self.expire(now)
         entry = self.kv.get(key)
         if entry is None:
-            return Reply(404, None, 1)
+            return Reply(404, None, self.kv_index or 1)
         return Reply(200, [self._item(key, entry)], self.index)
 
     def kv_list(self, now: float, prefix: str) -> Reply:
         """GET /v1/kv/<prefix>?recurse."""
         self.expire(now)
         items = [self._item(key, entry) for key, entry in sorted(self.kv.items()) if key.startswith(prefix)]
-        return Reply(200, items, self.index) if items else Reply(404, None, 1)
+        return Reply(200, items, self.index) if items else Reply(404, None, self.kv_index or 1)
 
     @staticmethod
     def _item(key: str, entry: Entry) -> dict[str, Any]:
@@ -277,8 +281,10 @@ class SimConsul:
         if entry is None:
             index = index or self._next_index()
             self.kv[key] = Entry(value, 0, index, index)
+            self.kv_index = index
         elif entry.value != value:
             entry.value, entry.modify_index = value, index or self._next_index()
+            self.kv_index = entry.modify_index
         # the same value (and flags): Consul keeps the ModifyIndex, no new index
 
     def kv_put(
@@ -306,7 +312,7 @@ class SimConsul:
             entry = self.kv[key]
             if newly:
                 entry.session, entry.lock_index = acquire, entry.lock_index + 1
-                entry.modify_index = self._next_index()
+                entry.modify_index = self.kv_index = self._next_index()
                 if key == LEADER_KEY:
                     self.lock_events.append(LockEvent(now, self.sessions[acquire].owner, True))
             return Reply(200, True)
@@ -314,7 +320,7 @@ class SimConsul:
             if entry is None or entry.session != release:
                 return Reply(200, False)
             entry.session = None
-            entry.modify_index = self._next_index()
+            entry.modify_index = self.kv_index = self._next_index()
             self._set(key, value)
             if key == LEADER_KEY:
                 self.lock_events.append(LockEvent(now, owner, False, "released"))
@@ -327,7 +333,7 @@ class SimConsul:
         self.expire(now)
         entry = self.kv.pop(key, None)
         if entry is not None:
-            self._next_index()
+            self.kv_index = self._next_index()
             if key == LEADER_KEY and entry.session in self.sessions:
                 self.lock_events.append(LockEvent(now, self.sessions[entry.session].owner, False, "key deleted"))
         return Reply(200, True)

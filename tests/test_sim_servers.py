@@ -32,13 +32,17 @@ def test_a_put_of_the_same_value_keeps_the_modify_index() -> None:
     assert first < consul.kv_get(2.0, "k").body[0]["ModifyIndex"]
 
 
-def test_a_missing_key_answers_404_with_index_1() -> None:
-    """Consul: GET of a missing key is 404 with X-Consul-Index 1, not the store's index."""
+def test_a_missing_key_answers_404_with_index_1_then_the_kv_stores_index() -> None:
+    """Consul 1.8.7 (tests/integration/test_consul_semantics.py): GET of a missing key is 404 with X-Consul-Index 1
+    while the store never held a key, then the KV store's latest index (not a key's: it has none)."""
     consul = SimConsul(CheckFlavour.PLAIN)
+    before = consul.kv_get(0.0, "missing")
     consul.kv_put(0.0, "other", b"v", "setup")
-    reply = consul.kv_get(0.0, "missing")
+    written = consul.kv_get(0.0, "other").body[0]["ModifyIndex"]
+    after = consul.kv_get(0.0, "missing")
 
-    assert (404, 1) == (reply.status, reply.index)
+    assert (404, 1) == (before.status, before.index)
+    assert (404, written) == (after.status, after.index)
 
 
 def test_passing_an_unknown_check_answers_as_each_consul_does() -> None:
