@@ -328,7 +328,7 @@ class PublisherComponent(Component):
 
 
 class SettingsComponent(Component):
-    """The SettingsWatcher, standing in: the settings are fixed in the sim (short polls, a URL per hostname)."""
+    """The SettingsWatcher, standing in (sim/standin.SettingsSource): short polls, a Vault URL per hostname."""
 
     name = "settings"
     start_event = standin.Started()
@@ -550,15 +550,13 @@ class OldUnsealerComponent(Component):
             return True
         return False
 
-    def event_of(self, message: Any) -> Any:
-        return message
-
 
 #: A Vault request's timeout (neon_cm.clients.VAULT_TIMEOUT: 2 s to connect, 3 s to read).
 VAULT_SECONDS = 5.0
 #: The sim's supervisors back off from 0.5 s doubling to 4 s (the service's: 1 s to 60 s), so a seed stays short.
 BACKOFF = (0.5, 4.0)
-MONITORS = "vault-fleet/monitors"
+#: The fleet's supervisor of its monitors (actors/vault_fleet.py), by the name it logs under.
+MONITORS = "vault-monitors"
 
 
 @attrs.frozen

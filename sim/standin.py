@@ -1,7 +1,7 @@
-"""Stand-in deciders for the parts of an instance whose real decider is not wired into the sim yet, and the old
-behaviours (before issue 17) the sim can run instead of the new ones to show the defects it finds.
+"""The sim's own deciders: a stand-in for the SettingsWatcher (whose settings the sim fixes), and the old Unsealer
+(before issue 17) that `World(old={5, 11})` runs instead of neon_cm/unsealing.py to show defects 5 and 11.
 
-Each has the decider shape (neon_cm/decider.py); each says which real module it stands in for.
+Each has the decider shape (neon_cm/decider.py).
 """
 
 from __future__ import annotations
@@ -34,12 +34,10 @@ class TellMonitor:
 
 # --------------------------------------------------------------------------- settings (actors/settings_watcher.py)
 
-POLL = "poll"
-
 
 @attrs.frozen
 class SettingsSource:
-    """Stands in for the SettingsWatcher: the settings are fixed in the sim; told once, and as its view."""
+    """Stands in for the SettingsWatcher: the settings the sim sets, told at start, on a change, and as its view."""
 
     settings: Settings
 
@@ -75,6 +73,8 @@ class SendShare:
 
 @attrs.frozen
 class ResetSeal:
+    """Effect: PUT /v1/sys/unseal {"reset": true} on `hostname`. Answer: SealRead."""
+
     hostname: str
 
 
