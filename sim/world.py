@@ -20,7 +20,7 @@ from neon_cm import monitoring
 from neon_cm.decider import CancelTimer, Log, StartTimer
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, encode_definition
-from neon_cm.keys import DEFINITION_KEY, HASH_KEY
+from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
 from sim.consul import CheckFlavour, SimConsul
 from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
@@ -198,6 +198,32 @@ class World:
         if isinstance(message, (BecameLeader, LeaseExtended)):
             self.valid_until[instance.name] = message.valid_until
             self.leases.setdefault(instance.name, []).append((self.loop.now, message.valid_until))
+            self.lease_held(instance, message.session, message.valid_until)
+
+    def lease_held(self, instance: Instance, session: str, until: float) -> None:
+        """A lease told is a lease held: when Leadership tells a deadline still to come, its session holds the lock
+        in Consul at that moment. Exception: an abrupt release (see share_sent) since the pass the lease counts
+        from (at most the margin'd TTL ago) is news Leadership cannot have yet."""
+        now = self.loop.now
+        if until <= now:
+            return  # a deadline already past claims nothing
+        self.consul.expire(now)
+        entry = self.consul.kv.get(LEADER_KEY)
+        if entry is not None and entry.session == session and session in self.consul.sessions:
+            return
+        since = until - (CHECK_TTL - 1.0)
+        if any(
+            not event.acquired
+            and event.owner == instance.name
+            and event.cause not in ("", "released")
+            and event.time >= since
+            for event in self.consul.lock_events
+        ):
+            return
+        raise Violation(
+            "a lease told is a lease held",
+            f"{instance.name} told a lease until {until:.3f} at {now:.3f}; its session {session} holds no lock",
+        )
 
     def lease_at(self, instance: str, when: float) -> float:
         """The deadline `instance`'s lease last told at or before `when`."""

@@ -306,10 +306,12 @@ def pause_after_a_holder_check(world: World) -> None:
 def test_a_paused_holder_does_not_extend_its_lease_on_a_dead_session() -> None:
     """Found by the sim (sweep seed 227): after a pause longer than the check's TTL, the old holder passes its
     (critical) check again and Lease extends its lease, although Consul invalidated its session and another
-    instance holds the lock; its Unsealer then sends shares beside the new holder's. neon_cm/lease.py must not
-    extend a lease from a pass that came more than the TTL after the last good one (renew the session first)."""
+    instance holds the lock (a lease told is not a lease held); its Unsealer then sends shares beside the new
+    holder's (never two unsealers). neon_cm/lease.py must not extend a lease from a pass that came more than the TTL
+    after the last good one (renew the session first)."""
     results = run(range(10), pause_after_a_holder_check, instances=2)
 
+    assert [] == violated(results, "a lease told is a lease held"), shown(results)
     assert [] == violated(results, "never two unsealers"), shown(results)
 
 
