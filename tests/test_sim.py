@@ -152,7 +152,7 @@ def test_defect_1_a_404_for_an_unknown_check_is_taken_for_a_pass() -> None:
     old = run(range(8), check_gone_on_new_consul, frozenset({1}), instances=2)
     new = run(range(8), check_gone_on_new_consul, instances=2)
 
-    assert violated(old, "never two unsealers")
+    assert violated(old, "a lease told is a lease held") + violated(old, "never two unsealers")
     assert [] == [result.seed for result in new if not result.ok], shown(new)
 
 
@@ -368,19 +368,33 @@ def test_a_share_after_the_lease_or_after_another_took_the_lock_is_caught() -> N
     only before the deadline the sender's lease had when it happened."""
     world = quiet_world()
     first, second = world.instances
+    world.consul.check_register(0.0, "c1", "n", 10.0)
+    session = world.consul.session_create(0.0, ("c1",), "i1").body["ID"]
+    world.consul.kv_put(0.0, LEADER_KEY, b"i1", "i1", acquire=session)
     world.loop.now = 0.5
-    world.lease_told(first, BecameLeader("i1:a", "s1", 5.0))
+    world.lease_told(first, BecameLeader("i1:a", session, 5.0))
     world.consul.lock_events.append(LockEvent(0.5, "i1", True))
     world.share_sent(first, "manager-1", 4.9)
     world.consul.lock_events += [LockEvent(1.0, "i1", False, "its check was deregistered"), LockEvent(1.5, "i2", True)]
     world.share_sent(first, "manager-1", 4.9)  # excused: abrupt, and before the deadline of that moment
     world.loop.now = 2.0
-    world.lease_told(first, LeaseExtended("s1", 9.0))
+    world.lease_told(first, LeaseExtended(session, 9.0))
 
     with pytest.raises(Violation, match="lease ended"):
         world.share_sent(second, "manager-1", 2.0)
     with pytest.raises(Violation, match="i2 took the lock"):
         world.share_sent(first, "manager-1", 6.0)  # a lease extended after the release excuses nothing
+
+
+def test_a_lease_told_on_a_session_not_holding_the_lock_is_caught() -> None:
+    """a lease told is a lease held: a deadline told for a session that does not hold the lock (a deadline already
+    past claims nothing)."""
+    world = quiet_world()
+    world.loop.now = 3.0
+    world.lease_told(world.instances[0], LeaseExtended("s-dead", 2.5))
+
+    with pytest.raises(Violation, match="a lease told is a lease held"):
+        world.lease_told(world.instances[0], LeaseExtended("s-dead", 5.0))
 
 
 def test_a_write_by_an_instance_not_holding_the_lock_is_caught() -> None:
