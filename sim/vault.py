@@ -31,6 +31,8 @@ class SimVault:
         self.nonce = ""
         self.nonces = 0
         self.unsealing_at: float | None = None
+        self.refused = 0
+        """Attempts refused at the threshold (a wrong share among them)."""
         self.garbage_until = 0.0
         self.hung_until = 0.0
         self.sealed_since: float | None = 0.0
@@ -125,6 +127,7 @@ class SimVault:
         valid = all(given in self.shares for given in self.attempt)
         self.attempt, self.nonce = [], ""  # the attempt ends whatever the result
         if not valid:
+            self.refused += 1
             return Reply(400, {"errors": [WRONG_SHARE]})
         if self.follower_delay > 0:
             self.unsealing_at = now + self.follower_delay
