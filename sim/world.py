@@ -335,9 +335,10 @@ class World:
     def check_converged(self) -> None:
         """Converges: once faults stop, by END the definition in Consul is the Swarm's on cluster setup's latest base,
         and every Vault is unsealed when the credentials hold `threshold` valid shares. With a bad share among them,
-        the Vaults have threshold + 1 polls more: each combination Vault refuses costs a poll, and with one bad
+        the Vaults have 2 x (threshold + 1) polls more: each combination Vault refuses costs a poll, with one bad
         share a valid combination is at most threshold + 1 tries away (the first refused, then one leaving out
-        each of its shares in turn; two when the credentials hold twice the threshold)."""
+        each of its shares in turn; two when the credentials hold twice the threshold), and after a whole-cluster
+        restart the followers try theirs once the first node is unsealed (they join through it)."""
         now = self.loop.now
         entry = self.consul.kv.get(DEFINITION_KEY)
         hash_entry = self.consul.kv.get(HASH_KEY)
@@ -396,8 +397,9 @@ class World:
             except Violation as violation:
                 if not (violation.text.endswith("still sealed") and self.bad_share):
                     raise
-                # Each combination Vault refuses costs a poll: with one bad share, up to threshold + 1 of them.
-                self.end = END + (THRESHOLD + 1) * self.longest_vault_poll
+                # Each combination Vault refuses costs a poll: with one bad share, up to threshold + 1 of them, for
+                # the first node and then again for the followers that join through it (a whole-cluster restart).
+                self.end = END + 2 * (THRESHOLD + 1) * self.longest_vault_poll
                 self.loop.run_until(self.end, lambda: None)
                 self.check_converged()
         except Violation as violation:
