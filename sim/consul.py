@@ -97,6 +97,8 @@ class SimConsul:
         self.sessions: dict[str, Session] = {}
         self.session_count = 0
         self.down_until = 0.0
+        self.refusing_until = 0.0
+        """Until then every call of the service's token is refused (403): its policy lost the rights."""
         self.hung = False
         """While down: True when calls time out, False when the connection is refused."""
         self.lock_events: list[LockEvent] = []

@@ -18,6 +18,7 @@ from messages.consul_answers import (
     CheckGone,
     CheckPassed,
     CheckRegistered,
+    ConsulRefused,
     ConsulUnreachable,
     DefinitionConflict,
     DefinitionFenced,
@@ -55,6 +56,7 @@ from sim.vault import SimVault
 #: The lock's client times out after 1 s (neon_cm_main.LOCK_REQUEST_TIMEOUT), the others after 10 s.
 LOCK_TIMEOUT, CONSUL_TIMEOUT = 1.0, 10.0
 TIMED_OUT = "ReadTimeout: read timed out"
+REFUSED = "permission denied (403): ACLPermissionDenied: 403 Permission denied"
 
 
 @attrs.frozen
@@ -132,14 +134,20 @@ class ConsulCalls:
     def lock_call(apply: Callable[[float], Any], step: str) -> Call:
         return Call(apply, "consul", LOCK_TIMEOUT, HungConsul(step))
 
-    def down(self, now: float, step: str) -> ConsulUnreachable | None:
-        if self.consul.reachable(now):
-            return None
-        return unreachable(step, Reply(0))
+    def down(self, now: float, step: str) -> ConsulUnreachable | ConsulRefused | None:
+        """No answer (Consul down), or a 403 (the token lost its rights), as the real gateway reads them."""
+        if not self.consul.reachable(now):
+            return unreachable(step, Reply(0))
+        if now < self.consul.refusing_until:
+            return ConsulRefused(step, REFUSED)
+        return None
 
     def pass_check(self, now: float, check_id: str) -> Any:
         step = "passing its check"
-        reply = self.consul.check_pass(now, check_id) if self.consul.reachable(now) else Reply(0)
+        down = self.down(now, step)
+        if down:
+            return down
+        reply = self.consul.check_pass(now, check_id)
         if reply.status == 200:
             return CheckPassed()
         if reply.status == 404:

@@ -461,6 +461,8 @@ class UnsealerComponent(Component):
             def read(now: float) -> Any:
                 if not consul.reachable(now):
                     return SwitchUnreadable(effect.hostname, effect.url, "ConnectionError: Connection refused")
+                if now < consul.refusing_until:
+                    return SwitchUnreadable(effect.hostname, effect.url, "ACLPermissionDenied: 403 Permission denied")
                 reply = consul.kv_get(now, DISABLE_AUTO_UNSEAL_KEY)
                 text = reply.body[0]["Value"].decode() if reply.status == 200 else None
                 return SwitchRead(effect.hostname, effect.url, text)

@@ -497,6 +497,16 @@ def consul_outage(world: World, rng: random.Random) -> Fault:
     )
 
 
+def consul_refusing(world: World, rng: random.Random) -> Fault:
+    """The service's token loses its rights for a while (a policy edited, a token replaced): every call is a 403."""
+    seconds = rng.uniform(0.5, 5.0)
+
+    def act() -> None:
+        world.consul.refusing_until = world.loop.now + seconds
+
+    return act, f"Consul refuses the service's token (403) for {seconds:.2f} s"
+
+
 def consul_restart(world: World, rng: random.Random) -> Fault:
     keep, seconds, setup = rng.random() < 0.5, rng.uniform(0.3, 2.0), rng.uniform(0.2, 3.0)
 
@@ -640,6 +650,7 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     crash_together,
     pause,
     consul_outage,
+    consul_refusing,
     consul_restart,
     agent_restart,
     deregister_check,
