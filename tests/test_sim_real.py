@@ -122,6 +122,7 @@ def test_the_simulated_consul_answers_as_the_real_one(stack_consul: tuple[str, c
     # A pass of a check the agent does not know.
     unknown = requests.put(f"{url}/v1/agent/check/pass/{check}", timeout=5)
     real["unknown check"] = (unknown.status_code, "does not have associated TTL" in unknown.text)
+    sim.check_deregister(6.0, check)
     gone = sim.check_pass(6.0, check)
     simulated["unknown check"] = (gone.status, "does not have associated TTL" in gone.body)
 
