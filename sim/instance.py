@@ -4,6 +4,7 @@ pauses; the components that tell the sim how to run each actor's decider."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -104,6 +105,10 @@ class Instance:
         self.delivered: dict[tuple[str, str], float] = {}
         self.consul = ConsulCalls(world.consul, name, old_check_answers=1 in world.old)
         self.consul.on_write = world.definition_written
+        self.poisoned: dict[str, float] = {}
+        """Actors that die as they start, until when (a crash-loop fault)."""
+        self.generation = 0
+        """How many times the container was restarted."""
         self.static: dict[str, Callable[[], Component]] = {
             "leadership": lambda: LeadershipComponent(self),
             "settings": lambda: SettingsComponent(self),
@@ -114,6 +119,27 @@ class Instance:
             "swarm-watcher": lambda: ListingComponent(self),
             "definition-publisher": lambda: PublisherComponent(self),
         }
+
+    def restart_process(self, generation: int) -> None:
+        """The container is restarted (SIGTERM: every actor stops, Leadership gives the lock up), then the
+        service starts again from nothing."""
+        if generation != self.generation:
+            return
+        self.generation += 1
+        self.world.record(self.name, "--", "the container restarts (health is red)", ())
+        self.world.disturbed_at = self.world.loop.now
+        service = self.actors.get("service")
+        if service is not None:
+            service.end("the container stops", crashed=False)
+        for actor in list(self.actors.values()):
+            actor.end("the container stops", crashed=False)
+        self.actors.clear()
+        self.parent.clear()
+        self.keys.clear()
+        self.specs.clear()
+        self.gave_up = []
+        self.delivered.clear()
+        wire(self)
 
     # ------------------------------------------------------------------ time (a paused process runs nothing)
 
@@ -153,6 +179,10 @@ class Instance:
         started = getattr(component, "started", None)
         if callable(started):
             started(actor)
+        if self.world.loop.now < self.poisoned.get(component.name, 0.0):
+            # A bug that kills it as it starts (its constructor raising): it dies at once, every time.
+            incarnation = actor.incarnation
+            self.soon(lambda: actor.crash("injected: dies as it starts") if actor.incarnation == incarnation else None)
         return actor
 
     def name_of(self, key: str) -> str:
@@ -200,7 +230,7 @@ class Instance:
         health compares its VaultsToMonitor with the live monitors)."""
         fleet = self.actors.get("vault-fleet")
         if fleet is None or not fleet.alive:
-            return True  # the fleet's own death is what is checked then, and this monitor died with it
+            return False  # the fleet's own death is what is checked then: its monitors come back with it
         return name.removeprefix("vault-monitor:") in fleet.state.hostnames()
 
     def tell_supervisor(self, name: str, event: Any) -> None:
@@ -236,6 +266,9 @@ class Instance:
         if source.name == "leadership":
             world.lease_told(self, message)
         if isinstance(message, SupervisionGaveUp):
+            if not self.gave_up:
+                # Health turns red: Docker's health check restarts the container (the service's HEALTHCHECK).
+                self.world.loop.after(CONTAINER_RESTART_SECONDS, partial(self.restart_process, self.generation))
             self.gave_up.append(message.actor)
         for name in WIRING.get(self.kind(source.name), ()):
             actor = self.actors.get(name)
@@ -553,6 +586,8 @@ class OldUnsealerComponent(Component):
         return False
 
 
+#: Docker restarts a container whose health check fails this long after health turns red (interval x retries).
+CONTAINER_RESTART_SECONDS = 3.0
 #: A Vault request's timeout (neon_cm.clients.VAULT_TIMEOUT: 2 s to connect, 3 s to read).
 VAULT_SECONDS = 5.0
 #: The sim's supervisors back off from 0.5 s doubling to 4 s (the service's: 1 s to 60 s), so a seed stays short.

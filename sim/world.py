@@ -306,7 +306,7 @@ class World:
                 if actor.died_at is None or now - actor.died_at <= RESTART_BOUND or instance.seen_dead(actor.name):
                     continue
                 if actor.name.startswith("vault-monitor:") and not instance.monitor_wanted(actor.name):
-                    continue  # stopped with its fleet, whose new incarnation does not know that manager (yet)
+                    continue  # stopped with its fleet (dead, or restarted and not knowing that manager yet)
                 raise Violation(
                     "nothing dead unseen",
                     f"{instance.name}/{actor.name} dead since {actor.died_at:.3f}, not restarted, health is green",
@@ -472,6 +472,21 @@ def crash_together(world: World, rng: random.Random) -> Fault:
                 instance.actors[name].crash("injected")
 
     return act, f"crash two actors of one supervisor of {instance.name} together"
+
+
+def crash_loop(world: World, rng: random.Random) -> Fault:
+    """An actor dies as it starts, for a while (a bug its restarts cannot get past): its supervisors' intensity
+    runs out, they escalate, and past the top supervisor's health turns red and Docker restarts the container."""
+    instance, seconds = rng.choice(world.instances), rng.uniform(5.0, 15.0)
+    name = rng.choice(("unsealer", "vault-fleet", "swarm-watcher", "definition-publisher", "leadership"))
+
+    def act() -> None:
+        instance.poisoned[name] = min(world.loop.now + seconds, FAULTS_END)  # faults stop then
+        actor = instance.actors.get(name)
+        if actor is not None and actor.alive:
+            actor.crash("injected: dies as it starts")
+
+    return act, f"{instance.name}/{name} dies as it starts, for {seconds:.2f} s"
 
 
 def pause(world: World, rng: random.Random) -> Fault:
@@ -648,6 +663,7 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     crash,
     crash,
     crash_together,
+    crash_loop,
     pause,
     consul_outage,
     consul_refusing,
