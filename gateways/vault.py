@@ -42,6 +42,7 @@ class VaultGateway:
 
     def __init__(self, url: str, tls: TlsSettings) -> None:
         self.url = url
+        self.tls = tls
         self.session = vault_session(tls)
 
     def close(self) -> None:
@@ -99,7 +100,16 @@ class VaultGateway:
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any] | Unreachable | Garbage:
         """One request: (status, JSON body) when the node answered with JSON, else the outcome saying why not."""
         try:
-            response = self.session.request(method, f"{self.url}{path}", timeout=VAULT_TIMEOUT, **kwargs)
+            # verify and cert per request: a session's are overridden by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from
+            # the environment, which would replace VAULT_CACERT (and even VAULT_SKIP_VERIFY) without a word.
+            response = self.session.request(
+                method,
+                f"{self.url}{path}",
+                timeout=VAULT_TIMEOUT,
+                verify=self.tls.verify,
+                cert=self.tls.cert if self.url.lower().startswith("https://") else None,  # no TLS, no certificate
+                **kwargs,
+            )
             text = response.text
         except NO_ANSWER as error:
             return unreachable(error)

@@ -171,6 +171,7 @@ class Unsealing:
     A BecameLeader without a deadline (0.0: a Leadership that keeps no lease) counts as a lease without end, ended
     by LostLeadership or StandingBy only."""
     session: str = ""
+    """The lock's session the lease is for ("" when unknown): a LeaseExtended for another one is not ours."""
     waiting_said: bool = False
     switched_off: bool | None = None
     odd_switch: str = ""
@@ -223,6 +224,8 @@ class Unsealing:
     # ---------------------------------------------------------------------------------------- the lease
 
     def leased(self, event: BecameLeader | LeaseExtended, now: float) -> Decision[Unsealing]:
+        if isinstance(event, LeaseExtended) and self.session and event.session != self.session:
+            return self, ()  # another session's lease (not ours since BecameLeader said which): no grounds to unseal
         until = event.valid_until if event.valid_until > 0 else math.inf
         after = attrs.evolve(self, lease_until=until, session=event.session)
         if isinstance(event, BecameLeader):

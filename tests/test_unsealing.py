@@ -73,6 +73,13 @@ def test_a_lease_extended_in_time_lets_the_attempt_go_on() -> None:
     assert [SubmitShare("m1", URL, attempt, 1, 20.0)] == [e for e in effects if isinstance(e, SubmitShare)]
 
 
+def test_a_lease_extended_for_another_session_is_not_ours() -> None:
+    """LeaseExtended names its session: one that is not the session BecameLeader named moves nothing."""
+    state, _ = decide(Unsealing(3), BecameLeader("me", "s1", 10.0))
+
+    assert (state, ()) == decide(state, LeaseExtended("s0", 50.0), now=1.0)
+
+
 @pytest.mark.parametrize("ended", [LostLeadership("Consul unreachable"), StandingBy("other"), TimerFired(LEASE)])
 def test_the_end_of_the_lease_cancels_an_attempt_in_flight(ended: object) -> None:
     """Defect 5: losing the lock (or the lease timer running out) cancels the attempt: its worker sends nothing

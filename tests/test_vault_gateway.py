@@ -4,9 +4,11 @@ test process answers as told)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from messages.vault import VaultState
 from neon_cm.credentials import Secret
 from neon_cm.environment import TlsSettings
 from neon_cm.vault import Garbage, HealthRole, Observation, Rejected, SealStatus, Unreachable, UnreachableKind
+from tests.tls_certs import CertificateAuthority
 
 SHARE = "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8="
 
@@ -181,3 +184,34 @@ def test_seal_type_and_removal_are_read(vault: Server, body: bytes, found: Obser
     assert found == gateway(vault).probe()
     status = gateway(vault).seal_status()
     assert isinstance(status, SealStatus) and ("x" if b"commit_date" in body else "") in status.built
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # verify=False is asked for here
+def test_vault_cacert_wins_over_a_ca_bundle_from_the_environment(
+    vault: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQUESTS_CA_BUNDLE (set on many machines) replaces a requests session's own CA: VAULT_CACERT was ignored
+    and verification failed. The gateway gives its TLS settings with every request (found by test_vault_tls)."""
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("vault", san="IP:127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    vault.socket = context.wrap_socket(vault.socket, server_side=True)
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, SEALED)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    url = f"https://127.0.0.1:{vault.server_address[1]}"
+
+    assert isinstance(VaultGateway(url, TlsSettings(verify=str(ca.cert))).seal_status(), SealStatus)
+    assert isinstance(VaultGateway(url, TlsSettings(verify=False)).seal_status(), SealStatus)
+
+
+def test_a_client_certificate_that_cannot_be_read_matters_only_over_https(vault: Server) -> None:
+    """Issue 21 item 11: a missing VAULT_CLIENT_CERT made every http:// Vault unreachable, though no TLS is used."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, SEALED)
+    tls = TlsSettings(cert=("/nonexistent/client.pem", "/nonexistent/client.key"))
+
+    plain = VaultGateway(f"http://127.0.0.1:{vault.server_address[1]}", tls).seal_status()
+    secure = VaultGateway(f"https://127.0.0.1:{vault.server_address[1]}", tls).seal_status()
+
+    assert isinstance(plain, SealStatus)
+    assert isinstance(secure, Unreachable) and "/nonexistent/client.pem" in secure.reason
