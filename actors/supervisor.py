@@ -181,7 +181,12 @@ class Supervisor(DecidingActor):
         for key, budget in children:
             ref = self.refs.pop(key, None)
             if ref is not None:
-                self.directory.unregister(self.specs[key].name if key in self.specs else key, ref)
+                name = self.specs[key].name
+                self.directory.unregister(name, ref)
+                # Two children may share a name (managers with one hostname): the name stays with the one running.
+                namesake = next((r for k, r in self.refs.items() if self.specs[k].name == name), None)
+                if namesake is not None and self.directory.lookup(name) is None:
+                    self.directory.register(name, namesake)
                 taken.append((ref, budget))
         return taken
 
