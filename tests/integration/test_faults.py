@@ -70,9 +70,9 @@ def test_a_paused_active_instance_woken_after_a_takeover_never_writes(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:
     """SIGSTOP the active instance, so that it cannot know it lost the lock; the standby takes over and
-    publishes. SIGCONT it and change a label at that moment: it may still believe it is active and try to
-    write the change, but Consul refuses a transaction whose session no longer holds the lock
-    (check-session), so only the new active instance publishes, and the woken one says it stepped down."""
+    publishes. SIGCONT it and change a label at that moment: its lease's deadline passed while it slept, so it
+    steps down by its deadline timer and asks for no write (were one under way, the fence below refuses it);
+    only the new active instance publishes, and the woken one says it stepped down."""
     first, second = active_and_standby(kv, start_service)
     os.kill(first.process.pid, signal.SIGSTOP)
     try:
@@ -95,6 +95,41 @@ def test_a_paused_active_instance_woken_after_a_takeover_never_writes(
 
 
 FENCE_LABELS = ("fence.while-paused", "fence.woken")
+FENCED = (
+    rf"\[WARN\] \[module:definition-publisher\] fenced: this instance no longer holds {LEADER_KEY}; nothing written"
+)
+STEPPED_DOWN = r"\[WARN\] \[module:leadership\] this instance is no longer active"
+
+
+def test_the_fence_refuses_the_write_of_an_instance_that_lost_the_lock_unawares(
+    kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
+) -> None:
+    """Delete the lock's key (as an operator might): the standby takes the lock within 0.5 s, while the active
+    instance, whose check still passes and whose lease still runs, learns it only at its next read of the lock
+    (every 5 s). Change a label at once: the instance that lost the lock unawares tries to write the change, and
+    Consul rolls its transaction back (check-session): it logs the fenced write and publishes nothing; the new
+    active instance publishes the change. (A round where the old one reads the lock before its write steps down
+    without writing: the roles have swapped, and the next round tries again.)"""
+    active, standby = active_and_standby(kv, start_service)
+    for round_ in range(6):
+        marks = (active.mark(), standby.mark())
+        kv.kv.delete(LEADER_KEY)
+        standby.wait_for(ACTIVE, after=marks[1], timeout=10)
+        labels("worker-1", "fence.round", str(round_))
+        active.wait_for(f"{FENCED}|{STEPPED_DOWN}", after=marks[0], timeout=20)
+        if active.lines(FENCED, after=marks[0]):
+            break
+        active, standby = standby, active
+    else:
+        raise AssertionError("in 6 rounds the old active instance never wrote before reading the lock")
+    standby.wait_for(rf"{PUBLISHED}.*", after=marks[1], timeout=20)
+    active.wait_for(STEPPED_DOWN, after=marks[0], timeout=20)
+    definition, digest, _, _ = read_definition(kv)
+
+    assert [] == active.lines(PUBLISHED, after=marks[0])
+    assert str(round_) == definition["Nodes"]["worker-1"]["Labels"]["Custom"]["fence.round"]
+    assert verify_definition(definition, digest)
+    print(f"fenced in round {round_}")
 
 
 def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
