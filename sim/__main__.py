@@ -34,14 +34,19 @@ def main(argv: list[str] | None = None) -> int:
         print(result.report(args.steps))
         return 0 if result.ok else 1
     started, failed = time.monotonic(), 0
+    by_invariant: dict[str, list[int]] = {}
     for seed in range(args.first, args.first + args.seeds):
         result = World(seed, args.old, args.steps).run()
         if not result.ok:
             failed += 1
-            print(result.report(), flush=True)
+            by_invariant.setdefault(result.invariant, []).append(seed)
+            print(result.report(args.steps), flush=True)
             if not args.keep_going:
                 break
     ran = seed - args.first + 1
+    for invariant, seeds in sorted(by_invariant.items(), key=lambda item: -len(item[1])):
+        shown = " ".join(str(seed) for seed in seeds[:10]) + (" ..." if len(seeds) > 10 else "")
+        print(f"  {len(seeds):6d} broke {invariant}: seeds {shown}")
     print(f"{ran} seeds, {failed} failed, {time.monotonic() - started:.1f} s")
     return 1 if failed else 0
 
