@@ -225,6 +225,17 @@ class Instance:
         else:
             owner.crash(f"LinkedDied: {actor.name} died: {why}")
 
+    def restart_due(self, name: str, since: float) -> bool:
+        """Whether its supervisor decided its restart (started the timer it waits on) at or after `since`: a later
+        crash of a sibling (rest-for-one) puts an actor already waiting into the group's restart, after the
+        group's backoff."""
+        supervisor = self.actors.get(self.parent.get(name) or "")
+        if supervisor is None or not supervisor.alive or not isinstance(supervisor.state, Supervision):
+            return False
+        key = next((key for key, actor in self.keys.items() if actor == name), name)
+        timer = supervisor.state.pending.get(key)
+        return timer is not None and timer in supervisor.timers and supervisor.timer_set.get(timer, -1.0) >= since
+
     def monitor_wanted(self, name: str) -> bool:
         """Whether the running fleet wants this monitor (a fleet restarted knows the managers from its next listing;
         health compares its VaultsToMonitor with the live monitors)."""

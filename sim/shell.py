@@ -71,6 +71,8 @@ class SimActor:
         self.effects: deque[Any] = deque()
         self.busy = False
         self.timers: dict[str, int] = {}
+        self.timer_set: dict[str, float] = {}
+        """When each timer was last started (a supervisor's restart timer: when the restart was decided)."""
         self.tokens = 0
         self.published: dict[type, Any] = {}
         self.died_at: float | None = None
@@ -210,6 +212,7 @@ class SimActor:
         self.tokens += 1
         token, incarnation = self.tokens, self.incarnation
         self.timers[key] = token
+        self.timer_set[key] = self.instance.world.loop.now
 
         def fire() -> None:
             if incarnation == self.incarnation and self.timers.get(key) == token:

@@ -294,8 +294,9 @@ class World:
         self.loop.at(CHECK_EVERY, check)
 
     def check_dead(self) -> None:
-        """Nothing dead unseen: every actor that died is running again within the longest backoff, or the
-        instance's health names it (its supervisor gave up). A paused instance's time does not count. Exception: a
+        """Nothing dead unseen: every actor that died is running again within the longest backoff (counted from the
+        last restart its supervisor decided for it: a sibling's later crash can fold it into a group restart), or
+        the instance's health names it (its supervisor gave up). A paused instance's time does not count. Exception: a
         monitor stopped with its fleet while the restarted fleet does not want it (it learns the managers from the
         next listing; health compares the fleet's VaultsToMonitor with the live monitors)."""
         now = self.loop.now
@@ -305,6 +306,8 @@ class World:
             for actor in instance.actors.values():
                 if actor.died_at is None or now - actor.died_at <= RESTART_BOUND or instance.seen_dead(actor.name):
                     continue
+                if instance.restart_due(actor.name, now - RESTART_BOUND):
+                    continue  # a sibling's later crash put it in a group restart decided since: its backoff counts
                 if actor.name.startswith("vault-monitor:") and not instance.monitor_wanted(actor.name):
                     continue  # stopped with its fleet (dead, or restarted and not knowing that manager yet)
                 raise Violation(
