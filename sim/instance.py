@@ -14,8 +14,8 @@ from messages.leadership import BecameLeader
 from messages.lifecycle import SupervisionGaveUp
 from messages.log import Level
 from messages.settings import Settings
-from messages.swarm import SwarmNode
-from messages.vault import VaultState, VaultsToMonitor
+from messages.swarm import NodesObserved, SwarmNode
+from messages.vault import VaultObserved, VaultState, VaultsToMonitor
 from neon_cm.credentials import Secret
 from neon_cm.decider import Decision, Publish, StartTimer, log
 from neon_cm.encoding import decode_definition, definition_hash
@@ -276,6 +276,10 @@ class Instance:
         world = self.world
         if source.name == "leadership":
             world.lease_told(self, message)
+        if isinstance(message, NodesObserved):
+            world.listed(message)
+        elif isinstance(message, VaultObserved):
+            world.observed(self, message)
         if isinstance(message, SupervisionGaveUp):
             if not self.gave_up:
                 # Health turns red: Docker's health check restarts the container (the service's HEALTHCHECK).

@@ -15,7 +15,8 @@ import attrs
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level
 from messages.settings import Settings, SettingsChanged
-from messages.swarm import NodeChanged, SwarmNode
+from messages.swarm import NodeChanged, NodesObserved, SwarmNode
+from messages.vault import VaultObserved, VaultState
 from neon_cm import monitoring
 from neon_cm.decider import CancelTimer, Log, StartTimer
 from neon_cm.definition import build_nodes, with_nodes
@@ -115,8 +116,12 @@ class World:
         self.valid_until: dict[str, float] = {}
         self.leases: dict[str, list[tuple[float, float]]] = {}
         """Per instance: (when, deadline) of every lease its Leadership told."""
-        self.reported: dict[str, float] = {}
+        self.reported: dict[tuple[str, str], float] = {}
+        """(host, instance): when that instance last said at ERROR that the Vault has a problem, while its monitor has
+        not seen it unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.disturbed_at = 0.0
+        self.listed_at: dict[str, float] = {host: 0.0 for host in self.docker.managers()}
+        """Since when an instance's listing has shown each node as a manager (after its last role change)."""
         self.drops: list[tuple[str, str, float]] = []
         self.share_hooks: list[Callable[[Instance, str], None]] = []
         """Told of every share as it goes out (a scenario's fault timed to an unseal attempt)."""
@@ -192,7 +197,7 @@ class World:
 
     def logged(self, instance: Instance, actor: str, effect: Log) -> None:
         if effect.level is Level.ERROR and actor.startswith("vault-monitor:"):
-            self.reported[actor.removeprefix("vault-monitor:")] = self.loop.now
+            self.reported[(actor.removeprefix("vault-monitor:"), instance.name)] = self.loop.now
 
     def lease_told(self, instance: Instance, message: Any) -> None:
         """The lease's deadline as its Leadership last told it. A step-down (LostLeadership) ends no deadline told
@@ -232,6 +237,16 @@ class World:
         """The deadline `instance`'s lease last told at or before `when`."""
         told = [until for at, until in self.leases.get(instance, []) if at <= when]
         return told[-1] if told else 0.0
+
+    def observed(self, instance: Instance, reading: VaultObserved) -> None:
+        """A monitor's reading: once it sees its Vault unsealed, its instance's report of a problem is over."""
+        if reading.state is VaultState.UNSEALED:
+            self.reported.pop((reading.hostname, instance.name), None)
+
+    def listed(self, observed: NodesObserved) -> None:
+        for node in observed.nodes:
+            if node.role == "manager":
+                self.listed_at.setdefault(node.hostname.lower(), self.loop.now)
 
     def restarted(self, instance: Instance, actor: Any) -> None:
         if actor.name in ("leadership", "vault-fleet") or actor.name.startswith("vault-monitor:"):
@@ -320,15 +335,18 @@ class World:
         within two polls (the longest interval set) + the check's TTL + 1.5 s of its clock, also during a Consul
         outage. The clock starts at the latest of: the seal, the end of the last pause of an instance, the last
         restart of a leadership, fleet or monitor actor, the end of the Vault's garbage or hung answers (what a
-        monitor cannot read, it cannot report as sealed)."""
+        monitor cannot read, it cannot report as sealed), and the first listing showing the node as a manager
+        (a node promoted while dockerd hangs is not known to be a manager yet)."""
         now = self.loop.now
         for host in self.docker.managers():
             vault = self.vaults[host]
             vault.settle(now)
-            if vault.sealed_since is None:
-                continue
-            since = max(vault.sealed_since, self.disturbed_at, vault.garbage_until, vault.hung_until)
-            if self.reported.get(host, -1.0) >= vault.sealed_since:
+            if vault.sealed_since is None or host not in self.listed_at:
+                continue  # a manager no instance has listed yet (promoted while dockerd hangs) is not watched yet
+            since = max(
+                vault.sealed_since, self.disturbed_at, vault.garbage_until, vault.hung_until, self.listed_at[host]
+            )
+            if any(reported == host for reported, _ in self.reported):
                 continue
             if now - since > 2 * self.longest_vault_poll + REPORT_MARGIN:
                 raise Violation(
@@ -621,7 +639,7 @@ def role_change(world: World, rng: random.Random) -> Fault:
         node = world.docker.nodes[position]
         role = "worker" if node["Spec"]["Role"] == "manager" else "manager"
         world.docker.set_role(world.loop.now, position, role)
-        world.disturbed_at = world.loop.now  # a new manager's Vault is reported from its first poll on
+        world.listed_at.pop(node["Description"]["Hostname"], None)  # watched once a listing shows it
         for instance in world.instances:
             instance.send_to("node-events", "swarm-watcher", NodeChanged("update", node["ID"]))
 
