@@ -405,6 +405,11 @@ class World:
         self.faults.append(f"{when:7.3f} {text}")
         self.loop.at(when, lambda: self.fault(action, text))
 
+    def lasting(self, seconds: float) -> float:
+        """A fault's duration, cut so that it is over when the faults stop (a call it hung still waits out its
+        client's timeout after that: 10 s at most, within the time left to converge)."""
+        return max(0.0, min(seconds, FAULTS_END - self.loop.now))
+
     def fault(self, action: Callable[[], None], text: str) -> None:
         self.record("--", "FAULT", text, ())
         action()
@@ -528,7 +533,7 @@ def pause(world: World, rng: random.Random) -> Fault:
 def consul_outage(world: World, rng: random.Random) -> Fault:
     seconds, hung = rng.uniform(0.5, 6.0), rng.random() < 0.5
     return (
-        lambda: world.consul.outage(world.loop.now, seconds, hung),
+        lambda: world.consul.outage(world.loop.now, world.lasting(seconds), hung),
         f"Consul {'hung' if hung else 'refusing connections'} for {seconds:.2f} s",
     )
 
@@ -538,7 +543,7 @@ def consul_refusing(world: World, rng: random.Random) -> Fault:
     seconds = rng.uniform(0.5, 5.0)
 
     def act() -> None:
-        world.consul.refusing_until = world.loop.now + seconds
+        world.consul.refusing_until = world.loop.now + world.lasting(seconds)
 
     return act, f"Consul refuses the service's token (403) for {seconds:.2f} s"
 
@@ -606,7 +611,7 @@ def vault_garbage(world: World, rng: random.Random) -> Fault:
     host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 14.0)
 
     def act() -> None:
-        world.vaults[host].garbage_until = world.loop.now + seconds
+        world.vaults[host].garbage_until = world.loop.now + world.lasting(seconds)
 
     return act, f"the Vault on {host} answers 503 null for {seconds:.2f} s"
 
@@ -615,7 +620,7 @@ def vault_hang(world: World, rng: random.Random) -> Fault:
     host, seconds = rng.choice(sorted(world.vaults)), rng.uniform(1.0, 6.0)
 
     def act() -> None:
-        world.vaults[host].hung_until = world.loop.now + seconds
+        world.vaults[host].hung_until = world.loop.now + world.lasting(seconds)
 
     return act, f"the Vault on {host} hangs for {seconds:.2f} s"
 
@@ -665,7 +670,7 @@ def docker_hang(world: World, rng: random.Random) -> Fault:
     seconds = rng.uniform(1.0, 8.0)
 
     def act() -> None:
-        world.docker.hung_until = world.loop.now + seconds
+        world.docker.hung_until = world.loop.now + world.lasting(seconds)
 
     return act, f"dockerd hangs for {seconds:.2f} s"
 
