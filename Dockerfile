@@ -1,4 +1,5 @@
-# neon-cluster-manager: one replica on a Swarm manager, with the manager's docker.sock mounted.
+# neon-cluster-manager: one replica on a Swarm manager, reaching Docker through the stack's read-only proxy
+# (deploy/neon-cluster-manager.yml) or, deployed with one `docker service create`, the manager's docker.sock mounted.
 # Build it with scripts/image: it prepares the context this file expects (wheels/deps/: the pinned dependencies'
 # wheels; wheels/service/: the service's wheel; debs/: Debian's tini) and builds with no network at all.
 FROM python:3.11-slim-bookworm AS build
@@ -22,8 +23,9 @@ FROM python:3.11-slim-bookworm
 COPY --from=build /rootfs/ /
 ENV PATH=/opt/neon-cluster-manager/bin:$PATH \
     LOG_LEVEL=INFO
-# Not root: docker.sock is reached through its group, which the service is given at deployment
-# (`docker service create --group <docker.sock's gid>`); Docker secrets are world-readable (0444) by default.
+# Not root, and no group: the stack's proxy socket is this user's; a mounted docker.sock is reached through its group,
+# given at deployment (`docker service create --group <docker.sock's gid>`). Docker secrets are 0444 by default (the
+# stack file makes them 0400, this user's).
 USER 10001:10001
 # tini is PID 1: it forwards Swarm's SIGTERM to the service and reaps zombies.
 STOPSIGNAL SIGTERM

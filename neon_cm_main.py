@@ -10,8 +10,8 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import pykka
 import urllib3
@@ -29,8 +29,10 @@ from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
 from gateways.docker import DockerGateway
 from neon_cm import __version__
-from neon_cm.clients import consul_client
+from neon_cm.clients import consul_client, read_text
 from neon_cm.config import Config, load_config
+from neon_cm.files import describe_os_error, write_replacing
+from neon_cm.health import stopped_document
 from neon_cm.logformat import FORMATTERS
 
 #: Who hears whose publications, by name: a restarted actor is found again under its name.
@@ -94,11 +96,19 @@ def log_start(config: Config, log: Log) -> None:
         log.info(f"auto-unseal enabled: {len(config.credentials.keys)} keys, threshold {config.credentials.threshold}")
 
 
+def leave_health_file(path: str, log: Log) -> None:
+    """Mark the health file stopped, so `neon-cluster-manager health` fails at once rather than once it is stale."""
+    try:
+        write_replacing(path, stopped_document(time.time()))
+    except OSError as error:  # Metrics already said it cannot write there; say why once more, at exit
+        log.debug(f"cannot mark the health file {path} stopped: {describe_os_error(error)}")
+
+
 def main(env: Mapping[str, str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; return the process exit code."""
     stop = stopping.install()  # again: a caller may have changed the handlers since the import
     env = os.environ if env is None else env
-    config = load_config(env, lambda path: Path(path).read_text(encoding="utf-8"))
+    config = load_config(env, read_text)
     sink = LogSink(config.level, config.secrets, FORMATTERS[config.log_format])
     sink.start()
     log = Log("main", sink)
@@ -123,6 +133,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         pass
     log.info("stopping")
     stop_actors([top], log, SHUTDOWN_SECONDS)
+    leave_health_file(config.health_file, log)
     for ref in pykka.ActorRegistry.get_all():
         if ref is not sink.ref:
             log.warn(f"{ref.actor_class.__name__} still busy at exit (a peer that does not answer); leaving it")

@@ -18,7 +18,6 @@ setup(
         "pykka>=4.0,<5",
         "docker>=7.0,<8",
         "py-consul>=1.8,<2",  # 1.8 added connections_timeout, which clients.py passes
-        "hvac>=2.0,<3",
         "attrs>=23.1",
         "requests>=2.31",
         "prometheus-client>=0.17",

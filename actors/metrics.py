@@ -135,6 +135,8 @@ class Metrics(ServiceActor):
         self.health = Health(True)
         self.server: MetricsServer | None = None
         self.health_file_trouble = Outage()
+        self.unhealthy = Outage(changes_are_news=True)
+        """The verdict's causes while unhealthy: one ERROR as they start or change, a reminder, one INFO at the end."""
 
     def setup(self) -> None:
         self.spawn(Ticker, "health", self.actor_ref, HEALTH_SECONDS)
@@ -218,11 +220,11 @@ class Metrics(ServiceActor):
             sorted(self.gave_up),
             unwatched,
         )
-        if health != self.health:
-            if health.ok:
+        if health.ok:
+            if self.unhealthy.succeeded() is not None:
                 self.log.info("healthy again")
-            else:
-                self.log.error(f"unhealthy: {'; '.join(health.reasons)}")
+        elif self.unhealthy.failed("; ".join(health.causes), time.monotonic()):
+            self.log.error(f"unhealthy: {'; '.join(health.reasons)}")
         self.health = health
         self.metrics.healthy.set(1 if health.ok else 0)
         try:
@@ -258,9 +260,15 @@ class MetricsServer(ThreadingHTTPServer):
 
 
 def handler_for(owner: Metrics) -> type[BaseHTTPRequestHandler]:
-    """A request handler serving GET /metrics and GET /health from `owner`'s state."""
+    """A request handler serving GET (and HEAD) /metrics and /health from `owner`'s state."""
 
     class Handler(BaseHTTPRequestHandler):
+        head_only = False
+
+        def do_HEAD(self) -> None:
+            self.head_only = True  # a monitor's or load balancer's probe: GET's status and headers, no body
+            self.do_GET()
+
         def do_GET(self) -> None:
             if self.path.startswith("/metrics"):
                 self.answer(200, CONTENT_TYPE_LATEST, generate_latest(owner.metrics.registry))
@@ -275,7 +283,8 @@ def handler_for(owner: Metrics) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not self.head_only:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             owner.log.debug(f"metrics http: {format % args}")

@@ -23,8 +23,9 @@ from typing import Any
 
 import attrs
 
+import teststack
 from bench import consul_writes, encode, idle, label_latency, takeover, vault_unseal
-from bench.common import RESULTS, Row, Section, machine, save, stack, utc_now
+from bench.common import RESULTS, Row, Section, machine, save, utc_now
 from bench.lab import Lab, lab
 
 
@@ -63,18 +64,18 @@ def chosen(only: str | None, known: list[str]) -> list[str]:
 
 @contextlib.contextmanager
 def stack_held(needed: bool) -> Iterator[dict[str, Any] | None]:
-    """The stack for this run alone (stack.exclusive), started if it was down and then stopped again."""
+    """The stack for this run alone (teststack.exclusive), started if it was down and then stopped again."""
     if not needed:
         yield None
         return
-    with stack.exclusive():
-        was_up, _ = stack.status()
-        state = stack.up()
+    with teststack.exclusive():
+        was_up, _ = teststack.status()
+        state = teststack.up()
         try:
             yield state
         finally:
             if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
-                stack.down()
+                teststack.down()
 
 
 def run_one(name: str, benchmark: Callable[[], Section]) -> tuple[Section, float]:

@@ -8,7 +8,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ import attrs
 import consul
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import stack  # noqa: E402 -- scripts/ is not a package; the path is set just above
 
 __all__ = [
     "RESULTS",
@@ -29,7 +26,6 @@ __all__ = [
     "percentile",
     "save",
     "service_env",
-    "stack",
     "summary",
     "utc_now",
 ]

@@ -9,8 +9,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import teststack
 from actors.leadership import CHECK_NAME
-from bench.common import ROOT, consul_client, service_env, stack
+from bench.common import ROOT, consul_client, service_env
 from neon_cm.encoding import decode_definition, deflate
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.service import Service
@@ -44,7 +45,7 @@ class Lab:
 
     def label(self, node: str, key: str, value: str) -> None:
         """`docker node update --label-add key=value node` on manager-1, as an operator would."""
-        stack.docker(MANAGER, "node", "update", "--label-add", f"{key}={value}", node)
+        teststack.docker(MANAGER, "node", "update", "--label-add", f"{key}={value}", node)
         self.labels.add((node, key))
 
     def start(self, events: bool = True, credentials: bool = False) -> Service:
@@ -102,11 +103,11 @@ class Lab:
         for service in list(self.services):
             self.stop(service)
         for node, key in sorted(self.labels):
-            stack.docker(MANAGER, "node", "update", "--label-rm", key, node)
+            teststack.docker(MANAGER, "node", "update", "--label-rm", key, node)
         self.labels.clear()
         for i, _ in enumerate(self.state["vault"]["nodes"]):
-            if stack.vault_seal_status(i)["sealed"]:
-                stack.vault_unseal(i)
+            if teststack.vault_seal_status(i)["sealed"]:
+                teststack.vault_unseal(i)
         # A SIGKILLed instance leaves its lock check behind, critical (the next instance to start removes it).
         for check_id, check in self.kv.agent.checks().items():
             if check.get("Name") == CHECK_NAME and check.get("Status") == "critical":

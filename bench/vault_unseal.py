@@ -6,7 +6,8 @@ import argparse
 import sys
 import time
 
-from bench.common import Row, Section, save, stack, summary
+import teststack
+from bench.common import Row, Section, save, summary
 from bench.lab import Lab, lab
 
 #: The OpenBao node restarted (0-based): manager-2's, a raft follower, so the cluster keeps its leader.
@@ -21,9 +22,9 @@ def measure(held: Lab, restarts: int, poll: float) -> Section:
     service.wait_for(r"Vault on manager-2 .* is unsealed")
     timings = []
     for _ in range(restarts):
-        stack.vault_restart(RESTARTED)  # returns once the restarted node answers seal-status: sealed from here
+        teststack.vault_restart(RESTARTED)  # returns once the restarted node answers seal-status: sealed from here
         sealed_at = time.monotonic()
-        while stack.vault_seal_status(RESTARTED)["sealed"]:
+        while teststack.vault_seal_status(RESTARTED)["sealed"]:
             time.sleep(0.01)
         timings.append(time.monotonic() - sealed_at)
     stopped = held.stop(service)
@@ -44,7 +45,7 @@ def main() -> int:
     parser.add_argument("--restarts", type=int, default=10)
     parser.add_argument("--poll", type=float, default=1.0, help="vault_poll_seconds for the run")
     args = parser.parse_args()
-    with stack.exclusive(), lab(stack.up()) as held:
+    with teststack.exclusive(), lab(teststack.up()) as held:
         section = measure(held, args.restarts, args.poll)
     stats = section.figures["sealed_to_unsealed_seconds"]
     path = save("vault_unseal", {"vault_poll_seconds": args.poll, "sealed_to_unsealed_seconds": stats})

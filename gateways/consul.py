@@ -44,20 +44,11 @@ T = TypeVar("T")
 
 #: What Consul 1.8 answers (500) for passing a TTL check its agent does not have: with ACLs on, and without.
 CHECK_GONE_ANSWERS = ("Unknown check", "does not have associated TTL")
-#: A 403 body for a token Consul does not know at all (deleted, or from another cluster), as against a policy.
-UNKNOWN_TOKEN = "ACL not found"
 #: The most of the lock's value shown as the holder's name.
 HOLDER_CHARS = 100
 
 Answer = Any
 """One of messages.consul_answers' outcomes."""
-
-
-def refusal_detail(error: consul.ACLPermissionDenied) -> str:
-    """What a 403 means, in words: an unknown token, or a policy lacking the right. Never the token."""
-    if UNKNOWN_TOKEN.lower() in str(error).lower():
-        return f"permission denied (403): Consul does not know the token ({UNKNOWN_TOKEN}); check CONSUL_HTTP_TOKEN"
-    return describe(error)
 
 
 @attrs.frozen
@@ -116,7 +107,7 @@ class ConsulGateway:
         try:
             return work()
         except consul.ACLPermissionDenied as error:
-            return ConsulRefused(step, refusal_detail(error))
+            return ConsulRefused(step, describe(error))
         except CONSUL_ERRORS as error:
             return ConsulUnreachable(step, describe(error), error)
 
@@ -150,7 +141,7 @@ class ConsulGateway:
         try:
             passed = self.client.agent.check.ttl_pass(check_id)
         except consul.ACLPermissionDenied as error:
-            return ConsulRefused("passing its check", refusal_detail(error))
+            return ConsulRefused("passing its check", describe(error))
         except CONSUL_ERRORS as error:
             text = str(error)
             if any(answer in text for answer in CHECK_GONE_ANSWERS):
@@ -239,7 +230,7 @@ class ConsulGateway:
         try:
             self.client.txn.put(operations)
         except consul.ACLPermissionDenied as error:
-            return ConsulRefused(step, refusal_detail(error))
+            return ConsulRefused(step, describe(error))
         except consul.ConsulException as error:
             text = str(error)
             if not text.startswith("409"):

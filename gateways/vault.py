@@ -11,7 +11,7 @@ from messages.vault import VaultState
 from neon_cm.clients import VAULT_TIMEOUT, vault_session
 from neon_cm.credentials import Secret, UnsealCredentials
 from neon_cm.environment import TlsSettings
-from neon_cm.errors import reason
+from neon_cm.errors import PLAIN_HTTP, answered_plain_http, reason
 from neon_cm.jsonwords import json_type
 from neon_cm.vault import (
     Garbage,
@@ -122,6 +122,8 @@ class VaultGateway:
 
 def unreachable(error: BaseException) -> Unreachable:
     """The outcome of a request that got no HTTP answer (TLS, timeout, connection, a file that cannot be read)."""
+    if isinstance(error, requests.exceptions.SSLError) and answered_plain_http(error):
+        return Unreachable(UnreachableKind.TLS, PLAIN_HTTP)
     if isinstance(error, requests.exceptions.SSLError):
         # Our verification of its certificate, or the Vault refusing ours (no or an untrusted client certificate).
         failed = "TLS verification failed" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS handshake failed"

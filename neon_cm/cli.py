@@ -30,17 +30,19 @@ from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm import __version__
+from neon_cm.booleans import parse_switch, switch_text
 from neon_cm.clients import DEFAULT_DOCKER_HOST, consul_client, docker_api
 from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.encoding import DefinitionFormatError, encode_definition
-from neon_cm.environment import TlsSettings, consul_address, parse_tls
-from neon_cm.errors import OS_ERROR, describe
-from neon_cm.files import NotARegularFile, replaceable, write_replacing
+from neon_cm.environment import TlsSettings, consul_address, parse_tls, switch_notes, tls_file_problems
+from neon_cm.errors import OS_ERROR, PLAIN_HTTP, acl_refusal, answered_plain_http, reason
+from neon_cm.files import NotARegularFile, describe_os_error, read_given, replaceable, write_replacing
 from neon_cm.health import from_document
 from neon_cm.jsonwords import json_problem, json_type
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, MAX_DEFINITION_BYTES, SETTINGS_PREFIX
 from neon_cm.reader import DefinitionMismatch, DefinitionUnavailable, StoredDefinition, fetch_if_changed
-from neon_cm.settings import PARSERS, SettingProblem, parse_settings, shown
+from neon_cm.settings import PARSERS, SettingProblem, parse_settings, setting_text, shown
+from neon_cm.urls import masked
 from neon_cm.vault import vault_url
 
 PROG = "neon-cluster-manager"
@@ -118,6 +120,8 @@ def os_reason(error: BaseException) -> str:
     """The useful part of a connection failure (`[Errno 111] Connection refused`), else the error's text."""
     if isinstance(error, requests.Timeout):
         return "no answer in time"
+    if answered_plain_http(error):
+        return PLAIN_HTTP
     found = OS_ERROR.search(str(error))
     if found:
         return found.group(0).strip()
@@ -128,31 +132,53 @@ def os_reason(error: BaseException) -> str:
             return f"[Errno {current.errno}] {current.strerror}"
         if isinstance(current, BaseException):
             pending.extend(current.args)
-    return str(error)
+    return reason(error)
+
+
+#: What a request to a peer can raise besides the client library's own refusals: requests' and urllib3's errors,
+#: and the OSError requests raises itself (a CA bundle it cannot find).
+REQUEST_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+def tls_for(env: Mapping[str, str], peer: str) -> TlsSettings:
+    """`peer`'s TLS settings for a command that speaks TLS to it: odd values and warnings noted once; a
+    certificate file that is missing or no file is the command's error (the request could not succeed)."""
+    problems = tls_file_problems(env, peer)
+    if problems:
+        raise CliError(f"{'; '.join(problems)}: TLS to {peer.title()} cannot be set up")
+    tls, warnings = parse_tls(env, peer)
+    for warning in warnings:
+        note(warning)
+    if tls.verify is False:
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
+    return tls
 
 
 @contextlib.contextmanager
-def consul_errors(env: Mapping[str, str]) -> Iterator[consul.Consul]:
-    """A Consul client for the environment; its failures become one-line CliErrors naming Consul's address."""
+def consul_errors(env: Mapping[str, str], doing: str = "the request") -> Iterator[consul.Consul]:
+    """A Consul client for the environment; its failures become one-line CliErrors naming Consul's address and,
+    for a refusal, what was refused (`doing`: "writing neon/...")."""
+    for switch in switch_notes(env, "CONSUL"):
+        note(switch)
     try:
         address = consul_address(env)
-        client = consul_client(env)
-        tls, warnings = parse_tls(env, "CONSUL")
         if address.scheme == "https":
-            for warning in warnings:
-                note(warning)
-            if tls.verify is False:
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
+            tls_for(env, "CONSUL")
+        client = consul_client(env)
     except ValueError as error:
         raise CliError(str(error)) from None
     try:
         yield client
-    except requests.RequestException as error:
-        raise CliError(f"cannot reach Consul at {address}: {os_reason(error)}") from None
     except consul.ACLPermissionDenied as error:
-        raise CliError(f"Consul at {address} refused the request: {describe(error)}") from None
+        raise CliError(f"Consul at {address} refused {doing}: {acl_refusal(error)}") from None
     except consul.ConsulException as error:
-        raise CliError(f"Consul at {address} refused the request: {error}") from None
+        raise CliError(f"Consul at {address} refused {doing}: {error}") from None
+    except REQUEST_ERRORS as error:
+        raise CliError(f"cannot reach Consul at {address}: {os_reason(error)}") from None
+
+
+#: What Docker answers (503) on a worker or a daemon in no Swarm, when asked for the Swarm's nodes.
+NOT_A_MANAGER = "not a swarm manager"
 
 
 @contextlib.contextmanager
@@ -161,12 +187,18 @@ def docker_errors(env: Mapping[str, str]) -> Iterator[Any]:
     host = env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
     try:
         yield docker_api(env)
-    except requests.RequestException as error:
-        raise CliError(f"cannot reach Docker at {host}: {os_reason(error)}") from None
-    except docker.errors.APIError as error:
-        raise CliError(f"Docker at {host} refused the request: {error.explanation or error}") from None
+    except docker.errors.APIError as error:  # before requests' errors: an APIError is a requests HTTPError
+        explanation = str(error.explanation or error)
+        if NOT_A_MANAGER in explanation.lower():
+            raise CliError(
+                f"Docker at {host} is not a Swarm manager (a worker, or a daemon in no Swarm); point DOCKER_HOST "
+                "at a manager's Docker"
+            ) from None
+        raise CliError(f"Docker at {host} refused the request: {explanation}") from None
     except docker.errors.DockerException as error:
         raise CliError(f"Docker at {host}: {error}") from None
+    except REQUEST_ERRORS as error:
+        raise CliError(f"cannot reach Docker at {host}: {os_reason(error)}") from None
 
 
 # --------------------------------------------------------------------------- run
@@ -198,7 +230,7 @@ def load_cache(path: Path) -> StoredDefinition | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise CliError(f"cannot read the cache {path}: {error.strerror}") from None
+        raise CliError(f"cannot read the cache {path}: {describe_os_error(error)}") from None
     try:
         return StoredDefinition.from_json(data)
     except ValueError as error:  # not JSON, not an object, or not matching its hash: download afresh
@@ -215,14 +247,14 @@ def save_cache(path: Path, data: bytes) -> None:
     except NotARegularFile as error:
         raise CliError(f"cannot use the cache: {error}") from None
     except OSError as error:
-        raise CliError(f"cannot write the cache {path}: {error.strerror}") from None
+        raise CliError(f"cannot write the cache {path}: {describe_os_error(error)}") from None
 
 
 def definition_get(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Print the published definition, downloading it only when its hash differs from the cached copy."""
     cache: Path | None = args.cache
     cached = load_cache(cache) if cache is not None else None
-    with consul_errors(env) as client:
+    with consul_errors(env, f"reading {HASH_KEY}") as client:
         try:
             fetched = fetch_if_changed(client, cached)
         except DefinitionUnavailable as error:
@@ -304,9 +336,10 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Publish a base definition: confidential fields stripped, definition and hash in one transaction."""
     source = "standard input" if str(args.file) == "-" else str(args.file)
     try:
-        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+        # A device given as the file is refused, a pipe nobody writes to too, never waited on (files.read_given).
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else read_given(args.file)
     except OSError as error:
-        raise CliError(f"cannot read {source}: {error.strerror}") from None
+        raise CliError(f"cannot read {source}: {describe_os_error(error)}") from None
     try:
         text = data.decode("utf-8-sig")  # a BOM, as Windows editors write, is not content
         if not text.strip():
@@ -329,7 +362,7 @@ def definition_put(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             f"the definition is {len(value)} bytes compressed, over the {MAX_DEFINITION_BYTES} bytes a Consul "
             "transaction can carry (512 KiB of base64)"
         )
-    with consul_errors(env) as client:
+    with consul_errors(env, f"writing {DEFINITION_KEY} and {HASH_KEY}") as client:
         # PUT /v1/txn: a reader never sees the new hash beside the old definition, nor the reverse.
         writes = [Write(DEFINITION_KEY, value), Write(HASH_KEY, new_hash.encode("ascii"))]
         answer = ConsulGateway(client).write_definition(writes)
@@ -374,13 +407,6 @@ def file_path(text: str) -> Path:
     return Path(text)
 
 
-def show_value(value: object) -> str:
-    """A setting's effective value as written to Consul: `30`, `0.5`, a template as it is."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def why_default(name: str, stored: Mapping[str, str | None], problems: Sequence[SettingProblem]) -> str | None:
     """Why a setting's default applies (missing, or the stored value is invalid and why); None when Consul's does."""
     problem = next((problem for problem in problems if problem.name == name), None)
@@ -391,19 +417,19 @@ def why_default(name: str, stored: Mapping[str, str | None], problems: Sequence[
 
 def settings_get(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Print the effective settings (one, or all with where each comes from)."""
-    with consul_errors(env) as client:
+    with consul_errors(env, f"reading {SETTINGS_PREFIX}*") as client:
         stored = read_settings(client)
     settings, problems = parse_settings(stored)
     if args.name is not None:
-        reason = why_default(args.name, stored, problems)
-        if reason is not None:
-            note(f"{args.name}: {reason}; the default applies")
-        print(show_value(getattr(settings, args.name)))
+        why = why_default(args.name, stored, problems)
+        if why is not None:
+            note(f"{args.name}: {why}; the default applies")
+        print(setting_text(getattr(settings, args.name)))
         return OK
     rows = []
     for name in PARSERS:
-        reason = why_default(name, stored, problems)
-        rows.append((name, show_value(getattr(settings, name)), "consul" if reason is None else f"default ({reason})"))
+        why = why_default(name, stored, problems)
+        rows.append((name, setting_text(getattr(settings, name)), "consul" if why is None else f"default ({why})"))
     print(table(("SETTING", "VALUE", "SOURCE"), rows))
     return OK
 
@@ -415,7 +441,7 @@ def settings_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         PARSERS[args.name](text)
     except ValueError as error:
         raise CliError(f"{args.name}={shown(args.value)} refused ({error}); nothing written") from None
-    with consul_errors(env) as client:
+    with consul_errors(env, f"writing {SETTINGS_PREFIX}{args.name}") as client:
         if not client.kv.put(SETTINGS_PREFIX + args.name, text):
             raise CliError(f"Consul did not store {SETTINGS_PREFIX}{args.name}")
     print(f"{args.name} = {text} (the service applies it at once)")
@@ -425,14 +451,11 @@ def settings_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 # --------------------------------------------------------------------------- vault
 
 
-def auto_unseal_state(text: str | None) -> str:
-    """`on` or `off` from the switch's stored text, as the Unsealer reads it (only `true` switches it off)."""
-    return "off" if (text or "").strip().lower() == "true" else "on"
-
-
 def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """Show or flip neon/cluster/disable-auto-unseal (`off` writes `true`, `on` writes `false`)."""
-    with consul_errors(env) as client:
+    """Show or flip neon/cluster/disable-auto-unseal (`off` writes `true`, `on` writes `false`); the stored text is
+    read with neon_cm.booleans, as the service reads it."""
+    doing = f"{'reading' if args.switch is None else 'writing'} {DISABLE_AUTO_UNSEAL_KEY}"
+    with consul_errors(env, doing) as client:
         if args.switch is None:
             _, item = client.kv.get(DISABLE_AUTO_UNSEAL_KEY)
             stored = item["Value"].decode("utf-8", errors="replace") if item and item.get("Value") else None
@@ -440,8 +463,11 @@ def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             stored = "true" if args.switch == "off" else "false"
             if not client.kv.put(DISABLE_AUTO_UNSEAL_KEY, stored):
                 raise CliError(f"Consul did not store {DISABLE_AUTO_UNSEAL_KEY}")
+    disabled, odd = parse_switch(stored)
+    if odd is not None:
+        note(f"{DISABLE_AUTO_UNSEAL_KEY}={odd}")
     follow = "; the service follows at its next Vault poll" if args.switch is not None else ""
-    print(f"auto-unseal is {auto_unseal_state(stored)} ({DISABLE_AUTO_UNSEAL_KEY}={stored or '<missing>'}){follow}")
+    print(f"auto-unseal is {'off' if disabled else 'on'} ({DISABLE_AUTO_UNSEAL_KEY}={switch_text(stored)}){follow}")
     return OK
 
 
@@ -459,16 +485,22 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
         found = gateway.probe()
     finally:
         gateway.close()
-    return hostname, url, found.state.value, found.detail
+    return hostname, masked(url), found.state.value, found.detail
 
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """One row per Swarm manager: its Vault's URL, state and detail."""
+    for switch in switch_notes(env, "VAULT"):
+        note(switch)
+    # Missing certificate files are a warning here, not an error: they matter only to an https:// Vault.
     tls, warnings = parse_tls(env, "VAULT")
     for warning in warnings:
         note(warning)
     if tls.verify is False:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once above
+    # Consul first: its address, TLS files and token are checked before anything else is asked.
+    with consul_errors(env, f"reading {SETTINGS_PREFIX}*") as client:
+        settings, problems = parse_settings(read_settings(client))
     with docker_errors(env) as api:
         listed = api.nodes()
     managers = sorted(
@@ -477,8 +509,6 @@ def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     )
     if not managers:
         raise CliError("Docker lists no Swarm manager")
-    with consul_errors(env) as client:
-        settings, problems = parse_settings(read_settings(client))
     for problem in problems:
         if problem.name == "vault_url_template":
             note(problem.describe())
@@ -505,10 +535,10 @@ def health(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """The Docker HEALTHCHECK: the verdict of the running service, from its health file."""
     path = env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE
     try:
-        document = Path(path).read_bytes()
+        document = read_given(path)
     except OSError as error:
         raise CliError(
-            f"unhealthy: cannot read the health file {path} ({error.strerror}); is the service running?"
+            f"unhealthy: cannot read the health file {path} ({describe_os_error(error)}); is the service running?"
         ) from None
     verdict = from_document(document, time.time())
     if not verdict.ok:
@@ -624,12 +654,24 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         return handler(args, os.environ if env is None else env)
     except CliError as error:
-        print(f"{PROG}: error: {' '.join(str(error).splitlines())}", file=sys.stderr)  # one line, whatever Consul said
-        return FAILED
+        return failed(str(error))
     except BrokenPipeError:
         # The reader (`| head`) went away; say nothing more on a closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return FAILED
+    except KeyboardInterrupt:
+        return failed("interrupted")
+    except OSError as error:  # a file or the terminal, outside any peer's error handling
+        return failed(describe_os_error(error))
+    # A bug of ours: still one line, never a traceback on an operator's screen.
+    except Exception as error:  # noqa: BLE001 - the CLI's last resort, and it says it is a bug
+        return failed(f"unexpected {type(error).__name__}: {reason(error)} (a bug; please report it)")
+
+
+def failed(text: str) -> int:
+    """The one `error:` line on stderr (whatever a peer said is folded onto it), and exit status 1."""
+    print(f"{PROG}: error: {' '.join(text.splitlines())}", file=sys.stderr)
+    return FAILED
 
 
 if __name__ == "__main__":

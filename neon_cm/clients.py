@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import consul
@@ -12,6 +11,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from neon_cm.environment import TlsSettings, consul_address, consul_token, parse_tls
+from neon_cm.files import read_given
 
 #: Seconds before a Consul or Docker request is given up (a hung peer must not hang an actor).
 REQUEST_TIMEOUT = 10.0
@@ -24,7 +24,7 @@ def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> c
     """A Consul client for CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN(_FILE); ValueError if the address is malformed
     or the token file cannot be read (the file is read here, so a rotated token applies at the next client)."""
     address = consul_address(env)
-    token = consul_token(env, lambda path: Path(path).read_text(encoding="utf-8-sig"))
+    token = consul_token(env, read_text)
     tls, _ = parse_tls(env, "CONSUL")  # its warnings are the start-up's (Config) or the CLI's to say
     client = consul.Consul(
         host=address.url_host,
@@ -32,7 +32,8 @@ def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> c
         scheme=address.scheme,
         token=token,
         verify=tls.verify,
-        cert=tls.cert,
+        # requests looks for a client certificate's files even for http://: a missing one would fail every request.
+        cert=tls.cert if address.scheme == "https" else None,
         connections_timeout=timeout,
     )
     with_server_name(client.http.session, tls)
@@ -44,6 +45,11 @@ def consul_client(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> c
         # none: with ACLs on, every publish would be refused. The session sends it with every request.
         client.http.session.headers["X-Consul-Token"] = token
     return client
+
+
+def read_text(path: str) -> str:
+    """A token or secret file's text (a BOM dropped), never blocking on a pipe nor reading a device (files.py)."""
+    return read_given(path).decode("utf-8-sig")
 
 
 def docker_api(env: Mapping[str, str], timeout: float = REQUEST_TIMEOUT) -> docker.APIClient:

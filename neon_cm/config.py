@@ -18,6 +18,7 @@ from neon_cm.environment import (
     parse_log_level,
     parse_swarm_events,
     parse_tls,
+    switch_notes,
 )
 
 DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
@@ -102,7 +103,15 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str]) -> Conf
         credentials, credentials_error = None, str(error)
     if consul is None or consul.scheme != "https":
         consul_warnings = ()  # TLS settings for Consul mean nothing over plain HTTP
-    warnings = (level_warning, format_warning, *vault_warnings, *consul_warnings, events_warning, port_warning)
+    warnings = (
+        level_warning,
+        format_warning,
+        *switch_notes(env),
+        *vault_warnings,
+        *consul_warnings,
+        events_warning,
+        port_warning,
+    )
     return Config(
         level=level,
         log_format=log_format,

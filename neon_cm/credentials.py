@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from neon_cm.files import describe_os_error
 from neon_cm.jsonwords import json_problem
 
 HEX_SHARE = re.compile(r"^[0-9a-fA-F]+$")
@@ -147,7 +148,8 @@ def credentials_from_env(env: Mapping[str, str], read_text: Callable[[str], str]
         try:
             text = read_text(path)
         except OSError as error:
-            raise CredentialsError(f"VAULT_CREDENTIALS_FILE {path} cannot be read ({error.strerror})") from None
+            why = describe_os_error(error)
+            raise CredentialsError(f"VAULT_CREDENTIALS_FILE {path} cannot be read ({why})") from None
         except UnicodeDecodeError:
             raise CredentialsError(
                 f"VAULT_CREDENTIALS_FILE {path} is not UTF-8 text; expected the plain JSON {EXPECTED_JSON}"

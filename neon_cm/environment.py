@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 import attrs
 
 from messages.log import Level
+from neon_cm.booleans import parse_switch
+from neon_cm.files import describe_os_error
+from neon_cm.urls import masked
 
 LEVEL_ALIASES = {"WARNING": Level.WARN, "INFORMATION": Level.INFO}
 
@@ -51,22 +54,41 @@ def parse_consul_address(text: str | None, ssl: bool = False) -> ConsulAddress:
     text = (text or "").strip() or "127.0.0.1:8500"
     parts = urlsplit(text if "//" in text else f"{'https' if ssl else 'http'}://{text}")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError(f"CONSUL_HTTP_ADDR={text!r} is not host:port or http(s)://host:port")
+        raise ValueError(f"CONSUL_HTTP_ADDR={masked(text)!r} is not host:port or http(s)://host:port")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 8500)
     except ValueError:
-        raise ValueError(f"CONSUL_HTTP_ADDR={text!r} has an invalid port") from None
+        raise ValueError(f"CONSUL_HTTP_ADDR={masked(text)!r} has an invalid port") from None
     return ConsulAddress(parts.scheme, parts.hostname, port)
 
 
 def consul_address(env: Mapping[str, str]) -> ConsulAddress:
     """CONSUL_HTTP_ADDR, https also when CONSUL_HTTP_SSL is true; ValueError if malformed."""
-    ssl = env.get("CONSUL_HTTP_SSL", "").strip().lower() in TRUE
+    ssl, _ = env_switch(env, "CONSUL_HTTP_SSL")  # its note is switch_notes'
     return parse_consul_address(env.get("CONSUL_HTTP_ADDR"), ssl)
 
 
-TRUE = ("true", "1", "yes", "on")
-FALSE = ("false", "0", "no", "off")
+#: The yes/no variables of Consul's and Vault's tools this service reads: their defaults, and what that means.
+SWITCHES = {
+    "CONSUL_HTTP_SSL": (False, "plain http:// for an address without a scheme"),
+    "CONSUL_HTTP_SSL_VERIFY": (True, "Consul's TLS certificates are verified"),
+    "VAULT_SKIP_VERIFY": (False, "Vault's TLS certificates are verified"),
+}
+
+
+def env_switch(env: Mapping[str, str], name: str) -> tuple[bool, str | None]:
+    """A yes/no variable's value (neon_cm.booleans, default from SWITCHES), and the note to say once if odd."""
+    default, meaning = SWITCHES[name]
+    value, note = parse_switch(env.get(name), default)
+    if note is None:
+        return value, None
+    return value, f"{name}={note}" + (f" ({meaning})" if value == default else "")
+
+
+def switch_notes(env: Mapping[str, str], peer: str | None = None) -> tuple[str, ...]:
+    """What to say once about the yes/no variables (all, or `peer`'s: "CONSUL" or "VAULT") with an odd value."""
+    names = [name for name in SWITCHES if peer is None or name.startswith(peer)]
+    return tuple(note for note in (env_switch(env, name)[1] for name in names) if note)
 
 
 @attrs.frozen
@@ -100,29 +122,52 @@ def parse_tls(env: Mapping[str, str], peer: str) -> tuple[TlsSettings, tuple[str
     capath = env.get(f"{peer}_CAPATH", "").strip()
     verify: bool | str = cacert or capath or True
     if peer == "VAULT":
-        switch, skip_words, keep_words = "VAULT_SKIP_VERIFY", TRUE, FALSE
+        switch, skip = "VAULT_SKIP_VERIFY", env_switch(env, "VAULT_SKIP_VERIFY")[0]
     else:
-        switch, skip_words, keep_words = "CONSUL_HTTP_SSL_VERIFY", FALSE, TRUE
-    word = env.get(switch, "").strip().lower()
-    if word in skip_words:
+        switch, skip = "CONSUL_HTTP_SSL_VERIFY", not env_switch(env, "CONSUL_HTTP_SSL_VERIFY")[0]
+    if skip:
         verify = False
-        warnings.append(f"{switch} is set to {word}: {peer.title()}'s TLS certificates are NOT verified")
-    elif word and word not in keep_words:
-        warnings.append(f"{switch}={word!r} is neither true nor false; verifying {peer.title()}'s TLS certificates")
+        warnings.append(f"{switch}={env[switch].strip()}: {peer.title()}'s TLS certificates are NOT verified")
     cert_file = env.get(f"{peer}_CLIENT_CERT", "").strip()
     key_file = env.get(f"{peer}_CLIENT_KEY", "").strip()
     cert = (cert_file, key_file) if cert_file and key_file else None
     if bool(cert_file) != bool(key_file):
         given, missing = ("CLIENT_CERT", "CLIENT_KEY") if cert_file else ("CLIENT_KEY", "CLIENT_CERT")
         warnings.append(f"{peer}_{given} is set without {peer}_{missing}: no client certificate is presented")
-    files = {"CACERT": cacert, "CLIENT_CERT": cert_file if cert else "", "CLIENT_KEY": key_file if cert else ""}
-    for name, path in files.items():
-        if path and not os.path.isfile(path):
-            warnings.append(f"{peer}_{name}={path} is not a file: TLS to {peer.title()} fails until it is")
-    if capath and not cacert and not os.path.isdir(capath):
-        warnings.append(f"{peer}_CAPATH={capath} is not a directory: TLS to {peer.title()} fails until it is")
+    warnings += [
+        f"{problem}: TLS to {peer.title()} fails until it is fixed" for problem in tls_file_problems(env, peer)
+    ]
     server_name = env.get(f"{peer}_TLS_SERVER_NAME", "").strip() or None
     return TlsSettings(verify, cert, server_name), tuple(warnings)
+
+
+def tls_file_problems(env: Mapping[str, str], peer: str) -> list[str]:
+    """What is wrong with the files `peer`'s TLS variables name (checked without reading them), in words:
+    `CONSUL_CACERT=/x/ca.pem does not exist`, `VAULT_CAPATH=/x is a file, not a directory`, ..."""
+    cacert = env.get(f"{peer}_CACERT", "").strip()
+    capath = env.get(f"{peer}_CAPATH", "").strip()
+    cert_file = env.get(f"{peer}_CLIENT_CERT", "").strip()
+    key_file = env.get(f"{peer}_CLIENT_KEY", "").strip()
+    problems = []
+    files = {"CACERT": cacert}
+    if cert_file and key_file:  # a lone certificate or key is parse_tls' warning: it is not presented at all
+        files.update(CLIENT_CERT=cert_file, CLIENT_KEY=key_file)
+    for name, path in files.items():
+        if path and not os.path.isfile(path):
+            problems.append(f"{peer}_{name}={path} {missing_or_not_a_file(path)}")
+    if capath and not cacert and not os.path.isdir(capath):
+        kind = "does not exist" if not os.path.exists(capath) else "is not a directory (of PEM certificates)"
+        problems.append(f"{peer}_CAPATH={capath} {kind}")
+    return problems
+
+
+def missing_or_not_a_file(path: str) -> str:
+    """Why `path` is no file to read a certificate from, in words."""
+    if not os.path.exists(path):
+        return "does not exist"
+    if os.path.isdir(path):
+        return "is a directory, not a PEM file"
+    return "is not a regular file"
 
 
 def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
@@ -130,12 +175,11 @@ def parse_swarm_events(env: Mapping[str, str]) -> tuple[bool, str | None]:
 
     Off leaves only the node poll, as the original service had.
     """
-    text = env.get("SWARM_EVENTS", "").strip().lower()
-    if text in ("", "on", "true", "1", "yes"):
-        return True, None
-    if text in ("off", "false", "0", "no"):
-        return False, None
-    return True, f"SWARM_EVENTS={text!r} is not on or off; following node events"
+    text = env.get("SWARM_EVENTS")
+    value, note = parse_switch(text, default=True)
+    if note is not None and (text or "").strip().lower() not in ("on", "off"):  # on and off are its own words
+        return value, f"SWARM_EVENTS={note} ({'following' if value else 'not following'} node events)"
+    return value, None
 
 
 def parse_log_format(text: str | None) -> tuple[str, str | None]:
@@ -152,15 +196,24 @@ def consul_token(env: Mapping[str, str], read_text: Callable[[str], str]) -> str
     """The Consul ACL token: CONSUL_HTTP_TOKEN_FILE's content (stripped), else CONSUL_HTTP_TOKEN, else None.
 
     The file wins when both are set, as with Consul's own tools. ValueError naming the file (never its
-    content) when it cannot be read or is empty.
+    content) when it cannot be read, is empty, or holds more than one word (a wrong file: its content would
+    otherwise travel in a header, and come back in the header's error text), saying why in words.
     """
     path = env.get("CONSUL_HTTP_TOKEN_FILE", "").strip()
     if path:
+        source = f"CONSUL_HTTP_TOKEN_FILE={path}"
         try:
             token = read_text(path).lstrip("\ufeff").strip()
-        except (OSError, UnicodeDecodeError) as error:
-            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} cannot be read ({type(error).__name__})") from None
+        except OSError as error:
+            raise ValueError(f"{source} cannot be read: {describe_os_error(error)}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{source} is not UTF-8 text; a token is a UUID") from None
         if not token:
-            raise ValueError(f"CONSUL_HTTP_TOKEN_FILE={path} is empty")
-        return token
-    return env.get("CONSUL_HTTP_TOKEN", "").strip() or None
+            raise ValueError(f"{source} is empty")
+    else:
+        source, token = "CONSUL_HTTP_TOKEN", env.get("CONSUL_HTTP_TOKEN", "").strip()
+    if token and not (token.isascii() and token.isprintable() and not any(char.isspace() for char in token)):
+        lines = len(token.splitlines())
+        shape = f"{lines} lines" if lines > 1 else "spaces, control or non-ASCII characters"
+        raise ValueError(f"{source} holds {shape}, not one token (a UUID); is it the right file?")
+    return token or None

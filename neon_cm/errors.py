@@ -19,22 +19,75 @@ DOCKER_ERRORS = (docker.errors.DockerException, *PEER_ERRORS)
 
 #: What to say about a request Consul's ACLs refused (HTTP 403): retrying will not help, the policy must change.
 ACL_ADVICE = "the Consul token's ACL policy does not allow it (see examples/consul-acl-policy.hcl)"
+#: What to say when Consul does not know the token at all (403 `ACL not found`): the policy is not the problem.
+UNKNOWN_TOKEN = (
+    "Consul does not know the token (403 ACL not found): it is wrong, expired or deleted; "
+    "check CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE"
+)
+#: What a TLS handshake with a peer that answers plain HTTP ends in (OpenSSL's words), and what to say instead.
+PLAIN_HTTP_SIGNS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+PLAIN_HTTP = "the server answered plain HTTP: use http:// or check the port"
 
 OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+#: An OSError as its repr appears nested in requests' texts: `ConnectionResetError(104, 'Connection reset by peer')`.
+OS_ERROR_REPR = re.compile(r"\w+Error\((-?\d+), '([^']+)'\)")
 SSL_ERROR = re.compile(r"\[SSL: \w+\] [^(]+|hostname '[^']*' doesn't match '[^']*'")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+#: What requests raises (a plain OSError) for a certificate file that is not there, and what each file is.
+MISSING_TLS_FILE = re.compile(
+    r"Could not find (a suitable TLS CA certificate bundle|the TLS certificate file|the TLS key file), "
+    r"invalid path: (\S+)"
+)
+TLS_FILE_WORDS = {
+    "a suitable TLS CA certificate bundle": "CA bundle (CACERT)",
+    "the TLS certificate file": "client certificate (CLIENT_CERT)",
+    "the TLS key file": "client key (CLIENT_KEY)",
+}
+#: How requests says how long it waited: `Read timed out. (read timeout=1.0)`, `(connect timeout=2.0)`.
+TIMEOUT = re.compile(r"timed out\. \((?:read|connect) timeout=([0-9.]+)\)")
 
 
 def reason(error: BaseException) -> str:
     """The error's message; for a connection or TLS error only the OS or OpenSSL error (requests nests it deep
     in changing text): `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, ...`."""
     text = str(error)
+    if answered_plain_http(error):
+        return PLAIN_HTTP
+    waited = TIMEOUT.search(text)
+    if isinstance(error, requests.Timeout) or waited:
+        return f"no answer within {float(waited.group(1)):g} s" if waited else "no answer in time"
+    if "RemoteDisconnected" in text:
+        return "the server closed the connection without answering"
+    missing = MISSING_TLS_FILE.search(text)
+    if missing:
+        return f"the {TLS_FILE_WORDS[missing.group(1)]} {missing.group(2)} does not exist"
     cause = SSL_ERROR.search(text) or OS_ERROR.search(text)
-    return cause.group(0).strip() if cause else ADDRESS.sub("", text)
+    if cause:
+        return cause.group(0).strip()
+    nested = OS_ERROR_REPR.search(text)
+    if nested:
+        return f"[Errno {nested.group(1)}] {nested.group(2)}"
+    return ADDRESS.sub("", text)
+
+
+def answered_plain_http(error: BaseException) -> bool:
+    """Whether a TLS handshake failed because the peer speaks plain HTTP (an https:// URL on an http port)."""
+    text = str(error)
+    return "SSL" in text and any(sign in text for sign in PLAIN_HTTP_SIGNS)
 
 
 def describe(error: BaseException) -> str:
-    """`Type: reason`; a refusal by Consul's ACLs says so in words (it is no outage: retrying will not help)."""
+    """`Type: reason`; a refusal by Consul's ACLs says so in words (it is no outage: retrying will not help), and
+    so does a token Consul does not know, and an https:// request a plain-HTTP server answered."""
     if isinstance(error, consul.ACLPermissionDenied):
-        return f"permission denied (403): {ACL_ADVICE}"
+        return acl_refusal(error)
+    if answered_plain_http(error):
+        return PLAIN_HTTP
     return f"{type(error).__name__}: {reason(error)}"
+
+
+def acl_refusal(error: BaseException) -> str:
+    """A 403 from Consul in words: an unknown token (`ACL not found`) is not a policy that lacks a right."""
+    if "acl not found" in str(error).lower():
+        return UNKNOWN_TOKEN
+    return f"permission denied (403): {ACL_ADVICE}"

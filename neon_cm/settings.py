@@ -12,6 +12,7 @@ import attrs
 
 from messages.settings import Settings
 from neon_cm.keys import SETTINGS_PREFIX
+from neon_cm.urls import has_user_info, masked
 
 #: Longer than a day, or shorter than a tenth of a second, between polls is taken for a typo, not a wish.
 MAX_POLL_SECONDS = 86_400.0
@@ -29,7 +30,9 @@ SHOWN_CHARS = 60
 
 
 def shown(value: str) -> str:
-    """A value quoted for a message; a long one cut, with its length, so one bad value is never a huge line."""
+    """A value quoted for a message; a long one cut, with its length, so one bad value is never a huge line; a URL's
+    user-info (`user:password@`) hidden."""
+    value = masked(value)
     if len(value) <= SHOWN_CHARS:
         return repr(value)
     return f"{value[:SHOWN_CHARS]!r}... ({len(value)} characters)"
@@ -76,26 +79,65 @@ def parse_url_template(text: str) -> str:
     if not template.isprintable():
         raise ValueError("a URL has no control characters in it")
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        parsed = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)]
     except ValueError as error:
         raise ValueError(f"not a template: {error}") from None
+    fields = {name for name, _, _ in parsed if name is not None}
     unknown = fields - TEMPLATE_FIELDS
     if unknown:
         raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{hostname}} or {{addr}}")
+    dressed = next(
+        (name for name, spec, conversion in parsed if name in TEMPLATE_FIELDS and (spec or conversion)), None
+    )
+    if dressed is not None:
+        raise ValueError(f"write {{{dressed}}} plain: a placeholder takes no conversion (!r) or format (:>20)")
+    glued = glued_placeholders(template)
+    if glued:
+        raise ValueError(f"{glued} run two values together; put text (a dot, a colon) between placeholders")
+    for name in sorted(TEMPLATE_FIELDS):
+        if f"[{{{name}}}]" in template:
+            raise ValueError(
+                f"write {{{name}}} without brackets: an IPv6 manager address already carries them in {{addr}}"
+            )
+    if has_user_info(template):
+        raise ValueError(
+            "a user name or password (user:password@) is never sent to Vault, and would show in the log; remove it"
+        )
     try:
         example = template.format(hostname="manager-1", addr="10.0.0.1")
     except (ValueError, IndexError, KeyError) as error:
         raise ValueError(f"not a template: {error}") from None
-    parts = urlsplit(example)
+    for mark, part in (("?", "a query (?...)"), ("#", "a fragment (#...)")):
+        if mark in example:
+            raise ValueError(f"{part} has no place in a Vault's address; end the template at the port")
+    try:
+        parts = urlsplit(example)
+    except ValueError:
+        raise ValueError("not a URL (a host in brackets must be an IPv6 address)") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("not an http:// or https:// URL")
-    address = parts.netloc.rpartition("@")[2]
+    if parts.path not in ("", "/"):
+        raise ValueError(
+            f"a path ({parts.path}) has no place in a Vault's address: the service asks for /v1/sys/... itself; "
+            "end the template at the port"
+        )
+    address = parts.netloc
     host, port = (address, None) if address.endswith("]") or ":" not in address else address.rpartition(":")[::2]
     if port is not None and not (port.isdigit() and port.isascii() and 1 <= int(port) <= 65535):
         raise ValueError("the port must be a number from 1 to 65535")
     if not URL_HOST.fullmatch(host):
         raise ValueError(f"{shown(host)} is not a host name or address")
     return template
+
+
+def glued_placeholders(template: str) -> str | None:
+    """`{addr}{hostname}` when two placeholders follow each other with no text between them, else None."""
+    previous: str | None = None
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if name is not None and previous is not None and not literal:
+            return f"{{{previous}}}{{{name}}}"
+        previous = name
+    return None
 
 
 def checked_length(text: str) -> str:
@@ -112,10 +154,16 @@ PARSERS = {
 }
 
 
+def setting_text(value: object) -> str:
+    """A setting's value as an operator writes it in Consul: `30` (not `30.0`), `0.5`, a template as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def default_text(name: str) -> str:
     """The default of a setting as it is written to Consul."""
-    value = getattr(DEFAULTS, name)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return setting_text(getattr(DEFAULTS, name))
 
 
 def parse_settings(stored: Mapping[str, str | None]) -> tuple[Settings, list[SettingProblem]]:
@@ -135,4 +183,4 @@ def parse_settings(stored: Mapping[str, str | None]) -> tuple[Settings, list[Set
 
 def describe_settings(settings: Settings) -> str:
     """The effective settings on one line, for the log."""
-    return " ".join(f"{name}={getattr(settings, name)}" for name in PARSERS)
+    return " ".join(f"{name}={setting_text(getattr(settings, name))}" for name in PARSERS)

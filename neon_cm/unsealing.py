@@ -4,7 +4,6 @@ against this instance's lease on the lock at the moment it is decided and again 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ import attrs
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
 from messages.vault import UnsealFinished, UnsealRequested
+from neon_cm.booleans import parse_switch, switch_text
 from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.vault import Garbage, NotSent, Rejected, SealStatus, Unreachable, UnsealAnswer
@@ -226,12 +226,11 @@ class Unsealing:
     def leased(self, event: BecameLeader | LeaseExtended, now: float) -> Decision[Unsealing]:
         if isinstance(event, LeaseExtended) and self.session and event.session != self.session:
             return self, ()  # another session's lease (not ours since BecameLeader said which): no grounds to unseal
-        until = event.valid_until if event.valid_until > 0 else math.inf
+        # A deadline is always given (Leadership's lease); none (0) is a lease already over, never one without end.
+        until = event.valid_until
         after = attrs.evolve(self, lease_until=until, session=event.session)
         if isinstance(event, BecameLeader):
             after = attrs.evolve(after, waiting_said=False)
-        if math.isinf(until):
-            return after, (CancelTimer(LEASE),)
         return after, (StartTimer(LEASE, max(0.0, until - now)),)
 
     def cancel_all(self, reason: str, effects: tuple[Any, ...]) -> Decision[Unsealing]:
@@ -286,16 +285,13 @@ class Unsealing:
         if self.switch_problem is not None:
             effects.append(log(Level.INFO, f"reading {DISABLE_AUTO_UNSEAL_KEY} from Consul again"))
         text = (event.text or "").strip()
-        switched_off = text.lower() == "true"
-        if text.lower() not in ("", "true", "false") and text != self.odd_switch:
-            effects.append(
-                log(
-                    Level.WARN,
-                    f"{DISABLE_AUTO_UNSEAL_KEY}={text[:40]!r} is neither true nor false; auto-unseal stays on",
-                )
-            )
+        # The one reading of a switch (the CLI's too): `yes`/`on`/`1` count, with a note; other words keep it on.
+        switched_off, note = parse_switch(text[:40])
+        if note is not None and text != self.odd_switch:
+            stays = "off" if switched_off else "on"
+            effects.append(log(Level.WARN, f"{DISABLE_AUTO_UNSEAL_KEY}={note}: auto-unseal is {stays}"))
         if switched_off != self.switched_off:
-            shown = text[:40] if text else "<missing>"
+            shown = switch_text(text[:40]) if text else "<missing>"
             state = "off" if switched_off else "on"
             effects.append(log(Level.INFO, f"auto-unseal is switched {state} ({DISABLE_AUTO_UNSEAL_KEY}={shown})"))
         after = attrs.evolve(self, switch_problem=None, odd_switch=text, switched_off=switched_off)

@@ -1,4 +1,6 @@
-"""Prepare the local stack for the demo: a base definition, quick polls, and the environment to run with."""
+"""Prepare the local stack for the demo: a base definition, quick polls, and the environment to run with.
+
+Run from the repository's root as `python -m scripts.demo_setup` (scripts/demo does), so teststack imports."""
 
 from __future__ import annotations
 
@@ -9,20 +11,19 @@ import sys
 from pathlib import Path
 
 import consul
-import stack
+
+import teststack
+from neon_cm.encoding import deflate
+from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from neon_cm.encoding import deflate  # noqa: E402 -- needs the repo root on sys.path, set just above
-from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX  # noqa: E402
 
 DEMO_SETTINGS = {"node_poll_seconds": "5", "vault_poll_seconds": "5", "vault_url_template": "http://{addr}:8200"}
 
 
 def main() -> int:
     """Seed Consul for the demo and print the service's environment as shell export lines."""
-    state = stack.load()
+    state = teststack.load()
     host, port = state["consul"]["http_addr"].rsplit(":", 1)
     client = consul.Consul(host=host, port=int(port))
     base = json.loads((ROOT / "examples" / "cluster-definition.json").read_text())

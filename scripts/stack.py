@@ -1,14 +1,15 @@
-"""Real test stack on loopback (Consul, a 5-node Docker Swarm, 3-node OpenBao): the command line, and the module
-tests and benchmarks import (`import stack`). The parts live in the package scripts/teststack/."""
+"""The stack's command line under its old name: `python scripts/stack.py ARGS` is `python -m teststack ARGS`."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from teststack import *  # noqa: F403 - this module is the package's public face under its old name
-from teststack import __all__ as __all__
+# Run by path, Python puts scripts/ on sys.path, not the repository's root where the teststack package is; this
+# file is the one place that adds it. Everything else runs from the root (`python -m teststack`, pytest, bench).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from teststack.cli import main
-from teststack.common import _http as _http  # a test speaks to OpenBao with the stack's own HTTP helper
 
 if __name__ == "__main__":
     sys.exit(main())

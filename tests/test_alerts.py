@@ -74,15 +74,15 @@ def test_the_alert_rules_pass_their_unit_tests() -> None:
 
 
 def test_every_alert_has_a_summary_and_a_runbook() -> None:
-    """Each rule carries a summary and a runbook line pointing at the README's alert table."""
+    """Each rule carries a summary and a runbook line pointing at the alert table of docs/operations.md."""
     text = ALERTS.read_text()
     alerts = re.findall(r"- alert: (\w+)", text)
 
     assert len(alerts) == text.count("summary:")
-    expected = [f'runbook: "neon-cluster-manager README.md, Operations > Alerts: {alert}"' for alert in alerts]
+    expected = [f'runbook: "neon-cluster-manager docs/operations.md, Alerts: {alert}"' for alert in alerts]
     assert expected == re.findall(r"runbook: .*", text)
-    readme = (ROOT / "README.md").read_text()
-    assert [] == [alert for alert in alerts if f"| `{alert}` |" not in readme]
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    assert [] == [alert for alert in alerts if f"| `{alert}` |" not in runbook]
 
 
 def test_the_alert_rules_name_only_exported_metrics() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +15,10 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neon_cm.cli import main, os_reason, show_value, strip_confidential, table
+from neon_cm.cli import main, os_reason, strip_confidential, table
 from neon_cm.encoding import canonical_json, with_hash
 from neon_cm.reader import DefinitionMismatch, StoredDefinition
-from neon_cm.settings import PARSERS
+from neon_cm.settings import PARSERS, setting_text
 from tests.service import ROOT
 from tests.strategies import base_definitions, json_values
 
@@ -211,7 +213,11 @@ def test_table_and_values_read_as_in_consul() -> None:
     """Columns line up; whole seconds print without a decimal point, as the defaults are written."""
 
     assert "A    BB\nccc  d" == table(("A", "BB"), [("ccc", "d")])
-    assert ("30", "0.5", "http://{addr}:8200") == (show_value(30.0), show_value(0.5), show_value("http://{addr}:8200"))
+    assert ("30", "0.5", "http://{addr}:8200") == (
+        setting_text(30.0),
+        setting_text(0.5),
+        setting_text("http://{addr}:8200"),
+    )
 
 
 def test_definition_json_round_trips_through_the_reader() -> None:
@@ -332,3 +338,138 @@ def test_help_lists_every_environment_variable_readme_documents(capsys: pytest.C
 
     assert 24 == len(documented)
     assert [] == [name for name in documented if not re.search(rf"^  {name} ", helped, flags=re.MULTILINE)]
+
+
+CONSUL_COMMANDS = [
+    ["definition", "get"],
+    ["definition", "put", "FILE"],
+    ["settings", "get"],
+    ["settings", "set", "node_poll_seconds", "5"],
+    ["vault", "auto-unlock"],
+    ["vault", "auto-unlock", "off"],
+]
+
+
+def bad_tls_paths(folder: Path) -> list[tuple[dict[str, str], str]]:
+    """Each TLS variable naming what cannot be used, and what the one error line must say."""
+    pem = folder / "cert.pem"
+    pem.write_text("not read before the request")
+    missing = str(folder / "nonexist" / "ca.pem")
+    pair = {"CONSUL_CLIENT_KEY": str(pem)}
+    return [
+        ({"CONSUL_CACERT": missing}, f"CONSUL_CACERT={missing} does not exist"),
+        ({"CONSUL_CACERT": str(folder)}, f"CONSUL_CACERT={folder} is a directory, not a PEM file"),
+        ({"CONSUL_CAPATH": missing}, f"CONSUL_CAPATH={missing} does not exist"),
+        ({"CONSUL_CAPATH": str(pem)}, f"CONSUL_CAPATH={pem} is not a directory (of PEM certificates)"),
+        ({**pair, "CONSUL_CLIENT_CERT": missing}, f"CONSUL_CLIENT_CERT={missing} does not exist"),
+        ({**pair, "CONSUL_CLIENT_CERT": str(folder)}, f"CONSUL_CLIENT_CERT={folder} is a directory, not a PEM file"),
+    ]
+
+
+@pytest.mark.parametrize("command", CONSUL_COMMANDS, ids=lambda command: "-".join(command))
+def test_every_consul_command_says_a_bad_tls_path_in_one_line(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CONSUL_CACERT, CONSUL_CAPATH or the client certificate naming a missing file or a directory: one `error:`
+    line naming the variable and what is wrong, exit 1 (was a 25-line traceback ending in requests' OSError)."""
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps({"Name": "n", "Schema": "1", "Datacenter": "d"}))
+    argv = [str(definition) if arg == "FILE" else arg for arg in command]
+    outcomes = []
+    for variables, says in bad_tls_paths(tmp_path):
+        code = main(argv, {**CLOSED_PORT, "CONSUL_HTTP_ADDR": "https://127.0.0.1:1", **variables})
+        outcomes.append((code, capsys.readouterr().err, says))
+
+    for code, stderr, says in outcomes:
+        assert (1, [f"neon-cluster-manager: error: {says}: TLS to Consul cannot be set up"]) == (
+            code,
+            stderr.splitlines(),
+        )
+
+
+def test_tls_files_do_not_matter_to_a_plain_http_consul(capsys: pytest.CaptureFixture[str]) -> None:
+    """Over http:// no certificate is read, so a missing one is no error: the command gets as far as Consul."""
+    code = main(["settings", "get"], {**CLOSED_PORT, "CONSUL_CACERT": "/nonexist/ca.pem", "CONSUL_CLIENT_CERT": "/x",
+                                      "CONSUL_CLIENT_KEY": "/y"})  # fmt: skip
+
+    assert (1, f"{REFUSED}\n") == (code, capsys.readouterr().err)
+
+
+def test_a_named_pipe_or_a_device_is_refused_never_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO given to `definition put` or as CONSUL_HTTP_TOKEN_FILE hung the CLI with no output, and /dev/zero as
+    the token file would be read forever: each is one line saying what the path is."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero"
+    os.mknod(zero, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+
+    put = main(["definition", "put", str(fifo)], CLOSED_PORT)
+    put_err = capsys.readouterr().err
+    token_errors = []
+    for path in (fifo, zero, tmp_path):
+        main(["settings", "get"], {**CLOSED_PORT, "CONSUL_HTTP_TOKEN_FILE": str(path)})
+        token_errors.append(capsys.readouterr().err)
+
+    nobody = "is a named pipe nobody writes to, not a regular file"
+    assert (1, f"neon-cluster-manager: error: cannot read {fifo}: {fifo} {nobody}\n") == (put, put_err)
+    assert [
+        f"neon-cluster-manager: error: CONSUL_HTTP_TOKEN_FILE={fifo} cannot be read: {fifo} {nobody}\n",
+        f"neon-cluster-manager: error: CONSUL_HTTP_TOKEN_FILE={zero} cannot be read: {zero} is a character device, "
+        "not a regular file\n",
+        f"neon-cluster-manager: error: CONSUL_HTTP_TOKEN_FILE={tmp_path} cannot be read: {tmp_path} is a directory, "
+        "not a regular file\n",
+    ] == token_errors
+
+
+def test_a_cache_path_through_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`definition get --cache c1.json/x` with c1.json a regular file ended in a NotADirectoryError traceback."""
+    (tmp_path / "c1.json").write_text("{}")
+
+    code = main(["definition", "get", "--cache", str(tmp_path / "c1.json" / "x")], CLOSED_PORT)
+
+    assert (
+        1,
+        f"neon-cluster-manager: error: cannot use the cache: cannot create {tmp_path}/c1.json/x: {tmp_path}/c1.json "
+        "is a file, not a folder\n",
+    ) == (code, capsys.readouterr().err)
+
+
+def test_a_template_with_a_password_is_refused_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """`settings set vault_url_template 'http://user:pw@{addr}:8200'` was stored; it is refused, the password hidden."""
+    code = main(["settings", "set", "vault_url_template", "http://user:pw@{addr}:8200"], CLOSED_PORT)
+    stderr = capsys.readouterr().err
+
+    assert 1 == code
+    assert "'http://<hidden>@{addr}:8200' refused (a user name or password" in stderr
+    assert "pw@" not in stderr
+
+
+def test_odd_switches_in_the_environment_are_said_once_by_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    """CONSUL_HTTP_SSL_VERIFY=nope was silent over http://: one note, then the command's own outcome."""
+    main(["settings", "get"], {**CLOSED_PORT, "CONSUL_HTTP_SSL_VERIFY": "nope"})
+
+    assert [
+        "neon-cluster-manager: CONSUL_HTTP_SSL_VERIFY='nope' is neither true nor false (yes/no, on/off and 1/0 are "
+        "read too); taken as true (Consul's TLS certificates are verified)",
+        REFUSED,
+    ] == capsys.readouterr().err.splitlines()
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever a command meets, the CLI's last resort is one `error:` line and exit 1."""
+
+    def broken(*args: Any) -> Any:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr("neon_cm.cli.consul_client", broken)
+
+    code = main(["settings", "get"], CLOSED_PORT)
+
+    assert (1, "neon-cluster-manager: error: unexpected KeyError: 'surprise' (a bug; please report it)\n") == (
+        code,
+        capsys.readouterr().err,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neon_cm.files import NotARegularFile, write_replacing
+from neon_cm.files import NotARegularFile, describe_os_error, read_given, write_replacing
 
 
 def null_device(folder: Path) -> Path:
@@ -101,3 +101,68 @@ def test_a_missing_folder_and_an_empty_path_are_refused(tmp_path: Path) -> None:
     assert f"the folder {tmp_path / 'no'} does not exist" in str(missing.value)
     assert "an empty path is not a file name" == str(empty.value)
     assert not (tmp_path / "no").exists()
+
+
+def test_a_path_through_a_regular_file_is_refused_in_words(tmp_path: Path) -> None:
+    """`--cache c1.json/x` where c1.json is a file: refused naming the file that is no folder (was a traceback)."""
+    (tmp_path / "c1.json").write_text("{}")
+
+    with pytest.raises(NotARegularFile) as refused:
+        write_replacing(tmp_path / "c1.json" / "x", b"data")
+
+    assert f"cannot create {tmp_path}/c1.json/x: {tmp_path}/c1.json is a file, not a folder" == str(refused.value)
+
+
+def test_reading_a_named_pipe_or_a_device_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO with no writer (which would block forever), a device (endless /dev/zero bytes) and a directory are
+    refused saying what they are; a symlink to a regular file is read through."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero"
+    os.mknod(zero, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+    target = tmp_path / "token"
+    target.write_bytes(b"tok\n")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+
+    refusals = []
+    for path in (fifo, zero, tmp_path):
+        with pytest.raises(NotARegularFile) as refused:
+            read_given(path)
+        refusals.append(str(refused.value))
+
+    assert [
+        f"{fifo} is a named pipe nobody writes to, not a regular file",
+        f"{zero} is a character device, not a regular file",
+        f"{tmp_path} is a directory, not a regular file",
+    ] == refusals
+    assert b"tok\n" == read_given(link)
+
+
+def test_os_errors_are_said_in_words_not_class_names() -> None:
+    """An error made without an errno still reads as the system's words."""
+
+    assert ["No such file or directory", "it is a directory, not a file", "Permission denied"] == [
+        describe_os_error(error) for error in (FileNotFoundError("/x"), IsADirectoryError(), PermissionError())
+    ]
+
+
+def test_a_pipe_with_a_writer_is_read_and_a_silent_one_given_up(tmp_path: Path) -> None:
+    """`<(cat token)` (a pipe the shell writes) is read to its end; a FIFO whose writer holds it open and
+    says nothing is refused after the wait, not waited on for ever."""
+    reader, writer = os.pipe()
+    os.write(writer, b"token-from-a-pipe\n")
+    os.close(writer)
+    fifo = tmp_path / "silent"
+    os.mkfifo(fifo)
+    silent = os.open(fifo, os.O_RDWR)  # a writer that never writes
+    try:
+        delivered = read_given(f"/proc/self/fd/{reader}")
+        with pytest.raises(NotARegularFile) as refused:
+            read_given(fifo, pipe_seconds=0.2)
+    finally:
+        os.close(reader)
+        os.close(silent)
+
+    assert b"token-from-a-pipe\n" == delivered
+    assert f"{fifo} is a named pipe that delivered nothing for 0.2 s" == str(refused.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from actors.logger import Log, LogSink
 from actors.metrics import Metrics
 from messages.lifecycle import SupervisionGaveUp
 from messages.log import Level
+from messages.settings import Settings, SettingsChanged
+from messages.swarm import NodesObserved, SwarmNode
 from messages.timing import Tick
 from messages.vault import VaultsToMonitor
-from neon_cm.health import Health, assess, from_document, to_document
+from neon_cm.health import Health, assess, from_document, stopped_document, to_document
 
 
 def test_healthy_when_listings_succeed_and_actors_run() -> None:
@@ -70,3 +73,48 @@ def test_the_metrics_actor_names_a_vault_without_a_live_monitor_and_an_actor_giv
         "actor definition is not running",
         "the Vault on manager-2 has no live monitor",
     ) == health.reasons[:2]
+
+
+def test_a_stopped_service_leaves_a_file_that_is_unhealthy_at_once() -> None:
+    """The file the service leaves at exit is unhealthy a second later, not only once it is 30 s stale."""
+    verdict = from_document(stopped_document(at=1000.0), now=1001.0)
+
+    assert Health(False, ("the service stopped at 1970-01-01T00:16:40Z",)) == verdict
+
+
+def test_causes_stay_the_same_while_the_seconds_grow() -> None:
+    """An overdue listing at 20 s and at 25 s is one outage (its cause has no figure), its reason says how long."""
+    first = assess(now=20, started=0, last_listing=None, poll_seconds=5, dead_actors=[])
+    later = assess(now=25, started=0, last_listing=None, poll_seconds=5, dead_actors=["x"])
+
+    assert ("no successful node listing",) == first.causes
+    assert ("actor x is not running", "no successful node listing") == later.causes
+    assert first.reasons != assess(now=25, started=0, last_listing=None, poll_seconds=5, dead_actors=[]).reasons
+
+
+def test_an_unhealthy_verdict_that_lasts_is_one_error_and_one_info_when_it_ends(tmp_path: Path) -> None:
+    """With the real Metrics actor: no listing for three short poll intervals, judged at several ticks (the
+    seconds grow at each), is one ERROR, not one per tick; a listing then gives one `healthy again`."""
+    stream = io.StringIO()
+    sink = LogSink(Level.DEBUG, stream=stream)
+    sink.start()
+    try:
+        with linked(None, Directory()):
+            metrics = Metrics.start(Log("test", sink), None, str(tmp_path / "health"))
+        metrics.tell(SettingsChanged(Settings(node_poll_seconds=0.1)))
+        verdicts = []
+        for _ in range(4):
+            time.sleep(0.6)
+            metrics.ask(Tick("health"))
+            verdicts.append(from_document((tmp_path / "health").read_bytes(), time.time()).reasons)
+        metrics.tell(NodesObserved((SwarmNode("id", "manager-1", "manager", "127.0.0.11"),)))
+        metrics.ask(Tick("health"))
+        metrics.stop()
+    finally:
+        pykka.ActorRegistry.stop_all()
+        sink.stop()
+    lines = stream.getvalue().splitlines()
+
+    assert len(set(verdicts)) >= 2, "the reason says how long, so the verdicts differ"
+    assert 1 == len([line for line in lines if "[ERROR]" in line and "unhealthy: no successful node listing" in line])
+    assert 1 == len([line for line in lines if line.endswith("[INFO] [module:metrics] healthy again")])

@@ -7,7 +7,7 @@ import pytest
 from messages.log import Level
 from messages.settings import Settings
 from neon_cm.environment import ConsulAddress, parse_consul_address, parse_log_level
-from neon_cm.settings import default_text, parse_seconds, parse_settings, parse_url_template
+from neon_cm.settings import default_text, describe_settings, parse_seconds, parse_settings, parse_url_template
 
 
 def test_missing_settings_take_defaults() -> None:
@@ -164,3 +164,63 @@ def test_a_huge_value_is_described_in_one_short_line() -> None:
         f"setting neon/services/neon-cluster-manager/node_poll_seconds={value[:60]!r}... (120000 characters) "
         "rejected (120000 characters, over the 512 a setting may have); using the default"
     ) == line
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        (
+            "http://user:pw@{addr}:8200",
+            "a user name or password (user:password@) is never sent to Vault, and would show in the log; remove it",
+        ),
+        (
+            "http://{addr}:8200/v1",
+            "a path (/v1) has no place in a Vault's address: the service asks for /v1/sys/... itself; end the template "
+            "at the port",
+        ),
+        ("http://{addr}:8200?x=1", "a query (?...) has no place in a Vault's address; end the template at the port"),
+        ("http://{addr}:8200#top", "a fragment (#...) has no place in a Vault's address; end the template at the port"),
+        (
+            "http://{addr}{hostname}:8200",
+            "{addr}{hostname} run two values together; put text (a dot, a colon) between placeholders",
+        ),
+        (
+            "http://[{addr}]:8200",
+            "write {addr} without brackets: an IPv6 manager address already carries them in {addr}",
+        ),
+        ("http://[10.0.0.1]:8200", "not a URL (a host in brackets must be an IPv6 address)"),
+        ("http://{addr!r}:8200", "write {addr} plain: a placeholder takes no conversion (!r) or format (:>20)"),
+        (
+            "http://{hostname:>20}:8200",
+            "write {hostname} plain: a placeholder takes no conversion (!r) or format (:>20)",
+        ),
+    ],
+)
+def test_a_template_that_cannot_reach_vault_as_meant_is_refused_in_the_services_words(
+    template: str, reason: str
+) -> None:
+    """User-info, a path, a query, a fragment, glued placeholders and `[{addr}]` were accepted (or refused in
+    urllib's words): each is refused, saying why, without echoing a password."""
+    with pytest.raises(ValueError) as rejected:
+        parse_url_template(template)
+
+    assert reason == str(rejected.value)
+    assert "pw" not in str(rejected.value)
+
+
+def test_a_rejected_template_with_a_password_is_shown_without_it() -> None:
+    """The WARN about a stored template naming user:password@ hides the user-info."""
+    _, problems = parse_settings({"vault_url_template": "http://admin:s3cret@{addr}:8200"})
+
+    assert "s3cret" not in problems[0].describe()
+    assert "'http://<hidden>@{addr}:8200'" in problems[0].describe()
+
+
+def test_whole_seconds_are_logged_as_written() -> None:
+    """A stored `5` is logged `5`, not `5.0`; 0.5 stays 0.5."""
+
+    assert "node_poll_seconds=5 vault_poll_seconds=0.5 vault_url_template=http://{addr}:8200" == describe_settings(
+        parse_settings(
+            {"node_poll_seconds": "5", "vault_poll_seconds": "0.5", "vault_url_template": "http://{addr}:8200"}
+        )[0]
+    )

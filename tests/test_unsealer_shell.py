@@ -66,7 +66,7 @@ def test_the_answer_goes_to_the_node_monitor_registered_now(log: Log) -> None:
         unsealer = Unsealer.start(CREDENTIALS, consul_client({"CONSUL_HTTP_ADDR": "127.0.0.1:1"}), TlsSettings(), log)
     directory.register("vault-monitor:m1", new)  # the monitor restarted before the answer
 
-    unsealer.tell(BecameLeader("me", "s"))
+    unsealer.tell(BecameLeader("me", "s", time.monotonic() + 60))
     unsealer.tell(UnsealRequested("m1", "http://127.0.0.1:1"))
     wait_until(lambda: bool(new.ask("heard")))
 

@@ -212,6 +212,20 @@ def test_without_the_lock_nothing_is_read_or_sent_and_it_is_said_once() -> None:
     assert not any(isinstance(effect, (ReadSwitch, SubmitShare)) for effect in run.effects)
 
 
+def test_the_switch_is_read_as_the_cli_reads_it() -> None:
+    """`yes` switches auto-unseal off, as `vault auto-unlock` and the environment read it (one boolean reader),
+    with one WARN saying how it was read; `ture` leaves it on, with one WARN; neither is said again."""
+    run = Run.leading(2, {"m1": ModelVault(2, {0, 1})})
+    run.switch = "yes"
+    run.request("m1")
+    run.request("m1")
+
+    assert [
+        "neon/cluster/disable-auto-unseal='yes' read as true: auto-unseal is off",
+        "auto-unseal is switched off (neon/cluster/disable-auto-unseal=yes)",
+    ] == run.lines()
+
+
 def test_switch_off_and_unreadable() -> None:
     """disable-auto-unseal=true: no attempt, said once; unreadable: one ERROR per outage, not per request."""
     run = Run.leading(2, {"m1": ModelVault(2, {0, 1})})

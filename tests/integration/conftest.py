@@ -14,11 +14,9 @@ from typing import Any
 import consul
 import pytest
 
+import teststack
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.service import ROOT, Service
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import stack
 
 MANAGER = "manager-1"
 
@@ -31,14 +29,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def real_stack() -> Iterator[dict[str, Any]]:
-    """The stack from scripts/stack.py, held for this session alone: reused when already up,
+    """The stack from the teststack package, held for this session alone: reused when already up,
     else started here and stopped at the end."""
-    with stack.exclusive():
-        was_up, _ = stack.status()
-        state = stack.up()
+    with teststack.exclusive():
+        was_up, _ = teststack.status()
+        state = teststack.up()
         yield state
         if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
-            stack.down()
+            teststack.down()
 
 
 @pytest.fixture
@@ -72,7 +70,7 @@ def start_service(service_env: dict[str, str]) -> Iterator[Callable[..., Service
         return service
 
     yield start
-    secrets = unseal_key_forms(stack.load())
+    secrets = unseal_key_forms(teststack.load())
     for service in started:
         code, _ = service.stop()
         assert 0 == code or service.killed, "\n".join(service.stdout + service.stderr)
@@ -92,7 +90,7 @@ def docker_cli(real_stack: dict[str, Any]) -> Callable[..., str]:
     """Run the docker CLI against manager-1, as an operator would."""
 
     def run(*args: str) -> str:
-        return stack.docker(MANAGER, *args)
+        return teststack.docker(MANAGER, *args)
 
     return run
 
@@ -130,13 +128,13 @@ def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, A
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
     yield real_stack["vault"]
-    state = stack.load()
+    state = teststack.load()
     for index, node in enumerate(state["vault"]["nodes"]):
         if node.get("pid"):
             os.kill(node["pid"], signal.SIGCONT)
         else:
-            stack.vault_start(index)
-        stack.vault_unseal(index)
+            teststack.vault_start(index)
+        teststack.vault_unseal(index)
 
 
 @pytest.fixture

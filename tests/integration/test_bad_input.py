@@ -17,12 +17,13 @@ import consul
 import docker
 import pytest
 
+import teststack as stack
 from messages.swarm import SwarmNode
 from neon_cm.clients import docker_api
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, deflate, encode_definition, inflate, md5_base64, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
-from tests.integration.conftest import MANAGER, stack
+from tests.integration.conftest import MANAGER
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
 from tests.service import LOG_LINE, Service
 
@@ -182,7 +183,7 @@ def test_bad_node_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     """node_poll_seconds that is not a number of seconds in (0, one day]: one WARN naming key and value, 30 s
     used, the operator's value left alone; the service publishes; writing a good value applies it at once."""
     service, key, index = started_with_bad_setting(kv, start_service, "node_poll_seconds", value)
-    service.wait_for(r"\[INFO\] \[module:settings\] settings: node_poll_seconds=30.0 ")
+    service.wait_for(r"\[INFO\] \[module:settings\] settings: node_poll_seconds=30 ")
     service.wait_for(PUBLISHED)
     time.sleep(2)  # the settings watch wakes again (defaults, other writes): no second WARN
 
@@ -203,7 +204,7 @@ def test_bad_vault_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     """vault_poll_seconds bad: one WARN naming key and value, monitors poll every 30 s and report the
     Vaults; writing a good value makes them poll at that pace at once."""
     service, key, index = started_with_bad_setting(kv, start_service, "vault_poll_seconds", value)
-    service.wait_for(r"settings: .*vault_poll_seconds=30.0 ")
+    service.wait_for(r"settings: .*vault_poll_seconds=30 ")
     service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-1\] monitoring http://127.0.0.11:8200 every 30 s")
     service.wait_for(r"\[INFO\] \[module:vault-monitor:manager-1\] Vault on manager-1 .* is unsealed")
     time.sleep(2)

@@ -16,11 +16,12 @@ from typing import Any
 import consul
 import pytest
 
+import teststack as stack
 from neon_cm import __version__
 from neon_cm.encoding import canonical_json, decode_definition, deflate, inflate, verify_definition, with_hash
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from neon_cm.reader import fetch_if_changed
-from tests.integration.conftest import Cli, stack
+from tests.integration.conftest import Cli
 from tests.integration.test_vault import MANAGER_2, UNSEALED_BY_SERVICE, sealed
 from tests.service import ROOT, Service
 

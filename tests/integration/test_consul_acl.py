@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+import teststack as stack
 from neon_cm.encoding import deflate
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.integration.conftest import Cli, stack
+from tests.integration.conftest import Cli
 from tests.service import ROOT, Service
 
 POLICY = (ROOT / "examples" / "consul-acl-policy.hcl").read_text()
@@ -176,7 +177,9 @@ def test_cli_read_only_policy_reads_and_every_write_is_refused_in_one_line(
     assert (0, b"0.5\n") == (settings.returncode, settings.stdout), settings.stderr
     assert 0 == switch.returncode, switch.stderr
     assert (1, 1) == (set_refused.returncode, len(set_refused.stderr.splitlines())), set_refused.stderr
-    assert b"refused the request: permission denied (403)" in set_refused.stderr
+    assert (
+        f"refused writing {SETTINGS_PREFIX}vault_poll_seconds: permission denied (403)".encode() in set_refused.stderr
+    )
     expected = (
         f"neon-cluster-manager: error: Consul refused the definition: permission denied (403) writing "
         f"{DEFINITION_KEY}, {HASH_KEY}: the Consul token's ACL policy does not allow it "

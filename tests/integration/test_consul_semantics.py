@@ -16,13 +16,13 @@ import consul
 import pytest
 import requests
 
+import teststack as stack
 from gateways.consul import ConsulGateway, Write
 from messages.consul_answers import CheckGone, ConsulRefused, DefinitionConflict, DefinitionFenced, DefinitionWritten
 from neon_cm.clients import consul_client
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
 from neon_cm.lease import CHECK_NAME
 from tests.consul_server import ConsulServer
-from tests.integration.conftest import stack
 from tests.integration.test_consul_acl import POLICY, seed
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
 from tests.service import Service

@@ -1,5 +1,6 @@
-"""The image built by scripts/image, deployed on the test Swarm as README's Operations section says, and checked
-from outside the way an operator would: Consul, `docker service logs`, `docker inspect`, `docker service ps`."""
+"""The image built by scripts/image, deployed on the test Swarm with the `docker service create` command of
+docs/deployment.md (read from there, so the page and the test cannot drift), and checked from outside the way an
+operator would: Consul, `docker service logs`, `docker inspect`, `docker service ps`."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from typing import Any, TypeVar
 import consul
 import pytest
 
+import teststack as stack
 from neon_cm.keys import HASH_KEY
-from tests.integration.conftest import MANAGER, stack, unseal_key_forms
+from tests.deploy_docs import documented_command
+from tests.integration.conftest import MANAGER, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.service import LOG_LINE
+from teststack import images_build
 
 T = TypeVar("T")
-SECRET = "neon-vault-credentials-test"
-SERVICE = "neon-cluster-manager-test"
 ACTIVE = re.compile(r"this instance \(.*\) is active")
 STANDBY = "standing by: "
 #: Health checks every 2 s instead of 30 s, so that a test sees `healthy` and `unhealthy` in seconds; the check
@@ -41,6 +43,14 @@ FAST_HEALTH = (
     "--health-start-period",
     "5s",
 )
+
+
+#: docs/deployment.md's `docker service create` command, its secret and its service's name.
+SERVICE_CREATE = documented_command("service-create", "docker", "service", "create")
+SECRET = documented_command("service-create", "docker", "secret", "create")[3]
+SERVICE = SERVICE_CREATE[SERVICE_CREATE.index("--name") + 1]
+#: The image reference the page shows (it must exist on every manager: scripts/stack.py image loads it there).
+IMAGE = SERVICE_CREATE[-1]
 
 
 def wait_for(
@@ -60,11 +70,12 @@ def wait_for(
 
 @pytest.fixture(scope="module")
 def image(real_stack: dict[str, Any]) -> Iterator[str]:
-    """The service's image, built with scripts/image on manager-1 and loaded into every manager; its tags are
-    removed from them afterwards (Docker's build cache stays, so the next build is quick)."""
-    tag = stack.image_build()
-    yield tag
-    for name in (tag, tag.split(":")[0] + ":latest"):
+    """The image reference docs/deployment.md shows, built with scripts/image on manager-1 and loaded into every
+    manager (with the proxy's image); the tags are removed from them afterwards (Docker's build cache stays, so the
+    next build is quick)."""
+    tags = images_build()
+    yield IMAGE
+    for name in (*tags, *(tag.split(":")[0] + ":latest" for tag in tags)):
         stack.image_remove(name)
 
 
@@ -77,23 +88,21 @@ class Deployment:
         self.nodes = {node["hostname"]: node for node in state["nodes"]}
 
     def create(self, image: str, *extra: str) -> None:
-        """README's `docker service create`, plus `--network host` (the test Swarm has no bridge) and the
-        socket of whichever manager runs the task (each test manager has its own)."""
+        """docs/deployment.md's `docker service create` with the stack's Consul, `--network host` (the test Swarm has
+        no bridge), the socket of whichever manager runs the task (each test manager has its own) and its group, the
+        `extra` options, and `image` (the documented one unless a test updates to another)."""
         sockets = os.path.join(self.state["state_dir"], "docker", "{{.Node.Hostname}}", "docker.sock")
         gid = os.stat(self.nodes[MANAGER]["docker_host"][len("unix://") :]).st_gid
-        self.docker(
-            "service", "create", "--detach", "--name", SERVICE,
-            "--replicas", "1", "--constraint", "node.role==manager",
-            "--network", "host",
-            "--group", str(gid),
-            "--mount", f"type=bind,source={sockets},target=/var/run/docker.sock",
-            "--secret", SECRET,
-            "--env", f"VAULT_CREDENTIALS_FILE=/run/secrets/{SECRET}",
-            "--env", f"CONSUL_HTTP_ADDR={self.state['consul']['http_addr']}",
-            "--stop-grace-period", "10s",
-            *extra,
-            image,
-        )  # fmt: skip
+        here = {
+            "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock": (
+                f"type=bind,source={sockets},target=/var/run/docker.sock"
+            ),
+            "$(stat -c %g /var/run/docker.sock)": str(gid),
+            "CONSUL_HTTP_ADDR=<consul-host>:8500": f"CONSUL_HTTP_ADDR={self.state['consul']['http_addr']}",
+        }
+        *options, _ = SERVICE_CREATE[3:]
+        options = [here.get(word, word) for word in options]
+        self.docker("service", "create", "--detach", *options, "--network", "host", *extra, image)
 
     def tasks(self) -> list[dict[str, Any]]:
         """`docker inspect` of the service's tasks, the old ones too."""

@@ -15,6 +15,7 @@ from typing import Any
 import pykka
 import pytest
 
+import teststack as stack
 from actors.base import Directory, linked
 from actors.logger import Log, LogSink
 from actors.node_events import NodeEvents
@@ -29,7 +30,7 @@ from messages.docker import (
     StreamOutcome,
 )
 from messages.log import Level
-from tests.integration.conftest import MANAGER, stack
+from tests.integration.conftest import MANAGER
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import consul
 
+import teststack as stack
 from neon_cm.encoding import decode_definition, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
-from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, read_definition, seed_base
 from tests.service import Service, readme_seconds
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import consul
 
-from tests.integration.conftest import stack
+import teststack as stack
 from tests.integration.test_definition_pipeline import PUBLISHED, seed_base
 from tests.prometheus_server import free_port
 from tests.service import Service

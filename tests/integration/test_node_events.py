@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import consul
 
+import teststack as stack
 from neon_cm.keys import HASH_KEY, SETTINGS_PREFIX
-from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import PUBLISHED, read_definition, seed_base
 from tests.service import Service
 

@@ -336,8 +336,9 @@ def test_consul_http_token_reaches_consul_and_never_the_log(
 
 
 def readme_metrics() -> list[str]:
-    """The metric names README's metrics table lists (read at test time, so a rename there is followed)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The metric names the metrics table of docs/operations.md lists (read at test time, so a rename there is
+    followed)."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     table = text[text.index("| metric | type | what |") :]
     return re.findall(r"^\| `(neon_cm_[a-z_]+)(?:\{[^}]*\})?`", table[: table.index("\n\n")], re.M)
 

@@ -11,8 +11,8 @@ from typing import Any
 import consul
 import pytest
 
+import teststack as stack
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
-from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import PUBLISHED, seed_base
 from tests.prometheus_server import JOB, Prometheus, free_port
 from tests.service import Service

@@ -19,9 +19,9 @@ from typing import Any
 import consul
 import pytest
 
+import teststack as stack
 from neon_cm.encoding import deflate, verify_definition
 from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX
-from tests.integration.conftest import stack
 from tests.integration.test_definition_pipeline import PUBLISHED, read_definition, seed_base
 from tests.service import Service
 

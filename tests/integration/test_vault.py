@@ -17,8 +17,9 @@ from typing import Any
 import consul
 import pytest
 
+import teststack as stack
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
-from tests.integration.conftest import credentials, stack
+from tests.integration.conftest import credentials
 from tests.service import Service
 
 MANAGER_2 = 1  # index of manager-2's OpenBao node in the stack
@@ -170,7 +171,7 @@ def test_partial_attempt_left_by_another_client_is_reset_and_unsealed(
     service.wait_for(r"Vault on manager-2 .* is unsealed")
     stack.vault_restart(MANAGER_2)
     url = vault["nodes"][MANAGER_2]["url"]
-    stack._http("PUT", f"{url}/v1/sys/unseal", {"key": vault["keys_hex"][2]})
+    stack.json_request("PUT", f"{url}/v1/sys/unseal", {"key": vault["keys_hex"][2]})
     assert 1 == stack.vault_seal_status(MANAGER_2)["progress"]
 
     mark = service.mark()

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+import teststack as stack
 from gateways.vault import VaultGateway
 from messages.vault import VaultState
 from neon_cm.credentials import Secret
 from neon_cm.environment import TlsSettings
 from neon_cm.vault import HealthRole, Observation, Rejected, SealStatus
-from tests.integration.conftest import stack
 from tests.vault_model import WRONG_COMBINATION
 
 MANAGER_2 = 1  # index of manager-2's OpenBao node: a raft follower

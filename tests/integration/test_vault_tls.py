@@ -10,8 +10,9 @@ from typing import Any
 import consul
 import pytest
 
+import teststack as stack
 from neon_cm.keys import SETTINGS_PREFIX
-from tests.integration.conftest import credentials, stack
+from tests.integration.conftest import credentials
 from tests.service import Service
 
 MANAGER_3 = 2  # index of manager-3's OpenBao node, the one served over HTTPS here

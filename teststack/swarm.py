@@ -8,37 +8,21 @@ import shutil
 import subprocess
 from typing import Any
 
-from .common import (
-    _SYS_PATH,
-    SWARM_PORT,
-    StackError,
-    _docker_api,
-    _docker_api_delete,
-    _find_docker_cli,
-    _find_dockerd,
-    _pid_alive,
-    _procs_under,
-    _spawn,
-    _stop_pids,
-    _timeout,
-    _umount_under,
-    _wait_until,
-    _write_state,
-    load,
-    state_dir,
-)
-
-# --------------------------------------------------------------------------- docker
+from .binaries import SYS_PATH, find_docker_cli, find_dockerd
+from .http import docker_delete, docker_get
+from .processes import pid_alive, procs_under, scaled_timeout, spawn, stop_pids, umount_under, wait_until
+from .state import SWARM_PORT, StackError, load, state_dir, write_state
 
 
-def _node_dir(sd: str, name: str) -> str:
+def node_dir(sd: str, name: str) -> str:
+    """The folder of docker node `name` under state dir `sd`: its socket, data, config and log."""
     return os.path.join(sd, "docker", name)
 
 
 def _dockerd_argv(sd: str, name: str) -> list[str]:
-    d = _node_dir(sd, name)
+    d = node_dir(sd, name)
     dockerd = [
-        _find_dockerd(),
+        find_dockerd(),
         "--host",
         f"unix://{d}/docker.sock",
         "--data-root",
@@ -62,8 +46,9 @@ def _dockerd_argv(sd: str, name: str) -> list[str]:
     return ["unshare", "--uts", "sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh", name, *dockerd]
 
 
-def _docker_launch(sd: str, name: str) -> int:
-    d = _node_dir(sd, name)
+def docker_launch(sd: str, name: str) -> int:
+    """Start node `name`'s dockerd (in a UTS namespace named after it) without waiting; return its pid."""
+    d = node_dir(sd, name)
     for sub in ("data", "exec"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     cfg = os.path.join(d, "daemon.json")
@@ -71,8 +56,24 @@ def _docker_launch(sd: str, name: str) -> int:
         with open(cfg, "w") as fh:
             fh.write("{}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["PATH"] = _SYS_PATH
-    return _spawn(_dockerd_argv(sd, name), os.path.join(d, "dockerd.log"), env=env)
+    env["PATH"] = SYS_PATH
+    return spawn(_dockerd_argv(sd, name), os.path.join(d, "dockerd.log"), env=env)
+
+
+def docker_node_launch(sd: str, name: str, role: str, addr: str) -> dict[str, Any]:
+    """Start the dockerd of node `name` (swarm `role`, address `addr`) under `sd` without waiting; return its
+    stack.json entry."""
+    d = node_dir(sd, name)
+    return {
+        "hostname": name,
+        "role": role,
+        "addr": addr,
+        "docker_host": f"unix://{d}/docker.sock",
+        "pid": docker_launch(sd, name),
+        "swarm_addr": f"{addr}:{SWARM_PORT}",
+        "dir": d,
+        "log": os.path.join(d, "dockerd.log"),
+    }
 
 
 def _node_entry(st: dict[str, Any], name: str) -> dict[str, Any]:
@@ -87,18 +88,19 @@ def _sock(node: dict[str, Any]) -> str:
 
 
 def _docker_wait_ping(node: dict[str, Any], timeout: float = 60.0) -> None:
-    _wait_until(
-        lambda: _docker_api(_sock(node), "/_ping", timeout=2) == "OK",
-        _timeout(timeout),
+    wait_until(
+        lambda: docker_get(_sock(node), "/_ping", timeout=2) == "OK",
+        scaled_timeout(timeout),
         f"dockerd of {node['hostname']} to answer on {node['docker_host']}",
         node["log"],
         node["pid"],
     )
 
 
-def _run_docker(docker_host: str, args: tuple[str, ...], timeout: float = 60.0) -> str:
+def run_docker(docker_host: str, args: tuple[str, ...], timeout: float = 60.0) -> str:
+    """Run the docker CLI with `args` against `docker_host`; return stdout, raise StackError with stderr on failure."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    argv = [_find_docker_cli(), "-H", docker_host, *args]
+    argv = [find_docker_cli(), "-H", docker_host, *args]
     try:
         r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
@@ -113,11 +115,11 @@ def _run_docker(docker_host: str, args: tuple[str, ...], timeout: float = 60.0) 
 
 def docker(name: str, *args: str, path: str | None = None) -> str:
     """Run the docker CLI against node `name`'s daemon; return stdout, raise StackError with stderr on failure."""
-    return _run_docker(_node_entry(load(path), name)["docker_host"], args)
+    return run_docker(_node_entry(load(path), name)["docker_host"], args)
 
 
 def _swarm_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return _docker_api(_sock(node), "/nodes", timeout=5)
+    return docker_get(_sock(node), "/nodes", timeout=5)
 
 
 def _ready_hostnames(node: dict[str, Any]) -> dict[str, str]:
@@ -125,7 +127,8 @@ def _ready_hostnames(node: dict[str, Any]) -> dict[str, str]:
     return {n["Description"]["Hostname"]: n["Status"]["State"] for n in _swarm_nodes(node)}
 
 
-def _swarm_all_ready(manager: dict[str, Any], names: list[str]) -> bool:
+def swarm_all_ready(manager: dict[str, Any], names: list[str]) -> bool:
+    """True when `manager` lists exactly the nodes `names`, all Ready, and every manager reachable."""
     nodes = _swarm_nodes(manager)
     states = {n["Description"]["Hostname"]: n["Status"]["State"] for n in nodes}
     if len(nodes) != len(names) or any(states.get(h) != "ready" for h in names):
@@ -135,7 +138,7 @@ def _swarm_all_ready(manager: dict[str, Any], names: list[str]) -> bool:
 
 
 def _local_swarm_active(node: dict[str, Any]) -> bool:
-    info = _docker_api(_sock(node), "/info", timeout=5)
+    info = docker_get(_sock(node), "/info", timeout=5)
     sw = info.get("Swarm") or {}
     if sw.get("LocalNodeState") != "active":
         return False
@@ -148,16 +151,16 @@ def docker_stop(name: str, path: str | None = None) -> None:
     st = load(sd)
     node = _node_entry(st, name)
     pids: list[int] = [node["pid"]] if node.get("pid") else []
-    _stop_pids(pids, timeout=30)
+    stop_pids(pids, timeout=30)
     # The daemon's own containerd normally exits with it; clean up anything left under its dir.
-    leftovers = _procs_under(_node_dir(sd, name))
+    leftovers = procs_under(node_dir(sd, name))
     if leftovers:
-        _stop_pids(leftovers, timeout=10)
-    _umount_under(_node_dir(sd, name))
+        stop_pids(leftovers, timeout=10)
+    umount_under(node_dir(sd, name))
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_sock(node))
     node["pid"] = None
-    _write_state(sd, st)
+    write_state(sd, st)
 
 
 def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> None:
@@ -168,13 +171,13 @@ def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> N
     sd = state_dir(path)
     st = load(sd)
     node = _node_entry(st, name)
-    if not (node.get("pid") and _pid_alive(node["pid"])):  # already running: only wait for it
-        node["pid"] = _docker_launch(sd, name)
-        _write_state(sd, st)
+    if not (node.get("pid") and pid_alive(node["pid"])):  # already running: only wait for it
+        node["pid"] = docker_launch(sd, name)
+        write_state(sd, st)
     _docker_wait_ping(node)
-    _wait_until(
+    wait_until(
         lambda: _local_swarm_active(node),
-        _timeout(timeout),
+        scaled_timeout(timeout),
         f"{name} to be an active swarm {node['role']} again",
         node["log"],
         node["pid"],
@@ -182,7 +185,7 @@ def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> N
     # Ask another running manager (a restarted manager may take a moment to rejoin raft). After a
     # manager restart the swarm may elect a new leader, which marks every node "unknown" until its
     # next heartbeat: wait until every running node is Ready again, not only this one.
-    running = [n for n in st["nodes"] if n["hostname"] == name or _pid_alive(n.get("pid"))]
+    running = [n for n in st["nodes"] if n["hostname"] == name or pid_alive(n.get("pid"))]
     observers = [n for n in running if n["role"] == "manager" and n["hostname"] != name] or [node]
 
     def ready() -> bool:
@@ -194,9 +197,9 @@ def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> N
             return all(states.get(n["hostname"]) == "ready" for n in running)
         return False
 
-    _wait_until(
+    wait_until(
         ready,
-        _timeout(timeout),
+        scaled_timeout(timeout),
         f"swarm node {name} (and every other running node) to be Ready",
         node["log"],
         node["pid"],
@@ -233,23 +236,11 @@ def extra_node_start(name: str, hostname: str, addr: str, path: str | None = Non
     st = load(sd)
     if name in st.get("extra_nodes", {}):
         raise StackError(f"an extra docker node named {name!r} is already up")
-    # _docker_launch names the UTS namespace after the node's folder: a folder called `hostname`
+    # docker_launch names the UTS namespace after the node's folder: a folder called `hostname`
     # under a root of its own gives a second node that hostname without touching the first.
-    root = _extra_root(sd, name)
-    d = _node_dir(root, hostname)
-    node = {
-        "hostname": hostname,
-        "role": "",
-        "addr": addr,
-        "docker_host": f"unix://{d}/docker.sock",
-        "pid": _docker_launch(root, hostname),
-        "swarm_addr": f"{addr}:{SWARM_PORT}",
-        "dir": d,
-        "log": os.path.join(d, "dockerd.log"),
-        "node_id": "",
-    }
+    node = {**docker_node_launch(_extra_root(sd, name), hostname, "", addr), "node_id": ""}
     st.setdefault("extra_nodes", {})[name] = node
-    _write_state(sd, st)
+    write_state(sd, st)
     _docker_wait_ping(node)
     return node
 
@@ -261,19 +252,19 @@ def extra_node_join(name: str, role: str = "worker", path: str | None = None, ti
     st = load(sd)
     node = _extra_entry(st, name)
     m1 = st["nodes"][0]
-    token = _run_docker(m1["docker_host"], ("swarm", "join-token", "-q", role)).strip()
+    token = run_docker(m1["docker_host"], ("swarm", "join-token", "-q", role)).strip()
     a = node["swarm_addr"]
-    _run_docker(
+    run_docker(
         node["docker_host"],
         ("swarm", "join", "--token", token, "--listen-addr", a, "--advertise-addr", a, m1["swarm_addr"]),
         timeout=120,
     )
-    node_id = str(_docker_api(_sock(node), "/info")["Swarm"]["NodeID"])
+    node_id = str(docker_get(_sock(node), "/info")["Swarm"]["NodeID"])
     node.update(role=role, node_id=node_id)
-    _write_state(sd, st)
-    _wait_until(
-        lambda: _docker_api(_sock(m1), f"/nodes/{node_id}")["Status"]["State"] == "ready",
-        _timeout(timeout),
+    write_state(sd, st)
+    wait_until(
+        lambda: docker_get(_sock(m1), f"/nodes/{node_id}")["Status"]["State"] == "ready",
+        scaled_timeout(timeout),
         f"manager-1 to list the extra node {name} ({node_id}) as Ready",
         node["log"],
         node["pid"],
@@ -291,28 +282,28 @@ def extra_node_remove(name: str, path: str | None = None, timeout: float = 90.0)
     if node is None:
         return
     m1 = st["nodes"][0]
-    if node.get("node_id") and _pid_alive(node.get("pid")):
+    if node.get("node_id") and pid_alive(node.get("pid")):
         with contextlib.suppress(StackError):  # it may have left already; removing it on manager-1 is what counts
-            _run_docker(node["docker_host"], ("swarm", "leave", "--force"))
+            run_docker(node["docker_host"], ("swarm", "leave", "--force"))
     if node.get("node_id"):
         # By ID: its hostname may be another node's too.
         with contextlib.suppress(StackError):
-            _run_docker(m1["docker_host"], ("node", "rm", "--force", node["node_id"]))
+            run_docker(m1["docker_host"], ("node", "rm", "--force", node["node_id"]))
     root = _extra_root(sd, name)
-    _stop_pids([p for p in [node.get("pid")] if p], timeout=30)
-    leftovers = _procs_under(root)
+    stop_pids([p for p in [node.get("pid")] if p], timeout=30)
+    leftovers = procs_under(root)
     if leftovers:
-        _stop_pids(leftovers, timeout=10)
-    _umount_under(root)
+        stop_pids(leftovers, timeout=10)
+    umount_under(root)
     shutil.rmtree(root, ignore_errors=True)
     with contextlib.suppress(OSError):
         os.rmdir(os.path.dirname(root))  # <state dir>/extra, once no extra node is left
     del st["extra_nodes"][name]
-    _write_state(sd, st)
+    write_state(sd, st)
     names = [n["hostname"] for n in st["nodes"]]
-    _wait_until(
-        lambda: _swarm_all_ready(m1, names),
-        _timeout(timeout),
+    wait_until(
+        lambda: swarm_all_ready(m1, names),
+        scaled_timeout(timeout),
         f"manager-1 to list the stack's {len(names)} nodes alone, all Ready",
         m1["log"],
         m1["pid"],
@@ -320,35 +311,37 @@ def extra_node_remove(name: str, path: str | None = None, timeout: float = 90.0)
 
 
 def up_swarm(sd: str, nodes: list[dict[str, Any]], timeout: float) -> None:
+    """Make a swarm of the launched dockerds `nodes` (the first inits it, without the ingress network; the others
+    join as their role) and wait until all are Ready."""
     for n in nodes:
         _docker_wait_ping(n)
     m1 = nodes[0]
     m1_addr = f"{m1['addr']}:{SWARM_PORT}"
-    _run_docker(m1["docker_host"], ("swarm", "init", "--listen-addr", m1_addr, "--advertise-addr", m1_addr))
+    run_docker(m1["docker_host"], ("swarm", "init", "--listen-addr", m1_addr, "--advertise-addr", m1_addr))
     # All nodes share the host's network namespace: the routing-mesh (ingress) overlay that `swarm init`
     # creates cannot work here (every node fails with "error creating vxlan interface: file exists", and
     # leaves a netns mount). Containers here use `--network host` alone, so remove it before the others join.
-    _docker_api_delete(_sock(m1), "/networks/ingress")
+    docker_delete(_sock(m1), "/networks/ingress")
 
     def ingress_gone() -> bool:
-        return not any(n.get("Name") == "ingress" for n in _docker_api(_sock(m1), "/networks"))
+        return not any(n.get("Name") == "ingress" for n in docker_get(_sock(m1), "/networks"))
 
-    _wait_until(ingress_gone, _timeout(30), "the swarm ingress network to be removed", m1["log"], m1["pid"])
+    wait_until(ingress_gone, scaled_timeout(30), "the swarm ingress network to be removed", m1["log"], m1["pid"])
     tokens = {
-        role: _run_docker(m1["docker_host"], ("swarm", "join-token", "-q", role)).strip()
+        role: run_docker(m1["docker_host"], ("swarm", "join-token", "-q", role)).strip()
         for role in ("manager", "worker")
     }
     for n in nodes[1:]:
         a = f"{n['addr']}:{SWARM_PORT}"
-        _run_docker(
+        run_docker(
             n["docker_host"],
             ("swarm", "join", "--token", tokens[n["role"]], "--listen-addr", a, "--advertise-addr", a, m1_addr),
             timeout=120,
         )
     names = [n["hostname"] for n in nodes]
-    _wait_until(
-        lambda: _swarm_all_ready(m1, names),
-        _timeout(timeout),
+    wait_until(
+        lambda: swarm_all_ready(m1, names),
+        scaled_timeout(timeout),
         f"`docker node ls` on manager-1 to show {len(names)} Ready nodes",
         m1["log"],
         m1["pid"],

@@ -5,25 +5,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .common import (
-    _find_consul,
-    _http,
-    _pid_alive,
-    _spawn,
-    _stop_pids,
-    _timeout,
-    _wait_until,
-    _write_state,
-    load,
-    state_dir,
-)
+from .binaries import find_consul
+from .http import json_request
+from .processes import pid_alive, scaled_timeout, spawn, stop_pids, wait_until
+from .state import load, state_dir, write_state
 
-# --------------------------------------------------------------------------- consul
+
+def consul_port() -> int:
+    """The port of Consul's HTTP API: $NEON_CM_CONSUL_PORT, else 8500."""
+    return int(os.environ.get("NEON_CM_CONSUL_PORT", "8500"))
 
 
 def _consul_argv(sd: str, port: int) -> list[str]:
     return [
-        _find_consul(),
+        find_consul(),
         "agent",
         "-dev",
         "-bind",
@@ -43,22 +38,25 @@ def _consul_argv(sd: str, port: int) -> list[str]:
     ]
 
 
-def _consul_leader(http_addr: str) -> str:
-    status, body = _http("GET", f"http://{http_addr}/v1/status/leader", timeout=2)
+def consul_leader(http_addr: str) -> str:
+    """The address of the leader of the Consul at `http_addr`, or "" while it has none."""
+    status, body = json_request("GET", f"http://{http_addr}/v1/status/leader", timeout=2)
     return body if status == 200 and isinstance(body, str) and body else ""
 
 
-def _consul_launch(sd: str, port: int) -> dict[str, Any]:
+def consul_launch(sd: str, port: int) -> dict[str, Any]:
+    """Start the dev agent under state dir `sd` on `port` without waiting; return its stack.json entry."""
     os.makedirs(os.path.join(sd, "consul", "data"), exist_ok=True)
     log = os.path.join(sd, "consul", "consul.log")
-    pid = _spawn(_consul_argv(sd, port), log)
+    pid = spawn(_consul_argv(sd, port), log)
     return {"http_addr": f"127.0.0.1:{port}", "pid": pid, "log": log}
 
 
-def _consul_wait(c: dict[str, Any], timeout: float = 30.0) -> None:
-    _wait_until(
-        lambda: _consul_leader(c["http_addr"]),
-        _timeout(timeout),
+def consul_wait(c: dict[str, Any], timeout: float = 30.0) -> None:
+    """Wait until the agent of stack.json entry `c` has elected a leader."""
+    wait_until(
+        lambda: consul_leader(c["http_addr"]),
+        scaled_timeout(timeout),
         f"consul at {c['http_addr']} to elect a leader",
         c["log"],
         c["pid"],
@@ -71,9 +69,9 @@ def consul_stop(path: str | None = None) -> None:
     st = load(sd)
     pid = st["consul"].get("pid")
     if pid:
-        _stop_pids([pid])
+        stop_pids([pid])
     st["consul"]["pid"] = None
-    _write_state(sd, st)
+    write_state(sd, st)
 
 
 def consul_start(path: str | None = None) -> None:
@@ -84,11 +82,11 @@ def consul_start(path: str | None = None) -> None:
     sd = state_dir(path)
     st = load(sd)
     c = st["consul"]
-    if not (c.get("pid") and _pid_alive(c["pid"])):  # already running: only wait for it
+    if not (c.get("pid") and pid_alive(c["pid"])):  # already running: only wait for it
         port = int(c["http_addr"].rsplit(":", 1)[1])
-        c.update(_consul_launch(sd, port))
-        _write_state(sd, st)
-    _consul_wait(c)
+        c.update(consul_launch(sd, port))
+        write_state(sd, st)
+    consul_wait(c)
 
 
 def consul_restart(path: str | None = None) -> None:

@@ -8,67 +8,40 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from .common import (
-    _GWBRIDGE,
-    NODES,
-    SWARM_PORT,
-    VAULT_CLUSTER_PORT,
-    VAULT_PORT,
-    VAULT_SHARES,
-    VAULT_THRESHOLD,
-    StackError,
-    _consul_port,
-    _find_bao,
-    _find_consul,
-    _find_docker_cli,
-    _find_dockerd,
-    _locked,
-    _log,
-    _mounts_under,
-    _pid_alive,
-    _procs_under,
-    _stack_file,
-    _stop_pids,
-    _umount_under,
-    _write_state,
-    load,
-    state_dir,
-)
-from .consul import _consul_launch, _consul_leader, _consul_wait
-from .openbao import (
-    _seal_status,
-    _vault_dir,
-    _vault_health_ok,
-    _vault_launch,
-    up_vault,
-)
-from .swarm import _docker_launch, _node_dir, _swarm_all_ready, up_swarm
+from .binaries import find_bao, find_consul, find_docker_cli, find_dockerd
+from .consul import consul_launch, consul_leader, consul_port, consul_wait
+from .openbao import seal_status, up_vault, vault_health_ok, vault_node_launch
+from .processes import mounts_under, pid_alive, procs_under, progress, stop_pids, umount_under
+from .state import NODES, StackError, flocked, load, stack_file, state_dir, write_state
+from .swarm import docker_node_launch, swarm_all_ready, up_swarm
 
-# --------------------------------------------------------------------------- whole stack
+#: The bridge swarm mode makes dockerd create in the host's network namespace.
+_GWBRIDGE = "docker_gwbridge"
 
 
 def _healthy(st: dict[str, Any]) -> tuple[bool, str]:
     """Check that everything in `st` is running and ready; return (ok, reason)."""
     try:
         c = st["consul"]
-        if not _pid_alive(c.get("pid")):
+        if not pid_alive(c.get("pid")):
             return False, "consul is not running"
-        if not _consul_leader(c["http_addr"]):
+        if not consul_leader(c["http_addr"]):
             return False, "consul has no leader"
         for n in st["nodes"]:
-            if not _pid_alive(n.get("pid")):
+            if not pid_alive(n.get("pid")):
                 return False, f"dockerd of {n['hostname']} is not running"
         m1 = st["nodes"][0]
-        if not _swarm_all_ready(m1, [n["hostname"] for n in st["nodes"]]):
+        if not swarm_all_ready(m1, [n["hostname"] for n in st["nodes"]]):
             return False, "swarm does not show all nodes ready"
         for v in st["vault"]["nodes"]:
-            if not _pid_alive(v.get("pid")):
+            if not pid_alive(v.get("pid")):
                 return False, f"vault {v['url']} is not running"
-            if _seal_status(v["url"])["sealed"]:
+            if seal_status(v["url"])["sealed"]:
                 return False, f"vault {v['url']} is sealed"
-        if not _vault_health_ok(st["vault"]["nodes"]):
+        if not vault_health_ok(st["vault"]["nodes"]):
             return False, "vault health is not one 200 and the rest 429"
     except Exception as exc:  # noqa: BLE001
         return False, f"{type(exc).__name__}: {exc}"
@@ -90,17 +63,17 @@ def _stop_all(sd: str) -> None:
     # Also catch daemons whose pid was not (yet) recorded: everything whose command line names the state dir
     # (dockerd's own containerd last: dockerd stops it itself).
     if os.path.isdir(sd):
-        pids += _procs_under(sd, helpers=False)
+        pids += procs_under(sd, helpers=False)
     pids = sorted(set(p for p in pids if p))
-    still = _stop_pids(pids, timeout=30)
+    still = stop_pids(pids, timeout=30)
     # dockerd's managed containerd may outlive a SIGKILLed dockerd.
     if os.path.isdir(sd):
-        rest = _procs_under(sd)
+        rest = procs_under(sd)
         if rest:
-            still += _stop_pids(rest, timeout=10)
+            still += stop_pids(rest, timeout=10)
     if still:
         raise StackError(f"could not stop processes: {still}")
-    _umount_under(sd)
+    umount_under(sd)
     if not (st and st.get("gwbridge_preexisting")):
         _remove_unused_gwbridge()
 
@@ -111,7 +84,7 @@ def _other_dockerd_running() -> bool:
             continue
         try:
             with open(f"/proc/{entry}/comm") as fh:
-                if fh.read().strip() == "dockerd" and _pid_alive(int(entry)):
+                if fh.read().strip() == "dockerd" and pid_alive(int(entry)):
                     return True
         except OSError:
             continue
@@ -131,7 +104,16 @@ def _remove_unused_gwbridge() -> None:
         return
     r = subprocess.run(["ip", "link", "delete", _GWBRIDGE], capture_output=True, text=True)
     if r.returncode != 0:
-        _log(f"could not delete {_GWBRIDGE}: {r.stderr.strip()}")
+        progress(f"could not delete {_GWBRIDGE}: {r.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def _locked(sd: str) -> Iterator[None]:
+    """Serialise up/down across processes with a lock file beside the state dir."""
+    lock_path = sd.rstrip("/") + ".lock"
+    os.makedirs(os.path.dirname(lock_path) or "/", exist_ok=True)
+    with flocked(lock_path):
+        yield
 
 
 def _remove_state(sd: str) -> None:
@@ -144,7 +126,7 @@ def _remove_state(sd: str) -> None:
     for name in ("stack.json", "stack.json.tmp"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(sd, name))
-    left = _mounts_under(sd)
+    left = mounts_under(sd)
     if left:
         raise StackError(f"still mounted under {sd}: {left}")
     with contextlib.suppress(OSError):
@@ -163,7 +145,7 @@ def up(path: str | None = None) -> dict[str, Any]:
     """Start the whole stack (idempotent: returns the existing one if up and healthy); return stack.json's content."""
     sd = state_dir(path)
     with _locked(sd):
-        if os.path.exists(_stack_file(sd)):
+        if os.path.exists(stack_file(sd)):
             try:
                 st = load(sd)
                 ok, why = _healthy(st)
@@ -171,7 +153,7 @@ def up(path: str | None = None) -> dict[str, Any]:
                 ok, why = False, str(exc)
             if ok:
                 return st
-            _log(f"existing stack in {sd} is not healthy ({why}); recreating it")
+            progress(f"existing stack in {sd} is not healthy ({why}); recreating it")
         _stop_all(sd)
         _remove_state(sd)
         os.makedirs(sd, exist_ok=True)
@@ -187,47 +169,22 @@ def up(path: str | None = None) -> dict[str, Any]:
         }
         try:
             # Launch every daemon first, then wait: they start in parallel.
-            st["consul"] = _consul_launch(sd, _consul_port())
-            for name, role, addr in NODES:
-                d = _node_dir(sd, name)
-                st["nodes"].append(
-                    {
-                        "hostname": name,
-                        "role": role,
-                        "addr": addr,
-                        "docker_host": f"unix://{d}/docker.sock",
-                        "pid": _docker_launch(sd, name),
-                        "swarm_addr": f"{addr}:{SWARM_PORT}",
-                        "dir": d,
-                        "log": os.path.join(d, "dockerd.log"),
-                    }
-                )
-            for i, (name, role, addr) in enumerate(NODES):
-                if role != "manager":
-                    continue
-                d = _vault_dir(sd, i)
-                st["vault"]["nodes"].append(
-                    {
-                        "hostname": name,
-                        "addr": addr,
-                        "url": f"http://{addr}:{VAULT_PORT}",
-                        "pid": _vault_launch(sd, i),
-                        "cluster_addr": f"http://{addr}:{VAULT_CLUSTER_PORT}",
-                        "config": os.path.join(d, "config.hcl"),
-                        "log": os.path.join(d, "bao.log"),
-                    }
-                )
-            _write_state(sd, st)
+            st["consul"] = consul_launch(sd, consul_port())
+            st["nodes"] = [docker_node_launch(sd, name, role, addr) for name, role, addr in NODES]
+            st["vault"]["nodes"] = [
+                vault_node_launch(sd, i) for i, (_, role, _) in enumerate(NODES) if role == "manager"
+            ]
+            write_state(sd, st)
 
-            _consul_wait(st["consul"])
-            _log(f"consul ready after {time.monotonic() - started:.1f}s")
+            consul_wait(st["consul"])
+            progress(f"consul ready after {time.monotonic() - started:.1f}s")
             # Vault and the swarm come up independently: do them in parallel.
             result: dict[str, Any] = {}
 
             def vault_thread() -> None:
                 try:
-                    result["init"] = up_vault(st["vault"]["nodes"], 90.0)
-                    _log(f"openbao cluster unsealed, 3 raft voters after {time.monotonic() - started:.1f}s")
+                    result["keys"] = up_vault(st["vault"]["nodes"], 90.0)
+                    progress(f"openbao cluster unsealed, 3 raft voters after {time.monotonic() - started:.1f}s")
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
                     result["error"] = exc
 
@@ -235,31 +192,22 @@ def up(path: str | None = None) -> dict[str, Any]:
             th.start()
             try:
                 up_swarm(sd, st["nodes"], 120.0)
-                _log(f"swarm of {len(st['nodes'])} nodes ready after {time.monotonic() - started:.1f}s")
+                progress(f"swarm of {len(st['nodes'])} nodes ready after {time.monotonic() - started:.1f}s")
             finally:
                 th.join()
             if "error" in result:
                 raise result["error"]
-            init = result["init"]
-            st["vault"].update(
-                {
-                    "keys_base64": init["keys_base64"],
-                    "keys_hex": init["keys"],
-                    "threshold": VAULT_THRESHOLD,
-                    "shares": VAULT_SHARES,
-                    "root_token": init["root_token"],
-                }
-            )
+            st["vault"].update(result["keys"])
             st["up_seconds"] = round(time.monotonic() - started, 1)
             st["binaries"] = {
-                "consul": _find_consul(),
-                "bao": _find_bao(),
-                "dockerd": _find_dockerd(),
-                "docker_cli": _find_docker_cli(),
+                "consul": find_consul(),
+                "bao": find_bao(),
+                "dockerd": find_dockerd(),
+                "docker_cli": find_docker_cli(),
             }
-            _write_state(sd, st)
+            write_state(sd, st)
         except BaseException:
-            _log(f"up failed; logs are in {sd} (run `python scripts/stack.py down` to clean up)")
+            progress(f"up failed; logs are in {sd} (run `python -m teststack down` to clean up)")
             raise
         return st
 
@@ -267,8 +215,8 @@ def up(path: str | None = None) -> dict[str, Any]:
 def status(path: str | None = None) -> tuple[bool, str]:
     """Return (healthy, one-line reason) for the stack in the state dir."""
     sd = state_dir(path)
-    if not os.path.exists(_stack_file(sd)):
-        return False, f"not up ({_stack_file(sd)} missing)"
+    if not os.path.exists(stack_file(sd)):
+        return False, f"not up ({stack_file(sd)} missing)"
     return _healthy(load(sd))
 
 

@@ -5,38 +5,31 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .common import (
+from .binaries import find_bao
+from .http import json_request
+from .processes import failure, pid_alive, progress, scaled_timeout, spawn, stop_pids, wait_until
+from .state import (
     NODES,
     VAULT_CLUSTER_PORT,
     VAULT_PORT,
     VAULT_SHARES,
     VAULT_THRESHOLD,
     StackError,
-    _fail,
-    _find_bao,
-    _http,
-    _log,
-    _pid_alive,
-    _spawn,
-    _stop_pids,
-    _timeout,
-    _wait_until,
-    _write_state,
     load,
     state_dir,
+    write_state,
 )
 
-# --------------------------------------------------------------------------- vault (OpenBao)
 
-
-def _vault_dir(sd: str, i: int) -> str:
+def vault_dir(sd: str, i: int) -> str:
+    """The folder of vault node i (0-based) under state dir `sd`: its config, raft data and log."""
     return os.path.join(sd, "vault", NODES[i][0])
 
 
 def _vault_config(sd: str, i: int, tls: tuple[str, str] | None = None) -> str:
     name, _role, addr = NODES[i]
     first = NODES[0][2]
-    d = _vault_dir(sd, i)
+    d = vault_dir(sd, i)
     retry = "" if i == 0 else (f'  retry_join {{\n    leader_api_addr = "http://{first}:{VAULT_PORT}"\n  }}\n')
     return (
         # No disable_mlock: OpenBao 2.x dropped mlock and warns "unknown or unsupported field disable_mlock".
@@ -59,26 +52,43 @@ def _vault_config(sd: str, i: int, tls: tuple[str, str] | None = None) -> str:
     )
 
 
-def _vault_launch(sd: str, i: int, tls: tuple[str, str] | None = None) -> int:
-    d = _vault_dir(sd, i)
+def vault_launch(sd: str, i: int, tls: tuple[str, str] | None = None) -> int:
+    """Write node i's config (HTTPS with `tls` = (certificate, key)) and start it without waiting; return its pid."""
+    d = vault_dir(sd, i)
     os.makedirs(os.path.join(d, "raft"), exist_ok=True)
     cfg = os.path.join(d, "config.hcl")
     with open(cfg, "w") as fh:
         fh.write(_vault_config(sd, i, tls))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = d
-    return _spawn([_find_bao(), "server", f"-config={cfg}"], os.path.join(d, "bao.log"), env=env, cwd=d)
+    return spawn([find_bao(), "server", f"-config={cfg}"], os.path.join(d, "bao.log"), env=env, cwd=d)
 
 
-def _seal_status(url: str) -> dict[str, Any]:
-    status, body = _http("GET", f"{url}/v1/sys/seal-status", timeout=3)
+def vault_node_launch(sd: str, i: int) -> dict[str, Any]:
+    """Start vault node i (0-based: manager i+1) under `sd` without waiting; return its stack.json entry."""
+    name, _role, addr = NODES[i]
+    d = vault_dir(sd, i)
+    return {
+        "hostname": name,
+        "addr": addr,
+        "url": f"http://{addr}:{VAULT_PORT}",
+        "pid": vault_launch(sd, i),
+        "cluster_addr": f"http://{addr}:{VAULT_CLUSTER_PORT}",
+        "config": os.path.join(d, "config.hcl"),
+        "log": os.path.join(d, "bao.log"),
+    }
+
+
+def seal_status(url: str) -> dict[str, Any]:
+    """GET /v1/sys/seal-status of the OpenBao at `url` (raise unless it answers 200 with JSON)."""
+    status, body = json_request("GET", f"{url}/v1/sys/seal-status", timeout=3)
     if status != 200 or not isinstance(body, dict):
         raise RuntimeError(f"GET {url}/v1/sys/seal-status -> {status}: {body}")
     return body
 
 
 def _health_code(url: str) -> int:
-    status, _ = _http("GET", f"{url}/v1/sys/health", timeout=3)
+    status, _ = json_request("GET", f"{url}/v1/sys/health", timeout=3)
     return status
 
 
@@ -91,7 +101,7 @@ def _vault_node(st: dict[str, Any], i: int) -> dict[str, Any]:
 
 def vault_seal_status(i: int, path: str | None = None) -> dict[str, Any]:
     """Return GET /v1/sys/seal-status of vault node i (0-based)."""
-    return _seal_status(_vault_node(load(path), i)["url"])
+    return seal_status(_vault_node(load(path), i)["url"])
 
 
 def vault_stop(i: int, path: str | None = None) -> None:
@@ -100,9 +110,9 @@ def vault_stop(i: int, path: str | None = None) -> None:
     st = load(sd)
     v = _vault_node(st, i)
     if v.get("pid"):
-        _stop_pids([v["pid"]])
+        stop_pids([v["pid"]])
     v["pid"] = None
-    _write_state(sd, st)
+    write_state(sd, st)
 
 
 def vault_start(i: int, path: str | None = None, timeout: float = 60.0, tls: tuple[str, str] | None = None) -> None:
@@ -114,13 +124,13 @@ def vault_start(i: int, path: str | None = None, timeout: float = 60.0, tls: tup
     sd = state_dir(path)
     st = load(sd)
     v = _vault_node(st, i)
-    if not (v.get("pid") and _pid_alive(v["pid"])):  # already running: only wait for it
-        v["pid"] = _vault_launch(sd, i, tls)
+    if not (v.get("pid") and pid_alive(v["pid"])):  # already running: only wait for it
+        v["pid"] = vault_launch(sd, i, tls)
         v["url"] = f"{'https' if tls else 'http'}://{v['addr']}:{VAULT_PORT}"
-        _write_state(sd, st)
-    _wait_until(
-        lambda: _seal_status(v["url"]),
-        _timeout(timeout),
+        write_state(sd, st)
+    wait_until(
+        lambda: seal_status(v["url"]),
+        scaled_timeout(timeout),
         f"vault node {i} at {v['url']} to answer seal-status",
         v["log"],
         v["pid"],
@@ -135,23 +145,25 @@ def vault_restart(i: int, path: str | None = None, tls: tuple[str, str] | None =
 
 def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any]:
     url = v["url"]
-    st = _wait_until(lambda: _seal_status(url), _timeout(timeout), f"seal-status of {url}", v.get("log"), v.get("pid"))
+    st = wait_until(
+        lambda: seal_status(url), scaled_timeout(timeout), f"seal-status of {url}", v.get("log"), v.get("pid")
+    )
     if not st["sealed"]:
         return st
     if not st["initialized"]:
         # A raft follower that has not yet fetched the join challenge from the leader.
-        st = _wait_until(
-            lambda: (lambda s: s if s["initialized"] else None)(_seal_status(url)),
-            _timeout(timeout),
+        st = wait_until(
+            lambda: (lambda s: s if s["initialized"] else None)(seal_status(url)),
+            scaled_timeout(timeout),
             f"{url} to see the initialised cluster (raft retry_join)",
             v.get("log"),
             v.get("pid"),
         )
     for key in keys:
-        status, body = _http("PUT", f"{url}/v1/sys/unseal", {"key": key}, timeout=30)
+        status, body = json_request("PUT", f"{url}/v1/sys/unseal", {"key": key}, timeout=30)
         if status != 200 or not isinstance(body, dict):
             errs = body.get("errors") if isinstance(body, dict) else body
-            raise _fail(f"unseal of {url} rejected a share (HTTP {status})", v.get("log"), str(errs))
+            raise failure(f"unseal of {url} rejected a share (HTTP {status})", v.get("log"), str(errs))
         if not body["sealed"]:
             return body
         if body["progress"] == 0:
@@ -159,12 +171,12 @@ def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any
             break
 
     def unsealed() -> dict[str, Any] | None:
-        s = _seal_status(url)
+        s = seal_status(url)
         return s if not s["sealed"] else None
 
-    return _wait_until(
+    return wait_until(
         unsealed,
-        _timeout(timeout),
+        scaled_timeout(timeout),
         f"{url} to report sealed:false after the threshold",
         v.get("log"),
         v.get("pid"),
@@ -176,30 +188,31 @@ def vault_unseal(i: int, path: str | None = None, timeout: float = 60.0) -> dict
     """Submit unseal shares to vault node i until it reports sealed:false; return its seal-status."""
     st = load(path)
     v = _vault_node(st, i)
-    if not _pid_alive(v.get("pid")):
+    if not pid_alive(v.get("pid")):
         raise StackError(f"vault node {i} ({v['url']}) is not running: call vault_start({i}) first")
     return _unseal(v, st["vault"]["keys_hex"], timeout)
 
 
 def _vault_init(v: dict[str, Any], timeout: float) -> dict[str, Any]:
     url = v["url"]
-    _wait_until(lambda: _seal_status(url), _timeout(timeout), f"{url} to answer seal-status", v["log"], v["pid"])
-    status, body = _http(
+    wait_until(lambda: seal_status(url), scaled_timeout(timeout), f"{url} to answer seal-status", v["log"], v["pid"])
+    status, body = json_request(
         "PUT", f"{url}/v1/sys/init", {"secret_shares": VAULT_SHARES, "secret_threshold": VAULT_THRESHOLD}, timeout=60
     )
     if status != 200 or not isinstance(body, dict) or "root_token" not in body:
-        raise _fail(f"PUT {url}/v1/sys/init failed (HTTP {status})", v["log"], str(body))
+        raise failure(f"PUT {url}/v1/sys/init failed (HTTP {status})", v["log"], str(body))
     return body
 
 
-def _vault_health_ok(nodes: list[dict[str, Any]]) -> bool:
+def vault_health_ok(nodes: list[dict[str, Any]]) -> bool:
+    """True when /v1/sys/health of `nodes` answers 200 on one (the active node) and 429 (standby) on the rest."""
     codes = sorted(_health_code(v["url"]) for v in nodes)
     return codes == [200] + [429] * (len(nodes) - 1)
 
 
 def _raft_all_voters(url: str, token: str, count: int) -> bool:
     """True when raft autopilot on the active node `url` is healthy with `count` voters (failure tolerance >= 1)."""
-    status, body = _http("GET", f"{url}/v1/sys/storage/raft/autopilot/state", token=token, timeout=3)
+    status, body = json_request("GET", f"{url}/v1/sys/storage/raft/autopilot/state", token=token, timeout=3)
     if status != 200 or not isinstance(body, dict):
         return False
     data = body.get("data") or {}
@@ -212,42 +225,50 @@ def _raft_all_voters(url: str, token: str, count: int) -> bool:
 
 
 def up_vault(vnodes: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
+    """Initialise the launched cluster `vnodes` on its first node, unseal every node and wait for 3 raft voters;
+    return what stack.json keeps of it: the unseal keys (base64 and hex), threshold, shares and root token."""
     init = _vault_init(vnodes[0], timeout)
     keys_hex = init["keys"]
     _unseal(vnodes[0], keys_hex, timeout)
     first = vnodes[0]
-    _wait_until(
+    wait_until(
         lambda: _health_code(first["url"]) == 200,
-        _timeout(timeout),
+        scaled_timeout(timeout),
         f"{first['url']} to become active (health 200)",
         first["log"],
         first["pid"],
     )
     # Autopilot promotes a joined non-voter after server_stabilization_time (default 10 s): shorten it.
-    status, body = _http(
+    status, body = json_request(
         "POST",
         f"{first['url']}/v1/sys/storage/raft/autopilot/configuration",
         {"server_stabilization_time": "2s"},
         token=init["root_token"],
     )
     if status >= 300:
-        _log(f"could not shorten raft autopilot server_stabilization_time (HTTP {status}): {body}")
+        progress(f"could not shorten raft autopilot server_stabilization_time (HTTP {status}): {body}")
     for v in vnodes[1:]:
         _unseal(v, keys_hex, timeout)
-    _wait_until(
-        lambda: _vault_health_ok(vnodes),
-        _timeout(timeout),
+    wait_until(
+        lambda: vault_health_ok(vnodes),
+        scaled_timeout(timeout),
         "vault health to be 200 on one node and 429 on the others",
         vnodes[-1]["log"],
     )
     # Joined followers start as raft non-voters; autopilot promotes them after ~10 s. Until then losing
     # the leader would lose the cluster, so wait for 3 voters before handing the stack to tests.
     active = next(v for v in vnodes if _health_code(v["url"]) == 200)
-    _wait_until(
+    wait_until(
         lambda: _raft_all_voters(active["url"], init["root_token"], len(vnodes)),
-        _timeout(timeout),
+        scaled_timeout(timeout),
         "raft autopilot to report all vault nodes as healthy voters",
         active["log"],
         interval=0.5,
     )
-    return init
+    return {
+        "keys_base64": init["keys_base64"],
+        "keys_hex": init["keys"],
+        "threshold": VAULT_THRESHOLD,
+        "shares": VAULT_SHARES,
+        "root_token": init["root_token"],
+    }

@@ -1,7 +1,17 @@
-"""The real test stack on loopback: a Consul dev agent, a 5-node Docker Swarm, a 3-node OpenBao raft cluster,
-and the service's image on the Swarm's managers. One module per part; scripts/stack.py is the command line."""
+"""The real test stack on loopback that tests, bench and demo use: Consul, a 5-node Docker Swarm, 3 OpenBao nodes.
 
-from .common import (
+Its parts, one module each: consul, swarm (dockerd per node, extra nodes for tests), openbao, image (the service's
+image on every manager), lifecycle (up, down, status); under them state (stack.json, locks), processes, binaries
+and http. This module is its public face: `import teststack` (tests, `python -m bench`, scripts/demo_setup.py run
+from the repository's root, which puts the package on sys.path). `python -m teststack` is its command line.
+"""
+
+from .consul import consul_restart, consul_start, consul_stop
+from .http import json_request
+from .image import image_build, image_remove, image_tag, images_build
+from .lifecycle import down, env_lines, status, up
+from .openbao import vault_restart, vault_seal_status, vault_start, vault_stop, vault_unseal
+from .state import (
     DEFAULT_CACHE_DIR,
     DEFAULT_STATE_DIR,
     NODES,
@@ -15,10 +25,6 @@ from .common import (
     load,
     state_dir,
 )
-from .consul import consul_restart, consul_start, consul_stop
-from .image import image_build, image_remove, image_tag
-from .lifecycle import down, env_lines, status, up
-from .openbao import vault_restart, vault_seal_status, vault_start, vault_stop, vault_unseal
 from .swarm import (
     docker,
     docker_restart,
@@ -55,6 +61,8 @@ __all__ = [
     "image_build",
     "image_remove",
     "image_tag",
+    "images_build",
+    "json_request",
     "load",
     "state_dir",
     "status",

@@ -1,0 +1,294 @@
+"""deploy/neon-cluster-manager.yml on the test Swarm with the `docker stack deploy` of docs/deployment.md: the
+service behind the read-only Docker proxy publishes, unseals, follows node events through the proxy, cannot do
+anything else to Docker, and `docker stack rm` stops both services cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import consul
+import pytest
+
+import teststack as stack
+from neon_cm.keys import SETTINGS_PREFIX
+from tests.deploy_docs import documented_command, documented_commands
+from tests.integration.conftest import unseal_key_forms
+from tests.integration.test_definition_pipeline import read_definition, seed_base
+from tests.integration.test_deployment import published_hash, wait_for
+from tests.service import ROOT
+from teststack import images_build
+
+DEPLOY = documented_command("stack", "docker", "stack", "deploy")
+REMOVE = documented_command("stack-rm", "docker", "stack", "rm")
+STACK = DEPLOY[-1]
+SECRETS = [command[3] for command in documented_commands("stack") if command[:3] == ["docker", "secret", "create"]]
+SERVICE = f"{STACK}_neon-cluster-manager"
+PROXY = f"{STACK}_docker-proxy"
+VOLUME = f"{STACK}_docker-proxy"
+#: Longer than the proxy's default client and server timeouts (10 s, deploy/docker-proxy/haproxy.cfg).
+IDLE_SECONDS = 15
+
+#: Run inside the service's container with its own Python and Docker SDK, through DOCKER_HOST (the proxy): what
+#: a compromised service would try. Prints {call: HTTP status}.
+PROBE = """
+import json, os, docker
+client = docker.APIClient(base_url=os.environ["DOCKER_HOST"], version="1.41", timeout=10)
+node = client.nodes()[0]
+def status(call):
+    try:
+        call()
+        return 200
+    except docker.errors.APIError as error:
+        return error.status_code
+print(json.dumps({
+    "GET /nodes": status(client.nodes),
+    "POST /containers/create": status(lambda: client.create_container("neon-docker-proxy:latest")),
+    "POST /nodes/<id>/update": status(
+        lambda: client.update_node(node["ID"], node["Version"]["Index"], node["Spec"])
+    ),
+    "GET /secrets": status(client.secrets),
+    # until=1 (1970): answered at once, should the proxy let it through.
+    "GET /events (all types)": status(
+        lambda: client._raise_for_status(client._get(client._url("/events"), params={"until": "1"}))
+    ),
+    "GET /v1.40/nodes": status(lambda: client._raise_for_status(client._get(client.base_url + "/v1.40/nodes"))),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def images(real_stack: dict[str, Any]) -> Iterator[list[str]]:
+    """The service's and the proxy's images, built with scripts/image on manager-1 and loaded into every manager
+    under every tag (the stack file names `:latest`); the tags are removed afterwards."""
+    tags = images_build()
+    yield tags
+    for name in (*tags, *(tag.split(":")[0] + ":latest" for tag in tags)):
+        stack.image_remove(name)
+
+
+def managers(state: dict[str, Any]) -> list[str]:
+    return [node["hostname"] for node in state["nodes"] if node["role"] == "manager"]
+
+
+class Stack:
+    """The stack deployed with docs/deployment.md's commands, and what an operator reads about it."""
+
+    def __init__(self, state: dict[str, Any], docker: Callable[..., str]) -> None:
+        self.state = state
+        self.docker = docker
+
+    def deploy(self) -> None:
+        """The page's `docker stack deploy`, from the repository's root, with the shell variables the page names:
+        the stack's Consul, and the socket of whichever manager runs a task (each test manager has its own)."""
+        manager = self.state["nodes"][0]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "NEON_CM_TAG"))}
+        env.update(
+            DOCKER_HOST=manager["docker_host"],
+            CONSUL_HTTP_ADDR=self.state["consul"]["http_addr"],
+            DOCKER_SOCKET=os.path.join(self.state["state_dir"], "docker", "{{.Node.Hostname}}", "docker.sock"),
+        )
+        cli = stack.load()["binaries"]["docker_cli"]
+        result = subprocess.run([cli, *DEPLOY[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert 0 == result.returncode, result.stderr
+
+    def tasks(self, service: str) -> list[dict[str, Any]]:
+        """`docker inspect` of the service's tasks."""
+        for _ in range(5):  # Swarm may prune an old task between the listing and the inspection
+            ids = self.docker("service", "ps", "--quiet", "--no-trunc", service).split()
+            try:
+                return json.loads(self.docker("inspect", "--type", "task", *ids)) if ids else []
+            except stack.StackError as error:
+                if "No such object" not in str(error):
+                    raise
+        pytest.fail(f"the tasks of {service} keep changing")
+
+    def running(self, service: str) -> list[dict[str, Any]]:
+        return [task for task in self.tasks(service) if task["Status"]["State"] == "running"]
+
+    def hostname(self, task: dict[str, Any]) -> str:
+        return self.docker("node", "inspect", "--format", "{{.Description.Hostname}}", task["NodeID"]).strip()
+
+    def container(self, task: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(the manager running the task, `docker inspect` of its container there)."""
+        host = self.hostname(task)
+        container_id = task["Status"]["ContainerStatus"]["ContainerID"]
+        return host, json.loads(stack.docker(host, "inspect", container_id))[0]
+
+    def logs(self, service: str = SERVICE) -> list[str]:
+        """`docker logs` of each of the service's task containers, on the manager running it, in task order
+        (`docker service logs` on these daemons now and then leaves out a task's first lines)."""
+        cli = stack.load()["binaries"]["docker_cli"]
+        lines: list[str] = []
+        for task in sorted(self.tasks(service), key=lambda task: task["CreatedAt"]):
+            container_id = task["Status"].get("ContainerStatus", {}).get("ContainerID")
+            if not container_id:
+                continue
+            node = next(node for node in self.state["nodes"] if node["hostname"] == self.hostname(task))
+            result = subprocess.run(
+                [cli, "-H", node["docker_host"], "logs", container_id],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                check=False,
+            )
+            lines.extend(line.rstrip() for line in result.stdout.splitlines())
+        return lines
+
+    def containers(self) -> dict[str, list[str]]:
+        """The stack's containers on each manager, running or not."""
+        label = f"label=com.docker.stack.namespace={STACK}"
+        return {name: stack.docker(name, "ps", "-aq", "--filter", label).split() for name in managers(self.state)}
+
+    def remove(self) -> tuple[int, list[dict[str, Any]]]:
+        """The page's `docker stack rm`, watching every manager for the stack's containers dying: (the command's exit
+        code, the `die` events of the containers that were running)."""
+        cli = stack.load()["binaries"]["docker_cli"]
+        running = {name: ids for name, ids in self.containers().items()}
+        watchers = {
+            name: subprocess.Popen(
+                [cli, "-H", node["docker_host"], "events", "--filter", f"label=com.docker.stack.namespace={STACK}",
+                 "--filter", "event=die", "--format", "{{json .}}"],
+                stdout=subprocess.PIPE, text=True,
+            )
+            for node in self.state["nodes"] if (name := node["hostname"]) in running
+        }  # fmt: skip
+        expected = sum(
+            1
+            for name, ids in running.items()
+            for cid in ids
+            if stack.docker(name, "inspect", "--format", "{{.State.Running}}", cid).strip() == "true"
+        )
+        died: list[dict[str, Any]] = []
+        try:
+            time.sleep(0.5)  # every watcher is following
+            result = subprocess.run(
+                [cli, "-H", self.state["nodes"][0]["docker_host"], *REMOVE[1:]], capture_output=True, text=True
+            )
+            deadline = time.monotonic() + 30
+            streams = {watcher.stdout: watcher for watcher in watchers.values() if watcher.stdout is not None}
+            while len(died) < expected and time.monotonic() < deadline:
+                readable, _, _ = select.select(list(streams), [], [], 1)
+                died.extend(json.loads(stream.readline()) for stream in readable)
+        finally:
+            for watcher in watchers.values():
+                watcher.kill()
+                watcher.communicate()
+        return result.returncode, died
+
+    def clean(self) -> None:
+        """Remove whatever of the stack is left, then its volume on every manager."""
+        if any(line.startswith(f"{STACK} ") for line in self.docker("stack", "ls").splitlines()):
+            self.docker(*REMOVE[1:])
+        wait_for(lambda: not any(self.containers().values()), 60, f"the containers of {STACK} to be removed")
+        for name in managers(self.state):
+            if stack.docker(name, "volume", "ls", "-q", "--filter", f"name={VOLUME}").split():
+                stack.docker(name, "volume", "rm", VOLUME)
+
+
+@pytest.fixture
+def deployed(
+    real_stack: dict[str, Any],
+    images: list[str],
+    kv: consul.Consul,
+    vault: dict[str, Any],
+    docker_cli: Callable[..., str],
+) -> Iterator[Stack]:
+    """The page's two secrets (the unseal keys, and a Consul token: the stack's Consul has no ACLs, so any UUID)
+    and a base definition in Consul; whatever is left of the stack is removed after the test, then the secrets."""
+    keys = json.dumps({"UnsealKeys": vault["keys_base64"], "KeyThreshold": vault["threshold"]})
+    for name, value in zip(SECRETS, (keys, str(uuid.uuid4())), strict=True):
+        with tempfile.NamedTemporaryFile("w") as secret_file:
+            secret_file.write(value)
+            secret_file.flush()
+            docker_cli("secret", "create", name, secret_file.name)
+    seed_base(kv)
+    deployment = Stack(real_stack, docker_cli)
+    try:
+        yield deployment
+    finally:
+        try:
+            deployment.clean()
+        finally:
+            for name in SECRETS:
+                docker_cli("secret", "rm", name)
+
+
+def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
+    deployed: Stack, kv: consul.Consul, labels: Callable[..., None]
+) -> None:
+    """`docker stack deploy` of deploy/neon-cluster-manager.yml: one proxy on each manager, the service on one; it
+    reads both secrets, publishes the definition and unseals a restarted Vault. With the node poll at an hour, a
+    label change reaches Consul through the node event stream, which the proxy carries; it still does after the
+    stream stayed idle longer than the proxy's default timeouts, with no reconnection."""
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "3600")  # only the event stream brings a change in time
+    started = time.monotonic()
+    deployed.deploy()
+    first = wait_for(lambda: published_hash(kv), 90, "the first definition in Consul", lambda: deployed.logs())
+    print(f"docker stack deploy to the first definition in Consul: {time.monotonic() - started:.1f} s")
+    proxies: list[dict[str, Any]] = wait_for(
+        lambda: tasks if len(tasks := deployed.running(PROXY)) == 3 else None, 60, "a proxy on every manager"
+    )
+    stack.vault_restart(1)
+    wait_for(lambda: not stack.vault_seal_status(1)["sealed"], 30, "manager-2's restarted Vault to be unsealed")
+    wait_for(
+        lambda: any("GET /v1.41/events?" in line and " 200 " in line for line in deployed.logs(PROXY)),
+        30,
+        "the proxy to log the service's event stream (at its response headers: `option logasap`)",
+    )
+    before = len(deployed.logs())
+    time.sleep(IDLE_SECONDS)  # the event stream stays idle longer than the proxy's default timeouts
+    labels("worker-1", "io.neon.compute.cores", "8")
+    wait_for(lambda: published_hash(kv) != first, 30, "a new definition after a label change", deployed.logs)
+    definition, _, _, _ = read_definition(kv)
+    lines = deployed.logs()
+    proxy_hosts = sorted(deployed.hostname(task) for task in proxies)
+
+    assert ["manager-1", "manager-2", "manager-3"] == proxy_hosts
+    assert 8 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
+    assert any("auto-unseal enabled: 3 keys, threshold 2" in line for line in lines)
+    assert any("Vault on manager-2" in line and "is unsealed" in line for line in lines)
+    assert [] == [line for line in lines[before:] if "node events" in line], "the event stream was cut"
+    assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
+
+
+def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_cleanly(deployed: Stack) -> None:
+    """From inside the service's container (uid 10001, no extra group, no Docker socket mounted), through the proxy:
+    creating a container, updating a node, listing secrets, reading every event type and another API version are
+    refused with 403, while the node listing works. `docker stack rm` exits 0 and every container of the stack (the
+    service's, the three proxies) exits 0."""
+    deployed.deploy()
+    (task,) = wait_for(lambda: deployed.running(SERVICE), 90, "the service's task to run")
+    wait_for(lambda: len(deployed.running(PROXY)) == 3, 60, "a proxy on every manager")
+    host, container = deployed.container(task)
+    wait_for(
+        lambda: any("this instance" in line and "is active" in line for line in deployed.logs()), 60, "an active one"
+    )
+    probe = stack.docker(host, "exec", container["Id"], "python", "-c", PROBE)
+    socket_inside = stack.docker(
+        host, "exec", container["Id"], "python", "-c", "import os; print(os.path.exists('/var/run/docker.sock'))"
+    )
+    mounts = sorted((mount["Type"], mount["Destination"]) for mount in container["Mounts"])
+    exit_code, died = deployed.remove()
+
+    assert {
+        "GET /nodes": 200,
+        "POST /containers/create": 403,
+        "POST /nodes/<id>/update": 403,
+        "GET /secrets": 403,
+        "GET /events (all types)": 403,
+        "GET /v1.40/nodes": 403,
+    } == json.loads(probe)
+    assert "False" == socket_inside.strip()
+    assert [("volume", "/run/neon-docker-proxy")] == [m for m in mounts if not m[1].startswith("/run/secrets/")]
+    assert ("10001:10001", []) == (container["Config"]["User"], container["HostConfig"].get("GroupAdd") or [])
+    assert 0 == exit_code
+    assert 4 == len(died), died
+    assert [] == [event for event in died if event["Actor"]["Attributes"].get("exitCode") != "0"]
