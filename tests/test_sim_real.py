@@ -12,8 +12,8 @@ import consul
 import pytest
 import requests
 
+import teststack
 from sim.consul import CheckFlavour, SimConsul
-from tests.integration.conftest import stack
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +25,8 @@ PREFIX = "neon/sim-probe/"
 def stack_consul() -> Iterator[tuple[str, consul.Consul]]:
     """The stack's Consul (its URL and a client), held for this test alone. Only Consul is used: the stack is not
     checked or restarted (a Vault another session left sealed is not this test's business)."""
-    with stack.exclusive():
-        host, port = stack.load()["consul"]["http_addr"].rsplit(":", 1)
+    with teststack.exclusive():
+        host, port = teststack.load()["consul"]["http_addr"].rsplit(":", 1)
         client = consul.Consul(host=host, port=int(port))
         client.kv.delete(PREFIX, recurse=True)
         yield f"http://{host}:{port}", client
