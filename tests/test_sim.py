@@ -373,6 +373,29 @@ def became_leader_lost(world: World) -> None:
     world.inject(6.0, lambda: world.docker.label(world.loop.now, 2, "io.neon.compute.cores", "2"), "a label")
 
 
+def new_session_became_leader_lost(world: World) -> None:
+    """The only instance's check is deregistered at 4 s (it steps down, takes a new session and the lock again);
+    its Unsealer does not hear the new BecameLeader (messages to it lost from 3.9 s to 5.5 s); manager-1
+    restarts at 6 s (sealed)."""
+
+    def deregister() -> None:
+        world.consul.check_deregister(world.loop.now, holder(world).actors["leadership"].state.check_id, "a peer")
+
+    world.inject(3.9, lambda: world.drops.append(("i1", "unsealer", 5.5)), "messages to the unsealer lost")
+    world.inject(4.0, deregister, "its check deregistered")
+    world.inject(6.0, lambda: world.vaults["manager-1"].restart(world.loop.now), "manager-1 restarts")
+
+
+def test_a_lost_became_leader_does_not_leave_the_unsealer_idle() -> None:
+    """Found by the long run (seed 37924 at commit 324c8ef): the Unsealer takes a LeaseExtended for another
+    session than its BecameLeader's for nothing (neon_cm/unsealing.py, since the vault helper's commit 16d7207), so
+    a lost BecameLeader of a new session leaves it refusing to unseal for the whole leadership. As for
+    Publishing: a LeaseExtended of another session with a deadline to come could be taken as a BecameLeader."""
+    results = run(range(3), new_session_became_leader_lost)
+
+    assert [] == violated(results, "converges"), shown(results)
+
+
 def test_a_lost_became_leader_does_not_leave_the_publisher_idle() -> None:
     """Found by the sim (sweep seeds 105, 222): the publisher ignores LeaseExtended for a session it does not know,
     so a lost BecameLeader leaves it idle for the whole leadership (the Unsealer takes the lease from either).
