@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from messages.docker import DockerUnreachable, ListNodes, NodesListed
-from messages.leadership import BecameLeader
+from messages.leadership import BecameLeader, LeaseExtended
 from messages.lifecycle import SupervisionGaveUp
 from messages.log import Level
 from messages.settings import Settings
@@ -347,6 +347,8 @@ class OldPublishing(Publishing):
     def decide(self, event: object, now: float) -> Decision[Publishing]:
         if 3 in self.old and isinstance(event, BecameLeader) and self.leading:
             return self, ()
+        if 3 in self.old and isinstance(event, LeaseExtended) and event.session != self.session:
+            return self, ()  # the old publisher knew no lease: nothing but BecameLeader made it take a session
         return super().decide(event, now)
 
     def decoded(self, item_index: int, value: bytes) -> tuple[Publishing, dict[str, Any], bool]:
