@@ -605,7 +605,7 @@ class OldUnsealerComponent(Component):
 
 #: Docker restarts a container whose health check fails this long after health turns red (interval x retries).
 CONTAINER_RESTART_SECONDS = 3.0
-#: A Vault request's timeout (neon_cm.clients.VAULT_TIMEOUT: 2 s to connect, 3 s to read).
+#: A Vault request's timeout (gateways.vault.VAULT_TIMEOUT: 2 s to connect, 3 s to read).
 VAULT_SECONDS = 5.0
 #: The sim's supervisors back off from 0.5 s doubling to 4 s (the service's: 1 s to 60 s), so a seed stays short.
 BACKOFF = (0.5, 4.0)
