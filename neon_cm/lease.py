@@ -250,6 +250,11 @@ class Lease:
         if not self.leading:
             assert self.session is not None  # a pass is asked for only with a session
             return attrs.evolve(self, doing="renewing its session"), (RenewSession(self.session),)
+        if self.pass_started >= self.valid_until:
+            # The lease ran out before this pass began (the instance was paused, a step hung): the check may have
+            # gone critical meanwhile, and Consul then killed the session and released the lock. A pass revives
+            # the check, never the session: step down, and the next step finds out with a renewal.
+            return self.lose_and_end("its lease ran out before its check was passed again")
         deadline = self.pass_started + GIVE_UP_SECONDS
         effects: list[Any] = []
         state = self

@@ -116,6 +116,10 @@ class Publishing:
             if not self.leading or self.attempt is not None:
                 return attrs.evolve(self, unhandled=event), ()
             return self.act_on(event)
+        if isinstance(event, LeaseExtended) and event.session != self.session and event.valid_until > now:
+            # Only our Leadership extends a lease, and only while it leads: a session we were not told of means its
+            # BecameLeader was lost on the way (or the lease was won again since). It leads: act as if told.
+            event = BecameLeader("", event.session, event.valid_until)
         if isinstance(event, BecameLeader):
             # A new session while leading is a restarted Leadership's: the old session is dead, every write on it
             # would be fenced off for good. Take the new one and act on the latest listing.

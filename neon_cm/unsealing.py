@@ -228,8 +228,10 @@ class Unsealing:
     # ---------------------------------------------------------------------------------------- the lease
 
     def leased(self, event: BecameLeader | LeaseExtended, now: float) -> Decision[Unsealing]:
-        if isinstance(event, LeaseExtended) and self.session and event.session != self.session:
-            return self, ()  # another session's lease (not ours since BecameLeader said which): no grounds to unseal
+        if isinstance(event, LeaseExtended) and event.session != self.session and event.valid_until <= now:
+            return self, ()  # another session's lease, already over: nothing to act on
+        # Only our Leadership extends a lease, and only while it leads: a session we were not told of means its
+        # BecameLeader was lost on the way (or the lease was won again since); its deadline holds all the same.
         # A deadline is always given (Leadership's lease); none (0) is a lease already over, never one without end.
         until = event.valid_until
         after = attrs.evolve(self, lease_until=until, session=event.session)
@@ -365,9 +367,11 @@ class Unsealing:
             refused = f" ({len(bad)} refused by this Vault)" if bad else ""
             return Refusal(f"Vault needs {threshold} unseal keys; the credentials hold {len(usable)} usable{refused}")
         refused_sets = self.rejected.get(hostname, frozenset())
-        for subset in itertools.combinations(usable, threshold):
-            if subset not in refused_sets:
-                return subset
+        candidates = [subset for subset in itertools.combinations(usable, threshold) if subset not in refused_sets]
+        if candidates:
+            # The one sharing the fewest keys with the combinations refused so far: a bad key is among those, so
+            # with one bad key the second attempt (or at most threshold + 1 in all) is made of good ones.
+            return min(candidates, key=lambda subset: sum(len(set(subset) & set(r)) for r in refused_sets))
         return Refusal(
             f"every combination of {threshold} of the {len(usable)} unseal keys was refused by this Vault: the keys "
             "do not unseal it (rotated, or another cluster's)",
@@ -444,7 +448,11 @@ class Unsealing:
             refused = self.rejected.get(hostname, frozenset()) | {attempt.subset}
             after = attrs.evolve(self, rejected={**self.rejected, hostname: refused})
             return after.finish(hostname, False, f"{said}; the next attempt tries another combination of the keys")
-        # Refused on its own, before the threshold: that share is unusable for this Vault.
+        if not about_the_key(answer.message):
+            # Refused for the node's sake (not initialized yet, a follower after a whole-cluster restart): the share
+            # may be good; the next attempt tries again.
+            return self.finish(hostname, False, f"{said}; trying again at the next poll")
+        # Refused on its own, before the threshold, for what it is (malformed, the wrong length): unusable here.
         after = attrs.evolve(self, bad={**self.bad, hostname: self.bad.get(hostname, frozenset()) | {index}})
         return after.finish(hostname, False, f"{said}; leaving that key out from now on")
 
@@ -478,3 +486,9 @@ class Unsealing:
             effects.append(log(level, f"{hostname}: {reason}"))
         effects += [AnswerMonitor(finished), Publish(finished)]
         return after, tuple(effects)
+
+
+def about_the_key(words: str) -> bool:
+    """Whether Vault's refusal of a share speaks of the share itself (`invalid key: ...`, `'key' must be a valid hex
+    or base64 string`), not of the node (`Vault is not initialized`)."""
+    return "key" in words.lower()

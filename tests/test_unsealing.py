@@ -73,11 +73,15 @@ def test_a_lease_extended_in_time_lets_the_attempt_go_on() -> None:
     assert [SubmitShare("m1", URL, attempt, 1, 20.0)] == [e for e in effects if isinstance(e, SubmitShare)]
 
 
-def test_a_lease_extended_for_another_session_is_not_ours() -> None:
-    """LeaseExtended names its session: one that is not the session BecameLeader named moves nothing."""
+def test_a_lease_extended_for_another_session_is_a_new_lease_unless_over() -> None:
+    """Only this instance's Leadership extends a lease, and only while it leads: a LeaseExtended naming a session
+    BecameLeader did not name means that BecameLeader was lost on the way (the simulator found an Unsealer idle for
+    a whole leadership that way), so its deadline is taken; one already over moves nothing."""
     state, _ = decide(Unsealing(3), BecameLeader("me", "s1", 10.0))
 
-    assert (state, ()) == decide(state, LeaseExtended("s0", 50.0), now=1.0)
+    assert (state, ()) == decide(state, LeaseExtended("s0", 0.5), now=1.0)
+    after, _ = decide(state, LeaseExtended("s2", 50.0), now=1.0)
+    assert ("s2", 50.0) == (after.session, after.lease_until)
 
 
 @pytest.mark.parametrize("ended", [LostLeadership("Consul unreachable"), StandingBy("other"), TimerFired(LEASE)])
