@@ -26,7 +26,6 @@ from tests.deploy_docs import documented_command
 from tests.integration.conftest import MANAGER, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.service import LOG_LINE
-from teststack import images_build
 
 T = TypeVar("T")
 ACTIVE = re.compile(r"this instance \(.*\) is active")
@@ -68,15 +67,11 @@ def wait_for(
         time.sleep(0.25)
 
 
-@pytest.fixture(scope="module")
-def image(real_stack: dict[str, Any]) -> Iterator[str]:
-    """The image reference docs/deployment.md shows, built with scripts/image on manager-1 and loaded into every
-    manager (with the proxy's image); the tags are removed from them afterwards (Docker's build cache stays, so the
-    next build is quick)."""
-    tags = images_build()
-    yield IMAGE
-    for name in (*tags, *(tag.split(":")[0] + ":latest" for tag in tags)):
-        stack.image_remove(name)
+@pytest.fixture
+def image(deploy_images: list[str]) -> str:
+    """The image reference docs/deployment.md shows, on every manager (the session's images: conftest's
+    deploy_images)."""
+    return IMAGE
 
 
 class Deployment:
@@ -288,7 +283,10 @@ def test_unhealthy_task_is_replaced_by_swarm(deployment: Deployment, image: str)
     """With Docker unreachable from inside the container, `neon-cluster-manager health` turns the task
     `unhealthy` after three node-poll intervals; Docker stops it (SIGTERM, so it exits 0) and Swarm starts a new
     task in its place."""
-    deployment.create(image, *FAST_HEALTH, "--env", "DOCKER_HOST=unix:///nonexistent/docker.sock")
+    # Swarm waits --restart-delay (5 s unless given) before it starts the new task.
+    deployment.create(
+        image, *FAST_HEALTH, "--restart-delay", "1s", "--env", "DOCKER_HOST=unix:///nonexistent/docker.sock"
+    )
     deployment.wait_running()
 
     def replaced() -> tuple[dict[str, Any], dict[str, Any]] | None:
