@@ -316,7 +316,8 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
     second = image + "-update"
     stack.image_tag(image, second)
     try:
-        deployment.create(image, *FAST_HEALTH)
+        # Swarm watches each updated task --update-monitor long (5 s unless given) before it updates the next.
+        deployment.create(image, *FAST_HEALTH, "--update-monitor", "1s")
         deployment.wait_running()
         wait_for(lambda: published_hash(kv), 60, "the first definition in Consul")
         deployment.docker("service", "scale", "--detach", f"{SERVICE}=2")
