@@ -49,6 +49,15 @@ def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServe
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def deploy_images(real_stack: dict[str, Any]) -> list[str]:
+    """The service's and the Docker proxy's images (their tags, the service's first), built once a session with
+    scripts/image on manager-1 and loaded into every manager under every tag, for every test that deploys them.
+    They stay on the managers after the session (the next build replaces them): Docker's build cache is kept with
+    them, and removing them costs as much as a build."""
+    return teststack.images_build()
+
+
 @pytest.fixture
 def kv(real_stack: dict[str, Any]) -> Iterator[consul.Consul]:
     """A Consul client with the service's keys (neon/) cleared before the test."""

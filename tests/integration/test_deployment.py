@@ -27,7 +27,6 @@ from tests.integration.conftest import MANAGER, unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.service import LOG_LINE
 from tests.waiting import wait_until
-from teststack import images_build
 
 #: Seconds between tries of a condition that runs `docker` commands (each one a process).
 DOCKER_PACE = 0.25
@@ -55,15 +54,11 @@ SERVICE = SERVICE_CREATE[SERVICE_CREATE.index("--name") + 1]
 IMAGE = SERVICE_CREATE[-1]
 
 
-@pytest.fixture(scope="module")
-def image(real_stack: dict[str, Any]) -> Iterator[str]:
-    """The image reference docs/deployment.md shows, built with scripts/image on manager-1 and loaded into every
-    manager (with the proxy's image); the tags are removed from them afterwards (Docker's build cache stays, so the
-    next build is quick)."""
-    tags = images_build()
-    yield IMAGE
-    for name in (*tags, *(tag.split(":")[0] + ":latest" for tag in tags)):
-        stack.image_remove(name)
+@pytest.fixture
+def image(deploy_images: list[str]) -> str:
+    """The image reference docs/deployment.md shows, on every manager (the session's images: conftest's
+    deploy_images)."""
+    return IMAGE
 
 
 class Deployment:
@@ -281,7 +276,10 @@ def test_unhealthy_task_is_replaced_by_swarm(deployment: Deployment, image: str)
     """With Docker unreachable from inside the container, `neon-cluster-manager health` turns the task
     `unhealthy` after three node-poll intervals; Docker stops it (SIGTERM, so it exits 0) and Swarm starts a new
     task in its place."""
-    deployment.create(image, *FAST_HEALTH, "--env", "DOCKER_HOST=unix:///nonexistent/docker.sock")
+    # Swarm waits --restart-delay (5 s unless given) before it starts the new task.
+    deployment.create(
+        image, *FAST_HEALTH, "--restart-delay", "1s", "--env", "DOCKER_HOST=unix:///nonexistent/docker.sock"
+    )
     deployment.wait_running()
 
     def replaced() -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -315,7 +313,8 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
     second = image + "-update"
     stack.image_tag(image, second)
     try:
-        deployment.create(image, *FAST_HEALTH)
+        # Swarm watches each updated task --update-monitor long (5 s unless given) before it updates the next.
+        deployment.create(image, *FAST_HEALTH, "--update-monitor", "1s")
         deployment.wait_running()
         wait_until(lambda: published_hash(kv), 60, "the first definition in Consul", interval=DOCKER_PACE)
         deployment.docker("service", "scale", "--detach", f"{SERVICE}=2")

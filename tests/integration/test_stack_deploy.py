@@ -25,7 +25,6 @@ from tests.integration.test_definition_pipeline import read_definition, seed_bas
 from tests.integration.test_deployment import DOCKER_PACE, published_hash
 from tests.service import ROOT
 from tests.waiting import wait_until
-from teststack import images_build
 
 DEPLOY = documented_command("stack", "docker", "stack", "deploy")
 REMOVE = documented_command("stack-rm", "docker", "stack", "rm")
@@ -63,16 +62,6 @@ print(json.dumps({
     "GET /v1.40/nodes": status(lambda: client._raise_for_status(client._get(client.base_url + "/v1.40/nodes"))),
 }))
 """
-
-
-@pytest.fixture(scope="module")
-def images(real_stack: dict[str, Any]) -> Iterator[list[str]]:
-    """The service's and the proxy's images, built with scripts/image on manager-1 and loaded into every manager
-    under every tag (the stack file names `:latest`); the tags are removed afterwards."""
-    tags = images_build()
-    yield tags
-    for name in (*tags, *(tag.split(":")[0] + ":latest" for tag in tags)):
-        stack.image_remove(name)
 
 
 def managers(state: dict[str, Any]) -> list[str]:
@@ -202,7 +191,7 @@ class Stack:
 @pytest.fixture
 def deployed(
     real_stack: dict[str, Any],
-    images: list[str],
+    deploy_images: list[str],
     kv: consul.Consul,
     vault: dict[str, Any],
     docker_cli: Callable[..., str],
