@@ -18,6 +18,7 @@ from actors.ticker import Ticker
 from messages.lifecycle import ActorRestarted, StopChild, SuperviseChild, SupervisionGaveUp
 from messages.log import Level
 from messages.timing import SetInterval, Tick
+from tests.recorder import Recorder
 from tests.waiting import wait_until
 
 QUICK = {"backoff": (0.02, 0.1)}
@@ -60,22 +61,6 @@ class Fragile(ServiceActor):
 
     def fail(self) -> None:
         raise Boom("the thread broke")
-
-
-class Recorder(pykka.ThreadingActor):
-    """A subscriber that keeps what it hears."""
-
-    use_daemon_thread = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.heard: list[Any] = []
-
-    def on_receive(self, message: Any) -> Any:
-        if message == "heard":
-            return list(self.heard)
-        self.heard.append(message)
-        return None
 
 
 @pytest.fixture

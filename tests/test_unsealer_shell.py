@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pykka
 import pytest
@@ -22,24 +21,9 @@ from messages.vault import UnsealFinished, UnsealRequested
 from neon_cm.credentials import Secret, UnsealCredentials
 from neon_cm.environment import TlsSettings, consul_access
 from neon_cm.unsealing import SubmitShare
+from tests.recorder import Recorder
 
 CREDENTIALS = UnsealCredentials((Secret("aGVsbG8="), Secret("d29ybGQ=")), 2)
-
-
-class Recorder(pykka.ThreadingActor):
-    """Stands for a node's monitor: keeps what it hears."""
-
-    use_daemon_thread = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.heard: list[Any] = []
-
-    def on_receive(self, message: Any) -> Any:
-        if message == "heard":
-            return list(self.heard)
-        self.heard.append(message)
-        return None
 
 
 @pytest.fixture
