@@ -1,9 +1,9 @@
 """A simulated Consul 1.8 (one server, one agent): KV with indexes and cas, sessions bound to TTL checks, locks,
 transactions with check-session, agent restarts that lose checks, restarts with or without state, outages.
 
-It answers as the real one does (the facts in /work/shared/stack.md, pinned by tests/test_sim_servers.py and
-against the real one by tests/test_sim_real.py): a PUT of the same value keeps the key's ModifyIndex; a GET of a
-missing key answers 404 with index 1 (then the store's latest index); a pass of an unknown check answers 500
+It answers as the real one does (pinned by tests/test_sim_servers.py, and against the real one by
+tests/integration/test_sim_real.py): a PUT of the same value keeps the key's ModifyIndex; a GET of a missing
+key answers 404 with index 1 (then the store's latest index); a pass of an unknown check answers 500
 `Unknown check` (ACLs on), 500 `does not have associated TTL` (ACLs off) or 404 (Consul >= 1.11); a restart
 without state starts the indexes again from about 10; a TTL check goes critical its TTL after the last pass and
 Consul invalidates the sessions bound to it, releasing their locks. Time is passed in by the caller: expiries are

@@ -12,25 +12,21 @@ import consul
 import pytest
 import requests
 
-import teststack
 from sim.consul import CheckFlavour, SimConsul
-
-pytestmark = pytest.mark.integration
 
 PREFIX = "neon/sim-probe/"
 """Keys of this test (cleared before and after it)."""
 
 
 @pytest.fixture
-def stack_consul() -> Iterator[tuple[str, consul.Consul]]:
-    """The stack's Consul (its URL and a client), held for this test alone. Only Consul is used: the stack is not
-    checked or restarted (a Vault another session left sealed is not this test's business)."""
-    with teststack.exclusive():
-        host, port = teststack.load()["consul"]["http_addr"].rsplit(":", 1)
-        client = consul.Consul(host=host, port=int(port))
-        client.kv.delete(PREFIX, recurse=True)
-        yield f"http://{host}:{port}", client
-        client.kv.delete(PREFIX, recurse=True)
+def stack_consul(real_stack: dict[str, Any]) -> Iterator[tuple[str, consul.Consul]]:
+    """The stack's Consul (its URL and a client), under the session's hold on the stack (real_stack: taking the
+    stack's lock again here, inside a session that holds it, would wait for ever)."""
+    host, port = real_stack["consul"]["http_addr"].rsplit(":", 1)
+    client = consul.Consul(host=host, port=int(port))
+    client.kv.delete(PREFIX, recurse=True)
+    yield f"http://{host}:{port}", client
+    client.kv.delete(PREFIX, recurse=True)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
