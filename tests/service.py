@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +32,11 @@ def readme_seconds(pattern: str) -> float:
 class Service:
     """One neon-cluster-manager process; its stdout and stderr are collected line by line."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], argv: Sequence[str] = ()) -> None:
+        """Start `argv` (default: this Python running neon_cm_main.py) from the repository's root, with the
+        environment `env` over this process's own."""
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "neon_cm_main.py")],
+            list(argv) or [sys.executable, str(ROOT / "neon_cm_main.py")],
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -63,12 +65,16 @@ class Service:
         with self.changed:
             return [line for line in self.stdout[after:] if re.search(pattern, line)]
 
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0, after: int = 0) -> list[str]:
-        """Wait until `count` lines from index `after` on match `pattern`; fail with the log if they don't."""
+    def wait_for(
+        self, pattern: str, count: int = 1, timeout: float = 30.0, after: int = 0, stream: str = "stdout"
+    ) -> list[str]:
+        """Wait until `count` lines of `stream` (stdout, the log, or stderr) from index `after` on match `pattern`;
+        fail with the log if they don't."""
         deadline = time.monotonic() + timeout
+        lines = self.stdout if stream == "stdout" else self.stderr
         with self.changed:
             while True:
-                found = [line for line in self.stdout[after:] if re.search(pattern, line)]
+                found = [line for line in lines[after:] if re.search(pattern, line)]
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()

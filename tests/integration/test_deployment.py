@@ -54,6 +54,23 @@ SERVICE = SERVICE_CREATE[SERVICE_CREATE.index("--name") + 1]
 IMAGE = SERVICE_CREATE[-1]
 
 
+def service_tasks(docker: Callable[..., str], service: str) -> list[dict[str, Any]]:
+    """`docker inspect` of a Swarm service's tasks, the old ones too (through `docker`, the CLI on a manager)."""
+    for _ in range(5):  # Swarm may prune an old task between the listing and the inspection
+        ids = docker("service", "ps", "--quiet", "--no-trunc", service).split()
+        try:
+            return json.loads(docker("inspect", "--type", "task", *ids)) if ids else []
+        except stack.StackError as error:
+            if "No such object" not in str(error):
+                raise
+    pytest.fail(f"the tasks of {service} keep changing")
+
+
+def task_hostname(docker: Callable[..., str], task: dict[str, Any]) -> str:
+    """The hostname of the node a task was given to."""
+    return docker("node", "inspect", "--format", "{{.Description.Hostname}}", task["NodeID"]).strip()
+
+
 @pytest.fixture
 def image(deploy_images: list[str]) -> str:
     """The image reference docs/deployment.md shows, on every manager (the session's images: conftest's
@@ -90,20 +107,13 @@ class Deployment:
         """`docker inspect` of the service's tasks, the old ones too."""
         if SERVICE not in self.docker("service", "ls", "--format", "{{.Name}}").split():
             return []
-        for _ in range(5):  # Swarm may prune an old task between the listing and the inspection
-            ids = self.docker("service", "ps", "--quiet", "--no-trunc", SERVICE).split()
-            try:
-                return json.loads(self.docker("inspect", "--type", "task", *ids)) if ids else []
-            except stack.StackError as error:
-                if "No such object" not in str(error):
-                    raise
-        pytest.fail(f"the tasks of {SERVICE} keep changing")
+        return service_tasks(self.docker, SERVICE)
 
     def running(self) -> list[dict[str, Any]]:
         return [task for task in self.tasks() if task["Status"]["State"] == "running"]
 
     def hostname(self, task: dict[str, Any]) -> str:
-        return self.docker("node", "inspect", "--format", "{{.Description.Hostname}}", task["NodeID"]).strip()
+        return task_hostname(self.docker, task)
 
     def container(self, task: dict[str, Any]) -> dict[str, Any]:
         """`docker inspect` of the task's container, on the manager that runs it."""

@@ -22,7 +22,7 @@ from neon_cm.keys import SETTINGS_PREFIX
 from tests.deploy_docs import documented_command, documented_commands
 from tests.integration.conftest import unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
-from tests.integration.test_deployment import DOCKER_PACE, published_hash
+from tests.integration.test_deployment import DOCKER_PACE, published_hash, service_tasks, task_hostname
 from tests.service import ROOT
 from tests.waiting import wait_until
 
@@ -91,20 +91,13 @@ class Stack:
 
     def tasks(self, service: str) -> list[dict[str, Any]]:
         """`docker inspect` of the service's tasks."""
-        for _ in range(5):  # Swarm may prune an old task between the listing and the inspection
-            ids = self.docker("service", "ps", "--quiet", "--no-trunc", service).split()
-            try:
-                return json.loads(self.docker("inspect", "--type", "task", *ids)) if ids else []
-            except stack.StackError as error:
-                if "No such object" not in str(error):
-                    raise
-        pytest.fail(f"the tasks of {service} keep changing")
+        return service_tasks(self.docker, service)
 
     def running(self, service: str) -> list[dict[str, Any]]:
         return [task for task in self.tasks(service) if task["Status"]["State"] == "running"]
 
     def hostname(self, task: dict[str, Any]) -> str:
-        return self.docker("node", "inspect", "--format", "{{.Description.Hostname}}", task["NodeID"]).strip()
+        return task_hostname(self.docker, task)
 
     def container(self, task: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """(the manager running the task, `docker inspect` of its container there)."""
