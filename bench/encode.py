@@ -195,44 +195,39 @@ def profile(base: dict[str, Any], count: int, path: Path) -> list[dict[str, Any]
     return [{"function": name, "where": where, "share": seconds / total} for (name, where), seconds in top]
 
 
+#: The rows that compare the service's pipeline with the floor, one per size each: (what, the timing of
+#: `median_seconds` that is compared, the ratio's key in the run, its target, digits of the ratio and the timing).
+RATIO_ROWS: tuple[tuple[str, str, str, float, int, int], ...] = (
+    ("first listing: build+encode+hash", "service", "ratio_to_floor", TARGET_RATIO, 2, 1),
+    ("poll with no change", "unchanged", "unchanged_ratio_to_floor", TARGET_UNCHANGED_RATIO, 3, 2),
+    ("poll with one node changed", "one_changed", "one_changed_ratio_to_floor", TARGET_ONE_CHANGE_RATIO, 2, 1),
+)
+
+
+def ratio_rows(
+    runs: list[dict[str, Any]], what: str, timing: str, ratio: str, target: float, digits: int, ms_digits: int
+) -> list[Row]:
+    """One row per size: `what`, its time against the floor's, the ratio and whether it meets `target`."""
+    rows = []
+    for run in runs:
+        seconds = run["median_seconds"]
+        deflate = f" (+ deflate {seconds['deflate'] * 1e3:.1f} ms)" if timing == "one_changed" else ""
+        rows.append(
+            Row(
+                f"{what}{deflate}, {run['nodes']:,} nodes: service / floor",
+                f"{seconds[timing] * 1e3:.{ms_digits}f} / {seconds['floor'] * 1e3:.1f} ms = {run[ratio]:.{digits}f}x",
+                f"<= {target}x",
+                run[ratio] <= target,
+            )
+        )
+    return rows
+
+
 def measure(repeats: int, sizes: tuple[int, ...] = SIZES) -> Section:
     """Time every size; profile the largest when the service's pipeline is over TARGET_RATIO of the floor."""
     base = json.loads((ROOT / "examples" / "cluster-definition.json").read_text())
     runs = [time_size(base, count, repeats) for count in sizes]
-    rows = []
-    for run in runs:
-        seconds = run["median_seconds"]
-        rows.append(
-            Row(
-                f"first listing: build+encode+hash, {run['nodes']:,} nodes: service / floor",
-                f"{seconds['service'] * 1e3:.1f} / {seconds['floor'] * 1e3:.1f} ms = {run['ratio_to_floor']:.2f}x",
-                f"<= {TARGET_RATIO}x",
-                run["ratio_to_floor"] <= TARGET_RATIO,
-            )
-        )
-    for run in runs:
-        seconds = run["median_seconds"]
-        rows.append(
-            Row(
-                f"poll with no change, {run['nodes']:,} nodes: service / floor",
-                f"{seconds['unchanged'] * 1e3:.2f} / {seconds['floor'] * 1e3:.1f} ms = "
-                f"{run['unchanged_ratio_to_floor']:.3f}x",
-                f"<= {TARGET_UNCHANGED_RATIO}x",
-                run["unchanged_ratio_to_floor"] <= TARGET_UNCHANGED_RATIO,
-            )
-        )
-    for run in runs:
-        seconds = run["median_seconds"]
-        rows.append(
-            Row(
-                f"poll with one node changed (+ deflate {seconds['deflate'] * 1e3:.1f} ms), {run['nodes']:,} nodes: "
-                "service / floor",
-                f"{seconds['one_changed'] * 1e3:.1f} / {seconds['floor'] * 1e3:.1f} ms = "
-                f"{run['one_changed_ratio_to_floor']:.2f}x",
-                f"<= {TARGET_ONE_CHANGE_RATIO}x",
-                run["one_changed_ratio_to_floor"] <= TARGET_ONE_CHANGE_RATIO,
-            )
-        )
+    rows = [row for kind in RATIO_ROWS for row in ratio_rows(runs, *kind)]
     for run in runs:
         seconds = run["median_seconds"]
         rows.append(
