@@ -66,6 +66,19 @@ def service_tasks(docker: Callable[..., str], service: str) -> list[dict[str, An
     pytest.fail(f"the tasks of {service} keep changing")
 
 
+def unseal_keys(vault: dict[str, Any]) -> str:
+    """The stack's unseal keys as the Docker secret holds them: the JSON `VAULT_CREDENTIALS_FILE` reads."""
+    return json.dumps({"UnsealKeys": vault["keys_base64"], "KeyThreshold": vault["threshold"]})
+
+
+def secret_create(docker: Callable[..., str], name: str, value: str) -> None:
+    """`docker secret create NAME FILE`, from a file written for it, as an operator creates one."""
+    with tempfile.NamedTemporaryFile("w", suffix=".secret") as secret_file:
+        secret_file.write(value)
+        secret_file.flush()
+        docker("secret", "create", name, secret_file.name)
+
+
 def task_hostname(docker: Callable[..., str], task: dict[str, Any]) -> str:
     """The hostname of the node a task was given to."""
     return docker("node", "inspect", "--format", "{{.Description.Hostname}}", task["NodeID"]).strip()
@@ -160,11 +173,7 @@ def deployment(
 ) -> Iterator[Deployment]:
     """The unseal keys as a Docker secret and a base definition in Consul; the service is removed after the test
     (always: a leftover instance would compete for the lock in the next test), then the secret."""
-    keys = json.dumps({"UnsealKeys": vault["keys_base64"], "KeyThreshold": vault["threshold"]})
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as secret_file:
-        secret_file.write(keys)
-        secret_file.flush()
-        docker_cli("secret", "create", SECRET, secret_file.name)
+    secret_create(docker_cli, SECRET, unseal_keys(vault))
     seed_base(kv)
     deployed = Deployment(real_stack, docker_cli)
     try:

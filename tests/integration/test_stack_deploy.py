@@ -8,7 +8,6 @@ import json
 import os
 import select
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +21,14 @@ from neon_cm.keys import SETTINGS_PREFIX
 from tests.deploy_docs import documented_command, documented_commands
 from tests.integration.conftest import unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
-from tests.integration.test_deployment import DOCKER_PACE, published_hash, service_tasks, task_hostname
+from tests.integration.test_deployment import (
+    DOCKER_PACE,
+    published_hash,
+    secret_create,
+    service_tasks,
+    task_hostname,
+    unseal_keys,
+)
 from tests.service import ROOT
 from tests.waiting import wait_until
 
@@ -191,12 +197,8 @@ def deployed(
 ) -> Iterator[Stack]:
     """The page's two secrets (the unseal keys, and a Consul token: the stack's Consul has no ACLs, so any UUID)
     and a base definition in Consul; whatever is left of the stack is removed after the test, then the secrets."""
-    keys = json.dumps({"UnsealKeys": vault["keys_base64"], "KeyThreshold": vault["threshold"]})
-    for name, value in zip(SECRETS, (keys, str(uuid.uuid4())), strict=True):
-        with tempfile.NamedTemporaryFile("w") as secret_file:
-            secret_file.write(value)
-            secret_file.flush()
-            docker_cli("secret", "create", name, secret_file.name)
+    for name, value in zip(SECRETS, (unseal_keys(vault), str(uuid.uuid4())), strict=True):
+        secret_create(docker_cli, name, value)
     seed_base(kv)
     deployment = Stack(real_stack, docker_cli)
     try:
