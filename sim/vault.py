@@ -2,7 +2,8 @@
 wrong shares rejected with 400 at the threshold, raft followers that finish unsealing in the background,
 restarts (back sealed), partial unseals by someone else, and garbage answers (503 with a body `null`).
 
-It answers as /work/shared/spec/vault-api.md says, checked against OpenBao by tests/test_sim_servers.py.
+It answers as OpenBao 2.7 does (docs/interfaces.md, docs/design-vault.md), checked against the real one by
+tests/test_sim_servers.py and tests/integration/test_vault_semantics.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The simulated servers answer as the real ones do (/work/shared/stack.md's facts, spec/vault-api.md): each fact the
+"""The simulated servers answer as the real ones do (Consul 1.8.7, OpenBao 2.7, dockerd 20.10): each fact the
 deciders rely on, pinned here on the sim and by the integration tests on Consul 1.8.7, OpenBao and dockerd."""
 
 from __future__ import annotations
