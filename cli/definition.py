@@ -64,7 +64,7 @@ def definition_get(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     cached = load_cache(cache) if cache is not None else None
     with consul_errors(env, f"reading {HASH_KEY}") as client:
         try:
-            fetched = fetch_if_changed(client, cached)
+            fetched = consul_answer(fetch_if_changed(ConsulGateway(client), cached))
         except DefinitionUnavailable as error:
             raise CliError(str(error)) from None
         except DefinitionFormatError as error:

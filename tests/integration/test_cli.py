@@ -17,10 +17,12 @@ import consul
 import pytest
 
 import teststack as stack
+from gateways.consul import ConsulGateway
 from gateways.definition_reader import fetch_if_changed
 from neon_cm import __version__
 from neon_cm.encoding import canonical_json, decode_definition, deflate, inflate, verify_definition, with_hash
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
+from neon_cm.stored_definition import Fetched
 from tests.integration.conftest import Cli
 from tests.integration.test_vault import MANAGER_2, UNSEALED_BY_SERVICE, sealed
 from tests.service import ROOT, Service
@@ -173,10 +175,14 @@ def test_reader_library_counts_downloads(kv: consul.Consul, cli: Cli, tmp_path: 
     """In-process: fetch_if_changed downloads once, reuses the copy while the hash stays, then downloads again."""
     cli("definition", "put", str(put_file(tmp_path, BASE)))
 
-    first = fetch_if_changed(kv)
-    second = fetch_if_changed(kv, first.stored)
+    consul = ConsulGateway(kv)
+    first = fetch_if_changed(consul)
+    assert isinstance(first, Fetched)
+    second = fetch_if_changed(consul, first.stored)
+    assert isinstance(second, Fetched)
     cli("definition", "put", str(put_file(tmp_path, {**BASE, "Name": "renamed"})))
-    third = fetch_if_changed(kv, second.stored)
+    third = fetch_if_changed(consul, second.stored)
+    assert isinstance(third, Fetched)
 
     assert (True, False, True) == (first.downloaded, second.downloaded, third.downloaded)
     assert second.stored is first.stored
