@@ -159,6 +159,10 @@ def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any
             v.get("log"),
             v.get("pid"),
         )
+    if st.get("progress"):
+        # Someone's attempt is half done (a test's wrong share, a service stopped mid-attempt): our keys would be
+        # combined with theirs and refused, so start a new attempt.
+        json_request("PUT", f"{url}/v1/sys/unseal", {"reset": True}, timeout=30)
     for key in keys:
         status, body = json_request("PUT", f"{url}/v1/sys/unseal", {"key": key}, timeout=30)
         if status != 200 or not isinstance(body, dict):
