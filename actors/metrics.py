@@ -86,6 +86,19 @@ class ServiceMetrics:
         self.unseal_failures = Counter(
             "neon_cm_vault_unseal_failures", "Auto-unseal attempts that left the Vault sealed", ["node"], registry=r
         )
+        self.keys_refused = Gauge(
+            "neon_cm_vault_unseal_keys_refused",
+            "1 from the moment this instance found that no combination of the unseal keys unseals the Vault (rotated, "
+            "or another cluster's) until it sees it unsealed",
+            ["node"],
+            registry=r,
+        )
+        self.seal_type = Gauge(
+            "neon_cm_vault_seal_type",
+            "1 for the seal type the Vault last said (shamir, static, transit, awskms...): one series per node",
+            ["node", "type"],
+            registry=r,
+        )
         self.healthy = Gauge("neon_cm_healthy", "1 when the service is healthy", registry=r)
         self.active = Gauge("neon_cm_active", "1 while this instance holds the lock and works", registry=r)
         self.standby = Gauge(
@@ -108,6 +121,7 @@ class ServiceMetrics:
         for hostname in hostnames:
             self.unseal_attempts.labels(hostname)
             self.unseal_failures.labels(hostname)
+            self.keys_refused.labels(hostname)
             for state in VaultState:
                 self.vault_state.labels(hostname, state.value)
 
@@ -132,6 +146,8 @@ class Metrics(ServiceActor):
         self.monitored: tuple[str, ...] = ()
         """Managers whose Vault must have a live monitor."""
         self.vault_states: dict[str, VaultState] = {}
+        self.seal_types: dict[str, str] = {}
+        """The seal type each node's series of neon_cm_vault_seal_type is for."""
         self.health = Health(True)
         self.server: MetricsServer | None = None
         self.health_file_trouble = Outage()
@@ -180,6 +196,12 @@ class Metrics(ServiceActor):
                 m.vault_state_changed.labels(message.hostname).set_to_current_time()
             for state in VaultState:
                 m.vault_state.labels(message.hostname, state.value).set(1 if state is message.state else 0)
+            if message.state is VaultState.UNSEALED:
+                m.keys_refused.labels(message.hostname).set(0)
+            if message.seal_type and self.seal_types.get(message.hostname) != message.seal_type:
+                self.forget_seal_type(message.hostname)  # a seal migrated: the old type's series goes
+                self.seal_types[message.hostname] = message.seal_type
+                m.seal_type.labels(message.hostname, message.seal_type).set(1)
         elif isinstance(message, MonitoringStopped):
             self.vault_states.pop(message.hostname, None)
             with contextlib.suppress(KeyError):  # a monitor stopped before its first reading has no series
@@ -188,10 +210,14 @@ class Metrics(ServiceActor):
                 m.vault_state_changed.remove(message.hostname)
                 m.unseal_attempts.remove(message.hostname)
                 m.unseal_failures.remove(message.hostname)
+                m.keys_refused.remove(message.hostname)
+            self.forget_seal_type(message.hostname)
         elif isinstance(message, UnsealFinished):
             m.unseal_attempts.labels(message.hostname).inc()
             if not message.unsealed:
                 m.unseal_failures.labels(message.hostname).inc()
+            if message.unsealed or message.keys_refused:
+                m.keys_refused.labels(message.hostname).set(1 if message.keys_refused else 0)
         elif isinstance(message, SettingsChanged):
             self.settings = message.settings
             m.vault_poll_interval.set(message.settings.vault_poll_seconds)
@@ -206,8 +232,16 @@ class Metrics(ServiceActor):
         elif isinstance(message, (BecameLeader, LostLeadership, StandingBy)):
             m.active.set(1 if isinstance(message, BecameLeader) else 0)
             m.standby.set(1 if isinstance(message, StandingBy) else 0)
+            if not isinstance(message, BecameLeader):  # only the active instance unseals: its finding is the one
+                for hostname in self.monitored:
+                    m.keys_refused.labels(hostname).set(0)
         elif isinstance(message, Tick):
             self.judge()
+
+    def forget_seal_type(self, hostname: str) -> None:
+        seal_type = self.seal_types.pop(hostname, None)
+        if seal_type is not None:
+            self.metrics.seal_type.remove(hostname, seal_type)
 
     def judge(self) -> None:
         """Refresh the verdict; log when it changes; write the health file (atomically)."""

@@ -57,7 +57,7 @@ class VaultMonitor(DecidingActor):
     def perform(self, effect: Any) -> Any:
         if isinstance(effect, Probe):
             found = self.gateway.probe()
-            return Probed(found.state, found.detail, found.unsealable)
+            return Probed(found.state, found.detail, found.unsealable, found.seal_type)
         if isinstance(effect, AskUnsealer):
             return None if tell(self.directory.route(UNSEAL_REQUESTS), effect.request) else UnsealerAbsent()
         return super().perform(effect)

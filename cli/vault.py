@@ -52,7 +52,8 @@ def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return OK
 
 
-Row = tuple[str, str, str, str]
+Row = tuple[str, str, str, str, str]
+"""Manager, URL, state, seal type, detail."""
 
 
 def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
@@ -60,17 +61,17 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     hostname = node.hostname.lower()
     url = vault_url(template, node)
     if url is None:
-        return hostname, "-", "unknown", "no manager address yet, so {addr} cannot be filled in"
+        return hostname, "-", "unknown", "-", "no manager address yet, so {addr} cannot be filled in"
     gateway = VaultGateway(url, tls)
     try:
         found = gateway.probe()
     finally:
         gateway.close()
-    return hostname, masked(url), found.state.value, found.detail
+    return hostname, masked(url), found.state.value, found.seal_type or "-", found.detail
 
 
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """One row per Swarm manager: its Vault's URL, state and detail."""
+    """One row per Swarm manager: its Vault's URL, state, seal type and detail."""
     switches_noted(env, "VAULT")
     # Missing certificate files are a warning here, not an error: they matter only to an https:// Vault.
     tls = tls_for(env, "VAULT", files_required=False)
@@ -87,7 +88,7 @@ def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             note(problem.describe())
     with ThreadPoolExecutor(max_workers=len(managers)) as pool:  # an unreachable Vault costs its timeout once
         rows = list(pool.map(lambda node: probe_manager(node, settings.vault_url_template, tls), managers))
-    print(table(("MANAGER", "URL", "STATE", "DETAIL"), rows))
+    print(table(("MANAGER", "URL", "STATE", "SEAL", "DETAIL"), rows))
     troubled = [f"{row[0]} is {row[2]}" for row in rows if row[2] != VaultState.UNSEALED.value]
     if args.check and troubled:
         raise CliError(f"not every Vault is unsealed: {', '.join(troubled)}")
@@ -101,9 +102,11 @@ def add_commands(commands: Any) -> None:
         vault,
         "status",
         vault_status,
-        "one row per Swarm manager: Vault URL, state, detail",
+        "one row per Swarm manager: Vault URL, state, seal type, detail",
         epilog="states: unsealed (detail: active or standby), sealed, not-initialized, unreachable,\n"
-        "unexpected. The exit status is 0 whatever the states, unless --check is given.",
+        "unexpected, removed (from its raft cluster), disconnected (a standby that cannot reach the active\n"
+        "node). SEAL: shamir, or an auto seal (static, transit, awskms...); - when the Vault did not say.\n"
+        "The exit status is 0 whatever the states, unless --check is given.",
     )
     status.add_argument("--check", action="store_true", help="exit 1 unless every Vault is unsealed")
     unlock = command(

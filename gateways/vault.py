@@ -19,6 +19,7 @@ from neon_cm.vault import (
     HealthRole,
     Observation,
     Rejected,
+    RemovedFromCluster,
     SealAnswer,
     SealStatus,
     Unreachable,
@@ -36,6 +37,10 @@ NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, V
 WORDS_LIMIT = 200
 #: `GET /v1/sys/health` codes meaning an unsealed standby (OpenBao: 429; Vault adds DR and performance standbys).
 STANDBY_CODES = (429, 472, 473)
+#: Vault 1.19+: a node removed from its raft cluster.
+REMOVED_CODE = 530
+#: Vault 1.19+: a standby that cannot reach the active node.
+HA_UNHEALTHY_CODE = 474
 
 
 def vault_session(tls: TlsSettings) -> requests.Session:
@@ -68,11 +73,21 @@ class VaultGateway:
         return parsed(body)
 
     def health(self) -> HealthAnswer:
-        """GET /v1/sys/health?standbyok=true: active or standby for an unsealed node, else why not."""
+        """GET /v1/sys/health?standbyok=true: active or standby for an unsealed node, else why not. Vault 1.19+
+        answers 530 for a node removed from its raft cluster and 474 for a standby that cannot reach the active
+        node (before `standbyok` is looked at); the body says the same (`removed_from_cluster`,
+        `ha_connection_healthy`), read too in case a proxy or the query changed the code."""
         answer = self.request("GET", "/v1/sys/health", params={"standbyok": "true"})
         if not isinstance(answer, tuple):
             return answer
         status, body = answer
+        fields = body if isinstance(body, dict) else {}
+        if status == REMOVED_CODE or (status == 200 and fields.get("removed_from_cluster") is True):
+            return RemovedFromCluster()
+        if status == HA_UNHEALTHY_CODE or (
+            status in (200, *STANDBY_CODES) and fields.get("ha_connection_healthy") is False
+        ):
+            return HealthRole("standby", reaches_active=False)
         if status in (200, *STANDBY_CODES) and isinstance(body, dict):
             standby = status in STANDBY_CODES or body.get("standby") is True
             return HealthRole("standby" if standby else "active")

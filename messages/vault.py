@@ -15,6 +15,10 @@ class VaultState(enum.Enum):
     NOT_INITIALIZED = "not-initialized"
     UNREACHABLE = "unreachable"
     UNEXPECTED = "unexpected"
+    REMOVED = "removed"
+    """Removed from its raft cluster (Vault 1.19+: health 530, seal-status `removed_from_cluster`): never unsealed."""
+    DISCONNECTED = "disconnected"
+    """An unsealed standby that cannot reach the active node (Vault 1.19+: health 474)."""
 
     @property
     def is_problem(self) -> bool:
@@ -35,6 +39,8 @@ class VaultObserved:
     """What it is."""
     detail: str = ""
     """Role (active/standby) when unsealed, else the reason (error text, progress)."""
+    seal_type: str = ""
+    """The seal's `type` (`shamir`, `static`, `transit`...); "" when the Vault did not say (no answer)."""
 
 
 @attrs.frozen
@@ -67,6 +73,8 @@ class UnsealFinished:
     """Whether the Vault is unsealed now."""
     reason: str = ""
     """Why not, when it is not."""
+    keys_refused: bool = False
+    """The attempt ended because the credentials' keys do not unseal this Vault (every combination refused)."""
 
 
 @attrs.frozen

@@ -44,6 +44,8 @@ class Probed:
     detail: str
     unsealable: bool = True
     """False for a Vault no share may be submitted to (an auto seal, a node removed from its cluster)."""
+    seal_type: str = ""
+    """The seal's type, "" when the Vault did not say."""
 
 
 @attrs.frozen
@@ -119,7 +121,7 @@ class VaultMonitoring:
         return after, ()
 
     def observed(self, probed: Probed, now: float) -> Decision[VaultMonitoring]:
-        reading = VaultObserved(self.hostname, self.url, probed.state, probed.detail)
+        reading = VaultObserved(self.hostname, self.url, probed.state, probed.detail, probed.seal_type)
         effects: list[Any] = [log(Level.DEBUG, f"{self.url}: {probed.state.value} {probed.detail}".rstrip())]
         after = attrs.evolve(self, last=reading)
         if probed.state.is_problem and self.role is None and now - self.started < ROLE_WAIT_SECONDS:

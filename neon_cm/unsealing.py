@@ -11,10 +11,11 @@ import attrs
 
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
-from messages.vault import UnsealFinished, UnsealRequested
+from messages.vault import UnsealFinished, UnsealRequested, VaultObserved, VaultState
 from neon_cm.booleans import parse_switch, switch_text
 from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log, timer_key, timer_of
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
+from neon_cm.monitoring import REMINDER_SECONDS
 from neon_cm.vault import Garbage, NotSent, Rejected, SealStatus, Unreachable, UnsealAnswer
 
 #: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
@@ -186,6 +187,12 @@ class Unsealing:
     """Per node: share combinations Vault refused as a whole (the next attempt tries another)."""
     bad: Mapping[str, frozenset[int]] = attrs.field(factory=dict)
     """Per node: shares Vault refused on their own (malformed for it)."""
+    stalled: Mapping[str, tuple[int, ...]] = attrs.field(factory=dict)
+    """Per node: the combination Vault took whole and stayed sealed after (progress 0) past the follower's wait. Still
+    sealed at the next request, a whole poll later, it was no follower finishing: the combination counts as refused."""
+    keys_refused_said: Mapping[str, float] = attrs.field(factory=dict)
+    """Per node: when this instance last said at ERROR that the keys do not unseal it; kept until it unseals it, so
+    the ERROR comes once, then once per reminder period (REMINDER_SECONDS), not at every poll."""
     next_number: int = 1
     busy: Mapping[str, int] = attrs.field(factory=dict)
     """Per node: a cancelled attempt whose last call is still out. No new attempt starts there before its answer
@@ -207,6 +214,8 @@ class Unsealing:
                 return self, ()
             attempt = attrs.evolve(attempt, calling=False)
             return self.with_attempt(event.hostname, attempt).answered(event.hostname, attempt, event.answer, now)
+        if isinstance(event, VaultObserved):
+            return self.seen(event), ()
         if isinstance(event, (BecameLeader, LeaseExtended)):
             return self.leased(event, now)
         if isinstance(event, (LostLeadership, StandingBy)):
@@ -224,6 +233,20 @@ class Unsealing:
             reading = attrs.evolve(attempt, calling=True)
             return self.with_attempt(hostname, reading), (ReadSealStatus(hostname, attempt.url, attempt.number),)
         return self, ()
+
+    def seen(self, reading: VaultObserved) -> Unsealing:
+        """A monitor's reading: a node seen unsealed (a follower that finished after our wait, someone's unseal by
+        hand) leaves no stalled combination to count, and a refusal of the keys later is news again."""
+        host = reading.hostname
+        if reading.state is not VaultState.UNSEALED or (
+            host not in self.stalled and host not in self.keys_refused_said
+        ):
+            return self
+        return attrs.evolve(
+            self,
+            stalled={name: keys for name, keys in self.stalled.items() if name != host},
+            keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != host},
+        )
 
     # ---------------------------------------------------------------------------------------- the lease
 
@@ -323,7 +346,7 @@ class Unsealing:
         if isinstance(answer, NotSent):
             return self.finish(hostname, False, f"stopped unsealing: {answer.reason}", Level.WARN)
         if isinstance(answer, Rejected):
-            return self.rejected_by_vault(hostname, attempt, answer)
+            return self.rejected_by_vault(hostname, attempt, answer, now)
         if not answer.initialized:
             return self.finish(hostname, False, "Vault is not initialized; it cannot be unsealed")
         if not answer.sealed:
@@ -341,21 +364,34 @@ class Unsealing:
         """The seal status at the start: pick the shares to give; reset a partial attempt someone else left."""
         if status.why_not_unsealable:  # never a share to an auto seal (they would be recovery keys) or a removed node
             return self.finish(hostname, False, status.why_not_unsealable, Level.WARN)
-        subset = self.choose(hostname, status.threshold)
-        if isinstance(subset, Refusal):
-            after = self
-            if subset.start_over:  # perhaps the Vault was re-keyed back: the next attempt starts again at the first
-                after = attrs.evolve(
-                    self, rejected={name: sets for name, sets in self.rejected.items() if name != hostname}
+        after = attrs.evolve(self, stalled={name: keys for name, keys in self.stalled.items() if name != hostname})
+        said: tuple[Any, ...] = ()
+        words = ""
+        stalled = self.stalled.get(hostname)
+        if stalled is not None and len(stalled) == status.threshold and status.progress == 0:
+            # Given whole at the last request and still sealed a poll later: no raft follower takes that long.
+            after = after.refuse(hostname, stalled)
+            words = f"Vault took unseal keys {shown_keys(stalled)} and stayed sealed for a whole poll"
+            said = (log(after.refusal_level(hostname), f"{hostname}: {words}: that combination does not unseal it"),)
+        subset = after.choose(hostname, status.threshold)
+        decision: Decision[Unsealing]
+        if isinstance(subset, Refusal) and subset.start_over:
+            decision = after.keys_refused(hostname, subset, words, now)
+        elif isinstance(subset, Refusal):
+            decision = after.finish(hostname, False, subset.reason)
+        else:
+            attempt = attrs.evolve(attempt, subset=subset, threshold=status.threshold, progress=status.progress)
+            if status.progress > 0:
+                partial = f"{status.progress}/{status.threshold}"
+                decision = after.reset(
+                    hostname,
+                    attrs.evolve(attempt, reset_done=True),
+                    now,
+                    f"{hostname}: a partial unseal attempt that is not ours ({partial}) is there",
                 )
-            return after.finish(hostname, False, subset.reason)
-        attempt = attrs.evolve(attempt, subset=subset, threshold=status.threshold, progress=status.progress)
-        if status.progress > 0:
-            said = (
-                f"{hostname}: a partial unseal attempt that is not ours ({status.progress}/{status.threshold}) is there"
-            )
-            return self.reset(hostname, attrs.evolve(attempt, reset_done=True), now, said)
-        return self.next_share(hostname, attempt, now)
+            else:
+                decision = after.next_share(hostname, attempt, now)
+        return decision[0], (*said, *decision[1])
 
     def choose(self, hostname: str, threshold: int) -> tuple[int, ...] | Refusal:
         """The first combination of `threshold` usable shares not yet refused on this node; a reason when none is."""
@@ -373,8 +409,8 @@ class Unsealing:
             # with one bad key the second attempt (or at most threshold + 1 in all) is made of good ones.
             return min(candidates, key=lambda subset: sum(len(set(subset) & set(r)) for r in refused_sets))
         return Refusal(
-            f"every combination of {threshold} of the {len(usable)} unseal keys was refused by this Vault: the keys "
-            "do not unseal it (rotated, or another cluster's)",
+            f"the unseal keys do not unseal this Vault (rotated, or another cluster's): every combination of "
+            f"{threshold} of the {len(usable)} keys was refused",
             start_over=True,
         )
 
@@ -437,17 +473,17 @@ class Unsealing:
         )
         return self.with_attempt(hostname, attrs.evolve(attempt, pending=None, calling=True)), effects
 
-    def rejected_by_vault(self, hostname: str, attempt: Attempt, answer: Rejected) -> Decision[Unsealing]:
+    def rejected_by_vault(self, hostname: str, attempt: Attempt, answer: Rejected, now: float) -> Decision[Unsealing]:
         index = attempt.pending
         if index is None:
             return self.finish(hostname, False, f"Vault refused to reset the unseal attempt: {answer.message}")
         given = len(attempt.given) + 1
         said = f"Vault rejected unseal key {given} of {len(attempt.subset)}: {answer.message}"
         if attempt.progress + 1 >= attempt.threshold:
-            # Refused once the threshold was reached: the combination as a whole; the next attempt tries another.
-            refused = self.rejected.get(hostname, frozenset()) | {attempt.subset}
-            after = attrs.evolve(self, rejected={**self.rejected, hostname: refused})
-            return after.finish(hostname, False, f"{said}; the next attempt tries another combination of the keys")
+            # Refused once the threshold was reached: the combination as a whole (OpenBao 2.7: 400 "unable to
+            # retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication
+            # failed"); the next attempt tries another, unless none is left.
+            return self.refused_combination(hostname, attempt.subset, said, now)
         if not about_the_key(answer.message):
             # Refused for the node's sake (not initialized yet, a follower after a whole-cluster restart): the share
             # may be good; the next attempt tries again.
@@ -460,9 +496,47 @@ class Unsealing:
         assert attempt.wait_until is not None
         if status.progress == 0 and now < attempt.wait_until:
             return self, (StartTimer(follower_timer(hostname), FOLLOWER_POLL_SECONDS),)
+        after = self
+        if status.progress == 0:  # remembered: still sealed at the next request, the combination counts as refused
+            after = attrs.evolve(self, stalled={**self.stalled, hostname: attempt.subset})
         said = f"{hostname}: still unsealing in the background; checking at next poll"
-        after, effects = self.finish(hostname, False, "still unsealing", None)
+        after, effects = after.finish(hostname, False, "still unsealing", None)
         return after, (log(Level.INFO, said), *effects)
+
+    def refuse(self, hostname: str, subset: tuple[int, ...]) -> Unsealing:
+        """With `subset` refused as a whole on this node: the next attempt tries another combination."""
+        return attrs.evolve(
+            self, rejected={**self.rejected, hostname: self.rejected.get(hostname, frozenset()) | {subset}}
+        )
+
+    def refusal_level(self, hostname: str) -> Level:
+        """One combination refused is a WARN (one bad share among good ones: another combination unseals); DEBUG
+        once the keys are known not to unseal the node, whose ERROR is then said on the reminder period."""
+        return Level.DEBUG if hostname in self.keys_refused_said else Level.WARN
+
+    def refused_combination(self, hostname: str, subset: tuple[int, ...], said: str, now: float) -> Decision[Unsealing]:
+        after = self.refuse(hostname, subset)
+        left = after.choose(hostname, len(subset))
+        if isinstance(left, Refusal) and left.start_over:
+            return after.keys_refused(hostname, left, said, now)
+        level = after.refusal_level(hostname)
+        return after.finish(hostname, False, f"{said}; the next attempt tries another combination of the keys", level)
+
+    def keys_refused(self, hostname: str, refusal: Refusal, last: str, now: float) -> Decision[Unsealing]:
+        """Every combination refused: the keys do not unseal this node. ERROR when it is news or a reminder is due
+        (DEBUG otherwise); the refusals are forgotten, so the next attempt starts again at the first combination
+        (the Vault may be re-keyed back), and UnsealFinished says `keys_refused` (the metric the alert reads)."""
+        said_at = self.keys_refused_said.get(hostname)
+        due = said_at is None or now - said_at >= REMINDER_SECONDS
+        said = {**self.keys_refused_said, hostname: now} if due else self.keys_refused_said
+        after = attrs.evolve(
+            self,
+            rejected={name: sets for name, sets in self.rejected.items() if name != hostname},
+            keys_refused_said=said,
+        )
+        vault_said = f" (last: {last})" if last else ""
+        reason = f"{refusal.reason}{vault_said}; put this Vault's current keys in the credentials"
+        return after.finish(hostname, False, reason, Level.ERROR if due else Level.DEBUG, keys_refused=True)
 
     # ---------------------------------------------------------------------------------------- bookkeeping
 
@@ -470,13 +544,22 @@ class Unsealing:
         return attrs.evolve(self, attempts={**self.attempts, hostname: attempt})
 
     def finish(
-        self, hostname: str, unsealed: bool, reason: str, level: Level | None = Level.ERROR
+        self,
+        hostname: str,
+        unsealed: bool,
+        reason: str,
+        level: Level | None = Level.ERROR,
+        keys_refused: bool = False,
     ) -> Decision[Unsealing]:
         """End the node's attempt: say it (unless `level` is None), answer its monitor, tell the subscribers."""
         attempt = self.attempts.get(hostname)
         attempts = {name: other for name, other in self.attempts.items() if name != hostname}
         after = attrs.evolve(self, attempts=attempts)
-        finished = UnsealFinished(hostname, unsealed, reason)
+        if unsealed:  # the keys do unseal it (again): a refusal later is news
+            after = attrs.evolve(
+                after, keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != hostname}
+            )
+        finished = UnsealFinished(hostname, unsealed, reason, keys_refused)
         effects: list[Any] = [CancelTimer(follower_timer(hostname))]
         if unsealed and attempt is not None and attempt.subset:
             given = len(attempt.given) + (attempt.pending is not None)
@@ -486,6 +569,12 @@ class Unsealing:
             effects.append(log(level, f"{hostname}: {reason}"))
         effects += [AnswerMonitor(finished), Publish(finished)]
         return after, tuple(effects)
+
+
+def shown_keys(subset: tuple[int, ...]) -> str:
+    """A combination of the credentials' shares in words, by position (1-based), never the shares: `1 and 3`."""
+    numbers = [str(index + 1) for index in subset]
+    return " and ".join(numbers) if len(numbers) < 3 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
 def about_the_key(words: str) -> bool:

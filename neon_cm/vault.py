@@ -79,7 +79,7 @@ class SealStatus:
     def why_not_unsealable(self) -> str:
         """Why shares must not be submitted to this sealed Vault; "" when they may."""
         if self.removed_from_cluster:
-            return "removed from its raft cluster: not unsealing it; re-join or replace the node"
+            return REMOVED_WORDS
         if self.auto_seal:
             return f"auto seal {self.seal_type}: Vault unseals itself; check its seal backend"
         return ""
@@ -88,7 +88,15 @@ class SealStatus:
     def state(self) -> VaultState:
         if not self.initialized:
             return VaultState.NOT_INITIALIZED
+        if self.removed_from_cluster:  # sealed or not: it is out of its cluster, and the operator's to re-join
+            return VaultState.REMOVED
         return VaultState.SEALED if self.sealed else VaultState.UNSEALED
+
+
+#: What a node removed from its raft cluster is, in the log and `vault status`.
+REMOVED_WORDS = "removed from its raft cluster: not unsealing it; re-join or replace the node"
+#: What a standby that lost the active node (health 474) is.
+DISCONNECTED_WORDS = "standby cannot reach the active node (health 474)"
 
 
 @attrs.frozen
@@ -96,6 +104,13 @@ class HealthRole:
     """Answer of `GET /v1/sys/health?standbyok=true` on an unsealed Vault: `active` or `standby`."""
 
     role: str
+    reaches_active: bool = True
+    """False for a standby that cannot reach the active node (Vault 1.19+ answers 474, whatever `standbyok`)."""
+
+
+@attrs.frozen
+class RemovedFromCluster:
+    """Answer of `GET /v1/sys/health`: 530, the node was removed from its raft cluster (Vault 1.19+)."""
 
 
 class UnreachableKind:
@@ -142,7 +157,7 @@ class NotSent:
 
 SealAnswer = SealStatus | Unreachable | Garbage
 """What reading the seal status can come to."""
-HealthAnswer = HealthRole | SealStatus | Unreachable | Garbage
+HealthAnswer = HealthRole | RemovedFromCluster | SealStatus | Unreachable | Garbage
 """What reading the health can come to (a SealStatus when health says sealed or uninitialized after all)."""
 UnsealAnswer = SealStatus | Rejected | Unreachable | Garbage | NotSent
 """What a share or a reset can come to."""
@@ -157,20 +172,35 @@ class Observation:
     """Role when unsealed, else the reason (error, progress, seal type)."""
     unsealable: bool = True
     """False when shares must never be submitted to it (an auto seal, a node removed from its cluster)."""
+    seal_type: str = ""
+    """The seal's type as the Vault said it; "" when it said nothing (no answer, not a seal status)."""
 
 
 def observation(seal: SealAnswer, health: HealthAnswer | None) -> Observation:
     """A Vault's state and detail from its seal-status answer and, when unsealed, its health answer."""
+    seal_type = seal.seal_type if isinstance(seal, SealStatus) else ""
+    if isinstance(health, RemovedFromCluster):
+        return Observation(VaultState.REMOVED, REMOVED_WORDS, unsealable=False, seal_type=seal_type)
     if isinstance(health, (Unreachable, Garbage, SealStatus)):
         seal = health  # sealed again, or gone, between the two requests: the later answer counts
     if isinstance(seal, Unreachable):
         return Observation(VaultState.UNREACHABLE, seal.reason)
     if isinstance(seal, Garbage):
         return Observation(VaultState.UNEXPECTED, seal.detail)
+    seal_type = seal.seal_type
+    if seal.state is VaultState.REMOVED:
+        return Observation(VaultState.REMOVED, REMOVED_WORDS, unsealable=False, seal_type=seal_type)
     if seal.state is VaultState.SEALED:
         if seal.why_not_unsealable:
-            return Observation(VaultState.SEALED, seal.why_not_unsealable, unsealable=False)
-        return Observation(VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted")
+            return Observation(VaultState.SEALED, seal.why_not_unsealable, unsealable=False, seal_type=seal_type)
+        return Observation(
+            VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted", True, seal_type
+        )
     if seal.state is VaultState.NOT_INITIALIZED:
-        return Observation(VaultState.NOT_INITIALIZED, "")
-    return Observation(VaultState.UNSEALED, health.role if isinstance(health, HealthRole) else "")
+        return Observation(VaultState.NOT_INITIALIZED, "", seal_type=seal_type)
+    if isinstance(health, HealthRole) and not health.reaches_active:
+        return Observation(VaultState.DISCONNECTED, DISCONNECTED_WORDS, seal_type=seal_type)
+    role = health.role if isinstance(health, HealthRole) else ""
+    # An auto seal is said beside the role: the operator reading "unsealed" should know who unseals it next time.
+    shown = ", ".join(part for part in (role, f"auto seal {seal_type}" if seal.auto_seal else "") if part)
+    return Observation(VaultState.UNSEALED, shown, seal_type=seal_type)

@@ -274,7 +274,7 @@ class VaultCalls:
             else:
                 health = Garbage(f"health answered {shown(reply.status, reply.body)}")
         found = observation(seal, health)
-        return Probed(found.state, found.detail, found.unsealable)
+        return Probed(found.state, found.detail, found.unsealable, found.seal_type)
 
     def unseal(self, now: float, share: Secret | None) -> UnsealAnswer:
         """PUT /v1/sys/unseal with a share, or a reset when `share` is None."""

@@ -63,7 +63,7 @@ WIRING: dict[str, tuple[str, ...]] = {
     "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher"),
     "definition-publisher": ("metrics",),
     "vault-fleet": ("metrics",),
-    "vault-monitor": ("metrics",),
+    "vault-monitor": ("metrics", "unsealer"),
     "unsealer": ("metrics",),
     "supervisor": ("metrics",),
 }

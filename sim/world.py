@@ -45,6 +45,10 @@ RESTART_BOUND = 5.0
 #: standby taking over from a paused or crashed holder) and 1.5 s for the lock's and the role's steps.
 REPORT_MARGIN = CHECK_TTL + 1.5
 THRESHOLD, SHARES = 3, 5
+#: How often every share of the credentials is rotated away (none unseals): the keys-refused ERROR's path.
+ALL_ROTATED = 0.05
+#: What that ERROR says.
+KEYS_REFUSED = "the unseal keys do not unseal this Vault"
 MANAGERS, WORKERS = 3, 2
 
 
@@ -96,6 +100,9 @@ class World:
         credentials = rng.sample(shares, rng.choice((3, 3, 4, 5)))
         if rng.random() < 0.3:  # a share rotated away (or another cluster's) among the operator's
             credentials.insert(rng.randrange(len(credentials) + 1), f"{rng.getrandbits(128):032x}")
+        # Every share rotated away (issue 19), from a generator of its own so that the other seeds run as before.
+        if random.Random(f"rotated {seed}").random() < ALL_ROTATED:
+            credentials = [f"{index:08x}{rng.getrandbits(96):024x}" for index in range(len(credentials))]
         self.credentials = tuple(credentials)
         self.bad_share = any(share not in shares for share in credentials)
         self.end = END
@@ -120,6 +127,10 @@ class World:
         """(host, instance): when that instance last said at ERROR that the Vault has a problem, while its monitor has
         not seen it unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.disturbed_at = 0.0
+        self.keys_refused: list[tuple[float, str, str]] = []
+        """(when, instance, node) of every ERROR saying the keys do not unseal a Vault."""
+        self.keys_refused_since: dict[tuple[str, str], float] = {}
+        """(instance, node): when that instance's running Unsealer last said so."""
         self.listed_at: dict[str, float] = {host: 0.0 for host in self.docker.managers()}
         """Since when an instance's listing has shown each node as a manager (after its last role change)."""
         self.drops: list[tuple[str, str, float]] = []
@@ -198,6 +209,22 @@ class World:
     def logged(self, instance: Instance, actor: str, effect: Log) -> None:
         if effect.level is Level.ERROR and actor.startswith("vault-monitor:"):
             self.reported[(actor.removeprefix("vault-monitor:"), instance.name)] = self.loop.now
+        if effect.level is Level.ERROR and actor == "unsealer" and KEYS_REFUSED in effect.text:
+            self.keys_refused_said(instance, effect.text.split(":")[0])
+
+    def keys_refused_said(self, instance: Instance, host: str) -> None:
+        """Said once: an Unsealer says at ERROR that the keys do not unseal a Vault at most once per reminder
+        period (a restarted Unsealer, or another instance, may say it again), not at every poll."""
+        now, key = self.loop.now, (instance.name, host)
+        self.keys_refused.append((now, instance.name, host))
+        said = self.keys_refused_since.get(key)
+        if said is not None and now - said < monitoring.REMINDER_SECONDS:
+            raise Violation(
+                "said once",
+                f"{instance.name} said again at {now:.3f} ({said:.3f} before) that the keys "
+                f"do not unseal the Vault on {host}",
+            )
+        self.keys_refused_since[key] = now
 
     def lease_told(self, instance: Instance, message: Any) -> None:
         """The lease's deadline as its Leadership last told it. A step-down (LostLeadership) ends no deadline told
@@ -249,6 +276,10 @@ class World:
                 self.listed_at.setdefault(node.hostname.lower(), self.loop.now)
 
     def restarted(self, instance: Instance, actor: Any) -> None:
+        if actor.name == "unsealer":  # a new Unsealer knows nothing of what the last one said
+            self.keys_refused_since = {
+                key: at for key, at in self.keys_refused_since.items() if key[0] != instance.name
+            }
         if actor.name in ("leadership", "vault-fleet") or actor.name.startswith("vault-monitor:"):
             self.disturbed_at = self.loop.now
 

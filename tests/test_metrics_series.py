@@ -11,7 +11,7 @@ from actors.logger import Log, LogSink
 from actors.metrics import Metrics
 from messages.log import Level
 from messages.timing import Tick
-from messages.vault import VaultsToMonitor
+from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
 
 TREE = ("metrics", "leadership", "settings", "vault", "vault-fleet", "definition", "swarm-watcher", "node-events")
 
@@ -48,7 +48,63 @@ def test_restarts_of_every_actor_and_unseals_of_every_monitored_node_start_at_ze
         for (name, labels), value in exported.items()
         if name == "neon_cm_actor_restarts_total"
     }
-    for counter in ("neon_cm_vault_unseal_attempts_total", "neon_cm_vault_unseal_failures_total"):
+    for counter in (
+        "neon_cm_vault_unseal_attempts_total",
+        "neon_cm_vault_unseal_failures_total",
+        "neon_cm_vault_unseal_keys_refused",
+    ):
         assert {"manager-1": 0.0, "manager-2": 0.0} == {
             dict(labels)["node"]: value for (name, labels), value in exported.items() if name == counter
         }
+
+
+def started_metrics(tmp_path: Path) -> pykka.ActorRef[Metrics]:
+    sink = LogSink(Level.NONE)
+    sink.start()
+    with linked(None, Directory()):
+        return Metrics.start(Log("test", sink), None, str(tmp_path / "health"))
+
+
+def series(metrics: pykka.ActorRef[Metrics], name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {labels: value for (sample, labels), value in samples(metrics).items() if sample == name}
+
+
+def test_keys_refused_is_1_from_the_finding_until_the_vault_is_seen_unsealed(tmp_path: Path) -> None:
+    """Issue 19: an attempt that ended with the keys refused sets the node's gauge to 1 (what VaultAutoUnsealFailing
+    reads); a failure of another kind leaves it; the node seen unsealed sets it back to 0."""
+    metrics = started_metrics(tmp_path)
+    node = (("node", "manager-1"),)
+    try:
+        metrics.tell(VaultsToMonitor(("manager-1",)))
+        metrics.tell(UnsealFinished("manager-1", False, "the unseal keys do not unseal this Vault", keys_refused=True))
+        metrics.tell(UnsealFinished("manager-1", False, "unseal attempt failed (timeout)"))
+        refused = series(metrics, "neon_cm_vault_unseal_keys_refused")[node]
+        metrics.tell(VaultObserved("manager-1", "http://m1", VaultState.UNSEALED, "active", "shamir"))
+        cleared = series(metrics, "neon_cm_vault_unseal_keys_refused")[node]
+        failures = series(metrics, "neon_cm_vault_unseal_failures_total")[node]
+    finally:
+        pykka.ActorRegistry.stop_all()
+
+    assert (1.0, 0.0, 2.0) == (refused, cleared, failures)
+
+
+def test_the_seal_type_is_one_series_per_node_of_the_type_last_said(tmp_path: Path) -> None:
+    """Issue 19: neon_cm_vault_seal_type{node,type} is 1 for the type the Vault last said; a reading without one (no
+    answer) keeps it; a migrated seal replaces the series; a node no longer monitored has none."""
+    metrics = started_metrics(tmp_path)
+    seen = []
+    try:
+        for state, seal_type in (
+            (VaultState.SEALED, "shamir"),
+            (VaultState.UNREACHABLE, ""),
+            (VaultState.SEALED, "static"),
+        ):
+            metrics.tell(VaultObserved("manager-1", "http://m1", state, "", seal_type))
+            seen.append(series(metrics, "neon_cm_vault_seal_type"))
+        metrics.tell(MonitoringStopped("manager-1"))
+        seen.append(series(metrics, "neon_cm_vault_seal_type"))
+    finally:
+        pykka.ActorRegistry.stop_all()
+
+    shamir = {(("node", "manager-1"), ("type", "shamir")): 1.0}
+    assert [shamir, shamir, {(("node", "manager-1"), ("type", "static")): 1.0}, {}] == seen

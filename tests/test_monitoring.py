@@ -211,3 +211,37 @@ def test_an_auto_sealed_vault_is_reported_and_never_sent_to_the_unsealer() -> No
 
     assert [(Level.ERROR, f"Vault on manager-2 ({URL}) is sealed: {detail}")] == logged(effects)
     assert [] == [e for e in effects if isinstance(e, AskUnsealer)]
+
+
+def test_a_vault_removed_from_its_cluster_is_an_error_of_its_own_and_never_sent_to_the_unsealer() -> None:
+    """Issue 19: `removed` (health 530, or seal-status `removed_from_cluster`): ERROR with its own words, said once
+    and then on the reminder period, and never an unseal request, sealed or not."""
+    detail = "removed from its raft cluster: not unsealing it; re-join or replace the node"
+    state = monitor()
+    said = []
+    asked = []
+    for now in (1.0, 31.0, REMINDER_SECONDS + 2.0):
+        state, effects = poll(state, Probed(VaultState.REMOVED, detail, unsealable=False, seal_type="shamir"), now)
+        said += logged(effects, Level.ERROR)
+        asked += [e for e in effects if isinstance(e, AskUnsealer)]
+
+    assert [(Level.ERROR, f"Vault on manager-2 ({URL}) is removed: {detail}")] * 2 == said
+    assert [] == asked
+    assert VaultObserved("manager-2", URL, VaultState.REMOVED, detail, "shamir") == state.last
+
+
+def test_a_standby_that_cannot_reach_the_active_node_is_an_error_and_not_unsealed() -> None:
+    """Issue 19: `disconnected` (health 474): ERROR with its own words; unsealed already, so no unseal request."""
+    detail = "standby cannot reach the active node (health 474)"
+
+    _, effects = poll(monitor(), Probed(VaultState.DISCONNECTED, detail, seal_type="shamir"), 1.0)
+
+    assert [(Level.ERROR, f"Vault on manager-2 ({URL}) is disconnected: {detail}")] == logged(effects)
+    assert [] == [e for e in effects if isinstance(e, AskUnsealer)]
+
+
+def test_an_unsealed_auto_sealed_vault_says_its_seal_in_the_state_line() -> None:
+    """Issue 19: unsealed with a static seal, the INFO state line says the seal beside the role."""
+    _, effects = poll(monitor(), Probed(VaultState.UNSEALED, "active, auto seal static", seal_type="static"), 1.0)
+
+    assert [(Level.INFO, f"Vault on manager-2 ({URL}) is unsealed: active, auto seal static")] == logged(effects)

@@ -479,3 +479,23 @@ def test_a_share_in_a_log_line_or_an_effect_is_caught() -> None:
         world.check_effect(world.instances[0], "unsealer", log(Level.ERROR, f"rejected {share}"))
     with pytest.raises(Violation, match="no secret"):
         world.check_effect(world.instances[0], "unsealer", Publish(UnsealFinished("manager-1", False, share)))
+
+
+def every_share_rotated(world: World) -> None:
+    """The credentials hold three shares of a split the Vaults no longer use (rotated away); manager-1 sealed."""
+    world.credentials = world.secrets = tuple(f"{number:032x}" for number in (7, 8, 9))
+    world.unsealable, world.bad_share = False, True
+    world.vaults["manager-1"].sealed, world.vaults["manager-1"].sealed_since = True, 0.0
+
+
+def test_keys_that_unseal_nothing_are_said_once_while_the_attempts_go_on() -> None:
+    """Issue 19: every share rotated away: the Unsealer says at ERROR that the keys do not unseal the Vault (the
+    invariant `said once` fails a seed where it says it again within the reminder period, as it did at every poll
+    before), and it goes on trying at every poll: the Vault sees more refused attempts than ERRORs."""
+    worlds = [World(seed, scenario=every_share_rotated, instances=1) for seed in range(3)]
+    results = [world.run() for world in worlds]
+
+    assert [] == [result.seed for result in results if not result.ok], shown(results)
+    said = [[host for _, _, host in world.keys_refused] for world in worlds]
+    assert [["manager-1"]] * 3 == [sorted(set(hosts) & {"manager-1"}) for hosts in said]
+    assert all(world.vaults["manager-1"].refused > said[index].count("manager-1") for index, world in enumerate(worlds))

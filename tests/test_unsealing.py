@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
-from messages.vault import UnsealFinished, UnsealRequested
-from neon_cm.decider import TimerFired
+from messages.log import Level
+from messages.vault import UnsealFinished, UnsealRequested, VaultObserved, VaultState
+from neon_cm.decider import Log, TimerFired
+from neon_cm.monitoring import REMINDER_SECONDS
 from neon_cm.unsealing import (
     LEASE,
     AnswerMonitor,
@@ -131,14 +133,101 @@ def test_one_bad_share_among_the_first_threshold_does_not_stop_the_others_from_u
 
 
 def test_shares_that_never_unseal_say_so_and_start_over() -> None:
-    """Every combination refused: one ERROR saying the keys do not unseal this Vault; then it starts over."""
+    """Every combination refused: the ERROR saying the keys do not unseal this Vault comes with the last refusal (not
+    one poll later); the next attempt starts over at the first combination (the Vault may be re-keyed back)."""
     vault = ModelVault(2, set())
     run = Run.leading(2, {"m1": vault})
 
-    outcomes = [run.request("m1") for _ in range(3)]
+    outcomes = [run.request("m1") for _ in range(2)]
 
-    assert "every combination of 2 of the 2 unseal keys was refused" in outcomes[1].reason
+    assert [True, True] == [outcome.keys_refused for outcome in outcomes]
+    assert KEYS_REFUSED.format(t=2, n=2, given="2 of 2") == outcomes[0].reason
     assert [0, 1, 0, 1] == vault.received
+
+
+#: The conclusion, as the operator reads it (after "m1: "), with OpenBao 2.7's words for a wrong combination.
+KEYS_REFUSED = (
+    "the unseal keys do not unseal this Vault (rotated, or another cluster's): every combination of {t} of the {n} "
+    f"keys was refused (last: Vault rejected unseal key {{given}}: {WRONG_COMBINATION}); put this Vault's current "
+    "keys in the credentials"
+)
+
+
+def levelled(run: Run) -> list[tuple[Level, str]]:
+    return [(effect.level, effect.text) for effect in run.effects if isinstance(effect, Log)]
+
+
+def test_rotated_keys_are_one_error_then_one_per_reminder_period_while_attempts_go_on() -> None:
+    """Issue 19: three shares of a split the Vault no longer uses (rotated). Each combination refused but the last is
+    a WARN (one bad share among good ones would be found by the next); the last gives ONE ERROR saying the keys do not
+    unseal this Vault, marked `keys_refused` for the metric. Attempts go on every poll, starting over, quietly
+    (DEBUG), until the reminder period has passed: then the ERROR once more."""
+    vault = ModelVault(2, set())
+    run = Run.leading(3, {"m1": vault})
+
+    first = [run.request("m1") for _ in range(3)]
+    run.now = 600.0
+    quiet = [run.request("m1") for _ in range(3)]
+    run.now = REMINDER_SECONDS + 1.0
+    reminded = [run.request("m1") for _ in range(3)]
+
+    conclusion = "m1: " + KEYS_REFUSED.format(t=2, n=3, given="2 of 2")
+    assert [False, False, True] * 3 == [outcome.keys_refused for outcome in first + quiet + reminded]
+    errors = [text for level, text in levelled(run) if level is Level.ERROR]
+    assert [conclusion, conclusion] == errors
+    warned = [text for level, text in levelled(run) if level is Level.WARN]
+    assert 2 == len(warned) and all("the next attempt tries another combination of the keys" in w for w in warned)
+    assert 18 == len(vault.received)  # 2 shares per poll, every poll: the attempts go on
+
+
+def test_keys_that_unseal_again_make_a_later_refusal_news() -> None:
+    """After the keys unsealed the node (re-keyed back, or the Vault restored), a new refusal is an ERROR at once."""
+    vault = ModelVault(2, set())
+    run = Run.leading(2, {"m1": vault})
+    run.request("m1")
+    vault.good = {0, 1}
+    vault.sealed = True
+
+    assert run.request("m1").unsealed
+    vault.good, vault.sealed = set(), True
+    run.now = 60.0
+    run.request("m1")
+
+    assert 2 == len([text for level, text in levelled(run) if level is Level.ERROR and "do not unseal" in text])
+
+
+def test_a_combination_taken_whole_that_leaves_the_vault_sealed_for_a_poll_counts_as_refused() -> None:
+    """Issue 19: a Vault that takes every share with 200 and stays sealed with progress 0 (as a follower unsealing in
+    the background would): the decider waits the follower's time, says INFO; still sealed at the next request, that
+    combination counts as refused (WARN) and the next is given in the same attempt; none left: the keys-refused
+    ERROR."""
+    vault = ModelVault(2, set(), silent=True)
+    run = Run.leading(2, {"m1": vault})
+
+    first = run.request("m1")
+    second = run.request("m1")
+
+    assert (False, "still unsealing") == (first.keys_refused, first.reason)
+    assert "m1: still unsealing in the background; checking at next poll" in run.lines()
+    assert second.keys_refused
+    assert "Vault took unseal keys 1 and 2 and stayed sealed for a whole poll" in second.reason
+    assert [0, 1] == vault.received  # the only combination: nothing more is sent in the second attempt
+
+
+def test_a_slow_follower_that_unseals_by_the_next_poll_costs_nothing() -> None:
+    """A follower slower than the wait, seen unsealed at the next poll (its monitor's reading reaches the Unsealer):
+    the combination is not counted; sealed again later (restarted), its first combination is given as always."""
+    vault = ModelVault(2, {0, 1}, follower_lag=100)
+    run = Run.leading(2, {"m1": vault})
+
+    first = run.request("m1")
+    vault.lag, vault.sealed, vault.follower_lag = 0, False, 0
+    run.feed(VaultObserved("m1", "http://m1:8200", VaultState.UNSEALED, "standby", "shamir"))
+    run.now += 3600.0
+    vault.sealed = True
+    second = run.request("m1")
+
+    assert (False, True) == (first.unsealed, second.unsealed)
 
 
 def test_a_share_refused_on_its_own_is_left_out() -> None:

@@ -16,7 +16,16 @@ from gateways.vault import VaultGateway
 from messages.vault import VaultState
 from neon_cm.credentials import Secret
 from neon_cm.environment import TlsSettings
-from neon_cm.vault import Garbage, HealthRole, Observation, Rejected, SealStatus, Unreachable, UnreachableKind
+from neon_cm.vault import (
+    Garbage,
+    HealthRole,
+    Observation,
+    Rejected,
+    RemovedFromCluster,
+    SealStatus,
+    Unreachable,
+    UnreachableKind,
+)
 from tests.tls_certs import CertificateAuthority
 
 SHARE = "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8="
@@ -112,7 +121,7 @@ def test_a_seal_status_with_fields_it_does_not_know_is_read(vault: Server) -> No
     vault.answers["/v1/sys/seal-status"] = (200, JSON, SEALED)
 
     assert SealStatus(True, True, 2, 1, "abc") == gateway(vault).seal_status()
-    assert Observation(VaultState.SEALED, "1/2 unseal keys submitted") == gateway(vault).probe()
+    assert Observation(VaultState.SEALED, "1/2 unseal keys submitted", True, "shamir") == gateway(vault).probe()
 
 
 @pytest.mark.parametrize(
@@ -126,7 +135,58 @@ def test_an_unsealed_vault_is_active_or_standby(vault: Server, answer: tuple[int
     vault.answers["/v1/sys/health"] = (answer[0], JSON, answer[1])
 
     assert HealthRole(role) == gateway(vault).health()
-    assert Observation(VaultState.UNSEALED, role) == gateway(vault).probe()
+    assert Observation(VaultState.UNSEALED, role, seal_type="shamir") == gateway(vault).probe()
+
+
+#: Vault 1.19's health bodies (OpenBao 2.7 has neither code: recorded from Vault's sys_health.go and API docs).
+REMOVED_HEALTH = (
+    b'{"initialized":true,"sealed":false,"standby":true,"removed_from_cluster":true,'
+    b'"replication_performance_mode":"disabled","replication_dr_mode":"disabled","version":"1.19.0"}'
+)
+HA_UNHEALTHY_HEALTH = (
+    b'{"initialized":true,"sealed":false,"standby":true,"ha_connection_healthy":false,'
+    b'"last_request_forwarding_heartbeat_ms":31000,"version":"1.19.0"}'
+)
+UNSEALED_STATUS = b'{"type":"shamir","initialized":true,"sealed":false,"t":2,"progress":0,"nonce":""}'
+
+
+def test_health_530_is_a_node_removed_from_its_cluster(vault: Server) -> None:
+    """Issue 19: Vault 1.19 answers 530 for a node removed from its raft cluster (before sealed, whatever
+    `standbyok`): the state `removed`, its own words, and no share may go to it."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, UNSEALED_STATUS)
+    vault.answers["/v1/sys/health"] = (530, JSON, REMOVED_HEALTH)
+
+    assert RemovedFromCluster() == gateway(vault).health()
+    expected = Observation(
+        VaultState.REMOVED,
+        "removed from its raft cluster: not unsealing it; re-join or replace the node",
+        False,
+        "shamir",
+    )
+    assert expected == gateway(vault).probe()
+
+
+def test_health_474_is_a_standby_that_cannot_reach_the_active_node(vault: Server) -> None:
+    """Issue 19: Vault 1.19 answers 474 for a standby whose requests to the active node fail: the state
+    `disconnected` with its own words, not `unexpected`."""
+    vault.answers["/v1/sys/seal-status"] = (200, JSON, UNSEALED_STATUS)
+    vault.answers["/v1/sys/health"] = (474, JSON, HA_UNHEALTHY_HEALTH)
+
+    assert HealthRole("standby", reaches_active=False) == gateway(vault).health()
+    expected = Observation(VaultState.DISCONNECTED, "standby cannot reach the active node (health 474)", True, "shamir")
+    assert expected == gateway(vault).probe()
+
+
+def test_an_auto_sealed_vault_unsealed_says_its_seal_beside_its_role(vault: Server) -> None:
+    """Issue 19: unsealed with an auto seal, the detail says so next to active or standby."""
+    vault.answers["/v1/sys/seal-status"] = (
+        200,
+        JSON,
+        b'{"type":"static","initialized":true,"sealed":false,"t":1,"progress":0,"recovery_seal":true}',
+    )
+    vault.answers["/v1/sys/health"] = (200, JSON, b'{"standby":false}')
+
+    assert Observation(VaultState.UNSEALED, "active, auto seal static", True, "static") == gateway(vault).probe()
 
 
 def test_a_refused_share_is_rejected_with_vaults_words_never_the_share(vault: Server) -> None:
@@ -166,14 +226,16 @@ def test_nothing_listening_and_no_answer_are_unreachable() -> None:
     ("body", "found"),
     [
         (b'{"type":"static","initialized":true,"sealed":true,"t":1,"progress":0,"recovery_seal":true,"commit_date":"x"}',
-         Observation(VaultState.SEALED, "auto seal static: Vault unseals itself; check its seal backend", False)),
+         Observation(VaultState.SEALED, "auto seal static: Vault unseals itself; check its seal backend", False,
+                     "static")),
         (b'{"type":"transit","initialized":true,"sealed":true,"t":1,"progress":0,"build_date":"2025-01-01"}',
-         Observation(VaultState.SEALED, "auto seal transit: Vault unseals itself; check its seal backend", False)),
+         Observation(VaultState.SEALED, "auto seal transit: Vault unseals itself; check its seal backend", False,
+                     "transit")),
         (b'{"type":"shamir","initialized":true,"sealed":true,"t":3,"progress":0,"removed_from_cluster":true}',
-         Observation(VaultState.SEALED, "removed from its raft cluster: not unsealing it; re-join or replace the node",
-                     False)),
+         Observation(VaultState.REMOVED, "removed from its raft cluster: not unsealing it; re-join or replace the node",
+                     False, "shamir")),
         (b'{"type":"shamir","initialized":true,"sealed":true,"t":3,"progress":1,"nonce":"n","new_field":[1]}',
-         Observation(VaultState.SEALED, "1/3 unseal keys submitted", True)),
+         Observation(VaultState.SEALED, "1/3 unseal keys submitted", True, "shamir")),
     ],
 )  # fmt: skip
 def test_seal_type_and_removal_are_read(vault: Server, body: bytes, found: Observation) -> None:

@@ -45,6 +45,8 @@ class ModelVault:
     given: list[int] = attrs.field(factory=list)
     nonce: str = ""
     follower_lag: int = 0
+    silent: bool = False
+    """A wrong combination is taken with 200, sealed, progress 0 (no 400): what a follower unsealing looks like."""
     lag: int = 0
     received: list[int] = attrs.field(factory=list)
     """Every share that reached it, in order."""
@@ -75,7 +77,7 @@ class ModelVault:
         valid = all(given in self.good for given in self.given)
         self.given, self.nonce = [], ""
         if not valid:
-            return Rejected(WRONG_COMBINATION)
+            return self.status() if self.silent else Rejected(WRONG_COMBINATION)
         if self.follower_lag:
             self.lag = self.follower_lag
             return self.status()

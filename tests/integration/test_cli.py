@@ -91,10 +91,15 @@ def stored(kv: consul.Consul) -> tuple[dict[str, Any], bytes, str, int, int]:
 
 
 def rows(result: subprocess.CompletedProcess[bytes]) -> dict[str, list[str]]:
-    """`vault status` rows by manager: [url, state, detail]."""
+    """`vault status` rows by manager: [url, state, detail] (the seal column: `seals`)."""
     lines = out(result).splitlines()
-    assert ["MANAGER", "URL", "STATE", "DETAIL"] == lines[0].split()
-    return {line.split()[0]: line.split(maxsplit=3)[1:] for line in lines[1:]}
+    assert ["MANAGER", "URL", "STATE", "SEAL", "DETAIL"] == lines[0].split()
+    return {line.split()[0]: [*line.split(maxsplit=4)[1:3], *line.split(maxsplit=4)[4:]] for line in lines[1:]}
+
+
+def seals(result: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
+    """`vault status`'s SEAL column by manager."""
+    return {line.split()[0]: line.split()[3] for line in out(result).splitlines()[1:]}
 
 
 # --------------------------------------------------------------------------- definition put / get
@@ -405,6 +410,7 @@ def test_vault_status_shows_every_manager_and_a_restarted_one_sealed(vault: dict
     assert [f"http://127.0.0.1{n}:8200" for n in (1, 2, 3)] == [row[0] for row in table.values()]
     assert {"unsealed"} == {row[1] for row in table.values()}
     assert ["active", "standby", "standby"] == sorted(row[2] for row in table.values())
+    assert {"manager-1": "shamir", "manager-2": "shamir", "manager-3": "shamir"} == seals(healthy)
     assert 0 == restarted.returncode
     assert ["http://127.0.0.12:8200", "sealed", "0/2 unseal keys submitted"] == rows(restarted)["manager-2"]
     assert "unsealed" == rows(restarted)["manager-1"][1]

@@ -18,10 +18,10 @@ import requests
 
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.integration.conftest import credentials
-from tests.prometheus_server import CACHE
 from tests.server_process import ServerProcess
 from tests.service import Service
 from tests.tls_certs import CertificateAuthority
+from teststack.binaries import find_bao
 
 MANAGER_1 = "127.0.0.11"  # manager-1's address: `https://{addr}:<port>` reaches the test's OpenBao from it alone
 UNSEALED = r"unsealed the Vault on manager-1 "
@@ -66,7 +66,7 @@ class MutualTlsBao(ServerProcess):
         self.log = folder / "bao.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(Path(CACHE) / "bin" / "bao"), "server", f"-config={config}"], stdout=log, stderr=subprocess.STDOUT
+                [find_bao(), "server", f"-config={config}"], stdout=log, stderr=subprocess.STDOUT
             )
         self.wait_ready()
         init = self.api("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})

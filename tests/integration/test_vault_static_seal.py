@@ -4,85 +4,47 @@ sealed with an auto seal and never submits a share to it (the keys an operator h
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import consul
 import pytest
-import requests
 
 from gateways.vault import VaultGateway
 from messages.vault import VaultState
 from neon_cm.environment import TlsSettings
 from neon_cm.keys import SETTINGS_PREFIX
 from neon_cm.vault import Observation, SealStatus
-from tests.integration.test_vault_mtls import MANAGER_1, free_port_on
-from tests.prometheus_server import CACHE
-from tests.server_process import ServerProcess
+from tests.bao_server import OwnBao
+from tests.integration.conftest import Cli
+from tests.integration.test_cli import rows, seals
+from tests.prometheus_server import free_port
 from tests.service import Service
+from tests.waiting import scrape, wait_for_metric, wait_until
 
 AUTO_SEAL = "auto seal static: Vault unseals itself; check its seal backend"
 
 
-class StaticSealBao(ServerProcess):
-    """`bao server` with in-memory storage and a static seal, listening on manager-1's address only; initialised
-    here (one recovery share), then sealed with its root token."""
+class StaticSealBao(OwnBao):
+    """An OpenBao with a static seal (a 32-byte key file); initialised here (one recovery share), then sealed with its
+    root token."""
 
     name = "OpenBao (static seal)"
 
     def __init__(self, folder: Path) -> None:
         key = folder / "seal.key"
         key.write_bytes(os.urandom(32))
-        self.port = free_port_on(MANAGER_1)
-        config = folder / "bao.hcl"
-        config.write_text(
-            f'storage "inmem" {{}}\n'
-            f'listener "tcp" {{\n  address = "{MANAGER_1}:{self.port}"\n  tls_disable = true\n}}\n'
-            f'seal "static" {{\n  current_key_id = "test-1"\n  current_key = "file://{key}"\n}}\n'
-            f'disable_mlock = true\napi_addr = "{self.url}"\n'
-        )
-        self.log = folder / "bao.log"
-        environment = {name: value for name, value in os.environ.items() if not name.startswith(("VAULT_", "BAO_"))}
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(Path(CACHE) / "bin" / "bao"), "server", f"-config={config}"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**environment, "HOME": str(folder)},
-            )
-        self.wait_until_answering(lambda: self.api("GET", "/v1/sys/seal-status"))
+        super().__init__(folder, f'seal "static" {{\n  current_key_id = "test-1"\n  current_key = "file://{key}"\n}}\n')
         init = self.api("PUT", "/v1/sys/init", {"recovery_shares": 1, "recovery_threshold": 1})
         self.recovery_keys: list[str] = init["recovery_keys_base64"]
         self.root_token: str = init["root_token"]
-
-    @property
-    def url(self) -> str:
-        return f"http://{MANAGER_1}:{self.port}"
-
-    def api(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
-        answer = requests.request(
-            method,
-            self.url + path,
-            data=json.dumps(body) if body is not None else None,
-            headers={"X-Vault-Token": token} if token else {},
-            timeout=10,
-        )
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
-
-    def seal(self) -> None:
-        """PUT /v1/sys/seal with the root token, once it has unsealed itself after init."""
-        self.wait_until_answering(lambda: self.api("PUT", "/v1/sys/seal", token=self.root_token))
 
 
 @pytest.fixture(scope="module")
 def auto_sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticSealBao]:
     server = StaticSealBao(tmp_path_factory.mktemp("static-seal-bao"))
-    server.seal()
+    server.seal(server.root_token)
     yield server
     server.stop()
 
@@ -96,7 +58,21 @@ def test_a_static_seal_is_read_as_an_auto_seal_no_share_may_go_to(auto_sealed: S
     assert isinstance(status, SealStatus)
     assert (True, True, "static", True) == (status.initialized, status.sealed, status.seal_type, status.recovery_seal)
     assert status.auto_seal and "" != status.built
-    assert Observation(VaultState.SEALED, AUTO_SEAL, unsealable=False) == node.probe()
+    assert Observation(VaultState.SEALED, AUTO_SEAL, unsealable=False, seal_type="static") == node.probe()
+
+
+def test_an_unsealed_static_seal_says_so_beside_its_role(tmp_path: Path) -> None:
+    """Issue 19: a static-seal OpenBao that unsealed itself after init is `unsealed`, detail `active, auto seal
+    static`, seal type static."""
+    server = StaticSealBao(tmp_path)
+    node = VaultGateway(server.url, TlsSettings())
+    try:
+        found = wait_until(lambda: (probe := node.probe()).state is VaultState.UNSEALED and probe, 30, "it unsealed")
+    finally:
+        node.close()
+        server.stop()
+
+    assert Observation(VaultState.UNSEALED, "active, auto seal static", True, "static") == found
 
 
 def test_the_service_reports_an_auto_sealed_vault_and_submits_nothing(
@@ -104,13 +80,23 @@ def test_the_service_reports_an_auto_sealed_vault_and_submits_nothing(
     start_service: Callable[..., Service],
     with_keys: dict[str, str],
     kv: consul.Consul,
+    cli: Cli,
 ) -> None:
     """manager-1's Vault URL points at the static-seal node (the other managers cannot reach it): one ERROR saying
     it is an auto seal, polls go on, the Unsealer is never asked, and the node is still sealed (with the cluster's
-    real keys loaded, so a share was there to send)."""
+    real keys loaded, so a share was there to send). Its seal type is in /metrics and in `vault status`'s SEAL
+    column (issue 19)."""
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://{{addr}}:{auto_sealed.port}")
-    service = start_service(**with_keys)
+    port = free_port()
+    service = start_service(METRICS_PORT=str(port), **with_keys)
+    status = cli("vault", "status")
+
+    assert 1 == wait_for_metric(port, 'neon_cm_vault_seal_type{node="manager-1",type="static"}', lambda v: v == 1)
+    assert 0 == scrape(port)['neon_cm_vault_unseal_keys_refused{node="manager-1"}']
+    manager_1 = rows(status)["manager-1"]
+    assert ("sealed", "static", AUTO_SEAL) == (manager_1[1], seals(status)["manager-1"], manager_1[2])
+    assert "-" == seals(status)["manager-2"]  # nothing listens there: no seal type said
 
     service.wait_for(rf"\[ERROR\] \[module:vault-monitor:manager-1\] Vault on manager-1 .* is sealed: {AUTO_SEAL}")
     mark = service.mark()

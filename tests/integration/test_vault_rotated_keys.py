@@ -1,0 +1,105 @@
+"""Rotated unseal keys (issue 19): a single-node Shamir OpenBao of the test's own, initialised with 3 shares and a
+threshold of 2, its keys then rotated (`PUT /v1/sys/rotate/root/init` + `/update`, OpenBao 2.x's name for rekey),
+and sealed. The service holds the OLD shares: OpenBao takes the first share of each combination (200, progress 1)
+and refuses the second with 400 `unable to retrieve stored keys: invalid key: failed to decrypt keys from storage:
+cipher: message authentication failed`. The operator reads one ERROR saying the keys do not unseal this Vault, once
+while the attempts go on, and neon_cm_vault_unseal_keys_refused says it; the current keys still unseal it."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import consul
+import pytest
+
+from neon_cm.keys import SETTINGS_PREFIX
+from tests.bao_server import OwnBao
+from tests.integration.conftest import credentials
+from tests.prometheus_server import free_port
+from tests.service import Service
+from tests.waiting import scrape, wait_for_metric
+
+#: What OpenBao 2.7.2 answers to a combination of shares from before a rotation (seen here).
+WRONG_COMBINATION = (
+    "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication "
+    "failed"
+)
+#: The one ERROR, as the log shows it.
+KEYS_REFUSED = (
+    "[ERROR] [module:unsealer] manager-1: the unseal keys do not unseal this Vault (rotated, or another cluster's): "
+    f"every combination of 2 of the 3 keys was refused (last: Vault rejected unseal key 2 of 2: {WRONG_COMBINATION}); "
+    "put this Vault's current keys in the credentials"
+)
+REFUSED_METRIC = 'neon_cm_vault_unseal_keys_refused{node="manager-1"}'
+ATTEMPTS_METRIC = 'neon_cm_vault_unseal_attempts_total{node="manager-1"}'
+
+
+class RotatedBao(OwnBao):
+    """Initialised (3 shares, threshold 2), unsealed, its root key rotated with the old shares, then sealed: `old`
+    are the shares from init, `current` those the rotation returned."""
+
+    name = "OpenBao (rotated keys)"
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        init = self.api("PUT", "/v1/sys/init", {"secret_shares": 3, "secret_threshold": 2})
+        self.old: list[str] = init["keys_base64"]
+        self.root_token: str = init["root_token"]
+        for share in self.old[:2]:
+            self.api("PUT", "/v1/sys/unseal", {"key": share})
+        started = self.api(
+            "PUT", "/v1/sys/rotate/root/init", {"secret_shares": 3, "secret_threshold": 2}, self.root_token
+        )
+        rotated: dict[str, object] = {}
+        for share in self.old[:2]:
+            body = {"key": share, "nonce": started["data"]["nonce"]}
+            rotated = self.api("PUT", "/v1/sys/rotate/root/update", body, self.root_token)["data"]
+        assert rotated["complete"] is True
+        self.current: list[str] = rotated["keys_base64"]  # type: ignore[assignment]
+        self.seal(self.root_token)
+
+    def all_forms(self) -> set[str]:
+        """Every share, old and current, in base64 and hex: none may appear in a log line."""
+        shares = [*self.old, *self.current]
+        return set(shares) | {base64.b64decode(share).hex() for share in shares}
+
+
+@pytest.fixture
+def rotated(tmp_path: Path) -> Iterator[RotatedBao]:
+    server = RotatedBao(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_old_shares_refused_by_the_real_openbao_are_one_error_counted_in_the_metric(
+    rotated: RotatedBao, start_service: Callable[..., Service], kv: consul.Consul
+) -> None:
+    """manager-1's Vault URL points at the rotated node (the other managers' addresses have nothing on its port).
+    Each combination refused but the last is a WARN; the last gives ONE ERROR with the keys-refused words and sets
+    the gauge to 1; three more attempts (every combination again, a share sent each time) bring no second ERROR
+    and no WARN; the current keys unseal it, and the gauge goes back to 0."""
+    kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
+    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://{{addr}}:{rotated.port}")
+    port = free_port()
+    service = start_service(METRICS_PORT=str(port), VAULT_CREDENTIALS=credentials(rotated.old, 2))
+
+    service.wait_for(re.escape(KEYS_REFUSED) + "$")
+    assert 1 == wait_for_metric(port, REFUSED_METRIC, lambda v: v == 1)
+    attempts = scrape(port)[ATTEMPTS_METRIC]
+    mark = service.mark()
+    wait_for_metric(port, ATTEMPTS_METRIC, lambda v: v >= attempts + 3)  # the polls and attempts go on
+
+    assert rotated.api("GET", "/v1/sys/seal-status")["sealed"]
+    assert 1 == len([line for line in service.lines(r"\[ERROR\] \[module:unsealer\]") if line.endswith(KEYS_REFUSED)])
+    assert [] == service.lines(r"\[(ERROR|WARN)\] \[module:unsealer\]", after=mark)
+    warned = service.lines(r"\[WARN\] \[module:unsealer\]")
+    assert 2 == len(warned)
+    assert all(f"{WRONG_COMBINATION}; the next attempt tries another combination of the keys" in w for w in warned)
+    assert 1 == scrape(port)[REFUSED_METRIC]
+    for share in rotated.current[:2]:
+        rotated.api("PUT", "/v1/sys/unseal", {"key": share})
+    assert 0 == wait_for_metric(port, REFUSED_METRIC, lambda v: v == 0)
+    assert [] == [line for line in service.stdout if any(form in line for form in rotated.all_forms())]
