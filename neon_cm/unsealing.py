@@ -510,9 +510,10 @@ class Unsealing:
         )
 
     def refusal_level(self, hostname: str) -> Level:
-        """One combination refused is a WARN (one bad share among good ones: another combination unseals); DEBUG
-        once the keys are known not to unseal the node, whose ERROR is then said on the reminder period."""
-        return Level.DEBUG if hostname in self.keys_refused_said else Level.WARN
+        """One combination refused is an ERROR, as the interface promises for a share Vault rejects (one bad share
+        among good ones: the next attempt, a poll later, tries another combination); DEBUG once the keys are known
+        not to unseal the node, whose own ERROR is then said on the reminder period."""
+        return Level.DEBUG if hostname in self.keys_refused_said else Level.ERROR
 
     def refused_combination(self, hostname: str, subset: tuple[int, ...], said: str, now: float) -> Decision[Unsealing]:
         after = self.refuse(hostname, subset)
