@@ -70,7 +70,9 @@ class Unsealer(DecidingActor):
 
     def perform(self, effect: Any) -> Any:
         if isinstance(effect, ReadSwitch):
-            return self.read_switch(effect)
+            # In a thread of its own: a hung Consul holds that read up to its timeout, never the Unsealer.
+            self.start_thread(f"switch-{effect.hostname}", lambda: self.switch_thread(effect))
+            return None
         if isinstance(effect, (ReadSealStatus, SubmitShare, ResetProgress)):
             self.start_thread(f"unseal-{effect.hostname}", lambda: self.call(effect))
             return None
@@ -83,8 +85,12 @@ class Unsealer(DecidingActor):
             return None
         return super().perform(effect)
 
+    def switch_thread(self, effect: ReadSwitch) -> None:
+        tell(self.actor_ref, self.read_switch(effect))
+
     def read_switch(self, effect: ReadSwitch) -> SwitchRead | SwitchUnreadable:
-        """GET /v1/kv/neon/cluster/disable-auto-unseal: read before every decision, so a switch applies at once."""
+        """GET /v1/kv/neon/cluster/disable-auto-unseal: read before every decision, so a switch applies at once (in a
+        thread: its answer is told to the Unsealer as the next event)."""
         answer = self.consul.read_key(DISABLE_AUTO_UNSEAL_KEY)  # the switch's one read: `vault auto-unlock` too
         if isinstance(answer, KeyRead):
             return SwitchRead(effect.hostname, effect.url, stored_switch(answer.value))

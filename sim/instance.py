@@ -505,25 +505,31 @@ class UnsealerComponent(Component):
         return Unsealing(len(self.instance.world.credentials))
 
     def call(self, effect: Any) -> Call | None:
-        if isinstance(effect, ReadSwitch):
-            consul = self.instance.world.consul
+        return None  # every call of the Unsealer's is made in a thread of its own (handle)
 
-            def read(now: float) -> Any:
-                if not consul.reachable(now):
-                    return SwitchUnreadable(effect.hostname, effect.url, "ConnectionError: Connection refused")
-                if now < consul.refusing_until:
-                    return SwitchUnreadable(effect.hostname, effect.url, "ACLPermissionDenied: 403 Permission denied")
-                reply = consul.kv_get(now, DISABLE_AUTO_UNSEAL_KEY)
-                text = reply.body[0]["Value"].decode() if reply.status == 200 else None
-                return SwitchRead(effect.hostname, effect.url, text)
+    def switch_call(self, effect: ReadSwitch) -> Call:
+        """The switch's read, as the Unsealer's thread makes it."""
+        consul = self.instance.world.consul
 
-            hung = SwitchUnreadable(effect.hostname, effect.url, "ReadTimeout: read timed out")
-            return Call(read, "consul", CONSUL_TIMEOUT, hung)
-        return None
+        def read(now: float) -> Any:
+            if not consul.reachable(now):
+                return SwitchUnreadable(effect.hostname, effect.url, "ConnectionError: Connection refused")
+            if now < consul.refusing_until:
+                return SwitchUnreadable(effect.hostname, effect.url, "ACLPermissionDenied: 403 Permission denied")
+            reply = consul.kv_get(now, DISABLE_AUTO_UNSEAL_KEY)
+            text = reply.body[0]["Value"].decode() if reply.status == 200 else None
+            return SwitchRead(effect.hostname, effect.url, text)
+
+        hung = SwitchUnreadable(effect.hostname, effect.url, "ReadTimeout: read timed out")
+        return Call(read, "consul", CONSUL_TIMEOUT, hung)
 
     def handle(self, actor: SimActor, effect: Any) -> bool:
         instance = self.instance
-        if isinstance(effect, (ReadSealStatus, SubmitShare, ResetProgress)):
+        if isinstance(effect, ReadSwitch):
+            incarnation = actor.incarnation
+            # Its own thread (actors/unsealer.py): a hung Consul holds that read, not the Unsealer.
+            instance.world.perform(instance, self.switch_call(effect), lambda read: actor.deliver(read, incarnation))
+        elif isinstance(effect, (ReadSealStatus, SubmitShare, ResetProgress)):
             incarnation = actor.incarnation
             # The node's thread starts a moment later (a pause can fall in between: it checks then).
             instance.after(instance.world.message_delay(), lambda: self.node_call(actor, effect, incarnation))
