@@ -1,8 +1,23 @@
-"""Settings for the whole suite."""
+"""Settings for the whole suite, and the stack each pytest-xdist worker uses."""
 
+import os
+
+import pytest
 from hypothesis import settings
 
 # Hypothesis' default 200 ms deadline per example is a timing threshold: on a shared 2-core machine running
 # the integration stack it fails examples that are merely slow. Correctness is what the properties check.
 settings.register_profile("neon-cm", deadline=None)
 settings.load_profile("neon-cm")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, worker gwK works on a stack of its own, slot $NEON_CM_STACK_SLOT + K + 1 (tests change
+    labels, Consul keys and Vault seals: two workers on one stack would see each other's changes); a plain run
+    keeps the slot it was given (0 by default). Set in the environment before any test module is imported, so
+    that the teststack package and every subprocess (services, the CLI, scripts/demo) use that slot too."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        base = int(os.environ.get("NEON_CM_STACK_SLOT") or "0")
+        os.environ["NEON_CM_STACK_SLOT"] = str(base + int(worker[2:]) + 1)

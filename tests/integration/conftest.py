@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,22 +23,61 @@ from tests.service import ROOT, Service
 MANAGER = "manager-1"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def address(hostname: str) -> str:
+    """The loopback address of the stack node `hostname` on this worker's slot (127.0.<slot>.<octet>)."""
+    return {name: addr for name, _role, addr in teststack.nodes()}[hostname]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # Whether the session may deploy the images: then real_stack starts their build at once, beside other tests.
+    config.stash[_DEPLOYS] = any("deploy_images" in getattr(item, "fixturenames", ()) for item in items)
+
+
+_DEPLOYS = pytest.StashKey[bool]()
+
+
+class ImagesInBackground:
+    """teststack.images_cached() in a thread: the one build every slot's session shares (or the wait for it, or
+    finding it done), started with the session so that it overlaps other tests; `tags()` waits for it."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.run, name="images-build", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            teststack.images_cached()
+        except BaseException as exc:  # noqa: BLE001 - deploy_images raises it in the test that needs the images
+            self.error = exc
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 @pytest.fixture(scope="session")
-def real_stack() -> Iterator[dict[str, Any]]:
-    """The stack from the teststack package, held for this session alone: reused when already up,
-    else started here and stopped at the end."""
+def real_stack(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The stack of this worker's slot from the teststack package, held for this session alone: reused when
+    already up, else started here and stopped at the end. When the session has tests that deploy the images,
+    their build starts here, in the background."""
     with teststack.exclusive():
         was_up, _ = teststack.status()
         state = teststack.up()
+        images = ImagesInBackground() if request.config.stash.get(_DEPLOYS, False) else None
+        request.config.stash[_IMAGES] = images
         yield state
+        if images is not None:
+            images.thread.join()  # never stop the stack under a build
         if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
             teststack.down()
+
+
+_IMAGES = pytest.StashKey["ImagesInBackground | None"]()
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +90,15 @@ def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServe
 
 
 @pytest.fixture(scope="session")
-def deploy_images(real_stack: dict[str, Any]) -> list[str]:
-    """The service's and the Docker proxy's images (their tags, the service's first), built once a session with
-    scripts/image on manager-1 and loaded into every manager under every tag, for every test that deploys them.
-    They stay on the managers after the session (the next build replaces them): Docker's build cache is kept with
-    them, and removing them costs as much as a build."""
+def deploy_images(request: pytest.FixtureRequest, real_stack: dict[str, Any]) -> list[str]:
+    """The service's and the Docker proxy's images (their tags, the service's first), built once for every
+    parallel worker's stack (teststack.images_cached, started in the background by real_stack) and loaded into
+    every manager of this worker's stack under every tag, for every test that deploys them. They stay on the
+    managers after the session (the next build replaces them): Docker's build cache is kept with them, and
+    removing them costs as much as a build."""
+    images = request.config.stash.get(_IMAGES, None)
+    if images is not None:
+        images.wait()
     return teststack.images_build()
 
 
@@ -68,13 +112,15 @@ def kv(real_stack: dict[str, Any]) -> Iterator[consul.Consul]:
 
 
 @pytest.fixture
-def service_env(real_stack: dict[str, Any]) -> dict[str, str]:
-    """Environment pointing a service at the stack's Consul and manager-1's Docker."""
+def service_env(real_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment pointing a service at the stack's Consul and manager-1's Docker, its health file in a folder
+    of the test's own (the default, /tmp/neon-cluster-manager.health, would be every parallel worker's)."""
     manager = next(node for node in real_stack["nodes"] if node["hostname"] == MANAGER)
     return {
         "CONSUL_HTTP_ADDR": real_stack["consul"]["http_addr"],
         "DOCKER_HOST": manager["docker_host"],
         "LOG_LEVEL": "DEBUG",
+        "NEON_CM_HEALTH_FILE": str(tmp_path_factory.mktemp("health") / "health"),
     }
 
 
@@ -170,7 +216,7 @@ def credentials(keys: list[str], threshold: int) -> str:
 @pytest.fixture
 def cli_env(service_env: dict[str, str]) -> dict[str, str]:
     """The stack's Consul and manager-1's Docker, as an operator's shell would have them."""
-    return {key: value for key, value in service_env.items() if key != "LOG_LEVEL"}
+    return {key: value for key, value in service_env.items() if key not in ("LOG_LEVEL", "NEON_CM_HEALTH_FILE")}
 
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]

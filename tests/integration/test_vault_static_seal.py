@@ -20,8 +20,8 @@ from messages.vault import VaultState
 from neon_cm.environment import TlsSettings
 from neon_cm.keys import SETTINGS_PREFIX
 from neon_cm.vault import Observation, SealStatus
-from tests.integration.test_vault_mtls import MANAGER_1, free_port_on
-from tests.prometheus_server import CACHE
+from tests.integration.test_vault_mtls import MANAGER_1
+from tests.prometheus_server import CACHE, free_port
 from tests.server_process import ServerProcess
 from tests.service import Service
 
@@ -37,7 +37,7 @@ class StaticSealBao(ServerProcess):
     def __init__(self, folder: Path) -> None:
         key = folder / "seal.key"
         key.write_bytes(os.urandom(32))
-        self.port = free_port_on(MANAGER_1)
+        self.port = free_port(MANAGER_1)
         config = folder / "bao.hcl"
         config.write_text(
             f'storage "inmem" {{}}\n'
