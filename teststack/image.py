@@ -101,6 +101,9 @@ def _build_and_save(st: dict[str, Any], folder: str, tarball: str, index: str) -
         json.dump({"tags": tags, "ids": {name: _image_id(first, name) for name in _names(tags)}}, fh)
     os.replace(index + ".tmp", index)  # last: its presence says the folder is complete
     _remove_untagged(first, previous)
+    # The images an earlier build made here and a later load took the tags from (see _load): this build's
+    # layers are the cache now.
+    run_docker(first["docker_host"], ("image", "prune", "--force"))
     _prune(folder)
 
 
@@ -120,13 +123,23 @@ def _prune(keep: str) -> None:
 
 def _load(node: dict[str, Any], tarball: str, ids: dict[str, str]) -> None:
     """Make the tags of `ids` on manager `node` name those images, from `tarball` (`docker load`, which also moves
-    the tags) unless they do already; remove the images that lost their tags to them."""
+    the tags) unless they do already; remove the loaded images that lost their tags to them. Images built here
+    stay, untagged, until the next build here: their layers are Docker's build cache (the classic builder's cache
+    is the images themselves), which makes the next build on this manager take 30 s instead of minutes."""
     if all(_image_id(node, name) == image_id for name, image_id in ids.items()):
         return
-    previous = _repository_images(node)
+    previous = {image_id for image_id in _repository_images(node) if not _built_here(node, image_id)}
     progress(f"loading {' '.join(ids)} into {node['hostname']}")
     run_docker(node["docker_host"], ("load", "-q", "-i", tarball), timeout=300)
     _remove_untagged(node, previous)
+
+
+def _built_here(node: dict[str, Any], image_id: str) -> bool:
+    """Whether the manager built the image (a build's image has its last step as parent; a loaded one has none)."""
+    try:
+        return bool(run_docker(node["docker_host"], ("image", "inspect", "--format", "{{.Parent}}", image_id)).strip())
+    except StackError:
+        return False
 
 
 def images_build(path: str | None = None) -> list[str]:

@@ -32,8 +32,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
-    # Whether the session may deploy the images: then real_stack starts their build at once, beside other tests.
-    config.stash[_DEPLOYS] = any("deploy_images" in getattr(item, "fixturenames", ()) for item in items)
+    # Whether the session may deploy the images: then real_stack starts their build at once, beside other tests,
+    # and the tests that deploy them run last (stable sort: each file's order stays), when it is done.
+    deploying = [item for item in items if "deploy_images" in getattr(item, "fixturenames", ())]
+    config.stash[_DEPLOYS] = bool(deploying)
+    items.sort(key=lambda item: item in deploying)
 
 
 _DEPLOYS = pytest.StashKey[bool]()
