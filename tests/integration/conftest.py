@@ -43,8 +43,10 @@ _DEPLOYS = pytest.StashKey[bool]()
 
 
 class ImagesInBackground:
-    """teststack.images_cached() in a thread: the one build every slot's session shares (or the wait for it, or
-    finding it done), started with the session so that it overlaps other tests; `tags()` waits for it."""
+    """teststack.images_cached() in a thread: the one build every worker's session shares (or the wait for it, or
+    finding it done), started with the session so that it overlaps other tests; `wait()` waits for it. The first
+    worker (or a run without workers) builds: always the same slot's manager-1, which keeps Docker's build cache
+    from its last build (its stack stays up between runs), so a build there takes about 30 s, not minutes."""
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
@@ -53,7 +55,7 @@ class ImagesInBackground:
 
     def run(self) -> None:
         try:
-            teststack.images_cached()
+            teststack.images_cached(build=os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0")
         except BaseException as exc:  # noqa: BLE001 - deploy_images raises it in the test that needs the images
             self.error = exc
 
