@@ -1,6 +1,10 @@
 """Settings for the whole suite, and the stack each pytest-xdist worker uses."""
 
+import fcntl
 import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -21,3 +25,27 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker.startswith("gw"):
         base = int(os.environ.get("NEON_CM_STACK_SLOT") or "0")
         os.environ["NEON_CM_STACK_SLOT"] = str(base + int(worker[2:]) + 1)
+
+
+@pytest.fixture(autouse=True)
+def alone_when_serial(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `serial` runs with no other test running on any worker; the others run
+    side by side. Two file locks shared by the run's workers: every test passes the turnstile and holds the
+    gate shared; a serial test holds the turnstile (no new test starts) and the gate exclusive (the running ones
+    have ended)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        yield
+        return
+    serial = request.node.get_closest_marker("serial") is not None
+    locks = Path(tempfile.gettempdir()) / f"neon-cm-{run}"
+    with locks.with_suffix(".turnstile").open("a") as turnstile, locks.with_suffix(".gate").open("a") as gate:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(gate, fcntl.LOCK_EX if serial else fcntl.LOCK_SH)
+        if not serial:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)

@@ -33,10 +33,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
     # Whether the session may deploy the images: then real_stack starts their build at once, beside other tests,
-    # and the tests that deploy them run last (stable sort: each file's order stays), when it is done.
+    # and the tests that deploy them run last (stable sort: each file's order stays), when it is done. The tests
+    # that run alone (`serial`, see tests/conftest.py) go just before them: the other workers are then between
+    # short tests, and the build is over.
     deploying = [item for item in items if "deploy_images" in getattr(item, "fixturenames", ())]
     config.stash[_DEPLOYS] = bool(deploying)
-    items.sort(key=lambda item: item in deploying)
+    items.sort(key=lambda item: 2 if item in deploying else 1 if item.get_closest_marker("serial") else 0)
 
 
 _DEPLOYS = pytest.StashKey[bool]()

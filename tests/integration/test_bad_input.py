@@ -282,7 +282,8 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
     kv.kv.put(key, GOOD_TEMPLATE)
     for number in (1, 2, 3):
         service.wait_for(
-            rf"\[INFO\] .*Vault on manager-{number} \(http://127.0.0.1{number}:8200\) is unsealed", after=mark
+            rf"\[INFO\] .*Vault on manager-{number} \(http://{address(f'manager-{number}')}:8200\) is unsealed",
+            after=mark,
         )
     settled = service.mark()
     wait_for_polls(service, settled)
