@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import teststack
+
 # Hypothesis' default 200 ms deadline per example is a timing threshold: on a shared 2-core machine running
 # the integration stack it fails examples that are merely slow. Correctness is what the properties check.
 settings.register_profile("neon-cm", deadline=None)
@@ -25,6 +27,28 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker.startswith("gw"):
         base = int(os.environ.get("NEON_CM_STACK_SLOT") or "0")
         os.environ["NEON_CM_STACK_SLOT"] = str(base + int(worker[2:]) + 1)
+
+
+_DEPLOYS = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected theirs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[_DEPLOYS] = any("deploy_images" in getattr(item, "fixturenames", ()) for item in items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def images_built_first(request: pytest.FixtureRequest) -> None:
+    """When the session deploys the images, the first worker (or a run without workers) builds them before its
+    first test, whatever that test is, while the other workers run theirs: always the same slot's manager-1,
+    which keeps Docker's build cache from its last build (the workers' stacks stay up between runs), so a build
+    takes about a minute there. Not in the background beside this worker's own tests: some restart manager-1's
+    dockerd, which would break the build. The deploying tests come last and find the images in the cache."""
+    if not request.config.stash.get(_DEPLOYS, False) or os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+        return
+    with teststack.exclusive():
+        teststack.up()
+        teststack.images_cached()
 
 
 @pytest.fixture(autouse=True)

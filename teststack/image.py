@@ -17,11 +17,10 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
 from .binaries import find_docker_cli
-from .processes import progress, scaled_timeout
+from .processes import progress
 from .state import StackError, cache_dir, flocked, load
 from .swarm import run_docker
 
@@ -67,22 +66,17 @@ def _images_folder() -> str:
     return os.path.join(cache_dir(), "images")
 
 
-def images_cached(path: str | None = None, build: bool = True) -> tuple[str, list[str], dict[str, str]]:
+def images_cached(path: str | None = None) -> tuple[str, list[str], dict[str, str]]:
     """The images of this checkout as a tarball in the cache shared by every slot; return (tarball, scripts/image's
-    tags (the service's first), {tag and its :latest: image ID}). A caller with `build` builds them with
-    scripts/image on its stack's manager-1 (and saves them) unless they are there; the others wait for them
-    (a file lock keeps two builds apart), and build them themselves only after 15 minutes without."""
+    tags (the service's first), {tag and its :latest: image ID}). Unless they are there, build them with
+    scripts/image on this stack's manager-1 and save them; a file lock makes a second caller wait for the first
+    one's build and find it."""
     folder = os.path.join(_images_folder(), images_digest())
     tarball, index = os.path.join(folder, "images.tar"), os.path.join(folder, "images.json")
     os.makedirs(_images_folder(), exist_ok=True)
-    deadline = time.monotonic() + (0 if build else scaled_timeout(900))
-    while True:
-        with flocked(os.path.join(_images_folder(), "build.lock")):
-            if not os.path.exists(index) and time.monotonic() >= deadline:
-                _build_and_save(load(path), folder, tarball, index)
-            if os.path.exists(index):
-                break
-        time.sleep(1)
+    with flocked(os.path.join(_images_folder(), "build.lock")):
+        if not os.path.exists(index):
+            _build_and_save(load(path), folder, tarball, index)
     with open(index) as fh:
         saved = json.load(fh)
     return tarball, saved["tags"], saved["ids"]

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,63 +27,27 @@ def address(hostname: str) -> str:
     return {name: addr for name, _role, addr in teststack.nodes()}[hostname]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
-    # Whether the session may deploy the images: then real_stack starts their build at once, beside other tests,
-    # and the tests that deploy them run last (stable sort: each file's order stays), when it is done. The tests
-    # that run alone (`serial`, see tests/conftest.py) go just before them: the other workers are then between
-    # short tests, and the build is over.
+    # The tests that deploy the images run last (stable sort: each file's order stays), when the build the first
+    # worker made at its start (tests/conftest.py) is long over. The tests that run alone (`serial`, see
+    # tests/conftest.py) go just before them, while the other workers are between short tests.
     deploying = [item for item in items if "deploy_images" in getattr(item, "fixturenames", ())]
-    config.stash[_DEPLOYS] = bool(deploying)
     items.sort(key=lambda item: 2 if item in deploying else 1 if item.get_closest_marker("serial") else 0)
 
 
-_DEPLOYS = pytest.StashKey[bool]()
-
-
-class ImagesInBackground:
-    """teststack.images_cached() in a thread: the one build every worker's session shares (or the wait for it, or
-    finding it done), started with the session so that it overlaps other tests; `wait()` waits for it. The first
-    worker (or a run without workers) builds: always the same slot's manager-1, which keeps Docker's build cache
-    from its last build (its stack stays up between runs), so a build there takes about 30 s, not minutes."""
-
-    def __init__(self) -> None:
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self.run, name="images-build", daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        try:
-            teststack.images_cached(build=os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0")
-        except BaseException as exc:  # noqa: BLE001 - deploy_images raises it in the test that needs the images
-            self.error = exc
-
-    def wait(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
 @pytest.fixture(scope="session")
-def real_stack(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+def real_stack() -> Iterator[dict[str, Any]]:
     """The stack of this worker's slot from the teststack package, held for this session alone: reused when
-    already up, else started here and stopped at the end. When the session has tests that deploy the images,
-    their build starts here, in the background."""
+    already up, else started here and stopped at the end."""
     with teststack.exclusive():
         was_up, _ = teststack.status()
         state = teststack.up()
-        images = ImagesInBackground() if request.config.stash.get(_DEPLOYS, False) else None
-        request.config.stash[_IMAGES] = images
         yield state
-        if images is not None:
-            images.thread.join()  # never stop the stack under a build
         if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
             teststack.down()
-
-
-_IMAGES = pytest.StashKey["ImagesInBackground | None"]()
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +60,12 @@ def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServe
 
 
 @pytest.fixture(scope="session")
-def deploy_images(request: pytest.FixtureRequest, real_stack: dict[str, Any]) -> list[str]:
+def deploy_images(real_stack: dict[str, Any]) -> list[str]:
     """The service's and the Docker proxy's images (their tags, the service's first), built once for every
-    parallel worker's stack (teststack.images_cached, started in the background by real_stack) and loaded into
-    every manager of this worker's stack under every tag, for every test that deploys them. They stay on the
-    managers after the session (the next build replaces them): Docker's build cache is kept with them, and
-    removing them costs as much as a build."""
-    images = request.config.stash.get(_IMAGES, None)
-    if images is not None:
-        images.wait()
+    parallel worker's stack (teststack.images_cached: by the first worker at its start, see tests/conftest.py)
+    and loaded into every manager of this worker's stack under every tag, for every test that deploys them. They
+    stay on the managers after the session (the next build replaces them): Docker's build cache is kept with them,
+    and removing them costs as much as a build."""
     return teststack.images_build()
 
 
