@@ -9,7 +9,7 @@ $NEON_CM_STACK_SLOT (default 0) picks one of several independent stacks (state.s
 use their own.
 """
 
-from .consul import consul_restart, consul_start, consul_stop
+from .consul import consul_port, consul_ports, consul_restart, consul_start, consul_stop
 from .http import json_request
 from .image import image_build, image_remove, image_tag, images_build, images_cached, images_digest
 from .lifecycle import down, env_lines, status, up
@@ -49,6 +49,8 @@ __all__ = [
     "VAULT_SHARES",
     "VAULT_THRESHOLD",
     "StackError",
+    "consul_port",
+    "consul_ports",
     "consul_restart",
     "consul_start",
     "consul_stop",

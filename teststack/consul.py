@@ -20,9 +20,14 @@ def consul_port() -> int:
     return int(os.environ.get("NEON_CM_CONSUL_PORT") or 8500 + _SLOT_STRIDE * slot())
 
 
-def _consul_argv(sd: str, port: int) -> list[str]:
-    # Every port the dev agent binds is the slot's (DNS and gRPC are off): two slots' agents never collide.
+def consul_ports() -> dict[str, int]:
+    """Every port the slot's dev agent binds besides HTTP's (DNS and gRPC are off): two slots' agents never collide."""
     offset = _SLOT_STRIDE * slot()
+    return {"server": 8300 + offset, "serf-lan": 8301 + offset, "serf-wan": 8302 + offset}
+
+
+def _consul_argv(sd: str, port: int) -> list[str]:
+    ports = consul_ports()
     return [
         find_consul(),
         "agent",
@@ -38,11 +43,11 @@ def _consul_argv(sd: str, port: int) -> list[str]:
         "-grpc-port",
         "-1",
         "-server-port",
-        str(8300 + offset),
+        str(ports["server"]),
         "-serf-lan-port",
-        str(8301 + offset),
+        str(ports["serf-lan"]),
         "-serf-wan-port",
-        str(8302 + offset),
+        str(ports["serf-wan"]),
         "-data-dir",
         os.path.join(sd, "consul", "data"),
         "-log-level",
