@@ -38,17 +38,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
-def images_built_first(request: pytest.FixtureRequest) -> None:
+def images_built_first(request: pytest.FixtureRequest) -> Iterator[None]:
     """When the session deploys the images, the first worker (or a run without workers) builds them before its
     first test, whatever that test is, while the other workers run theirs: always the same slot's manager-1,
     which keeps Docker's build cache from its last build (the workers' stacks stay up between runs), so a build
     takes about a minute there. Not in the background beside this worker's own tests: some restart manager-1's
     dockerd, which would break the build. The deploying tests come last and find the images in the cache."""
     if not request.config.stash.get(_DEPLOYS, False) or os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+        yield
         return
     with teststack.exclusive():
+        was_up, _ = teststack.status()
         teststack.up()
         teststack.images_cached()
+    yield
+    if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":  # as real_stack would have (it found it up)
+        with teststack.exclusive():
+            teststack.down()
 
 
 @pytest.fixture(autouse=True)
