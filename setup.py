@@ -25,6 +25,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8",
+            "pytest-xdist>=3.8",
             "hypothesis>=6.100",
             "mypy>=1.10",
             "ruff>=0.5",

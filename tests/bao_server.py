@@ -12,7 +12,8 @@ from typing import Any
 
 import requests
 
-from tests.integration.test_vault_mtls import MANAGER_1, free_port_on
+from tests.integration.test_vault_mtls import MANAGER_1
+from tests.prometheus_server import free_port
 from tests.server_process import ServerProcess
 from teststack.binaries import find_bao
 
@@ -24,7 +25,7 @@ class OwnBao(ServerProcess):
     name = "OpenBao"
 
     def __init__(self, folder: Path, seal_stanza: str = "") -> None:
-        self.port = free_port_on(MANAGER_1)
+        self.port = free_port(MANAGER_1)
         config = folder / "bao.hcl"
         config.write_text(
             f'storage "inmem" {{}}\n'

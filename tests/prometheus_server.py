@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import teststack
 from tests.server_process import ServerProcess
 from tests.service import ROOT
 
@@ -31,10 +33,24 @@ def binary(name: str) -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+#: The ports free_port hands out: a window of its own to each stack slot (so parallel workers never pick the same
+#: one between probing it and binding it), below the kernel's ephemeral range (so no outgoing connection has it).
+PORTS_BASE, PORTS_PER_SLOT = 20000, 500
+_next_port = itertools.count()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on `host` now, from this process's stack slot's window, never the same twice in a row."""
+    first = PORTS_BASE + PORTS_PER_SLOT * teststack.slot()
+    for _ in range(PORTS_PER_SLOT):
+        port = first + next(_next_port) % PORTS_PER_SLOT
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port on {host} in {first}-{first + PORTS_PER_SLOT - 1}")
 
 
 class Prometheus(ServerProcess):

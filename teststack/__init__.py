@@ -4,17 +4,19 @@ Its parts, one module each: consul, swarm (dockerd per node, extra nodes for tes
 image on every manager), lifecycle (up, down, status); under them state (stack.json, locks), processes, binaries
 and http. This module is its public face: `import teststack` (tests, `python -m bench`, scripts/demo_setup.py run
 from the repository's root, which puts the package on sys.path). `python -m teststack` is its command line.
+
+$NEON_CM_STACK_SLOT (default 0) picks one of several independent stacks (state.slot): parallel test workers each
+use their own.
 """
 
-from .consul import consul_restart, consul_start, consul_stop
+from .consul import consul_port, consul_ports, consul_restart, consul_start, consul_stop
 from .http import json_request
-from .image import image_build, image_remove, image_tag, images_build
+from .image import image_build, image_remove, image_tag, images_build, images_cached, images_digest
 from .lifecycle import down, env_lines, status, up
 from .openbao import vault_restart, vault_seal_status, vault_start, vault_stop, vault_unseal
 from .state import (
     DEFAULT_CACHE_DIR,
     DEFAULT_STATE_DIR,
-    NODES,
     SWARM_PORT,
     VAULT_CLUSTER_PORT,
     VAULT_PORT,
@@ -23,6 +25,9 @@ from .state import (
     StackError,
     exclusive,
     load,
+    node_address,
+    nodes,
+    slot,
     state_dir,
 )
 from .swarm import (
@@ -38,13 +43,14 @@ from .swarm import (
 __all__ = [
     "DEFAULT_CACHE_DIR",
     "DEFAULT_STATE_DIR",
-    "NODES",
     "SWARM_PORT",
     "VAULT_CLUSTER_PORT",
     "VAULT_PORT",
     "VAULT_SHARES",
     "VAULT_THRESHOLD",
     "StackError",
+    "consul_port",
+    "consul_ports",
     "consul_restart",
     "consul_start",
     "consul_stop",
@@ -62,8 +68,13 @@ __all__ = [
     "image_remove",
     "image_tag",
     "images_build",
+    "images_cached",
+    "images_digest",
     "json_request",
     "load",
+    "node_address",
+    "nodes",
+    "slot",
     "state_dir",
     "status",
     "up",

@@ -6,14 +6,10 @@ import importlib.util
 import os
 import shutil
 
-from .state import DEFAULT_CACHE_DIR, StackError
+from .state import StackError, cache_dir
 
 #: The PATH dockerd runs with (and where it is looked for): the system's, never a virtualenv's.
 SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def _cache_dir() -> str:
-    return os.environ.get("NEON_CM_CACHE") or DEFAULT_CACHE_DIR
 
 
 def _executables(cands: list[str | None]) -> list[str]:
@@ -22,7 +18,7 @@ def _executables(cands: list[str | None]) -> list[str]:
 
 def find_consul() -> str:
     """The consul binary: $NEON_CM_CONSUL_BIN, else the one scripts/install-deps cached, else PATH's."""
-    cache = _cache_dir()
+    cache = cache_dir()
     explicit = os.environ.get("NEON_CM_CONSUL_BIN")
     usable = _executables([explicit, os.path.join(cache, "consul", "usr", "bin", "consul"), shutil.which("consul")])
     if usable:
@@ -50,7 +46,7 @@ def find_bao() -> str:
             cands += [os.path.join(loc, "bin", "bao") for loc in spec.submodule_search_locations]
     except (ImportError, ValueError):
         pass
-    cands.append(os.path.join(_cache_dir(), "bin", "bao"))
+    cands.append(os.path.join(cache_dir(), "bin", "bao"))
     cands.append(shutil.which("bao"))
     usable = _executables(cands)
     # Prefer the real (ELF) server binary over the pip console-script wrapper.

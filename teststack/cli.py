@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     usage = (
         "usage: python -m teststack up|down|status|env|image|vault-restart N|vault-stop N|vault-start N (image:"
         " build the service's image and load it into every manager; N: 1-3, the manager whose OpenBao restarts,"
-        " stops, or starts again; it comes back sealed)   (state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack)"
+        " stops, or starts again; it comes back sealed)   (stack:"
+        " $NEON_CM_STACK_SLOT, default 0; state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack, -<slot> for"
+        " slots above 0)"
     )
     valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env", "image")
     valid = valid or (len(argv) == 2 and argv[0] in VAULT_COMMANDS and argv[1] in ("1", "2", "3"))

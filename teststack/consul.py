@@ -1,4 +1,5 @@
-"""The stack's Consul: one dev agent on 127.0.0.1."""
+"""The stack's Consul: one dev agent on 127.0.0.1, on ports of its slot's own (8500, 8300-8302 for slot 0; each
+further slot 10 higher)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,25 @@ from typing import Any
 from .binaries import find_consul
 from .http import json_request
 from .processes import pid_alive, scaled_timeout, spawn, stop_pids, wait_until
-from .state import load, state_dir, write_state
+from .state import load, slot, state_dir, write_state
+
+#: How far apart the ports of two slots' agents are.
+_SLOT_STRIDE = 10
 
 
 def consul_port() -> int:
-    """The port of Consul's HTTP API: $NEON_CM_CONSUL_PORT, else 8500."""
-    return int(os.environ.get("NEON_CM_CONSUL_PORT", "8500"))
+    """The port of Consul's HTTP API: $NEON_CM_CONSUL_PORT, else 8500 for slot 0 and 8500 + 10 x slot for others."""
+    return int(os.environ.get("NEON_CM_CONSUL_PORT") or 8500 + _SLOT_STRIDE * slot())
+
+
+def consul_ports() -> dict[str, int]:
+    """Every port the slot's dev agent binds besides HTTP's (DNS and gRPC are off): two slots' agents never collide."""
+    offset = _SLOT_STRIDE * slot()
+    return {"server": 8300 + offset, "serf-lan": 8301 + offset, "serf-wan": 8302 + offset}
 
 
 def _consul_argv(sd: str, port: int) -> list[str]:
+    ports = consul_ports()
     return [
         find_consul(),
         "agent",
@@ -31,6 +42,12 @@ def _consul_argv(sd: str, port: int) -> list[str]:
         "-1",
         "-grpc-port",
         "-1",
+        "-server-port",
+        str(ports["server"]),
+        "-serf-lan-port",
+        str(ports["serf-lan"]),
+        "-serf-wan-port",
+        str(ports["serf-wan"]),
         "-data-dir",
         os.path.join(sd, "consul", "data"),
         "-log-level",

@@ -1,25 +1,38 @@
 """The service's and the Docker proxy's images on every manager of the stack's Swarm.
 
-Built by scripts/image on manager-1, loaded into every other manager (images live per daemon; there is no registry)
-under every tag they have, tagged and removed on all of them. A build leaves the images it replaced untagged and
-removes them; the current ones stay, so that the next build finds Docker's cache (the classic builder's cache is
-the images themselves: removing the tags made the next build start from the base, 85 s instead of 30 s here)."""
+Built once for every slot's stack: scripts/image builds them on the first manager that needs them, `docker save`
+keeps them in a tarball under $NEON_CM_CACHE/images/<digest of what goes into them>/, and every manager of every
+slot loads that (images live per daemon; there is no registry). A file lock beside those folders makes parallel
+test workers wait for the one build instead of each making its own. On a manager, a new build's images leave the
+ones they replaced untagged, and those are removed; the current ones stay, so that the next build finds Docker's
+cache (the classic builder's cache is the images themselves: removing the tags made the next build start from the
+base, 85 s instead of 30 s here)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 from typing import Any
 
 from .binaries import find_docker_cli
 from .processes import progress
-from .state import StackError, load
+from .state import StackError, cache_dir, flocked, load
 from .swarm import run_docker
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SERVICE = "neon-cluster-manager"
 _PROXY = "neon-docker-proxy"
+#: What scripts/image puts into the two images (besides the pinned wheels and Debian's .debs that it caches
+#: itself, keyed by constraints.txt and the package names): a change to any of these is a new image.
+_INPUTS = ("Dockerfile", "setup.py", "constraints.txt", "pyproject.toml", "neon_cm_main.py", "scripts/image")
+_INPUT_TREES = ("actors", "cli", "gateways", "messages", "neon_cm", "deploy/docker-proxy")
+#: How many cached builds stay (the newest): a checkout switched back and forth between two branches reuses both.
+_KEEP = 3
 
 
 def _managers(st: dict[str, Any]) -> list[dict[str, Any]]:
@@ -33,13 +46,46 @@ def _image_id(node: dict[str, Any], tag: str) -> str:
         return ""
 
 
-def images_build(path: str | None = None) -> list[str]:
-    """Build the service's and the Docker proxy's images with scripts/image on manager-1 and load them into the
-    other managers, under each tag they have on manager-1 (`:<version>` and `:latest`, the tag README's commands
-    and deploy/neon-cluster-manager.yml name); return scripts/image's tags (the service's first)."""
-    st = load(path)
-    first, *others = _managers(st)
-    previous = {node["hostname"]: _repository_images(node) for node in (first, *others)}
+def images_digest() -> str:
+    """The digest of everything that goes into the images from this checkout (file names and contents)."""
+    paths = [p for p in _INPUTS if os.path.exists(os.path.join(_ROOT, p))]
+    for tree in _INPUT_TREES:
+        for folder, dirs, files in os.walk(os.path.join(_ROOT, tree)):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            paths += [os.path.relpath(os.path.join(folder, f), _ROOT) for f in files if not f.endswith(".pyc")]
+    digest = hashlib.sha256()
+    for rel in sorted(paths):
+        with open(os.path.join(_ROOT, rel), "rb") as fh:
+            content = fh.read()
+        digest.update(f"{rel}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()[:16]
+
+
+def _images_folder() -> str:
+    return os.path.join(cache_dir(), "images")
+
+
+def images_cached(path: str | None = None) -> tuple[str, list[str], dict[str, str]]:
+    """The images of this checkout as a tarball in the cache shared by every slot; return (tarball, scripts/image's
+    tags (the service's first), {tag and its :latest: image ID}). Unless they are there, build them with
+    scripts/image on this stack's manager-1 and save them; a file lock makes a second caller wait for the first
+    one's build and find it."""
+    folder = os.path.join(_images_folder(), images_digest())
+    tarball, index = os.path.join(folder, "images.tar"), os.path.join(folder, "images.json")
+    os.makedirs(_images_folder(), exist_ok=True)
+    with flocked(os.path.join(_images_folder(), "build.lock")):
+        if not os.path.exists(index):
+            _build_and_save(load(path), folder, tarball, index)
+    with open(index) as fh:
+        saved = json.load(fh)
+    return tarball, saved["tags"], saved["ids"]
+
+
+def _build_and_save(st: dict[str, Any], folder: str, tarball: str, index: str) -> None:
+    """scripts/image on the stack's manager-1, then `docker save` of both images under every tag into `folder`."""
+    first = _managers(st)[0]
+    previous = _repository_images(first)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER")}
     env.update(DOCKER_HOST=first["docker_host"], DOCKER=find_docker_cli(), PYTHON=sys.executable)
     r = subprocess.run(
@@ -48,29 +94,77 @@ def images_build(path: str | None = None) -> list[str]:
     if r.returncode != 0:
         raise StackError(f"scripts/image failed (exit {r.returncode}):\n{r.stderr.strip()}")
     tags = r.stdout.split()
-    names = [name for tag in tags for name in (tag, tag.split(":")[0] + ":latest")]
-    wanted = {name: _image_id(first, name) for name in names}
-    cli = find_docker_cli()
-    for node in others:
-        stale = [name for name in names if _image_id(node, name) != wanted[name]]
-        # An image the daemon already has under another tag (or none) is tagged, not sent again.
-        missing = [name for name in stale if not _image_id(node, wanted[name])]
-        for name in stale:
-            if name not in missing:
-                run_docker(node["docker_host"], ("tag", wanted[name], name))
-        if not missing:
-            continue
-        progress(f"loading {' '.join(missing)} into {node['hostname']}")
-        save = subprocess.Popen([cli, "-H", first["docker_host"], "save", *missing], stdout=subprocess.PIPE)
-        loaded = subprocess.run(
-            [cli, "-H", node["docker_host"], "load", "-q"], stdin=save.stdout, capture_output=True, text=True
-        )
-        assert save.stdout is not None
-        save.stdout.close()
-        if save.wait() != 0 or loaded.returncode != 0:
-            raise StackError(f"could not load {' '.join(missing)} into {node['hostname']}: {loaded.stderr.strip()}")
-    for node in (first, *others):
-        _remove_untagged(node, previous[node["hostname"]])
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    run_docker(first["docker_host"], ("save", "-o", tarball + ".tmp", *_names(tags)), timeout=300)
+    os.replace(tarball + ".tmp", tarball)
+    with open(index + ".tmp", "w") as fh:
+        json.dump({"tags": tags, "ids": {name: _image_id(first, name) for name in _names(tags)}}, fh)
+    os.replace(index + ".tmp", index)  # last: its presence says the folder is complete
+    _remove_untagged(first, previous)
+    # The images an earlier build made here and a later load took the tags from (see _load): this build's
+    # layers are the cache now.
+    run_docker(first["docker_host"], ("image", "prune", "--force"))
+    _prune(folder)
+
+
+def _names(tags: list[str]) -> list[str]:
+    """scripts/image's tags and the `:latest` of each (what README's commands and deploy/ name)."""
+    return [name for tag in tags for name in (tag, tag.split(":")[0] + ":latest")]
+
+
+def _prune(keep: str) -> None:
+    """Remove the cached builds but `keep` and the newest others (_KEEP in all)."""
+    root = _images_folder()
+    others = [os.path.join(root, d) for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))]
+    others = sorted((d for d in others if d != keep), key=os.path.getmtime, reverse=True)
+    for old in others[_KEEP - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load(node: dict[str, Any], tarball: str, ids: dict[str, str]) -> None:
+    """Make the tags of `ids` on manager `node` name those images, from `tarball` (`docker load`, which also moves
+    the tags) unless they do already; remove the loaded images that lost their tags to them. Images built here
+    stay, untagged, until the next build here: their layers are Docker's build cache (the classic builder's cache
+    is the images themselves), which makes the next build on this manager take 30 s instead of minutes."""
+    if all(_image_id(node, name) == image_id for name, image_id in ids.items()):
+        return
+    previous = {image_id for image_id in _repository_images(node) if not _built_here(node, image_id)}
+    progress(f"loading {' '.join(ids)} into {node['hostname']}")
+    run_docker(node["docker_host"], ("load", "-q", "-i", tarball), timeout=300)
+    _remove_untagged(node, previous)
+
+
+def _built_here(node: dict[str, Any], image_id: str) -> bool:
+    """Whether the manager built the image (a build's image has its last step as parent; a loaded one has none)."""
+    try:
+        return bool(run_docker(node["docker_host"], ("image", "inspect", "--format", "{{.Parent}}", image_id)).strip())
+    except StackError:
+        return False
+
+
+def images_build(path: str | None = None) -> list[str]:
+    """The service's and the Docker proxy's images of this checkout on every manager of the stack, under each tag
+    (`:<version>` and `:latest`, the tag README's commands and deploy/neon-cluster-manager.yml name): built once
+    for all slots (images_cached), loaded into the managers in parallel; return scripts/image's tags (the
+    service's first)."""
+    st = load(path)
+    tarball, tags, ids = images_cached(path)
+    errors: list[BaseException] = []
+
+    def load_into(node: dict[str, Any]) -> None:
+        try:
+            _load(node, tarball, ids)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load_into, args=(node,), daemon=True) for node in _managers(st)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
     return tags
 
 

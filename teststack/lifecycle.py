@@ -15,7 +15,7 @@ from .binaries import find_bao, find_consul, find_docker_cli, find_dockerd
 from .consul import consul_launch, consul_leader, consul_port, consul_wait
 from .openbao import seal_status, up_vault, vault_health_ok, vault_node_launch
 from .processes import mounts_under, pid_alive, procs_under, progress, stop_pids, umount_under
-from .state import NODES, StackError, flocked, load, stack_file, state_dir, write_state
+from .state import StackError, flocked, load, nodes, slot, stack_file, state_dir, write_state
 from .swarm import docker_node_launch, swarm_all_ready, up_swarm
 
 #: The bridge swarm mode makes dockerd create in the host's network namespace.
@@ -160,6 +160,7 @@ def up(path: str | None = None) -> dict[str, Any]:
         started = time.monotonic()
         st = {
             "state_dir": sd,
+            "slot": slot(),
             "consul": {},
             "nodes": [],
             "vault": {"nodes": []},
@@ -170,9 +171,10 @@ def up(path: str | None = None) -> dict[str, Any]:
         try:
             # Launch every daemon first, then wait: they start in parallel.
             st["consul"] = consul_launch(sd, consul_port())
-            st["nodes"] = [docker_node_launch(sd, name, role, addr) for name, role, addr in NODES]
+            layout = nodes()
+            st["nodes"] = [docker_node_launch(sd, name, role, addr) for name, role, addr in layout]
             st["vault"]["nodes"] = [
-                vault_node_launch(sd, i) for i, (_, role, _) in enumerate(NODES) if role == "manager"
+                vault_node_launch(sd, i) for i, (_, role, _) in enumerate(layout) if role == "manager"
             ]
             write_state(sd, st)
 

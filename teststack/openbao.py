@@ -9,13 +9,13 @@ from .binaries import find_bao
 from .http import json_request
 from .processes import failure, pid_alive, progress, scaled_timeout, spawn, stop_pids, wait_until
 from .state import (
-    NODES,
     VAULT_CLUSTER_PORT,
     VAULT_PORT,
     VAULT_SHARES,
     VAULT_THRESHOLD,
     StackError,
     load,
+    nodes,
     state_dir,
     write_state,
 )
@@ -23,12 +23,13 @@ from .state import (
 
 def vault_dir(sd: str, i: int) -> str:
     """The folder of vault node i (0-based) under state dir `sd`: its config, raft data and log."""
-    return os.path.join(sd, "vault", NODES[i][0])
+    return os.path.join(sd, "vault", nodes()[i][0])
 
 
 def _vault_config(sd: str, i: int, tls: tuple[str, str] | None = None) -> str:
-    name, _role, addr = NODES[i]
-    first = NODES[0][2]
+    layout = nodes()
+    name, _role, addr = layout[i]
+    first = layout[0][2]
     d = vault_dir(sd, i)
     retry = "" if i == 0 else (f'  retry_join {{\n    leader_api_addr = "http://{first}:{VAULT_PORT}"\n  }}\n')
     return (
@@ -66,7 +67,7 @@ def vault_launch(sd: str, i: int, tls: tuple[str, str] | None = None) -> int:
 
 def vault_node_launch(sd: str, i: int) -> dict[str, Any]:
     """Start vault node i (0-based: manager i+1) under `sd` without waiting; return its stack.json entry."""
-    name, _role, addr = NODES[i]
+    name, _role, addr = nodes()[i]
     d = vault_dir(sd, i)
     return {
         "hostname": name,

@@ -12,13 +12,13 @@ from typing import Any
 DEFAULT_STATE_DIR = "/tmp/neon-cm-stack"
 DEFAULT_CACHE_DIR = "/var/cache/neon-cm-stack"
 
-# (hostname, role, loopback address)
-NODES: list[tuple[str, str, str]] = [
-    ("manager-1", "manager", "127.0.0.11"),
-    ("manager-2", "manager", "127.0.0.12"),
-    ("manager-3", "manager", "127.0.0.13"),
-    ("worker-1", "worker", "127.0.0.21"),
-    ("worker-2", "worker", "127.0.0.22"),
+#: (hostname, role, last octet of its loopback address 127.0.<slot>.<octet>)
+_LAYOUT: list[tuple[str, str, int]] = [
+    ("manager-1", "manager", 11),
+    ("manager-2", "manager", 12),
+    ("manager-3", "manager", 13),
+    ("worker-1", "worker", 21),
+    ("worker-2", "worker", 22),
 ]
 SWARM_PORT = 2377
 VAULT_PORT = 8200
@@ -31,9 +31,38 @@ class StackError(RuntimeError):
     """Raised when the stack is not up, or a daemon fails to start or become ready in time."""
 
 
+def slot() -> int:
+    """The stack this process uses: $NEON_CM_STACK_SLOT (default 0). Stacks of different slots share nothing
+    (state dir, locks, node addresses, Consul's ports), so that parallel test workers each have one of their own."""
+    text = os.environ.get("NEON_CM_STACK_SLOT") or "0"
+    if not text.isdigit() or not 0 <= int(text) <= 200:
+        raise StackError(f"NEON_CM_STACK_SLOT={text!r} is not a slot number (0-200)")
+    return int(text)
+
+
+def node_address(octet: int, n: int | None = None) -> str:
+    """The loopback address 127.0.<slot>.<octet> of slot `n` (default: this process's slot): the stack's nodes
+    use 11-13 and 21-22; tests that need an address of their own beside them (an extra node) pick another."""
+    return f"127.0.{slot() if n is None else n}.{octet}"
+
+
+def nodes(n: int | None = None) -> list[tuple[str, str, str]]:
+    """The nodes of slot `n`'s stack (default: this process's slot): (hostname, role, loopback address)."""
+    return [(name, role, node_address(octet, n)) for name, role, octet in _LAYOUT]
+
+
 def state_dir(path: str | None = None) -> str:
-    """Return the absolute state dir: `path`, else $NEON_CM_STACK_DIR, else /tmp/neon-cm-stack."""
-    return os.path.abspath(path or os.environ.get("NEON_CM_STACK_DIR") or DEFAULT_STATE_DIR)
+    """Return the absolute state dir: `path`, else $NEON_CM_STACK_DIR, else /tmp/neon-cm-stack for slot 0 and
+    /tmp/neon-cm-stack-<slot> for the others."""
+    n = slot()
+    default = DEFAULT_STATE_DIR if n == 0 else f"{DEFAULT_STATE_DIR}-{n}"
+    return os.path.abspath(path or os.environ.get("NEON_CM_STACK_DIR") or default)
+
+
+def cache_dir() -> str:
+    """What every slot's stack shares between runs (binaries, the images' tarballs): $NEON_CM_CACHE, else
+    /var/cache/neon-cm-stack."""
+    return os.environ.get("NEON_CM_CACHE") or DEFAULT_CACHE_DIR
 
 
 def stack_file(sd: str) -> str:

@@ -22,16 +22,26 @@ from tests.service import ROOT, Service
 MANAGER = "manager-1"
 
 
+def address(hostname: str) -> str:
+    """The loopback address of the stack node `hostname` on this worker's slot (127.0.<slot>.<octet>)."""
+    return {name: addr for name, _role, addr in teststack.nodes()}[hostname]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # The tests that deploy the images run last (stable sort: each file's order stays), when the build the first
+    # worker made at its start (tests/conftest.py) is long over. The tests that run alone (`serial`, see
+    # tests/conftest.py) go just before them, while the other workers are between short tests.
+    deploying = [item for item in items if "deploy_images" in getattr(item, "fixturenames", ())]
+    items.sort(key=lambda item: 2 if item in deploying else 1 if item.get_closest_marker("serial") else 0)
 
 
 @pytest.fixture(scope="session")
 def real_stack() -> Iterator[dict[str, Any]]:
-    """The stack from the teststack package, held for this session alone: reused when already up,
-    else started here and stopped at the end."""
+    """The stack of this worker's slot from the teststack package, held for this session alone: reused when
+    already up, else started here and stopped at the end."""
     with teststack.exclusive():
         was_up, _ = teststack.status()
         state = teststack.up()
@@ -51,10 +61,11 @@ def acl_consul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulServe
 
 @pytest.fixture(scope="session")
 def deploy_images(real_stack: dict[str, Any]) -> list[str]:
-    """The service's and the Docker proxy's images (their tags, the service's first), built once a session with
-    scripts/image on manager-1 and loaded into every manager under every tag, for every test that deploys them.
-    They stay on the managers after the session (the next build replaces them): Docker's build cache is kept with
-    them, and removing them costs as much as a build."""
+    """The service's and the Docker proxy's images (their tags, the service's first), built once for every
+    parallel worker's stack (teststack.images_cached: by the first worker at its start, see tests/conftest.py)
+    and loaded into every manager of this worker's stack under every tag, for every test that deploys them. They
+    stay on the managers after the session (the next build replaces them): Docker's build cache is kept with them,
+    and removing them costs as much as a build."""
     return teststack.images_build()
 
 
@@ -68,13 +79,15 @@ def kv(real_stack: dict[str, Any]) -> Iterator[consul.Consul]:
 
 
 @pytest.fixture
-def service_env(real_stack: dict[str, Any]) -> dict[str, str]:
-    """Environment pointing a service at the stack's Consul and manager-1's Docker."""
+def service_env(real_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment pointing a service at the stack's Consul and manager-1's Docker, its health file in a folder
+    of the test's own (the default, /tmp/neon-cluster-manager.health, would be every parallel worker's)."""
     manager = next(node for node in real_stack["nodes"] if node["hostname"] == MANAGER)
     return {
         "CONSUL_HTTP_ADDR": real_stack["consul"]["http_addr"],
         "DOCKER_HOST": manager["docker_host"],
         "LOG_LEVEL": "DEBUG",
+        "NEON_CM_HEALTH_FILE": str(tmp_path_factory.mktemp("health") / "health"),
     }
 
 
@@ -170,7 +183,7 @@ def credentials(keys: list[str], threshold: int) -> str:
 @pytest.fixture
 def cli_env(service_env: dict[str, str]) -> dict[str, str]:
     """The stack's Consul and manager-1's Docker, as an operator's shell would have them."""
-    return {key: value for key, value in service_env.items() if key != "LOG_LEVEL"}
+    return {key: value for key, value in service_env.items() if key not in ("LOG_LEVEL", "NEON_CM_HEALTH_FILE")}
 
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]

@@ -22,7 +22,7 @@ from messages.swarm import SwarmNode
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, deflate, encode_definition, inflate, md5_base64, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
-from tests.integration.conftest import MANAGER
+from tests.integration.conftest import MANAGER, address
 from tests.integration.test_definition_pipeline import ACTIVE, BASE, LISTED, PUBLISHED, read_definition, seed_base
 from tests.prometheus_server import free_port
 from tests.service import LOG_LINE, Service
@@ -35,6 +35,7 @@ DEFINITION_ERROR = rf"\[ERROR\] \[module:definition-publisher\] .*{re.escape(DEF
 TXN_VALUE_LIMIT = MAX_VALUE_BYTES * 3 // 4
 GOOD_TEMPLATE = "http://{addr}:8200"
 DEFAULT_TEMPLATE = "https://{hostname}.neon-vault.cluster:8200"
+MANAGER_1_URL = f"http://{address('manager-1')}:8200"
 
 
 def modify_index(kv: consul.Consul, key: str) -> int | None:
@@ -204,7 +205,7 @@ def test_bad_vault_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     Vaults; writing a good value makes them poll at that pace at once."""
     service, key, index = started_with_bad_setting(kv, start_service, "vault_poll_seconds", value)
     service.wait_for(r"settings: .*vault_poll_seconds=30 ")
-    service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-1\] monitoring http://127.0.0.11:8200 every 30 s")
+    service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-1\] monitoring {MANAGER_1_URL} every 30 s")
     service.wait_for(r"\[INFO\] \[module:vault-monitor:manager-1\] Vault on manager-1 .* is unsealed")
     settings_seen(kv, service, "node_poll_seconds", "0.4")  # every earlier wake of the watch handled: no second WARN
 
@@ -213,14 +214,12 @@ def test_bad_vault_poll_seconds_warns_once_default_applies_and_a_fix_applies(
     mark = service.mark()
     kv.kv.put(key, "0.3")
     service.wait_for(r"settings: .*vault_poll_seconds=0.3 ", after=mark, timeout=5)
-    service.wait_for(
-        r"\[DEBUG\] \[module:vault-monitor:manager-1\] http://127.0.0.11:8200: unsealed", count=4, after=mark, timeout=5
-    )
+    service.wait_for(MANAGER_1_POLLED, count=4, after=mark, timeout=5)
     warned_once(service, "vault_poll_seconds", value)
     assert_running(service)
 
 
-MANAGER_1_POLLED = r"\[DEBUG\] \[module:vault-monitor:manager-1\] http://127.0.0.11:8200: unsealed"
+MANAGER_1_POLLED = rf"\[DEBUG\] \[module:vault-monitor:manager-1\] {MANAGER_1_URL}: unsealed"
 
 
 @pytest.mark.parametrize(
@@ -283,7 +282,8 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
     kv.kv.put(key, GOOD_TEMPLATE)
     for number in (1, 2, 3):
         service.wait_for(
-            rf"\[INFO\] .*Vault on manager-{number} \(http://127.0.0.1{number}:8200\) is unsealed", after=mark
+            rf"\[INFO\] .*Vault on manager-{number} \(http://{address(f'manager-{number}')}:8200\) is unsealed",
+            after=mark,
         )
     settled = service.mark()
     wait_for_polls(service, settled)
@@ -500,7 +500,7 @@ def test_two_nodes_with_one_hostname_log_both_ids_and_write_nothing(
     service = start_service()
     service.wait_for(PUBLISHED)
     first_id = manager_api.inspect_node("worker-1")["ID"]
-    extra_node("twin", "worker-1", "127.0.0.23")
+    extra_node("twin", "worker-1", stack.node_address(23))
     mark = service.mark()
     twin_id = stack.extra_node_join("twin")
     # Until the twin is listed a publish is legitimate (Docker's Status.Addr of a node changes when it
@@ -570,7 +570,7 @@ def test_a_docker_host_outside_the_swarm_is_one_error_and_nothing_written(
 ) -> None:
     """DOCKER_HOST on a dockerd in no swarm, as a manager that left it would be (a real daemon answers an
     error there, never an empty node list)."""
-    node = extra_node("standalone", "standalone", "127.0.0.24")
+    node = extra_node("standalone", "standalone", stack.node_address(24))
     refused_listing_is_one_error_and_nothing_written(kv, start_service, node["docker_host"])
 
 

@@ -23,7 +23,7 @@ from neon_cm import __version__
 from neon_cm.encoding import canonical_json, decode_definition, deflate, inflate, verify_definition, with_hash
 from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, HASH_KEY, SETTINGS_PREFIX
 from neon_cm.stored_definition import Fetched
-from tests.integration.conftest import Cli
+from tests.integration.conftest import Cli, address
 from tests.integration.test_vault import MANAGER_2, UNSEALED_BY_SERVICE, sealed
 from tests.service import ROOT, Service
 
@@ -407,12 +407,13 @@ def test_vault_status_shows_every_manager_and_a_restarted_one_sealed(vault: dict
     assert (0, 0) == (healthy.returncode, healthy_check.returncode)
     table = rows(healthy)
     assert ["manager-1", "manager-2", "manager-3"] == list(table)
-    assert [f"http://127.0.0.1{n}:8200" for n in (1, 2, 3)] == [row[0] for row in table.values()]
+    assert [f"http://{address(f'manager-{n}')}:8200" for n in (1, 2, 3)] == [row[0] for row in table.values()]
     assert {"unsealed"} == {row[1] for row in table.values()}
     assert ["active", "standby", "standby"] == sorted(row[2] for row in table.values())
     assert {"manager-1": "shamir", "manager-2": "shamir", "manager-3": "shamir"} == seals(healthy)
     assert 0 == restarted.returncode
-    assert ["http://127.0.0.12:8200", "sealed", "0/2 unseal keys submitted"] == rows(restarted)["manager-2"]
+    manager_2 = f"http://{address('manager-2')}:8200"
+    assert [manager_2, "sealed", "0/2 unseal keys submitted"] == rows(restarted)["manager-2"]
     assert "unsealed" == rows(restarted)["manager-1"][1]
     failed_with(restarted_check, r"error: not every Vault is unsealed: manager-2 is sealed$")
     assert rows(restarted) == rows(restarted_check), "--check prints the same table"
@@ -425,9 +426,8 @@ def test_vault_status_reports_a_stopped_vault_unreachable(vault: dict[str, Any],
     result = cli("vault", "status")
 
     assert 0 == result.returncode
-    assert ["http://127.0.0.12:8200", "unreachable", "cannot connect: [Errno 111] Connection refused"] == rows(result)[
-        "manager-2"
-    ]
+    refused = "cannot connect: [Errno 111] Connection refused"
+    assert [f"http://{address('manager-2')}:8200", "unreachable", refused] == rows(result)["manager-2"]
 
 
 def test_auto_unlock_off_leaves_a_restarted_vault_sealed_and_on_unseals_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import consul
+import pytest
 
 import teststack as stack
 from neon_cm.keys import HASH_KEY, SETTINGS_PREFIX
@@ -38,6 +39,7 @@ def test_label_change_reaches_consul_through_events_not_the_poll(
     assert service.lines(r"\[DEBUG\] \[module:node-events\] node event update ")
 
 
+@pytest.mark.serial  # a burst is events closer than 0.15 s apart: a loaded machine spaces `docker node update`s wider
 def test_burst_of_label_changes_costs_at_most_two_writes(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:

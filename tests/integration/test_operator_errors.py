@@ -25,7 +25,7 @@ import teststack as stack
 from gateways.errors import PLAIN_HTTP, UNKNOWN_TOKEN
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.integration.conftest import Cli
+from tests.integration.conftest import Cli, address
 from tests.integration.test_cli import BASE, err, failed_with, out, put_file, rows
 from tests.integration.test_metrics import health_command
 from tests.prometheus_server import free_port
@@ -219,7 +219,7 @@ def test_vault_url_templates_an_operator_might_write(
     warned = service.wait_for(r"\[WARN\] .*vault_url_template=")
     mark = service.mark()
     acl_consul.put(SETTINGS_PREFIX + "vault_url_template", b"http://{addr}:8200")
-    service.wait_for(r"\[INFO\] .*Vault on manager-1 \(http://127.0.0.11:8200\) is unsealed", after=mark)
+    service.wait_for(rf"\[INFO\] .*Vault on manager-1 \(http://{address('manager-1')}:8200\) is unsealed", after=mark)
     mark = service.mark()
     assert 0 == own_cli("settings", "set", "vault_url_template", "https://{addr}:8200").returncode
     unreachable = service.wait_for(r"\[ERROR\] .*Vault on manager-1 .* is unreachable", after=mark)
@@ -232,7 +232,7 @@ def test_vault_url_templates_an_operator_might_write(
     assert "'http://<hidden>@{addr}:8200' rejected (a user name or password" in warned[0]
     assert [] == service.lines(re.escape(secret))
     assert f"client certificate (CLIENT_CERT) {missing} does not exist" in unreachable[0], "https: it is looked for"
-    assert ["https://127.0.0.11:8200", "unreachable", PLAIN_HTTP] == rows(status)["manager-1"]
+    assert [f"https://{address('manager-1')}:8200", "unreachable", PLAIN_HTTP] == rows(status)["manager-1"]
 
 
 # --------------------------------------------------------------------------- item 5: a token Consul does not know

@@ -19,12 +19,13 @@ import pytest
 
 import teststack as stack
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
-from tests.integration.conftest import credentials
+from tests.integration.conftest import address, credentials
 from tests.service import Service
 
 MANAGER_2 = 1  # index of manager-2's OpenBao node in the stack
 UNSEALED_BY_SERVICE = r"unsealed the Vault on manager-2 "
-SEALED_ERROR = r"\[ERROR\] \[module:vault-monitor:manager-2\] Vault on manager-2 \(http://127.0.0.12:8200\) is sealed"
+MANAGER_2_URL, MANAGER_3_URL = (f"http://{address(name)}:8200" for name in ("manager-2", "manager-3"))
+SEALED_ERROR = rf"\[ERROR\] \[module:vault-monitor:manager-2\] Vault on manager-2 \({MANAGER_2_URL}\) is sealed"
 
 
 def sealed(index: int) -> bool:
@@ -227,7 +228,7 @@ def test_monitors_follow_managers_joining_and_leaving(
     Docker takes about 30 s to complete a promotion (the node's manager address appears last).
     """
     service = start_service(**with_keys)
-    service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200")
+    service.wait_for(rf"monitoring the Vault on manager manager-3 at {MANAGER_3_URL}")
 
     mark = service.mark()
     docker_cli("node", "demote", "manager-3")
@@ -235,7 +236,7 @@ def test_monitors_follow_managers_joining_and_leaving(
         service.wait_for(r"no longer monitoring the Vault on manager-3", after=mark)
     finally:
         docker_cli("node", "promote", "manager-3")
-    service.wait_for(r"monitoring the Vault on manager manager-3 at http://127.0.0.13:8200", after=mark, timeout=120)
+    service.wait_for(rf"monitoring the Vault on manager manager-3 at {MANAGER_3_URL}", after=mark, timeout=120)
 
 
 def test_a_switch_that_is_neither_true_nor_false_is_said_once_and_leaves_auto_unseal_on(

@@ -6,7 +6,6 @@ certificate each leave the Vault `unreachable` with a clear reason, and no key i
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,22 +16,16 @@ import pytest
 import requests
 
 from neon_cm.keys import SETTINGS_PREFIX
-from tests.integration.conftest import credentials
+from tests.integration.conftest import address, credentials
+from tests.prometheus_server import free_port
 from tests.server_process import ServerProcess
 from tests.service import Service
 from tests.tls_certs import CertificateAuthority
 from teststack.binaries import find_bao
 
-MANAGER_1 = "127.0.0.11"  # manager-1's address: `https://{addr}:<port>` reaches the test's OpenBao from it alone
+MANAGER_1 = address("manager-1")  # `https://{addr}:<port>` reaches the test's OpenBao from manager-1 alone
 UNSEALED = r"unsealed the Vault on manager-1 "
 LISTENERS = ("good", "expired", "wrong-host")
-
-
-def free_port_on(host: str) -> int:
-    """A free TCP port on `host` (a loopback address of the stack's)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 class MutualTlsBao(ServerProcess):
@@ -44,7 +37,7 @@ class MutualTlsBao(ServerProcess):
     def __init__(self, folder: Path) -> None:
         self.ca = CertificateAuthority(folder)
         self.client = self.ca.issue("neon-cluster-manager", client=True)
-        self.ports = {name: free_port_on(MANAGER_1) for name in LISTENERS}
+        self.ports = {name: free_port(MANAGER_1) for name in LISTENERS}
         certificates = {
             "good": self.ca.issue("bao-good", san=f"IP:{MANAGER_1}"),
             "expired": self.ca.issue("bao-expired", san=f"IP:{MANAGER_1}", expired=True),
@@ -52,7 +45,7 @@ class MutualTlsBao(ServerProcess):
         }
         listeners = "".join(
             f'listener "tcp" {{\n  address = "{MANAGER_1}:{self.ports[name]}"\n'
-            f'  cluster_address = "{MANAGER_1}:{free_port_on(MANAGER_1)}"\n'
+            f'  cluster_address = "{MANAGER_1}:{free_port(MANAGER_1)}"\n'
             f'  tls_cert_file = "{cert}"\n  tls_key_file = "{key}"\n  tls_client_ca_file = "{self.ca.cert}"\n'
             "  tls_require_and_verify_client_cert = true\n}\n"
             for name, (cert, key) in certificates.items()
@@ -61,7 +54,7 @@ class MutualTlsBao(ServerProcess):
         data.mkdir()
         config.write_text(
             f'storage "raft" {{\n  path = "{data}"\n  node_id = "mtls"\n}}\n{listeners}'
-            f'api_addr = "{self.url("good")}"\ncluster_addr = "https://{MANAGER_1}:{free_port_on(MANAGER_1)}"\n'
+            f'api_addr = "{self.url("good")}"\ncluster_addr = "https://{MANAGER_1}:{free_port(MANAGER_1)}"\n'
         )
         self.log = folder / "bao.log"
         with self.log.open("wb") as log:

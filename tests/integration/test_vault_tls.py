@@ -12,7 +12,7 @@ import pytest
 
 import teststack as stack
 from neon_cm.keys import SETTINGS_PREFIX
-from tests.integration.conftest import credentials
+from tests.integration.conftest import address, credentials
 from tests.service import Service
 
 MANAGER_3 = 2  # index of manager-3's OpenBao node, the one served over HTTPS here
@@ -25,14 +25,14 @@ def openssl(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A CA, and a server certificate it signed for manager-3's address (127.0.0.13)."""
+    """A CA, and a server certificate it signed for manager-3's address."""
     folder = tmp_path_factory.mktemp("tls")
     ca_key, ca_cert = folder / "ca.key", folder / "ca.pem"
     key, csr, cert, ext = folder / "vault.key", folder / "vault.csr", folder / "vault.pem", folder / "san.ext"
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_cert),
             "-days", "2", "-subj", "/CN=neon-test-ca")  # fmt: skip
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=manager-3")
-    ext.write_text("subjectAltName = IP:127.0.0.13\n")
+    ext.write_text(f"subjectAltName = IP:{address('manager-3')}\n")
     openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
             "-out", str(cert), "-days", "2", "-extfile", str(ext))  # fmt: skip
     return {"ca": str(ca_cert), "cert": str(cert), "key": str(key)}
@@ -74,7 +74,8 @@ def test_unverifiable_certificate_is_unreachable_and_gets_no_key(
     """Verification on by default: the node is `unreachable` with the TLS reason, and no share is sent to it."""
     service = start_service(**https_vault)
 
-    service.wait_for(r"\[ERROR\] .*Vault on manager-3 \(https://127.0.0.13:8200\) is unreachable: TLS verification")
+    url = f"https://{address('manager-3')}:8200"
+    service.wait_for(rf"\[ERROR\] .*Vault on manager-3 \({url}\) is unreachable: TLS verification")
     service.wait_for(r"\[DEBUG\] \[module:vault-monitor:manager-3\] .*: unreachable", count=4)
 
     status = stack.vault_seal_status(MANAGER_3)
