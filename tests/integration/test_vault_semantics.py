@@ -56,7 +56,7 @@ def test_a_sealed_node_says_so_with_its_threshold_and_no_attempt(sealed_node: Va
     assert isinstance(status, SealStatus)
     assert ("shamir", False, False) == (status.seal_type, status.recovery_seal, status.removed_from_cluster)
     assert "" != status.built
-    assert Observation(VaultState.SEALED, "0/2 unseal keys submitted") == sealed_node.probe()
+    assert Observation(VaultState.SEALED, "0/2 unseal keys submitted", seal_type="shamir") == sealed_node.probe()
 
 
 def test_one_share_opens_an_attempt_a_repeated_share_is_ignored_a_reset_discards_it(
