@@ -3,6 +3,7 @@
 import fcntl
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
     keeps the slot it was given (0 by default). Set in the environment before any test module is imported, so
     that the teststack package and every subprocess (services, the CLI, scripts/demo) use that slot too."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker and getattr(config.option, "testrunuid", "") is None:
+        config.option.testrunuid = uuid.uuid4().hex  # xdist's own default, chosen here so the controller knows it
     if worker.startswith("gw"):
         base = int(os.environ.get("NEON_CM_STACK_SLOT") or "0")
         os.environ["NEON_CM_STACK_SLOT"] = str(base + int(worker[2:]) + 1)
@@ -57,6 +60,19 @@ def images_built_first(request: pytest.FixtureRequest) -> Iterator[None]:
             teststack.down()
 
 
+def serial_locks(run: str) -> Path:
+    """The stem of a run's two lock files (`.turnstile`, `.gate`), in the temp folder."""
+    return Path(tempfile.gettempdir()) / f"neon-cm-{run}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (not a worker) removes the run's lock files once every worker has ended."""
+    run = getattr(session.config.option, "testrunuid", None)
+    if run and not os.environ.get("PYTEST_XDIST_WORKER"):
+        for suffix in (".turnstile", ".gate"):
+            serial_locks(run).with_suffix(suffix).unlink(missing_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def alone_when_serial(request: pytest.FixtureRequest) -> Iterator[None]:
     """Under pytest-xdist, a test marked `serial` runs with no other test running on any worker; the others run
@@ -68,7 +84,7 @@ def alone_when_serial(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     serial = request.node.get_closest_marker("serial") is not None
-    locks = Path(tempfile.gettempdir()) / f"neon-cm-{run}"
+    locks = serial_locks(run)
     with locks.with_suffix(".turnstile").open("a") as turnstile, locks.with_suffix(".gate").open("a") as gate:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         fcntl.flock(gate, fcntl.LOCK_EX if serial else fcntl.LOCK_SH)
