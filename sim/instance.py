@@ -1,4 +1,4 @@
-"""One simulated service instance: its actors wired as neon_cm_main.WIRING wires them, its supervision, its
+"""One simulated service instance: its actors wired as messages.routes.WIRING wires them, its supervision, its
 pauses; the components that tell the sim how to run each actor's decider."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from messages.docker import DockerUnreachable, ListNodes, NodesListed
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.lifecycle import SupervisionGaveUp
 from messages.log import Level
+from messages.routes import WIRING
 from messages.settings import Settings
 from messages.swarm import NodesObserved, SwarmNode
 from messages.vault import VaultObserved, VaultState, VaultsToMonitor
@@ -54,19 +55,6 @@ from neon_cm.vault import NotSent, Unreachable, UnreachableKind
 from sim import standin
 from sim.gateways import CONSUL_TIMEOUT, Call, ConsulCalls, VaultCalls
 from sim.shell import Component, SimActor, short
-
-#: Who hears whose publications, by name: neon_cm_main.WIRING (tests/test_sim.py holds the two equal; the sim
-#: does not import the entry point, which installs signal handlers).
-WIRING: dict[str, tuple[str, ...]] = {
-    "leadership": ("metrics", "vault-fleet", "unsealer", "definition-publisher"),
-    "settings": ("metrics", "vault-fleet", "swarm-watcher"),
-    "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher"),
-    "definition-publisher": ("metrics",),
-    "vault-fleet": ("metrics",),
-    "vault-monitor": ("metrics", "unsealer"),
-    "unsealer": ("metrics",),
-    "supervisor": ("metrics",),
-}
 
 if TYPE_CHECKING:
     from sim.world import World

@@ -60,7 +60,7 @@ def sweep(first: int, count: int) -> list[tuple[int, str, str]]:
 
 
 def test_the_sim_wires_instances_as_the_service_does() -> None:
-    """The sim's copy of the publication wiring is the service's (it does not import the entry point)."""
+    """The sim wires instances with the publication table the service runs with (messages.routes.WIRING)."""
     from neon_cm_main import WIRING as SERVICE_WIRING
 
     assert SERVICE_WIRING == WIRING
