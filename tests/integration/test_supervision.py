@@ -8,8 +8,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ import teststack as stack
 from neon_cm.encoding import deflate, verify_definition
 from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX
 from tests.integration.test_definition_pipeline import PUBLISHED, read_definition, seed_base
+from tests.integration.test_metrics import health_command
 from tests.service import Service
 from tests.waiting import vault_poll_line, wait_for_polls, wait_until
 
@@ -51,13 +50,7 @@ def test_a_missing_vault_cacert_is_said_and_every_vault_stays_watched(
         service.wait_for(rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] .* is unreachable: .*vault-ca.pem.typo")
     mark = service.mark()
     wait_for_polls(service, mark)
-    health = subprocess.run(
-        [sys.executable, "-m", "cli", "health"],
-        env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    health = health_command(health_file)
 
     assert [] == service.lines(SUPERVISOR)
     assert 0 == health.returncode, health.stdout + health.stderr

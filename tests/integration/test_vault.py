@@ -6,8 +6,6 @@ import base64
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +18,7 @@ import pytest
 import teststack as stack
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from tests.integration.conftest import address, credentials
+from tests.integration.test_metrics import health_command
 from tests.service import Service
 
 MANAGER_2 = 1  # index of manager-2's OpenBao node in the stack
@@ -302,13 +301,7 @@ def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_
         for node in (1, 2, 3):
             service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
         wait_until(health_file.exists)
-        health = subprocess.run(
-            [sys.executable, "-m", "cli", "health"],
-            env={**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        health = health_command(health_file)
     finally:
         server.shutdown()
         server.server_close()
