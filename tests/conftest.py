@@ -1,16 +1,20 @@
 """Settings for the whole suite, and the stack each pytest-xdist worker uses."""
 
 import fcntl
+import io
 import os
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pykka
 import pytest
 from hypothesis import settings
 
 import teststack
+from actors.logger import Log, LogSink
+from messages.log import Level
 
 # Hypothesis' default 200 ms deadline per example is a timing threshold: on a shared 2-core machine running
 # the integration stack it fails examples that are merely slow. Correctness is what the properties check.
@@ -71,6 +75,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if run and not os.environ.get("PYTEST_XDIST_WORKER"):
         for suffix in (".turnstile", ".gate"):
             serial_locks(run).with_suffix(suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def log() -> Iterator[Log]:
+    """A Log whose lines go nowhere, for tests that start actors themselves; every actor is stopped after the
+    test."""
+    sink = LogSink(Level.DEBUG, stream=io.StringIO())
+    sink.start()
+    yield Log("test", sink)
+    pykka.ActorRegistry.stop_all()
 
 
 @pytest.fixture(autouse=True)

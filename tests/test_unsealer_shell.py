@@ -3,42 +3,22 @@ threads send nothing more (no Vault involved: Consul is unreachable, so the swit
 
 from __future__ import annotations
 
-import io
 import time
-from collections.abc import Callable, Iterator
-
-import pykka
-import pytest
 
 from actors.base import Directory, linked
-from actors.logger import Log, LogSink
+from actors.logger import Log
 from actors.unsealer import Unsealer
 from gateways.consul import consul_client
 from gateways.files import read_text
 from messages.leadership import BecameLeader
-from messages.log import Level
 from messages.vault import UnsealFinished, UnsealRequested
 from neon_cm.credentials import Secret, UnsealCredentials
 from neon_cm.environment import TlsSettings, consul_access
 from neon_cm.unsealing import SubmitShare
 from tests.recorder import Recorder
+from tests.waiting import wait_until
 
 CREDENTIALS = UnsealCredentials((Secret("aGVsbG8="), Secret("d29ybGQ=")), 2)
-
-
-@pytest.fixture
-def log() -> Iterator[Log]:
-    sink = LogSink(Level.DEBUG, stream=io.StringIO())
-    sink.start()
-    yield Log("test", sink)
-    pykka.ActorRegistry.stop_all()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.02)
 
 
 def test_the_answer_goes_to_the_node_monitor_registered_now(log: Log) -> None:

@@ -3,7 +3,6 @@ that holds no thread or socket of ours after a stop."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import threading
@@ -12,12 +11,11 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pykka
 import pytest
 
 import teststack as stack
 from actors.base import Directory, linked
-from actors.logger import Log, LogSink
+from actors.logger import Log
 from actors.node_events import NodeEvents
 from gateways.docker import DockerGateway
 from messages.docker import (
@@ -29,7 +27,6 @@ from messages.docker import (
     StreamClosed,
     StreamOutcome,
 )
-from messages.log import Level
 from tests.integration.conftest import MANAGER
 from tests.waiting import wait_until
 
@@ -65,14 +62,6 @@ def hung_manager(real_stack: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield node
     finally:
         os.kill(node["pid"], signal.SIGCONT)
-
-
-@pytest.fixture
-def log() -> Iterator[Log]:
-    sink = LogSink(Level.DEBUG, stream=io.StringIO())
-    sink.start()
-    yield Log("test", sink)
-    pykka.ActorRegistry.stop_all()
 
 
 def test_node_events_restarted_against_a_hung_daemon_leave_no_thread_or_socket(
