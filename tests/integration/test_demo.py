@@ -17,6 +17,8 @@ from tests.waiting import wait_until
 
 #: The shell variables a newcomer's terminal does not have: the demo sets what the service needs itself.
 UNSET = ("DOCKER_HOST", "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN", "VAULT_CREDENTIALS", "VAULT_CREDENTIALS_FILE")
+#: `env` run with these unset, in a newcomer's clean terminal.
+CLEAN = ["env", *[word for name in UNSET for word in ("-u", name)]]
 
 
 def suggested(demo: Service) -> list[list[str]]:
@@ -26,8 +28,7 @@ def suggested(demo: Service) -> list[list[str]]:
 
 def typed(command: list[str]) -> str:
     """Run a suggested command from the repository's root, as the newcomer's shell would; its output."""
-    clean = [word for name in UNSET for word in ("-u", name)]
-    result = subprocess.run(["env", *clean, *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*CLEAN, *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert 0 == result.returncode, f"{shlex.join(command)}: {result.stderr}"
     return result.stdout
 
@@ -44,7 +45,7 @@ def cores(kv: consul.Consul) -> Any:
 def test_scripts_demo_runs_the_service_and_what_it_suggests_works(kv: consul.Consul, vault: dict[str, Any]) -> None:
     """`scripts/demo` publishes the definition and watches every Vault; the printed label command reaches Consul,
     the printed OpenBao restart is unsealed again, and Ctrl-C stops the service with exit 0 and no key in the log."""
-    demo = Service({}, argv=["env", *[word for name in UNSET for word in ("-u", name)], "bash", "scripts/demo"])
+    demo = Service({}, argv=[*CLEAN, "bash", "scripts/demo"])
     try:
         demo.wait_for(r"^Starting neon-cluster-manager", timeout=300, stream="stderr")
         demo.wait_for(r"published the cluster definition: 5 nodes", timeout=30)
