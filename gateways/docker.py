@@ -42,6 +42,8 @@ from messages.swarm import SwarmNode
 from neon_cm import docker_api
 from neon_cm.docker_api import AskVersion, Chosen, NoCommonVersion
 
+#: Told each socket a version negotiation opens; False: the caller was closed meanwhile, give up.
+Opened = Callable[[socket.socket], bool]
 #: The version a test or a tool pins when it must name one: the oldest the service speaks (Engine 20.10's newest).
 DOCKER_API_VERSION = docker_api.text(docker_api.OLDEST)
 #: `GET /_ping` and `GET /version` answer in a few bytes; anything far longer is not their answer.
@@ -146,25 +148,26 @@ class DockerGateway:
             return DockerGarbage(f"the node listing is a {type(listed).__name__}, not a list of nodes")
         return NodesListed(tuple(SwarmNode.from_docker(node) for node in listed))
 
-    def version(self) -> Chosen | DockerUnreachable:
+    def version(self, opened: Opened | None = None) -> Chosen | DockerUnreachable:
         """The version in use, negotiated now if there is none (DockerUnreachable when the daemon cannot be asked,
-        or shares no version with the service)."""
+        or shares no version with the service). `opened` is told each socket the negotiation opens (an event stream
+        registers it, so that its `close` ends a negotiation with a hung daemon too); False from it: give up."""
         chosen = self.versions.current()
         if chosen is not None:
             return chosen
-        decided = self._negotiate()
+        decided = self._negotiate(opened)
         if isinstance(decided, Chosen):
             self.versions.settle(decided)
         return decided
 
-    def renegotiate(self, refused: Chosen, message: str) -> Chosen | DockerUnreachable:
+    def renegotiate(self, refused: Chosen, message: str, opened: Opened | None = None) -> Chosen | DockerUnreachable:
         """The daemon refused `refused` (its 400 `message`): negotiate again; if that picks the same version (a
         daemon or proxy that does not answer the ping), the bound the 400 names."""
         if self.versions.pin is not None:
             pin = docker_api.text(refused.version)
             return DockerUnreachable(f"HTTP 400: {message} (DOCKER_API_VERSION pins {pin})")
         self.versions.forget(refused)
-        decided = self.version()
+        decided = self.version(opened)
         if isinstance(decided, Chosen) and decided.version == refused.version:
             bounded = docker_api.after_refusal(message, refused)
             if bounded is None:
@@ -175,14 +178,14 @@ class DockerGateway:
             return bounded
         return decided
 
-    def _negotiate(self) -> Chosen | DockerUnreachable:
-        ping = self._ask("/_ping")
+    def _negotiate(self, opened: Opened | None) -> Chosen | DockerUnreachable:
+        ping = self._ask("/_ping", opened)
         if isinstance(ping, DockerUnreachable):
             return ping
         status, headers, _ = ping
         decided = docker_api.after_ping(headers.get("API-Version") if status == 200 else None)
         if isinstance(decided, AskVersion):
-            answer = self._ask("/version")
+            answer = self._ask("/version", opened)
             body: Any = None
             if not isinstance(answer, DockerUnreachable) and answer[0] == 200:
                 body = _json(answer[2], LONGEST_PING_BYTES, "a version answer")
@@ -191,13 +194,15 @@ class DockerGateway:
             return DockerUnreachable(decided.reason)
         return decided
 
-    def _ask(self, path: str) -> tuple[int, http.client.HTTPMessage, bytes] | DockerUnreachable:
+    def _ask(self, path: str, opened: Opened | None) -> tuple[int, http.client.HTTPMessage, bytes] | DockerUnreachable:
         """GET `path` (unversioned): status, headers and body; DockerUnreachable when the daemon cannot be asked."""
         try:
             address, family, host_header = _address(self.host)
         except ValueError as error:
             return DockerUnreachable(str(error))
         with socket.socket(family, socket.SOCK_STREAM) as sock:
+            if opened is not None and not opened(sock):
+                return DockerUnreachable("closed before the API version was negotiated")
             try:
                 response = _get(sock, address, host_header, path, self.timeout)
                 body = response.read(LONGEST_PING_BYTES + 1)
@@ -240,19 +245,31 @@ class EventStream:
         self._lock = threading.Lock()
         self._closed = False
         self._socket: socket.socket | None = None
+        self._negotiating: socket.socket | None = None
+        """The socket of a version negotiation under way, shut down by `close` too."""
 
     def close(self) -> None:
         """Stop the stream from any thread; `follow` then returns StreamClosed. Safe to call more than once."""
         with self._lock:
             self._closed = True
             sock, self._socket = self._socket, None
-        if sock is not None:
-            _shut(sock)
+            negotiating, self._negotiating = self._negotiating, None
+        for open_socket in (sock, negotiating):
+            if open_socket is not None:
+                _shut(open_socket)
 
     @property
     def closed(self) -> bool:
         with self._lock:
             return self._closed
+
+    def _opened(self, sock: socket.socket) -> bool:
+        """Register a socket of the version negotiation for `close` (False, and nothing registered, once closed)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._negotiating = sock
+            return True
 
     def follow(self, connected: Callable[[], None], changed: Callable[[NodeEvent], None]) -> StreamOutcome:
         """Connect, call `connected()` once the daemon has answered 200, then `changed(event)` for each node event,
@@ -269,9 +286,9 @@ class EventStream:
             self._socket = sock
         answered = False
         try:
-            chosen = self.gateway.version()
+            chosen = self.gateway.version(self._opened)
             if not isinstance(chosen, Chosen):
-                return chosen
+                return StreamClosed() if self.closed else chosen
             path = f"{chosen.path_prefix}/events?{NODE_EVENTS_QUERY}"
             response = _get(sock, address, host_header, path, self.timeout)
             answered = True
@@ -279,7 +296,7 @@ class EventStream:
                 refused = _refusal(response.status, response.read(LONGEST_EVENT_BYTES))
                 if isinstance(refused, VersionRefused):
                     # The next connection negotiates again (NodeEvents reconnects at once after this one).
-                    again = self.gateway.renegotiate(chosen, refused.message)
+                    again = self.gateway.renegotiate(chosen, refused.message, self._opened)
                     return again if isinstance(again, DockerUnreachable) else StreamRenegotiated(refused.text)
                 return refused
             connected()
@@ -303,7 +320,7 @@ class EventStream:
             return StreamClosed() if self.closed else DockerUnreachable(describe(error))
         finally:
             with self._lock:
-                self._socket = None
+                self._socket = self._negotiating = None
             _shut(sock)
 
 
