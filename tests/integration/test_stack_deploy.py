@@ -338,10 +338,10 @@ def test_on_engine_29_the_stack_publishes_follows_labels_and_the_proxy_refuses_t
         first = wait_until(
             lambda: published_hash(kv), 90, "the first definition", lambda: deployed.logs(), interval=DOCKER_PACE
         )
-        (task,) = deployed.running(SERVICE)
         labels("worker-2", "io.neon.compute.cores", "6")
         wait_until(lambda: published_hash(kv) != first, 30, "a new definition", deployed.logs, interval=DOCKER_PACE)
-        host, container = deployed.container(task)
+        running = wait_until(lambda: deployed.running(SERVICE), 60, "a running task", interval=DOCKER_PACE)
+        host, container = deployed.container(running[0])
         asked = [("GET", "/_ping"), ("HEAD", "/_ping"), ("GET", "/version"), ("POST", "/_ping")]
         for version in ("1.40", "1.41", "1.44", "1.52", "1.55", "1.56"):
             asked += [("GET", f"/v{version}/nodes"), ("POST", f"/v{version}/containers/create")]
