@@ -125,22 +125,12 @@ class DockerGateway:
         return outcome
 
     def _list(self, chosen: Chosen) -> ListingOutcome | VersionRefused:
-        try:
-            address, family, host_header = _address(self.host)
-        except ValueError as error:
-            return DockerUnreachable(str(error))
-        answered = False
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            try:
-                response = _get(sock, address, host_header, f"{chosen.path_prefix}/nodes", self.timeout)
-                answered = True
-                body = response.read(LONGEST_LISTING_BYTES + 1)
-            except TimeoutError:
-                return DockerUnreachable("TimeoutError: the listing stalled" if answered else _no_answer(self.timeout))
-            except (OSError, http.client.HTTPException) as error:
-                return DockerUnreachable(describe(error), reason(error))
-        if response.status != 200:
-            return _refusal(response.status, body)
+        answer = self._ask(f"{chosen.path_prefix}/nodes", LONGEST_LISTING_BYTES, stalled="the listing stalled")
+        if isinstance(answer, DockerUnreachable):
+            return answer
+        status, _, body = answer
+        if status != 200:
+            return _refusal(status, body)
         listed = _json(body, LONGEST_LISTING_BYTES, "a node listing")
         if isinstance(listed, DockerGarbage):
             return listed
@@ -179,13 +169,13 @@ class DockerGateway:
         return decided
 
     def _negotiate(self, opened: Opened | None) -> Chosen | DockerUnreachable:
-        ping = self._ask("/_ping", opened)
+        ping = self._ask("/_ping", LONGEST_PING_BYTES, opened)
         if isinstance(ping, DockerUnreachable):
             return ping
         status, headers, _ = ping
         decided = docker_api.after_ping(headers.get("API-Version") if status == 200 else None)
         if isinstance(decided, AskVersion):
-            answer = self._ask("/version", opened)
+            answer = self._ask("/version", LONGEST_PING_BYTES, opened)
             body: Any = None
             if not isinstance(answer, DockerUnreachable) and answer[0] == 200:
                 body = _json(answer[2], LONGEST_PING_BYTES, "a version answer")
@@ -194,20 +184,25 @@ class DockerGateway:
             return DockerUnreachable(decided.reason)
         return decided
 
-    def _ask(self, path: str, opened: Opened | None) -> tuple[int, http.client.HTTPMessage, bytes] | DockerUnreachable:
-        """GET `path` (unversioned): status, headers and body; DockerUnreachable when the daemon cannot be asked."""
+    def _ask(
+        self, path: str, longest: int, opened: Opened | None = None, stalled: str = "the answer stalled"
+    ) -> tuple[int, http.client.HTTPMessage, bytes] | DockerUnreachable:
+        """GET `path`: status, headers and (up to `longest` + 1 bytes of) body; DockerUnreachable when the daemon
+        cannot be asked, does not answer in time, or stalls in the middle of its answer (`stalled` says so)."""
         try:
             address, family, host_header = _address(self.host)
         except ValueError as error:
             return DockerUnreachable(str(error))
+        answered = False
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             if opened is not None and not opened(sock):
                 return DockerUnreachable("closed before the API version was negotiated")
             try:
                 response = _get(sock, address, host_header, path, self.timeout)
-                body = response.read(LONGEST_PING_BYTES + 1)
+                answered = True
+                body = response.read(longest + 1)
             except TimeoutError:
-                return DockerUnreachable(_no_answer(self.timeout))
+                return DockerUnreachable(f"TimeoutError: {stalled}" if answered else _no_answer(self.timeout))
             except (OSError, http.client.HTTPException) as error:
                 return DockerUnreachable(describe(error), reason(error))
         return response.status, response.headers, body
