@@ -102,6 +102,9 @@ class Publishing:
     handled: NodesObserved | None = None
     """The last listing acted on: the same listing told again (replayed to a restarted publisher) is acted on once."""
     attempt: Attempt | None = None
+    retry: bool = False
+    """The last attempt could not reach Consul (an outage, an election): the next LeaseExtended, which comes only
+    once Consul answered the lease's read of the lock, acts on the last listing again."""
     stored: StoredBase | None = None
     warned_labels: frozenset[LabelProblem] = frozenset()
     outage: Outage = attrs.field(factory=Outage, eq=False)
@@ -132,7 +135,10 @@ class Publishing:
             return state, ()
         if isinstance(event, LeaseExtended):
             if self.leading and event.session == self.session:
-                return attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until)), ()
+                state = attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until))
+                if state.retry and state.attempt is None and state.handled is not None:
+                    return attrs.evolve(state, retry=False).act_on(state.unhandled or state.handled)
+                return state, ()
             return self, ()
         if isinstance(event, (LostLeadership, StandingBy)):
             return attrs.evolve(self, leading=False, session="", valid_until=0.0), ()
@@ -156,7 +162,7 @@ class Publishing:
         """The attempt is over: tell its outcome (and, if Consul `answered` it all, that an outage ended); a
         listing that came meanwhile is acted on next."""
         state, ended = self.recovery() if answered else (self, [])
-        state = attrs.evolve(state, attempt=None)
+        state = attrs.evolve(state, attempt=None, retry=False)
         effects = [*effects, *ended, Publish(outcome)]
         if state.unhandled is not None and state.leading:
             state, more = state.act_on(state.unhandled)
@@ -196,12 +202,12 @@ class Publishing:
         if isinstance(answer, ConsulUnreachable):
             outage = copy.copy(self.outage)
             effects = [log(Level.ERROR, "cannot reach Consul to publish the cluster definition", answer.reason)]
-            state = attrs.evolve(self, outage=outage)
-            return state.finish(
+            state, effects = attrs.evolve(self, outage=outage).finish(
                 DefinitionNotPublished(f"Consul: {answer.reason}"),
                 effects if outage.failed("consul", now) else [],
                 answered=False,
             )
+            return (state, effects) if state.attempt is not None else (attrs.evolve(state, retry=True), effects)
         return self, ()
 
     def recovery(self) -> tuple[Publishing, list[Any]]:
