@@ -49,6 +49,8 @@ MARGIN_SECONDS = 1.0
 #: that worked) stops writing and unsealing.
 GIVE_UP_SECONDS = CHECK_TTL_SECONDS - MARGIN_SECONDS
 CHECK_NAME = "neon-cluster-manager"
+#: What an election is called (Consul answers, its servers have no leader), not `cannot reach Consul`.
+NO_LEADER = "Consul is up but has no leader (an election)"
 #: The timers: the next step, and the lease's deadline.
 STEP, DEADLINE = "step", "deadline"
 
@@ -335,7 +337,8 @@ class Lease:
         outage = copy.copy(self.outage)
         effects: list[Any] = []
         if outage.failed("consul", now):
-            effects.append(log(Level.ERROR, f"cannot reach Consul for the instance lock ({answer.reason}); retrying"))
+            what = NO_LEADER if answer.leaderless else "cannot reach Consul"
+            effects.append(log(Level.ERROR, f"{what} for the instance lock ({answer.reason}); retrying"))
         state = attrs.evolve(self, outage=outage, refused=False)
         if not self.leading and not self.role_said:
             # Nobody can say which instance is active: this one reports Vault problems (at ERROR) meanwhile.

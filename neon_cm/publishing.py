@@ -33,6 +33,7 @@ from neon_cm.definition import LabelProblem
 from neon_cm.encoding import DefinitionFormatError, decode_definition, definition_hash
 from neon_cm.incremental import DefinitionEncoder, NodesListing
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, LEADER_KEY, MAX_DEFINITION_BYTES
+from neon_cm.lease import NO_LEADER
 from neon_cm.outage import Outage
 
 Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
@@ -201,7 +202,8 @@ class Publishing:
             )
         if isinstance(answer, ConsulUnreachable):
             outage = copy.copy(self.outage)
-            effects = [log(Level.ERROR, "cannot reach Consul to publish the cluster definition", answer.reason)]
+            what = f"{NO_LEADER}: cannot publish" if answer.leaderless else "cannot reach Consul to publish"
+            effects = [log(Level.ERROR, f"{what} the cluster definition", answer.reason)]
             state, effects = attrs.evolve(self, outage=outage).finish(
                 DefinitionNotPublished(f"Consul: {answer.reason}"),
                 effects if outage.failed("consul", now) else [],

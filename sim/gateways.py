@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from gateways.errors import consul_leaderless
 from gateways.vault import parsed, scrubbed, shown, vault_words
 from messages.consul_answers import (
     CheckGone,
@@ -88,7 +89,8 @@ def unreachable(step: str, reply: Reply) -> ConsulUnreachable:
     """What the real gateway makes of no answer or an unexpected status."""
     if reply.status == 0:
         return ConsulUnreachable(step, "ConnectionError: Connection refused")
-    return ConsulUnreachable(step, f"ConsulException: {reply.status} {reply.body}")
+    text = f"{reply.status} {reply.body}"
+    return ConsulUnreachable(step, f"ConsulException: {text}", leaderless=consul_leaderless(text))
 
 
 class ConsulCalls:

@@ -136,6 +136,20 @@ def test_a_read_that_fails_after_a_pass_extends_nothing() -> None:
     assert 100.0 + GIVE_UP_SECONDS == lease.valid_until
 
 
+def test_an_election_is_said_as_what_it_is() -> None:
+    """Consul answered that its servers have no leader: the ERROR says so, not `cannot reach Consul`."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, _ = lease.decide(CheckPassed(), 101.1)
+    election = ConsulUnreachable("reading x", "ConsulException: 500 No cluster leader", leaderless=True)
+    lease, effects = lease.decide(election, 101.2)
+
+    assert [
+        "Consul is up but has no leader (an election) for the instance lock (ConsulException: 500 No cluster leader);"
+        " retrying"
+    ] == lines(effects, Level.ERROR)
+
+
 def test_check_gone_with_acls_re_registers_and_leads_again() -> None:
     """Defect 1: Consul 1.8 with ACLs answers a pass of a deregistered check 500 `Unknown check`. The instance
     steps down, registers its check again, takes a new session and the lock: active again, never "an outage
