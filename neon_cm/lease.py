@@ -5,8 +5,9 @@ goes critical, CHECK_TTL_SECONDS after the last pass it received; this instance 
 pass, so it holds a lease until `start of the last successful pass + CHECK_TTL_SECONDS - MARGIN_SECONDS` and
 steps down by a timer at that deadline, whatever its steps are doing. A passing check says nothing of the session
 (`consul session destroy`, the agent's serfHealth going critical or a snapshot restore end it while the check
-passes): a pass extends the lease only once a read of the lock that follows it finds this session the holder. Every definition write and every unseal
-share is checked against the deadline (BecameLeader, LeaseExtended carry it) when it goes out.
+passes): a pass extends the lease only once a read of the lock that follows it finds this session the holder.
+Every definition write and every unseal share is checked against the deadline (BecameLeader, LeaseExtended carry
+it) when it goes out.
 """
 
 from __future__ import annotations

@@ -44,13 +44,17 @@ class Reply:
 
 
 NO_ANSWER = Reply(0)
-#: What a 3-server Consul 1.8.7's client agent answers while the servers have no leader (pinned by
-#: tests/integration/test_consul_cluster.py): once the followers know the leader is gone, and before, while the agent
-#: still forwards to the dead leader.
+#: What a 3-server Consul 1.8.7's client agent answers (500) while the servers have no leader (pinned by
+#: tests/integration/test_consul_cluster.py): while the agent still forwards to the dead leader, and once the
+#: followers know it is gone.
 NO_LEADER = "No cluster leader"
-NO_CONN = (
-    "rpc error making call: rpc error getting client: failed to get conn: dial tcp 127.0.0.31:8300: connect: "
-    "connection refused"
+ELECTION_ANSWERS = (
+    "rpc error making call: stream closed",
+    "rpc error getting client: failed to get conn: dial tcp 127.0.30.34:0->127.0.30.31:8300: connect: connection "
+    "refused",
+    "rpc error making call: rpc error getting client: failed to get conn: dial tcp 127.0.30.32:0->127.0.30.31:8300: "
+    "connect: connection refused",
+    NO_LEADER,
 )
 
 

@@ -22,7 +22,7 @@ from neon_cm.decider import CancelTimer, Log, StartTimer
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
-from sim.consul import NO_CONN, NO_LEADER, CheckFlavour, SimConsul
+from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
 from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
 from sim.instance import TEMPLATE, Instance, wire
@@ -626,8 +626,8 @@ def session_destroyed(world: World, rng: random.Random) -> Fault:
 
 def consul_election(world: World, rng: random.Random) -> Fault:
     """The Consul leader dies: the agent answers the calls it forwards with 500 until a new leader is elected
-    (`failed to get conn` while it still dials the dead leader, then `No cluster leader`)."""
-    seconds, answer = rng.uniform(0.5, 6.0), rng.choice((NO_LEADER, NO_CONN))
+    (`rpc error ...` while it still dials the dead leader, then `No cluster leader`)."""
+    seconds, answer = rng.uniform(0.5, 6.0), rng.choice(ELECTION_ANSWERS)
 
     def act() -> None:
         world.consul.election(world.loop.now, world.lasting(seconds), answer)

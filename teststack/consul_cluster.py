@@ -92,16 +92,22 @@ def _ready(state: dict[str, Any]) -> bool:
         status, checks = json_request("GET", f"http://{state['agent']}/v1/health/node/agent", timeout=2)
     except OSError:
         return False
-    serf = [c for c in checks or [] if isinstance(c, dict) and c.get("CheckID") == "serfHealth"] if status == 200 else []
-    return bool(serf) and serf[0].get("Status") == "passing"
+    if status != 200 or not isinstance(checks, list):
+        return False
+    return any(isinstance(c, dict) and c.get("CheckID") == "serfHealth" and c["Status"] == "passing" for c in checks)
 
 
 def wait_cluster(path: str | None = None, timeout: float = 60.0) -> None:
     """Wait until the cluster has a leader that every running member (the agent too) knows."""
     state = load_cluster(path)
     agent = state["members"]["agent"]
-    wait_until(lambda: _ready(state) or None, scaled_timeout(timeout), "the 3-server Consul to elect a leader",
-               agent["log"], agent["pid"])
+    wait_until(
+        lambda: _ready(state) or None,
+        scaled_timeout(timeout),
+        "the 3-server Consul to elect a leader",
+        agent["log"],
+        agent["pid"],
+    )
 
 
 def cluster_up(path: str | None = None) -> dict[str, Any]:
