@@ -1,7 +1,8 @@
 """`python -m bench.consul_events [--rounds N]`: production Consul's events (issue 27) on teststack's 3-server Consul,
 two instances on its agent, a label change right after each fault; per event, Consul's part (until the agent's
 /v1/status/leader names a running leader and a read answers), the service's part (from then to the definition
-write that carried the label) and the time without an active instance. Prints a table and the JSON of every run.
+write that carried the label) and the time without an active instance. Prints a table, the ERROR and WARN lines the
+instances logged (addresses and names starred, counted) and the JSON of every run.
 
 The events and their measurement are tests/consul_events.py's (tests/integration/test_consul_cluster.py runs each
 once); this runs each `rounds` times on the stack of $NEON_CM_STACK_SLOT (started if down, stopped again then).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -42,7 +44,9 @@ def two_instances(state: dict[str, Any], agent: str) -> list[Service]:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = ["event              runs  Consul p50/max   service p50/max   no active p50/max   writes max"]
+    lines = [
+        "event              runs  Consul p50/max   service p50/max   no active p50/max   two active max  writes max"
+    ]
     for event in EVENTS:
         runs = [o for o in outcomes if o.event == event]
         if not runs:
@@ -53,7 +57,8 @@ def table(outcomes: list[Outcome]) -> str:
 
         lines.append(
             f"{event:<18} {len(runs):>4}  {pair([o.consul_part for o in runs])}  {pair([o.service_part for o in runs])}"
-            f"     {pair([o.without_active for o in runs])}       {max(o.writes for o in runs):>3}"
+            f"     {pair([o.without_active for o in runs])}        {max(o.two_active for o in runs):5.2f}"
+            f"      {max(o.writes for o in runs):>3}"
         )
     return "\n".join(lines)
 
@@ -77,12 +82,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(outcome, file=sys.stderr, flush=True)
                     outcomes.append(outcome)
         finally:
+            said: dict[str, int] = {}
             for service in services:
                 service.stop()
+                for line in service.lines(r"\[(ERROR|WARN)\]"):
+                    words = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|127\.[0-9.:]+|\S+:\d+:[0-9a-f]{4}", "*", line[31:])
+                    said[words] = said.get(words, 0) + 1
             cluster.cluster_down()
             if not was_up and os.environ.get("NEON_CM_KEEP_STACK") != "1":
                 teststack.down()
     print(table(outcomes))
+    print("\n".join(f"{count:4} x {words}" for words, count in sorted(said.items())))
     print(as_json(outcomes))
     return 0
 

@@ -203,13 +203,13 @@ class Publishing:
         if isinstance(answer, ConsulUnreachable):
             outage = copy.copy(self.outage)
             what = f"{NO_LEADER}: cannot publish" if answer.leaderless else "cannot reach Consul to publish"
-            effects = [log(Level.ERROR, f"{what} the cluster definition", answer.reason)]
-            state, effects = attrs.evolve(self, outage=outage).finish(
+            said = [log(Level.ERROR, f"{what} the cluster definition", answer.reason)]
+            state, told = attrs.evolve(self, outage=outage).finish(
                 DefinitionNotPublished(f"Consul: {answer.reason}"),
-                effects if outage.failed("consul", now) else [],
+                said if outage.failed("consul", now) else [],
                 answered=False,
             )
-            return (state, effects) if state.attempt is not None else (attrs.evolve(state, retry=True), effects)
+            return (state, told) if state.attempt is not None else (attrs.evolve(state, retry=True), told)
         return self, ()
 
     def recovery(self) -> tuple[Publishing, list[Any]]:

@@ -9,7 +9,8 @@ definition in Consul carries the label, then the fault undone. Measured, in UNIX
 - Consul's part: from the fault until the agent's /v1/status/leader names a leader that is running and a read
   through the agent answers;
 - the service's part: from then until the definition write that carried the label (its `published` line);
-- without an active instance: the time, from the fault to that write, that no instance's log said it was active.
+- without an active instance: the time, from the fault to that write, that no instance's log said it was active;
+- two active: the time both said they were.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ NO_LONGER = r"\[module:leadership\] this instance is no longer active"
 PUBLISHED = r"\[module:definition-publisher\] published the cluster definition"
 STAMP = re.compile(r"^\[([^]]+)\]")
 EVENTS = ("leader-kill", "leader-stop", "agent-kill", "session-destroy", "snapshot-restore")
-#: How long the leader stays SIGSTOPped: longer than the lock check's TTL (3 s).
+#: How long the leader stays SIGSTOPped, and the agent dead: longer than the lock check's TTL (3 s).
 STOP_SECONDS = 5.0
 
 
@@ -79,11 +80,11 @@ def holder_session() -> str | None:
     return answer.json()[0].get("Session") if answer is not None and answer.status_code == 200 else None
 
 
-def consul_cli(*args: str) -> str:
-    """The consul binary against the agent, as an operator runs it."""
+def consul_snapshot(command: str, path: str) -> str:
+    """`consul snapshot save|restore PATH` against the agent, as an operator runs it."""
     agent = cluster.load_cluster()["agent"]
     done = subprocess.run(
-        [teststack.load()["binaries"]["consul"], *args, f"-http-addr={agent}"],
+        [teststack.load()["binaries"]["consul"], "snapshot", command, f"-http-addr={agent}", path],
         capture_output=True,
         text=True,
         timeout=60,
@@ -130,6 +131,8 @@ class Outcome:
     consul_part: float
     service_part: float
     without_active: float
+    two_active: float
+    """The time, from the fault to that write, that both instances' logs said they were active."""
     writes: int
     """Definition writes (the published lines of both instances) from the fault to convergence."""
 
@@ -159,6 +162,17 @@ def uncovered(spans: list[tuple[float, float]], start: float, end: float) -> flo
             covered += high - low
             cursor = high
     return max(0.0, end - start - covered)
+
+
+def overlapped(each: list[list[tuple[float, float]]], start: float, end: float) -> float:
+    """The seconds of [start, end] that spans of two instances (`each`: one list per instance) both cover."""
+    first, second = each
+    total = 0.0
+    for a_low, a_high in first:
+        for b_low, b_high in second:
+            low, high = max(a_low, b_low, start), min(a_high, b_high, end)
+            total += max(0.0, high - low)
+    return total
 
 
 def published_while_active(service: Service) -> list[str]:
@@ -202,11 +216,11 @@ def run_event(event: str, services: Sequence[Service], value: str, timeout: floa
     started = time.time()
     if event == "snapshot-restore":
         snapshot = os.path.join(tempfile.mkdtemp(prefix="neon-cm-snapshot-"), "consul.snap")
-        consul_cli("snapshot", "save", snapshot)
+        consul_snapshot("save", snapshot)
         label("worker-1", key, value)
         wait_for_label(key, value, timeout)
         started = time.time()
-        consul_cli("snapshot", "restore", snapshot)
+        consul_snapshot("restore", snapshot)
         undo, excluded = (lambda: None), ""
         watch = LeaderWatch(started)
         label("worker-2", key, value)
@@ -214,7 +228,7 @@ def run_event(event: str, services: Sequence[Service], value: str, timeout: floa
         excluded, undo = fault(event)
         watch = LeaderWatch(started, excluded)
         label("worker-1", key, value)
-        if event == "leader-stop":
+        if event in ("leader-stop", "agent-kill"):
             time.sleep(STOP_SECONDS)
             undo()
     try:
@@ -223,8 +237,7 @@ def run_event(event: str, services: Sequence[Service], value: str, timeout: floa
         if event == "snapshot-restore":
             wait_for_label(key, value, timeout, "worker-1")
     finally:
-        if event != "leader-stop":
-            undo()
+        undo()
         ready = watch.close()
     cluster.wait_cluster()
     published = [
@@ -241,6 +254,7 @@ def run_event(event: str, services: Sequence[Service], value: str, timeout: floa
         round(ready - started, 3),
         round(max(0.0, written - ready), 3),
         round(uncovered(active_spans(services), started, written), 3),
+        round(overlapped([active_spans([service]) for service in services], started, written), 3),
         len(published),
     )
 
