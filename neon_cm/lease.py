@@ -353,7 +353,11 @@ class Lease:
             return self, ()
         if now < self.valid_until:
             return self, (StartTimer(DEADLINE, self.valid_until - now),)
-        why = f"Consul refused {self.doing or 'passing its check'}" if self.refused else "its Consul check not passed"
+        why = (
+            f"Consul refused {self.doing or 'passing its check'}"
+            if self.refused
+            else "its check and lock not confirmed by Consul"
+        )
         return self.lose(f"{why} for over {GIVE_UP_SECONDS:g} s")
 
     def lose(self, reason: str) -> Decision[Lease]:

@@ -197,7 +197,7 @@ def test_step_down_comes_by_the_deadline_timer_while_a_step_hangs() -> None:
     lease, effects = lease.decide(LockAcquired(), 103.7)
 
     assert () == missed
-    assert [LostLeadership(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")] == published(
+    assert [LostLeadership(f"its check and lock not confirmed by Consul for over {GIVE_UP_SECONDS:g} s")] == published(
         deadline_effects
     )
     assert not lease.leading
@@ -224,7 +224,7 @@ def test_unreachable_consul_keeps_the_lease_until_its_deadline_and_says_so_once(
     lease, effects = lease.decide(LockAcquired(), 102.7)
 
     assert ["cannot reach Consul for the instance lock (ConnectionError: refused); retrying"] == errors
-    assert [LostLeadership(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")] == told
+    assert [LostLeadership(f"its check and lock not confirmed by Consul for over {GIVE_UP_SECONDS:g} s")] == told
     assert ["this instance (host:1:ab) is active", "reaching Consul again for the instance lock"] == lines(
         effects, Level.INFO
     )
