@@ -265,7 +265,7 @@ class ConsulGateway:
         except consul.ConsulException as error:
             text = str(error)
             if not text.startswith("409"):
-                return ConsulUnreachable(step, describe(error), error)
+                return ConsulUnreachable(step, describe(error), error, consul_leaderless(text))
             rejected = txn_rejection(text[4:], keys, fence_index)
             if rejected.refused:
                 return ConsulRefused(step, refused_writing(rejected.refused))
