@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -221,6 +222,7 @@ def run_event(event: str, services: Sequence[Service], value: str, timeout: floa
         wait_for_label(key, value, timeout)
         started = time.time()
         consul_snapshot("restore", snapshot)
+        shutil.rmtree(os.path.dirname(snapshot))
         undo, excluded = (lambda: None), ""
         watch = LeaderWatch(started)
         label("worker-2", key, value)
