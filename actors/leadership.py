@@ -43,8 +43,9 @@ class Leadership(DecidingActor):
     """The shell of the Lease decider (neon_cm/lease.py): PUT /v1/agent/check/register (a TTL check of 3 s,
     passing), PUT /v1/session/create (bound to that check and serfHealth, no lock delay), then, every 0.5 s,
     PUT /v1/agent/check/pass/<check>, PUT /v1/session/renew/<session> and PUT /v1/kv/<lock>?acquire=<session>
-    until it holds the lock; while it does, the check pass every 1 s and GET /v1/kv/<lock> every 5 s. Tells its
-    subscribers BecameLeader and LeaseExtended (with the session, which fences every definition write, and the
+    until it holds the lock; while it does, every 1 s the check pass then GET /v1/kv/<lock> (the lease is extended
+    only if the session still holds it: a destroyed session's check keeps passing). Tells its subscribers
+    BecameLeader and LeaseExtended (with the session, which fences every definition write, and the
     lease's deadline), LostLeadership, and StandingBy when another instance holds it. On stop (clean or a
     crash) it tells LostLeadership, releases the lock, destroys the session and deregisters the check, so a
     standby takes over within 0.5 s after a clean shutdown, and about 3 s after a SIGKILL (the check's TTL).

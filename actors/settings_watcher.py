@@ -12,9 +12,11 @@ from actors.base import ServiceActor, tell
 from actors.consul_watch import ConsulWatch
 from actors.logger import Log
 from gateways.consul import ConsulGateway
+from gateways.errors import consul_leaderless
 from messages.consul import KeysChanged, WatchFailed
 from messages.consul_answers import ConsulRefused, ConsulUnreachable, KeysRead, KeyWritten
 from messages.settings import Settings, SettingsChanged
+from neon_cm.lease import NO_LEADER
 from neon_cm.outage import Outage
 from neon_cm.settings import (
     PARSERS,
@@ -64,11 +66,9 @@ class SettingsWatcher(ServiceActor):
             self.consul_failed(message.error)
 
     def consul_failed(self, problem: str) -> None:
-        self.outage_failed(
-            self.outage,
-            "consul",
-            f"cannot read settings from Consul ({SETTINGS_PREFIX}*); keeping the current ones ({problem})",
-        )
+        leaderless = consul_leaderless(problem)
+        what = f"{NO_LEADER}: cannot read settings" if leaderless else "cannot read settings from Consul"
+        self.outage_failed(self.outage, "consul", f"{what} ({SETTINGS_PREFIX}*); keeping the current ones ({problem})")
         if self.settings is None:
             self.apply(Settings())
 

@@ -21,7 +21,7 @@ import attrs
 import consul
 
 from gateways import REQUEST_TIMEOUT
-from gateways.errors import ACL_ADVICE, CONSUL_ERRORS, describe
+from gateways.errors import ACL_ADVICE, CONSUL_ERRORS, consul_leaderless, describe
 from gateways.tls import with_server_name
 from messages.consul_answers import (
     CheckGone,
@@ -139,7 +139,8 @@ class ConsulGateway:
         except consul.ACLPermissionDenied as error:
             return ConsulRefused(step, describe(error))
         except CONSUL_ERRORS as error:
-            return ConsulUnreachable(step, describe(error), error)
+            leaderless = isinstance(error, consul.ConsulException) and consul_leaderless(str(error))
+            return ConsulUnreachable(step, describe(error), error, leaderless)
 
     # ----------------------------------------------------------------------- the lock
 
@@ -264,7 +265,7 @@ class ConsulGateway:
         except consul.ConsulException as error:
             text = str(error)
             if not text.startswith("409"):
-                return ConsulUnreachable(step, describe(error), error)
+                return ConsulUnreachable(step, describe(error), error, consul_leaderless(text))
             rejected = txn_rejection(text[4:], keys, fence_index)
             if rejected.refused:
                 return ConsulRefused(step, refused_writing(rejected.refused))

@@ -79,6 +79,17 @@ def answered_plain_http(error: BaseException) -> bool:
     return "SSL" in text and any(sign in text for sign in PLAIN_HTTP_SIGNS)
 
 
+#: What a Consul 1.8 client agent answers (500) while its servers hold an election: once the followers know the
+#: leader is gone, and before, while the agent still forwards to the dead leader (tests/integration/
+#: test_consul_cluster.py pins both on three real servers).
+CONSUL_NO_LEADER = ("No cluster leader", "rpc error making call", "rpc error getting client")
+
+
+def consul_leaderless(text: str) -> bool:
+    """Whether Consul's answer `text` says its servers have no leader (Consul is up; an election is under way)."""
+    return any(words in text for words in CONSUL_NO_LEADER)
+
+
 def describe(error: BaseException) -> str:
     """`Type: reason`; a refusal by Consul's ACLs says so in words (it is no outage: retrying will not help), and
     so does a token Consul does not know, and an https:// request a plain-HTTP server answered."""

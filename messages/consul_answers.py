@@ -26,6 +26,9 @@ class ConsulUnreachable:
     """`Type: reason`, as gateways.errors.describe says it (never a token)."""
     cause: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     """The exception itself, for a caller that words it its own way (the CLI names Consul's address)."""
+    leaderless: bool = False
+    """Consul answered, and said its servers have no leader (500 `No cluster leader`, or the agent's `rpc error
+    making call` while it still dials a dead leader): an election, not an outage of the agent."""
 
 
 # --------------------------------------------------------------------------- the lock

@@ -3,8 +3,11 @@
 The lock is a Consul session bound to a TTL check of this instance's. Consul releases the lock when the check
 goes critical, CHECK_TTL_SECONDS after the last pass it received; this instance knows only when it *sent* a
 pass, so it holds a lease until `start of the last successful pass + CHECK_TTL_SECONDS - MARGIN_SECONDS` and
-steps down by a timer at that deadline, whatever its steps are doing. Every definition write and every unseal
-share is checked against the deadline (BecameLeader, LeaseExtended carry it) when it goes out.
+steps down by a timer at that deadline, whatever its steps are doing. A passing check says nothing of the session
+(`consul session destroy`, the agent's serfHealth going critical or a snapshot restore end it while the check
+passes): a pass extends the lease only once a read of the lock that follows it finds this session the holder.
+Every definition write and every unseal share is checked against the deadline (BecameLeader, LeaseExtended carry
+it) when it goes out.
 """
 
 from __future__ import annotations
@@ -39,9 +42,6 @@ from neon_cm.outage import Outage
 CHECK_TTL_SECONDS = 3.0
 #: How often the active instance passes its check.
 ACTIVE_SECONDS = 1.0
-#: How often the active instance reads the lock to see it still holds it (someone may delete the key;
-#: its writes are fenced meanwhile): not at every pass, which would double its idle requests.
-HOLDER_CHECK_SECONDS = 5.0
 #: How often a standby passes its check and tries the lock: a released lock is taken within this.
 STANDBY_SECONDS = 0.5
 #: The lease ends this long before the check can expire: another instance cannot take the lock before then.
@@ -50,6 +50,8 @@ MARGIN_SECONDS = 1.0
 #: that worked) stops writing and unsealing.
 GIVE_UP_SECONDS = CHECK_TTL_SECONDS - MARGIN_SECONDS
 CHECK_NAME = "neon-cluster-manager"
+#: What an election is called (Consul answers, its servers have no leader), not `cannot reach Consul`.
+NO_LEADER = "Consul is up but has no leader (an election)"
 #: The timers: the next step, and the lease's deadline.
 STEP, DEADLINE = "step", "deadline"
 
@@ -141,8 +143,6 @@ class Lease:
     """The lease's deadline while leading (monotonic seconds)."""
     pass_started: float = 0.0
     """When the pass (or the check's registration) of the current step was asked for."""
-    holder_checked: float = float("-inf")
-    """When the active instance last read the lock to see it still holds it."""
     doing: str | None = None
     """The call in flight, for a refusal's log line; None between steps."""
     step_missed: bool = False
@@ -245,8 +245,8 @@ class Lease:
         return self, ()
 
     def passed(self, now: float) -> Decision[Lease]:
-        """The check lives CHECK_TTL_SECONDS from (at the latest) the pass's start: while leading, the lease is
-        extended to that minus the margin; otherwise renew the session and try the lock."""
+        """The check lives CHECK_TTL_SECONDS from (at the latest) the pass's start. While leading, read the lock:
+        the lease is extended only if this session still holds it. Otherwise renew the session and try the lock."""
         if not self.leading:
             assert self.session is not None  # a pass is asked for only with a session
             return attrs.evolve(self, doing="renewing its session"), (RenewSession(self.session),)
@@ -255,17 +255,17 @@ class Lease:
             # gone critical meanwhile, and Consul then killed the session and released the lock. A pass revives
             # the check, never the session: step down, and the next step finds out with a renewal.
             return self.lose_and_end("its lease ran out before its check was passed again")
+        return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (ReadHolder(LEADER_KEY),)
+
+    def confirmed(self, now: float) -> Decision[Lease]:
+        """The read after this step's pass found this session holding the lock: lead until that pass's start +
+        CHECK_TTL_SECONDS - MARGIN_SECONDS."""
         deadline = self.pass_started + GIVE_UP_SECONDS
-        effects: list[Any] = []
-        state = self
-        if deadline > self.valid_until:
-            assert self.session is not None
-            state = attrs.evolve(self, valid_until=deadline)
-            effects += [Publish(LeaseExtended(self.session, deadline)), StartTimer(DEADLINE, deadline - now)]
-        if now - self.holder_checked >= HOLDER_CHECK_SECONDS:
-            state = attrs.evolve(state, holder_checked=self.pass_started, doing=f"reading {LEADER_KEY}")
-            return state, (*effects, ReadHolder(LEADER_KEY))
-        return state.end_step(tuple(effects))
+        if deadline <= self.valid_until:
+            return self.end_step()
+        assert self.session is not None
+        state = attrs.evolve(self, valid_until=deadline)
+        return state.end_step((Publish(LeaseExtended(self.session, deadline)), StartTimer(DEADLINE, deadline - now)))
 
     def check_gone(self, answer: CheckGone, now: float) -> Decision[Lease]:
         """Our check is gone (the agent restarted without its data, a peer deregistered it) and our session with
@@ -285,9 +285,7 @@ class Lease:
             # Already leading (a holder check re-acquired), or the step was so slow that its pass gives no lease
             # left: the next step's pass decides.
             return self.end_step()
-        state = attrs.evolve(
-            self, leading=True, valid_until=deadline, waiting_for=None, role_said=True, holder_checked=self.pass_started
-        )
+        state = attrs.evolve(self, leading=True, valid_until=deadline, waiting_for=None, role_said=True)
         return state.end_step(
             (
                 log(Level.INFO, f"this instance ({self.instance}) is active"),
@@ -301,7 +299,7 @@ class Lease:
         if self.leading:
             if answer.session != self.session:
                 return self.lose_and_end(f"{LEADER_KEY} is no longer held by this instance")
-            return self.end_step()
+            return self.confirmed(now)
         # Standing by: say once which instance holds it (its monitors then report at INFO).
         if answer.holder == self.waiting_for:
             return self.end_step()
@@ -340,7 +338,8 @@ class Lease:
         outage = copy.copy(self.outage)
         effects: list[Any] = []
         if outage.failed("consul", now):
-            effects.append(log(Level.ERROR, f"cannot reach Consul for the instance lock ({answer.reason}); retrying"))
+            what = NO_LEADER if answer.leaderless else "cannot reach Consul"
+            effects.append(log(Level.ERROR, f"{what} for the instance lock ({answer.reason}); retrying"))
         state = attrs.evolve(self, outage=outage, refused=False)
         if not self.leading and not self.role_said:
             # Nobody can say which instance is active: this one reports Vault problems (at ERROR) meanwhile.
@@ -354,7 +353,11 @@ class Lease:
             return self, ()
         if now < self.valid_until:
             return self, (StartTimer(DEADLINE, self.valid_until - now),)
-        why = f"Consul refused {self.doing or 'passing its check'}" if self.refused else "its Consul check not passed"
+        why = (
+            f"Consul refused {self.doing or 'passing its check'}"
+            if self.refused
+            else "its check and lock not confirmed by Consul"
+        )
         return self.lose(f"{why} for over {GIVE_UP_SECONDS:g} s")
 
     def lose(self, reason: str) -> Decision[Lease]:

@@ -33,6 +33,7 @@ from neon_cm.definition import LabelProblem
 from neon_cm.encoding import DefinitionFormatError, decode_definition, definition_hash
 from neon_cm.incremental import DefinitionEncoder, NodesListing
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX, HASH_KEY, LEADER_KEY, MAX_DEFINITION_BYTES
+from neon_cm.lease import NO_LEADER
 from neon_cm.outage import Outage
 
 Outcome = DefinitionPublished | DefinitionUnchanged | DefinitionNotPublished
@@ -102,6 +103,9 @@ class Publishing:
     handled: NodesObserved | None = None
     """The last listing acted on: the same listing told again (replayed to a restarted publisher) is acted on once."""
     attempt: Attempt | None = None
+    retry: bool = False
+    """The last attempt could not reach Consul (an outage, an election): the next LeaseExtended, which comes only
+    once Consul answered the lease's read of the lock, acts on the last listing again."""
     stored: StoredBase | None = None
     warned_labels: frozenset[LabelProblem] = frozenset()
     outage: Outage = attrs.field(factory=Outage, eq=False)
@@ -132,7 +136,10 @@ class Publishing:
             return state, ()
         if isinstance(event, LeaseExtended):
             if self.leading and event.session == self.session:
-                return attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until)), ()
+                state = attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until))
+                if state.retry and state.attempt is None and state.handled is not None:
+                    return attrs.evolve(state, retry=False).act_on(state.unhandled or state.handled)
+                return state, ()
             return self, ()
         if isinstance(event, (LostLeadership, StandingBy)):
             return attrs.evolve(self, leading=False, session="", valid_until=0.0), ()
@@ -156,7 +163,7 @@ class Publishing:
         """The attempt is over: tell its outcome (and, if Consul `answered` it all, that an outage ended); a
         listing that came meanwhile is acted on next."""
         state, ended = self.recovery() if answered else (self, [])
-        state = attrs.evolve(state, attempt=None)
+        state = attrs.evolve(state, attempt=None, retry=False)
         effects = [*effects, *ended, Publish(outcome)]
         if state.unhandled is not None and state.leading:
             state, more = state.act_on(state.unhandled)
@@ -195,13 +202,14 @@ class Publishing:
             )
         if isinstance(answer, ConsulUnreachable):
             outage = copy.copy(self.outage)
-            effects = [log(Level.ERROR, "cannot reach Consul to publish the cluster definition", answer.reason)]
-            state = attrs.evolve(self, outage=outage)
-            return state.finish(
+            what = f"{NO_LEADER}: cannot publish" if answer.leaderless else "cannot reach Consul to publish"
+            said = [log(Level.ERROR, f"{what} the cluster definition", answer.reason)]
+            state, told = attrs.evolve(self, outage=outage).finish(
                 DefinitionNotPublished(f"Consul: {answer.reason}"),
-                effects if outage.failed("consul", now) else [],
+                said if outage.failed("consul", now) else [],
                 answered=False,
             )
+            return (state, told) if state.attempt is not None else (attrs.evolve(state, retry=True), told)
         return self, ()
 
     def recovery(self) -> tuple[Publishing, list[Any]]:

@@ -1,4 +1,4 @@
-"""A simulated Consul 1.8 (one server, one agent): KV with indexes and cas, sessions bound to TTL checks, locks,
+"""A simulated Consul 1.8 (its servers as one, one agent): KV with indexes and cas, sessions bound to TTL checks, locks,
 transactions with check-session, agent restarts that lose checks, restarts with or without state, outages.
 
 It answers as the real one does (pinned by tests/test_sim_servers.py, and against the real one by
@@ -44,6 +44,18 @@ class Reply:
 
 
 NO_ANSWER = Reply(0)
+#: What a 3-server Consul 1.8.7's client agent answers (500) while the servers have no leader (pinned by
+#: tests/integration/test_consul_cluster.py): while the agent still forwards to the dead leader, and once the
+#: followers know it is gone.
+NO_LEADER = "No cluster leader"
+ELECTION_ANSWERS = (
+    "rpc error making call: stream closed",
+    "rpc error getting client: failed to get conn: dial tcp 127.0.30.34:0->127.0.30.31:8300: connect: connection "
+    "refused",
+    "rpc error making call: rpc error getting client: failed to get conn: dial tcp 127.0.30.32:0->127.0.30.31:8300: "
+    "connect: connection refused",
+    NO_LEADER,
+)
 
 
 @attrs.define
@@ -105,6 +117,10 @@ class SimConsul:
         self.restarts = 0
         self.kv_index = 0
         """The index of the KV store's latest change (0: it never held a key)."""
+        self.leaderless_until = 0.0
+        """Until then the servers hold an election: every call the agent forwards to them answers 500 (the
+        agent's own calls, a check's pass or registration, work)."""
+        self.leaderless_answer = NO_LEADER
 
     # ------------------------------------------------------------------ faults
 
@@ -115,6 +131,17 @@ class SimConsul:
         """Answer nothing for `seconds` (refused, or hung until the client's timeout)."""
         self.down_until = max(self.down_until, now + seconds)
         self.hung = hung
+
+    def election(self, now: float, seconds: float, answer: str) -> None:
+        """The leader is gone for `seconds`: calls the agent forwards to the servers answer 500 `answer`."""
+        self.leaderless_until = max(self.leaderless_until, now + seconds)
+        self.leaderless_answer = answer
+
+    def no_leader(self, now: float) -> Reply | None:
+        """The 500 of a call forwarded to the servers during an election, None when they have a leader."""
+        if now < self.leaderless_until:
+            return Reply(500, self.leaderless_answer)
+        return None
 
     def restart(self, now: float, seconds: float, keep_state: bool) -> None:
         """Down for `seconds`; without state, KV, sessions and checks are gone and indexes start again."""
@@ -221,6 +248,8 @@ class SimConsul:
 
     def session_create(self, now: float, checks: tuple[str, ...], owner: str) -> Reply:
         """PUT /v1/session/create bound to `checks` (serfHealth is always passing here)."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         for check_id in checks:
             if check_id == "serfHealth":
@@ -238,6 +267,8 @@ class SimConsul:
 
     def session_renew(self, now: float, session_id: str) -> Reply:
         """PUT /v1/session/renew/<id>: 404 when the session is gone."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         if session_id not in self.sessions:
             return Reply(404, f"Session id '{session_id}' not found")
@@ -245,6 +276,8 @@ class SimConsul:
 
     def session_destroy(self, now: float, session_id: str) -> Reply:
         """PUT /v1/session/destroy/<id>."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         self._invalidate(session_id, now, "its session was destroyed")
         return Reply(200, True)
@@ -254,6 +287,8 @@ class SimConsul:
     def kv_get(self, now: float, key: str) -> Reply:
         """GET /v1/kv/<key>: a missing key answers 404 with the KV store's latest index, 1 while it never held a
         key (tests/integration/test_consul_semantics.py saw both on Consul 1.8.7)."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         entry = self.kv.get(key)
         if entry is None:
@@ -262,6 +297,8 @@ class SimConsul:
 
     def kv_list(self, now: float, prefix: str) -> Reply:
         """GET /v1/kv/<prefix>?recurse."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         items = [self._item(key, entry) for key, entry in sorted(self.kv.items()) if key.startswith(prefix)]
         return Reply(200, items, self.index) if items else Reply(404, None, self.kv_index or 1)
@@ -301,6 +338,8 @@ class SimConsul:
         release: str | None = None,
     ) -> Reply:
         """PUT /v1/kv/<key> (with ?cas, ?acquire or ?release): 200 true or false."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         entry = self.kv.get(key)
         if cas is not None and (entry.modify_index if entry else 0) != cas:
@@ -333,6 +372,8 @@ class SimConsul:
 
     def kv_delete(self, now: float, key: str) -> Reply:
         """DELETE /v1/kv/<key>."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         entry = self.kv.pop(key, None)
         if entry is not None:
@@ -343,6 +384,8 @@ class SimConsul:
 
     def txn(self, now: float, operations: list[dict[str, Any]]) -> Reply:
         """PUT /v1/txn of KV operations (set, cas, get, check-session): all applied, or 409 with Errors."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return no_leader
         self.expire(now)
         errors = []
         for position, operation in enumerate(operations):

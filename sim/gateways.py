@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from gateways.errors import consul_leaderless
 from gateways.vault import parsed, scrubbed, shown, vault_words
 from messages.consul_answers import (
     CheckGone,
@@ -88,7 +89,8 @@ def unreachable(step: str, reply: Reply) -> ConsulUnreachable:
     """What the real gateway makes of no answer or an unexpected status."""
     if reply.status == 0:
         return ConsulUnreachable(step, "ConnectionError: Connection refused")
-    return ConsulUnreachable(step, f"ConsulException: {reply.status} {reply.body}")
+    text = f"{reply.status} {reply.body}"
+    return ConsulUnreachable(step, f"ConsulException: {text}", leaderless=consul_leaderless(text))
 
 
 class ConsulCalls:
@@ -162,7 +164,10 @@ class ConsulCalls:
         down = self.down(now, "renewing its session")
         if down:
             return down
-        return SessionRenewed() if self.consul.session_renew(now, session).status == 200 else SessionGone()
+        reply = self.consul.session_renew(now, session)
+        if reply.status in (200, 404):
+            return SessionRenewed() if reply.status == 200 else SessionGone()
+        return unreachable("renewing its session", reply)
 
     def acquire(self, now: float, effect: Acquire) -> Any:
         step = f"acquiring {effect.key}"
@@ -179,6 +184,8 @@ class ConsulCalls:
         if down:
             return down
         reply = self.consul.kv_get(now, key)
+        if reply.status not in (200, 404):
+            return unreachable(f"reading {key}", reply)
         item = reply.body[0] if reply.status == 200 else None
         if item is None or not item["Session"]:
             return HolderRead(None, None)
@@ -213,6 +220,8 @@ class ConsulCalls:
         if down:
             return down
         reply = self.consul.kv_list(now, prefix)
+        if reply.status not in (200, 404):
+            return unreachable(f"reading {prefix}*", reply)
         items = reply.body if reply.status == 200 else []
         return DefinitionRead(tuple(StoredKey(item["Key"], item["ModifyIndex"], item["Value"]) for item in items))
 

@@ -512,6 +512,8 @@ class UnsealerComponent(Component):
             if now < consul.refusing_until:
                 return SwitchUnreadable(effect.hostname, effect.url, "ACLPermissionDenied: 403 Permission denied")
             reply = consul.kv_get(now, DISABLE_AUTO_UNSEAL_KEY)
+            if reply.status not in (200, 404):
+                return SwitchUnreadable(effect.hostname, effect.url, f"ConsulException: {reply.status} {reply.body}")
             text = reply.body[0]["Value"].decode() if reply.status == 200 else None
             return SwitchRead(effect.hostname, effect.url, text)
 

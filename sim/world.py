@@ -22,7 +22,7 @@ from neon_cm.decider import CancelTimer, Log, StartTimer
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
-from sim.consul import CheckFlavour, SimConsul
+from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
 from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
 from sim.instance import TEMPLATE, Instance, wire
@@ -416,6 +416,9 @@ class World:
 
     def setup_publishes(self) -> None:
         """Cluster setup writes a base definition (at start, and again after Consul lost its data)."""
+        if self.consul.no_leader(self.loop.now) is not None:  # its write failed: it tries again after the election
+            self.loop.at(self.consul.leaderless_until, self.setup_publishes)
+            return
         self.base_version += 1
         self.base = {"Name": f"cluster-{self.seed}", "Setup": self.base_version, "Nodes": {}}
         value, hash_ = encode_definition(self.base)
@@ -609,6 +612,29 @@ def deregister_check(world: World, rng: random.Random) -> Fault:
     return act, f"{instance.name}'s check deregistered"
 
 
+def session_destroyed(world: World, rng: random.Random) -> Fault:
+    """`consul session destroy` of the lock holder's session (or its agent's serfHealth critical, a snapshot
+    restore): the lock is released while the holder's check keeps passing."""
+
+    def act() -> None:
+        entry = world.consul.kv.get(LEADER_KEY)
+        if entry is not None and entry.session is not None:
+            world.consul.session_destroy(world.loop.now, entry.session)
+
+    return act, "the lock holder's session destroyed (its check still passing)"
+
+
+def consul_election(world: World, rng: random.Random) -> Fault:
+    """The Consul leader dies: the agent answers the calls it forwards with 500 until a new leader is elected
+    (`rpc error ...` while it still dials the dead leader, then `No cluster leader`)."""
+    seconds, answer = rng.uniform(0.5, 6.0), rng.choice(ELECTION_ANSWERS)
+
+    def act() -> None:
+        world.consul.election(world.loop.now, world.lasting(seconds), answer)
+
+    return act, f"Consul holds an election for {seconds:.2f} s (500 {answer[:40]})"
+
+
 def vault_restart(world: World, rng: random.Random) -> Fault:
     host = rng.choice(sorted(world.vaults))
     return lambda: world.vaults[host].restart(world.loop.now), f"the Vault on {host} restarts"
@@ -727,6 +753,8 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     consul_restart,
     agent_restart,
     deregister_check,
+    session_destroyed,
+    consul_election,
     vault_restart,
     vault_restart,
     vault_cluster_restart,

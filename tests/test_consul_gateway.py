@@ -70,3 +70,17 @@ def test_newer_consuls_404_for_a_check_is_check_gone(consul_answering: tuple[str
     outcomes = [gateway.pass_check("c") for _ in range(3)]
 
     assert [CheckGone, CheckPassed, ConsulUnreachable] == [type(outcome) for outcome in outcomes]
+
+
+def test_an_election_is_told_from_an_outage(consul_answering: tuple[str, list[tuple[int, bytes]]]) -> None:
+    """A client agent whose servers hold an election answers 500 `rpc error making call: ...` (while it still dials
+    the dead leader) or `No cluster leader`: ConsulUnreachable marked leaderless, so the log says what it is. A
+    500 of another kind is not."""
+    address, answers = consul_answering
+    gateway = ConsulGateway(consul_client(consul_access({"CONSUL_HTTP_ADDR": address}, read_text)))
+    dead = b"rpc error making call: rpc error getting client: failed to get conn: dial tcp 127.0.30.33:8300: refused"
+    answers.extend([(500, dead), (500, b"No cluster leader"), (500, b"something else broke")])
+
+    outcomes = [gateway.renew_session("s") for _ in range(3)]
+
+    assert [True, True, False] == [getattr(outcome, "leaderless", None) for outcome in outcomes]

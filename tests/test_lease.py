@@ -30,7 +30,6 @@ from neon_cm.lease import (
     ACTIVE_SECONDS,
     DEADLINE,
     GIVE_UP_SECONDS,
-    HOLDER_CHECK_SECONDS,
     STANDBY_SECONDS,
     STEP,
     Acquire,
@@ -95,16 +94,60 @@ def test_first_step_registers_creates_acquires_and_leads_until_the_deadline() ->
 
 
 def test_every_pass_while_leading_extends_the_lease_from_the_pass_start() -> None:
-    """A pass started at t and answered later extends the lease to t + TTL - margin (not from the answer's time),
-    told as LeaseExtended, with the deadline timer moved."""
+    """A pass started at t, then a read of the lock finding this session its holder, extend the lease to
+    t + TTL - margin (not from the answers' time), told as LeaseExtended, with the deadline timer moved."""
     lease = leading_since(100.0)
     lease, effects = lease.decide(TimerFired(STEP), 101.0)
     assert [PassCheck(lease.check_id)] == calls(effects)
-    lease, effects = lease.decide(CheckPassed(), 101.4)
+    lease, effects = lease.decide(CheckPassed(), 101.3)
+    assert [ReadHolder(LEADER_KEY)] == calls(effects)
+    assert [] == published(effects)
+    lease, effects = lease.decide(HolderRead("s1", "host:1:ab"), 101.4)
 
     assert [LeaseExtended("s1", 101.0 + GIVE_UP_SECONDS)] == published(effects)
     assert {DEADLINE: 101.0 + GIVE_UP_SECONDS - 101.4} == timers(effects)
     assert 101.0 + GIVE_UP_SECONDS == lease.valid_until
+
+
+def test_a_session_destroyed_while_its_check_passes_ends_the_lease_at_the_next_pass() -> None:
+    """Issue 27: `consul session destroy` (or serfHealth critical, a snapshot restore) releases the lock while the
+    TTL check keeps passing. The pass alone extends nothing: the read of the lock that follows every pass finds
+    no holder, and the instance steps down there, without the lease being extended first."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, effects = lease.decide(CheckPassed(), 101.1)
+    told = published(effects)
+    lease, effects = lease.decide(HolderRead(None, None), 101.2)
+    told += published(effects)
+
+    assert [LostLeadership(f"{LEADER_KEY} is no longer held by this instance")] == told
+    assert not lease.leading
+
+
+def test_a_read_that_fails_after_a_pass_extends_nothing() -> None:
+    """The lock cannot be confirmed (an election: 500 No cluster leader): the lease is not extended, and ends at
+    its deadline unless a later step confirms it."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, _ = lease.decide(CheckPassed(), 101.1)
+    lease, effects = lease.decide(ConsulUnreachable("reading neon/x", "ConsulException: 500 No cluster leader"), 101.2)
+
+    assert [] == [message for message in published(effects) if isinstance(message, LeaseExtended)]
+    assert 100.0 + GIVE_UP_SECONDS == lease.valid_until
+
+
+def test_an_election_is_said_as_what_it_is() -> None:
+    """Consul answered that its servers have no leader: the ERROR says so, not `cannot reach Consul`."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, _ = lease.decide(CheckPassed(), 101.1)
+    election = ConsulUnreachable("reading x", "ConsulException: 500 No cluster leader", leaderless=True)
+    lease, effects = lease.decide(election, 101.2)
+
+    assert [
+        "Consul is up but has no leader (an election) for the instance lock (ConsulException: 500 No cluster leader);"
+        " retrying"
+    ] == lines(effects, Level.ERROR)
 
 
 def test_check_gone_with_acls_re_registers_and_leads_again() -> None:
@@ -154,7 +197,7 @@ def test_step_down_comes_by_the_deadline_timer_while_a_step_hangs() -> None:
     lease, effects = lease.decide(LockAcquired(), 103.7)
 
     assert () == missed
-    assert [LostLeadership(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")] == published(
+    assert [LostLeadership(f"its check and lock not confirmed by Consul for over {GIVE_UP_SECONDS:g} s")] == published(
         deadline_effects
     )
     assert not lease.leading
@@ -181,7 +224,7 @@ def test_unreachable_consul_keeps_the_lease_until_its_deadline_and_says_so_once(
     lease, effects = lease.decide(LockAcquired(), 102.7)
 
     assert ["cannot reach Consul for the instance lock (ConnectionError: refused); retrying"] == errors
-    assert [LostLeadership(f"its Consul check not passed for over {GIVE_UP_SECONDS:g} s")] == told
+    assert [LostLeadership(f"its check and lock not confirmed by Consul for over {GIVE_UP_SECONDS:g} s")] == told
     assert ["this instance (host:1:ab) is active", "reaching Consul again for the instance lock"] == lines(
         effects, Level.INFO
     )
@@ -222,19 +265,14 @@ def test_standby_says_once_who_is_active_and_when_nobody_is() -> None:
     assert LostLeadership("no instance is known to be active") == lease.view()
 
 
-def test_holder_is_read_every_five_seconds_and_a_lost_key_steps_down() -> None:
-    """While leading, the lock is read once per HOLDER_CHECK_SECONDS; held by another session: step down."""
+def test_holder_is_read_at_every_pass_and_a_lost_key_steps_down() -> None:
+    """While leading, every pass is followed by a read of the lock; held by another session: step down."""
     lease = leading_since(100.0)
-    reads: list[Any] = []
-    now = 100.0
-    while not reads:
-        now += ACTIVE_SECONDS
-        lease, _ = lease.decide(TimerFired(STEP), now)
-        lease, effects = lease.decide(CheckPassed(), now)
-        reads = calls(effects)
-    lease, effects = lease.decide(HolderRead("s9", "intruder"), now)
+    lease, _ = lease.decide(TimerFired(STEP), 100.0 + ACTIVE_SECONDS)
+    lease, effects = lease.decide(CheckPassed(), 100.0 + ACTIVE_SECONDS)
+    assert [ReadHolder(LEADER_KEY)] == calls(effects)
+    lease, effects = lease.decide(HolderRead("s9", "intruder"), 100.0 + ACTIVE_SECONDS)
 
-    assert 100.0 + HOLDER_CHECK_SECONDS == now
     assert [LostLeadership(f"{LEADER_KEY} is no longer held by this instance")] == published(effects)
     assert STANDBY_SECONDS == timers(effects)[STEP]
 

@@ -271,3 +271,21 @@ class PublishingMachine(RuleBasedStateMachine):
 
 TestPublishingMachine = PublishingMachine.TestCase
 TestPublishingMachine.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+
+
+def test_a_publish_that_could_not_reach_consul_is_tried_again_at_the_next_lease_extension() -> None:
+    """Issue 27: a label change heard during a Consul election failed (500 rpc error making call) and waited for
+    the next listing (15-20 s). The lease is extended only after Consul answered a read of the lock, so the next
+    extension (within a second of the new leader) tries the failed listing again, once."""
+    state, _ = leading().decide(LATER, 1.0)
+    state, effects = state.decide(ConsulUnreachable("reading", "ConsulException: 500 No cluster leader"), 1.1)
+    assert [] == [effect for effect in effects if isinstance(effect, ReadDefinition)]
+    state, effects = state.decide(LeaseExtended("s1", 100.0), 2.0)
+    assert [ReadDefinition()] == [effect for effect in effects if isinstance(effect, ReadDefinition)]
+    state, effects = state.decide(stored(), 2.1)
+    (write,) = writes(effects)
+    state, effects = state.decide(DefinitionWritten(), 2.2)
+    state, again = state.decide(LeaseExtended("s1", 100.0), 3.0)
+
+    assert ["manager-1", "worker-1"] == list(decode_definition(write.value)["Nodes"])
+    assert () == again

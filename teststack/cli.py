@@ -1,11 +1,12 @@
 """Command line: python -m teststack up|down|status|env|image|vault-restart N|vault-stop N|vault-start N|
-engine29-start N|engine29-stop N."""
+engine29-start N|engine29-stop N|consul-cluster up|down|status."""
 
 from __future__ import annotations
 
 import os
 import sys
 
+from .consul_cluster import cluster_down, cluster_status, cluster_up
 from .engine29 import engine29_start, engine29_stop
 from .image import image_build
 from .lifecycle import down, env_lines, status, up
@@ -28,8 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         " stops, or starts again (it comes back sealed), or whose daemon gets a front answering as Docker Engine 29"
         " (engine29-start prints its DOCKER_HOST))   (stack:"
         " $NEON_CM_STACK_SLOT, default 0; state dir: $NEON_CM_STACK_DIR, default /tmp/neon-cm-stack, -<slot> for"
-        " slots above 0)"
+        " slots above 0)   consul-cluster up|down|status: three Consul servers and a client agent beside the stack"
+        " (teststack/consul_cluster.py); up prints the agent's address"
     )
+    if len(argv) == 2 and argv[0] == "consul-cluster" and argv[1] in ("up", "down", "status"):
+        return consul_cluster(argv[1])
     valid = len(argv) == 1 and argv[0] in ("up", "down", "status", "env", "image")
     valid = valid or (len(argv) == 2 and argv[0] in (*VAULT_COMMANDS, *FRONT_COMMANDS) and argv[1] in ("1", "2", "3"))
     if not valid:
@@ -62,5 +66,22 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(env_lines()))
     except StackError as exc:
         print(f"stack {cmd}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def consul_cluster(command: str) -> int:
+    """`consul-cluster up|down|status`: the 3-server Consul beside the slot's stack."""
+    try:
+        if command == "up":
+            print(cluster_up()["agent"])
+        elif command == "down":
+            cluster_down()
+        else:
+            ok, why = cluster_status()
+            print(f"up: {why}" if ok else f"NOT healthy: {why}")
+            return 0 if ok else 1
+    except StackError as exc:
+        print(f"stack consul-cluster {command}: {exc}", file=sys.stderr)
         return 1
     return 0

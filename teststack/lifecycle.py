@@ -119,11 +119,11 @@ def _locked(sd: str) -> Iterator[None]:
 def _remove_state(sd: str) -> None:
     if not os.path.isdir(sd):
         return
-    for name in ("consul", "docker", "vault"):
+    for name in ("consul", "consul3", "docker", "vault"):
         p = os.path.join(sd, name)
         if os.path.isdir(p):
             shutil.rmtree(p)
-    for name in ("stack.json", "stack.json.tmp"):
+    for name in ("stack.json", "stack.json.tmp", "consul3.lock"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(sd, name))
     left = mounts_under(sd)
