@@ -222,7 +222,7 @@ class Lease:
         timer = StartTimer(STEP, interval)
         state = attrs.evolve(self, step_missed=False, pass_started=now)
         if self.session is None:
-            return attrs.evolve(state, doing="registering its check", offered=False), (
+            return attrs.evolve(state, doing="registering its check"), (
                 timer,
                 RegisterCheck(self.check_id, CHECK_NAME, CHECK_TTL_SECONDS),
             )
@@ -251,7 +251,9 @@ class Lease:
             )
         if isinstance(answer, SessionCreated):
             # A new session holds nothing yet: try the lock (the check was registered passing at pass_started).
-            return attrs.evolve(self, session=answer.session, doing=f"reading and writing {LEADER_KEY}"), (
+            # (Nor STANDBY_KEY: an offer went with the session before it.)
+            state = attrs.evolve(self, session=answer.session, offered=False)
+            return attrs.evolve(state, doing=f"reading and writing {LEADER_KEY}"), (
                 Acquire(LEADER_KEY, self.instance, answer.session),
             )
         if isinstance(answer, CheckPassed):
