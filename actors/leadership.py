@@ -25,6 +25,7 @@ from neon_cm.lease import (
     RenewSession,
     Start,
     Stop,
+    Withdraw,
 )
 
 __all__ = ["CHECK_NAME", "Leadership", "instance_name"]
@@ -92,6 +93,9 @@ class Leadership(DecidingActor):
             return gateway.register_check(effect.check_id, effect.name, effect.ttl_seconds, CHECK_NOTES)
         if isinstance(effect, CreateSession):
             return gateway.create_session(effect.name, effect.checks)
+        if isinstance(effect, Withdraw):
+            gateway.release_key(effect.key, effect.value, effect.session)
+            return None
         if isinstance(effect, Release):
             gateway.release(effect.key, effect.value, effect.session, effect.check_id)
             return None

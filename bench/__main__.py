@@ -4,8 +4,10 @@ Sub-benchmarks: labels (label change to new hash, node events on and off), write
 with no change and per burst), encode (definition build + encode + hash against a stdlib floor),
 vault (sealed to unsealed), idle (CPU, RSS and threads at default intervals), startup (process
 start to first publish), takeover (a standby taking over after SIGKILL and SIGTERM of the active
-instance), docker (what the Docker API version negotiation costs a node listing). `--only encode,labels`
-runs some; `--quick` is a short smoke run, saved to bench-quick.json so it never overwrites the full figures.
+instance), handover (the active instance's Docker hung to a label in Consul through the standby; a takeover to a
+Vault known sealed unsealed at vault_poll_seconds 30), docker (what the Docker API version negotiation costs a node
+listing). `--only encode,labels` runs some; `--quick` is a short smoke run, saved to bench-quick.json so it never
+overwrites the full figures.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import attrs
 
 import teststack
-from bench import consul_writes, docker_api, encode, idle, label_latency, takeover, vault_unseal
+from bench import consul_writes, docker_api, encode, handover, idle, label_latency, takeover, vault_unseal
 from bench.common import RESULTS, Row, Section, machine, save, utc_now
 from bench.lab import Lab, lab
 
@@ -39,6 +41,7 @@ def benchmarks(quick: bool) -> tuple[dict[str, Callable[[], Section]], dict[str,
         "writes": lambda held: consul_writes.measure(held, quiet_seconds=15 if quick else 60, bursts=1 if quick else 3),
         "vault": lambda held: vault_unseal.measure(held, restarts=3 if quick else 10, poll=1.0),
         "takeover": lambda held: takeover.measure(held, kills=2 if quick else 10),
+        "handover": lambda held: handover.measure(held, hangs=1 if quick else 3, takeovers=2 if quick else 5),
         "idle": lambda held: idle.idle(held, seconds=15 if quick else 60),
         "startup": lambda held: idle.startup(held, runs=2 if quick else 5),
         "docker": lambda held: docker_api.measure(held, runs=5 if quick else 20),

@@ -27,6 +27,11 @@ key_prefix "neon/services/neon-cluster-manager/" {
 key "neon/services/neon-cluster-manager.leader" {
   policy = "write"
 }
+# A standby that can list the Swarm offers to take over by holding this key with its session: an active instance
+# that cannot list hands the lock over only to such a standby.
+key "neon/services/neon-cluster-manager.standby" {
+  policy = "write"
+}
 session_prefix "" {
   policy = "write"
 }

@@ -212,6 +212,14 @@ class ConsulGateway:
 
         return self.call(f"reading {key}", work)
 
+    def release_key(self, key: str, value: str, session: str) -> None:
+        """PUT /v1/kv/<key>?release=<session>, keeping the session (best effort: a key left held is released with
+        the session, and a lock left held is read again at the next step)."""
+        try:
+            self.client.kv.put(key, value, release=session)
+        except CONSUL_ERRORS:
+            pass
+
     def release(self, key: str, value: str, session: str, check_id: str) -> None:
         """PUT /v1/kv/<key>?release=<session>, PUT /v1/session/destroy/<session> and
         PUT /v1/agent/check/deregister/<check>, as far as Consul lets: otherwise the check goes critical within

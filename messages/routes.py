@@ -8,7 +8,7 @@ from __future__ import annotations
 WIRING: dict[str, tuple[str, ...]] = {
     "leadership": ("metrics", "vault-fleet", "unsealer", "definition-publisher"),
     "settings": ("metrics", "vault-fleet", "swarm-watcher"),
-    "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher"),
+    "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher", "leadership"),
     "definition-publisher": ("metrics",),
     "vault-fleet": ("metrics",),
     "vault-monitor": ("metrics", "unsealer"),

@@ -32,7 +32,9 @@ from messages.consul_answers import (
 )
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
+from messages.swarm import NodeListFailed, NodesObserved
 from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.handover import OFFER_RETRY_SECONDS, STANDBY_KEY, YIELD_BACKOFF_SECONDS, Fitness
 from neon_cm.keys import LEADER_KEY
 from neon_cm.outage import Outage
 
@@ -54,6 +56,11 @@ CHECK_NAME = "neon-cluster-manager"
 NO_LEADER = "Consul is up but has no leader (an election)"
 #: The timers: the next step, and the lease's deadline.
 STEP, DEADLINE = "step", "deadline"
+#: The calls of the handover (neon_cm/handover.py), as `doing` names them.
+OFFERING = f"offering to take over ({STANDBY_KEY})"
+READING_STANDBY = f"reading {STANDBY_KEY}"
+#: A refused offer (a token whose policy predates STANDBY_KEY) is tried again, and said again, this much later.
+OFFER_REFUSED_SECONDS = 300.0
 
 
 # --------------------------------------------------------------------------- effects: the calls to make
@@ -93,6 +100,16 @@ class RenewSession:
 @attrs.frozen
 class Acquire:
     """Try the lock. Answer: LockAcquired or LockBusy."""
+
+    key: str
+    value: str
+    session: str
+
+
+@attrs.frozen
+class Withdraw:
+    """Release one key our session holds (the lock when handing it over, STANDBY_KEY when no longer fit to take
+    over), keeping the session (best effort, no answer)."""
 
     key: str
     value: str
@@ -155,6 +172,16 @@ class Lease:
     """Whether the last failure was an ACL refusal (for the step-down's reason)."""
     outage: Outage = attrs.field(factory=Outage, eq=False)
     """The failure going on, for one line and reminders; copied before each change (the state is a value)."""
+    fitness: Fitness = attrs.field(factory=Fitness)
+    """This instance's own listings of the Swarm (neon_cm/handover.py): whether it can do its part."""
+    offered: bool = False
+    """Whether our session holds STANDBY_KEY (this standby offers to take over)."""
+    offer_tried: float = float("-inf")
+    """When this standby last tried STANDBY_KEY."""
+    backoff_until: float = float("-inf")
+    """After handing the lock over, this instance does not try it before this time."""
+    keeping_said: bool = False
+    """Whether it said that it keeps the lock though it cannot list (no standby can take over)."""
 
     @property
     def check_id(self) -> str:
@@ -171,6 +198,8 @@ class Lease:
         return None
 
     def decide(self, event: object, now: float) -> Decision[Lease]:
+        if isinstance(event, (NodesObserved, NodeListFailed)):
+            return self.listing(event), ()
         if isinstance(event, Start):
             return self.begin_step(now)
         if isinstance(event, TimerFired) and event.key == STEP:
@@ -212,13 +241,19 @@ class Lease:
         return state, tuple(more)
 
     def answered(self, answer: object, now: float) -> Decision[Lease]:
+        if self.doing in (OFFERING, READING_STANDBY):
+            handover = self.handover_answered(answer, now)
+            if handover is not None:
+                return handover
         if isinstance(answer, CheckRegistered):
             return attrs.evolve(self, doing="creating a session"), (
                 CreateSession(f"neon-cluster-manager {self.instance}", ("serfHealth", self.check_id)),
             )
         if isinstance(answer, SessionCreated):
             # A new session holds nothing yet: try the lock (the check was registered passing at pass_started).
-            return attrs.evolve(self, session=answer.session, doing=f"reading and writing {LEADER_KEY}"), (
+            # (Nor STANDBY_KEY: an offer went with the session before it.)
+            state = attrs.evolve(self, session=answer.session, offered=False)
+            return attrs.evolve(state, doing=f"reading and writing {LEADER_KEY}"), (
                 Acquire(LEADER_KEY, self.instance, answer.session),
             )
         if isinstance(answer, CheckPassed):
@@ -226,9 +261,7 @@ class Lease:
         if isinstance(answer, CheckGone):
             return self.check_gone(answer, now)
         if isinstance(answer, SessionRenewed) and self.session is not None:
-            return attrs.evolve(self, doing=f"reading and writing {LEADER_KEY}"), (
-                Acquire(LEADER_KEY, self.instance, self.session),
-            )
+            return self.renewed(now)
         if isinstance(answer, SessionGone):
             state, effects = attrs.evolve(self, session=None).lose("the Consul session expired")
             return state.end_step(effects)
@@ -261,11 +294,15 @@ class Lease:
         """The read after this step's pass found this session holding the lock: lead until that pass's start +
         CHECK_TTL_SECONDS - MARGIN_SECONDS."""
         deadline = self.pass_started + GIVE_UP_SECONDS
-        if deadline <= self.valid_until:
-            return self.end_step()
-        assert self.session is not None
-        state = attrs.evolve(self, valid_until=deadline)
-        return state.end_step((Publish(LeaseExtended(self.session, deadline)), StartTimer(DEADLINE, deadline - now)))
+        effects: list[Any] = []
+        state = self
+        if deadline > self.valid_until:
+            assert self.session is not None
+            state = attrs.evolve(self, valid_until=deadline)
+            effects += [Publish(LeaseExtended(self.session, deadline)), StartTimer(DEADLINE, deadline - now)]
+        if self.fitness.unfit:
+            return attrs.evolve(state, doing=READING_STANDBY), (*effects, ReadHolder(STANDBY_KEY))
+        return state.end_step(tuple(effects))
 
     def check_gone(self, answer: CheckGone, now: float) -> Decision[Lease]:
         """Our check is gone (the agent restarted without its data, a peer deregistered it) and our session with
@@ -285,9 +322,20 @@ class Lease:
             # Already leading (a holder check re-acquired), or the step was so slow that its pass gives no lease
             # left: the next step's pass decides.
             return self.end_step()
-        state = attrs.evolve(self, leading=True, valid_until=deadline, waiting_for=None, role_said=True)
+        state = attrs.evolve(
+            self,
+            leading=True,
+            valid_until=deadline,
+            waiting_for=None,
+            role_said=True,
+            offered=False,
+            keeping_said=False,
+        )
+        # An active instance offers nothing: another standby may offer in its place.
+        withdraw = (Withdraw(STANDBY_KEY, self.instance, self.session),) if self.offered else ()
         return state.end_step(
             (
+                *withdraw,
                 log(Level.INFO, f"this instance ({self.instance}) is active"),
                 Publish(BecameLeader(self.instance, self.session, deadline)),
                 StartTimer(DEADLINE, deadline - now),
@@ -311,9 +359,10 @@ class Lease:
                     Publish(StandingBy(answer.holder)),
                 )
             )
+        trying = "trying to take it" if now >= self.backoff_until else "it tries to take it once its backoff ends"
         return state.end_step(
             (
-                log(Level.INFO, f"no instance holds {LEADER_KEY}; trying to take it"),
+                log(Level.INFO, f"no instance holds {LEADER_KEY}; {trying}"),
                 Publish(LostLeadership("no instance holds the lock")),
             )
         )
@@ -321,6 +370,77 @@ class Lease:
     def lose_and_end(self, reason: str) -> Decision[Lease]:
         state, effects = self.lose(reason)
         return state.end_step(effects)
+
+    # ----------------------------------------------------------------------- handing over (neon_cm/handover.py)
+
+    def listing(self, event: NodesObserved | NodeListFailed) -> Lease:
+        """Count this instance's own listings: a standby offers while its last one succeeded; an active one
+        hands over after UNFIT_FAILURES failures in a row."""
+        if isinstance(event, NodesObserved):
+            return attrs.evolve(self, fitness=self.fitness.succeeded(), keeping_said=False)
+        return attrs.evolve(self, fitness=self.fitness.failed())
+
+    def renewed(self, now: float) -> Decision[Lease]:
+        """A standby's session is valid: offer to take over (or withdraw the offer), then try the lock."""
+        assert self.session is not None  # renewed only with a session
+        if self.fitness.fit and not self.offered and now - self.offer_tried >= OFFER_RETRY_SECONDS:
+            state = attrs.evolve(self, offer_tried=now, doing=OFFERING)
+            return state, (Acquire(STANDBY_KEY, self.instance, self.session),)
+        if self.offered and not self.fitness.fit:
+            withdraw = Withdraw(STANDBY_KEY, self.instance, self.session)
+            return attrs.evolve(self, offered=False).try_lock(now, (withdraw,))
+        return self.try_lock(now)
+
+    def try_lock(self, now: float, effects: tuple[Any, ...] = ()) -> Decision[Lease]:
+        """Try the lock; after handing it over, only read who holds it until the backoff ends."""
+        assert self.session is not None
+        if now < self.backoff_until:
+            return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (*effects, ReadHolder(LEADER_KEY))
+        state = attrs.evolve(self, doing=f"reading and writing {LEADER_KEY}")
+        return state, (*effects, Acquire(LEADER_KEY, self.instance, self.session))
+
+    def handover_answered(self, answer: object, now: float) -> Decision[Lease] | None:
+        """The answer to an offer (standby) or to reading STANDBY_KEY (active, unfit); None: decided as any
+        answer (Consul unreachable ends the step)."""
+        if isinstance(answer, ConsulRefused):
+            # A token whose policy predates STANDBY_KEY: the lock works as before, without the handover.
+            effects = (
+                log(
+                    Level.ERROR,
+                    f"Consul refused {self.doing}: {answer.detail}; this instance can neither offer to take over "
+                    "from an active instance that cannot list the Swarm nor hand the lock to one that can "
+                    "(see examples/consul-acl-policy.hcl)",
+                ),
+            )
+            if self.doing == OFFERING:
+                state = attrs.evolve(self, offer_tried=now + OFFER_REFUSED_SECONDS - OFFER_RETRY_SECONDS)
+                return state.try_lock(now, effects)
+            said = self.keeping_said
+            return attrs.evolve(self, keeping_said=True).end_step(() if said else effects)
+        if self.doing == OFFERING and isinstance(answer, (LockAcquired, LockBusy)):
+            return attrs.evolve(self, offered=isinstance(answer, LockAcquired)).try_lock(now)
+        if self.doing == READING_STANDBY and isinstance(answer, HolderRead):
+            if answer.session is not None and answer.session != self.session:
+                return self.hand_over(answer.holder or "a standby", now)
+            if self.keeping_said:
+                return self.end_step()
+            line = (
+                f"this instance cannot list the Swarm's nodes ({self.fitness.failures} listings failed in a row) "
+                "and no standby that can is known: it keeps the lock"
+            )
+            return attrs.evolve(self, keeping_said=True).end_step((log(Level.WARN, line),))
+        return None
+
+    def hand_over(self, standby: str, now: float) -> Decision[Lease]:
+        """Release the lock to a standby that can list (its subscribers stop first), keep the session, and do not
+        compete for YIELD_BACKOFF_SECONDS."""
+        assert self.session is not None
+        reason = (
+            f"it cannot list the Swarm's nodes ({self.fitness.failures} listings failed in a row) and {standby} "
+            f"can; it hands the lock over and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
+        )
+        state, effects = attrs.evolve(self, backoff_until=now + YIELD_BACKOFF_SECONDS, keeping_said=False).lose(reason)
+        return state.end_step((*effects, Withdraw(LEADER_KEY, self.instance, self.session)))
 
     # ----------------------------------------------------------------------- failures
 

@@ -30,6 +30,9 @@ from neon_cm.outage import Outage
 QUIET_SECONDS = 0.15
 #: A burst that never goes quiet is still listed this long after its first unlisted event.
 LONGEST_BURST_SECONDS = 2.0
+#: A failed listing is tried again this soon (or at the next node poll, if sooner): an active instance whose
+#: Docker fails hands the lock over after two failures in a row (neon_cm/handover.py), not two node polls.
+RETRY_SECONDS = 5.0
 POLL_TIMER = "node-poll"
 BURST_TIMER = "node-events"
 
@@ -131,4 +134,6 @@ class SwarmListing:
             else:
                 consequence = "the Vaults of the managers last listed are still monitored"
             effects = (log(Level.ERROR, f"{text}; {consequence}", reason),)
+        if self.interval is not None and self.interval > RETRY_SECONDS:
+            effects = (*effects, StartTimer(POLL_TIMER, RETRY_SECONDS))
         return attrs.evolve(self, outage=outage), (*effects, Publish(NodeListFailed(reason or problem)))

@@ -193,6 +193,9 @@ class Unsealing:
     keys_refused_said: Mapping[str, float] = attrs.field(factory=dict)
     """Per node: when this instance last said at ERROR that the keys do not unseal it; kept until it unseals it, so
     the ERROR comes once, then once per reminder period (REMINDER_SECONDS), not at every poll."""
+    sealed: Mapping[str, str] = attrs.field(factory=dict)
+    """Per node: its Vault's URL while its monitor last saw it sealed with a Shamir seal. On taking the lock these
+    are unsealed at once, not at their monitors' next poll (vault_poll_seconds may be 30 s)."""
     next_number: int = 1
     busy: Mapping[str, int] = attrs.field(factory=dict)
     """Per node: a cancelled attempt whose last call is still out. No new attempt starts there before its answer
@@ -238,12 +241,18 @@ class Unsealing:
         """A monitor's reading: a node seen unsealed (a follower that finished after our wait, someone's unseal by
         hand) leaves no stalled combination to count, and a refusal of the keys later is news again."""
         host = reading.hostname
+        state = self
+        shamir_sealed = reading.state is VaultState.SEALED and reading.seal_type == "shamir"
+        if shamir_sealed and self.sealed.get(host) != reading.url:
+            state = attrs.evolve(self, sealed={**self.sealed, host: reading.url})
+        elif not shamir_sealed and host in self.sealed:
+            state = attrs.evolve(self, sealed={name: url for name, url in self.sealed.items() if name != host})
         if reading.state is not VaultState.UNSEALED or (
             host not in self.stalled and host not in self.keys_refused_said
         ):
-            return self
+            return state
         return attrs.evolve(
-            self,
+            state,
             stalled={name: keys for name, keys in self.stalled.items() if name != host},
             keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != host},
         )
@@ -260,7 +269,19 @@ class Unsealing:
         after = attrs.evolve(self, lease_until=until, session=event.session)
         if isinstance(event, BecameLeader):
             after = attrs.evolve(after, waiting_said=False)
-        return after, (StartTimer(LEASE, max(0.0, until - now)),)
+        effects: tuple[Any, ...] = (StartTimer(LEASE, max(0.0, until - now)),)
+        if not self.holds_lease(now) and after.holds_lease(now):
+            effects += after.unseal_known_sealed()
+        return after, effects
+
+    def unseal_known_sealed(self) -> tuple[Any, ...]:
+        """Taking the lock: the Vaults the monitors last saw sealed get their attempt now (the switch first, as for
+        a monitor's request), not at their next poll."""
+        hosts = [host for host in sorted(self.sealed) if host not in self.attempts and host not in self.busy]
+        if not hosts:
+            return ()
+        said = log(Level.INFO, f"took the lock: unsealing the Vaults known sealed now ({', '.join(hosts)})")
+        return (said, *(ReadSwitch(host, self.sealed[host]) for host in hosts))
 
     def cancel_all(self, reason: str, effects: tuple[Any, ...]) -> Decision[Unsealing]:
         after: Unsealing = self

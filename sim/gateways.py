@@ -36,7 +36,16 @@ from messages.consul_answers import (
 from messages.vault import VaultState
 from neon_cm.credentials import Secret
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
-from neon_cm.lease import Acquire, CreateSession, PassCheck, ReadHolder, RegisterCheck, Release, RenewSession
+from neon_cm.lease import (
+    Acquire,
+    CreateSession,
+    PassCheck,
+    ReadHolder,
+    RegisterCheck,
+    Release,
+    RenewSession,
+    Withdraw,
+)
 from neon_cm.monitoring import Probed
 from neon_cm.publishing import ReadDefinition, WriteDefinition
 from neon_cm.vault import (
@@ -124,6 +133,8 @@ class ConsulCalls:
             return self.lock_call(lambda now: self.create_session(now, effect), "creating a session")
         if isinstance(effect, Release):
             return Call(lambda now: self.release(now, effect), "consul", LOCK_TIMEOUT)
+        if isinstance(effect, Withdraw):
+            return Call(lambda now: self.withdraw(now, effect), "consul", LOCK_TIMEOUT)
         if isinstance(effect, ReadDefinition):
             hung = HungConsul(f"reading {effect.prefix}*")
             return Call(lambda now: self.read_definition(now, effect.prefix), "consul", CONSUL_TIMEOUT, hung)
@@ -214,6 +225,10 @@ class ConsulCalls:
             self.consul.kv_put(now, effect.key, effect.value.encode(), self.owner, release=effect.session)
             self.consul.session_destroy(now, effect.session)
             self.consul.check_deregister(now, effect.check_id, "released on stop")
+
+    def withdraw(self, now: float, effect: Withdraw) -> None:
+        if self.consul.reachable(now):
+            self.consul.kv_put(now, effect.key, effect.value.encode(), self.owner, release=effect.session)
 
     def read_definition(self, now: float, prefix: str) -> Any:
         down = self.down(now, f"reading {prefix}*")

@@ -396,12 +396,16 @@ class ListingComponent(Component):
     def call(self, effect: Any) -> Call | None:
         docker = self.instance.world.docker
         if isinstance(effect, ListNodes):
+            world, name = self.instance.world, self.instance.name
 
             def listed(now: float) -> Any:
+                if world.own_docker_fault(name, now) == "refuses":
+                    return DockerUnreachable("ConnectionError: connection refused")
                 reply = docker.list_nodes(now)
                 return NodesListed(tuple(SwarmNode.from_docker(node) for node in reply.body))
 
-            return Call(listed, "docker", 10.0, DockerUnreachable("ReadTimeout: read timed out"))
+            # The server named per instance: one instance's Docker may hang alone (world.hung).
+            return Call(listed, f"docker:{name}", 10.0, DockerUnreachable("ReadTimeout: read timed out"))
         return None
 
 

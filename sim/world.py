@@ -49,6 +49,15 @@ THRESHOLD, SHARES = 3, 5
 ALL_ROTATED = 0.05
 #: What that ERROR says.
 KEYS_REFUSED = "the unseal keys do not unseal this Vault"
+#: How often one instance's own Docker fails (hangs or refuses) from a moment before the faults stop until the end
+#: (issue 28: the active instance hands the lock over), drawn from a generator of its own.
+OWN_DOCKER_FAILS = 0.15
+#: With a fit standby, the definition follows the Swarm within this of the later of the failure's start, the last
+#: change to the Swarm and (when the seed has other faults) their end: two node polls (the longest interval) and
+#: two listing timeouts (10 s: a hung daemon) for the two failed listings in a row, a lock step of each instance, and
+#: a listing and a write with 2 s to spare.
+DOCKER_TIMEOUT = 10.0
+FOLLOW_MARGIN = 3.5
 MANAGERS, WORKERS = 3, 2
 
 
@@ -141,8 +150,13 @@ class World:
         for instance in self.instances:
             self.loop.at(rng.uniform(0.0, 0.3), partial(wire, instance))
         self.faults: list[str] = []
+        self.own_docker: dict[str, tuple[str, float]] = {}
+        """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
+        self.follow_from: float | None = None
+        """With one instance's Docker failing: when the clock of `follows the Swarm` starts (None: not checked)."""
         if scenario is None:
             self.schedule_faults()
+            self.schedule_own_docker(random.Random(f"own docker {seed}"))
         else:
             scenario(self)  # a regression scenario: its own faults (the seed still draws latencies and the rest)
         self.schedule_checks()
@@ -158,8 +172,9 @@ class World:
     def hung(self, server: str, now: float) -> bool:
         if server == "consul":
             return not self.consul.reachable(now) and self.consul.hung
-        if server == "docker":
-            return not self.docker.answers(now)
+        if server.startswith("docker"):
+            own = self.own_docker.get(server.removeprefix("docker:"))
+            return not self.docker.answers(now) or (own is not None and own[0] == "hangs" and now >= own[1])
         return not self.vaults[server.removeprefix("vault:")].answers(now)
 
     def server_answers(self, server: str, now: float) -> bool:
@@ -260,6 +275,11 @@ class World:
             f"{instance.name} told a lease until {until:.3f} at {now:.3f}; its session {session} holds no lock",
         )
 
+    def own_docker_fault(self, instance: str, now: float) -> str | None:
+        """How `instance`'s own Docker fails at `now` (`hangs`, `refuses`), or None."""
+        own = self.own_docker.get(instance)
+        return own[0] if own is not None and now >= own[1] else None
+
     def lease_at(self, instance: str, when: float) -> float:
         """The deadline `instance`'s lease last told at or before `when`."""
         told = [until for at, until in self.leases.get(instance, []) if at <= when]
@@ -334,6 +354,7 @@ class World:
         def check() -> None:
             self.check_dead()
             self.check_reported()
+            self.check_follows()
             if self.loop.now + CHECK_EVERY < self.end:
                 self.loop.after(CHECK_EVERY, check)
 
@@ -367,7 +388,8 @@ class World:
         outage. The clock starts at the latest of: the seal, the end of the last pause of an instance, the last
         restart of a leadership, fleet or monitor actor, the end of the Vault's garbage or hung answers (what a
         monitor cannot read, it cannot report as sealed), and the first listing showing the node as a manager
-        (a node promoted while dockerd hangs is not known to be a manager yet)."""
+        (a node promoted while dockerd hangs is not known to be a manager yet); for a node promoted while one
+        instance's own Docker fails, the moment an instance that can list took the lock (a standby reports at INFO)."""
         now = self.loop.now
         for host in self.docker.managers():
             vault = self.vaults[host]
@@ -377,12 +399,40 @@ class World:
             since = max(
                 vault.sealed_since, self.disturbed_at, vault.garbage_until, vault.hung_until, self.listed_at[host]
             )
+            if self.own_docker and self.listed_at[host] >= min(start for _, start in self.own_docker.values()):
+                # Promoted while one instance's own Docker fails: that instance does not know the manager, and a
+                # standby that does reports it at INFO until the lock is handed over to an instance that can list.
+                holder = self.consul.holder(now)
+                if holder is None or holder in self.own_docker:
+                    continue
+                taken = [event.time for event in self.consul.lock_events if event.acquired and event.owner == holder]
+                since = max(since, taken[-1] if taken else since)
             if any(reported == host for reported, _ in self.reported):
                 continue
             if now - since > 2 * self.longest_vault_poll + REPORT_MARGIN:
                 raise Violation(
                     "always reported", f"the Vault on {host} is sealed since {since:.3f}; no instance said so at ERROR"
                 )
+
+    def check_follows(self) -> None:
+        """Follows the Swarm: with one instance's Docker failing and another that can list (a fit standby), the
+        definition in Consul is the Swarm's within FOLLOW_BOUND (an active instance that cannot list hands the lock
+        over; neon_cm/handover.py) of the later of the failure's start, the Swarm's last change and the end of the
+        seed's other faults."""
+        if self.follow_from is None:
+            return
+        start = max([self.follow_from, *(at for at, _ in self.docker.events)])
+        bound = 2 * (max(self.node_poll, NODE_POLL) + DOCKER_TIMEOUT) + 1.0 + 0.5 + FOLLOW_MARGIN
+        if self.loop.now - start <= bound:
+            return
+        entry = self.consul.kv.get(DEFINITION_KEY)
+        nodes = build_nodes(SwarmNode.from_docker(node) for node in self.docker.nodes).nodes
+        if entry is None or decode_definition(entry.value).get("Nodes") != nodes:
+            raise Violation(
+                "follows the Swarm",
+                f"the definition in Consul is not the Swarm's {self.loop.now - start:.1f} s after {start:.3f}; "
+                f"the lock holder: {self.consul.holder(self.loop.now)}; failing Docker: {sorted(self.own_docker)}",
+            )
 
     def check_converged(self) -> None:
         """Converges: once faults stop, by END the definition in Consul is the Swarm's on cluster setup's latest base,
@@ -434,6 +484,28 @@ class World:
             self.inject(when, *rng.choice(FAULT_KINDS)(self, rng))
         self.faults.sort()
 
+    def schedule_own_docker(self, rng: random.Random) -> None:
+        """In some seeds one instance's own Docker (its manager's daemon) hangs or refuses until the end, from a
+        moment when that instance holds the lock if one does: the lock must go to an instance that can list."""
+        if rng.random() >= OWN_DOCKER_FAILS:
+            return
+        when, kind = rng.uniform(0.5, 6.0), rng.choice(("hangs", "refuses"))
+        others = bool(self.faults)
+
+        def act() -> None:
+            now = self.loop.now
+            holder = self.consul.holder(now)
+            name = holder if holder in {instance.name for instance in self.instances} else self.instances[0].name
+            self.own_docker[name] = (kind, now)
+            self.follow_from = FAULTS_END + DOCKER_TIMEOUT if others else now
+            self.record("--", "FAULT", f"{name}'s own Docker {kind} until the end", ())
+
+        self.faults.append(f"{when:7.3f} the lock holder's own Docker {kind} until the end")
+        self.faults.sort()
+        self.loop.at(when, act)
+        bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
+        self.end = max(self.end, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
+
     def inject(self, when: float, action: Callable[[], None], text: str) -> None:
         """Schedule a fault at `when`."""
         self.faults.append(f"{when:7.3f} {text}")
@@ -451,7 +523,7 @@ class World:
     def run(self) -> Result:
         saved = scale_time()
         try:
-            self.loop.run_until(END, lambda: None)
+            self.loop.run_until(self.end, lambda: None)
             try:
                 self.check_converged()
             except Violation as violation:
@@ -459,7 +531,7 @@ class World:
                     raise
                 # Each combination Vault refuses costs a poll: with one bad share, up to threshold + 1 of them, for
                 # the first node and then again for the followers that join through it (a whole-cluster restart).
-                self.end = END + 2 * (THRESHOLD + 1) * self.longest_vault_poll
+                self.end += 2 * (THRESHOLD + 1) * self.longest_vault_poll
                 self.loop.run_until(self.end, lambda: None)
                 self.check_converged()
         except Violation as violation:

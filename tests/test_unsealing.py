@@ -47,6 +47,39 @@ def started(until: float = 10.0) -> tuple[Unsealing, int]:
     return state, read.attempt
 
 
+def test_taking_the_lock_unseals_the_vaults_known_sealed_at_once() -> None:
+    """Issue 28: a new active instance does not wait for its monitors' next poll (vault_poll_seconds may be 30 s):
+    the Vaults last seen sealed with a Shamir seal get their attempt (the switch read first) on BecameLeader; an
+    auto seal, one seen unsealed since, and a lease merely extended start nothing."""
+    state = Unsealing(3)
+    for reading in (
+        VaultObserved("m1", URL, VaultState.SEALED, "0/2 unseal keys submitted", "shamir"),
+        VaultObserved("m2", "http://m2:8200", VaultState.SEALED, "auto seal transit", "transit"),
+        VaultObserved("m3", "http://m3:8200", VaultState.SEALED, "0/2 unseal keys submitted", "shamir"),
+        VaultObserved("m3", "http://m3:8200", VaultState.UNSEALED, "standby", "shamir"),
+    ):
+        state, effects = decide(state, reading)
+        assert () == effects
+
+    state, effects = decide(state, BecameLeader("me", "s1", 10.0), now=1.0)
+
+    assert [ReadSwitch("m1", URL)] == [e for e in effects if isinstance(e, ReadSwitch)]
+    assert ["took the lock: unsealing the Vaults known sealed now (m1)"] == [
+        e.text for e in effects if isinstance(e, Log)
+    ]
+    state, effects = decide(state, LeaseExtended("s1", 12.0), now=2.0)
+    assert [] == [e for e in effects if isinstance(e, ReadSwitch)]
+    state, effects = decide(state, SwitchRead("m1", URL, None), now=2.0)
+    assert [ReadSealStatus("m1", URL, 1)] == [e for e in effects if isinstance(e, ReadSealStatus)]
+
+
+def test_a_standby_knows_sealed_vaults_but_unseals_none() -> None:
+    state, effects = decide(Unsealing(3), VaultObserved("m1", URL, VaultState.SEALED, "0/2", "shamir"))
+    assert () == effects
+    state, effects = decide(state, StandingBy("other"))
+    assert [] == [e for e in effects if isinstance(e, ReadSwitch)]
+
+
 def test_no_share_is_decided_at_or_after_the_lease_deadline() -> None:
     """Defect 5: the lease is checked for every share, not once when the attempt starts. The answer to share 1
     arrives after the deadline: share 2 is not sent, the attempt ends with a WARN, the monitor is answered."""

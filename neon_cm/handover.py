@@ -1,0 +1,55 @@
+"""Whether this instance can do its part (list the Swarm's nodes through Docker): the rule the lease uses to hand
+the lock over (a decider's state, no I/O).
+
+An active instance that cannot list the Swarm keeps nobody else from doing it but writes nothing itself: the
+definition in Consul goes stale. So the lock is handed over, but only to an instance that can list:
+
+- every instance counts its own listings (the SwarmWatcher's NodesObserved and NodeListFailed);
+- a standby whose last listing succeeded *offers* to take over: its session holds STANDBY_KEY (one standby at a
+  time; its value names the instance). Consul releases the key with the session, so a dead standby's offer goes
+  with it;
+- an active instance whose last UNFIT_FAILURES listings failed (the bound) reads STANDBY_KEY at every step:
+  held by another session, it releases the lock and does not compete for YIELD_BACKOFF_SECONDS; held by nobody
+  (no standby can list either, or none runs), it keeps the lock and says so once.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+#: A standby that can list the Swarm holds this key with its session (its value: the instance's name).
+STANDBY_KEY = "neon/services/neon-cluster-manager.standby"
+#: An active instance yields after this many listings in a row failed (a hung daemon: 10 s each; a failed
+#: listing is tried again RETRY_SECONDS later, neon_cm/listing.py).
+UNFIT_FAILURES = 2
+#: An instance that yielded does not try the lock for this long (it stands by and watches who holds it): the fit
+#: standby takes it within a standby step (0.5 s), and a flapping Docker does not bounce the lock back and forth.
+YIELD_BACKOFF_SECONDS = 10.0
+#: How often a fit standby tries STANDBY_KEY again while another standby holds it.
+OFFER_RETRY_SECONDS = 5.0
+
+
+@attrs.frozen
+class Fitness:
+    """This instance's listings of the Swarm, as far as the lease cares: none yet, or how many failed in a row."""
+
+    listed: bool = False
+    """Whether a listing has succeeded since the start."""
+    failures: int = 0
+    """Failed listings since the last one that succeeded."""
+
+    def succeeded(self) -> Fitness:
+        return Fitness(listed=True, failures=0)
+
+    def failed(self) -> Fitness:
+        return Fitness(listed=self.listed, failures=self.failures + 1)
+
+    @property
+    def fit(self) -> bool:
+        """It has shown it can list: its last listing succeeded (a standby offers to take over)."""
+        return self.listed and self.failures == 0
+
+    @property
+    def unfit(self) -> bool:
+        """Its last UNFIT_FAILURES listings failed (an active instance hands the lock over, if it can)."""
+        return self.failures >= UNFIT_FAILURES

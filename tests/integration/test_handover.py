@@ -1,0 +1,123 @@
+"""Leadership that yields and unseals at once on takeover (issue 28), on the real stack: two instances on two
+managers, the active one's Docker made to hang; two instances with 30 s Vault polls, the active one killed while a
+Vault is sealed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import consul
+import pytest
+
+import teststack as stack
+from neon_cm.encoding import decode_definition
+from neon_cm.handover import STANDBY_KEY
+from neon_cm.keys import DEFINITION_KEY, DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
+from tests.docker_proxy import HangingDocker
+from tests.integration.test_definition_pipeline import ACTIVE, PUBLISHED, seed_base
+from tests.service import Service
+from tests.waiting import wait_until
+
+STANDING_BY = r"standing by: .* is the active instance"
+HANDED_OVER = r"\[WARN\] \[module:leadership\] this instance is no longer active: it cannot list the Swarm's nodes"
+MANAGER_2_VAULT = 1  # the stack's OpenBao nodes, 0-based: manager-2's is a raft follower
+
+
+def docker_host(real_stack: dict[str, Any], hostname: str) -> str:
+    return str(next(node for node in real_stack["nodes"] if node["hostname"] == hostname)["docker_host"])
+
+
+@pytest.fixture
+def hanging_docker(real_stack: dict[str, Any]) -> Iterator[HangingDocker]:
+    """manager-1's Docker behind a socket that can be made to hang."""
+    proxy = HangingDocker(docker_host(real_stack, "manager-1"))
+    yield proxy
+    proxy.close()
+
+
+def custom_label(kv: consul.Consul, node: str, key: str) -> str | None:
+    _, item = kv.kv.get(DEFINITION_KEY)
+    nodes = decode_definition(item["Value"]).get("Nodes") or {} if item else {}
+    value = ((nodes.get(node) or {}).get("Labels") or {}).get("Custom", {}).get(key)
+    return str(value) if value is not None else None
+
+
+def test_an_active_instance_whose_docker_hangs_hands_the_lock_to_a_standby_that_can_list(
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    labels: Callable[..., None],
+    real_stack: dict[str, Any],
+    hanging_docker: HangingDocker,
+) -> None:
+    """The active instance's Docker hangs (each listing: no answer within 10 s); the standby, on manager-2, can
+    list and offers to take over. After two failed listings the active one releases the lock; the standby takes it
+    and a label changed meanwhile reaches Consul. Before issue 28 the definition stayed stale for minutes."""
+    seed_base(kv)
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
+    first = start_service(DOCKER_HOST=hanging_docker.url)
+    first.wait_for(ACTIVE)
+    first.wait_for(PUBLISHED)
+    second = start_service(DOCKER_HOST=docker_host(real_stack, "manager-2"))
+    second.wait_for(STANDING_BY)
+    wait_until(lambda: (kv.kv.get(STANDBY_KEY)[1] or {}).get("Session"), timeout=20, what="the standby offers")
+
+    hanging_docker.hang()
+    labels("worker-1", "handover.hung", "1")
+
+    wait_until(
+        lambda: custom_label(kv, "worker-1", "handover.hung") == "1",
+        timeout=120,
+        what="the label in Consul",
+        detail=lambda: "\n".join([*first.stdout[-30:], "--- the standby:", *second.stdout[-30:]]),
+    )
+    second.wait_for(ACTIVE)
+    first.wait_for(HANDED_OVER)
+    assert [] == second.lines(HANDED_OVER)
+
+
+def test_with_no_standby_that_can_list_the_active_instance_keeps_the_lock(
+    kv: consul.Consul, start_service: Callable[..., Service], hanging_docker: HangingDocker
+) -> None:
+    """Alone, an active instance whose Docker hangs keeps the lock (it still unseals) and says so once."""
+    seed_base(kv)
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
+    first = start_service(DOCKER_HOST=hanging_docker.url)
+    first.wait_for(ACTIVE)
+    first.wait_for(PUBLISHED)
+
+    hanging_docker.hang()
+
+    first.wait_for(r"\[WARN\] \[module:leadership\] .*no standby that can is known: it keeps the lock", timeout=90)
+    assert [] == first.lines(HANDED_OVER)
+    assert [] == first.lines(r"this instance is no longer active")
+
+
+def test_a_new_active_instance_unseals_a_vault_known_sealed_at_once(
+    kv: consul.Consul, start_service: Callable[..., Service], vault: dict[str, Any], with_keys: dict[str, str]
+) -> None:
+    """Two instances polling their Vaults every 30 s both know manager-2's Vault sealed (auto-unseal switched
+    off meanwhile). The active one is SIGKILLed and auto-unseal switched on: the new active instance unseals it
+    as it takes the lock, not at its next poll, 30 s after its last."""
+    kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "30")
+    kv.kv.put(DISABLE_AUTO_UNSEAL_KEY, "true")
+    stack.vault_restart(MANAGER_2_VAULT)
+    first = start_service(**with_keys)
+    first.wait_for(ACTIVE)
+    first.wait_for(r"\[ERROR\] \[module:vault-monitor:manager-2\] Vault on manager-2 .* is sealed")
+    second = start_service(**with_keys)
+    second.wait_for(STANDING_BY)
+    second.wait_for(r"\[INFO\] \[module:vault-monitor:manager-2\] Vault on manager-2 .* is sealed")
+
+    first.kill()
+    kv.kv.delete(DISABLE_AUTO_UNSEAL_KEY)
+
+    second.wait_for(ACTIVE, timeout=20)
+    # 20 s: a wide bound, well under the 30 s poll the unseal waited for before issue 28.
+    wait_until(
+        lambda: not stack.vault_seal_status(MANAGER_2_VAULT)["sealed"],
+        timeout=20,
+        what="manager-2's Vault unsealed",
+        detail=lambda: "\n".join(second.stdout[-30:]),
+    )
+    second.wait_for(r"\[INFO\] \[module:unsealer\] took the lock: unsealing the Vaults known sealed now \(manager-2\)")

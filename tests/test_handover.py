@@ -1,0 +1,235 @@
+"""Leadership that yields (issue 28): an active instance that cannot list the Swarm hands the lock to a standby that
+can (neon_cm/handover.py, in the Lease decider), and keeps it when none can."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from messages.consul_answers import (
+    CheckPassed,
+    CheckRegistered,
+    ConsulRefused,
+    HolderRead,
+    LockAcquired,
+    LockBusy,
+    SessionCreated,
+    SessionRenewed,
+)
+from messages.leadership import LostLeadership
+from messages.log import Level
+from messages.swarm import NodeChanged, NodeListFailed, NodesObserved, SwarmNode
+from neon_cm.decider import Log, Publish, TimerFired
+from neon_cm.handover import STANDBY_KEY, UNFIT_FAILURES, YIELD_BACKOFF_SECONDS, Fitness
+from neon_cm.keys import LEADER_KEY
+from neon_cm.lease import STEP, Acquire, Lease, PassCheck, ReadHolder, Start, Withdraw
+from sim.world import World
+
+LISTED = NodesObserved((SwarmNode("n1", "manager-1", "manager", "10.0.0.1"),))
+FAILED = NodeListFailed("TimeoutError: no answer within 10 s (is the daemon hung?)")
+ME = "host:1:ab"
+#: The read of the lock that follows every pass of an active instance, finding its own session there.
+MINE = HolderRead("s1", ME)
+
+
+def calls(effects: tuple[Any, ...]) -> list[Any]:
+    return [effect for effect in effects if isinstance(effect, (Acquire, ReadHolder, Withdraw, PassCheck))]
+
+
+def lines(effects: tuple[Any, ...], level: Level) -> list[str]:
+    return [effect.text for effect in effects if isinstance(effect, Log) and effect.level == level]
+
+
+def leading(now: float = 100.0) -> Lease:
+    lease = Lease(ME)
+    for event in (Start(), CheckRegistered(), SessionCreated("s1"), LockAcquired()):
+        lease, _ = lease.decide(event, now)
+    assert lease.leading
+    return lease
+
+
+def unfit(lease: Lease, now: float) -> Lease:
+    for _ in range(UNFIT_FAILURES):
+        lease, effects = lease.decide(FAILED, now)
+        assert () == effects
+    return lease
+
+
+def test_fitness_is_the_last_listings() -> None:
+    assert not Fitness().fit  # it has shown nothing yet
+    assert Fitness().succeeded().fit
+    assert not Fitness().succeeded().failed().fit
+    assert not Fitness().succeeded().failed().unfit
+    assert Fitness().succeeded().failed().failed().unfit
+    assert Fitness().failed().failed().succeeded().fit
+
+
+def test_an_unfit_active_instance_hands_the_lock_to_a_fit_standby_and_backs_off() -> None:
+    lease = unfit(leading(100.0), 100.2)
+    lease, effects = lease.decide(TimerFired(STEP), 101.0)
+    lease, effects = lease.decide(CheckPassed(), 101.0)
+    assert [ReadHolder(LEADER_KEY)] == calls(effects)
+    lease, effects = lease.decide(MINE, 101.0)
+    assert [ReadHolder(STANDBY_KEY)] == calls(effects)
+
+    lease, effects = lease.decide(HolderRead("s2", "other:2:cd"), 101.0)
+
+    assert not lease.leading
+    told = [effect for effect in effects if isinstance(effect, (Publish, Withdraw))]
+    reason = (
+        "it cannot list the Swarm's nodes (2 listings failed in a row) and other:2:cd can; it hands the lock over "
+        f"and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
+    )
+    # Its subscribers stop writing and unsealing before the lock is released.
+    assert [Publish(LostLeadership(reason)), Withdraw(LEADER_KEY, ME, "s1")] == told
+    assert [f"this instance is no longer active: {reason}; it stops writing and unsealing"] == lines(
+        effects, Level.WARN
+    )
+
+    # The backoff: its steps read who holds the lock, never try it; after the backoff it competes again.
+    for now, expected in (
+        (101.5, ReadHolder(LEADER_KEY)),
+        (101.0 + YIELD_BACKOFF_SECONDS, Acquire(LEADER_KEY, ME, "s1")),
+    ):
+        lease, _ = lease.decide(TimerFired(STEP), now)
+        lease, _ = lease.decide(CheckPassed(), now)
+        lease, effects = lease.decide(SessionRenewed(), now)
+        assert [expected] == calls(effects)
+        lease, _ = lease.decide(HolderRead("s2", "other:2:cd") if isinstance(expected, ReadHolder) else LockBusy(), now)
+        if isinstance(expected, Acquire):
+            lease, _ = lease.decide(HolderRead("s2", "other:2:cd"), now)
+        assert lease.doing is None
+
+
+def test_with_no_fit_standby_the_unfit_active_keeps_the_lock_and_says_so_once() -> None:
+    lease = unfit(leading(100.0), 100.2)
+    said: list[str] = []
+    for now in (101.0, 102.0):
+        lease, _ = lease.decide(TimerFired(STEP), now)
+        lease, _ = lease.decide(CheckPassed(), now)
+        lease, _ = lease.decide(MINE, now)
+        lease, effects = lease.decide(HolderRead(None, None), now)
+        said += lines(effects, Level.WARN)
+        assert lease.leading
+
+    assert [
+        "this instance cannot list the Swarm's nodes (2 listings failed in a row) and no standby that can is known: "
+        "it keeps the lock"
+    ] == said
+    # Listing again: the holder check and nothing of the standby key.
+    lease, _ = lease.decide(LISTED, 102.5)
+    lease, _ = lease.decide(TimerFired(STEP), 103.0)
+    lease, effects = lease.decide(CheckPassed(), 103.0)
+    lease, confirmed = lease.decide(MINE, 103.0)
+    assert STANDBY_KEY not in str(calls(effects) + calls(confirmed))
+
+
+def test_one_failed_listing_is_not_enough_to_hand_over() -> None:
+    lease = leading(100.0).decide(FAILED, 100.2)[0]
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, effects = lease.decide(CheckPassed(), 101.0)
+    lease, confirmed = lease.decide(MINE, 101.0)
+    assert STANDBY_KEY not in str(calls(effects) + calls(confirmed))
+
+
+def standby(now: float = 0.0) -> Lease:
+    """A standby with session s2 that tried the lock once (held by another)."""
+    lease = Lease("other:2:cd")
+    for event in (Start(), CheckRegistered(), SessionCreated("s2"), LockBusy(), HolderRead("s1", ME)):
+        lease, _ = lease.decide(event, now)
+    return lease
+
+
+def standby_step(lease: Lease, now: float) -> tuple[Lease, tuple[Any, ...]]:
+    lease, _ = lease.decide(TimerFired(STEP), now)
+    lease, _ = lease.decide(CheckPassed(), now)
+    return lease.decide(SessionRenewed(), now)
+
+
+def test_a_standby_offers_while_it_can_list_and_withdraws_when_it_cannot() -> None:
+    lease = standby().decide(LISTED, 0.1)[0]
+    lease, effects = standby_step(lease, 0.5)
+    assert [Acquire(STANDBY_KEY, "other:2:cd", "s2")] == calls(effects)
+    lease, effects = lease.decide(LockAcquired(), 0.5)
+    assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+    assert lease.offered
+    lease, _ = lease.decide(LockBusy(), 0.5)
+    lease, _ = lease.decide(HolderRead("s1", ME), 0.5)
+
+    lease, effects = standby_step(lease, 1.0)  # offered already: straight to the lock
+    assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+    lease, _ = lease.decide(LockBusy(), 1.0)
+    lease, _ = lease.decide(HolderRead("s1", ME), 1.0)
+
+    lease, _ = lease.decide(FAILED, 1.2)
+    lease, effects = standby_step(lease, 1.5)
+    assert [Withdraw(STANDBY_KEY, "other:2:cd", "s2"), Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+    assert not lease.offered
+
+
+def test_taking_the_lock_withdraws_the_offer() -> None:
+    lease = standby().decide(LISTED, 0.1)[0]
+    lease, _ = standby_step(lease, 0.5)
+    lease, _ = lease.decide(LockAcquired(), 0.5)
+    lease, effects = lease.decide(LockAcquired(), 0.5)
+    assert lease.leading
+    assert [Withdraw(STANDBY_KEY, "other:2:cd", "s2")] == calls(effects)
+
+
+def test_a_refused_offer_is_one_error_and_the_lock_is_still_tried() -> None:
+    """A token whose policy predates the standby key: the lock works as before, the offer is tried every 5 min."""
+    lease = standby().decide(LISTED, 0.1)[0]
+    lease, _ = standby_step(lease, 0.5)
+    lease, effects = lease.decide(ConsulRefused(f"acquiring {STANDBY_KEY}", "permission denied (403)"), 0.5)
+
+    assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+    assert 1 == len(lines(effects, Level.ERROR))
+    assert "examples/consul-acl-policy.hcl" in lines(effects, Level.ERROR)[0]
+    lease, _ = lease.decide(LockBusy(), 0.5)
+    lease, _ = lease.decide(HolderRead("s1", ME), 0.5)
+    lease, effects = standby_step(lease, 60.0)
+    assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+
+
+# ---------------------------------------------------------------------------------------------- in the simulator
+
+
+def the_holders_docker_fails(kind: str) -> Callable[[World], None]:
+    """At 3 s the lock holder's own Docker hangs (or refuses) until the end; at 4 s a label changes."""
+
+    def scenario(world: World) -> None:
+        def fail() -> None:
+            now = world.loop.now
+            holder = world.consul.holder(now)
+            assert holder is not None
+            world.own_docker[holder] = (kind, now)
+            world.follow_from = now
+
+        def relabel() -> None:
+            world.docker.label(world.loop.now, 3, "io.neon.compute.cores", "16")
+            for instance in world.instances:
+                instance.send_to("node-events", "swarm-watcher", NodeChanged("update", world.docker.nodes[3]["ID"]))
+
+        world.inject(3.0, fail, f"the holder's own Docker {kind} until the end")
+        world.inject(4.0, relabel, "a label")
+        world.end = 45.0
+
+    return scenario
+
+
+@pytest.mark.parametrize("kind", ["hangs", "refuses"])
+def test_the_simulated_definition_follows_the_swarm_when_the_holders_docker_fails(kind: str) -> None:
+    results = [World(seed, scenario=the_holders_docker_fails(kind), instances=2).run() for seed in range(5)]
+
+    assert all(result.ok for result in results), "\n".join(result.report(30) for result in results if not result.ok)
+
+
+def test_without_the_handover_the_simulated_definition_stays_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The invariant catches the behaviour before issue 28 (the active instance keeps the lock)."""
+    monkeypatch.setattr(Fitness, "unfit", property(lambda self: False))
+
+    result = World(1, scenario=the_holders_docker_fails("hangs"), instances=2).run()
+
+    assert "follows the Swarm" == result.invariant, result.report(10)
