@@ -245,8 +245,9 @@ class Lease:
         return self, ()
 
     def passed(self, now: float) -> Decision[Lease]:
-        """The check lives CHECK_TTL_SECONDS from (at the latest) the pass's start: while leading, the lease is
-        extended to that minus the margin; otherwise renew the session and try the lock."""
+        """The check lives CHECK_TTL_SECONDS from (at the latest) the pass's start: while leading, a pass answered
+        before the deadline extends the lease to that minus the margin; otherwise renew the session and try the
+        lock."""
         if not self.leading:
             assert self.session is not None  # a pass is asked for only with a session
             return attrs.evolve(self, doing="renewing its session"), (RenewSession(self.session),)
@@ -255,6 +256,11 @@ class Lease:
             # gone critical meanwhile, and Consul then killed the session and released the lock. A pass revives
             # the check, never the session: step down, and the next step finds out with a renewal.
             return self.lose_and_end("its lease ran out before its check was passed again")
+        if now >= self.valid_until:
+            # Started in time but answered late (a slow agent; the shell blocks on the call, so this answer comes
+            # before the deadline timer): the pass may have reached Consul after the check went critical. Only an
+            # answer before the deadline (a margin before the check can expire) proves it came in time.
+            return self.lose_and_end("its lease ran out before its check pass was answered")
         deadline = self.pass_started + GIVE_UP_SECONDS
         effects: list[Any] = []
         state = self

@@ -107,6 +107,31 @@ def test_every_pass_while_leading_extends_the_lease_from_the_pass_start() -> Non
     assert 101.0 + GIVE_UP_SECONDS == lease.valid_until
 
 
+def test_a_pass_answered_after_the_deadline_extends_nothing() -> None:
+    """Issue 26, defect 1: the shell blocks on a slow pass, so its late 200 is handled before the deadline timer.
+    A pass sent before the deadline but answered after it may have reached Consul after the check went critical
+    (the session and the lock gone): it must not extend the lease, however early it started. The instance steps
+    down at once; the next step finds out with a renewal."""
+    lease = leading_since(100.0)  # valid until 102.0; the check turns critical at 103.0 without a pass
+    lease, _ = lease.decide(TimerFired(STEP), 101.8)
+    lease, effects = lease.decide(CheckPassed(), 103.1)  # the agent took it after 103.0: the check revived
+
+    assert not lease.leading
+    assert [LostLeadership("its lease ran out before its check pass was answered")] == published(effects)
+    assert [] == [message for message in published(effects) if isinstance(message, LeaseExtended)]
+
+
+def test_a_pass_answered_just_before_the_deadline_extends_from_its_start() -> None:
+    """The answer before the deadline proves the pass reached Consul before the check could turn critical (the
+    deadline is a margin before that): the lease runs on from the pass's start."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.8)
+    lease, effects = lease.decide(CheckPassed(), 101.99)
+
+    assert lease.leading
+    assert [LeaseExtended("s1", 101.8 + GIVE_UP_SECONDS)] == published(effects)
+
+
 def test_check_gone_with_acls_re_registers_and_leads_again() -> None:
     """Defect 1: Consul 1.8 with ACLs answers a pass of a deregistered check 500 `Unknown check`. The instance
     steps down, registers its check again, takes a new session and the lock: active again, never "an outage
