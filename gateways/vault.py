@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
@@ -108,7 +109,9 @@ class VaultGateway:
         return self.unseal({"reset": True}, None)
 
     def unseal(self, payload: dict[str, Any], share: Secret | None) -> UnsealAnswer:
-        answer = self.request("PUT", "/v1/sys/unseal", json=payload)
+        # Every answer is scrubbed, its body before it is read and its words after: Vault never echoes the share,
+        # but a proxy's error page (a 502 quoting the request) may, in any of its forms.
+        answer = self.request("PUT", "/v1/sys/unseal", json=payload, scrub=share)
         if not isinstance(answer, tuple):
             return answer
         status, body = answer
@@ -119,10 +122,27 @@ class VaultGateway:
         words = vault_words(body)
         if status in (400, 500) and words:
             return Rejected(scrubbed(words, share))
-        return Garbage(f"unseal answered {shown(status, body)}")
+        return Garbage(scrubbed(f"unseal answered {shown(status, body)}", share))
 
-    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any] | Unreachable | Garbage:
-        """One request: (status, JSON body) when the node answered with JSON, else the outcome saying why not."""
+    def request(
+        self, method: str, path: str, scrub: Secret | None = None, **kwargs: Any
+    ) -> tuple[int, Any] | Unreachable | Garbage:
+        """One request: (status, JSON body) when the node answered with JSON, else the outcome saying why not. With
+        `scrub`, every form of that share is taken out of the body before it is read."""
+        answer = self.send(method, path, **kwargs)
+        if not isinstance(answer, requests.Response):
+            return answer
+        text = scrubbed(answer.text, scrub)
+        try:
+            return answer.status_code, json.loads(text) if text.strip() else None
+        except RecursionError:  # JSON nested deeper than Python's stack: a proxy's or an attacker's, never Vault's
+            return Garbage(f"{path} answered HTTP {answer.status_code} with JSON nested too deep to read")
+        except ValueError:
+            kind = answer.headers.get("Content-Type", "no content type").split(";")[0].strip()
+            return Garbage(f"{path} answered HTTP {answer.status_code} with a body that is not JSON ({kind})")
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response | Unreachable:
+        """The request and its whole body, or why no answer came."""
         try:
             # verify and cert per request: a session's are overridden by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from
             # the environment, which would replace VAULT_CACERT (and even VAULT_SKIP_VERIFY) without a word.
@@ -134,14 +154,10 @@ class VaultGateway:
                 cert=self.tls.cert if self.url.lower().startswith("https://") else None,  # no TLS, no certificate
                 **kwargs,
             )
-            text = response.text
+            response.text  # noqa: B018 (the whole body, read here: a failure reading it is no answer)
         except NO_ANSWER as error:
             return unreachable(error)
-        try:
-            return response.status_code, response.json() if text.strip() else None
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
-            return Garbage(f"{path} answered HTTP {response.status_code} with a body that is not JSON ({kind})")
+        return response
 
 
 def unreachable(error: BaseException) -> Unreachable:

@@ -3,9 +3,12 @@ test process answers as told)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -195,6 +198,40 @@ def test_a_refused_share_is_rejected_with_vaults_words_never_the_share(vault: Se
 
     assert Rejected("invalid key: <share>") == gateway(vault).submit_share(Secret(SHARE))
     assert [b'{"key": "' + SHARE.encode() + b'"}'] == vault.bodies
+
+
+def test_deeply_nested_json_is_garbage_not_a_crash(vault: Server) -> None:
+    """Issue 26, defect 4: JSON nested 100,000 deep made the JSON reader raise RecursionError through a gateway
+    that promises never to raise (the monitors crashed, no Vault was reported). Now: unexpected, for every call."""
+    nested = (JSON, b"[" * 100_000 + b"]" * 100_000)
+    for path in ("/v1/sys/seal-status", "/v1/sys/unseal", "/v1/sys/health"):
+        vault.answers[path] = (200, *nested)
+    node = gateway(vault)
+
+    assert (
+        Observation(VaultState.UNEXPECTED, "/v1/sys/seal-status answered HTTP 200 with JSON nested too deep to read")
+        == node.probe()
+    )
+    assert isinstance(node.submit_share(Secret(SHARE)), Garbage)
+    assert isinstance(node.reset(), Garbage)
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 429, 500, 502, 503])
+@pytest.mark.parametrize(
+    "echo",
+    [SHARE, urllib.parse.quote(SHARE, safe=""), SHARE.replace("=", "%3d"), base64.b64decode(SHARE).hex()],
+)
+def test_no_answer_to_a_share_holds_the_share_in_any_form(vault: Server, status: int, echo: str) -> None:
+    """Issue 26, defect 7: a proxy's 502 echoing the request kept the share in the outcome (only 400 and 500 were
+    scrubbed), and the URL-encoded form was never masked. Every answer to a share is scrubbed, in every form."""
+    body = json.dumps({"errors": [f"bad gateway: PUT /v1/sys/unseal?key={echo} failed"]}).encode()
+    vault.answers["/v1/sys/unseal"] = (status, JSON, body)
+
+    outcome = gateway(vault).submit_share(Secret(SHARE))
+
+    assert "<share>" in repr(outcome)
+    for form in (SHARE, urllib.parse.quote(SHARE, safe=""), base64.b64decode(SHARE).hex()):
+        assert form.lower() not in repr(outcome).lower()
 
 
 def test_a_share_and_a_reset_answered_with_a_seal_status(vault: Server) -> None:
