@@ -19,7 +19,7 @@ from messages.swarm import NodesObserved, SwarmNode
 from messages.timing import SetInterval
 from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
 from neon_cm.decider import Decision, Publish, log
-from neon_cm.vault import vault_url
+from neon_cm.vault import UnusableNode, vault_url
 
 
 @attrs.frozen
@@ -66,6 +66,8 @@ class Wanted:
     """Managers whose Vault URL needs a manager address Docker has not given yet."""
     template_error: str | None
     """Why the template cannot make a URL (`Type: text`), if it cannot."""
+    unusable: Mapping[str, str] = attrs.field(factory=dict)
+    """Managers whose hostname or address cannot be a URL's host (by node ID): why. Never monitored or unsealed."""
 
 
 def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
@@ -73,9 +75,13 @@ def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
     watched: dict[str, Watched] = {}
     without_address: set[str] = set()
     error: str | None = None
+    unusable: dict[str, str] = {}
     for node_id, node in managers.items():
         try:
             url = vault_url(template, node)
+        except UnusableNode as problem:
+            unusable[node_id] = str(problem)
+            continue
         except (KeyError, IndexError, ValueError, AttributeError) as problem:
             error = f"{type(problem).__name__}: {problem}"
             continue
@@ -83,7 +89,7 @@ def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
             without_address.add(node_id)
         else:
             watched[node_id] = Watched(node.hostname.lower(), url)
-    return Wanted(watched, frozenset(without_address), error)
+    return Wanted(watched, frozenset(without_address), error, unusable)
 
 
 @attrs.frozen
@@ -103,6 +109,8 @@ class Fleet:
     """Whether Leadership has said yet whether this instance reports or stands by."""
     bad_template: str | None = None
     """The template last said to be unusable (said once per template)."""
+    unusable: Mapping[str, str] = attrs.field(factory=dict)
+    """Managers already said to be unusable in a URL (by node ID): why (said again only when that changes)."""
 
     @property
     def role(self) -> ReportingRole | None:
@@ -154,6 +162,15 @@ class Fleet:
             effects.append(
                 log(Level.INFO, f"{hostname} is a manager without a manager address yet; monitoring it once it has")
             )
+        for node_id, why in sorted(want.unusable.items()):
+            if self.unusable.get(node_id) != why:
+                effects.append(
+                    log(
+                        Level.ERROR,
+                        f"not monitoring or unsealing the Vault on manager {node_id}: {why}, so it cannot be put in "
+                        "a Vault URL; nothing is sent to it",
+                    )
+                )
         watched = dict(self.watched)
         for node_id, running in sorted(self.watched.items(), key=lambda item: (item[1].hostname, item[0])):
             if want.watched.get(node_id) != running:
@@ -166,5 +183,11 @@ class Fleet:
                 effects.append(log(Level.INFO, f"monitoring the Vault on manager {new.hostname} at {new.url}"))
                 effects.append(StartMonitor(node_id, new.hostname, new.url))
                 watched[node_id] = new
-        state = attrs.evolve(self, watched=watched, without_address=want.without_address, bad_template=bad_template)
+        state = attrs.evolve(
+            self,
+            watched=watched,
+            without_address=want.without_address,
+            bad_template=bad_template,
+            unusable=want.unusable,
+        )
         return state, (*effects, Publish(VaultsToMonitor(state.hostnames())))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -111,6 +112,30 @@ def test_a_manager_without_an_address_is_said_once_and_monitored_once_it_has_one
     assert 1 == len(of(Log, first)) and [] == of(StartMonitor, first)
     assert [] == of(Log, again)
     assert [StartMonitor("n2", "manager-2", "http://10.0.0.2:8200")] == of(StartMonitor, promoted)
+
+
+@pytest.mark.parametrize(
+    ("template", "node", "why"),
+    [
+        ("http://{hostname}:8200", manager("n9", "evil.example@vault-1"), "its hostname 'evil.example@vault-1'"),
+        ("http://{hostname}:8200", manager("n9", "other.host/x"), "its hostname 'other.host/x'"),
+        ("https://{hostname}.vault:8200", manager("n9", "other:9999"), "its hostname 'other:9999'"),
+        ("http://{addr}:8200", manager("n9", "manager-9", "10.0.0.9@evil"), "its manager address '10.0.0.9@evil'"),
+    ],
+)
+def test_a_hostname_or_address_that_would_steer_the_url_is_one_error_and_never_monitored(
+    template: str, node: SwarmNode, why: str
+) -> None:
+    """Issue 26, defect 8: a hostname holding `@`, `/` or `:` (Docker's are anyone's with access to a node) made a
+    URL for another host, which got the shares. Now: one ERROR naming the node, no monitor (so no unseal), and the
+    other managers are monitored as ever."""
+    state, first = run(Fleet(), settings(template), NodesObserved((node, manager("n1", "manager-1"))))
+    state, again = run(state, NodesObserved((node, manager("n1", "manager-1"))))
+    errors = [e.text for e in of(Log, first + again) if e.level is Level.ERROR]
+
+    assert 1 == len(errors)
+    assert errors[0].startswith(f"not monitoring or unsealing the Vault on manager n9: {why} is not ")
+    assert ["n1"] == [start.node_id for start in of(StartMonitor, first + again)]
 
 
 def test_the_role_is_told_to_the_monitors_when_it_changes_and_given_to_new_ones() -> None:
