@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import time
 from typing import Any
 
 import requests
@@ -18,6 +21,7 @@ from neon_cm.vault import (
     Garbage,
     HealthAnswer,
     HealthRole,
+    NotSent,
     Observation,
     Rejected,
     RemovedFromCluster,
@@ -100,18 +104,27 @@ class VaultGateway:
         unsealed = isinstance(seal, SealStatus) and seal.state is VaultState.UNSEALED
         return observation(seal, self.health() if unsealed else None)
 
-    def submit_share(self, share: Secret) -> UnsealAnswer:
-        """PUT /v1/sys/unseal {"key": share}: the seal status after it, or Vault's refusal (never with the share)."""
-        return self.unseal({"key": share.value}, share)
+    def submit_share(self, share: Secret, not_after: float = math.inf) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"key": share}: the seal status after it, or Vault's refusal (never with the share).
+        Sent only if the connection is up (TCP and TLS) before `not_after` (monotonic seconds): NotSent otherwise."""
+        return self.unseal({"key": share.value}, share, not_after)
 
-    def reset(self) -> UnsealAnswer:
-        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt."""
-        return self.unseal({"reset": True}, None)
+    def reset(self, not_after: float = math.inf) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt (before `not_after`)."""
+        return self.unseal({"reset": True}, None, not_after)
 
-    def unseal(self, payload: dict[str, Any], share: Secret | None) -> UnsealAnswer:
+    def unseal(self, payload: dict[str, Any], share: Secret | None, not_after: float) -> UnsealAnswer:
+        # The body is written once the connection is up, and only if the deadline has not come by then: a slow
+        # connect or TLS handshake (up to the connect timeout) can no longer carry a share past the lease.
+        body = DeadlineBody(json.dumps(payload).encode(), not_after)
         # Every answer is scrubbed, its body before it is read and its words after: Vault never echoes the share,
         # but a proxy's error page (a 502 quoting the request) may, in any of its forms.
-        answer = self.request("PUT", "/v1/sys/unseal", json=payload, scrub=share)
+        try:
+            answer = self.request(
+                "PUT", "/v1/sys/unseal", data=body, headers={"Content-Type": "application/json"}, scrub=share
+            )
+        except DeadlinePassed:
+            return NotSent("the lease's deadline came before the share could go out")
         if not isinstance(answer, tuple):
             return answer
         status, body = answer
@@ -158,6 +171,29 @@ class VaultGateway:
         except NO_ANSWER as error:
             return unreachable(error)
         return response
+
+
+class DeadlinePassed(Exception):
+    """Raised by a DeadlineBody read after its deadline: the request is abandoned before its body is written. Not
+    an OSError, so neither urllib3 nor requests takes it for a network failure (or retries)."""
+
+
+class DeadlineBody:
+    """A request body that can be read (written to the socket) only before `not_after`, checked at the first read:
+    requests and urllib3 read a body only once the connection is up and the headers are sent."""
+
+    def __init__(self, data: bytes, not_after: float) -> None:
+        self.data = io.BytesIO(data)
+        self.length = len(data)
+        self.not_after = not_after
+
+    def __len__(self) -> int:
+        return self.length  # Content-Length, not a chunked body
+
+    def read(self, size: int = -1) -> bytes:
+        if self.data.tell() == 0 and time.monotonic() >= self.not_after:
+            raise DeadlinePassed()
+        return self.data.read(size)
 
 
 def unreachable(error: BaseException) -> Unreachable:
