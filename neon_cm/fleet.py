@@ -1,12 +1,14 @@
 """What the Vault fleet decides: which managers' Vaults to monitor, at which URL, and what its monitors are told.
 
 A decider (neon_cm/decider.py). Events: the Swarm's node listing, the settings, this instance's role. Effects:
-start or stop one monitor (keyed by the manager's node ID, so two managers with one hostname get two monitors),
+start or stop one monitor (keyed by the manager's node ID, so two managers with one hostname get two monitors, each
+known downstream by a name of its own: monitored_name),
 tell every monitor the poll interval or the reporting role, logs, and the list of watched managers for health.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +29,8 @@ class Watched:
     """What a running monitor was started for."""
 
     hostname: str
-    """The manager's hostname, lower-cased."""
+    """What the manager's Vault is known by (monitored_name): its hostname, lower-cased, with its node ID while
+    another manager shares that hostname."""
     url: str
     """Its Vault's URL, from the template."""
 
@@ -76,6 +79,7 @@ def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
     without_address: set[str] = set()
     error: str | None = None
     unusable: dict[str, str] = {}
+    hostnames = Counter(node.hostname.lower() for node in managers.values())
     for node_id, node in managers.items():
         try:
             url = vault_url(template, node)
@@ -88,8 +92,16 @@ def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
         if url is None:
             without_address.add(node_id)
         else:
-            watched[node_id] = Watched(node.hostname.lower(), url)
+            watched[node_id] = Watched(monitored_name(node, hostnames[node.hostname.lower()] > 1), url)
     return Wanted(watched, frozenset(without_address), error, unusable)
+
+
+def monitored_name(node: SwarmNode, shared: bool) -> str:
+    """What a manager's Vault is known by downstream (its monitor's name, the Unsealer's attempts, the `node` label
+    of the metrics, the log lines): its hostname, lower-cased, or, while another manager has the same hostname,
+    that and its node ID (`manager-1 (node 6b2c...)`), so that two nodes never share an attempt or a series."""
+    hostname = node.hostname.lower()
+    return f"{hostname} (node {node.id})" if shared else hostname
 
 
 @attrs.frozen
