@@ -171,7 +171,7 @@ def test_two_managers_with_one_hostname_are_known_downstream_by_names_of_their_o
     share a hostname, each is known by its hostname and node ID: its monitor's name, its readings, its requests,
     its series."""
     both = NodesObserved((manager("n1", "Manager-1", "10.0.0.1"), manager("n9", "manager-1", "10.0.0.9")))
-    state, effects = run(Fleet(), settings(), both)
+    _, effects = run(Fleet(), settings(), both)
     told = [effect.message for effect in of(Publish, effects) if isinstance(effect.message, VaultsToMonitor)]
 
     assert [
