@@ -274,6 +274,17 @@ class GarbageVault(BaseHTTPRequestHandler):
         """Quiet."""
 
 
+def every_vault_unexpected_and_polled(service: Service, words: str) -> None:
+    """Each manager's Vault said `unexpected` at ERROR with `words`, then its monitor polling on (3 polls each)."""
+    for node in (1, 2, 3):
+        service.wait_for(
+            rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] Vault on manager-{node} .* is unexpected: {words}"
+        )
+    mark = service.mark()
+    for node in (1, 2, 3):
+        service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
+
+
 @pytest.mark.parametrize(("body", "kind"), [(b"null", "null"), (b"[]", "an array"), (b'"no"', "a string")])
 def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_nothing_restarts(
     start_service: Callable[..., Service],
@@ -293,14 +304,7 @@ def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_
     try:
         kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://127.0.0.1:{server.server_address[1]}")
         service = start_service(NEON_CM_HEALTH_FILE=str(health_file), **with_keys)
-        for node in (1, 2, 3):
-            service.wait_for(
-                rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] Vault on manager-{node} .* is unexpected: "
-                rf"seal-status answered HTTP 503 \(JSON {kind}\)"
-            )
-        mark = service.mark()
-        for node in (1, 2, 3):
-            service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
+        every_vault_unexpected_and_polled(service, rf"seal-status answered HTTP 503 \(JSON {kind}\)")
         wait_until(health_file.exists)
         health = health_command(health_file)
     finally:
@@ -323,14 +327,7 @@ def test_a_vault_url_answering_json_nested_too_deep_is_unexpected_and_the_monito
     try:
         kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://127.0.0.1:{server.server_address[1]}")
         service = start_service(**with_keys)
-        for node in (1, 2, 3):
-            service.wait_for(
-                rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] Vault on manager-{node} .* is unexpected: "
-                r"/v1/sys/seal-status answered HTTP 200 with JSON nested too deep to read"
-            )
-        mark = service.mark()
-        for node in (1, 2, 3):
-            service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
+        every_vault_unexpected_and_polled(service, r"/v1/sys/seal-status answered HTTP 200 with JSON nested too deep")
     finally:
         server.shutdown()
         server.server_close()
