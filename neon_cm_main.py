@@ -28,7 +28,7 @@ from actors.swarm_watcher import SwarmWatcher
 from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
 from gateways.consul import consul_client
-from gateways.docker import DockerGateway
+from gateways.docker import ApiVersions, DockerGateway
 from gateways.files import path_kind, read_text, write_replacing
 from messages.routes import ROUTES, WIRING
 from neon_cm import __version__
@@ -52,18 +52,26 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSp
     definition side; the observers (metrics, leadership) beside them. Each actor has its own client, built from
     what `load_config` parsed (`consul`: Config.consul, known good once there is no fatal error).
     """
-    vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.vault_tls, log))]
+    vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.vault_tls, log, consul_client(consul)))]
     if config.credentials is not None:
         credentials = config.credentials
         unsealer = ChildSpec(
             "unsealer", lambda: Unsealer.start(credentials, consul_client(consul), config.vault_tls, log)
         )
         vault_side.insert(0, unsealer)
+    # One API version for the listing and the event stream: negotiated once, again when the daemon refuses it.
+    versions = ApiVersions(config.docker_api_pin)
     definition_side = [
-        ChildSpec("swarm-watcher", lambda: SwarmWatcher.start(DockerGateway(config.docker_host), log)),
+        ChildSpec(
+            "swarm-watcher", lambda: SwarmWatcher.start(DockerGateway(config.docker_host, versions=versions), log)
+        ),
         # Its own client: the event stream holds a connection open for as long as it runs.
         *(
-            [ChildSpec("node-events", lambda: NodeEvents.start(DockerGateway(config.docker_host), log))]
+            [
+                ChildSpec(
+                    "node-events", lambda: NodeEvents.start(DockerGateway(config.docker_host, versions=versions), log)
+                )
+            ]
             if config.events
             else []
         ),

@@ -18,6 +18,7 @@ from messages.docker import (
     StreamEnded,
     StreamOutcome,
     StreamQuiet,
+    StreamRenegotiated,
 )
 from messages.log import Level
 from messages.routes import NODE_CHANGES
@@ -70,6 +71,7 @@ class NodeEvents(ServiceActor):
 
     def follow(self) -> None:
         backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
+        renegotiated = False
         while True:
             with self.lock:
                 if self.stopping.is_set():
@@ -78,6 +80,17 @@ class NodeEvents(ServiceActor):
             outcome = stream.follow(self.connected, self.changed)
             if self.stopping.is_set() or isinstance(outcome, StreamClosed):
                 return
+            if isinstance(outcome, StreamRenegotiated) and not renegotiated:
+                # The daemon changed under the service (an upgrade, a proxy in front of another one): the version
+                # is negotiated again on the next connection, made at once (once: a daemon that refuses that one
+                # too is a failure like any other); the SwarmWatcher says which version.
+                self.log.debug(f"node events: {outcome.reason}; reconnecting with the API version negotiated again")
+                renegotiated = True
+                continue
+            renegotiated = False
+            if isinstance(outcome, StreamEnded):
+                # A daemon that ended the stream may come back as another Engine: ask its version again.
+                self.gateway.versions.forget()
             if isinstance(outcome, StreamQuiet):
                 # Quiet Swarm or hung daemon: reconnecting tells which (a hung one does not answer in time).
                 self.log.debug(f"node events: nothing for {outcome.seconds:g} s; reconnecting")
@@ -109,6 +122,6 @@ def problem(outcome: StreamOutcome) -> str:
         return "the event stream ended (daemon restarted?)"
     if isinstance(outcome, NotAManager):
         return f"DOCKER_HOST is not a Swarm manager ({outcome.reason})"
-    if isinstance(outcome, (DockerUnreachable, DockerGarbage)):
+    if isinstance(outcome, (DockerUnreachable, DockerGarbage, StreamRenegotiated)):
         return outcome.reason
     return str(outcome)

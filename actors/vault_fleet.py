@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import consul
 import pykka
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
 from actors.supervisor import STOP_TIMEOUT_SECONDS, ChildSpec, Strategy, Supervisor, stop_actors
 from actors.vault_monitor import Retirement, VaultMonitor
+from gateways.consul import ConsulGateway
 from messages.lifecycle import StopChild, SuperviseChild, TellChildren
 from messages.routes import monitor_key, monitor_name
 from messages.vault import VaultsToMonitor
 from neon_cm.environment import TlsSettings
-from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors
+from neon_cm.fleet import Fleet, ReadStoredManagers, StartMonitor, StopMonitor, TellMonitors
 
 
 class VaultFleet(DecidingActor):
@@ -24,15 +26,18 @@ class VaultFleet(DecidingActor):
     takes that supervisor and the fleet down, so the Vault supervisor decides.
 
     Monitoring needs neither the lock nor Consul: on defaults until settings are read, with the
-    managers of the last listing. Tells its subscribers VaultsToMonitor and MonitoringStopped.
+    managers of the last listing. While no listing has succeeded since start, the fleet reads the stored cluster
+    definition (its own Consul client) for the managers it names. Tells its subscribers VaultsToMonitor and
+    MonitoringStopped.
     """
 
     component = "vault-fleet"
 
-    def __init__(self, tls: TlsSettings, log: Log) -> None:
+    def __init__(self, tls: TlsSettings, log: Log, consul_client: consul.Consul) -> None:
         super().__init__(log)
         self.component_log = log
         self.tls = tls
+        self.consul = ConsulGateway(consul_client)
         self.state: Fleet = Fleet()
         self.monitors: pykka.ActorRef[Any] | None = None
         self.retirements: dict[str, Retirement] = {}
@@ -51,6 +56,8 @@ class VaultFleet(DecidingActor):
         tell(to, VaultsToMonitor(self.state.hostnames()))
 
     def perform(self, effect: Any) -> Any:
+        if isinstance(effect, ReadStoredManagers):
+            return self.consul.read_definition(effect.prefix)
         if isinstance(effect, StartMonitor):
             tell(self.monitors, SuperviseChild(self.monitor_spec(effect)))
         elif isinstance(effect, StopMonitor):

@@ -13,12 +13,13 @@ import consul
 import urllib3
 
 from gateways.consul import ConsulGateway, consul_client
-from gateways.docker import DockerGateway
+from gateways.docker import ApiVersions, DockerGateway
 from gateways.errors import REQUEST_ERRORS, acl_refusal, os_reason
 from gateways.files import path_kind, read_text
 from messages.consul_answers import ConsulRefused, ConsulUnreachable
 from messages.docker import DockerGarbage, DockerUnreachable, NodesListed, NotAManager
 from messages.swarm import SwarmNode
+from neon_cm import docker_api
 from neon_cm.environment import (
     TlsSettings,
     consul_access,
@@ -166,7 +167,8 @@ def write_key(client: consul.Consul, key: str, text: str) -> None:
 def swarm_nodes(env: Mapping[str, str]) -> tuple[SwarmNode, ...]:
     """GET /nodes on DOCKER_HOST through the service's Docker gateway; what stops it, as one CliError."""
     host = docker_host(env)
-    outcome = DockerGateway(host).nodes()
+    pin, _ = docker_api.pinned(env.get("DOCKER_API_VERSION"))  # a bad pin is negotiated over, as by the service
+    outcome = DockerGateway(host, versions=ApiVersions(pin)).nodes()
     if isinstance(outcome, NodesListed):
         return outcome.nodes
     if isinstance(outcome, NotAManager):

@@ -31,6 +31,7 @@ environment (the service reads them all; `health` the last, the other commands t
   CONSUL_TLS_SERVER_NAME  the name Consul's certificate must carry (default: the address's host)
   CONSUL_HTTP_SSL_VERIFY  false: do not verify Consul's TLS certificates
   DOCKER_HOST             a Swarm manager's Docker API (default unix:///var/run/docker.sock)
+  DOCKER_API_VERSION      pins the Docker API version (1.41-1.55; default: negotiated with the daemon)
   VAULT_CACERT            PEM bundle trusted for Vault's TLS
   VAULT_CAPATH            directory of PEM certificates trusted for Vault's TLS
   VAULT_CLIENT_CERT       client certificate presented to every Vault (mutual TLS; with VAULT_CLIENT_KEY)

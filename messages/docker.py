@@ -18,6 +18,10 @@ class NodesListed:
 
     nodes: tuple[SwarmNode, ...]
     """Every node, in Docker's order; empty only when Docker listed none (a real daemon never does)."""
+    api_version: str = ""
+    """The Docker API version the listing was asked in (`1.44`); empty when not known."""
+    api_note: str = ""
+    """How that version was chosen (`the daemon speaks up to 1.52; this service 1.41-1.55`)."""
 
 
 @attrs.frozen
@@ -74,9 +78,20 @@ class StreamEnded:
 
 
 @attrs.frozen
+class StreamRenegotiated:
+    """The daemon refused the API version in use (it changed under the service); reconnect at once, negotiated
+    again."""
+
+    reason: str
+    """The daemon's refusal."""
+
+
+@attrs.frozen
 class StreamClosed:
     """The stream was closed from our side (the actor is stopping)."""
 
 
-StreamOutcome = DockerUnreachable | NotAManager | DockerGarbage | StreamQuiet | StreamEnded | StreamClosed
+StreamOutcome = (
+    DockerUnreachable | NotAManager | DockerGarbage | StreamQuiet | StreamEnded | StreamRenegotiated | StreamClosed
+)
 """Why following the event stream stopped."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from messages.log import Level
+from neon_cm import docker_api
 from neon_cm.credentials import CredentialsError, UnsealCredentials, credentials_from_env
 from neon_cm.environment import (
     ConsulAccess,
@@ -38,6 +39,8 @@ class Config:
     token file cannot be used (a fatal start-up error, in `fatal`)."""
     docker_host: str
     """DOCKER_HOST, for every Docker gateway."""
+    docker_api_pin: docker_api.Chosen | None
+    """DOCKER_API_VERSION, when it pins a version the service speaks; None: negotiated with the daemon."""
     vault_tls: TlsSettings
     events: bool
     credentials: UnsealCredentials | None
@@ -66,7 +69,8 @@ class Config:
         consul = self.consul
         consul_tls = f" (TLS {consul.tls.describe()})" if consul and consul.address.scheme == "https" else ""
         return (
-            f"Consul {consul.address if consul else None}{consul_tls}, Docker {self.docker_host}, "
+            f"Consul {consul.address if consul else None}{consul_tls}, Docker {self.docker_host} (API "
+            f"{docker_api.text(self.docker_api_pin.version) + ' pinned' if self.docker_api_pin else 'negotiated'}), "
             f"log level {self.level.name}, "
             f"Vault TLS (for https:// URLs) {self.vault_tls.describe()}, "
             f"node events {'on' if self.events else 'off (polling only)'}, "
@@ -98,6 +102,7 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str], path_ki
     consul_warnings += tuple(tls_file_warnings(env, "CONSUL", path_kind))
     events, events_warning = parse_swarm_events(env)
     metrics_port, port_warning = parse_port(env.get("METRICS_PORT"))
+    docker_api_pin, docker_api_warning = docker_api.pinned(env.get("DOCKER_API_VERSION"))
     try:
         consul: ConsulAccess | None = consul_access(env, read_text)
         fatal = None
@@ -117,12 +122,14 @@ def load_config(env: Mapping[str, str], read_text: Callable[[str], str], path_ki
         *consul_warnings,
         events_warning,
         port_warning,
+        docker_api_warning,
     )
     return Config(
         level=level,
         log_format=log_format,
         consul=consul,
         docker_host=docker_host(env),
+        docker_api_pin=docker_api_pin,
         vault_tls=vault_tls,
         events=events,
         credentials=credentials,

@@ -4,6 +4,10 @@ A decider (neon_cm/decider.py). Events: the Swarm's node listing, the settings, 
 start or stop one monitor (keyed by the manager's node ID, so two managers with one hostname get two monitors, each
 known downstream by a name of its own: monitored_name),
 tell every monitor the poll interval or the reporting role, logs, and the list of watched managers for health.
+
+A Docker problem never leaves the Vaults unwatched: while no node listing has succeeded since start (a version
+refusal, a dead proxy, a hung daemon), the managers named in the cluster definition stored in Consul stand in for the
+Swarm's (read once a listing fails; said once at WARN), until a listing succeeds.
 """
 
 from __future__ import annotations
@@ -14,14 +18,20 @@ from typing import Any
 
 import attrs
 
+from messages.consul_answers import ConsulRefused, ConsulUnreachable, DefinitionRead
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.log import Level
 from messages.settings import Settings, SettingsChanged
-from messages.swarm import NodesObserved, SwarmNode
+from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from messages.timing import SetInterval
 from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
 from neon_cm.decider import Decision, Publish, log
+from neon_cm.encoding import DefinitionFormatError, decode_definition
+from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX
 from neon_cm.vault import UnusableNode, vault_url
+
+#: The node ID prefix of a manager known from the stored definition alone (Docker's IDs never hold a `:`).
+STORED = "stored:"
 
 
 @attrs.frozen
@@ -57,6 +67,36 @@ class TellMonitors:
     """Effect: tell every running monitor `message` (a SetInterval or a ReportingRole)."""
 
     message: Any
+
+
+@attrs.frozen
+class ReadStoredManagers:
+    """Effect: read the stored cluster definition (GET /v1/kv/neon/cluster/definition.?recurse), for its managers.
+    Answer: DefinitionRead, ConsulUnreachable or ConsulRefused."""
+
+    prefix: str = DEFINITION_PREFIX
+
+
+def stored_managers(answer: DefinitionRead) -> tuple[dict[str, SwarmNode], str | None]:
+    """The managers the stored definition's `Nodes` names (`Role` manager or `IsManager`), by a node ID of their own
+    (`stored:<name>`), their `PrivateAddress` standing in for the manager address; or why there are none."""
+    item = answer.get(DEFINITION_KEY)
+    if item is None or item.value is None:
+        return {}, f"no cluster definition at {DEFINITION_KEY}"
+    try:
+        definition = decode_definition(item.value)
+    except DefinitionFormatError as error:
+        return {}, f"{DEFINITION_KEY} is unreadable: {error}"
+    nodes = definition.get("Nodes")
+    managers: dict[str, SwarmNode] = {}
+    for key, node in (nodes if isinstance(nodes, dict) else {}).items():
+        if not isinstance(node, dict) or not (node.get("Role") == "manager" or node.get("IsManager") is True):
+            continue
+        given_name, given_address = node.get("Name"), node.get("PrivateAddress")
+        name = given_name if isinstance(given_name, str) and given_name else str(key)
+        address = given_address if isinstance(given_address, str) else ""
+        managers[STORED + str(name)] = SwarmNode(STORED + str(name), str(name), "manager", address, address)
+    return managers, None if managers else f"the cluster definition at {DEFINITION_KEY} names no manager"
 
 
 @attrs.frozen
@@ -123,6 +163,12 @@ class Fleet:
     """The template last said to be unusable (said once per template)."""
     unusable: Mapping[str, str] = attrs.field(factory=dict)
     """Managers already said to be unusable in a URL (by node ID): why (said again only when that changes)."""
+    listed: bool = False
+    """Whether a node listing has succeeded since start (the stored definition's managers then never stand in)."""
+    reading_stored: bool = False
+    """Whether the stored definition is being read for its managers."""
+    stored_said: bool = False
+    """Whether the WARN saying the stored definition stands in (or cannot) was said."""
 
     @property
     def role(self) -> ReportingRole | None:
@@ -140,7 +186,17 @@ class Fleet:
     def decide(self, event: Any, now: float) -> Decision[Fleet]:
         if isinstance(event, NodesObserved):
             managers = {node.id: node for node in event.nodes if node.role == "manager"}
-            return attrs.evolve(self, managers=managers).reconcile()
+            effects: tuple[Any, ...] = ()
+            if any(node_id.startswith(STORED) for node_id in self.managers):
+                effects = (log(Level.INFO, "Docker listed the Swarm: monitoring the Vaults of its managers"),)
+            state, reconciled = attrs.evolve(self, managers=managers, listed=True).reconcile()
+            return state, (*effects, *reconciled)
+        if isinstance(event, NodeListFailed):
+            if self.listed or self.reading_stored or self.managers:
+                return self, ()
+            return attrs.evolve(self, reading_stored=True), (ReadStoredManagers(),)
+        if isinstance(event, (DefinitionRead, ConsulUnreachable, ConsulRefused)):
+            return self.stored(event)
         if isinstance(event, SettingsChanged):
             previous = self.settings
             state, effects = attrs.evolve(self, settings=event.settings).reconcile()
@@ -155,6 +211,36 @@ class Fleet:
                 TellMonitors(ReportingRole(standby_of)),
             )
         return self, ()
+
+    def stored(self, answer: DefinitionRead | ConsulUnreachable | ConsulRefused) -> Decision[Fleet]:
+        """The stored definition's managers stand in while Docker has listed nothing since start."""
+        state = attrs.evolve(self, reading_stored=False)
+        if state.listed:
+            return state, ()
+        if isinstance(answer, DefinitionRead):
+            managers, problem = stored_managers(answer)
+        else:
+            refusal = answer.reason if isinstance(answer, ConsulUnreachable) else answer.detail
+            managers, problem = {}, f"Consul: {refusal}"
+        said: tuple[Any, ...] = ()
+        if not state.stored_said:
+            if managers:
+                names = ", ".join(sorted(node.hostname for node in managers.values()))
+                text = (
+                    "no node listing from Docker since start: monitoring the Vaults of the managers the stored"
+                    f" cluster definition names ({names}) until a listing succeeds"
+                )
+            else:
+                text = (
+                    f"no node listing from Docker since start, and no manager from the stored cluster definition"
+                    f" ({problem}): no Vault is monitored until a listing succeeds"
+                )
+            said = (log(Level.WARN, text),)
+        state = attrs.evolve(state, stored_said=True)
+        if not managers:
+            return state, said
+        state, effects = attrs.evolve(state, managers=managers).reconcile()
+        return state, (*said, *effects)
 
     def reconcile(self) -> Decision[Fleet]:
         """Start a monitor for each new manager, stop those of departed ones, restart those whose URL changed."""

@@ -50,6 +50,8 @@ class SwarmListing:
     """The last successful listing (a restarted subscriber is told it)."""
     outage: Outage = attrs.field(factory=Outage)
     """The listing failure going on, if any; copied, never changed in place (this state is a value)."""
+    api_version: str = ""
+    """The Docker API version of the last successful listing (said at INFO whenever it changes)."""
 
     def decide(self, event: Any, now: float) -> Decision[SwarmListing]:
         """The next state and effects for `event` at monotonic time `now`."""
@@ -102,9 +104,12 @@ class SwarmListing:
             effects: tuple[Any, ...] = ()
             if outage.succeeded() is not None:
                 effects = (log(Level.INFO, "listing the Swarm's nodes again"),)
+            if outcome.api_version and outcome.api_version != self.api_version:
+                effects = (*effects, log(Level.INFO, f"speaking Docker API {outcome.api_version} ({outcome.api_note})"))
             observed = NodesObserved(outcome.nodes)
             effects = (*effects, log(Level.DEBUG, f"listed {len(outcome.nodes)} nodes"), Publish(observed))
-            return attrs.evolve(self, last=observed, outage=outage), effects
+            api_version = outcome.api_version or self.api_version
+            return attrs.evolve(self, last=observed, outage=outage, api_version=api_version), effects
         if isinstance(outcome, NodesListed):
             # A real daemon never lists no node; a listing that does is an anomaly, never a Swarm to publish.
             problem, text, reason = "empty listing", "the Swarm listed no nodes (has this manager left it?)", None
@@ -119,7 +124,10 @@ class SwarmListing:
         if outage.failed(problem, now):
             # What it means for the Vaults: the fleet learns the managers from these listings.
             if self.last is None:
-                consequence = "no manager is known yet, so no Vault is monitored until a listing succeeds"
+                consequence = (
+                    "no manager is listed yet: until a listing succeeds, the Vaults monitored are those of the"
+                    " managers the stored cluster definition names"
+                )
             else:
                 consequence = "the Vaults of the managers last listed are still monitored"
             effects = (log(Level.ERROR, f"{text}; {consequence}", reason),)

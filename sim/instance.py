@@ -20,7 +20,7 @@ from messages.vault import VaultObserved, VaultState, VaultsToMonitor
 from neon_cm.credentials import Secret
 from neon_cm.decider import Decision, Publish, StartTimer, log
 from neon_cm.encoding import decode_definition, definition_hash
-from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors
+from neon_cm.fleet import Fleet, ReadStoredManagers, StartMonitor, StopMonitor, TellMonitors
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.lease import Lease, Start, Stop
 from neon_cm.listing import SwarmListing
@@ -53,7 +53,7 @@ from neon_cm.unsealing import (
 )
 from neon_cm.vault import NotSent, Unreachable, UnreachableKind
 from sim import standin
-from sim.gateways import CONSUL_TIMEOUT, Call, ConsulCalls, VaultCalls
+from sim.gateways import CONSUL_TIMEOUT, Call, ConsulCalls, HungConsul, VaultCalls
 from sim.shell import Component, SimActor, short
 
 if TYPE_CHECKING:
@@ -418,6 +418,13 @@ class FleetComponent(Component):
 
     def view(self, actor: SimActor) -> list[Any]:
         return [VaultsToMonitor(actor.state.hostnames())]
+
+    def call(self, effect: Any) -> Call | None:
+        if isinstance(effect, ReadStoredManagers):
+            consul = self.instance.consul
+            hung = HungConsul(f"reading {effect.prefix}*")
+            return Call(lambda now: consul.read_definition(now, effect.prefix), "consul", CONSUL_TIMEOUT, hung)
+        return None
 
     def started(self, actor: SimActor) -> None:
         # The fleet's monitors' supervisor is its linked helper: it lives and dies with the fleet.

@@ -342,7 +342,7 @@ def test_help_lists_every_environment_variable_readme_documents(capsys: pytest.C
         main(["--help"], {})
     helped = capsys.readouterr().out
 
-    assert 24 == len(documented)
+    assert 25 == len(documented)
     assert [] == [name for name in documented if not re.search(rf"^  {name} ", helped, flags=re.MULTILINE)]
 
 

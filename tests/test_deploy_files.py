@@ -1,5 +1,5 @@
 """The stack file, the read-only Docker proxy's image and configuration, and the deployment page, checked without a
-Docker engine: they agree with each other and with the service's pinned Docker API version."""
+Docker engine: they agree with each other and with the Docker API versions the service speaks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateways.docker import DOCKER_API_VERSION
+from neon_cm import docker_api
 from tests.deploy_docs import documented_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,13 +33,24 @@ def test_hadolint_finds_nothing_in_the_proxys_dockerfile() -> None:
     assert (0, "") == (result.returncode, result.stdout)
 
 
-def test_the_proxy_allows_the_api_version_the_service_pins() -> None:
-    """Every path the proxy lets through is of the API version gateways/docker.py pins: a new pin without a new
-    proxy configuration would have every call refused."""
-    versions = re.findall(r"\^/v(\d+)\\\.(\d+)/", haproxy_cfg())
+def test_the_proxy_allows_exactly_the_api_versions_the_service_speaks() -> None:
+    """The node listing and the node events pass on every version the service may negotiate (neon_cm/docker_api.py)
+    and on no other: a new version range without a new proxy configuration would have every call refused."""
+    patterns = re.findall(r"acl (nodes|events) path -m reg (\S+)$", haproxy_cfg(), re.MULTILINE)
+    assert ["events", "nodes"] == sorted(name for name, _ in patterns)
+    for name, pattern in patterns:
+        for major, minor in [(1, m) for m in range(100)] + [(2, 41), (0, 41)]:
+            path = f"/v{major}.{minor}/{name}"
+            spoken = docker_api.OLDEST <= (major, minor) <= docker_api.NEWEST
+            assert spoken == bool(re.match(pattern, path)), path
+        assert not re.match(pattern, f"/{name}")  # unversioned: the daemon's own version, never ours to rely on
+        assert not re.match(pattern, f"/v1.41.0/{name}")
 
-    assert {DOCKER_API_VERSION} == {f"{major}.{minor}" for major, minor in versions}
-    assert 2 == len(versions)  # nodes and events, nothing else
+
+def test_the_proxy_allows_the_negotiation_unversioned() -> None:
+    """The ping and /version, unversioned as the negotiation asks them, and nothing else without a version."""
+    (negotiation,) = re.findall(r"acl negotiation path (.+)$", haproxy_cfg(), re.MULTILINE)
+    assert ["/_ping", "/version"] == negotiation.split()
 
 
 def test_the_service_reaches_docker_through_the_proxys_socket_alone() -> None:

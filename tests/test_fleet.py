@@ -3,20 +3,24 @@ changes when managers, the URL template or the poll interval change, and what th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from messages.consul_answers import ConsulUnreachable, DefinitionRead, StoredKey
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
 from messages.log import Level
 from messages.settings import Settings, SettingsChanged
-from messages.swarm import NodesObserved, SwarmNode
+from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from messages.timing import SetInterval
 from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
 from neon_cm.decider import Log, Publish
-from neon_cm.fleet import Fleet, StartMonitor, StopMonitor, TellMonitors, Watched, wanted
+from neon_cm.encoding import deflate
+from neon_cm.fleet import Fleet, ReadStoredManagers, StartMonitor, StopMonitor, TellMonitors, Watched, wanted
+from neon_cm.keys import DEFINITION_KEY
 from tests.strategies import swarm_nodes
 
 TEMPLATE = "http://{addr}:8200"
@@ -205,3 +209,73 @@ def test_the_monitors_running_are_always_those_the_last_listing_and_settings_cal
         if state.settings is not None:
             want = wanted(state.managers, state.settings.vault_url_template).watched
             assert {node_id: watched.url for node_id, watched in want.items()} == running
+
+
+def stored(*managers: tuple[str, str], workers: tuple[str, ...] = ()) -> DefinitionRead:
+    """A DefinitionRead holding a definition whose Nodes name `managers` (name, private address) and `workers`."""
+    nodes: dict[str, Any] = {
+        name: {"Name": name, "PrivateAddress": address, "Role": "manager", "IsManager": True}
+        for name, address in managers
+    }
+    nodes.update({name: {"Name": name, "PrivateAddress": "10.0.0.9", "Role": "worker"} for name in workers})
+    value = deflate(json.dumps({"Name": "c", "Nodes": nodes}).encode())
+    return DefinitionRead((StoredKey(DEFINITION_KEY, 7, value),))
+
+
+def test_with_no_listing_since_start_the_stored_definitions_managers_are_watched() -> None:
+    """Docker refuses every listing from start: the managers the stored definition names are monitored (at the URL
+    the template makes of their PrivateAddress), said once at WARN; workers never."""
+    state, _ = run(Fleet(), settings())
+    state, asked = run(state, NodeListFailed("HTTP 400: client version 1.41 is too old"))
+    assert [ReadStoredManagers()] == asked
+
+    state, effects = run(state, stored(("manager-1", "10.0.0.1"), ("manager-2", "10.0.0.2"), workers=("worker-1",)))
+
+    assert [
+        StartMonitor("stored:manager-1", "manager-1", "http://10.0.0.1:8200"),
+        StartMonitor("stored:manager-2", "manager-2", "http://10.0.0.2:8200"),
+    ] == of(StartMonitor, effects)
+    (warn,) = [effect for effect in of(Log, effects) if effect.level == Level.WARN]
+    assert "stored cluster definition names (manager-1, manager-2) until a listing succeeds" in warn.text
+    # More failures read nothing more and say nothing more.
+    assert ([], state) == run(state, NodeListFailed("again"))[::-1]
+
+
+def test_the_first_listing_replaces_the_stored_managers() -> None:
+    state, _ = run(Fleet(), settings(), NodeListFailed("refused"), stored(("manager-1", "10.0.0.1")))
+    state, effects = run(state, ONE)
+
+    assert [StopMonitor("stored:manager-1", "manager-1")] == of(StopMonitor, effects)
+    assert [StartMonitor("n1", "manager-1", "http://10.0.0.1:8200")] == of(StartMonitor, effects)
+    assert "Docker listed the Swarm" in of(Log, effects)[0].text
+    assert [] == run(state, NodeListFailed("refused"))[1]  # once listed, a failure keeps the last listing's managers
+
+
+def test_a_listing_that_came_first_is_never_replaced_by_the_stored_definition() -> None:
+    """The read was under way when a listing succeeded: its answer changes nothing."""
+    state, _ = run(Fleet(), settings(), NodeListFailed("refused"), ONE)
+    state, effects = run(state, stored(("manager-7", "10.0.0.7")))
+    assert [] == effects
+    assert ("manager-1",) == state.hostnames()
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (DefinitionRead(()), "no cluster definition at neon/cluster/definition.deflate"),
+        (DefinitionRead((StoredKey(DEFINITION_KEY, 3, b"not deflated"),)), "is unreadable"),
+        (stored(), "names no manager"),
+        (ConsulUnreachable("reading neon/cluster/definition.*", "ConnectionError: refused"), "Consul: ConnectionError"),
+    ],
+)
+def test_no_stored_manager_is_said_once_and_read_again_on_the_next_failure(answer: Any, why: str) -> None:
+    state, _ = run(Fleet(), settings(), NodeListFailed("refused"))
+    state, effects = run(state, answer)
+    (warn,) = of(Log, effects)
+    assert Level.WARN == warn.level and why in warn.text and "no Vault is monitored" in warn.text
+    assert [] == of(StartMonitor, effects)
+    state, again = run(state, NodeListFailed("refused"))
+    assert [ReadStoredManagers()] == again
+    state, effects = run(state, stored(("manager-1", "10.0.0.1")))
+    assert 1 == len(of(StartMonitor, effects))
+    assert not [effect for effect in of(Log, effects) if effect.level == Level.WARN]  # said once

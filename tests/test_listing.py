@@ -168,6 +168,22 @@ def test_a_listing_is_published_and_kept() -> None:
     assert NodesObserved(NODES) == state.last
 
 
+def test_the_api_version_of_a_listing_is_said_when_it_changes() -> None:
+    """The first listing says the Docker API version it was made in, at INFO; the same again says nothing; another
+    (the daemon changed under the service) says the new one."""
+    state = polling()
+    said: list[str] = []
+    for version in ("1.52", "1.52", "1.41", ""):
+        state, effects = state.decide(NodesListed(NODES, version, f"the daemon speaks up to {version}"), 1.0)
+        said += [effect.text for effect in effects if isinstance(effect, Log) and effect.level is Level.INFO]
+
+    assert [
+        "speaking Docker API 1.52 (the daemon speaks up to 1.52)",
+        "speaking Docker API 1.41 (the daemon speaks up to 1.41)",
+    ] == said
+    assert "1.41" == state.api_version
+
+
 def test_a_failure_is_one_error_while_it_lasts_and_one_info_when_it_ends() -> None:
     """Docker unreachable twice, then not a manager: one ERROR (the problem is "docker" all along); NodeListFailed
     every time; then a listing says it works again."""
@@ -183,7 +199,7 @@ def test_a_failure_is_one_error_while_it_lasts_and_one_info_when_it_ends() -> No
         said.extend(effects)
 
     errors = [effect for effect in said if isinstance(effect, Log) and effect.level is Level.ERROR]
-    expected = "cannot list the Swarm's nodes through Docker; no manager is known yet, so no Vault is monitored"
+    expected = "cannot list the Swarm's nodes through Docker; no manager is listed yet: until a listing succeeds"
     assert [expected] == [error.text[: len(expected)] for error in errors]
     assert 3 == sum(isinstance(effect, Publish) and isinstance(effect.message, NodeListFailed) for effect in said)
     assert Log(Level.INFO, "listing the Swarm's nodes again") in said

@@ -10,6 +10,7 @@ use their own.
 """
 
 from .consul import consul_port, consul_ports, consul_restart, consul_start, consul_stop
+from .engine29 import engine29_socket, engine29_start, engine29_stop
 from .http import json_request
 from .image import image_build, image_remove, image_tag, images_build, images_cached, images_digest
 from .lifecycle import down, env_lines, status, up
@@ -59,6 +60,9 @@ __all__ = [
     "docker_start",
     "docker_stop",
     "down",
+    "engine29_socket",
+    "engine29_start",
+    "engine29_stop",
     "env_lines",
     "exclusive",
     "extra_node_join",

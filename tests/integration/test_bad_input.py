@@ -548,7 +548,7 @@ def refused_listing_is_one_error_and_nothing_written(
     wait_for_metric(port, "neon_cm_node_listing_failures_total", lambda failures: failures >= 10)
 
     assert "not a swarm manager" in errors[0]
-    assert "no manager is known yet, so no Vault is monitored until a listing succeeds" in errors[0]
+    assert "no manager is listed yet: until a listing succeeds, the Vaults monitored are those of the" in errors[0]
     assert 1 == len(service.lines(r"\[ERROR\]")), service.lines(r"\[ERROR\]")
     assert index == modify_index(kv, DEFINITION_KEY)
     assert None is modify_index(kv, HASH_KEY)

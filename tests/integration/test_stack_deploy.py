@@ -81,15 +81,17 @@ class Stack:
         self.state = state
         self.docker = docker
 
-    def deploy(self) -> None:
+    def deploy(self, docker_socket: str | None = None) -> None:
         """The page's `docker stack deploy`, from the repository's root, with the shell variables the page names:
-        the stack's Consul, and the socket of whichever manager runs a task (each test manager has its own)."""
+        the stack's Consul, and the socket of whichever manager runs a task (each test manager has its own; or
+        `docker_socket`, a template of Swarm's on `{{.Node.Hostname}}`)."""
         manager = self.state["nodes"][0]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "NEON_CM_TAG"))}
         env.update(
             DOCKER_HOST=manager["docker_host"],
             CONSUL_HTTP_ADDR=self.state["consul"]["http_addr"],
-            DOCKER_SOCKET=os.path.join(self.state["state_dir"], "docker", "{{.Node.Hostname}}", "docker.sock"),
+            DOCKER_SOCKET=docker_socket
+            or os.path.join(self.state["state_dir"], "docker", "{{.Node.Hostname}}", "docker.sock"),
         )
         cli = stack.load()["binaries"]["docker_cli"]
         result = subprocess.run([cli, *DEPLOY[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -302,3 +304,66 @@ def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_clean
     assert 0 == exit_code
     assert 4 == len(died), died
     assert [] == [event for event in died if event["Actor"]["Attributes"].get("exitCode") != "0"]
+
+
+#: Run inside the service's container: each (method, path) through DOCKER_HOST (the proxy), raw, on every API version
+#: around the ones the service speaks. Prints {"METHOD path": HTTP status}.
+PROBE_PATHS = """
+import http.client, json, os, socket, sys
+def status(method, path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(os.environ["DOCKER_HOST"].removeprefix("unix://"))
+    connection = http.client.HTTPConnection("localhost")
+    connection.sock = sock
+    connection.request(method, path, body=b"{}" if method == "POST" else None)
+    answer = connection.getresponse().status
+    sock.close()
+    return answer
+print(json.dumps({f"{m} {p}": status(m, p) for m, p in json.loads(sys.argv[1])}))
+"""
+
+
+def test_on_engine_29_the_stack_publishes_follows_labels_and_the_proxy_refuses_the_rest(
+    deployed: Stack, kv: consul.Consul, labels: Callable[..., None]
+) -> None:
+    """Every manager presented as a Docker Engine 29 (teststack/engine29.py), the proxies in front of the fronts: the
+    service negotiates 1.52 through the proxy (said at INFO), publishes, and follows a label change by the event
+    stream. From inside its container, the proxy lets the ping, /version and the node paths through on the versions
+    the service speaks (Engine 29 itself refuses 1.41), and refuses everything else on every version."""
+    fronts = [stack.engine29_start(name) for name in managers(deployed.state)]
+    try:
+        kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "3600")  # only the event stream brings a change in time
+        deployed.deploy(os.path.join(os.path.dirname(fronts[0].removeprefix("unix://")), "{{.Node.Hostname}}.sock"))
+        first = wait_until(
+            lambda: published_hash(kv), 90, "the first definition", lambda: deployed.logs(), interval=DOCKER_PACE
+        )
+        (task,) = deployed.running(SERVICE)
+        labels("worker-2", "io.neon.compute.cores", "6")
+        wait_until(lambda: published_hash(kv) != first, 30, "a new definition", deployed.logs, interval=DOCKER_PACE)
+        host, container = deployed.container(task)
+        asked = [("GET", "/_ping"), ("HEAD", "/_ping"), ("GET", "/version"), ("POST", "/_ping")]
+        for version in ("1.40", "1.41", "1.44", "1.52", "1.55", "1.56"):
+            asked += [("GET", f"/v{version}/nodes"), ("POST", f"/v{version}/containers/create")]
+            asked += [("GET", f"/v{version}/secrets"), ("POST", f"/v{version}/nodes/x/update?version=1")]
+        probe = json.loads(stack.docker(host, "exec", container["Id"], "python", "-c", PROBE_PATHS, json.dumps(asked)))
+        lines = deployed.logs()
+    finally:
+        deployed.clean()
+        for name in managers(deployed.state):
+            stack.engine29_stop(name)
+
+    definition, _, _, _ = read_definition(kv)
+    assert 6 == definition["Nodes"]["worker-2"]["Labels"]["ComputeCores"]
+    assert any("speaking Docker API 1.52 (the daemon speaks up to 1.52" in line for line in lines), lines
+    passed = {request for request, status in probe.items() if status != 403}
+    assert {
+        "GET /_ping",
+        "HEAD /_ping",
+        "GET /version",
+        "GET /v1.41/nodes",  # the proxy lets it through, and Engine 29 refuses it (400)
+        "GET /v1.44/nodes",
+        "GET /v1.52/nodes",
+        "GET /v1.55/nodes",  # likewise: newer than Engine 29.1
+    } == passed, probe
+    assert (400, 200, 200, 400) == tuple(probe[f"GET /v{v}/nodes"] for v in ("1.41", "1.44", "1.52", "1.55"))
