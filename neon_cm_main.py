@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import stopping
+import neon_cm_stopping as stopping
 
 stopping.install()  # first of all: a stop while the imports below take their ~0.3 s is a clean stop
 

@@ -13,7 +13,7 @@ setup(
     description="Keeps a Docker Swarm's cluster definition in Consul true and its Vaults unsealed.",
     python_requires=">=3.11",
     packages=find_packages(include=["actors", "cli", "gateways", "messages", "neon_cm"]),
-    py_modules=["neon_cm_main"],
+    py_modules=["neon_cm_main", "neon_cm_stopping"],
     install_requires=[
         "pykka>=4.0,<5",
         "docker>=7.0,<8",

@@ -15,6 +15,7 @@ from gateways.consul import ConsulGateway
 from messages.consul import KeysChanged, WatchFailed
 from messages.consul_answers import ConsulRefused, KeysRead
 from neon_cm.backoff import Backoff
+from neon_cm.watching import Watched
 
 #: How long Consul holds a blocking query open when nothing changes.
 BLOCK_SECONDS = 30
@@ -25,9 +26,9 @@ RETRY_LONGEST_SECONDS = 10.0
 class ConsulWatch(ServiceActor):
     """GET /v1/kv/<prefix>?recurse&index=<last>&wait=30s in a loop, in a thread of its own.
 
-    Tells KeysChanged once at start and after every change, WatchFailed on an error
-    (then retries with backoff). Stopping does not wait for a query in flight: the
-    thread is a daemon and tells nothing more once stopped.
+    Tells KeysChanged once at start and after every change, WatchFailed on an error (then retries with
+    backoff). An answer without an index (neon_cm/watching.py) makes it poll with backoff, said once.
+    Stopping does not wait for a query in flight: the thread is a daemon and tells nothing more once stopped.
     """
 
     component = "consul-watch"
@@ -49,23 +50,32 @@ class ConsulWatch(ServiceActor):
         """Nothing to handle: the thread does the work."""
 
     def watch(self) -> None:
-        index: int | None = None
+        watched = Watched()
         backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
+        said_indexless = False
         while not self.stopping.is_set():
-            answer = self.gateway.read_keys(self.prefix, index, BLOCK_SECONDS)
+            answer = self.gateway.read_keys(self.prefix, watched.index, BLOCK_SECONDS)
             if not isinstance(answer, KeysRead):
                 problem = answer.detail if isinstance(answer, ConsulRefused) else answer.reason
                 if self.stopping.is_set() or not self.tell(WatchFailed(self.prefix, problem)):
                     return
-                index = None  # after an outage, Consul may have restarted with a lower index
+                watched = watched.failed()
                 self.stopping.wait(backoff.failed(time.monotonic()))
                 continue
-            backoff.succeeded()
-            if index is not None and answer.index == index:
-                continue  # the wait ran out with nothing changed
-            index = answer.index if index is None or answer.index > index else None
-            if self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, answer.values)):
+            watched, news = watched.answered(answer)
+            if news and (self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, answer.values))):
                 return
+            if not watched.indexless:
+                backoff.succeeded()
+                continue
+            # No index to block on (X-Consul-Index 0 or none, from a proxy): poll with backoff, said once.
+            if not said_indexless:
+                said_indexless = True
+                self.log.warn(
+                    f"Consul answered a read of {self.prefix}* without an X-Consul-Index: polling it every "
+                    f"{RETRY_LONGEST_SECONDS:g} s at most instead of waiting for changes"
+                )
+            self.stopping.wait(backoff.failed(time.monotonic()))
 
     def tell(self, message: Any) -> bool:
         """Tell the target; False once it is gone."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from typing import Any
 
 import consul
@@ -13,6 +14,7 @@ import pykka
 from actors.base import DecidingActor, tell
 from actors.logger import Log
 from gateways.consul import ConsulGateway
+from messages.leadership import LostLeadership
 from neon_cm.lease import (
     CHECK_NAME,
     Acquire,
@@ -31,6 +33,8 @@ from neon_cm.lease import (
 __all__ = ["CHECK_NAME", "Leadership", "instance_name"]
 
 CHECK_NOTES = "passed by the instance while it runs; its lock session is bound to this check"
+#: On stop, how long the subscribers have to handle LostLeadership before the lock is released anyway.
+STOP_NOTICE_SECONDS = 2.0
 
 
 def instance_name() -> str:
@@ -48,10 +52,11 @@ class Leadership(DecidingActor):
     only if the session still holds it: a destroyed session's check keeps passing). Tells its subscribers
     BecameLeader and LeaseExtended (with the session, which fences every definition write, and the
     lease's deadline), LostLeadership, and StandingBy when another instance holds it. On stop (clean or a
-    crash) it tells LostLeadership, releases the lock, destroys the session and deregisters the check, so a
-    standby takes over within 0.5 s after a clean shutdown, and about 3 s after a SIGKILL (the check's TTL).
-    Give it a client with a short timeout: its stop waits for the release, a hung Consul must not hold up an
-    exit, and an active instance must notice it cannot pass its check before the check expires."""
+    crash) it tells LostLeadership, waits (2 s at most) for its subscribers to have handled it, releases the
+    lock, destroys the session and deregisters the check, so a standby takes over within 0.5 s after a clean
+    shutdown, and about 3 s after a SIGKILL (the check's TTL). Give it a client with a short timeout: its stop
+    waits for the release, a hung Consul must not hold up an exit, and an active instance must notice it cannot
+    pass its check before the check expires."""
 
     component = "leadership"
 
@@ -59,6 +64,7 @@ class Leadership(DecidingActor):
         super().__init__(log)
         self.gateway = ConsulGateway(consul_client)
         self.state: Lease = Lease(instance_name())
+        self.stopping = False
 
     @property
     def instance(self) -> str:
@@ -68,10 +74,25 @@ class Leadership(DecidingActor):
         self.feed(Start())
 
     def cleanup(self) -> None:
+        self.stopping = True
         try:
             self.feed(Stop())
         finally:
             super().cleanup()
+
+    def publish(self, message: Any) -> None:
+        """On stop, LostLeadership is handled by every subscriber (within STOP_NOTICE_SECONDS) before the lock is
+        released: none writes or starts a share after a standby may have taken the lock."""
+        if not (self.stopping and isinstance(message, LostLeadership)):
+            super().publish(message)
+            return
+        notices = [subscriber.ask(message, block=False) for subscriber in self.directory.subscribers(self.component)]
+        deadline = time.monotonic() + STOP_NOTICE_SECONDS
+        for notice in notices:
+            try:
+                notice.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 (stopped already, busy past the budget, or dead of a bug of its
+                pass  # own, which its supervisor reports: the lock is released all the same)
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
         # A subscriber (re)started after the lock was won or a holder seen must still hear it.

@@ -145,6 +145,9 @@ class Metrics(ServiceActor):
         """Actors their top supervisor left stopped, and why."""
         self.monitored: tuple[str, ...] = ()
         """Managers whose Vault must have a live monitor."""
+        self.retired: set[str] = set()
+        """Nodes told MonitoringStopped and not monitored again since: their late readings and unseal outcomes are
+        dropped (a monitor retired mid-probe tells nothing more, but a message may already be on its way)."""
         self.vault_states: dict[str, VaultState] = {}
         self.seal_types: dict[str, str] = {}
         """The seal type each node's series of neon_cm_vault_seal_type is for."""
@@ -174,6 +177,8 @@ class Metrics(ServiceActor):
     def handle(self, message: Any) -> None:
         m = self.metrics
         m.actors_known(self.directory.names())  # every actor of the tree, as soon as its supervisor started it
+        if isinstance(message, (VaultObserved, UnsealFinished)) and message.hostname in self.retired:
+            return  # news of a node no longer monitored, late: its series stay gone
         if isinstance(message, NodesObserved):
             m.node_listings.inc()
             m.nodes.set(len(message.nodes))
@@ -203,6 +208,7 @@ class Metrics(ServiceActor):
                 self.seal_types[message.hostname] = message.seal_type
                 m.seal_type.labels(message.hostname, message.seal_type).set(1)
         elif isinstance(message, MonitoringStopped):
+            self.retired.add(message.hostname)
             self.vault_states.pop(message.hostname, None)
             with contextlib.suppress(KeyError):  # a monitor stopped before its first reading has no series
                 for state in VaultState:
@@ -227,6 +233,7 @@ class Metrics(ServiceActor):
             self.gave_up[message.actor] = message.reason
             self.judge()
         elif isinstance(message, VaultsToMonitor):
+            self.retired -= set(message.hostnames)
             self.monitored = message.hostnames
             m.nodes_monitored(message.hostnames)
         elif isinstance(message, (BecameLeader, LostLeadership, StandingBy)):

@@ -42,8 +42,9 @@ class Unsealer(DecidingActor):
 
     Each call goes out in a thread of its own for its node (a hung Vault holds up only its own attempt) and its
     answer comes back as an event. The thread checks, at the moment the request would go out, that the attempt
-    was not cancelled (the lease ended, or this actor stopped) and that the lease's deadline has not come: a
-    share is never sent after it, not even by a thread of a crashed Unsealer, whose cleanup cancels them all.
+    was not cancelled (the lease ended, or this actor stopped) and that the lease's deadline has not come, and the
+    gateway writes the share only once connected, if the deadline has still not come: a share is never sent after
+    it (however slow the TLS handshake), not even by a thread of a crashed Unsealer, whose cleanup cancels them all.
     """
 
     component = "unsealer"
@@ -107,10 +108,10 @@ class Unsealer(DecidingActor):
             answer = gateway.seal_status()
         elif (refusal := self.refusal(effect)) is not None:
             answer = NotSent(refusal)
-        elif isinstance(effect, SubmitShare):
-            answer = gateway.submit_share(self.credentials.keys[effect.index])
+        elif isinstance(effect, SubmitShare):  # written only if connected before the deadline (not_after)
+            answer = gateway.submit_share(self.credentials.keys[effect.index], effect.not_after)
         else:
-            answer = gateway.reset()
+            answer = gateway.reset(effect.not_after)
         tell(self.actor_ref, VaultAnswered(effect.hostname, effect.attempt, answer))
 
     def refusal(self, effect: SubmitShare | ResetProgress) -> str | None:

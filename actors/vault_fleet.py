@@ -10,7 +10,7 @@ import pykka
 from actors.base import DecidingActor, tell
 from actors.logger import Log
 from actors.supervisor import STOP_TIMEOUT_SECONDS, ChildSpec, Strategy, Supervisor, stop_actors
-from actors.vault_monitor import VaultMonitor
+from actors.vault_monitor import Retirement, VaultMonitor
 from gateways.consul import ConsulGateway
 from messages.lifecycle import StopChild, SuperviseChild, TellChildren
 from messages.routes import monitor_key, monitor_name
@@ -40,6 +40,8 @@ class VaultFleet(DecidingActor):
         self.consul = ConsulGateway(consul_client)
         self.state: Fleet = Fleet()
         self.monitors: pykka.ActorRef[Any] | None = None
+        self.retirements: dict[str, Retirement] = {}
+        """Per monitored node ID: its monitor's retirement, set before the monitor is stopped."""
 
     def setup(self) -> None:
         self.monitors = self.spawn(Supervisor, "vault-monitors", Strategy.ONE_FOR_ONE, [], self.component_log)
@@ -59,7 +61,11 @@ class VaultFleet(DecidingActor):
         if isinstance(effect, StartMonitor):
             tell(self.monitors, SuperviseChild(self.monitor_spec(effect)))
         elif isinstance(effect, StopMonitor):
-            # Waits for the stop, so no reading of the old monitor comes after MonitoringStopped.
+            # Retired first: a probe still under way (slower than the stop budget) tells nothing when it ends. Then
+            # waits for the stop, so no reading of the old monitor comes after MonitoringStopped.
+            retirement = self.retirements.pop(effect.node_id, None)
+            if retirement is not None:
+                retirement.retire()
             if self.monitors is not None:
                 try:
                     self.monitors.ask(StopChild(monitor_key(effect.node_id)), timeout=STOP_TIMEOUT_SECONDS + 1)
@@ -72,11 +78,14 @@ class VaultFleet(DecidingActor):
         return None
 
     def monitor_spec(self, start: StartMonitor) -> ChildSpec:
+        retirement = self.retirements[start.node_id] = Retirement()
+
         def start_monitor() -> pykka.ActorRef[Any]:
-            # Interval and role as they are when (re)started, not as they were when first started.
+            # Interval and role as they are when (re)started, not as they were when first started; a restart keeps
+            # the retirement of the monitor it replaces.
             state = self.state
             return VaultMonitor.start(
-                start.hostname, start.url, state.interval, self.tls, state.role, self.component_log
+                start.hostname, start.url, state.interval, self.tls, state.role, self.component_log, retirement
             )
 
         return ChildSpec(monitor_name(start.hostname), start_monitor, key=monitor_key(start.node_id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -13,6 +15,26 @@ from messages.routes import UNSEAL_REQUESTS, monitor_name
 from messages.vault import ReportingRole
 from neon_cm.environment import TlsSettings
 from neon_cm.monitoring import AskUnsealer, MonitorStarted, Probe, Probed, UnsealerAbsent, VaultMonitoring
+
+
+class Retirement:
+    """Whether a monitor was retired (its manager left, its URL changed): shared by the monitor and the fleet, which
+    retires it before stopping it. A retired monitor tells nothing more, not even the reading of a probe that was
+    under way (slower than the stop budget), so nothing of it follows MonitoringStopped."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.retired = False
+
+    def retire(self) -> None:
+        """From now on the monitor tells nothing (a telling under way ends first)."""
+        with self.lock:
+            self.retired = True
+
+    def tell_unless_retired(self, tell_it: Callable[[], Any]) -> Any:
+        """`tell_it()`, unless retired (then None)."""
+        with self.lock:
+            return None if self.retired else tell_it()
 
 
 class VaultMonitor(DecidingActor):
@@ -32,8 +54,10 @@ class VaultMonitor(DecidingActor):
         tls: TlsSettings,
         role: ReportingRole | None,
         log: Log,
+        retirement: Retirement | None = None,
     ) -> None:
         super().__init__(log)
+        self.retirement = retirement or Retirement()
         self.log = log.child(monitor_name(hostname))
         self.hostname = hostname
         self.gateway = VaultGateway(url, tls)
@@ -59,5 +83,11 @@ class VaultMonitor(DecidingActor):
             found = self.gateway.probe()
             return Probed(found.state, found.detail, found.unsealable, found.seal_type)
         if isinstance(effect, AskUnsealer):
-            return None if tell(self.directory.route(UNSEAL_REQUESTS), effect.request) else UnsealerAbsent()
+            asked = self.retirement.tell_unless_retired(
+                lambda: tell(self.directory.route(UNSEAL_REQUESTS), effect.request)
+            )
+            return None if asked is not False else UnsealerAbsent()
         return super().perform(effect)
+
+    def publish(self, message: Any) -> None:
+        self.retirement.tell_unless_retired(lambda: super(VaultMonitor, self).publish(message))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cli import stopping
+import neon_cm_stopping as stopping
 
 if sys.argv[1:2] in ([], ["run"]) and sys.argv[0].endswith("neon-cluster-manager"):
     stopping.install()  # the service (the image's entry point): a stop during the imports below is a clean stop

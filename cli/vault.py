@@ -31,7 +31,7 @@ from neon_cm.environment import TlsSettings
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from neon_cm.settings import parse_settings
 from neon_cm.urls import masked
-from neon_cm.vault import vault_url
+from neon_cm.vault import UnusableNode, vault_url
 
 
 def vault_auto_unlock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -59,7 +59,10 @@ Row = tuple[str, str, str, str, str]
 def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     """One manager's row: GET /v1/sys/seal-status (and /v1/sys/health when unsealed) on its Vault."""
     hostname = node.hostname.lower()
-    url = vault_url(template, node)
+    try:
+        url = vault_url(template, node)
+    except UnusableNode as problem:  # never probed: the URL could point at another host
+        return hostname, "-", "unknown", "-", f"{problem}: not probed"
     if url is None:
         return hostname, "-", "unknown", "-", "no manager address yet, so {addr} cannot be filled in"
     gateway = VaultGateway(url, tls)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import math
+import time
 from typing import Any
 
 import requests
@@ -17,6 +21,7 @@ from neon_cm.vault import (
     Garbage,
     HealthAnswer,
     HealthRole,
+    NotSent,
     Observation,
     Rejected,
     RemovedFromCluster,
@@ -99,16 +104,27 @@ class VaultGateway:
         unsealed = isinstance(seal, SealStatus) and seal.state is VaultState.UNSEALED
         return observation(seal, self.health() if unsealed else None)
 
-    def submit_share(self, share: Secret) -> UnsealAnswer:
-        """PUT /v1/sys/unseal {"key": share}: the seal status after it, or Vault's refusal (never with the share)."""
-        return self.unseal({"key": share.value}, share)
+    def submit_share(self, share: Secret, not_after: float = math.inf) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"key": share}: the seal status after it, or Vault's refusal (never with the share).
+        Sent only if the connection is up (TCP and TLS) before `not_after` (monotonic seconds): NotSent otherwise."""
+        return self.unseal({"key": share.value}, share, not_after)
 
-    def reset(self) -> UnsealAnswer:
-        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt."""
-        return self.unseal({"reset": True}, None)
+    def reset(self, not_after: float = math.inf) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt (before `not_after`)."""
+        return self.unseal({"reset": True}, None, not_after)
 
-    def unseal(self, payload: dict[str, Any], share: Secret | None) -> UnsealAnswer:
-        answer = self.request("PUT", "/v1/sys/unseal", json=payload)
+    def unseal(self, payload: dict[str, Any], share: Secret | None, not_after: float) -> UnsealAnswer:
+        # The body is written once the connection is up, and only if the deadline has not come by then: a slow
+        # connect or TLS handshake (up to the connect timeout) can no longer carry a share past the lease.
+        body = DeadlineBody(json.dumps(payload).encode(), not_after)
+        # Every answer is scrubbed, its body before it is read and its words after: Vault never echoes the share,
+        # but a proxy's error page (a 502 quoting the request) may, in any of its forms.
+        try:
+            answer = self.request(
+                "PUT", "/v1/sys/unseal", data=body, headers={"Content-Type": "application/json"}, scrub=share
+            )
+        except DeadlinePassed:
+            return NotSent("the lease's deadline came before the share could go out")
         if not isinstance(answer, tuple):
             return answer
         status, body = answer
@@ -119,10 +135,27 @@ class VaultGateway:
         words = vault_words(body)
         if status in (400, 500) and words:
             return Rejected(scrubbed(words, share))
-        return Garbage(f"unseal answered {shown(status, body)}")
+        return Garbage(scrubbed(f"unseal answered {shown(status, body)}", share))
 
-    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any] | Unreachable | Garbage:
-        """One request: (status, JSON body) when the node answered with JSON, else the outcome saying why not."""
+    def request(
+        self, method: str, path: str, scrub: Secret | None = None, **kwargs: Any
+    ) -> tuple[int, Any] | Unreachable | Garbage:
+        """One request: (status, JSON body) when the node answered with JSON, else the outcome saying why not. With
+        `scrub`, every form of that share is taken out of the body before it is read."""
+        answer = self.send(method, path, **kwargs)
+        if not isinstance(answer, requests.Response):
+            return answer
+        text = scrubbed(answer.text, scrub)
+        try:
+            return answer.status_code, json.loads(text) if text.strip() else None
+        except RecursionError:  # JSON nested deeper than Python's stack: a proxy's or an attacker's, never Vault's
+            return Garbage(f"{path} answered HTTP {answer.status_code} with JSON nested too deep to read")
+        except ValueError:
+            kind = answer.headers.get("Content-Type", "no content type").split(";")[0].strip()
+            return Garbage(f"{path} answered HTTP {answer.status_code} with a body that is not JSON ({kind})")
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response | Unreachable:
+        """The request and its whole body, or why no answer came."""
         try:
             # verify and cert per request: a session's are overridden by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from
             # the environment, which would replace VAULT_CACERT (and even VAULT_SKIP_VERIFY) without a word.
@@ -134,14 +167,33 @@ class VaultGateway:
                 cert=self.tls.cert if self.url.lower().startswith("https://") else None,  # no TLS, no certificate
                 **kwargs,
             )
-            text = response.text
+            response.text  # noqa: B018 (the whole body, read here: a failure reading it is no answer)
         except NO_ANSWER as error:
             return unreachable(error)
-        try:
-            return response.status_code, response.json() if text.strip() else None
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
-            return Garbage(f"{path} answered HTTP {response.status_code} with a body that is not JSON ({kind})")
+        return response
+
+
+class DeadlinePassed(Exception):
+    """Raised by a DeadlineBody read after its deadline: the request is abandoned before its body is written. Not
+    an OSError, so neither urllib3 nor requests takes it for a network failure (or retries)."""
+
+
+class DeadlineBody:
+    """A request body that can be read (written to the socket) only before `not_after`, checked at the first read:
+    requests and urllib3 read a body only once the connection is up and the headers are sent."""
+
+    def __init__(self, data: bytes, not_after: float) -> None:
+        self.data = io.BytesIO(data)
+        self.length = len(data)
+        self.not_after = not_after
+
+    def __len__(self) -> int:
+        return self.length  # Content-Length, not a chunked body
+
+    def read(self, size: int = -1) -> bytes:
+        if self.data.tell() == 0 and time.monotonic() >= self.not_after:
+            raise DeadlinePassed()
+        return self.data.read(size)
 
 
 def unreachable(error: BaseException) -> Unreachable:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from neon_cm.filewords import describe_os_error
 from neon_cm.jsonwords import json_problem
 
 HEX_SHARE = re.compile(r"^[0-9a-fA-F]+$")
+PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 #: What the credentials JSON looks like, for messages (never the value found).
 EXPECTED_JSON = '{"UnsealKeys": ["<share>", ...], "KeyThreshold": N}'
 
@@ -50,13 +52,14 @@ class UnsealCredentials:
     __str__ = __repr__
 
     def forms(self) -> set[str]:
-        """Every way a key could be written (as given, base64 and hex of its bytes): what must never be logged."""
+        """Every way a key could be written (as given, base64 and hex of its bytes, each URL-encoded with upper- or
+        lower-case escapes, as a URL or a proxy's echo of one may carry it): what must never be logged."""
         found: set[str] = set()
         for key in self.keys:
-            found.add(key.value)
             raw = share_bytes(key.value)
-            found.add(base64.b64encode(raw).decode())
-            found.add(raw.hex())
+            for form in (key.value, base64.b64encode(raw).decode(), raw.hex()):
+                encoded = urllib.parse.quote(form, safe="")
+                found |= {form, encoded, PERCENT_ESCAPE.sub(lambda escape: escape.group().lower(), encoded)}
         return found
 
 

@@ -1,7 +1,8 @@
 """What the Vault fleet decides: which managers' Vaults to monitor, at which URL, and what its monitors are told.
 
 A decider (neon_cm/decider.py). Events: the Swarm's node listing, the settings, this instance's role. Effects:
-start or stop one monitor (keyed by the manager's node ID, so two managers with one hostname get two monitors),
+start or stop one monitor (keyed by the manager's node ID, so two managers with one hostname get two monitors, each
+known downstream by a name of its own: monitored_name),
 tell every monitor the poll interval or the reporting role, logs, and the list of watched managers for health.
 
 A Docker problem never leaves the Vaults unwatched: while no node listing has succeeded since start (a version
@@ -11,6 +12,7 @@ Swarm's (read once a listing fails; said once at WARN), until a listing succeeds
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +28,7 @@ from messages.vault import MonitoringStopped, ReportingRole, VaultsToMonitor
 from neon_cm.decider import Decision, Publish, log
 from neon_cm.encoding import DefinitionFormatError, decode_definition
 from neon_cm.keys import DEFINITION_KEY, DEFINITION_PREFIX
-from neon_cm.vault import vault_url
+from neon_cm.vault import UnusableNode, vault_url
 
 #: The node ID prefix of a manager known from the stored definition alone (Docker's IDs never hold a `:`).
 STORED = "stored:"
@@ -37,7 +39,8 @@ class Watched:
     """What a running monitor was started for."""
 
     hostname: str
-    """The manager's hostname, lower-cased."""
+    """What the manager's Vault is known by (monitored_name): its hostname, lower-cased, with its node ID while
+    another manager shares that hostname."""
     url: str
     """Its Vault's URL, from the template."""
 
@@ -106,6 +109,8 @@ class Wanted:
     """Managers whose Vault URL needs a manager address Docker has not given yet."""
     template_error: str | None
     """Why the template cannot make a URL (`Type: text`), if it cannot."""
+    unusable: Mapping[str, str] = attrs.field(factory=dict)
+    """Managers whose hostname or address cannot be a URL's host (by node ID): why. Never monitored or unsealed."""
 
 
 def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
@@ -113,17 +118,30 @@ def wanted(managers: Mapping[str, SwarmNode], template: str) -> Wanted:
     watched: dict[str, Watched] = {}
     without_address: set[str] = set()
     error: str | None = None
+    unusable: dict[str, str] = {}
+    hostnames = Counter(node.hostname.lower() for node in managers.values())
     for node_id, node in managers.items():
         try:
             url = vault_url(template, node)
+        except UnusableNode as problem:
+            unusable[node_id] = str(problem)
+            continue
         except (KeyError, IndexError, ValueError, AttributeError) as problem:
             error = f"{type(problem).__name__}: {problem}"
             continue
         if url is None:
             without_address.add(node_id)
         else:
-            watched[node_id] = Watched(node.hostname.lower(), url)
-    return Wanted(watched, frozenset(without_address), error)
+            watched[node_id] = Watched(monitored_name(node, hostnames[node.hostname.lower()] > 1), url)
+    return Wanted(watched, frozenset(without_address), error, unusable)
+
+
+def monitored_name(node: SwarmNode, shared: bool) -> str:
+    """What a manager's Vault is known by downstream (its monitor's name, the Unsealer's attempts, the `node` label
+    of the metrics, the log lines): its hostname, lower-cased, or, while another manager has the same hostname,
+    that and its node ID (`manager-1 (node 6b2c...)`), so that two nodes never share an attempt or a series."""
+    hostname = node.hostname.lower()
+    return f"{hostname} (node {node.id})" if shared else hostname
 
 
 @attrs.frozen
@@ -143,6 +161,8 @@ class Fleet:
     """Whether Leadership has said yet whether this instance reports or stands by."""
     bad_template: str | None = None
     """The template last said to be unusable (said once per template)."""
+    unusable: Mapping[str, str] = attrs.field(factory=dict)
+    """Managers already said to be unusable in a URL (by node ID): why (said again only when that changes)."""
     listed: bool = False
     """Whether a node listing has succeeded since start (the stored definition's managers then never stand in)."""
     reading_stored: bool = False
@@ -240,6 +260,15 @@ class Fleet:
             effects.append(
                 log(Level.INFO, f"{hostname} is a manager without a manager address yet; monitoring it once it has")
             )
+        for node_id, why in sorted(want.unusable.items()):
+            if self.unusable.get(node_id) != why:
+                effects.append(
+                    log(
+                        Level.ERROR,
+                        f"not monitoring or unsealing the Vault on manager {node_id}: {why}, so it cannot be put in "
+                        "a Vault URL; nothing is sent to it",
+                    )
+                )
         watched = dict(self.watched)
         for node_id, running in sorted(self.watched.items(), key=lambda item: (item[1].hostname, item[0])):
             if want.watched.get(node_id) != running:
@@ -252,5 +281,11 @@ class Fleet:
                 effects.append(log(Level.INFO, f"monitoring the Vault on manager {new.hostname} at {new.url}"))
                 effects.append(StartMonitor(node_id, new.hostname, new.url))
                 watched[node_id] = new
-        state = attrs.evolve(self, watched=watched, without_address=want.without_address, bad_template=bad_template)
+        state = attrs.evolve(
+            self,
+            watched=watched,
+            without_address=want.without_address,
+            bad_template=bad_template,
+            unusable=want.unusable,
+        )
         return state, (*effects, Publish(VaultsToMonitor(state.hostnames())))

@@ -278,8 +278,9 @@ class Lease:
         return self, ()
 
     def passed(self, now: float) -> Decision[Lease]:
-        """The check lives CHECK_TTL_SECONDS from (at the latest) the pass's start. While leading, read the lock:
-        the lease is extended only if this session still holds it. Otherwise renew the session and try the lock."""
+        """The check lives CHECK_TTL_SECONDS from (at the latest) the pass's start. While leading, a pass answered
+        before the deadline is followed by a read of the lock: the lease is extended only if this session still holds
+        it. Otherwise renew the session and try the lock."""
         if not self.leading:
             assert self.session is not None  # a pass is asked for only with a session
             return attrs.evolve(self, doing="renewing its session"), (RenewSession(self.session),)
@@ -288,11 +289,18 @@ class Lease:
             # gone critical meanwhile, and Consul then killed the session and released the lock. A pass revives
             # the check, never the session: step down, and the next step finds out with a renewal.
             return self.lose_and_end("its lease ran out before its check was passed again")
+        if now >= self.valid_until:
+            # Started in time but answered late (a slow agent; the shell blocks on the call, so this answer comes
+            # before the deadline timer): the pass may have reached Consul after the check went critical. Only an
+            # answer before the deadline (a margin before the check can expire) proves it came in time.
+            return self.lose_and_end("its lease ran out before its check pass was answered")
         return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (ReadHolder(LEADER_KEY),)
 
     def confirmed(self, now: float) -> Decision[Lease]:
         """The read after this step's pass found this session holding the lock: lead until that pass's start +
-        CHECK_TTL_SECONDS - MARGIN_SECONDS."""
+        CHECK_TTL_SECONDS - MARGIN_SECONDS, if the read too was answered before the deadline."""
+        if now >= self.valid_until:
+            return self.lose_and_end("its lease ran out before its lock was confirmed")
         deadline = self.pass_started + GIVE_UP_SECONDS
         effects: list[Any] = []
         state = self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 import attrs
@@ -10,16 +12,52 @@ from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm.jsonwords import json_type
 
+#: A host name a URL may carry: dot-separated labels of letters, digits, `-` (and `_`, which Docker allows), each at
+#: most 63 characters, at most 253 in all. Nothing that ends the host (`@`, `/`, `:`, `?`, `#`, `%`, a space).
+HOST_NAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*"
+)
+
+
+class UnusableNode(ValueError):
+    """A manager whose hostname or address cannot be the host of a URL: filled into the template, it could steer
+    the request (and the unseal shares) to another host. Its text names the field, never beyond 64 characters."""
+
 
 def vault_url(template: str, node: SwarmNode) -> str | None:
     """A manager's Vault URL from the `vault_url_template` setting.
 
     None while the template needs `{addr}` and the node has no manager address yet (a
-    promotion takes Docker a while to complete).
+    promotion takes Docker a while to complete). UnusableNode when a field the template
+    uses is not a host (Docker's labels and hostnames are anyone's with access to a node).
     """
     if "{addr}" in template and not node.manager_addr:
         return None
+    if "{hostname}" in template and not HOST_NAME.fullmatch(node.hostname):
+        raise UnusableNode(f"its hostname {shown_field(node.hostname)} is not a host name")
+    if "{addr}" in template and not is_host_address(node.manager_addr):
+        raise UnusableNode(f"its manager address {shown_field(node.manager_addr)} is not an IP address or host name")
     return template.format(hostname=node.hostname.lower(), addr=node.manager_addr).rstrip("/")
+
+
+def is_host_address(addr: str) -> bool:
+    """An IPv4 address, an IPv6 one in brackets (as Docker gives it, the port cut off), or a host name."""
+    if addr.startswith("[") and addr.endswith("]"):
+        text = addr[1:-1]
+    elif HOST_NAME.fullmatch(addr):
+        return True
+    else:
+        text = addr
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return (address.version == 6) == addr.startswith("[")
+
+
+def shown_field(value: str) -> str:
+    """A node's field as a log line may show it: quoted, escaped, cut at 64 characters."""
+    return repr(value[:64] + ("..." if len(value) > 64 else ""))
 
 
 @attrs.frozen

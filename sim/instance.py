@@ -115,7 +115,7 @@ class Instance:
             return
         self.generation += 1
         self.world.record(self.name, "--", "the container restarts (health is red)", ())
-        self.world.disturbed_at = self.world.loop.now
+        self.world.disturbed(self)
         service = self.actors.get("service")
         if service is not None:
             service.end("the container stops", crashed=False)
@@ -564,7 +564,8 @@ class UnsealerComponent(Component):
             share = Secret(world.credentials[effect.index])
             call = Call(lambda now: vault.unseal(now, share), f"vault:{host}", VAULT_SECONDS, hung, share=host)
         else:
-            call = Call(lambda now: vault.unseal(now, None), f"vault:{host}", VAULT_SECONDS, hung)
+            # A reset counts as a share for "never two unsealers": it discards what another unsealer gave.
+            call = Call(lambda now: vault.unseal(now, None), f"vault:{host}", VAULT_SECONDS, hung, share=host)
         world.perform(self.instance, call, answer)
 
 
@@ -599,7 +600,7 @@ class OldUnsealerComponent(Component):
                 body = reply.body
                 return standin.SealRead(host, body["sealed"], body["t"], body["progress"])
 
-            share = host if isinstance(effect, standin.SendShare) else ""
+            share = host if isinstance(effect, (standin.SendShare, standin.ResetSeal)) else ""
             return Call(apply, f"vault:{host}", 3.0, standin.SealRead(host, error="timed out"), share)
         return None
 

@@ -3,6 +3,7 @@ as it goes. `World(seed).run()` is the whole of it; `random.Random(seed)` is its
 
 from __future__ import annotations
 
+import hashlib
 import random
 import traceback
 from collections import deque
@@ -72,6 +73,8 @@ class Result:
     trace: tuple[str, ...] = ()
     steps: int = 0
     faults: tuple[str, ...] = ()
+    trace_hash: str = ""
+    """A digest of every step the run took (when, who, what it decided on): two runs of one seed give the same."""
 
     def report(self, steps: int = 40) -> str:
         """A short trace: the seed, its faults, the last steps, and the invariant that failed."""
@@ -101,6 +104,7 @@ class World:
         self.rng = rng = random.Random(seed)
         self.loop = Loop()
         self.trace: deque[tuple[float, str, str, Any, Any]] = deque(maxlen=trace_steps)
+        self.digest = hashlib.sha256()
         self.consul = SimConsul(rng.choice(list(CheckFlavour)))
         self.docker = SimDocker(MANAGERS, WORKERS)
         self.node_poll, self.vault_poll = NODE_POLL, VAULT_POLL
@@ -136,6 +140,9 @@ class World:
         """(host, instance): when that instance last said at ERROR that the Vault has a problem, while its monitor has
         not seen it unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.disturbed_at = 0.0
+        """When the reporting was last disturbed: a pause, restart or container restart of the active instance (the
+        one holding a lease), or of any instance while none does. A standby's disturbance does not count: the
+        active one reports meanwhile (it counted before issue 26, so any instance's pause hid the active's silence)."""
         self.keys_refused: list[tuple[float, str, str]] = []
         """(when, instance, node) of every ERROR saying the keys do not unseal a Vault."""
         self.keys_refused_since: dict[tuple[str, str], float] = {}
@@ -209,6 +216,7 @@ class World:
 
     def record(self, instance: str, actor: str, event: Any, effects: Any) -> None:
         self.trace.append((self.loop.now, instance, actor, event, effects))
+        self.digest.update(f"{self.loop.now!r} {instance} {actor} {event!r} {effects!r}\n".encode())
 
     # ------------------------------------------------------------------ invariants told by the shells
 
@@ -301,7 +309,15 @@ class World:
                 key: at for key, at in self.keys_refused_since.items() if key[0] != instance.name
             }
         if actor.name in ("leadership", "vault-fleet") or actor.name.startswith("vault-monitor:"):
-            self.disturbed_at = self.loop.now
+            self.disturbed(instance)
+
+    def disturbed(self, instance: Instance) -> None:
+        """`instance` was paused, restarted a reporting actor or its container: the reporting clock starts again if
+        it is the active instance, or if no instance is (then any may be the next to report)."""
+        now = self.loop.now
+        active = [name for name, until in sorted(self.valid_until.items()) if until > now]
+        if not active or instance.name in active:
+            self.disturbed_at = now
 
     def share_sent(self, instance: Instance, host: str, now: float) -> None:
         """Never two unsealers: a share goes out only before the sender's lease deadline, and never after another
@@ -355,8 +371,7 @@ class World:
             self.check_dead()
             self.check_reported()
             self.check_follows()
-            if self.loop.now + CHECK_EVERY < self.end:
-                self.loop.after(CHECK_EVERY, check)
+            self.loop.after(CHECK_EVERY, check)  # for the whole run, an extended one too (run_until stops it)
 
         self.loop.at(CHECK_EVERY, check)
 
@@ -542,7 +557,9 @@ class World:
             restore_time(saved)
         if self.trace.maxlen is not None and self.trace.maxlen > 10**6:  # a replay asking for the whole trace
             return attrs.evolve(self.result("", ""), ok=True)
-        return Result(self.seed, True, steps=self.loop.steps, faults=tuple(self.faults))
+        return Result(
+            self.seed, True, steps=self.loop.steps, faults=tuple(self.faults), trace_hash=self.digest.hexdigest()
+        )
 
     def result(self, invariant: str, text: str) -> Result:
         trace = tuple(
@@ -550,7 +567,9 @@ class World:
             + (f" -> {', '.join(short(effect, 110) for effect in effects)}" if effects else "")
             for at, instance, actor, event, effects in self.trace
         )
-        return Result(self.seed, False, invariant, text, trace, self.loop.steps, tuple(self.faults))
+        return Result(
+            self.seed, False, invariant, text, trace, self.loop.steps, tuple(self.faults), self.digest.hexdigest()
+        )
 
 
 # --------------------------------------------------------------------------- time scaled down
@@ -627,9 +646,14 @@ def pause(world: World, rng: random.Random) -> Fault:
     def act() -> None:
         instance.pause(seconds)
 
+        was_active = world.valid_until.get(instance.name, 0.0) > world.loop.now
+
         def resumed() -> None:
             instance.resumed()
-            world.disturbed_at = world.loop.now
+            if was_active:  # the reporter was silent while paused: the takeover (within the margin) counts from here
+                world.disturbed_at = world.loop.now
+            else:
+                world.disturbed(instance)
 
         world.loop.at(instance.paused_until, resumed)
 
@@ -637,7 +661,8 @@ def pause(world: World, rng: random.Random) -> Fault:
 
 
 def consul_outage(world: World, rng: random.Random) -> Fault:
-    seconds, hung = rng.uniform(0.5, 6.0), rng.random() < 0.5
+    # Up to longer than the reporting bound (2 polls + TTL + 1.5 s = 10.5 s): reporting during an outage is checked.
+    seconds, hung = rng.uniform(0.5, 14.0), rng.random() < 0.5
     return (
         lambda: world.consul.outage(world.loop.now, world.lasting(seconds), hung),
         f"Consul {'hung' if hung else 'refusing connections'} for {seconds:.2f} s",

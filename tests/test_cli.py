@@ -17,9 +17,12 @@ from hypothesis import strategies as st
 
 from cli.common import table
 from cli.main import main
+from cli.vault import probe_manager
 from gateways.errors import os_reason
+from messages.swarm import SwarmNode
 from neon_cm.confidential import strip_confidential
 from neon_cm.encoding import canonical_json, with_hash
+from neon_cm.environment import TlsSettings
 from neon_cm.settings import PARSERS, setting_text
 from neon_cm.stored_definition import DefinitionMismatch, StoredDefinition
 from tests.service import ROOT
@@ -476,3 +479,14 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
         code,
         capsys.readouterr().err,
     )
+
+
+def test_vault_status_never_probes_a_manager_whose_hostname_would_steer_the_url() -> None:
+    """Issue 26, defect 8: `vault status` fills the template as the service does; a hostname holding `@` is not
+    probed (its URL would name another host), and its row says why."""
+    row = probe_manager(
+        SwarmNode("n9", "evil.example@127.0.0.1", "manager", "10.0.0.9"), "http://{hostname}:1", TlsSettings()
+    )
+
+    assert ("evil.example@127.0.0.1", "-", "unknown", "-") == row[:4]
+    assert row[4].endswith("is not a host name: not probed")

@@ -97,6 +97,17 @@ def test_forms_cover_base64_and_hex_of_every_key() -> None:
     assert {KEY_A, (b"A" * 33).hex(), KEY_B, base64.b64encode(b"B" * 33).decode()} == credentials.forms()
 
 
+def test_forms_cover_the_url_encoded_base64_of_a_key() -> None:
+    """Issue 26, defect 7: a base64 share URL-encoded (`+`, `/`, `=` as `%2B`, `%2F`, `%3D`, either case) is masked
+    too: a proxy or a URL in an error may carry it so."""
+    share = base64.b64encode(b"\xfb\xff" * 16 + b"\xfe").decode()
+    credentials = parse_credentials_json(json.dumps({"UnsealKeys": [share], "KeyThreshold": 1}), "x")
+    encoded = share.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+
+    assert "%" in encoded
+    assert {encoded, encoded.replace("%2B", "%2b").replace("%2F", "%2f").replace("%3D", "%3d")} <= credentials.forms()
+
+
 def test_base64_wrapped_at_76_columns_is_accepted() -> None:
     """`VAULT_CREDENTIALS=$(base64 creds.json)`: base64 wraps at 76 columns; the line breaks are not data."""
     document = json.dumps({"UnsealKeys": ["a" * 44, "b" * 44, "c" * 44], "KeyThreshold": 2}).encode()

@@ -118,6 +118,30 @@ def test_a_manager_without_an_address_is_said_once_and_monitored_once_it_has_one
     assert [StartMonitor("n2", "manager-2", "http://10.0.0.2:8200")] == of(StartMonitor, promoted)
 
 
+@pytest.mark.parametrize(
+    ("template", "node", "why"),
+    [
+        ("http://{hostname}:8200", manager("n9", "evil.example@vault-1"), "its hostname 'evil.example@vault-1'"),
+        ("http://{hostname}:8200", manager("n9", "other.host/x"), "its hostname 'other.host/x'"),
+        ("https://{hostname}.vault:8200", manager("n9", "other:9999"), "its hostname 'other:9999'"),
+        ("http://{addr}:8200", manager("n9", "manager-9", "10.0.0.9@evil"), "its manager address '10.0.0.9@evil'"),
+    ],
+)
+def test_a_hostname_or_address_that_would_steer_the_url_is_one_error_and_never_monitored(
+    template: str, node: SwarmNode, why: str
+) -> None:
+    """Issue 26, defect 8: a hostname holding `@`, `/` or `:` (Docker's are anyone's with access to a node) made a
+    URL for another host, which got the shares. Now: one ERROR naming the node, no monitor (so no unseal), and the
+    other managers are monitored as ever."""
+    state, first = run(Fleet(), settings(template), NodesObserved((node, manager("n1", "manager-1"))))
+    state, again = run(state, NodesObserved((node, manager("n1", "manager-1"))))
+    errors = [e.text for e in of(Log, first + again) if e.level is Level.ERROR]
+
+    assert 1 == len(errors)
+    assert errors[0].startswith(f"not monitoring or unsealing the Vault on manager n9: {why} is not ")
+    assert ["n1"] == [start.node_id for start in of(StartMonitor, first + again)]
+
+
 def test_the_role_is_told_to_the_monitors_when_it_changes_and_given_to_new_ones() -> None:
     """Leadership's answers: the first and every change reach the monitors; a repeat does not; a monitor started
     later is given the role as it is then."""
@@ -134,14 +158,31 @@ def test_the_role_is_told_to_the_monitors_when_it_changes_and_given_to_new_ones(
 
 def test_defect_6_two_managers_with_one_hostname_get_a_monitor_each_keyed_by_node_id() -> None:
     """Issue 17 defect 6: two managers both called manager-1 (a rebuilt node not yet removed): two monitors,
-    one per node ID; the one that leaves is the one stopped."""
+    one per node ID; the one that leaves is the one stopped, and the other is known by its hostname again."""
     both = NodesObserved((manager("n1", "manager-1", "10.0.0.1"), manager("n9", "manager-1", "10.0.0.9")))
     state, effects = run(Fleet(), settings(), both)
     state, left = run(state, NodesObserved((manager("n9", "manager-1", "10.0.0.9"),)))
 
     assert {"n1", "n9"} == {start.node_id for start in of(StartMonitor, effects)}
-    assert [StopMonitor("n1", "manager-1")] == of(StopMonitor, left)
+    assert "n1" in [stop.node_id for stop in of(StopMonitor, left)]
     assert {"n9": Watched("manager-1", "http://10.0.0.9:8200")} == dict(state.watched)
+
+
+def test_two_managers_with_one_hostname_are_known_downstream_by_names_of_their_own() -> None:
+    """Issue 26, defect 6: the monitors were keyed by node ID, but what they told (readings, unseal requests) and
+    what Metrics and the Unsealer keep was keyed by hostname: one series flipped 1, 0, 1, 0 between the two Vaults
+    (VaultSealed never fired) and one Vault's unseal request was dropped while the other's ran. While two managers
+    share a hostname, each is known by its hostname and node ID: its monitor's name, its readings, its requests,
+    its series."""
+    both = NodesObserved((manager("n1", "Manager-1", "10.0.0.1"), manager("n9", "manager-1", "10.0.0.9")))
+    _, effects = run(Fleet(), settings(), both)
+    told = [effect.message for effect in of(Publish, effects) if isinstance(effect.message, VaultsToMonitor)]
+
+    assert [
+        StartMonitor("n1", "manager-1 (node n1)", "http://10.0.0.1:8200"),
+        StartMonitor("n9", "manager-1 (node n9)", "http://10.0.0.9:8200"),
+    ] == of(StartMonitor, effects)
+    assert VaultsToMonitor(("manager-1 (node n1)", "manager-1 (node n9)")) == told[-1]
 
 
 events = st.one_of(

@@ -1,5 +1,5 @@
-"""The layers drawn from the imports: messages < neon_cm < gateways < actors < entry points, no arrow back up,
-and neon_cm/ (and messages/) pure: no client library, no thread, socket, signal or subprocess."""
+"""The layers drawn from the imports: messages < neon_cm < gateways < actors < entry points < sim, no arrow back
+up, and neon_cm/ (and messages/) pure: no client library, no thread, socket, signal or subprocess."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ import pytest
 from tests.service import ROOT
 
 #: Each layer by rank; a module may import its own layer and those below it, never one above.
-LAYERS = {"messages": 0, "neon_cm": 1, "gateways": 2, "actors": 3, "cli": 4, "neon_cm_main": 4}
+LAYERS = {
+    "messages": 0,
+    "neon_cm": 1,
+    "gateways": 2,
+    "actors": 3,
+    "cli": 4,
+    "neon_cm_main": 4,
+    "neon_cm_stopping": 4,
+    "sim": 5,  # the simulator runs the service's parts: nothing of the service imports it
+}
 #: What only a gateway (or an actor) may import: the servers' client libraries, the actor library, the metrics.
 CLIENT_LIBRARIES = {"requests", "urllib3", "consul", "docker", "hvac", "pykka", "prometheus_client"}
 #: The standard library's I/O, threads, signals and processes: none of it in pure logic.
@@ -52,7 +61,8 @@ NOT_YET_PURE: set[str] = set()
 def modules() -> Iterator[tuple[str, Path]]:
     """Every module of the service, by dotted name."""
     yield "neon_cm_main", ROOT / "neon_cm_main.py"
-    for package in ("messages", "neon_cm", "gateways", "actors", "cli"):
+    yield "neon_cm_stopping", ROOT / "neon_cm_stopping.py"
+    for package in ("messages", "neon_cm", "gateways", "actors", "cli", "sim"):
         for path in sorted((ROOT / package).glob("*.py")):
             yield (package if path.stem == "__init__" else f"{package}.{path.stem}"), path
 
@@ -158,3 +168,52 @@ def test_pure_logic_reads_no_clock_file_or_environment() -> None:
     reads = {f"{name} uses {use}" for name, path in modules() if layer(name) == "neon_cm" for use in impure_uses(path)}
 
     assert set() == reads
+
+
+def test_the_service_entry_point_imports_nothing_from_the_command_line() -> None:
+    """neon_cm_main (the service) and cli (the command line) are two entry points side by side: the service imports
+    nothing of the CLI (the stop request both install first of all is neon_cm_stopping, below neither)."""
+
+    assert set() == {imported for imported in imports(ROOT / "neon_cm_main.py") if layer(imported) == "cli"}
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The modules `path` imports when it runs: every import but those under `if TYPE_CHECKING:` (annotations only),
+    `from sim import x` counted as sim.x."""
+    tree = ast.parse(path.read_text(), str(path))
+    checking_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and dotted(node.test) == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in checking_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_no_import_circle_inside_sim() -> None:
+    """sim/'s modules import one another without a circle (at run time: a circle of annotations only, under
+    TYPE_CHECKING, is not one Python has to resolve)."""
+    sim = {name: path for name, path in modules() if layer(name) == "sim" and name != "sim"}
+    edges = {name: {imported for imported in runtime_imports(path) if imported in sim} for name, path in sim.items()}
+    circles: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        for imported in sorted(edges[name]):
+            if imported in trail:
+                circles.append(" -> ".join((*trail[trail.index(imported) :], imported)))
+            else:
+                visit(imported, (*trail, imported))
+
+    for name in sorted(sim):
+        visit(name, (name,))
+
+    assert [] == circles

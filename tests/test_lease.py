@@ -150,6 +150,33 @@ def test_an_election_is_said_as_what_it_is() -> None:
     ] == lines(effects, Level.ERROR)
 
 
+def test_a_pass_answered_after_the_deadline_extends_nothing() -> None:
+    """Issue 26, defect 1: the shell blocks on a slow pass, so its late 200 is handled before the deadline timer.
+    A pass sent before the deadline but answered after it may have reached Consul after the check went critical
+    (the session and the lock gone): it must not extend the lease, however early it started. The instance steps
+    down at once; the next step finds out with a renewal."""
+    lease = leading_since(100.0)  # valid until 102.0; the check turns critical at 103.0 without a pass
+    lease, _ = lease.decide(TimerFired(STEP), 101.8)
+    lease, effects = lease.decide(CheckPassed(), 103.1)  # the agent took it after 103.0: the check revived
+
+    assert not lease.leading
+    assert [LostLeadership("its lease ran out before its check pass was answered")] == published(effects)
+    assert [] == [message for message in published(effects) if isinstance(message, LeaseExtended)]
+
+
+def test_a_pass_answered_just_before_the_deadline_extends_from_its_start() -> None:
+    """The answer before the deadline proves the pass reached Consul before the check could turn critical (the
+    deadline is a margin before that): with the lock confirmed before the deadline too, the lease runs on from the
+    pass's start."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.8)
+    lease, _ = lease.decide(CheckPassed(), 101.98)
+    lease, effects = lease.decide(HolderRead("s1", "host:1:ab"), 101.99)
+
+    assert lease.leading
+    assert [LeaseExtended("s1", 101.8 + GIVE_UP_SECONDS)] == published(effects)
+
+
 def test_check_gone_with_acls_re_registers_and_leads_again() -> None:
     """Defect 1: Consul 1.8 with ACLs answers a pass of a deregistered check 500 `Unknown check`. The instance
     steps down, registers its check again, takes a new session and the lock: active again, never "an outage
@@ -397,3 +424,15 @@ def test_view_while_leading_carries_the_deadline() -> None:
     lease = attrs.evolve(leading_since(100.0), valid_until=105.0)
 
     assert BecameLeader("host:1:ab", "s1", 105.0) == lease.view()
+
+
+def test_a_lock_read_answered_after_the_deadline_extends_nothing() -> None:
+    """The pass came back in time, the read of the lock after it did not: nothing proves the session held the lock
+    before it could expire, so the instance steps down rather than extend."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(STEP), 101.8)
+    lease, _ = lease.decide(CheckPassed(), 101.9)
+    lease, effects = lease.decide(HolderRead("s1", "host:1:ab"), 102.1)
+
+    assert not lease.leading
+    assert [LostLeadership("its lease ran out before its lock was confirmed")] == published(effects)

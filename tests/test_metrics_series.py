@@ -108,3 +108,26 @@ def test_the_seal_type_is_one_series_per_node_of_the_type_last_said(tmp_path: Pa
 
     shamir = {(("node", "manager-1"), ("type", "shamir")): 1.0}
     assert [shamir, shamir, {(("node", "manager-1"), ("type", "static")): 1.0}, {}] == seen
+
+
+def test_a_reading_after_monitoring_stopped_brings_no_series_back(tmp_path: Path) -> None:
+    """Issue 26, defect 5: a monitor whose probe outlasted the stop budget published after MonitoringStopped, and
+    its series came back (VaultSealed kept firing for a node that was gone). A late reading or unseal outcome of a
+    node no longer monitored is dropped, until the node is monitored again."""
+    metrics = started_metrics(tmp_path)
+    try:
+        metrics.tell(VaultsToMonitor(("manager-2",)))
+        metrics.tell(VaultObserved("manager-2", "http://m2:8200", VaultState.SEALED))
+        metrics.tell(MonitoringStopped("manager-2"))
+        metrics.tell(VaultsToMonitor(()))
+        metrics.tell(VaultObserved("manager-2", "http://m2:8200", VaultState.SEALED))  # the late one
+        metrics.tell(UnsealFinished("manager-2", False, "late"))
+        late = series(metrics, "neon_cm_vault_state")
+        metrics.tell(VaultsToMonitor(("manager-2",)))  # monitored again: its readings count again
+        metrics.tell(VaultObserved("manager-2", "http://m2:8200", VaultState.UNSEALED))
+        again = series(metrics, "neon_cm_vault_state")
+    finally:
+        pykka.ActorRegistry.stop_all()
+
+    assert {} == late
+    assert 1.0 == again[(("node", "manager-2"), ("state", "unsealed"))]

@@ -3,9 +3,13 @@ test process answers as told)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import ssl
 import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +23,7 @@ from neon_cm.environment import TlsSettings
 from neon_cm.vault import (
     Garbage,
     HealthRole,
+    NotSent,
     Observation,
     Rejected,
     RemovedFromCluster,
@@ -197,6 +202,40 @@ def test_a_refused_share_is_rejected_with_vaults_words_never_the_share(vault: Se
     assert [b'{"key": "' + SHARE.encode() + b'"}'] == vault.bodies
 
 
+def test_deeply_nested_json_is_garbage_not_a_crash(vault: Server) -> None:
+    """Issue 26, defect 4: JSON nested 100,000 deep made the JSON reader raise RecursionError through a gateway
+    that promises never to raise (the monitors crashed, no Vault was reported). Now: unexpected, for every call."""
+    nested = (JSON, b"[" * 100_000 + b"]" * 100_000)
+    for path in ("/v1/sys/seal-status", "/v1/sys/unseal", "/v1/sys/health"):
+        vault.answers[path] = (200, *nested)
+    node = gateway(vault)
+
+    assert (
+        Observation(VaultState.UNEXPECTED, "/v1/sys/seal-status answered HTTP 200 with JSON nested too deep to read")
+        == node.probe()
+    )
+    assert isinstance(node.submit_share(Secret(SHARE)), Garbage)
+    assert isinstance(node.reset(), Garbage)
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 429, 500, 502, 503])
+@pytest.mark.parametrize(
+    "echo",
+    [SHARE, urllib.parse.quote(SHARE, safe=""), SHARE.replace("=", "%3d"), base64.b64decode(SHARE).hex()],
+)
+def test_no_answer_to_a_share_holds_the_share_in_any_form(vault: Server, status: int, echo: str) -> None:
+    """Issue 26, defect 7: a proxy's 502 echoing the request kept the share in the outcome (only 400 and 500 were
+    scrubbed), and the URL-encoded form was never masked. Every answer to a share is scrubbed, in every form."""
+    body = json.dumps({"errors": [f"bad gateway: PUT /v1/sys/unseal?key={echo} failed"]}).encode()
+    vault.answers["/v1/sys/unseal"] = (status, JSON, body)
+
+    outcome = gateway(vault).submit_share(Secret(SHARE))
+
+    assert "<share>" in repr(outcome)
+    for form in (SHARE, urllib.parse.quote(SHARE, safe=""), base64.b64decode(SHARE).hex()):
+        assert form.lower() not in repr(outcome).lower()
+
+
 def test_a_share_and_a_reset_answered_with_a_seal_status(vault: Server) -> None:
     """200: the seal status after the call."""
     vault.answers["/v1/sys/unseal"] = (200, JSON, SEALED)
@@ -277,3 +316,48 @@ def test_a_client_certificate_that_cannot_be_read_matters_only_over_https(vault:
 
     assert isinstance(plain, SealStatus)
     assert isinstance(secure, Unreachable) and "/nonexistent/client.pem" in secure.reason
+
+
+def test_a_share_whose_deadline_passes_during_a_slow_handshake_is_never_sent(tmp_path: Path) -> None:
+    """Issue 26, defect 2: the deadline was checked before the request, but TCP connect and the TLS handshake may
+    take up to the 2 s connect timeout, so a share could reach Vault 1.8 s after it (measured). Now the share is
+    written only once the connection is up, if its deadline has not come by then: here the handshake takes 1 s and
+    the deadline is 0.3 s away, so Vault receives no share."""
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("vault", san="IP:127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def slow_vault() -> None:
+        connection, _ = listener.accept()
+        time.sleep(1.0)  # a slow handshake: the deadline passes meanwhile
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.settimeout(2.0)
+            try:
+                while chunk := tls.recv(65536):
+                    received.append(chunk)
+            except OSError:
+                pass
+
+    server = threading.Thread(target=slow_vault, daemon=True)
+    server.start()
+    node = VaultGateway(f"https://127.0.0.1:{listener.getsockname()[1]}", TlsSettings(verify=str(ca.cert)))
+
+    answer = node.submit_share(Secret(SHARE), not_after=time.monotonic() + 0.3)
+    server.join(timeout=10)
+    listener.close()
+
+    assert NotSent("the lease's deadline came before the share could go out") == answer
+    assert SHARE.encode() not in b"".join(received)
+
+
+def test_a_share_within_its_deadline_is_sent_once_connected(vault: Server) -> None:
+    """A share with time left goes out as ever (its body written once connected), and Vault reads it."""
+    vault.answers["/v1/sys/unseal"] = (200, JSON, SEALED)
+
+    answer = gateway(vault).submit_share(Secret(SHARE), not_after=time.monotonic() + 60)
+
+    assert SealStatus(True, True, 2, 1, "abc") == answer
+    assert [b'{"key": "' + SHARE.encode() + b'"}'] == vault.bodies

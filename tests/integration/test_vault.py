@@ -256,12 +256,13 @@ def test_a_switch_that_is_neither_true_nor_false_is_said_once_and_leaves_auto_un
 
 
 class GarbageVault(BaseHTTPRequestHandler):
-    """Answers every request 503 with Content-Type application/json and the server's `body` (`null`, `[]`, ...)."""
+    """Answers every request with the server's `status` (503 unless set) and `body` (`null`, `[]`, ...), as
+    Content-Type application/json."""
 
     server: Any
 
     def answer(self) -> None:
-        self.send_response(503)
+        self.send_response(getattr(self.server, "status", 503))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.server.body)))
         self.end_headers()
@@ -271,6 +272,17 @@ class GarbageVault(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""
+
+
+def every_vault_unexpected_and_polled(service: Service, words: str) -> None:
+    """Each manager's Vault said `unexpected` at ERROR with `words`, then its monitor polling on (3 polls each)."""
+    for node in (1, 2, 3):
+        service.wait_for(
+            rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] Vault on manager-{node} .* is unexpected: {words}"
+        )
+    mark = service.mark()
+    for node in (1, 2, 3):
+        service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
 
 
 @pytest.mark.parametrize(("body", "kind"), [(b"null", "null"), (b"[]", "an array"), (b'"no"', "a string")])
@@ -292,14 +304,7 @@ def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_
     try:
         kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://127.0.0.1:{server.server_address[1]}")
         service = start_service(NEON_CM_HEALTH_FILE=str(health_file), **with_keys)
-        for node in (1, 2, 3):
-            service.wait_for(
-                rf"\[ERROR\] \[module:vault-monitor:manager-{node}\] Vault on manager-{node} .* is unexpected: "
-                rf"seal-status answered HTTP 503 \(JSON {kind}\)"
-            )
-        mark = service.mark()
-        for node in (1, 2, 3):
-            service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-{node}\] .*: unexpected", count=3, after=mark)
+        every_vault_unexpected_and_polled(service, rf"seal-status answered HTTP 503 \(JSON {kind}\)")
         wait_until(health_file.exists)
         health = health_command(health_file)
     finally:
@@ -308,3 +313,23 @@ def test_a_vault_url_answering_503_with_json_garbage_is_unexpected_at_error_and_
 
     assert [] == service.lines(r"\[module:supervisor|crashed|Traceback")
     assert 0 == health.returncode, health.stdout + health.stderr
+
+
+def test_a_vault_url_answering_json_nested_too_deep_is_unexpected_and_the_monitors_go_on(
+    start_service: Callable[..., Service], with_keys: dict[str, str], kv: consul.Consul
+) -> None:
+    """Issue 26, defect 4: every manager's Vault URL answers 200 with JSON nested 100,000 deep, which raised
+    RecursionError through the Vault gateway (65 crash lines in 45 s, no Vault reported). Now each Vault is
+    `unexpected` at ERROR, its monitor keeps polling, and nothing crashes or restarts."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GarbageVault)
+    server.status, server.body = 200, b"[" * 100_000 + b"]" * 100_000  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://127.0.0.1:{server.server_address[1]}")
+        service = start_service(**with_keys)
+        every_vault_unexpected_and_polled(service, r"/v1/sys/seal-status answered HTTP 200 with JSON nested too deep")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert [] == service.lines(r"\[module:supervisor|crashed|Traceback|RecursionError")
