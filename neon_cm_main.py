@@ -88,7 +88,7 @@ def log_start(config: Config, log: Log) -> None:
     elif config.credentials is None:
         log.info("auto-unseal disabled: no credentials (VAULT_CREDENTIALS or VAULT_CREDENTIALS_FILE)")
     else:
-        log.info(f"auto-unseal enabled: {len(config.credentials.keys)} keys, threshold {config.credentials.threshold}")
+        log.info(f"auto-unseal enabled: {config.credentials.describe()}")
 
 
 def leave_health_file(path: str, log: Log) -> None:
