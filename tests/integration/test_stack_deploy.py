@@ -33,6 +33,7 @@ from tests.integration.test_deployment import (
     task_hostname,
     unseal_keys,
 )
+from tests.prometheus_server import Prometheus, documented_config, free_port
 from tests.service import ROOT
 from tests.waiting import wait_until
 
@@ -398,3 +399,58 @@ def test_the_pages_rotation_of_both_secrets_is_one_deploy_and_survives_the_next_
 
 def docker_secret_names(deployed: Stack) -> list[str]:
     return deployed.docker("secret", "ls", "--format", "{{.Name}}").split()
+
+
+def test_the_documented_prometheus_configuration_scrapes_the_stack_and_a_taken_port_is_degraded(
+    deployed: Stack, kv: consul.Consul, tmp_path: Path
+) -> None:
+    """The stack deployed with NEON_CM_METRICS_PORT, and a real Prometheus (Debian's 2.42) run with
+    docs/operations.md's prometheus.yml, discovering the Swarm through manager-1's Docker: it scrapes every manager
+    at that port, under the job the alert rules select. The test Swarm's managers share this machine's network, so
+    the two replicas ask for one port: the one that cannot have it says `degraded` with the reason in `health` (and
+    passes the health check), the other `healthy`."""
+    port = free_port()
+    deployed.deploy(NEON_CM_METRICS_PORT=str(port))
+    tasks = wait_until(
+        lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
+        120,
+        "two replicas running",
+        deployed.logs,
+        interval=DOCKER_PACE,
+    )
+    docker_host = deployed.state["nodes"][0]["docker_host"]
+    prometheus = Prometheus([], tmp_path, documented_config(docker_host, port))
+    try:
+        up = wait_until(
+            lambda: found if len(found := prometheus.query('up{job="neon-cluster-manager"}')) == 3 else None,
+            60,
+            "a target for each of the three managers",
+        )
+        scraped = wait_until(
+            lambda: prometheus.query('neon_cm_healthy{job="neon-cluster-manager"} == 1') or None,
+            60,
+            "a scrape of the service's metrics",
+        )
+    finally:
+        prometheus.stop()
+    verdicts = []
+    for task in tasks:
+        host, container = deployed.container(task)
+        result = subprocess.run(
+            [stack.load()["binaries"]["docker_cli"], "-H", node_host(deployed, host), "exec", container["Id"],
+             "neon-cluster-manager", "health"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        verdicts.append((result.returncode, result.stdout.strip()))
+
+    assert ["manager-1", "manager-2", "manager-3"] == sorted(sample["metric"]["instance"] for sample in up)
+    assert scraped
+    assert [
+        (0, f"degraded: /metrics and /health are not served: port {port} is taken (Address already in use)"),
+        (0, "healthy"),
+    ] == sorted(verdicts)
+
+
+def node_host(deployed: Stack, hostname: str) -> str:
+    """The docker_host of the test Swarm's node `hostname`."""
+    return next(node["docker_host"] for node in deployed.state["nodes"] if node["hostname"] == hostname)
