@@ -34,11 +34,11 @@ def test_slot_0_is_the_stack_as_it_always_was(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_no_two_slots_share_a_state_dir_an_address_or_a_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Slots 0-8 (a run of up to 8 workers beside the default stack): all apart."""
+    """Every slot (0-200: runs of workers beside each other, on bases 10 or 20 apart too): all apart."""
     seen_dirs: set[str] = set()
     seen_addresses: set[str] = set()
     seen_ports: set[int] = set()
-    for slot in range(9):
+    for slot in range(201):
         state_dir, addresses, ports = layout(monkeypatch, slot)
         assert (set(), set(), set()) == (seen_dirs & {state_dir}, seen_addresses & set(addresses), seen_ports & ports)
         assert 4 == len(ports)

@@ -1,5 +1,5 @@
-"""The stack's Consul: one dev agent on 127.0.0.1, on ports of its slot's own (8500, 8300-8302 for slot 0; each
-further slot 10 higher)."""
+"""The stack's Consul: one dev agent on 127.0.0.1, on ports of its slot's own (8500, 8300-8302 for slot 0; four
+consecutive ports from 12000 + 4 x N for slot N > 0)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,25 @@ from .processes import pid_alive, scaled_timeout, spawn, stop_pids, wait_until
 from .state import load, slot, state_dir, write_state
 
 #: How far apart the ports of two slots' agents are.
-_SLOT_STRIDE = 10
+#: Slot N > 0 binds HTTP, server, serf LAN and serf WAN on _SLOT_BASE + 4 x N and the three ports after it: one
+#: block per slot, so no slot's HTTP port is another's server port (with Consul's own 8500/8300 spacing, slots 20
+#: apart collided).
+_SLOT_BASE = 12000
+_SLOT_STRIDE = 4
 
 
 def consul_port() -> int:
-    """The port of Consul's HTTP API: $NEON_CM_CONSUL_PORT, else 8500 for slot 0 and 8500 + 10 x slot for others."""
-    return int(os.environ.get("NEON_CM_CONSUL_PORT") or 8500 + _SLOT_STRIDE * slot())
+    """The port of Consul's HTTP API: $NEON_CM_CONSUL_PORT, else 8500 for slot 0 and 12000 + 4 x slot for others."""
+    default = 8500 if slot() == 0 else _SLOT_BASE + _SLOT_STRIDE * slot()
+    return int(os.environ.get("NEON_CM_CONSUL_PORT") or default)
 
 
 def consul_ports() -> dict[str, int]:
     """Every port the slot's dev agent binds besides HTTP's (DNS and gRPC are off): two slots' agents never collide."""
-    offset = _SLOT_STRIDE * slot()
-    return {"server": 8300 + offset, "serf-lan": 8301 + offset, "serf-wan": 8302 + offset}
+    if slot() == 0:
+        return {"server": 8300, "serf-lan": 8301, "serf-wan": 8302}
+    block = _SLOT_BASE + _SLOT_STRIDE * slot()
+    return {"server": block + 1, "serf-lan": block + 2, "serf-wan": block + 3}
 
 
 def _consul_argv(sd: str, port: int) -> list[str]:
