@@ -52,6 +52,7 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSp
     definition side; the observers (metrics, leadership) beside them. Each actor has its own client, built from
     what `load_config` parsed (`consul`: Config.consul, known good once there is no fatal error).
     """
+    key_set = config.credentials.fingerprint() if config.credentials is not None else None
     vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.vault_tls, log, consul_client(consul)))]
     if config.credentials is not None:
         credentials = config.credentials
@@ -78,7 +79,7 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSp
         ChildSpec("definition-publisher", lambda: DefinitionPublisher.start(consul_client(consul), log)),
     ]
     return [
-        ChildSpec("metrics", lambda: Metrics.start(log, config.metrics_port, config.health_file)),
+        ChildSpec("metrics", lambda: Metrics.start(log, config.metrics_port, config.health_file, key_set)),
         ChildSpec("leadership", lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log)),
         ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(consul), log)),
         ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),
@@ -96,7 +97,7 @@ def log_start(config: Config, log: Log) -> None:
     elif config.credentials is None:
         log.info("auto-unseal disabled: no credentials (VAULT_CREDENTIALS or VAULT_CREDENTIALS_FILE)")
     else:
-        log.info(f"auto-unseal enabled: {len(config.credentials.keys)} keys, threshold {config.credentials.threshold}")
+        log.info(f"auto-unseal enabled: {config.credentials.describe()}")
 
 
 def leave_health_file(path: str, log: Log) -> None:

@@ -118,6 +118,10 @@ class Leadership(DecidingActor):
             gateway.release_key(effect.key, effect.value, effect.session)
             return None
         if isinstance(effect, Release):
-            gateway.release(effect.key, effect.value, effect.session, effect.check_id)
+            released = gateway.release(effect.key, effect.value, effect.session, effect.check_id)
+            if released:  # the old task of an update says it let go: the new one's takeover follows
+                self.log.info(f"released the lock {effect.key}: another instance can take over now")
+            elif released is None:
+                self.log.warn(f"cannot release the lock {effect.key} (Consul did not answer); it lapses within 3 s")
             return None
         return super().perform(effect)

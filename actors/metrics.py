@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import attrs
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -24,7 +25,7 @@ from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
 from messages.timing import Tick
 from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
-from neon_cm.health import Health, assess, to_document
+from neon_cm.health import DEGRADED_REASONS, Health, Shortfalls, assess, to_document
 from neon_cm.outage import Outage
 
 #: How often the health verdict is refreshed and written to the health file.
@@ -99,7 +100,17 @@ class ServiceMetrics:
             ["node", "type"],
             registry=r,
         )
-        self.healthy = Gauge("neon_cm_healthy", "1 when the service is healthy", registry=r)
+        self.healthy = Gauge(
+            "neon_cm_healthy", "1 when the service passes its health check (healthy or degraded)", registry=r
+        )
+        self.degraded = Gauge(
+            "neon_cm_degraded",
+            "1 while the service runs but cannot do part of its job for this reason (`health` says degraded)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in DEGRADED_REASONS:
+            self.degraded.labels(reason)
         self.active = Gauge("neon_cm_active", "1 while this instance holds the lock and works", registry=r)
         self.standby = Gauge(
             "neon_cm_standby", "1 while another instance holds the lock (this one reports Vaults at INFO)", registry=r
@@ -133,7 +144,7 @@ class Metrics(ServiceActor):
 
     component = "metrics"
 
-    def __init__(self, log: Log, port: int | None, health_file: str) -> None:
+    def __init__(self, log: Log, port: int | None, health_file: str, key_set: str | None = None) -> None:
         super().__init__(log)
         self.metrics = ServiceMetrics()
         self.port = port
@@ -152,22 +163,44 @@ class Metrics(ServiceActor):
         self.seal_types: dict[str, str] = {}
         """The seal type each node's series of neon_cm_vault_seal_type is for."""
         self.health = Health(True)
+        self.shortfalls = Shortfalls(key_set)
+        """What the service cannot do although it runs (the degraded verdict), as far as heard."""
         self.server: MetricsServer | None = None
+        self.serving_trouble = Outage()
         self.health_file_trouble = Outage()
         self.unhealthy = Outage(changes_are_news=True)
         """The verdict's causes while unhealthy: one ERROR as they start or change, a reminder, one INFO at the end."""
 
     def setup(self) -> None:
         self.spawn(Ticker, "health", self.actor_ref, HEALTH_SECONDS)
-        if self.port is not None:
-            try:
-                self.server = MetricsServer(("", self.port), handler_for(self))
-                self.server.log = self.log
-            except OSError as error:
-                self.log.error(f"cannot serve /metrics and /health on port {self.port} ({error}); they are off")
-                return
-            self.start_thread("metrics-http", self.server.serve_forever)
-            self.log.info(f"serving /metrics and /health on port {self.port}")
+        self.serve()
+
+    def serve(self) -> None:
+        """Serve /metrics and /health on the port asked for; while it cannot (another process, or another replica on
+        this host, holds the port), one ERROR, a try at every health tick, and `degraded`."""
+        if self.port is None or self.server is not None:
+            return
+        try:
+            server = MetricsServer(("", self.port), handler_for(self))
+        except OSError as error:
+            why = error.strerror or str(error)
+            self.shortfalls = attrs.evolve(
+                self.shortfalls,
+                metrics_unserved=f"/metrics and /health are not served: port {self.port} is taken ({why})",
+            )
+            self.outage_failed(
+                self.serving_trouble,
+                "bind",
+                f"cannot serve /metrics and /health on port {self.port} ({why}); trying again every "
+                f"{HEALTH_SECONDS:g} s",
+            )
+            return
+        server.log = self.log
+        self.server = server
+        self.shortfalls = attrs.evolve(self.shortfalls, metrics_unserved=None)
+        self.start_thread("metrics-http", server.serve_forever)
+        self.log.info(f"serving /metrics and /health on port {self.port}")
+        self.serving_trouble.succeeded()
 
     def cleanup(self) -> None:
         if self.server is not None:
@@ -186,14 +219,18 @@ class Metrics(ServiceActor):
         elif isinstance(message, NodeListFailed):
             m.node_listing_failures.inc()
         elif isinstance(message, DefinitionPublished):
+            self.definition_found()
             m.publishes.inc()
             m.last_publish.set_to_current_time()
             m.definition_bytes.set(message.compressed_bytes)
         elif isinstance(message, DefinitionUnchanged):
+            self.definition_found()
             m.unchanged.inc()
             m.definition_bytes.set(message.compressed_bytes)
         elif isinstance(message, DefinitionNotPublished):
             m.publish_failures.inc()
+            if message.missing_base is not None:
+                self.shortfalls = attrs.evolve(self.shortfalls, missing_definition=message.missing_base)
         elif isinstance(message, VaultObserved):
             m.nodes_monitored((message.hostname,))
             if self.vault_states.get(message.hostname) is not message.state:
@@ -203,6 +240,7 @@ class Metrics(ServiceActor):
                 m.vault_state.labels(message.hostname, state.value).set(1 if state is message.state else 0)
             if message.state is VaultState.UNSEALED:
                 m.keys_refused.labels(message.hostname).set(0)
+                self.refused(message.hostname, False)
             if message.seal_type and self.seal_types.get(message.hostname) != message.seal_type:
                 self.forget_seal_type(message.hostname)  # a seal migrated: the old type's series goes
                 self.seal_types[message.hostname] = message.seal_type
@@ -218,12 +256,14 @@ class Metrics(ServiceActor):
                 m.unseal_failures.remove(message.hostname)
                 m.keys_refused.remove(message.hostname)
             self.forget_seal_type(message.hostname)
+            self.refused(message.hostname, False)
         elif isinstance(message, UnsealFinished):
             m.unseal_attempts.labels(message.hostname).inc()
             if not message.unsealed:
                 m.unseal_failures.labels(message.hostname).inc()
             if message.unsealed or message.keys_refused:
                 m.keys_refused.labels(message.hostname).set(1 if message.keys_refused else 0)
+                self.refused(message.hostname, message.keys_refused)
         elif isinstance(message, SettingsChanged):
             self.settings = message.settings
             m.vault_poll_interval.set(message.settings.vault_poll_seconds)
@@ -242,8 +282,20 @@ class Metrics(ServiceActor):
             if not isinstance(message, BecameLeader):  # only the active instance unseals: its finding is the one
                 for hostname in self.monitored:
                     m.keys_refused.labels(hostname).set(0)
+                self.shortfalls = attrs.evolve(self.shortfalls, keys_refused=(), missing_definition=None)
         elif isinstance(message, Tick):
+            self.serve()
             self.judge()
+
+    def refused(self, hostname: str, refused: bool) -> None:
+        """Note whether the Vault on `hostname` refused every combination of the loaded keys."""
+        others = tuple(name for name in self.shortfalls.keys_refused if name != hostname)
+        self.shortfalls = attrs.evolve(
+            self.shortfalls, keys_refused=tuple(sorted((*others, hostname) if refused else others))
+        )
+
+    def definition_found(self) -> None:
+        self.shortfalls = attrs.evolve(self.shortfalls, missing_definition=None)
 
     def forget_seal_type(self, hostname: str) -> None:
         seal_type = self.seal_types.pop(hostname, None)
@@ -260,6 +312,7 @@ class Metrics(ServiceActor):
             self.settings.node_poll_seconds,
             sorted(self.gave_up),
             unwatched,
+            self.shortfalls,
         )
         if health.ok:
             self.outage_ended(self.unhealthy, "healthy again")
@@ -267,8 +320,11 @@ class Metrics(ServiceActor):
             self.outage_failed(self.unhealthy, "; ".join(health.causes), f"unhealthy: {'; '.join(health.reasons)}")
         self.health = health
         self.metrics.healthy.set(1 if health.ok else 0)
+        degraded = self.shortfalls.reasons()
+        for reason in DEGRADED_REASONS:
+            self.metrics.degraded.labels(reason).set(1 if reason in degraded else 0)
         try:
-            write_health_file(self.health_file, health)
+            write_health_file(self.health_file, health, self.shortfalls)
         except OSError as error:
             self.outage_failed(
                 self.health_file_trouble,
@@ -283,10 +339,10 @@ class Metrics(ServiceActor):
         return ref is not None and ref.is_alive()
 
 
-def write_health_file(path: str, health: Health) -> None:
+def write_health_file(path: str, health: Health, shortfalls: Shortfalls) -> None:
     """Replace the health file atomically, so `neon-cluster-manager health` never reads half of it; through a
     symlink, and never over a device or anything else that is not a regular file (NotARegularFile, an OSError)."""
-    write_replacing(path, to_document(health, time.time()))
+    write_replacing(path, to_document(health, time.time(), shortfalls))
 
 
 class MetricsServer(ThreadingHTTPServer):
@@ -315,8 +371,9 @@ def handler_for(owner: Metrics) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/metrics"):
                 self.answer(200, CONTENT_TYPE_LATEST, generate_latest(owner.metrics.registry))
             elif self.path.startswith("/health"):
-                health = owner.health
-                self.answer(200 if health.ok else 503, "application/json", to_document(health, time.time()))
+                health, shortfalls = owner.health, owner.shortfalls
+                body = to_document(health, time.time(), shortfalls)
+                self.answer(200 if health.ok else 503, "application/json", body)
             else:
                 self.answer(404, "text/plain", b"try /metrics or /health\n")
 

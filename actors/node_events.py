@@ -26,7 +26,7 @@ from messages.swarm import NodeChanged, NodeEventsConnected
 from neon_cm.backoff import Backoff
 from neon_cm.outage import Outage
 
-#: Reconnection backoff after the stream fails or ends (daemon restarted, connection dropped).
+#: Reconnection backoff after the stream fails or ends (the daemon or its proxy restarted, a connection dropped).
 RETRY_FIRST_SECONDS = 0.5
 RETRY_LONGEST_SECONDS = 30.0
 
@@ -116,10 +116,15 @@ class NodeEvents(ServiceActor):
         self.tell_target(NodeChanged(event.action, event.node_id))
 
 
+#: Who may have closed the stream, as the WARN says it (no guess between them).
+DOCKER_SIDE = "Docker (the daemon or a proxy in front of it)"
+
+
 def problem(outcome: StreamOutcome) -> str:
     """What a stream that stopped says in the WARN line."""
     if isinstance(outcome, StreamEnded):
-        return "the event stream ended (daemon restarted?)"
+        # Docker's side closed it: the daemon (restarted, stopping) or a proxy in front of it; which, it cannot tell.
+        return f"{DOCKER_SIDE} closed the event stream"
     if isinstance(outcome, NotAManager):
         return f"DOCKER_HOST is not a Swarm manager ({outcome.reason})"
     if isinstance(outcome, (DockerUnreachable, DockerGarbage, StreamRenegotiated)):

@@ -26,7 +26,8 @@ def health(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     verdict = from_document(document, time.time())
     if not verdict.ok:
         raise CliError(f"unhealthy: {'; '.join(verdict.reasons)}")
-    print("healthy")
+    # Degraded passes the health check (exit 0): a new task would have the same keys, port or Consul.
+    print(f"degraded: {'; '.join(verdict.degraded)}" if verdict.degraded else "healthy")
     return OK
 
 
@@ -36,8 +37,10 @@ def add_commands(commands: Any) -> None:
         commands,
         "health",
         health,
-        "exit 0 if the running service is healthy (the Docker HEALTHCHECK)",
+        "exit 0 if the running service is healthy or degraded (the Docker HEALTHCHECK)",
         epilog="Reads the health file the service rewrites every 5 s ($NEON_CM_HEALTH_FILE, default\n"
-        f"{DEFAULT_HEALTH_FILE}): unhealthy when an actor is dead, no node listing succeeded for three\n"
-        "poll intervals, or the file is stale (the service hung or gone).",
+        f"{DEFAULT_HEALTH_FILE}): unhealthy (exit 1) when an actor is dead, no node listing succeeded for\n"
+        "three poll intervals, or the file is stale (the service hung or gone); degraded (exit 0, with the\n"
+        "reasons) when a Vault refused the unseal keys, the metrics port is taken, or there is no base\n"
+        "definition in Consul.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,11 +24,15 @@ from cli.common import (
 )
 from cli.settings import read_settings
 from gateways.consul import ConsulGateway
+from gateways.files import read_given, read_text
 from gateways.vault import VaultGateway
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm.booleans import parse_switch, stored_switch, switch_text
+from neon_cm.config import DEFAULT_HEALTH_FILE
+from neon_cm.credentials import CredentialsError, credentials_from_env
 from neon_cm.environment import TlsSettings
+from neon_cm.health import keys_seen
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from neon_cm.settings import parse_settings
 from neon_cm.urls import masked
@@ -73,6 +78,32 @@ def probe_manager(node: SwarmNode, template: str, tls: TlsSettings) -> Row:
     return hostname, masked(url), found.state.value, found.seal_type or "-", found.detail
 
 
+def unseal_keys_lines(env: Mapping[str, str]) -> list[str]:
+    """What `vault status` says of the unseal keys: the set this environment loads (the service's, when run in its
+    container) and, from the running service's health file, the set it loaded and the Vaults that refused it."""
+    said: list[str] = []
+    try:
+        here = credentials_from_env(env, read_text)
+    except CredentialsError as error:
+        note(f"the unseal keys here cannot be used: {error}")
+        here = None
+    if here is not None:
+        said.append(f"unseal keys here: {here.describe()}")
+    path = env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE
+    try:
+        key_set, refused = keys_seen(read_given(path), time.time())
+    except OSError:
+        return said  # no service runs here (the command was run elsewhere than in its container)
+    if key_set is not None and (here is None or key_set != here.fingerprint()):
+        said.append(f"the running service's unseal keys: key set {key_set}")
+    if key_set is not None and refused:
+        said.append(
+            f"refused by the Vault on {', '.join(refused)}: every combination of key set {key_set} was refused "
+            "(rotated, or another cluster's); put its current keys in the credentials secret"
+        )
+    return said
+
+
 def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """One row per Swarm manager: its Vault's URL, state, seal type and detail."""
     switches_noted(env, "VAULT")
@@ -92,6 +123,9 @@ def vault_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     with ThreadPoolExecutor(max_workers=len(managers)) as pool:  # an unreachable Vault costs its timeout once
         rows = list(pool.map(lambda node: probe_manager(node, settings.vault_url_template, tls), managers))
     print(table(("MANAGER", "URL", "STATE", "SEAL", "DETAIL"), rows))
+    keys = unseal_keys_lines(env)
+    if keys:
+        print("\n" + "\n".join(keys))
     troubled = [f"{row[0]} is {row[2]}" for row in rows if row[2] != VaultState.UNSEALED.value]
     if args.check and troubled:
         raise CliError(f"not every Vault is unsealed: {', '.join(troubled)}")
@@ -109,6 +143,8 @@ def add_commands(commands: Any) -> None:
         epilog="states: unsealed (detail: active or standby), sealed, not-initialized, unreachable,\n"
         "unexpected, removed (from its raft cluster), disconnected (a standby that cannot reach the active\n"
         "node). SEAL: shamir, or an auto seal (static, transit, awskms...); - when the Vault did not say.\n"
+        "Below the table: the unseal keys' set (a fingerprint, never a key) loaded here and by the running\n"
+        "service (its health file, in its container), and each Vault that refused every combination of them.\n"
         "The exit status is 0 whatever the states, unless --check is given.",
     )
     status.add_argument("--check", action="store_true", help="exit 1 unless every Vault is unsealed")

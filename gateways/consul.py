@@ -220,16 +220,21 @@ class ConsulGateway:
         except CONSUL_ERRORS:
             pass
 
-    def release(self, key: str, value: str, session: str, check_id: str) -> None:
+    def release(self, key: str, value: str, session: str, check_id: str) -> bool | None:
         """PUT /v1/kv/<key>?release=<session>, PUT /v1/session/destroy/<session> and
         PUT /v1/agent/check/deregister/<check>, as far as Consul lets: otherwise the check goes critical within
-        its TTL and the session with it."""
+        its TTL and the session with it. Whether the session held the lock and let it go (None: Consul did not
+        answer the release)."""
         try:
-            self.client.kv.put(key, value, release=session)
+            released = bool(self.client.kv.put(key, value, release=session))
+        except CONSUL_ERRORS:
+            return None  # best effort: the check's TTL releases the lock anyway
+        try:
             self.client.session.destroy(session)
             self.client.agent.check.deregister(check_id)
         except CONSUL_ERRORS:
-            pass  # best effort: the check's TTL releases the lock anyway
+            pass  # the lock is free already; the session and check lapse with the check's TTL
+        return released
 
     # ----------------------------------------------------------------------- the definition
 

@@ -35,3 +35,5 @@ class DefinitionNotPublished:
 
     reason: str
     """Why, as logged."""
+    missing_base: str | None = None
+    """The key where the base definition is missing, when that is why (cluster setup's definition was never put)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import urllib.parse
@@ -61,6 +62,28 @@ class UnsealCredentials:
                 encoded = urllib.parse.quote(form, safe="")
                 found |= {form, encoded, PERCENT_ESCAPE.sub(lambda escape: escape.group().lower(), encoded)}
         return found
+
+    def fingerprint(self) -> str:
+        """A short name for this set of keys (8 hex digits), shown at start and by `vault status` so that an operator
+        sees which set is loaded; the same for the same shares in any order or encoding.
+
+        Why a plain hash is safe here: each share Vault hands out is 32 random bytes (plus its index byte), so the
+        input has at least 256 bits of entropy and no guess can be checked against it; of a SHA-256 digest only
+        32 bits are shown, which is all one can learn about the keys from it. No salt or key is needed (and
+        the command line could not share one with the service): a salt only helps against guessable input. The
+        prefix keeps it from matching any other hash of the same bytes."""
+        digest = hashlib.sha256(KEY_SET_DOMAIN)
+        for share in sorted(share_bytes(key.value) for key in self.keys):
+            digest.update(len(share).to_bytes(4, "big") + share)
+        return digest.hexdigest()[:8]
+
+    def describe(self) -> str:
+        """`3 keys, threshold 2, key set 1a2b3c4d`: what the start line and `vault status` say of them."""
+        return f"{len(self.keys)} keys, threshold {self.threshold}, key set {self.fingerprint()}"
+
+
+#: What a key set's fingerprint hashes first (domain separation).
+KEY_SET_DOMAIN = b"neon-cluster-manager unseal key set v1\0"
 
 
 def share_bytes(share: str) -> bytes:

@@ -122,6 +122,9 @@ class SwarmListing:
             reason = outcome.reason
         else:  # unreachable, or not a manager (a worker, a node that left the Swarm): Docker's words say which
             problem, text, reason = "docker", "cannot list the Swarm's nodes through Docker", outcome.reason
+        # A manager that listed before and now is not one was demoted (or left): a planned `docker node demote`
+        # ends with Swarm stopping this task, so that is a WARN; still so 5 minutes later, the reminder is an ERROR.
+        demoted = isinstance(outcome, NotAManager) and self.last is not None and self.outage.problem is None
         outage = attrs.evolve(self.outage)
         effects = ()
         if outage.failed(problem, now):
@@ -133,7 +136,13 @@ class SwarmListing:
                 )
             else:
                 consequence = "the Vaults of the managers last listed are still monitored"
-            effects = (log(Level.ERROR, f"{text}; {consequence}", reason),)
+            if demoted:
+                text = (
+                    "this node is no longer a Swarm manager (demoted, or it left the Swarm): Swarm replaces this task"
+                )
+                effects = (log(Level.WARN, f"{text} on a manager; {consequence}", reason),)
+            else:
+                effects = (log(Level.ERROR, f"{text}; {consequence}", reason),)
         if self.interval is not None and self.interval > RETRY_SECONDS:
             effects = (*effects, StartTimer(POLL_TIMER, RETRY_SECONDS))
         return attrs.evolve(self, outage=outage), (*effects, Publish(NodeListFailed(reason or problem)))

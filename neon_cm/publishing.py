@@ -110,6 +110,9 @@ class Publishing:
     warned_labels: frozenset[LabelProblem] = frozenset()
     outage: Outage = attrs.field(factory=Outage, eq=False)
     """The failure going on; copied before each change (the state is a value)."""
+    missing: Outage = attrs.field(factory=Outage, eq=False)
+    """No base definition in Consul: one ERROR, then a reminder every 5 minutes, whatever the listings (every poll
+    and node event); copied before each change."""
     encoder: DefinitionEncoder = attrs.field(factory=DefinitionEncoder, eq=False, repr=False)
     """A memo of each node's part and of the last encoding: decisions never depend on it, only their cost."""
 
@@ -241,11 +244,19 @@ class Publishing:
         attempt = state.attempt
         assert attempt is not None
         item = answer.get(DEFINITION_KEY)
+        missing = copy.copy(state.missing)
         if item is None or item.value is None:
-            return state.not_published(
-                f"no cluster definition at {DEFINITION_KEY}: cluster setup publishes the first one; nothing written",
-                effects,
+            text = (
+                f"no cluster definition at {DEFINITION_KEY}: publish cluster setup's base definition with "
+                f"`neon-cluster-manager definition put FILE`; nothing is written until then (said again every "
+                f"{missing.reminder_seconds / 60:g} minutes)"
             )
+            said = [log(Level.ERROR, text)] if missing.failed("missing", now) else []
+            outcome = DefinitionNotPublished(text, missing_base=DEFINITION_KEY)
+            return attrs.evolve(state, missing=missing).finish(outcome, [*effects, *said])
+        if missing.succeeded() is not None:
+            effects.append(log(Level.INFO, f"a base definition is at {DEFINITION_KEY} now; publishing"))
+            state = attrs.evolve(state, missing=missing)
         try:
             state, base, hash_is_its_own = state.decoded(item.modify_index, item.value)
         except DefinitionFormatError as error:

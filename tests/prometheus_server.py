@@ -20,6 +20,23 @@ from tests.service import ROOT
 CACHE = os.environ.get("NEON_CM_CACHE") or "/var/cache/neon-cm-stack"
 ALERTS = ROOT / "examples" / "prometheus" / "alerts.yml"
 JOB = "neon-cluster-manager"
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+
+def documented_config(docker_host: str = "unix:///var/run/docker.sock", port: int = 9102) -> str:
+    """docs/operations.md's prometheus.yml as written, but for the rules file (this repository's), the Docker it
+    discovers the Swarm through and the metrics port."""
+    text = OPERATIONS.read_text(encoding="utf-8")
+    start = text.index("```yaml\n# prometheus.yml\n") + len("```yaml\n")
+    config = text[start : text.index("```", start)]
+    for written, used in (
+        ("/etc/prometheus/neon-cluster-manager-alerts.yml", str(ALERTS)),
+        ("unix:///var/run/docker.sock", docker_host),
+        ('"$1:9102"', f'"$1:{port}"'),
+    ):
+        assert 1 == config.count(written), f"docs/operations.md's prometheus.yml no longer says {written}"
+        config = config.replace(written, used)
+    return config
 
 
 def binary(name: str) -> str:
@@ -59,16 +76,21 @@ class Prometheus(ServerProcess):
 
     name = "Prometheus"
 
-    def __init__(self, targets: list[str], directory: Path) -> None:
+    def __init__(self, targets: list[str], directory: Path, config_text: str | None = None) -> None:
+        """`config_text`: a prometheus.yml with its rules and scrape configurations, instead of `targets`."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(ALERTS)],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}]}],
-        }
+        timing = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
         config_file = directory / "prometheus.yml"
-        config_file.write_text(json.dumps(config))  # JSON is YAML
+        if config_text is None:
+            config = {
+                "global": timing,
+                "rule_files": [str(ALERTS)],
+                "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}]}],
+            }
+            config_file.write_text(json.dumps(config))  # JSON is YAML
+        else:
+            config_file.write_text(f"global: {json.dumps(timing)}\n{config_text}")
         self.log = directory / "prometheus.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from actors.metrics import ServiceMetrics
-from tests.prometheus_server import ALERTS, binary
+from tests.prometheus_server import ALERTS, JOB, binary, documented_config
 from tests.service import ROOT
 
 DASHBOARD = ROOT / "examples" / "grafana" / "neon-cluster-manager.json"
@@ -62,6 +63,17 @@ def test_the_alert_rules_are_valid() -> None:
     assert (0, "SUCCESS: 12 rules found") == (result.returncode, result.stdout.strip().splitlines()[-1].strip()), (
         result.stderr
     )
+
+
+def test_the_documented_prometheus_configuration_is_valid(tmp_path: Path) -> None:
+    """docs/operations.md's prometheus.yml (with this repository's rules file) passes `promtool check config`, and
+    scrapes under the job name the rules select. (test_stack_deploy runs it against the deployed stack.)"""
+    config = tmp_path / "prometheus.yml"
+    config.write_text(documented_config(), encoding="utf-8")
+    result = promtool("check", "config", str(config))
+
+    assert 0 == result.returncode, result.stdout + result.stderr
+    assert f"- job_name: {JOB} " in config.read_text(encoding="utf-8")
 
 
 def test_the_alert_rules_pass_their_unit_tests() -> None:

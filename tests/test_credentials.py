@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from neon_cm.credentials import (
     CredentialsError,
@@ -15,6 +18,7 @@ from neon_cm.credentials import (
     credentials_from_env,
     parse_credentials_base64,
     parse_credentials_json,
+    share_bytes,
 )
 from tests import strategies
 
@@ -171,3 +175,31 @@ def test_credentials_file_with_a_bom_is_read(tmp_path: Path) -> None:
     credentials = credentials_from_env({"VAULT_CREDENTIALS_FILE": str(secret_file)}, read_as_the_service_does)
 
     assert (2, 2) == (len(credentials.keys), credentials.threshold)  # type: ignore[union-attr]
+
+
+@given(strategies.credentials_json(), st.randoms(use_true_random=False))
+def test_the_key_set_fingerprint_names_the_set_and_shows_no_key(
+    document: tuple[str, list[str], int], shuffler: random.Random
+) -> None:
+    """The fingerprint is 8 hex digits, the same for the same shares in any order and encoding (base64 or hex), and
+    holds no form of any key (the shares recoded as hex, shuffled)."""
+    text, keys, threshold = document
+    credentials = parse_credentials_json(text, "test")
+    recoded = [share_bytes(key).hex() for key in keys]
+    shuffler.shuffle(recoded)
+    again = parse_credentials_json(json.dumps({"UnsealKeys": recoded, "KeyThreshold": threshold}), "test")
+    fingerprint = credentials.fingerprint()
+
+    assert re.fullmatch(r"[0-9a-f]{8}", fingerprint)
+    assert fingerprint == again.fingerprint()
+    assert not any(fingerprint in form or form in credentials.describe() for form in credentials.forms())
+
+
+def test_another_key_set_has_another_fingerprint() -> None:
+    """A rotated set (one share changed) and a subset each get their own fingerprint; the start line's words."""
+    first = parse_credentials_json(json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 1}), "test")
+    rotated = parse_credentials_json(json.dumps({"UnsealKeys": [KEY_A, (b"C" * 33).hex()], "KeyThreshold": 1}), "t")
+    subset = parse_credentials_json(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 1}), "test")
+
+    assert 3 == len({first.fingerprint(), rotated.fingerprint(), subset.fingerprint()})
+    assert f"2 keys, threshold 1, key set {first.fingerprint()}" == first.describe()

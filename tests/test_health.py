@@ -17,7 +17,16 @@ from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodesObserved, SwarmNode
 from messages.timing import Tick
 from messages.vault import VaultsToMonitor
-from neon_cm.health import Health, assess, from_document, stopped_document, to_document
+from neon_cm.health import (
+    DEGRADED_REASONS,
+    Health,
+    Shortfalls,
+    assess,
+    from_document,
+    keys_seen,
+    stopped_document,
+    to_document,
+)
 
 
 def test_healthy_when_listings_succeed_and_actors_run() -> None:
@@ -31,9 +40,14 @@ def test_overdue_listing_and_dead_actor_are_reasons() -> None:
     health = assess(now=200, started=0, last_listing=100, poll_seconds=30, dead_actors=["swarm-watcher"])
 
     assert not health.ok
-    assert ["actor swarm-watcher is not running", "no successful node listing for 100 s"] == [
-        reason.split(" since")[0] for reason in health.reasons
-    ]
+    assert [
+        "actor swarm-watcher is not running",
+        "the last successful node listing was 100 s ago (limit 90 s)",
+    ] == list(health.reasons)
+    assert (
+        "no successful node listing since the start 91 s ago (limit 90 s)"
+        == assess(now=91, started=0, last_listing=None, poll_seconds=30, dead_actors=[]).reasons[0]
+    )
 
 
 def test_grace_after_start() -> None:
@@ -41,6 +55,35 @@ def test_grace_after_start() -> None:
 
     assert assess(now=60, started=0, last_listing=None, poll_seconds=30, dead_actors=[]).ok
     assert not assess(now=91, started=0, last_listing=None, poll_seconds=30, dead_actors=[]).ok
+
+
+def test_shortfalls_make_it_degraded_not_unhealthy_and_each_names_its_cause() -> None:
+    """Refused keys, a metrics port not served and a missing base definition each make the verdict `degraded`
+    (it passes the health check: a new task would do no better), with words that say what to do; the health file
+    carries them, the key set and the refusing Vaults to `health` and `vault status`."""
+    shortfalls = Shortfalls(
+        "1a2b3c4d",
+        ("manager-2",),
+        "/metrics and /health are not served: port 9102 is taken (Address already in use)",
+        "neon/cluster/definition.deflate",
+    )
+    health = assess(now=10, started=0, last_listing=5, poll_seconds=30, dead_actors=[], shortfalls=shortfalls)
+    document = to_document(health, at=10.0, shortfalls=shortfalls)
+
+    assert (True, "degraded") == (health.ok, health.state)
+    assert list(DEGRADED_REASONS) == list(shortfalls.reasons())
+    assert [
+        "the unseal keys (key set 1a2b3c4d) were refused by the Vault on manager-2 (rotated, or another cluster's): "
+        "put its current keys in the credentials secret",
+        "/metrics and /health are not served: port 9102 is taken (Address already in use)",
+        "no base definition at neon/cluster/definition.deflate, so no definition is published: publish cluster "
+        "setup's with `neon-cluster-manager definition put FILE`",
+    ] == list(health.degraded)
+    assert health == from_document(document, now=11.0)
+    assert ("1a2b3c4d", ("manager-2",)) == keys_seen(document, now=11.0)
+    assert (None, ()) == keys_seen(document, now=41.0)  # stale: no running service vouches for it
+    assert "healthy" == assess(now=10, started=0, last_listing=5, poll_seconds=30, dead_actors=[]).state
+    assert (None, ()) == keys_seen(b"garbage", now=11.0)
 
 
 def test_health_file_round_trip_and_staleness() -> None:

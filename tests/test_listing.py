@@ -205,6 +205,24 @@ def test_a_failure_is_one_error_while_it_lasts_and_one_info_when_it_ends() -> No
     assert Log(Level.INFO, "listing the Swarm's nodes again") in said
 
 
+def test_a_manager_demoted_under_a_listing_is_a_warn_then_an_error_if_it_lasts() -> None:
+    """A node that listed and then answers 503 `not a swarm manager` was demoted (a planned `docker node demote`
+    ends with Swarm stopping this task): a WARN saying so, not an ERROR; should it last 5 minutes, the reminder is
+    an ERROR. Never a manager at all (DOCKER_HOST at a worker): an ERROR at once."""
+    refusal = NotAManager("HTTP 503: This node is not a swarm manager.")
+    state, _ = polling().decide(NodesListed(NODES), 1.0)
+    state, demoted = state.decide(refusal, 2.0)
+    state, quiet = state.decide(refusal, 3.0)
+    _, lasting = state.decide(refusal, 303.0)
+    _, worker = polling().decide(refusal, 1.0)
+
+    assert [Level.WARN] == [effect.level for effect in demoted if isinstance(effect, Log)]
+    assert demoted[0].text.startswith("this node is no longer a Swarm manager (demoted, or it left the Swarm)")
+    assert [] == [effect for effect in quiet if isinstance(effect, Log)]
+    assert [Level.ERROR] == [effect.level for effect in lasting if isinstance(effect, Log)]
+    assert [Level.ERROR] == [effect.level for effect in worker if isinstance(effect, Log)]
+
+
 def test_an_empty_listing_and_garbage_are_failures_never_a_swarm() -> None:
     """No node listed, or garbage: an ERROR and NodeListFailed, never NodesObserved."""
     _, empty = polling().decide(NodesListed(()), 1.0)

@@ -203,6 +203,29 @@ def test_a_missing_or_unreadable_base_is_not_written_over() -> None:
     assert lines(unreadable, Level.ERROR)[0].startswith(f"{DEFINITION_KEY} is unreadable")
 
 
+def test_a_missing_base_is_one_error_naming_definition_put_then_a_reminder_every_5_minutes() -> None:
+    """Every poll and node event finds no base definition: one ERROR naming `definition put`, the next only 5
+    minutes later, each listing told it is missing (for `health`); one INFO once it is there."""
+    said: list[str] = []
+    outcomes: list[Any] = []
+    state = leading(until=10_000.0)
+    for round_, now in enumerate((1.0, 2.0, 30.0, 299.0, 302.0, 303.0)):
+        state, effects = state.decide(LATER if round_ % 2 else SWARM, now)
+        state, more = state.decide(DefinitionRead(()), now)
+        said += lines((*effects, *more))
+        outcomes += published((*effects, *more))
+    state, _ = state.decide(LATER if len(said) % 2 else SWARM, 304.0)
+    state, found = state.decide(stored(), 304.1)
+
+    error = (
+        f"no cluster definition at {DEFINITION_KEY}: publish cluster setup's base definition with "
+        "`neon-cluster-manager definition put FILE`; nothing is written until then (said again every 5 minutes)"
+    )
+    assert [error, error] == said
+    assert [DEFINITION_KEY] * 6 == [outcome.missing_base for outcome in outcomes]
+    assert [f"a base definition is at {DEFINITION_KEY} now; publishing"] == lines(found, Level.INFO)
+
+
 class PublishingMachine(RuleBasedStateMachine):
     """Leadership messages, listings and Consul's answers in any order: every write is asked for while leading,
     before the deadline of the latest lease, with the latest session; one call at most in flight."""

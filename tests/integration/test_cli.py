@@ -92,14 +92,14 @@ def stored(kv: consul.Consul) -> tuple[dict[str, Any], bytes, str, int, int]:
 
 def rows(result: subprocess.CompletedProcess[bytes]) -> dict[str, list[str]]:
     """`vault status` rows by manager: [url, state, detail] (the seal column: `seals`)."""
-    lines = out(result).splitlines()
+    lines = out(result).split("\n\n")[0].splitlines()  # the table, not the unseal keys' lines below it
     assert ["MANAGER", "URL", "STATE", "SEAL", "DETAIL"] == lines[0].split()
     return {line.split()[0]: [*line.split(maxsplit=4)[1:3], *line.split(maxsplit=4)[4:]] for line in lines[1:]}
 
 
 def seals(result: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
     """`vault status`'s SEAL column by manager."""
-    return {line.split()[0]: line.split()[3] for line in out(result).splitlines()[1:]}
+    return {line.split()[0]: line.split()[3] for line in out(result).split("\n\n")[0].splitlines()[1:]}
 
 
 # --------------------------------------------------------------------------- definition put / get

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import consul
@@ -13,7 +14,7 @@ from neon_cm.encoding import decode_definition, deflate, verify_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, SETTINGS_PREFIX
 from tests.prometheus_server import free_port
 from tests.service import LOG_LINE, Service, readme_seconds
-from tests.waiting import settings_seen, wait_for_metric
+from tests.waiting import settings_seen, wait_for_metric, wait_until
 
 BASE = {
     "Name": "test-cluster",
@@ -133,16 +134,43 @@ def test_steady_swarm_writes_nothing(kv: consul.Consul, start_service: Callable[
     assert 1 == len(service.lines(PUBLISHED))
 
 
-def test_no_base_definition_logs_error_and_writes_nothing(
-    kv: consul.Consul, start_service: Callable[..., Service]
+def test_no_base_definition_is_one_error_naming_definition_put_and_nothing_written(
+    kv: consul.Consul, start_service: Callable[..., Service], service_env: dict[str, str]
 ) -> None:
-    """Without a definition from cluster setup: an ERROR on every poll, nothing written."""
+    """Without a definition from cluster setup (a first deployment): one ERROR naming `definition put`, not one per
+    poll (docs/troubleshooting.md: once, then every 5 minutes); `health` says degraded and what is missing; nothing
+    written. Once cluster setup's definition is put, one INFO and the definition is published."""
+    from tests.integration.test_metrics import health_command  # here: test_metrics imports this module
+
     fast_polls(kv)
-    service = start_service()
+    port = free_port()
+    service = start_service(METRICS_PORT=str(port))
 
-    service.wait_for(r"\[ERROR\] .*no cluster definition at neon/cluster/definition.deflate", count=2)
+    service.wait_for(r"\[ERROR\] .*no cluster definition at neon/cluster/definition.deflate")
+    wait_for_metric(port, "neon_cm_definition_publish_failures_total", lambda failures: failures >= 5)
+    health = wait_until(  # the verdict is refreshed every 5 s
+        lambda: (
+            result
+            if (result := health_command(Path(service_env["NEON_CM_HEALTH_FILE"]))).stdout != "healthy\n"
+            else None
+        ),
+        30,
+        "`health` to say what is missing",
+    )
+    written = (kv.kv.get(DEFINITION_KEY)[1], kv.kv.get(HASH_KEY)[1])
+    seed_base(kv)
+    service.wait_for(PUBLISHED)
 
-    assert (None, None) == (kv.kv.get(DEFINITION_KEY)[1], kv.kv.get(HASH_KEY)[1])
+    assert (None, None) == written
+    assert [
+        "[ERROR] [module:definition-publisher] no cluster definition at neon/cluster/definition.deflate: publish "
+        "cluster setup's base definition with `neon-cluster-manager definition put FILE`; nothing is written until "
+        "then (said again every 5 minutes)"
+    ] == [line.split("] ", 1)[1] for line in service.lines(r"no cluster definition")]
+    assert (0, "degraded: no base definition at neon/cluster/definition.deflate, so no definition is published: "
+            "publish cluster setup's with `neon-cluster-manager definition put FILE`\n") == (
+        health.returncode, health.stdout)  # fmt: skip
+    assert service.lines(r"\[INFO\] .*a base definition is at neon/cluster/definition.deflate now; publishing")
 
 
 def test_garbage_hash_gets_the_definition_rewritten(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
@@ -193,13 +221,13 @@ def test_log_level_filters_and_every_line_matches_the_format(
 
     The run has ERROR lines (no base definition) and a WARN (a bad setting) to filter.
     """
-    fast_polls(kv)  # no base definition: ERROR lines on every poll
+    fast_polls(kv)  # no base definition: one ERROR, and a publish failure at every poll
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "zero")  # one WARN
     port = free_port()
     service = start_service(LOG_LEVEL=level, METRICS_PORT=str(port))
     if "ERROR" in allowed:
-        service.wait_for(r"\[ERROR\] .*no cluster definition", count=2)
-    else:  # nothing in the log to wait for: its metrics say the two ERRORs happened (and were filtered out)
+        service.wait_for(r"\[ERROR\] .*no cluster definition")
+    else:  # nothing in the log to wait for: its metrics say the polls found no definition (the ERROR filtered out)
         wait_for_metric(port, "neon_cm_definition_publish_failures_total", lambda failures: failures >= 2)
     code, _ = service.stop()
 

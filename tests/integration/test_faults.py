@@ -138,8 +138,9 @@ def test_the_fence_refuses_the_write_of_an_instance_that_lost_the_lock_unawares(
 
 
 def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callable[..., Service]) -> None:
-    """SIGTERM to the active instance releases the lock: the standby takes over at its next try (README: within
-    1 s; asserted with 3 s of margin for a shared machine), and the stopped one exited 0 within README's bound."""
+    """SIGTERM to the active instance releases the lock, and it says so: the standby takes over at its next try
+    (README: within 1 s; asserted with 3 s of margin for a shared machine), and the stopped one exited 0 within
+    README's bound."""
     seed_base(kv)
     first = start_service()
     first.wait_for(ACTIVE)
@@ -153,6 +154,7 @@ def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callabl
 
     assert (0, True) == (code, seconds < readme_seconds(SIGTERM_EXIT))
     assert takeover < readme_seconds(CLEAN_TAKEOVER) + 3, f"took over {takeover:.1f} s after the exit"
+    assert first.lines(r"\[INFO\] \[module:leadership\] released the lock neon/services/neon-cluster-manager\.leader: ")
 
 
 def test_sigterm_in_the_middle_of_an_unseal_exits_zero(

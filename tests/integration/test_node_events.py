@@ -136,7 +136,8 @@ def test_burst_of_label_changes_costs_at_most_two_writes(
 def test_event_stream_survives_a_docker_daemon_restart(
     kv: consul.Consul, start_service: Callable[..., Service], labels: Callable[..., None]
 ) -> None:
-    """The manager's dockerd restarts: the stream reconnects, and a later label change still arrives by event."""
+    """The manager's dockerd restarts: one WARN that says what happened without guessing why (the same words when a
+    proxy in front of Docker restarts), the stream reconnects, and a later label change still arrives by event."""
     service = started_with_slow_polls(kv, start_service)
 
     mark = service.mark()
@@ -148,3 +149,5 @@ def test_event_stream_survives_a_docker_daemon_restart(
     definition, _, _, _ = read_definition(kv)
 
     assert "ups-b" == definition["Nodes"]["worker-2"]["Labels"]["PhysicalPower"]
+    assert service.lines(r"\[WARN\] \[module:node-events\] node events: .*; reconnecting", after=mark)
+    assert [] == service.lines(r"daemon restarted\?")

@@ -26,7 +26,7 @@ from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX
 from tests.integration.conftest import Cli
 from tests.integration.test_cli import err, failed_with, out, put_file, stored
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, fast_polls, read_definition, seed_base
-from tests.integration.test_metrics import free_port, scrape, wait_for_metric
+from tests.integration.test_metrics import free_port, health_command, scrape, wait_for_metric
 from tests.service import ROOT, Service
 from tests.waiting import wait_until
 
@@ -418,12 +418,15 @@ def test_node_poll_failures_move_when_docker_cannot_be_listed(
 # --------------------------------------------------------------------------- item 2: metrics and health fail loudly
 
 
-def test_a_metrics_port_in_use_is_one_error_and_the_service_works_on(
-    kv: consul.Consul, start_service: Callable[..., Service]
+def test_a_metrics_port_in_use_is_one_error_degraded_and_served_once_it_is_free(
+    kv: consul.Consul, start_service: Callable[..., Service], service_env: dict[str, str]
 ) -> None:
-    """METRICS_PORT already taken: one ERROR naming the port; the definition is still published."""
+    """METRICS_PORT already taken (another replica on this host, another program): one ERROR naming the port, not one
+    per try; the definition is still published; `health` says degraded with the reason, not healthy. Once the port
+    is free (the other replica stopped), the service serves it at its next try and says so: healthy again."""
     seed_base(kv)
     fast_polls(kv)
+    health_file = Path(service_env["NEON_CM_HEALTH_FILE"])
     with socket.socket() as taken:
         taken.bind(("", 0))
         taken.listen()
@@ -431,7 +434,26 @@ def test_a_metrics_port_in_use_is_one_error_and_the_service_works_on(
         service = start_service(METRICS_PORT=str(port))
         service.wait_for(rf"\[ERROR\] \[module:metrics\] cannot serve /metrics and /health on port {port} ")
         service.wait_for(PUBLISHED)
+        degraded = wait_until(
+            lambda: result if (result := health_command(health_file)).stdout.startswith("degraded") else None,
+            30,
+            "`health` to say degraded",
+        )
+        time.sleep(6)  # one more try (every 5 s) while the port is taken: no second ERROR
+    service.wait_for(rf"\[INFO\] \[module:metrics\] serving /metrics and /health on port {port}$", timeout=30)
+    healthy = wait_until(
+        lambda: result if (result := health_command(health_file)).stdout == "healthy\n" else None,
+        30,
+        "`health` to say healthy once the port is served",
+    )
 
+    assert (0, f"degraded: /metrics and /health are not served: port {port} is taken (Address already in use)\n") == (
+        degraded.returncode,
+        degraded.stdout,
+    )
+    assert 0 == healthy.returncode
+    assert 1 == len(service.lines(r"\[ERROR\] \[module:metrics\] cannot serve"))
+    assert 0 == scrape(port)['neon_cm_degraded{reason="metrics_not_served"}']
     assert [] == service.lines(r"\[module:supervisor")
 
 

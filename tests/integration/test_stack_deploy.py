@@ -1,24 +1,28 @@
 """deploy/neon-cluster-manager.yml on the test Swarm with the `docker stack deploy` of docs/deployment.md: the
-service behind the read-only Docker proxy publishes, unseals, follows node events through the proxy, cannot do
-anything else to Docker, and `docker stack rm` stops both services cleanly."""
+service's two replicas on two managers behind the read-only Docker proxy publish, unseal, follow node events through
+the proxy, cannot do anything else to Docker; the page's secret rotation is one deploy that a second deploy keeps;
+and `docker stack rm` stops both services cleanly."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import consul
 import pytest
 
 import teststack as stack
+from neon_cm.credentials import parse_credentials_json
 from neon_cm.keys import SETTINGS_PREFIX
-from tests.deploy_docs import documented_command, documented_commands
+from tests.deploy_docs import documented_block, documented_command, documented_commands
 from tests.integration.conftest import unseal_key_forms
 from tests.integration.test_definition_pipeline import read_definition, seed_base
 from tests.integration.test_deployment import (
@@ -29,6 +33,7 @@ from tests.integration.test_deployment import (
     task_hostname,
     unseal_keys,
 )
+from tests.prometheus_server import Prometheus, documented_config, free_port
 from tests.service import ROOT
 from tests.waiting import wait_until
 
@@ -36,6 +41,12 @@ DEPLOY = documented_command("stack", "docker", "stack", "deploy")
 REMOVE = documented_command("stack-rm", "docker", "stack", "rm")
 STACK = DEPLOY[-1]
 SECRETS = [command[3] for command in documented_commands("stack") if command[:3] == ["docker", "secret", "create"]]
+ROTATION = documented_block("rotate")
+ROTATED = [command[3] for command in documented_commands("rotate") if command[:3] == ["docker", "secret", "create"]]
+#: What the rotation block exports: the variables every later deploy must have.
+ROTATED_NAMES = dict(
+    word.split("=", 1) for command in documented_commands("rotate") if command[0] == "export" for word in command[1:]
+)
 SERVICE = f"{STACK}_neon-cluster-manager"
 PROXY = f"{STACK}_docker-proxy"
 VOLUME = f"{STACK}_docker-proxy"
@@ -81,21 +92,45 @@ class Stack:
         self.state = state
         self.docker = docker
 
-    def deploy(self, docker_socket: str | None = None) -> None:
-        """The page's `docker stack deploy`, from the repository's root, with the shell variables the page names:
-        the stack's Consul, and the socket of whichever manager runs a task (each test manager has its own; or
-        `docker_socket`, a template of Swarm's on `{{.Node.Hostname}}`)."""
+    def shell_env(self, **exported: str) -> dict[str, str]:
+        """The deploying shell's environment, with the variables the page names: manager-1's Docker, the stack's
+        Consul, the socket of whichever manager runs a task (each test manager has its own), and `exported`."""
         manager = self.state["nodes"][0]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "NEON_CM_TAG"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "NEON_CM_"))}
         env.update(
             DOCKER_HOST=manager["docker_host"],
             CONSUL_HTTP_ADDR=self.state["consul"]["http_addr"],
-            DOCKER_SOCKET=docker_socket
-            or os.path.join(self.state["state_dir"], "docker", "{{.Node.Hostname}}", "docker.sock"),
+            DOCKER_SOCKET=os.path.join(self.state["state_dir"], "docker", "{{.Node.Hostname}}", "docker.sock"),
         )
+        env.update(exported)
+        return env
+
+    def deploy(self, **exported: str) -> None:
+        """The page's `docker stack deploy`, from the repository's root, in the deploying shell (`shell_env`)."""
         cli = stack.load()["binaries"]["docker_cli"]
+        env = self.shell_env(**exported)
         result = subprocess.run([cli, *DEPLOY[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert 0 == result.returncode, result.stderr
+
+    def run_block(self, block: str, folder: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """A shell block of the page run by bash -e as an operator would: in `folder`, holding `files` and the
+        repository's deploy/ folder, with the test Swarm's docker CLI first on PATH."""
+        cli = Path(stack.load()["binaries"]["docker_cli"])
+        (folder / "bin").mkdir()
+        (folder / "bin" / "docker").symlink_to(cli)
+        (folder / "deploy").symlink_to(ROOT / "deploy")
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        env = self.shell_env()
+        env["PATH"] = f"{folder / 'bin'}:{env.get('PATH', '')}"
+        return subprocess.run(
+            ["bash", "-e", "-c", block], cwd=folder, env=env, capture_output=True, text=True, timeout=900
+        )
+
+    def secrets(self, service: str = SERVICE) -> list[str]:
+        """The names of the secrets the service's spec holds."""
+        spec = json.loads(self.docker("service", "inspect", service))[0]["Spec"]
+        return sorted(secret["SecretName"] for secret in spec["TaskTemplate"]["ContainerSpec"].get("Secrets", []))
 
     def tasks(self, service: str) -> list[dict[str, Any]]:
         """`docker inspect` of the service's tasks."""
@@ -209,15 +244,17 @@ def deployed(
         try:
             deployment.clean()
         finally:
-            for name in SECRETS:
-                docker_cli("secret", "rm", name)
+            left = set(docker_cli("secret", "ls", "--format", "{{.Name}}").split()) & {*SECRETS, *ROTATED}
+            if left:
+                docker_cli("secret", "rm", *sorted(left))
 
 
 def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
     deployed: Stack, kv: consul.Consul, labels: Callable[..., None]
 ) -> None:
-    """`docker stack deploy` of deploy/neon-cluster-manager.yml: one proxy on each manager, the service on one; it
-    reads both secrets, publishes the definition and unseals a restarted Vault. With the node poll at an hour, a
+    """`docker stack deploy` of deploy/neon-cluster-manager.yml: one proxy on each manager, the service's two
+    replicas on two managers, one active and one standing by; it reads both secrets, publishes the definition and
+    unseals a restarted Vault. With the node poll at an hour, a
     label change reaches Consul through the node event stream, which the proxy carries; it still does after the
     stream stayed idle longer than the proxy's default timeouts, with no reconnection."""
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "3600")  # only the event stream brings a change in time
@@ -259,12 +296,24 @@ def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
     definition, _, _, _ = read_definition(kv)
     lines = deployed.logs()
     proxy_hosts = sorted(deployed.hostname(task) for task in proxies)
+    replicas = wait_until(  # `running` once its first health check passed (30 s after its start)
+        lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
+        120,
+        "two replicas running",
+        interval=DOCKER_PACE,
+    )
+    replica_hosts = {deployed.hostname(task) for task in replicas}
+    proxy_lines = deployed.logs(PROXY)
 
     assert ["manager-1", "manager-2", "manager-3"] == proxy_hosts
+    assert 2 == len(replica_hosts), "two replicas, on two managers"
+    assert 1 == len([line for line in lines if re.search(r"this instance \(.*\) is active", line)])
+    assert any("standing by: " in line for line in lines)
     assert 8 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
     assert any("auto-unseal enabled: 3 keys, threshold 2" in line for line in lines)
     assert any("Vault on manager-2" in line and "is unsealed" in line for line in lines)
     assert [] == [line for line in lines[before:] if "node events" in line], "the event stream was cut"
+    assert [] == [line for line in proxy_lines if "GET /v1.41/nodes" in line], "a successful listing is not logged"
     assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
 
 
@@ -272,9 +321,14 @@ def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_clean
     """From inside the service's container (uid 10001, no extra group, no Docker socket mounted), through the proxy:
     creating a container, updating a node, listing secrets, reading every event type and another API version are
     refused with 403, while the node listing works. `docker stack rm` exits 0 and every container of the stack (the
-    service's, the three proxies) exits 0."""
+    service's two, the three proxies) exits 0."""
     deployed.deploy()
-    (task,) = wait_until(lambda: deployed.running(SERVICE), 90, "the service's task to run", interval=DOCKER_PACE)
+    task, _ = wait_until(
+        lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
+        120,
+        "the service's two tasks to run",
+        interval=DOCKER_PACE,
+    )
     wait_until(lambda: len(deployed.running(PROXY)) == 3, 60, "a proxy on every manager", interval=DOCKER_PACE)
     host, container = deployed.container(task)
     wait_until(
@@ -302,7 +356,7 @@ def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_clean
     assert [("volume", "/run/neon-docker-proxy")] == [m for m in mounts if not m[1].startswith("/run/secrets/")]
     assert ("10001:10001", []) == (container["Config"]["User"], container["HostConfig"].get("GroupAdd") or [])
     assert 0 == exit_code
-    assert 4 == len(died), died
+    assert 5 == len(died), died
     assert [] == [event for event in died if event["Actor"]["Attributes"].get("exitCode") != "0"]
 
 
@@ -334,7 +388,8 @@ def test_on_engine_29_the_stack_publishes_follows_labels_and_the_proxy_refuses_t
     fronts = [stack.engine29_start(name) for name in managers(deployed.state)]
     try:
         kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "3600")  # only the event stream brings a change in time
-        deployed.deploy(os.path.join(os.path.dirname(fronts[0].removeprefix("unix://")), "{{.Node.Hostname}}.sock"))
+        front_dir = os.path.dirname(fronts[0].removeprefix("unix://"))
+        deployed.deploy(DOCKER_SOCKET=os.path.join(front_dir, "{{.Node.Hostname}}.sock"))
         first = wait_until(
             lambda: published_hash(kv), 90, "the first definition", lambda: deployed.logs(), interval=DOCKER_PACE
         )
@@ -367,3 +422,107 @@ def test_on_engine_29_the_stack_publishes_follows_labels_and_the_proxy_refuses_t
         "GET /v1.55/nodes",  # likewise: newer than Engine 29.1
     } == passed, probe
     assert (400, 200, 200, 400) == tuple(probe[f"GET /v{v}/nodes"] for v in ("1.41", "1.44", "1.52", "1.55"))
+
+
+def test_the_pages_rotation_of_both_secrets_is_one_deploy_and_survives_the_next_deploy(
+    deployed: Stack, kv: consul.Consul, vault: dict[str, Any], tmp_path: Path
+) -> None:
+    """docs/deployment.md's rotation block, run by bash as written: new secrets under new names, one `docker stack
+    deploy` naming them (a rolling update of both replicas), a wait for it to complete, the old secrets removed. The
+    new tasks' start lines show the new key set's fingerprint (the old tasks' the old one), and `vault status` in a
+    new task's container says the same; a second deploy with the variables still exported changes nothing (the
+    same secrets, the same tasks). The new set (two of the three keys) still unseals a restarted Vault."""
+    old = parse_credentials_json(unseal_keys(vault), "old")
+    new_keys = json.dumps({"UnsealKeys": vault["keys_base64"][:2], "KeyThreshold": vault["threshold"]})
+    new = parse_credentials_json(new_keys, "new")
+    deployed.deploy()
+    wait_until(
+        lambda: len(deployed.running(SERVICE)) == 2 and published_hash(kv),
+        120,
+        "two replicas and the first definition",
+        deployed.logs,
+        interval=DOCKER_PACE,
+    )
+
+    rotation = deployed.run_block(
+        ROTATION, tmp_path, {"vault-credentials.json": new_keys, "consul-token.txt": str(uuid.uuid4())}
+    )
+    assert 0 == rotation.returncode, rotation.stderr
+    rotated_tasks = sorted(task["ID"] for task in deployed.running(SERVICE))
+    container_host, container = deployed.container(deployed.running(SERVICE)[0])
+    status = stack.docker(container_host, "exec", container["Id"], "neon-cluster-manager", "vault", "status")
+    deployed.deploy(**ROTATED_NAMES)  # the next deploy, from the shell that keeps the variables
+    time.sleep(5)  # an update, had the deploy started one, would have a new task by now
+    stack.vault_restart(1)
+    wait_until(lambda: not stack.vault_seal_status(1)["sealed"], 60, "manager-2's Vault unsealed by the new keys")
+    lines = deployed.logs()
+    starts = [line.split("auto-unseal enabled: ")[1] for line in lines if "auto-unseal enabled: " in line]
+
+    assert sorted(ROTATED) == deployed.secrets()
+    assert sorted(ROTATED_NAMES.values()) == sorted(ROTATED)
+    assert [] == [name for name in docker_secret_names(deployed) if name in SECRETS]
+    assert rotated_tasks == sorted(task["ID"] for task in deployed.running(SERVICE))
+    assert 2 == len({deployed.hostname(task) for task in deployed.running(SERVICE)})
+    assert old.fingerprint() != new.fingerprint()
+    assert [old.describe()] * 2 + [new.describe()] * 2 == starts, "the old tasks' lines first, then the new"
+    assert f"unseal keys here: {new.describe()}" in status
+    assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
+
+
+def docker_secret_names(deployed: Stack) -> list[str]:
+    return deployed.docker("secret", "ls", "--format", "{{.Name}}").split()
+
+
+def test_the_documented_prometheus_configuration_scrapes_the_stack_and_a_taken_port_is_degraded(
+    deployed: Stack, kv: consul.Consul, tmp_path: Path
+) -> None:
+    """The stack deployed with NEON_CM_METRICS_PORT, and a real Prometheus (Debian's 2.42) run with
+    docs/operations.md's prometheus.yml, discovering the Swarm through manager-1's Docker: it scrapes every manager
+    at that port, under the job the alert rules select. The test Swarm's managers share this machine's network, so
+    the two replicas ask for one port: the one that cannot have it says `degraded` with the reason in `health` (and
+    passes the health check), the other `healthy`."""
+    port = free_port()
+    deployed.deploy(NEON_CM_METRICS_PORT=str(port))
+    tasks = wait_until(
+        lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
+        120,
+        "two replicas running",
+        deployed.logs,
+        interval=DOCKER_PACE,
+    )
+    docker_host = deployed.state["nodes"][0]["docker_host"]
+    prometheus = Prometheus([], tmp_path, documented_config(docker_host, port))
+    try:
+        up = wait_until(
+            lambda: found if len(found := prometheus.query('up{job="neon-cluster-manager"}')) == 3 else None,
+            60,
+            "a target for each of the three managers",
+        )
+        scraped = wait_until(
+            lambda: prometheus.query('neon_cm_healthy{job="neon-cluster-manager"} == 1') or None,
+            60,
+            "a scrape of the service's metrics",
+        )
+    finally:
+        prometheus.stop()
+    verdicts = []
+    for task in tasks:
+        host, container = deployed.container(task)
+        result = subprocess.run(
+            [stack.load()["binaries"]["docker_cli"], "-H", node_host(deployed, host), "exec", container["Id"],
+             "neon-cluster-manager", "health"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        verdicts.append((result.returncode, result.stdout.strip()))
+
+    assert ["manager-1", "manager-2", "manager-3"] == sorted(sample["metric"]["instance"] for sample in up)
+    assert scraped
+    assert [
+        (0, f"degraded: /metrics and /health are not served: port {port} is taken (Address already in use)"),
+        (0, "healthy"),
+    ] == sorted(verdicts)
+
+
+def node_host(deployed: Stack, hostname: str) -> str:
+    """The docker_host of the test Swarm's node `hostname`."""
+    return next(node["docker_host"] for node in deployed.state["nodes"] if node["hostname"] == hostname)

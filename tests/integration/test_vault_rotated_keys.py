@@ -15,12 +15,15 @@ from pathlib import Path
 import consul
 import pytest
 
+from neon_cm.credentials import parse_credentials_base64
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.bao_server import OwnBao
-from tests.integration.conftest import credentials
+from tests.integration.conftest import Cli, credentials
+from tests.integration.test_definition_pipeline import seed_base
+from tests.integration.test_metrics import health_command
 from tests.prometheus_server import free_port
 from tests.service import Service
-from tests.waiting import scrape, wait_for_metric
+from tests.waiting import scrape, wait_for_metric, wait_until
 
 #: What OpenBao 2.7.2 answers to a combination of shares from before a rotation (seen here).
 WRONG_COMBINATION = (
@@ -35,6 +38,7 @@ KEYS_REFUSED = (
 )
 REFUSED_METRIC = 'neon_cm_vault_unseal_keys_refused{node="manager-1"}'
 ATTEMPTS_METRIC = 'neon_cm_vault_unseal_attempts_total{node="manager-1"}'
+DEGRADED_METRIC = 'neon_cm_degraded{reason="keys_refused"}'
 
 
 class RotatedBao(OwnBao):
@@ -75,17 +79,26 @@ def rotated(tmp_path: Path) -> Iterator[RotatedBao]:
 
 
 def test_old_shares_refused_by_the_real_openbao_are_one_error_counted_in_the_metric(
-    rotated: RotatedBao, start_service: Callable[..., Service], kv: consul.Consul
+    rotated: RotatedBao,
+    start_service: Callable[..., Service],
+    kv: consul.Consul,
+    service_env: dict[str, str],
+    cli: Cli,
 ) -> None:
     """manager-1's Vault URL points at the rotated node (the other managers' addresses have nothing on its port).
     Each combination refused but the last is an ERROR (a rejected share, as the interface promises); the last gives
     ONE ERROR more with the keys-refused words and sets the gauge to 1; three more attempts (every combination
-    again, a share sent each time) bring no second ERROR and no WARN; the current keys unseal
-    it, and the gauge goes back to 0."""
+    again, a share sent each time) bring no second ERROR and no WARN. Meanwhile `health` says `degraded` with the
+    reason (exit 0: a new task would hold the same keys), /metrics neon_cm_degraded{reason="keys_refused"} 1, and
+    `vault status` (in the service's environment) names the key set and the Vault that refused it. The current keys
+    unseal it: the gauges go back to 0 and `health` says healthy."""
+    seed_base(kv)  # else `health` would also say the base definition is missing
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", f"http://{{addr}}:{rotated.port}")
     port = free_port()
-    service = start_service(METRICS_PORT=str(port), VAULT_CREDENTIALS=credentials(rotated.old, 2))
+    keys = credentials(rotated.old, 2)
+    key_set = parse_credentials_base64(keys, "test").fingerprint()
+    service = start_service(METRICS_PORT=str(port), VAULT_CREDENTIALS=keys)
 
     service.wait_for(re.escape(KEYS_REFUSED) + "$")
     assert 1 == wait_for_metric(port, REFUSED_METRIC, lambda v: v == 1)
@@ -101,7 +114,31 @@ def test_old_shares_refused_by_the_real_openbao_are_one_error_counted_in_the_met
     assert all(f"{WRONG_COMBINATION}; the next attempt tries another combination of the keys" in r for r in refused)
     assert [] == service.lines(r"\[WARN\] \[module:unsealer\]")
     assert 1 == scrape(port)[REFUSED_METRIC]
+    health_file = Path(service_env["NEON_CM_HEALTH_FILE"])
+    degraded = wait_until(
+        lambda: result if (result := health_command(health_file)).stdout.startswith("degraded") else None,
+        30,
+        "`health` to say degraded",
+    )
+    status = cli("vault", "status", VAULT_CREDENTIALS=keys, NEON_CM_HEALTH_FILE=str(health_file))
+
+    assert service.lines(rf"\[INFO\] \[module:main\] auto-unseal enabled: 3 keys, threshold 2, key set {key_set}$")
+    assert (0, "") == (degraded.returncode, degraded.stderr)
+    assert (
+        f"degraded: the unseal keys (key set {key_set}) were refused by the Vault on manager-1 (rotated, or another "
+        "cluster's): put its current keys in the credentials secret\n"
+    ) == degraded.stdout
+    assert 1 == scrape(port)[DEGRADED_METRIC]
+    assert status.stdout.decode().endswith(
+        f"\n\nunseal keys here: 3 keys, threshold 2, key set {key_set}\n"
+        f"refused by the Vault on manager-1: every combination of key set {key_set} was refused (rotated, or "
+        "another cluster's); put its current keys in the credentials secret\n"
+    )
     for share in rotated.current[:2]:
         rotated.api("PUT", "/v1/sys/unseal", {"key": share})
     assert 0 == wait_for_metric(port, REFUSED_METRIC, lambda v: v == 0)
+    assert 0 == wait_for_metric(port, DEGRADED_METRIC, lambda v: v == 0)
+    assert "healthy\n" == wait_until(
+        lambda: out if (out := health_command(health_file).stdout) == "healthy\n" else None, 30, "`health` healthy"
+    )
     assert [] == [line for line in service.stdout if any(form in line for form in rotated.all_forms())]
