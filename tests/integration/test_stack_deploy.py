@@ -357,7 +357,8 @@ def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_clean
     assert ("10001:10001", []) == (container["Config"]["User"], container["HostConfig"].get("GroupAdd") or [])
     assert 0 == exit_code
     assert 5 == len(died), died
-    assert [] == [event for event in died if event["Actor"]["Attributes"].get("exitCode") != "0"]
+    exits = [(event["from"], event["Actor"]["Attributes"].get("exitCode")) for event in died]
+    assert [] == [event for event in died if event["Actor"]["Attributes"].get("exitCode") != "0"], exits
 
 
 #: Run inside the service's container: each (method, path) through DOCKER_HOST (the proxy), raw, on every API version
