@@ -95,7 +95,8 @@ def stored_managers(answer: DefinitionRead) -> tuple[dict[str, SwarmNode], str |
         given_name, given_address = node.get("Name"), node.get("PrivateAddress")
         name = given_name if isinstance(given_name, str) and given_name else str(key)
         address = given_address if isinstance(given_address, str) else ""
-        managers[STORED + str(name)] = SwarmNode(STORED + str(name), str(name), "manager", address, address)
+        node_id = STORED + name
+        managers[node_id] = SwarmNode(node_id, name, "manager", address, address)
     return managers, None if managers else f"the cluster definition at {DEFINITION_KEY} names no manager"
 
 
