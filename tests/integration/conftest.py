@@ -18,6 +18,7 @@ import teststack
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
 from tests.service import ROOT, Service
+from teststack.processes import pid_alive
 
 MANAGER = "manager-1"
 
@@ -162,11 +163,23 @@ def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, A
     yield real_stack["vault"]
     state = teststack.load()
     for index, node in enumerate(state["vault"]["nodes"]):
-        if node.get("pid"):
-            os.kill(node["pid"], signal.SIGCONT)
+        if pid_alive(node.get("pid")):
+            os.kill(node["pid"], signal.SIGCONT)  # a test may have left it stopped (SIGSTOP)
         else:
+            if node.get("pid"):  # it died under the test (seen once in CI): say so, with its last lines, and restart it
+                sys.stderr.write(f"vault node {index} (pid {node['pid']}) had exited; its log ends:\n")
+                sys.stderr.write(log_tail(node) + "\n")
             teststack.vault_start(index)
         teststack.vault_unseal(index)
+
+
+def log_tail(node: dict[str, Any], lines: int = 20) -> str:
+    """The last lines of an OpenBao node's log, or why there are none."""
+    try:
+        with open(node["log"], errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:])
+    except (OSError, KeyError) as error:
+        return f"(no log: {error})"
 
 
 @pytest.fixture
