@@ -1,12 +1,21 @@
-"""`python -m sim --seed N` replays one seed and prints its trace; `python -m sim --seeds N` sweeps seeds 0..N-1."""
+"""`python -m sim --seed N` replays one seed and prints its trace; `python -m sim --seeds N` sweeps seeds 0..N-1 and
+prints the coverage table (it fails if an item was never reached); `--mutant NAME` sweeps with one member of the
+mutation set applied; `--mutants` runs every member until its first failing seed and prints the mutation table."""
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
 
-from sim.world import World
+import attrs
+
+from sim import coverage
+from sim.mutations import BY_NAME, MUTANTS, Mutant
+from sim.world import FAULTS_END, KIND_NAMES, Result, World
 
 
 def parse_old(text: str) -> frozenset[int]:
@@ -16,39 +25,159 @@ def parse_old(text: str) -> frozenset[int]:
     return frozenset(int(part) for part in text.split(",") if part)
 
 
+@attrs.define
+class Sweep:
+    """What a sweep found: failing seeds by invariant, coverage, swarm counts, liveness times."""
+
+    ran: int = 0
+    failed: int = 0
+    by_invariant: dict[str, list[int]] = attrs.field(factory=dict)
+    reached: Counter[str] = attrs.field(factory=Counter)
+    kinds_on: Counter[str] = attrs.field(factory=Counter)
+    converged: list[float] = attrs.field(factory=list)
+    first: Result | None = None
+
+    def add(self, result: Result) -> None:
+        self.ran += 1
+        self.reached.update(result.reached)
+        self.kinds_on.update(result.kinds_on)
+        if result.converged_after is not None:
+            self.converged.append(result.converged_after)
+        if not result.ok:
+            self.failed += 1
+            self.by_invariant.setdefault(result.invariant, []).append(result.seed)
+            if self.first is None:
+                self.first = result
+
+
+def results(
+    first: int, count: int, old: frozenset[int], steps: int, swarm: bool, liveness: bool
+) -> Iterator[Result]:
+    for seed in range(first, first + count):
+        yield World(seed, old, steps, swarm=swarm, liveness=liveness).run()
+
+
+def sweep(args: argparse.Namespace, old: frozenset[int], quiet: bool = False) -> Sweep:
+    found = Sweep()
+    for result in results(args.first, args.seeds, old, args.steps, not args.no_swarm, args.liveness):
+        found.add(result)
+        if not result.ok:
+            if not quiet:
+                print(result.report(args.steps), flush=True)
+            if not args.keep_going:
+                break
+    return found
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def run_mutant(mutant: Mutant, first: int, cap: int) -> tuple[Result | None, int, float]:
+    """Sweep seeds first.. with `mutant` applied until one fails (at most `cap`): (that result, seeds run, seconds)."""
+    started = time.monotonic()
+    ran = 0
+    with mutant.applied():
+        for seed in range(first, first + cap):
+            result = World(seed, mutant.old, 40).run()
+            ran += 1
+            if not result.ok:
+                return result, ran, time.monotonic() - started
+    return None, ran, time.monotonic() - started
+
+
+def mutation_row(mutant: Mutant, result: Result | None, ran: int, seconds: float) -> str:
+    if result is not None:
+        caught, invariant, seed = "yes", result.invariant, str(result.seed)
+    else:
+        caught, invariant, seed = "no", "", "-"
+    why = "" if result is not None or not mutant.unseen else f" ({mutant.unseen})"
+    if result is None and not ran:
+        caught = "no: not run"
+    return f"| {mutant.name} | {caught} | {invariant}{why} | {seed} | {ran} | {seconds:.1f} |"
+
+
+MUTATION_HEADER = (
+    "| mutant | caught | invariant that caught it | first failing seed | seeds run | seconds |\n|---|---|---|---|---|---|"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--seed", type=int, help="replay one seed and print its trace")
     group.add_argument("--seeds", type=int, help="run seeds 0..N-1 (from --first)")
+    group.add_argument("--mutants", action="store_true", help="run every member of the mutation set (sim/mutations.py)")
+    group.add_argument("--list-mutants", action="store_true", help="list the mutation set")
     parser.add_argument("--first", type=int, default=0, help="the first seed of a sweep")
     parser.add_argument("--old", type=parse_old, default=frozenset(), help="run old behaviours: 1,2,3,4,5,7,11 or all")
+    parser.add_argument("--mutant", choices=sorted(BY_NAME), help="apply one member of the mutation set")
+    parser.add_argument("--seeds-per", type=int, default=300, help="with --mutants: at most this many seeds each")
+    parser.add_argument("--all", action="store_true", help="with --mutants: also sweep the members the sim cannot see")
+    parser.add_argument("--no-swarm", action="store_true", help="every fault kind on in every seed")
+    parser.add_argument("--liveness", action="store_true", help="faults stop, the service must converge in a bound")
+    parser.add_argument("--no-sometimes", action="store_true", help="a sweep does not fail on an item not reached")
     parser.add_argument("--steps", type=int, default=40, help="steps shown in a failing seed's trace")
     parser.add_argument("--grep", default="", help="with --seed: show every step (not only the last) containing this")
     parser.add_argument("--keep-going", action="store_true", help="a sweep reports every failing seed, not the first")
     args = parser.parse_args(argv)
+    mutant = BY_NAME[args.mutant] if args.mutant else None
+    old = args.old | (mutant.old if mutant else frozenset())
+    if args.list_mutants:
+        for member in MUTANTS:
+            print(f"{member.name:<30} {member.origin}: {member.what}" + (f" [{member.unseen}]" if member.unseen else ""))
+        return 0
+    if args.mutants:
+        started = time.monotonic()
+        print(MUTATION_HEADER, flush=True)
+        for member in MUTANTS:
+            if member.unseen.startswith("not run") and not args.all:
+                print(mutation_row(member, None, 0, 0.0), flush=True)
+                continue
+            print(mutation_row(member, *run_mutant(member, args.first, args.seeds_per)), flush=True)
+        print(f"{len(MUTANTS)} mutants, {time.monotonic() - started:.1f} s")
+        return 0
     if args.seed is not None:
-        result = World(args.seed, args.old, 10**7 if args.grep else args.steps).run()
+        world = World(
+            args.seed, old, 10**7 if args.grep else args.steps, swarm=not args.no_swarm, liveness=args.liveness
+        )
+        if mutant is not None:
+            with mutant.applied():
+                result = world.run()
+        else:
+            result = world.run()
         if args.grep:
             print("\n".join(line for line in result.trace if args.grep in line))
         print(result.report(args.steps))
+        print(f"  fault kinds on: {', '.join(sorted(result.kinds_on))}")
+        if result.converged_after is not None:
+            print(f"  converged {result.converged_after:.1f} s after the faults stopped")
         return 0 if result.ok else 1
-    started, failed = time.monotonic(), 0
-    by_invariant: dict[str, list[int]] = {}
-    for seed in range(args.first, args.first + args.seeds):
-        result = World(seed, args.old, args.steps).run()
-        if not result.ok:
-            failed += 1
-            by_invariant.setdefault(result.invariant, []).append(seed)
-            print(result.report(args.steps), flush=True)
-            if not args.keep_going:
-                break
-    ran = seed - args.first + 1
-    for invariant, seeds in sorted(by_invariant.items(), key=lambda item: -len(item[1])):
+    started = time.monotonic()
+    if mutant is not None:
+        with mutant.applied():
+            found = sweep(args, old)
+    else:
+        found = sweep(args, old)
+    for invariant, seeds in sorted(found.by_invariant.items(), key=lambda item: -len(item[1])):
         shown = " ".join(str(seed) for seed in seeds[:10]) + (" ..." if len(seeds) > 10 else "")
         print(f"  {len(seeds):6d} broke {invariant}: seeds {shown}")
-    print(f"{ran} seeds, {failed} failed, {time.monotonic() - started:.1f} s")
-    return 1 if failed else 0
+    status = 1 if found.failed else 0
+    if mutant is None and not found.failed:
+        print(coverage.table(found.reached, found.ran, KIND_NAMES, found.kinds_on))
+        missing = coverage.missing(found.reached, KIND_NAMES)
+        if missing and not args.no_sometimes:
+            print(f"  never reached ({len(missing)}): {'; '.join(missing)}")
+            status = 1
+    if found.converged:
+        times = found.converged
+        print(
+            f"liveness: converged {statistics.median(times):.1f} s (p50), {percentile(times, 0.99):.1f} s (p99), "
+            f"{max(times):.1f} s (max) after the faults stopped at {FAULTS_END:g} s"
+        )
+    print(f"{found.ran} seeds, {found.failed} failed, {time.monotonic() - started:.1f} s")
+    return status
 
 
 if __name__ == "__main__":

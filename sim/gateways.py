@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+import gateways.consul as consul_gateway
 from gateways.errors import consul_leaderless
 from gateways.vault import parsed, scrubbed, shown, vault_words
 from messages.consul_answers import (
@@ -166,7 +167,7 @@ class ConsulCalls:
         if reply.status == 404:
             return CheckPassed() if self.old_check_answers else CheckGone("404: no such check")
         if reply.status == 500 and isinstance(reply.body, str):
-            gone = ("does not have associated TTL",) if self.old_check_answers else ("Unknown check", "associated TTL")
+            gone = ("does not have associated TTL",) if self.old_check_answers else consul_gateway.CHECK_GONE_ANSWERS
             if any(text in reply.body for text in gone):
                 return CheckGone(f"500 {reply.body}"[:200])
         return unreachable(step, reply)

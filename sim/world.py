@@ -23,7 +23,9 @@ from neon_cm.decider import CancelTimer, Log, StartTimer
 from neon_cm.definition import build_nodes, with_nodes
 from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
+from sim import swarm
 from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
+from sim.coverage import Coverage
 from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
 from sim.instance import TEMPLATE, Instance, wire
@@ -60,6 +62,9 @@ OWN_DOCKER_FAILS = 0.15
 DOCKER_TIMEOUT = 10.0
 FOLLOW_MARGIN = 3.5
 MANAGERS, WORKERS = 3, 2
+#: Liveness mode (`World(liveness=True)`, `python -m sim --liveness`): how often convergence is looked at after
+#: FAULTS_END, and the bound it must be reached within (see liveness_bound).
+LIVENESS_STEP = 0.1
 
 
 @attrs.frozen
@@ -75,6 +80,12 @@ class Result:
     faults: tuple[str, ...] = ()
     trace_hash: str = ""
     """A digest of every step the run took (when, who, what it decided on): two runs of one seed give the same."""
+    reached: frozenset[str] = frozenset()
+    """The fault kinds that fired and the decider states and transitions reached (sim/coverage.py)."""
+    kinds_on: frozenset[str] = frozenset()
+    """The fault kinds swarm testing left on in this seed (sim/swarm.py)."""
+    converged_after: float | None = None
+    """Liveness mode: seconds from FAULTS_END until the service converged for good."""
 
     def report(self, steps: int = 40) -> str:
         """A short trace: the seed, its faults, the last steps, and the invariant that failed."""
@@ -97,8 +108,17 @@ class World:
         trace_steps: int = 40,
         scenario: Callable[[World], None] | None = None,
         instances: int | None = None,
+        swarm: bool = True,
+        liveness: bool = False,
     ) -> None:
         self.seed = seed
+        self.coverage = Coverage()
+        self.liveness = liveness
+        """Faults stop at FAULTS_END (the own-Docker fault, which lasts to the end, is not drawn) and the service must
+        converge within liveness_bound(); the time it took is in the result."""
+        self.converged_since: float | None = None
+        self.kinds_on = swarm_kinds(seed) if swarm and scenario is None else frozenset(KIND_NAMES)
+        """The fault kinds this seed may draw (swarm testing: sim/swarm.py)."""
         self.old = old
         """Defects of issue 17 whose old behaviour runs instead of the fix (sim/standin.py, sim/instance.py)."""
         self.rng = rng = random.Random(seed)
@@ -162,8 +182,10 @@ class World:
         self.follow_from: float | None = None
         """With one instance's Docker failing: when the clock of `follows the Swarm` starts (None: not checked)."""
         if scenario is None:
+            self.record("--", "SWARM", f"fault kinds on: {', '.join(sorted(self.kinds_on))}", ())
             self.schedule_faults()
-            self.schedule_own_docker(random.Random(f"own docker {seed}"))
+            if not liveness:
+                self.schedule_own_docker(random.Random(f"own docker {seed}"))
         else:
             scenario(self)  # a regression scenario: its own faults (the seed still draws latencies and the rest)
         self.schedule_checks()
@@ -217,6 +239,9 @@ class World:
     def record(self, instance: str, actor: str, event: Any, effects: Any) -> None:
         self.trace.append((self.loop.now, instance, actor, event, effects))
         self.digest.update(f"{self.loop.now!r} {instance} {actor} {event!r} {effects!r}\n".encode())
+        owner = next((one for one in getattr(self, "instances", ()) if one.name == instance), None)
+        deciding = owner.actors.get(actor) if owner is not None else None
+        self.coverage.saw(actor, event, effects, deciding.state if deciding is not None else None)
 
     # ------------------------------------------------------------------ invariants told by the shells
 
@@ -494,9 +519,11 @@ class World:
 
     def schedule_faults(self) -> None:
         rng = self.rng
+        kinds = [kind for kind in FAULT_KINDS if kind.__name__ in self.kinds_on]
         for _ in range(rng.choice((0, 1, 2, 3, 4, 5, 6))):
             when = rng.uniform(0.5, FAULTS_END)
-            self.inject(when, *rng.choice(FAULT_KINDS)(self, rng))
+            kind = rng.choice(kinds)
+            self.inject(when, *kind(self, rng), kind=kind.__name__)
         self.faults.sort()
 
     def schedule_own_docker(self, rng: random.Random) -> None:
@@ -512,6 +539,7 @@ class World:
             holder = self.consul.holder(now)
             name = holder if holder in {instance.name for instance in self.instances} else self.instances[0].name
             self.own_docker[name] = (kind, now)
+            self.coverage.fault("own_docker")
             self.follow_from = FAULTS_END + DOCKER_TIMEOUT if others else now
             self.record("--", "FAULT", f"{name}'s own Docker {kind} until the end", ())
 
@@ -521,23 +549,27 @@ class World:
         bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
         self.end = max(self.end, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
 
-    def inject(self, when: float, action: Callable[[], None], text: str) -> None:
-        """Schedule a fault at `when`."""
+    def inject(self, when: float, action: Callable[[], None], text: str, kind: str = "") -> None:
+        """Schedule a fault (of `kind`, for the coverage table) at `when`."""
         self.faults.append(f"{when:7.3f} {text}")
-        self.loop.at(when, lambda: self.fault(action, text))
+        self.loop.at(when, lambda: self.fault(action, text, kind))
 
     def lasting(self, seconds: float) -> float:
         """A fault's duration, cut so that it is over when the faults stop (a call it hung still waits out its
         client's timeout after that: 10 s at most, within the time left to converge)."""
         return max(0.0, min(seconds, FAULTS_END - self.loop.now))
 
-    def fault(self, action: Callable[[], None], text: str) -> None:
+    def fault(self, action: Callable[[], None], text: str, kind: str = "") -> None:
         self.record("--", "FAULT", text, ())
+        if kind:
+            self.coverage.fault(kind)
         action()
 
     def run(self) -> Result:
         saved = scale_time()
         try:
+            if self.liveness:
+                self.run_liveness()
             self.loop.run_until(self.end, lambda: None)
             try:
                 self.check_converged()
@@ -557,9 +589,40 @@ class World:
             restore_time(saved)
         if self.trace.maxlen is not None and self.trace.maxlen > 10**6:  # a replay asking for the whole trace
             return attrs.evolve(self.result("", ""), ok=True)
+        converged = None if self.converged_since is None else self.converged_since - FAULTS_END
         return Result(
-            self.seed, True, steps=self.loop.steps, faults=tuple(self.faults), trace_hash=self.digest.hexdigest()
+            self.seed,
+            True,
+            steps=self.loop.steps,
+            faults=tuple(self.faults),
+            trace_hash=self.digest.hexdigest(),
+            reached=frozenset(self.coverage.reached),
+            kinds_on=self.kinds_on,
+            converged_after=converged,
         )
+
+    def run_liveness(self) -> None:
+        """Liveness mode: from FAULTS_END, look every LIVENESS_STEP whether the service has converged (as
+        check_converged judges), until liveness_bound() after FAULTS_END; it must have converged by then and stayed
+        so. `converged_since` is the moment from which it stayed converged."""
+
+        def look() -> None:
+            try:
+                self.check_converged()
+            except Violation:
+                self.converged_since = None
+            else:
+                if self.converged_since is None:
+                    self.converged_since = self.loop.now
+            self.loop.after(LIVENESS_STEP, look)
+
+        self.loop.at(FAULTS_END, look)
+        self.loop.run_until(FAULTS_END + LIVENESS_STEP, lambda: None)
+        self.end = FAULTS_END + liveness_bound(self)
+        self.loop.run_until(self.end + LIVENESS_STEP / 2, lambda: None)
+        if self.converged_since is None:
+            self.check_converged()  # says what is not converged
+            raise Violation("converges within the bound", f"not converged at {self.loop.now:.3f}")
 
     def result(self, invariant: str, text: str) -> Result:
         trace = tuple(
@@ -568,7 +631,16 @@ class World:
             for at, instance, actor, event, effects in self.trace
         )
         return Result(
-            self.seed, False, invariant, text, trace, self.loop.steps, tuple(self.faults), self.digest.hexdigest()
+            self.seed,
+            False,
+            invariant,
+            text,
+            trace,
+            self.loop.steps,
+            tuple(self.faults),
+            self.digest.hexdigest(),
+            frozenset(self.coverage.reached),
+            self.kinds_on,
         )
 
 
@@ -865,3 +937,14 @@ FAULT_KINDS: tuple[Callable[[World, random.Random], Fault], ...] = (
     docker_hang,
     drop,
 )
+
+KIND_NAMES = tuple(sorted({kind.__name__ for kind in FAULT_KINDS}))
+
+
+def swarm_kinds(seed: int) -> frozenset[str]:
+    return swarm.kinds_on(seed, KIND_NAMES)
+
+
+def liveness_bound(world: World) -> float:
+    """TEMP"""
+    return 60.0

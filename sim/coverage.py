@@ -1,0 +1,270 @@
+""""Sometimes" assertions: what a sweep must have reached at least once, in some seed.
+
+An invariant says what must never happen; a sweep that never reached a state the invariants guard proves nothing
+about it. So the world records, per seed, which fault kinds fired and which decider states and transitions were
+reached (`Coverage.saw`, told of every step the shells record), and a sweep fails unless every item of
+`SOMETIMES` (and every fault kind) was reached in at least one seed (`python -m sim --seeds N` prints the table).
+
+Each item is recognised from one decision: the actor that decided, the event, the effects, and the decider's state
+after it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from messages.consul_answers import (
+    CheckGone,
+    ConsulRefused,
+    ConsulUnreachable,
+    DefinitionConflict,
+    DefinitionFenced,
+    DefinitionWritten,
+    HolderRead,
+    SessionGone,
+)
+from messages.docker import DockerUnreachable
+from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.lifecycle import SupervisionGaveUp
+from messages.log import Level
+from messages.vault import UnsealFinished
+from neon_cm.decider import Log, Publish, StartTimer, TimerFired
+from neon_cm.fleet import StartMonitor, StopMonitor
+from neon_cm.handover import STANDBY_KEY
+from neon_cm.keys import LEADER_KEY
+from neon_cm.lease import DEADLINE, Acquire, Release, Stop, Withdraw
+from neon_cm.monitoring import AskUnsealer
+from neon_cm.supervision import Escalate, StartChild, StopChildren
+from neon_cm.unsealing import (
+    FOLLOWER,
+    CancelAttempt,
+    ReadSealStatus,
+    ReadSwitch,
+    ResetProgress,
+    SubmitShare,
+    SwitchRead,
+    SwitchUnreadable,
+    VaultAnswered,
+)
+from neon_cm.vault import NotSent, Rejected
+
+Step = tuple[str, Any, tuple[Any, ...], Any]
+"""(actor, event, effects, state after)."""
+
+
+def published(effects: Iterable[Any], kind: type) -> list[Any]:
+    return [effect.message for effect in effects if isinstance(effect, Publish) and isinstance(effect.message, kind)]
+
+
+def has(effects: Iterable[Any], kind: type, test: Callable[[Any], bool] = lambda _: True) -> bool:
+    return any(isinstance(effect, kind) and test(effect) for effect in effects)
+
+
+def logged(effects: Iterable[Any], level: Level, text: str = "") -> bool:
+    return any(isinstance(effect, Log) and effect.level is level and text in effect.text for effect in effects)
+
+
+def lost(effects: Iterable[Any]) -> bool:
+    return bool(published(effects, LostLeadership))
+
+
+def interfered(state: Any) -> bool:
+    attempts = getattr(state, "attempts", {})
+    return any(attempt.interfered > 0 for attempt in attempts.values())
+
+
+@attrs.frozen
+class Sometimes:
+    """A state or transition some seed of a sweep must reach."""
+
+    group: str
+    name: str
+    actor: str
+    """The deciding actor's kind (`vault-monitor` for every monitor; `*` for the supervisors)."""
+    test: Callable[[Any, tuple[Any, ...], Any], bool]
+    """(event, effects, state after) -> reached."""
+
+
+SUPERVISORS = ("service", "vault", "definition", "vault-monitors")
+
+SOMETIMES: tuple[Sometimes, ...] = (
+    # ---- the lease (neon_cm/lease.py)
+    Sometimes("lease", "acquired", "leadership", lambda e, fx, s: bool(published(fx, BecameLeader))),
+    Sometimes("lease", "extended", "leadership", lambda e, fx, s: bool(published(fx, LeaseExtended))),
+    Sometimes("lease", "standing by", "leadership", lambda e, fx, s: bool(published(fx, StandingBy))),
+    Sometimes("lease", "lost by deadline", "leadership", lambda e, fx, s: e == TimerFired(DEADLINE) and lost(fx)),
+    Sometimes("lease", "lost by holder read", "leadership", lambda e, fx, s: isinstance(e, HolderRead) and lost(fx)),
+    Sometimes(
+        "lease",
+        "lost: pass after the deadline",
+        "leadership",
+        lambda e, fx, s: type(e).__name__ == "CheckPassed" and lost(fx),
+    ),
+    Sometimes("lease", "check gone", "leadership", lambda e, fx, s: isinstance(e, CheckGone)),
+    Sometimes("lease", "session gone", "leadership", lambda e, fx, s: isinstance(e, SessionGone)),
+    Sometimes(
+        "lease",
+        "Consul unreachable (outage)",
+        "leadership",
+        lambda e, fx, s: isinstance(e, ConsulUnreachable) and not e.leaderless,
+    ),
+    Sometimes(
+        "lease", "Consul election", "leadership", lambda e, fx, s: isinstance(e, ConsulUnreachable) and e.leaderless
+    ),
+    Sometimes("lease", "Consul refused (403)", "leadership", lambda e, fx, s: isinstance(e, ConsulRefused)),
+    Sometimes(
+        "lease", "standby offer", "leadership", lambda e, fx, s: has(fx, Acquire, lambda a: a.key == STANDBY_KEY)
+    ),
+    Sometimes("lease", "handover", "leadership", lambda e, fx, s: has(fx, Withdraw, lambda w: w.key == LEADER_KEY)),
+    Sometimes("lease", "released on stop", "leadership", lambda e, fx, s: isinstance(e, Stop) and has(fx, Release)),
+    # ---- unsealing (neon_cm/unsealing.py)
+    Sometimes(
+        "unsealing",
+        "attempt started",
+        "unsealer",
+        lambda e, fx, s: isinstance(e, SwitchRead) and has(fx, ReadSealStatus),
+    ),
+    Sometimes(
+        "unsealing",
+        "unseal on takeover",
+        "unsealer",
+        lambda e, fx, s: isinstance(e, (BecameLeader, LeaseExtended)) and has(fx, ReadSwitch),
+    ),
+    Sometimes("unsealing", "share sent", "unsealer", lambda e, fx, s: has(fx, SubmitShare)),
+    Sometimes(
+        "unsealing",
+        "unsealed",
+        "unsealer",
+        lambda e, fx, s: any(f.unsealed for f in published(fx, UnsealFinished)),
+    ),
+    Sometimes(
+        "unsealing",
+        "combination refused",
+        "unsealer",
+        lambda e, fx, s: isinstance(e, VaultAnswered) and isinstance(e.answer, Rejected),
+    ),
+    Sometimes(
+        "unsealing",
+        "keys refused",
+        "unsealer",
+        lambda e, fx, s: any(f.keys_refused for f in published(fx, UnsealFinished)),
+    ),
+    Sometimes("unsealing", "reset of another's progress", "unsealer", lambda e, fx, s: has(fx, ResetProgress)),
+    Sometimes(
+        "unsealing",
+        "progress resumed after interference",
+        "unsealer",
+        lambda e, fx, s: has(fx, SubmitShare) and interfered(s),
+    ),
+    Sometimes(
+        "unsealing",
+        "follower wait",
+        "unsealer",
+        lambda e, fx, s: has(fx, StartTimer, lambda t: t.key.startswith(FOLLOWER)),
+    ),
+    Sometimes("unsealing", "attempt cancelled", "unsealer", lambda e, fx, s: has(fx, CancelAttempt)),
+    Sometimes(
+        "unsealing",
+        "share not sent (deadline or cancel)",
+        "unsealer",
+        lambda e, fx, s: isinstance(e, VaultAnswered) and isinstance(e.answer, NotSent),
+    ),
+    Sometimes("unsealing", "switch unreadable", "unsealer", lambda e, fx, s: isinstance(e, SwitchUnreadable)),
+    # ---- supervision (neon_cm/supervision.py)
+    Sometimes(
+        "supervision",
+        "restart",
+        "*",
+        lambda e, fx, s: isinstance(e, TimerFired) and has(fx, StartChild),
+    ),
+    Sometimes("supervision", "group restart (rest-for-one)", "*", lambda e, fx, s: has(fx, StopChildren)),
+    Sometimes("supervision", "escalate", "*", lambda e, fx, s: has(fx, Escalate)),
+    Sometimes("supervision", "give up (health red)", "*", lambda e, fx, s: bool(published(fx, SupervisionGaveUp))),
+    # ---- publishing (neon_cm/publishing.py)
+    Sometimes("publishing", "written", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionWritten)),
+    Sometimes("publishing", "fenced", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionFenced)),
+    Sometimes("publishing", "conflict", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionConflict)),
+    Sometimes(
+        "publishing",
+        "lease ended before the write",
+        "definition-publisher",
+        lambda e, fx, s: logged(fx, Level.WARN, "ended before the write"),
+    ),
+    # ---- monitoring, the fleet, the listing
+    Sometimes("monitoring", "problem reported at ERROR", "vault-monitor", lambda e, fx, s: logged(fx, Level.ERROR)),
+    Sometimes(
+        "monitoring", "told at INFO by a standby", "vault-monitor", lambda e, fx, s: logged(fx, Level.INFO, "standing by")
+    ),
+    Sometimes("monitoring", "asked the Unsealer", "vault-monitor", lambda e, fx, s: has(fx, AskUnsealer)),
+    Sometimes("fleet", "monitor started", "vault-fleet", lambda e, fx, s: has(fx, StartMonitor)),
+    Sometimes("fleet", "monitor stopped", "vault-fleet", lambda e, fx, s: has(fx, StopMonitor)),
+    Sometimes("listing", "listing failed", "swarm-watcher", lambda e, fx, s: isinstance(e, DockerUnreachable)),
+)
+
+BY_ACTOR: dict[str, list[Sometimes]] = {}
+for _item in SOMETIMES:
+    BY_ACTOR.setdefault(_item.actor, []).append(_item)
+
+#: The world's own events, recognised by their trace text (actor "--").
+CONTAINER_RESTART = "the container restarts"
+
+
+def label(item: Sometimes) -> str:
+    return f"{item.group}: {item.name}"
+
+
+class Coverage:
+    """What one seed reached: `fault: <kind>` for every fault kind that fired, `<group>: <item>` for the rest."""
+
+    def __init__(self) -> None:
+        self.reached: set[str] = set()
+        self.pending: dict[str, list[Sometimes]] = {kind: list(items) for kind, items in BY_ACTOR.items()}
+
+    def fault(self, kind: str) -> None:
+        self.reached.add(f"fault: {kind}")
+
+    def saw(self, actor: str, event: Any, effects: Any, state: Any) -> None:
+        if actor == "--":
+            if isinstance(event, str) and CONTAINER_RESTART in event:
+                self.reached.add("supervision: container restart")
+            return
+        kind = "*" if actor in SUPERVISORS else actor.split(":", 1)[0]
+        items = self.pending.get(kind)
+        if not items:
+            return
+        fx = tuple(effects) if isinstance(effects, (tuple, list)) else ()
+        for item in list(items):
+            if item.test(event, fx, state):
+                self.reached.add(label(item))
+                items.remove(item)
+
+
+def expected(fault_kinds: Iterable[str]) -> list[str]:
+    """Every item a sweep must reach: each fault kind, each decider item, the container restart."""
+    return [
+        *(f"fault: {kind}" for kind in fault_kinds),
+        *(label(item) for item in SOMETIMES),
+        "supervision: container restart",
+    ]
+
+
+def table(counts: Counter[str], seeds: int, fault_kinds: Iterable[str], kinds_on: Counter[str]) -> str:
+    """The coverage table: per item, in how many seeds it was reached (and, per fault kind, how many seeds had it
+    switched on by swarm testing)."""
+    lines = [f"coverage of {seeds} seeds (seeds reaching each; fault kinds: seeds with the kind on | fired):"]
+    for item in expected(fault_kinds):
+        mark = "  " if counts[item] else "!!"
+        if item.startswith("fault: "):
+            kind = item.removeprefix("fault: ")
+            lines.append(f"  {mark} {item:<52} {kinds_on[kind]:>7} | {counts[item]:>7}")
+        else:
+            lines.append(f"  {mark} {item:<52} {'':>7}   {counts[item]:>7}")
+    return "\n".join(lines)
+
+
+def missing(counts: Counter[str], fault_kinds: Iterable[str]) -> list[str]:
+    return [item for item in expected(fault_kinds) if not counts[item]]

@@ -1,0 +1,392 @@
+"""The mutation set: old behaviours and small faults put back, one at a time, into the code that ships.
+
+Each member (`Mutant`) is a patch of production code (neon_cm/*.py deciders, gateways/*.py, actors/*.py), applied
+for a run and undone after (`with mutant.applied(): ...`), or one of issue 17's old behaviours that the sim's
+stand-ins still carry (`World(old=...)`, `--old`). The sweep, by itself, must catch every member it runs
+(`python -m sim --mutants`; tests/test_sim_mutations.py). A member whose code the sim does not run yet (an actor
+shell, a gateway's transport) or whose input the world never makes says so in `unseen`: it is reported as not
+caught, never counted as caught.
+
+A patch is one of:
+- `Rewrite`: a function's or method's own source with one small text replaced, compiled in its module (so a change
+  to the code that the mutant no longer matches fails loudly instead of mutating nothing);
+- `Replace`: a module's or class's attribute (a constant, a function) set to another value.
+
+Either is undone after the run. A function is replaced wherever a production module (or, for a callable, a sim
+module) bound it by name (`from neon_cm.vault import vault_url`); a constant only in production modules, so the
+invariants (sim/world.py) keep their own reading of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+#: The packages whose names a patch may rebind (the code that ships).
+PRODUCTION = ("neon_cm", "gateways", "actors", "messages", "neon_cm_main")
+#: Where a replaced function is also rebound (the sim calls some of the gateways' helpers itself).
+SIM = ("sim",)
+
+#: `unseen` of a member whose code the simulator does not run yet: the actor shells and the gateways' transports are
+#: sim/shell.py's and sim/gateways.py's re-implementations until they are replaced by the real ones (issue 26).
+NOT_RUN = "not run by the sim yet"
+
+
+@attrs.frozen
+class Rewrite:
+    """Replace `old` (exactly once) by `new` in the source of `target` (`module:Qual.name`)."""
+
+    target: str
+    old: str
+    new: str
+    also: tuple[tuple[str, str], ...] = ()
+    """More (old, new) replacements in the same source."""
+
+
+@attrs.frozen
+class Replace:
+    """Set `target` (`module:NAME` or `module:Class.attr`) to `value`."""
+
+    target: str
+    value: Any
+
+
+Patch = Rewrite | Replace
+
+
+@attrs.frozen
+class Mutant:
+    """One member of the mutation set."""
+
+    name: str
+    what: str
+    """The old behaviour or the fault, in words."""
+    origin: str
+    """Where it comes from: issue 17's defect N, issue 26's defect N, issue 26's surviving mutations."""
+    patches: tuple[Patch, ...] = ()
+    old: frozenset[int] = frozenset()
+    """Issue 17's defects whose old behaviour the sim's stand-ins run (`World(old=...)`)."""
+    unseen: str = ""
+    """Why the sweep cannot catch it yet ("" when it should): NOT_RUN and what it would take."""
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        """The patches applied for the block, undone after (also when it raises)."""
+        with contextlib.ExitStack() as stack:
+            for patch in self.patches:
+                stack.enter_context(apply(patch))
+            yield
+
+
+# --------------------------------------------------------------------------- applying a patch
+
+
+def resolve(target: str) -> tuple[Any, str, Any]:
+    """(owner, attribute name, module) of `module:Name` or `module:Class.attr`."""
+    module_name, _, path = target.partition(":")
+    module = importlib.import_module(module_name)
+    owner: Any = module
+    *parents, name = path.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent)
+    if not hasattr(owner, name):
+        raise LookupError(f"mutant target {target} does not exist")
+    return owner, name, module
+
+
+def rewritten(rewrite: Rewrite) -> Any:
+    """The function at `rewrite.target` compiled from its source with each old text replaced by its new one."""
+    target = rewrite.target
+    owner, name, module = resolve(target)
+    original = inspect.getattr_static(owner, name)
+    function = original.__func__ if isinstance(original, (staticmethod, classmethod)) else original
+    source = textwrap.dedent(inspect.getsource(function))
+    for old, new in ((rewrite.old, rewrite.new), *rewrite.also):
+        if source.count(old) != 1:
+            raise LookupError(f"mutant target {target}: {old!r} found {source.count(old)} times, not once")
+        source = source.replace(old, new)
+    if "super()" in source and inspect.isclass(owner):
+        source = source.replace("super()", f"super({owner.__name__}, self)")  # no __class__ cell outside the class
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<mutant of {target}>", "exec"), module.__dict__, namespace)  # noqa: S102
+    made = namespace[function.__name__]
+    if isinstance(original, staticmethod):
+        return staticmethod(made.__func__ if isinstance(made, staticmethod) else made)
+    if isinstance(original, classmethod):
+        return classmethod(made.__func__ if isinstance(made, classmethod) else made)
+    return made
+
+
+@contextlib.contextmanager
+def apply(patch: Patch) -> Iterator[None]:
+    owner, name, _ = resolve(patch.target)
+    original = inspect.getattr_static(owner, name)
+    value = rewritten(patch) if isinstance(patch, Rewrite) else patch.value
+    places = [(owner, name)]
+    if inspect.ismodule(owner) and callable(original):
+        # Every module that bound the same function by name (`from neon_cm.vault import vault_url`); a constant is
+        # set in its own module only (a float can be the very object another module's constant is).
+        prefixes = PRODUCTION + SIM
+        for module_name, module in sorted(sys.modules.items()):
+            if module is owner or not module_name.startswith(prefixes):
+                continue
+            for bound, thing in list(vars(module).items()):
+                if thing is original and not bound.startswith("__"):
+                    places.append((module, bound))
+    saved = [(place, attr, inspect.getattr_static(place, attr)) for place, attr in places]
+    try:
+        for place, attr in places:
+            setattr(place, attr, value)
+        yield
+    finally:
+        for place, attr, before in saved:
+            setattr(place, attr, before)
+
+
+# --------------------------------------------------------------------------- the members
+
+OLD = "issue 17 (the sim's stand-ins: --old)"
+D26 = "issue 26 defect"
+SURVIVED = "issue 26 (survived the first mutation check)"
+
+
+def no_wait_publish(self: Any, message: Any) -> None:
+    """actors/leadership.Leadership.publish before issue 26's defect 2: LostLeadership told on stop without waiting
+    for the subscribers to have handled it (the lock is released right after)."""
+    from actors.base import DecidingActor  # noqa: PLC0415 -- only when the mutant runs
+
+    DecidingActor.publish(self, message)
+
+
+def never_retired(self: Any) -> None:
+    """actors/vault_monitor.Retirement.retire before issue 26's defect 5: a stopped monitor's late probe still tells."""
+
+
+def hostname_only(node: Any, shared: bool) -> str:
+    """neon_cm/fleet.monitored_name before issue 26's defect 6: two managers with one hostname share one name."""
+    return str(node.hostname.lower())
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # ---- issue 17's old behaviours, in the sim's stand-ins (sim/instance.py, sim/standin.py, sim/gateways.py)
+    Mutant(
+        "old-1",
+        "500 `Unknown check` read as an outage and a 404 as a pass (sim/gateways.py's ConsulCalls)",
+        f"{OLD} defect 1",
+        old=frozenset({1}),
+    ),
+    Mutant("old-2", "a new restart timer makes every older pending restart stale", f"{OLD} defect 2", old=frozenset({2})),
+    Mutant(
+        "old-3",
+        "a crashed Leadership tells no one; the publisher ignores BecameLeader while leading",
+        f"{OLD} defect 3",
+        old=frozenset({3}),
+    ),
+    Mutant("old-4", "the monitor's gateway raises on 503 `null`", f"{OLD} defect 4", old=frozenset({4})),
+    Mutant("old-5", "the lock checked only when an unseal attempt starts", f"{OLD} defect 5", old=frozenset({5})),
+    Mutant("old-7", "the decoded base cached by ModifyIndex alone", f"{OLD} defect 7", old=frozenset({7})),
+    Mutant("old-11", "shares always tried in the credentials' order", f"{OLD} defect 11", old=frozenset({11})),
+    # ---- issue 26's eight defects and the session-death gap, written back into the code that fixed them
+    Mutant(
+        "session-death",
+        "a pass while active extends the lease without reading the lock after it (neon_cm/lease.py before 1daab1e)",
+        "issue 26 (the session-death gap)",
+        (
+            Rewrite(
+                "neon_cm.lease:Lease.passed",
+                'return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (ReadHolder(LEADER_KEY),)',
+                "return self.confirmed(now)",
+            ),
+        ),
+    ),
+    Mutant(
+        "d1-slow-pass",
+        "a pass (or lock read) answered after the deadline still extends the lease (neon_cm/lease.py before f002f6f)",
+        f"{D26} 1",
+        (
+            Rewrite("neon_cm.lease:Lease.passed", "if now >= self.valid_until:", "if False:"),
+            Rewrite("neon_cm.lease:Lease.confirmed", "if now >= self.valid_until:", "if False:"),
+        ),
+        unseen=(
+            "every simulated call answers in 1-8 ms, so no pass is answered past a deadline it started before "
+            "(needs the latency tails of the simulated transport)"
+        ),
+    ),
+    Mutant(
+        "d2-share-after-deadline",
+        "the share's body written whatever the time once connected (gateways/vault.py DeadlineBody before 45bad42)",
+        f"{D26} 2",
+        (
+            Rewrite(
+                "gateways.vault:DeadlineBody.read",
+                "if self.data.tell() == 0 and time.monotonic() >= self.not_after:",
+                "if False:",
+            ),
+        ),
+        unseen=f"{NOT_RUN}: gateways/vault.py's transport (the sim's VaultCalls answers without it)",
+    ),
+    Mutant(
+        "d2-stop-without-waiting",
+        "Leadership's stop releases the lock right after telling LostLeadership (actors/leadership.py before 45bad42)",
+        f"{D26} 2",
+        (Replace("actors.leadership:Leadership.publish", no_wait_publish),),
+        unseen=f"{NOT_RUN}: actors/leadership.py (sim/shell.py's cleanup stands in for it)",
+    ),
+    Mutant(
+        "d3-index-0-loop",
+        "an answer with X-Consul-Index 0 kept as the index: the watch reads in a loop (neon_cm/watching.py)",
+        f"{D26} 3",
+        (Rewrite("neon_cm.watching:Watched.answered", "if read.index < 1:", "if False:"),),
+        unseen=f"{NOT_RUN}: actors/consul_watch.py (the settings are a stand-in, sim/standin.py)",
+    ),
+    Mutant(
+        "d4-recursion-error",
+        "JSON nested too deep raises RecursionError out of the Vault gateway (gateways/vault.py before 56056b9)",
+        f"{D26} 4",
+        (Rewrite("gateways.vault:VaultGateway.request", "except RecursionError:", "except ZeroDivisionError:"),),
+        unseen=f"{NOT_RUN}: gateways/vault.py's request (and the simulated Vault never nests its JSON)",
+    ),
+    Mutant(
+        "d5-stopped-monitor-publishes",
+        "a retired monitor's late probe still publishes (actors/vault_monitor.py before 3147b99)",
+        f"{D26} 5",
+        (Replace("actors.vault_monitor:Retirement.retire", never_retired),),
+        unseen=f"{NOT_RUN}: actors/vault_monitor.py (and no simulated probe outlasts the stop budget)",
+    ),
+    Mutant(
+        "d6-one-hostname",
+        "two managers with one hostname known by it alone downstream (neon_cm/fleet.py before e94c8e0)",
+        f"{D26} 6",
+        (Replace("neon_cm.fleet:monitored_name", hostname_only),),
+        unseen="the simulated Swarm never has two managers with one hostname (its Vaults are keyed by hostname)",
+    ),
+    Mutant(
+        "d7-share-in-refusal",
+        "an unseal answer other than 400/500 keeps the share unscrubbed (gateways/vault.py before 56056b9)",
+        f"{D26} 7",
+        (
+            Rewrite(
+                "gateways.vault:VaultGateway.unseal",
+                "scrub=share",
+                "scrub=None",
+                also=(('Garbage(scrubbed(f"unseal answered {shown(status, body)}", share))', 'Garbage(f"unseal answered {shown(status, body)}")'),),
+            ),
+        ),
+        unseen=f"{NOT_RUN}: gateways/vault.py's unseal (and no simulated answer echoes a share)",
+    ),
+    Mutant(
+        "d8-unchecked-hostname",
+        "a Vault URL built from a hostname holding `@`, `/` or `:` (neon_cm/vault.py before 692eef7)",
+        f"{D26} 8",
+        (
+            Rewrite(
+                "neon_cm.vault:vault_url",
+                'if "{hostname}" in template and not HOST_NAME.fullmatch(node.hostname):',
+                "if False:",
+            ),
+        ),
+        unseen="the simulated Swarm's hostnames are all host names",
+    ),
+    # ---- issue 26's surviving mutations
+    Mutant(
+        "consul-unknown-check",
+        "500 `Unknown check` no longer read as the check gone (gateways/consul.py CHECK_GONE_ANSWERS)",
+        SURVIVED,
+        (Replace("gateways.consul:CHECK_GONE_ANSWERS", ("does not have associated TTL",)),),
+    ),
+    Mutant(
+        "lock-delay-dropped",
+        "lock_delay=0 dropped from the session create: Consul's default 15 s delays a takeover (gateways/consul.py)",
+        SURVIVED,
+        (Rewrite("gateways.consul:ConsulGateway.create_session", ", lock_delay=0", ""),),
+        unseen=f"{NOT_RUN}: gateways/consul.py's session create (and the simulated Consul has no lock-delay)",
+    ),
+    Mutant(
+        "per-share-lease-check",
+        "a share or reset decided while the lease has run out, if one was told (neon_cm/unsealing.py)",
+        SURVIVED,
+        (
+            Rewrite("neon_cm.unsealing:Unsealing.next_share", "if not self.holds_lease(now):", "if self.lease_until is None:"),
+            Rewrite("neon_cm.unsealing:Unsealing.reset", "if not self.holds_lease(now):", "if self.lease_until is None:"),
+        ),
+        unseen=(
+            "the node thread's own check of not_after (sim/instance.py, as actors/unsealer.py) stops every such "
+            "share: a backup that only matters with a slow transport"
+        ),
+    ),
+    Mutant(
+        "valid-until-guard",
+        "the definition written on `leading` alone, not `now < valid_until` (neon_cm/publishing.py)",
+        SURVIVED,
+        (
+            Rewrite(
+                "neon_cm.publishing:Publishing.read",
+                "if not (state.leading and now < state.valid_until):",
+                "if not state.leading:",
+            ),
+        ),
+        unseen="Consul's check-session fences every write of a lost lock; the guard is a backup",
+    ),
+    Mutant(
+        "deadline-timer",
+        "the lease's deadline timer steps nothing down (neon_cm/lease.py deadline_passed)",
+        SURVIVED,
+        (Rewrite("neon_cm.lease:Lease.deadline_passed", "if not self.leading:", "if True:"),),
+        unseen=(
+            "the publisher and the Unsealer keep the deadline themselves (valid_until, their own timer), and in the "
+            "sim a decision is instantaneous: the step-down's timer is a backup"
+        ),
+    ),
+    Mutant(
+        "lease-margin",
+        "no margin: the lease runs to the moment the check can expire (neon_cm/lease.py GIVE_UP_SECONDS)",
+        SURVIVED,
+        (Replace("neon_cm.lease:GIVE_UP_SECONDS", 3.0),),
+        unseen="a pass reaches the simulated Consul within 8 ms of its start, so the check expires after the lease",
+    ),
+    Mutant(
+        "reporting-role",
+        "a standby that becomes the reporter keeps the problem it told at INFO as already said (neon_cm/monitoring.py)",
+        SURVIVED,
+        (
+            Rewrite(
+                "neon_cm.monitoring:VaultMonitoring.role_told",
+                "after = attrs.evolve(after, problem=None)",
+                "pass",
+            ),
+        ),
+    ),
+    Mutant(
+        "intensity-bound",
+        "no restart intensity: a supervisor never gives up (neon_cm/supervision.py)",
+        SURVIVED,
+        (Rewrite("neon_cm.supervision:Supervision.died", "if len(history) >= self.intensity[0]:", "if False:"),),
+    ),
+    Mutant(
+        "nonce-check",
+        "a share's answer in another unseal nonce taken as progress of ours (neon_cm/unsealing.py share_taken)",
+        SURVIVED,
+        (
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.share_taken",
+                "if status.progress == 0 or (attempt.nonce and status.nonce != attempt.nonce):",
+                "if status.progress == 0:",
+            ),
+        ),
+    ),
+    Mutant(
+        "reminders",
+        "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
+        SURVIVED,
+        (Replace("neon_cm.unsealing:REMINDER_SECONDS", 0.0),),
+    ),
+)
+
+BY_NAME = {mutant.name: mutant for mutant in MUTANTS}
