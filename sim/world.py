@@ -65,6 +65,8 @@ MANAGERS, WORKERS = 3, 2
 #: Liveness mode (`World(liveness=True)`, `python -m sim --liveness`): how often convergence is looked at after
 #: FAULTS_END, and the bound it must be reached within (see liveness_bound).
 LIVENESS_STEP = 0.1
+#: A standby's lock step (neon_cm/lease.py STANDBY_SECONDS).
+STANDBY_STEP = 0.5
 
 
 @attrs.frozen
@@ -603,10 +605,11 @@ class World:
 
     def run_liveness(self) -> None:
         """Liveness mode: from FAULTS_END, look every LIVENESS_STEP whether the service has converged (as
-        check_converged judges), until liveness_bound() after FAULTS_END; it must have converged by then and stayed
-        so. `converged_since` is the moment from which it stayed converged."""
-
-        def look() -> None:
+        check_converged judges); it must be converged within liveness_bound() of FAULTS_END and stay so for
+        SETTLE more (then the run ends). `converged_since` is the moment from which it stayed converged."""
+        self.loop.run_until(FAULTS_END, lambda: None)
+        deadline = FAULTS_END + liveness_bound(self)
+        while self.loop.now < deadline + LIVENESS_STEP / 2:
             try:
                 self.check_converged()
             except Violation:
@@ -614,15 +617,16 @@ class World:
             else:
                 if self.converged_since is None:
                     self.converged_since = self.loop.now
-            self.loop.after(LIVENESS_STEP, look)
-
-        self.loop.at(FAULTS_END, look)
-        self.loop.run_until(FAULTS_END + LIVENESS_STEP, lambda: None)
-        self.end = FAULTS_END + liveness_bound(self)
-        self.loop.run_until(self.end + LIVENESS_STEP / 2, lambda: None)
+                if self.loop.now - self.converged_since >= settle(self):
+                    break
+            self.loop.run_until(self.loop.now + LIVENESS_STEP, lambda: None)
         if self.converged_since is None:
             self.check_converged()  # says what is not converged
-            raise Violation("converges within the bound", f"not converged at {self.loop.now:.3f}")
+            raise Violation(
+                "converges within the bound",
+                f"not converged {liveness_bound(self):.1f} s after the faults stopped at {FAULTS_END:g} s",
+            )
+        self.end = self.loop.now
 
     def result(self, invariant: str, text: str) -> Result:
         trace = tuple(
@@ -946,5 +950,32 @@ def swarm_kinds(seed: int) -> frozenset[str]:
 
 
 def liveness_bound(world: World) -> float:
-    """TEMP"""
-    return 60.0
+    """How long after FAULTS_END the service must have converged (liveness mode), from the sim's timeouts, polls and
+    backoffs, as a chain of waits that can follow one another:
+
+    1. CONSUL_TIMEOUT (10 s): a call a hang held when the faults stopped is answered by its client's timeout (the
+       longest: Consul's and Docker's 10 s; the lock's 1 s, Vault's 5 s). Everything else a fault started is over
+       within it: a crash loop ends at FAULTS_END, a pending restart fires within the longest backoff (4 s), a
+       container whose health turned red restarts 3 s later.
+    2. CHECK_TTL + STANDBY_SECONDS + 1 s (4.5 s): the lock. A holder that stopped passing (its Consul calls failed)
+       loses it when its check expires, and a standby takes it at its next step; 1 s for the lock's own calls.
+    3. 3 x the longest Vault poll: unsealing. A monitor whose request was lost (a crashed or restarted Unsealer, a
+       dropped message, a switch read that hung) asks again only two polls after it asked (UNSEAL_ANSWER_SECONDS),
+       and sees the Vault unsealed at the poll after; a raft follower's background unseal (1.5 s at most) is
+       within the follower wait (3 s < a poll). The definition needs less: the next listing (one node poll, at
+       most 4 s) once the lock is held.
+    4. With a bad share among the credentials: 2 x (threshold + 1) Vault polls more, as check_converged allows
+       (each refused combination costs a poll, for the first node and then for the followers that join it).
+
+    With the default 3 s polls: 10 + 4.5 + 9 = 23.5 s (26.5 s when a settings change made a poll 4 s).
+    """
+    poll = world.longest_vault_poll
+    bound = DOCKER_TIMEOUT + CHECK_TTL + STANDBY_STEP + 1.0 + 3 * poll
+    if world.bad_share:
+        bound += 2 * (THRESHOLD + 1) * poll
+    return bound
+
+
+def settle(world: World) -> float:
+    """Liveness mode: converged this long (two Vault polls and the check's TTL) counts as converged for good."""
+    return 2 * world.longest_vault_poll + CHECK_TTL
