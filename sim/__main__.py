@@ -35,6 +35,8 @@ class Sweep:
     reached: Counter[str] = attrs.field(factory=Counter)
     kinds_on: Counter[str] = attrs.field(factory=Counter)
     converged: list[float] = attrs.field(factory=list)
+    slowest: tuple[float, int] = (0.0, -1)
+    """Liveness mode: the longest time to converge and its seed."""
     first: Result | None = None
 
     def add(self, result: Result) -> None:
@@ -43,6 +45,7 @@ class Sweep:
         self.kinds_on.update(result.kinds_on)
         if result.converged_after is not None:
             self.converged.append(result.converged_after)
+            self.slowest = max(self.slowest, (result.converged_after, result.seed))
         if not result.ok:
             self.failed += 1
             self.by_invariant.setdefault(result.invariant, []).append(result.seed)
@@ -177,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         times = found.converged
         print(
             f"liveness: converged {statistics.median(times):.1f} s (p50), {percentile(times, 0.99):.1f} s (p99), "
-            f"{max(times):.1f} s (max) after the faults stopped at {FAULTS_END:g} s"
+            f"{max(times):.1f} s (max, seed {found.slowest[1]}) after the faults stopped at {FAULTS_END:g} s; "
+            f"{sum(1 for t in times if t > 0)} of {len(times)} seeds were not converged at once"
         )
     print(f"{found.ran} seeds, {found.failed} failed, {time.monotonic() - started:.1f} s")
     return status
