@@ -22,6 +22,9 @@ CAP = 300
 #: transport exercises. Remove a name when the sim catches it (tests/test_sim_mutations.py then says so).
 UNCAUGHT = frozenset(
     {
+        "old-3",
+        "nonce-check",
+        "reporting-role",
         "d1-slow-pass",
         "d2-share-after-deadline",
         "d2-stop-without-waiting",
