@@ -1,5 +1,7 @@
 """A simulated Consul 1.8 (its servers as one, one agent): KV with indexes and cas, sessions bound to TTL checks, locks,
-transactions with check-session, agent restarts that lose checks, restarts with or without state, outages.
+transactions with check-session, agent restarts that lose checks, restarts with or without state, outages, an
+agent leaving the cluster, snapshot restores, lock-delay. Its HTTP face (`handle`, sim/http.py) answers the real
+gateway's requests through sim/transport.py: blocking queries, X-Consul-Index, the error answers.
 
 It answers as the real one does (pinned by tests/test_sim_servers.py, and against the real one by
 tests/integration/test_sim_real.py): a PUT of the same value keeps the key's ModifyIndex; a GET of a missing
@@ -108,6 +110,16 @@ class LockEvent:
     cause: str = ""
 
 
+@attrs.frozen
+class Snapshot:
+    """The servers' state as `consul snapshot save` keeps it."""
+
+    kv_index: int
+    kv: dict[str, Entry]
+    sessions: dict[str, Session]
+    tombstones: dict[str, int]
+
+
 class SimConsul:
     """The server and the local agent of every instance (one agent: the instances share a manager's agent)."""
 
@@ -183,6 +195,46 @@ class SimConsul:
             self.lock_delays.clear()
             self.index = FRESH_INDEX + self.restarts % 3
             self.kv_index = 0
+
+    def agent_leave(self, now: float) -> None:
+        """The agent leaves the cluster (`consul leave`, a network split): serfHealth goes critical and every
+        session bound to it is invalidated; its TTL checks stay as they were (passing them still works)."""
+        self.expire(now)
+        self.serf_passing = False
+        for session_id in [sid for sid, session in self.sessions.items() if "serfHealth" in session.checks]:
+            self._invalidate(session_id, now, "the agent left the cluster (serfHealth critical)")
+
+    def agent_join(self, now: float) -> None:
+        """The agent is back in the cluster: serfHealth passing again (no session comes back)."""
+        self.serf_passing = True
+
+    def snapshot(self) -> Snapshot:
+        """`consul snapshot save`: the servers' state (KV, sessions), not the agent's checks."""
+        return Snapshot(
+            self.kv_index,
+            {key: attrs.evolve(entry) for key, entry in self.kv.items()},
+            {sid: attrs.evolve(session) for sid, session in self.sessions.items()},
+            dict(self.tombstones),
+        )
+
+    def restore(self, now: float, snapshot: Snapshot) -> None:
+        """`consul snapshot restore`: KV and sessions as they were saved (a session created since is gone, one
+        destroyed since is back), the KV store's index back to the saved one (a blocking query past it waits out
+        its wait), the next write at a new, higher raft index; the agent keeps its checks, so a holder whose
+        session is gone still passes its check."""
+        self.expire(now)
+        before = self.holder(now)
+        self.kv = {key: attrs.evolve(entry) for key, entry in snapshot.kv.items()}
+        self.sessions = {sid: attrs.evolve(session) for sid, session in snapshot.sessions.items()}
+        self.tombstones = dict(snapshot.tombstones)
+        self.lock_delays.clear()
+        self._next_index()
+        self.kv_index = snapshot.kv_index
+        after = self.holder(now)
+        if before is not None and before != after:
+            self.lock_events.append(LockEvent(now, before, False, "a snapshot was restored"))
+        if after is not None and before != after:
+            self.lock_events.append(LockEvent(now, after, True))
 
     def agent_restart(self, now: float, seconds: float, lose_checks: bool) -> None:
         """The local agent restarts: down for `seconds`; checks registered through the API may be lost."""

@@ -203,11 +203,23 @@ class Link:
     """The server's name in the history (`consul`, `vault:manager-2`, `docker`)."""
     history: History = attrs.field(factory=list)
     latencies: Latencies = Latencies()
+    cut_until: float = 0.0
+    """Until then no packet of this client reaches the server (a partition): connects time out."""
+    stalled_until: float = 0.0
+    """Until then this client's peer takes connections and never answers (its own agent or daemon stopped)."""
+
+    def reach(self, now: float) -> Reach:
+        """How the server takes this client's connection now: the link's faults, then the server's."""
+        if now < self.cut_until:
+            return Reach.PARTITIONED
+        if now < self.stalled_until:
+            return Reach.HUNG
+        return self.server.reach(now)
 
     def connect(self, timeout: float) -> float:
         """Make the connection (the caller parked meanwhile); when it was made. Raises Refused or ConnectTimedOut."""
         start = self.clock.now()
-        reach = self.server.reach(start)
+        reach = self.reach(start)
         if reach is Reach.REFUSED:
             self.clock.park(start + self.latencies.wire.draw(self.rng, math.inf))
             raise Refused()
@@ -242,7 +254,7 @@ class Link:
         now, held_until = arrival, None
         current = request
         while True:
-            reach = self.server.reach(now)
+            reach = self.reach(now)
             if reach is Reach.REFUSED:
                 raise Dropped()
             if reach is not Reach.UP:
@@ -336,7 +348,7 @@ class FeedReader(io.RawIOBase):
             if self.shut or isinstance(self.feed, _Ended):
                 return 0
             now = clock.now()
-            if self.link.server.reach(now) is Reach.UP:
+            if self.link.reach(now) is Reach.UP:
                 data = self.feed.take(now)
                 if data:
                     self.buffer += (b"%x\r\n%s\r\n" % (len(data), data)) if self.chunked else data
@@ -347,7 +359,7 @@ class FeedReader(io.RawIOBase):
                         self.feed = _Ended()
                         break
                     return 0
-            elif self.link.server.reach(now) is Reach.REFUSED:
+            elif self.link.reach(now) is Reach.REFUSED:
                 return 0  # the daemon died: the connection ends
             if now >= deadline:
                 raise TimeoutError("timed out")

@@ -301,6 +301,62 @@ def test_a_slow_connect_past_the_connect_timeout(clock: SyncClock) -> None:
     assert [] == slow.client.http.session.get_adapter("http://sim-consul:8500").link.history
 
 
+def test_the_agent_leaving_and_a_snapshot_restore_kill_sessions_under_passing_checks(clock: SyncClock) -> None:
+    """The session-death faults of issue 26: the agent leaves (serfHealth critical): the session is gone, its
+    check still passes, no new session until it is back. A snapshot restored from before the holder's session:
+    the session is gone, the check passes, the lock is the snapshot's."""
+    consul = SimConsul(CheckFlavour.PLAIN)
+    saved = consul.snapshot()
+    mine, session = holding(consul, clock)
+    consul.agent_leave(clock.now())
+
+    assert CheckPassed() == mine.pass_check("check-i1")
+    assert SessionGone() == mine.renew_session(session)
+    refused = mine.create_session("again", ["serfHealth", "check-i1"])
+    assert isinstance(refused, ConsulUnreachable) and "serfHealth" in refused.reason
+    consul.agent_join(clock.now())
+    _, session = holding(consul, clock, "i2")
+
+    consul.restore(clock.now(), saved)
+    assert CheckPassed() == mine.pass_check("check-i2")
+    assert SessionGone() == mine.renew_session(session)
+    assert HolderRead(None, None) == mine.read_holder(LEADER_KEY)
+    assert [("i2", True), ("i2", False)] == [(event.owner, event.acquired) for event in consul.lock_events[-2:]]
+
+
+def test_a_partitioned_or_stalled_link(clock: SyncClock) -> None:
+    """A partition between one client and Consul: the connect times out; a stalled peer: the read does."""
+    consul = SimConsul(CheckFlavour.PLAIN)
+    mine = gateway(consul, clock)
+    path = mine.client.http.session.get_adapter("http://sim-consul:8500").link
+    path.cut_until = clock.now() + 60
+    start = clock.now()
+    cut = mine.pass_check("c")
+    assert isinstance(cut, ConsulUnreachable) and "no answer within 1 s" in cut.reason
+    assert 1.0 == pytest.approx(clock.now() - start, abs=0.001)
+    path.cut_until, path.stalled_until = 0.0, clock.now() + 60
+    stalled = mine.pass_check("c")
+    assert isinstance(stalled, ConsulUnreachable) and "no answer within 1 s" in stalled.reason
+    assert [] == path.history
+
+
+def test_the_same_seed_gives_the_same_times(clock: SyncClock) -> None:
+    """Latencies (with tails) come from the link's seeded generator: a run again gives the same history."""
+
+    def run() -> list[tuple[float, str, int]]:
+        consul, ticking = SimConsul(CheckFlavour.PLAIN), SyncClock(0.0)
+        mine = gateway(consul, ticking, latencies=Latencies.with_tails(0.3))
+        for _ in range(20):
+            mine.register_check("c", "n", 3, "")
+            mine.pass_check("c")
+        adapter = mine.client.http.session.get_adapter("http://sim-consul:8500")
+        return [(received.time, received.path, received.status) for received in adapter.link.history]
+
+    first = run()
+    assert first == run()
+    assert len(first) < 60  # some tails passed a timeout: fewer requests reached Consul than were sent
+
+
 def test_the_face_answers_http_as_consul() -> None:
     """Headers and bodies as Consul's: X-Consul-Index and KnownLeader on a query, base64 values, the leader."""
     consul = SimConsul(CheckFlavour.PLAIN)
@@ -485,3 +541,18 @@ def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     yield
+
+
+def test_a_streamed_answer_through_requests(docker: SimDocker, clock: SyncClock) -> None:
+    """The adapter's `raw` streams too (not chunked: a read waits for all it asked for, as on a real socket):
+    requests' iter_lines gets each event as the daemon sends it, then times out on a quiet stream."""
+    import requests
+
+    session = requests.Session()
+    session.mount("http://sim-docker", SimAdapter(link(docker, clock, "i1", "docker")))
+    clock.at(clock.now() + 1, lambda: docker.label(clock.now(), 1, "k", "v"))
+    answer = session.get("http://sim-docker/v1.52/events", stream=True, timeout=(1, 5))
+    lines = answer.iter_lines(chunk_size=1)
+    assert b'"Action":"update"' in next(lines)
+    with pytest.raises(requests.exceptions.ConnectionError):  # quiet past the read timeout
+        next(lines)
