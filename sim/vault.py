@@ -199,7 +199,7 @@ class SimVault:
         elif self.sealed:
             status = code("sealedcode", 503)
         elif standby:
-            ok = (request.arg("standbyok") or "").lower() in ("", "true", "1") and request.has("standbyok")
+            ok = (request.arg("standbyok") or "").lower() in ("true", "1", "t")
             status = code("standbycode", 200 if ok else 429)
         else:
             status = code("activecode", 200)
