@@ -285,7 +285,7 @@ class Link:
                 self.sender,
                 request.method,
                 request.path,
-                request.query,
+                tuple((key, value) for key, value in request.query if key != "token"),  # a token is never kept
                 digest(request.body),
                 answer.status,
                 answer.note,
