@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import attrs
 import consul
+from requests.adapters import BaseAdapter
 
 from gateways import REQUEST_TIMEOUT
 from gateways.errors import ACL_ADVICE, CONSUL_ERRORS, consul_leaderless, describe
@@ -57,8 +58,11 @@ Answer = Any
 """One of messages.consul_answers' outcomes."""
 
 
-def consul_client(access: ConsulAccess, timeout: float = REQUEST_TIMEOUT) -> consul.Consul:
-    """A py-consul client for what the environment said (Config.consul); no request is made here."""
+def consul_client(
+    access: ConsulAccess, timeout: float = REQUEST_TIMEOUT, adapter: BaseAdapter | None = None
+) -> consul.Consul:
+    """A py-consul client for what the environment said (Config.consul); no request is made here. With `adapter`,
+    every request to Consul goes through it instead of the network (the simulator's transport, sim/transport.py)."""
     address, tls, token = access.address, access.tls, access.token
     client = consul.Consul(
         host=address.url_host,
@@ -78,6 +82,8 @@ def consul_client(access: ConsulAccess, timeout: float = REQUEST_TIMEOUT) -> con
         # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
         # none: with ACLs on, every publish would be refused. The session sends it with every request.
         client.http.session.headers["X-Consul-Token"] = token
+    if adapter is not None:
+        client.http.session.mount(client.http.base_uri, adapter)
     return client
 
 

@@ -44,6 +44,14 @@ from neon_cm.docker_api import AskVersion, Chosen, NoCommonVersion
 
 #: Told each socket a version negotiation opens; False: the caller was closed meanwhile, give up.
 Opened = Callable[[socket.socket], bool]
+#: Makes the gateway's sockets: a real one by default, the simulator's (sim/transport.py's SimSocket) in the sim.
+Sockets = Callable[[socket.AddressFamily], socket.socket]
+
+
+def real_socket(family: socket.AddressFamily) -> socket.socket:
+    return socket.socket(family, socket.SOCK_STREAM)
+
+
 #: The version a test or a tool pins when it must name one: the oldest the service speaks (Engine 20.10's newest).
 DOCKER_API_VERSION = docker_api.text(docker_api.OLDEST)
 #: `GET /_ping` and `GET /version` answer in a few bytes; anything far longer is not their answer.
@@ -98,11 +106,13 @@ class DockerGateway:
         timeout: float = REQUEST_TIMEOUT,
         read_timeout: float = EVENT_READ_TIMEOUT,
         versions: ApiVersions | None = None,
+        sockets: Sockets = real_socket,
     ) -> None:
         self.host = host
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.versions = versions if versions is not None else ApiVersions()
+        self.sockets = sockets
 
     def nodes(self) -> ListingOutcome:
         """GET /nodes: the Swarm's nodes, or why they could not be listed. A version the daemon refuses is negotiated
@@ -194,7 +204,7 @@ class DockerGateway:
         except ValueError as error:
             return DockerUnreachable(str(error))
         answered = False
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
+        with self.sockets(family) as sock:
             if opened is not None and not opened(sock):
                 return DockerUnreachable("closed before the API version was negotiated")
             try:
@@ -273,7 +283,7 @@ class EventStream:
             address, family, host_header = _address(self.host)
         except ValueError as error:
             return DockerUnreachable(str(error))
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = self.gateway.sockets(family)
         with self._lock:
             if self._closed:
                 sock.close()

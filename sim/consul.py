@@ -1,5 +1,7 @@
 """A simulated Consul 1.8 (its servers as one, one agent): KV with indexes and cas, sessions bound to TTL checks, locks,
-transactions with check-session, agent restarts that lose checks, restarts with or without state, outages.
+transactions with check-session, agent restarts that lose checks, restarts with or without state, outages, an
+agent leaving the cluster, snapshot restores, lock-delay. Its HTTP face (`handle`, sim/http.py) answers the real
+gateway's requests through sim/transport.py: blocking queries, X-Consul-Index, the error answers.
 
 It answers as the real one does (pinned by tests/test_sim_servers.py, and against the real one by
 tests/integration/test_sim_real.py): a PUT of the same value keeps the key's ModifyIndex; a GET of a missing
@@ -12,12 +14,17 @@ worked out lazily, in deadline order, at each call.
 
 from __future__ import annotations
 
+import base64
 import enum
+import random
+import re
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from neon_cm.keys import LEADER_KEY
+from sim.http import Held, HttpAnswer, HttpRequest, Reach, json_answer, text_answer, wake
 
 #: Where a restart without state (a dev-mode agent, a wiped data dir) starts its raft index again.
 FRESH_INDEX = 10
@@ -86,6 +93,11 @@ class Session:
 
     checks: tuple[str, ...]
     owner: str
+    lock_delay: float = 0.0
+    """Seconds the keys it held stay unlockable after it is invalidated (Consul's default is 15 s; the service
+    asks for 0; the old Python API's sessions have none)."""
+    name: str = ""
+    create_index: int = 0
 
 
 @attrs.frozen
@@ -96,6 +108,16 @@ class LockEvent:
     owner: str
     acquired: bool
     cause: str = ""
+
+
+@attrs.frozen
+class Snapshot:
+    """The servers' state as `consul snapshot save` keeps it."""
+
+    kv_index: int
+    kv: dict[str, Entry]
+    sessions: dict[str, Session]
+    tombstones: dict[str, int]
 
 
 class SimConsul:
@@ -121,6 +143,22 @@ class SimConsul:
         """Until then the servers hold an election: every call the agent forwards to them answers 500 (the
         agent's own calls, a check's pass or registration, work)."""
         self.leaderless_answer = NO_LEADER
+        # What the HTTP face (`handle`) adds; the Python API above does not look at it.
+        self.watchers: list[Callable[[], None]] = []
+        """Told at every new raft index: a blocking query held by the transport looks again."""
+        self.rng = random.Random(0)
+        """The jitter Consul adds to a blocking query's wait (up to wait/16); the world may seed it."""
+        self.acl_tokens: set[str] | None = None
+        """With ACLs on, the tokens Consul knows (any other: 403 `ACL not found`); None: ACLs off."""
+        self.tombstones: dict[str, int] = {}
+        """The index at which each deleted key was deleted (Consul keeps tombstones: a prefix's index)."""
+        self.lock_delays: dict[str, float] = {}
+        """Until when each key cannot be locked: its holder's session was invalidated (Consul's lock-delay)."""
+        self.index_header: str | None = None
+        """A proxy's quirk: `zero` answers X-Consul-Index 0, `missing` none at all (None: Consul's own)."""
+        self.serf_passing = True
+        """The agent's serfHealth: critical once the agent left the cluster (its sessions are invalidated)."""
+        self.leader_address = "10.0.0.1:8300"
 
     # ------------------------------------------------------------------ faults
 
@@ -153,8 +191,50 @@ class SimConsul:
                 self._invalidate(session_id, now, "Consul restarted without its data")
             self.kv.clear()
             self.checks.clear()
+            self.tombstones.clear()
+            self.lock_delays.clear()
             self.index = FRESH_INDEX + self.restarts % 3
             self.kv_index = 0
+
+    def agent_leave(self, now: float) -> None:
+        """The agent leaves the cluster (`consul leave`, a network split): serfHealth goes critical and every
+        session bound to it is invalidated; its TTL checks stay as they were (passing them still works)."""
+        self.expire(now)
+        self.serf_passing = False
+        for session_id in [sid for sid, session in self.sessions.items() if "serfHealth" in session.checks]:
+            self._invalidate(session_id, now, "the agent left the cluster (serfHealth critical)")
+
+    def agent_join(self, now: float) -> None:
+        """The agent is back in the cluster: serfHealth passing again (no session comes back)."""
+        self.serf_passing = True
+
+    def snapshot(self) -> Snapshot:
+        """`consul snapshot save`: the servers' state (KV, sessions), not the agent's checks."""
+        return Snapshot(
+            self.kv_index,
+            {key: attrs.evolve(entry) for key, entry in self.kv.items()},
+            {sid: attrs.evolve(session) for sid, session in self.sessions.items()},
+            dict(self.tombstones),
+        )
+
+    def restore(self, now: float, snapshot: Snapshot) -> None:
+        """`consul snapshot restore`: KV and sessions as they were saved (a session created since is gone, one
+        destroyed since is back), the KV store's index back to the saved one (a blocking query past it waits out
+        its wait), the next write at a new, higher raft index; the agent keeps its checks, so a holder whose
+        session is gone still passes its check."""
+        self.expire(now)
+        before = self.holder(now)
+        self.kv = {key: attrs.evolve(entry) for key, entry in snapshot.kv.items()}
+        self.sessions = {sid: attrs.evolve(session) for sid, session in snapshot.sessions.items()}
+        self.tombstones = dict(snapshot.tombstones)
+        self.lock_delays.clear()
+        self._next_index()
+        self.kv_index = snapshot.kv_index
+        after = self.holder(now)
+        if before is not None and before != after:
+            self.lock_events.append(LockEvent(now, before, False, "a snapshot was restored"))
+        if after is not None and before != after:
+            self.lock_events.append(LockEvent(now, after, True))
 
     def agent_restart(self, now: float, seconds: float, lose_checks: bool) -> None:
         """The local agent restarts: down for `seconds`; checks registered through the API may be lost."""
@@ -180,6 +260,7 @@ class SimConsul:
 
     def _next_index(self) -> int:
         self.index += 1
+        wake(self.watchers)
         return self.index
 
     def _invalidate(self, session_id: str, now: float, cause: str) -> None:
@@ -191,6 +272,8 @@ class SimConsul:
             if entry.session == session_id:
                 entry.session = None
                 entry.modify_index = self.kv_index = self._next_index()
+                if session.lock_delay > 0:  # Consul's lock-delay: explicit releases have none, invalidations do
+                    self.lock_delays[key] = now + session.lock_delay
                 if key == LEADER_KEY:
                     self.lock_events.append(LockEvent(now, session.owner, False, cause))
 
@@ -246,13 +329,17 @@ class SimConsul:
 
     # ------------------------------------------------------------------ sessions
 
-    def session_create(self, now: float, checks: tuple[str, ...], owner: str) -> Reply:
-        """PUT /v1/session/create bound to `checks` (serfHealth is always passing here)."""
+    def session_create(
+        self, now: float, checks: tuple[str, ...], owner: str, lock_delay: float = 0.0, name: str = ""
+    ) -> Reply:
+        """PUT /v1/session/create bound to `checks`."""
         if (no_leader := self.no_leader(now)) is not None:
             return no_leader
         self.expire(now)
         for check_id in checks:
             if check_id == "serfHealth":
+                if not self.serf_passing:
+                    return Reply(500, "Check 'serfHealth' is in critical state")
                 continue
             check = self.checks.get(check_id)
             if check is None:
@@ -261,8 +348,7 @@ class SimConsul:
                 return Reply(500, f"Check '{check_id}' is in critical state")
         self.session_count += 1
         session_id = f"s{self.restarts}-{self.session_count}"
-        self.sessions[session_id] = Session(checks, owner)
-        self._next_index()
+        self.sessions[session_id] = Session(checks, owner, lock_delay, name, self._next_index())
         return Reply(200, {"ID": session_id})
 
     def session_renew(self, now: float, session_id: str) -> Reply:
@@ -346,9 +432,11 @@ class SimConsul:
             return Reply(200, False)
         if acquire is not None:
             if acquire not in self.sessions:
-                return Reply(500, f'invalid session "{acquire}"')
+                return Reply(500, f'Invalid session "{acquire}"')
             if entry is not None and entry.session is not None and entry.session != acquire:
                 return Reply(200, False)
+            if now < self.lock_delays.get(key, 0.0) and (entry is None or entry.session != acquire):
+                return Reply(200, False)  # Consul: "Rejecting lock of key due to lock-delay"
             newly = entry is None or entry.session != acquire
             self._set(key, value)
             entry = self.kv[key]
@@ -377,7 +465,7 @@ class SimConsul:
         self.expire(now)
         entry = self.kv.pop(key, None)
         if entry is not None:
-            self.kv_index = self._next_index()
+            self.kv_index = self.tombstones[key] = self._next_index()
             if key == LEADER_KEY and entry.session in self.sessions:
                 self.lock_events.append(LockEvent(now, self.sessions[entry.session].owner, False, "key deleted"))
         return Reply(200, True)
@@ -391,14 +479,21 @@ class SimConsul:
         for position, operation in enumerate(operations):
             kv = operation["KV"]
             entry = self.kv.get(kv["Key"])
+            # Consul 1.8's words (agent/consul/state/txn.go, kvs.go), as tests/test_consul_gateway.py has them.
             if kv["Verb"] == "cas" and (entry.modify_index if entry else 0) != kv["Index"]:
-                what = "key does not exist" if entry is None else f"current modify index {entry.modify_index}"
+                errors.append({"OpIndex": position, "What": f'failed to set key "{kv["Key"]}", index is stale'})
+            elif kv["Verb"] == "check-session" and entry is None:
                 errors.append(
-                    {"OpIndex": position, "What": f'failed to set key "{kv["Key"]}", index is stale ({what})'}
+                    {"OpIndex": position, "What": f'failed to check session, key "{kv["Key"]}" doesn\'t exist'}
                 )
-            elif kv["Verb"] == "check-session" and (entry is None or entry.session != kv["Session"]):
-                held = "lock not held" if entry is None or entry.session is None else "held by another session"
-                errors.append({"OpIndex": position, "What": f'failed to check session for "{kv["Key"]}": {held}'})
+            elif kv["Verb"] == "check-session" and entry is not None and entry.session != kv["Session"]:
+                errors.append(
+                    {
+                        "OpIndex": position,
+                        "What": f'failed session check for key "{kv["Key"]}", current session '
+                        f'"{entry.session or ""}" != "{kv["Session"]}"',
+                    }
+                )
         if errors:
             return Reply(409, {"Errors": errors, "Results": None})
         writes = [(kv["Key"], kv["Value"]) for kv in (op["KV"] for op in operations) if kv["Verb"] in ("set", "cas")]
@@ -407,3 +502,372 @@ class SimConsul:
             for key, value in writes:
                 self._set(key, value, index)
         return Reply(200, {"Errors": None, "Results": []}, self.index)
+
+    # ------------------------------------------------------------------ the HTTP face
+
+    def reach(self, now: float) -> Reach:
+        """How the agent takes a connection now (sim/transport.py)."""
+        if self.reachable(now):
+            return Reach.UP
+        return Reach.HUNG if self.hung else Reach.REFUSED
+
+    def next_change(self, now: float) -> float | None:
+        """When a passing TTL check next runs out (its sessions die then, their keys change)."""
+        due = [check.expires for check in self.checks.values() if check.passing and check.expires > now]
+        return min(due, default=None)
+
+    def handle(self, request: HttpRequest, now: float) -> HttpAnswer | Held:
+        """One HTTP request to the agent, answered as Consul 1.8.7's agent does (see ANSWERS below)."""
+        path, method = request.path, request.method
+        if path == "/v1/status/leader" and method == "GET":
+            leader = "" if now < self.leaderless_until else self.leader_address
+            return json_answer(200, leader)
+        refused = self._acl(request, now)
+        if refused is not None:
+            return refused
+        if path.startswith("/v1/agent/"):
+            return self._agent(request, now)
+        if path.startswith("/v1/session/"):
+            return self._session(request, now)
+        if path.startswith("/v1/kv/"):
+            return self._kv(request, now)
+        if path == "/v1/txn":
+            return self._txn(request, now) if method == "PUT" else _not_allowed(method)
+        return text_answer(404, "404 page not found")
+
+    def _acl(self, request: HttpRequest, now: float) -> HttpAnswer | None:
+        """403 `ACL not found` for a token Consul does not know, `Permission denied` while the service's token
+        lost its rights (a transaction's operations are refused one by one, in a 409: see `_txn`)."""
+        token = request.headers.get("x-consul-token") or request.arg("token") or ""
+        if self.acl_tokens is not None and token not in self.acl_tokens:
+            return text_answer(403, "ACL not found")
+        if now < self.refusing_until and request.path != "/v1/txn":
+            return text_answer(403, "Permission denied")
+        return None
+
+    def _meta(self, index: int) -> tuple[tuple[str, str], ...]:
+        """The headers of a query's answer: its index (never 0: Consul says 1), a known leader."""
+        headers = (("X-Consul-Knownleader", "true"), ("X-Consul-Lastcontact", "0"))
+        if self.index_header == "missing":
+            return headers
+        shown = 0 if self.index_header == "zero" else max(index, 1)
+        return (("X-Consul-Index", str(shown)), *headers)
+
+    @staticmethod
+    def _reply(reply: Reply, note: str = "") -> HttpAnswer:
+        """An answer of the Python API above as HTTP: a string body is Consul's plain-text error."""
+        if isinstance(reply.body, str):
+            return text_answer(reply.status, reply.body, note=note)
+        if reply.body is None:
+            return HttpAnswer(reply.status, note=note)
+        return json_answer(reply.status, reply.body, note=note)
+
+    # ---------------------------------------------------------------- /v1/agent
+
+    def _agent(self, request: HttpRequest, now: float) -> HttpAnswer:
+        path, method = request.path, request.method
+        if path == "/v1/agent/checks":
+            if method != "GET":
+                return _not_allowed(method)
+            self.expire(now)
+            body: dict[str, Any] = {
+                check_id: {
+                    "Node": "manager-1",
+                    "CheckID": check_id,
+                    "Name": check.name,
+                    "Status": "passing" if check.passing else "critical",
+                    "Notes": "",
+                    "Output": "" if check.passing else "TTL expired",
+                    "ServiceID": "",
+                    "ServiceName": "",
+                    "ServiceTags": [],
+                    "Type": "ttl",
+                    "Definition": {},
+                    "CreateIndex": 0,
+                    "ModifyIndex": 0,
+                }
+                for check_id, check in self.checks.items()
+            }
+            return json_answer(200, body)
+        if method != "PUT":
+            return _not_allowed(method)
+        if path == "/v1/agent/check/register":
+            try:
+                fields = _fields(request.json())
+                check_id = str(fields.get("id") or fields.get("checkid") or fields.get("name") or "")
+                ttl = parse_duration(str(fields.get("ttl") or ""))
+            except (ValueError, TypeError, AttributeError) as error:
+                return text_answer(400, f"Request decode failed: {error}")
+            if not check_id or not fields.get("name"):
+                return text_answer(400, "Missing check name")
+            if ttl <= 0:
+                return text_answer(400, "Must provide TTL or Script/DockerContainerID/HTTP/TCP/GRPC/AliasNode")
+            reply = self.check_register(now, check_id, str(fields["name"]), ttl)
+            if str(fields.get("status", "")).lower() != "passing":
+                self.checks[check_id].passing = False  # a new TTL check is critical unless told otherwise
+            return self._reply(reply)
+        for prefix, work in (
+            ("/v1/agent/check/pass/", self.check_pass),
+            ("/v1/agent/check/deregister/", self._deregister),
+        ):
+            if path.startswith(prefix):
+                return self._reply(work(now, path.removeprefix(prefix)))
+        return text_answer(404, "404 page not found")
+
+    def _deregister(self, now: float, check_id: str) -> Reply:
+        """An unknown check: 1.8 with ACLs 500 `Unknown check` (vetCheckUpdate), without 200, >= 1.11 404."""
+        self.expire(now)
+        if check_id not in self.checks:
+            if self.flavour is CheckFlavour.ACL:
+                return Reply(500, f'Unknown check "{check_id}"')
+            if self.flavour is CheckFlavour.NEW:
+                return Reply(404, f'Unknown check ID "{check_id}". Ensure that the check ID is passed, not the name.')
+            return Reply(200)
+        return self.check_deregister(now, check_id)
+
+    # ---------------------------------------------------------------- /v1/session
+
+    def _session(self, request: HttpRequest, now: float) -> HttpAnswer | Held:
+        path, method = request.path, request.method
+        if path.startswith("/v1/session/info/"):
+            if method != "GET":
+                return _not_allowed(method)
+            if (no_leader := self.no_leader(now)) is not None:
+                return self._reply(no_leader)
+            self.expire(now)
+            session_id = path.removeprefix("/v1/session/info/")
+            session = self.sessions.get(session_id)
+            body = [self._session_body(session_id, session)] if session else []
+            index = session.create_index if session else self.index
+            return self._blocking(request, now, json_answer(200, body, self._meta(self.index)), index)
+        if method != "PUT":
+            return _not_allowed(method)
+        if path == "/v1/session/create":
+            try:
+                fields = _fields(request.json() or {})
+                checks = tuple(str(check) for check in fields.get("checks", ["serfHealth"]) or ())
+                lock_delay = _lock_delay(fields.get("lockdelay", "15s"))
+            except (ValueError, TypeError, AttributeError) as error:
+                return text_answer(400, f"Request decode failed: {error}")
+            reply = self.session_create(now, checks, request.sender, lock_delay, str(fields.get("name") or ""))
+            return self._reply(reply)
+        if path.startswith("/v1/session/renew/"):
+            session_id = path.removeprefix("/v1/session/renew/")
+            reply = self.session_renew(now, session_id)
+            if reply.status == 200:
+                return json_answer(200, [self._session_body(session_id, self.sessions[session_id])])
+            return self._reply(reply)
+        if path.startswith("/v1/session/destroy/"):
+            return self._reply(self.session_destroy(now, path.removeprefix("/v1/session/destroy/")))
+        return text_answer(404, "404 page not found")
+
+    @staticmethod
+    def _session_body(session_id: str, session: Session) -> dict[str, Any]:
+        return {
+            "ID": session_id,
+            "Name": session.name,
+            "Node": "manager-1",
+            "Checks": list(session.checks),
+            "LockDelay": int(session.lock_delay * 1e9),
+            "Behavior": "release",
+            "TTL": "",
+            "CreateIndex": session.create_index,
+            "ModifyIndex": session.create_index,
+        }
+
+    # ---------------------------------------------------------------- /v1/kv
+
+    def _kv(self, request: HttpRequest, now: float) -> HttpAnswer | Held:
+        key, method = request.path.removeprefix("/v1/kv/"), request.method
+        if (no_leader := self.no_leader(now)) is not None:
+            return self._reply(no_leader)
+        if method == "GET":
+            return self._kv_get(request, now, key)
+        if method == "PUT":
+            try:
+                cas = _optional_int(request.arg("cas"))
+            except ValueError:
+                return text_answer(400, "Invalid cas index")
+            acquire, release = request.arg("acquire"), request.arg("release")
+            reply = self.kv_put(now, key, request.body, request.sender, cas, acquire or None, release or None)
+            note = "acquired" if acquire and reply.body is True else ""
+            return self._reply(reply, note)
+        if method == "DELETE":
+            self.expire(now)
+            if request.has("recurse"):
+                for name in [name for name in self.kv if name.startswith(key)]:
+                    self.kv_delete(now, name)
+                return json_answer(200, True)
+            cas = _optional_int(request.arg("cas"))
+            entry = self.kv.get(key)
+            if cas is not None and (entry.modify_index if entry else 0) != cas:
+                return json_answer(200, False)
+            return self._reply(self.kv_delete(now, key))
+        return _not_allowed(method)
+
+    def _kv_get(self, request: HttpRequest, now: float, key: str) -> HttpAnswer | Held:
+        """A key, a prefix (?recurse) or its keys (?keys): the index is the KV store's for one key, the prefix's
+        latest change (an entry's or a tombstone's) for a prefix, or the store's when it never had one."""
+        self.expire(now)
+        table = self.kv_index
+        if request.has("recurse") or request.has("keys"):
+            names = sorted(name for name in self.kv if name.startswith(key))
+            latest = max(
+                [self.kv[name].modify_index for name in names]
+                + [index for name, index in self.tombstones.items() if name.startswith(key)],
+                default=0,
+            )
+            index = latest or table
+            if not names:
+                answer = HttpAnswer(404, self._meta(index))
+            elif request.has("keys"):
+                separator = request.arg("separator") or ""
+                listed = sorted({_up_to(name, key, separator) for name in names})
+                answer = json_answer(200, listed, self._meta(index))
+            else:
+                answer = json_answer(200, [_kv_body(name, self.kv[name]) for name in names], self._meta(index))
+            return self._blocking(request, now, answer, latest, index)
+        entry = self.kv.get(key)
+        own = entry.modify_index if entry else self.tombstones.get(key, 0)
+        if entry is None:
+            return self._blocking(request, now, HttpAnswer(404, self._meta(table)), own, table)
+        if request.has("raw"):
+            answer = HttpAnswer(200, self._meta(table), entry.value)
+        else:
+            answer = json_answer(200, [_kv_body(key, entry)], self._meta(table))
+        return self._blocking(request, now, answer, own, table)
+
+    def _blocking(
+        self, request: HttpRequest, now: float, answer: HttpAnswer, own: int, shown: int | None = None
+    ) -> HttpAnswer | Held:
+        """A blocking query (?index=N&wait=D): answered at once when the index it would answer is past N;
+        otherwise held until what it watches changes past N (`own`: the key's or the prefix's index), or the
+        wait (default 5 min, at most 10) plus up to wait/16 of jitter runs out. The transport asks again with
+        `held_since` set, and without ?index once the wait is over (Consul then answers what is there)."""
+        try:
+            wanted = _optional_int(request.arg("index")) or 0
+            wait = min(parse_duration(request.arg("wait") or "5m") or 300.0, 600.0)
+        except ValueError:
+            return answer
+        if wanted <= 0:
+            return answer
+        if request.held_since is None:
+            if (shown if shown is not None else own) > wanted:
+                return answer
+            return Held(now + wait + self.rng.uniform(0, wait / 16))
+        return answer if own > wanted else Held(request.held_since)
+
+    # ---------------------------------------------------------------- /v1/txn
+
+    def _txn(self, request: HttpRequest, now: float) -> HttpAnswer:
+        """KV operations in one transaction: 200 with Results, or 409 with Errors (ACL refusals per operation)."""
+        if (no_leader := self.no_leader(now)) is not None:
+            return self._reply(no_leader)
+        try:
+            operations = request.json()
+            decoded = []
+            for operation in operations:
+                kv = {name.lower(): value for name, value in operation["KV"].items()}
+                verb: dict[str, Any] = {"Verb": kv["verb"], "Key": kv["key"], "Session": kv.get("session", "")}
+                verb["Value"] = base64.b64decode(kv.get("value") or "")
+                verb["Index"] = int(kv.get("index") or 0)
+                decoded.append({"KV": verb})
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            return text_answer(400, f"Failed to parse body: {error}")
+        if now < self.refusing_until:
+            errors = [
+                {"OpIndex": position, "What": "Permission denied"}
+                for position, operation in enumerate(decoded)
+                if operation["KV"]["Verb"] not in ("get", "check-session", "check-index", "check-not-exists")
+            ]
+            return json_answer(409, {"Results": None, "Errors": errors})
+        reply = self.txn(now, decoded)
+        if reply.status != 200:
+            return self._reply(reply)
+        results = []
+        for operation in decoded:
+            kv = operation["KV"]
+            entry = self.kv.get(kv["Key"])
+            if kv["Verb"] in ("set", "cas", "get") and entry is not None:
+                item = _kv_body(kv["Key"], entry)
+                if kv["Verb"] != "get":
+                    item["Value"] = None
+                results.append({"KV": item})
+        return json_answer(200, {"Results": results, "Errors": None}, note="written")
+
+
+# What the face answers, and where each answer was seen or read:
+# - tests/integration/test_consul_semantics.py, /work/shared/stack.md (Consul 1.8.7): same value keeps ModifyIndex;
+#   a missing key 404 with X-Consul-Index 1, then the store's index; an unknown check's pass 500 `Unknown check`
+#   (ACLs) or `does not have associated TTL`; 403 `ACL not found` / `Permission denied`; a txn rolled back 409
+#   with Errors at the operation's index; session destroy releases the locks at once.
+# - tests/integration/test_consul_cluster.py: during an election KV and session calls answer 500 (no
+#   X-Consul-Index), the agent's own calls (a check's pass) work; /v1/status/leader says "" without a leader.
+# - Consul's source (agent/http.go setIndex: an index is never 0; state/kvs.go: a key's GET answers the KV
+#   table's index, a prefix its latest entry or tombstone; rpc.go blockingQuery: held while the index is <= N,
+#   the wait plus wait/16 jitter, 5 min by default, 10 at most; session_endpoint.go: LockDelay 15 s and
+#   Checks [serfHealth] unless the body says otherwise, a number below 1000 is seconds; kvs_endpoint.go: a lock
+#   is refused (200 false) during the lock-delay that follows a session's invalidation, never after a release;
+#   >= 1.11: an unknown check is 404 `Unknown check ID`).
+
+
+def _not_allowed(method: str) -> HttpAnswer:
+    return text_answer(405, f"method {method} not allowed")
+
+
+DURATION = re.compile(r"([\d.]+)(ns|us|µs|ms|s|m|h)")
+DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (`15s`, `1m30s`, `0s`) in seconds; ValueError for anything else but ""."""
+    if not text:
+        return 0.0
+    parts = DURATION.findall(text)
+    if "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"time: invalid duration {text!r}")
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _lock_delay(value: Any) -> float:
+    """A session's LockDelay as Consul's FixupLockDelay reads it: a duration, or a number (below 1000 seconds,
+    else nanoseconds)."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float):
+        return float(value) if value < 1000 else value / 1e9
+    raise ValueError(f"LockDelay {value!r}")
+
+
+def _fields(body: Any) -> dict[str, Any]:
+    """A JSON object's fields by lower-case name (Go's decoder matches names in any case)."""
+    if not isinstance(body, dict):
+        raise ValueError("the body is not a JSON object")
+    return {str(name).lower(): value for name, value in body.items()}
+
+
+def _optional_int(text: str | None) -> int | None:
+    return None if text is None or text == "" else int(text)
+
+
+def _up_to(name: str, prefix: str, separator: str) -> str:
+    """A key as ?keys&separator lists it: cut after the first separator past the prefix."""
+    if not separator:
+        return name
+    position = name.find(separator, len(prefix))
+    return name if position < 0 else name[: position + len(separator)]
+
+
+def _kv_body(key: str, entry: Entry) -> dict[str, Any]:
+    """A KV entry as Consul's JSON has it (the value in base64, null when empty)."""
+    body: dict[str, Any] = {
+        "LockIndex": entry.lock_index,
+        "Key": key,
+        "Flags": entry.flags,
+        "Value": base64.b64encode(entry.value).decode("ascii") if entry.value else None,
+        "CreateIndex": entry.create_index,
+        "ModifyIndex": entry.modify_index,
+    }
+    if entry.session:
+        body["Session"] = entry.session
+    return body

@@ -8,9 +8,13 @@ tests/test_sim_servers.py and tests/integration/test_vault_semantics.py.
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Callable
 from typing import Any
 
 from sim.consul import NO_ANSWER, Reply
+from sim.http import HttpAnswer, HttpRequest, Reach, json_answer
 
 WRONG_SHARE = (
     "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: "
@@ -41,6 +45,11 @@ class SimVault:
         self.joined_through: SimVault | None = None
         """After a whole-cluster restart, the node this one joins through (retry_join): while that one is sealed,
         this one says `initialized: false` (seen on OpenBao 2.7; it is not a node that lost its storage)."""
+        self.active = hostname.endswith("-1")
+        """Unsealed, whether this node is the raft cluster's active node (else a standby)."""
+        self.down_until = 0.0
+        """Until then the process is gone: connections are refused (a hung one: `hung_until`)."""
+        self.watchers: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ faults
 
@@ -69,8 +78,9 @@ class SimVault:
         return self.joined_through is None
 
     def status_body(self) -> dict[str, Any]:
+        """OpenBao 2.7's seal status (the cluster's name and ID only once unsealed)."""
         initialized = self.initialized
-        return {
+        body: dict[str, Any] = {
             "type": "shamir",
             "initialized": initialized,
             "sealed": self.sealed,
@@ -79,7 +89,14 @@ class SimVault:
             "progress": len(self.attempt),
             "nonce": self.nonce,
             "version": "2.7.2",
+            "build_date": "2025-11-19T10:00:00Z",
+            "migration": False,
+            "recovery_seal": False,
+            "storage_type": "raft",
         }
+        if not self.sealed:
+            body.update(cluster_name="vault-cluster-sim", cluster_id="5e1f0c7a-0000-4000-8000-000000000001")
+        return body
 
     def seal_status(self, now: float) -> Reply:
         """GET /v1/sys/seal-status."""
@@ -135,3 +152,110 @@ class SimVault:
             return Reply(200, self.status_body())  # sealed, progress 0: it unseals in the background
         self.sealed, self.sealed_since = False, None
         return Reply(200, self.status_body())
+
+    # ------------------------------------------------------------------ the HTTP face
+
+    def reach(self, now: float) -> Reach:
+        if now < self.down_until:
+            return Reach.REFUSED
+        return Reach.UP if self.answers(now) else Reach.HUNG
+
+    def next_change(self, now: float) -> float | None:
+        return self.unsealing_at if self.unsealing_at is not None and self.unsealing_at > now else None
+
+    def handle(self, request: HttpRequest, now: float) -> HttpAnswer:
+        """The three unauthenticated endpoints the service calls, as OpenBao 2.7 answers them
+        (/work/shared/spec/vault-api.md; tests/integration/test_vault_semantics.py pins them on the real one)."""
+        path, method = request.path, request.method
+        if path == "/v1/sys/seal-status" and method == "GET":
+            return self._answer(self.seal_status(now))
+        if path == "/v1/sys/health" and method in ("GET", "HEAD"):
+            return self._health(request, now)
+        if path == "/v1/sys/unseal" and method in ("PUT", "POST"):
+            return self._unseal(request, now)
+        if path.startswith("/v1/sys/"):
+            return _errors(405, "unsupported operation")
+        return _errors(403, "permission denied")  # no token: every other path
+
+    @staticmethod
+    def _answer(reply: Reply, note: str = "") -> HttpAnswer:
+        return json_answer(reply.status, reply.body, note=note)
+
+    def _health(self, request: HttpRequest, now: float) -> HttpAnswer:
+        """Codes in Vault's order: 501 not initialised, 503 sealed, 429 standby, 200 active; each overridden by
+        ?uninitcode, ?sealedcode, ?standbycode, ?activecode, and a standby 200 with ?standbyok=true."""
+        self.settle(now)
+        if now < self.garbage_until:
+            return json_answer(503, None)
+        initialized = self.initialized
+        standby = not self.sealed and not self.active
+
+        def code(name: str, default: int) -> int:
+            given = request.arg(name)
+            return int(given) if given and given.isdigit() else default
+
+        if not initialized:
+            status = code("uninitcode", 501)
+        elif self.sealed:
+            status = code("sealedcode", 503)
+        elif standby:
+            ok = (request.arg("standbyok") or "").lower() in ("true", "1", "t")
+            status = code("standbycode", 200 if ok else 429)
+        else:
+            status = code("activecode", 200)
+        body = {
+            "initialized": initialized,
+            "sealed": self.sealed,
+            "standby": standby if initialized and not self.sealed else True,
+            "performance_standby": False,
+            "replication_performance_mode": "disabled",
+            "replication_dr_mode": "disabled",
+            "server_time_utc": int(now),
+            "version": "2.7.2",
+        }
+        if not self.sealed:
+            body.update(cluster_name="vault-cluster-sim", cluster_id="5e1f0c7a-0000-4000-8000-000000000001")
+        return json_answer(status, body)
+
+    def _unseal(self, request: HttpRequest, now: float) -> HttpAnswer:
+        """`{"reset": true}` (it wins over a key) or `{"key": share}`: a key that is neither hex nor base64, or
+        whose bytes cannot be a share (shorter than 16, longer than 33), is refused on its own (400)."""
+        self.settle(now)
+        if now < self.garbage_until:
+            return json_answer(503, None)
+        try:
+            fields = request.json() or {}
+            if not isinstance(fields, dict):
+                raise ValueError("not an object")
+        except ValueError as error:
+            return _errors(400, f"failed to parse JSON input: {error}")
+        if fields.get("reset") is True:
+            return self._answer(self.unseal(now, None, reset=True), "reset")
+        key = fields.get("key")
+        if isinstance(key, str) and key and self.initialized and self.sealed and self.unsealing_at is None:
+            length = _share_length(key)
+            if length is None:
+                return _errors(400, "'key' must be a valid hex or base64 string", "share")
+            if length < SHARE_BYTES[0]:
+                return _errors(400, f"invalid key: key is shorter than minimum {SHARE_BYTES[0]} bytes", "share")
+            if length > SHARE_BYTES[1]:
+                return _errors(400, f"invalid key: key is longer than maximum {SHARE_BYTES[1]} bytes", "share")
+        return self._answer(self.unseal(now, key if isinstance(key, str) else None), "share" if key else "")
+
+
+#: The length a share's bytes must have (Vault's barrier key length, 16 to 32, plus Shamir's one byte).
+SHARE_BYTES = (16, 33)
+
+
+def _share_length(key: str) -> int | None:
+    """The bytes a share stands for, as Vault decodes it (hex first, then base64); None when it is neither."""
+    if len(key) % 2 == 0 and all(char in "0123456789abcdefABCDEF" for char in key):
+        return len(key) // 2
+    try:
+        return len(base64.b64decode(key, validate=True))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _errors(status: int, words: str, note: str = "") -> HttpAnswer:
+    return json_answer(status, {"errors": [words]}, note=note)
