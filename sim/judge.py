@@ -757,14 +757,14 @@ class Judge:
         definition in Consul is the Swarm's within the bound (two node polls and two listing timeouts, a lock step
         of each instance, a listing and a write, and the margin) of the later of `follow_from` and the Swarm's last
         change. Judged on the latest DefinitionStored."""
-        if self.follow_from is None or self.stored is None or self.stored.t < self.now:
+        if self.follow_from is None:
             return
         start = max(self.follow_from, self.swarm_changed)
         b = self.bounds
         bound = 2 * (max(self.node_poll, b.node_poll) + b.docker_timeout) + 1.0 + 0.5 + b.follow_margin
         if self.now - start <= bound:
             return
-        stored = self.stored.definition
+        stored = self.stored.definition if self.stored is not None else None
         if stored is None or stored.get("Nodes") != self.nodes:
             holder = self.holder.owner if self.holder is not None else None
             self.found(
@@ -858,7 +858,7 @@ def judge(
     history: Iterable[Record], bounds: Bounds, end: float | None = None, invariants: Iterable[str] = INVARIANTS
 ) -> list[Finding]:
     """Every finding of `invariants` on `history`: its records fed in time order, the time-based invariants looked
-    at every `bounds.every` seconds (at its multiples) up to `end` (default: the last record), and, when `end` is
+    at every `bounds.every` seconds (at its multiples) up to and at `end` (default: the last record), and, when `end` is
     given, the end ones (converges) at `end`."""
     judge_ = Judge(bounds, invariants)
     records = sorted(history, key=lambda record: record.t)
@@ -870,7 +870,7 @@ def judge(
             findings += judge_.look(tick)
             tick += bounds.every
         findings += judge_.feed(record)
-    while tick < last:
+    while tick <= last:
         findings += judge_.look(tick)
         tick += bounds.every
     if end is not None:

@@ -481,6 +481,7 @@ class Recorder:
         self.vaults: dict[str, tuple[bool, float]] = {}
         self.swarm_events = -1
         self.stored: tuple[bytes | None, bytes | None] | None = None
+        self.paused: dict[str, float] = {}
         self.dirty: set[str] = set()
         """The instances that took a step (an actor decided, died or started; `--`: a fault) since the last look:
         only theirs can have changed."""
@@ -511,6 +512,9 @@ class Recorder:
         now = world.loop.now
         dirty, self.dirty = self.dirty, set()
         for instance in world.instances:
+            if instance.paused_until > self.paused.get(instance.name, 0.0):
+                self.paused[instance.name] = instance.paused_until
+                world.note(j.Paused(instance.paused_from, instance.name, instance.paused_until))
             if everything or "--" in dirty or instance.name in dirty:
                 self.step_instance(instance, now)
         for host, vault in world.vaults.items():
@@ -668,8 +672,7 @@ def pause(world: World, rng: random.Random) -> Fault:
     instance, seconds = rng.choice(world.instances), rng.uniform(3.5, 6.0)
 
     def act() -> None:
-        instance.pause(seconds)
-        world.note(j.Paused(world.loop.now, instance.name, instance.paused_until))
+        instance.pause(seconds)  # recorded (Paused) by the Recorder
         world.loop.at(instance.paused_until, instance.resumed)
 
     return act, f"pause {instance.name} for {seconds:.2f} s"
