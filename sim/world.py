@@ -218,7 +218,8 @@ class World:
         return any(name == instance.name and target == actor and now < until for name, target, until in self.drops)
 
     def record(self, instance: str, actor: str, event: Any, effects: Any) -> None:
-        self.recorder.dirty.add(instance)
+        if actor in LIFE_CHANGERS or (isinstance(event, str) and event.startswith(("CRASH", "STOP"))):
+            self.recorder.dirty.add(instance)
         self.trace.append((self.loop.now, instance, actor, event, effects))
         self.digest.update(f"{self.loop.now!r} {instance} {actor} {event!r} {effects!r}\n".encode())
 
@@ -460,7 +461,13 @@ class RecordedVault(SimVault):
     def unseal(self, now: float, share: str | None, reset: bool = False) -> Reply:
         if self.answers(now):
             self.world.vault_received(self.hostname, reset or share is None)
+        self.world.recorder.vaults_touched = True
         return super().unseal(now, share, reset)
+
+
+#: The actors whose steps can start, stop or restart actors, or change what health or the fleet says (a step of
+#: another actor can only die: CRASH, STOP); `--`: a fault, or a container restarting.
+LIFE_CHANGERS = frozenset({"--", "service", "vault", "definition", "vault-monitors", "vault-fleet"})
 
 
 class Recorder:
@@ -483,6 +490,9 @@ class Recorder:
         self.stored: tuple[bytes | None, bytes | None] | None = None
         self.paused: dict[str, float] = {}
         self.dirty: set[str] = set()
+        self.vaults_touched = False
+        """An unseal request reached a Vault since the last look (faults mark `--` dirty; a Vault unsealing in
+        the background is seen at the next look at the clock)."""
         """The instances that took a step (an actor decided, died or started; `--`: a fault) since the last look:
         only theirs can have changed."""
 
@@ -517,15 +527,9 @@ class Recorder:
                 world.note(j.Paused(instance.paused_from, instance.name, instance.paused_until))
             if everything or "--" in dirty or instance.name in dirty:
                 self.step_instance(instance, now)
-        for host, vault in world.vaults.items():
-            sealed = vault.sealed and not (vault.unsealing_at is not None and now >= vault.unsealing_at)
-            unreadable = max(vault.garbage_until, vault.hung_until)
-            before = self.vaults.get(host)
-            if before is None or before[0] != sealed:
-                world.note(j.Sealed(now, host) if sealed else j.Unsealed(now, host))
-            if unreadable > 0.0 and (before is None or before[1] != unreadable):
-                world.note(j.Unreadable(now, host, unreadable))
-            self.vaults[host] = (sealed, unreadable)
+        if everything or "--" in dirty or self.vaults_touched:
+            self.vaults_touched = False
+            self.step_vaults(now)
         if len(world.docker.events) != self.swarm_events:
             self.swarm_events = len(world.docker.events)
             nodes = build_nodes(SwarmNode.from_docker(node) for node in world.docker.nodes).nodes
@@ -536,6 +540,18 @@ class Recorder:
             self.stored = stored
             definition = decode_definition(stored[0]) if stored[0] is not None else None
             world.note(j.DefinitionStored(now, definition, stored[1].decode() if stored[1] is not None else None))
+
+    def step_vaults(self, now: float) -> None:
+        world = self.world
+        for host, vault in world.vaults.items():
+            sealed = vault.sealed and not (vault.unsealing_at is not None and now >= vault.unsealing_at)
+            unreadable = max(vault.garbage_until, vault.hung_until)
+            before = self.vaults.get(host)
+            if before is None or before[0] != sealed:
+                world.note(j.Sealed(now, host) if sealed else j.Unsealed(now, host))
+            if unreadable > 0.0 and (before is None or before[1] != unreadable):
+                world.note(j.Unreadable(now, host, unreadable))
+            self.vaults[host] = (sealed, unreadable)
 
     def step_instance(self, instance: Instance, now: float) -> None:
         world, name = self.world, instance.name
