@@ -382,7 +382,6 @@ class World:
             name = holder if holder in {instance.name for instance in self.instances} else self.instances[0].name
             self.own_docker[name] = (kind, now)
             self.follow_from = FAULTS_END + DOCKER_TIMEOUT if others else now
-            self.note(j.OwnDockerFails(now, name, self.follow_from))
             self.record("--", "FAULT", f"{name}'s own Docker {kind} until the end", ())
 
         self.faults.append(f"{when:7.3f} the lock holder's own Docker {kind} until the end")
@@ -490,6 +489,7 @@ class Recorder:
         self.stored: tuple[bytes | None, bytes | None] | None = None
         self.paused: dict[str, float] = {}
         self.dirty: set[str] = set()
+        self.own_docker: set[tuple[str, float, float | None]] = set()
         self.vaults_touched = False
         """An unseal request reached a Vault since the last look (faults mark `--` dirty; a Vault unsealing in
         the background is seen at the next look at the clock)."""
@@ -530,6 +530,11 @@ class Recorder:
         if everything or "--" in dirty or self.vaults_touched:
             self.vaults_touched = False
             self.step_vaults(now)
+        if "--" in dirty or everything:
+            for name, (_, since) in sorted(world.own_docker.items()):
+                if (name, since, world.follow_from) not in self.own_docker:
+                    self.own_docker.add((name, since, world.follow_from))
+                    world.note(j.OwnDockerFails(since, name, world.follow_from))
         if len(world.docker.events) != self.swarm_events:
             self.swarm_events = len(world.docker.events)
             nodes = build_nodes(SwarmNode.from_docker(node) for node in world.docker.nodes).nodes

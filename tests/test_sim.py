@@ -474,6 +474,8 @@ def test_a_write_by_an_instance_not_holding_the_lock_is_caught() -> None:
 
     with pytest.raises(Violation, match="never a stale writer"):
         world.definition_written(1.0, "i2")
+    assert world.judge is not None
+    world.judge.broken.clear()  # the judge reports an invariant once: forget it, to see the next one
     with pytest.raises(Violation, match="never a stale writer"):
         world.definition_written(3.5, "i1")  # its check expired at 3 s: the lock is released
 
