@@ -20,11 +20,13 @@ from messages.swarm import NodeChanged, NodesObserved, SwarmNode
 from messages.vault import VaultObserved, VaultState
 from neon_cm import monitoring
 from neon_cm.decider import CancelTimer, Log, StartTimer
-from neon_cm.definition import build_nodes, with_nodes
+from neon_cm.definition import build_nodes
 from neon_cm.encoding import decode_definition, encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
+from neon_cm.supervision import Supervision
+from sim import judge as j
 from sim import swarm
-from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
+from sim.consul import ELECTION_ANSWERS, CheckFlavour, Reply, SimConsul
 from sim.coverage import Coverage
 from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
@@ -148,29 +150,26 @@ class World:
         hostnames = [node["Description"]["Hostname"] for node in self.docker.nodes]
         for number, host in enumerate(hostnames):  # a worker's Vault matters once it is promoted
             follower = 0.0 if number == 0 else rng.choice((0.0, 0.0, 0.5, 1.5))
-            vault = SimVault(host, shares, THRESHOLD, follower)
+            vault = RecordedVault(host, shares, THRESHOLD, follower, self)
             if rng.random() < 0.4:
                 vault.sealed, vault.sealed_since = False, None
             self.vaults[host] = vault
+        self.history = j.History()
+        """What the servers received and accepted and what the instances said: what the invariants judge."""
+        self.judge: j.Judge | None = None
+        """Judges each record as it is recorded (made when the run starts: a scenario may change the world first)."""
+        self.recorder = Recorder(self)
+        self.sending: str | None = None
+        """The instance whose request a server is applying now (None: someone else's, e.g. a fault's)."""
+        self.listed_at: dict[str, float] = {}
+        """Since when an instance's listing has shown each node as a manager (after its last role change)."""
+        for host in self.docker.managers():
+            self.note(j.RoleChanged(0.0, host, manager=True))
+            self.listed_at[host] = 0.0
+            self.note(j.Listed(0.0, host))
         self.base_version = 0
         self.base: dict[str, Any] = {}
         self.setup_publishes()
-        self.valid_until: dict[str, float] = {}
-        self.leases: dict[str, list[tuple[float, float]]] = {}
-        """Per instance: (when, deadline) of every lease its Leadership told."""
-        self.reported: dict[tuple[str, str], float] = {}
-        """(host, instance): when that instance last said at ERROR that the Vault has a problem, while its monitor has
-        not seen it unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
-        self.disturbed_at = 0.0
-        """When the reporting was last disturbed: a pause, restart or container restart of the active instance (the
-        one holding a lease), or of any instance while none does. A standby's disturbance does not count: the
-        active one reports meanwhile (it counted before issue 26, so any instance's pause hid the active's silence)."""
-        self.keys_refused: list[tuple[float, str, str]] = []
-        """(when, instance, node) of every ERROR saying the keys do not unseal a Vault."""
-        self.keys_refused_since: dict[tuple[str, str], float] = {}
-        """(instance, node): when that instance's running Unsealer last said so."""
-        self.listed_at: dict[str, float] = {host: 0.0 for host in self.docker.managers()}
-        """Since when an instance's listing has shown each node as a manager (after its last role change)."""
         self.drops: list[tuple[str, str, float]] = []
         self.share_hooks: list[Callable[[Instance, str], None]] = []
         """Told of every share as it goes out (a scenario's fault timed to an unseal attempt)."""
@@ -215,7 +214,8 @@ class World:
         """Send `call` now; the server applies it when it arrives; the answer comes back to the instance."""
         sent = self.loop.now
         if call.share:
-            self.share_sent(instance, call.share, sent)
+            for hook in self.share_hooks:
+                hook(instance, call.share)
 
         def arrive() -> None:
             now = self.loop.now
@@ -223,10 +223,13 @@ class World:
                 hung = call.hung.outcome() if isinstance(call.hung, HungConsul) else call.hung
                 instance.at(sent + call.timeout, lambda: on_answer(hung))
                 return
+            self.sending = instance.name  # a Vault records who sent what it receives (RecordedVault)
             try:
                 answer = call.apply(now)
             except SimCrash as error:  # an old behaviour's client library raising on an answer
                 answer = Crashed(str(error))
+            finally:
+                self.sending = None
             if now < instance.paused_until:
                 instance.at(now, lambda: on_answer(answer))
             else:
@@ -239,16 +242,52 @@ class World:
         return any(name == instance.name and target == actor and now < until for name, target, until in self.drops)
 
     def record(self, instance: str, actor: str, event: Any, effects: Any) -> None:
+        if actor in LIFE_CHANGERS or (isinstance(event, str) and event.startswith(("CRASH", "STOP"))):
+            self.recorder.dirty.add(instance)
         self.trace.append((self.loop.now, instance, actor, event, effects))
         self.digest.update(f"{self.loop.now!r} {instance} {actor} {event!r} {effects!r}\n".encode())
         owner = next((one for one in getattr(self, "instances", ()) if one.name == instance), None)
         deciding = owner.actors.get(actor) if owner is not None else None
         self.coverage.saw(actor, event, effects, deciding.state if deciding is not None else None)
 
-    # ------------------------------------------------------------------ invariants told by the shells
+    # ------------------------------------------------------------------ the history, and its judge
+
+    def note(self, record: j.Record) -> None:
+        """Record `record` (after the lock's changes until now) and judge it: a finding fails the seed."""
+        self.recorder.lock()
+        self.add(record)
+
+    def add(self, record: j.Record) -> None:
+        self.history.append(record)
+        if self.judge is not None:
+            self.verdict(self.judge.feed(record))
+
+    @staticmethod
+    def verdict(findings: list[j.Finding]) -> None:
+        if findings:
+            raise Violation(findings[0].invariant, findings[0].text)
+
+    def bounds(self) -> j.Bounds:
+        return j.Bounds(
+            check_ttl=CHECK_TTL,
+            vault_poll=VAULT_POLL,
+            report_margin=REPORT_MARGIN,
+            restart=RESTART_BOUND,
+            node_poll=NODE_POLL,
+            reminder=monitoring.REMINDER_SECONDS,
+            unsealable=self.unsealable,
+            docker_timeout=DOCKER_TIMEOUT,
+            follow_margin=FOLLOW_MARGIN,
+            every=CHECK_EVERY,
+        )
+
+    def after_step(self) -> None:
+        self.recorder.step()
+
+    # ------------------------------------------------------------------ what the shells tell
 
     def check_effect(self, instance: Instance, actor: str, effect: Any) -> None:
-        """No secret: no share in any log line or effect."""
+        """No secret: no share in any log line or effect (judged live: it is about the effects, not the history)."""
         if isinstance(effect, (StartTimer, CancelTimer)):
             return
         text = f"{effect.text} {effect.error or ''}" if isinstance(effect, Log) else repr(effect)
@@ -258,251 +297,80 @@ class World:
 
     def logged(self, instance: Instance, actor: str, effect: Log) -> None:
         if effect.level is Level.ERROR and actor.startswith("vault-monitor:"):
-            self.reported[(actor.removeprefix("vault-monitor:"), instance.name)] = self.loop.now
+            self.note(j.ErrorLogged(self.loop.now, instance.name, actor.removeprefix("vault-monitor:")))
         if effect.level is Level.ERROR and actor == "unsealer" and KEYS_REFUSED in effect.text:
-            self.keys_refused_said(instance, effect.text.split(":")[0])
+            self.note(j.KeysRefused(self.loop.now, instance.name, effect.text.split(":")[0]))
 
-    def keys_refused_said(self, instance: Instance, host: str) -> None:
-        """Said once: an Unsealer says at ERROR that the keys do not unseal a Vault at most once per reminder
-        period (a restarted Unsealer, or another instance, may say it again), not at every poll."""
-        now, key = self.loop.now, (instance.name, host)
-        self.keys_refused.append((now, instance.name, host))
-        said = self.keys_refused_since.get(key)
-        if said is not None and now - said < monitoring.REMINDER_SECONDS:
-            raise Violation(
-                "said once",
-                f"{instance.name} said again at {now:.3f} ({said:.3f} before) that the keys "
-                f"do not unseal the Vault on {host}",
-            )
-        self.keys_refused_since[key] = now
+    @property
+    def keys_refused(self) -> list[tuple[float, str, str]]:
+        """(when, instance, node) of every ERROR saying the keys do not unseal a Vault."""
+        return [(record.t, record.instance, record.vault) for record in self.history.of(j.KeysRefused)]
 
     def lease_told(self, instance: Instance, message: Any) -> None:
-        """The lease's deadline as its Leadership last told it. A step-down (LostLeadership) ends no deadline told
-        before it: its subscribers hear of it a moment later, and until that deadline no other instance can take
-        the lock (but for an abrupt release: see share_sent)."""
+        """The lease's deadline as its Leadership told it (BecameLeader, LeaseExtended)."""
         if isinstance(message, (BecameLeader, LeaseExtended)):
-            self.valid_until[instance.name] = message.valid_until
-            self.leases.setdefault(instance.name, []).append((self.loop.now, message.valid_until))
-            self.lease_held(instance, message.session, message.valid_until)
-
-    def lease_held(self, instance: Instance, session: str, until: float) -> None:
-        """A lease told is a lease held: when Leadership tells a deadline still to come, its session holds the lock
-        in Consul at that moment. Exception: an abrupt release (see share_sent) since the pass the lease counts
-        from (at most the margin'd TTL ago) is news Leadership cannot have yet."""
-        now = self.loop.now
-        if until <= now:
-            return  # a deadline already past claims nothing
-        self.consul.expire(now)
-        entry = self.consul.kv.get(LEADER_KEY)
-        if entry is not None and entry.session == session and session in self.consul.sessions:
-            return
-        since = until - (CHECK_TTL - 1.0)
-        if any(
-            not event.acquired
-            and event.owner == instance.name
-            and event.cause not in ("", "released")
-            and event.time >= since
-            for event in self.consul.lock_events
-        ):
-            return
-        raise Violation(
-            "a lease told is a lease held",
-            f"{instance.name} told a lease until {until:.3f} at {now:.3f}; its session {session} holds no lock",
-        )
+            self.note(j.LeaseTold(self.loop.now, instance.name, message.session, message.valid_until))
 
     def own_docker_fault(self, instance: str, now: float) -> str | None:
         """How `instance`'s own Docker fails at `now` (`hangs`, `refuses`), or None."""
         own = self.own_docker.get(instance)
         return own[0] if own is not None and now >= own[1] else None
 
-    def lease_at(self, instance: str, when: float) -> float:
-        """The deadline `instance`'s lease last told at or before `when`."""
-        told = [until for at, until in self.leases.get(instance, []) if at <= when]
-        return told[-1] if told else 0.0
-
     def observed(self, instance: Instance, reading: VaultObserved) -> None:
         """A monitor's reading: once it sees its Vault unsealed, its instance's report of a problem is over."""
         if reading.state is VaultState.UNSEALED:
-            self.reported.pop((reading.hostname, instance.name), None)
+            self.note(j.SeenUnsealed(self.loop.now, instance.name, reading.hostname))
 
     def listed(self, observed: NodesObserved) -> None:
         for node in observed.nodes:
-            if node.role == "manager":
-                self.listed_at.setdefault(node.hostname.lower(), self.loop.now)
+            host = node.hostname.lower()
+            if node.role == "manager" and host not in self.listed_at:
+                self.listed_at[host] = self.loop.now
+                self.note(j.Listed(self.loop.now, host))
 
     def restarted(self, instance: Instance, actor: Any) -> None:
-        if actor.name == "unsealer":  # a new Unsealer knows nothing of what the last one said
-            self.keys_refused_since = {
-                key: at for key, at in self.keys_refused_since.items() if key[0] != instance.name
-            }
-        if actor.name in ("leadership", "vault-fleet") or actor.name.startswith("vault-monitor:"):
-            self.disturbed(instance)
+        """An actor restarted: recorded by the Recorder (ActorRestarted) at the end of the step."""
 
     def disturbed(self, instance: Instance) -> None:
-        """`instance` was paused, restarted a reporting actor or its container: the reporting clock starts again if
-        it is the active instance, or if no instance is (then any may be the next to report)."""
-        now = self.loop.now
-        active = [name for name, until in sorted(self.valid_until.items()) if until > now]
-        if not active or instance.name in active:
-            self.disturbed_at = now
-
-    def share_sent(self, instance: Instance, host: str, now: float) -> None:
-        """Never two unsealers: a share goes out only before the sender's lease deadline, and never after another
-        instance acquired the lock (since the sender did).
-
-        Exception (the real world cannot do better): when Consul released the sender's lock abruptly (its check
-        deregistered, its agent restarted without its checks, Consul restarted without its data), another instance
-        may take the lock while the sender's deadline has not passed yet; the sender's shares before the deadline
-        its lease had at that moment are not counted (a lease extended after it is not).
-        """
-        for hook in self.share_hooks:
-            hook(instance, host)
-        until = self.valid_until.get(instance.name, 0.0)
-        if now >= until:
-            raise Violation(
-                "never two unsealers",
-                f"{instance.name} sent a share to {host} at {now:.3f}, its lease ended at {until:.3f}",
-            )
-        events = self.consul.lock_events
-        last = next((event for event in reversed(events) if event.acquired and event.time <= now), None)
-        if last is None or last.owner == instance.name:
-            return
-        own = next((event for event in reversed(events) if event.acquired and event.owner == instance.name), None)
-        abrupt = [
-            event
-            for event in events
-            if not event.acquired
-            and event.owner == instance.name
-            and event.cause not in ("", "released")
-            and (own is None or event.time >= own.time)
-            and event.time <= last.time
-        ]
-        if not any(now < self.lease_at(instance.name, event.time) for event in abrupt):
-            raise Violation(
-                "never two unsealers",
-                f"{instance.name} sent a share to {host} at {now:.3f}; {last.owner} took the lock at {last.time:.3f}",
-            )
+        """`instance`'s container restarts (every actor starts again from nothing)."""
+        self.note(j.ContainerRestarted(self.loop.now, instance.name))
 
     def definition_written(self, now: float, owner: str) -> None:
-        """Never a stale writer: every definition write Consul accepts comes from the lock holder of that moment."""
-        holder = self.consul.holder(now)
-        if holder != owner:
-            raise Violation(
-                "never a stale writer", f"{owner} wrote the definition at {now:.3f}; the lock holder: {holder}"
-            )
+        """Consul accepted a definition write of `owner`'s: recorded with the lock holder of that moment."""
+        self.note(j.Written(now, owner, self.consul.holder(now), DEFINITION_KEY))
 
-    # ------------------------------------------------------------------ invariants on the clock
+    def vault_received(self, host: str, reset: bool) -> None:
+        """The Vault on `host` received an unseal share (or a reset) from the instance whose call it applies."""
+        kind = j.ResetReceived if reset else j.ShareReceived
+        self.note(kind(self.loop.now, host, self.sending))
+
+    # ------------------------------------------------------------------ the judge's look at the clock
 
     def schedule_checks(self) -> None:
         def check() -> None:
-            self.check_dead()
-            self.check_reported()
-            self.check_follows()
+            for host in self.docker.managers():  # a Vault unsealing in the background settles when looked at
+                self.vaults[host].settle(self.loop.now)
+            self.recorder.step(everything=True)
+            if self.judge is not None:
+                self.verdict(self.judge.look(self.loop.now))
             self.loop.after(CHECK_EVERY, check)  # for the whole run, an extended one too (run_until stops it)
 
         self.loop.at(CHECK_EVERY, check)
 
-    def check_dead(self) -> None:
-        """Nothing dead unseen: every actor that died is running again within the longest backoff (counted from the
-        last restart its supervisor decided for it: a sibling's later crash can fold it into a group restart), or
-        the instance's health names it (its supervisor gave up). A paused instance's time does not count. Exception: a
-        monitor stopped with its fleet while the restarted fleet does not want it (it learns the managers from the
-        next listing; health compares the fleet's VaultsToMonitor with the live monitors)."""
-        now = self.loop.now
-        for instance in self.instances:
-            if now < instance.paused_until:
-                continue
-            for actor in instance.actors.values():
-                if actor.died_at is None or now - actor.died_at <= RESTART_BOUND or instance.seen_dead(actor.name):
-                    continue
-                if instance.restart_due(actor.name, now - RESTART_BOUND):
-                    continue  # a sibling's later crash put it in a group restart decided since: its backoff counts
-                if actor.name.startswith("vault-monitor:") and not instance.monitor_wanted(actor.name):
-                    continue  # stopped with its fleet (dead, or restarted and not knowing that manager yet)
-                raise Violation(
-                    "nothing dead unseen",
-                    f"{instance.name}/{actor.name} dead since {actor.died_at:.3f}, not restarted, health is green",
-                )
-
-    def check_reported(self) -> None:
-        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO)
-        within two polls (the longest interval set) + the check's TTL + 1.5 s of its clock, also during a Consul
-        outage. The clock starts at the latest of: the seal, the end of the last pause of an instance, the last
-        restart of a leadership, fleet or monitor actor, the end of the Vault's garbage or hung answers (what a
-        monitor cannot read, it cannot report as sealed), and the first listing showing the node as a manager
-        (a node promoted while dockerd hangs is not known to be a manager yet); for a node promoted while one
-        instance's own Docker fails, the moment an instance that can list took the lock (a standby reports at INFO)."""
-        now = self.loop.now
-        for host in self.docker.managers():
-            vault = self.vaults[host]
-            vault.settle(now)
-            if vault.sealed_since is None or host not in self.listed_at:
-                continue  # a manager no instance has listed yet (promoted while dockerd hangs) is not watched yet
-            since = max(
-                vault.sealed_since, self.disturbed_at, vault.garbage_until, vault.hung_until, self.listed_at[host]
-            )
-            if self.own_docker and self.listed_at[host] >= min(start for _, start in self.own_docker.values()):
-                # Promoted while one instance's own Docker fails: that instance does not know the manager, and a
-                # standby that does reports it at INFO until the lock is handed over to an instance that can list.
-                holder = self.consul.holder(now)
-                if holder is None or holder in self.own_docker:
-                    continue
-                taken = [event.time for event in self.consul.lock_events if event.acquired and event.owner == holder]
-                since = max(since, taken[-1] if taken else since)
-            if any(reported == host for reported, _ in self.reported):
-                continue
-            if now - since > 2 * self.longest_vault_poll + REPORT_MARGIN:
-                raise Violation(
-                    "always reported", f"the Vault on {host} is sealed since {since:.3f}; no instance said so at ERROR"
-                )
-
-    def check_follows(self) -> None:
-        """Follows the Swarm: with one instance's Docker failing and another that can list (a fit standby), the
-        definition in Consul is the Swarm's within FOLLOW_BOUND (an active instance that cannot list hands the lock
-        over; neon_cm/handover.py) of the later of the failure's start, the Swarm's last change and the end of the
-        seed's other faults."""
-        if self.follow_from is None:
-            return
-        start = max([self.follow_from, *(at for at, _ in self.docker.events)])
-        bound = 2 * (max(self.node_poll, NODE_POLL) + DOCKER_TIMEOUT) + 1.0 + 0.5 + FOLLOW_MARGIN
-        if self.loop.now - start <= bound:
-            return
-        entry = self.consul.kv.get(DEFINITION_KEY)
-        nodes = build_nodes(SwarmNode.from_docker(node) for node in self.docker.nodes).nodes
-        if entry is None or decode_definition(entry.value).get("Nodes") != nodes:
-            raise Violation(
-                "follows the Swarm",
-                f"the definition in Consul is not the Swarm's {self.loop.now - start:.1f} s after {start:.3f}; "
-                f"the lock holder: {self.consul.holder(self.loop.now)}; failing Docker: {sorted(self.own_docker)}",
-            )
-
     def check_converged(self) -> None:
-        """Converges: once faults stop, by END the definition in Consul is the Swarm's on cluster setup's latest base,
-        and every Vault is unsealed when the credentials hold `threshold` valid shares. With a bad share among them,
-        the Vaults have 2 x (threshold + 1) polls more: each combination Vault refuses costs a poll, with one bad
-        share a valid combination is at most threshold + 1 tries away (the first refused, then one leaving out
-        each of its shares in turn; two when the credentials hold twice the threshold), and after a whole-cluster
-        restart the followers try theirs once the first node is unsealed (they join through it)."""
+        """Converges (sim/judge.py Judge.finish): the definition in Consul is the Swarm's on cluster setup's latest
+        base, and every manager's Vault is unsealed when the credentials hold `threshold` valid shares. With a bad
+        share among them, the Vaults have 2 x (threshold + 1) polls more (see run): each combination Vault refuses
+        costs a poll, with one bad share a valid combination is at most threshold + 1 tries away (the first
+        refused, then one leaving out each of its shares in turn; two when the credentials hold twice the
+        threshold), and after a whole-cluster restart the followers try theirs once the first node is unsealed
+        (they join through it)."""
         now = self.loop.now
-        entry = self.consul.kv.get(DEFINITION_KEY)
-        hash_entry = self.consul.kv.get(HASH_KEY)
-        nodes = build_nodes(SwarmNode.from_docker(node) for node in self.docker.nodes).nodes
-        if entry is None:
-            raise Violation("converges", "no definition in Consul")
-        stored = decode_definition(entry.value)
-        expected = with_nodes(self.base, nodes)
-        if {key: value for key, value in stored.items() if key != "Hash"} != expected:
-            raise Violation(
-                "converges", f"the definition in Consul is not the Swarm's on the latest base: {short(stored, 300)}"
-            )
-        if hash_entry is None or hash_entry.value.decode() != stored.get("Hash"):
-            raise Violation("converges", "the hash key does not match the definition")
-        if self.unsealable:
-            for host in self.docker.managers():
-                vault = self.vaults[host]
-                vault.settle(now)
-                if vault.sealed:
-                    raise Violation("converges", f"the Vault on {host} is still sealed")
+        for vault in self.vaults.values():
+            vault.settle(now)
+        self.recorder.step(everything=True)
+        if self.judge is not None:
+            self.verdict(self.judge.finish(now))
 
     # ------------------------------------------------------------------ cluster setup and faults
 
@@ -517,6 +385,7 @@ class World:
         now = self.loop.now
         self.consul.kv_put(now, DEFINITION_KEY, value, "setup")
         self.consul.kv_put(now, HASH_KEY, hash_.encode(), "setup")
+        self.note(j.BaseWritten(now, self.base))
         self.record("--", "cluster-setup", f"publishes base {self.base_version}", ())
 
     def schedule_faults(self) -> None:
@@ -570,9 +439,13 @@ class World:
     def run(self) -> Result:
         saved = scale_time()
         try:
+            self.recorder.start()
+            self.judge = j.Judge(self.bounds())
+            for record in self.history:
+                self.verdict(self.judge.feed(record))
             if self.liveness:
                 self.run_liveness()
-            self.loop.run_until(self.end, lambda: None)
+            self.loop.run_until(self.end, self.after_step)
             try:
                 self.check_converged()
             except Violation as violation:
@@ -581,7 +454,7 @@ class World:
                 # Each combination Vault refuses costs a poll: with one bad share, up to threshold + 1 of them, for
                 # the first node and then again for the followers that join through it (a whole-cluster restart).
                 self.end += 2 * (THRESHOLD + 1) * self.longest_vault_poll
-                self.loop.run_until(self.end, lambda: None)
+                self.loop.run_until(self.end, self.after_step)
                 self.check_converged()
         except Violation as violation:
             return self.result(violation.invariant, violation.text)
@@ -607,7 +480,7 @@ class World:
         """Liveness mode: from FAULTS_END, look every LIVENESS_STEP whether the service has converged (as
         check_converged judges); it must be converged within liveness_bound() of FAULTS_END and stay so for
         SETTLE more (then the run ends). `converged_since` is the moment from which it stayed converged."""
-        self.loop.run_until(FAULTS_END, lambda: None)
+        self.loop.run_until(FAULTS_END, self.after_step)
         deadline = FAULTS_END + liveness_bound(self)
         while self.loop.now < deadline + LIVENESS_STEP / 2:
             try:
@@ -619,7 +492,7 @@ class World:
                     self.converged_since = self.loop.now
                 if self.loop.now - self.converged_since >= settle(self):
                     break
-            self.loop.run_until(self.loop.now + LIVENESS_STEP, lambda: None)
+            self.loop.run_until(self.loop.now + LIVENESS_STEP, self.after_step)
         if self.converged_since is None:
             self.check_converged()  # says what is not converged
             raise Violation(
@@ -646,6 +519,182 @@ class World:
             frozenset(self.coverage.reached),
             self.kinds_on,
         )
+
+
+# --------------------------------------------------------------------------- recording the history
+
+
+class RecordedVault(SimVault):
+    """A simulated Vault that tells the world of every unseal request it receives (its request log)."""
+
+    def __init__(
+        self, hostname: str, shares: tuple[str, ...], threshold: int, follower_delay: float, world: World
+    ) -> None:
+        super().__init__(hostname, shares, threshold, follower_delay)
+        self.world = world
+
+    def unseal(self, now: float, share: str | None, reset: bool = False) -> Reply:
+        if self.answers(now):
+            self.world.vault_received(self.hostname, reset or share is None)
+        self.world.recorder.vaults_touched = True
+        return super().unseal(now, share, reset)
+
+
+#: The actors whose steps can start, stop or restart actors, or change what health or the fleet says (a step of
+#: another actor can only die: CRASH, STOP); `--`: a fault, or a container restarting.
+LIFE_CHANGERS = frozenset({"--", "service", "vault", "definition", "vault-monitors", "vault-fleet"})
+
+
+class Recorder:
+    """Records into the world's History what the simulated servers' and instances' state says happened since the
+    last step: the lock's changes (SimConsul's lock events), actors dying, (re)starting and removed, restarts their
+    supervisors scheduled, health naming an actor, the monitors a fleet wants, Vaults sealed, unsealed and
+    unreadable, the Swarm's nodes and the definition Consul holds. (Written, shares and resets as received, leases
+    told, ERROR lines, listings and faults are recorded where they happen.)"""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.lock_seen = 0
+        self.lock_session: dict[str, str] = {}
+        self.actors: dict[str, dict[str, tuple[Any, bool]]] = {}
+        self.scheduled: dict[str, dict[str, float]] = {}
+        self.gave_up: dict[str, int] = {}
+        self.wanted: dict[str, tuple[Any, bool, tuple[str, ...]]] = {}
+        self.vaults: dict[str, tuple[bool, float]] = {}
+        self.swarm_events = -1
+        self.stored: tuple[bytes | None, bytes | None] | None = None
+        self.paused: dict[str, float] = {}
+        self.dirty: set[str] = set()
+        self.own_docker: set[tuple[str, float, float | None]] = set()
+        self.vaults_touched = False
+        """An unseal request reached a Vault since the last look (faults mark `--` dirty; a Vault unsealing in
+        the background is seen at the next look at the clock)."""
+        """The instances that took a step (an actor decided, died or started; `--`: a fault) since the last look:
+        only theirs can have changed."""
+
+    def start(self) -> None:
+        """The world as the run starts (after a scenario changed it)."""
+        self.step(everything=True)
+
+    def lock(self) -> None:
+        """The lock's changes since the last look (a TTL check that expired by now loses its lock at its deadline)."""
+        world = self.world
+        consul = world.consul
+        consul.expire(world.loop.now)
+        events = consul.lock_events
+        while self.lock_seen < len(events):
+            event = events[self.lock_seen]
+            self.lock_seen += 1
+            if event.acquired:
+                entry = consul.kv.get(LEADER_KEY)
+                session = entry.session if entry is not None and entry.session is not None else "?"
+                self.lock_session[event.owner] = session
+                world.add(j.LockAcquired(event.time, event.owner, session))
+            else:
+                world.add(j.LockLost(event.time, event.owner, self.lock_session.get(event.owner, "?"), event.cause))
+
+    def step(self, everything: bool = False) -> None:
+        world = self.world
+        now = world.loop.now
+        dirty, self.dirty = self.dirty, set()
+        for instance in world.instances:
+            if instance.paused_until > self.paused.get(instance.name, 0.0):
+                self.paused[instance.name] = instance.paused_until
+                world.note(j.Paused(instance.paused_from, instance.name, instance.paused_until))
+            if everything or "--" in dirty or instance.name in dirty:
+                self.step_instance(instance, now)
+        if everything or "--" in dirty or self.vaults_touched:
+            self.vaults_touched = False
+            self.step_vaults(now)
+        if "--" in dirty or everything:
+            for name, (_, since) in sorted(world.own_docker.items()):
+                if (name, since, world.follow_from) not in self.own_docker:
+                    self.own_docker.add((name, since, world.follow_from))
+                    world.note(j.OwnDockerFails(since, name, world.follow_from))
+        if len(world.docker.events) != self.swarm_events:
+            self.swarm_events = len(world.docker.events)
+            nodes = build_nodes(SwarmNode.from_docker(node) for node in world.docker.nodes).nodes
+            world.note(j.SwarmChanged(now, nodes))
+        entry, hash_entry = world.consul.kv.get(DEFINITION_KEY), world.consul.kv.get(HASH_KEY)
+        stored = (entry.value if entry else None, hash_entry.value if hash_entry else None)
+        if stored != self.stored:
+            self.stored = stored
+            definition = decode_definition(stored[0]) if stored[0] is not None else None
+            world.note(j.DefinitionStored(now, definition, stored[1].decode() if stored[1] is not None else None))
+
+    def step_vaults(self, now: float) -> None:
+        world = self.world
+        for host, vault in world.vaults.items():
+            sealed = vault.sealed and not (vault.unsealing_at is not None and now >= vault.unsealing_at)
+            unreadable = max(vault.garbage_until, vault.hung_until)
+            before = self.vaults.get(host)
+            if before is None or before[0] != sealed:
+                world.note(j.Sealed(now, host) if sealed else j.Unsealed(now, host))
+            if unreadable > 0.0 and (before is None or before[1] != unreadable):
+                world.note(j.Unreadable(now, host, unreadable))
+            self.vaults[host] = (sealed, unreadable)
+
+    def step_instance(self, instance: Instance, now: float) -> None:
+        world, name = self.world, instance.name
+        seen = self.actors.setdefault(name, {})
+        current = instance.actors
+        for actor_name in [key for key in seen if key not in current]:
+            if seen[actor_name][1]:
+                world.note(j.ActorDied(now, name, actor_name, self.supervisors(instance, actor_name)))
+            world.note(j.ActorRemoved(now, name, actor_name))
+            del seen[actor_name]
+        for actor_name, actor in current.items():
+            before = seen.get(actor_name)
+            if before is None or before[0] is not actor:
+                if before is not None and before[1]:
+                    world.note(j.ActorDied(now, name, actor_name, self.supervisors(instance, actor_name)))
+                kind = j.ActorStarted if before is None else j.ActorRestarted
+                world.note(kind(now, name, actor_name))
+                if not actor.alive:
+                    world.note(j.ActorDied(now, name, actor_name, self.supervisors(instance, actor_name)))
+            elif before[1] and not actor.alive:
+                world.note(j.ActorDied(now, name, actor_name, self.supervisors(instance, actor_name)))
+            seen[actor_name] = (actor, actor.alive)
+        # restarts the supervisors decided and wait on
+        due: dict[str, float] = {}
+        for supervisor in current.values():
+            if supervisor.alive and isinstance(supervisor.state, Supervision):
+                for key, timer in supervisor.state.pending.items():
+                    if timer in supervisor.timers:
+                        due[instance.name_of(key)] = supervisor.timer_set.get(timer, now)
+        scheduled = self.scheduled.get(name, {})
+        for actor_name, at in due.items():
+            if scheduled.get(actor_name) != at:
+                world.note(j.RestartScheduled(at, name, actor_name))
+        for actor_name in scheduled:
+            if actor_name not in due:
+                world.note(j.RestartCancelled(now, name, actor_name))
+        self.scheduled[name] = due
+        # health
+        told = self.gave_up.get(name, 0)
+        if len(instance.gave_up) < told:
+            told = 0  # the container restarted
+        for actor_name in instance.gave_up[told:]:
+            world.note(j.HealthNamed(now, name, actor_name))
+        self.gave_up[name] = len(instance.gave_up)
+        # the monitors the running fleet wants
+        fleet = current.get("vault-fleet")
+        state, alive = (fleet.state, fleet.alive) if fleet is not None else (None, False)
+        last = self.wanted.get(name)
+        if last is None or last[0] is not state or last[1] != alive:
+            wanted = tuple(fleet.state.hostnames()) if fleet is not None and alive else ()
+            if last is None or last[2] != wanted:
+                world.note(j.MonitorsWanted(now, name, wanted))
+            self.wanted[name] = (state, alive, wanted)
+
+    @staticmethod
+    def supervisors(instance: Instance, name: str) -> tuple[str, ...]:
+        chain: list[str] = []
+        current = instance.parent.get(name)
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = instance.parent.get(current)
+        return tuple(chain)
 
 
 # --------------------------------------------------------------------------- time scaled down
@@ -720,18 +769,8 @@ def pause(world: World, rng: random.Random) -> Fault:
     instance, seconds = rng.choice(world.instances), rng.uniform(3.5, 6.0)
 
     def act() -> None:
-        instance.pause(seconds)
-
-        was_active = world.valid_until.get(instance.name, 0.0) > world.loop.now
-
-        def resumed() -> None:
-            instance.resumed()
-            if was_active:  # the reporter was silent while paused: the takeover (within the margin) counts from here
-                world.disturbed_at = world.loop.now
-            else:
-                world.disturbed(instance)
-
-        world.loop.at(instance.paused_until, resumed)
+        instance.pause(seconds)  # recorded (Paused) by the Recorder
+        world.loop.at(instance.paused_until, instance.resumed)
 
     return act, f"pause {instance.name} for {seconds:.2f} s"
 
@@ -874,7 +913,9 @@ def role_change(world: World, rng: random.Random) -> Fault:
         node = world.docker.nodes[position]
         role = "worker" if node["Spec"]["Role"] == "manager" else "manager"
         world.docker.set_role(world.loop.now, position, role)
-        world.listed_at.pop(node["Description"]["Hostname"], None)  # watched once a listing shows it
+        host = node["Description"]["Hostname"]
+        world.listed_at.pop(host, None)  # watched once a listing shows it
+        world.note(j.RoleChanged(world.loop.now, host, manager=role == "manager"))
         for instance in world.instances:
             instance.send_to("node-events", "swarm-watcher", NodeChanged("update", node["ID"]))
 
@@ -888,6 +929,7 @@ def settings_change(world: World, rng: random.Random) -> Fault:
 
     def act() -> None:
         world.node_poll, world.vault_poll = node_poll, vault_poll
+        world.note(j.PollsSet(world.loop.now, node_poll, vault_poll))
         world.longest_vault_poll = max(world.longest_vault_poll, vault_poll)
         settings = Settings(node_poll, vault_poll, TEMPLATE)
         for instance in world.instances:

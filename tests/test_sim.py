@@ -12,15 +12,16 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from messages.leadership import BecameLeader, LeaseExtended
+from messages.leadership import LeaseExtended
 from messages.log import Level
 from messages.vault import UnsealFinished
 from neon_cm.decider import Publish, log
 from neon_cm.keys import LEADER_KEY
 from sim import coverage
-from sim.consul import CheckFlavour, LockEvent
+from sim.consul import CheckFlavour
 from sim.gateways import Violation
 from sim.instance import WIRING, Instance
+from sim.judge import Judge, judge
 from sim.world import KIND_NAMES, Result, World
 
 #: Seeds the CI run sweeps (python -m sim --seeds N runs the same ones).
@@ -438,31 +439,28 @@ def test_the_old_behaviours_all_together_still_run(old: frozenset[int]) -> None:
 
 
 def quiet_world() -> World:
-    """A world with two instances, none started (the checker's hooks are called by hand)."""
-    return World(1, scenario=lambda world: None, instances=2)
+    """A world with two instances, none started (the recording hooks are called by hand, judged as they come)."""
+    world = World(1, scenario=lambda world: None, instances=2)
+    world.judge = Judge(world.bounds())
+    return world
 
 
-def test_a_share_after_the_lease_or_after_another_took_the_lock_is_caught() -> None:
-    """never two unsealers: the sender's last deadline, then the lock's history; an abrupt release excuses shares
-    only before the deadline the sender's lease had when it happened."""
-    world = quiet_world()
-    first, second = world.instances
-    world.consul.check_register(0.0, "c1", "n", 10.0)
-    session = world.consul.session_create(0.0, ("c1",), "i1").body["ID"]
-    world.consul.kv_put(0.0, LEADER_KEY, b"i1", "i1", acquire=session)
-    world.loop.now = 0.5
-    world.lease_told(first, BecameLeader("i1:a", session, 5.0))
-    world.consul.lock_events.append(LockEvent(0.5, "i1", True))
-    world.share_sent(first, "manager-1", 4.9)
-    world.consul.lock_events += [LockEvent(1.0, "i1", False, "its check was deregistered"), LockEvent(1.5, "i2", True)]
-    world.share_sent(first, "manager-1", 4.9)  # excused: abrupt, and before the deadline of that moment
-    world.loop.now = 2.0
-    world.lease_told(first, LeaseExtended(session, 9.0))
+def test_the_history_recorded_judges_the_same_afterwards() -> None:
+    """The world records a History as it runs and its Judge judges each record as it comes; the same History judged
+    afterwards by sim.judge.judge (the function the real-stack tests use) finds what the live judge found."""
+    for seed in (3, 227):
+        world = World(seed)
+        result = world.run()
+        kinds = {type(record).__name__ for record in world.history}
 
-    with pytest.raises(Violation, match="lease ended"):
-        world.share_sent(second, "manager-1", 2.0)
-    with pytest.raises(Violation, match="i2 took the lock"):
-        world.share_sent(first, "manager-1", 6.0)  # a lease extended after the release excuses nothing
+        assert result.ok, result.report()
+        assert {"LockAcquired", "LeaseTold", "Written", "ErrorLogged", "Sealed", "ActorStarted"} <= kinds
+        assert [] == judge(world.history, world.bounds(), end=world.end)
+    old = World(0, frozenset({5}), scenario=pause_mid_attempt, instances=2)
+    result = old.run()
+
+    assert not result.ok
+    assert result.invariant in [finding.invariant for finding in judge(old.history, old.bounds())]
 
 
 def test_a_lease_told_on_a_session_not_holding_the_lock_is_caught() -> None:
@@ -486,6 +484,8 @@ def test_a_write_by_an_instance_not_holding_the_lock_is_caught() -> None:
 
     with pytest.raises(Violation, match="never a stale writer"):
         world.definition_written(1.0, "i2")
+    assert world.judge is not None
+    world.judge.broken.clear()  # the judge reports an invariant once: forget it, to see the next one
     with pytest.raises(Violation, match="never a stale writer"):
         world.definition_written(3.5, "i1")  # its check expired at 3 s: the lock is released
 

@@ -1,0 +1,928 @@
+"""One judge for simulated and real runs: a History of what the servers received and accepted and what the instances
+said, and the invariants as functions of it.
+
+Pure: no I/O, no clock, no threads. The simulator (sim/world.py) records a History as it runs and feeds each record
+to a `Judge` as it is recorded (and lets it look at the clock every `Bounds.every` seconds); a real-stack test
+(tests/integration/test_judge.py) records one from OpenBao's audit log, the services' log lines and Consul, and
+judges it with `judge(history, bounds)`, which runs the same `Judge` over the whole History.
+
+Times are seconds on one clock (the simulated one, or seconds since a real run's start). Records are fed in time
+order (`judge` sorts them, stably); an instance, a Vault or a lock owner is named by a string.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from neon_cm.definition import with_nodes
+
+# ---------------------------------------------------------------------------------------------------- the records
+
+
+@attrs.frozen
+class Written:
+    """A definition write Consul ACCEPTED, by `writer`, while `holder` held the lock (None: nobody)."""
+
+    t: float
+    writer: str
+    holder: str | None
+    key: str
+
+
+@attrs.frozen
+class ShareReceived:
+    """An unseal share as the Vault `vault` RECEIVED it, from `sender` (None: a client that is no instance)."""
+
+    t: float
+    vault: str
+    sender: str | None
+
+
+@attrs.frozen
+class ResetReceived:
+    """An unseal reset (`{"reset": true}`) as the Vault received it: it discards what another unsealer gave."""
+
+    t: float
+    vault: str
+    sender: str | None
+
+
+@attrs.frozen
+class LockAcquired:
+    """`owner`'s session `session` acquired the lock."""
+
+    t: float
+    owner: str
+    session: str
+
+
+@attrs.frozen
+class LockLost:
+    """`owner`'s session lost the lock. `cause`: "" its TTL check expired, "released" it released it; anything else
+    is an abrupt loss (its check deregistered, its session destroyed, Consul lost its data, the key deleted): news
+    its Leadership cannot have yet."""
+
+    t: float
+    owner: str
+    session: str
+    cause: str = ""
+
+
+@attrs.frozen
+class LeaseTold:
+    """What `instance`'s Leadership told its subscribers: its session holds the lock until `valid_until`."""
+
+    t: float
+    instance: str
+    session: str
+    valid_until: float
+
+
+@attrs.frozen
+class ActorStarted:
+    """An actor started (for the first time in its container, or after it was removed)."""
+
+    t: float
+    instance: str
+    actor: str
+
+
+@attrs.frozen
+class ActorRestarted:
+    """Its supervisor started an actor again (a new incarnation where an old one stood)."""
+
+    t: float
+    instance: str
+    actor: str
+
+
+@attrs.frozen
+class ActorDied:
+    """An actor crashed or was stopped with its supervisor; `supervisors`: its supervisors, nearest first."""
+
+    t: float
+    instance: str
+    actor: str
+    supervisors: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ActorRemoved:
+    """An actor stopped for good (its supervisor no longer supervises it)."""
+
+    t: float
+    instance: str
+    actor: str
+
+
+@attrs.frozen
+class RestartScheduled:
+    """A supervisor decided (at `t`) to restart a dead child after its backoff."""
+
+    t: float
+    instance: str
+    actor: str
+
+
+@attrs.frozen
+class RestartCancelled:
+    """A restart a supervisor had scheduled is no longer due (it ran, or the supervisor let it go)."""
+
+    t: float
+    instance: str
+    actor: str
+
+
+@attrs.frozen
+class HealthNamed:
+    """`instance`'s health names `actor` as dead (its top supervisor gave up on it): health is red."""
+
+    t: float
+    instance: str
+    actor: str
+
+
+@attrs.frozen
+class MonitorsWanted:
+    """The Vaults whose monitors `instance`'s running fleet wants (none while its fleet is dead)."""
+
+    t: float
+    instance: str
+    vaults: tuple[str, ...]
+
+
+@attrs.frozen
+class ContainerRestarted:
+    """`instance`'s process started again from nothing (every actor, and what it knew, is new)."""
+
+    t: float
+    instance: str
+
+
+@attrs.frozen
+class Paused:
+    """`instance` runs nothing from `t` until `until` (SIGSTOP, a stalled VM)."""
+
+    t: float
+    instance: str
+    until: float
+
+
+@attrs.frozen
+class Sealed:
+    """The Vault became sealed (it restarted, or started sealed)."""
+
+    t: float
+    vault: str
+
+
+@attrs.frozen
+class Unsealed:
+    """The Vault became unsealed."""
+
+    t: float
+    vault: str
+
+
+@attrs.frozen
+class Unreadable:
+    """The Vault answers nothing readable (hangs, or garbage) until `until`: no monitor can see it is sealed."""
+
+    t: float
+    vault: str
+    until: float
+
+
+@attrs.frozen
+class RoleChanged:
+    """The Vault's node became a manager (`manager`) or stopped being one."""
+
+    t: float
+    vault: str
+    manager: bool
+
+
+@attrs.frozen
+class Listed:
+    """An instance's listing showed the Vault's node as a manager (since its last role change)."""
+
+    t: float
+    vault: str
+
+
+@attrs.frozen
+class ErrorLogged:
+    """`instance` said at ERROR that the Vault `vault` has a problem (sealed, unreachable)."""
+
+    t: float
+    instance: str
+    vault: str
+
+
+@attrs.frozen
+class SeenUnsealed:
+    """`instance`'s monitor saw the Vault unsealed: its report of a problem is over."""
+
+    t: float
+    instance: str
+    vault: str
+
+
+@attrs.frozen
+class KeysRefused:
+    """`instance`'s Unsealer said at ERROR that the unseal keys do not unseal the Vault."""
+
+    t: float
+    instance: str
+    vault: str
+
+
+@attrs.frozen
+class PollsSet:
+    """The poll intervals in force from `t` (the settings)."""
+
+    t: float
+    node_poll: float
+    vault_poll: float
+
+
+@attrs.frozen
+class OwnDockerFails:
+    """`instance`'s own Docker fails (hangs, refuses) from `t` to the end; the definition must follow the Swarm
+    (through a fit standby) counting from `follow_from` (None: not asked)."""
+
+    t: float
+    instance: str
+    follow_from: float | None = None
+
+
+@attrs.frozen
+class SwarmChanged:
+    """The Swarm's nodes changed (a label, a role); `nodes` is the definition's `Nodes` they make."""
+
+    t: float
+    nodes: Mapping[str, Any] = attrs.field(eq=False)
+
+
+@attrs.frozen
+class BaseWritten:
+    """Cluster setup wrote the base definition `base` (the definition without the Swarm's nodes)."""
+
+    t: float
+    base: Mapping[str, Any] = attrs.field(eq=False)
+
+
+@attrs.frozen
+class DefinitionStored:
+    """What Consul held at `t`: the definition (decoded; None: no key) and the hash key's value."""
+
+    t: float
+    definition: Mapping[str, Any] | None = attrs.field(eq=False)
+    hash: str | None = None
+
+
+Record = (
+    Written
+    | ShareReceived
+    | ResetReceived
+    | LockAcquired
+    | LockLost
+    | LeaseTold
+    | ActorStarted
+    | ActorRestarted
+    | ActorDied
+    | ActorRemoved
+    | RestartScheduled
+    | RestartCancelled
+    | HealthNamed
+    | MonitorsWanted
+    | ContainerRestarted
+    | Paused
+    | Sealed
+    | Unsealed
+    | Unreadable
+    | RoleChanged
+    | Listed
+    | ErrorLogged
+    | SeenUnsealed
+    | KeysRefused
+    | PollsSet
+    | OwnDockerFails
+    | SwarmChanged
+    | BaseWritten
+    | DefinitionStored
+)
+
+
+class History:
+    """An append-only list of records."""
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self._records: list[Record] = list(records)
+
+    def append(self, record: Record) -> None:
+        self._records.append(record)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def of(self, kind: type) -> list[Any]:
+        """The records of one kind, in order."""
+        return [record for record in self._records if isinstance(record, kind)]
+
+
+# ---------------------------------------------------------------------------------------------------- the verdicts
+
+
+@attrs.frozen
+class Finding:
+    """An invariant the history breaks, and how."""
+
+    invariant: str
+    text: str
+    t: float
+
+
+NEVER_TWO_UNSEALERS = "never two unsealers"
+NEVER_A_STALE_WRITER = "never a stale writer"
+LEASE_HELD = "a lease told is a lease held"
+ALWAYS_REPORTED = "always reported"
+NOTHING_DEAD_UNSEEN = "nothing dead unseen"
+CONVERGES = "converges"
+SAID_ONCE = "said once"
+FOLLOWS_THE_SWARM = "follows the Swarm"
+INVARIANTS = (
+    NEVER_TWO_UNSEALERS,
+    NEVER_A_STALE_WRITER,
+    LEASE_HELD,
+    ALWAYS_REPORTED,
+    NOTHING_DEAD_UNSEEN,
+    CONVERGES,
+    SAID_ONCE,
+    FOLLOWS_THE_SWARM,
+)
+
+
+@attrs.frozen
+class Bounds:
+    """The stated bounds the invariants are judged with."""
+
+    check_ttl: float
+    """The lock's check TTL: an abrupt loss since the pass a told lease counts from (`check_ttl - 1` before its
+    deadline, the lease's margin) is news its Leadership cannot have yet."""
+    vault_poll: float
+    """The Vault poll interval in force at the start (PollsSet changes it; the longest ever set counts)."""
+    report_margin: float
+    """A sealed Vault is reported at ERROR within 2 x the longest Vault poll + this of its clock."""
+    restart: float
+    """A dead actor is running again (or named by health) within this (the longest backoff + 1 s)."""
+    node_poll: float = 0.0
+    reminder: float = math.inf
+    """An Unsealer says at ERROR that the keys do not unseal a Vault at most once per this."""
+    unsealable: bool = True
+    """The credentials hold enough valid shares: every manager's Vault ends unsealed."""
+    docker_timeout: float = 10.0
+    follow_margin: float = 3.5
+    every: float = 0.5
+    """How often `judge` looks at the time-based invariants (between records)."""
+
+
+class Judge:
+    """The invariants, fed one record at a time (in time order), looking at the clock with `look`, and at the end
+    with `finish`. Each returns the findings it made (an invariant broken once is not reported again)."""
+
+    def __init__(self, bounds: Bounds, invariants: Iterable[str] = INVARIANTS) -> None:
+        self.bounds = bounds
+        self.invariants = frozenset(invariants)
+        self.broken: set[str] = set()
+        self.now = 0.0
+        # the lock and the leases
+        self.leases: dict[str, list[tuple[float, float]]] = {}
+        """Per instance: (when, deadline) of every lease its Leadership told."""
+        self.valid_until: dict[str, float] = {}
+        self.acquired: list[LockAcquired] = []
+        self.acquired_by: dict[str, list[LockAcquired]] = {}
+        self.lost_by: dict[str, list[LockLost]] = {}
+        self.holder: LockAcquired | None = None
+        # reporting
+        self.sealed_since: dict[str, float] = {}
+        self.unreadable_until: dict[str, float] = {}
+        self.managers: set[str] = set()
+        self.listed_at: dict[str, float] = {}
+        self.reported: dict[str, set[str]] = {}
+        """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
+        unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
+        self.disturbed: dict[str, float] = {}
+        """Per instance: when it was last disturbed while it was the reporter (it held a lease told, or none did):
+        paused (counted from its resumption), its container restarted, its Leadership, fleet or a monitor restarted.
+        A standby's disturbance does not count: the active instance reports meanwhile."""
+        self.resumes: list[tuple[float, str, bool]] = []
+        """Pauses still to end: (until, instance, whether it was the reporter when paused)."""
+        self.longest_vault_poll = bounds.vault_poll
+        self.node_poll = bounds.node_poll
+        self.own_docker: dict[str, float] = {}
+        self.follow_from: float | None = None
+        # actors
+        self.dead: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+        self.pauses: dict[str, list[tuple[float, float]]] = {}
+        self.gave_up: dict[str, set[str]] = {}
+        self.scheduled: dict[tuple[str, str], float] = {}
+        self.wanted: dict[str, tuple[str, ...]] = {}
+        self.keys_refused: dict[tuple[str, str], float] = {}
+        # the definition
+        self.base: Mapping[str, Any] | None = None
+        self.nodes: Mapping[str, Any] | None = None
+        self.swarm_changed = -math.inf
+        self.stored: DefinitionStored | None = None
+
+    # ------------------------------------------------------------------ verdicts
+
+    def found(self, invariant: str, text: str, findings: list[Finding]) -> None:
+        if invariant in self.invariants and invariant not in self.broken:
+            self.broken.add(invariant)
+            findings.append(Finding(invariant, text, self.now))
+
+    def feed(self, record: Record) -> list[Finding]:
+        """Take one record: what it breaks, if anything."""
+        findings: list[Finding] = []
+        self.advance(record.t)
+        handler = HANDLERS.get(type(record))
+        if handler is not None:
+            handler(self, record, findings)
+        return findings
+
+    def advance(self, t: float) -> None:
+        self.now = max(self.now, t)
+        while self.resumes and self.resumes[0][0] <= self.now:
+            until, instance, was_reporter = self.resumes.pop(0)
+            if was_reporter or self.reporter(instance, until):
+                self.disturbed[instance] = until
+
+    # ------------------------------------------------------------------ the lock and the leases
+
+    def lease_at(self, instance: str, when: float) -> float:
+        """The deadline `instance`'s lease last told at or before `when`."""
+        told = [until for at, until in self.leases.get(instance, []) if at <= when]
+        return told[-1] if told else 0.0
+
+    def on_acquired(self, record: LockAcquired, findings: list[Finding]) -> None:
+        self.acquired.append(record)
+        self.acquired_by.setdefault(record.owner, []).append(record)
+        self.holder = record
+
+    def on_lost(self, record: LockLost, findings: list[Finding]) -> None:
+        self.lost_by.setdefault(record.owner, []).append(record)
+        if self.holder is not None and (self.holder.owner, self.holder.session) == (record.owner, record.session):
+            self.holder = None
+
+    def on_unseal_request(self, record: ShareReceived | ResetReceived, findings: list[Finding]) -> None:
+        """Never two unsealers: a share (or a reset) reaches a Vault only before the sender's lease deadline, and
+        never after another instance acquired the lock (since the sender did).
+
+        Exception (the real world cannot do better): when Consul released the sender's lock abruptly (its check
+        deregistered, its session destroyed, Consul restarted without its data), another instance may take the lock
+        while the sender's deadline has not passed yet; the sender's shares before the deadline its lease had at
+        that moment are not counted (a lease extended after it is not)."""
+        sender, now = record.sender, record.t
+        if sender is None:
+            return  # someone else's: not one of the instances judged
+        what = "a share" if isinstance(record, ShareReceived) else "a reset"
+        until = self.valid_until.get(sender, 0.0)
+        if now >= until:
+            self.found(
+                NEVER_TWO_UNSEALERS,
+                f"the Vault on {record.vault} received {what} from {sender} at {now:.3f}; its lease ended at "
+                f"{until:.3f}",
+                findings,
+            )
+            return
+        last = self.acquired[-1] if self.acquired else None
+        if last is None or last.owner == sender:
+            return
+        own = self.acquired_by.get(sender, [])
+        since = own[-1].t if own else -math.inf
+        abrupt = [
+            lost
+            for lost in self.lost_by.get(sender, [])
+            if lost.cause not in ("", "released") and since <= lost.t <= last.t
+        ]
+        if not any(now < self.lease_at(sender, lost.t) for lost in abrupt):
+            self.found(
+                NEVER_TWO_UNSEALERS,
+                f"the Vault on {record.vault} received {what} from {sender} at {now:.3f}; {last.owner} took the lock "
+                f"at {last.t:.3f}",
+                findings,
+            )
+
+    def on_lease(self, record: LeaseTold, findings: list[Finding]) -> None:
+        """A lease told is a lease held: when Leadership tells a deadline still to come, its session holds the lock
+        at that moment. Exception: an abrupt loss since the pass the lease counts from (at most the margin'd TTL
+        ago) is news Leadership cannot have yet."""
+        self.valid_until[record.instance] = record.valid_until
+        self.leases.setdefault(record.instance, []).append((record.t, record.valid_until))
+        if record.valid_until <= record.t:
+            return  # a deadline already past claims nothing
+        holder = self.holder
+        if holder is not None and (holder.owner, holder.session) == (record.instance, record.session):
+            return
+        since = record.valid_until - (self.bounds.check_ttl - 1.0)
+        if any(
+            lost.cause not in ("", "released") and lost.t >= since for lost in self.lost_by.get(record.instance, [])
+        ):
+            return
+        self.found(
+            LEASE_HELD,
+            f"{record.instance} told a lease until {record.valid_until:.3f} at {record.t:.3f}; its session "
+            f"{record.session} holds no lock",
+            findings,
+        )
+
+    def on_written(self, record: Written, findings: list[Finding]) -> None:
+        """Never a stale writer: every definition write Consul accepts comes from the lock holder of that moment."""
+        if record.holder != record.writer:
+            self.found(
+                NEVER_A_STALE_WRITER,
+                f"{record.writer} wrote {record.key} at {record.t:.3f}; the lock holder: {record.holder}",
+                findings,
+            )
+
+    # ------------------------------------------------------------------ reporting
+
+    def reporter(self, instance: str, t: float) -> bool:
+        """Whether `instance` is the one expected to report at `t`: it holds a lease told, or no instance does."""
+        active = [name for name, until in self.valid_until.items() if until > t]
+        return not active or instance in active
+
+    def disturb(self, instance: str, t: float) -> None:
+        if self.reporter(instance, t):
+            self.disturbed[instance] = t
+
+    def on_paused(self, record: Paused, findings: list[Finding]) -> None:
+        self.pauses.setdefault(record.instance, []).append((record.t, record.until))
+        self.resumes.append((record.until, record.instance, self.reporter(record.instance, record.t)))
+        self.resumes.sort()
+
+    def on_container(self, record: ContainerRestarted, findings: list[Finding]) -> None:
+        self.disturb(record.instance, record.t)
+        self.dead = {key: value for key, value in self.dead.items() if key[0] != record.instance}
+        self.scheduled = {key: value for key, value in self.scheduled.items() if key[0] != record.instance}
+        self.gave_up.pop(record.instance, None)
+        self.wanted.pop(record.instance, None)
+        self.keys_refused = {key: value for key, value in self.keys_refused.items() if key[0] != record.instance}
+
+    def on_sealed(self, record: Sealed, findings: list[Finding]) -> None:
+        self.sealed_since.setdefault(record.vault, record.t)
+
+    def on_unsealed(self, record: Unsealed, findings: list[Finding]) -> None:
+        self.sealed_since.pop(record.vault, None)
+
+    def on_unreadable(self, record: Unreadable, findings: list[Finding]) -> None:
+        self.unreadable_until[record.vault] = max(self.unreadable_until.get(record.vault, 0.0), record.until)
+
+    def on_role(self, record: RoleChanged, findings: list[Finding]) -> None:
+        if record.manager:
+            self.managers.add(record.vault)
+        else:
+            self.managers.discard(record.vault)
+        self.listed_at.pop(record.vault, None)  # watched once a listing shows it
+
+    def on_listed(self, record: Listed, findings: list[Finding]) -> None:
+        self.listed_at.setdefault(record.vault, record.t)
+
+    def on_error(self, record: ErrorLogged, findings: list[Finding]) -> None:
+        self.reported.setdefault(record.vault, set()).add(record.instance)
+
+    def on_seen_unsealed(self, record: SeenUnsealed, findings: list[Finding]) -> None:
+        self.reported.get(record.vault, set()).discard(record.instance)
+
+    def on_polls(self, record: PollsSet, findings: list[Finding]) -> None:
+        self.longest_vault_poll = max(self.longest_vault_poll, record.vault_poll)
+        self.node_poll = record.node_poll
+
+    def on_own_docker(self, record: OwnDockerFails, findings: list[Finding]) -> None:
+        self.own_docker.setdefault(record.instance, record.t)
+        if record.follow_from is not None:
+            self.follow_from = record.follow_from
+
+    def always_reported(self, findings: list[Finding]) -> None:
+        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO)
+        within two polls (the longest interval set) + the margin of its clock, also during a Consul outage (an
+        outage longer than the bound breaks it). The clock starts at the latest of: the seal, the reporter's last
+        disturbance (per instance, see `disturbed`), the end of the Vault's unreadable answers (what a monitor cannot
+        read, it cannot report as sealed), and the first listing showing the node as a manager; for a node promoted
+        while one instance's own Docker fails, the moment an instance that can list took the lock (a standby reports
+        at INFO)."""
+        now = self.now
+        clock = max(self.disturbed.values(), default=0.0)
+        bound = 2 * self.longest_vault_poll + self.bounds.report_margin
+        for vault in sorted(self.managers):
+            sealed = self.sealed_since.get(vault)
+            listed = self.listed_at.get(vault)
+            if sealed is None or listed is None:
+                continue  # a manager no instance has listed yet is not watched yet
+            since = max(sealed, clock, self.unreadable_until.get(vault, 0.0), listed)
+            if self.own_docker and listed >= min(self.own_docker.values()):
+                holder = self.holder.owner if self.holder is not None else None
+                if holder is None or holder in self.own_docker:
+                    continue
+                taken = self.acquired_by.get(holder, [])
+                since = max(since, taken[-1].t if taken else since)
+            if self.reported.get(vault):
+                continue
+            if now - since > bound:
+                self.found(
+                    ALWAYS_REPORTED,
+                    f"the Vault on {vault} is sealed since {since:.3f}; no instance said so at ERROR",
+                    findings,
+                )
+
+    # ------------------------------------------------------------------ actors
+
+    def on_started(self, record: ActorStarted | ActorRestarted, findings: list[Finding]) -> None:
+        key = (record.instance, record.actor)
+        self.dead.pop(key, None)
+        self.scheduled.pop(key, None)
+        if record.actor == "unsealer":  # a new Unsealer knows nothing of what the last one said
+            self.keys_refused = {k: v for k, v in self.keys_refused.items() if k[0] != record.instance}
+        if isinstance(record, ActorRestarted) and (
+            record.actor in ("leadership", "vault-fleet") or record.actor.startswith("vault-monitor:")
+        ):
+            self.disturb(record.instance, record.t)
+
+    def on_died(self, record: ActorDied, findings: list[Finding]) -> None:
+        key = (record.instance, record.actor)
+        if key not in self.dead:
+            self.dead[key] = (record.t, record.supervisors)
+        # what a supervisor had scheduled dies with it
+        self.scheduled = {
+            child: at
+            for child, at in self.scheduled.items()
+            if child[0] != record.instance or record.actor not in self.dead_supervisors(child)
+        }
+
+    def dead_supervisors(self, child: tuple[str, str]) -> tuple[str, ...]:
+        entry = self.dead.get(child)
+        return entry[1][:1] if entry else ()
+
+    def on_removed(self, record: ActorRemoved, findings: list[Finding]) -> None:
+        self.dead.pop((record.instance, record.actor), None)
+        self.scheduled.pop((record.instance, record.actor), None)
+
+    def on_scheduled(self, record: RestartScheduled, findings: list[Finding]) -> None:
+        self.scheduled[(record.instance, record.actor)] = record.t
+
+    def on_cancelled(self, record: RestartCancelled, findings: list[Finding]) -> None:
+        self.scheduled.pop((record.instance, record.actor), None)
+
+    def on_health(self, record: HealthNamed, findings: list[Finding]) -> None:
+        self.gave_up.setdefault(record.instance, set()).add(record.actor)
+
+    def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
+        self.wanted[record.instance] = record.vaults
+
+    def paused(self, instance: str, t: float) -> bool:
+        return any(start <= t < until for start, until in self.pauses.get(instance, []))
+
+    def paused_for(self, instance: str, start: float, end: float) -> float:
+        """How long `instance` was paused between `start` and `end` (pauses over by `end`)."""
+        return sum(
+            max(0.0, min(until, end) - max(begun, start))
+            for begun, until in self.pauses.get(instance, [])
+            if until <= end
+        )
+
+    def nothing_dead_unseen(self, findings: list[Finding]) -> None:
+        """Nothing dead unseen: every actor that died is running again within the bound (counted from the last
+        restart its supervisor decided for it: a sibling's later crash can fold it into a group restart), or the
+        instance's health names it (or a supervisor above it). A paused instance's time does not count. Exception:
+        a monitor stopped with its fleet while the restarted fleet does not want it (it learns the managers from the
+        next listing; health compares the fleet's wanted monitors with the live ones)."""
+        now, bound = self.now, self.bounds.restart
+        for (instance, actor), (died, supervisors) in sorted(self.dead.items()):
+            if self.paused(instance, now):
+                continue
+            if now - died - self.paused_for(instance, died, now) <= bound:
+                continue
+            named = self.gave_up.get(instance, set())
+            if actor in named or any(supervisor in named for supervisor in supervisors):
+                continue
+            if self.scheduled.get((instance, actor), -math.inf) >= now - bound:
+                continue  # a group restart decided since: its backoff counts
+            if actor.startswith("vault-monitor:") and actor.removeprefix("vault-monitor:") not in self.wanted.get(
+                instance, ()
+            ):
+                continue  # stopped with its fleet (dead, or restarted and not knowing that manager yet)
+            self.found(
+                NOTHING_DEAD_UNSEEN,
+                f"{instance}/{actor} dead since {died:.3f}, not restarted, health is green",
+                findings,
+            )
+
+    def on_keys_refused(self, record: KeysRefused, findings: list[Finding]) -> None:
+        """Said once: an Unsealer says at ERROR that the keys do not unseal a Vault at most once per reminder period
+        (a restarted Unsealer, or another instance, may say it again), not at every poll."""
+        key = (record.instance, record.vault)
+        said = self.keys_refused.get(key)
+        if said is not None and record.t - said < self.bounds.reminder:
+            self.found(
+                SAID_ONCE,
+                f"{record.instance} said again at {record.t:.3f} ({said:.3f} before) that the keys do not unseal the "
+                f"Vault on {record.vault}",
+                findings,
+            )
+        self.keys_refused[key] = record.t
+
+    # ------------------------------------------------------------------ the definition
+
+    def on_swarm(self, record: SwarmChanged, findings: list[Finding]) -> None:
+        if self.nodes is not None:
+            self.swarm_changed = record.t
+        self.nodes = record.nodes
+
+    def on_base(self, record: BaseWritten, findings: list[Finding]) -> None:
+        self.base = record.base
+
+    def on_stored(self, record: DefinitionStored, findings: list[Finding]) -> None:
+        self.stored = record
+
+    def follows_the_swarm(self, findings: list[Finding]) -> None:
+        """Follows the Swarm: with one instance's Docker failing and another that can list (a fit standby), the
+        definition in Consul is the Swarm's within the bound (two node polls and two listing timeouts, a lock step
+        of each instance, a listing and a write, and the margin) of the later of `follow_from` and the Swarm's last
+        change. Judged on the latest DefinitionStored."""
+        if self.follow_from is None:
+            return
+        start = max(self.follow_from, self.swarm_changed)
+        b = self.bounds
+        bound = 2 * (max(self.node_poll, b.node_poll) + b.docker_timeout) + 1.0 + 0.5 + b.follow_margin
+        if self.now - start <= bound:
+            return
+        stored = self.stored.definition if self.stored is not None else None
+        if stored is None or stored.get("Nodes") != self.nodes:
+            holder = self.holder.owner if self.holder is not None else None
+            self.found(
+                FOLLOWS_THE_SWARM,
+                f"the definition in Consul is not the Swarm's {self.now - start:.1f} s after {start:.3f}; the lock "
+                f"holder: {holder}; failing Docker: {sorted(self.own_docker)}",
+                findings,
+            )
+
+    # ------------------------------------------------------------------ the clock and the end
+
+    def look(self, t: float) -> list[Finding]:
+        """Look at the time-based invariants at `t`."""
+        findings: list[Finding] = []
+        self.advance(t)
+        self.nothing_dead_unseen(findings)
+        self.always_reported(findings)
+        self.follows_the_swarm(findings)
+        return findings
+
+    def finish(self, t: float) -> list[Finding]:
+        """Converges: once faults stop, at the end the definition in Consul is the Swarm's on cluster setup's
+        latest base, its hash key matches it, and every manager's Vault is unsealed when the credentials can
+        unseal it (Bounds.unsealable)."""
+        findings: list[Finding] = []
+        self.advance(t)
+        self.broken.discard(CONVERGES)  # judged again at a later end (a run extended)
+        if CONVERGES not in self.invariants:
+            return findings
+        stored = self.stored.definition if self.stored is not None else None
+        if self.base is not None and self.nodes is not None:
+            if stored is None:
+                self.found(CONVERGES, "no definition in Consul", findings)
+                return findings
+            expected = with_nodes(dict(self.base), dict(self.nodes))
+            if {key: value for key, value in stored.items() if key != "Hash"} != expected:
+                text = repr(dict(stored))
+                text = text if len(text) <= 300 else text[:297] + "..."
+                self.found(
+                    CONVERGES, f"the definition in Consul is not the Swarm's on the latest base: {text}", findings
+                )
+                return findings
+            if self.stored is None or self.stored.hash != stored.get("Hash"):
+                self.found(CONVERGES, "the hash key does not match the definition", findings)
+                return findings
+        if self.bounds.unsealable:
+            for vault in sorted(self.managers):
+                if vault in self.sealed_since:
+                    self.found(CONVERGES, f"the Vault on {vault} is still sealed", findings)
+                    return findings
+        return findings
+
+
+HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
+    Written: Judge.on_written,
+    ShareReceived: Judge.on_unseal_request,
+    ResetReceived: Judge.on_unseal_request,
+    LockAcquired: Judge.on_acquired,
+    LockLost: Judge.on_lost,
+    LeaseTold: Judge.on_lease,
+    ActorStarted: Judge.on_started,
+    ActorRestarted: Judge.on_started,
+    ActorDied: Judge.on_died,
+    ActorRemoved: Judge.on_removed,
+    RestartScheduled: Judge.on_scheduled,
+    RestartCancelled: Judge.on_cancelled,
+    HealthNamed: Judge.on_health,
+    MonitorsWanted: Judge.on_wanted,
+    ContainerRestarted: Judge.on_container,
+    Paused: Judge.on_paused,
+    Sealed: Judge.on_sealed,
+    Unsealed: Judge.on_unsealed,
+    Unreadable: Judge.on_unreadable,
+    RoleChanged: Judge.on_role,
+    Listed: Judge.on_listed,
+    ErrorLogged: Judge.on_error,
+    SeenUnsealed: Judge.on_seen_unsealed,
+    KeysRefused: Judge.on_keys_refused,
+    PollsSet: Judge.on_polls,
+    OwnDockerFails: Judge.on_own_docker,
+    SwarmChanged: Judge.on_swarm,
+    BaseWritten: Judge.on_base,
+    DefinitionStored: Judge.on_stored,
+}
+
+
+# ---------------------------------------------------------------------------------------------------- the functions
+
+
+def judge(
+    history: Iterable[Record], bounds: Bounds, end: float | None = None, invariants: Iterable[str] = INVARIANTS
+) -> list[Finding]:
+    """Every finding of `invariants` on `history`: its records fed in time order, the time-based invariants looked
+    at every `bounds.every` seconds (at its multiples) up to and at `end` (default: the last record), and, when `end` is
+    given, the end ones (converges) at `end`."""
+    judge_ = Judge(bounds, invariants)
+    records = sorted(history, key=lambda record: record.t)
+    last = end if end is not None else (records[-1].t if records else 0.0)
+    findings: list[Finding] = []
+    tick = bounds.every
+    for record in records:
+        while tick < record.t:
+            findings += judge_.look(tick)
+            tick += bounds.every
+        findings += judge_.feed(record)
+    while tick <= last:
+        findings += judge_.look(tick)
+        tick += bounds.every
+    if end is not None:
+        findings += judge_.finish(end)
+    return findings
+
+
+def never_two_unsealers(history: Iterable[Record], bounds: Bounds) -> list[Finding]:
+    """Shares AND resets, counted as each Vault received them (see Judge.on_unseal_request)."""
+    return judge(history, bounds, invariants=(NEVER_TWO_UNSEALERS,))
+
+
+def never_a_stale_writer(history: Iterable[Record], bounds: Bounds) -> list[Finding]:
+    """Every definition write Consul accepted came from the lock holder of that moment (Judge.on_written)."""
+    return judge(history, bounds, invariants=(NEVER_A_STALE_WRITER,))
+
+
+def a_lease_told_is_a_lease_held(history: Iterable[Record], bounds: Bounds) -> list[Finding]:
+    """Judge.on_lease."""
+    return judge(history, bounds, invariants=(LEASE_HELD,))
+
+
+def always_reported(history: Iterable[Record], bounds: Bounds, end: float | None = None) -> list[Finding]:
+    """Judge.always_reported, looked at every `bounds.every` seconds up to `end`."""
+    return judge(history, bounds, end, invariants=(ALWAYS_REPORTED,))
+
+
+def nothing_dead_unseen(history: Iterable[Record], bounds: Bounds, end: float | None = None) -> list[Finding]:
+    """Judge.nothing_dead_unseen, looked at every `bounds.every` seconds up to `end`."""
+    return judge(history, bounds, end, invariants=(NOTHING_DEAD_UNSEEN,))
+
+
+def converges(history: Iterable[Record], bounds: Bounds, end: float) -> list[Finding]:
+    """Judge.finish at `end`."""
+    return judge(history, bounds, end, invariants=(CONVERGES,))
+
+
+def said_once(history: Iterable[Record], bounds: Bounds) -> list[Finding]:
+    """Judge.on_keys_refused."""
+    return judge(history, bounds, invariants=(SAID_ONCE,))
+
+
+def holder_at(history: Iterable[Record], t: float) -> str | None:
+    """The lock's holder at `t` as the history's LockAcquired and LockLost tell it (for a recorder that knows a
+    write's time but not who held the lock then)."""
+    holder: LockAcquired | None = None
+    for record in sorted(history, key=lambda record: record.t):
+        if record.t > t:
+            break
+        if isinstance(record, LockAcquired):
+            holder = record
+        elif isinstance(record, LockLost) and holder is not None:
+            if (holder.owner, holder.session) == (record.owner, record.session):
+                holder = None
+    return holder.owner if holder is not None else None

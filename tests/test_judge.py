@@ -1,0 +1,361 @@
+"""sim/judge.py: every invariant on small hand-built histories, kept and broken (the same functions judge the
+simulator's runs and the real-stack fault runs, tests/integration/test_judge.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sim import judge as j
+from sim.judge import History
+
+BOUNDS = j.Bounds(check_ttl=3.0, vault_poll=3.0, report_margin=4.5, restart=5.0, reminder=60.0)
+"""Two polls + margin: a sealed Vault is reported within 10.5 s of its clock."""
+
+
+def names(findings: list[j.Finding]) -> list[str]:
+    return [finding.invariant for finding in findings]
+
+
+def leader(owner: str = "i1", session: str = "s1", at: float = 0.5, until: float = 5.0) -> list[j.Record]:
+    """`owner` takes the lock at `at` and its Leadership tells a lease until `until`."""
+    return [j.LockAcquired(at, owner, session), j.LeaseTold(at + 0.01, owner, session, until)]
+
+
+# ------------------------------------------------------------------------------------------ never two unsealers
+
+
+def test_shares_and_resets_of_the_lease_holder_are_fine() -> None:
+    history = History([*leader(), j.ShareReceived(1.0, "m1", "i1"), j.ResetReceived(2.0, "m1", "i1")])
+
+    assert [] == j.never_two_unsealers(history, BOUNDS)
+
+
+def test_two_senders_shares_inside_one_lease_period_are_flagged() -> None:
+    """The negative control: i2 never held the lock, yet a Vault received its share while i1's lease ran."""
+    history = History([*leader(), j.ShareReceived(1.0, "m1", "i1"), j.ShareReceived(1.2, "m1", "i2")])
+
+    findings = j.never_two_unsealers(history, BOUNDS)
+
+    assert ["never two unsealers"] == names(findings)
+    assert "from i2 at 1.200" in findings[0].text
+
+
+def test_a_reset_counts_as_a_share() -> None:
+    """A reset discards what the other unsealer gave: it is a second unsealer as much as a share."""
+    history = History([*leader(), j.ResetReceived(1.2, "m1", "i2")])
+
+    assert ["never two unsealers"] == names(j.never_two_unsealers(history, BOUNDS))
+
+
+def test_a_share_received_after_the_lease_ended_is_flagged_even_if_sent_before() -> None:
+    """Counted at receipt: a share that reaches the Vault after the sender's deadline is the sender's at that time."""
+    history = History([*leader(until=5.0), j.ShareReceived(5.001, "m1", "i1")])
+
+    findings = j.never_two_unsealers(history, BOUNDS)
+
+    assert ["never two unsealers"] == names(findings)
+    assert "lease ended at 5.000" in findings[0].text
+
+
+def test_a_share_after_another_took_the_lock_is_flagged_unless_the_loss_was_abrupt() -> None:
+    """Another instance took the lock: the old holder's shares are flagged, even before its deadline, unless Consul
+    released its lock abruptly (news its Leadership cannot have yet): then its shares before the deadline its lease
+    had then are not counted; a lease extended after it is not."""
+    expired = History(
+        [
+            *leader(until=5.0),
+            j.LockLost(1.0, "i1", "s1", ""),
+            *leader("i2", "s2", at=1.5, until=6.0),
+            j.ShareReceived(4.9, "m1", "i1"),
+        ]
+    )
+    abrupt = History(
+        [
+            *leader(until=5.0),
+            j.LockLost(1.0, "i1", "s1", "its session was destroyed"),
+            *leader("i2", "s2", at=1.5, until=6.0),
+            j.ShareReceived(4.9, "m1", "i1"),
+        ]
+    )
+    extended = History([*abrupt, j.LeaseTold(2.0, "i1", "s1", 9.0), j.ShareReceived(6.0, "m1", "i1")])
+
+    assert ["never two unsealers"] == names(j.never_two_unsealers(expired, BOUNDS))
+    assert [] == j.never_two_unsealers(abrupt, BOUNDS)
+    findings = j.never_two_unsealers(extended, BOUNDS)
+    assert ["never two unsealers"] == names(findings)
+    assert "i2 took the lock at 1.500" in findings[0].text
+
+
+def test_someone_elses_share_is_not_judged() -> None:
+    """A client that is no instance (an operator, another tool) is not one of the unsealers judged."""
+    history = History([*leader(), j.ShareReceived(1.2, "m1", None)])
+
+    assert [] == j.never_two_unsealers(history, BOUNDS)
+
+
+# ------------------------------------------------------------------------------------------ never a stale writer
+
+
+def test_a_write_by_the_holder_is_fine_and_by_anyone_else_is_flagged() -> None:
+    kept = History([*leader(), j.Written(1.0, "i1", "i1", "neon/definition")])
+    broken = History([*leader(), j.Written(1.0, "i2", "i1", "neon/definition")])
+    nobody = History([j.Written(1.0, "i1", None, "neon/definition")])
+
+    assert [] == j.never_a_stale_writer(kept, BOUNDS)
+    assert ["never a stale writer"] == names(j.never_a_stale_writer(broken, BOUNDS))
+    assert ["never a stale writer"] == names(j.never_a_stale_writer(nobody, BOUNDS))
+
+
+def test_the_holder_at_a_time_follows_the_lock_records() -> None:
+    history = History([*leader(), j.LockLost(3.0, "i1", "s1", ""), *leader("i2", "s2", at=4.0)])
+
+    assert [None, "i1", None, "i2"] == [j.holder_at(history, t) for t in (0.2, 2.0, 3.5, 4.2)]
+
+
+# ------------------------------------------------------------------------------------------ a lease told is held
+
+
+def test_a_lease_told_on_a_session_holding_the_lock_is_fine() -> None:
+    history = History([*leader(), j.LeaseTold(2.0, "i1", "s1", 6.0)])
+
+    assert [] == j.a_lease_told_is_a_lease_held(history, BOUNDS)
+
+
+def test_a_lease_told_on_a_session_not_holding_the_lock_is_flagged() -> None:
+    """A deadline still to come told for a session that lost the lock (its TTL expired); a deadline already past
+    claims nothing."""
+    history = History([*leader(), j.LockLost(3.0, "i1", "s1", ""), j.LeaseTold(3.5, "i1", "s1", 3.2)])
+    broken = History([*history, j.LeaseTold(3.6, "i1", "s1", 6.0)])
+
+    assert [] == j.a_lease_told_is_a_lease_held(history, BOUNDS)
+    findings = j.a_lease_told_is_a_lease_held(broken, BOUNDS)
+    assert ["a lease told is a lease held"] == names(findings)
+    assert "holds no lock" in findings[0].text
+
+
+def test_a_lease_told_just_after_an_abrupt_loss_is_excused() -> None:
+    """Its session destroyed at 3.0: Leadership cannot know yet; a deadline counted from a pass since (at most
+    TTL - 1 before it) is excused, a later one is not."""
+    lost = [*leader(), j.LockLost(3.0, "i1", "s1", "its session was destroyed")]
+
+    assert [] == j.a_lease_told_is_a_lease_held(History([*lost, j.LeaseTold(3.1, "i1", "s1", 4.9)]), BOUNDS)
+    late = History([*lost, j.LeaseTold(4.5, "i1", "s1", 6.5)])
+    assert ["a lease told is a lease held"] == names(j.a_lease_told_is_a_lease_held(late, BOUNDS))
+
+
+# ------------------------------------------------------------------------------------------ always reported
+
+
+def sealed_manager(at: float = 0.0) -> list[j.Record]:
+    return [j.RoleChanged(0.0, "m1", manager=True), j.Listed(0.0, "m1"), j.Sealed(at, "m1")]
+
+
+def test_a_sealed_vault_reported_at_error_is_fine() -> None:
+    history = History([*sealed_manager(), *leader(), j.ErrorLogged(4.0, "i1", "m1")])
+
+    assert [] == j.always_reported(history, BOUNDS, end=30.0)
+
+
+def test_a_sealed_vault_nobody_reports_is_flagged_past_the_bound() -> None:
+    """Two polls + the margin (10.5 s): looked at every 0.5 s, first broken at 11.0."""
+    history = History([*sealed_manager(), *leader(until=100.0)])
+
+    assert [] == j.always_reported(history, BOUNDS, end=10.5)
+    findings = j.always_reported(history, BOUNDS, end=11.5)
+    assert ["always reported"] == names(findings)
+    assert 11.0 == findings[0].t
+
+
+def test_a_report_ends_when_its_monitor_sees_the_vault_unsealed() -> None:
+    """An ERROR counts until that instance's monitor sees the Vault unsealed; sealed again, it must be said again."""
+    history = History(
+        [
+            *sealed_manager(),
+            *leader(until=100.0),
+            j.ErrorLogged(4.0, "i1", "m1"),
+            j.Unsealed(5.0, "m1"),
+            j.SeenUnsealed(6.0, "i1", "m1"),
+            j.Sealed(7.0, "m1"),
+        ]
+    )
+
+    findings = j.always_reported(history, BOUNDS, end=20.0)
+    assert ["always reported"] == names(findings)
+    assert "sealed since 7.000" in findings[0].text
+
+
+def test_the_reporters_disturbance_restarts_its_clock_and_a_standbys_does_not() -> None:
+    """Sealed at 5 s; i1 holds the lease: its pause (counted from its resumption) restarts the clock; a pause of the
+    standby i2 does not (the active one reports meanwhile)."""
+    base = [*sealed_manager(at=5.0), *leader(until=100.0)]
+    active_paused = History([*base, j.Paused(8.0, "i1", 12.0)])
+    standby_paused = History([*base, j.Paused(8.0, "i2", 12.0)])
+
+    assert [] == j.always_reported(active_paused, BOUNDS, end=22.5)
+    assert ["always reported"] == names(j.always_reported(active_paused, BOUNDS, end=23.0))
+    assert 16.0 == j.always_reported(standby_paused, BOUNDS, end=23.0)[0].t
+
+
+def test_an_outage_longer_than_the_bound_breaks_it() -> None:
+    """A Consul outage is no disturbance: nobody holding a lease, every instance should report at ERROR; a
+    silence as long as the outage (14 s) breaks the bound."""
+    history = History([*sealed_manager(), *leader(until=2.0), j.LockLost(2.0, "i1", "s1", "")])
+
+    assert ["always reported"] == names(j.always_reported(history, BOUNDS, end=14.0))
+
+
+def test_an_unreadable_vault_or_an_unlisted_manager_starts_its_clock_later() -> None:
+    unreadable = History([*sealed_manager(), *leader(until=100.0), j.Unreadable(1.0, "m1", 6.0)])
+    promoted = History(
+        [
+            j.RoleChanged(0.0, "m2", manager=True),
+            j.Sealed(0.0, "m2"),
+            *leader(until=100.0),
+            j.Listed(5.0, "m2"),
+        ]
+    )
+
+    assert [] == j.always_reported(unreadable, BOUNDS, end=16.5)
+    assert 17.0 == j.always_reported(unreadable, BOUNDS, end=20.0)[0].t
+    assert [] == j.always_reported(promoted, BOUNDS, end=15.5)
+    assert 16.0 == j.always_reported(promoted, BOUNDS, end=20.0)[0].t
+
+
+def test_a_longer_poll_set_widens_the_bound() -> None:
+    history = History([*sealed_manager(), *leader(until=100.0), j.PollsSet(1.0, 3.0, 4.0)])
+
+    assert [] == j.always_reported(history, BOUNDS, end=12.5)
+    assert 13.0 == j.always_reported(history, BOUNDS, end=20.0)[0].t
+
+
+# ------------------------------------------------------------------------------------------ nothing dead unseen
+
+
+def died(at: float = 1.0, actor: str = "unsealer") -> list[j.Record]:
+    return [j.ActorStarted(0.0, "i1", actor), j.ActorDied(at, "i1", actor, ("vault", "service"))]
+
+
+def test_a_dead_actor_restarted_in_time_is_fine() -> None:
+    history = History([*died(), j.ActorRestarted(3.0, "i1", "unsealer")])
+
+    assert [] == j.nothing_dead_unseen(history, BOUNDS, end=30.0)
+
+
+def test_a_dead_actor_not_restarted_and_health_green_is_flagged() -> None:
+    findings = j.nothing_dead_unseen(History(died()), BOUNDS, end=30.0)
+
+    assert ["nothing dead unseen"] == names(findings)
+    assert 6.5 == findings[0].t
+    assert "i1/unsealer dead since 1.000" in findings[0].text
+
+
+def test_health_naming_it_or_a_supervisor_above_it_is_seen() -> None:
+    assert [] == j.nothing_dead_unseen(History([*died(), j.HealthNamed(2.0, "i1", "unsealer")]), BOUNDS, end=30.0)
+    assert [] == j.nothing_dead_unseen(History([*died(), j.HealthNamed(2.0, "i1", "vault")]), BOUNDS, end=30.0)
+
+
+def test_a_paused_instances_time_and_a_restart_scheduled_later_do_not_count() -> None:
+    paused = History([*died(), j.Paused(2.0, "i1", 6.0)])
+    scheduled = History([*died(), j.RestartScheduled(4.0, "i1", "unsealer")])
+
+    assert [] == j.nothing_dead_unseen(paused, BOUNDS, end=10.0)
+    assert 10.5 == j.nothing_dead_unseen(paused, BOUNDS, end=20.0)[0].t
+    assert 9.5 == j.nothing_dead_unseen(scheduled, BOUNDS, end=20.0)[0].t
+
+
+def test_a_monitor_its_fleet_no_longer_wants_is_not_dead() -> None:
+    unwanted = History([j.MonitorsWanted(0.0, "i1", ("m2",)), *died(actor="vault-monitor:m1")])
+    wanted = History([j.MonitorsWanted(0.0, "i1", ("m1",)), *died(actor="vault-monitor:m1")])
+
+    assert [] == j.nothing_dead_unseen(unwanted, BOUNDS, end=20.0)
+    assert ["nothing dead unseen"] == names(j.nothing_dead_unseen(wanted, BOUNDS, end=20.0))
+
+
+def test_a_container_restart_starts_every_actor_afresh() -> None:
+    history = History([*died(), j.ContainerRestarted(2.0, "i1")])
+
+    assert [] == j.nothing_dead_unseen(history, BOUNDS, end=20.0)
+
+
+# ------------------------------------------------------------------------------------------ converges
+
+
+def converged(definition: Mapping[str, Any] | None, hash_: str | None = "h1") -> History:
+    return History(
+        [
+            j.RoleChanged(0.0, "m1", manager=True),
+            j.Sealed(0.0, "m1"),
+            j.BaseWritten(0.0, {"Name": "c", "Nodes": {}}),
+            j.SwarmChanged(0.0, {"n1": {"Role": "manager"}}),
+            j.Unsealed(5.0, "m1"),
+            j.DefinitionStored(6.0, definition, hash_),
+        ]
+    )
+
+
+def test_the_swarms_definition_on_the_base_and_every_vault_unsealed_converge() -> None:
+    good: dict[str, Any] = {"Name": "c", "Nodes": {"n1": {"Role": "manager"}}, "Hash": "h1"}
+
+    assert [] == j.converges(converged(good), BOUNDS, end=28.0)
+    assert ["converges"] == names(j.converges(converged(None), BOUNDS, end=28.0))
+    assert ["converges"] == names(j.converges(converged({**good, "Nodes": {}}), BOUNDS, end=28.0))
+    hash_broken = j.converges(converged(good, "h2"), BOUNDS, end=28.0)
+    assert "hash key" in hash_broken[0].text
+    still_sealed = History([*converged(good), j.Sealed(7.0, "m1")])
+    findings = j.converges(still_sealed, BOUNDS, end=28.0)
+    assert "the Vault on m1 is still sealed" == findings[0].text
+    assert [] == j.converges(still_sealed, j.Bounds(3.0, 3.0, 4.5, 5.0, unsealable=False), end=28.0)
+
+
+# ------------------------------------------------------------------------------------------ said once, follows
+
+
+def test_keys_refused_said_again_within_the_reminder_is_flagged_unless_by_a_new_unsealer() -> None:
+    twice = History([j.KeysRefused(1.0, "i1", "m1"), j.KeysRefused(5.0, "i1", "m1")])
+    restarted = History(
+        [j.KeysRefused(1.0, "i1", "m1"), j.ActorRestarted(3.0, "i1", "unsealer"), j.KeysRefused(5.0, "i1", "m1")]
+    )
+    other = History([j.KeysRefused(1.0, "i1", "m1"), j.KeysRefused(5.0, "i2", "m1")])
+
+    assert ["said once"] == names(j.said_once(twice, BOUNDS))
+    assert [] == j.said_once(restarted, BOUNDS)
+    assert [] == j.said_once(other, BOUNDS)
+
+
+def test_the_definition_follows_the_swarm_with_one_docker_failing() -> None:
+    """From follow_from, the definition is the Swarm's within 2 x (poll + Docker timeout) + 1.5 + margin (31 s
+    with 3 s polls)."""
+    bounds = j.Bounds(3.0, 3.0, 4.5, 5.0, node_poll=3.0)
+    history = History(
+        [
+            j.SwarmChanged(0.0, {"n1": {}}),
+            j.DefinitionStored(0.5, {"Nodes": {"n1": {}}}, "h"),
+            j.OwnDockerFails(2.0, "i1", follow_from=2.0),
+            j.SwarmChanged(3.0, {"n1": {}, "n2": {}}),
+        ]
+    )
+    followed = History([*history, j.DefinitionStored(20.0, {"Nodes": {"n1": {}, "n2": {}}}, "h")])
+
+    assert [] == j.judge(followed, bounds, end=60.0, invariants=[j.FOLLOWS_THE_SWARM])
+    findings = j.judge(history, bounds, end=60.0, invariants=[j.FOLLOWS_THE_SWARM])
+    assert ["follows the Swarm"] == names(findings)
+    assert 34.5 == findings[0].t
+
+
+# ------------------------------------------------------------------------------------------ the judge as a whole
+
+
+def test_each_invariant_is_reported_once_and_the_live_judge_agrees_with_the_function() -> None:
+    """Fed one record at a time (as the simulator does), the Judge finds what `judge` finds on the whole History."""
+    records = [
+        *leader(),
+        j.ShareReceived(1.2, "m1", "i2"),
+        j.ShareReceived(1.3, "m1", "i2"),
+        j.Written(1.4, "i2", "i1", "k"),
+    ]
+    live = j.Judge(BOUNDS)
+    found = [finding for record in records for finding in live.feed(record)]
+
+    assert ["never two unsealers", "never a stale writer"] == names(found)
+    assert found == j.judge(History(records), BOUNDS)
