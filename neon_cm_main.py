@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Mapping
 
 import pykka
@@ -22,6 +21,7 @@ from actors.leadership import Leadership
 from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
 from actors.metrics import Metrics
 from actors.node_events import NodeEvents
+from actors.runtime import runtime
 from actors.settings_watcher import SettingsWatcher
 from actors.supervisor import ChildSpec, Strategy, Supervisor, stop_actors
 from actors.swarm_watcher import SwarmWatcher
@@ -103,7 +103,7 @@ def log_start(config: Config, log: Log) -> None:
 def leave_health_file(path: str, log: Log) -> None:
     """Mark the health file stopped, so `neon-cluster-manager health` fails at once rather than once it is stale."""
     try:
-        write_replacing(path, stopped_document(time.time()))
+        write_replacing(path, stopped_document(runtime().wall()))
     except OSError as error:  # Metrics already said it cannot write there; say why once more, at exit
         log.debug(f"cannot mark the health file {path} stopped: {describe_os_error(error)}")
 

@@ -6,6 +6,7 @@ import io
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -59,10 +60,12 @@ class VaultGateway:
     """Talks to one Vault node at `url`. Every method answers with an outcome; none raises for anything the
     node, a proxy in front of it or the network can do (an exception out of here is a bug of ours)."""
 
-    def __init__(self, url: str, tls: TlsSettings) -> None:
+    def __init__(self, url: str, tls: TlsSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         self.tls = tls
         self.session = vault_session(tls)
+        self.clock = clock
+        """The monotonic clock a share's deadline (`not_after`) is on: the actors' runtime's."""
 
     def close(self) -> None:
         self.session.close()
@@ -116,7 +119,7 @@ class VaultGateway:
     def unseal(self, payload: dict[str, Any], share: Secret | None, not_after: float) -> UnsealAnswer:
         # The body is written once the connection is up, and only if the deadline has not come by then: a slow
         # connect or TLS handshake (up to the connect timeout) can no longer carry a share past the lease.
-        body = DeadlineBody(json.dumps(payload).encode(), not_after)
+        body = DeadlineBody(json.dumps(payload).encode(), not_after, self.clock)
         # Every answer is scrubbed, its body before it is read and its words after: Vault never echoes the share,
         # but a proxy's error page (a 502 quoting the request) may, in any of its forms.
         try:
@@ -182,16 +185,17 @@ class DeadlineBody:
     """A request body that can be read (written to the socket) only before `not_after`, checked at the first read:
     requests and urllib3 read a body only once the connection is up and the headers are sent."""
 
-    def __init__(self, data: bytes, not_after: float) -> None:
+    def __init__(self, data: bytes, not_after: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.data = io.BytesIO(data)
         self.length = len(data)
         self.not_after = not_after
+        self.clock = clock
 
     def __len__(self) -> int:
         return self.length  # Content-Length, not a chunked body
 
     def read(self, size: int = -1) -> bytes:
-        if self.data.tell() == 0 and time.monotonic() >= self.not_after:
+        if self.data.tell() == 0 and self.clock() >= self.not_after:
             raise DeadlinePassed()
         return self.data.read(size)
 
