@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,6 +23,7 @@ from messages.log import Level
 from messages.timing import Tick
 from neon_cm.decider import StartTimer, TimerFired
 from sim.runtime import TIMED_OUT, Deadlock, SimRuntime
+from sim.service import SimService
 
 
 @pytest.fixture
@@ -347,3 +349,55 @@ def test_closing_unwinds_every_waiting_actor_and_puts_the_threads_runtime_back()
 
     assert runtime() is THREADS
     assert not any(type(ref.actor_inbox).__name__ == "SimInbox" for ref in pykka.ActorRegistry.get_all())
+
+
+#: Servers that refuse at once: until the simulated servers' transport is in, the real gateways fail fast.
+REFUSING = {"CONSUL_HTTP_ADDR": "127.0.0.1:1", "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def run_service(seed: int, health_dir: Path) -> tuple[SimService, SimRuntime]:
+    """The real service tree (neon_cm_main.serve) for 30 virtual seconds, paused 5 s, SIGTERM, 10 s more."""
+    with SimRuntime(seed) as simulated:
+        service = SimService(simulated, "one", REFUSING, health_dir)
+        service.start()
+        simulated.run_for(30.0)
+        service.pause(5.0)
+        simulated.run_for(1.0)
+        service.terminate()
+        simulated.run_for(10.0)
+    return service, simulated
+
+
+def test_the_real_service_runs_and_stops_on_virtual_time(tmp_path: Path) -> None:
+    """neon_cm_main's tree, on servers that refuse: it starts, says what it cannot reach, and stops on SIGTERM
+    (told while it is paused, so heard when it continues) within its budget, marking the health file stopped;
+    the same seed takes the same steps."""
+    service, simulated = run_service(11, tmp_path)
+    again, simulated_again = run_service(11, tmp_path)
+    text = "\n".join(service.lines)
+
+    assert 0 == service.exit_code and not service.running
+    assert "neon-cluster-manager" in service.lines[0] and "starting" in service.lines[0]
+    assert "cannot reach Consul for the instance lock" in text
+    assert service.lines[-2].startswith("[2023-11-14T22:13:55.000") and service.lines[-2].endswith("stopping")
+    assert service.lines[-1].endswith("stopped")
+    assert '"stopped"' in (tmp_path / "one.health").read_text()
+    assert simulated.trace_hash() == simulated_again.trace_hash()
+    assert service.lines == again.lines
+
+
+def test_a_killed_service_runs_nothing_more_and_starts_again(tmp_path: Path) -> None:
+    """SIGKILL: no line more, its actors dead; started again, it is a new process that logs its start anew."""
+    with SimRuntime(4) as simulated:
+        service = SimService(simulated, "one", REFUSING, tmp_path)
+        service.start()
+        simulated.run_for(10.0)
+        service.kill()
+        lines = len(service.lines)
+        simulated.run_for(100.0)
+        after_kill = len(service.lines)
+        service.start()
+        simulated.run_for(1.0)
+
+        assert lines == after_kill
+        assert "starting" in service.lines[0] and service.running
