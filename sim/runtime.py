@@ -95,12 +95,17 @@ class Deadlock(Exception):
     """The driver waits for something that nothing scheduled will ever bring."""
 
 
+class Livelock(Exception):
+    """Virtual time stands still: more than `SimRuntime.most_steps_per_instant` steps at one instant (a loop that
+    calls and calls with no time passing, as a watch on a server answering at once with nothing to wait on)."""
+
+
 class _Entry:
     """One thing to do at a virtual time: an action run by the loop (waking a task is one)."""
 
     __slots__ = ("action", "cancelled", "generation", "label", "owner")
 
-    def __init__(self, action: Callable[[], None], owner: Owner, generation: int, label: str) -> None:
+    def __init__(self, action: Callable[[], object], owner: Owner, generation: int, label: str) -> None:
         self.action = action
         self.owner = owner
         self.generation = generation
@@ -462,6 +467,8 @@ class SimRuntime(Runtime):
         self._killed: list[_Task] = []
         self._actors: list[tuple[Owner, RuntimeActor]] = []
         self.trace: list[tuple[float, str]] | None = [] if trace else None
+        self.most_steps_per_instant = 100_000
+        self._steps_now = 0
         self.closing = False
         self._previous: Runtime | None = None
 
@@ -474,8 +481,14 @@ class SimRuntime(Runtime):
         return EPOCH + self._now
 
     def sleep(self, seconds: float) -> None:
-        """Park the caller for `seconds` virtual seconds (0 or less: return at once)."""
-        Waiter(self).wait(max(0.0, seconds))  # never resumed: it times out
+        """Park the caller for `seconds` virtual seconds (0 or less: let what is due now run first, as a thread's
+        `time.sleep(0)` lets the others run)."""
+        waiter = Waiter(self)
+        if seconds > 0:
+            waiter.wait(seconds)  # never resumed: it times out
+            return
+        self._schedule(self._now, waiter.resume, self.owner(), "yield")
+        waiter.wait()
 
     def event(self) -> Event:
         return SimEvent(self)
@@ -581,7 +594,7 @@ class SimRuntime(Runtime):
         self._check_driver()
         while self._step(at):
             pass
-        self._now = max(self._now, at)
+        self._advance(at)
 
     def run_for(self, seconds: float) -> None:
         """Run the next `seconds` virtual seconds."""
@@ -594,7 +607,7 @@ class SimRuntime(Runtime):
         deadline = self._now + timeout
         while not condition():
             if not self._step(deadline):
-                self._now = max(self._now, deadline)
+                self._advance(deadline)
                 return condition()
         return True
 
@@ -633,7 +646,7 @@ class SimRuntime(Runtime):
 
     # The loop.
 
-    def _schedule(self, at: float, action: Callable[[], None], owner: Owner, label: str) -> _Entry:
+    def _schedule(self, at: float, action: Callable[[], object], owner: Owner, label: str) -> _Entry:
         entry = _Entry(action, owner, self._generations.get(owner, 0), label)
         if not self.closing:
             self._push(at, entry)
@@ -656,7 +669,10 @@ class SimRuntime(Runtime):
             if resumes is not None and resumes > at:
                 self._push(resumes, entry)  # SIGSTOPped: it runs when the process continues
                 continue
-            self._now = max(self._now, at)
+            self._advance(at)
+            self._steps_now += 1
+            if self._steps_now > self.most_steps_per_instant:
+                raise Livelock(f"{self._steps_now} steps at {self._now!r} virtual seconds, the last {entry.label!r}")
             self._record(entry.label)
             saved, self._owner = self._owner, entry.owner
             try:
@@ -665,6 +681,11 @@ class SimRuntime(Runtime):
                 self._owner = saved
             return True
         return False
+
+    def _advance(self, at: float) -> None:
+        if at > self._now:
+            self._now = at
+            self._steps_now = 0
 
     def _switch(self, task: _Task) -> None:
         """Let `task` run (from the loop) until it waits again or ends."""

@@ -22,7 +22,7 @@ from messages.lifecycle import ActorRestarted
 from messages.log import Level
 from messages.timing import Tick
 from neon_cm.decider import StartTimer, TimerFired
-from sim.runtime import TIMED_OUT, Deadlock, SimRuntime
+from sim.runtime import TIMED_OUT, Deadlock, Livelock, SimRuntime
 from sim.service import SimService
 
 
@@ -335,6 +335,32 @@ def test_threads_events_locks_and_waiters_on_virtual_time(sim: SimRuntime) -> No
         (5.0, "event True"),
     ] == seen
     assert not any(thread.is_alive() for thread in threads)
+
+
+def test_sleep_zero_lets_the_others_run_and_a_loop_with_no_time_passing_is_a_livelock(sim: SimRuntime) -> None:
+    """`sleep(0)` yields, as `time.sleep(0)` lets other threads run; a loop that never lets time pass (a watch
+    whose server answers at once with nothing to wait on) is stopped as a Livelock instead of hanging the run."""
+    turns: list[str] = []
+
+    def polite(name: str) -> None:
+        for _ in range(3):
+            turns.append(name)
+            sim.sleep(0)
+
+    sim.start_thread("a", lambda: polite("a"))
+    sim.start_thread("b", lambda: polite("b"))
+    sim.run_for(0.0)
+    sim.most_steps_per_instant = 1_000
+    sim.start_thread("spinning", lambda: spin(sim))
+
+    assert ["a", "b"] * 3 == turns
+    with pytest.raises(Livelock):
+        sim.run_for(1.0)
+
+
+def spin(sim: SimRuntime) -> None:
+    while True:
+        sim.sleep(0)
 
 
 def test_closing_unwinds_every_waiting_actor_and_puts_the_threads_runtime_back() -> None:
