@@ -17,14 +17,16 @@ is its owner's. `pause(owner, seconds)` is a SIGSTOP until a time (nothing of it
 `crash(owner)` a SIGKILL (its tasks never run again, its timers are dropped, its actors are dead).
 
 **Blocking in a transport** (sim/transport.py's requests adapter, on the calling actor's task): a call blocks its
-caller exactly as a socket would, and the caller's messages queue behind it meanwhile:
+caller exactly as a socket would, and the caller's messages queue behind it meanwhile. The runtime is the
+transport's clock (`now()`, `park(until, signal=None)`, `signal()`), or, in its own words:
 
     runtime.block_until(arrival)             # the request travels
     answer = server.handle(request)          # the server sees it at `arrival`
     runtime.block_until(arrival + back)      # the answer travels
     return answer
 
-or, for an answer that comes when something happens (a blocking query woken by a write):
+or, for an answer that comes when something happens (a blocking query woken by a write), `park(deadline,
+signal)` with a `signal()` the server sets, or a Waiter that carries the answer:
 
     waiter = runtime.waiter()
     server.watchers.append(waiter)           # the server calls waiter.resume(answer, delay=latency)
@@ -279,6 +281,26 @@ class SimEvent:
         return True
 
 
+class Signal:
+    """A wake-up shared by a server and a parked caller (`SimRuntime.park`): `set` wakes every caller parked on
+    it, at once; once set it stays set."""
+
+    def __init__(self, sim: SimRuntime) -> None:
+        self.sim = sim
+        self._set = False
+        self.waiters: list[Waiter] = []
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            waiter.resume(True)
+
+    @property
+    def is_set(self) -> bool:
+        return self._set
+
+
 class SimLock:
     """`threading.Lock` for tasks: one that waits for it parks, and a release hands it to the longest waiting."""
 
@@ -528,6 +550,23 @@ class SimRuntime(Runtime):
     def block_until(self, at: float) -> None:
         """Park the caller until virtual time `at` (at once if it has come)."""
         self.sleep(at - self._now)
+
+    def park(self, until: float, signal: Signal | None = None) -> None:
+        """Park the caller until virtual time `until`, or until `signal` is set, whichever comes first (at once
+        when it is set already): a transport's wait for a leg of a request, or for a held query's answer."""
+        if signal is None:
+            self.block_until(until)
+            return
+        if signal.is_set:
+            return
+        waiter = Waiter(self)
+        signal.waiters.append(waiter)
+        if waiter.wait(max(0.0, until - self._now)) is TIMED_OUT and waiter in signal.waiters:
+            signal.waiters.remove(waiter)
+
+    def signal(self) -> Signal:
+        """A new Signal, for `park`."""
+        return Signal(self)
 
     def schedule(self, at: float, action: Callable[[], None], owner: Owner = WORLD) -> Timer:
         """Run `action` at virtual time `at` on the loop, as `owner`'s (WORLD: never held up by a pause)."""

@@ -337,6 +337,39 @@ def test_threads_events_locks_and_waiters_on_virtual_time(sim: SimRuntime) -> No
     assert not any(thread.is_alive() for thread in threads)
 
 
+def test_park_waits_until_a_time_or_a_signal_as_a_transport_does(sim: SimRuntime) -> None:
+    """The transport's clock face: `park(until)` is a leg of a request; `park(until, signal)` a held query that a
+    write at the server (`signal.set()`) answers early; a signal set already does not park at all."""
+    seen: list[tuple[float, str]] = []
+    write = sim.signal()
+
+    def request() -> None:
+        sim.park(0.25)
+        seen.append((sim.now(), "answered"))
+
+    def held_query() -> None:
+        sim.park(30.0, write)
+        seen.append((sim.now(), f"woken, signal set: {write.is_set}"))
+        sim.park(60.0, write)
+        seen.append((sim.now(), "set already"))
+
+    def quiet_query() -> None:
+        sim.park(5.0, sim.signal())
+        seen.append((sim.now(), "held to its end"))
+
+    for name, work in [("request", request), ("held", held_query), ("quiet", quiet_query)]:
+        sim.start_thread(name, work)
+    sim.schedule(2.0, write.set)
+    sim.run_until(100.0)
+
+    assert [
+        (0.25, "answered"),
+        (2.0, "woken, signal set: True"),
+        (2.0, "set already"),
+        (5.0, "held to its end"),
+    ] == seen
+
+
 def test_sleep_zero_lets_the_others_run_and_a_loop_with_no_time_passing_is_a_livelock(sim: SimRuntime) -> None:
     """`sleep(0)` yields, as `time.sleep(0)` lets other threads run; a loop that never lets time pass (a watch
     whose server answers at once with nothing to wait on) is stopped as a Livelock instead of hanging the run."""
