@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Mapping
 
 import pykka
@@ -22,6 +21,7 @@ from actors.leadership import Leadership
 from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
 from actors.metrics import Metrics
 from actors.node_events import NodeEvents
+from actors.runtime import Event, runtime
 from actors.settings_watcher import SettingsWatcher
 from actors.supervisor import ChildSpec, Strategy, Supervisor, stop_actors
 from actors.swarm_watcher import SwarmWatcher
@@ -103,9 +103,27 @@ def log_start(config: Config, log: Log) -> None:
 def leave_health_file(path: str, log: Log) -> None:
     """Mark the health file stopped, so `neon-cluster-manager health` fails at once rather than once it is stale."""
     try:
-        write_replacing(path, stopped_document(time.time()))
+        write_replacing(path, stopped_document(runtime().wall()))
     except OSError as error:  # Metrics already said it cannot write there; say why once more, at exit
         log.debug(f"cannot mark the health file {path} stopped: {describe_os_error(error)}")
+
+
+def serve(config: Config, consul: ConsulAccess, log: Log, stop: Event) -> None:
+    """Start the service's tree, run it until `stop` is set, then stop it within SHUTDOWN_SECONDS and mark the health
+    file stopped (`main`'s work between the process's set-up and its exit; the simulator runs it too)."""
+    log_start(config, log)
+    if config.vault_tls.verify is False or consul.tls.verify is False:
+        # Said once at start; urllib3 would otherwise warn on every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    with linked(None, Directory(WIRING, ROUTES)):
+        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(config, consul, log), log)
+    # A signal may land on any thread, and CPython runs its handler only when the main thread wakes:
+    # a timed wait makes sure it does.
+    while not stop.wait(timeout=0.2):
+        pass
+    log.info("stopping")
+    stop_actors([top], log, SHUTDOWN_SECONDS)
+    leave_health_file(config.health_file, log)
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
@@ -125,19 +143,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         log.fatal(config.fatal or "no Consul address")
         sink.stop()
         return 1
-    log_start(config, log)
-    if config.vault_tls.verify is False or config.consul.tls.verify is False:
-        # Said once at start; urllib3 would otherwise warn on every request.
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    with linked(None, Directory(WIRING, ROUTES)):
-        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(config, config.consul, log), log)
-    # A signal may land on any thread, and CPython runs its handler only when the main thread wakes:
-    # a timed wait makes sure it does.
-    while not stop.wait(timeout=0.2):
-        pass
-    log.info("stopping")
-    stop_actors([top], log, SHUTDOWN_SECONDS)
-    leave_health_file(config.health_file, log)
+    serve(config, config.consul, log, stop)
     for ref in pykka.ActorRegistry.get_all():
         if ref is not sink.ref:
             log.warn(f"{ref.actor_class.__name__} still busy at exit (a peer that does not answer); leaving it")

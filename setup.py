@@ -27,6 +27,7 @@ setup(
             "pytest>=8",
             "pytest-xdist>=3.8",
             "hypothesis>=6.100",
+            "greenlet>=3.0",  # sim/runtime.py: the simulator runs the real actors as greenlets on one thread
             "mypy>=1.10",
             "ruff>=0.5",
             "dockerfile-parse>=2.0",

@@ -15,24 +15,25 @@ that the service needs:
   same name, and wiring (who hears what) is declared once, by name, not by ActorRef. A supervised actor
   registers itself under the name its supervisor gives it before it does anything else, so nothing
   published while it asks its sources for their view is lost.
-- Timers (the `StartTimer` effects of a decider, Tickers) are entries on the one scheduler
+- Timers (the `StartTimer` effects of a decider, Tickers) are entries on the runtime's one scheduler
   (actors/scheduler.py), not threads.
+- The clock, threads, events, locks and timers are the runtime's (actors/runtime.py), so the simulator runs these
+  very actors on virtual time.
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, TypeVar
 
 import pykka
 
 from actors.logger import Log
-from actors.scheduler import SCHEDULER, Timer
+from actors.runtime import RuntimeActor, Thread, Timer, runtime
 from messages.lifecycle import ChildExited, SendCurrentView, ThreadDied
 from messages.log import Level
 from messages.routes import ROUTES, member_name
@@ -68,7 +69,7 @@ class Directory:
         self.wiring = dict(wiring or {})
         self.routes = dict(routes)
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = runtime().lock()
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
@@ -114,37 +115,41 @@ class Directory:
             ]
 
 
-class _Linking(threading.local):
-    parent: pykka.ActorRef[Any] | None = None
-    directory: Directory | None = None
-    register_as: str | None = None
+class _Linking:
+    """What `linked` gives the actors constructed in its block."""
+
+    def __init__(self, parent: pykka.ActorRef[Any] | None, directory: Directory, register_as: str | None) -> None:
+        self.parent = parent
+        self.directory = directory
+        self.register_as = register_as
 
 
-_linking = _Linking()
+#: A context variable, not a thread-local: each thread, and each greenlet of the simulator, has its own.
+_linking: ContextVar[_Linking | None] = ContextVar("linking", default=None)
 
 
 @contextmanager
 def linked(parent: pykka.ActorRef[Any] | None, directory: Directory, register_as: str | None = None) -> Iterator[None]:
     """Actors constructed in this block (in this thread) get `parent` and `directory`; the first one constructed
     registers itself in `directory` under `register_as` (if given) before anything else it does."""
-    saved = (_linking.parent, _linking.directory, _linking.register_as)
-    _linking.parent, _linking.directory, _linking.register_as = parent, directory, register_as
+    token = _linking.set(_Linking(parent, directory, register_as))
     try:
         yield
     finally:
-        _linking.parent, _linking.directory, _linking.register_as = saved
+        _linking.reset(token)
 
 
 def current_parent() -> pykka.ActorRef[Any] | None:
     """The parent an actor constructed here and now gets (see `linked`)."""
-    return _linking.parent
+    linking = _linking.get()
+    return None if linking is None else linking.parent
 
 
 class LinkedDied(Exception):
     """A linked helper of this actor died: the actor dies too, so its supervisor restarts both."""
 
 
-class LinkedActor(pykka.ThreadingActor):
+class LinkedActor(RuntimeActor):
     """A pykka actor with a parent that hears of its death, and helpers that live and die with it.
 
     Subclasses implement `setup` (instead of pykka's on_start), `cleanup` (run on stop and on
@@ -156,9 +161,10 @@ class LinkedActor(pykka.ThreadingActor):
 
     def __init__(self) -> None:
         super().__init__()
-        self.parent = _linking.parent
-        self.directory = _linking.directory or Directory()
-        self.register_as, _linking.register_as = _linking.register_as, None
+        linking = _linking.get() or _Linking(None, Directory(), None)
+        self.parent = linking.parent
+        self.directory = linking.directory
+        self.register_as, linking.register_as = linking.register_as, None
         """The name its supervisor gives it in the directory (taken by this actor, not by those it starts)."""
         self.children: list[pykka.ActorRef[Any]] = []
         """Helpers started with `spawn`: stopped with this actor, and their death is ours."""
@@ -171,7 +177,7 @@ class LinkedActor(pykka.ThreadingActor):
         self.children.append(ref)
         return ref
 
-    def start_thread(self, name: str, work: Callable[[], None]) -> threading.Thread:
+    def start_thread(self, name: str, work: Callable[[], None]) -> Thread:
         """Run `work` in a daemon thread of this actor's; if it raises, the actor dies of it (a bug)."""
 
         def run() -> None:
@@ -180,9 +186,7 @@ class LinkedActor(pykka.ThreadingActor):
             except Exception as error:  # noqa: BLE001 -- whatever it is, the actor dies of it, never silently
                 tell(self.actor_ref, ThreadDied(name, error))
 
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        return thread
+        return runtime().start_thread(name, run)
 
     def on_start(self) -> None:
         if self.register_as is not None:
@@ -294,7 +298,7 @@ class ServiceActor(LinkedActor):
     # reminder), one INFO as it ends.
     def outage_failed(self, outage: Outage, problem: str, text: str, level: Level = Level.ERROR) -> None:
         """Record the failure `problem` in `outage`; log `text` when that is news."""
-        if outage.failed(problem, time.monotonic()):
+        if outage.failed(problem, runtime().now()):
             self.log.write(level, text)
 
     def outage_ended(self, outage: Outage, text: str) -> None:
@@ -329,7 +333,7 @@ class DecidingActor(ServiceActor):
         after the rest of the decision's effects."""
         pending = [event]
         while pending:
-            self.state, effects = self.state.decide(pending.pop(0), time.monotonic())
+            self.state, effects = self.state.decide(pending.pop(0), runtime().now())
             pending.extend(self.carry_out(effects))
 
     def carry_out(self, effects: Iterable[Any]) -> list[Any]:
@@ -357,7 +361,7 @@ class DecidingActor(ServiceActor):
     def start_timer(self, key: str, seconds: float) -> None:
         self.cancel_timer(key)
         token = next(_timer_tokens)
-        self.timers[key] = (token, SCHEDULER.tell_later(seconds, self.actor_ref, DueTimer(key, token)))
+        self.timers[key] = (token, runtime().tell_later(seconds, self.actor_ref, DueTimer(key, token)))
 
     def cancel_timer(self, key: str) -> None:
         entry = self.timers.pop(key, None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import consul
@@ -11,6 +9,7 @@ import pykka
 
 from actors.base import ServiceActor, tell
 from actors.logger import Log
+from actors.runtime import runtime
 from gateways.consul import ConsulGateway
 from messages.consul import KeysChanged, WatchFailed
 from messages.consul_answers import ConsulRefused, KeysRead
@@ -38,7 +37,7 @@ class ConsulWatch(ServiceActor):
         self.gateway = ConsulGateway(consul_client)
         self.prefix = prefix
         self.target = target
-        self.stopping = threading.Event()
+        self.stopping = runtime().event()
 
     def setup(self) -> None:
         self.start_thread(f"consul-watch:{self.prefix}", self.watch)
@@ -60,7 +59,7 @@ class ConsulWatch(ServiceActor):
                 if self.stopping.is_set() or not self.tell(WatchFailed(self.prefix, problem)):
                     return
                 watched = watched.failed()
-                self.stopping.wait(backoff.failed(time.monotonic()))
+                self.stopping.wait(backoff.failed(runtime().now()))
                 continue
             watched, news = watched.answered(answer)
             if news and (self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, answer.values))):
@@ -75,7 +74,7 @@ class ConsulWatch(ServiceActor):
                     f"Consul answered a read of {self.prefix}* without an X-Consul-Index: polling it every "
                     f"{RETRY_LONGEST_SECONDS:g} s at most instead of waiting for changes"
                 )
-            self.stopping.wait(backoff.failed(time.monotonic()))
+            self.stopping.wait(backoff.failed(runtime().now()))
 
     def tell(self, message: Any) -> bool:
         """Tell the target; False once it is gone."""

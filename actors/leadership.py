@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import time
 from typing import Any
 
 import consul
@@ -13,6 +12,7 @@ import pykka
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
+from actors.runtime import runtime
 from gateways.consul import ConsulGateway
 from messages.leadership import LostLeadership
 from neon_cm.lease import (
@@ -87,10 +87,10 @@ class Leadership(DecidingActor):
             super().publish(message)
             return
         notices = [subscriber.ask(message, block=False) for subscriber in self.directory.subscribers(self.component)]
-        deadline = time.monotonic() + STOP_NOTICE_SECONDS
+        deadline = runtime().now() + STOP_NOTICE_SECONDS
         for notice in notices:
             try:
-                notice.get(timeout=max(0.0, deadline - time.monotonic()))
+                notice.get(timeout=max(0.0, deadline - runtime().now()))
             except Exception:  # noqa: BLE001 (stopped already, busy past the budget, or dead of a bug of its
                 pass  # own, which its supervisor reports: the lock is released all the same)
 

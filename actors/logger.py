@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from typing import IO, Any
@@ -13,6 +12,7 @@ from typing import IO, Any
 import attrs
 import pykka
 
+from actors.runtime import RuntimeActor, runtime, wall
 from messages.log import Level, LogEntry
 from neon_cm.logformat import Formatter, format_line, redact
 
@@ -61,7 +61,7 @@ class LogOutput:
         write_entry(stream, log_entry, self.level, self.secrets, self.formatter)
 
 
-class Logger(pykka.ThreadingActor):
+class Logger(RuntimeActor):
     """Writes every LogEntry it is told, filtered by the LOG_LEVEL, one line each, to its stream."""
 
     use_daemon_thread = True  # the process exits even if an entry is being written to a blocked stdout
@@ -100,7 +100,7 @@ class LogSink:
         self.ref: pykka.ActorRef[Any] | None = None
         self.stopped = False
         self.restarted_at = 0.0
-        self.lock = threading.Lock()
+        self.lock = runtime().lock()
 
     def start(self) -> pykka.ActorRef[Any]:
         """Start a Logger (again) and send entries to it from now on."""
@@ -134,18 +134,19 @@ class LogSink:
     def restart(self) -> None:
         """Start a new Logger after the old one died (not after stop), at most once a second."""
         with self.lock:
-            now = time.monotonic()
+            now = runtime().now()
             if self.stopped or self.ref is None or self.alive or now - self.restarted_at < self.RESTART_SECONDS:
                 return
             self.restarted_at = now
             self.start()
-        self.tell(entry(time.time(), Level.ERROR, "logger", "the Logger had died; restarted it (meanwhile to stderr)"))
+        restarted = "the Logger had died; restarted it (meanwhile to stderr)"
+        self.tell(entry(runtime().wall(), Level.ERROR, "logger", restarted))
 
 
 class Log:
     """What a component logs through: builds entries and tells them to the LogSink."""
 
-    def __init__(self, component: str, sink: LogSink, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, component: str, sink: LogSink, clock: Callable[[], float] = wall) -> None:
         self.component = component
         self.sink = sink
         self.clock = clock

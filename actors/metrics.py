@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,6 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from actors.base import ServiceActor
 from actors.logger import Log
+from actors.runtime import runtime
 from actors.ticker import Ticker
 from gateways.files import write_replacing
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
@@ -149,7 +149,7 @@ class Metrics(ServiceActor):
         self.metrics = ServiceMetrics()
         self.port = port
         self.health_file = health_file
-        self.started = time.time()
+        self.started = runtime().wall()
         self.last_listing: float | None = None
         self.settings = Settings()
         self.gave_up: dict[str, str] = {}
@@ -215,7 +215,7 @@ class Metrics(ServiceActor):
         if isinstance(message, NodesObserved):
             m.node_listings.inc()
             m.nodes.set(len(message.nodes))
-            self.last_listing = time.time()
+            self.last_listing = runtime().wall()
         elif isinstance(message, NodeListFailed):
             m.node_listing_failures.inc()
         elif isinstance(message, DefinitionPublished):
@@ -306,7 +306,7 @@ class Metrics(ServiceActor):
         """Refresh the verdict; log when it changes; write the health file (atomically)."""
         unwatched = tuple(hostname for hostname in self.monitored if not self.monitor_alive(hostname))
         health = assess(
-            time.time(),
+            runtime().wall(),
             self.started,
             self.last_listing,
             self.settings.node_poll_seconds,
@@ -342,7 +342,7 @@ class Metrics(ServiceActor):
 def write_health_file(path: str, health: Health, shortfalls: Shortfalls) -> None:
     """Replace the health file atomically, so `neon-cluster-manager health` never reads half of it; through a
     symlink, and never over a device or anything else that is not a regular file (NotARegularFile, an OSError)."""
-    write_replacing(path, to_document(health, time.time(), shortfalls))
+    write_replacing(path, to_document(health, runtime().wall(), shortfalls))
 
 
 class MetricsServer(ThreadingHTTPServer):
@@ -372,7 +372,7 @@ def handler_for(owner: Metrics) -> type[BaseHTTPRequestHandler]:
                 self.answer(200, CONTENT_TYPE_LATEST, generate_latest(owner.metrics.registry))
             elif self.path.startswith("/health"):
                 health, shortfalls = owner.health, owner.shortfalls
-                body = to_document(health, time.time(), shortfalls)
+                body = to_document(health, runtime().wall(), shortfalls)
                 self.answer(200 if health.ok else 503, "application/json", body)
             else:
                 self.answer(404, "text/plain", b"try /metrics or /health\n")

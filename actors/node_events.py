@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from actors.base import ServiceActor, tell
 from actors.logger import Log
+from actors.runtime import Thread, runtime
 from gateways.docker import DockerGateway, EventStream
 from messages.docker import (
     DockerGarbage,
@@ -44,12 +43,12 @@ class NodeEvents(ServiceActor):
     def __init__(self, gateway: DockerGateway, log: Log) -> None:
         super().__init__(log)
         self.gateway = gateway
-        self.stopping = threading.Event()
+        self.stopping = runtime().event()
         self.stream: EventStream | None = None
-        self.lock = threading.Lock()
+        self.lock = runtime().lock()
         """Guards `stream` and `stopping` together: a stream made after cleanup looked would never be closed."""
         self.outage = Outage()
-        self.thread: threading.Thread | None = None
+        self.thread: Thread | None = None
 
     def setup(self) -> None:
         self.thread = self.start_thread("node-events", self.follow)
@@ -60,7 +59,7 @@ class NodeEvents(ServiceActor):
             stream = self.stream
         if stream is not None:
             stream.close()
-        if self.thread is not None and self.thread is not threading.current_thread():
+        if self.thread is not None and self.thread is not runtime().current_thread():
             self.thread.join(timeout=1)
 
     def tell_target(self, message: Any) -> None:
@@ -104,7 +103,7 @@ class NodeEvents(ServiceActor):
                 f"node events: {problem(outcome)}; reconnecting (the node poll covers the gap)",
                 Level.WARN,
             )
-            self.stopping.wait(backoff.failed(time.monotonic()))
+            self.stopping.wait(backoff.failed(runtime().now()))
 
     def connected(self) -> None:
         self.outage_ended(self.outage, "node events: connected again")

@@ -1,5 +1,8 @@
 """Scheduler: the service's one timer thread; a heap of due times, each telling a message or running a small action.
 
+It is the threads runtime's scheduler (actors/runtime.py: `runtime().call_later`, `tell_later`); the simulator's
+runtime has its own, on virtual time.
+
 Pykka has no timers. Before this module every Ticker was an actor with a thread of its own and a few actors
 started `threading.Timer`s (a thread each): about thirty threads that mostly slept. Here one daemon thread
 sleeps until the earliest due time; scheduling something earlier wakes it. An action runs in that thread, so it
@@ -14,9 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-import pykka
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +54,6 @@ class Scheduler:
             self._wake.notify()
         return timer
 
-    def tell_later(self, seconds: float, ref: pykka.ActorRef[Any], message: Any) -> Timer:
-        """Tell `message` to `ref` `seconds` from now; nothing happens if it is gone by then."""
-
-        def deliver() -> None:
-            try:
-                ref.tell(message)
-            except pykka.ActorDeadError:
-                pass  # the actor stopped meanwhile: its timer goes with it
-
-        return self.call_later(seconds, deliver)
-
     def pending(self) -> int:
         """How many timers wait (cancelled ones included until their time comes)."""
         with self._wake:
@@ -88,4 +77,4 @@ class Scheduler:
 
 
 SCHEDULER = Scheduler()
-"""The process's scheduler: every timer of every actor."""
+"""The process's scheduler: every timer of every actor (under the threads runtime)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ import pykka
 
 from actors.base import DecidingActor, linked, tell
 from actors.logger import Log
+from actors.runtime import runtime
 from messages.lifecycle import ChildExited, StopChild, SuperviseChild, SupervisionGaveUp, TellChildren
 from messages.routes import supervisor_name
 from neon_cm.supervision import (
@@ -62,9 +62,9 @@ def stop_actors(actors: list[pykka.ActorRef[Any]], log: Log, timeout: float = ST
 def stop_within(actors: list[tuple[pykka.ActorRef[Any], float]], log: Log, timeout: float) -> None:
     """Stop the actors in this order, each within its own budget and all within `timeout`; one still busy is
     left behind (its thread is a daemon) with a WARN."""
-    deadline = time.monotonic() + timeout
+    deadline = runtime().now() + timeout
     for actor, budget in actors:
-        allowed = max(0.05, min(budget, deadline - time.monotonic()))
+        allowed = max(0.05, min(budget, deadline - runtime().now()))
         try:
             actor.stop(block=True, timeout=allowed)
         except pykka.Timeout:

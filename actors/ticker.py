@@ -1,21 +1,19 @@
-"""Ticker: tells a Tick to its target every N seconds, on the service's one scheduler (no thread of its own)."""
+"""Ticker: tells a Tick to its target every N seconds, on the runtime's one scheduler (no thread of its own)."""
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from typing import Any
 
 import pykka
 
 from actors.base import current_parent, tell
-from actors.scheduler import SCHEDULER, Scheduler, Timer
+from actors.runtime import Event, RuntimeActor, Timer, runtime
 from messages.lifecycle import ChildExited
 from messages.timing import SetInterval, Tick
 
 
-class Ticker(pykka.ThreadingActor):
+class Ticker(RuntimeActor):
     """Tells `Tick(name)` to `target` at start and then every `interval` seconds, skipping a tick while
     the target has not handled the last one (so a slow or hung target never builds a backlog).
 
@@ -45,20 +43,20 @@ class TickerRef(pykka.ActorRef[Ticker]):
         interval: float,
         tick_at_start: bool,
         parent: pykka.ActorRef[Any] | None,
-        scheduler: Scheduler = SCHEDULER,
     ) -> None:
         # No super().__init__: there is no actor object behind this reference, only timers.
         self.actor_class = Ticker
         self.actor_urn = uuid.uuid4().urn
-        self.actor_stopped = threading.Event()
+        self.runtime = runtime()
+        """Its clock and scheduler: the runtime it was started in."""
+        self.actor_stopped = self.runtime.event()  # type: ignore[assignment]  # only set and is_set, as pykka's
         self.timer = name
         self.target = target
         self.interval = interval
         self.parent = parent
-        self.scheduler = scheduler
-        self._lock = threading.Lock()
-        self._pending: threading.Event | None = None
-        self._last_tick = time.monotonic() - (interval if tick_at_start else 0.0)
+        self._lock = self.runtime.lock()
+        self._pending: Event | None = None
+        self._last_tick = self.runtime.now() - (interval if tick_at_start else 0.0)
         self._next: Timer | None = None
         with self._lock:
             self._arm()
@@ -101,16 +99,16 @@ class TickerRef(pykka.ActorRef[Ticker]):
         """Schedule the next tick `interval` after the last one (with the lock held)."""
         if self._next is not None:
             self._next.cancel()
-        self._next = self.scheduler.call_later(self._last_tick + self.interval - time.monotonic(), self._fire)
+        self._next = self.runtime.call_later(self._last_tick + self.interval - self.runtime.now(), self._fire)
 
     def _fire(self) -> None:
         with self._lock:
             if self.actor_stopped.is_set():
                 return
-            self._last_tick = time.monotonic()
+            self._last_tick = self.runtime.now()
             busy = self._pending is not None and not self._pending.is_set()
             if not busy:
-                self._pending = threading.Event()
+                self._pending = self.runtime.event()
                 tick = Tick(self.timer, self._pending)
             if busy and self.target.is_alive():
                 self._arm()  # still busy with the last tick: a backlog would only repeat the work

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import consul
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
+from actors.runtime import now, runtime
 from gateways.consul import ConsulGateway
 from gateways.vault import VaultGateway
 from messages.consul_answers import ConsulRefused, KeyRead
@@ -58,7 +57,7 @@ class Unsealer(DecidingActor):
         self.gateways: dict[tuple[str, str], VaultGateway] = {}
         self.cancelled: set[tuple[str, int]] = set()
         self.stopping = False
-        self.guard = threading.Lock()
+        self.guard = runtime().lock()
         """Guards `cancelled`, `stopping` and `gateways`, used by the node threads."""
 
     def cleanup(self) -> None:
@@ -102,7 +101,9 @@ class Unsealer(DecidingActor):
         """In the node's thread: carry out one Vault call (unless it may no longer go out), tell the answer."""
         key = (effect.hostname, effect.url)
         with self.guard:
-            gateway = self.gateways.get(key) or self.gateways.setdefault(key, VaultGateway(effect.url, self.tls))
+            gateway = self.gateways.get(key) or self.gateways.setdefault(
+                key, VaultGateway(effect.url, self.tls, clock=now)
+            )
         answer: UnsealAnswer
         if isinstance(effect, ReadSealStatus):
             answer = gateway.seal_status()
@@ -119,6 +120,6 @@ class Unsealer(DecidingActor):
         with self.guard:
             if self.stopping or (effect.hostname, effect.attempt) in self.cancelled:
                 return "the attempt was cancelled"
-        if time.monotonic() >= effect.not_after:
+        if runtime().now() >= effect.not_after:
             return "this instance's lease on the lock ran out before the share went out"
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import pykka
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
+from actors.runtime import now, runtime
 from gateways.vault import VaultGateway
 from messages.routes import UNSEAL_REQUESTS, monitor_name
 from messages.vault import ReportingRole
@@ -23,7 +23,7 @@ class Retirement:
     under way (slower than the stop budget), so nothing of it follows MonitoringStopped."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = runtime().lock()
         self.retired = False
 
     def retire(self) -> None:
@@ -60,7 +60,7 @@ class VaultMonitor(DecidingActor):
         self.retirement = retirement or Retirement()
         self.log = log.child(monitor_name(hostname))
         self.hostname = hostname
-        self.gateway = VaultGateway(url, tls)
+        self.gateway = VaultGateway(url, tls, clock=now)
         self.state = VaultMonitoring(hostname, url, interval, role)
 
     @property

@@ -74,6 +74,7 @@ class VaultGateway:
         self.url = url
         self.tls = tls
         self.clock = clock
+        """The monotonic clock a share's deadline (`not_after`) is on: the actors' runtime's."""
         self.session = vault_session(tls)
         if adapter is not None:
             self.session.mount(url, adapter)

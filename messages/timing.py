@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import threading
+from typing import Protocol
 
 import attrs
+
+
+class Settable(Protocol):
+    """What a Tick's `handled` is: an Event of the runtime's (actors/runtime.py)."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
 
 
 @attrs.frozen
@@ -13,7 +21,7 @@ class Tick:
 
     timer: str
     """Name of the Ticker that sent it, e.g. `node-poll`."""
-    handled: threading.Event | None = attrs.field(default=None, eq=False, repr=False)
+    handled: Settable | None = attrs.field(default=None, eq=False, repr=False)
     """Set once the target has handled it: a Ticker sends no new tick while its last one waits."""
 
 

@@ -232,7 +232,7 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Rewrite(
                 "gateways.vault:DeadlineBody.read",
-                "if self.data.tell() == 0 and time.monotonic() >= self.not_after:",
+                "if self.data.tell() == 0 and self.clock() >= self.not_after:",
                 "if False:",
             ),
         ),

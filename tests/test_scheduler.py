@@ -9,6 +9,7 @@ from typing import Any
 
 import pykka
 
+from actors.runtime import ThreadRuntime
 from actors.scheduler import Scheduler
 
 
@@ -56,7 +57,7 @@ class Inbox(pykka.ThreadingActor):
 
 def test_tell_later_tells_the_actor_and_tells_nothing_once_it_is_gone() -> None:
     """tell_later reaches a live actor; one stopped meanwhile is skipped without an error."""
-    scheduler = Scheduler("test-scheduler")
+    scheduler = ThreadRuntime(Scheduler("test-scheduler"))
     seen: queue.Queue[Any] = queue.Queue()
     live, gone = Inbox.start(seen), Inbox.start(seen)
     gone.stop()
