@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ SERVICE = f"{STACK}_neon-cluster-manager"
 PROXY = f"{STACK}_docker-proxy"
 VOLUME = f"{STACK}_docker-proxy"
 NAMESPACE = "com.docker.stack.namespace"
+#: A log line's timestamp (UTC).
+LOGGED = re.compile(r"^\[(\d{4}-\d\d-\d\dT[^]]+)\] ")
 #: Longer than the proxy's default client and server timeouts (10 s, deploy/docker-proxy/haproxy.cfg).
 IDLE_SECONDS = 15
 
@@ -314,7 +317,7 @@ def test_the_stack_publishes_unseals_follows_node_events_through_the_proxy_and_s
         "the proxy to log the service's event stream (at its response headers: `option logasap`)",
         interval=DOCKER_PACE,
     )
-    before = len(deployed.logs())
+    idle_from = datetime.now(UTC)
     idle_since = time.monotonic()
     # While the event stream stays idle: Prometheus discovers the managers and scrapes them (not through the proxy).
     prometheus = Prometheus([], tmp_path, documented_config(deployed.state["nodes"][0]["docker_host"], port))
@@ -376,7 +379,9 @@ def test_the_stack_publishes_unseals_follows_node_events_through_the_proxy_and_s
     assert 8 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
     assert any("auto-unseal enabled: 3 keys, threshold 2" in line for line in lines)
     assert any("Vault on manager-2" in line and "is unsealed" in line for line in lines)
-    assert [] == [line for line in lines[before:] if "node events" in line], "the event stream was cut"
+    # A task's lines since the stream went idle (the log holds each task's lines in turn: an index is no mark).
+    idle = [line for line in lines if LOGGED.match(line) and logged_at(line) >= idle_from]
+    assert [] == [line for line in idle if "node-events" in line or "node events:" in line], "the event stream was cut"
     assert [] == [line for line in proxy_lines if "GET /v1.41/nodes" in line], "a successful listing is not logged"
     assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
 
@@ -515,6 +520,12 @@ def test_the_pages_rotation_of_both_secrets_is_one_deploy_and_survives_the_next_
     assert [old.describe()] * 2 + [new.describe()] * 2 == starts, "the old tasks' lines first, then the new"
     assert f"unseal keys here: {new.describe()}" in status
     assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
+
+
+def logged_at(line: str) -> datetime:
+    match = LOGGED.match(line)
+    assert match is not None, line
+    return datetime.fromisoformat(match.group(1))
 
 
 def task_template(deployed: Stack) -> dict[str, Any]:
