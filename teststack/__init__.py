@@ -12,7 +12,7 @@ use their own.
 from .consul import consul_port, consul_ports, consul_restart, consul_start, consul_stop
 from .engine29 import engine29_socket, engine29_start, engine29_stop
 from .http import json_request
-from .image import image_build, image_remove, image_tag, images_build, images_cached, images_digest
+from .image import image_build, image_remove, image_tag, images_build, images_cached, images_digest, images_in_cache
 from .lifecycle import down, env_lines, status, up
 from .openbao import vault_restart, vault_seal_status, vault_start, vault_stop, vault_unseal
 from .state import (
@@ -74,6 +74,7 @@ __all__ = [
     "images_build",
     "images_cached",
     "images_digest",
+    "images_in_cache",
     "json_request",
     "load",
     "node_address",

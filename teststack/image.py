@@ -82,6 +82,11 @@ def images_cached(path: str | None = None) -> tuple[str, list[str], dict[str, st
     return tarball, saved["tags"], saved["ids"]
 
 
+def images_in_cache() -> bool:
+    """Whether the images of this checkout are in the cache already (images_cached would not build them)."""
+    return os.path.exists(os.path.join(_images_folder(), images_digest(), "images.json"))
+
+
 def _build_and_save(st: dict[str, Any], folder: str, tarball: str, index: str) -> None:
     """scripts/image on the stack's manager-1, then `docker save` of both images under every tag into `folder`."""
     first = _managers(st)[0]

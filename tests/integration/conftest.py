@@ -32,11 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
-    # The tests that deploy the images run last (stable sort: each file's order stays), when the build the first
-    # worker made at its start (tests/conftest.py) is long over. The tests that run alone (`serial`, see
-    # tests/conftest.py) go just before them, while the other workers are between short tests.
-    deploying = [item for item in items if "deploy_images" in getattr(item, "fixturenames", ())]
-    items.sort(key=lambda item: 2 if item in deploying else 1 if item.get_closest_marker("serial") else 0)
+    # The order of the run is tests/conftest.py's (pytest_collection_modifyitems, after this one).
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +79,10 @@ def kv(real_stack: dict[str, Any]) -> Iterator[consul.Consul]:
 def service_env(real_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment pointing a service at the stack's Consul and manager-1's Docker, its health file in a folder
     of the test's own (the default, /tmp/neon-cluster-manager.health, would be every parallel worker's)."""
+    return stack_service_env(real_stack, tmp_path_factory)
+
+
+def stack_service_env(real_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     manager = next(node for node in real_stack["nodes"] if node["hostname"] == MANAGER)
     return {
         "CONSUL_HTTP_ADDR": real_stack["consul"]["http_addr"],
@@ -103,8 +103,14 @@ def start_service(service_env: dict[str, str]) -> Iterator[Callable[..., Service
         return service
 
     yield start
+    stop_cleanly(started)
+
+
+def stop_cleanly(services: list[Service]) -> None:
+    """SIGTERM each service: it exits 0 (unless the test killed it), wrote nothing on stderr, and no unseal key
+    appeared in its log, nor a masked one."""
     secrets = unseal_key_forms(teststack.load())
-    for service in started:
+    for service in services:
         code, _ = service.stop()
         assert 0 == code or service.killed, "\n".join(service.stdout + service.stderr)
         assert [] == service.stderr, "nothing but log lines on stdout in normal operation"

@@ -372,7 +372,9 @@ def test_int_label_that_does_not_parse_warns_once_and_keeps_the_default(
     service.wait_for(PUBLISHED)
     service.wait_for(UNCHANGED, count=4)
     definition, digest, _, _ = read_definition(kv)
-    warnings = service.lines(r"\[WARN\]")
+    # The label's WARN alone: on a starved machine the instance may also say it lost its lease (and take it again).
+    label_warning = r"\[WARN\] \[module:definition-publisher\] "
+    warnings = service.lines(label_warning)
 
     assert 0 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
     assert verify_definition(definition, digest)
@@ -382,7 +384,7 @@ def test_int_label_that_does_not_parse_warns_once_and_keeps_the_default(
     node_labels.add("worker-1", {"io.neon.compute.cores": "8"})
     service.wait_for(PUBLISHED, after=mark)
     assert 8 == read_definition(kv)[0]["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
-    assert 1 == len(service.lines(r"\[WARN\]"))
+    assert 1 == len(service.lines(label_warning))
     assert_running(service)
 
 
@@ -427,7 +429,8 @@ def test_unreadable_definition_is_never_overwritten_and_a_good_one_is_published(
     service = start_service()
     # An empty value is no definition at all: said once (then every 5 minutes), not at each poll.
     missing = stored == b""
-    errors = service.wait_for(DEFINITION_ERROR, count=1 if missing else 3, timeout=10)
+    # A wide bound: the service's start alone took over 10 s on a loaded 2-core machine.
+    errors = service.wait_for(DEFINITION_ERROR, count=1 if missing else 3, timeout=60)
     mark = service.mark()
     if missing:
         service.wait_for(LISTED, count=3, after=mark)  # three more polls, nothing written, nothing more said

@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ ROTATED_NAMES = dict(
 SERVICE = f"{STACK}_neon-cluster-manager"
 PROXY = f"{STACK}_docker-proxy"
 VOLUME = f"{STACK}_docker-proxy"
+NAMESPACE = "com.docker.stack.namespace"
+#: A log line's timestamp (UTC).
+LOGGED = re.compile(r"^\[(\d{4}-\d\d-\d\dT[^]]+)\] ")
 #: Longer than the proxy's default client and server timeouts (10 s, deploy/docker-proxy/haproxy.cfg).
 IDLE_SECONDS = 15
 
@@ -173,41 +177,60 @@ class Stack:
         label = f"label=com.docker.stack.namespace={STACK}"
         return {name: stack.docker(name, "ps", "-aq", "--filter", label).split() for name in managers(self.state)}
 
-    def remove(self) -> tuple[int, list[dict[str, Any]]]:
-        """The page's `docker stack rm`, watching every manager for the stack's containers dying: (the command's exit
-        code, the `die` events of the containers that were running)."""
+    def remove(self) -> tuple[int, dict[str, str], dict[str, list[str]]]:
+        """The page's `docker stack rm`, watching every manager for the stack's running containers dying: (the
+        command's exit code, {container: its exit code from Docker's `die` event} of the containers that were running,
+        {container: its log lines from the command on} of the service's). The watchers read Docker's events from
+        before the command on (`--since`), so none is missed however late a watcher starts following."""
         cli = stack.load()["binaries"]["docker_cli"]
-        running = {name: ids for name, ids in self.containers().items()}
-        watchers = {
-            name: subprocess.Popen(
-                [cli, "-H", node["docker_host"], "events", "--filter", f"label=com.docker.stack.namespace={STACK}",
+        hosts = {node["hostname"]: node["docker_host"] for node in self.state["nodes"]}
+        running = {
+            (name, cid): stack.docker(name, "inspect", "--format", "{{.Name}}", cid).strip().lstrip("/")
+            for name, ids in self.containers().items()
+            for cid in ids
+            if stack.docker(name, "inspect", "--format", "{{.State.Running}}", cid).strip() == "true"
+        }
+        since = f"{time.time() - 0.5:.3f}"
+        watchers = [
+            subprocess.Popen(
+                [cli, "-H", hosts[name], "events", "--since", since, "--filter", f"label={NAMESPACE}={STACK}",
                  "--filter", "event=die", "--format", "{{json .}}"],
                 stdout=subprocess.PIPE, text=True,
             )
-            for node in self.state["nodes"] if (name := node["hostname"]) in running
-        }  # fmt: skip
-        expected = sum(
-            1
-            for name, ids in running.items()
-            for cid in ids
-            if stack.docker(name, "inspect", "--format", "{{.State.Running}}", cid).strip() == "true"
-        )
-        died: list[dict[str, Any]] = []
-        try:
-            time.sleep(0.5)  # every watcher is following
-            result = subprocess.run(
-                [cli, "-H", self.state["nodes"][0]["docker_host"], *REMOVE[1:]], capture_output=True, text=True
+            for name in sorted({name for name, _ in running})
+        ]  # fmt: skip
+        followers = {
+            container: subprocess.Popen(
+                [cli, "-H", hosts[name], "logs", "--follow", "--since", since, cid],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             )
-            deadline = time.monotonic() + 30
-            streams = {watcher.stdout: watcher for watcher in watchers.values() if watcher.stdout is not None}
-            while len(died) < expected and time.monotonic() < deadline:
-                readable, _, _ = select.select(list(streams), [], [], 1)
-                died.extend(json.loads(stream.readline()) for stream in readable)
+            for (name, cid), container in running.items() if container.startswith(SERVICE + ".")
+        }  # fmt: skip
+        exits: dict[str, str] = {}
+        try:
+            result = subprocess.run([cli, "-H", hosts["manager-1"], *REMOVE[1:]], capture_output=True, text=True)
+            deadline = time.monotonic() + 60
+            streams = [watcher.stdout for watcher in watchers if watcher.stdout is not None]
+            while len(exits) < len(running) and time.monotonic() < deadline:
+                readable, _, _ = select.select(streams, [], [], 1)
+                for stream in readable:
+                    event = json.loads(stream.readline())
+                    if any(event["id"].startswith(cid) for _, cid in running):
+                        exits[event["Actor"]["Attributes"]["name"]] = event["Actor"]["Attributes"].get("exitCode")
         finally:
-            for watcher in watchers.values():
+            for watcher in watchers:
                 watcher.kill()
                 watcher.communicate()
-        return result.returncode, died
+            last_lines = {}
+            for container, follower in followers.items():
+                try:
+                    last_lines[container] = follower.communicate(timeout=10)[0].splitlines()
+                except subprocess.TimeoutExpired:
+                    follower.kill()
+                    last_lines[container] = follower.communicate()[0].splitlines()
+        for container in running.values():
+            exits.setdefault(container, "no die event within 60 s")
+        return result.returncode, exits, last_lines
 
     def clean(self) -> None:
         """Remove whatever of the stack is left, then its volume on every manager."""
@@ -249,17 +272,28 @@ def deployed(
                 docker_cli("secret", "rm", *sorted(left))
 
 
-def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
-    deployed: Stack, kv: consul.Consul, labels: Callable[..., None]
+def test_the_stack_publishes_unseals_follows_node_events_through_the_proxy_and_stack_rm_stops_it_cleanly(
+    deployed: Stack, kv: consul.Consul, labels: Callable[..., None], tmp_path: Path
 ) -> None:
-    """`docker stack deploy` of deploy/neon-cluster-manager.yml: one proxy on each manager, the service's two
-    replicas on two managers, one active and one standing by; it reads both secrets, publishes the definition and
-    unseals a restarted Vault. With the node poll at an hour, a
-    label change reaches Consul through the node event stream, which the proxy carries; it still does after the
-    stream stayed idle longer than the proxy's default timeouts, with no reconnection."""
+    """One `docker stack deploy` of deploy/neon-cluster-manager.yml (with NEON_CM_METRICS_PORT), checked as an operator
+    would, then `docker stack rm`:
+
+    - one proxy on each manager, the service's two replicas on two managers, one active and one standing by; it reads
+      both secrets, publishes the definition and unseals a restarted Vault. With the node poll at an hour, a label
+      change reaches Consul through the node event stream, which the proxy carries; it still does after the stream
+      stayed idle longer than the proxy's default timeouts, with no reconnection;
+    - a real Prometheus (Debian's 2.42) run with docs/operations.md's prometheus.yml, discovering the Swarm through
+      manager-1's Docker, scrapes every manager at that port under the job the alert rules select. The test Swarm's
+      managers share this machine's network, so the two replicas ask for one port: the one that cannot have it says
+      `degraded` with the reason in `health` (and passes the health check), the other `healthy`;
+    - from inside the service's container (uid 10001, no extra group, no Docker socket mounted), through the proxy:
+      creating a container, updating a node, listing secrets, reading every event type and another API version are
+      refused with 403, while the node listing works;
+    - `docker stack rm` exits 0 and every container of the stack (the service's two, the three proxies) exits 0."""
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "3600")  # only the event stream brings a change in time
+    port = free_port()
     started = time.monotonic()
-    deployed.deploy()
+    deployed.deploy(NEON_CM_METRICS_PORT=str(port))
     first = wait_until(
         lambda: published_hash(kv), 90, "the first definition in Consul", lambda: deployed.logs(), interval=DOCKER_PACE
     )
@@ -283,8 +317,25 @@ def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
         "the proxy to log the service's event stream (at its response headers: `option logasap`)",
         interval=DOCKER_PACE,
     )
-    before = len(deployed.logs())
-    time.sleep(IDLE_SECONDS)  # the event stream stays idle longer than the proxy's default timeouts
+    idle_from = datetime.now(UTC)
+    idle_since = time.monotonic()
+    # While the event stream stays idle: Prometheus discovers the managers and scrapes them (not through the proxy).
+    prometheus = Prometheus([], tmp_path, documented_config(deployed.state["nodes"][0]["docker_host"], port))
+    try:
+        up = wait_until(
+            lambda: found if len(found := prometheus.query('up{job="neon-cluster-manager"}')) == 3 else None,
+            60,
+            "a target for each of the three managers",
+        )
+        scraped = wait_until(
+            lambda: prometheus.query('neon_cm_healthy{job="neon-cluster-manager"} == 1') or None,
+            60,
+            "a scrape of the service's metrics",
+        )
+    finally:
+        prometheus.stop()
+    # The event stream stays idle longer than the proxy's default timeouts.
+    time.sleep(max(0.0, IDLE_SECONDS - (time.monotonic() - idle_since)))
     labels("worker-1", "io.neon.compute.cores", "8")
     wait_until(
         lambda: published_hash(kv) != first,
@@ -294,16 +345,32 @@ def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
         interval=DOCKER_PACE,
     )
     definition, _, _, _ = read_definition(kv)
-    lines = deployed.logs()
-    proxy_hosts = sorted(deployed.hostname(task) for task in proxies)
     replicas = wait_until(  # `running` once its first health check passed (30 s after its start)
         lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
         120,
         "two replicas running",
         interval=DOCKER_PACE,
     )
+    lines = deployed.logs()
+    proxy_hosts = sorted(deployed.hostname(task) for task in proxies)
     replica_hosts = {deployed.hostname(task) for task in replicas}
     proxy_lines = deployed.logs(PROXY)
+    verdicts = []
+    for task in replicas:
+        host, container = deployed.container(task)
+        result = subprocess.run(
+            [stack.load()["binaries"]["docker_cli"], "-H", node_host(deployed, host), "exec", container["Id"],
+             "neon-cluster-manager", "health"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        verdicts.append((result.returncode, result.stdout.strip()))
+    host, container = deployed.container(replicas[0])
+    probe = stack.docker(host, "exec", container["Id"], "python", "-c", PROBE)
+    socket_inside = stack.docker(
+        host, "exec", container["Id"], "python", "-c", "import os; print(os.path.exists('/var/run/docker.sock'))"
+    )
+    mounts = sorted((mount["Type"], mount["Destination"]) for mount in container["Mounts"])
+    exit_code, exits, last_lines = deployed.remove()
 
     assert ["manager-1", "manager-2", "manager-3"] == proxy_hosts
     assert 2 == len(replica_hosts), "two replicas, on two managers"
@@ -312,37 +379,18 @@ def test_stack_publishes_unseals_and_follows_node_events_through_the_proxy(
     assert 8 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
     assert any("auto-unseal enabled: 3 keys, threshold 2" in line for line in lines)
     assert any("Vault on manager-2" in line and "is unsealed" in line for line in lines)
-    assert [] == [line for line in lines[before:] if "node events" in line], "the event stream was cut"
+    # A task's lines since the stream went idle (the log holds each task's lines in turn: an index is no mark).
+    idle = [line for line in lines if LOGGED.match(line) and logged_at(line) >= idle_from]
+    assert [] == [line for line in idle if "node-events" in line or "node events:" in line], "the event stream was cut"
     assert [] == [line for line in proxy_lines if "GET /v1.41/nodes" in line], "a successful listing is not logged"
     assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
 
-
-def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_cleanly(deployed: Stack) -> None:
-    """From inside the service's container (uid 10001, no extra group, no Docker socket mounted), through the proxy:
-    creating a container, updating a node, listing secrets, reading every event type and another API version are
-    refused with 403, while the node listing works. `docker stack rm` exits 0 and every container of the stack (the
-    service's two, the three proxies) exits 0."""
-    deployed.deploy()
-    task, _ = wait_until(
-        lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
-        120,
-        "the service's two tasks to run",
-        interval=DOCKER_PACE,
-    )
-    wait_until(lambda: len(deployed.running(PROXY)) == 3, 60, "a proxy on every manager", interval=DOCKER_PACE)
-    host, container = deployed.container(task)
-    wait_until(
-        lambda: any("this instance" in line and "is active" in line for line in deployed.logs()),
-        60,
-        "an active one",
-        interval=DOCKER_PACE,
-    )
-    probe = stack.docker(host, "exec", container["Id"], "python", "-c", PROBE)
-    socket_inside = stack.docker(
-        host, "exec", container["Id"], "python", "-c", "import os; print(os.path.exists('/var/run/docker.sock'))"
-    )
-    mounts = sorted((mount["Type"], mount["Destination"]) for mount in container["Mounts"])
-    exit_code, died = deployed.remove()
+    assert ["manager-1", "manager-2", "manager-3"] == sorted(sample["metric"]["instance"] for sample in up)
+    assert scraped
+    assert [
+        (0, f"degraded: /metrics and /health are not served: port {port} is taken (Address already in use)"),
+        (0, "healthy"),
+    ] == sorted(verdicts)
 
     assert {
         "GET /nodes": 200,
@@ -355,10 +403,12 @@ def test_the_service_can_do_nothing_else_to_docker_and_stack_rm_stops_both_clean
     assert "False" == socket_inside.strip()
     assert [("volume", "/run/neon-docker-proxy")] == [m for m in mounts if not m[1].startswith("/run/secrets/")]
     assert ("10001:10001", []) == (container["Config"]["User"], container["HostConfig"].get("GroupAdd") or [])
+
     assert 0 == exit_code
-    assert 5 == len(died), died
-    exits = [(event["from"], event["Actor"]["Attributes"].get("exitCode")) for event in died]
-    assert [] == [event for event in died if event["Actor"]["Attributes"].get("exitCode") != "0"], exits
+    assert [SERVICE, SERVICE, PROXY, PROXY, PROXY] == sorted(
+        (container.split(".")[0] for container in exits), reverse=True
+    ), exits
+    assert {container: "0" for container in exits} == exits, last_lines
 
 
 #: Run inside the service's container: each (method, path) through DOCKER_HOST (the proxy), raw, on every API version
@@ -452,8 +502,10 @@ def test_the_pages_rotation_of_both_secrets_is_one_deploy_and_survives_the_next_
     rotated_tasks = sorted(task["ID"] for task in deployed.running(SERVICE))
     container_host, container = deployed.container(deployed.running(SERVICE)[0])
     status = stack.docker(container_host, "exec", container["Id"], "neon-cluster-manager", "vault", "status")
+    template = task_template(deployed)
     deployed.deploy(**ROTATED_NAMES)  # the next deploy, from the shell that keeps the variables
-    time.sleep(5)  # an update, had the deploy started one, would have a new task by now
+    # The tasks' spec unchanged: Swarm starts no update (it replaces a task only when its spec changed).
+    assert template == task_template(deployed)
     stack.vault_restart(1)
     wait_until(lambda: not stack.vault_seal_status(1)["sealed"], 60, "manager-2's Vault unsealed by the new keys")
     lines = deployed.logs()
@@ -470,58 +522,19 @@ def test_the_pages_rotation_of_both_secrets_is_one_deploy_and_survives_the_next_
     assert [] == [line for line in lines if any(key in line for key in unseal_key_forms(deployed.state))]
 
 
+def logged_at(line: str) -> datetime:
+    match = LOGGED.match(line)
+    assert match is not None, line
+    return datetime.fromisoformat(match.group(1))
+
+
+def task_template(deployed: Stack) -> dict[str, Any]:
+    """The service's task template, as `docker service inspect` shows it."""
+    return dict(json.loads(deployed.docker("service", "inspect", SERVICE))[0]["Spec"]["TaskTemplate"])
+
+
 def docker_secret_names(deployed: Stack) -> list[str]:
     return deployed.docker("secret", "ls", "--format", "{{.Name}}").split()
-
-
-def test_the_documented_prometheus_configuration_scrapes_the_stack_and_a_taken_port_is_degraded(
-    deployed: Stack, kv: consul.Consul, tmp_path: Path
-) -> None:
-    """The stack deployed with NEON_CM_METRICS_PORT, and a real Prometheus (Debian's 2.42) run with
-    docs/operations.md's prometheus.yml, discovering the Swarm through manager-1's Docker: it scrapes every manager
-    at that port, under the job the alert rules select. The test Swarm's managers share this machine's network, so
-    the two replicas ask for one port: the one that cannot have it says `degraded` with the reason in `health` (and
-    passes the health check), the other `healthy`."""
-    port = free_port()
-    deployed.deploy(NEON_CM_METRICS_PORT=str(port))
-    tasks = wait_until(
-        lambda: tasks if len(tasks := deployed.running(SERVICE)) == 2 else None,
-        120,
-        "two replicas running",
-        deployed.logs,
-        interval=DOCKER_PACE,
-    )
-    docker_host = deployed.state["nodes"][0]["docker_host"]
-    prometheus = Prometheus([], tmp_path, documented_config(docker_host, port))
-    try:
-        up = wait_until(
-            lambda: found if len(found := prometheus.query('up{job="neon-cluster-manager"}')) == 3 else None,
-            60,
-            "a target for each of the three managers",
-        )
-        scraped = wait_until(
-            lambda: prometheus.query('neon_cm_healthy{job="neon-cluster-manager"} == 1') or None,
-            60,
-            "a scrape of the service's metrics",
-        )
-    finally:
-        prometheus.stop()
-    verdicts = []
-    for task in tasks:
-        host, container = deployed.container(task)
-        result = subprocess.run(
-            [stack.load()["binaries"]["docker_cli"], "-H", node_host(deployed, host), "exec", container["Id"],
-             "neon-cluster-manager", "health"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        verdicts.append((result.returncode, result.stdout.strip()))
-
-    assert ["manager-1", "manager-2", "manager-3"] == sorted(sample["metric"]["instance"] for sample in up)
-    assert scraped
-    assert [
-        (0, f"degraded: /metrics and /health are not served: port {port} is taken (Address already in use)"),
-        (0, "healthy"),
-    ] == sorted(verdicts)
 
 
 def node_host(deployed: Stack, hostname: str) -> str:
