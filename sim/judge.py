@@ -392,6 +392,10 @@ class Bounds:
     follow_margin: float = 3.5
     every: float = 0.5
     """How often `judge` looks at the time-based invariants (between records)."""
+    lease_margin: float = 1.0
+    """A lease ends this long before its check can expire (neon_cm/lease.MARGIN_SECONDS): no other instance can take
+    the lock before a told deadline + this, so a share on its way when the deadline passed may still arrive safely
+    until then."""
 
 
 class Judge:
@@ -483,8 +487,10 @@ class Judge:
             self.holder = None
 
     def on_unseal_request(self, record: ShareReceived | ResetReceived, findings: list[Finding]) -> None:
-        """Never two unsealers: a share (or a reset) reaches a Vault only before the sender's lease deadline, and
-        never after another instance acquired the lock (since the sender did).
+        """Never two unsealers: a share (or a reset) reaches a Vault only before the sender's lease deadline + the
+        lease's margin (sent before the deadline, it may still be on its way; the lock cannot be lost before the check
+        expires, a margin after the deadline), and never after another instance acquired the lock (since the sender
+        did).
 
         Exception (the real world cannot do better): when Consul released the sender's lock abruptly (its check
         deregistered, its session destroyed, Consul restarted without its data), another instance may take the lock
@@ -495,11 +501,11 @@ class Judge:
             return  # someone else's: not one of the instances judged
         what = "a share" if isinstance(record, ShareReceived) else "a reset"
         until = self.valid_until.get(sender, 0.0)
-        if now >= until:
+        if now >= until + self.bounds.lease_margin:
             self.found(
                 NEVER_TWO_UNSEALERS,
                 f"the Vault on {record.vault} received {what} from {sender} at {now:.3f}; its lease ended at "
-                f"{until:.3f}",
+                f"{until:.3f} (+ the margin {self.bounds.lease_margin:g} s)",
                 findings,
             )
             return
