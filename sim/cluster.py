@@ -76,6 +76,10 @@ CONSUL_ADDR = "sim-consul:8500"
 DOCKER_HOST = "tcp://sim-docker:2375"
 KEYS_REFUSED = "the unseal keys do not unseal this Vault"
 VAULT_LINE = re.compile(r"^Vault on (\S+) \(")
+NO_BUSY_LOOP = "no busy loop"
+BUSY = 50
+"""The most times an instance sends one request in a second."""
+NO_CRASH = "no actor crashes"
 #: The invariants this world judges (nothing dead unseen needs the actors' lives: not recorded yet).
 INVARIANTS = tuple(name for name in j.INVARIANTS if name != j.NOTHING_DEAD_UNSEEN)
 
@@ -212,6 +216,8 @@ class Cluster:
         self.starts = {service.name: rng.uniform(0.0, 0.3) for service in self.services}
         self.restarting: set[str] = set()
         self.snapshots: list[Any] = []
+        self.recent: dict[tuple[str, str, str, str], list[float]] = {}
+        self.busy: list[str] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -270,6 +276,7 @@ class Cluster:
         """A server received a request (called as it does, on the sender's task)."""
         now = received.time
         self.drain_locks()
+        self.calm(received)
         self.say(
             now,
             received.sender,
@@ -284,6 +291,21 @@ class Cluster:
         elif received.server == "consul" and received.note == "written":
             self.add(j.Written(now, received.sender, self.consul.holder(now), DEFINITION_KEY))
             self.reached.add("definition written")
+
+    def calm(self, received: Received) -> None:
+        """No busy loop: no instance sends one request more than BUSY times within a second (the watches wait,
+        the polls are seconds apart, a failing call backs off)."""
+        key = (received.sender, received.server, received.method, received.path)
+        times = self.recent.setdefault(key, [])
+        times.append(received.time)
+        while times and times[0] < received.time - 1.0:
+            times.pop(0)
+        if len(times) > BUSY:
+            self.busy.append(
+                f"{received.sender} sent {received.method} {received.path} to {received.server} {len(times)} times "
+                f"within a second (at {received.time:.3f})"
+            )
+            times.clear()
 
     def drain_locks(self) -> None:
         consul = self.consul
@@ -334,8 +356,10 @@ class Cluster:
                 self.add(j.SeenUnsealed(t, instance, host))
         if entry.level is Level.ERROR and KEYS_REFUSED in entry.message:
             self.add(j.KeysRefused(t, instance, entry.message.split(":")[0]))
-        if entry.level is Level.FATAL or entry.exception_type in ("RecursionError",):
-            self.reached.add(f"{entry.level.name} line")
+        if " crashed (" in entry.message or entry.level is Level.FATAL:
+            # Nothing the servers or the network can do makes an actor crash (the gateways never raise): only the
+            # faults' kills stop a process here, and those leave no line.
+            raise Violation(NO_CRASH, f"{instance}: {entry.component}: {entry.message}")
 
     def look_at_servers(self) -> None:
         now = self.sim.now()
@@ -343,7 +367,7 @@ class Cluster:
         for host, vault in self.vaults.items():
             vault.settle(now)
             sealed = vault.sealed and not (vault.unsealing_at is not None and now >= vault.unsealing_at)
-            unreadable = max(vault.garbage_until, vault.hung_until)
+            unreadable = max(vault.garbage_until, vault.hung_until, vault.nested_until, vault.echo_until)
             before = self.vault_state.get(host)
             if before is None or before[0] != sealed:
                 self.add(j.Sealed(now, host) if sealed else j.Unsealed(now, host))
@@ -362,6 +386,8 @@ class Cluster:
             self.add(j.DefinitionStored(now, definition, stored[1].decode() if stored[1] is not None else None))
 
     def judge_pending(self) -> None:
+        if self.busy:
+            raise Violation(NO_BUSY_LOOP, self.busy[0])
         pending, self.pending = sorted(self.pending, key=lambda record: record.t), []
         for record in pending:
             self.history.append(record)
@@ -719,6 +745,24 @@ def vault_garbage(cluster: Cluster, rng: random.Random) -> Fault:
     return act, f"the Vault on {host} answers 503 null for {seconds:.2f} s"
 
 
+def vault_nested(cluster: Cluster, rng: random.Random) -> Fault:
+    host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 8.0)
+
+    def act() -> None:
+        cluster.vaults[host].nested_until = cluster.sim.now() + cluster.lasting(seconds)
+
+    return act, f"the Vault on {host} answers JSON nested 100,000 deep for {seconds:.2f} s"
+
+
+def vault_echo(cluster: Cluster, rng: random.Random) -> Fault:
+    host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 8.0)
+
+    def act() -> None:
+        cluster.vaults[host].echo_until = cluster.sim.now() + cluster.lasting(seconds)
+
+    return act, f"a proxy in front of the Vault on {host} answers 502 echoing each request for {seconds:.2f} s"
+
+
 def vault_hang(cluster: Cluster, rng: random.Random) -> Fault:
     host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 6.0)
 
@@ -788,6 +832,8 @@ FAULT_KINDS: tuple[Callable[[Cluster, random.Random], Fault], ...] = (
     partial_unseal,
     other_reset,
     vault_garbage,
+    vault_nested,
+    vault_echo,
     vault_hang,
     label,
     label,
