@@ -367,7 +367,7 @@ class Cluster:
         for host, vault in self.vaults.items():
             vault.settle(now)
             sealed = vault.sealed and not (vault.unsealing_at is not None and now >= vault.unsealing_at)
-            unreadable = max(vault.garbage_until, vault.hung_until, vault.nested_until, vault.echo_until)
+            unreadable = max(vault.garbage_until, vault.hung_until, vault.nested_until)
             before = self.vault_state.get(host)
             if before is None or before[0] != sealed:
                 self.add(j.Sealed(now, host) if sealed else j.Unsealed(now, host))
@@ -691,6 +691,10 @@ def index_quirk(cluster: Cluster, rng: random.Random) -> Fault:
 
     def act() -> None:
         cluster.consul.index_header = quirk
+        # The proxy's arrival shows when a watch's query is answered: an operator's note under the settings prefix
+        # (no setting of the service's) answers the held ones at once.
+        now = cluster.sim.now()
+        cluster.consul.kv_put(now, SETTINGS_PREFIX + "operator-note", f"proxy at {now:.3f}".encode(), "operator")
         cluster.sim.schedule(cluster.sim.now() + cluster.lasting(seconds), clear_quirk(cluster))
 
     return act, f"a proxy in front of Consul answers X-Consul-Index {quirk} for {seconds:.2f} s"
@@ -758,9 +762,11 @@ def vault_echo(cluster: Cluster, rng: random.Random) -> Fault:
     host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 8.0)
 
     def act() -> None:
-        cluster.vaults[host].echo_until = cluster.sim.now() + cluster.lasting(seconds)
+        vault = cluster.vaults[host]
+        vault.restart(cluster.sim.now())  # restarted behind a new proxy (maintenance)
+        vault.echo_until = cluster.sim.now() + cluster.lasting(seconds)
 
-    return act, f"a proxy in front of the Vault on {host} answers 502 echoing each request for {seconds:.2f} s"
+    return act, f"the Vault on {host} restarts behind a proxy answering 502 echoing each PUT for {seconds:.2f} s"
 
 
 def vault_hang(cluster: Cluster, rng: random.Random) -> Fault:

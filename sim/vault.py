@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.consul import NO_ANSWER, Reply
-from sim.http import HttpAnswer, HttpRequest, Reach, json_answer, text_answer
+from sim.http import HttpAnswer, HttpRequest, Reach, json_answer
 
 WRONG_SHARE = (
     "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: "
@@ -50,7 +50,8 @@ class SimVault:
         self.nested_until = 0.0
         """Until then every answer is JSON nested 100,000 deep (a broken proxy, an attacker on the path)."""
         self.echo_until = 0.0
-        """Until then a proxy in front of it answers 502 echoing the request's body (a share, for an unseal)."""
+        """Until then a proxy in front of it answers each request with a body 502, echoing it (a share, for an
+        unseal); reads pass through."""
         self.down_until = 0.0
         """Until then the process is gone: connections are refused (a hung one: `hung_until`)."""
         self.watchers: list[Callable[[], None]] = []
@@ -173,9 +174,9 @@ class SimVault:
         path, method = request.path, request.method
         if now < self.nested_until:
             return HttpAnswer(200, (("Content-Type", "application/json"),), b"[" * NESTED + b"]" * NESTED)
-        if now < self.echo_until:
+        if now < self.echo_until and request.body:
             echoed = request.body.decode("utf-8", "replace")
-            return text_answer(502, f"502 Bad Gateway: upstream closed the connection; request was {echoed}")
+            return json_answer(502, {"errors": [f"bad gateway: upstream closed the connection; request was {echoed}"]})
         if path == "/v1/sys/seal-status" and method == "GET":
             return self._answer(self.seal_status(now))
         if path == "/v1/sys/health" and method in ("GET", "HEAD"):
