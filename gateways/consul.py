@@ -21,7 +21,7 @@ import attrs
 import consul
 from requests.adapters import BaseAdapter
 
-from gateways import REQUEST_TIMEOUT
+from gateways import REQUEST_TIMEOUT, transport
 from gateways.errors import ACL_ADVICE, CONSUL_ERRORS, consul_leaderless, describe
 from gateways.tls import with_server_name
 from messages.consul_answers import (
@@ -62,7 +62,8 @@ def consul_client(
     access: ConsulAccess, timeout: float = REQUEST_TIMEOUT, adapter: BaseAdapter | None = None
 ) -> consul.Consul:
     """A py-consul client for what the environment said (Config.consul); no request is made here. With `adapter`,
-    every request to Consul goes through it instead of the network (the simulator's transport, sim/transport.py)."""
+    every request to Consul goes through it instead of the network (the simulator's transport, sim/transport.py);
+    without, the installed transport factory's, if any (gateways/transport.py)."""
     address, tls, token = access.address, access.tls, access.token
     client = consul.Consul(
         host=address.url_host,
@@ -82,6 +83,8 @@ def consul_client(
         # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
         # none: with ACLs on, every publish would be refused. The session sends it with every request.
         client.http.session.headers["X-Consul-Token"] = token
+    if adapter is None:
+        adapter = transport.adapter_for("consul", client.http.base_uri)
     if adapter is not None:
         client.http.session.mount(client.http.base_uri, adapter)
     return client

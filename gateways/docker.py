@@ -23,8 +23,9 @@ from typing import Any
 
 import attrs
 
-from gateways import REQUEST_TIMEOUT
+from gateways import REQUEST_TIMEOUT, transport
 from gateways.errors import describe, reason
+from gateways.transport import SocketMaker
 from messages.docker import (
     DockerGarbage,
     DockerUnreachable,
@@ -45,7 +46,7 @@ from neon_cm.docker_api import AskVersion, Chosen, NoCommonVersion
 #: Told each socket a version negotiation opens; False: the caller was closed meanwhile, give up.
 Opened = Callable[[socket.socket], bool]
 #: Makes the gateway's sockets: a real one by default, the simulator's (sim/transport.py's SimSocket) in the sim.
-Sockets = Callable[[socket.AddressFamily], socket.socket]
+Sockets = SocketMaker
 
 
 def real_socket(family: socket.AddressFamily) -> socket.socket:
@@ -106,13 +107,14 @@ class DockerGateway:
         timeout: float = REQUEST_TIMEOUT,
         read_timeout: float = EVENT_READ_TIMEOUT,
         versions: ApiVersions | None = None,
-        sockets: Sockets = real_socket,
+        sockets: Sockets | None = None,
     ) -> None:
         self.host = host
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.versions = versions if versions is not None else ApiVersions()
-        self.sockets = sockets
+        self.sockets = sockets or transport.sockets_for("docker", host) or real_socket
+        """Real sockets, unless given (a test's) or the installed transport factory's (gateways/transport.py)."""
 
     def nodes(self) -> ListingOutcome:
         """GET /nodes: the Swarm's nodes, or why they could not be listed. A version the daemon refuses is negotiated

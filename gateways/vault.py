@@ -13,6 +13,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import BaseAdapter
 
+from gateways import transport
 from gateways.errors import PLAIN_HTTP, answered_plain_http, reason
 from gateways.tls import with_server_name
 from messages.vault import VaultState
@@ -76,6 +77,8 @@ class VaultGateway:
         self.clock = clock
         """The monotonic clock a share's deadline (`not_after`) is on: the actors' runtime's."""
         self.session = vault_session(tls)
+        if adapter is None:
+            adapter = transport.adapter_for("vault", url)
         if adapter is not None:
             self.session.mount(url, adapter)
 

@@ -1,10 +1,14 @@
 """`python -m sim --seed N` replays one seed and prints its trace; `python -m sim --seeds N` sweeps seeds 0..N-1 and
 prints the coverage table (it fails if an item was never reached); `--mutant NAME` sweeps with one member of the
-mutation set applied; `--mutants` runs every member until its first failing seed and prints the mutation table."""
+mutation set applied; `--mutants` runs every member until its first failing seed and prints the mutation table.
+
+The world is sim/cluster.py's: the real service (sim/service.py) on the simulated servers and transports. `--model`
+runs the old world instead (sim/world.py: the deciders in the sim's own shells), until the new one covers it all."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -13,7 +17,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from sim import coverage
+from sim import cluster, coverage
 from sim.mutations import BY_NAME, MUTANTS, Mutant
 from sim.world import FAULTS_END, KIND_NAMES, Result, World
 
@@ -125,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=40, help="steps shown in a failing seed's trace")
     parser.add_argument("--grep", default="", help="with --seed: show every step (not only the last) containing this")
     parser.add_argument("--keep-going", action="store_true", help="a sweep reports every failing seed, not the first")
+    parser.add_argument("--model", action="store_true", help="the old world (sim/world.py), not the real service")
     args = parser.parse_args(argv)
+    if not args.model and not args.list_mutants:
+        return main_cluster(args)
     mutant = BY_NAME[args.mutant] if args.mutant else None
     old = args.old | (mutant.old if mutant else frozenset())
     if args.list_mutants:
@@ -185,6 +192,94 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"{found.ran} seeds, {found.failed} failed, {time.monotonic() - started:.1f} s")
     return status
+
+
+def run_cluster_mutant(mutant: Mutant, first: int, cap: int) -> tuple[cluster.Result | None, int, float]:
+    """run_mutant in the cluster world."""
+    started = time.monotonic()
+    ran = 0
+    with mutant.applied():
+        for seed in range(first, first + cap):
+            result = cluster.run_seed(seed)
+            ran += 1
+            if not result.ok:
+                return result, ran, time.monotonic() - started
+    return None, ran, time.monotonic() - started
+
+
+def main_cluster(args: argparse.Namespace) -> int:
+    """The commands on the cluster world (sim/cluster.py)."""
+    mutant = BY_NAME[args.mutant] if args.mutant else None
+    if args.old or (mutant is not None and mutant.old):
+        print("--old and issue 17's old-N members are behaviours of the old world's stand-ins: add --model")
+        return 2
+    if args.liveness:
+        print("--liveness: not in the cluster world yet; add --model")
+        return 2
+    if args.mutants:
+        started = time.monotonic()
+        print(MUTATION_HEADER, flush=True)
+        for member in MUTANTS:
+            if member.old:
+                print(f"| {member.name} | no: old world only (--model) | | - | 0 | 0.0 |", flush=True)
+                continue
+            result, ran, seconds = run_cluster_mutant(member, args.first, args.seeds_per)
+            caught = "yes" if result is not None else "no"
+            invariant = result.invariant if result is not None else ""
+            first = str(result.seed) if result is not None else "-"
+            print(f"| {member.name} | {caught} | {invariant} | {first} | {ran} | {seconds:.1f} |", flush=True)
+        print(f"{len(MUTANTS)} mutants, {time.monotonic() - started:.1f} s")
+        return 0
+    if args.seed is not None:
+        world = cluster.Cluster(args.seed, not args.no_swarm, trace_lines=10**7)
+        if mutant is not None:
+            with mutant.applied():
+                result = world.run()
+        else:
+            result = world.run()
+        shown = [line for line in result.trace if args.grep in line] if args.grep else list(result.trace)
+        if result.ok or args.grep:
+            print("\n".join(shown))
+        print(result.report(args.steps))
+        print(f"  fault kinds on: {', '.join(sorted(result.kinds_on))}")
+        print(f"  trace hash {result.trace_hash}")
+        return 0 if result.ok else 1
+    started = time.monotonic()
+    cpu = time.process_time()
+    ran = failed = 0
+    by_invariant: dict[str, list[int]] = {}
+    reached: Counter[str] = Counter()
+    kinds_on: Counter[str] = Counter()
+    with mutant.applied() if mutant is not None else _nothing():
+        for seed in range(args.first, args.first + args.seeds):
+            result = cluster.run_seed(seed, not args.no_swarm)
+            ran += 1
+            reached.update(result.reached)
+            kinds_on.update(result.kinds_on)
+            if not result.ok:
+                failed += 1
+                by_invariant.setdefault(result.invariant, []).append(result.seed)
+                print(result.report(args.steps), flush=True)
+                if not args.keep_going:
+                    break
+    for invariant, seeds in sorted(by_invariant.items(), key=lambda item: -len(item[1])):
+        listed = " ".join(str(seed) for seed in seeds[:10]) + (" ..." if len(seeds) > 10 else "")
+        print(f"  {len(seeds):6d} broke {invariant}: seeds {listed}")
+    status = 1 if failed else 0
+    if mutant is None and not failed:
+        table, missing = cluster.coverage_table(reached, ran, kinds_on)
+        print(table)
+        if missing and not args.no_sometimes:
+            print(f"  never reached ({len(missing)}): {'; '.join(missing)}")
+            status = 1
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu
+    print(f"{ran} seeds, {failed} failed, {seconds:.1f} s ({cpu / max(ran, 1):.2f} s of CPU a seed)")
+    return status
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ class SimVault:
         this one says `initialized: false` (seen on OpenBao 2.7; it is not a node that lost its storage)."""
         self.active = hostname.endswith("-1")
         """Unsealed, whether this node is the raft cluster's active node (else a standby)."""
+        self.nested_until = 0.0
+        """Until then every answer is JSON nested 100,000 deep (a broken proxy, an attacker on the path)."""
+        self.echo_until = 0.0
+        """Until then a proxy in front of it answers each request with a body 502, echoing it (a share, for an
+        unseal); reads pass through."""
         self.down_until = 0.0
         """Until then the process is gone: connections are refused (a hung one: `hung_until`)."""
         self.watchers: list[Callable[[], None]] = []
@@ -167,6 +172,11 @@ class SimVault:
         """The three unauthenticated endpoints the service calls, as OpenBao 2.7 answers them
         (/work/shared/spec/vault-api.md; tests/integration/test_vault_semantics.py pins them on the real one)."""
         path, method = request.path, request.method
+        if now < self.nested_until:
+            return HttpAnswer(200, (("Content-Type", "application/json"),), b"[" * NESTED + b"]" * NESTED)
+        if now < self.echo_until and request.body:
+            echoed = request.body.decode("utf-8", "replace")
+            return json_answer(502, {"errors": [f"bad gateway: upstream closed the connection; request was {echoed}"]})
         if path == "/v1/sys/seal-status" and method == "GET":
             return self._answer(self.seal_status(now))
         if path == "/v1/sys/health" and method in ("GET", "HEAD"):
@@ -243,6 +253,8 @@ class SimVault:
         return self._answer(self.unseal(now, key if isinstance(key, str) else None), "share" if key else "")
 
 
+#: How deep a nested answer's JSON is.
+NESTED = 100_000
 #: The length a share's bytes must have (Vault's barrier key length, 16 to 32, plus Shamir's one byte).
 SHARE_BYTES = (16, 33)
 

@@ -556,3 +556,39 @@ def test_a_streamed_answer_through_requests(docker: SimDocker, clock: SyncClock)
     assert b'"Action":"update"' in next(lines)
     with pytest.raises(requests.exceptions.ConnectionError):  # quiet past the read timeout
         next(lines)
+
+
+# ------------------------------------------------------------------------------------------------------ the seam
+
+
+def test_an_installed_transport_factory_carries_every_gateway_built_without_one(clock: SyncClock) -> None:
+    """gateways/transport.py: while a factory is installed, consul_client, VaultGateway and DockerGateway built with
+    no adapter or sockets of their own ask it for their transport; once it is put back, the network again."""
+    from gateways import transport
+
+    consul, docker, vault = SimConsul(CheckFlavour.NEW), SimDocker(3, 2), SimVault("manager-2", SHARES, 2, 0.0)
+    asked: list[tuple[str, str]] = []
+
+    class Factory:
+        def adapter_for(self, server: str, base_url: str) -> SimAdapter:
+            asked.append((server, base_url))
+            return SimAdapter(link(consul if server == "consul" else vault, clock, name=server))
+
+        def sockets_for(self, server: str, host: str) -> object:
+            asked.append((server, host))
+            return sim_sockets(link(docker, clock, name=server))
+
+    previous = transport.install(Factory())  # type: ignore[arg-type]
+    try:
+        env = {"CONSUL_HTTP_ADDR": "sim-consul:8500"}
+        consul_answer = ConsulGateway(consul_client(consul_access(env, read_text))).read_holder(LEADER_KEY)
+        vault_answer = VaultGateway("http://manager-2:8200", TlsSettings()).seal_status()
+        docker_answer = DockerGateway("tcp://sim-docker:2375").nodes()
+    finally:
+        assert transport.install(previous) is not None
+
+    assert isinstance(consul_answer, HolderRead) and isinstance(vault_answer, SealStatus)
+    assert isinstance(docker_answer, NodesListed)
+    assert [("consul", "http://sim-consul:8500"), ("vault", "http://manager-2:8200")] == asked[:2]
+    assert ("docker", "tcp://sim-docker:2375") == asked[2]
+    assert DockerGateway("tcp://sim-docker:2375").sockets.__name__ == "real_socket"
