@@ -199,8 +199,22 @@ def instance_names(services: dict[str, Service]) -> dict[str, str]:
     return names
 
 
-def lock_records(watcher: Watcher, names: dict[str, str], end: float) -> list[j.Record]:
-    """LockAcquired / LockLost from the lock key's changes; the lease each session held, told at its acquisition."""
+def active_times(services: dict[str, Service], origin: float) -> dict[str, list[float]]:
+    """When each service said `this instance (...) is active` (its log's clock, as its writes' lines)."""
+    return {
+        name: [t for line in service.lines(ACTIVE) if (t := log_time(line, origin)) is not None]
+        for name, service in services.items()
+    }
+
+
+def lock_records(
+    watcher: Watcher, names: dict[str, str], end: float, active: dict[str, list[float]] | None = None
+) -> list[j.Record]:
+    """LockAcquired / LockLost from the lock key's changes; the lease each session held, told at its acquisition.
+
+    The key is polled every 50 ms, so a change is seen up to a poll late; the holder's own `is active` line, logged
+    right after Consul granted the lock, dates the acquisition when it is earlier (a write it logs at once must
+    not look older than its own lock)."""
     records: list[j.Record] = []
     held: tuple[float, str, str] | None = None
     for t, session, value in watcher.lock:
@@ -210,8 +224,10 @@ def lock_records(watcher: Watcher, names: dict[str, str], end: float) -> list[j.
             held = None
         if session is not None and value is not None:
             owner = names.get(value, value)
-            records.append(j.LockAcquired(t, owner, session))
-            held = (t, owner, session)
+            said = [at for at in (active or {}).get(owner, []) if t - 1.0 <= at <= t]
+            acquired = min([t, *said])
+            records.append(j.LockAcquired(acquired, owner, session))
+            held = (acquired, owner, session)
     if held is not None:
         records.append(j.LeaseTold(held[0], held[1], held[2], end + 60.0))
     return records
@@ -284,7 +300,7 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
             [
                 *(j.RoleChanged(0.0, node["hostname"], manager=True) for node in vault["nodes"]),
                 *(j.Listed(0.0, node["hostname"]) for node in vault["nodes"]),
-                *lock_records(watcher, names, end),
+                *lock_records(watcher, names, end, active_times(services, origin)),
                 *(
                     (j.ResetReceived if reset else j.ShareReceived)(t, hosts(vault)[netloc], proxy.sender)
                     for proxy in (first_proxy, second_proxy)
@@ -314,7 +330,8 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
     assert [] == findings, summary
     assert {"i2"} <= {record.sender for record in shares if record.vault == "manager-2"}, summary
     assert 2 <= len(history.of(j.LockAcquired)), summary
-    assert history.of(j.ErrorLogged), summary
+    # No ERROR line is required: a standby that takes over unseals a Vault it knew sealed at once, often before a
+    # poll of its own says so at ERROR; "always reported" (judged above) requires one only past its bound.
     # The negative control on real records: the woken instance's shares judged as if it still held no lease.
     forged = j.History([*history, j.ShareReceived(resumed + 0.5, "manager-2", "i1")])
     assert [j.NEVER_TWO_UNSEALERS] == [f.invariant for f in j.never_two_unsealers(forged, BOUNDS)]

@@ -61,8 +61,12 @@ class MutualTlsBao(ServerProcess):
             self.process = subprocess.Popen(
                 [find_bao(), "server", f"-config={config}"], stdout=log, stderr=subprocess.STDOUT
             )
-        self.wait_ready()
-        init = self.api("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        try:
+            self.wait_ready()
+            init = self.api("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        except BaseException:
+            self.stop()  # never leave it running: a later run's server on this address would talk to it
+            raise
         self.keys: list[str] = init["keys_base64"]
         self.root_token: str = init["root_token"]
 
