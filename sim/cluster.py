@@ -44,16 +44,15 @@ from actors.leadership import Leadership
 from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level, LogEntry
-from messages.swarm import SwarmNode
 from neon_cm import monitoring
-from neon_cm.definition import build_nodes
-from neon_cm.encoding import decode_definition, encode_definition
+from neon_cm.encoding import encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
 from sim import judge as j
 from sim import swarm
 from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
 from sim.docker import SimDocker
 from sim.http import HttpAnswer, HttpRequest, Reach, text_answer
+from sim.observe import ServerWatch
 from sim.runtime import SimRuntime
 from sim.service import SimService
 from sim.transport import Clock, Latencies, Link, Received, SimAdapter, sim_sockets
@@ -205,8 +204,7 @@ class Cluster:
         self.lock_session: dict[str, str] = {}
         self.seen_entries: dict[str, int] = {}
         self.vault_state: dict[str, tuple[bool, float]] = {}
-        self.swarm_events = -1
-        self.stored: tuple[bytes | None, bytes | None] | None = None
+        self.servers = ServerWatch()
         self.base_version = 0
         self.longest_vault_poll = VAULT_POLL
         self.health = tempfile.TemporaryDirectory(prefix="neon-cm-sim-")
@@ -374,16 +372,8 @@ class Cluster:
             if unreadable > 0.0 and (before is None or before[1] != unreadable):
                 self.add(j.Unreadable(now, host, unreadable))
             self.vault_state[host] = (sealed, unreadable)
-        if len(self.docker.events) != self.swarm_events:
-            self.swarm_events = len(self.docker.events)
-            nodes = build_nodes(SwarmNode.from_docker(node) for node in self.docker.nodes).nodes
-            self.add(j.SwarmChanged(now, nodes))
-        entry, hash_entry = self.consul.kv.get(DEFINITION_KEY), self.consul.kv.get(HASH_KEY)
-        stored = (entry.value if entry else None, hash_entry.value if hash_entry else None)
-        if stored != self.stored:
-            self.stored = stored
-            definition = decode_definition(stored[0]) if stored[0] is not None else None
-            self.add(j.DefinitionStored(now, definition, stored[1].decode() if stored[1] is not None else None))
+        for record in self.servers.changes(now, self.docker, self.consul):
+            self.add(record)
 
     def judge_pending(self) -> None:
         if self.busy:

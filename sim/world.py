@@ -16,12 +16,11 @@ import attrs
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level
 from messages.settings import Settings, SettingsChanged
-from messages.swarm import NodeChanged, NodesObserved, SwarmNode
+from messages.swarm import NodeChanged, NodesObserved
 from messages.vault import VaultObserved, VaultState
 from neon_cm import monitoring
 from neon_cm.decider import CancelTimer, Log, StartTimer
-from neon_cm.definition import build_nodes
-from neon_cm.encoding import decode_definition, encode_definition
+from neon_cm.encoding import encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY
 from neon_cm.supervision import Supervision
 from sim import judge as j
@@ -32,6 +31,7 @@ from sim.docker import SimDocker
 from sim.gateways import Call, Crashed, HungConsul, SimCrash, Violation
 from sim.instance import TEMPLATE, Instance, wire
 from sim.loop import Loop
+from sim.observe import ServerWatch
 from sim.shell import LATENCY, short
 from sim.vault import SimVault
 
@@ -561,8 +561,7 @@ class Recorder:
         self.gave_up: dict[str, int] = {}
         self.wanted: dict[str, tuple[Any, bool, tuple[str, ...]]] = {}
         self.vaults: dict[str, tuple[bool, float]] = {}
-        self.swarm_events = -1
-        self.stored: tuple[bytes | None, bytes | None] | None = None
+        self.servers = ServerWatch()
         self.paused: dict[str, float] = {}
         self.dirty: set[str] = set()
         self.own_docker: set[tuple[str, float, float | None]] = set()
@@ -611,16 +610,8 @@ class Recorder:
                 if (name, since, world.follow_from) not in self.own_docker:
                     self.own_docker.add((name, since, world.follow_from))
                     world.note(j.OwnDockerFails(since, name, world.follow_from))
-        if len(world.docker.events) != self.swarm_events:
-            self.swarm_events = len(world.docker.events)
-            nodes = build_nodes(SwarmNode.from_docker(node) for node in world.docker.nodes).nodes
-            world.note(j.SwarmChanged(now, nodes))
-        entry, hash_entry = world.consul.kv.get(DEFINITION_KEY), world.consul.kv.get(HASH_KEY)
-        stored = (entry.value if entry else None, hash_entry.value if hash_entry else None)
-        if stored != self.stored:
-            self.stored = stored
-            definition = decode_definition(stored[0]) if stored[0] is not None else None
-            world.note(j.DefinitionStored(now, definition, stored[1].decode() if stored[1] is not None else None))
+        for record in self.servers.changes(now, world.docker, world.consul):
+            world.note(record)
 
     def step_vaults(self, now: float) -> None:
         world = self.world
