@@ -213,9 +213,6 @@ def main_cluster(args: argparse.Namespace) -> int:
     if args.old or (mutant is not None and mutant.old):
         print("--old and issue 17's old-N members are behaviours of the old world's stand-ins: add --model")
         return 2
-    if args.liveness:
-        print("--liveness: not in the cluster world yet; add --model")
-        return 2
     if args.mutants:
         started = time.monotonic()
         print(MUTATION_HEADER, flush=True)
@@ -231,7 +228,7 @@ def main_cluster(args: argparse.Namespace) -> int:
         print(f"{len(MUTANTS)} mutants, {time.monotonic() - started:.1f} s")
         return 0
     if args.seed is not None:
-        world = cluster.Cluster(args.seed, not args.no_swarm, trace_lines=10**7)
+        world = cluster.Cluster(args.seed, not args.no_swarm, trace_lines=10**7, liveness=args.liveness)
         if mutant is not None:
             with mutant.applied():
                 result = world.run()
@@ -243,6 +240,8 @@ def main_cluster(args: argparse.Namespace) -> int:
         print(result.report(args.steps))
         print(f"  fault kinds on: {', '.join(sorted(result.kinds_on))}")
         print(f"  trace hash {result.trace_hash}")
+        if result.converged_after is not None:
+            print(f"  converged {result.converged_after:.1f} s after the faults stopped")
         return 0 if result.ok else 1
     started = time.monotonic()
     cpu = time.process_time()
@@ -250,10 +249,13 @@ def main_cluster(args: argparse.Namespace) -> int:
     by_invariant: dict[str, list[int]] = {}
     reached: Counter[str] = Counter()
     kinds_on: Counter[str] = Counter()
+    converged: list[tuple[float, int]] = []
     with mutant.applied() if mutant is not None else _nothing():
         for seed in range(args.first, args.first + args.seeds):
-            result = cluster.run_seed(seed, not args.no_swarm)
+            result = cluster.run_seed(seed, not args.no_swarm, args.liveness)
             ran += 1
+            if result.converged_after is not None:
+                converged.append((result.converged_after, seed))
             reached.update(result.reached)
             kinds_on.update(result.kinds_on)
             if not result.ok:
@@ -272,6 +274,14 @@ def main_cluster(args: argparse.Namespace) -> int:
         if missing and not args.no_sometimes:
             print(f"  never reached ({len(missing)}): {'; '.join(missing)}")
             status = 1
+    if converged:
+        times = [after for after, _ in converged]
+        print(
+            f"liveness: converged {statistics.median(times):.1f} s (p50), {percentile(times, 0.99):.1f} s (p99), "
+            f"{max(converged)[0]:.1f} s (max, seed {max(converged)[1]}) after the faults stopped at "
+            f"{cluster.FAULTS_END:g} s; {sum(1 for t in times if t > 0)} of {len(times)} seeds were not converged "
+            "at once"
+        )
     seconds, cpu = time.monotonic() - started, time.process_time() - cpu
     print(f"{ran} seeds, {failed} failed, {seconds:.1f} s ({cpu / max(ran, 1):.2f} s of CPU a seed)")
     return status

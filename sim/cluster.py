@@ -18,8 +18,15 @@ What the History is made of, and where each record comes from:
 - Paused / ContainerRestarted: the faults; Sealed / Unsealed / Unreadable / RoleChanged / Listed / SwarmChanged /
   DefinitionStored / BaseWritten / PollsSet: the simulated servers' state and cluster setup.
 
-Not yet recorded (so not judged here): actor deaths and restarts (the supervisors' lines), health, the monitors a
-fleet wants: the invariant `nothing dead unseen` is left out of this world's judge for now.
+- ActorStarted / ActorRestarted / ActorDied / ActorRemoved: the runtime, as each actor's loop starts and ends
+  (SimRuntime.lives; a killed process's actors are removed), RestartScheduled (with its backoff) and HealthNamed from
+  the supervisors' own lines, MonitorsWanted from each running fleet's view (sim/lives.py).
+
+Actor faults go through the real runtime and actors: a crash raises InjectedFault in an actor's handler at its next
+message (SimRuntime.fail_next_message) or in its start-up for a while (a crash loop: SimRuntime.fail_starts); pykka's
+loop, the actors' failure hooks and the real supervisors (production's backoff and intensity) do the rest. Messages
+are never dropped: within one process pykka's inboxes lose nothing; a message to an actor that is dead (between its
+crash and its restart) is lost, which the crash faults make.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import random
 import re
 import tempfile
@@ -40,18 +48,28 @@ from typing import Any, cast
 import attrs
 
 import actors.leadership
+from actors.base import LinkedActor
 from actors.leadership import Leadership
 from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level, LogEntry
 from neon_cm import monitoring
 from neon_cm.encoding import encode_definition
+from neon_cm.fleet import Fleet
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
+from neon_cm.lease import Lease
+from neon_cm.listing import SwarmListing
+from neon_cm.monitoring import VaultMonitoring
+from neon_cm.publishing import Publishing
+from neon_cm.supervision import Supervision
+from neon_cm.unsealing import Unsealing
+from sim import coverage, swarm
 from sim import judge as j
-from sim import swarm
 from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
+from sim.coverage import Coverage
 from sim.docker import SimDocker
 from sim.http import HttpAnswer, HttpRequest, Reach, text_answer
+from sim.lives import Lives
 from sim.observe import ServerWatch
 from sim.runtime import SimRuntime
 from sim.service import SimService
@@ -79,8 +97,27 @@ NO_BUSY_LOOP = "no busy loop"
 BUSY = 50
 """The most times an instance sends one request in a second."""
 NO_CRASH = "no actor crashes"
-#: The invariants this world judges (nothing dead unseen needs the actors' lives: not recorded yet).
-INVARIANTS = tuple(name for name in j.INVARIANTS if name != j.NOTHING_DEAD_UNSEEN)
+#: The invariants this world judges: all of sim/judge.py's.
+INVARIANTS = j.INVARIANTS
+INJECTED = "InjectedFault"
+#: How often a share of another cluster is among the credentials (at a random place), and, from a generator of its
+#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path), as in the old world.
+BAD_SHARE, ALL_ROTATED = 0.3, 0.05
+#: Issue 28: how often one instance's own Docker fails (hangs or refuses) from a moment in the first 6 s until the
+#: end (drawn from a generator of its own), and the bound's parts: the listing's timeout and the margin.
+OWN_DOCKER_FAILS = 0.15
+DOCKER_TIMEOUT = 10.0
+FOLLOW_MARGIN = 3.5
+#: A crash loop lasts up to this: past the 31 s production's supervisor needs to give up (its sixth crash within
+#: 60 s, backoff 1 s doubling); the run lasts until it ended + AFTER_LOOP.
+LOOP_SECONDS = (5.0, 36.0)
+AFTER_LOOP = 30.0
+#: Liveness mode: how often convergence is looked at after FAULTS_END; converged this long counts as for good.
+LIVENESS_STEP = 0.5
+
+
+class InjectedFault(Exception):
+    """What a crash fault raises inside a real actor's handler or start-up (a bug, as far as the service can tell)."""
 
 
 class Violation(Exception):
@@ -102,6 +139,8 @@ class Result:
     reached: frozenset[str] = frozenset()
     kinds_on: frozenset[str] = frozenset()
     steps: int = 0
+    converged_after: float | None = None
+    """Liveness mode: seconds from FAULTS_END until the service converged for good."""
 
     def report(self, lines: int = 60) -> str:
         out = [f"seed {self.seed}: {'ok' if self.ok else 'FAILED'} ({self.steps} runtime steps)"]
@@ -168,14 +207,51 @@ class Transports:
         return SimAdapter(self.link(vault if vault is not None else Nowhere(), f"vault:{host}"))
 
     def sockets_for(self, server: str, host: str) -> transport.SocketMaker | None:
-        return sim_sockets(self.link(self.cluster.docker, "docker"))
+        owner = self.cluster.sim.owner()
+        return sim_sockets(self.link(OwnDocker(self.cluster, str(owner)), "docker"))
+
+
+class OwnDocker:
+    """The Docker daemon an instance reaches: its own manager's, the Swarm's (SimDocker) as every manager's, except
+    that it hangs or refuses from the moment the instance's own Docker fails (issue 28)."""
+
+    def __init__(self, cluster: Cluster, instance: str) -> None:
+        self.cluster = cluster
+        self.instance = instance
+        self.docker = cluster.docker
+
+    @property
+    def watchers(self) -> list[Callable[[], None]]:
+        return self.docker.watchers
+
+    def failing(self, now: float) -> str | None:
+        own = self.cluster.own_docker.get(self.instance)
+        return own[0] if own is not None and now >= own[1] else None
+
+    def handle(self, request: HttpRequest, now: float) -> HttpAnswer:
+        return self.docker.handle(request, now)
+
+    def reach(self, now: float) -> Reach:
+        failing = self.failing(now)
+        if failing == "hangs":
+            return Reach.HUNG
+        if failing == "refuses":
+            return Reach.REFUSED
+        return self.docker.reach(now)
+
+    def next_change(self, now: float) -> float | None:
+        return self.docker.next_change(now)
 
 
 class Cluster:
     """The servers, two or three real instances, the faults a seed chooses, and the judge."""
 
-    def __init__(self, seed: int, swarm_testing: bool = True, trace_lines: int = 200) -> None:
+    def __init__(self, seed: int, swarm_testing: bool = True, trace_lines: int = 200, liveness: bool = False) -> None:
         self.seed = seed
+        self.liveness = liveness
+        """Faults stop at FAULTS_END (no crash loop past it, no own-Docker failure) and the service must converge
+        within liveness_bound() and stay so; the time it took is in the result."""
+        self.converged_since: float | None = None
         self.rng = rng = random.Random(seed)
         self.sim = SimRuntime(seed)
         self.kinds_on = swarm.kinds_on(seed, KIND_NAMES) if swarm_testing else frozenset(KIND_NAMES)
@@ -184,7 +260,15 @@ class Cluster:
         self.consul.rng = random.Random(f"{seed} consul")
         self.docker = SimDocker(MANAGERS, WORKERS)
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
-        self.credentials = tuple(rng.sample(shares, rng.choice((3, 3, 4, 5))))
+        credentials = rng.sample(shares, rng.choice((3, 3, 4, 5)))
+        if rng.random() < BAD_SHARE:  # a share rotated away (or another cluster's) among the operator's
+            credentials.insert(rng.randrange(len(credentials) + 1), f"{rng.getrandbits(128):032x}")
+        if random.Random(f"rotated {seed}").random() < ALL_ROTATED:  # every share rotated away (issue 19)
+            credentials = [f"{index:08x}{rng.getrandbits(96):024x}" for index in range(len(credentials))]
+        self.credentials = tuple(credentials)
+        self.bad_share = any(share not in shares for share in credentials)
+        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
+        self.shares = shares
         self.vaults: dict[str, SimVault] = {}
         for number, node in enumerate(self.docker.nodes):
             host = node["Description"]["Hostname"]
@@ -216,6 +300,14 @@ class Cluster:
         self.snapshots: list[Any] = []
         self.recent: dict[tuple[str, str, str, str], list[float]] = {}
         self.busy: list[str] = []
+        self.lives = Lives()
+        self.coverage = Coverage()
+        self.end = END
+        """When the run ends: later with a crash loop lasting past the faults, or one instance's own Docker failing."""
+        self.own_docker: dict[str, tuple[str, float]] = {}
+        """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
+        self.crash_loops: list[float] = []
+        """When each crash loop ends."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -236,7 +328,9 @@ class Cluster:
             restart=RESTART_BOUND,
             node_poll=NODE_POLL,
             reminder=monitoring.REMINDER_SECONDS,
-            unsealable=True,
+            unsealable=self.unsealable,
+            docker_timeout=DOCKER_TIMEOUT,
+            follow_margin=FOLLOW_MARGIN,
             every=CHECK_EVERY,
         )
 
@@ -344,6 +438,7 @@ class Cluster:
             if secret in text:
                 raise Violation("no secret", f"{instance}/{entry.component}: an unseal share in a log entry")
         self.say(t, instance, f"{entry.level.name:<5} {entry.component}: {entry.message}")
+        self.lives.logged(t, instance, entry)
         matched = VAULT_LINE.match(entry.message)
         if matched is not None and entry.component.startswith("vault-monitor"):
             host = matched.group(1).lower()
@@ -354,9 +449,9 @@ class Cluster:
                 self.add(j.SeenUnsealed(t, instance, host))
         if entry.level is Level.ERROR and KEYS_REFUSED in entry.message:
             self.add(j.KeysRefused(t, instance, entry.message.split(":")[0]))
-        if " crashed (" in entry.message or entry.level is Level.FATAL:
+        if (" crashed (" in entry.message or entry.level is Level.FATAL) and INJECTED not in entry.message:
             # Nothing the servers or the network can do makes an actor crash (the gateways never raise): only the
-            # faults' kills stop a process here, and those leave no line.
+            # crash faults do (InjectedFault, named in the line), and the kills, which leave no line.
             raise Violation(NO_CRASH, f"{instance}: {entry.component}: {entry.message}")
 
     def look_at_servers(self) -> None:
@@ -374,6 +469,9 @@ class Cluster:
             self.vault_state[host] = (sealed, unreadable)
         for record in self.servers.changes(now, self.docker, self.consul):
             self.add(record)
+        for service in self.services:
+            self.lives.look(now, service.name)
+        self.pending += self.lives.take()
 
     def judge_pending(self) -> None:
         if self.busy:
@@ -418,8 +516,37 @@ class Cluster:
 
         return act
 
+    def schedule_own_docker(self, rng: random.Random) -> None:
+        """In some seeds one instance's own Docker (its manager's daemon) hangs or refuses until the end, from a
+        moment when that instance holds the lock if one does: the lock must go to an instance that can list."""
+        if rng.random() >= OWN_DOCKER_FAILS:
+            return
+        when, kind = rng.uniform(0.5, 6.0), rng.choice(("hangs", "refuses"))
+        others = bool(self.faults)
+
+        def act() -> None:
+            now = self.sim.now()
+            holder = self.consul.holder(now)
+            names = [service.name for service in self.services]
+            name = holder if holder in names else names[0]
+            self.own_docker[name] = (kind, now)
+            self.reached.add("fault: own_docker")
+            follow_from = FAULTS_END + DOCKER_TIMEOUT if others else now
+            self.add(j.OwnDockerFails(now, name, follow_from))
+            self.say(now, "FAULT", f"{name}'s own Docker {kind} until the end")
+
+        self.faults.append(f"{when:7.3f} the lock holder's own Docker {kind} until the end")
+        self.faults.sort()
+        self.sim.schedule(when, act)
+        bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
+        self.end = max(self.end, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
+
     def lasting(self, seconds: float) -> float:
         return max(0.0, min(seconds, FAULTS_END - self.sim.now()))
+
+    def kill(self, service: SimService) -> None:
+        service.kill()
+        self.lives.killed(self.sim.now(), service.name)
 
     def restart_later(self, service: SimService, delay: float) -> None:
         self.restarting.add(service.name)
@@ -427,6 +554,7 @@ class Cluster:
         def start() -> None:
             self.restarting.discard(service.name)
             self.add(j.ContainerRestarted(self.sim.now(), service.name))
+            self.reached.add("supervision: container restart")
             service.start()
 
         self.sim.schedule(self.sim.now() + delay, start)
@@ -451,7 +579,12 @@ class Cluster:
         saved_seconds = monitoring.UNSEAL_ANSWER_SECONDS
         previous = transport.install(self.transports)
         setattr(Leadership, "publish", publish)  # noqa: B010 -- observing, see the module's docstring
+        saved_decides = observe_decisions(self.coverage)
+        pykka_log = logging.getLogger("pykka")
+        saved_level = pykka_log.level
+        pykka_log.setLevel(logging.CRITICAL)  # as neon_cm_main.main: the supervisors log each crash once
         monitoring.UNSEAL_ANSWER_SECONDS = 2 * VAULT_POLL
+        self.sim.lives = lambda owner, actor, started: self.lives.told(self.sim.now(), str(owner), actor, started)
         self.sim.__enter__()
         try:
             self.settings(NODE_POLL, VAULT_POLL)
@@ -461,12 +594,20 @@ class Cluster:
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
             self.schedule_faults()
+            if not self.liveness:
+                self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
-            while self.sim.now() < END - 1e-9:
-                self.sim.run_until(round(self.sim.now() + STEP, 6))
-                self.step()
-            self.verdict(self.judge.finish(self.sim.now()))
+            if self.liveness:
+                self.run_liveness()
+            self.run_to(self.end)
+            findings = self.judge.finish(self.sim.now())
+            if findings and findings[0].text.endswith("still sealed") and self.bad_share:
+                # Each combination Vault refuses costs a poll: with one bad share, up to threshold + 1 of them, for
+                # the first node and then again for the followers that join through it (a whole-cluster restart).
+                self.run_to(self.sim.now() + 2 * (THRESHOLD + 1) * self.longest_vault_poll)
+                findings = self.judge.finish(self.sim.now())
+            self.verdict(findings)
         except Violation as violation:
             return self.result(violation.invariant, violation.text)
         except Exception as error:  # noqa: BLE001 -- the service (or the sim) raised where nothing should
@@ -477,11 +618,44 @@ class Cluster:
                     service.kill()
             self.sim.__exit__(None, None, None)
             setattr(Leadership, "publish", saved_publish)  # noqa: B010
+            pykka_log.setLevel(saved_level)
+            for decider, decide in saved_decides.items():
+                setattr(decider, "decide", decide)  # noqa: B010
             actors.leadership.instance_name = saved_name
             monitoring.UNSEAL_ANSWER_SECONDS = saved_seconds
             transport.install(previous)
             self.health.cleanup()
         return self.result("", "")
+
+    def run_to(self, end: float) -> None:
+        while self.sim.now() < end - 1e-9:
+            self.sim.run_until(round(self.sim.now() + STEP, 6))
+            self.step()
+
+    def converged(self) -> bool:
+        """Whether the service has converged now (as the judge's `finish` judges it)."""
+        return not self.judge.finish(self.sim.now())
+
+    def run_liveness(self) -> None:
+        """Liveness mode: from FAULTS_END, look every LIVENESS_STEP whether the service has converged; it must be
+        within liveness_bound() of FAULTS_END and stay so for settle() more (then the run ends)."""
+        self.run_to(FAULTS_END)
+        deadline = FAULTS_END + liveness_bound(self)
+        while self.sim.now() < deadline + LIVENESS_STEP / 2:
+            if not self.converged():
+                self.converged_since = None
+            elif self.converged_since is None:
+                self.converged_since = self.sim.now()
+            if self.converged_since is not None and self.sim.now() - self.converged_since >= settle(self):
+                break
+            self.run_to(self.sim.now() + LIVENESS_STEP)
+        if self.converged_since is None:
+            self.verdict(self.judge.finish(self.sim.now()))  # says what is not converged
+            raise Violation(
+                "converges within the bound",
+                f"not converged {liveness_bound(self):.1f} s after the faults stopped at {FAULTS_END:g} s",
+            )
+        self.end = self.sim.now()
 
     def trace_digest(self) -> str:
         digest = hashlib.sha256(self.sim.trace_hash().encode())
@@ -499,14 +673,70 @@ class Cluster:
             lines if invariant or self.trace_lines > 10**6 else (),
             tuple(self.faults),
             self.trace_digest(),
-            frozenset(self.reached),
+            frozenset(self.reached | self.coverage.reached),
             self.kinds_on,
             len(self.sim.trace or ()),
+            None if self.converged_since is None else self.converged_since - FAULTS_END,
         )
 
 
-def run_seed(seed: int, swarm_testing: bool = True) -> Result:
-    return Cluster(seed, swarm_testing).run()
+def run_seed(seed: int, swarm_testing: bool = True, liveness: bool = False) -> Result:
+    return Cluster(seed, swarm_testing, liveness=liveness).run()
+
+
+def liveness_bound(cluster: Cluster) -> float:
+    """How long after FAULTS_END the service must have converged (liveness mode), as a chain of waits that can follow
+    one another (sim/world.py's, with the production figures this world runs):
+
+    1. DOCKER_TIMEOUT (10 s): a call a hang held when the faults stopped is answered by its client's timeout (the
+       longest: Consul's and Docker's 10 s). A kill's container restart (4 s at most) is within it.
+    2. A restart still pending: after a crash loop cut at FAULTS_END, the backoff decided for its last crash (1 s
+       doubling: at most 8 s after the fourth crash within 12 s); after a single crash, 1 s.
+    3. CHECK_TTL + 0.5 s (a standby's step) + 1 s: the lock. A holder that stopped passing loses it when its
+       check expires, and a standby takes it at its next step; 1 s for the lock's own calls.
+    4. 3 x the longest Vault poll: a monitor whose request was lost asks again two polls after it asked and sees
+       the Vault unsealed at the poll after.
+    5. With a bad share among the credentials: 2 x (threshold + 1) Vault polls more.
+    """
+    poll = cluster.longest_vault_poll
+    pending = 8.0 if cluster.crash_loops else 1.0
+    bound = DOCKER_TIMEOUT + pending + CHECK_TTL + 0.5 + 1.0 + 3 * poll
+    if cluster.bad_share:
+        bound += 2 * (THRESHOLD + 1) * poll
+    return bound
+
+
+def settle(cluster: Cluster) -> float:
+    """Liveness mode: converged this long (two Vault polls and the check's TTL) counts as converged for good."""
+    return 2 * cluster.longest_vault_poll + CHECK_TTL
+
+
+#: The deciders whose decisions the coverage table reads (sim/coverage.py), with the actor kind that runs each.
+DECIDERS: dict[type, str] = {
+    Lease: "leadership",
+    Unsealing: "unsealer",
+    Supervision: "service",
+    Publishing: "definition-publisher",
+    SwarmListing: "swarm-watcher",
+    Fleet: "vault-fleet",
+    VaultMonitoring: "vault-monitor",
+}
+
+
+def observe_decisions(seen: Coverage) -> dict[type, Callable[..., Any]]:
+    """Wrap each decider's `decide` for a run so that every decision the real actors take is told to `seen` (passed
+    on unchanged); the originals, to put back."""
+    saved: dict[type, Callable[..., Any]] = {}
+    for decider, actor in DECIDERS.items():
+        original = saved[decider] = decider.decide  # type: ignore[attr-defined]
+
+        def decide(state: Any, event: Any, now: float, original: Any = original, actor: str = actor) -> Any:
+            after, effects = original(state, event, now)
+            seen.saw(actor, event, effects, after)
+            return after, effects
+
+        setattr(decider, "decide", decide)  # noqa: B010 -- observing, as Leadership.publish
+    return saved
 
 
 #: What a sweep must have reached in some seed ("sometimes" assertions), besides every fault kind firing: read from
@@ -525,21 +755,38 @@ SOMETIMES = (
 )
 
 
+#: Items of sim/coverage.py's table a sweep of this world need not reach, and why (shown as `--` when not reached).
+NOT_REQUIRED: dict[str, str] = {}
+
+
+def coverage_items() -> list[str]:
+    """Every item of this world's table: each fault kind (the own-Docker failure too), the servers' items, and the
+    deciders' states and transitions of sim/coverage.py."""
+    return [
+        *(f"fault: {kind}" for kind in (*KIND_NAMES, "own_docker")),
+        *SOMETIMES,
+        *coverage.expected(()),
+    ]
+
+
+def required(item: str) -> bool:
+    return item not in NOT_REQUIRED and item not in coverage.OPTIONAL
+
+
 def coverage_table(reached: Counter[str], seeds: int, kinds_on: Counter[str]) -> tuple[str, list[str]]:
-    """The coverage table of a sweep of the cluster world, and the items never reached."""
-    lines = [f"coverage of {seeds} seeds (seeds reaching each; fault kinds: seeds with the kind on | fired):"]
+    """The coverage table of a sweep of the cluster world, and the required items never reached."""
+    lines = [
+        f"coverage of {seeds} seeds (seeds reaching each; fault kinds: seeds with the kind on | fired; "
+        "!! never reached, -- never reached but not required):"
+    ]
     missing: list[str] = []
-    for kind in KIND_NAMES:
-        item = f"fault: {kind}"
-        mark = "  " if reached[item] else "!!"
-        missing += [] if reached[item] else [item]
-        lines.append(f"  {mark} {item:<60} {kinds_on[kind]:>7} | {reached[item]:>7}")
-    for item in SOMETIMES:
-        mark = "  " if reached[item] else "!!"
-        missing += [] if reached[item] else [item]
-        lines.append(f"  {mark} {item:<60} {'':>7}   {reached[item]:>7}")
-    others = sorted(item for item in reached if item not in SOMETIMES and not item.startswith("fault: "))
-    lines += [f"     {item:<60} {'':>7}   {reached[item]:>7}" for item in others]
+    for item in coverage_items():
+        if not reached[item]:
+            missing += [item] if required(item) else []
+        mark = "  " if reached[item] else "!!" if required(item) else "--"
+        kind = item.removeprefix("fault: ")
+        on = f"{kinds_on[kind]:>7} |" if item.startswith("fault: ") and kind in KIND_NAMES else f"{'':>7}  "
+        lines.append(f"  {mark} {item:<60} {on} {reached[item]:>7}")
     return "\n".join(lines), missing
 
 
@@ -548,16 +795,78 @@ def coverage_table(reached: Counter[str], seeds: int, kinds_on: Counter[str]) ->
 Fault = tuple[Callable[[], object], str]
 
 
-def crash(cluster: Cluster, rng: random.Random) -> Fault:
+def kill(cluster: Cluster, rng: random.Random) -> Fault:
     """SIGKILL of an instance; Docker starts its container again after a while."""
     service, delay = rng.choice(cluster.services), rng.uniform(0.5, 4.0)
 
     def act() -> None:
         if service.running and service.name not in cluster.restarting:
-            service.kill()
+            cluster.kill(service)
             cluster.restart_later(service, delay)
 
     return act, f"{service.name} killed, started again {delay:.2f} s later"
+
+
+def supervised(cluster: Cluster, service: SimService) -> list[LinkedActor]:
+    """The instance's running actors that have a parent (every one but the top supervisor), in start order."""
+    return [
+        actor
+        for actor in cluster.sim.actors(service.name)
+        if isinstance(actor, LinkedActor) and actor.parent is not None and not actor.actor_stopped.is_set()
+    ]
+
+
+def crash(cluster: Cluster, rng: random.Random) -> Fault:
+    """A bug in one actor's handler: the next message told to it raises (SimRuntime.fail_next_message); pykka's loop,
+    the actor's failure hooks and its supervisor do the rest, as in production."""
+    service, pick = rng.choice(cluster.services), rng.random()
+
+    def act() -> None:
+        actors = supervised(cluster, service)
+        if actors:
+            actor = actors[int(pick * len(actors))]
+            cluster.sim.fail_next_message(actor, InjectedFault(f"injected: a bug in {type(actor).__name__}"))
+
+    return act, f"an actor of {service.name} crashes at its next message"
+
+
+def crash_together(cluster: Cluster, rng: random.Random) -> Fault:
+    """Two children of one supervisor (or owner) crash at their next messages (two monitors failing in one round)."""
+    service, pick = rng.choice(cluster.services), rng.random()
+
+    def act() -> None:
+        groups: dict[int, list[LinkedActor]] = {}
+        for actor in supervised(cluster, service):
+            groups.setdefault(id(actor.parent), []).append(actor)
+        pairs = [actors[:2] for actors in groups.values() if len(actors) >= 2]
+        if pairs:
+            for actor in pairs[int(pick * len(pairs))]:
+                cluster.sim.fail_next_message(actor, InjectedFault(f"injected: a bug in {type(actor).__name__}"))
+
+    return act, f"two actors of one supervisor of {service.name} crash at their next messages"
+
+
+LOOPING = ("unsealer", "vault-fleet", "swarm-watcher", "definition-publisher", "leadership")
+
+
+def crash_loop(cluster: Cluster, rng: random.Random) -> Fault:
+    """An actor dies as it starts, for a while (a bug its restarts cannot get past): its supervisor restarts it with
+    the production backoff (1 s doubling) and, past 5 restarts within 60 s (about 31 s of the loop), gives up and
+    escalates. The running one crashes at its next message; each start until the loop ends raises in `setup`."""
+    service, name = rng.choice(cluster.services), rng.choice(LOOPING)
+    seconds = rng.uniform(*LOOP_SECONDS)
+
+    def act() -> None:
+        now = cluster.sim.now()
+        until = now + (cluster.lasting(seconds) if cluster.liveness else seconds)
+        cluster.crash_loops.append(until)
+        cluster.end = max(cluster.end, until + AFTER_LOOP)
+        cluster.sim.fail_starts(service.name, name, until, InjectedFault(f"injected: {name} dies as it starts"))
+        for actor in supervised(cluster, service):
+            if getattr(actor, "register_as", None) == name:
+                cluster.sim.fail_next_message(actor, InjectedFault(f"injected: a bug in {name}"))
+
+    return act, f"{service.name}/{name} dies as it starts, for {seconds:.2f} s"
 
 
 def pause(cluster: Cluster, rng: random.Random) -> Fault:
@@ -777,18 +1086,49 @@ def label(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 def role_change(cluster: Cluster, rng: random.Random) -> Fault:
-    position = rng.randrange(1, MANAGERS + WORKERS)
+    pick = rng.random()
 
     def act() -> None:
         now = cluster.sim.now()
-        node = cluster.docker.nodes[position]
+        nodes = cluster.docker.nodes
+        position = 1 + int(pick * (len(nodes) - 1))  # not the first manager: the Swarm keeps one
+        node = nodes[position]
         role = "worker" if node["Spec"]["Role"] == "manager" else "manager"
         cluster.docker.set_role(now, position, role)
         host = node["Description"]["Hostname"]
         cluster.add(j.RoleChanged(now, host, manager=role == "manager"))
         cluster.add(j.Listed(now, host))  # the sim's listing is the Swarm's own: it shows the node at once
 
-    return act, f"node {position + 1} promoted or demoted"
+    return act, "a node promoted or demoted"
+
+
+def node_join(cluster: Cluster, rng: random.Random) -> Fault:
+    """A node joins the Swarm (`docker swarm join`), as a worker or as a manager; its Vault is sealed."""
+    manager = rng.random() < 0.5
+
+    def act() -> None:
+        now = cluster.sim.now()
+        node = cluster.docker.add_node(now, "manager" if manager else "worker")
+        host = node["Description"]["Hostname"]
+        cluster.vaults[host] = SimVault(host, cluster.shares, THRESHOLD, 0.0)
+        if manager:
+            cluster.add(j.RoleChanged(now, host, manager=True))
+            cluster.add(j.Listed(now, host))
+
+    return act, f"a node joins the Swarm as a {'manager' if manager else 'worker'}"
+
+
+def node_leave(cluster: Cluster, rng: random.Random) -> Fault:
+    """A worker leaves the Swarm (`docker node rm`: a manager is demoted first, by role_change)."""
+    pick = rng.random()
+
+    def act() -> None:
+        nodes = cluster.docker.nodes
+        workers = [index for index, node in enumerate(nodes) if node["Spec"]["Role"] == "worker"]
+        if workers:
+            cluster.docker.remove_node(cluster.sim.now(), workers[int(pick * len(workers))])
+
+    return act, "a worker leaves the Swarm"
 
 
 def settings_change(cluster: Cluster, rng: random.Random) -> Fault:
@@ -809,8 +1149,11 @@ def docker_hang(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 FAULT_KINDS: tuple[Callable[[Cluster, random.Random], Fault], ...] = (
+    kill,
     crash,
     crash,
+    crash_together,
+    crash_loop,
     pause,
     consul_outage,
     consul_refusing,
@@ -834,6 +1177,8 @@ FAULT_KINDS: tuple[Callable[[Cluster, random.Random], Fault], ...] = (
     label,
     label,
     role_change,
+    node_join,
+    node_leave,
     settings_change,
     docker_hang,
 )

@@ -121,11 +121,13 @@ class ActorRemoved:
 
 @attrs.frozen
 class RestartScheduled:
-    """A supervisor decided (at `t`) to restart a dead child after its backoff."""
+    """A supervisor decided (at `t`) to restart a dead child after its backoff (`delay`, when known: the restart is
+    due within it + Bounds.restart)."""
 
     t: float
     instance: str
     actor: str
+    delay: float = 0.0
 
 
 @attrs.frozen
@@ -655,6 +657,9 @@ class Judge:
         key = (record.instance, record.actor)
         self.dead.pop(key, None)
         self.scheduled.pop(key, None)
+        for child, (_, chain) in list(self.dead.items()):
+            if child[0] == record.instance and record.actor in chain:
+                self.dead[child] = (record.t, chain)  # a supervisor (re)started: it starts its children now
         if record.actor == "unsealer":  # a new Unsealer knows nothing of what the last one said
             self.keys_refused = {k: v for k, v in self.keys_refused.items() if k[0] != record.instance}
         if isinstance(record, ActorRestarted) and (
@@ -682,7 +687,7 @@ class Judge:
         self.scheduled.pop((record.instance, record.actor), None)
 
     def on_scheduled(self, record: RestartScheduled, findings: list[Finding]) -> None:
-        self.scheduled[(record.instance, record.actor)] = record.t
+        self.scheduled[(record.instance, record.actor)] = record.t + record.delay
 
     def on_cancelled(self, record: RestartCancelled, findings: list[Finding]) -> None:
         self.scheduled.pop((record.instance, record.actor), None)
@@ -706,8 +711,10 @@ class Judge:
 
     def nothing_dead_unseen(self, findings: list[Finding]) -> None:
         """Nothing dead unseen: every actor that died is running again within the bound (counted from the last
-        restart its supervisor decided for it: a sibling's later crash can fold it into a group restart), or the
-        instance's health names it (or a supervisor above it). A paused instance's time does not count. Exception:
+        restart its supervisor decided for it, after that restart's backoff when the record says it: a sibling's
+        later crash can fold it into a group restart), or the instance's health names it (or a supervisor above it).
+        An actor whose supervisor (or an actor above) is dead too is that one's to restart: it is judged, and the
+        clock of those below starts again when it is started again. A paused instance's time does not count. Exception:
         a monitor stopped with its fleet while the restarted fleet does not want it (it learns the managers from the
         next listing; health compares the fleet's wanted monitors with the live ones)."""
         now, bound = self.now, self.bounds.restart
@@ -719,6 +726,8 @@ class Judge:
             named = self.gave_up.get(instance, set())
             if actor in named or any(supervisor in named for supervisor in supervisors):
                 continue
+            if any((instance, supervisor) in self.dead for supervisor in supervisors):
+                continue  # a supervisor above it is dead: judged itself, and restarts it with itself
             if self.scheduled.get((instance, actor), -math.inf) >= now - bound:
                 continue  # a group restart decided since: its backoff counts
             if actor.startswith("vault-monitor:") and actor.removeprefix("vault-monitor:") not in self.wanted.get(

@@ -353,6 +353,9 @@ class SimInbox:
         self.getter: Waiter | None = None
         self.label = "inbox"
         self.last_arrival = 0.0
+        self.actor: RuntimeActor | None = None
+        self.doomed: BaseException | None = None
+        """A fault (SimRuntime.fail_next_message): the next message told to the actor raises this in its handler."""
 
     def put(self, envelope: Envelope[Any], /) -> None:
         sim = self.sim
@@ -377,10 +380,34 @@ class SimInbox:
         while not self.items:
             self.getter = Waiter(self.sim)
             self.getter.wait()
-        return self.items.popleft()
+        envelope = self.items.popleft()
+        if self.doomed is not None and self.actor is not None and envelope.reply_to is None:
+            error, self.doomed = self.doomed, None
+            _raise_in_handler(self.actor, error)
+        return envelope
 
     def empty(self) -> bool:
         return not self.items
+
+
+def _raise_in_handler(actor: RuntimeActor, error: BaseException) -> None:
+    """The actor's handler (`on_receive`, which pykka calls for every message but its own) raises `error` for the
+    next message instead of handling it: a bug, as the actor's loop, its failure hooks and its parent see one."""
+
+    def on_receive(message: Any) -> Any:
+        del actor.on_receive  # the instance's override: this one message only
+        raise error
+
+    actor.on_receive = on_receive  # type: ignore[method-assign]
+
+
+def _raise_in_setup(actor: RuntimeActor, error: BaseException) -> None:
+    """The actor's start-up (`setup`, actors/base.py's LinkedActor) raises `error`: it dies as it starts."""
+
+    def setup() -> None:
+        raise error
+
+    actor.setup = setup  # type: ignore[attr-defined]
 
 
 class SimFuture(pykka.Future[Any]):
@@ -488,6 +515,10 @@ class SimRuntime(Runtime):
         self._tasks: set[_Task] = set()
         self._killed: list[_Task] = []
         self._actors: list[tuple[Owner, RuntimeActor]] = []
+        self._failing_starts: list[tuple[Owner, str, float, BaseException]] = []
+        self.lives: Callable[[Owner, RuntimeActor, bool], None] | None = None
+        """Told (owner, actor, True) as an actor's loop is started and (owner, actor, False) when it ends (stopped, or
+        died of an exception), at that virtual moment; not when its process is killed (its loop never runs again)."""
         self.trace: list[tuple[float, str]] | None = [] if trace else None
         self.most_steps_per_instant = 100_000
         self._steps_now = 0
@@ -536,12 +567,42 @@ class SimRuntime(Runtime):
         return SimFuture(self)
 
     def start_actor_loop(self, actor: RuntimeActor) -> None:
-        task = self._spawn(f"{type(actor).__name__}-{next(self._names)}", actor._actor_loop)
+        owner = self.owner()
+
+        def loop() -> None:
+            try:
+                actor._actor_loop()
+            finally:
+                if self.lives is not None and not self.closing:
+                    self.lives(owner, actor, False)
+
+        task = self._spawn(f"{type(actor).__name__}-{next(self._names)}", loop)
+        if self.lives is not None:
+            self.lives(owner, actor, True)
         if isinstance(actor.actor_inbox, SimInbox):
             actor.actor_inbox.label = task.name
+            actor.actor_inbox.actor = actor
         self._actors.append((task.owner, actor))
+        for owner, name, until, error in self._failing_starts:
+            if owner == task.owner and getattr(actor, "register_as", None) == name and self._now < until:
+                _raise_in_setup(actor, error)
 
     # What the simulator adds: time, owners, faults, the driver's loop.
+
+    def actors(self, owner: Owner) -> list[RuntimeActor]:
+        """`owner`'s actors, in start order: those running, and those that stopped or died since its last kill."""
+        return [actor for actor_owner, actor in self._actors if actor_owner == owner]
+
+    def fail_next_message(self, actor: RuntimeActor, error: BaseException) -> None:
+        """A fault: the next message told to `actor` (not an ask: its asker would get the error) raises `error` in
+        its handler, as a bug does; pykka's loop, the actor's failure hooks and its supervisor take it from there."""
+        if isinstance(actor.actor_inbox, SimInbox):
+            actor.actor_inbox.doomed = error
+
+    def fail_starts(self, owner: Owner, name: str, until: float, error: BaseException) -> None:
+        """A fault: until `until`, every actor of `owner`'s that registers as `name` (actors/base.py's
+        `register_as`, the name its supervisor gives it) raises `error` in its start-up (a crash loop)."""
+        self._failing_starts.append((owner, name, until, error))
 
     def waiter(self) -> Waiter:
         """A new wake-up (see Waiter): park a task until something resumes it."""

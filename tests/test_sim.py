@@ -1,5 +1,6 @@
-"""The deterministic simulator (sim/): the seed sweep CI runs, exact replay, and issue 17's defects as scenarios
-that fail on the old behaviour (`World(old=...)`) and pass on the deciders that fixed them."""
+"""The deterministic simulator (sim/): the seed sweep CI runs (the world of the real service, sim/cluster.py), exact
+replay, and issue 17's defects as scenarios of the old model (sim/world.py, `python -m sim --model`) that fail on the
+old behaviour (`World(old=...)`) and pass on the deciders that fixed them."""
 
 from __future__ import annotations
 
@@ -17,15 +18,16 @@ from messages.log import Level
 from messages.vault import UnsealFinished
 from neon_cm.decider import Publish, log
 from neon_cm.keys import LEADER_KEY
-from sim import coverage
+from sim import cluster
 from sim.consul import CheckFlavour
 from sim.gateways import Violation
 from sim.instance import WIRING, Instance
 from sim.judge import Judge, judge
-from sim.world import KIND_NAMES, Result, World
+from sim.world import Result, World
 
-#: Seeds the CI run sweeps (python -m sim --seeds N runs the same ones).
-CI_SEEDS = 2000
+#: Seeds the CI run sweeps in the world of the real service (python -m sim --seeds N runs the same ones): each costs
+#: about 1 s of CPU, and runs twice.
+CI_SEEDS = 60
 
 
 def holder(world: World) -> Instance:
@@ -109,24 +111,49 @@ def test_a_replay_does_not_depend_on_the_process() -> None:
     assert "seed 227: " in outputs.pop()
 
 
-def test_every_seed_of_the_ci_sweep_keeps_every_invariant() -> None:
-    """CI_SEEDS seeds (two processes: about 30 s on this machine, each seed run twice), each up to 28 simulated
-    seconds with up to six faults; the time-based invariants hold at every check (every 0.5 s, for the whole run),
-    the others at every step they are about, the world converges once the faults stop, and both runs of a seed take
-    the same steps (trace hash). "Sometimes": every fault kind fired, and every decider state and transition of
-    sim/coverage.py was reached, in at least one seed."""
-    halves = [(0, CI_SEEDS // 2), (CI_SEEDS // 2, CI_SEEDS - CI_SEEDS // 2)]
-    with ProcessPoolExecutor(2) as pool:
-        parts = list(pool.map(sweep, *zip(*halves, strict=True)))
-    failures = [failure for part, _ in parts for failure in part]
-    reached = sum((counts for _, counts in parts), Counter())
+def cluster_sweep(first: int, count: int) -> tuple[list[tuple[int, str, str]], Counter[str], Counter[str]]:
+    """`sweep` in the world of the real service (sim/cluster.py): the failing seeds, the coverage counts, and per
+    fault kind the seeds that had it on."""
+    failing = []
+    reached: Counter[str] = Counter()
+    kinds_on: Counter[str] = Counter()
+    for seed in range(first, first + count):
+        result, again = cluster.run_seed(seed), cluster.run_seed(seed)
+        reached.update(result.reached)
+        kinds_on.update(result.kinds_on)
+        if not result.ok:
+            failing.append((result.seed, result.invariant, result.text))
+        elif again.trace_hash != result.trace_hash:
+            failing.append((seed, "deterministic", f"trace hash {result.trace_hash} then {again.trace_hash}"))
+    return failing, reached, kinds_on
 
-    assert [] == coverage.missing(reached, KIND_NAMES)
+
+def test_every_seed_of_the_ci_sweep_keeps_every_invariant() -> None:
+    """CI_SEEDS seeds of the world of the real service (sim/cluster.py; one process, each seed run twice), each 45
+    simulated seconds (longer with a crash loop or one instance's own Docker failing) with up to six faults; the
+    time-based invariants hold at every check (every 0.5 s, for the whole run), the others at every record they are
+    about, the world converges once the faults stop, and both runs of a seed take the same steps (trace hash).
+    "Sometimes": every fault kind fired, and every required item of the table (the servers' and the deciders' states
+    and transitions, sim/coverage.py) was reached, in at least one seed."""
+    failures, reached, kinds_on = cluster_sweep(0, CI_SEEDS)
+    table, missing = cluster.coverage_table(reached, CI_SEEDS, kinds_on)
 
     by_invariant: dict[str, list[int]] = {}
     for seed, invariant, _ in failures:
         by_invariant.setdefault(invariant, []).append(seed)
-    assert {} == by_invariant, "\n" + World(failures[0][0]).run().report(30)
+    assert {} == by_invariant, "\n" + cluster.run_seed(failures[0][0]).report(60)
+    assert [] == missing, table
+
+
+def test_the_old_model_still_sweeps() -> None:
+    """The old model (sim/world.py, `python -m sim --model`) keeps running until it is deleted: a short sweep of it,
+    each seed twice, in two processes."""
+    halves = [(0, 100), (100, 100)]
+    with ProcessPoolExecutor(2) as pool:
+        parts = list(pool.map(sweep, *zip(*halves, strict=True)))
+    failures = [failure for part, _ in parts for failure in part]
+
+    assert [] == failures
 
 
 # ---------------------------------------------------------------------------------------------- issue 17's defects

@@ -47,3 +47,95 @@ def test_the_transport_seam_is_put_back_after_a_run() -> None:
     cluster.run_seed(2)
 
     assert transport.adapter_for("consul", "http://localhost:8500") is None
+
+
+def scripted(seed: int) -> cluster.Cluster:
+    """A world of `seed` with no fault of the seed's draw (nor an own-Docker failure): a test plans its own."""
+    world = cluster.Cluster(seed, trace_lines=10**7)
+    plan(world)
+    world.schedule_own_docker = lambda rng: None  # type: ignore[method-assign]
+    return world
+
+
+def plan(world: cluster.Cluster, *faults: tuple[float, cluster.Fault, str]) -> None:
+    """The world's faults: these (when, (action, text), kind)."""
+
+    def schedule() -> None:
+        for when, (action, text), kind in faults:
+            world.faults.append(f"{when:7.3f} {text}")
+            world.sim.schedule(when, world.fault(action, text, kind))
+
+    world.schedule_faults = schedule  # type: ignore[method-assign]
+
+
+class Picks:
+    """A stand-in for the faults' generator: `random()` and `uniform()` give what they are told."""
+
+    def __init__(self, pick: float, seconds: float, choice: object = None) -> None:
+        self.pick, self.seconds, self.chosen = pick, seconds, choice
+
+    def random(self) -> float:
+        return self.pick
+
+    def uniform(self, low: float, high: float) -> float:
+        return self.seconds
+
+    def choice(self, items: list[object]) -> object:
+        return self.chosen if self.chosen in items else items[0]
+
+
+def test_an_actor_crashing_in_its_handler_is_restarted_by_its_supervisor() -> None:
+    """The crash fault raises in a real actor's handler (its next message): the supervisor logs the crash (the
+    InjectedFault named) and restarts it after the production backoff (1 s); the history has its death and restart."""
+    world = scripted(3)
+    fault = cluster.crash(world, Picks(0.5, 0.0))  # type: ignore[arg-type]
+    plan(world, (4.0, fault, "crash"))
+    result = world.run()
+
+    assert result.ok, result.report()
+    died = world.history.of(j.ActorDied)
+    assert died, "no actor died"
+    first = (died[0].t, died[0].instance, died[0].actor)
+    restarted = [r for r in world.history.of(j.ActorRestarted) if (r.instance, r.actor) == first[1:3]]
+    assert restarted and 0.9 <= restarted[0].t - first[0] <= 1.5
+    assert any("InjectedFault" in line and "restarting" in line and " in 1 s" in line for line in result.trace)
+
+
+def test_a_crash_loop_runs_out_the_production_intensity_and_escalates() -> None:
+    """An Unsealer dying as it starts for 36 s: its supervisor (`vault`, one-for-one) restarts it after 1, 2, 4, 8 and
+    16 s, and at its sixth crash within 60 s gives up and escalates (production: 5 restarts in 60 s); the top
+    supervisor restarts `vault`, whose new Unsealer runs once the loop is over; nothing dead unseen; it converges."""
+    world = scripted(4)
+    service = world.services[0]
+    fault = cluster.crash_loop(world, Picks(0.0, 36.0, service))  # type: ignore[arg-type]
+    plan(world, (2.0, fault, "crash_loop"))
+    result = world.run()
+
+    assert result.ok, result.report()
+    delays = [r.delay for r in world.history.of(j.RestartScheduled) if r.actor == "unsealer"]
+    assert [1.0, 2.0, 4.0, 8.0, 16.0] == delays[:5]
+    assert any("giving up" in line and "stopping vault so its supervisor decides" in line for line in result.trace)
+    assert any(r.actor == "vault" for r in world.history.of(j.RestartScheduled))
+
+
+def test_the_holder_whose_own_docker_hangs_hands_the_lock_to_a_standby_that_can_list() -> None:
+    """Issue 28 in the world of the real service: the lock holder's own Docker hangs from 3 s to the end; a label
+    changes at 8 s; the definition follows the Swarm through another instance within the stated bound."""
+    world = scripted(5)
+
+    def own_docker() -> None:
+        holder = world.consul.holder(world.sim.now()) or world.services[0].name
+        world.own_docker[holder] = ("hangs", world.sim.now())
+        world.add(j.OwnDockerFails(world.sim.now(), holder, world.sim.now()))
+
+    def label() -> None:
+        world.docker.label(world.sim.now(), 3, "io.neon.compute.cores", "16")
+
+    plan(world, (3.0, (own_docker, "the holder's own Docker hangs"), "own_docker"), (8.0, (label, "a label"), "label"))
+    world.end = 50.0
+    result = world.run()
+
+    assert result.ok, result.report()
+    failing = world.history.of(j.OwnDockerFails)[0]
+    takers = [r.owner for r in world.history.of(j.LockAcquired) if r.t > failing.t]
+    assert takers and failing.instance not in takers[-1:]
