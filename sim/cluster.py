@@ -102,7 +102,7 @@ INVARIANTS = j.INVARIANTS
 INJECTED = "InjectedFault"
 #: How often a share of another cluster is among the credentials (at a random place), and, from a generator of its
 #: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path), as in the old world.
-BAD_SHARE, ALL_ROTATED = 0.3, 0.05
+BAD_SHARE, ALL_ROTATED = 0.3, 0.08
 #: Issue 28: how often one instance's own Docker fails (hangs or refuses) from a moment in the first 6 s until the
 #: end (drawn from a generator of its own), and the bound's parts: the listing's timeout and the margin.
 OWN_DOCKER_FAILS = 0.15
@@ -110,8 +110,12 @@ DOCKER_TIMEOUT = 10.0
 FOLLOW_MARGIN = 3.5
 #: A crash loop lasts up to this: past the 31 s production's supervisor needs to give up (its sixth crash within
 #: 60 s, backoff 1 s doubling); the run lasts until it ended + AFTER_LOOP.
-LOOP_SECONDS = (5.0, 36.0)
+LOOP_SECONDS = (5.0, 15.0)
+LONG_LOOP_SECONDS = (32.0, 40.0)
 AFTER_LOOP = 30.0
+#: How often a seed has, besides its faults, a long crash loop (drawn from a generator of its own): long enough for
+#: a supervisor to give up (escalate, or the top supervisor leaving the actor stopped: health red).
+LONG_LOOP = 0.1
 #: Liveness mode: how often convergence is looked at after FAULTS_END; converged this long counts as for good.
 LIVENESS_STEP = 0.5
 
@@ -263,8 +267,11 @@ class Cluster:
         credentials = rng.sample(shares, rng.choice((3, 3, 4, 5)))
         if rng.random() < BAD_SHARE:  # a share rotated away (or another cluster's) among the operator's
             credentials.insert(rng.randrange(len(credentials) + 1), f"{rng.getrandbits(128):032x}")
-        if random.Random(f"rotated {seed}").random() < ALL_ROTATED:  # every share rotated away (issue 19)
-            credentials = [f"{index:08x}{rng.getrandbits(96):024x}" for index in range(len(credentials))]
+        rotated = random.Random(f"rotated {seed}")
+        if rotated.random() < ALL_ROTATED:  # every share rotated away (issue 19)
+            # The threshold's number or one more: every combination refused within a seed (one poll each).
+            count = THRESHOLD + rotated.randrange(2)
+            credentials = [f"{index:08x}{rng.getrandbits(96):024x}" for index in range(count)]
         self.credentials = tuple(credentials)
         self.bad_share = any(share not in shares for share in credentials)
         self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
@@ -308,6 +315,12 @@ class Cluster:
         """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
         self.crash_loops: list[float] = []
         """When each crash loop ends."""
+        self.armed_resets: list[None] = []
+        self.backup: Any = None
+        self.base: dict[str, Any] = {}
+        self.backup_base: dict[str, Any] = {}
+        """Consul's snapshot as cluster setup left it, before the instances started."""
+        """Resets by another client waiting for the next share a Vault receives."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -349,7 +362,7 @@ class Cluster:
             self.sim.schedule(now + 0.5, self.setup_publishes)
             return
         self.base_version += 1
-        base = {"Name": f"cluster-{self.seed}", "Setup": self.base_version, "Nodes": {}}
+        self.base = base = {"Name": f"cluster-{self.seed}", "Setup": self.base_version, "Nodes": {}}
         value, hash_ = encode_definition(base)
         self.consul.kv_put(now, DEFINITION_KEY, value, "setup")
         self.consul.kv_put(now, HASH_KEY, hash_.encode(), "setup")
@@ -379,10 +392,18 @@ class Cluster:
             host = received.server.removeprefix("vault:")
             kind = j.ShareReceived if received.note == "share" else j.ResetReceived
             self.add(kind(now, host, received.sender))
+            if received.note == "share" and self.armed_resets and host in self.vaults:
+                self.armed_resets.pop()
+                vault = self.vaults[host]
+                self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
             self.reached.add(f"vault {received.note} received")
         elif received.server == "consul" and received.note == "written":
             self.add(j.Written(now, received.sender, self.consul.holder(now), DEFINITION_KEY))
             self.reached.add("definition written")
+
+    def reset_by_another(self, vault: SimVault) -> None:
+        self.say(self.sim.now(), "FAULT", f"someone else resets the unseal attempt of the Vault on {vault.hostname}")
+        vault.unseal(self.sim.now(), None, reset=True)
 
     def calm(self, received: Received) -> None:
         """No busy loop: no instance sends one request more than BUSY times within a second (the watches wait,
@@ -516,6 +537,18 @@ class Cluster:
 
         return act
 
+    def schedule_long_loop(self, rng: random.Random) -> None:
+        """In some seeds, a crash loop long enough for its supervisor to give up (production's: 5 restarts in 60 s,
+        1 s doubling: the sixth crash about 31 s after the first)."""
+        if rng.random() >= LONG_LOOP:
+            return
+        when, service = rng.uniform(0.5, 6.0), rng.choice(self.services)
+        name, seconds = rng.choice(sorted({*LOOPING, *TOP_CHILDREN})), rng.uniform(*LONG_LOOP_SECONDS)
+        action, text = looping(self, service, name, seconds, cut=False)
+        self.faults.append(f"{when:7.3f} {text}")
+        self.faults.sort()
+        self.sim.schedule(when, self.fault(action, text, "long_crash_loop"))
+
     def schedule_own_docker(self, rng: random.Random) -> None:
         """In some seeds one instance's own Docker (its manager's daemon) hangs or refuses until the end, from a
         moment when that instance holds the lock if one does: the lock must go to an instance that can list."""
@@ -589,6 +622,7 @@ class Cluster:
         try:
             self.settings(NODE_POLL, VAULT_POLL)
             self.setup_publishes()
+            self.backup, self.backup_base = self.consul.snapshot(), self.base
             for host in self.docker.managers():
                 self.add(j.RoleChanged(0.0, host, manager=True))
                 self.add(j.Listed(0.0, host))
@@ -596,6 +630,7 @@ class Cluster:
             self.schedule_faults()
             if not self.liveness:
                 self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
+                self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
@@ -763,7 +798,7 @@ def coverage_items() -> list[str]:
     """Every item of this world's table: each fault kind (the own-Docker failure too), the servers' items, and the
     deciders' states and transitions of sim/coverage.py."""
     return [
-        *(f"fault: {kind}" for kind in (*KIND_NAMES, "own_docker")),
+        *(f"fault: {kind}" for kind in (*KIND_NAMES, "own_docker", "long_crash_loop")),
         *SOMETIMES,
         *coverage.expected(()),
     ]
@@ -847,18 +882,25 @@ def crash_together(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 LOOPING = ("unsealer", "vault-fleet", "swarm-watcher", "definition-publisher", "leadership")
+#: The top supervisor's children a long crash loop may hit too (their supervisor has no parent: health names them).
+TOP_CHILDREN = ("leadership", "settings", "metrics")
 
 
 def crash_loop(cluster: Cluster, rng: random.Random) -> Fault:
-    """An actor dies as it starts, for a while (a bug its restarts cannot get past): its supervisor restarts it with
-    the production backoff (1 s doubling) and, past 5 restarts within 60 s (about 31 s of the loop), gives up and
-    escalates. The running one crashes at its next message; each start until the loop ends raises in `setup`."""
+    """An actor dies as it starts, for 5 to 15 s (until the faults stop at the latest; a bug its restarts cannot get
+    past): its supervisor restarts it with the production backoff (1 s doubling). The running one crashes at its
+    next message; each start until the loop ends raises in `setup`. (A long one, schedule_long_loop, outlasts the
+    supervisor's intensity: 5 restarts in 60 s, the sixth crash about 31 s after the first.)"""
     service, name = rng.choice(cluster.services), rng.choice(LOOPING)
-    seconds = rng.uniform(*LOOP_SECONDS)
+    return looping(cluster, service, name, rng.uniform(*LOOP_SECONDS))
+
+
+def looping(cluster: Cluster, service: SimService, name: str, seconds: float, cut: bool = True) -> Fault:
+    """`name` of `service` dies as it starts for `seconds` (cut when the faults stop, unless told)."""
 
     def act() -> None:
         now = cluster.sim.now()
-        until = now + (cluster.lasting(seconds) if cluster.liveness else seconds)
+        until = now + (cluster.lasting(seconds) if cut or cluster.liveness else seconds)
         cluster.crash_loops.append(until)
         cluster.end = max(cluster.end, until + AFTER_LOOP)
         cluster.sim.fail_starts(service.name, name, until, InjectedFault(f"injected: {name} dies as it starts"))
@@ -966,7 +1008,11 @@ def agent_leave(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 def snapshot_restore(cluster: Cluster, rng: random.Random) -> Fault:
-    ago = rng.uniform(1.0, 6.0)
+    """A snapshot saved and restored 1-6 s later, or (half the time) the backup saved before the instances started
+    restored now (no session in it: the holder's lock is gone while its check passes)."""
+    ago, backup = rng.uniform(1.0, 6.0), rng.random() < 0.5
+    if backup:
+        return restore_backup(cluster), "the Consul backup saved before the instances started is restored"
 
     def act() -> None:
         now = cluster.sim.now()
@@ -975,6 +1021,16 @@ def snapshot_restore(cluster: Cluster, rng: random.Random) -> Fault:
         cluster.sim.schedule(now + cluster.lasting(ago), lambda: cluster.consul.restore(cluster.sim.now(), saved))
 
     return act, f"a Consul snapshot saved, restored {ago:.2f} s later"
+
+
+def restore_backup(cluster: Cluster) -> Callable[[], None]:
+    def act() -> None:
+        now = cluster.sim.now()
+        cluster.consul.restore(now, cluster.backup)
+        cluster.add(j.BaseWritten(now, cluster.backup_base))  # its base and settings are Consul's again
+        cluster.add(j.PollsSet(now, NODE_POLL, VAULT_POLL))
+
+    return act
 
 
 def consul_election(cluster: Cluster, rng: random.Random) -> Fault:
@@ -1021,7 +1077,11 @@ def partial_unseal(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 def other_reset(cluster: Cluster, rng: random.Random) -> Fault:
-    host = rng.choice(sorted(cluster.vaults))
+    """Another client resets a Vault's unseal attempt: at once, or (half the time) right after the next share an
+    instance gives any Vault, between two of its shares (the Unsealer must notice its progress discarded)."""
+    host, armed = rng.choice(sorted(cluster.vaults)), rng.random() < 0.5
+    if armed:
+        return lambda: cluster.armed_resets.append(None), "someone else resets the next attempt a share reaches"
     return (
         lambda: cluster.vaults[host].unseal(cluster.sim.now(), None, reset=True),
         f"someone else resets the unseal attempt of the Vault on {host}",

@@ -107,7 +107,7 @@ def test_a_crash_loop_runs_out_the_production_intensity_and_escalates() -> None:
     supervisor restarts `vault`, whose new Unsealer runs once the loop is over; nothing dead unseen; it converges."""
     world = scripted(4)
     service = world.services[0]
-    fault = cluster.crash_loop(world, Picks(0.0, 36.0, service))  # type: ignore[arg-type]
+    fault = cluster.looping(world, service, "unsealer", 36.0, cut=False)
     plan(world, (2.0, fault, "crash_loop"))
     result = world.run()
 
@@ -139,3 +139,12 @@ def test_the_holder_whose_own_docker_hangs_hands_the_lock_to_a_standby_that_can_
     failing = world.history.of(j.OwnDockerFails)[0]
     takers = [r.owner for r in world.history.of(j.LockAcquired) if r.t > failing.t]
     assert takers and failing.instance not in takers[-1:]
+
+
+def test_liveness_mode_converges_within_the_bound_and_stays() -> None:
+    """`--liveness`: the faults stop at 12 s; the service converges within liveness_bound and stays converged for
+    two Vault polls and the TTL (the run then ends), and the result says when."""
+    results = [cluster.run_seed(seed, liveness=True) for seed in (0, 6)]
+
+    assert all(result.ok for result in results), [result.report() for result in results if not result.ok]
+    assert all(result.converged_after is not None for result in results)
