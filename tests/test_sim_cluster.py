@@ -1,6 +1,7 @@
 """The world that runs the code that ships (sim/cluster.py): the real service, its real gateways on the simulated
-servers through the simulated transports, judged by sim/judge.py. A few seeds in CI (the 2000-seed sweep still
-runs the old world, tests/test_sim.py, until this one covers every fault and invariant)."""
+servers through the simulated transports, judged by sim/judge.py. The CI sweep of this world is tests/test_sim.py's;
+here: a few seeds twice, what the history is made of, and the actor faults, issue 28's handover and liveness mode
+on planned faults."""
 
 from __future__ import annotations
 
