@@ -583,8 +583,8 @@ class SimRuntime(Runtime):
             actor.actor_inbox.label = task.name
             actor.actor_inbox.actor = actor
         self._actors.append((task.owner, actor))
-        for owner, name, until, error in self._failing_starts:
-            if owner == task.owner and getattr(actor, "register_as", None) == name and self._now < until:
+        for failing, name, until, error in self._failing_starts:
+            if failing == owner and getattr(actor, "register_as", None) == name and self._now < until:
                 _raise_in_setup(actor, error)
 
     # What the simulator adds: time, owners, faults, the driver's loop.

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -147,11 +146,8 @@ def test_every_seed_of_the_ci_sweep_keeps_every_invariant() -> None:
 
 def test_the_old_model_still_sweeps() -> None:
     """The old model (sim/world.py, `python -m sim --model`) keeps running until it is deleted: a short sweep of it,
-    each seed twice, in two processes."""
-    halves = [(0, 100), (100, 100)]
-    with ProcessPoolExecutor(2) as pool:
-        parts = list(pool.map(sweep, *zip(*halves, strict=True)))
-    failures = [failure for part, _ in parts for failure in part]
+    each seed twice."""
+    failures, _ = sweep(0, 50)
 
     assert [] == failures
 

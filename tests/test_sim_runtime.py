@@ -121,6 +121,51 @@ def test_a_supervisor_restarts_a_crashing_child_after_its_backoff(sim: SimRuntim
     assert [3.75, 4.75] == third.ask("ticks", timeout=1)
 
 
+class Injected(Exception):
+    pass
+
+
+def test_a_fault_raises_in_an_actors_next_handler_and_its_supervisor_restarts_it(sim: SimRuntime) -> None:
+    """fail_next_message: the next message told to the actor raises in its handler (a bug); the real Supervisor hears
+    of it and restarts it; `lives` is told each start and end at its virtual moment."""
+    log, stream = quiet_log()
+    directory = Directory()
+    lives: list[tuple[float, str, bool]] = []
+    sim.lives = lambda owner, actor, started: lives.append((sim.now(), type(actor).__name__, started))
+    spec = ChildSpec("counter", lambda: Counter.start(log, 1.0))
+    with linked(None, directory):
+        Supervisor.start("top", Strategy.ONE_FOR_ONE, [spec], log)
+    sim.run_until(0.5)
+    first = directory.lookup("counter")
+    assert first is not None
+    sim.fail_next_message(first._actor_weakref(), Injected("a bug"))  # type: ignore[attr-defined]
+    sim.run_until(3.0)
+
+    second = directory.lookup("counter")
+    assert second is not None and second is not first and second.is_alive() and not first.is_alive()
+    assert "counter crashed (Injected: a bug); restarting it in 1 s" in stream.getvalue()
+    counters = [(at, started) for at, name, started in lives if name == "Counter"]
+    assert [(0.0, True), (1.0, False), (2.0, True)] == counters
+
+
+def test_a_fault_makes_an_actor_die_as_it_starts_until_a_time(sim: SimRuntime) -> None:
+    """fail_starts: every start of the named actor raises in `setup` until the time given: the supervisor restarts
+    it after 1, 2, 4 s, and the start after the loop ended runs."""
+    log, stream = quiet_log()
+    directory = Directory()
+    sim.fail_starts(sim.owner(), "counter", 5.0, Injected("dies as it starts"))
+    spec = ChildSpec("counter", lambda: Counter.start(log, 1.0))
+    with linked(None, directory):
+        Supervisor.start("top", Strategy.ONE_FOR_ONE, [spec], log)
+    sim.run_until(8.0)
+
+    text = stream.getvalue()
+    assert "counter crashed (Injected: dies as it starts); restarting it in 1 s" in text
+    assert "counter crashed (Injected: dies as it starts) again; restarting it in 4 s" in text
+    running = directory.lookup("counter")
+    assert running is not None and running.is_alive()
+
+
 @attrs.frozen
 class Alarm:
     """A decider that sets one timer at start and notes when it fired."""
