@@ -138,7 +138,8 @@ def test_a_fault_raises_in_an_actors_next_handler_and_its_supervisor_restarts_it
     sim.run_until(0.5)
     first = directory.lookup("counter")
     assert first is not None
-    sim.fail_next_message(first._actor_weakref(), Injected("a bug"))  # type: ignore[attr-defined]
+    counter = next(actor for actor in sim.actors(sim.owner()) if isinstance(actor, Counter))
+    sim.fail_next_message(counter, Injected("a bug"))
     sim.run_until(3.0)
 
     second = directory.lookup("counter")
