@@ -392,9 +392,9 @@ class Cluster:
             host = received.server.removeprefix("vault:")
             kind = j.ShareReceived if received.note == "share" else j.ResetReceived
             self.add(kind(now, host, received.sender))
-            if received.note == "share" and self.armed_resets and host in self.vaults:
-                self.armed_resets.pop()
-                vault = self.vaults[host]
+            vault = self.vaults.get(host)
+            if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
+                self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
             self.reached.add(f"vault {received.note} received")
         elif received.server == "consul" and received.note == "written":
@@ -1077,11 +1077,13 @@ def partial_unseal(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 def other_reset(cluster: Cluster, rng: random.Random) -> Fault:
-    """Another client resets a Vault's unseal attempt: at once, or (half the time) right after the next share an
-    instance gives any Vault, between two of its shares (the Unsealer must notice its progress discarded)."""
+    """Another client resets a Vault's unseal attempt: at once, or (half the time) right after the first share an
+    instance gives any Vault (from the run's start) that leaves an attempt under way, between two of its shares (the
+    Unsealer must notice its progress discarded)."""
     host, armed = rng.choice(sorted(cluster.vaults)), rng.random() < 0.5
     if armed:
-        return lambda: cluster.armed_resets.append(None), "someone else resets the next attempt a share reaches"
+        cluster.armed_resets.append(None)  # from the start: most attempts are made then
+        return lambda: None, "someone else resets the first attempt under way (armed from the start)"
     return (
         lambda: cluster.vaults[host].unseal(cluster.sim.now(), None, reset=True),
         f"someone else resets the unseal attempt of the Vault on {host}",
