@@ -7,6 +7,8 @@ import time
 
 import attrs
 
+#: Where the service leaves its verdict for `neon-cluster-manager health` (NEON_CM_HEALTH_FILE overrides it).
+DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
 #: A poll counts as overdue after this many node-poll intervals without a successful listing.
 OVERDUE_INTERVALS = 3
 
