@@ -151,7 +151,8 @@ class Deployment:
             of_image = [task for task in tasks if task["Spec"]["ContainerSpec"]["Image"].startswith(image)]
             return tasks if len(tasks) == len(of_image) == count else None
 
-        return wait_until(ready, timeout, f"{count} running task(s) of {image or 'the service'}", interval=DOCKER_PACE)
+        what = f"{count} running task(s) of {image or 'the service'}"
+        return wait_until(ready, timeout, what, self.story, interval=DOCKER_PACE)
 
     def story(self) -> str:
         """What an operator reads when an update goes wrong: each task's state and error, then each task's last
