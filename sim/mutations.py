@@ -203,8 +203,8 @@ MUTANTS: tuple[Mutant, ...] = (
             Rewrite(
                 "neon_cm.supervision:Supervision.died",
                 "pending.update({c.key: timer for c in restarted})",
-                "pending.update({c.key: timer for c in restarted})\n"
-                "        pending = {k: t for k, t in pending.items() if t == timer}",
+                "pending.update({c.key: timer for c in restarted}); "
+                "pending = {k: t for k, t in pending.items() if t == timer}",
             ),
         ),
         old=frozenset({2}),
@@ -226,8 +226,9 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
             Rewrite(
                 "neon_cm.publishing:Publishing.decide",
-                "if self.leading and event.session == self.session:",
-                "if self.leading:",
+                "if self.leading and event.session == self.session:\n"
+                "            return attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until)), ()",
+                "if self.leading:\n            return self, ()",
                 also=(
                     (
                         "if isinstance(event, LeaseExtended) and event.session != self.session and event.valid_until "
