@@ -515,6 +515,7 @@ class Cluster:
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
             self.schedule_faults()
+            rolling_update(self)
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             findings = self.run_to(END)
@@ -860,6 +861,51 @@ def docker_hang(cluster: Cluster, rng: random.Random) -> Fault:
         cluster.docker.hung_until = cluster.sim.now() + cluster.lasting(seconds)
 
     return act, f"dockerd hangs for {seconds:.2f} s"
+
+
+UPDATED = 0.15
+"""How often a seed has a rolling update (drawn from a generator of its own: the other seeds' draws stay as they
+were)."""
+STOP_TIMEOUT = 10.0
+"""Docker's stop timeout: a container still running this long after its SIGTERM is killed."""
+
+
+def rolling_update(cluster: Cluster) -> None:
+    """`docker service update`, in UPDATED of the seeds: at a moment of the first 12 s the active instance (the lock
+    holder then) is told SIGTERM and stops as the service does (its Leadership tells its subscribers that it stops
+    leading, waits for them, and releases the lock), is killed if it still runs STOP_TIMEOUT later, and its container
+    starts again 0.5 to 4 s after it exited. Not a fault kind: the kinds' draws and swarm testing stay as they were."""
+    rng = random.Random(f"{cluster.seed} update")
+    if rng.random() >= UPDATED:
+        return
+    when, delay = rng.uniform(0.5, FAULTS_END), rng.uniform(0.5, 4.0)
+
+    def act() -> None:
+        now = cluster.sim.now()
+        holder = cluster.consul.holder(now)
+        service = next((s for s in cluster.services if s.name == holder), None)
+        if service is None or not service.running or service.name in cluster.restarting:
+            cluster.say(now, "FAULT", "a rolling update finds no active instance to stop")
+            return
+        cluster.say(now, "FAULT", f"a rolling update stops {service.name} (SIGTERM)")
+        cluster.reached.add("rolling update (SIGTERM of the active)")
+        cluster.restarting.add(service.name)
+        service.terminate()
+        wait(now + STOP_TIMEOUT, service)
+
+    def wait(kill_at: float, service: SimService) -> None:
+        now = cluster.sim.now()
+        if service.running and now < kill_at:
+            cluster.sim.schedule(now + STEP, lambda: wait(kill_at, service))
+            return
+        if service.running:
+            service.kill()
+        cluster.say(now, "FAULT", f"{service.name} exited; its container starts again {delay:.2f} s later")
+        cluster.restarting.discard(service.name)
+        cluster.restart_later(service, delay)
+
+    cluster.faults.append(f"{when:7.3f} a rolling update: SIGTERM of the active instance")
+    cluster.sim.schedule(when, act)
 
 
 FAULT_KINDS: tuple[Callable[[Cluster, random.Random], Fault], ...] = (

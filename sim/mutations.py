@@ -578,8 +578,9 @@ CLUSTER: dict[str, int | str] = {
         "mid-handshake); the tails make 1-3 % of the connects slow, and shares are few"
     ),
     "d2-stop-without-waiting": (
-        "no instance is stopped gracefully in this world (its faults kill); with a SIGTERM fault, only a share started "
-        "within the few ms before the Unsealer handles LostLeadership would differ from the fix"
+        "not caught in the 10 seeds below 120 with a rolling update (SIGTERM of the active): only a share or reset "
+        "started in the few ms before the Unsealer handles LostLeadership, and still on its way when a standby takes "
+        "the released lock, differs from the fix"
     ),
     "d5-stopped-monitor-publishes": (
         "what a retired monitor publishes late reaches Metrics and the Unsealer, and no invariant reads the instances' "
