@@ -47,6 +47,7 @@ from messages.log import Level, LogEntry
 from neon_cm import monitoring
 from neon_cm.encoding import encode_definition
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
+from neon_cm_main import LOCK_REQUEST_TIMEOUT
 from sim import judge as j
 from sim import swarm
 from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
@@ -68,7 +69,13 @@ NODE_POLL, VAULT_POLL = 3.0, 3.0
 CHECK_TTL = 3.0
 RESTART_BOUND = 5.0
 REPORT_MARGIN = CHECK_TTL + 1.5
+TAKEOVER = 2 * LOCK_REQUEST_TIMEOUT + 0.5 + 3 * LOCK_REQUEST_TIMEOUT + 1.5
+"""A free lock is taken within this once Consul answers as it should: a call in flight at the lock's client's
+timeouts, the standby's next step (0.5 s), its three calls (pass, renew or a new session, acquire; latency tails up
+to the client's timeout) and 1.5 s to spare."""
 THRESHOLD, SHARES = 3, 5
+ALL_ROTATED = 0.05
+"""How often every share of the credentials is rotated away (as in sim/world.py)."""
 MANAGERS, WORKERS = 3, 2
 TEMPLATE = "http://{hostname}:8200"
 CONSUL_ADDR = "sim-consul:8500"
@@ -185,6 +192,7 @@ class Cluster:
         self.docker = SimDocker(MANAGERS, WORKERS)
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
         self.credentials = tuple(rng.sample(shares, rng.choice((3, 3, 4, 5))))
+        self.bad_credentials(shares)
         self.vaults: dict[str, SimVault] = {}
         for number, node in enumerate(self.docker.nodes):
             host = node["Description"]["Hostname"]
@@ -219,6 +227,25 @@ class Cluster:
 
     # ------------------------------------------------------------------ set-up
 
+    def bad_credentials(self, shares: tuple[str, ...]) -> None:
+        """As in the old world (sim/world.py), from a generator of its own so that the other draws stay as they were:
+        in 30 % of the seeds a share of another cluster (or one rotated away) among the operator's, at a random place
+        (the Unsealer tries other combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every
+        share rotated away (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
+        trouble = random.Random(f"{self.seed} credentials")
+        credentials = list(self.credentials)
+        if trouble.random() < 0.3:
+            credentials.insert(trouble.randrange(len(credentials) + 1), f"{trouble.getrandbits(128):032x}")
+        if trouble.random() < ALL_ROTATED:
+            credentials = [f"{trouble.getrandbits(128):032x}" for _ in credentials]
+        self.credentials = tuple(credentials)
+        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
+        bad_share = any(share not in shares for share in credentials)
+        # Each combination Vault refuses costs a poll (4 s at the longest): with one bad share, up to threshold + 1 of
+        # them, for the first node and again for the followers that join through it (a whole-cluster restart). A seed
+        # still sealed at END goes on until then (as in the old world).
+        self.end = END + (2 * (THRESHOLD + 1) * 4.0 if bad_share and self.unsealable else 0.0)
+
     def env(self) -> dict[str, str]:
         document = {"UnsealKeys": list(self.credentials), "KeyThreshold": THRESHOLD}
         return {
@@ -236,8 +263,9 @@ class Cluster:
             restart=RESTART_BOUND,
             node_poll=NODE_POLL,
             reminder=monitoring.REMINDER_SECONDS,
-            unsealable=True,
+            unsealable=self.unsealable,
             every=CHECK_EVERY,
+            takeover=TAKEOVER,
         )
 
     def settings(self, node_poll: float, vault_poll: float) -> None:
@@ -374,6 +402,32 @@ class Cluster:
             self.vault_state[host] = (sealed, unreadable)
         for record in self.servers.changes(now, self.docker, self.consul):
             self.add(record)
+        consul = self.consul
+        if (
+            not consul.reachable(now)
+            or now < consul.refusing_until
+            or consul.no_leader(now) is not None
+            or not consul.serf_passing
+            or consul.index_header is not None
+        ):
+            self.add(j.ConsulTroubled(now))
+
+    def run_to(self, end: float) -> list[j.Finding]:
+        """Run (judging as it goes) until `end`; what `converges` finds then."""
+        while self.sim.now() < end - 1e-9:
+            self.sim.run_until(round(self.sim.now() + STEP, 6))
+            self.step()
+        self.add(self.standing())
+        self.judge_pending()
+        return self.judge.finish(self.sim.now())
+
+    def standing(self) -> j.StandingReady:
+        """Who runs, who holds a session of its own in Consul, who holds the lock: read from the servers at the end."""
+        now = self.sim.now()
+        holder = self.consul.holder(now)  # expires what is due first
+        running = tuple(s.name for s in self.services if s.running and not self.sim.paused(s.name))
+        sessions = {session.owner for session in self.consul.sessions.values()}
+        return j.StandingReady(now, running, tuple(sorted(sessions)), holder)
 
     def judge_pending(self) -> None:
         if self.busy:
@@ -461,12 +515,13 @@ class Cluster:
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
             self.schedule_faults()
+            rolling_update(self)
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
-            while self.sim.now() < END - 1e-9:
-                self.sim.run_until(round(self.sim.now() + STEP, 6))
-                self.step()
-            self.verdict(self.judge.finish(self.sim.now()))
+            findings = self.run_to(END)
+            if self.end > END and findings and findings[0].text.endswith("still sealed"):
+                findings = self.run_to(self.end)  # a bad share's combinations: each refused one costs a poll
+            self.verdict(findings)
         except Violation as violation:
             return self.result(violation.invariant, violation.text)
         except Exception as error:  # noqa: BLE001 -- the service (or the sim) raised where nothing should
@@ -806,6 +861,51 @@ def docker_hang(cluster: Cluster, rng: random.Random) -> Fault:
         cluster.docker.hung_until = cluster.sim.now() + cluster.lasting(seconds)
 
     return act, f"dockerd hangs for {seconds:.2f} s"
+
+
+UPDATED = 0.15
+"""How often a seed has a rolling update (drawn from a generator of its own: the other seeds' draws stay as they
+were)."""
+STOP_TIMEOUT = 10.0
+"""Docker's stop timeout: a container still running this long after its SIGTERM is killed."""
+
+
+def rolling_update(cluster: Cluster) -> None:
+    """`docker service update`, in UPDATED of the seeds: at a moment of the first 12 s the active instance (the lock
+    holder then) is told SIGTERM and stops as the service does (its Leadership tells its subscribers that it stops
+    leading, waits for them, and releases the lock), is killed if it still runs STOP_TIMEOUT later, and its container
+    starts again 0.5 to 4 s after it exited. Not a fault kind: the kinds' draws and swarm testing stay as they were."""
+    rng = random.Random(f"{cluster.seed} update")
+    if rng.random() >= UPDATED:
+        return
+    when, delay = rng.uniform(0.5, FAULTS_END), rng.uniform(0.5, 4.0)
+
+    def act() -> None:
+        now = cluster.sim.now()
+        holder = cluster.consul.holder(now)
+        service = next((s for s in cluster.services if s.name == holder), None)
+        if service is None or not service.running or service.name in cluster.restarting:
+            cluster.say(now, "FAULT", "a rolling update finds no active instance to stop")
+            return
+        cluster.say(now, "FAULT", f"a rolling update stops {service.name} (SIGTERM)")
+        cluster.reached.add("rolling update (SIGTERM of the active)")
+        cluster.restarting.add(service.name)
+        service.terminate()
+        wait(now + STOP_TIMEOUT, service)
+
+    def wait(kill_at: float, service: SimService) -> None:
+        now = cluster.sim.now()
+        if service.running and now < kill_at:
+            cluster.sim.schedule(now + STEP, lambda: wait(kill_at, service))
+            return
+        if service.running:
+            service.kill()
+        cluster.say(now, "FAULT", f"{service.name} exited; its container starts again {delay:.2f} s later")
+        cluster.restarting.discard(service.name)
+        cluster.restart_later(service, delay)
+
+    cluster.faults.append(f"{when:7.3f} a rolling update: SIGTERM of the active instance")
+    cluster.sim.schedule(when, act)
 
 
 FAULT_KINDS: tuple[Callable[[Cluster, random.Random], Fault], ...] = (
