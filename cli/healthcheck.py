@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 
 from gateways.files import read_given
-from neon_cm.filewords import describe_os_error
+from neon_cm.filewords import NotARegularFile, describe_os_error
 from neon_cm.health import DEFAULT_HEALTH_FILE, from_document
 
 
@@ -18,6 +18,11 @@ def verdict(env: Mapping[str, str]) -> tuple[bool, str]:
     path = env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE
     try:
         document = read_given(path)
+    except NotARegularFile as error:  # the service refuses to write there too (one ERROR): it may well be running
+        return False, (
+            f"unhealthy: cannot read the health file {path} ({error}); NEON_CM_HEALTH_FILE must name a regular file, "
+            "a symlink to one or a new file in an existing folder"
+        )
     except OSError as error:
         problem = describe_os_error(error)
         return False, f"unhealthy: cannot read the health file {path} ({problem}); is the service running?"

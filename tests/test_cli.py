@@ -531,3 +531,18 @@ def test_the_images_healthcheck_says_what_health_says_without_importing_the_clie
     assert ages_apart(through_parser.stderr.splitlines()) == ages_apart(said)
     assert "[]" == loaded
     assert (0 if state in ("healthy", "degraded") else 1) == image.returncode
+
+
+def test_health_on_a_device_says_it_is_no_health_file_not_that_the_service_may_be_down(tmp_path: Path) -> None:
+    """NEON_CM_HEALTH_FILE=/dev/null: the service refuses to write there (one ERROR), and `health` said `...; is the
+    service running?` of a running service. It says the path must be a regular file (the service's own words)."""
+    from cli.healthcheck import verdict
+
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+
+    assert (
+        False,
+        f"unhealthy: cannot read the health file {device} ({device} is a character device, not a regular file); "
+        "NEON_CM_HEALTH_FILE must name a regular file, a symlink to one or a new file in an existing folder",
+    ) == verdict({"NEON_CM_HEALTH_FILE": str(device)})
