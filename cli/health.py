@@ -31,6 +31,6 @@ def add_commands(commands: Any) -> None:
         epilog="Reads the health file the service rewrites every 5 s ($NEON_CM_HEALTH_FILE, default\n"
         f"{DEFAULT_HEALTH_FILE}): unhealthy (exit 1) when an actor is dead, no node listing succeeded for\n"
         "three poll intervals, or the file is stale (the service hung or gone); degraded (exit 0, with the\n"
-        "reasons) when a Vault refused the unseal keys, the metrics port is taken, or there is no base\n"
-        "definition in Consul.",
+        "reasons) when a Vault refused the unseal keys, the unseal keys given cannot be used, the metrics port\n"
+        "is taken, or there is no base definition in Consul.",
     )
