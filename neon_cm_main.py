@@ -79,7 +79,10 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSp
         ChildSpec("definition-publisher", lambda: DefinitionPublisher.start(consul_client(consul), log)),
     ]
     return [
-        ChildSpec("metrics", lambda: Metrics.start(log, config.metrics_port, config.health_file, key_set)),
+        ChildSpec(
+            "metrics",
+            lambda: Metrics.start(log, config.metrics_port, config.health_file, key_set, config.credentials_error),
+        ),
         ChildSpec("leadership", lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log)),
         ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(consul), log)),
         ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),

@@ -144,7 +144,14 @@ class Metrics(ServiceActor):
 
     component = "metrics"
 
-    def __init__(self, log: Log, port: int | None, health_file: str, key_set: str | None = None) -> None:
+    def __init__(
+        self,
+        log: Log,
+        port: int | None,
+        health_file: str,
+        key_set: str | None = None,
+        keys_unusable: str | None = None,
+    ) -> None:
         super().__init__(log)
         self.metrics = ServiceMetrics()
         self.port = port
@@ -163,7 +170,7 @@ class Metrics(ServiceActor):
         self.seal_types: dict[str, str] = {}
         """The seal type each node's series of neon_cm_vault_seal_type is for."""
         self.health = Health(True)
-        self.shortfalls = Shortfalls(key_set)
+        self.shortfalls = Shortfalls(key_set, keys_unusable=keys_unusable)
         """What the service cannot do although it runs (the degraded verdict), as far as heard."""
         self.server: MetricsServer | None = None
         self.serving_trouble = Outage()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import neon_cm_stopping as stopping
@@ -9,7 +10,18 @@ import neon_cm_stopping as stopping
 if sys.argv[1:2] in ([], ["run"]) and sys.argv[0].endswith("neon-cluster-manager"):
     stopping.install()  # the service (the image's entry point): a stop during the imports below is a clean stop
 
-import os
+if sys.argv[1:] == ["health"] and sys.argv[0].endswith("neon-cluster-manager"):
+    # The image's HEALTHCHECK, run every interval in every task: the verdict without the parser and the server
+    # clients it would import (seconds on a loaded manager, past the check's timeout). Says what `health` says.
+    from cli.healthcheck import verdict
+
+    passes, line = verdict(os.environ)
+    if not passes:
+        print(f"neon-cluster-manager: error: {' '.join(line.splitlines())}", file=sys.stderr)
+        sys.exit(1)
+    print(line)
+    sys.exit(0)
+
 from collections.abc import Mapping, Sequence
 
 from cli import definition, health, run, settings, vault

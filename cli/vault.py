@@ -29,10 +29,9 @@ from gateways.vault import VaultGateway
 from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm.booleans import parse_switch, stored_switch, switch_text
-from neon_cm.config import DEFAULT_HEALTH_FILE
 from neon_cm.credentials import CredentialsError, credentials_from_env
 from neon_cm.environment import TlsSettings
-from neon_cm.health import keys_seen
+from neon_cm.health import DEFAULT_HEALTH_FILE, keys_seen
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY, SETTINGS_PREFIX
 from neon_cm.settings import parse_settings
 from neon_cm.urls import masked

@@ -83,10 +83,7 @@ def consul_client(
         # python-consul sends the token per endpoint, and its txn.put (the definition's one transaction) sends
         # none: with ACLs on, every publish would be refused. The session sends it with every request.
         client.http.session.headers["X-Consul-Token"] = token
-    if adapter is None:
-        adapter = transport.adapter_for("consul", client.http.base_uri)
-    if adapter is not None:
-        client.http.session.mount(client.http.base_uri, adapter)
+    transport.mount(client.http.session, "consul", client.http.base_uri, adapter)
     return client
 
 

@@ -88,18 +88,27 @@ def read_given(path: str | Path, limit: int = READ_LIMIT, pipe_seconds: float = 
     try:
         mode = os.fstat(descriptor).st_mode
         if stat.S_ISFIFO(mode):
-            data = read_pipe(descriptor, path, limit, pipe_seconds)
+            data = read_pipe(descriptor, named(path), limit, pipe_seconds)
         elif stat.S_ISREG(mode):
             os.set_blocking(descriptor, True)
             with os.fdopen(os.dup(descriptor), "rb") as file:
                 data = file.read(limit + 1)
         else:
-            raise NotARegularFile(f"{path} is {kind_of(mode)}, not a regular file")
+            raise NotARegularFile(f"{named(path)} is {kind_of(mode)}, not a regular file")
     finally:
         os.close(descriptor)
     if len(data) > limit:
         raise NotARegularFile(f"{path} is over {limit // (1024 * 1024)} MiB; not a file this reads")
     return data
+
+
+def named(path: str | Path) -> str:
+    """`path` in a refusal: a symlink as its target and itself (`/dev/zero (the target of /run/x)`), as an operator's
+    `ls -l` shows it; anything else as given, also a link to no path (`/dev/stdin` on an anonymous pipe)."""
+    target = os.path.realpath(path)
+    if not os.path.islink(path) or not os.path.lexists(target):
+        return str(path)
+    return f"{target} (the target of {path})"
 
 
 def read_pipe(descriptor: int, path: str | Path, limit: int, pipe_seconds: float) -> bytes:

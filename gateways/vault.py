@@ -77,10 +77,7 @@ class VaultGateway:
         self.clock = clock
         """The monotonic clock a share's deadline (`not_after`) is on: the actors' runtime's."""
         self.session = vault_session(tls)
-        if adapter is None:
-            adapter = transport.adapter_for("vault", url)
-        if adapter is not None:
-            self.session.mount(url, adapter)
+        transport.mount(self.session, "vault", url, adapter)
 
     def close(self) -> None:
         self.session.close()

@@ -24,8 +24,7 @@ from neon_cm.environment import (
     switch_notes,
     tls_file_warnings,
 )
-
-DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
+from neon_cm.health import DEFAULT_HEALTH_FILE
 
 
 @attrs.frozen

@@ -7,6 +7,8 @@ import time
 
 import attrs
 
+#: Where the service leaves its verdict for `neon-cluster-manager health` (NEON_CM_HEALTH_FILE overrides it).
+DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
 #: A poll counts as overdue after this many node-poll intervals without a successful listing.
 OVERDUE_INTERVALS = 3
 
@@ -32,7 +34,7 @@ class Health:
 
 
 #: The reasons the service can be degraded, as `neon_cm_degraded{reason}` names them.
-DEGRADED_REASONS = ("keys_refused", "metrics_not_served", "no_base_definition")
+DEGRADED_REASONS = ("keys_refused", "keys_unusable", "metrics_not_served", "no_base_definition")
 
 
 @attrs.frozen
@@ -47,6 +49,9 @@ class Shortfalls:
     """Why the /metrics port asked for is not served."""
     missing_definition: str | None = None
     """The key where the base definition is missing (only the active instance finds out)."""
+    keys_unusable: str | None = None
+    """Why the unseal keys given (VAULT_CREDENTIALS or VAULT_CREDENTIALS_FILE) cannot be used: auto-unseal is off
+    although the operator asked for it (None: none given, or they are usable)."""
 
     def reasons(self) -> dict[str, str]:
         """Each degraded reason that applies (a name of DEGRADED_REASONS) and its words."""
@@ -55,6 +60,11 @@ class Shortfalls:
             found["keys_refused"] = (
                 f"the unseal keys (key set {self.key_set}) were refused by the Vault on {', '.join(self.keys_refused)} "
                 "(rotated, or another cluster's): put its current keys in the credentials secret"
+            )
+        if self.keys_unusable:
+            found["keys_unusable"] = (
+                f"auto-unseal is off: the unseal keys given cannot be used ({self.keys_unusable}); put usable "
+                "credentials in the secret"
             )
         if self.metrics_unserved:
             found["metrics_not_served"] = self.metrics_unserved

@@ -52,8 +52,9 @@ MARGIN_SECONDS = 1.0
 #: that worked) stops writing and unsealing.
 GIVE_UP_SECONDS = CHECK_TTL_SECONDS - MARGIN_SECONDS
 CHECK_NAME = "neon-cluster-manager"
-#: What an election is called (Consul answers, its servers have no leader), not `cannot reach Consul`.
-NO_LEADER = "Consul is up but has no leader (an election)"
+#: What a 500 of Consul's servers is called (the agent answers: an election, `No cluster leader`, or the server it
+#: forwarded the call to went away, `rpc error making call: EOF`), not `cannot reach Consul`.
+NO_LEADER = "Consul is up but its servers did not answer (an election, or the server the agent asked went away)"
 #: The timers: the next step, and the lease's deadline.
 STEP, DEADLINE = "step", "deadline"
 #: The calls of the handover (neon_cm/handover.py), as `doing` names them.

@@ -83,7 +83,7 @@ def run_mutant(mutant: Mutant, first: int, cap: int) -> tuple[Result | None, int
     """Sweep seeds first.. with `mutant` applied until one fails (at most `cap`): (that result, seeds run, seconds)."""
     started = time.monotonic()
     ran = 0
-    with mutant.applied():
+    with mutant.applied(model=True):
         for seed in range(first, first + cap):
             result = World(seed, mutant.old, 40).run()
             ran += 1
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed, old, 10**7 if args.grep else args.steps, swarm=not args.no_swarm, liveness=args.liveness
         )
         if mutant is not None:
-            with mutant.applied():
+            with mutant.applied(model=True):
                 result = world.run()
         else:
             result = world.run()
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if result.ok else 1
     started = time.monotonic()
     if mutant is not None:
-        with mutant.applied():
+        with mutant.applied(model=True):
             found = sweep(args, old)
     else:
         found = sweep(args, old)
@@ -210,15 +210,20 @@ def run_cluster_mutant(mutant: Mutant, first: int, cap: int) -> tuple[cluster.Re
 def main_cluster(args: argparse.Namespace) -> int:
     """The commands on the cluster world (sim/cluster.py)."""
     mutant = BY_NAME[args.mutant] if args.mutant else None
-    if args.old or (mutant is not None and mutant.old):
-        print("--old and issue 17's old-N members are behaviours of the old world's stand-ins: add --model")
+    olds = [BY_NAME[f"old-{number}"] for number in sorted(args.old)]
+    if olds and mutant is not None:
+        print("--old N is the member old-N here: give one of --old and --mutant")
         return 2
+    if len(olds) > 1:
+        print("--old: one old behaviour at a time in this world (the member old-N's patches)")
+        return 2
+    mutant = olds[0] if olds else mutant
     if args.mutants:
         started = time.monotonic()
         print(MUTATION_HEADER, flush=True)
         for member in MUTANTS:
-            if member.old:
-                print(f"| {member.name} | no: old world only (--model) | | - | 0 | 0.0 |", flush=True)
+            if member.cluster_unseen and not args.all:
+                print(f"| {member.name} | no: not run ({member.cluster_unseen}) | | - | 0 | 0.0 |", flush=True)
                 continue
             result, ran, seconds = run_cluster_mutant(member, args.first, args.seeds_per)
             caught = "yes" if result is not None else "no"

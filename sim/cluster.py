@@ -63,6 +63,7 @@ from neon_cm.monitoring import VaultMonitoring
 from neon_cm.publishing import Publishing
 from neon_cm.supervision import Supervision
 from neon_cm.unsealing import Unsealing
+from neon_cm_main import LOCK_REQUEST_TIMEOUT
 from sim import coverage, swarm
 from sim import judge as j
 from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
@@ -86,7 +87,13 @@ NODE_POLL, VAULT_POLL = 3.0, 3.0
 CHECK_TTL = 3.0
 RESTART_BOUND = 5.0
 REPORT_MARGIN = CHECK_TTL + 1.5
+TAKEOVER = 2 * LOCK_REQUEST_TIMEOUT + 0.5 + 3 * LOCK_REQUEST_TIMEOUT + 1.5
+"""A free lock is taken within this once Consul answers as it should: a call in flight at the lock's client's
+timeouts, the standby's next step (0.5 s), its three calls (pass, renew or a new session, acquire; latency tails up
+to the client's timeout) and 1.5 s to spare."""
 THRESHOLD, SHARES = 3, 5
+ALL_ROTATED = 0.05
+"""How often every share of the credentials is rotated away (as in sim/world.py)."""
 MANAGERS, WORKERS = 3, 2
 TEMPLATE = "http://{hostname}:8200"
 CONSUL_ADDR = "sim-consul:8500"
@@ -102,7 +109,6 @@ INVARIANTS = j.INVARIANTS
 INJECTED = "InjectedFault"
 #: How often a share of another cluster is among the credentials (at a random place), and, from a generator of its
 #: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path), as in the old world.
-BAD_SHARE, ALL_ROTATED = 0.3, 0.08
 #: Issue 28: how often one instance's own Docker fails (hangs or refuses) from a moment in the first 6 s until the
 #: end (drawn from a generator of its own), and the bound's parts: the listing's timeout and the margin.
 OWN_DOCKER_FAILS = 0.15
@@ -264,18 +270,10 @@ class Cluster:
         self.consul.rng = random.Random(f"{seed} consul")
         self.docker = SimDocker(MANAGERS, WORKERS)
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
-        credentials = rng.sample(shares, rng.choice((3, 3, 4, 5)))
-        if rng.random() < BAD_SHARE:  # a share rotated away (or another cluster's) among the operator's
-            credentials.insert(rng.randrange(len(credentials) + 1), f"{rng.getrandbits(128):032x}")
-        rotated = random.Random(f"rotated {seed}")
-        if rotated.random() < ALL_ROTATED:  # every share rotated away (issue 19)
-            # The threshold's number or one more: every combination refused within a seed (one poll each).
-            count = THRESHOLD + rotated.randrange(2)
-            credentials = [f"{index:08x}{rng.getrandbits(96):024x}" for index in range(count)]
-        self.credentials = tuple(credentials)
-        self.bad_share = any(share not in shares for share in credentials)
-        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
+        self.credentials = tuple(rng.sample(shares, rng.choice((3, 3, 4, 5))))
+        self.bad_credentials(shares)
         self.shares = shares
+        self.bad_share = any(share not in shares for share in self.credentials)
         self.vaults: dict[str, SimVault] = {}
         for number, node in enumerate(self.docker.nodes):
             host = node["Description"]["Hostname"]
@@ -309,8 +307,9 @@ class Cluster:
         self.busy: list[str] = []
         self.lives = Lives()
         self.coverage = Coverage()
-        self.end = END
-        """When the run ends: later with a crash loop lasting past the faults, or one instance's own Docker failing."""
+        self.until = END
+        """When the run ends: later with a crash loop lasting past the faults, or one instance's own Docker failing (a
+        bad share's combinations may add `end - END` to it)."""
         self.own_docker: dict[str, tuple[str, float]] = {}
         """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
         self.crash_loops: list[float] = []
@@ -323,6 +322,25 @@ class Cluster:
         """Resets by another client waiting for the next share a Vault receives."""
 
     # ------------------------------------------------------------------ set-up
+
+    def bad_credentials(self, shares: tuple[str, ...]) -> None:
+        """As in the old world (sim/world.py), from a generator of its own so that the other draws stay as they were:
+        in 30 % of the seeds a share of another cluster (or one rotated away) among the operator's, at a random place
+        (the Unsealer tries other combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every
+        share rotated away (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
+        trouble = random.Random(f"{self.seed} credentials")
+        credentials = list(self.credentials)
+        if trouble.random() < 0.3:
+            credentials.insert(trouble.randrange(len(credentials) + 1), f"{trouble.getrandbits(128):032x}")
+        if trouble.random() < ALL_ROTATED:
+            credentials = [f"{trouble.getrandbits(128):032x}" for _ in credentials]
+        self.credentials = tuple(credentials)
+        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
+        bad_share = any(share not in shares for share in credentials)
+        # Each combination Vault refuses costs a poll (4 s at the longest): with one bad share, up to threshold + 1 of
+        # them, for the first node and again for the followers that join through it (a whole-cluster restart). A seed
+        # still sealed at END goes on until then (as in the old world).
+        self.end = END + (2 * (THRESHOLD + 1) * 4.0 if bad_share and self.unsealable else 0.0)
 
     def env(self) -> dict[str, str]:
         document = {"UnsealKeys": list(self.credentials), "KeyThreshold": THRESHOLD}
@@ -345,6 +363,7 @@ class Cluster:
             docker_timeout=DOCKER_TIMEOUT,
             follow_margin=FOLLOW_MARGIN,
             every=CHECK_EVERY,
+            takeover=TAKEOVER,
         )
 
     def settings(self, node_poll: float, vault_poll: float) -> None:
@@ -493,6 +512,32 @@ class Cluster:
         for service in self.services:
             self.lives.look(now, service.name)
         self.pending += self.lives.take()
+        consul = self.consul
+        if (
+            not consul.reachable(now)
+            or now < consul.refusing_until
+            or consul.no_leader(now) is not None
+            or not consul.serf_passing
+            or consul.index_header is not None
+        ):
+            self.add(j.ConsulTroubled(now))
+
+    def run_to(self, end: float) -> list[j.Finding]:
+        """Run (judging as it goes) until `end`; what `converges` finds then."""
+        while self.sim.now() < end - 1e-9:
+            self.sim.run_until(round(self.sim.now() + STEP, 6))
+            self.step()
+        self.add(self.standing())
+        self.judge_pending()
+        return self.judge.finish(self.sim.now())
+
+    def standing(self) -> j.StandingReady:
+        """Who runs, who holds a session of its own in Consul, who holds the lock: read from the servers at the end."""
+        now = self.sim.now()
+        holder = self.consul.holder(now)  # expires what is due first
+        running = tuple(s.name for s in self.services if s.running and not self.sim.paused(s.name))
+        sessions = {session.owner for session in self.consul.sessions.values()}
+        return j.StandingReady(now, running, tuple(sorted(sessions)), holder)
 
     def judge_pending(self) -> None:
         if self.busy:
@@ -572,7 +617,7 @@ class Cluster:
         self.faults.sort()
         self.sim.schedule(when, act)
         bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
-        self.end = max(self.end, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
+        self.until = max(self.until, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
 
     def lasting(self, seconds: float) -> float:
         return max(0.0, min(seconds, FAULTS_END - self.sim.now()))
@@ -628,6 +673,7 @@ class Cluster:
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
             self.schedule_faults()
+            rolling_update(self)
             if not self.liveness:
                 self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
                 self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
@@ -635,13 +681,10 @@ class Cluster:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
                 self.run_liveness()
-            self.run_to(self.end)
-            findings = self.judge.finish(self.sim.now())
-            if findings and findings[0].text.endswith("still sealed") and self.bad_share:
-                # Each combination Vault refuses costs a poll: with one bad share, up to threshold + 1 of them, for
-                # the first node and then again for the followers that join through it (a whole-cluster restart).
-                self.run_to(self.sim.now() + 2 * (THRESHOLD + 1) * self.longest_vault_poll)
-                findings = self.judge.finish(self.sim.now())
+            findings = self.run_to(self.until)
+            if self.end > END and findings and findings[0].text.endswith("still sealed"):
+                # a bad share's combinations: each refused one costs a poll
+                findings = self.run_to(self.until + self.end - END)
             self.verdict(findings)
         except Violation as violation:
             return self.result(violation.invariant, violation.text)
@@ -662,7 +705,8 @@ class Cluster:
             self.health.cleanup()
         return self.result("", "")
 
-    def run_to(self, end: float) -> None:
+    def advance_to(self, end: float) -> None:
+        """Run (judging as it goes) until `end`, without the end's judgement."""
         while self.sim.now() < end - 1e-9:
             self.sim.run_until(round(self.sim.now() + STEP, 6))
             self.step()
@@ -674,7 +718,7 @@ class Cluster:
     def run_liveness(self) -> None:
         """Liveness mode: from FAULTS_END, look every LIVENESS_STEP whether the service has converged; it must be
         within liveness_bound() of FAULTS_END and stay so for settle() more (then the run ends)."""
-        self.run_to(FAULTS_END)
+        self.advance_to(FAULTS_END)
         deadline = FAULTS_END + liveness_bound(self)
         while self.sim.now() < deadline + LIVENESS_STEP / 2:
             if not self.converged():
@@ -683,14 +727,14 @@ class Cluster:
                 self.converged_since = self.sim.now()
             if self.converged_since is not None and self.sim.now() - self.converged_since >= settle(self):
                 break
-            self.run_to(self.sim.now() + LIVENESS_STEP)
+            self.advance_to(self.sim.now() + LIVENESS_STEP)
         if self.converged_since is None:
             self.verdict(self.judge.finish(self.sim.now()))  # says what is not converged
             raise Violation(
                 "converges within the bound",
                 f"not converged {liveness_bound(self):.1f} s after the faults stopped at {FAULTS_END:g} s",
             )
-        self.end = self.sim.now()
+        self.until = self.sim.now()
 
     def trace_digest(self) -> str:
         digest = hashlib.sha256(self.sim.trace_hash().encode())
@@ -902,7 +946,7 @@ def looping(cluster: Cluster, service: SimService, name: str, seconds: float, cu
         now = cluster.sim.now()
         until = now + (cluster.lasting(seconds) if cut or cluster.liveness else seconds)
         cluster.crash_loops.append(until)
-        cluster.end = max(cluster.end, until + AFTER_LOOP)
+        cluster.until = max(cluster.until, until + AFTER_LOOP)
         cluster.sim.fail_starts(service.name, name, until, InjectedFault(f"injected: {name} dies as it starts"))
         for actor in supervised(cluster, service):
             if getattr(actor, "register_as", None) == name:
@@ -1208,6 +1252,54 @@ def docker_hang(cluster: Cluster, rng: random.Random) -> Fault:
         cluster.docker.hung_until = cluster.sim.now() + cluster.lasting(seconds)
 
     return act, f"dockerd hangs for {seconds:.2f} s"
+
+
+UPDATED = 0.15
+"""How often a seed has a rolling update (drawn from a generator of its own: the other seeds' draws stay as they
+were)."""
+STOP_TIMEOUT = 10.0
+"""Docker's stop timeout: a container still running this long after its SIGTERM is killed."""
+
+
+def rolling_update(cluster: Cluster) -> None:
+    """`docker service update`, in UPDATED of the seeds: at a moment of the first 12 s the active instance (the lock
+    holder then) is told SIGTERM and stops as the service does (its Leadership tells its subscribers that it stops
+    leading, waits for them, and releases the lock), is killed if it still runs STOP_TIMEOUT later, and its container
+    starts again 0.5 to 4 s after it exited. Not a fault kind: the kinds' draws and swarm testing stay as they were."""
+    rng = random.Random(f"{cluster.seed} update")
+    if rng.random() >= UPDATED:
+        return
+    when, delay = rng.uniform(0.5, FAULTS_END), rng.uniform(0.5, 4.0)
+
+    def act() -> None:
+        now = cluster.sim.now()
+        holder = cluster.consul.holder(now)
+        service = next((s for s in cluster.services if s.name == holder), None)
+        if service is None or not service.running or service.name in cluster.restarting:
+            cluster.say(now, "FAULT", "a rolling update finds no active instance to stop")
+            return
+        cluster.say(now, "FAULT", f"a rolling update stops {service.name} (SIGTERM)")
+        cluster.reached.add("rolling update (SIGTERM of the active)")
+        cluster.restarting.add(service.name)
+        cluster.lives.stopping.add(service.name)
+        service.terminate()
+        wait(now + STOP_TIMEOUT, service)
+
+    def wait(kill_at: float, service: SimService) -> None:
+        now = cluster.sim.now()
+        if service.running and now < kill_at:
+            cluster.sim.schedule(now + STEP, lambda: wait(kill_at, service))
+            return
+        if service.running:
+            cluster.kill(service)
+        else:
+            cluster.lives.killed(now, service.name)
+        cluster.say(now, "FAULT", f"{service.name} exited; its container starts again {delay:.2f} s later")
+        cluster.restarting.discard(service.name)
+        cluster.restart_later(service, delay)
+
+    cluster.faults.append(f"{when:7.3f} a rolling update: SIGTERM of the active instance")
+    cluster.sim.schedule(when, act)
 
 
 FAULT_KINDS: tuple[Callable[[Cluster, random.Random], Fault], ...] = (

@@ -287,6 +287,25 @@ class DefinitionStored:
     hash: str | None = None
 
 
+@attrs.frozen
+class StandingReady:
+    """At `t` (the end of a run, the faults long over): the instances running, and those that hold a valid session of
+    their own in Consul (Consul's sessions, by the instance that created them), and the lock holder."""
+
+    t: float
+    running: tuple[str, ...]
+    with_session: tuple[str, ...]
+    holder: str | None
+
+
+@attrs.frozen
+class ConsulTroubled:
+    """At `t` Consul did not answer as it should: down or hung, refusing the service's token, holding an election, its
+    agent out of the cluster (serfHealth critical), a proxy's index quirk."""
+
+    t: float
+
+
 Record = (
     Written
     | ShareReceived
@@ -317,6 +336,8 @@ Record = (
     | SwarmChanged
     | BaseWritten
     | DefinitionStored
+    | StandingReady
+    | ConsulTroubled
 )
 
 
@@ -360,6 +381,7 @@ NOTHING_DEAD_UNSEEN = "nothing dead unseen"
 CONVERGES = "converges"
 SAID_ONCE = "said once"
 FOLLOWS_THE_SWARM = "follows the Swarm"
+TAKEN_OVER = "a free lock is taken"
 INVARIANTS = (
     NEVER_TWO_UNSEALERS,
     NEVER_A_STALE_WRITER,
@@ -369,6 +391,7 @@ INVARIANTS = (
     CONVERGES,
     SAID_ONCE,
     FOLLOWS_THE_SWARM,
+    TAKEN_OVER,
 )
 
 
@@ -394,6 +417,9 @@ class Bounds:
     follow_margin: float = 3.5
     every: float = 0.5
     """How often `judge` looks at the time-based invariants (between records)."""
+    takeover: float = math.inf
+    """A free lock is taken within this once nothing stands in the way: Consul answering as it should (no
+    ConsulTroubled), no instance paused or restarting since (see `Judge.free_since`)."""
     lease_margin: float = 1.0
     """A lease ends this long before its check can expire (neon_cm/lease.MARGIN_SECONDS): no other instance can take
     the lock before a told deadline + this, so a share on its way when the deadline passed may still arrive safely
@@ -417,6 +443,11 @@ class Judge:
         self.acquired_by: dict[str, list[LockAcquired]] = {}
         self.lost_by: dict[str, list[LockLost]] = {}
         self.holder: LockAcquired | None = None
+        self.free_since: float | None = 0.0
+        """Since when no session holds the lock (None: one does)."""
+        self.calm_from = 0.0
+        """Nothing stood in a takeover's way since then: Consul answered as it should, no instance was paused or
+        started again."""
         # reporting
         self.sealed_since: dict[str, float] = {}
         self.unreadable_until: dict[str, float] = {}
@@ -425,6 +456,9 @@ class Judge:
         self.reported: dict[str, set[str]] = {}
         """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
         unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
+        self.reporter_since = 0.0
+        """When the instance holding a lease now began its lease run (a standby that took over): a problem only
+        another instance (no longer the reporter) said at ERROR is its to say, counted from then."""
         self.disturbed: dict[str, float] = {}
         """Per instance: when it was last disturbed while it was the reporter (it held a lease told, or none did):
         paused (counted from its resumption), its container restarted, its Leadership, fleet or a monitor restarted.
@@ -482,11 +516,32 @@ class Judge:
         self.acquired.append(record)
         self.acquired_by.setdefault(record.owner, []).append(record)
         self.holder = record
+        self.free_since = None
 
     def on_lost(self, record: LockLost, findings: list[Finding]) -> None:
         self.lost_by.setdefault(record.owner, []).append(record)
         if self.holder is not None and (self.holder.owner, self.holder.session) == (record.owner, record.session):
             self.holder = None
+            self.free_since = record.t
+
+    def on_troubled(self, record: ConsulTroubled, findings: list[Finding]) -> None:
+        self.calm_from = max(self.calm_from, record.t)
+
+    def taken_over(self, findings: list[Finding]) -> None:
+        """A free lock is taken: once the lock is free and nothing stands in the way (Consul answers as it should, no
+        instance paused or started again since), a standby takes it within `Bounds.takeover` (neon_cm/lease.py: a
+        standby tries the lock every 0.5 s; the service creates its sessions with no lock-delay, which Consul would
+        otherwise apply for 15 s after a holder's session is invalidated)."""
+        if self.free_since is None:
+            return
+        since = max(self.free_since, self.calm_from)
+        if self.now - since > self.bounds.takeover:
+            self.found(
+                TAKEN_OVER,
+                f"no instance holds the lock at {self.now:.3f}: free since {self.free_since:.3f}, nothing in the way "
+                f"since {since:.3f} (bound {self.bounds.takeover:g} s)",
+                findings,
+            )
 
     def on_unseal_request(self, record: ShareReceived | ResetReceived, findings: list[Finding]) -> None:
         """Never two unsealers: a share (or a reset) reaches a Vault only before the sender's lease deadline + the
@@ -533,6 +588,8 @@ class Judge:
         """A lease told is a lease held: when Leadership tells a deadline still to come, its session holds the lock
         at that moment. Exception: an abrupt loss since the pass the lease counts from (at most the margin'd TTL
         ago) is news Leadership cannot have yet."""
+        if self.valid_until.get(record.instance, 0.0) <= record.t < record.valid_until:
+            self.reporter_since = record.t  # a new lease run: this instance is the one to report from now on
         self.valid_until[record.instance] = record.valid_until
         self.leases.setdefault(record.instance, []).append((record.t, record.valid_until))
         if record.valid_until <= record.t:
@@ -573,11 +630,13 @@ class Judge:
             self.disturbed[instance] = t
 
     def on_paused(self, record: Paused, findings: list[Finding]) -> None:
+        self.calm_from = max(self.calm_from, record.until)
         self.pauses.setdefault(record.instance, []).append((record.t, record.until))
         self.resumes.append((record.until, record.instance, self.reporter(record.instance, record.t)))
         self.resumes.sort()
 
     def on_container(self, record: ContainerRestarted, findings: list[Finding]) -> None:
+        self.calm_from = max(self.calm_from, record.t)
         self.disturb(record.instance, record.t)
         self.dead = {key: value for key, value in self.dead.items() if key[0] != record.instance}
         self.scheduled = {key: value for key, value in self.scheduled.items() if key[0] != record.instance}
@@ -642,8 +701,11 @@ class Judge:
                     continue
                 taken = self.acquired_by.get(holder, [])
                 since = max(since, taken[-1].t if taken else since)
-            if self.reported.get(vault):
+            if any(self.reporter(instance, now) for instance in self.reported.get(vault, ())):
                 continue
+            # Said at ERROR only by instances that are no longer the reporter (the active that paused or died, then
+            # lost the lock): the new reporter must say it, counted from when it became the one to.
+            since = max(since, self.reporter_since) if self.reported.get(vault) else since
             if now - since > bound:
                 self.found(
                     ALWAYS_REPORTED,
@@ -798,7 +860,29 @@ class Judge:
         self.nothing_dead_unseen(findings)
         self.always_reported(findings)
         self.follows_the_swarm(findings)
+        self.taken_over(findings)
         return findings
+
+    def on_ready(self, record: StandingReady, findings: list[Finding]) -> None:
+        """Converges: at the end every running instance stands ready (its check passing, a session of its own: one
+        holds the lock, the others can take it over at once). An instance whose check or session is gone for good
+        (a peer's clean-up, the agent's restart) registers it again; one that keeps failing is no standby. Exception: an
+        instance health names an actor of (HealthNamed), left for Docker's health check to restart."""
+        if not record.running:
+            return
+        if record.holder not in record.running:
+            self.found(CONVERGES, f"at {record.t:.3f} no running instance holds the lock ({record.holder})", findings)
+        # An instance whose health names an actor (its top supervisor gave up) is unhealthy: Docker's health check
+        # restarts its container; until then it is not asked to stand ready.
+        unready = sorted(
+            set(record.running) - set(record.with_session) - {i for i, named in self.gave_up.items() if named}
+        )
+        if unready:
+            self.found(
+                CONVERGES,
+                f"at {record.t:.3f} {', '.join(unready)} holds no Consul session: not ready to take the lock over",
+                findings,
+            )
 
     def finish(self, t: float) -> list[Finding]:
         """Converges: once faults stop, at the end the definition in Consul is the Swarm's on cluster setup's
@@ -835,6 +919,8 @@ class Judge:
 
 HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     Written: Judge.on_written,
+    StandingReady: Judge.on_ready,
+    ConsulTroubled: Judge.on_troubled,
     ShareReceived: Judge.on_unseal_request,
     ResetReceived: Judge.on_unseal_request,
     LockAcquired: Judge.on_acquired,

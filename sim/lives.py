@@ -58,6 +58,8 @@ class Lives:
         """Per (instance, name): the latest actor started under it."""
         self.wanted: dict[str, tuple[str, ...]] = {}
         self.by_urn: dict[str, RuntimeActor] = {}
+        self.stopping: set[str] = set()
+        """Instances told SIGTERM: their actors stop with the process, none of them dead unseen."""
         self.died: dict[tuple[str, str], float] = {}
         """Per (instance, name): when its latest actor died (a supervisor's line about it comes after)."""
 
@@ -78,6 +80,9 @@ class Lives:
             self.current[key] = actor
             kind = j.ActorStarted if before is None else j.ActorRestarted
             self.records.append(kind(now, instance, name))
+        elif self.current.get(key) is actor and instance in self.stopping:
+            self.records.append(j.ActorRemoved(now, instance, name))  # stopped with its process (SIGTERM)
+            del self.current[key]
         elif self.current.get(key) is actor:
             chain = supervisors(actor, self.by_urn) if isinstance(actor, LinkedActor) else ()
             self.records.append(j.ActorDied(now, instance, name, chain))
@@ -91,6 +96,7 @@ class Lives:
             del self.current[key]
         self.by_urn = {urn: actor for urn, actor in self.by_urn.items() if not actor.actor_stopped.is_set()}
         self.wanted.pop(instance, None)
+        self.stopping.discard(instance)
 
     def logged(self, t: float, instance: str, entry: LogEntry) -> None:
         """A supervisor's line: a restart decided (with its backoff), or health naming the children left stopped."""

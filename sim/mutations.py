@@ -72,15 +72,19 @@ class Mutant:
     """Where it comes from: issue 17's defect N, issue 26's defect N, issue 26's surviving mutations."""
     patches: tuple[Patch, ...] = ()
     old: frozenset[int] = frozenset()
-    """Issue 17's defects whose old behaviour the sim's stand-ins run (`World(old=...)`)."""
+    """Issue 17's defects whose old behaviour the old world's stand-ins run (`World(old=...)`, --model); the world of
+    the real service applies the patches instead."""
     unseen: str = ""
-    """Why the sweep cannot catch it yet ("" when it should): NOT_RUN and what it would take."""
+    """Why the old world's sweep (sim/world.py, --model) cannot catch it yet ("" when it should)."""
+    cluster_unseen: str = ""
+    """Why the sweep of the world of the real service (sim/cluster.py) cannot catch it yet ("" when it should)."""
 
     @contextlib.contextmanager
-    def applied(self) -> Iterator[None]:
-        """The patches applied for the block, undone after (also when it raises)."""
+    def applied(self, model: bool = False) -> Iterator[None]:
+        """The patches applied for the block, undone after (also when it raises). In the old world (`model`), a
+        member of issue 17 runs in the sim's stand-ins (`old`, passed to World) instead: no patch then."""
         with contextlib.ExitStack() as stack:
-            for patch in self.patches:
+            for patch in () if model and self.old else self.patches:
                 stack.enter_context(apply(patch))
             yield
 
@@ -175,30 +179,146 @@ def hostname_only(node: Any, shared: bool) -> str:
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    # ---- issue 17's old behaviours, in the sim's stand-ins (sim/instance.py, sim/standin.py, sim/gateways.py)
+    # ---- issue 17's old behaviours: in the old world the sim's stand-ins run them (`old`, --model); in the world of
+    # the real service (sim/cluster.py) the patches put them back into the code that ships
     Mutant(
         "old-1",
-        "500 `Unknown check` read as an outage and a 404 as a pass (sim/gateways.py's ConsulCalls)",
+        "500 `Unknown check` read as an outage and a 404 as a pass (gateways/consul.py pass_check before issue 17)",
         f"{OLD} defect 1",
+        (
+            Rewrite(
+                "gateways.consul:ConsulGateway.pass_check",
+                "if any(answer in text for answer in CHECK_GONE_ANSWERS):",
+                'if "does not have associated TTL" in text:',
+                also=(('return CheckPassed() if passed else CheckGone("404: no such check")', "return CheckPassed()"),),
+            ),
+        ),
         old=frozenset({1}),
     ),
     Mutant(
-        "old-2", "a new restart timer makes every older pending restart stale", f"{OLD} defect 2", old=frozenset({2})
+        "old-2",
+        "a new restart timer makes every older pending restart stale (neon_cm/supervision.py before issue 17)",
+        f"{OLD} defect 2",
+        (
+            Rewrite(
+                "neon_cm.supervision:Supervision.died",
+                "pending.update({c.key: timer for c in restarted})",
+                "pending.update({c.key: timer for c in restarted}); "
+                "pending = {k: t for k, t in pending.items() if t == timer}",
+            ),
+        ),
+        old=frozenset({2}),
+        cluster_unseen=(
+            "no actor of the real service crashes in this world yet (its faults kill whole processes; actor-level "
+            "faults and `nothing dead unseen` are another helper's work, branch h-s1)"
+        ),
     ),
     Mutant(
         "old-3",
-        "a crashed Leadership tells no one; the publisher ignores BecameLeader while leading",
+        "a crashed Leadership tells no one; the publisher ignores BecameLeader while leading (neon_cm/lease.py stop, "
+        "neon_cm/publishing.py before issue 17)",
         f"{OLD} defect 3",
+        (
+            Rewrite(
+                "neon_cm.lease:Lease.stop",
+                'effects.append(Publish(LostLeadership("this instance is stopping")))',
+                "pass",
+            ),
+            Rewrite(
+                "neon_cm.publishing:Publishing.decide",
+                "if self.leading and event.session == self.session:\n"
+                "            return attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until)), ()",
+                "if self.leading:\n            return self, ()",
+                also=(
+                    (
+                        "if isinstance(event, LeaseExtended) and event.session != self.session and event.valid_until "
+                        "> now:",
+                        "if False:",
+                    ),
+                ),
+            ),
+        ),
         old=frozenset({3}),
         unseen=(
             "caught at seed 9 without swarm testing, in none of the first 400 swarm seeds: a Leadership crash while "
             "it leads, with the publisher's write to follow, is rare (a seed or a scenario, tests/test_sim.py)"
         ),
+        cluster_unseen=(
+            "no Leadership crashes alone in this world yet (its faults kill whole processes, the publisher with it); "
+            "actor-level faults are branch h-s1's"
+        ),
     ),
-    Mutant("old-4", "the monitor's gateway raises on 503 `null`", f"{OLD} defect 4", old=frozenset({4})),
-    Mutant("old-5", "the lock checked only when an unseal attempt starts", f"{OLD} defect 5", old=frozenset({5})),
-    Mutant("old-7", "the decoded base cached by ModifyIndex alone", f"{OLD} defect 7", old=frozenset({7})),
-    Mutant("old-11", "shares always tried in the credentials' order", f"{OLD} defect 11", old=frozenset({11})),
+    Mutant(
+        "old-4",
+        "the monitor's gateway raises on 503 `null` (hvac's AttributeError; gateways/vault.py before issue 17)",
+        f"{OLD} defect 4",
+        (
+            Rewrite(
+                "gateways.vault:VaultGateway.seal_status",
+                'return Garbage(f"seal-status answered {shown(status, body)}")',
+                "return Garbage(f\"seal-status answered {body.get('errors')}\")",
+            ),
+        ),
+        old=frozenset({4}),
+    ),
+    Mutant(
+        "old-5",
+        "the lock checked only when an unseal attempt starts (neon_cm/unsealing.py before issue 17)",
+        f"{OLD} defect 5",
+        (
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.decide",
+                'return after.cancel_all("this instance no longer holds the lock", (CancelTimer(LEASE),))',
+                "return after, (CancelTimer(LEASE),)",
+                also=(("if self.lease_until is not None and now >= self.lease_until:", "if False:"),),
+            ),
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.next_share",
+                "if not self.holds_lease(now):",
+                "if False:",
+                also=(
+                    ("assert self.lease_until is not None", "pass"),
+                    ("left[0], self.lease_until)", 'left[0], float("inf"))'),
+                ),
+            ),
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.reset",
+                "if not self.holds_lease(now):",
+                "if False:",
+                also=(
+                    ("assert self.lease_until is not None", "pass"),
+                    ("attempt.number, self.lease_until)", 'attempt.number, float("inf"))'),
+                ),
+            ),
+        ),
+        old=frozenset({5}),
+    ),
+    Mutant(
+        "old-7",
+        "the decoded base cached by ModifyIndex alone (neon_cm/publishing.py before issue 17)",
+        f"{OLD} defect 7",
+        (
+            Rewrite(
+                "neon_cm.publishing:Publishing.decoded",
+                "self.stored.index == item_index and self.stored.digest == digest:",
+                "self.stored.index == item_index:",
+            ),
+        ),
+        old=frozenset({7}),
+    ),
+    Mutant(
+        "old-11",
+        "shares always tried in the credentials' order (neon_cm/unsealing.py choose before issue 17)",
+        f"{OLD} defect 11",
+        (
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.choose",
+                "return min(candidates, key=lambda subset: sum(len(set(subset) & set(r)) for r in refused_sets))",
+                "return tuple(usable[:threshold])",
+            ),
+        ),
+        old=frozenset({11}),
+    ),
     # ---- issue 26's eight defects and the session-death gap, written back into the code that fixed them
     Mutant(
         "session-death",
@@ -416,6 +536,87 @@ MUTANTS: tuple[Mutant, ...] = (
         SURVIVED,
         (Replace("neon_cm.unsealing:REMINDER_SECONDS", 0.0),),
     ),
+)
+
+#: The world of the real service (sim/cluster.py, `python -m sim`): per member, a seed that catches it (with the member
+#: applied the seed breaks an invariant, without it keeps them all: tests/test_sim_mutations.py), or why the world does
+#: not catch it yet. Seed numbers belong to the sim of one commit: a change to what a seed draws (a new fault kind)
+#: moves them; find the new one with `python -m sim --mutant NAME --seeds N`.
+CLUSTER: dict[str, int | str] = {
+    "old-1": 6,
+    "old-4": 23,
+    "old-7": 58,
+    "old-11": 6,
+    "session-death": 15,
+    "d3-index-0-loop": 22,
+    "d4-recursion-error": 24,
+    "d7-share-in-refusal": 1,
+    "consul-unknown-check": 6,
+    "lock-delay-dropped": 55,
+    "reporting-role": 57,
+    "reminders": 127,
+    "old-2": (
+        "no actor of the real service crashes alone in this world yet: its faults kill whole processes (actor-level "
+        "faults and `nothing dead unseen` are coming from branch h-s1)"
+    ),
+    "old-3": (
+        "no Leadership crashes alone in this world yet (a kill takes the publisher with it); actor-level faults are "
+        "coming from branch h-s1"
+    ),
+    "old-5": (
+        "needs the lock lost while an unseal attempt is under way (shares go out milliseconds apart; an attempt lasts "
+        "longer only while a raft follower finishes, which reads and sends no share, or behind a slow answer)"
+    ),
+    "d1-slow-pass": (
+        "equivalent since the session-death fix: a pass extends the lease only once a read of the lock after it finds "
+        "this session holding it, and the lease runs to the pass's start + 2 s while the check lives 3 s past the "
+        "pass's arrival, so a late answer extends a lease only while the lock is held (it was defect 1 together with "
+        "the session-death gap)"
+    ),
+    "d2-share-after-deadline": (
+        "needs the sender to lose the lock while a share's connect is under way (a pause or the lease ending "
+        "mid-handshake); the tails make 1-3 % of the connects slow, and shares are few"
+    ),
+    "d2-stop-without-waiting": (
+        "not caught in the 10 seeds below 120 with a rolling update (SIGTERM of the active): only a share or reset "
+        "started in the few ms before the Unsealer handles LostLeadership, and still on its way when a standby takes "
+        "the released lock, differs from the fix"
+    ),
+    "d5-stopped-monitor-publishes": (
+        "what a retired monitor publishes late reaches Metrics and the Unsealer, and no invariant reads the instances' "
+        "metrics (a series of a node that is no manager); its probe must also outlast the 3 s stop budget at a "
+        "demotion"
+    ),
+    "d6-one-hostname": (
+        "the simulated Swarm never has two managers with one hostname, and its Vault URL template is {hostname} (two "
+        "Vaults behind one hostname need {addr}); the world's Vaults are keyed by hostname"
+    ),
+    "d8-unchecked-hostname": (
+        "the simulated hostnames are all host names (a node renamed `evil.example:8200/#` and a server catching what "
+        "goes there are faults to add)"
+    ),
+    "per-share-lease-check": (
+        "equivalent in the code that ships: the Unsealer's node thread refuses a share past not_after, and the gateway "
+        "writes none past it"
+    ),
+    "valid-until-guard": "Consul's check-session fences every write of a lost lock (a backup)",
+    "deadline-timer": (
+        "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
+        "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
+    ),
+    "lease-margin": (
+        "needs a share in flight (a slow connect or answer) when the lease runs out without a pass reaching Consul: "
+        "the margin is what keeps such a share before the check can expire"
+    ),
+    "intensity-bound": "needs actor crash loops (branch h-s1) and an invariant that a crash loop ends in health",
+    "nonce-check": (
+        "needs another client's reset and share between two of the Unsealer's shares, which go out milliseconds "
+        "apart; the world's other-client faults are single moments"
+    ),
+}
+MUTANTS = tuple(
+    attrs.evolve(mutant, cluster_unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
+    for mutant in MUTANTS
 )
 
 BY_NAME = {mutant.name: mutant for mutant in MUTANTS}

@@ -456,7 +456,12 @@ class SimAdapter(BaseAdapter):
             request_method=request.method,
             request_url=request.url,
         )
-        return HTTPAdapter.build_response(self, request, raw)  # type: ignore[arg-type]
+        response = HTTPAdapter.build_response(self, request, raw)  # type: ignore[arg-type]
+        if isinstance(answer.body, bytes):
+            # The whole body came with the answer (a slow body is not simulated): what requests would read from
+            # `raw` for a request not streamed, given at once instead of through urllib3's reading loop.
+            response._content = answer.body
+        return response
 
     def close(self) -> None:
         pass

@@ -7,6 +7,9 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from messages.swarm import SwarmNode
 from neon_cm.confidential import strip_confidential
 from neon_cm.encoding import canonical_json, with_hash
 from neon_cm.environment import TlsSettings
+from neon_cm.health import Health, stopped_document, to_document
 from neon_cm.settings import PARSERS, setting_text
 from neon_cm.stored_definition import DefinitionMismatch, StoredDefinition
 from tests.service import ROOT
@@ -490,3 +494,55 @@ def test_vault_status_never_probes_a_manager_whose_hostname_would_steer_the_url(
 
     assert ("evil.example@127.0.0.1", "-", "unknown", "-") == row[:4]
     assert row[4].endswith("is not a host name: not probed")
+
+
+@pytest.mark.parametrize("state", ["healthy", "degraded", "unhealthy", "stale", "stopped", "missing", "garbage"])
+def test_the_images_healthcheck_says_what_health_says_without_importing_the_clients(state: str, tmp_path: Path) -> None:
+    """The image's HEALTHCHECK runs the console script with `health` alone, which answers before the parser and
+    the server clients are imported (cli/main.py's fast path): the same words and status as `health` through the
+    parser, for every kind of health file, and not one client library loaded."""
+    health_file = tmp_path / "health"
+    now = time.time()
+    documents = {
+        "healthy": to_document(Health(True), now),
+        "degraded": to_document(Health(True, degraded=("the metrics port is taken",)), now),
+        "unhealthy": to_document(Health(False, ("actor swarm-watcher is not running",)), now),
+        "stale": to_document(Health(True), now - 600),
+        "stopped": stopped_document(now),
+        "garbage": b"\x00{",
+    }
+    if state in documents:
+        health_file.write_bytes(documents[state])
+    env = {**os.environ, "NEON_CM_HEALTH_FILE": str(health_file)}
+    # What the console script does: argv[0] is its path, then `from cli.main import main`.
+    fast = (
+        "import sys; sys.argv = ['/usr/local/bin/neon-cluster-manager', 'health']\n"
+        "try:\n    import cli.main\n"
+        "finally:\n    print(sorted({'consul', 'requests', 'docker', 'pykka'} & set(sys.modules)), file=sys.stderr)"
+    )
+    through_parser = subprocess.run([sys.executable, "-m", "cli", "health"], env=env, capture_output=True, text=True)
+    image = subprocess.run([sys.executable, "-c", fast], env=env, capture_output=True, text=True, cwd=ROOT)
+    *said, loaded = image.stderr.splitlines()
+
+    def ages_apart(lines: list[str]) -> list[str]:  # the two commands read the clock a moment apart
+        return [re.sub(r"\d+ s ago", "N s ago", line) for line in lines]
+
+    assert (through_parser.returncode, through_parser.stdout) == (image.returncode, image.stdout)
+    assert ages_apart(through_parser.stderr.splitlines()) == ages_apart(said)
+    assert "[]" == loaded
+    assert (0 if state in ("healthy", "degraded") else 1) == image.returncode
+
+
+def test_health_on_a_device_says_it_is_no_health_file_not_that_the_service_may_be_down(tmp_path: Path) -> None:
+    """NEON_CM_HEALTH_FILE=/dev/null: the service refuses to write there (one ERROR), and `health` said `...; is the
+    service running?` of a running service. It says the path must be a regular file (the service's own words)."""
+    from cli.healthcheck import verdict
+
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+
+    assert (
+        False,
+        f"unhealthy: cannot read the health file {device} ({device} is a character device, not a regular file); "
+        "NEON_CM_HEALTH_FILE must name a regular file, a symlink to one or a new file in an existing folder",
+    ) == verdict({"NEON_CM_HEALTH_FILE": str(device)})

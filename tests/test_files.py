@@ -140,6 +140,27 @@ def test_reading_a_named_pipe_or_a_device_is_refused_at_once(tmp_path: Path) -> 
     assert b"tok\n" == read_given(link)
 
 
+def test_reading_a_symlink_to_a_device_or_a_pipe_names_the_target_and_the_link(tmp_path: Path) -> None:
+    """`VAULT_CREDENTIALS_FILE=/run/x` a link to /dev/zero: the refusal says what the link leads to, as writing does
+    (it said `/run/x is a character device`, which the operator's `ls -l` of a link contradicts)."""
+    zero = tmp_path / "zero"
+    os.mknod(zero, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refusals = []
+    for target in (zero, fifo):
+        link = tmp_path / f"link-to-{target.name}"
+        link.symlink_to(target)
+        with pytest.raises(NotARegularFile) as refused:
+            read_given(link)
+        refusals.append(str(refused.value))
+
+    assert [
+        f"{zero} (the target of {tmp_path / 'link-to-zero'}) is a character device, not a regular file",
+        f"{fifo} (the target of {tmp_path / 'link-to-fifo'}) is a named pipe nobody writes to, not a regular file",
+    ] == refusals
+
+
 def test_os_errors_are_said_in_words_not_class_names() -> None:
     """An error made without an errno still reads as the system's words."""
 

@@ -58,14 +58,15 @@ def test_grace_after_start() -> None:
 
 
 def test_shortfalls_make_it_degraded_not_unhealthy_and_each_names_its_cause() -> None:
-    """Refused keys, a metrics port not served and a missing base definition each make the verdict `degraded`
-    (it passes the health check: a new task would do no better), with words that say what to do; the health file
-    carries them, the key set and the refusing Vaults to `health` and `vault status`."""
+    """Refused keys, keys given that cannot be used, a metrics port not served and a missing base definition each
+    make the verdict `degraded` (it passes the health check: a new task would do no better), with words that say
+    what to do; the health file carries them, the key set and the refusing Vaults to `health` and `vault status`."""
     shortfalls = Shortfalls(
         "1a2b3c4d",
         ("manager-2",),
         "/metrics and /health are not served: port 9102 is taken (Address already in use)",
         "neon/cluster/definition.deflate",
+        "VAULT_CREDENTIALS_FILE=/run/secrets/keys holds base64 (the form VAULT_CREDENTIALS takes)",
     )
     health = assess(now=10, started=0, last_listing=5, poll_seconds=30, dead_actors=[], shortfalls=shortfalls)
     document = to_document(health, at=10.0, shortfalls=shortfalls)
@@ -75,6 +76,8 @@ def test_shortfalls_make_it_degraded_not_unhealthy_and_each_names_its_cause() ->
     assert [
         "the unseal keys (key set 1a2b3c4d) were refused by the Vault on manager-2 (rotated, or another cluster's): "
         "put its current keys in the credentials secret",
+        "auto-unseal is off: the unseal keys given cannot be used (VAULT_CREDENTIALS_FILE=/run/secrets/keys holds "
+        "base64 (the form VAULT_CREDENTIALS takes)); put usable credentials in the secret",
         "/metrics and /health are not served: port 9102 is taken (Address already in use)",
         "no base definition at neon/cluster/definition.deflate, so no definition is published: publish cluster "
         "setup's with `neon-cluster-manager definition put FILE`",

@@ -312,6 +312,35 @@ def test_the_swarms_definition_on_the_base_and_every_vault_unsealed_converge() -
     assert [] == j.converges(still_sealed, j.Bounds(3.0, 3.0, 4.5, 5.0, unsealable=False), end=28.0)
 
 
+def test_every_running_instance_stands_ready_at_the_end() -> None:
+    """Converges: at the end one running instance holds the lock and every running one holds a session of its own
+    (a standby whose check is gone for good, its pass read as an outage, is no standby: issue 26's surviving mutant)."""
+    ready = History([j.StandingReady(45.0, ("i1", "i2"), ("i1", "i2"), "i1")])
+    no_session = History([j.StandingReady(45.0, ("i1", "i2"), ("i1",), "i1")])
+    held_by_none = History([j.StandingReady(45.0, ("i1", "i2"), ("i1", "i2"), None)])
+
+    assert [] == j.converges(ready, BOUNDS, end=45.0)
+    assert "i2 holds no Consul session" in j.converges(no_session, BOUNDS, end=45.0)[0].text
+    assert "no running instance holds the lock" in j.converges(held_by_none, BOUNDS, end=45.0)[0].text
+
+
+def test_a_free_lock_is_taken_within_the_bound_once_nothing_stands_in_the_way() -> None:
+    """A free lock is taken: counted from the later of its loss and the last moment Consul was troubled, an instance
+    paused or started again (Consul's default lock-delay of 15 s after an invalidation breaks it)."""
+    bounds = j.Bounds(3.0, 3.0, 4.5, 5.0, takeover=7.0)
+    lost = [*leader(until=2.0), j.LockLost(3.0, "i1", "s1", "its session was destroyed")]
+    taken = History([*lost, j.LockAcquired(9.5, "i2", "s2")])
+    lock_delay = History([*lost, j.LockAcquired(18.0, "i2", "s2")])
+    troubled = History([*lost, j.ConsulTroubled(6.0), j.LockAcquired(12.5, "i2", "s2")])
+    paused = History([*lost, j.Paused(4.0, "i2", 8.0), j.LockAcquired(14.5, "i2", "s2")])
+
+    assert [] == j.judge(taken, bounds, invariants=(j.TAKEN_OVER,))
+    findings = j.judge(lock_delay, bounds, invariants=(j.TAKEN_OVER,))
+    assert [j.TAKEN_OVER] == names(findings) and "free since 3.000" in findings[0].text
+    assert [] == j.judge(troubled, bounds, invariants=(j.TAKEN_OVER,))
+    assert [] == j.judge(paused, bounds, invariants=(j.TAKEN_OVER,))
+
+
 # ------------------------------------------------------------------------------------------ said once, follows
 
 

@@ -145,8 +145,8 @@ def test_an_election_is_said_as_what_it_is() -> None:
     lease, effects = lease.decide(election, 101.2)
 
     assert [
-        "Consul is up but has no leader (an election) for the instance lock (ConsulException: 500 No cluster leader);"
-        " retrying"
+        "Consul is up but its servers did not answer (an election, or the server the agent asked went away) for the"
+        " instance lock (ConsulException: 500 No cluster leader); retrying"
     ] == lines(effects, Level.ERROR)
 
 

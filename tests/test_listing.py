@@ -6,7 +6,7 @@ import itertools
 import math
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from messages.docker import DockerGarbage, DockerUnreachable, ListNodes, NodesListed, NotAManager
@@ -71,10 +71,12 @@ def polling(interval: float = 1e9) -> SwarmListing:
 
 
 def bursts(times: list[float]) -> list[list[float]]:
-    """The events split where one is at least QUIET_SECONDS after the one before."""
+    """The events split where one is at least QUIET_SECONDS after the one before (to the clock's precision: an event
+    at the very instant the quiet timer falls due comes after that timer, as the Shell runs due timers first; in
+    floats 0.563 - 0.413 < 0.15 while 0.413 + 0.15 == 0.563, hypothesis found)."""
     groups: list[list[float]] = []
     for now in sorted(times):
-        if groups and now - groups[-1][-1] < QUIET_SECONDS:
+        if groups and now - groups[-1][-1] < QUIET_SECONDS - 1e-9:
             groups[-1].append(now)
         else:
             groups.append([now])
@@ -254,6 +256,7 @@ def test_every_event_is_listed_within_the_longest_burst(times: list[float]) -> N
 
 
 @given(timings)
+@example([0.563, 0.375, 0.413])  # an event at the instant the quiet timer falls due (the oracle's float boundary)
 def test_a_burst_shorter_than_the_longest_costs_at_most_two_listings(times: list[float]) -> None:
     """Events each closer than QUIET_SECONDS to the one before, spanning less than LONGEST_BURST_SECONDS: at most
     two listings from its first event until the next burst (one for an event alone), and never more than two

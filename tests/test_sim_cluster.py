@@ -133,7 +133,7 @@ def test_the_holder_whose_own_docker_hangs_hands_the_lock_to_a_standby_that_can_
         world.docker.label(world.sim.now(), 3, "io.neon.compute.cores", "16")
 
     plan(world, (3.0, (own_docker, "the holder's own Docker hangs"), "own_docker"), (8.0, (label, "a label"), "label"))
-    world.end = 50.0
+    world.until = 50.0
     result = world.run()
 
     assert result.ok, result.report()

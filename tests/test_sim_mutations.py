@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from sim.__main__ import run_mutant
-from sim.mutations import BY_NAME, MUTANTS, NOT_RUN, Replace, Rewrite, resolve
+from sim.mutations import BY_NAME, CLUSTER, MUTANTS, NOT_RUN, Replace, Rewrite, resolve
 
 #: Seeds a member may take before the sweep counts it as not caught (most are caught in a few).
 CAP = 300
@@ -90,3 +90,35 @@ def test_members_not_run_by_the_sim_are_never_counted_as_caught() -> None:
 
     assert not_run
     assert all("| no: not run |" in mutation_row(mutant, None, 0, 0.0) for mutant in not_run)
+
+
+# ---------------------------------------------------------------------------- the world of the real service
+
+#: (member, the seed of sim/cluster.py's world that catches it): sim/mutations.py's CLUSTER.
+CLUSTER_CAUGHT = sorted((name, seed) for name, seed in CLUSTER.items() if isinstance(seed, int))
+
+
+def test_every_member_has_a_seed_of_the_real_services_world_or_a_reason() -> None:
+    assert set(CLUSTER) == set(BY_NAME)
+    assert all(bool(BY_NAME[name].cluster_unseen) == isinstance(why, str) for name, why in CLUSTER.items())
+
+
+@pytest.mark.parametrize("seed", sorted({seed for _, seed in CLUSTER_CAUGHT}))
+def test_a_seed_that_catches_a_member_keeps_every_invariant_without_it(seed: int) -> None:
+    from sim import cluster
+
+    result = cluster.run_seed(seed)
+
+    assert result.ok, result.report()
+
+
+@pytest.mark.parametrize(("name", "seed"), CLUSTER_CAUGHT)
+def test_the_real_services_world_catches_the_member_at_its_seed(name: str, seed: int) -> None:
+    """The member applied to the code that ships, the seed breaks an invariant (the seed keeps them all without it,
+    above). A change to what seeds draw moves the seed: find it again with `python -m sim --mutant NAME --seeds N`."""
+    from sim import cluster
+
+    with BY_NAME[name].applied():
+        result = cluster.run_seed(seed)
+
+    assert not result.ok, f"{name} is not caught at seed {seed} any more"

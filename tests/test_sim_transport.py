@@ -592,3 +592,21 @@ def test_an_installed_transport_factory_carries_every_gateway_built_without_one(
     assert [("consul", "http://sim-consul:8500"), ("vault", "http://manager-2:8200")] == asked[:2]
     assert ("docker", "tcp://sim-docker:2375") == asked[2]
     assert DockerGateway("tcp://sim-docker:2375").sockets.__name__ == "real_socket"
+
+
+def test_a_session_given_a_transport_reads_nothing_from_the_environment(clock: SyncClock) -> None:
+    """gateways/transport.mount: a session whose requests go to a simulated server does not merge the process's proxy,
+    CA bundle and .netrc settings into each request (the test runner's, not the simulated container's); a session on
+    the real network (nothing mounted, as in production) is left as requests makes it."""
+    import requests
+
+    from gateways import transport
+
+    simulated, real = requests.Session(), requests.Session()
+    transport.mount(
+        simulated, "vault", "http://manager-2:8200", SimAdapter(link(SimVault("manager-2", SHARES, 2, 0.0), clock))
+    )
+    transport.mount(real, "vault", "http://manager-2:8200")
+
+    assert simulated.trust_env is False and isinstance(simulated.get_adapter("http://manager-2:8200/v1"), SimAdapter)
+    assert real.trust_env is True and not isinstance(real.get_adapter("http://manager-2:8200/v1"), SimAdapter)

@@ -151,7 +151,16 @@ class Deployment:
             of_image = [task for task in tasks if task["Spec"]["ContainerSpec"]["Image"].startswith(image)]
             return tasks if len(tasks) == len(of_image) == count else None
 
-        return wait_until(ready, timeout, f"{count} running task(s) of {image or 'the service'}", interval=DOCKER_PACE)
+        what = f"{count} running task(s) of {image or 'the service'}"
+        return wait_until(ready, timeout, what, self.story, interval=DOCKER_PACE)
+
+    def story(self) -> str:
+        """What an operator reads when an update goes wrong: each task's state and error, then each task's last
+        log lines."""
+        columns = "{{.ID}} {{.Image}} {{.Node}} {{.CurrentState}} {{.Error}}"
+        tasks = self.docker("service", "ps", "--no-trunc", "--format", columns, SERVICE)
+        logs = [f"{task}: {line}" for task, lines in self.logs().items() for line in lines[-15:]]
+        return "\n".join(["docker service ps:", tasks, "docker service logs (the last 15 lines of each task):", *logs])
 
     def remove(self) -> None:
         """`docker service rm`, then wait until no container of it is left on any manager."""
@@ -350,13 +359,20 @@ def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
 
         wait_until(one_active_one_standby, 30, "one task active and one standing by", interval=DOCKER_PACE)
 
-        update = threading.Thread(
-            target=deployment.docker, args=("service", "update", "--image", second, SERVICE), daemon=True
-        )
+        failed: list[str] = []
+
+        def update_image() -> None:
+            try:
+                deployment.docker("service", "update", "--image", second, SERVICE)
+            except stack.StackError as error:
+                failed.append(str(error))
+
+        update = threading.Thread(target=update_image, daemon=True)
         update.start()
         labels("worker-2", "io.neon.compute.cores", "4")
         stack.vault_restart(2)
         update.join(timeout=180)
+        assert [] == failed, deployment.story()
         tasks = deployment.wait_running(2, image=second)
         wait_until(
             lambda: read_definition(kv)[0]["Nodes"]["worker-2"]["Labels"].get("ComputeCores") == 4 or None,

@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import stat
+import subprocess
 import threading
 import time
 import urllib.request
@@ -176,9 +177,16 @@ def test_definition_put_accepts_a_bom(kv: consul.Consul, cli: Cli, tmp_path: Pat
     ],
 )
 def test_credentials_file_says_what_it_found(
-    vault: dict[str, Any], start_service: Callable[..., Service], tmp_path: Path, content: bytes | None, says: str
+    vault: dict[str, Any],
+    start_service: Callable[..., Service],
+    service_env: dict[str, str],
+    tmp_path: Path,
+    content: bytes | None,
+    says: str,
 ) -> None:
-    """An empty secret file, or one holding the base64 form: one ERROR saying which and what is expected."""
+    """An empty secret file, or one holding the base64 form: one ERROR saying which and what is expected, and
+    `health` says `degraded` with it (it passes: a new task would read the same secret) for as long as it runs, so
+    a rotation to an unusable secret does not look healthy."""
     document = json.dumps({"UnsealKeys": vault["keys_base64"], "KeyThreshold": vault["threshold"]}).encode()
     secret = tmp_path / "vault-credentials"
     secret.write_bytes(content if content is not None else base64.b64encode(document))
@@ -187,6 +195,15 @@ def test_credentials_file_says_what_it_found(
 
     service.wait_for(rf"\[ERROR\] \[module:main\] auto-unseal disabled: VAULT_CREDENTIALS_FILE {secret} {says}")
     service.wait_for(r"Vault on manager-1 .* is unsealed")
+    health_file = Path(service_env["NEON_CM_HEALTH_FILE"])
+
+    def said() -> subprocess.CompletedProcess[str] | None:
+        result = health_command(health_file)
+        return result if result.stdout else None  # nothing until the first health file is written
+
+    verdict = wait_until(said, 15, "a health verdict")
+    assert 0 == verdict.returncode
+    assert re.match(rf"degraded: auto-unseal is off: the unseal keys given cannot be used \(.*{says}", verdict.stdout)
 
 
 def test_credentials_file_with_a_bom_unseals(
