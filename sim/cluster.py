@@ -831,6 +831,7 @@ SOMETIMES = (
     "vault share received",
     "vault reset received",
     "sealed Vault reported",
+    "rolling update (SIGTERM of the active)",
 )
 
 

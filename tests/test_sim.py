@@ -26,7 +26,7 @@ from sim.world import Result, World
 
 #: Seeds the CI run sweeps in the world of the real service (python -m sim --seeds N runs the same ones): each costs
 #: about 1 s of CPU, and runs twice.
-CI_SEEDS = 60
+CI_SEEDS = 90
 
 
 def holder(world: World) -> Instance:
