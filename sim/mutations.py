@@ -550,7 +550,7 @@ CLUSTER: dict[str, int | str] = {
     "session-death": 2,
     "d3-index-0-loop": 51,
     "d4-recursion-error": 6,
-    "d7-share-in-refusal": 1,
+    "d7-share-in-refusal": 54,
     "consul-unknown-check": 22,
     "lock-delay-dropped": 55,
     "reporting-role": 57,
