@@ -14,7 +14,7 @@ from typing import Any
 from .binaries import find_bao, find_consul, find_docker_cli, find_dockerd
 from .consul import consul_launch, consul_leader, consul_port, consul_wait
 from .openbao import seal_status, up_vault, vault_health_ok, vault_node_launch
-from .processes import mounts_under, pid_alive, procs_under, progress, stop_pids, umount_under
+from .processes import mounts_under, pid_alive, procs_under, progress, runs_under, stop_pids, umount_under
 from .state import StackError, flocked, load, nodes, slot, stack_file, state_dir, write_state
 from .swarm import docker_node_launch, swarm_all_ready, up_swarm
 
@@ -31,13 +31,13 @@ def _healthy(st: dict[str, Any]) -> tuple[bool, str]:
         if not consul_leader(c["http_addr"]):
             return False, "consul has no leader"
         for n in st["nodes"]:
-            if not pid_alive(n.get("pid")):
+            if not runs_under(n.get("pid"), st["state_dir"]):
                 return False, f"dockerd of {n['hostname']} is not running"
         m1 = st["nodes"][0]
         if not swarm_all_ready(m1, [n["hostname"] for n in st["nodes"]]):
             return False, "swarm does not show all nodes ready"
         for v in st["vault"]["nodes"]:
-            if not pid_alive(v.get("pid")):
+            if not runs_under(v.get("pid"), st["state_dir"]):
                 return False, f"vault {v['url']} is not running"
             if seal_status(v["url"])["sealed"]:
                 return False, f"vault {v['url']} is sealed"
@@ -56,8 +56,9 @@ def _stop_all(sd: str) -> None:
         st = None
     pids: list[int] = []
     if st:
-        pids += [n.get("pid") for n in st.get("nodes", []) if n.get("pid")]
-        pids += [v.get("pid") for v in st.get("vault", {}).get("nodes", []) if v.get("pid")]
+        # A recorded dockerd's or OpenBao's pid counts only while it still names this state dir (pids are reused).
+        pids += [n.get("pid") for n in st.get("nodes", []) if runs_under(n.get("pid"), sd)]
+        pids += [v.get("pid") for v in st.get("vault", {}).get("nodes", []) if runs_under(v.get("pid"), sd)]
         if st.get("consul", {}).get("pid"):
             pids.append(st["consul"]["pid"])
     # Also catch daemons whose pid was not (yet) recorded: everything whose command line names the state dir

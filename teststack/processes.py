@@ -63,6 +63,20 @@ def pid_alive(pid: int | None) -> bool:
     return state not in ("Z", "X")
 
 
+def runs_under(pid: int | None, sd: str) -> bool:
+    """True if `pid` is a running process whose command line names the folder `sd` (a daemon this tool started
+    there). A recorded pid alone is no proof: once its daemon died, the number can belong to another slot's daemon,
+    which stopping this slot would then kill (one run lost slot 3's manager-1 dockerd to slot 2's restart)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            args = fh.read()
+    except OSError:
+        return False
+    return sd.rstrip("/").encode() + b"/" in args
+
+
 def wait_until(
     cond: Callable[[], T | None],
     timeout: float,

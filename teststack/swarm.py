@@ -10,7 +10,7 @@ from typing import Any
 
 from .binaries import SYS_PATH, find_docker_cli, find_dockerd
 from .http import docker_delete, docker_get
-from .processes import pid_alive, procs_under, scaled_timeout, spawn, stop_pids, umount_under, wait_until
+from .processes import pid_alive, procs_under, runs_under, scaled_timeout, spawn, stop_pids, umount_under, wait_until
 from .state import SWARM_PORT, StackError, load, state_dir, write_state
 
 
@@ -150,7 +150,7 @@ def docker_stop(name: str, path: str | None = None) -> None:
     sd = state_dir(path)
     st = load(sd)
     node = _node_entry(st, name)
-    pids: list[int] = [node["pid"]] if node.get("pid") else []
+    pids: list[int] = [node["pid"]] if runs_under(node.get("pid"), node_dir(sd, name)) else []
     stop_pids(pids, timeout=30)
     # The daemon's own containerd normally exits with it; clean up anything left under its dir.
     leftovers = procs_under(node_dir(sd, name))
@@ -171,7 +171,7 @@ def docker_start(name: str, path: str | None = None, timeout: float = 90.0) -> N
     sd = state_dir(path)
     st = load(sd)
     node = _node_entry(st, name)
-    if not (node.get("pid") and pid_alive(node["pid"])):  # already running: only wait for it
+    if not runs_under(node.get("pid"), node_dir(sd, name)):  # already running: only wait for it
         node["pid"] = docker_launch(sd, name)
         write_state(sd, st)
     _docker_wait_ping(node)
