@@ -1146,22 +1146,23 @@ def vault_cluster_restart(cluster: Cluster, rng: random.Random) -> Fault:
     return act, "the whole Vault cluster restarts"
 
 
-def vault_garbage(cluster: Cluster, rng: random.Random) -> Fault:
-    host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 14.0)
+def vault_misbehaves(cluster: Cluster, rng: random.Random, until: str, longest: float, words: str) -> Fault:
+    """One Vault (drawn) answers as `words` say for 1 to `longest` s: its simulated node's `until` attribute (the
+    end of that behaviour) set when the fault acts."""
+    host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, longest)
 
     def act() -> None:
-        cluster.vaults[host].garbage_until = cluster.sim.now() + cluster.lasting(seconds)
+        setattr(cluster.vaults[host], until, cluster.sim.now() + cluster.lasting(seconds))
 
-    return act, f"the Vault on {host} answers 503 null for {seconds:.2f} s"
+    return act, f"the Vault on {host} {words} for {seconds:.2f} s"
+
+
+def vault_garbage(cluster: Cluster, rng: random.Random) -> Fault:
+    return vault_misbehaves(cluster, rng, "garbage_until", 14.0, "answers 503 null")
 
 
 def vault_nested(cluster: Cluster, rng: random.Random) -> Fault:
-    host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 8.0)
-
-    def act() -> None:
-        cluster.vaults[host].nested_until = cluster.sim.now() + cluster.lasting(seconds)
-
-    return act, f"the Vault on {host} answers JSON nested 100,000 deep for {seconds:.2f} s"
+    return vault_misbehaves(cluster, rng, "nested_until", 8.0, "answers JSON nested 100,000 deep")
 
 
 def vault_echo(cluster: Cluster, rng: random.Random) -> Fault:
@@ -1176,12 +1177,7 @@ def vault_echo(cluster: Cluster, rng: random.Random) -> Fault:
 
 
 def vault_hang(cluster: Cluster, rng: random.Random) -> Fault:
-    host, seconds = rng.choice(sorted(cluster.vaults)), rng.uniform(1.0, 6.0)
-
-    def act() -> None:
-        cluster.vaults[host].hung_until = cluster.sim.now() + cluster.lasting(seconds)
-
-    return act, f"the Vault on {host} hangs for {seconds:.2f} s"
+    return vault_misbehaves(cluster, rng, "hung_until", 6.0, "hangs")
 
 
 def label(cluster: Cluster, rng: random.Random) -> Fault:
