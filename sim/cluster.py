@@ -60,9 +60,9 @@ from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
 from neon_cm.lease import Lease
 from neon_cm.listing import SwarmListing
 from neon_cm.monitoring import VaultMonitoring
-from neon_cm.publishing import Publishing
+from neon_cm.publishing import Publishing, WriteDefinition
 from neon_cm.supervision import Supervision
-from neon_cm.unsealing import Unsealing
+from neon_cm.unsealing import ResetProgress, SubmitShare, Unsealing
 from neon_cm_main import LOCK_REQUEST_TIMEOUT
 from sim import coverage, swarm
 from sim import judge as j
@@ -461,6 +461,18 @@ class Cluster:
             owner = self.sim.owner()
             self.add(j.LeaseTold(self.sim.now(), str(owner), message.session, message.valid_until))
 
+    def acted(self, after: Any, effects: tuple[Any, ...], now: float) -> None:
+        """A decision that acts under the lock, with the deadline its decider acted under (j.ActedUnderLease)."""
+        for effect in effects:
+            if isinstance(effect, WriteDefinition):
+                until = after.valid_until if after.leading else 0.0
+                self.add(j.ActedUnderLease(now, str(self.sim.owner()), "a definition write", until))
+            elif isinstance(effect, (SubmitShare, ResetProgress)):
+                what = "a share" if isinstance(effect, SubmitShare) else "a reset"
+                self.add(
+                    j.ActedUnderLease(now, str(self.sim.owner()), f"{what} for {effect.hostname}", effect.not_after)
+                )
+
     def read_logs(self) -> None:
         for service in self.services:
             entries = service.entries
@@ -657,7 +669,7 @@ class Cluster:
         saved_seconds = monitoring.UNSEAL_ANSWER_SECONDS
         previous = transport.install(self.transports)
         setattr(Leadership, "publish", publish)  # noqa: B010 -- observing, see the module's docstring
-        saved_decides = observe_decisions(self.coverage)
+        saved_decides = observe_decisions(self.coverage, self.acted)
         pykka_log = logging.getLogger("pykka")
         saved_level = pykka_log.level
         pykka_log.setLevel(logging.CRITICAL)  # as neon_cm_main.main: the supervisors log each crash once
@@ -802,9 +814,11 @@ DECIDERS: dict[type, str] = {
 }
 
 
-def observe_decisions(seen: Coverage) -> dict[type, Callable[..., Any]]:
-    """Wrap each decider's `decide` for a run so that every decision the real actors take is told to `seen` (passed
-    on unchanged); the originals, to put back."""
+def observe_decisions(
+    seen: Coverage, acted: Callable[[Any, tuple[Any, ...], float], None] | None = None
+) -> dict[type, Callable[..., Any]]:
+    """Wrap each decider's `decide` for a run so that every decision the real actors take is told to `seen` (and its
+    state after and effects to `acted`; passed on unchanged); the originals, to put back."""
     saved: dict[type, Callable[..., Any]] = {}
     for decider, actor in DECIDERS.items():
         original = saved[decider] = decider.decide  # type: ignore[attr-defined]
@@ -812,6 +826,8 @@ def observe_decisions(seen: Coverage) -> dict[type, Callable[..., Any]]:
         def decide(state: Any, event: Any, now: float, original: Any = original, actor: str = actor) -> Any:
             after, effects = original(state, event, now)
             seen.saw(actor, event, effects, after)
+            if acted is not None:
+                acted(after, tuple(effects), now)
             return after, effects
 
         setattr(decider, "decide", decide)  # noqa: B010 -- observing, as Leadership.publish

@@ -306,6 +306,18 @@ class ConsulTroubled:
     t: float
 
 
+@attrs.frozen
+class ActedUnderLease:
+    """A decision to act under the lock, as the deciding actor of `instance` took it at `t`: a definition write, an
+    unseal share or a reset (`what`), with the deadline of the lease it acted under as that decider saw it (the
+    publisher's `valid_until`, 0 when it did not lead; a share's or a reset's `not_after`)."""
+
+    t: float
+    instance: str
+    what: str
+    until: float
+
+
 Record = (
     Written
     | ShareReceived
@@ -338,6 +350,7 @@ Record = (
     | DefinitionStored
     | StandingReady
     | ConsulTroubled
+    | ActedUnderLease
 )
 
 
@@ -382,6 +395,7 @@ CONVERGES = "converges"
 SAID_ONCE = "said once"
 FOLLOWS_THE_SWARM = "follows the Swarm"
 TAKEN_OVER = "a free lock is taken"
+WITHIN_LEASE = "acts only within its lease"
 INVARIANTS = (
     NEVER_TWO_UNSEALERS,
     NEVER_A_STALE_WRITER,
@@ -392,6 +406,7 @@ INVARIANTS = (
     SAID_ONCE,
     FOLLOWS_THE_SWARM,
     TAKEN_OVER,
+    WITHIN_LEASE,
 )
 
 
@@ -608,6 +623,19 @@ class Judge:
             f"{record.session} holds no lock",
             findings,
         )
+
+    def on_acted(self, record: ActedUnderLease, findings: list[Finding]) -> None:
+        """Acts only within its lease: each decider that acts under the lock (the publisher's write, the Unsealer's
+        share or reset) decides to only while the lease it was told lasts. Consul's fence (the write's check of the
+        lock's session) and the gateway's `not_after` stand behind that promise; judging the deciders' own promise
+        keeps a backup from hiding a hole in the check in front of it."""
+        if record.t >= record.until:
+            self.found(
+                WITHIN_LEASE,
+                f"{record.instance} decided {record.what} at {record.t:.3f}; the lease it acted under ended at "
+                f"{record.until:.3f}",
+                findings,
+            )
 
     def on_written(self, record: Written, findings: list[Finding]) -> None:
         """Never a stale writer: every definition write Consul accepts comes from the lock holder of that moment."""
@@ -949,6 +977,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     SwarmChanged: Judge.on_swarm,
     BaseWritten: Judge.on_base,
     DefinitionStored: Judge.on_stored,
+    ActedUnderLease: Judge.on_acted,
 }
 
 

@@ -334,10 +334,21 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "d1-slow-pass",
-        "a pass (or lock read) answered after the deadline still extends the lease (neon_cm/lease.py before f002f6f)",
+        "a pass answered after the deadline still extends the lease, on the pass alone (neon_cm/lease.py before "
+        "f002f6f and 1daab1e: defect 1 as it shipped, when no read of the lock followed a pass)",
         f"{D26} 1",
         (
-            Rewrite("neon_cm.lease:Lease.passed", "if now >= self.valid_until:", "if False:"),
+            Rewrite(
+                "neon_cm.lease:Lease.passed",
+                "if now >= self.valid_until:",
+                "if False:",
+                also=(
+                    (
+                        'return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (ReadHolder(LEADER_KEY),)',
+                        "return self.confirmed(now)",
+                    ),
+                ),
+            ),
             Rewrite("neon_cm.lease:Lease.confirmed", "if now >= self.valid_until:", "if False:"),
         ),
         unseen=(
@@ -603,7 +614,7 @@ CLUSTER: dict[str, int | str] = {
         "equivalent in the code that ships: the Unsealer's node thread refuses a share past not_after, and the gateway "
         "writes none past it"
     ),
-    "valid-until-guard": "Consul's check-session fences every write of a lost lock (a backup)",
+    "valid-until-guard": 16,
     "deadline-timer": (
         "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
         "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
