@@ -80,7 +80,7 @@ from sim.vault import SimVault
 
 FAULTS_END = 12.0
 END = 45.0
-"""Longer than the old model's 28 s: the real clients' timeouts (10 s for Consul and Docker) are in it."""
+"""The real clients' timeouts (10 s for Consul and Docker) are in it."""
 STEP = 0.1
 """The driver's step: log entries and the servers' state are read (and judged) this often."""
 CHECK_EVERY = 0.5
@@ -94,7 +94,7 @@ timeouts, the standby's next step (0.5 s), its three calls (pass, renew or a new
 to the client's timeout) and 1.5 s to spare."""
 THRESHOLD, SHARES = 3, 5
 ALL_ROTATED = 0.05
-"""How often every share of the credentials is rotated away (as in sim/world.py)."""
+"""How often every share of the credentials is rotated away."""
 MANAGERS, WORKERS = 3, 2
 TEMPLATE = "http://{hostname}:8200"
 CONSUL_ADDR = "sim-consul:8500"
@@ -109,7 +109,7 @@ NO_CRASH = "no actor crashes"
 INVARIANTS = j.INVARIANTS
 INJECTED = "InjectedFault"
 #: How often a share of another cluster is among the credentials (at a random place), and, from a generator of its
-#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path), as in the old world.
+#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path).
 #: Issue 28: how often one instance's own Docker fails (hangs or refuses) from a moment in the first 6 s until the
 #: end (drawn from a generator of its own), and the bound's parts: the listing's timeout and the margin.
 OWN_DOCKER_FAILS = 0.15
@@ -356,10 +356,10 @@ class Cluster:
     # ------------------------------------------------------------------ set-up
 
     def bad_credentials(self, shares: tuple[str, ...]) -> None:
-        """As in the old world (sim/world.py), from a generator of its own so that the other draws stay as they were:
-        in 30 % of the seeds a share of another cluster (or one rotated away) among the operator's, at a random place
-        (the Unsealer tries other combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every
-        share rotated away (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
+        """From a generator of its own so that the other draws stay as they were: in 30 % of the seeds a share of
+        another cluster (or one rotated away) among the operator's, at a random place (the Unsealer tries other
+        combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every share rotated away
+        (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
         trouble = random.Random(f"{self.seed} credentials")
         credentials = list(self.credentials)
         if trouble.random() < 0.3:
@@ -844,7 +844,7 @@ def run_seed(seed: int, swarm_testing: bool = True, liveness: bool = False) -> R
 
 def liveness_bound(cluster: Cluster) -> float:
     """How long after FAULTS_END the service must have converged (liveness mode), as a chain of waits that can follow
-    one another (sim/world.py's, with the production figures this world runs):
+    one another (with the production figures this world runs):
 
     1. DOCKER_TIMEOUT (10 s): a call a hang held when the faults stopped is answered by its client's timeout (the
        longest: Consul's and Docker's 10 s). A kill's container restart (4 s at most) is within it.
