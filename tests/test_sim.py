@@ -6,6 +6,7 @@ simulator found in the new deciders."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from collections import Counter
@@ -101,6 +102,11 @@ def at(when: float, action: Callable[[], object], text: str) -> tuple[float, clu
     return when, (action, text), "scenario"
 
 
+def restart_vaults(world: cluster.Cluster) -> None:
+    for vault in world.vaults.values():
+        vault.restart(world.sim.now())
+
+
 def seal(world: cluster.Cluster, *hosts: str) -> None:
     for host in hosts or tuple(world.vaults):
         world.vaults[host].sealed, world.vaults[host].sealed_since = True, 0.0
@@ -177,12 +183,10 @@ def check_gone_on_new_consul() -> cluster.Cluster:
         check = actor_of(world, holder(world), "leadership").state.check_id  # type: ignore[attr-defined]
         world.consul.check_deregister(world.sim.now(), check, "a peer")
 
-    def restart_vaults() -> None:
-        for vault in world.vaults.values():
-            vault.restart(world.sim.now())
-
     plan(
-        world, at(5.4, deregister, "the holder's check deregistered"), at(5.45, restart_vaults, "every Vault restarts")
+        world,
+        at(5.4, deregister, "the holder's check deregistered"),
+        at(5.45, lambda: restart_vaults(world), "every Vault restarts"),
     )
     return world
 
@@ -362,11 +366,11 @@ def pause_after_a_holder_check() -> cluster.Cluster:
         service.pause(3.5)
         world.add(j.Paused(now, service.name, now + 3.5))
 
-    def restart_vaults() -> None:
-        for vault in world.vaults.values():
-            vault.restart(world.sim.now())
-
-    plan(world, at(5.6, pause, "the holder is paused for 3.5 s"), at(9.05, restart_vaults, "every Vault restarts"))
+    plan(
+        world,
+        at(5.6, pause, "the holder is paused for 3.5 s"),
+        at(9.05, lambda: restart_vaults(world), "every Vault restarts"),
+    )
     return world
 
 
@@ -407,14 +411,7 @@ def cluster_restart_mid_attempt() -> cluster.Cluster:
     given_credentials(world, world.shares[:3])
     seal(world, "manager-2")
 
-    def restart_all() -> None:
-        first, *others = world.vaults.values()
-        for vault in world.vaults.values():
-            vault.restart(world.sim.now())
-        for vault in others:
-            vault.joined_through = first
-        world.say(world.sim.now(), "FAULT", "the whole Vault cluster restarts")
-
+    restart_all = world.fault(*cluster.vault_cluster_restart(world, random.Random()), "vault_cluster_restart")
     on_share(world, lambda received: world.sim.schedule(received.time + 0.0005, restart_all))
     return world
 
