@@ -50,6 +50,7 @@ import attrs
 import actors.leadership
 from actors.base import LinkedActor
 from actors.leadership import Leadership
+from cli.healthcheck import verdict
 from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level, LogEntry
@@ -79,7 +80,7 @@ from sim.vault import SimVault
 
 FAULTS_END = 12.0
 END = 45.0
-"""Longer than the old model's 28 s: the real clients' timeouts (10 s for Consul and Docker) are in it."""
+"""The real clients' timeouts (10 s for Consul and Docker) are in it."""
 STEP = 0.1
 """The driver's step: log entries and the servers' state are read (and judged) this often."""
 CHECK_EVERY = 0.5
@@ -93,7 +94,7 @@ timeouts, the standby's next step (0.5 s), its three calls (pass, renew or a new
 to the client's timeout) and 1.5 s to spare."""
 THRESHOLD, SHARES = 3, 5
 ALL_ROTATED = 0.05
-"""How often every share of the credentials is rotated away (as in sim/world.py)."""
+"""How often every share of the credentials is rotated away."""
 MANAGERS, WORKERS = 3, 2
 TEMPLATE = "http://{hostname}:8200"
 CONSUL_ADDR = "sim-consul:8500"
@@ -108,7 +109,7 @@ NO_CRASH = "no actor crashes"
 INVARIANTS = j.INVARIANTS
 INJECTED = "InjectedFault"
 #: How often a share of another cluster is among the credentials (at a random place), and, from a generator of its
-#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path), as in the old world.
+#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path).
 #: Issue 28: how often one instance's own Docker fails (hangs or refuses) from a moment in the first 6 s until the
 #: end (drawn from a generator of its own), and the bound's parts: the listing's timeout and the margin.
 OWN_DOCKER_FAILS = 0.15
@@ -122,6 +123,12 @@ AFTER_LOOP = 30.0
 #: How often a seed has, besides its faults, a long crash loop (drawn from a generator of its own): long enough for
 #: a supervisor to give up (escalate, or the top supervisor leaving the actor stopped: health red).
 LONG_LOOP = 0.1
+#: Docker's HEALTHCHECK (Dockerfile; deploy/neon-cluster-manager.yml states it again): `neon-cluster-manager health`
+#: every HEALTH_INTERVAL from the container's start; a failure counts once a probe passed or the start period is over;
+#: HEALTH_RETRIES failures in a row and the container is unhealthy: Swarm replaces the task, which starts
+#: TASK_RESTART_DELAY later (the stack's restart_policy delay).
+HEALTH_INTERVAL, HEALTH_START_PERIOD, HEALTH_RETRIES = 30.0, 60.0, 3
+TASK_RESTART_DELAY = 5.0
 #: Liveness mode: how often convergence is looked at after FAULTS_END; converged this long counts as for good.
 LIVENESS_STEP = 0.5
 
@@ -253,11 +260,35 @@ class OwnDocker:
         return self.docker.next_change(now)
 
 
+@attrs.define
+class HealthCheck:
+    """Docker's health check of one start of a container: the probes made, the failing streak, whether one passed."""
+
+    started_at: float
+    probes: int = 0
+    streak: int = 0
+    passed: bool = False
+
+    @property
+    def next_at(self) -> float:
+        return self.started_at + (self.probes + 1) * HEALTH_INTERVAL
+
+
 class Cluster:
     """The servers, two or three real instances, the faults a seed chooses, and the judge."""
 
-    def __init__(self, seed: int, swarm_testing: bool = True, trace_lines: int = 200, liveness: bool = False) -> None:
+    def __init__(
+        self,
+        seed: int,
+        swarm_testing: bool = True,
+        trace_lines: int = 200,
+        liveness: bool = False,
+        scenario: Callable[[Cluster], None] | None = None,
+    ) -> None:
         self.seed = seed
+        self.scenario = scenario
+        """A test's own faults, scheduled in place of every fault the seed draws (its servers and credentials stay the
+        seed's): called once the base is published, before the instances start."""
         self.liveness = liveness
         """Faults stop at FAULTS_END (no crash loop past it, no own-Docker failure) and the service must converge
         within liveness_bound() and stay so; the time it took is in the result."""
@@ -271,9 +302,8 @@ class Cluster:
         self.docker = SimDocker(MANAGERS, WORKERS)
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
         self.credentials = tuple(rng.sample(shares, rng.choice((3, 3, 4, 5))))
-        self.bad_credentials(shares)
         self.shares = shares
-        self.bad_share = any(share not in shares for share in self.credentials)
+        self.bad_credentials(shares)
         self.vaults: dict[str, SimVault] = {}
         for number, node in enumerate(self.docker.nodes):
             host = node["Description"]["Hostname"]
@@ -320,27 +350,34 @@ class Cluster:
         self.backup_base: dict[str, Any] = {}
         """Consul's snapshot as cluster setup left it, before the instances started."""
         """Resets by another client waiting for the next share a Vault receives."""
+        self.health_checks: dict[str, HealthCheck] = {}
+        """Per instance: Docker's health check of its container's last start."""
 
     # ------------------------------------------------------------------ set-up
 
     def bad_credentials(self, shares: tuple[str, ...]) -> None:
-        """As in the old world (sim/world.py), from a generator of its own so that the other draws stay as they were:
-        in 30 % of the seeds a share of another cluster (or one rotated away) among the operator's, at a random place
-        (the Unsealer tries other combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every
-        share rotated away (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
+        """From a generator of its own so that the other draws stay as they were: in 30 % of the seeds a share of
+        another cluster (or one rotated away) among the operator's, at a random place (the Unsealer tries other
+        combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every share rotated away
+        (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
         trouble = random.Random(f"{self.seed} credentials")
         credentials = list(self.credentials)
         if trouble.random() < 0.3:
             credentials.insert(trouble.randrange(len(credentials) + 1), f"{trouble.getrandbits(128):032x}")
         if trouble.random() < ALL_ROTATED:
             credentials = [f"{trouble.getrandbits(128):032x}" for _ in credentials]
-        self.credentials = tuple(credentials)
-        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
-        bad_share = any(share not in shares for share in credentials)
+        self.use_credentials(tuple(credentials))
+
+    def use_credentials(self, credentials: tuple[str, ...]) -> None:
+        """The operator's shares (before the services are made: a scenario's must also go into their environments and
+        the judge's bounds) and what follows from them: unsealable, a bad share among them, the run's end."""
+        self.credentials = credentials
+        self.unsealable = sum(share in self.shares for share in credentials) >= THRESHOLD
+        self.bad_share = any(share not in self.shares for share in credentials)
         # Each combination Vault refuses costs a poll (4 s at the longest): with one bad share, up to threshold + 1 of
         # them, for the first node and again for the followers that join through it (a whole-cluster restart). A seed
-        # still sealed at END goes on until then (as in the old world).
-        self.end = END + (2 * (THRESHOLD + 1) * 4.0 if bad_share and self.unsealable else 0.0)
+        # still sealed at END goes on until then.
+        self.end = END + (2 * (THRESHOLD + 1) * 4.0 if self.bad_share and self.unsealable else 0.0)
 
     def env(self) -> dict[str, str]:
         document = {"UnsealKeys": list(self.credentials), "KeyThreshold": THRESHOLD}
@@ -535,8 +572,9 @@ class Cluster:
             self.add(j.ConsulTroubled(now))
 
     def run_to(self, end: float) -> list[j.Finding]:
-        """Run (judging as it goes) until `end`; what `converges` finds then."""
-        while self.sim.now() < end - 1e-9:
+        """Run (judging as it goes) until `end`, or `until` if the run grew longer as it went (a long crash loop, a
+        container Docker's health check found unhealthy); what `converges` finds then."""
+        while self.sim.now() < max(end, self.until) - 1e-9:
             self.sim.run_until(round(self.sim.now() + STEP, 6))
             self.step()
         self.add(self.standing())
@@ -565,13 +603,51 @@ class Cluster:
             raise Violation(findings[0].invariant, findings[0].text)
 
     def step(self) -> None:
-        """After each STEP of the runtime: what the services logged and the servers hold, judged."""
+        """After each STEP of the runtime: Docker's health checks due; what the services logged and the servers hold,
+        judged."""
+        self.docker_health_checks()
         self.read_logs()
         self.look_at_servers()
         self.judge_pending()
         now = self.sim.now()
         if round(now / CHECK_EVERY, 6).is_integer():
             self.verdict(self.judge.look(now))
+
+    def docker_health_checks(self) -> None:
+        """Docker's HEALTHCHECK in each running container: the real `neon-cluster-manager health` (cli/healthcheck.py's
+        verdict on the health file the instance writes, by the virtual wall clock) every HEALTH_INTERVAL from the
+        container's start (at the driver's first step from then); HEALTH_RETRIES failures that count in a row and the
+        container is killed and started again TASK_RESTART_DELAY later. No draw, no runtime event, no line until a
+        failure counts: a seed where none does takes the same steps (and trace hash) as without the health check."""
+        now = self.sim.now()
+        for service in self.services:
+            if service.started_at is None or not service.running or service.name in self.restarting:
+                continue
+            check = self.health_checks.get(service.name)
+            if check is None or check.started_at != service.started_at:
+                check = self.health_checks[service.name] = HealthCheck(service.started_at)
+            due = check.next_at
+            if now < due - 1e-9:
+                continue
+            check.probes += 1
+            passes, line = verdict(service.env, self.sim.wall)
+            if passes:
+                check.passed, check.streak = True, 0
+                continue
+            if not (check.passed or due - check.started_at >= HEALTH_START_PERIOD):
+                continue  # the start period's failures do not count (nor are they said: the trace stays as it was)
+            check.streak += 1
+            self.say(
+                now, "docker", f"{service.name}'s health check: {line} ({check.streak} of {HEALTH_RETRIES} in a row)"
+            )
+            # The run lasts until the container would be replaced and has had time to recover.
+            left = HEALTH_RETRIES - check.streak
+            self.until = max(self.until, now + left * HEALTH_INTERVAL + TASK_RESTART_DELAY + AFTER_LOOP)
+            if check.streak >= HEALTH_RETRIES:
+                self.say(now, "docker", f"{service.name} is unhealthy: its task is replaced")
+                self.reached.add("docker: unhealthy container replaced")
+                self.kill(service)
+                self.restart_later(service, TASK_RESTART_DELAY)
 
     # ------------------------------------------------------------------ faults
 
@@ -684,11 +760,14 @@ class Cluster:
                 self.add(j.RoleChanged(0.0, host, manager=True))
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
-            self.schedule_faults()
-            rolling_update(self)
-            if not self.liveness:
-                self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
-                self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
+            if self.scenario is not None:
+                self.scenario(self)
+            else:
+                self.schedule_faults()
+                rolling_update(self)
+                if not self.liveness:
+                    self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
+                    self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
@@ -777,7 +856,7 @@ def run_seed(seed: int, swarm_testing: bool = True, liveness: bool = False) -> R
 
 def liveness_bound(cluster: Cluster) -> float:
     """How long after FAULTS_END the service must have converged (liveness mode), as a chain of waits that can follow
-    one another (sim/world.py's, with the production figures this world runs):
+    one another (with the production figures this world runs):
 
     1. DOCKER_TIMEOUT (10 s): a call a hang held when the faults stopped is answered by its client's timeout (the
        longest: Consul's and Docker's 10 s). A kill's container restart (4 s at most) is within it.
@@ -848,6 +927,7 @@ SOMETIMES = (
     "vault reset received",
     "sealed Vault reported",
     "rolling update (SIGTERM of the active)",
+    "docker: unhealthy container replaced",
 )
 
 

@@ -1,7 +1,7 @@
 """One judge for simulated and real runs: a History of what the servers received and accepted and what the instances
 said, and the invariants as functions of it.
 
-Pure: no I/O, no clock, no threads. The simulator (sim/world.py) records a History as it runs and feeds each record
+Pure: no I/O, no clock, no threads. The simulator (sim/cluster.py) records a History as it runs and feeds each record
 to a `Judge` as it is recorded (and lets it look at the clock every `Bounds.every` seconds); a real-stack test
 (tests/integration/test_judge.py) records one from OpenBao's audit log, the services' log lines and Consul, and
 judges it with `judge(history, bounds)`, which runs the same `Judge` over the whole History.
