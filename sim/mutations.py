@@ -586,19 +586,9 @@ CLUSTER: dict[str, int | str] = {
         "started in the few ms before the Unsealer handles LostLeadership, and still on its way when a standby takes "
         "the released lock, differs from the fix"
     ),
-    "d5-stopped-monitor-publishes": (
-        "what a retired monitor publishes late reaches Metrics and the Unsealer, and no invariant reads the instances' "
-        "metrics (a series of a node that is no manager); its probe must also outlast the 3 s stop budget at a "
-        "demotion"
-    ),
-    "d6-one-hostname": (
-        "the simulated Swarm never has two managers with one hostname, and its Vault URL template is {hostname} (two "
-        "Vaults behind one hostname need {addr}); the world's Vaults are keyed by hostname"
-    ),
-    "d8-unchecked-hostname": (
-        "the simulated hostnames are all host names (a node renamed `evil.example:8200/#` and a server catching what "
-        "goes there are faults to add)"
-    ),
+    "d5-stopped-monitor-publishes": 15,
+    "d6-one-hostname": 1,
+    "d8-unchecked-hostname": 23,
     "per-share-lease-check": (
         "equivalent in the code that ships: the Unsealer's node thread refuses a share past not_after, and the gateway "
         "writes none past it"
@@ -613,10 +603,7 @@ CLUSTER: dict[str, int | str] = {
         "the margin is what keeps such a share before the check can expire"
     ),
     "intensity-bound": "needs actor crash loops (branch h-s1) and an invariant that a crash loop ends in health",
-    "nonce-check": (
-        "needs another client's reset and share between two of the Unsealer's shares, which go out milliseconds "
-        "apart; the world's other-client faults are single moments"
-    ),
+    "nonce-check": 24,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, cluster_unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
