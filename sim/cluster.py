@@ -370,8 +370,9 @@ class Cluster:
         self.retired: dict[tuple[str, str], float] = {}
         """Per (instance, monitored name): when its fleet said it no longer monitors that Vault."""
         self.slow_demotion(random.Random(f"{seed} late probe"))
-        self.cut_armed: list[tuple[SimVault, float]] = []
-        """A slow Vault and how long the instance that gives it a share next is cut off Consul."""
+        self.cut_armed: list[tuple[SimVault, float, tuple[float, float, float]]] = []
+        """A Vault, how long the instance that gives it a share next is cut off Consul, and how slow the Vault is from
+        that share on (its answer, a connection, a request coming in)."""
         if not liveness:
             self.cut_holder(random.Random(f"{seed} holder partition"))
 
@@ -473,13 +474,14 @@ class Cluster:
         self.sim.schedule(when, act)
 
     def cut_holder(self, rng: random.Random) -> None:
-        """In CUT_HOLDER of the seeds, at a moment of the first 5 s: a manager's Vault restarts and is slow for 10 s: a
-        connection takes 1 to 1.9 s more (the Vault client's connect timeout: 2 s), a request 0.3 to 0.9 s more to come
-        in (less than the lease's 1 s margin), an answer 1.5 to 2 s more (within the 3 s read timeout with it), so an
-        unseal attempt on it lasts seconds; the instance that gives it a share then (the active one) is cut off Consul
-        for 5 to 7 s (a partition: every link of its to Consul times out). Its lease ends at its deadline, its check
-        expires and a standby takes the lock while its attempt is under way: no share of it may arrive past its
-        deadline + the margin, or after the standby took the lock."""
+        """In CUT_HOLDER of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given it is slow for 8 s (that share's answer too): a connection takes 1 to 1.9 s more (the Vault
+        client's connect timeout: 2 s), a request 0.3 to 0.9 s more to come in (less than the lease's 1 s margin), an
+        answer 1.5 to 2 s more (within the 3 s read timeout with it), so the rest of the attempt lasts seconds; the
+        instance that gave the share (the active one) is cut off Consul for 5 to 7 s (a partition: every link of its
+        to Consul times out). Its lease ends at its deadline, its check expires and a standby takes the lock while its
+        attempt is under way: no share of it may arrive past its deadline + the margin, or after the standby took the
+        lock."""
         if rng.random() >= CUT_HOLDER:
             return
         when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
@@ -495,9 +497,8 @@ class Cluster:
                 self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no slow attempt")
                 return
             vault.restart(now)
-            vault.slow_until, vault.slow_by, vault.connect_by, vault.receive_by = now + 10.0, slow, connect, receive
-            self.cut_armed.append((vault, cut))
-            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts and is slow for 10 s")
+            self.cut_armed.append((vault, cut, (slow, connect, receive)))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
 
         self.faults.append(
             f"{when:7.3f} a manager's Vault takes {connect:.2f} s to connect, {receive:.2f} s to take a request in and "
@@ -588,8 +589,9 @@ class Cluster:
             kind = j.ShareReceived if received.note == "share" else j.ResetReceived
             self.add(kind(now, host, received.sender))
             vault = self.vaults.get(host)
-            if received.note == "share" and self.cut_armed and self.cut_armed[0][0] is vault:
-                seconds = self.cut_armed.pop()[1]
+            if received.note == "share" and self.cut_armed and self.cut_armed[0][0] is vault and vault is not None:
+                _, seconds, (vault.slow_by, vault.connect_by, vault.receive_by) = self.cut_armed.pop()
+                vault.slow_until = now + 8.0  # this share's answer is slow already
                 self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come

@@ -567,20 +567,14 @@ CLUSTER: dict[str, int | str] = {
         "actor-level crashes exist in this world now (a Leadership can crash alone), but no seed catching this member "
         "has been searched for yet"
     ),
-    "old-5": (
-        "needs the lock lost while an unseal attempt is under way (shares go out milliseconds apart; an attempt lasts "
-        "longer only while a raft follower finishes, which reads and sends no share, or behind a slow answer)"
-    ),
+    "old-5": 71,
     "d1-slow-pass": (
         "equivalent since the session-death fix: a pass extends the lease only once a read of the lock after it finds "
         "this session holding it, and the lease runs to the pass's start + 2 s while the check lives 3 s past the "
         "pass's arrival, so a late answer extends a lease only while the lock is held (it was defect 1 together with "
         "the session-death gap)"
     ),
-    "d2-share-after-deadline": (
-        "needs the sender to lose the lock while a share's connect is under way (a pause or the lease ending "
-        "mid-handshake); the tails make 1-3 % of the connects slow, and shares are few"
-    ),
+    "d2-share-after-deadline": 86,
     "d2-stop-without-waiting": (
         "not caught in the 10 seeds below 120 with a rolling update (SIGTERM of the active): only a share or reset "
         "started in the few ms before the Unsealer handles LostLeadership, and still on its way when a standby takes "
@@ -598,10 +592,7 @@ CLUSTER: dict[str, int | str] = {
         "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
         "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
     ),
-    "lease-margin": (
-        "needs a share in flight (a slow connect or answer) when the lease runs out without a pass reaching Consul: "
-        "the margin is what keeps such a share before the check can expire"
-    ),
+    "lease-margin": 88,
     "intensity-bound": "needs actor crash loops (branch h-s1) and an invariant that a crash loop ends in health",
     "nonce-check": 24,
 }
