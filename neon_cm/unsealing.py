@@ -501,6 +501,15 @@ class Unsealing:
         given = len(attempt.given) + 1
         said = f"Vault rejected unseal key {given} of {len(attempt.subset)}: {answer.message}"
         if attempt.progress + 1 >= attempt.threshold:
+            if attempt.progress > len(attempt.given):
+                # Vault counted shares that are not ours: another client reset our attempt and gave its own (the nonce
+                # changed). The refusal may be its share's, not our combination's: try the same one again.
+                return self.finish(
+                    hostname,
+                    False,
+                    f"{said}; another client's unseal key was in that attempt: trying again at the next poll",
+                    Level.WARN,
+                )
             # Refused once the threshold was reached: the combination as a whole (OpenBao 2.7: 400 "unable to
             # retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication
             # failed"); the next attempt tries another, unless none is left.

@@ -50,6 +50,7 @@ import attrs
 import actors.leadership
 from actors.base import LinkedActor
 from actors.leadership import Leadership
+from actors.metrics import Metrics
 from cli.healthcheck import verdict
 from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
@@ -97,10 +98,33 @@ ALL_ROTATED = 0.05
 """How often every share of the credentials is rotated away."""
 MANAGERS, WORKERS = 3, 2
 TEMPLATE = "http://{hostname}:8200"
+#: How often (from a generator of its own: the other draws stay as they were) two managers share one hostname (the
+#: Vault URL template then names each by its manager address: issue 26's defect 6), and how often a manager's hostname
+#: is hostile, a URL's host and more (`evil.example:8200/#`: defect 8), with a server at that host catching what comes.
+ONE_HOSTNAME = 0.1
+HOSTILE_HOSTNAME = 0.1
+ADDR_TEMPLATE = "http://{addr}:8200"
+HOSTILE = "evil.example:8200/#"
+OTHER_ATTEMPT = 0.1
+SLOW_DEMOTION = 0.1
+"""How often (from a generator of its own) a manager's Vault restarts and answers slowly (2 to 2.8 s, under the Vault
+client's 3 s read timeout) for a while, and the manager is demoted while its monitors' probes are held."""
+CUT_HOLDER = 0.1
+"""How often (from a generator of its own) a manager's Vault answers slowly for a while and the instance that gives it
+a share then is cut off Consul: its lease ends while its unseal attempt is under way."""
+RETIRED_GRACE = 0.01
+RETIRED_SILENT = "a retired monitor says nothing"
+FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
+FLEET_STARTED = re.compile(r"^monitoring the Vault on manager (.+) at \S+$")
+"""How often (from a generator of its own) another client resets the first attempt under way and gives a share of its
+own (wrong two times in three: an operator's typo, another cluster's key) between two of the Unsealer's shares."""
+NO_SECRET = "no secret"
+ONE_VAULT_A_SERIES = "a series names one Vault"
 CONSUL_ADDR = "sim-consul:8500"
 DOCKER_HOST = "tcp://sim-docker:2375"
 KEYS_REFUSED = "the unseal keys do not unseal this Vault"
-VAULT_LINE = re.compile(r"^Vault on (\S+) \(")
+VAULT_LINE = re.compile(r"^Vault on .*? \(([a-z]+://[^)\s]*)\) is ")
+"""A monitor's line; the host of its URL names the Vault (two managers may share a hostname, told apart by URL)."""
 NO_BUSY_LOOP = "no busy loop"
 BUSY = 50
 """The most times an instance sends one request in a second."""
@@ -115,6 +139,9 @@ INJECTED = "InjectedFault"
 OWN_DOCKER_FAILS = 0.15
 DOCKER_TIMEOUT = 10.0
 FOLLOW_MARGIN = 3.5
+SERIES_LAG = 2 * 4.0 + DOCKER_TIMEOUT + 1.0
+"""A manager's series is named anew within this of a change of the Swarm: two node polls at the longest interval, a
+listing's timeout, 1 s for the fleet and Metrics."""
 #: A crash loop lasts up to this: past the 31 s production's supervisor needs to give up (its sixth crash within
 #: 60 s, backoff 1 s doubling); the run lasts until it ended + AFTER_LOOP.
 LOOP_SECONDS = (5.0, 15.0)
@@ -185,6 +212,15 @@ class Nowhere:
         return None
 
 
+class Catcher(SimVault):
+    """A server at a host that is no Vault of the cluster (a hostile hostname's): it answers any GET as a sealed Vault's
+    seal status and takes any PUT as an unseal (the URL's path may be cut off by a `#` or a `?` in the hostname)."""
+
+    def handle(self, request: HttpRequest, now: float) -> HttpAnswer:
+        path = "/v1/sys/seal-status" if request.method == "GET" else "/v1/sys/unseal"
+        return super().handle(attrs.evolve(request, path=path), now)
+
+
 class Heard(list[Received]):
     """A link's history that tells the world of each request as the server receives it."""
 
@@ -220,7 +256,7 @@ class Transports:
         if server == "consul":
             return SimAdapter(self.link(self.cluster.consul, "consul"))
         host = (urllib.parse.urlsplit(base_url).hostname or "").lower()
-        vault = self.cluster.vaults.get(host)
+        vault = self.cluster.vaults.get(host) or self.cluster.strangers.get(host)
         return SimAdapter(self.link(vault if vault is not None else Nowhere(), f"vault:{host}"))
 
     def sockets_for(self, server: str, host: str) -> transport.SocketMaker | None:
@@ -352,6 +388,25 @@ class Cluster:
         """Resets by another client waiting for the next share a Vault receives."""
         self.health_checks: dict[str, HealthCheck] = {}
         """Per instance: Docker's health check of its container's last start."""
+        self.template = TEMPLATE
+        self.by_addr = False
+        """The Vaults are known by their node's address (the template is {addr}), not by hostname."""
+        self.strangers: dict[str, SimVault] = {}
+        """Servers at a host that is no Vault of the cluster (a hostile hostname's): no share may reach one."""
+        self.leaks: list[str] = []
+        self.odd_hostnames(random.Random(f"{seed} manager hostnames"))
+        self.armed_attempts: list[str] = []
+        self.vault_restarts: dict[str, int] = {}
+        """Shares another client gives, after resetting, to the next Vault that has an attempt under way."""
+        self.other_attempt(random.Random(f"{seed} another client attempt"))
+        self.retired: dict[tuple[str, str], float] = {}
+        """Per (instance, monitored name): when its fleet said it no longer monitors that Vault."""
+        self.slow_demotion(random.Random(f"{seed} late probe"))
+        self.cut_armed: list[tuple[SimVault, float, tuple[float, float, float]]] = []
+        """A Vault, how long the instance that gives it a share next is cut off Consul, and how slow the Vault is from
+        that share on (its answer, a connection, a request coming in)."""
+        if not liveness:
+            self.cut_holder(random.Random(f"{seed} holder partition"))
 
     # ------------------------------------------------------------------ set-up
 
@@ -378,6 +433,128 @@ class Cluster:
         # them, for the first node and again for the followers that join through it (a whole-cluster restart). A seed
         # still sealed at END goes on until then.
         self.end = END + (2 * (THRESHOLD + 1) * 4.0 if self.bad_share and self.unsealable else 0.0)
+
+    def odd_hostnames(self, rng: random.Random) -> None:
+        """In ONE_HOSTNAME of the seeds manager-3 is called manager-2 too (two machines cloned from one image), and the
+        operator's template is ADDR_TEMPLATE: each Vault is known by its node's address (Vaults keyed so), two of
+        them behind one hostname. In HOSTILE_HOSTNAME of the others manager-3's hostname is HOSTILE (whoever controls a
+        node names it), and a server at `evil.example` answers as a sealed Vault would, catching what it is sent."""
+        pick = rng.random()
+        nodes = self.docker.nodes
+        if pick < ONE_HOSTNAME:
+            self.vaults = {node["Status"]["Addr"]: self.vaults[node["Description"]["Hostname"]] for node in nodes}
+            nodes[2]["Description"]["Hostname"] = nodes[1]["Description"]["Hostname"]
+            self.template, self.by_addr = ADDR_TEMPLATE, True
+            self.faults.append("  0.000 manager-3 is called manager-2 too; the Vault URL template is " + ADDR_TEMPLATE)
+        elif pick < ONE_HOSTNAME + HOSTILE_HOSTNAME:
+            nodes[2]["Description"]["Hostname"] = HOSTILE
+            host = urllib.parse.urlsplit(TEMPLATE.format(hostname=HOSTILE)).hostname or ""
+            self.strangers[host] = Catcher(host, (), THRESHOLD, 0.0)
+            self.faults.append(f"  0.000 manager-3's hostname is {HOSTILE!r}; a server at {host} catches what comes")
+
+    def other_attempt(self, rng: random.Random) -> None:
+        """In OTHER_ATTEMPT of the seeds, armed from the start: 0.5 ms after the first share an instance gives a Vault
+        that leaves an attempt under way, another client resets that attempt and gives a share of its own, so the
+        Unsealer's next share lands in another attempt (another nonce) than its own."""
+        if rng.random() >= OTHER_ATTEMPT:
+            return
+        valid = rng.random() < 1 / 3
+        share = rng.choice(self.shares) if valid else f"{rng.getrandbits(128):032x}"
+        self.armed_attempts.append(share)
+        self.faults.append(
+            f"  0.000 someone else resets the first attempt under way and gives a {'valid' if valid else 'wrong'} "
+            "share of their own (armed from the start)"
+        )
+
+    def attempt_by_another(self, vault: SimVault, share: str) -> None:
+        now = self.sim.now()
+        self.say(
+            now, "FAULT", f"someone else resets the unseal attempt of the Vault on {vault.hostname} and gives a share"
+        )
+        self.reached.add("fault: other_attempt")
+        vault.unseal(now, None, reset=True)
+        vault.unseal(now, share)
+
+    def slow_demotion(self, rng: random.Random) -> None:
+        """In SLOW_DEMOTION of the seeds, at a moment of the first 9 s: manager-2's or manager-3's Vault restarts, and
+        the answers to the requests that come in the next `slow` - 0.1 s take `slow` (2 to 2.8) s to come back (a
+        monitor polls it meanwhile most of the time), then the node is demoted while they are on their way: the
+        fleets retire and stop the monitors (a 3 s stop budget) and the probes' readings come after."""
+        if rng.random() >= SLOW_DEMOTION:
+            return
+        when, position, slow = rng.uniform(1.0, 9.0), rng.choice((1, 2)), rng.uniform(2.0, 2.8)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:  # demoted already, or its hostname is hostile
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no slow demotion")
+                return
+            vault.restart(now)
+            vault.slow_until, vault.slow_by = now + slow - 0.1, slow
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts and answers {slow:.2f} s late")
+            self.sim.schedule(now + slow - 0.05, demote)
+
+        def demote() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            if node["Spec"]["Role"] == "manager":
+                self.docker.set_role(now, position, "worker")
+                self.add(j.RoleChanged(now, self.vault_key(node), manager=False))
+                self.add(j.Listed(now, self.vault_key(node)))
+                self.reached.add("fault: slow_demotion")
+                self.say(now, "FAULT", f"node {position + 1} demoted while its Vault answers late")
+
+        self.faults.append(f"{when:7.3f} a manager's Vault answers {slow:.2f} s late, then the node is demoted")
+        self.sim.schedule(when, act)
+
+    def cut_holder(self, rng: random.Random) -> None:
+        """In CUT_HOLDER of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given it is slow for 8 s (that share's answer too): a connection takes 1 to 1.9 s more (the Vault
+        client's connect timeout: 2 s), a request 0.3 to 0.9 s more to come in (less than the lease's 1 s margin), an
+        answer 1.5 to 2 s more (within the 3 s read timeout with it), so the rest of the attempt lasts seconds; the
+        instance that gave the share (the active one) is cut off Consul for 5 to 7 s (a partition: every link of its
+        to Consul times out). Its lease ends at its deadline, its check expires and a standby takes the lock while its
+        attempt is under way: no share of it may arrive past its deadline + the margin, or after the standby took the
+        lock."""
+        if rng.random() >= CUT_HOLDER:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        slow, cut = rng.uniform(1.5, 2.0), rng.uniform(5.0, 7.0)
+        connect, receive = rng.uniform(1.0, 1.9), rng.uniform(0.3, 0.9)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no slow attempt")
+                return
+            vault.restart(now)
+            self.cut_armed.append((vault, cut, (slow, connect, receive)))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
+
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault takes {connect:.2f} s to connect, {receive:.2f} s to take a request in and "
+            f"{slow:.2f} s to answer; the instance giving it a share then is cut off Consul for {cut:.2f} s"
+        )
+        self.sim.schedule(when, act)
+
+    def cut_off(self, sender: str, seconds: float) -> None:
+        """Every link of `sender` to Consul times out for `seconds` (a partition)."""
+        now = self.sim.now()
+        for link in self.transports.links:
+            if link.sender == sender and link.name == "consul":
+                link.cut_until = now + seconds
+        self.reached.add("fault: cut_holder")
+        self.say(now, "FAULT", f"{sender} is cut off Consul for {seconds:.2f} s")
+
+    def vault_key(self, node: dict[str, Any]) -> str:
+        """What the world and the judge know a node's Vault by: the host of its URL (its address under {addr})."""
+        return str(node["Status"]["Addr"] if self.by_addr else node["Description"]["Hostname"])
 
     def env(self) -> dict[str, str]:
         document = {"UnsealKeys": list(self.credentials), "KeyThreshold": THRESHOLD}
@@ -407,7 +584,7 @@ class Cluster:
         now = self.sim.now()
         for name, value in (("node_poll_seconds", node_poll), ("vault_poll_seconds", vault_poll)):
             self.consul.kv_put(now, SETTINGS_PREFIX + name, f"{value:g}".encode(), "operator")
-        self.consul.kv_put(now, SETTINGS_PREFIX + "vault_url_template", TEMPLATE.encode(), "operator")
+        self.consul.kv_put(now, SETTINGS_PREFIX + "vault_url_template", self.template.encode(), "operator")
         self.longest_vault_poll = max(self.longest_vault_poll, vault_poll)
         self.add(j.PollsSet(now, node_poll, vault_poll))
 
@@ -449,10 +626,25 @@ class Cluster:
             kind = j.ShareReceived if received.note == "share" else j.ResetReceived
             self.add(kind(now, host, received.sender))
             vault = self.vaults.get(host)
+            if received.note == "share" and self.cut_armed and self.cut_armed[0][0] is vault and vault is not None:
+                _, seconds, (vault.slow_by, vault.connect_by, vault.receive_by) = self.cut_armed.pop()
+                vault.slow_until = now + 8.0  # this share's answer is slow already
+                self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
+            elif (
+                received.note == "share"
+                and self.armed_attempts
+                and vault is not None
+                and vault.sealed
+                and vault.attempt
+            ):
+                share = self.armed_attempts.pop()
+                self.sim.schedule(now + 0.0005, lambda: self.attempt_by_another(vault, share))
             self.reached.add(f"vault {received.note} received")
+            if received.note == "share" and host in self.strangers:
+                self.leaks.append(f"{received.sender} sent an unseal share to {host}, which is no Vault of the cluster")
         elif received.server == "consul" and received.note == "written":
             self.add(j.Written(now, received.sender, self.consul.holder(now), DEFINITION_KEY))
             self.reached.add("definition written")
@@ -529,8 +721,9 @@ class Cluster:
         self.say(t, instance, f"{entry.level.name:<5} {entry.component}: {entry.message}")
         self.lives.logged(t, instance, entry)
         matched = VAULT_LINE.match(entry.message)
+        self.retirement_heard(t, instance, entry, matched is not None)
         if matched is not None and entry.component.startswith("vault-monitor"):
-            host = matched.group(1).lower()
+            host = (urllib.parse.urlsplit(matched.group(1)).hostname or "").lower()
             if entry.level is Level.ERROR:
                 self.add(j.ErrorLogged(t, instance, host))
                 self.reached.add("sealed Vault reported")
@@ -542,6 +735,28 @@ class Cluster:
             # Nothing the servers or the network can do makes an actor crash (the gateways never raise): only the
             # crash faults do (InjectedFault, named in the line), and the kills, which leave no line.
             raise Violation(NO_CRASH, f"{instance}: {entry.component}: {entry.message}")
+
+    def retirement_heard(self, t: float, instance: str, entry: LogEntry, vault_line: bool) -> None:
+        """A retired monitor says nothing: once an instance's fleet said it no longer monitors a Vault (its manager
+        was demoted or left, its URL changed), that monitor logs no line about its Vault, not even the reading of a
+        probe that was under way (slower than the fleet's 3 s stop budget), until the fleet monitors it again. (Issue
+        26's defect 5: such a reading came after MonitoringStopped, and an ERROR `Vault on ... is sealed` of a node
+        that is no manager any more is an alert about nothing.)"""
+        if entry.component == "vault-fleet":
+            stopped, started = FLEET_STOPPED.match(entry.message), FLEET_STARTED.match(entry.message)
+            if stopped is not None:
+                self.retired[(instance, stopped.group(1))] = t
+            elif started is not None:
+                self.retired.pop((instance, started.group(1)), None)
+        elif vault_line and entry.component.startswith("vault-monitor:"):
+            name = entry.component.removeprefix("vault-monitor:")
+            at = self.retired.get((instance, name))
+            if at is not None and t > at + RETIRED_GRACE:
+                raise Violation(
+                    RETIRED_SILENT,
+                    f"{instance}/{entry.component} said at {t:.3f}, {t - at:.3f} s after its fleet stopped monitoring "
+                    f"that Vault: {entry.message}",
+                )
 
     def look_at_servers(self) -> None:
         now = self.sim.now()
@@ -556,6 +771,9 @@ class Cluster:
             if unreadable > 0.0 and (before is None or before[1] != unreadable):
                 self.add(j.Unreadable(now, host, unreadable))
             self.vault_state[host] = (sealed, unreadable)
+            if vault.restarts != self.vault_restarts.get(host, 0):
+                self.vault_restarts[host] = vault.restarts
+                self.add(j.VaultRestarted(now, host))
         for record in self.servers.changes(now, self.docker, self.consul):
             self.add(record)
         for service in self.services:
@@ -592,6 +810,8 @@ class Cluster:
     def judge_pending(self) -> None:
         if self.busy:
             raise Violation(NO_BUSY_LOOP, self.busy[0])
+        if self.leaks:
+            raise Violation(NO_SECRET, self.leaks[0])
         pending, self.pending = sorted(self.pending, key=lambda record: record.t), []
         for record in pending:
             self.history.append(record)
@@ -612,6 +832,36 @@ class Cluster:
         now = self.sim.now()
         if round(now / CHECK_EVERY, 6).is_integer():
             self.verdict(self.judge.look(now))
+            self.look_at_metrics(now)
+
+    def look_at_metrics(self, now: float) -> None:
+        """A series names one Vault: in no running instance's metrics does a `neon_cm_vault_state` series carry a `node`
+        label that two managers' hostnames share (for longer than SERIES_LAG after the Swarm last changed). Such a
+        series tells one Vault's state, then the other's, as their monitors publish: an operator's alert on it misses
+        a sealed Vault, or flaps (issue 26's defect 6: the service names such managers `<hostname> (node <ID>)`)."""
+        docker = self.docker
+        shared = Counter(
+            str(node["Description"]["Hostname"]).lower() for node in docker.nodes if node["Spec"]["Role"] == "manager"
+        )
+        names = {name for name, count in shared.items() if count > 1}
+        if not names or (docker.events and now - docker.events[-1][0] < SERIES_LAG):
+            return
+        for service in self.services:
+            if not service.running or self.sim.paused(service.name):
+                continue
+            for actor in self.sim.actors(service.name):
+                if not isinstance(actor, Metrics) or actor.actor_stopped.is_set():
+                    continue
+                for metric in actor.metrics.vault_state.collect():
+                    for sample in metric.samples:
+                        node = sample.labels.get("node", "")
+                        if node in names and sample.value == 1:
+                            raise Violation(
+                                ONE_VAULT_A_SERIES,
+                                f"{service.name}'s neon_cm_vault_state{{node={node!r}}} says "
+                                f"{sample.labels.get('state')} for one of {shared[node]} managers with that hostname "
+                                f"at {now:.3f}",
+                            )
 
     def docker_health_checks(self) -> None:
         """Docker's HEALTHCHECK in each running container: the real `neon-cluster-manager health` (cli/healthcheck.py's
@@ -756,7 +1006,7 @@ class Cluster:
             self.settings(NODE_POLL, VAULT_POLL)
             self.setup_publishes()
             self.backup, self.backup_base = self.consul.snapshot(), self.base
-            for host in self.docker.managers():
+            for host in [self.vault_key(node) for node in self.docker.nodes if node["Spec"]["Role"] == "manager"]:
                 self.add(j.RoleChanged(0.0, host, manager=True))
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
@@ -1294,7 +1544,7 @@ def role_change(cluster: Cluster, rng: random.Random) -> Fault:
         node = nodes[position]
         role = "worker" if node["Spec"]["Role"] == "manager" else "manager"
         cluster.docker.set_role(now, position, role)
-        host = node["Description"]["Hostname"]
+        host = cluster.vault_key(node)
         cluster.add(j.RoleChanged(now, host, manager=role == "manager"))
         cluster.add(j.Listed(now, host))  # the sim's listing is the Swarm's own: it shows the node at once
 
@@ -1308,8 +1558,8 @@ def node_join(cluster: Cluster, rng: random.Random) -> Fault:
     def act() -> None:
         now = cluster.sim.now()
         node = cluster.docker.add_node(now, "manager" if manager else "worker")
-        host = node["Description"]["Hostname"]
-        cluster.vaults[host] = SimVault(host, cluster.shares, THRESHOLD, 0.0)
+        host = cluster.vault_key(node)
+        cluster.vaults[host] = SimVault(node["Description"]["Hostname"], cluster.shares, THRESHOLD, 0.0)
         if manager:
             cluster.add(j.RoleChanged(now, host, manager=True))
             cluster.add(j.Listed(now, host))

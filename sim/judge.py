@@ -191,6 +191,15 @@ class Unsealed:
 
 
 @attrs.frozen
+class VaultRestarted:
+    """The Vault's process restarted: an unseal attempt it was given (a raft follower unsealing in the background
+    too) is lost."""
+
+    t: float
+    vault: str
+
+
+@attrs.frozen
 class Unreadable:
     """The Vault answers nothing readable (hangs, or garbage) until `until`: no monitor can see it is sealed."""
 
@@ -264,10 +273,11 @@ class OwnDockerFails:
 
 @attrs.frozen
 class SwarmChanged:
-    """The Swarm's nodes changed (a label, a role); `nodes` is the definition's `Nodes` they make."""
+    """The Swarm's nodes changed (a label, a role); `nodes` is the definition's `Nodes` they make (None: nodes share a
+    hostname, and the service publishes no definition of them)."""
 
     t: float
-    nodes: Mapping[str, Any] = attrs.field(eq=False)
+    nodes: Mapping[str, Any] | None = attrs.field(eq=False)
 
 
 @attrs.frozen
@@ -338,6 +348,7 @@ Record = (
     | Sealed
     | Unsealed
     | Unreadable
+    | VaultRestarted
     | RoleChanged
     | Listed
     | ErrorLogged
@@ -396,6 +407,7 @@ SAID_ONCE = "said once"
 FOLLOWS_THE_SWARM = "follows the Swarm"
 TAKEN_OVER = "a free lock is taken"
 WITHIN_LEASE = "acts only within its lease"
+NO_FALSE_REFUSAL = "keys refused only when they are"
 INVARIANTS = (
     NEVER_TWO_UNSEALERS,
     NEVER_A_STALE_WRITER,
@@ -407,6 +419,7 @@ INVARIANTS = (
     FOLLOWS_THE_SWARM,
     TAKEN_OVER,
     WITHIN_LEASE,
+    NO_FALSE_REFUSAL,
 )
 
 
@@ -491,6 +504,7 @@ class Judge:
         self.scheduled: dict[tuple[str, str], float] = {}
         self.wanted: dict[str, tuple[str, ...]] = {}
         self.keys_refused: dict[tuple[str, str], float] = {}
+        self.vault_restarted: dict[str, float] = {}
         # the definition
         self.base: Mapping[str, Any] | None = None
         self.nodes: Mapping[str, Any] | None = None
@@ -681,6 +695,9 @@ class Judge:
     def on_unreadable(self, record: Unreadable, findings: list[Finding]) -> None:
         self.unreadable_until[record.vault] = max(self.unreadable_until.get(record.vault, 0.0), record.until)
 
+    def on_vault_restarted(self, record: VaultRestarted, findings: list[Finding]) -> None:
+        self.vault_restarted[record.vault] = record.t
+
     def on_role(self, record: RoleChanged, findings: list[Finding]) -> None:
         if record.manager:
             self.managers.add(record.vault)
@@ -833,6 +850,19 @@ class Judge:
     def on_keys_refused(self, record: KeysRefused, findings: list[Finding]) -> None:
         """Said once: an Unsealer says at ERROR that the keys do not unseal a Vault at most once per reminder period
         (a restarted Unsealer, or another instance, may say it again), not at every poll."""
+        restarted = self.vault_restarted.get(record.vault, -math.inf)
+        if self.bounds.unsealable and record.t - restarted > 3 * self.longest_vault_poll + 5.0:
+            # Keys refused only when they are: the credentials hold enough of the cluster's shares, so every
+            # combination refused is a false alarm telling the operator to replace keys that work (another client's
+            # wrong share in our attempt was once taken for ours: the `another client attempt` setup). Exception: the
+            # Vault restarted since the keys were given (the follower wait, two polls and 5 s): a node that took them
+            # whole and stays sealed a poll later counts them refused, and cannot tell it restarted meanwhile.
+            self.found(
+                NO_FALSE_REFUSAL,
+                f"{record.instance} said at {record.t:.3f} that the keys do not unseal the Vault on {record.vault}; "
+                "the credentials hold enough of its shares",
+                findings,
+            )
         key = (record.instance, record.vault)
         said = self.keys_refused.get(key)
         if said is not None and record.t - said < self.bounds.reminder:
@@ -862,7 +892,7 @@ class Judge:
         definition in Consul is the Swarm's within the bound (two node polls and two listing timeouts, a lock step
         of each instance, a listing and a write, and the margin) of the later of `follow_from` and the Swarm's last
         change. Judged on the latest DefinitionStored."""
-        if self.follow_from is None:
+        if self.follow_from is None or self.nodes is None:
             return
         start = max(self.follow_from, self.swarm_changed)
         b = self.bounds
@@ -967,6 +997,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     Sealed: Judge.on_sealed,
     Unsealed: Judge.on_unsealed,
     Unreadable: Judge.on_unreadable,
+    VaultRestarted: Judge.on_vault_restarted,
     RoleChanged: Judge.on_role,
     Listed: Judge.on_listed,
     ErrorLogged: Judge.on_error,

@@ -510,36 +510,20 @@ CLUSTER: dict[str, int | str] = {
         "actor-level crashes exist in this world now (a Leadership can crash alone), but no seed catching this member "
         "has been searched for yet"
     ),
-    "old-5": (
-        "needs the lock lost while an unseal attempt is under way (shares go out milliseconds apart; an attempt lasts "
-        "longer only while a raft follower finishes, which reads and sends no share, or behind a slow answer)"
-    ),
+    "old-5": 71,
     # d1 as it shipped (no lock read after a pass) fails the same 18 of seeds 0-79 as session-death: its other half,
     # the deadline checks alone, is equivalent since 1daab1e (a lock read after the pass must find the session
     # holding the lock, and the lease runs to the pass's start + 2 s while the check lives 3 s past its arrival)
     "d1-slow-pass": 28,
-    "d2-share-after-deadline": (
-        "needs the sender to lose the lock while a share's connect is under way (a pause or the lease ending "
-        "mid-handshake); the tails make 1-3 % of the connects slow, and shares are few"
-    ),
+    "d2-share-after-deadline": 86,
     "d2-stop-without-waiting": (
         "not caught in the 10 seeds below 120 with a rolling update (SIGTERM of the active): only a share or reset "
         "started in the few ms before the Unsealer handles LostLeadership, and still on its way when a standby takes "
         "the released lock, differs from the fix"
     ),
-    "d5-stopped-monitor-publishes": (
-        "what a retired monitor publishes late reaches Metrics and the Unsealer, and no invariant reads the instances' "
-        "metrics (a series of a node that is no manager); its probe must also outlast the 3 s stop budget at a "
-        "demotion"
-    ),
-    "d6-one-hostname": (
-        "the simulated Swarm never has two managers with one hostname, and its Vault URL template is {hostname} (two "
-        "Vaults behind one hostname need {addr}); the world's Vaults are keyed by hostname"
-    ),
-    "d8-unchecked-hostname": (
-        "the simulated hostnames are all host names (a node renamed `evil.example:8200/#` and a server catching what "
-        "goes there are faults to add)"
-    ),
+    "d5-stopped-monitor-publishes": 15,
+    "d6-one-hostname": 1,
+    "d8-unchecked-hostname": 23,
     "per-share-lease-check": (
         "equivalent in the code that ships: the Unsealer's node thread refuses a share past not_after, and the gateway "
         "writes none past it"
@@ -549,15 +533,9 @@ CLUSTER: dict[str, int | str] = {
         "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
         "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
     ),
-    "lease-margin": (
-        "needs a share in flight (a slow connect or answer) when the lease runs out without a pass reaching Consul: "
-        "the margin is what keeps such a share before the check can expire"
-    ),
+    "lease-margin": 88,
     "intensity-bound": "needs actor crash loops (branch h-s1) and an invariant that a crash loop ends in health",
-    "nonce-check": (
-        "needs another client's reset and share between two of the Unsealer's shares, which go out milliseconds "
-        "apart; the world's other-client faults are single moments"
-    ),
+    "nonce-check": 24,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant

@@ -293,6 +293,38 @@ def test_progress_zero_from_another_clients_reset_is_not_taken_for_a_follower() 
     assert [0, 1, 0, 2] == vault.received
 
 
+def test_a_refusal_with_another_clients_share_in_the_attempt_does_not_count_against_our_keys() -> None:
+    """Another client resets our attempt and gives a wrong share of its own between two of ours: Vault refuses the
+    attempt at the threshold for that share. Our combination is not counted as refused (with three keys that would
+    say at ERROR that the keys do not unseal the Vault: found by the simulator, seed 24 of the `another client
+    attempt` setup); the next attempt gives the same keys and unseals."""
+    vault = ModelVault(3, {0, 1, 2})
+    state, attempt = started()
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.read()))
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(0)))
+    vault.reset()  # someone else, with a share of their own (not this Vault's)
+    vault.share(7)
+    while effects and isinstance(effects[-1], SubmitShare):
+        state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(effects[-1].index)))
+
+    finished = [e.finished for e in effects if isinstance(e, AnswerMonitor)]
+    assert [False] == [message.unsealed for message in finished]
+    assert "another client's unseal key was in that attempt" in finished[0].reason
+    assert not finished[0].keys_refused
+    assert not state.rejected.get("m1")
+    assert [0, 7, 1, 0] == vault.received
+
+    state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
+    state, effects = decide(state, SwitchRead("m1", URL, None), now=3.0)
+    read = effects[-1]
+    assert isinstance(read, ReadSealStatus)
+    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=3.0)
+    while effects and isinstance(effects[-1], SubmitShare):
+        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=3.0)
+
+    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+
+
 def test_a_client_that_keeps_resetting_is_left_alone() -> None:
     """Our progress discarded again and again (each answer in a new nonce, someone having reset the one before):
     after INTERFERENCE_LIMIT times the attempt ends with a reason, rather than fight for ever."""
