@@ -590,6 +590,8 @@ class Cluster:
         when, service = rng.uniform(0.5, 6.0), rng.choice(self.services)
         name, seconds = rng.choice(sorted({*LOOPING, *TOP_CHILDREN})), rng.uniform(*LONG_LOOP_SECONDS)
         action, text = looping(self, service, name, seconds, cut=False)
+        # The run lasts until the loop ended + AFTER_LOOP: said now, since run() reads `until` before any fault acts.
+        self.until = max(self.until, when + seconds + AFTER_LOOP)
         self.faults.append(f"{when:7.3f} {text}")
         self.faults.sort()
         self.sim.schedule(when, self.fault(action, text, "long_crash_loop"))
