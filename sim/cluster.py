@@ -122,6 +122,9 @@ AFTER_LOOP = 30.0
 #: How often a seed has, besides its faults, a long crash loop (drawn from a generator of its own): long enough for
 #: a supervisor to give up (escalate, or the top supervisor leaving the actor stopped: health red).
 LONG_LOOP = 0.1
+#: The supervisors' restart intensity the service must keep (actors/supervisor.py's default, docs/design-supervision.md:
+#: 5 restarts in 60 s), the sim's own reading of it: judged by "a crash loop is given up on".
+INTENSITY = (5, 60.0)
 #: Liveness mode: how often convergence is looked at after FAULTS_END; converged this long counts as for good.
 LIVENESS_STEP = 0.5
 
@@ -364,6 +367,7 @@ class Cluster:
             follow_margin=FOLLOW_MARGIN,
             every=CHECK_EVERY,
             takeover=TAKEOVER,
+            intensity=INTENSITY,
         )
 
     def settings(self, node_poll: float, vault_poll: float) -> None:

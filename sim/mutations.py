@@ -208,10 +208,6 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
         ),
         old=frozenset({2}),
-        cluster_unseen=(
-            "no actor of the real service crashes in this world yet (its faults kill whole processes; actor-level "
-            "faults and `nothing dead unseen` are another helper's work, branch h-s1)"
-        ),
     ),
     Mutant(
         "old-3",
@@ -559,10 +555,7 @@ CLUSTER: dict[str, int | str] = {
     "lock-delay-dropped": 55,
     "reporting-role": 57,
     "reminders": 127,
-    "old-2": (
-        "actor-level crashes exist in this world now (sim/runtime.py's fail_next_message, fail_starts), but no seed "
-        "catching this member has been searched for yet"
-    ),
+    "old-2": 1,
     "old-3": (
         "actor-level crashes exist in this world now (a Leadership can crash alone), but no seed catching this member "
         "has been searched for yet"
@@ -612,7 +605,7 @@ CLUSTER: dict[str, int | str] = {
         "needs a share in flight (a slow connect or answer) when the lease runs out without a pass reaching Consul: "
         "the margin is what keeps such a share before the check can expire"
     ),
-    "intensity-bound": "needs actor crash loops (branch h-s1) and an invariant that a crash loop ends in health",
+    "intensity-bound": 10,
     "nonce-check": (
         "needs another client's reset and share between two of the Unsealer's shares, which go out milliseconds "
         "apart; the world's other-client faults are single moments"
