@@ -122,6 +122,12 @@ AFTER_LOOP = 30.0
 #: How often a seed has, besides its faults, a long crash loop (drawn from a generator of its own): long enough for
 #: a supervisor to give up (escalate, or the top supervisor leaving the actor stopped: health red).
 LONG_LOOP = 0.1
+#: How often a seed has, besides its faults (from a generator of its own), the lock holder's Leadership crashing while
+#: every other instance is paused (their hosts frozen): the holder takes the lock again at its Leadership's restart, on
+#: a new session, and a node is labelled after (the definition to write on the new session: issue 17's defect 3).
+LEADER_ALONE = 0.08
+#: The label values of that node change: no other fault sets them, so the Swarm changes.
+ALONE_CORES = ("3", "6", "12")
 #: The supervisors' restart intensity the service must keep (actors/supervisor.py's default, docs/design-supervision.md:
 #: 5 restarts in 60 s), the sim's own reading of it: judged by "a crash loop is given up on".
 INTENSITY = (5, 60.0)
@@ -625,6 +631,42 @@ class Cluster:
         bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
         self.until = max(self.until, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
 
+    def schedule_leader_alone(self, rng: random.Random) -> None:
+        """In some seeds, at a moment of the first 4 s, every instance but the lock holder pauses for 3.5-6 s (a
+        frozen host, as a VM migration), the holder's Leadership crashes at its next message (a bug), and a node is
+        labelled 2-4 s later: the holder's restarted Leadership, alone, takes the lock again on a new session, whose
+        subscribers must follow it (a crashed Leadership tells LostLeadership; the publisher takes a new session's
+        BecameLeader while it leads) to publish the label."""
+        if rng.random() >= LEADER_ALONE:
+            return
+        when, seconds, after = rng.uniform(0.5, 4.0), rng.uniform(3.5, 6.0), rng.uniform(2.0, 4.0)
+        position, cores = rng.randrange(MANAGERS + WORKERS), rng.choice(ALONE_CORES)
+
+        def act() -> None:
+            now = self.sim.now()
+            holder = self.consul.holder(now)
+            alone = [service for service in self.services if service.name == holder and service.running]
+            if not alone or self.sim.paused(alone[0].name):
+                return
+            for service in self.services:
+                if service is not alone[0] and service.running and not self.sim.paused(service.name):
+                    service.pause(seconds)
+                    self.add(j.Paused(now, service.name, now + seconds))
+            for actor in supervised(self, alone[0]):
+                if getattr(actor, "register_as", None) == "leadership":
+                    self.sim.fail_next_message(actor, InjectedFault("injected: a bug in leadership"))
+            self.say(now, "FAULT", f"every instance but {holder} paused for {seconds:.2f} s; its Leadership crashes")
+
+        def relabel() -> None:
+            self.docker.label(self.sim.now(), position, "io.neon.compute.cores", cores)
+            self.say(self.sim.now(), "FAULT", f"node {position + 1} labelled io.neon.compute.cores={cores}")
+
+        self.faults.append(f"{when:7.3f} every instance but the lock holder paused; the holder's Leadership crashes")
+        self.faults.append(f"{when + after:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
+        self.faults.sort()
+        self.sim.schedule(when, act)
+        self.sim.schedule(when + after, relabel)
+
     def lasting(self, seconds: float) -> float:
         return max(0.0, min(seconds, FAULTS_END - self.sim.now()))
 
@@ -683,6 +725,7 @@ class Cluster:
             if not self.liveness:
                 self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
                 self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
+                self.schedule_leader_alone(random.Random(f"leader alone {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:

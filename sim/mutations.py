@@ -239,10 +239,6 @@ MUTANTS: tuple[Mutant, ...] = (
             "caught at seed 9 without swarm testing, in none of the first 400 swarm seeds: a Leadership crash while "
             "it leads, with the publisher's write to follow, is rare (a seed or a scenario, tests/test_sim.py)"
         ),
-        cluster_unseen=(
-            "no Leadership crashes alone in this world yet (its faults kill whole processes, the publisher with it); "
-            "actor-level faults are branch h-s1's"
-        ),
     ),
     Mutant(
         "old-4",
@@ -556,10 +552,7 @@ CLUSTER: dict[str, int | str] = {
     "reporting-role": 57,
     "reminders": 127,
     "old-2": 1,
-    "old-3": (
-        "actor-level crashes exist in this world now (a Leadership can crash alone), but no seed catching this member "
-        "has been searched for yet"
-    ),
+    "old-3": 20,
     "old-5": (
         "needs the lock lost while an unseal attempt is under way (shares go out milliseconds apart; an attempt lasts "
         "longer only while a raft follower finishes, which reads and sends no share, or behind a slow answer)"
