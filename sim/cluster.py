@@ -66,7 +66,7 @@ from neon_cm.unsealing import Unsealing
 from neon_cm_main import LOCK_REQUEST_TIMEOUT
 from sim import coverage, swarm
 from sim import judge as j
-from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
+from sim.consul import ELECTION_ANSWERS, FRESH_INDEX, CheckFlavour, SimConsul
 from sim.coverage import Coverage
 from sim.docker import SimDocker
 from sim.http import HttpAnswer, HttpRequest, Reach, text_answer
@@ -128,6 +128,10 @@ LONG_LOOP = 0.1
 LEADER_ALONE = 0.08
 #: The label values of that node change: no other fault sets them, so the Swarm changes.
 ALONE_CORES = ("3", "6", "12")
+#: How often a seed has, besides its faults (from a generator of its own), Consul rebuilt: it loses its data and starts
+#: again as a new cluster does, from the index the first one started at, and cluster setup runs again at once (the same
+#: writes in the same order: the same indexes as the first time, for another base); a node is labelled after.
+REBUILT = 0.08
 #: The supervisors' restart intensity the service must keep (actors/supervisor.py's default, docs/design-supervision.md:
 #: 5 restarts in 60 s), the sim's own reading of it: judged by "a crash loop is given up on".
 INTENSITY = (5, 60.0)
@@ -667,6 +671,34 @@ class Cluster:
         self.sim.schedule(when, act)
         self.sim.schedule(when + after, relabel)
 
+    def schedule_rebuilt_consul(self, rng: random.Random) -> None:
+        """In some seeds, at a moment of 1-8 s, Consul is rebuilt (down 0.3-2 s, then a new cluster: no data, its
+        indexes from where the first one's began) and cluster setup publishes a new base the moment it is up, as it
+        did at the start (the settings, the base, its hash: the same indexes as then); a node is labelled 3-6 s later.
+        An index the publisher read before now names another value (issue 17's defect 7: a decoded base cached by
+        ModifyIndex alone writes the old base over the new)."""
+        if rng.random() >= REBUILT:
+            return
+        when, seconds, after = rng.uniform(1.0, 8.0), rng.uniform(0.3, 2.0), rng.uniform(3.0, 6.0)
+        position, cores = rng.randrange(MANAGERS + WORKERS), rng.choice(ALONE_CORES)
+
+        def act() -> None:
+            now = self.sim.now()
+            self.consul.restart(now, seconds, False)
+            self.consul.index = FRESH_INDEX
+            self.sim.schedule(now + seconds, restore_after_loss(self))
+            self.say(now, "FAULT", f"Consul rebuilt (no data, indexes from {FRESH_INDEX}), down {seconds:.2f} s")
+
+        def relabel() -> None:
+            self.docker.label(self.sim.now(), position, "io.neon.compute.cores", cores)
+            self.say(self.sim.now(), "FAULT", f"node {position + 1} labelled io.neon.compute.cores={cores}")
+
+        self.faults.append(f"{when:7.3f} Consul rebuilt (no data, its indexes again), setup at once")
+        self.faults.append(f"{when + seconds + after:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
+        self.faults.sort()
+        self.sim.schedule(when, act)
+        self.sim.schedule(when + seconds + after, relabel)
+
     def lasting(self, seconds: float) -> float:
         return max(0.0, min(seconds, FAULTS_END - self.sim.now()))
 
@@ -726,6 +758,7 @@ class Cluster:
                 self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
                 self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
                 self.schedule_leader_alone(random.Random(f"leader alone {self.seed}"))
+                self.schedule_rebuilt_consul(random.Random(f"rebuilt consul {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
@@ -1050,7 +1083,8 @@ def restore_after_loss(cluster: Cluster) -> Callable[[], None]:
 
     def act() -> None:
         now = cluster.sim.now()
-        if not cluster.consul.reachable(now):
+        if not cluster.consul.reachable(now) or cluster.consul.no_leader(now) is not None:
+            # during an election the settings' writes would be refused (and lost: the service writes its defaults)
             cluster.sim.schedule(now + 0.5, act)
             return
         last = cluster.history.of(j.PollsSet) + [r for r in cluster.pending if isinstance(r, j.PollsSet)]
