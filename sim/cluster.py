@@ -68,7 +68,7 @@ from neon_cm.unsealing import ResetProgress, SubmitShare, Unsealing
 from neon_cm_main import LOCK_REQUEST_TIMEOUT
 from sim import coverage, swarm
 from sim import judge as j
-from sim.consul import ELECTION_ANSWERS, CheckFlavour, SimConsul
+from sim.consul import ELECTION_ANSWERS, FRESH_INDEX, CheckFlavour, SimConsul
 from sim.coverage import Coverage
 from sim.docker import SimDocker
 from sim.http import HttpAnswer, HttpRequest, Reach, text_answer
@@ -156,6 +156,19 @@ LONG_LOOP = 0.1
 #: TASK_RESTART_DELAY later (the stack's restart_policy delay).
 HEALTH_INTERVAL, HEALTH_START_PERIOD, HEALTH_RETRIES = 30.0, 60.0, 3
 TASK_RESTART_DELAY = 5.0
+#: How often a seed has, besides its faults (from a generator of its own), the lock holder's Leadership crashing while
+#: every other instance is paused (their hosts frozen): the holder takes the lock again at its Leadership's restart, on
+#: a new session, and a node is labelled after (the definition to write on the new session: issue 17's defect 3).
+LEADER_ALONE = 0.08
+#: The label values of that node change: no other fault sets them, so the Swarm changes.
+ALONE_CORES = ("3", "6", "12")
+#: How often a seed has, besides its faults (from a generator of its own), Consul rebuilt: it loses its data and starts
+#: again as a new cluster does, from the index the first one started at, and cluster setup runs again at once (the same
+#: writes in the same order: the same indexes as the first time, for another base); a node is labelled after.
+REBUILT = 0.08
+#: The supervisors' restart intensity the service must keep (actors/supervisor.py's default, docs/design-supervision.md:
+#: 5 restarts in 60 s), the sim's own reading of it: judged by "a crash loop is given up on".
+INTENSITY = (5, 60.0)
 #: Liveness mode: how often convergence is looked at after FAULTS_END; converged this long counts as for good.
 LIVENESS_STEP = 0.5
 
@@ -578,6 +591,7 @@ class Cluster:
             follow_margin=FOLLOW_MARGIN,
             every=CHECK_EVERY,
             takeover=TAKEOVER,
+            intensity=INTENSITY,
         )
 
     def settings(self, node_poll: float, vault_poll: float) -> None:
@@ -928,6 +942,8 @@ class Cluster:
         when, service = rng.uniform(0.5, 6.0), rng.choice(self.services)
         name, seconds = rng.choice(sorted({*LOOPING, *TOP_CHILDREN})), rng.uniform(*LONG_LOOP_SECONDS)
         action, text = looping(self, service, name, seconds, cut=False)
+        # The run lasts until the loop ended + AFTER_LOOP: said now, since run() reads `until` before any fault acts.
+        self.until = max(self.until, when + seconds + AFTER_LOOP)
         self.faults.append(f"{when:7.3f} {text}")
         self.faults.sort()
         self.sim.schedule(when, self.fault(action, text, "long_crash_loop"))
@@ -956,6 +972,70 @@ class Cluster:
         self.sim.schedule(when, act)
         bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
         self.until = max(self.until, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
+
+    def schedule_leader_alone(self, rng: random.Random) -> None:
+        """In some seeds, at a moment of the first 4 s, every instance but the lock holder pauses for 3.5-6 s (a
+        frozen host, as a VM migration), the holder's Leadership crashes at its next message (a bug), and a node is
+        labelled 2-4 s later: the holder's restarted Leadership, alone, takes the lock again on a new session, whose
+        subscribers must follow it (a crashed Leadership tells LostLeadership; the publisher takes a new session's
+        BecameLeader while it leads) to publish the label."""
+        if rng.random() >= LEADER_ALONE:
+            return
+        when, seconds, after = rng.uniform(0.5, 4.0), rng.uniform(3.5, 6.0), rng.uniform(2.0, 4.0)
+        position, cores = rng.randrange(MANAGERS + WORKERS), rng.choice(ALONE_CORES)
+
+        def act() -> None:
+            now = self.sim.now()
+            holder = self.consul.holder(now)
+            alone = [service for service in self.services if service.name == holder and service.running]
+            if not alone or self.sim.paused(alone[0].name):
+                return
+            for service in self.services:
+                if service is not alone[0] and service.running and not self.sim.paused(service.name):
+                    service.pause(seconds)
+                    self.add(j.Paused(now, service.name, now + seconds))
+            for actor in supervised(self, alone[0]):
+                if getattr(actor, "register_as", None) == "leadership":
+                    self.sim.fail_next_message(actor, InjectedFault("injected: a bug in leadership"))
+            self.say(now, "FAULT", f"every instance but {holder} paused for {seconds:.2f} s; its Leadership crashes")
+
+        def relabel() -> None:
+            self.docker.label(self.sim.now(), position, "io.neon.compute.cores", cores)
+            self.say(self.sim.now(), "FAULT", f"node {position + 1} labelled io.neon.compute.cores={cores}")
+
+        self.faults.append(f"{when:7.3f} every instance but the lock holder paused; the holder's Leadership crashes")
+        self.faults.append(f"{when + after:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
+        self.faults.sort()
+        self.sim.schedule(when, act)
+        self.sim.schedule(when + after, relabel)
+
+    def schedule_rebuilt_consul(self, rng: random.Random) -> None:
+        """In some seeds, at a moment of 1-8 s, Consul is rebuilt (down 0.3-2 s, then a new cluster: no data, its
+        indexes from where the first one's began) and cluster setup publishes a new base the moment it is up, as it
+        did at the start (the settings, the base, its hash: the same indexes as then); a node is labelled 3-6 s later.
+        An index the publisher read before now names another value (issue 17's defect 7: a decoded base cached by
+        ModifyIndex alone writes the old base over the new)."""
+        if rng.random() >= REBUILT:
+            return
+        when, seconds, after = rng.uniform(1.0, 8.0), rng.uniform(0.3, 2.0), rng.uniform(3.0, 6.0)
+        position, cores = rng.randrange(MANAGERS + WORKERS), rng.choice(ALONE_CORES)
+
+        def act() -> None:
+            now = self.sim.now()
+            self.consul.restart(now, seconds, False)
+            self.consul.index = FRESH_INDEX
+            self.sim.schedule(now + seconds, restore_after_loss(self))
+            self.say(now, "FAULT", f"Consul rebuilt (no data, indexes from {FRESH_INDEX}), down {seconds:.2f} s")
+
+        def relabel() -> None:
+            self.docker.label(self.sim.now(), position, "io.neon.compute.cores", cores)
+            self.say(self.sim.now(), "FAULT", f"node {position + 1} labelled io.neon.compute.cores={cores}")
+
+        self.faults.append(f"{when:7.3f} Consul rebuilt (no data, its indexes again), setup at once")
+        self.faults.append(f"{when + seconds + after:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
+        self.faults.sort()
+        self.sim.schedule(when, act)
+        self.sim.schedule(when + seconds + after, relabel)
 
     def lasting(self, seconds: float) -> float:
         return max(0.0, min(seconds, FAULTS_END - self.sim.now()))
@@ -1018,6 +1098,8 @@ class Cluster:
                 if not self.liveness:
                     self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
                     self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
+                    self.schedule_leader_alone(random.Random(f"leader alone {self.seed}"))
+                    self.schedule_rebuilt_consul(random.Random(f"rebuilt consul {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
@@ -1347,7 +1429,8 @@ def restore_after_loss(cluster: Cluster) -> Callable[[], None]:
 
     def act() -> None:
         now = cluster.sim.now()
-        if not cluster.consul.reachable(now):
+        if not cluster.consul.reachable(now) or cluster.consul.no_leader(now) is not None:
+            # during an election the settings' writes would be refused (and lost: the service writes its defaults)
             cluster.sim.schedule(now + 0.5, act)
             return
         last = cluster.history.of(j.PollsSet) + [r for r in cluster.pending if isinstance(r, j.PollsSet)]

@@ -408,6 +408,7 @@ FOLLOWS_THE_SWARM = "follows the Swarm"
 TAKEN_OVER = "a free lock is taken"
 WITHIN_LEASE = "acts only within its lease"
 NO_FALSE_REFUSAL = "keys refused only when they are"
+GIVEN_UP = "a crash loop is given up on"
 INVARIANTS = (
     NEVER_TWO_UNSEALERS,
     NEVER_A_STALE_WRITER,
@@ -420,6 +421,7 @@ INVARIANTS = (
     TAKEN_OVER,
     WITHIN_LEASE,
     NO_FALSE_REFUSAL,
+    GIVEN_UP,
 )
 
 
@@ -452,6 +454,10 @@ class Bounds:
     """A lease ends this long before its check can expire (neon_cm/lease.MARGIN_SECONDS): no other instance can take
     the lock before a told deadline + this, so a share on its way when the deadline passed may still arrive safely
     until then."""
+    intensity: tuple[int, float] | None = None
+    """The supervisors' restart intensity (production's: 5 restarts in 60 s, actors/supervisor.py): an actor that
+    died more than that many times within that many seconds, under one life of its supervisors, was given up on
+    within `restart` of its last death (its supervisor died, escalating, or health names it). None: not judged."""
 
 
 class Judge:
@@ -505,6 +511,10 @@ class Judge:
         self.wanted: dict[str, tuple[str, ...]] = {}
         self.keys_refused: dict[tuple[str, str], float] = {}
         self.vault_restarted: dict[str, float] = {}
+        self.crashes: dict[tuple[str, str], tuple[tuple[float, ...], tuple[str, ...]]] = {}
+        """Per actor: its deaths within the intensity window since its supervisors last started, and its supervisors."""
+        self.loops: dict[tuple[str, str], tuple[float, float, int]] = {}
+        """Crash loops past the intensity still to be given up on: (first death counted, last death, deaths)."""
         # the definition
         self.base: Mapping[str, Any] | None = None
         self.nodes: Mapping[str, Any] | None = None
@@ -684,6 +694,8 @@ class Judge:
         self.scheduled = {key: value for key, value in self.scheduled.items() if key[0] != record.instance}
         self.gave_up.pop(record.instance, None)
         self.wanted.pop(record.instance, None)
+        self.crashes = {key: value for key, value in self.crashes.items() if key[0] != record.instance}
+        self.loops = {key: value for key, value in self.loops.items() if key[0] != record.instance}
         self.keys_refused = {key: value for key, value in self.keys_refused.items() if key[0] != record.instance}
 
     def on_sealed(self, record: Sealed, findings: list[Finding]) -> None:
@@ -776,6 +788,7 @@ class Judge:
 
     def on_died(self, record: ActorDied, findings: list[Finding]) -> None:
         key = (record.instance, record.actor)
+        self.count_death(record)
         if key not in self.dead:
             self.dead[key] = (record.t, record.supervisors)
         # what a supervisor had scheduled dies with it
@@ -791,6 +804,8 @@ class Judge:
 
     def on_removed(self, record: ActorRemoved, findings: list[Finding]) -> None:
         self.dead.pop((record.instance, record.actor), None)
+        self.crashes.pop((record.instance, record.actor), None)
+        self.loops.pop((record.instance, record.actor), None)
         self.scheduled.pop((record.instance, record.actor), None)
 
     def on_scheduled(self, record: RestartScheduled, findings: list[Finding]) -> None:
@@ -844,6 +859,56 @@ class Judge:
             self.found(
                 NOTHING_DEAD_UNSEEN,
                 f"{instance}/{actor} dead since {died:.3f}, not restarted, health is green",
+                findings,
+            )
+
+    def count_death(self, record: ActorDied) -> None:
+        """A crash loop is given up on: count the actor's deaths within the intensity window. A supervisor's death
+        (escalating, or stopped with its own) ends the count of every actor below it: its next life starts with no
+        restarts counted, as neon_cm/supervision.py's state does."""
+        if self.bounds.intensity is None:
+            return
+        restarts, seconds = self.bounds.intensity
+        for child, (_, chain) in list(self.crashes.items()):
+            if child[0] == record.instance and record.actor in chain:
+                del self.crashes[child]
+                self.loops.pop(child, None)
+        key = (record.instance, record.actor)
+        # The supervisor counts the restart it decided a few ms after the death: a second less keeps the count inside.
+        before = self.crashes.get(key, ((), ()))[0]
+        deaths = (*(t for t in before if record.t - t < seconds - 1.0), record.t)
+        self.crashes[key] = (deaths, record.supervisors)
+        if len(deaths) > restarts and key not in self.loops:
+            self.loops[key] = (deaths[0], record.t, len(deaths))
+
+    def crash_loops_given_up(self, findings: list[Finding]) -> None:
+        """A crash loop is given up on (issue 26's intensity-bound): an actor that died more times than its
+        supervisor's restart intensity allows within its window (production's: a sixth death within 60 s, about 31 s
+        into a loop at 1 s doubling backoff) under one life of its supervisors, is given up on within the restart
+        bound of that death: its supervisor dies (escalates, so its parent decides) or health names it (or a
+        supervisor above it). `nothing dead unseen` cannot see a supervisor that restarts it forever, each restart
+        within its backoff: the loop would be hidden from health for good. A paused instance's time does not count; a
+        monitor its fleet no longer wants is not looping (removed, not restarted)."""
+        if self.bounds.intensity is None:
+            return
+        restarts, seconds = self.bounds.intensity
+        now, bound = self.now, self.bounds.restart
+        for (instance, actor), (first, last, deaths) in sorted(self.loops.items()):
+            if self.paused(instance, now) or now - last - self.paused_for(instance, last, now) <= bound:
+                continue
+            named = self.gave_up.get(instance, set())
+            chain = self.crashes.get((instance, actor), ((), ()))[1]
+            if actor in named or any(supervisor in named for supervisor in chain):
+                continue
+            if actor.startswith("vault-monitor:") and actor.removeprefix("vault-monitor:") not in self.wanted.get(
+                instance, ()
+            ):
+                continue
+            self.found(
+                GIVEN_UP,
+                f"{instance}/{actor} died {deaths} times from {first:.3f} to {last:.3f}, past its supervisor's "
+                f"intensity ({restarts} restarts in {seconds:g} s); no supervisor gave up on it and health does not "
+                "name it",
                 findings,
             )
 
@@ -916,6 +981,7 @@ class Judge:
         findings: list[Finding] = []
         self.advance(t)
         self.nothing_dead_unseen(findings)
+        self.crash_loops_given_up(findings)
         self.always_reported(findings)
         self.follows_the_swarm(findings)
         self.taken_over(findings)

@@ -282,6 +282,58 @@ def test_a_container_restart_starts_every_actor_afresh() -> None:
     assert [] == j.nothing_dead_unseen(history, BOUNDS, end=20.0)
 
 
+# ------------------------------------------------------------------------------------------ a crash loop is given up on
+
+
+LOOPING = j.Bounds(check_ttl=3.0, vault_poll=3.0, report_margin=4.5, restart=5.0, intensity=(5, 60.0))
+
+
+def looping(
+    deaths: int, actor: str = "unsealer", chain: tuple[str, ...] = ("vault", "service"), t: float = 1.0
+) -> list[j.Record]:
+    """`actor` dies `deaths` times from `t` at production's backoff (1 s doubling), each restart in time."""
+    records: list[j.Record] = [j.ActorStarted(t - 1.0, "i1", actor)]
+    for n in range(deaths):
+        records.append(j.ActorDied(t, "i1", actor, chain))
+        records.append(j.ActorRestarted(t + 2.0**n, "i1", actor))
+        t += 2.0**n
+    return records
+
+
+def test_a_sixth_death_within_the_window_must_be_given_up_on() -> None:
+    """Five restarts in 60 s and the sixth death (at 32 s): its supervisor must escalate or health name it."""
+    findings = j.judge(History(looping(6)), LOOPING, invariants=(j.GIVEN_UP,))
+
+    assert [j.GIVEN_UP] == names(findings)
+    assert "i1/unsealer died 6 times from 1.000 to 32.000" in findings[0].text
+    assert [] == j.judge(History(looping(5)), LOOPING, invariants=(j.GIVEN_UP,))
+    assert [] == j.judge(History(looping(6)), BOUNDS, invariants=(j.GIVEN_UP,))  # no intensity: not judged
+
+
+def test_escalation_health_or_a_supervisors_new_life_ends_the_loop() -> None:
+    escalated = [
+        *looping(6)[:-1],
+        j.ActorDied(32.1, "i1", "vault", ("service",)),
+        j.ActorRestarted(33.1, "i1", "vault"),
+    ]
+    named = [*looping(6), j.HealthNamed(32.0, "i1", "unsealer")]
+    above = [*looping(6), j.HealthNamed(32.0, "i1", "vault")]
+    # the supervisor died between: its next life counts from nothing
+    restarted = [*looping(3), j.ActorDied(8.5, "i1", "vault", ("service",)), *looping(3, t=10.0)[1:]]
+
+    for history in (escalated, named, above, restarted):
+        assert [] == j.judge(History(history), LOOPING, end=70.0, invariants=(j.GIVEN_UP,))
+    unbroken = History([*looping(3), *looping(3, t=10.0)[1:]])
+    assert [j.GIVEN_UP] == names(j.judge(unbroken, LOOPING, end=70.0, invariants=(j.GIVEN_UP,)))
+
+
+def test_deaths_spread_past_the_window_are_no_loop() -> None:
+    spread: list[j.Record] = [j.ActorStarted(0.0, "i1", "unsealer")]
+    spread += [j.ActorDied(1.0 + 15.0 * n, "i1", "unsealer", ("vault", "service")) for n in range(6)]
+
+    assert [] == j.judge(History(spread), LOOPING, end=100.0, invariants=(j.GIVEN_UP,))
+
+
 # ------------------------------------------------------------------------------------------ converges
 
 
