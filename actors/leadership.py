@@ -19,6 +19,7 @@ from neon_cm.lease import (
     CHECK_NAME,
     Acquire,
     CreateSession,
+    DestroySession,
     Lease,
     PassCheck,
     ReadHolder,
@@ -116,6 +117,9 @@ class Leadership(DecidingActor):
             return gateway.create_session(effect.name, effect.checks)
         if isinstance(effect, Withdraw):
             gateway.release_key(effect.key, effect.value, effect.session)
+            return None
+        if isinstance(effect, DestroySession):
+            gateway.destroy_session(effect.session)
             return None
         if isinstance(effect, Release):
             released = gateway.release(effect.key, effect.value, effect.session, effect.check_id)

@@ -226,6 +226,14 @@ class ConsulGateway:
         except CONSUL_ERRORS:
             pass
 
+    def destroy_session(self, session: str) -> None:
+        """PUT /v1/session/destroy/<session>, which frees what it holds (best effort: a session left is found again at
+        the next step)."""
+        try:
+            self.client.session.destroy(session)
+        except CONSUL_ERRORS:
+            pass
+
     def release(self, key: str, value: str, session: str, check_id: str) -> bool | None:
         """PUT /v1/kv/<key>?release=<session>, PUT /v1/session/destroy/<session> and
         PUT /v1/agent/check/deregister/<check>, as far as Consul lets: otherwise the check goes critical within

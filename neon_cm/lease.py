@@ -125,6 +125,13 @@ class ReadHolder:
 
 
 @attrs.frozen
+class DestroySession:
+    """Destroy a session of this instance's that is not its current one (best effort, no answer)."""
+
+    session: str
+
+
+@attrs.frozen
 class Release:
     """Give the lock up: release it, destroy the session, deregister the check (best effort, no answer)."""
 
@@ -183,6 +190,8 @@ class Lease:
     """After handing the lock over, this instance does not try it before this time."""
     keeping_said: bool = False
     """Whether it said that it keeps the lock though it cannot list (no standby can take over)."""
+    ghost: str | None = None
+    """An older session of this instance's found holding the lock, last destroyed (said once per session)."""
 
     @property
     def check_id(self) -> str:
@@ -357,6 +366,8 @@ class Lease:
             if answer.session != self.session:
                 return self.lose_and_end(f"{LEADER_KEY} is no longer held by this instance")
             return self.confirmed(now)
+        if answer.holder == self.instance and answer.session not in (None, self.session):
+            return self.ghost_holds(answer.session)
         # Standing by: say once which instance holds it (its monitors then report at INFO).
         if answer.holder == self.waiting_for:
             return self.end_step()
@@ -375,6 +386,23 @@ class Lease:
                 Publish(LostLeadership("no instance holds the lock")),
             )
         )
+
+    def ghost_holds(self, session: str) -> Decision[Lease]:
+        """The lock is held under this instance's own name by a session that is not its current one: an older one,
+        brought back by a snapshot restore after this instance lost it and bound to the check this instance registered
+        again under the same ID and keeps passing, so it would never lapse and the instance would stand by for itself
+        for ever. No other instance goes by this name: destroy that session (which frees the lock) and take the lock
+        at the next step."""
+        said: tuple[Any, ...] = ()
+        if self.ghost != session:
+            said = (
+                log(
+                    Level.WARN,
+                    f"{LEADER_KEY} is held by an older session of this instance ({session}), brought back by Consul "
+                    "(a snapshot restore); destroying it to take the lock again",
+                ),
+            )
+        return attrs.evolve(self, ghost=session).end_step((*said, DestroySession(session)))
 
     def lose_and_end(self, reason: str) -> Decision[Lease]:
         state, effects = self.lose(reason)

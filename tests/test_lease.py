@@ -34,6 +34,7 @@ from neon_cm.lease import (
     STEP,
     Acquire,
     CreateSession,
+    DestroySession,
     Lease,
     PassCheck,
     ReadHolder,
@@ -302,6 +303,35 @@ def test_holder_is_read_at_every_pass_and_a_lost_key_steps_down() -> None:
 
     assert [LostLeadership(f"{LEADER_KEY} is no longer held by this instance")] == published(effects)
     assert STANDBY_SECONDS == timers(effects)[STEP]
+
+
+def test_the_lock_held_by_an_older_session_of_this_instance_is_freed_not_waited_on() -> None:
+    """Seeds 365 and 456 of the simulator: a snapshot restored after this instance lost its session brings that
+    session back, bound to the check this instance registered again under the same ID and keeps passing, so it
+    never lapses. Its value is this instance's own name: no other instance uses it, so the instance destroys that
+    session (which frees the lock, taken at the next step), says so once, and never stands by for itself."""
+    lease = Lease("host:1:ab")
+    for event in (Start(), CheckRegistered(), SessionCreated("s2"), LockBusy()):
+        lease, _ = lease.decide(event, 0.0)
+
+    lease, effects = lease.decide(HolderRead("s1", "host:1:ab"), 0.0)
+
+    assert [DestroySession("s1")] == [e for e in effects if isinstance(e, DestroySession)]
+    assert [] == [m for m in published(effects) if isinstance(m, StandingBy)]
+    assert 1 == len(lines(effects, Level.WARN)) and "older session of this instance (s1)" in lines(effects)[0]
+    lease, _ = lease.decide(TimerFired(STEP), 0.5)
+    lease, _ = lease.decide(CheckPassed(), 0.5)
+    lease, effects = lease.decide(SessionRenewed(), 0.5)
+    assert [Acquire(LEADER_KEY, "host:1:ab", "s2")] == calls(effects)
+    lease, _ = lease.decide(LockBusy(), 0.5)  # the destroy did not go through: tried again, said once
+    lease, effects = lease.decide(HolderRead("s1", "host:1:ab"), 0.5)
+    assert [DestroySession("s1")] == [e for e in effects if isinstance(e, DestroySession)]
+    assert [] == lines(effects, Level.WARN)
+    lease, effects = lease.decide(TimerFired(STEP), 1.0)
+    lease, _ = lease.decide(CheckPassed(), 1.0)
+    lease, _ = lease.decide(SessionRenewed(), 1.0)
+    lease, effects = lease.decide(LockAcquired(), 1.0)
+    assert lease.leading
 
 
 def test_session_gone_steps_down_and_creates_a_new_one_next_step() -> None:
