@@ -64,6 +64,9 @@ class NodesObserved:
 
     nodes: tuple[SwarmNode, ...]
     """Every node Docker listed, in Docker's order; never empty (an empty listing is a NodeListFailed)."""
+    at: float | None = None
+    """When the listing answered (monotonic seconds): the view re-sent to a restarted subscriber keeps it, so that a
+    listing older than a failure heard since is no news. None: not known (counts as news)."""
 
 
 @attrs.frozen
@@ -72,6 +75,8 @@ class NodeListFailed:
 
     error: str
     """What went wrong."""
+    at: float | None = None
+    """When it failed (monotonic seconds); None: not known."""
 
 
 @attrs.frozen

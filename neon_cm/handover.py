@@ -15,6 +15,8 @@ definition in Consul goes stale. So the lock is handed over, but only to an inst
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 #: A standby that can list the Swarm holds this key with its session (its value: the instance's name).
@@ -37,12 +39,18 @@ class Fitness:
     """Whether a listing has succeeded since the start."""
     failures: int = 0
     """Failed listings since the last one that succeeded."""
+    failed_at: float = -math.inf
+    """When the last failure heard of failed (its NodeListFailed's time, when it has one)."""
 
-    def succeeded(self) -> Fitness:
-        return Fitness(listed=True, failures=0)
+    def succeeded(self, at: float | None = None) -> Fitness:
+        """A listing that answered at `at`: no news if it is older than the last failure (the SwarmWatcher's view,
+        re-sent late to a restarted Leadership while the watcher was blocked on a hung daemon)."""
+        if at is not None and at <= self.failed_at:
+            return self
+        return Fitness(listed=True, failures=0, failed_at=self.failed_at)
 
-    def failed(self) -> Fitness:
-        return Fitness(listed=self.listed, failures=self.failures + 1)
+    def failed(self, at: float | None = None) -> Fitness:
+        return Fitness(self.listed, self.failures + 1, self.failed_at if at is None else max(at, self.failed_at))
 
     @property
     def fit(self) -> bool:

@@ -414,8 +414,11 @@ class Lease:
         """Count this instance's own listings: a standby offers while its last one succeeded; an active one
         hands over after UNFIT_FAILURES failures in a row."""
         if isinstance(event, NodesObserved):
-            return attrs.evolve(self, fitness=self.fitness.succeeded(), keeping_said=False)
-        return attrs.evolve(self, fitness=self.fitness.failed())
+            fitness = self.fitness.succeeded(event.at)
+            if fitness is self.fitness:
+                return self  # older than the last failure: no news
+            return attrs.evolve(self, fitness=fitness, keeping_said=False)
+        return attrs.evolve(self, fitness=self.fitness.failed(event.at))
 
     def renewed(self, now: float) -> Decision[Lease]:
         """A standby's session is valid: offer to take over (or withdraw the offer), then try the lock."""

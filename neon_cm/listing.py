@@ -109,7 +109,7 @@ class SwarmListing:
                 effects = (log(Level.INFO, "listing the Swarm's nodes again"),)
             if outcome.api_version and outcome.api_version != self.api_version:
                 effects = (*effects, log(Level.INFO, f"speaking Docker API {outcome.api_version} ({outcome.api_note})"))
-            observed = NodesObserved(outcome.nodes)
+            observed = NodesObserved(outcome.nodes, at=now)
             effects = (*effects, log(Level.DEBUG, f"listed {len(outcome.nodes)} nodes"), Publish(observed))
             api_version = outcome.api_version or self.api_version
             return attrs.evolve(self, last=observed, outage=outage, api_version=api_version), effects
@@ -145,4 +145,4 @@ class SwarmListing:
                 effects = (log(Level.ERROR, f"{text}; {consequence}", reason),)
         if self.interval is not None and self.interval > RETRY_SECONDS:
             effects = (*effects, StartTimer(POLL_TIMER, RETRY_SECONDS))
-        return attrs.evolve(self, outage=outage), (*effects, Publish(NodeListFailed(reason or problem)))
+        return attrs.evolve(self, outage=outage), (*effects, Publish(NodeListFailed(reason or problem, at=now)))

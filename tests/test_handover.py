@@ -67,6 +67,27 @@ def test_fitness_is_the_last_listings() -> None:
     assert Fitness().failed().failed().succeeded().fit
 
 
+def test_a_listing_older_than_the_last_failure_is_no_news() -> None:
+    """The simulator's seed 437: the SwarmWatcher, blocked 14 s on a hung daemon, answered a restarted (here: just
+    started) Leadership's request for its view only after the failure, with the listing of 0.03 s; counted as a
+    success, it reset the failures, and the active instance whose Docker hung handed over 37 s after the hang instead
+    of about 27 s. A listing's time says which is news."""
+    fitness = Fitness().succeeded(0.03).failed(14.0).succeeded(0.03).failed(24.0)
+    assert fitness.unfit
+    assert Fitness().succeeded(0.03).failed(14.0).succeeded(17.0).fit
+    assert Fitness().succeeded().failed().succeeded().fit  # no times (a test's messages): each counts
+
+    lease = leading()
+    for event in (
+        NodesObserved(LISTED.nodes, at=0.03),
+        NodeListFailed(FAILED.error, at=14.0),
+        NodesObserved(LISTED.nodes, at=0.03),
+        NodeListFailed(FAILED.error, at=24.0),
+    ):
+        lease, _ = lease.decide(event, 24.0)
+    assert lease.fitness.unfit
+
+
 def test_an_unfit_active_instance_hands_the_lock_to_a_fit_standby_and_backs_off() -> None:
     lease = unfit(leading(100.0), 100.2)
     lease, effects = lease.decide(TimerFired(STEP), 101.0)

@@ -163,11 +163,12 @@ def test_a_poll_in_the_middle_of_a_burst_leaves_the_listing_to_it() -> None:
 
 
 def test_a_listing_is_published_and_kept() -> None:
-    """Nodes listed: DEBUG line, NodesObserved published and kept for a restarted subscriber."""
+    """Nodes listed: DEBUG line, NodesObserved (with the listing's time) published and kept for a restarted
+    subscriber."""
     state, effects = polling().decide(NodesListed(NODES), 1.0)
 
-    assert (Log(Level.DEBUG, "listed 1 nodes"), Publish(NodesObserved(NODES))) == effects
-    assert NodesObserved(NODES) == state.last
+    assert (Log(Level.DEBUG, "listed 1 nodes"), Publish(NodesObserved(NODES, at=1.0))) == effects
+    assert NodesObserved(NODES, at=1.0) == state.last
 
 
 def test_the_api_version_of_a_listing_is_said_when_it_changes() -> None:
@@ -230,7 +231,7 @@ def test_an_empty_listing_and_garbage_are_failures_never_a_swarm() -> None:
     _, empty = polling().decide(NodesListed(()), 1.0)
     _, garbage = polling().decide(DockerGarbage("the node listing is a dict, not a list of nodes"), 2.0)
 
-    assert Publish(NodeListFailed("empty listing")) == empty[-1]
+    assert Publish(NodeListFailed("empty listing", at=1.0)) == empty[-1]
     assert "the Swarm listed no nodes" in empty[0].text
     assert "not a node list" in garbage[0].text
     assert "the node listing is a dict" == garbage[0].error[:26]
