@@ -523,8 +523,9 @@ class Cluster:
             self.add(j.ConsulTroubled(now))
 
     def run_to(self, end: float) -> list[j.Finding]:
-        """Run (judging as it goes) until `end`; what `converges` finds then."""
-        while self.sim.now() < end - 1e-9:
+        """Run (judging as it goes) until `end`, or `until` if a fault moved it later meanwhile (a long crash loop);
+        what `converges` finds then."""
+        while self.sim.now() < max(end, self.until) - 1e-9:
             self.sim.run_until(round(self.sim.now() + STEP, 6))
             self.step()
         self.add(self.standing())

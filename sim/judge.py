@@ -456,6 +456,10 @@ class Judge:
         self.reported: dict[str, set[str]] = {}
         """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
         unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
+        self.escalated: dict[str, set[str]] = {}
+        """Per Vault: the standbys (not the reporter when they said it) that said at ERROR it lasts longer than the
+        active instance needs (neon_cm/monitoring.py's escalation), while their monitor has not seen it unsealed
+        since: a report whoever holds the lock."""
         self.reporter_since = 0.0
         """When the instance holding a lease now began its lease run (a standby that took over): a problem only
         another instance (no longer the reporter) said at ERROR is its to say, counted from then."""
@@ -665,9 +669,12 @@ class Judge:
 
     def on_error(self, record: ErrorLogged, findings: list[Finding]) -> None:
         self.reported.setdefault(record.vault, set()).add(record.instance)
+        if not self.reporter(record.instance, record.t):
+            self.escalated.setdefault(record.vault, set()).add(record.instance)
 
     def on_seen_unsealed(self, record: SeenUnsealed, findings: list[Finding]) -> None:
         self.reported.get(record.vault, set()).discard(record.instance)
+        self.escalated.get(record.vault, set()).discard(record.instance)
 
     def on_polls(self, record: PollsSet, findings: list[Finding]) -> None:
         self.longest_vault_poll = max(self.longest_vault_poll, record.vault_poll)
@@ -679,13 +686,14 @@ class Judge:
             self.follow_from = record.follow_from
 
     def always_reported(self, findings: list[Finding]) -> None:
-        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO)
-        within two polls (the longest interval set) + the margin of its clock, also during a Consul outage (an
-        outage longer than the bound breaks it). The clock starts at the latest of: the seal, the reporter's last
-        disturbance (per instance, see `disturbed`), the end of the Vault's unreadable answers (what a monitor cannot
-        read, it cannot report as sealed), and the first listing showing the node as a manager; for a node promoted
-        while one instance's own Docker fails, the moment an instance that can list took the lock (a standby reports
-        at INFO)."""
+        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO,
+        unless it saw the Vault sealed for longer than the active instance needs: `escalated`, which counts whoever
+        holds the lock) within two polls (the longest interval set) + the margin of its clock, also during a Consul
+        outage (an outage longer than the bound breaks it). The clock starts at the latest of: the seal, the reporter's
+        last disturbance (per instance, see `disturbed`), the end of the Vault's unreadable answers (what a monitor
+        cannot read, it cannot report as sealed), and the first listing showing the node as a manager; for a node
+        promoted while one instance's own Docker fails, the moment an instance that can list took the lock (a standby
+        reports at INFO)."""
         now = self.now
         clock = max(self.disturbed.values(), default=0.0)
         bound = 2 * self.longest_vault_poll + self.bounds.report_margin
@@ -703,6 +711,8 @@ class Judge:
                 since = max(since, taken[-1].t if taken else since)
             if any(self.reporter(instance, now) for instance in self.reported.get(vault, ())):
                 continue
+            if self.escalated.get(vault):
+                continue  # a standby said it at ERROR (the active instance did not, or could not)
             # Said at ERROR only by instances that are no longer the reporter (the active that paused or died, then
             # lost the lock): the new reporter must say it, counted from when it became the one to.
             since = max(since, self.reporter_since) if self.reported.get(vault) else since
