@@ -166,3 +166,31 @@ def test_a_sealed_vault_the_active_instance_does_not_report_is_said_at_error_by_
     assert result.ok, result.report()
     escalations = [line for line in result.trace if " ERROR vault-monitor:" in line and "(standing by, but " in line]
     assert escalations
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_a_vault_the_active_instance_unseals_in_its_normal_time_gets_no_error_from_a_standby(stop: str) -> None:
+    """What an operator of a healthy cluster sees: a Vault restarts as the active instance is SIGKILLed (a standby
+    takes the lock when the check's TTL runs out) or stopped by a rolling update (SIGTERM: it releases the lock);
+    the new active instance unseals it within its normal time, and no standby says it at ERROR."""
+    world = scripted(7)
+    assert not world.bad_share
+
+    def stop_the_active() -> None:
+        holder = world.consul.holder(world.sim.now())
+        service = next(service for service in world.services if service.name == holder)
+        if stop == "SIGKILL":
+            world.kill(service)
+        else:
+            world.lives.stopping.add(service.name)
+            service.terminate()
+        world.restart_later(service, 2.0)
+
+    restart = cluster.vault_restart(world, Picks(0.0, 0.0, "manager-1"))  # type: ignore[arg-type]
+    plan(world, (4.0, restart, "vault_restart"), (4.0, (stop_the_active, f"{stop} of the active"), "kill"))
+    result = world.run()
+
+    assert result.ok, result.report()
+    sealed = [record for record in world.history.of(j.Sealed) if record.vault == "manager-1" and record.t >= 4.0]
+    assert sealed, "the Vault did not restart"
+    assert [] == [line for line in result.trace if "(standing by, but " in line]
