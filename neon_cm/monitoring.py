@@ -12,6 +12,7 @@ from messages.timing import SetInterval
 from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
 from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
 from neon_cm.lease import CHECK_TTL_SECONDS
+from neon_cm.vault import FOLLOWER_WAIT_SECONDS
 
 #: While a Vault stays in a problem state, its ERROR is repeated this often (downstream alerting keeps firing).
 REMINDER_SECONDS = 30 * 60.0
@@ -39,8 +40,9 @@ def escalation_seconds(interval: float) -> float:
     than the active instance needs to report and unseal it, whatever happens to it meanwhile. Two polls: the active
     one's first sight of the seal may come a poll after the standby's, and a bad share among the keys costs it one
     more; the lock check's TTL: after a rolling update or a kill, a standby takes the lock (and unseals at once what
-    it knows sealed) within it. 9 s with 3 s polls, 63 s with the default 30 s."""
-    return 2 * interval + CHECK_TTL_SECONDS
+    it knows sealed) within it; the Unsealer's wait for a raft follower finishing in the background. 12 s with 3 s
+    polls, 66 s with the default 30 s."""
+    return 2 * interval + CHECK_TTL_SECONDS + FOLLOWER_WAIT_SECONDS
 
 
 @attrs.frozen
