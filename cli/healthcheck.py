@@ -5,16 +5,17 @@ the health check's timeout (a healthy task killed as unhealthy)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gateways.files import read_given
 from neon_cm.filewords import NotARegularFile, describe_os_error
 from neon_cm.health import DEFAULT_HEALTH_FILE, from_document
 
 
-def verdict(env: Mapping[str, str]) -> tuple[bool, str]:
+def verdict(env: Mapping[str, str], clock: Callable[[], float] = time.time) -> tuple[bool, str]:
     """(passes, the line to say): `healthy` or `degraded: ...` when it passes (exit 0: a new task would have the
-    same keys, port or Consul), `unhealthy: ...` when it does not."""
+    same keys, port or Consul), `unhealthy: ...` when it does not. `clock` judges the file's age (the simulator's
+    Docker runs this with its virtual wall clock, sim/cluster.py)."""
     path = env.get("NEON_CM_HEALTH_FILE") or DEFAULT_HEALTH_FILE
     try:
         document = read_given(path)
@@ -26,7 +27,7 @@ def verdict(env: Mapping[str, str]) -> tuple[bool, str]:
     except OSError as error:
         problem = describe_os_error(error)
         return False, f"unhealthy: cannot read the health file {path} ({problem}); is the service running?"
-    health = from_document(document, time.time())
+    health = from_document(document, clock())
     if not health.ok:
         return False, f"unhealthy: {'; '.join(health.reasons)}"
     return True, f"degraded: {'; '.join(health.degraded)}" if health.degraded else "healthy"

@@ -10,7 +10,7 @@ WIRING: dict[str, tuple[str, ...]] = {
     "settings": ("metrics", "vault-fleet", "swarm-watcher"),
     "swarm-watcher": ("metrics", "vault-fleet", "definition-publisher", "leadership"),
     "definition-publisher": ("metrics",),
-    "vault-fleet": ("metrics",),
+    "vault-fleet": ("metrics", "unsealer"),
     "vault-monitor": ("metrics", "unsealer"),
     "unsealer": ("metrics",),
     "supervisor": ("metrics",),

@@ -11,7 +11,7 @@ import attrs
 
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
-from messages.vault import UnsealFinished, UnsealRequested, VaultObserved, VaultState
+from messages.vault import MonitoringStopped, UnsealFinished, UnsealRequested, VaultObserved, VaultState
 from neon_cm.booleans import parse_switch, switch_text
 from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log, timer_key, timer_of
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
@@ -217,6 +217,8 @@ class Unsealing:
             return self.with_attempt(event.hostname, attempt).answered(event.hostname, attempt, event.answer, now)
         if isinstance(event, VaultObserved):
             return self.seen(event), ()
+        if isinstance(event, MonitoringStopped):
+            return self.retired(event.hostname)
         if isinstance(event, (BecameLeader, LeaseExtended)):
             return self.leased(event, now)
         if isinstance(event, (LostLeadership, StandingBy)):
@@ -234,6 +236,26 @@ class Unsealing:
             reading = attrs.evolve(attempt, calling=True)
             return self.with_attempt(hostname, reading), (ReadSealStatus(hostname, attempt.url, attempt.number),)
         return self, ()
+
+    def retired(self, hostname: str) -> Decision[Unsealing]:
+        """A Vault no longer monitored (its node demoted or gone, its URL changed): forget what was seen of it, so
+        that taking the lock later sends it nothing (its hostname may name another machine by then), and end an
+        attempt on it with no share after (a new monitor of the same name asks again)."""
+        after = attrs.evolve(
+            self,
+            sealed={name: url for name, url in self.sealed.items() if name != hostname},
+            stalled={name: keys for name, keys in self.stalled.items() if name != hostname},
+            keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != hostname},
+        )
+        attempt = after.attempts.get(hostname)
+        if attempt is None:
+            return after, ()
+        if attempt.calling:
+            after = attrs.evolve(after, busy={**after.busy, hostname: attempt.number})
+        after, finished = after.finish(
+            hostname, False, "its Vault is no longer monitored: stopped unsealing, no share after it", Level.INFO
+        )
+        return after, (CancelAttempt(hostname, attempt.number), *finished)
 
     def seen(self, reading: VaultObserved) -> Unsealing:
         """A monitor's reading: a node seen unsealed (a follower that finished after our wait, someone's unseal by
@@ -499,6 +521,15 @@ class Unsealing:
         given = len(attempt.given) + 1
         said = f"Vault rejected unseal key {given} of {len(attempt.subset)}: {answer.message}"
         if attempt.progress + 1 >= attempt.threshold:
+            if attempt.progress > len(attempt.given):
+                # Vault counted shares that are not ours: another client reset our attempt and gave its own (the nonce
+                # changed). The refusal may be its share's, not our combination's: try the same one again.
+                return self.finish(
+                    hostname,
+                    False,
+                    f"{said}; another client's unseal key was in that attempt: trying again at the next poll",
+                    Level.WARN,
+                )
             # Refused once the threshold was reached: the combination as a whole (OpenBao 2.7: 400 "unable to
             # retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication
             # failed"); the next attempt tries another, unless none is left.

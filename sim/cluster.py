@@ -50,6 +50,8 @@ import attrs
 import actors.leadership
 from actors.base import LinkedActor
 from actors.leadership import Leadership
+from actors.metrics import Metrics
+from cli.healthcheck import verdict
 from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level, LogEntry
@@ -60,9 +62,9 @@ from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
 from neon_cm.lease import Lease
 from neon_cm.listing import SwarmListing
 from neon_cm.monitoring import VaultMonitoring
-from neon_cm.publishing import Publishing
+from neon_cm.publishing import Publishing, WriteDefinition
 from neon_cm.supervision import Supervision
-from neon_cm.unsealing import Unsealing
+from neon_cm.unsealing import ResetProgress, SubmitShare, Unsealing
 from neon_cm_main import LOCK_REQUEST_TIMEOUT
 from sim import coverage, swarm
 from sim import judge as j
@@ -79,7 +81,7 @@ from sim.vault import SimVault
 
 FAULTS_END = 12.0
 END = 45.0
-"""Longer than the old model's 28 s: the real clients' timeouts (10 s for Consul and Docker) are in it."""
+"""The real clients' timeouts (10 s for Consul and Docker) are in it."""
 STEP = 0.1
 """The driver's step: log entries and the servers' state are read (and judged) this often."""
 CHECK_EVERY = 0.5
@@ -93,13 +95,36 @@ timeouts, the standby's next step (0.5 s), its three calls (pass, renew or a new
 to the client's timeout) and 1.5 s to spare."""
 THRESHOLD, SHARES = 3, 5
 ALL_ROTATED = 0.05
-"""How often every share of the credentials is rotated away (as in sim/world.py)."""
+"""How often every share of the credentials is rotated away."""
 MANAGERS, WORKERS = 3, 2
 TEMPLATE = "http://{hostname}:8200"
+#: How often (from a generator of its own: the other draws stay as they were) two managers share one hostname (the
+#: Vault URL template then names each by its manager address: issue 26's defect 6), and how often a manager's hostname
+#: is hostile, a URL's host and more (`evil.example:8200/#`: defect 8), with a server at that host catching what comes.
+ONE_HOSTNAME = 0.1
+HOSTILE_HOSTNAME = 0.1
+ADDR_TEMPLATE = "http://{addr}:8200"
+HOSTILE = "evil.example:8200/#"
+OTHER_ATTEMPT = 0.1
+SLOW_DEMOTION = 0.1
+"""How often (from a generator of its own) a manager's Vault restarts and answers slowly (2 to 2.8 s, under the Vault
+client's 3 s read timeout) for a while, and the manager is demoted while its monitors' probes are held."""
+CUT_HOLDER = 0.1
+"""How often (from a generator of its own) a manager's Vault answers slowly for a while and the instance that gives it
+a share then is cut off Consul: its lease ends while its unseal attempt is under way."""
+RETIRED_GRACE = 0.01
+RETIRED_SILENT = "a retired monitor says nothing"
+FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
+FLEET_STARTED = re.compile(r"^monitoring the Vault on manager (.+) at \S+$")
+"""How often (from a generator of its own) another client resets the first attempt under way and gives a share of its
+own (wrong two times in three: an operator's typo, another cluster's key) between two of the Unsealer's shares."""
+NO_SECRET = "no secret"
+ONE_VAULT_A_SERIES = "a series names one Vault"
 CONSUL_ADDR = "sim-consul:8500"
 DOCKER_HOST = "tcp://sim-docker:2375"
 KEYS_REFUSED = "the unseal keys do not unseal this Vault"
-VAULT_LINE = re.compile(r"^Vault on (\S+) \(")
+VAULT_LINE = re.compile(r"^Vault on .*? \(([a-z]+://[^)\s]*)\) is ")
+"""A monitor's line; the host of its URL names the Vault (two managers may share a hostname, told apart by URL)."""
 NO_BUSY_LOOP = "no busy loop"
 BUSY = 50
 """The most times an instance sends one request in a second."""
@@ -108,12 +133,15 @@ NO_CRASH = "no actor crashes"
 INVARIANTS = j.INVARIANTS
 INJECTED = "InjectedFault"
 #: How often a share of another cluster is among the credentials (at a random place), and, from a generator of its
-#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path), as in the old world.
+#: own, how often every share is rotated away (none unseals: the keys-refused ERROR's path).
 #: Issue 28: how often one instance's own Docker fails (hangs or refuses) from a moment in the first 6 s until the
 #: end (drawn from a generator of its own), and the bound's parts: the listing's timeout and the margin.
 OWN_DOCKER_FAILS = 0.15
 DOCKER_TIMEOUT = 10.0
 FOLLOW_MARGIN = 3.5
+SERIES_LAG = 2 * 4.0 + DOCKER_TIMEOUT + 1.0
+"""A manager's series is named anew within this of a change of the Swarm: two node polls at the longest interval, a
+listing's timeout, 1 s for the fleet and Metrics."""
 #: A crash loop lasts up to this: past the 31 s production's supervisor needs to give up (its sixth crash within
 #: 60 s, backoff 1 s doubling); the run lasts until it ended + AFTER_LOOP.
 LOOP_SECONDS = (5.0, 15.0)
@@ -122,6 +150,12 @@ AFTER_LOOP = 30.0
 #: How often a seed has, besides its faults, a long crash loop (drawn from a generator of its own): long enough for
 #: a supervisor to give up (escalate, or the top supervisor leaving the actor stopped: health red).
 LONG_LOOP = 0.1
+#: Docker's HEALTHCHECK (Dockerfile; deploy/neon-cluster-manager.yml states it again): `neon-cluster-manager health`
+#: every HEALTH_INTERVAL from the container's start; a failure counts once a probe passed or the start period is over;
+#: HEALTH_RETRIES failures in a row and the container is unhealthy: Swarm replaces the task, which starts
+#: TASK_RESTART_DELAY later (the stack's restart_policy delay).
+HEALTH_INTERVAL, HEALTH_START_PERIOD, HEALTH_RETRIES = 30.0, 60.0, 3
+TASK_RESTART_DELAY = 5.0
 #: Liveness mode: how often convergence is looked at after FAULTS_END; converged this long counts as for good.
 LIVENESS_STEP = 0.5
 
@@ -178,6 +212,15 @@ class Nowhere:
         return None
 
 
+class Catcher(SimVault):
+    """A server at a host that is no Vault of the cluster (a hostile hostname's): it answers any GET as a sealed Vault's
+    seal status and takes any PUT as an unseal (the URL's path may be cut off by a `#` or a `?` in the hostname)."""
+
+    def handle(self, request: HttpRequest, now: float) -> HttpAnswer:
+        path = "/v1/sys/seal-status" if request.method == "GET" else "/v1/sys/unseal"
+        return super().handle(attrs.evolve(request, path=path), now)
+
+
 class Heard(list[Received]):
     """A link's history that tells the world of each request as the server receives it."""
 
@@ -213,7 +256,7 @@ class Transports:
         if server == "consul":
             return SimAdapter(self.link(self.cluster.consul, "consul"))
         host = (urllib.parse.urlsplit(base_url).hostname or "").lower()
-        vault = self.cluster.vaults.get(host)
+        vault = self.cluster.vaults.get(host) or self.cluster.strangers.get(host)
         return SimAdapter(self.link(vault if vault is not None else Nowhere(), f"vault:{host}"))
 
     def sockets_for(self, server: str, host: str) -> transport.SocketMaker | None:
@@ -253,11 +296,35 @@ class OwnDocker:
         return self.docker.next_change(now)
 
 
+@attrs.define
+class HealthCheck:
+    """Docker's health check of one start of a container: the probes made, the failing streak, whether one passed."""
+
+    started_at: float
+    probes: int = 0
+    streak: int = 0
+    passed: bool = False
+
+    @property
+    def next_at(self) -> float:
+        return self.started_at + (self.probes + 1) * HEALTH_INTERVAL
+
+
 class Cluster:
     """The servers, two or three real instances, the faults a seed chooses, and the judge."""
 
-    def __init__(self, seed: int, swarm_testing: bool = True, trace_lines: int = 200, liveness: bool = False) -> None:
+    def __init__(
+        self,
+        seed: int,
+        swarm_testing: bool = True,
+        trace_lines: int = 200,
+        liveness: bool = False,
+        scenario: Callable[[Cluster], None] | None = None,
+    ) -> None:
         self.seed = seed
+        self.scenario = scenario
+        """A test's own faults, scheduled in place of every fault the seed draws (its servers and credentials stay the
+        seed's): called once the base is published, before the instances start."""
         self.liveness = liveness
         """Faults stop at FAULTS_END (no crash loop past it, no own-Docker failure) and the service must converge
         within liveness_bound() and stay so; the time it took is in the result."""
@@ -271,9 +338,8 @@ class Cluster:
         self.docker = SimDocker(MANAGERS, WORKERS)
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
         self.credentials = tuple(rng.sample(shares, rng.choice((3, 3, 4, 5))))
-        self.bad_credentials(shares)
         self.shares = shares
-        self.bad_share = any(share not in shares for share in self.credentials)
+        self.bad_credentials(shares)
         self.vaults: dict[str, SimVault] = {}
         for number, node in enumerate(self.docker.nodes):
             host = node["Description"]["Hostname"]
@@ -320,27 +386,175 @@ class Cluster:
         self.backup_base: dict[str, Any] = {}
         """Consul's snapshot as cluster setup left it, before the instances started."""
         """Resets by another client waiting for the next share a Vault receives."""
+        self.health_checks: dict[str, HealthCheck] = {}
+        """Per instance: Docker's health check of its container's last start."""
+        self.template = TEMPLATE
+        self.by_addr = False
+        """The Vaults are known by their node's address (the template is {addr}), not by hostname."""
+        self.strangers: dict[str, SimVault] = {}
+        """Servers at a host that is no Vault of the cluster (a hostile hostname's): no share may reach one."""
+        self.leaks: list[str] = []
+        self.odd_hostnames(random.Random(f"{seed} manager hostnames"))
+        self.armed_attempts: list[str] = []
+        self.vault_restarts: dict[str, int] = {}
+        """Shares another client gives, after resetting, to the next Vault that has an attempt under way."""
+        self.other_attempt(random.Random(f"{seed} another client attempt"))
+        self.retired: dict[tuple[str, str], float] = {}
+        """Per (instance, monitored name): when its fleet said it no longer monitors that Vault."""
+        self.slow_demotion(random.Random(f"{seed} late probe"))
+        self.cut_armed: list[tuple[SimVault, float, tuple[float, float, float]]] = []
+        """A Vault, how long the instance that gives it a share next is cut off Consul, and how slow the Vault is from
+        that share on (its answer, a connection, a request coming in)."""
+        if not liveness:
+            self.cut_holder(random.Random(f"{seed} holder partition"))
 
     # ------------------------------------------------------------------ set-up
 
     def bad_credentials(self, shares: tuple[str, ...]) -> None:
-        """As in the old world (sim/world.py), from a generator of its own so that the other draws stay as they were:
-        in 30 % of the seeds a share of another cluster (or one rotated away) among the operator's, at a random place
-        (the Unsealer tries other combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every
-        share rotated away (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
+        """From a generator of its own so that the other draws stay as they were: in 30 % of the seeds a share of
+        another cluster (or one rotated away) among the operator's, at a random place (the Unsealer tries other
+        combinations: a refused one costs a Vault poll, so the run is longer); in 5 % every share rotated away
+        (nothing unseals; the keys-refused ERROR and the reporting of Vaults that stay sealed)."""
         trouble = random.Random(f"{self.seed} credentials")
         credentials = list(self.credentials)
         if trouble.random() < 0.3:
             credentials.insert(trouble.randrange(len(credentials) + 1), f"{trouble.getrandbits(128):032x}")
         if trouble.random() < ALL_ROTATED:
             credentials = [f"{trouble.getrandbits(128):032x}" for _ in credentials]
-        self.credentials = tuple(credentials)
-        self.unsealable = sum(share in shares for share in credentials) >= THRESHOLD
-        bad_share = any(share not in shares for share in credentials)
+        self.use_credentials(tuple(credentials))
+
+    def use_credentials(self, credentials: tuple[str, ...]) -> None:
+        """The operator's shares (before the services are made: a scenario's must also go into their environments and
+        the judge's bounds) and what follows from them: unsealable, a bad share among them, the run's end."""
+        self.credentials = credentials
+        self.unsealable = sum(share in self.shares for share in credentials) >= THRESHOLD
+        self.bad_share = any(share not in self.shares for share in credentials)
         # Each combination Vault refuses costs a poll (4 s at the longest): with one bad share, up to threshold + 1 of
         # them, for the first node and again for the followers that join through it (a whole-cluster restart). A seed
-        # still sealed at END goes on until then (as in the old world).
-        self.end = END + (2 * (THRESHOLD + 1) * 4.0 if bad_share and self.unsealable else 0.0)
+        # still sealed at END goes on until then.
+        self.end = END + (2 * (THRESHOLD + 1) * 4.0 if self.bad_share and self.unsealable else 0.0)
+
+    def odd_hostnames(self, rng: random.Random) -> None:
+        """In ONE_HOSTNAME of the seeds manager-3 is called manager-2 too (two machines cloned from one image), and the
+        operator's template is ADDR_TEMPLATE: each Vault is known by its node's address (Vaults keyed so), two of
+        them behind one hostname. In HOSTILE_HOSTNAME of the others manager-3's hostname is HOSTILE (whoever controls a
+        node names it), and a server at `evil.example` answers as a sealed Vault would, catching what it is sent."""
+        pick = rng.random()
+        nodes = self.docker.nodes
+        if pick < ONE_HOSTNAME:
+            self.vaults = {node["Status"]["Addr"]: self.vaults[node["Description"]["Hostname"]] for node in nodes}
+            nodes[2]["Description"]["Hostname"] = nodes[1]["Description"]["Hostname"]
+            self.template, self.by_addr = ADDR_TEMPLATE, True
+            self.faults.append("  0.000 manager-3 is called manager-2 too; the Vault URL template is " + ADDR_TEMPLATE)
+        elif pick < ONE_HOSTNAME + HOSTILE_HOSTNAME:
+            nodes[2]["Description"]["Hostname"] = HOSTILE
+            host = urllib.parse.urlsplit(TEMPLATE.format(hostname=HOSTILE)).hostname or ""
+            self.strangers[host] = Catcher(host, (), THRESHOLD, 0.0)
+            self.faults.append(f"  0.000 manager-3's hostname is {HOSTILE!r}; a server at {host} catches what comes")
+
+    def other_attempt(self, rng: random.Random) -> None:
+        """In OTHER_ATTEMPT of the seeds, armed from the start: 0.5 ms after the first share an instance gives a Vault
+        that leaves an attempt under way, another client resets that attempt and gives a share of its own, so the
+        Unsealer's next share lands in another attempt (another nonce) than its own."""
+        if rng.random() >= OTHER_ATTEMPT:
+            return
+        valid = rng.random() < 1 / 3
+        share = rng.choice(self.shares) if valid else f"{rng.getrandbits(128):032x}"
+        self.armed_attempts.append(share)
+        self.faults.append(
+            f"  0.000 someone else resets the first attempt under way and gives a {'valid' if valid else 'wrong'} "
+            "share of their own (armed from the start)"
+        )
+
+    def attempt_by_another(self, vault: SimVault, share: str) -> None:
+        now = self.sim.now()
+        self.say(
+            now, "FAULT", f"someone else resets the unseal attempt of the Vault on {vault.hostname} and gives a share"
+        )
+        self.reached.add("fault: other_attempt")
+        vault.unseal(now, None, reset=True)
+        vault.unseal(now, share)
+
+    def slow_demotion(self, rng: random.Random) -> None:
+        """In SLOW_DEMOTION of the seeds, at a moment of the first 9 s: manager-2's or manager-3's Vault restarts, and
+        the answers to the requests that come in the next `slow` - 0.1 s take `slow` (2 to 2.8) s to come back (a
+        monitor polls it meanwhile most of the time), then the node is demoted while they are on their way: the
+        fleets retire and stop the monitors (a 3 s stop budget) and the probes' readings come after."""
+        if rng.random() >= SLOW_DEMOTION:
+            return
+        when, position, slow = rng.uniform(1.0, 9.0), rng.choice((1, 2)), rng.uniform(2.0, 2.8)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:  # demoted already, or its hostname is hostile
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no slow demotion")
+                return
+            vault.restart(now)
+            vault.slow_until, vault.slow_by = now + slow - 0.1, slow
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts and answers {slow:.2f} s late")
+            self.sim.schedule(now + slow - 0.05, demote)
+
+        def demote() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            if node["Spec"]["Role"] == "manager":
+                self.docker.set_role(now, position, "worker")
+                self.add(j.RoleChanged(now, self.vault_key(node), manager=False))
+                self.add(j.Listed(now, self.vault_key(node)))
+                self.reached.add("fault: slow_demotion")
+                self.say(now, "FAULT", f"node {position + 1} demoted while its Vault answers late")
+
+        self.faults.append(f"{when:7.3f} a manager's Vault answers {slow:.2f} s late, then the node is demoted")
+        self.sim.schedule(when, act)
+
+    def cut_holder(self, rng: random.Random) -> None:
+        """In CUT_HOLDER of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given it is slow for 8 s (that share's answer too): a connection takes 1 to 1.9 s more (the Vault
+        client's connect timeout: 2 s), a request 0.3 to 0.9 s more to come in (less than the lease's 1 s margin), an
+        answer 1.5 to 2 s more (within the 3 s read timeout with it), so the rest of the attempt lasts seconds; the
+        instance that gave the share (the active one) is cut off Consul for 5 to 7 s (a partition: every link of its
+        to Consul times out). Its lease ends at its deadline, its check expires and a standby takes the lock while its
+        attempt is under way: no share of it may arrive past its deadline + the margin, or after the standby took the
+        lock."""
+        if rng.random() >= CUT_HOLDER:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        slow, cut = rng.uniform(1.5, 2.0), rng.uniform(5.0, 7.0)
+        connect, receive = rng.uniform(1.0, 1.9), rng.uniform(0.3, 0.9)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no slow attempt")
+                return
+            vault.restart(now)
+            self.cut_armed.append((vault, cut, (slow, connect, receive)))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
+
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault takes {connect:.2f} s to connect, {receive:.2f} s to take a request in and "
+            f"{slow:.2f} s to answer; the instance giving it a share then is cut off Consul for {cut:.2f} s"
+        )
+        self.sim.schedule(when, act)
+
+    def cut_off(self, sender: str, seconds: float) -> None:
+        """Every link of `sender` to Consul times out for `seconds` (a partition)."""
+        now = self.sim.now()
+        for link in self.transports.links:
+            if link.sender == sender and link.name == "consul":
+                link.cut_until = now + seconds
+        self.reached.add("fault: cut_holder")
+        self.say(now, "FAULT", f"{sender} is cut off Consul for {seconds:.2f} s")
+
+    def vault_key(self, node: dict[str, Any]) -> str:
+        """What the world and the judge know a node's Vault by: the host of its URL (its address under {addr})."""
+        return str(node["Status"]["Addr"] if self.by_addr else node["Description"]["Hostname"])
 
     def env(self) -> dict[str, str]:
         document = {"UnsealKeys": list(self.credentials), "KeyThreshold": THRESHOLD}
@@ -370,7 +584,7 @@ class Cluster:
         now = self.sim.now()
         for name, value in (("node_poll_seconds", node_poll), ("vault_poll_seconds", vault_poll)):
             self.consul.kv_put(now, SETTINGS_PREFIX + name, f"{value:g}".encode(), "operator")
-        self.consul.kv_put(now, SETTINGS_PREFIX + "vault_url_template", TEMPLATE.encode(), "operator")
+        self.consul.kv_put(now, SETTINGS_PREFIX + "vault_url_template", self.template.encode(), "operator")
         self.longest_vault_poll = max(self.longest_vault_poll, vault_poll)
         self.add(j.PollsSet(now, node_poll, vault_poll))
 
@@ -412,10 +626,25 @@ class Cluster:
             kind = j.ShareReceived if received.note == "share" else j.ResetReceived
             self.add(kind(now, host, received.sender))
             vault = self.vaults.get(host)
+            if received.note == "share" and self.cut_armed and self.cut_armed[0][0] is vault and vault is not None:
+                _, seconds, (vault.slow_by, vault.connect_by, vault.receive_by) = self.cut_armed.pop()
+                vault.slow_until = now + 8.0  # this share's answer is slow already
+                self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
+            elif (
+                received.note == "share"
+                and self.armed_attempts
+                and vault is not None
+                and vault.sealed
+                and vault.attempt
+            ):
+                share = self.armed_attempts.pop()
+                self.sim.schedule(now + 0.0005, lambda: self.attempt_by_another(vault, share))
             self.reached.add(f"vault {received.note} received")
+            if received.note == "share" and host in self.strangers:
+                self.leaks.append(f"{received.sender} sent an unseal share to {host}, which is no Vault of the cluster")
         elif received.server == "consul" and received.note == "written":
             self.add(j.Written(now, received.sender, self.consul.holder(now), DEFINITION_KEY))
             self.reached.add("definition written")
@@ -461,6 +690,18 @@ class Cluster:
             owner = self.sim.owner()
             self.add(j.LeaseTold(self.sim.now(), str(owner), message.session, message.valid_until))
 
+    def acted(self, after: Any, effects: tuple[Any, ...], now: float) -> None:
+        """A decision that acts under the lock, with the deadline its decider acted under (j.ActedUnderLease)."""
+        for effect in effects:
+            if isinstance(effect, WriteDefinition):
+                until = after.valid_until if after.leading else 0.0
+                self.add(j.ActedUnderLease(now, str(self.sim.owner()), "a definition write", until))
+            elif isinstance(effect, (SubmitShare, ResetProgress)):
+                what = "a share" if isinstance(effect, SubmitShare) else "a reset"
+                self.add(
+                    j.ActedUnderLease(now, str(self.sim.owner()), f"{what} for {effect.hostname}", effect.not_after)
+                )
+
     def read_logs(self) -> None:
         for service in self.services:
             entries = service.entries
@@ -480,8 +721,9 @@ class Cluster:
         self.say(t, instance, f"{entry.level.name:<5} {entry.component}: {entry.message}")
         self.lives.logged(t, instance, entry)
         matched = VAULT_LINE.match(entry.message)
+        self.retirement_heard(t, instance, entry, matched is not None)
         if matched is not None and entry.component.startswith("vault-monitor"):
-            host = matched.group(1).lower()
+            host = (urllib.parse.urlsplit(matched.group(1)).hostname or "").lower()
             if entry.level is Level.ERROR:
                 self.add(j.ErrorLogged(t, instance, host))
                 self.reached.add("sealed Vault reported")
@@ -493,6 +735,28 @@ class Cluster:
             # Nothing the servers or the network can do makes an actor crash (the gateways never raise): only the
             # crash faults do (InjectedFault, named in the line), and the kills, which leave no line.
             raise Violation(NO_CRASH, f"{instance}: {entry.component}: {entry.message}")
+
+    def retirement_heard(self, t: float, instance: str, entry: LogEntry, vault_line: bool) -> None:
+        """A retired monitor says nothing: once an instance's fleet said it no longer monitors a Vault (its manager
+        was demoted or left, its URL changed), that monitor logs no line about its Vault, not even the reading of a
+        probe that was under way (slower than the fleet's 3 s stop budget), until the fleet monitors it again. (Issue
+        26's defect 5: such a reading came after MonitoringStopped, and an ERROR `Vault on ... is sealed` of a node
+        that is no manager any more is an alert about nothing.)"""
+        if entry.component == "vault-fleet":
+            stopped, started = FLEET_STOPPED.match(entry.message), FLEET_STARTED.match(entry.message)
+            if stopped is not None:
+                self.retired[(instance, stopped.group(1))] = t
+            elif started is not None:
+                self.retired.pop((instance, started.group(1)), None)
+        elif vault_line and entry.component.startswith("vault-monitor:"):
+            name = entry.component.removeprefix("vault-monitor:")
+            at = self.retired.get((instance, name))
+            if at is not None and t > at + RETIRED_GRACE:
+                raise Violation(
+                    RETIRED_SILENT,
+                    f"{instance}/{entry.component} said at {t:.3f}, {t - at:.3f} s after its fleet stopped monitoring "
+                    f"that Vault: {entry.message}",
+                )
 
     def look_at_servers(self) -> None:
         now = self.sim.now()
@@ -507,6 +771,9 @@ class Cluster:
             if unreadable > 0.0 and (before is None or before[1] != unreadable):
                 self.add(j.Unreadable(now, host, unreadable))
             self.vault_state[host] = (sealed, unreadable)
+            if vault.restarts != self.vault_restarts.get(host, 0):
+                self.vault_restarts[host] = vault.restarts
+                self.add(j.VaultRestarted(now, host))
         for record in self.servers.changes(now, self.docker, self.consul):
             self.add(record)
         for service in self.services:
@@ -523,8 +790,8 @@ class Cluster:
             self.add(j.ConsulTroubled(now))
 
     def run_to(self, end: float) -> list[j.Finding]:
-        """Run (judging as it goes) until `end`, or `until` if a fault moved it later meanwhile (a long crash loop);
-        what `converges` finds then."""
+        """Run (judging as it goes) until `end`, or `until` if the run grew longer as it went (a long crash loop, a
+        container Docker's health check found unhealthy); what `converges` finds then."""
         while self.sim.now() < max(end, self.until) - 1e-9:
             self.sim.run_until(round(self.sim.now() + STEP, 6))
             self.step()
@@ -543,6 +810,8 @@ class Cluster:
     def judge_pending(self) -> None:
         if self.busy:
             raise Violation(NO_BUSY_LOOP, self.busy[0])
+        if self.leaks:
+            raise Violation(NO_SECRET, self.leaks[0])
         pending, self.pending = sorted(self.pending, key=lambda record: record.t), []
         for record in pending:
             self.history.append(record)
@@ -554,13 +823,81 @@ class Cluster:
             raise Violation(findings[0].invariant, findings[0].text)
 
     def step(self) -> None:
-        """After each STEP of the runtime: what the services logged and the servers hold, judged."""
+        """After each STEP of the runtime: Docker's health checks due; what the services logged and the servers hold,
+        judged."""
+        self.docker_health_checks()
         self.read_logs()
         self.look_at_servers()
         self.judge_pending()
         now = self.sim.now()
         if round(now / CHECK_EVERY, 6).is_integer():
             self.verdict(self.judge.look(now))
+            self.look_at_metrics(now)
+
+    def look_at_metrics(self, now: float) -> None:
+        """A series names one Vault: in no running instance's metrics does a `neon_cm_vault_state` series carry a `node`
+        label that two managers' hostnames share (for longer than SERIES_LAG after the Swarm last changed). Such a
+        series tells one Vault's state, then the other's, as their monitors publish: an operator's alert on it misses
+        a sealed Vault, or flaps (issue 26's defect 6: the service names such managers `<hostname> (node <ID>)`)."""
+        docker = self.docker
+        shared = Counter(
+            str(node["Description"]["Hostname"]).lower() for node in docker.nodes if node["Spec"]["Role"] == "manager"
+        )
+        names = {name for name, count in shared.items() if count > 1}
+        if not names or (docker.events and now - docker.events[-1][0] < SERIES_LAG):
+            return
+        for service in self.services:
+            if not service.running or self.sim.paused(service.name):
+                continue
+            for actor in self.sim.actors(service.name):
+                if not isinstance(actor, Metrics) or actor.actor_stopped.is_set():
+                    continue
+                for metric in actor.metrics.vault_state.collect():
+                    for sample in metric.samples:
+                        node = sample.labels.get("node", "")
+                        if node in names and sample.value == 1:
+                            raise Violation(
+                                ONE_VAULT_A_SERIES,
+                                f"{service.name}'s neon_cm_vault_state{{node={node!r}}} says "
+                                f"{sample.labels.get('state')} for one of {shared[node]} managers with that hostname "
+                                f"at {now:.3f}",
+                            )
+
+    def docker_health_checks(self) -> None:
+        """Docker's HEALTHCHECK in each running container: the real `neon-cluster-manager health` (cli/healthcheck.py's
+        verdict on the health file the instance writes, by the virtual wall clock) every HEALTH_INTERVAL from the
+        container's start (at the driver's first step from then); HEALTH_RETRIES failures that count in a row and the
+        container is killed and started again TASK_RESTART_DELAY later. No draw, no runtime event, no line until a
+        failure counts: a seed where none does takes the same steps (and trace hash) as without the health check."""
+        now = self.sim.now()
+        for service in self.services:
+            if service.started_at is None or not service.running or service.name in self.restarting:
+                continue
+            check = self.health_checks.get(service.name)
+            if check is None or check.started_at != service.started_at:
+                check = self.health_checks[service.name] = HealthCheck(service.started_at)
+            due = check.next_at
+            if now < due - 1e-9:
+                continue
+            check.probes += 1
+            passes, line = verdict(service.env, self.sim.wall)
+            if passes:
+                check.passed, check.streak = True, 0
+                continue
+            if not (check.passed or due - check.started_at >= HEALTH_START_PERIOD):
+                continue  # the start period's failures do not count (nor are they said: the trace stays as it was)
+            check.streak += 1
+            self.say(
+                now, "docker", f"{service.name}'s health check: {line} ({check.streak} of {HEALTH_RETRIES} in a row)"
+            )
+            # The run lasts until the container would be replaced and has had time to recover.
+            left = HEALTH_RETRIES - check.streak
+            self.until = max(self.until, now + left * HEALTH_INTERVAL + TASK_RESTART_DELAY + AFTER_LOOP)
+            if check.streak >= HEALTH_RETRIES:
+                self.say(now, "docker", f"{service.name} is unhealthy: its task is replaced")
+                self.reached.add("docker: unhealthy container replaced")
+                self.kill(service)
+                self.restart_later(service, TASK_RESTART_DELAY)
 
     # ------------------------------------------------------------------ faults
 
@@ -658,7 +995,7 @@ class Cluster:
         saved_seconds = monitoring.UNSEAL_ANSWER_SECONDS
         previous = transport.install(self.transports)
         setattr(Leadership, "publish", publish)  # noqa: B010 -- observing, see the module's docstring
-        saved_decides = observe_decisions(self.coverage)
+        saved_decides = observe_decisions(self.coverage, self.acted)
         pykka_log = logging.getLogger("pykka")
         saved_level = pykka_log.level
         pykka_log.setLevel(logging.CRITICAL)  # as neon_cm_main.main: the supervisors log each crash once
@@ -669,15 +1006,18 @@ class Cluster:
             self.settings(NODE_POLL, VAULT_POLL)
             self.setup_publishes()
             self.backup, self.backup_base = self.consul.snapshot(), self.base
-            for host in self.docker.managers():
+            for host in [self.vault_key(node) for node in self.docker.nodes if node["Spec"]["Role"] == "manager"]:
                 self.add(j.RoleChanged(0.0, host, manager=True))
                 self.add(j.Listed(0.0, host))
             self.say(0.0, "--", f"fault kinds on: {', '.join(sorted(self.kinds_on))}")
-            self.schedule_faults()
-            rolling_update(self)
-            if not self.liveness:
-                self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
-                self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
+            if self.scenario is not None:
+                self.scenario(self)
+            else:
+                self.schedule_faults()
+                rolling_update(self)
+                if not self.liveness:
+                    self.schedule_own_docker(random.Random(f"own docker {self.seed}"))
+                    self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
@@ -766,7 +1106,7 @@ def run_seed(seed: int, swarm_testing: bool = True, liveness: bool = False) -> R
 
 def liveness_bound(cluster: Cluster) -> float:
     """How long after FAULTS_END the service must have converged (liveness mode), as a chain of waits that can follow
-    one another (sim/world.py's, with the production figures this world runs):
+    one another (with the production figures this world runs):
 
     1. DOCKER_TIMEOUT (10 s): a call a hang held when the faults stopped is answered by its client's timeout (the
        longest: Consul's and Docker's 10 s). A kill's container restart (4 s at most) is within it.
@@ -803,9 +1143,11 @@ DECIDERS: dict[type, str] = {
 }
 
 
-def observe_decisions(seen: Coverage) -> dict[type, Callable[..., Any]]:
-    """Wrap each decider's `decide` for a run so that every decision the real actors take is told to `seen` (passed
-    on unchanged); the originals, to put back."""
+def observe_decisions(
+    seen: Coverage, acted: Callable[[Any, tuple[Any, ...], float], None] | None = None
+) -> dict[type, Callable[..., Any]]:
+    """Wrap each decider's `decide` for a run so that every decision the real actors take is told to `seen` (and its
+    state after and effects to `acted`; passed on unchanged); the originals, to put back."""
     saved: dict[type, Callable[..., Any]] = {}
     for decider, actor in DECIDERS.items():
         original = saved[decider] = decider.decide  # type: ignore[attr-defined]
@@ -813,6 +1155,8 @@ def observe_decisions(seen: Coverage) -> dict[type, Callable[..., Any]]:
         def decide(state: Any, event: Any, now: float, original: Any = original, actor: str = actor) -> Any:
             after, effects = original(state, event, now)
             seen.saw(actor, event, effects, after)
+            if acted is not None:
+                acted(after, tuple(effects), now)
             return after, effects
 
         setattr(decider, "decide", decide)  # noqa: B010 -- observing, as Leadership.publish
@@ -833,6 +1177,7 @@ SOMETIMES = (
     "vault reset received",
     "sealed Vault reported",
     "rolling update (SIGTERM of the active)",
+    "docker: unhealthy container replaced",
 )
 
 
@@ -1199,7 +1544,7 @@ def role_change(cluster: Cluster, rng: random.Random) -> Fault:
         node = nodes[position]
         role = "worker" if node["Spec"]["Role"] == "manager" else "manager"
         cluster.docker.set_role(now, position, role)
-        host = node["Description"]["Hostname"]
+        host = cluster.vault_key(node)
         cluster.add(j.RoleChanged(now, host, manager=role == "manager"))
         cluster.add(j.Listed(now, host))  # the sim's listing is the Swarm's own: it shows the node at once
 
@@ -1213,8 +1558,8 @@ def node_join(cluster: Cluster, rng: random.Random) -> Fault:
     def act() -> None:
         now = cluster.sim.now()
         node = cluster.docker.add_node(now, "manager" if manager else "worker")
-        host = node["Description"]["Hostname"]
-        cluster.vaults[host] = SimVault(host, cluster.shares, THRESHOLD, 0.0)
+        host = cluster.vault_key(node)
+        cluster.vaults[host] = SimVault(node["Description"]["Hostname"], cluster.shares, THRESHOLD, 0.0)
         if manager:
             cluster.add(j.RoleChanged(now, host, manager=True))
             cluster.add(j.Listed(now, host))

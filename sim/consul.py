@@ -381,14 +381,6 @@ class SimConsul:
             return Reply(404, None, self.kv_index or 1)
         return Reply(200, [self._item(key, entry)], self.index)
 
-    def kv_list(self, now: float, prefix: str) -> Reply:
-        """GET /v1/kv/<prefix>?recurse."""
-        if (no_leader := self.no_leader(now)) is not None:
-            return no_leader
-        self.expire(now)
-        items = [self._item(key, entry) for key, entry in sorted(self.kv.items()) if key.startswith(prefix)]
-        return Reply(200, items, self.index) if items else Reply(404, None, self.kv_index or 1)
-
     @staticmethod
     def _item(key: str, entry: Entry) -> dict[str, Any]:
         return {

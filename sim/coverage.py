@@ -2,8 +2,9 @@
 
 An invariant says what must never happen; a sweep that never reached a state the invariants guard proves nothing
 about it. So the world records, per seed, which fault kinds fired and which decider states and transitions were
-reached (`Coverage.saw`, told of every step the shells record), and a sweep fails unless every item of
-`SOMETIMES` (and every fault kind) was reached in at least one seed (`python -m sim --seeds N` prints the table).
+reached (`Coverage.saw`, told of every decision the real actors take: sim/cluster.py's observe_decisions), and a
+sweep fails unless every item of `SOMETIMES` (and every fault kind) was reached in at least one seed
+(`python -m sim --seeds N` prints the table, sim/cluster.py's coverage_table).
 
 Each item is recognised from one decision: the actor that decided, the event, the effects, and the decider's state
 after it.
@@ -11,7 +12,6 @@ after it.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -225,9 +225,6 @@ BY_ACTOR: dict[str, list[Sometimes]] = {}
 for _item in SOMETIMES:
     BY_ACTOR.setdefault(_item.actor, []).append(_item)
 
-#: The world's own events, recognised by their trace text (actor "--").
-CONTAINER_RESTART = "the container restarts"
-
 
 def label(item: Sometimes) -> str:
     return f"{item.group}: {item.name}"
@@ -240,14 +237,7 @@ class Coverage:
         self.reached: set[str] = set()
         self.pending: dict[str, list[Sometimes]] = {kind: list(items) for kind, items in BY_ACTOR.items()}
 
-    def fault(self, kind: str) -> None:
-        self.reached.add(f"fault: {kind}")
-
     def saw(self, actor: str, event: Any, effects: Any, state: Any) -> None:
-        if actor == "--":
-            if isinstance(event, str) and CONTAINER_RESTART in event:
-                self.reached.add("supervision: container restart")
-            return
         kind = "*" if actor in SUPERVISORS else actor.split(":", 1)[0]
         items = self.pending.get(kind)
         if not items:
@@ -259,36 +249,13 @@ class Coverage:
                 items.remove(item)
 
 
-def expected(fault_kinds: Iterable[str], optional: bool = True) -> list[str]:
-    """Every item of the table: each fault kind, each decider item (without the optional ones: those a sweep must
-    reach), the container restart."""
+def expected(fault_kinds: Iterable[str]) -> list[str]:
+    """Every item of the table: each fault kind, each decider item, the container restart."""
     return [
         *(f"fault: {kind}" for kind in fault_kinds),
-        *(label(item) for item in SOMETIMES if optional or item.required),
+        *(label(item) for item in SOMETIMES),
         "supervision: container restart",
     ]
 
 
 OPTIONAL = frozenset(label(item) for item in SOMETIMES if not item.required)
-
-
-def table(counts: Counter[str], seeds: int, fault_kinds: Iterable[str], kinds_on: Counter[str]) -> str:
-    """The coverage table: per item, in how many seeds it was reached (and, per fault kind, how many seeds had it
-    switched on by swarm testing)."""
-    lines = [
-        f"coverage of {seeds} seeds (seeds reaching each; fault kinds: seeds with the kind on | fired; "
-        "!! never reached, -- never reached but not required yet):"
-    ]
-    for item in expected(fault_kinds):
-        mark = "  " if counts[item] else "--" if item in OPTIONAL else "!!"
-        if item.startswith("fault: "):
-            kind = item.removeprefix("fault: ")
-            lines.append(f"  {mark} {item:<52} {kinds_on[kind]:>7} | {counts[item]:>7}")
-        else:
-            lines.append(f"  {mark} {item:<52} {'':>7}   {counts[item]:>7}")
-    return "\n".join(lines)
-
-
-def missing(counts: Counter[str], fault_kinds: Iterable[str]) -> list[str]:
-    """The required items no seed reached."""
-    return [item for item in expected(fault_kinds, optional=False) if not counts[item]]

@@ -1,7 +1,7 @@
 """One judge for simulated and real runs: a History of what the servers received and accepted and what the instances
 said, and the invariants as functions of it.
 
-Pure: no I/O, no clock, no threads. The simulator (sim/world.py) records a History as it runs and feeds each record
+Pure: no I/O, no clock, no threads. The simulator (sim/cluster.py) records a History as it runs and feeds each record
 to a `Judge` as it is recorded (and lets it look at the clock every `Bounds.every` seconds); a real-stack test
 (tests/integration/test_judge.py) records one from OpenBao's audit log, the services' log lines and Consul, and
 judges it with `judge(history, bounds)`, which runs the same `Judge` over the whole History.
@@ -192,6 +192,15 @@ class Unsealed:
 
 
 @attrs.frozen
+class VaultRestarted:
+    """The Vault's process restarted: an unseal attempt it was given (a raft follower unsealing in the background
+    too) is lost."""
+
+    t: float
+    vault: str
+
+
+@attrs.frozen
 class Unreadable:
     """The Vault answers nothing readable (hangs, or garbage) until `until`: no monitor can see it is sealed."""
 
@@ -265,10 +274,11 @@ class OwnDockerFails:
 
 @attrs.frozen
 class SwarmChanged:
-    """The Swarm's nodes changed (a label, a role); `nodes` is the definition's `Nodes` they make."""
+    """The Swarm's nodes changed (a label, a role); `nodes` is the definition's `Nodes` they make (None: nodes share a
+    hostname, and the service publishes no definition of them)."""
 
     t: float
-    nodes: Mapping[str, Any] = attrs.field(eq=False)
+    nodes: Mapping[str, Any] | None = attrs.field(eq=False)
 
 
 @attrs.frozen
@@ -307,6 +317,18 @@ class ConsulTroubled:
     t: float
 
 
+@attrs.frozen
+class ActedUnderLease:
+    """A decision to act under the lock, as the deciding actor of `instance` took it at `t`: a definition write, an
+    unseal share or a reset (`what`), with the deadline of the lease it acted under as that decider saw it (the
+    publisher's `valid_until`, 0 when it did not lead; a share's or a reset's `not_after`)."""
+
+    t: float
+    instance: str
+    what: str
+    until: float
+
+
 Record = (
     Written
     | ShareReceived
@@ -327,6 +349,7 @@ Record = (
     | Sealed
     | Unsealed
     | Unreadable
+    | VaultRestarted
     | RoleChanged
     | Listed
     | ErrorLogged
@@ -339,6 +362,7 @@ Record = (
     | DefinitionStored
     | StandingReady
     | ConsulTroubled
+    | ActedUnderLease
 )
 
 
@@ -383,6 +407,8 @@ CONVERGES = "converges"
 SAID_ONCE = "said once"
 FOLLOWS_THE_SWARM = "follows the Swarm"
 TAKEN_OVER = "a free lock is taken"
+WITHIN_LEASE = "acts only within its lease"
+NO_FALSE_REFUSAL = "keys refused only when they are"
 INVARIANTS = (
     NEVER_TWO_UNSEALERS,
     NEVER_A_STALE_WRITER,
@@ -393,6 +419,8 @@ INVARIANTS = (
     SAID_ONCE,
     FOLLOWS_THE_SWARM,
     TAKEN_OVER,
+    WITHIN_LEASE,
+    NO_FALSE_REFUSAL,
 )
 
 
@@ -487,6 +515,7 @@ class Judge:
         """Per (instance, Vault): since when the instance's running fleet has wanted that Vault's monitor (from
         MonitorsWanted; a history without any, as a hand-built one, leaves it empty: see `reporter_watching`)."""
         self.keys_refused: dict[tuple[str, str], float] = {}
+        self.vault_restarted: dict[str, float] = {}
         # the definition
         self.base: Mapping[str, Any] | None = None
         self.nodes: Mapping[str, Any] | None = None
@@ -620,6 +649,19 @@ class Judge:
             findings,
         )
 
+    def on_acted(self, record: ActedUnderLease, findings: list[Finding]) -> None:
+        """Acts only within its lease: each decider that acts under the lock (the publisher's write, the Unsealer's
+        share or reset) decides to only while the lease it was told lasts. Consul's fence (the write's check of the
+        lock's session) and the gateway's `not_after` stand behind that promise; judging the deciders' own promise
+        keeps a backup from hiding a hole in the check in front of it."""
+        if record.t >= record.until:
+            self.found(
+                WITHIN_LEASE,
+                f"{record.instance} decided {record.what} at {record.t:.3f}; the lease it acted under ended at "
+                f"{record.until:.3f}",
+                findings,
+            )
+
     def on_written(self, record: Written, findings: list[Finding]) -> None:
         """Never a stale writer: every definition write Consul accepts comes from the lock holder of that moment."""
         if record.holder != record.writer:
@@ -664,6 +706,9 @@ class Judge:
 
     def on_unreadable(self, record: Unreadable, findings: list[Finding]) -> None:
         self.unreadable_until[record.vault] = max(self.unreadable_until.get(record.vault, 0.0), record.until)
+
+    def on_vault_restarted(self, record: VaultRestarted, findings: list[Finding]) -> None:
+        self.vault_restarted[record.vault] = record.t
 
     def on_role(self, record: RoleChanged, findings: list[Finding]) -> None:
         if record.manager:
@@ -856,6 +901,19 @@ class Judge:
     def on_keys_refused(self, record: KeysRefused, findings: list[Finding]) -> None:
         """Said once: an Unsealer says at ERROR that the keys do not unseal a Vault at most once per reminder period
         (a restarted Unsealer, or another instance, may say it again), not at every poll."""
+        restarted = self.vault_restarted.get(record.vault, -math.inf)
+        if self.bounds.unsealable and record.t - restarted > 3 * self.longest_vault_poll + 5.0:
+            # Keys refused only when they are: the credentials hold enough of the cluster's shares, so every
+            # combination refused is a false alarm telling the operator to replace keys that work (another client's
+            # wrong share in our attempt was once taken for ours: the `another client attempt` setup). Exception: the
+            # Vault restarted since the keys were given (the follower wait, two polls and 5 s): a node that took them
+            # whole and stays sealed a poll later counts them refused, and cannot tell it restarted meanwhile.
+            self.found(
+                NO_FALSE_REFUSAL,
+                f"{record.instance} said at {record.t:.3f} that the keys do not unseal the Vault on {record.vault}; "
+                "the credentials hold enough of its shares",
+                findings,
+            )
         key = (record.instance, record.vault)
         said = self.keys_refused.get(key)
         if said is not None and record.t - said < self.bounds.reminder:
@@ -885,7 +943,7 @@ class Judge:
         definition in Consul is the Swarm's within the bound (two node polls and two listing timeouts, a lock step
         of each instance, a listing and a write, and the margin) of the later of `follow_from` and the Swarm's last
         change. Judged on the latest DefinitionStored."""
-        if self.follow_from is None:
+        if self.follow_from is None or self.nodes is None:
             return
         start = max(self.follow_from, self.swarm_changed)
         b = self.bounds
@@ -990,6 +1048,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     Sealed: Judge.on_sealed,
     Unsealed: Judge.on_unsealed,
     Unreadable: Judge.on_unreadable,
+    VaultRestarted: Judge.on_vault_restarted,
     RoleChanged: Judge.on_role,
     Listed: Judge.on_listed,
     ErrorLogged: Judge.on_error,
@@ -1000,6 +1059,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     SwarmChanged: Judge.on_swarm,
     BaseWritten: Judge.on_base,
     DefinitionStored: Judge.on_stored,
+    ActedUnderLease: Judge.on_acted,
 }
 
 

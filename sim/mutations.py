@@ -1,20 +1,20 @@
 """The mutation set: old behaviours and small faults put back, one at a time, into the code that ships.
 
 Each member (`Mutant`) is a patch of production code (neon_cm/*.py deciders, gateways/*.py, actors/*.py), applied
-for a run and undone after (`with mutant.applied(): ...`), or one of issue 17's old behaviours that the sim's
-stand-ins still carry (`World(old=...)`, `--old`). The sweep, by itself, must catch every member it runs
-(`python -m sim --mutants`; tests/test_sim_mutations.py). A member whose code the sim does not run yet (an actor
-shell, a gateway's transport) or whose input the world never makes says so in `unseen`: it is reported as not
-caught, never counted as caught.
+for a run and undone after (`with mutant.applied(): ...`); issue 17's old behaviours are members too (`old-N`,
+`python -m sim --old N`). The sweep of the world of the real service (sim/cluster.py), by itself, must catch every
+member at the seed CLUSTER gives it (`python -m sim --mutants`; tests/test_sim_mutations.py). A member whose input
+the world never makes, or that is equivalent for what is judged, says why in `unseen` (CLUSTER's reason): it is
+reported as not run, never counted as caught.
 
 A patch is one of:
 - `Rewrite`: a function's or method's own source with one small text replaced, compiled in its module (so a change
   to the code that the mutant no longer matches fails loudly instead of mutating nothing);
 - `Replace`: a module's or class's attribute (a constant, a function) set to another value.
 
-Either is undone after the run. A function is replaced wherever a production module (or, for a callable, a sim
-module) bound it by name (`from neon_cm.vault import vault_url`); a constant only in production modules, so the
-invariants (sim/world.py) keep their own reading of it.
+Either is undone after the run. A function is replaced wherever a production module bound it by name
+(`from neon_cm.vault import vault_url`); a constant only in its own module, so the sim's invariants keep their own
+reading of it.
 """
 
 from __future__ import annotations
@@ -31,12 +31,6 @@ import attrs
 
 #: The packages whose names a patch may rebind (the code that ships).
 PRODUCTION = ("neon_cm", "gateways", "actors", "messages", "neon_cm_main")
-#: Where a replaced function is also rebound (the sim calls some of the gateways' helpers itself).
-SIM = ("sim",)
-
-#: `unseen` of a member whose code the simulator does not run yet: the actor shells and the gateways' transports are
-#: sim/shell.py's and sim/gateways.py's re-implementations until they are replaced by the real ones (issue 26).
-NOT_RUN = "not run by the sim yet"
 
 
 @attrs.frozen
@@ -71,20 +65,14 @@ class Mutant:
     origin: str
     """Where it comes from: issue 17's defect N, issue 26's defect N, issue 26's surviving mutations."""
     patches: tuple[Patch, ...] = ()
-    old: frozenset[int] = frozenset()
-    """Issue 17's defects whose old behaviour the old world's stand-ins run (`World(old=...)`, --model); the world of
-    the real service applies the patches instead."""
     unseen: str = ""
-    """Why the old world's sweep (sim/world.py, --model) cannot catch it yet ("" when it should)."""
-    cluster_unseen: str = ""
     """Why the sweep of the world of the real service (sim/cluster.py) cannot catch it yet ("" when it should)."""
 
     @contextlib.contextmanager
-    def applied(self, model: bool = False) -> Iterator[None]:
-        """The patches applied for the block, undone after (also when it raises). In the old world (`model`), a
-        member of issue 17 runs in the sim's stand-ins (`old`, passed to World) instead: no patch then."""
+    def applied(self) -> Iterator[None]:
+        """The patches applied for the block, undone after (also when it raises)."""
         with contextlib.ExitStack() as stack:
-            for patch in () if model and self.old else self.patches:
+            for patch in self.patches:
                 stack.enter_context(apply(patch))
             yield
 
@@ -137,9 +125,8 @@ def apply(patch: Patch) -> Iterator[None]:
     if inspect.ismodule(owner) and callable(original):
         # Every module that bound the same function by name (`from neon_cm.vault import vault_url`); a constant is
         # set in its own module only (a float can be the very object another module's constant is).
-        prefixes = PRODUCTION + SIM
         for module_name, module in sorted(sys.modules.items()):
-            if module is owner or not module_name.startswith(prefixes):
+            if module is owner or not module_name.startswith(PRODUCTION):
                 continue
             for bound, thing in list(vars(module).items()):
                 if thing is original and not bound.startswith("__"):
@@ -156,7 +143,7 @@ def apply(patch: Patch) -> Iterator[None]:
 
 # --------------------------------------------------------------------------- the members
 
-OLD = "issue 17 (the sim's stand-ins: --old)"
+OLD = "issue 17 (--old N)"
 D26 = "issue 26 defect"
 SURVIVED = "issue 26 (survived the first mutation check)"
 
@@ -179,8 +166,7 @@ def hostname_only(node: Any, shared: bool) -> str:
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    # ---- issue 17's old behaviours: in the old world the sim's stand-ins run them (`old`, --model); in the world of
-    # the real service (sim/cluster.py) the patches put them back into the code that ships
+    # ---- issue 17's old behaviours, put back into the code that ships (tests/test_sim.py's defect scenarios)
     Mutant(
         "old-1",
         "500 `Unknown check` read as an outage and a 404 as a pass (gateways/consul.py pass_check before issue 17)",
@@ -193,7 +179,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 also=(('return CheckPassed() if passed else CheckGone("404: no such check")', "return CheckPassed()"),),
             ),
         ),
-        old=frozenset({1}),
     ),
     Mutant(
         "old-2",
@@ -206,11 +191,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "pending.update({c.key: timer for c in restarted}); "
                 "pending = {k: t for k, t in pending.items() if t == timer}",
             ),
-        ),
-        old=frozenset({2}),
-        cluster_unseen=(
-            "no actor of the real service crashes in this world yet (its faults kill whole processes; actor-level "
-            "faults and `nothing dead unseen` are another helper's work, branch h-s1)"
         ),
     ),
     Mutant(
@@ -238,15 +218,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 ),
             ),
         ),
-        old=frozenset({3}),
-        unseen=(
-            "caught at seed 9 without swarm testing, in none of the first 400 swarm seeds: a Leadership crash while "
-            "it leads, with the publisher's write to follow, is rare (a seed or a scenario, tests/test_sim.py)"
-        ),
-        cluster_unseen=(
-            "no Leadership crashes alone in this world yet (its faults kill whole processes, the publisher with it); "
-            "actor-level faults are branch h-s1's"
-        ),
     ),
     Mutant(
         "old-4",
@@ -259,7 +230,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "return Garbage(f\"seal-status answered {body.get('errors')}\")",
             ),
         ),
-        old=frozenset({4}),
     ),
     Mutant(
         "old-5",
@@ -291,7 +261,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 ),
             ),
         ),
-        old=frozenset({5}),
     ),
     Mutant(
         "old-7",
@@ -304,7 +273,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "self.stored.index == item_index:",
             ),
         ),
-        old=frozenset({7}),
     ),
     Mutant(
         "old-11",
@@ -317,7 +285,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "return tuple(usable[:threshold])",
             ),
         ),
-        old=frozenset({11}),
     ),
     # ---- issue 26's eight defects and the session-death gap, written back into the code that fixed them
     Mutant(
@@ -334,15 +301,22 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "d1-slow-pass",
-        "a pass (or lock read) answered after the deadline still extends the lease (neon_cm/lease.py before f002f6f)",
+        "a pass answered after the deadline still extends the lease, on the pass alone (neon_cm/lease.py before "
+        "f002f6f and 1daab1e: defect 1 as it shipped, when no read of the lock followed a pass)",
         f"{D26} 1",
         (
-            Rewrite("neon_cm.lease:Lease.passed", "if now >= self.valid_until:", "if False:"),
+            Rewrite(
+                "neon_cm.lease:Lease.passed",
+                "if now >= self.valid_until:",
+                "if False:",
+                also=(
+                    (
+                        'return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (ReadHolder(LEADER_KEY),)',
+                        "return self.confirmed(now)",
+                    ),
+                ),
+            ),
             Rewrite("neon_cm.lease:Lease.confirmed", "if now >= self.valid_until:", "if False:"),
-        ),
-        unseen=(
-            "every simulated call answers in 1-8 ms, so no pass is answered past a deadline it started before "
-            "(needs the latency tails of the simulated transport)"
         ),
     ),
     Mutant(
@@ -356,42 +330,36 @@ MUTANTS: tuple[Mutant, ...] = (
                 "if False:",
             ),
         ),
-        unseen=f"{NOT_RUN}: gateways/vault.py's transport (the sim's VaultCalls answers without it)",
     ),
     Mutant(
         "d2-stop-without-waiting",
         "Leadership's stop releases the lock right after telling LostLeadership (actors/leadership.py before 45bad42)",
         f"{D26} 2",
         (Replace("actors.leadership:Leadership.publish", no_wait_publish),),
-        unseen=f"{NOT_RUN}: actors/leadership.py (sim/shell.py's cleanup stands in for it)",
     ),
     Mutant(
         "d3-index-0-loop",
         "an answer with X-Consul-Index 0 kept as the index: the watch reads in a loop (neon_cm/watching.py)",
         f"{D26} 3",
         (Rewrite("neon_cm.watching:Watched.answered", "if read.index < 1:", "if False:"),),
-        unseen=f"{NOT_RUN}: actors/consul_watch.py (the settings are a stand-in, sim/standin.py)",
     ),
     Mutant(
         "d4-recursion-error",
         "JSON nested too deep raises RecursionError out of the Vault gateway (gateways/vault.py before 56056b9)",
         f"{D26} 4",
         (Rewrite("gateways.vault:VaultGateway.request", "except RecursionError:", "except ZeroDivisionError:"),),
-        unseen=f"{NOT_RUN}: gateways/vault.py's request (and the simulated Vault never nests its JSON)",
     ),
     Mutant(
         "d5-stopped-monitor-publishes",
         "a retired monitor's late probe still publishes (actors/vault_monitor.py before 3147b99)",
         f"{D26} 5",
         (Replace("actors.vault_monitor:Retirement.retire", never_retired),),
-        unseen=f"{NOT_RUN}: actors/vault_monitor.py (and no simulated probe outlasts the stop budget)",
     ),
     Mutant(
         "d6-one-hostname",
         "two managers with one hostname known by it alone downstream (neon_cm/fleet.py before e94c8e0)",
         f"{D26} 6",
         (Replace("neon_cm.fleet:monitored_name", hostname_only),),
-        unseen="the simulated Swarm never has two managers with one hostname (its Vaults are keyed by hostname)",
     ),
     Mutant(
         "d7-share-in-refusal",
@@ -410,7 +378,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 ),
             ),
         ),
-        unseen=f"{NOT_RUN}: gateways/vault.py's unseal (and no simulated answer echoes a share)",
     ),
     Mutant(
         "d8-unchecked-hostname",
@@ -423,7 +390,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "if False:",
             ),
         ),
-        unseen="the simulated Swarm's hostnames are all host names",
     ),
     # ---- issue 26's surviving mutations
     Mutant(
@@ -437,7 +403,6 @@ MUTANTS: tuple[Mutant, ...] = (
         "lock_delay=0 dropped from the session create: Consul's default 15 s delays a takeover (gateways/consul.py)",
         SURVIVED,
         (Rewrite("gateways.consul:ConsulGateway.create_session", ", lock_delay=0", ""),),
-        unseen=f"{NOT_RUN}: gateways/consul.py's session create (and the simulated Consul has no lock-delay)",
     ),
     Mutant(
         "per-share-lease-check",
@@ -453,10 +418,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "neon_cm.unsealing:Unsealing.reset", "if not self.holds_lease(now):", "if self.lease_until is None:"
             ),
         ),
-        unseen=(
-            "the node thread's own check of not_after (sim/instance.py, as actors/unsealer.py) stops every such "
-            "share: a backup that only matters with a slow transport"
-        ),
     ),
     Mutant(
         "valid-until-guard",
@@ -469,24 +430,18 @@ MUTANTS: tuple[Mutant, ...] = (
                 "if not state.leading:",
             ),
         ),
-        unseen="Consul's check-session fences every write of a lost lock; the guard is a backup",
     ),
     Mutant(
         "deadline-timer",
         "the lease's deadline timer steps nothing down (neon_cm/lease.py deadline_passed)",
         SURVIVED,
         (Rewrite("neon_cm.lease:Lease.deadline_passed", "if not self.leading:", "if True:"),),
-        unseen=(
-            "the publisher and the Unsealer keep the deadline themselves (valid_until, their own timer), and in the "
-            "sim a decision is instantaneous: the step-down's timer is a backup"
-        ),
     ),
     Mutant(
         "lease-margin",
         "no margin: the lease runs to the moment the check can expire (neon_cm/lease.py GIVE_UP_SECONDS)",
         SURVIVED,
         (Replace("neon_cm.lease:GIVE_UP_SECONDS", 3.0),),
-        unseen="a pass reaches the simulated Consul within 8 ms of its start, so the check expires after the lease",
     ),
     Mutant(
         "reporting-role",
@@ -499,20 +454,12 @@ MUTANTS: tuple[Mutant, ...] = (
                 "pass",
             ),
         ),
-        unseen=(
-            "not caught in 300 seeds (not analysed yet: a standby that told a sealed Vault at INFO must take over "
-            "while that Vault stays sealed past the reporting bound)"
-        ),
     ),
     Mutant(
         "intensity-bound",
         "no restart intensity: a supervisor never gives up (neon_cm/supervision.py)",
         SURVIVED,
         (Rewrite("neon_cm.supervision:Supervision.died", "if len(history) >= self.intensity[0]:", "if False:"),),
-        unseen=(
-            "no invariant says a crash loop ends with health naming it: nothing dead unseen holds while a "
-            "supervisor keeps restarting within its backoff"
-        ),
     ),
     Mutant(
         "nonce-check",
@@ -524,10 +471,6 @@ MUTANTS: tuple[Mutant, ...] = (
                 "if status.progress == 0 or (attempt.nonce and status.nonce != attempt.nonce):",
                 "if status.progress == 0:",
             ),
-        ),
-        unseen=(
-            "the world never resets a Vault between two of the Unsealer's shares and gives it shares of its own "
-            "(issue 26's fault 'another client resetting a Vault' is not made yet)"
         ),
     ),
     Mutant(
@@ -567,59 +510,35 @@ CLUSTER: dict[str, int | str] = {
         "actor-level crashes exist in this world now (a Leadership can crash alone), but no seed catching this member "
         "has been searched for yet"
     ),
-    "old-5": (
-        "needs the lock lost while an unseal attempt is under way (shares go out milliseconds apart; an attempt lasts "
-        "longer only while a raft follower finishes, which reads and sends no share, or behind a slow answer)"
-    ),
-    "d1-slow-pass": (
-        "equivalent since the session-death fix: a pass extends the lease only once a read of the lock after it finds "
-        "this session holding it, and the lease runs to the pass's start + 2 s while the check lives 3 s past the "
-        "pass's arrival, so a late answer extends a lease only while the lock is held (it was defect 1 together with "
-        "the session-death gap)"
-    ),
-    "d2-share-after-deadline": (
-        "needs the sender to lose the lock while a share's connect is under way (a pause or the lease ending "
-        "mid-handshake); the tails make 1-3 % of the connects slow, and shares are few"
-    ),
+    "old-5": 71,
+    # d1 as it shipped (no lock read after a pass) fails the same 18 of seeds 0-79 as session-death: its other half,
+    # the deadline checks alone, is equivalent since 1daab1e (a lock read after the pass must find the session
+    # holding the lock, and the lease runs to the pass's start + 2 s while the check lives 3 s past its arrival)
+    "d1-slow-pass": 28,
+    "d2-share-after-deadline": 86,
     "d2-stop-without-waiting": (
         "not caught in the 10 seeds below 120 with a rolling update (SIGTERM of the active): only a share or reset "
         "started in the few ms before the Unsealer handles LostLeadership, and still on its way when a standby takes "
         "the released lock, differs from the fix"
     ),
-    "d5-stopped-monitor-publishes": (
-        "what a retired monitor publishes late reaches Metrics and the Unsealer, and no invariant reads the instances' "
-        "metrics (a series of a node that is no manager); its probe must also outlast the 3 s stop budget at a "
-        "demotion"
-    ),
-    "d6-one-hostname": (
-        "the simulated Swarm never has two managers with one hostname, and its Vault URL template is {hostname} (two "
-        "Vaults behind one hostname need {addr}); the world's Vaults are keyed by hostname"
-    ),
-    "d8-unchecked-hostname": (
-        "the simulated hostnames are all host names (a node renamed `evil.example:8200/#` and a server catching what "
-        "goes there are faults to add)"
-    ),
+    "d5-stopped-monitor-publishes": 15,
+    "d6-one-hostname": 1,
+    "d8-unchecked-hostname": 23,
     "per-share-lease-check": (
         "equivalent in the code that ships: the Unsealer's node thread refuses a share past not_after, and the gateway "
         "writes none past it"
     ),
-    "valid-until-guard": "Consul's check-session fences every write of a lost lock (a backup)",
+    "valid-until-guard": 16,
     "deadline-timer": (
         "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
         "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
     ),
-    "lease-margin": (
-        "needs a share in flight (a slow connect or answer) when the lease runs out without a pass reaching Consul: "
-        "the margin is what keeps such a share before the check can expire"
-    ),
+    "lease-margin": 88,
     "intensity-bound": "needs actor crash loops (branch h-s1) and an invariant that a crash loop ends in health",
-    "nonce-check": (
-        "needs another client's reset and share between two of the Unsealer's shares, which go out milliseconds "
-        "apart; the world's other-client faults are single moments"
-    ),
+    "nonce-check": 24,
 }
 MUTANTS = tuple(
-    attrs.evolve(mutant, cluster_unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
+    attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
     for mutant in MUTANTS
 )
 

@@ -25,8 +25,9 @@ class ServerWatch:
         records: list[j.Record] = []
         if len(docker.events) != self.swarm_events:
             self.swarm_events = len(docker.events)
-            nodes = build_nodes(SwarmNode.from_docker(node) for node in docker.nodes).nodes
-            records.append(j.SwarmChanged(now, nodes))
+            built = build_nodes(SwarmNode.from_docker(node) for node in docker.nodes)
+            # Nodes sharing a hostname: the definition must not be published (nothing to follow or converge to).
+            records.append(j.SwarmChanged(now, None if built.duplicates else built.nodes))
         entry, hash_entry = consul.kv.get(DEFINITION_KEY), consul.kv.get(HASH_KEY)
         stored = (entry.value if entry else None, hash_entry.value if hash_entry else None)
         if stored != self.stored:

@@ -50,11 +50,14 @@ class SimService:
         self.main: Thread | None = None
         self.exit_code: int | None = None
         """0 once it stopped cleanly, 1 if its configuration was fatal; None while it runs (or once killed)."""
+        self.started_at: float | None = None
+        """When its container last started (virtual time): Docker's health check counts from it."""
 
     def start(self) -> None:
         """Start the process (again, after a kill or an exit): its main thread serves until `terminate`."""
         self.stream = io.StringIO()
         self.exit_code = None
+        self.started_at = self.sim.now()
         with self.sim.owned_by(self.name):
             self.stop_requested = self.sim.event()
             self.main = self.sim.start_thread("main", self._main)

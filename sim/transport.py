@@ -223,7 +223,7 @@ class Link:
         if reach is Reach.REFUSED:
             self.clock.park(start + self.latencies.wire.draw(self.rng, math.inf))
             raise Refused()
-        took = self.latencies.connect.draw(self.rng, timeout)
+        took = self.latencies.connect.draw(self.rng, timeout) + self.slowness(start, "connect_by")
         if reach is Reach.PARTITIONED or took > timeout:
             self.clock.park(start + timeout)
             raise ConnectTimedOut()
@@ -236,17 +236,26 @@ class Link:
         until the answer is back. Raises ReadTimedOut or Dropped."""
         give_up = connected + read_timeout
         arrival = self.clock.now() + self.latencies.wire.draw(self.rng, math.inf)
+        arrival += self.slowness(self.clock.now(), "receive_by")
         self.clock.park(min(arrival, give_up))
         if arrival > give_up:
             raise ReadTimedOut()
         answer = self.apply(request, arrival, give_up)
         answered = self.clock.now()
         back = answered + self.latencies.serve.draw(self.rng, read_timeout) + self.latencies.wire.draw(self.rng, 1.0)
+        back += self.slowness(answered, "slow_by")
         if back > give_up:
             self.clock.park(give_up)
             raise ReadTimedOut()
         self.clock.park(back)
         return answer, answered
+
+    def slowness(self, now: float, which: str) -> float:
+        """A slow server's extra seconds (sim/vault.py: `slow_until`; `connect_by` to take a connection, `receive_by`
+        to take a request in, `slow_by` to answer), 0 for every other server and after its slow spell."""
+        if now < getattr(self.server, "slow_until", 0.0):
+            return float(getattr(self.server, which, 0.0))
+        return 0.0
 
     def apply(self, request: HttpRequest, arrival: float, give_up: float) -> HttpAnswer:
         """The server's answer, at `arrival` or, for a query it holds, when it answers (the caller parked until

@@ -55,12 +55,23 @@ class SimVault:
         self.down_until = 0.0
         """Until then the process is gone: connections are refused (a hung one: `hung_until`)."""
         self.watchers: list[Callable[[], None]] = []
+        self.restarts = 0
+        self.slow_until = 0.0
+        """Until then a request's answer (made when it arrives) comes back `slow_by` seconds later (a node or a proxy
+        slow to answer, not hung: before the client's timeout; sim/transport.py's Link adds it)."""
+        self.slow_by = 0.0
+        self.connect_by = 0.0
+        """Until `slow_until`, a connection takes this longer to be made (a TLS handshake that crawls)."""
+        self.receive_by = 0.0
+        """Until `slow_until`, a request takes this longer to come in once connected (a proxy buffering it)."""
+        """How often the process restarted (what an attempt it was given is lost with)."""
 
     # ------------------------------------------------------------------ faults
 
     def restart(self, now: float) -> None:
         """The process restarts: it comes back sealed, any attempt forgotten."""
         self.settle(now)
+        self.restarts += 1
         if not self.sealed:
             self.sealed_since = now
         self.sealed, self.attempt, self.nonce, self.unsealing_at = True, [], "", None

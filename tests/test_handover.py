@@ -3,7 +3,6 @@ can (neon_cm/handover.py, in the Lease decider), and keeps it when none can."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,12 +19,14 @@ from messages.consul_answers import (
 )
 from messages.leadership import LostLeadership
 from messages.log import Level
-from messages.swarm import NodeChanged, NodeListFailed, NodesObserved, SwarmNode
+from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from neon_cm.decider import Log, Publish, TimerFired
 from neon_cm.handover import STANDBY_KEY, UNFIT_FAILURES, YIELD_BACKOFF_SECONDS, Fitness
 from neon_cm.keys import LEADER_KEY
 from neon_cm.lease import STEP, Acquire, Lease, PassCheck, ReadHolder, Start, Withdraw
-from sim.world import World
+from sim import cluster
+from sim import judge as j
+from tests.test_sim_cluster import plan, scripted
 
 LISTED = NodesObserved((SwarmNode("n1", "manager-1", "manager", "10.0.0.1"),))
 FAILED = NodeListFailed("TimeoutError: no answer within 10 s (is the daemon hung?)")
@@ -196,40 +197,45 @@ def test_a_refused_offer_is_one_error_and_the_lock_is_still_tried() -> None:
 # ---------------------------------------------------------------------------------------------- in the simulator
 
 
-def the_holders_docker_fails(kind: str) -> Callable[[World], None]:
-    """At 3 s the lock holder's own Docker hangs (or refuses) until the end; at 4 s a label changes."""
+def the_holders_docker_fails(kind: str) -> cluster.Cluster:
+    """The world of the real service (sim/cluster.py), two instances: at 3 s the lock holder's own Docker hangs (or
+    refuses) until the end; at 4 s a label changes. The definition must follow the Swarm through the other instance
+    within the stated bound (`follows the Swarm`)."""
+    world = scripted(5, instances=2)
 
-    def scenario(world: World) -> None:
-        def fail() -> None:
-            now = world.loop.now
-            holder = world.consul.holder(now)
-            assert holder is not None
-            world.own_docker[holder] = (kind, now)
-            world.follow_from = now
+    def fail() -> None:
+        now = world.sim.now()
+        holder = world.consul.holder(now) or world.services[0].name
+        world.own_docker[holder] = (kind, now)
+        world.add(j.OwnDockerFails(now, holder, now))
 
-        def relabel() -> None:
-            world.docker.label(world.loop.now, 3, "io.neon.compute.cores", "16")
-            for instance in world.instances:
-                instance.send_to("node-events", "swarm-watcher", NodeChanged("update", world.docker.nodes[3]["ID"]))
+    def relabel() -> None:
+        world.docker.label(world.sim.now(), 3, "io.neon.compute.cores", "16")
 
-        world.inject(3.0, fail, f"the holder's own Docker {kind} until the end")
-        world.inject(4.0, relabel, "a label")
-        world.end = 45.0
-
-    return scenario
+    plan(
+        world,
+        (3.0, (fail, f"the holder's own Docker {kind} until the end"), "own_docker"),
+        (4.0, (relabel, "a label"), "label"),
+    )
+    world.until = 50.0
+    return world
 
 
 @pytest.mark.parametrize("kind", ["hangs", "refuses"])
 def test_the_simulated_definition_follows_the_swarm_when_the_holders_docker_fails(kind: str) -> None:
-    results = [World(seed, scenario=the_holders_docker_fails(kind), instances=2).run() for seed in range(5)]
+    world = the_holders_docker_fails(kind)
+    result = world.run()
 
-    assert all(result.ok for result in results), "\n".join(result.report(30) for result in results if not result.ok)
+    assert result.ok, result.report(30)
+    failing = world.history.of(j.OwnDockerFails)[0]
+    takers = [record.owner for record in world.history.of(j.LockAcquired) if record.t > failing.t]
+    assert takers and failing.instance not in takers[-1:]
 
 
 def test_without_the_handover_the_simulated_definition_stays_stale(monkeypatch: pytest.MonkeyPatch) -> None:
     """The invariant catches the behaviour before issue 28 (the active instance keeps the lock)."""
     monkeypatch.setattr(Fitness, "unfit", property(lambda self: False))
 
-    result = World(1, scenario=the_holders_docker_fails("hangs"), instances=2).run()
+    result = the_holders_docker_fails("hangs").run()
 
-    assert "follows the Swarm" == result.invariant, result.report(10)
+    assert j.FOLLOWS_THE_SWARM == result.invariant, result.report(10)

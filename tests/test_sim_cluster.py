@@ -1,9 +1,12 @@
 """The world that runs the code that ships (sim/cluster.py): the real service, its real gateways on the simulated
 servers through the simulated transports, judged by sim/judge.py. The CI sweep of this world is tests/test_sim.py's;
-here: a few seeds twice, what the history is made of, and the actor faults, issue 28's handover and liveness mode
-on planned faults."""
+here: a few seeds twice, what the history is made of, the actor faults, Docker's health check and liveness mode
+on planned faults; `scripted` and `plan` script a run (tests/test_sim.py's regression scenarios and
+tests/test_handover.py's own-Docker failures use them)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -50,23 +53,24 @@ def test_the_transport_seam_is_put_back_after_a_run() -> None:
     assert transport.adapter_for("consul", "http://localhost:8500") is None
 
 
-def scripted(seed: int) -> cluster.Cluster:
-    """A world of `seed` with no fault of the seed's draw (nor an own-Docker failure): a test plans its own."""
-    world = cluster.Cluster(seed, trace_lines=10**7)
-    plan(world)
-    world.schedule_own_docker = lambda rng: None  # type: ignore[method-assign]
+def scripted(seed: int, instances: int | None = None) -> cluster.Cluster:
+    """A world of `seed` (its servers, credentials and instances; the first `instances` of them if given) with none of
+    the seed's faults, rolling update, own-Docker failure or long crash loop: a test plans its own."""
+    world = cluster.Cluster(seed, trace_lines=10**7, scenario=lambda world: None)
+    if instances is not None:
+        world.services = world.services[:instances]
     return world
 
 
 def plan(world: cluster.Cluster, *faults: tuple[float, cluster.Fault, str]) -> None:
     """The world's faults: these (when, (action, text), kind)."""
 
-    def schedule() -> None:
+    def schedule(world: cluster.Cluster) -> None:
         for when, (action, text), kind in faults:
             world.faults.append(f"{when:7.3f} {text}")
             world.sim.schedule(when, world.fault(action, text, kind))
 
-    world.schedule_faults = schedule  # type: ignore[method-assign]
+    world.scenario = schedule
 
 
 class Picks:
@@ -119,27 +123,40 @@ def test_a_crash_loop_runs_out_the_production_intensity_and_escalates() -> None:
     assert any(r.actor == "vault" for r in world.history.of(j.RestartScheduled))
 
 
-def test_the_holder_whose_own_docker_hangs_hands_the_lock_to_a_standby_that_can_list() -> None:
-    """Issue 28 in the world of the real service: the lock holder's own Docker hangs from 3 s to the end; a label
-    changes at 8 s; the definition follows the Swarm through another instance within the stated bound."""
-    world = scripted(5)
-
-    def own_docker() -> None:
-        holder = world.consul.holder(world.sim.now()) or world.services[0].name
-        world.own_docker[holder] = ("hangs", world.sim.now())
-        world.add(j.OwnDockerFails(world.sim.now(), holder, world.sim.now()))
-
-    def label() -> None:
-        world.docker.label(world.sim.now(), 3, "io.neon.compute.cores", "16")
-
-    plan(world, (3.0, (own_docker, "the holder's own Docker hangs"), "own_docker"), (8.0, (label, "a label"), "label"))
-    world.until = 50.0
+def test_docker_replaces_a_container_whose_health_stays_red() -> None:
+    """A top child (Leadership) dies as it starts for 36 s: the top supervisor gives up and leaves it stopped, and
+    `neon-cluster-manager health` (cli/healthcheck.py on the health file the instance writes) says unhealthy. Docker's
+    health check (every 30 s from the container's start; the start period's failures do not count; 3 in a row) finds
+    it so at 60, 90 and 120 s: the container is killed and started again 5 s later (Swarm's new task), and the world
+    converges with it."""
+    world = scripted(4)
+    service = world.services[0]
+    plan(world, (2.0, cluster.looping(world, service, "leadership", 36.0, cut=False), "long_crash_loop"))
     result = world.run()
 
     assert result.ok, result.report()
-    failing = world.history.of(j.OwnDockerFails)[0]
-    takers = [r.owner for r in world.history.of(j.LockAcquired) if r.t > failing.t]
-    assert takers and failing.instance not in takers[-1:]
+    assert any("leaving leadership stopped" in line for line in result.trace)
+    restarted = world.history.of(j.ContainerRestarted)
+    assert [service.name] == [record.instance for record in restarted]
+    replaced = world.starts[service.name] + cluster.HEALTH_RETRIES * cluster.HEALTH_INTERVAL + cluster.HEALTH_INTERVAL
+    assert replaced + cluster.TASK_RESTART_DELAY == pytest.approx(restarted[0].t, abs=cluster.STEP + 1e-6)
+    assert world.sim.now() >= restarted[0].t + cluster.AFTER_LOOP
+
+
+def test_the_simulated_health_check_is_the_images() -> None:
+    """The health check the world runs is the Dockerfile's (and the stack file's), with the stack's restart delay."""
+    root = Path(__file__).resolve().parents[1]
+    healthcheck = next(
+        line for line in (root / "Dockerfile").read_text().splitlines() if line.startswith("HEALTHCHECK")
+    )
+    stack = (root / "deploy" / "neon-cluster-manager.yml").read_text()
+
+    assert (
+        f"--interval={cluster.HEALTH_INTERVAL:g}s --timeout=10s --start-period={cluster.HEALTH_START_PERIOD:g}s "
+        f'--retries={cluster.HEALTH_RETRIES} CMD ["neon-cluster-manager", "health"]'
+    ) in healthcheck
+    assert f"interval: {cluster.HEALTH_INTERVAL:g}s" in stack and f"retries: {cluster.HEALTH_RETRIES}" in stack
+    assert f"delay: {cluster.TASK_RESTART_DELAY:g}s" in stack
 
 
 def test_liveness_mode_converges_within_the_bound_and_stays() -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pykka
 import pytest
 
 from actors.base import Directory, linked
-from actors.logger import Log
+from actors.logger import Log, LogSink
 from actors.vault_monitor import Retirement, VaultMonitor
+from messages.log import Level
 from messages.routes import ROUTES, UNSEAL_REQUESTS
 from messages.vault import ReportingRole
 from neon_cm.environment import TlsSettings
@@ -73,3 +76,28 @@ def test_a_monitor_retired_mid_probe_publishes_nothing_and_asks_no_unseal(slow_v
 
     assert [] == subscriber.ask("heard")
     assert [] == unsealer.ask("heard")
+
+
+def test_a_monitor_retired_mid_probe_logs_nothing_of_its_reading(slow_vault: SlowVault) -> None:
+    """The simulator's `late probe` setup: the fleet said `no longer monitoring the Vault on m1`, and the probe under
+    way then logged `Vault on m1 (...) is sealed` at ERROR, an alert about a Vault no longer monitored. Retired, the
+    monitor logs nothing of it either."""
+    stream = io.StringIO()
+    sink = LogSink(Level.DEBUG, stream=stream)
+    sink.start()
+    retirement = Retirement()
+    url = f"http://127.0.0.1:{slow_vault.server_address[1]}"
+    try:
+        with linked(None, Directory({}, ROUTES)):
+            monitor = VaultMonitor.start(
+                "m1", url, 60.0, TlsSettings(), ReportingRole(None), Log("test", sink), retirement
+            )
+        wait_until(slow_vault.asked.is_set)
+        retirement.retire()
+        slow_vault.answer.set()
+        monitor.ask("after the probe")
+    finally:
+        pykka.ActorRegistry.stop_all()
+        sink.stop()
+
+    assert [] == [line for line in stream.getvalue().splitlines() if "Vault on m1" in line]

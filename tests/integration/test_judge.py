@@ -41,6 +41,7 @@ import pytest
 import teststack as stack
 from neon_cm.keys import LEADER_KEY
 from sim import judge as j
+from tests.http_relay import relay
 from tests.integration.test_definition_pipeline import ACTIVE, seed_base
 from tests.service import Service
 from tests.waiting import wait_until
@@ -80,20 +81,9 @@ class RecordingProxy:
                     except ValueError:
                         reset = False
                     proxy.records.append((time.time() - origin, target.netloc, reset))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
                 connection = http.client.HTTPConnection(target.netloc, timeout=10)
                 try:
-                    path = target.path + (f"?{target.query}" if target.query else "")
-                    connection.request(self.command, path, body=body, headers=headers)
-                    answer = connection.getresponse()
-                    data = answer.read()
-                    self.send_response(answer.status)
-                    for key, value in answer.getheaders():
-                        if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                            self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    relay(self, connection, target.path + (f"?{target.query}" if target.query else ""), body)
                 except OSError:
                     self.send_error(502)
                 finally:

@@ -24,6 +24,7 @@ import consul
 import pytest
 
 from neon_cm.keys import DEFINITION_KEY, SETTINGS_PREFIX
+from tests.http_relay import relay
 from tests.integration.conftest import Cli
 from tests.integration.test_cli import err, failed_with, out, put_file, stored
 from tests.integration.test_definition_pipeline import BASE, PUBLISHED, fast_polls, read_definition, seed_base
@@ -299,17 +300,7 @@ class TokenRecorder:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 upstream = http.client.HTTPConnection(host, int(port), timeout=600)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                    upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                    self.send_response(answer.status)
-                    for key, value in answer.getheaders():
-                        if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                            self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    relay(self, upstream, self.path, body or None)
                 finally:
                     upstream.close()
 
