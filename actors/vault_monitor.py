@@ -42,7 +42,8 @@ class VaultMonitor(DecidingActor):
     """Every `vault_poll_seconds`: GET /v1/sys/seal-status (and GET /v1/sys/health when unsealed), through the
     Vault gateway, whose answers never raise. What it logs, publishes and asks the Unsealer is VaultMonitoring's
     decision: a line at every change (ERROR for every state but unsealed on the reporting instance, INFO on a
-    standby), a reminder every 30 minutes, at most one unseal request outstanding.
+    standby, but ERROR on a standby too for a Vault it has seen sealed for longer than the active instance needs to
+    unseal it: `escalation_seconds`), a reminder every 30 minutes, at most one unseal request outstanding.
     """
 
     component = "vault-monitor"

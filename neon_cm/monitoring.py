@@ -10,7 +10,9 @@ import attrs
 from messages.log import Level
 from messages.timing import SetInterval
 from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
-from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log
+from neon_cm.lease import CHECK_TTL_SECONDS
+from neon_cm.vault import FOLLOWER_WAIT_SECONDS
 
 #: While a Vault stays in a problem state, its ERROR is repeated this often (downstream alerting keeps firing).
 REMINDER_SECONDS = 30 * 60.0
@@ -24,6 +26,23 @@ ROLE_WAIT_SECONDS = 5.0
 #: Timer keys.
 POLL = "poll"
 ROLE_WAIT = "role-wait"
+ESCALATE = "escalate"
+
+#: The problems a standby says at ERROR itself once they last longer than `escalation_seconds`: what the Vault
+#: answers about itself (sealed, not initialized, out of its cluster), the same from every instance. Unreachable and
+#: unexpected stay at INFO on a standby: they may be its own path to the node (the active instance reports them when
+#: they are the Vault's).
+ESCALATED = frozenset({VaultState.SEALED, VaultState.NOT_INITIALIZED, VaultState.REMOVED, VaultState.DISCONNECTED})
+
+
+def escalation_seconds(interval: float) -> float:
+    """How long a standby sees a Vault sealed (or another of ESCALATED) before it says so at ERROR itself: longer
+    than the active instance needs to report and unseal it, whatever happens to it meanwhile. Two polls: the active
+    one's first sight of the seal may come a poll after the standby's, and a bad share among the keys costs it one
+    more; the lock check's TTL: after a rolling update or a kill, a standby takes the lock (and unseals at once what
+    it knows sealed) within it; the Unsealer's wait for a raft follower finishing in the background. 12 s with 3 s
+    polls, 66 s with the default 30 s."""
+    return 2 * interval + CHECK_TTL_SECONDS + FOLLOWER_WAIT_SECONDS
 
 
 @attrs.frozen
@@ -81,6 +100,19 @@ class VaultMonitoring:
     """A problem seen while the role is unknown waits (at most ROLE_WAIT_SECONDS from start) to be reported."""
     unseal_asked_at: float | None = None
     """When the outstanding unseal request was made; None when none is."""
+    lasting_since: float | None = None
+    """Unless this instance reports: when this monitor first saw the Vault in one of ESCALATED, every reading since
+    in one of them too (sealed then not initialized is one period: a restarted raft follower); the ESCALATE timer
+    runs from then; None otherwise."""
+    escalation_due: bool = False
+    """The ESCALATE timer ran out: the next reading, taken at once, says a state that still lasts at ERROR."""
+    escalated: bool = False
+    """This standby said the lasting state at ERROR itself (seen for longer than `escalation_seconds`): said once
+    per period; its reminders are at ERROR too."""
+
+    @property
+    def reporting(self) -> bool:
+        return self.role is not None and self.role.standby_of is None
 
     def decide(self, event: Any, now: float) -> Decision[VaultMonitoring]:
         if isinstance(event, MonitorStarted):
@@ -92,6 +124,13 @@ class VaultMonitoring:
             return attrs.evolve(self, polled_at=now), (Probe(),)
         if isinstance(event, Probed):
             return self.observed(event, now)
+        if event == TimerFired(ESCALATE):
+            if self.reporting or self.lasting_since is None or self.escalated:
+                return self, ()
+            if self.role is None:  # still waiting for the role: the first reading once it is known decides
+                return attrs.evolve(self, escalation_due=True), ()
+            # Read it now (as after an unseal): only a reading at the deadline says it still lasts.
+            return attrs.evolve(self, escalation_due=True, polled_at=now), (Probe(),)
         if event == TimerFired(ROLE_WAIT):
             if self.held and self.last is not None:
                 return attrs.evolve(self, held=False).report(self.last, now)
@@ -114,16 +153,32 @@ class VaultMonitoring:
 
     def role_told(self, role: ReportingRole, now: float) -> Decision[VaultMonitoring]:
         after = attrs.evolve(self, role=role)
-        if role.standby_of is None and self.role is not None and self.role.standby_of is not None:
-            after = attrs.evolve(after, problem=None)  # now the one that reports: a problem still there is news here
+        effects: tuple[Any, ...] = ()
+        if role.standby_of is None:
+            if self.role is not None and self.role.standby_of is not None:
+                after = attrs.evolve(after, problem=None)  # now the one that reports: a problem still there is news
+            after, effects = after.period_over()
         if self.held and self.last is not None:
-            return attrs.evolve(after, held=False).report(self.last, now)
-        return after, ()
+            after, reported = attrs.evolve(after, held=False).report(self.last, now)
+            return after, (*effects, *reported)
+        return after, effects
+
+    def period_over(self) -> Decision[VaultMonitoring]:
+        """Forget a lasting problem (the Vault is in a state not of ESCALATED now, or this instance reports now)."""
+        if self.lasting_since is None and not self.escalated:
+            return self, ()
+        return attrs.evolve(self, lasting_since=None, escalation_due=False, escalated=False), (CancelTimer(ESCALATE),)
 
     def observed(self, probed: Probed, now: float) -> Decision[VaultMonitoring]:
         reading = VaultObserved(self.hostname, self.url, probed.state, probed.detail, probed.seal_type)
         effects: list[Any] = [log(Level.DEBUG, f"{self.url}: {probed.state.value} {probed.detail}".rstrip())]
         after = attrs.evolve(self, last=reading)
+        if probed.state not in ESCALATED:
+            after, over = after.period_over()
+            effects.extend(over)
+        if probed.state in ESCALATED and not after.reporting and after.lasting_since is None:
+            after = attrs.evolve(after, lasting_since=now)
+            effects.append(StartTimer(ESCALATE, escalation_seconds(self.interval)))
         if probed.state.is_problem and self.role is None and now - self.started < ROLE_WAIT_SECONDS:
             if not self.held:
                 after = attrs.evolve(after, held=True)
@@ -150,12 +205,24 @@ class VaultMonitoring:
 
     def report(self, reading: VaultObserved, now: float) -> Decision[VaultMonitoring]:
         """Log a problem when it is news (new, or another problem) or a reminder is due; the reminder follows the
-        state only: progress changing while sealed is not news."""
-        if reading.state == self.problem and now - self.reported_at < REMINDER_SECONDS:
+        state only: progress changing while sealed is not news. A standby says it at INFO, naming the active
+        instance, except a Vault it has seen sealed for longer than that one needs to unseal it: that one it says at
+        ERROR once (and its reminders), whatever keeps the active instance from reporting it."""
+        escalating = self.escalation_due and reading.state in ESCALATED and not self.escalated
+        if not escalating and reading.state == self.problem and now - self.reported_at < REMINDER_SECONDS:
             return self, ()
-        after = attrs.evolve(self, problem=reading.state, reported_at=now)
+        after = attrs.evolve(self, problem=reading.state, reported_at=now, escalation_due=False)
         if self.role is None or self.role.standby_of is None:
             return after, (log(Level.ERROR, line(reading)),)
+        if (escalating or self.escalated) and self.lasting_since is not None:
+            return attrs.evolve(after, escalated=True), (
+                log(
+                    Level.ERROR,
+                    f"{line(reading)} (standing by, but {reading.state.value} for {now - self.lasting_since:.0f} s:"
+                    f" longer than the active instance {self.role.standby_of} needs to unseal or report it; check"
+                    " that instance)",
+                ),
+            )
         return after, (log(Level.INFO, f"{line(reading)} (standing by: {self.role.standby_of} reports it)"),)
 
 

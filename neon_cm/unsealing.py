@@ -16,10 +16,8 @@ from neon_cm.booleans import parse_switch, switch_text
 from neon_cm.decider import CancelTimer, Decision, Publish, StartTimer, TimerFired, log, timer_key, timer_of
 from neon_cm.keys import DISABLE_AUTO_UNSEAL_KEY
 from neon_cm.monitoring import REMINDER_SECONDS
-from neon_cm.vault import Garbage, NotSent, Rejected, SealStatus, Unreachable, UnsealAnswer
+from neon_cm.vault import FOLLOWER_WAIT_SECONDS, Garbage, NotSent, Rejected, SealStatus, Unreachable, UnsealAnswer
 
-#: How long a raft follower may take to finish unsealing in the background before we leave it to the next poll.
-FOLLOWER_WAIT_SECONDS = 3.0
 FOLLOWER_POLL_SECONDS = 0.25
 #: How often, within one attempt, another client may discard our progress before we leave the node alone.
 INTERFERENCE_LIMIT = 2

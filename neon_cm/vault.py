@@ -12,6 +12,10 @@ from messages.swarm import SwarmNode
 from messages.vault import VaultState
 from neon_cm.jsonwords import json_type
 
+#: How long a raft follower may take to finish unsealing in the background before the Unsealer leaves it to the next
+#: poll (the Vault monitor counts it in the active instance's normal unseal time too).
+FOLLOWER_WAIT_SECONDS = 3.0
+
 #: A host name a URL may carry: dot-separated labels of letters, digits, `-` (and `_`, which Docker allows), each at
 #: most 63 characters, at most 253 in all. Nothing that ends the host (`@`, `/`, `:`, `?`, `#`, `%`, a space).
 HOST_NAME = re.compile(

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from neon_cm.definition import with_nodes
+from neon_cm.monitoring import escalation_seconds
 
 # ---------------------------------------------------------------------------------------------------- the records
 
@@ -490,6 +491,10 @@ class Judge:
         self.reported: dict[str, set[str]] = {}
         """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
         unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
+        self.escalated: dict[str, set[str]] = {}
+        """Per Vault: the standbys (not the reporter when they said it) that said at ERROR it lasts longer than the
+        active instance needs (neon_cm/monitoring.py's escalation), while their monitor has not seen it unsealed
+        since: a report whoever holds the lock."""
         self.reporter_since = 0.0
         """When the instance holding a lease now began its lease run (a standby that took over): a problem only
         another instance (no longer the reporter) said at ERROR is its to say, counted from then."""
@@ -509,6 +514,12 @@ class Judge:
         self.gave_up: dict[str, set[str]] = {}
         self.scheduled: dict[tuple[str, str], float] = {}
         self.wanted: dict[str, tuple[str, ...]] = {}
+        self.watching_since: dict[tuple[str, str], float] = {}
+        self.unwatched: dict[str, float] = {}
+        """Per Vault: when `always_reported` last found no instance expected to report monitoring it (its standbys'
+        to say then): the reporter's clock starts after."""
+        """Per (instance, Vault): since when the instance's running fleet has wanted that Vault's monitor (from
+        MonitorsWanted; a history without any, as a hand-built one, leaves it empty: see `reporter_watching`)."""
         self.keys_refused: dict[tuple[str, str], float] = {}
         self.vault_restarted: dict[str, float] = {}
         self.crashes: dict[tuple[str, str], tuple[tuple[float, ...], tuple[str, ...]]] = {}
@@ -696,6 +707,7 @@ class Judge:
         self.wanted.pop(record.instance, None)
         self.crashes = {key: value for key, value in self.crashes.items() if key[0] != record.instance}
         self.loops = {key: value for key, value in self.loops.items() if key[0] != record.instance}
+        self.watching_since = {key: t for key, t in self.watching_since.items() if key[0] != record.instance}
         self.keys_refused = {key: value for key, value in self.keys_refused.items() if key[0] != record.instance}
 
     def on_sealed(self, record: Sealed, findings: list[Finding]) -> None:
@@ -722,9 +734,12 @@ class Judge:
 
     def on_error(self, record: ErrorLogged, findings: list[Finding]) -> None:
         self.reported.setdefault(record.vault, set()).add(record.instance)
+        if not self.reporter(record.instance, record.t):
+            self.escalated.setdefault(record.vault, set()).add(record.instance)
 
     def on_seen_unsealed(self, record: SeenUnsealed, findings: list[Finding]) -> None:
         self.reported.get(record.vault, set()).discard(record.instance)
+        self.escalated.get(record.vault, set()).discard(record.instance)
 
     def on_polls(self, record: PollsSet, findings: list[Finding]) -> None:
         self.longest_vault_poll = max(self.longest_vault_poll, record.vault_poll)
@@ -736,13 +751,17 @@ class Judge:
             self.follow_from = record.follow_from
 
     def always_reported(self, findings: list[Finding]) -> None:
-        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO)
-        within two polls (the longest interval set) + the margin of its clock, also during a Consul outage (an
-        outage longer than the bound breaks it). The clock starts at the latest of: the seal, the reporter's last
-        disturbance (per instance, see `disturbed`), the end of the Vault's unreadable answers (what a monitor cannot
-        read, it cannot report as sealed), and the first listing showing the node as a manager; for a node promoted
-        while one instance's own Docker fails, the moment an instance that can list took the lock (a standby reports
-        at INFO)."""
+        """Always reported: a sealed Vault is reported at ERROR by at least one instance (a standby reports at INFO,
+        unless it saw the Vault sealed for longer than the active instance needs: `escalated`, which counts whoever
+        holds the lock) within two polls (the longest interval set) + the margin of its clock, also during a Consul
+        outage (an outage longer than the bound breaks it). The clock starts at the latest of: the seal, the reporter's
+        last disturbance (per instance, see `disturbed`), the end of the Vault's unreadable answers (what a monitor
+        cannot read, it cannot report as sealed), the first listing showing the node as a manager, and when an instance
+        expected to report began to monitor it (`reporter_watching`); for a node promoted while one instance's own
+        Docker fails, the moment an instance that can list took the lock (a standby reports at INFO). While no instance
+        expected to report monitors it (its fleet dead or restarting, no listing yet: it cannot report what it does not
+        monitor), the standbys must say it at ERROR within the bound + their threshold
+        (neon_cm/monitoring.escalation_seconds) of the seal, the end of its unreadable answers or its listing."""
         now = self.now
         clock = max(self.disturbed.values(), default=0.0)
         bound = 2 * self.longest_vault_poll + self.bounds.report_margin
@@ -760,10 +779,22 @@ class Judge:
                 since = max(since, taken[-1].t if taken else since)
             if any(self.reporter(instance, now) for instance in self.reported.get(vault, ())):
                 continue
+            if self.escalated.get(vault):
+                continue  # a standby said it at ERROR (the active instance did not, or could not)
             # Said at ERROR only by instances that are no longer the reporter (the active that paused or died, then
             # lost the lock): the new reporter must say it, counted from when it became the one to.
             since = max(since, self.reporter_since) if self.reported.get(vault) else since
-            if now - since > bound:
+            watching = self.reporter_watching(vault, now)
+            limit = bound
+            if watching is None:
+                # No instance expected to report monitors it: the standbys, which do, say it at ERROR once it lasted
+                # past their threshold from their first sight (a poll at most after the seal, within `bound`).
+                self.unwatched[vault] = now
+                since = max(sealed, self.unreadable_until.get(vault, 0.0), listed)
+                limit = bound + escalation_seconds(self.longest_vault_poll)
+            else:
+                since = max(since, watching, self.unwatched.get(vault, 0.0))
+            if now - since > limit:
                 self.found(
                     ALWAYS_REPORTED,
                     f"the Vault on {vault} is sealed since {since:.3f}; no instance said so at ERROR",
@@ -819,6 +850,26 @@ class Judge:
 
     def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
         self.wanted[record.instance] = record.vaults
+        self.watching_since = {
+            (instance, vault): t
+            for (instance, vault), t in self.watching_since.items()
+            if instance != record.instance or vault in record.vaults
+        }
+        for vault in record.vaults:
+            self.watching_since.setdefault((record.instance, vault), record.t)
+
+    def reporter_watching(self, vault: str, t: float) -> float | None:
+        """Since when an instance expected to report at `t` has had `vault`'s monitor wanted by its running fleet
+        (the earliest); None when none has (its fleet dead or restarting, or nothing listed yet): the active instance
+        cannot report what it does not monitor. Without any MonitorsWanted (a hand-built history), always 0."""
+        if not self.wanted:
+            return 0.0
+        times = [
+            since
+            for (instance, name), since in self.watching_since.items()
+            if name == vault and self.reporter(instance, t)
+        ]
+        return min(times, default=None)
 
     def paused(self, instance: str, t: float) -> bool:
         return any(start <= t < until for start, until in self.pauses.get(instance, []))

@@ -496,7 +496,7 @@ CLUSTER: dict[str, int | str] = {
     "d7-share-in-refusal": 54,
     "consul-unknown-check": 22,
     "lock-delay-dropped": 55,
-    "reporting-role": 57,
+    "reporting-role": 78,
     "reminders": 127,
     "old-2": 1,
     "old-3": 20,

@@ -233,6 +233,48 @@ def test_a_longer_poll_set_widens_the_bound() -> None:
     assert 13.0 == j.always_reported(history, BOUNDS, end=20.0)[0].t
 
 
+def test_a_standbys_error_past_its_threshold_counts_whoever_holds_the_lock() -> None:
+    """A standby (not the reporter when it said it) that says it at ERROR (neon_cm/monitoring.py's escalation) reports
+    it, until its monitor sees the Vault unsealed."""
+    said = [*sealed_manager(), *leader(until=100.0), j.ErrorLogged(4.0, "i2", "m1")]
+    seen = History([*said, j.Unsealed(5.0, "m1"), j.SeenUnsealed(5.5, "i2", "m1"), j.Sealed(6.0, "m1")])
+
+    assert [] == j.always_reported(History(said), BOUNDS, end=30.0)
+    assert "sealed since 6.000" in j.always_reported(seen, BOUNDS, end=30.0)[0].text
+
+
+def test_a_vault_the_active_instance_does_not_monitor_is_the_standbys_past_their_threshold() -> None:
+    """Seeds 191, 194, 209: the lock holder's fleet wants no monitor of m1 (dead, or nothing listed), a standby's does:
+    the bound + the standbys' threshold (2 polls + TTL + a follower's wait: 12 s) from the seal, not the bound."""
+    records = [
+        *sealed_manager(),
+        *leader(until=100.0),
+        j.MonitorsWanted(0.1, "i1", ()),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=22.5)
+    assert 23.0 == j.always_reported(History(records), BOUNDS, end=30.0)[0].t
+    reported = History([*records, j.ErrorLogged(21.0, "i2", "m1")])
+    assert [] == j.always_reported(reported, BOUNDS, end=30.0)
+
+
+def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
+    """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
+    history = History(
+        [
+            *sealed_manager(),
+            *leader(until=100.0),
+            j.MonitorsWanted(0.1, "i1", ()),
+            j.MonitorsWanted(0.2, "i2", ("m1",)),
+            j.MonitorsWanted(8.0, "i1", ("m1",)),
+        ]
+    )
+
+    assert [] == j.always_reported(history, BOUNDS, end=18.5)
+    assert 19.0 == j.always_reported(history, BOUNDS, end=30.0)[0].t
+
+
 # ------------------------------------------------------------------------------------------ nothing dead unseen
 
 

@@ -10,8 +10,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from messages.log import Level
 from messages.timing import SetInterval
 from messages.vault import ReportingRole, UnsealFinished, UnsealRequested, VaultObserved, VaultState
-from neon_cm.decider import Log, Publish, StartTimer, TimerFired
+from neon_cm.decider import CancelTimer, Log, Publish, StartTimer, TimerFired
+from neon_cm.lease import CHECK_TTL_SECONDS
 from neon_cm.monitoring import (
+    ESCALATE,
+    ESCALATED,
     POLL,
     REMINDER_SECONDS,
     ROLE_WAIT,
@@ -23,7 +26,9 @@ from neon_cm.monitoring import (
     Probed,
     UnsealerAbsent,
     VaultMonitoring,
+    escalation_seconds,
 )
+from neon_cm.vault import FOLLOWER_WAIT_SECONDS
 
 URL = "http://127.0.0.12:8200"
 REPORTING = ReportingRole(None)
@@ -137,11 +142,177 @@ def test_at_most_one_unseal_request_is_outstanding() -> None:
     assert None is state.unseal_asked_at
 
 
+SEALED = Probed(VaultState.SEALED, "0/2 unseal keys submitted")
+STANDING_BY = f"Vault on manager-2 ({URL}) is sealed: 0/2 unseal keys submitted (standing by: host:1:abc reports it)"
+
+
+def escalated(seconds: float) -> str:
+    return (
+        f"Vault on manager-2 ({URL}) is sealed: 0/2 unseal keys submitted (standing by, but sealed for {seconds:.0f}"
+        " s: longer than the active instance host:1:abc needs to unseal or report it; check that instance)"
+    )
+
+
+def test_the_escalation_threshold_is_two_polls_the_lock_checks_ttl_and_a_followers_wait() -> None:
+    """Longer than the active instance's normal unseal (its first sight a poll late, a bad share costing a poll, a
+    takeover within the check's TTL, a raft follower finishing in the background): from the settings and the
+    constants they name, not a figure of its own."""
+    assert 2 * 30.0 + CHECK_TTL_SECONDS + FOLLOWER_WAIT_SECONDS == escalation_seconds(30.0) == 66.0
+    assert 12.0 == escalation_seconds(3.0)
+
+
+def test_a_standby_that_sees_a_vault_sealed_past_the_threshold_says_it_at_error_once() -> None:
+    """Seed 191: the active instance's fleet crash-loops and cannot report; its standbys saw the Vault sealed and said
+    it only at INFO. A standby's first sight of the seal starts the ESCALATE timer; when it runs out, the monitor reads
+    the Vault at once and, still sealed, says it at ERROR naming the active instance; then nothing more at the polls
+    after (said once per sealed period), until the reminder, at ERROR too."""
+    state = monitor(STANDBY)
+    state, effects = poll(state, SEALED, 1.0)
+    assert [(Level.INFO, STANDING_BY)] == logged(effects)
+    assert StartTimer(ESCALATE, 66.0) in effects
+
+    state, effects = poll(state, SEALED, 31.0)
+    assert [] == logged(effects)
+    assert not any(isinstance(e, StartTimer) and e.key == ESCALATE for e in effects)
+
+    state, effects = state.decide(TimerFired(ESCALATE), 67.0)
+    assert (Probe(),) == effects
+    state, effects = state.decide(SEALED, 67.1)
+    assert [(Level.ERROR, escalated(66.1))] == logged(effects)
+    assert StartTimer(POLL, 67.0 + 30.0 - 67.1) in effects  # the cadence goes on from this reading's start
+
+    said = []
+    for now in (97.0, 127.0, 67.0 + REMINDER_SECONDS - 1.0, 67.0 + REMINDER_SECONDS + 1.0):
+        state, effects = poll(state, SEALED, now)
+        said += logged(effects)
+    assert [(Level.ERROR, escalated(REMINDER_SECONDS + 67.0))] == said
+
+
+def test_a_standby_says_a_vault_sealed_for_less_than_the_threshold_at_info_only() -> None:
+    """A Vault the active instance unseals within its normal time (escalation_seconds) gets no ERROR from a standby:
+    sealed at two polls in a row, then unsealed; the timer is cancelled, and one that fired anyway says nothing."""
+    state = monitor(STANDBY)
+    said = []
+    for now, found in ((1.0, SEALED), (31.0, SEALED), (61.0, Probed(VaultState.UNSEALED, "standby"))):
+        state, effects = poll(state, found, now)
+        said += logged(effects)
+    assert [(Level.INFO, STANDING_BY), (Level.INFO, f"Vault on manager-2 ({URL}) is unsealed: standby")] == said
+    assert CancelTimer(ESCALATE) in effects
+    assert None is state.lasting_since
+
+    state, effects = state.decide(TimerFired(ESCALATE), 67.0)
+    assert () == effects
+
+
+def test_a_vault_unsealed_by_the_deadline_is_not_escalated() -> None:
+    """The reading taken when the timer runs out decides: unsealed by then, no ERROR."""
+    state = monitor(STANDBY)
+    state, _ = poll(state, SEALED, 1.0)
+    state, _ = state.decide(TimerFired(ESCALATE), 67.0)
+
+    state, effects = state.decide(Probed(VaultState.UNSEALED, "standby"), 67.1)
+
+    assert [(Level.INFO, f"Vault on manager-2 ({URL}) is unsealed: standby")] == logged(effects)
+    assert (None, False, False) == (state.lasting_since, state.escalation_due, state.escalated)
+
+
+def test_a_vault_sealed_again_starts_a_new_sealed_period() -> None:
+    """Unsealed resets the period: sealed again is INFO, and the ERROR comes a full threshold after that."""
+    state = monitor(STANDBY, interval=3.0)
+    state, _ = poll(state, SEALED, 1.0)
+    state, _ = state.decide(TimerFired(ESCALATE), 13.0)
+    state, effects = state.decide(SEALED, 13.0)
+    assert [(Level.ERROR, escalated(12.0))] == logged(effects)
+    state, _ = poll(state, Probed(VaultState.UNSEALED, "standby"), 16.0)
+
+    state, effects = poll(state, SEALED, 19.0)
+
+    assert [(Level.INFO, STANDING_BY)] == logged(effects)
+    assert StartTimer(ESCALATE, 12.0) in effects
+    state, _ = state.decide(TimerFired(ESCALATE), 31.0)
+    _, effects = state.decide(SEALED, 31.0)
+    assert [(Level.ERROR, escalated(12.0))] == logged(effects)
+
+
+def test_a_standby_that_becomes_the_reporter_says_it_at_error_as_today() -> None:
+    """Taking the lock forgets the sealed period (the timer cancelled): the next reading says it at ERROR as the
+    reporting instance's plain line, and the timer running out afterwards changes nothing."""
+    state = monitor(STANDBY)
+    state, _ = poll(state, SEALED, 1.0)
+
+    state, effects = state.decide(REPORTING, 20.0)
+    assert (CancelTimer(ESCALATE),) == effects
+    state, effects = poll(state, SEALED, 31.0)
+    assert [(Level.ERROR, f"Vault on manager-2 ({URL}) is sealed: 0/2 unseal keys submitted")] == logged(effects)
+    assert not any(isinstance(e, StartTimer) and e.key == ESCALATE for e in effects)
+
+    _, effects = state.decide(TimerFired(ESCALATE), 67.0)
+    assert () == effects
+
+
+def test_what_the_vault_says_of_itself_is_escalated_not_what_may_be_the_standbys_own_path() -> None:
+    """Not initialized (seeds 191, 194: Vaults restarted together), removed, disconnected are the Vault's own answer,
+    the same from every instance: escalated as sealed is. Unreachable and unexpected may be the standby's own path
+    to the node: INFO only, whatever their length."""
+    for state in (VaultState.NOT_INITIALIZED, VaultState.REMOVED, VaultState.DISCONNECTED):
+        standby, effects = poll(monitor(STANDBY, interval=3.0), Probed(state, "detail"), 1.0)
+        assert StartTimer(ESCALATE, 12.0) in effects
+        standby, _ = standby.decide(TimerFired(ESCALATE), 13.0)
+        _, effects = standby.decide(Probed(state, "detail"), 13.0)
+        assert [Level.ERROR] == [level for level, _ in logged(effects)], state
+    for state in (VaultState.UNREACHABLE, VaultState.UNEXPECTED):
+        standby, effects = poll(monitor(STANDBY), Probed(state, "cannot connect"), 1.0)
+        assert not any(isinstance(e, StartTimer) and e.key == ESCALATE for e in effects)
+        assert None is standby.lasting_since
+
+
+def test_one_period_lasts_through_the_states_the_vault_says_of_itself() -> None:
+    """Seed 194: sealed, then not initialized (Vaults restarted together) is one period: the new state is news at INFO,
+    the timer goes on from the first sight; the ERROR says the state it finds. Once escalated, another such state is
+    said at ERROR too; unreachable ends the period."""
+    state = monitor(STANDBY, interval=3.0)
+    state, _ = poll(state, SEALED, 1.0)
+
+    state, effects = poll(state, Probed(VaultState.NOT_INITIALIZED, ""), 4.0)
+    assert [Level.INFO] == [level for level, _ in logged(effects)]
+    assert not any(isinstance(e, StartTimer) and e.key == ESCALATE for e in effects)
+    state, _ = state.decide(TimerFired(ESCALATE), 13.0)
+    state, effects = state.decide(Probed(VaultState.NOT_INITIALIZED, ""), 13.0)
+    assert [Level.ERROR] == [level for level, _ in logged(effects)]
+    assert "(standing by, but not-initialized for 12 s: longer than" in logged(effects)[0][1]
+
+    state, effects = poll(state, SEALED, 16.0)
+    assert [(Level.ERROR, escalated(15.0))] == logged(effects)
+    state, effects = poll(state, Probed(VaultState.UNREACHABLE, "cannot connect"), 19.0)
+    assert [Level.INFO] == [level for level, _ in logged(effects)]
+    assert CancelTimer(ESCALATE) in effects
+
+
+def test_a_period_seen_before_the_role_is_known_counts_for_the_standby() -> None:
+    """Seed 209: a standby's first reading (sealed, held while the role is not known yet) starts the period; told it
+    stands by, the timer counts from that first sight."""
+    state = monitor(None, interval=3.0)
+    state, effects = poll(state, SEALED, 0.5)
+    assert StartTimer(ESCALATE, 12.0) in effects
+    state, _ = state.decide(STANDBY, 0.6)
+    for now in (3.5, 6.5, 9.5):
+        state, _ = poll(state, SEALED, now)
+
+    state, effects = state.decide(TimerFired(ESCALATE), 12.5)
+    assert (Probe(),) == effects
+    _, effects = state.decide(SEALED, 12.5)
+
+    assert [(Level.ERROR, escalated(12.0))] == logged(effects)
+
+
 # ------------------------------------------------------------------------------------------ stateful
 
 
 class MonitorMachine(RuleBasedStateMachine):
-    """Any order of readings, roles, answers and time: a standby never logs at ERROR; a problem on a reporting
+    """Any order of readings, roles, answers and time: a standby logs at ERROR only a Vault it has read in a state of
+    ESCALATED at every reading for longer than `escalation_seconds`, once per period (again only for another state
+    of them; no reminder is due in these runs);
+    a problem on a reporting
     instance is at ERROR within ROLE_WAIT_SECONDS of start or of the change; requests never overlap unless the
     previous one is older than UNSEAL_ANSWER_SECONDS; every reading is published and the next poll scheduled."""
 
@@ -152,24 +323,47 @@ class MonitorMachine(RuleBasedStateMachine):
         self.asked_at: float | None = None
         self.unreported: VaultState | None = None
         """A problem not yet said at ERROR while this instance reports."""
+        self.sealed_from: float | None = None
+        """Unless reporting: since when every reading was one state of ESCALATED; None otherwise."""
+        self.said: VaultState | None = None
+        """The state a standby last said at ERROR in the period under way."""
+        self.escalate_at: float | None = None
+        """When the pending ESCALATE timer runs out."""
 
     def feed(self, event: Any) -> list[Any]:
         self.state, effects = self.state.decide(event, self.now)
         out = list(effects)
         for effect in effects:
             if isinstance(effect, Log) and effect.level is Level.ERROR:
-                assert self.state.role is None or self.state.role.standby_of is None
+                if self.state.role is not None and self.state.role.standby_of is not None:
+                    assert isinstance(event, Probed) and event.state in ESCALATED
+                    assert self.sealed_from is not None
+                    assert self.now - self.sealed_from >= escalation_seconds(self.state.interval) - 1e-9
+                    assert self.said is not event.state  # once per period, again only for another state
+                    self.said = event.state
                 self.unreported = None
+            if isinstance(effect, StartTimer) and effect.key == ESCALATE:
+                self.escalate_at = self.now + effect.seconds
+            if effect == CancelTimer(ESCALATE):
+                self.escalate_at = None
             if isinstance(effect, AskUnsealer):
                 assert self.asked_at is None or self.now - self.asked_at > UNSEAL_ANSWER_SECONDS
                 self.asked_at = self.now
         return out
 
+    def read(self, state: VaultState) -> list[Any]:
+        reporting = self.state.role is not None and self.state.role.standby_of is None
+        if state not in ESCALATED or reporting:
+            self.sealed_from, self.said = None, None
+        if state in ESCALATED and not reporting and self.sealed_from is None:
+            self.sealed_from = self.now
+        return self.feed(Probed(state, "detail"))
+
     @rule(state=st.sampled_from(list(VaultState)), seconds=st.floats(0.0, 3.0))
     def poll(self, state: VaultState, seconds: float) -> None:
         self.now += seconds
         self.feed(TimerFired(POLL))
-        effects = self.feed(Probed(state, "detail"))
+        effects = self.read(state)
         assert Publish(VaultObserved("manager-2", URL, state, "detail")) in effects
         assert any(isinstance(e, StartTimer) and e.key == POLL for e in effects)
         reporting = self.state.role is None or self.state.role.standby_of is None
@@ -183,6 +377,20 @@ class MonitorMachine(RuleBasedStateMachine):
         self.feed(role)
         if role.standby_of is not None:
             self.unreported = None
+        else:
+            self.sealed_from, self.said = None, None
+
+    @rule(state=st.sampled_from(list(VaultState)))
+    def escalation_timer_runs_out(self, state: VaultState) -> None:
+        """The pending ESCALATE timer runs out (the shell drops a cancelled or replaced one); the probe it asks for
+        reads `state`."""
+        if self.escalate_at is None:
+            return
+        if self.state.held and self.escalate_at >= ROLE_WAIT_SECONDS:
+            self.role_wait_ends()  # the timers run out in their order
+        self.now, self.escalate_at = max(self.now, self.escalate_at), None
+        if self.feed(TimerFired(ESCALATE)):
+            self.read(state)
 
     @rule()
     def role_wait_ends(self) -> None:

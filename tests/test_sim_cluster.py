@@ -166,3 +166,49 @@ def test_liveness_mode_converges_within_the_bound_and_stays() -> None:
 
     assert all(result.ok for result in results), [result.report() for result in results if not result.ok]
     assert all(result.converged_after is not None for result in results)
+
+
+#: Found without any mutant (docs/design-simulation.md, "Found again" on 2fb0a4d): the active instance cannot report a
+#: sealed Vault (its vault-fleet crash-loops: 191; its Docker never listed, so it monitors nothing: 194, 209) while its
+#: standbys, which see the Vault sealed, said it only at INFO (`standing by: <active> reports it`): no ERROR said it.
+UNREPORTED_BY_THE_ACTIVE = (191, 194, 209)
+
+
+@pytest.mark.parametrize("seed", UNREPORTED_BY_THE_ACTIVE)
+def test_a_sealed_vault_the_active_instance_does_not_report_is_said_at_error_by_a_standby(seed: int) -> None:
+    """A standby that saw it sealed (or not initialized) for longer than escalation_seconds says it at ERROR (in 194
+    the standby takes the lock at 10.4 s, before its threshold, and says it as the active instance)."""
+    world = cluster.Cluster(seed, trace_lines=10**7)
+    result = world.run()
+
+    assert result.ok, result.report()
+    escalations = [line for line in result.trace if " ERROR vault-monitor:" in line and "(standing by, but " in line]
+    assert escalations or seed == 194
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_a_vault_the_active_instance_unseals_in_its_normal_time_gets_no_error_from_a_standby(stop: str) -> None:
+    """What an operator of a healthy cluster sees: a Vault restarts as the active instance is SIGKILLed (a standby
+    takes the lock when the check's TTL runs out) or stopped by a rolling update (SIGTERM: it releases the lock);
+    the new active instance unseals it within its normal time, and no standby says it at ERROR."""
+    world = scripted(7)
+    assert not world.bad_share
+
+    def stop_the_active() -> None:
+        holder = world.consul.holder(world.sim.now())
+        service = next(service for service in world.services if service.name == holder)
+        if stop == "SIGKILL":
+            world.kill(service)
+        else:
+            world.lives.stopping.add(service.name)
+            service.terminate()
+        world.restart_later(service, 2.0)
+
+    restart = cluster.vault_restart(world, Picks(0.0, 0.0, "manager-1"))  # type: ignore[arg-type]
+    plan(world, (4.0, restart, "vault_restart"), (4.0, (stop_the_active, f"{stop} of the active"), "kill"))
+    result = world.run()
+
+    assert result.ok, result.report()
+    sealed = [record for record in world.history.of(j.Sealed) if record.vault == "manager-1" and record.t >= 4.0]
+    assert sealed, "the Vault did not restart"
+    assert [] == [line for line in result.trace if "(standing by, but " in line]
