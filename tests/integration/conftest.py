@@ -110,8 +110,15 @@ def stop_cleanly(services: list[Service]) -> None:
     """SIGTERM each service: it exits 0 (unless the test killed it), wrote nothing on stderr, and no unseal key
     appeared in its log, nor a masked one."""
     secrets = unseal_key_forms(teststack.load())
+    hung = []
+    for service in services:  # all of them, before any verdict: none may go on running into the next test
+        try:
+            service.stop()
+        except AssertionError as error:
+            hung.append(str(error))
+    assert not hung, "\n\n".join(hung)
     for service in services:
-        code, _ = service.stop()
+        code = service.process.returncode
         assert 0 == code or service.killed, "\n".join(service.stdout + service.stderr)
         assert [] == service.stderr, "nothing but log lines on stdout in normal operation"
         leaked = [line for line in service.stdout if any(secret in line for secret in secrets)]
