@@ -17,7 +17,7 @@ import pytest
 import teststack
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.service import ROOT, Service
+from tests.service import ROOT, Service, stop_all
 from teststack.processes import pid_alive
 
 MANAGER = "manager-1"
@@ -169,11 +169,16 @@ def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
 
 @pytest.fixture
 def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, Any]]:
-    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test."""
+    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test.
+
+    The test's services are stopped first (their own teardown, start_service's, comes after this one's when the
+    test asked for start_service first): one with wrong shares polling a node restarted by the test would send its
+    shares into the fixture's unseal attempt, and the combination is refused."""
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
     yield real_stack["vault"]
+    stop_all()
     state = teststack.load()
     for index, node in enumerate(state["vault"]["nodes"]):
         if pid_alive(node.get("pid")):
