@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,13 +36,14 @@ HUNG_LOG_LINES = 80
 RUNNING: list[Service] = []
 
 
-def stop_all() -> list[Service]:
-    """Stop (SIGTERM) every service of this process still running, the stuck ones as `Service.stop` does; the ones it
-    stopped. For a fixture that must not work beside a service: the vault fixture's unseal, which a service with
-    wrong shares still polling would spoil (its share and the fixture's combined are refused)."""
+def stop_all(keep: Collection[Service] = ()) -> list[Service]:
+    """Stop (SIGTERM) every service of this process still running but those in `keep` (a module's own, started
+    before), the stuck ones as `Service.stop` does; the ones it stopped. For a fixture that must not work beside a
+    service: the vault fixture's unseal, which a service with wrong shares still polling would spoil (its share and
+    the fixture's combined are refused)."""
     stopped = []
     hung = []
-    for service in list(RUNNING):
+    for service in [service for service in RUNNING if service not in keep]:
         if service.process.poll() is None:
             stopped.append(service)
         try:

@@ -17,7 +17,7 @@ import pytest
 import teststack
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.service import ROOT, Service, stop_all
+from tests.service import ROOT, RUNNING, Service, stop_all
 from teststack.processes import pid_alive
 
 MANAGER = "manager-1"
@@ -171,14 +171,15 @@ def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
 def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, Any]]:
     """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test.
 
-    The test's services are stopped first (their own teardown, start_service's, comes after this one's when the
-    test asked for start_service first): one with wrong shares polling a node restarted by the test would send its
-    shares into the fixture's unseal attempt, and the combination is refused."""
+    The services started since this fixture was set up (the test's) are stopped first: start_service's teardown
+    comes after this one's when the test asked for start_service first, and a service with wrong shares polling a
+    node the test restarted would send its shares into the fixture's unseal attempt, which Vault then refuses."""
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
+    before = list(RUNNING)
     yield real_stack["vault"]
-    stop_all()
+    stop_all(keep=before)
     state = teststack.load()
     for index, node in enumerate(state["vault"]["nodes"]):
         if pid_alive(node.get("pid")):
