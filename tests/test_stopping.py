@@ -3,6 +3,7 @@ wait, and must end it there, never deadlock on a lock the interrupted wait holds
 
 from __future__ import annotations
 
+import functools
 import re
 import signal
 import socket
@@ -22,12 +23,14 @@ from tests.service import RUNNING, Service
 Handler = Callable[[int, FrameType | None], Any]
 
 
-def handler_at(position: int, request: Any, handler: Handler) -> tuple[str, bool | None]:
-    """Wait on `request` in a thread as the main loop does (0.2 s), and run the SIGTERM `handler` in that thread at
-    the wait's `position`-th bytecode, as CPython runs a signal's handler in the main thread: where it ran (an empty
-    text: the wait is shorter than that) and what the wait returned (None: it never returned)."""
+def handler_at(
+    position: int, work: Callable[[], Any], handler: Handler, signum: int = signal.SIGTERM
+) -> tuple[str, Any]:
+    """Run `work` in a thread, and the signal `handler` in that thread at `work`'s `position`-th bytecode, as CPython
+    runs a signal's handler in the main thread between two of its bytecodes: where it ran (an empty text: `work` is
+    shorter than that) and what `work` returned (NEVER: it did not return within 5 s, a deadlock)."""
     where: list[str] = []
-    returned: list[bool] = []
+    returned: list[Any] = []
 
     def trace(frame: FrameType, event: str, arg: Any) -> Any:
         frame.f_trace_opcodes = True
@@ -35,7 +38,7 @@ def handler_at(position: int, request: Any, handler: Handler) -> tuple[str, bool
             trace.count += 1  # type: ignore[attr-defined]
             if trace.count > position:  # type: ignore[attr-defined]
                 where.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
-                handler(signal.SIGTERM, frame)
+                handler(signum, frame)
         return trace
 
     trace.count = 0  # type: ignore[attr-defined]
@@ -43,14 +46,18 @@ def handler_at(position: int, request: Any, handler: Handler) -> tuple[str, bool
     def run() -> None:
         sys.settrace(trace)
         try:
-            returned.append(request.wait(timeout=0.2))
+            returned.append(work())
         finally:
             sys.settrace(None)
 
-    waiter = threading.Thread(target=run, daemon=True)  # a deadlocked one must not hold up pytest's exit
-    waiter.start()
-    waiter.join(timeout=5)
-    return (where[0] if where else ""), (returned[0] if returned else None)
+    worker = threading.Thread(target=run, daemon=True)  # a deadlocked one must not hold up pytest's exit
+    worker.start()
+    worker.join(timeout=5)
+    return (where[0] if where else ""), (returned[0] if returned else NEVER)
+
+
+#: What `handler_at` says `work` returned when it never did.
+NEVER = object()
 
 
 def test_sigterm_handled_between_any_two_bytecodes_of_the_wait_ends_the_wait(
@@ -69,11 +76,11 @@ def test_sigterm_handled_between_any_two_bytecodes_of_the_wait_ends_the_wait(
             request = type(stopping.requested)()
             monkeypatch.setattr(stopping, "requested", request)  # the handler sets the module's request
             started = time.monotonic()
-            where, returned = handler_at(position, request, handler)
+            where, returned = handler_at(position, functools.partial(request.wait, timeout=0.2), handler)
             if not where:
                 break  # past the wait's last bytecode
             positions += 1
-            assert returned is not None, f"the wait never returned after SIGTERM's handler ran at {where}"
+            assert returned is not NEVER, f"the wait never returned after SIGTERM's handler ran at {where}"
             assert request.is_set() and request.wait(0) is True, where
             assert time.monotonic() - started < 1.0, f"the wait did not end at once after the handler ran at {where}"
         assert positions > 3, "the handler ran nowhere in the wait"
