@@ -18,7 +18,7 @@ import urllib3
 from actors.base import Directory, linked
 from actors.definition_publisher import DefinitionPublisher
 from actors.leadership import Leadership
-from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
+from actors.logger import Log, LogSink, dump_threads_on_signal, install_logging_bridge
 from actors.metrics import Metrics
 from actors.node_events import NodeEvents
 from actors.runtime import Event, runtime
@@ -141,7 +141,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     logging.captureWarnings(True)  # Python warnings are log entries too, never bare stderr
     # pykka logs every actor's death; supervisors do that once per crash, with the exception.
     logging.getLogger("pykka").setLevel(logging.CRITICAL)
-    signal.signal(signal.SIGUSR1, lambda *_: log_thread_dump(log))
+    signal.signal(signal.SIGUSR1, dump_threads_on_signal(log))
     if config.fatal or config.consul is None:
         log.fatal(config.fatal or "no Consul address")
         sink.stop()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import logging
 import sys
 import threading
 import traceback
 from collections.abc import Callable
+from types import FrameType
 from typing import IO, Any
 
 import attrs
@@ -224,11 +226,24 @@ def install_logging_bridge(log: Log) -> LoggingBridge:
     return bridge
 
 
+def dump_threads_on_signal(log: Log) -> Callable[[int, FrameType | None], None]:
+    """SIGUSR1's handler: it only starts a thread that logs the dump. CPython runs a handler in the main thread
+    between two of its bytecodes, maybe while that thread holds a lock the dump needs (the Logger's inbox while it
+    logs, threading's own while it starts a thread): a dump made in the handler would wait for it forever, and the
+    service would never stop. `_thread.start_new_thread` takes no lock of Python's."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        _thread.start_new_thread(log_thread_dump, (log,))
+
+    return handle
+
+
 def log_thread_dump(log: Log) -> None:
     """Every thread's stack, one entry each at INFO after a header line (SIGUSR1: an operator asked for it, so
     nothing here should page anyone, as pykka's FATAL-level dump would)."""
     frames = sys._current_frames()
     names = {thread.ident: thread.name for thread in threading.enumerate()}
+    names.setdefault(threading.get_ident(), "thread-dump")  # the thread SIGUSR1's handler started for it
     log.info(f"thread dump requested (SIGUSR1): {len(frames)} threads, one entry each")
     for ident, frame in sorted(frames.items(), key=lambda item: names.get(item[0], "")):
         log.info(f"thread {names.get(ident, '(unnamed)')} ({ident}):\n{''.join(traceback.format_stack(frame))}")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +29,31 @@ def readme_seconds(pattern: str) -> float:
     return float(found.group(1))
 
 
+#: Log lines shown when a service does not exit after a stop signal.
+HUNG_LOG_LINES = 80
+
+#: The services of this test process not stopped yet (by `stop`, or seen exited by `stop_all`).
+RUNNING: list[Service] = []
+
+
+def stop_all(keep: Collection[Service] = ()) -> list[Service]:
+    """Stop (SIGTERM) every service of this process still running but those in `keep` (a module's own, started
+    before), the stuck ones as `Service.stop` does; the ones it stopped. For a fixture that must not work beside a
+    service: the vault fixture's unseal, which a service with wrong shares still polling would spoil (its share and
+    the fixture's combined are refused)."""
+    stopped = []
+    hung = []
+    for service in [service for service in RUNNING if service not in keep]:
+        if service.process.poll() is None:
+            stopped.append(service)
+        try:
+            service.stop()
+        except AssertionError as error:
+            hung.append(str(error))
+    assert not hung, "\n\n".join(hung)
+    return stopped
+
+
 class Service:
     """One neon-cluster-manager process; its stdout and stderr are collected line by line."""
 
@@ -36,7 +61,9 @@ class Service:
         """Start `argv` (default: this Python running neon_cm_main.py) from the repository's root, with the
         environment `env` over this process's own."""
         self.process = subprocess.Popen(
-            list(argv) or [sys.executable, str(ROOT / "neon_cm_main.py")],
+            # -X faulthandler: a service that does not stop is sent SIGABRT by `stop`, which then prints every
+            # thread's stack on stderr (file, line and function only: no value, so no secret).
+            list(argv) or [sys.executable, "-X", "faulthandler", str(ROOT / "neon_cm_main.py")],
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -47,6 +74,7 @@ class Service:
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.changed = threading.Condition()
+        RUNNING.append(self)
         self.readers = [
             threading.Thread(target=self.collect, args=(self.process.stdout, self.stdout), daemon=True),
             threading.Thread(target=self.collect, args=(self.process.stderr, self.stderr), daemon=True),
@@ -102,11 +130,40 @@ class Service:
         started = time.monotonic()
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(self.hung(sig, timeout)) from None
         elapsed = time.monotonic() - started
+        self.close()
+        return code, elapsed
+
+    def hung(self, sig: int, timeout: float) -> str:
+        """The process did not exit within `timeout` of `sig`: make it say where it is stuck (SIGABRT: the
+        faulthandler's stack of every thread on stderr; SIGKILL if even that does not end it), and return the
+        failure's text: what happened, the log's tail and stderr."""
+        self.killed = True
+        self.process.send_signal(signal.SIGABRT)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.close()
+        with self.changed:
+            tail, stderr = self.stdout[-HUNG_LOG_LINES:], list(self.stderr)
+        return (
+            f"the service (pid {self.process.pid}) did not exit within {timeout:g} s of "
+            f"{signal.Signals(sig).name}; SIGABRT then ended it ({self.process.returncode}).\n"
+            f"last {len(tail)} log lines:\n" + "\n".join(tail) + "\nstderr (the threads' stacks):\n" + "\n".join(stderr)
+        )
+
+    def close(self) -> None:
+        """Read the streams to their end, then close them (the process has exited)."""
+        if self in RUNNING:
+            RUNNING.remove(self)
         for reader in self.readers:
             reader.join(timeout=5)
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-        return code, elapsed

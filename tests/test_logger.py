@@ -7,14 +7,18 @@ import io
 import json
 import logging
 import re
+import signal
+import threading
 from collections.abc import Callable
 
 import pytest
 
-from actors.logger import Log, LogSink, install_logging_bridge, log_thread_dump
+from actors.logger import Log, LogSink, dump_threads_on_signal, install_logging_bridge, log_thread_dump
 from messages.log import Level
 from neon_cm.credentials import parse_credentials_json
 from neon_cm.logformat import FORMATTERS
+from tests.test_stopping import NEVER, handler_at
+from tests.waiting import wait_until
 
 RAW_A, RAW_B = bytes(range(32)), bytes(range(100, 132))
 GIVEN_A = base64.b64encode(RAW_A).decode()  # given as base64, as `bao operator init` prints it
@@ -82,3 +86,34 @@ def test_an_entry_after_the_stop_is_still_a_line_of_the_stream(capsys: pytest.Ca
     [line] = stream.getvalue().splitlines()
     assert "" == capsys.readouterr().err
     assert line.endswith("[module:unsealer] unsealed the Vault on manager-2 after ***")
+
+
+def test_sigusr1_handled_between_any_two_bytecodes_of_a_log_call_dumps_the_threads_and_never_deadlocks() -> None:
+    """At every bytecode of a `log.info` in turn (the main thread logs at start and at stop), SIGUSR1's handler runs
+    (as a SIGUSR1 arriving there makes CPython run it): the log call returns, and each dump is logged. A dump made in
+    the handler itself would wait forever for the Logger inbox's lock, which the interrupted call holds."""
+    stream = io.StringIO()
+    sink = LogSink(Level.DEBUG, stream=stream)
+    sink.start()
+    log = Log("test", sink)
+    handler = dump_threads_on_signal(log)
+    try:
+        positions = 0
+        for position in range(100_000):
+            where, returned = handler_at(position, lambda: log.info("an entry"), handler, signal.SIGUSR1)
+            if not where:
+                break  # past the call's last bytecode
+            positions += 1
+            assert returned is not NEVER, f"log.info never returned after SIGUSR1's handler ran at {where}"
+        assert positions > 10, "the handler ran nowhere in the call"
+        wait_until(lambda: dumps(stream) == positions, 30, "every dump", lambda: f"{dumps(stream)} of {positions}")
+    finally:
+        # Not in this thread: after a deadlock, the Logger's inbox stays locked and a stop would wait for ever.
+        threading.Thread(target=sink.stop, daemon=True).start()
+
+
+def dumps(stream: io.StringIO) -> int:
+    """The thread dumps' headers in `stream` (a dump's stacks may quote the header's source line: not counted)."""
+    return len(
+        re.findall(r"\[INFO\] \[module:test\] thread dump requested \(SIGUSR1\): \d+ threads", stream.getvalue())
+    )

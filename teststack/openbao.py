@@ -144,6 +144,32 @@ def vault_restart(i: int, path: str | None = None, tls: tuple[str, str] | None =
     vault_start(i, path, tls=tls)
 
 
+#: How many unseal attempts `_unseal` makes when Vault refuses the combined shares.
+UNSEAL_ATTEMPTS = 2
+#: What Vault answers when the threshold's shares do not combine into its key (a wrong share among them).
+REFUSED = "message authentication failed"
+
+
+def _submit_shares(v: dict[str, Any], keys: list[str]) -> dict[str, Any] | None:
+    """PUT /v1/sys/unseal with each key until the node is unsealed or the threshold is reached: the last answer, or
+    None when Vault refused the combination (REFUSED: a share not ours was in the attempt); any other refusal
+    raises."""
+    url = v["url"]
+    body: dict[str, Any] = {}
+    for key in keys:
+        status, answer = json_request("PUT", f"{url}/v1/sys/unseal", {"key": key}, timeout=30)
+        if status != 200 or not isinstance(answer, dict):
+            errs = answer.get("errors") if isinstance(answer, dict) else answer
+            if status == 400 and REFUSED in str(errs):
+                return None
+            raise failure(f"unseal of {url} rejected a share (HTTP {status})", v.get("log"), str(errs))
+        body = answer
+        if not body["sealed"] or body["progress"] == 0:
+            # Unsealed, or the threshold reached: a raft follower finishes unsealing in the background.
+            break
+    return body
+
+
 def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any]:
     url = v["url"]
     st = wait_until(
@@ -164,16 +190,19 @@ def _unseal(v: dict[str, Any], keys: list[str], timeout: float) -> dict[str, Any
         # Someone's attempt is half done (a test's wrong share, a service stopped mid-attempt): our keys would be
         # combined with theirs and refused, so start a new attempt.
         json_request("PUT", f"{url}/v1/sys/unseal", {"reset": True}, timeout=30)
-    for key in keys:
-        status, body = json_request("PUT", f"{url}/v1/sys/unseal", {"key": key}, timeout=30)
-        if status != 200 or not isinstance(body, dict):
-            errs = body.get("errors") if isinstance(body, dict) else body
-            raise failure(f"unseal of {url} rejected a share (HTTP {status})", v.get("log"), str(errs))
-        if not body["sealed"]:
-            return body
-        if body["progress"] == 0:
-            # Threshold reached; a raft follower finishes unsealing in the background.
+    body = None
+    for attempt in range(1, UNSEAL_ATTEMPTS + 1):
+        body = _submit_shares(v, keys)
+        if body is not None:
             break
+        # Refused: someone else's share (a client still sending wrong ones into the node restarted under it) was
+        # combined with ours. Reset that attempt and make a new one, then give up.
+        if attempt == UNSEAL_ATTEMPTS:
+            raise failure(f"unseal of {url} refused {UNSEAL_ATTEMPTS} times: {REFUSED}", v.get("log"))
+        progress(f"unseal of {url} refused ({REFUSED}: another client's share was in the attempt); trying again")
+        json_request("PUT", f"{url}/v1/sys/unseal", {"reset": True}, timeout=30)
+    if body is not None and not body["sealed"]:
+        return body
 
     def unsealed() -> dict[str, Any] | None:
         s = seal_status(url)

@@ -17,7 +17,7 @@ import pytest
 import teststack
 from neon_cm.keys import SETTINGS_PREFIX
 from tests.consul_server import ConsulServer
-from tests.service import ROOT, Service
+from tests.service import ROOT, RUNNING, Service, stop_all
 from teststack.processes import pid_alive
 
 MANAGER = "manager-1"
@@ -110,8 +110,15 @@ def stop_cleanly(services: list[Service]) -> None:
     """SIGTERM each service: it exits 0 (unless the test killed it), wrote nothing on stderr, and no unseal key
     appeared in its log, nor a masked one."""
     secrets = unseal_key_forms(teststack.load())
+    hung = []
+    for service in services:  # all of them, before any verdict: none may go on running into the next test
+        try:
+            service.stop()
+        except AssertionError as error:
+            hung.append(str(error))
+    assert not hung, "\n\n".join(hung)
     for service in services:
-        code, _ = service.stop()
+        code = service.process.returncode
         assert 0 == code or service.killed, "\n".join(service.stdout + service.stderr)
         assert [] == service.stderr, "nothing but log lines on stdout in normal operation"
         leaked = [line for line in service.stdout if any(secret in line for secret in secrets)]
@@ -162,11 +169,17 @@ def labels(docker_cli: Callable[..., str]) -> Iterator[Callable[..., None]]:
 
 @pytest.fixture
 def vault(real_stack: dict[str, Any], kv: consul.Consul) -> Iterator[dict[str, Any]]:
-    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test."""
+    """The stack's OpenBao cluster with quick polls configured; every node running and unsealed after the test.
+
+    The services started since this fixture was set up (the test's) are stopped first: start_service's teardown
+    comes after this one's when the test asked for start_service first, and a service with wrong shares polling a
+    node the test restarted would send its shares into the fixture's unseal attempt, which Vault then refuses."""
     kv.kv.put(SETTINGS_PREFIX + "vault_poll_seconds", "0.5")
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
     kv.kv.put(SETTINGS_PREFIX + "vault_url_template", "http://{addr}:8200")
+    before = list(RUNNING)
     yield real_stack["vault"]
+    stop_all(keep=before)
     state = teststack.load()
     for index, node in enumerate(state["vault"]["nodes"]):
         if pid_alive(node.get("pid")):

@@ -162,6 +162,31 @@ def test_wrong_shares_give_at_most_one_error_per_poll_and_no_loop(
     assert len(rejections) <= len(polls)
 
 
+def test_stack_unseal_of_a_restarted_node_survives_a_wrong_share_slipped_in_before_its_first(
+    vault: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vault fixture's unseal (teststack's) of a node just restarted, when another client's wrong share lands
+    between its read of the seal status (no progress: nothing to reset) and its first share, as a service with wrong
+    shares still polling does: Vault refuses the combination (`cipher: message authentication failed`); the unseal
+    resets the attempt and makes a new one."""
+    stack.vault_restart(MANAGER_2)
+    url = vault["nodes"][MANAGER_2]["url"]
+    real = stack.openbao.json_request
+    slipped: list[int] = []
+
+    def with_a_wrong_share_first(method: str, target: str, body: dict[str, Any] | None = None, **options: Any) -> Any:
+        if not slipped and target == f"{url}/v1/sys/unseal" and body is not None and "key" in body:
+            status, answer = real("PUT", target, {"key": base64.b64encode(bytes([7]) * 33).decode()})
+            slipped.append(answer["progress"] if status == 200 else status)
+        return real(method, target, body, **options)
+
+    monkeypatch.setattr(stack.openbao, "json_request", with_a_wrong_share_first)
+    status = stack.vault_unseal(MANAGER_2)
+
+    assert [1] == slipped, "the wrong share was in the attempt when the unseal gave its first share"
+    assert not status["sealed"] and not sealed(MANAGER_2)
+
+
 def test_partial_attempt_left_by_another_client_is_reset_and_unsealed(
     start_service: Callable[..., Service], with_keys: dict[str, str], vault: dict[str, Any], kv: consul.Consul
 ) -> None:
