@@ -60,6 +60,7 @@ STEP, DEADLINE = "step", "deadline"
 #: The calls of the handover (neon_cm/handover.py), as `doing` names them.
 OFFERING = f"offering to take over ({STANDBY_KEY})"
 READING_STANDBY = f"reading {STANDBY_KEY}"
+CHECKING_OFFER = f"reading who holds {STANDBY_KEY}"
 #: A refused offer (a token whose policy predates STANDBY_KEY) is tried again, and said again, this much later.
 OFFER_REFUSED_SECONDS = 300.0
 
@@ -251,7 +252,7 @@ class Lease:
         return state, tuple(more)
 
     def answered(self, answer: object, now: float) -> Decision[Lease]:
-        if self.doing in (OFFERING, READING_STANDBY):
+        if self.doing in (OFFERING, READING_STANDBY, CHECKING_OFFER):
             handover = self.handover_answered(answer, now)
             if handover is not None:
                 return handover
@@ -366,8 +367,9 @@ class Lease:
             if answer.session != self.session:
                 return self.lose_and_end(f"{LEADER_KEY} is no longer held by this instance")
             return self.confirmed(now)
-        if answer.holder == self.instance and answer.session not in (None, self.session):
-            return self.ghost_holds(answer.session)
+        ghost = self.own_ghost(answer)
+        if ghost is not None:
+            return self.ghost_holds(ghost)
         # Standing by: say once which instance holds it (its monitors then report at INFO).
         if answer.holder == self.waiting_for:
             return self.end_step()
@@ -393,16 +395,28 @@ class Lease:
         again under the same ID and keeps passing, so it would never lapse and the instance would stand by for itself
         for ever. No other instance goes by this name: destroy that session (which frees the lock) and take the lock
         at the next step."""
+        state, effects = self.ghost_found(LEADER_KEY, session, "to take the lock again")
+        return state.end_step(effects)
+
+    def ghost_found(self, key: str, session: str, why: str) -> Decision[Lease]:
+        """`key` held under this instance's own name by `session`, not its current one (see ghost_holds): destroy
+        that session, saying so once."""
         said: tuple[Any, ...] = ()
         if self.ghost != session:
             said = (
                 log(
                     Level.WARN,
-                    f"{LEADER_KEY} is held by an older session of this instance ({session}), brought back by Consul "
-                    "(a snapshot restore); destroying it to take the lock again",
+                    f"{key} is held by an older session of this instance ({session}), brought back by Consul "
+                    f"(a snapshot restore); destroying it {why}",
                 ),
             )
-        return attrs.evolve(self, ghost=session).end_step((*said, DestroySession(session)))
+        return attrs.evolve(self, ghost=session), (*said, DestroySession(session))
+
+    def own_ghost(self, answer: HolderRead) -> str | None:
+        """The session of an older self holding the key read, if that is what `answer` shows."""
+        if answer.holder == self.instance and answer.session not in (None, self.session):
+            return answer.session
+        return None
 
     def lose_and_end(self, reason: str) -> Decision[Lease]:
         state, effects = self.lose(reason)
@@ -452,14 +466,28 @@ class Lease:
                     "(see examples/consul-acl-policy.hcl)",
                 ),
             )
-            if self.doing == OFFERING:
+            if self.doing in (OFFERING, CHECKING_OFFER):
                 state = attrs.evolve(self, offer_tried=now + OFFER_REFUSED_SECONDS - OFFER_RETRY_SECONDS)
                 return state.try_lock(now, effects)
             said = self.keeping_said
             return attrs.evolve(self, keeping_said=True).end_step(() if said else effects)
-        if self.doing == OFFERING and isinstance(answer, (LockAcquired, LockBusy)):
-            return attrs.evolve(self, offered=isinstance(answer, LockAcquired)).try_lock(now)
+        if self.doing == OFFERING and isinstance(answer, LockAcquired):
+            return attrs.evolve(self, offered=True).try_lock(now)
+        if self.doing == OFFERING and isinstance(answer, LockBusy):
+            # Another standby offers; or an older session of this instance does (a snapshot restore), and would
+            # keep every other standby from offering for good: read which.
+            return attrs.evolve(self, offered=False, doing=CHECKING_OFFER), (ReadHolder(STANDBY_KEY),)
+        if self.doing == CHECKING_OFFER and isinstance(answer, HolderRead):
+            ghost = self.own_ghost(answer)
+            if ghost is None:
+                return self.try_lock(now)
+            state, effects = self.ghost_found(STANDBY_KEY, ghost, "so that a standby can offer")
+            return state.try_lock(now, effects)
         if self.doing == READING_STANDBY and isinstance(answer, HolderRead):
+            ghost = self.own_ghost(answer)
+            if ghost is not None:  # never a hand-over to itself; the next step reads the key again
+                state, effects = self.ghost_found(STANDBY_KEY, ghost, "so that a standby can offer")
+                return state.end_step(effects)
             if answer.session is not None and answer.session != self.session:
                 return self.hand_over(answer.holder or "a standby", now)
             if self.keeping_said:

@@ -104,6 +104,8 @@ class VaultMonitoring:
     """Unless this instance reports: when this monitor first saw the Vault in one of ESCALATED, every reading since
     in one of them too (sealed then not initialized is one period: a restarted raft follower); the ESCALATE timer
     runs from then; None otherwise."""
+    escalate_at: float | None = None
+    """When the ESCALATE timer runs out (a poll change moves it: `interval_changed`)."""
     escalation_due: bool = False
     """The ESCALATE timer ran out: the next reading, taken at once, says a state that still lasts at ERROR."""
     escalated: bool = False
@@ -138,10 +140,7 @@ class VaultMonitoring:
         if isinstance(event, ReportingRole):
             return self.role_told(event, now)
         if isinstance(event, SetInterval):
-            since = self.polled_at if self.polled_at is not None else now
-            return attrs.evolve(self, interval=event.seconds), (
-                StartTimer(POLL, max(0.0, since + event.seconds - now)),
-            )
+            return self.interval_changed(event.seconds, now)
         if isinstance(event, UnsealFinished):
             after = attrs.evolve(self, unseal_asked_at=None)
             if event.unsealed:  # see it unsealed now, not at the next poll
@@ -150,6 +149,19 @@ class VaultMonitoring:
         if isinstance(event, UnsealerAbsent):
             return attrs.evolve(self, unseal_asked_at=None), ()
         return self, ()
+
+    def interval_changed(self, seconds: float, now: float) -> Decision[VaultMonitoring]:
+        """The poll applies from the last poll's start. A standby's ESCALATE deadline counts from now at the new
+        interval: raised, never earlier than the active instance needs at the new interval (it sees the Vault a
+        new interval later); lowered, never later than it was."""
+        since = self.polled_at if self.polled_at is not None else now
+        after = attrs.evolve(self, interval=seconds)
+        effects: tuple[Any, ...] = (StartTimer(POLL, max(0.0, since + seconds - now)),)
+        if self.escalate_at is None or self.escalation_due or self.escalated:
+            return after, effects
+        at = now + escalation_seconds(seconds)
+        at = max(self.escalate_at, at) if seconds > self.interval else min(self.escalate_at, at)
+        return attrs.evolve(after, escalate_at=at), (*effects, StartTimer(ESCALATE, max(0.0, at - now)))
 
     def role_told(self, role: ReportingRole, now: float) -> Decision[VaultMonitoring]:
         after = attrs.evolve(self, role=role)
@@ -167,7 +179,8 @@ class VaultMonitoring:
         """Forget a lasting problem (the Vault is in a state not of ESCALATED now, or this instance reports now)."""
         if self.lasting_since is None and not self.escalated:
             return self, ()
-        return attrs.evolve(self, lasting_since=None, escalation_due=False, escalated=False), (CancelTimer(ESCALATE),)
+        after = attrs.evolve(self, lasting_since=None, escalate_at=None, escalation_due=False, escalated=False)
+        return after, (CancelTimer(ESCALATE),)
 
     def observed(self, probed: Probed, now: float) -> Decision[VaultMonitoring]:
         reading = VaultObserved(self.hostname, self.url, probed.state, probed.detail, probed.seal_type)
@@ -177,7 +190,7 @@ class VaultMonitoring:
             after, over = after.period_over()
             effects.extend(over)
         if probed.state in ESCALATED and not after.reporting and after.lasting_since is None:
-            after = attrs.evolve(after, lasting_since=now)
+            after = attrs.evolve(after, lasting_since=now, escalate_at=now + escalation_seconds(self.interval))
             effects.append(StartTimer(ESCALATE, escalation_seconds(self.interval)))
         if probed.state.is_problem and self.role is None and now - self.started < ROLE_WAIT_SECONDS:
             if not self.held:

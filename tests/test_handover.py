@@ -23,7 +23,7 @@ from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from neon_cm.decider import Log, Publish, TimerFired
 from neon_cm.handover import STANDBY_KEY, UNFIT_FAILURES, YIELD_BACKOFF_SECONDS, Fitness
 from neon_cm.keys import LEADER_KEY
-from neon_cm.lease import STEP, Acquire, Lease, PassCheck, ReadHolder, Start, Withdraw
+from neon_cm.lease import STEP, Acquire, DestroySession, Lease, PassCheck, ReadHolder, Start, Withdraw
 from sim import cluster
 from sim import judge as j
 from tests.test_sim_cluster import plan, scripted
@@ -212,6 +212,48 @@ def test_a_refused_offer_is_one_error_and_the_lock_is_still_tried() -> None:
     lease, _ = lease.decide(LockBusy(), 0.5)
     lease, _ = lease.decide(HolderRead("s1", ME), 0.5)
     lease, effects = standby_step(lease, 60.0)
+    assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+
+
+def test_an_older_session_of_this_instance_holding_the_standby_key_is_destroyed_not_handed_to() -> None:
+    """The operator tryout (slot 24, real Consul 1.8.7): a snapshot restore brought back an older session of an
+    instance holding STANDBY_KEY, bound to its check that passes again. Active and unable to list, that instance read
+    its own name there and handed the lock "to" itself; standing by, its offers were busy for good and no other
+    standby could offer. It destroys that session instead (one WARN), and hands nothing to itself."""
+    lease = unfit(leading(100.0), 100.2)
+    lease, _ = lease.decide(TimerFired(STEP), 100.5)
+    lease, _ = lease.decide(CheckPassed(), 100.5)
+    lease, effects = lease.decide(MINE, 100.5)
+    assert [ReadHolder(STANDBY_KEY)] == calls(effects)
+
+    lease, effects = lease.decide(HolderRead("s0", ME), 100.5)
+
+    assert lease.leading
+    assert [DestroySession("s0")] == [e for e in effects if isinstance(e, DestroySession)]
+    assert [] == [e for e in effects if isinstance(e, Withdraw)]
+    assert (
+        1 == len(lines(effects, Level.WARN)) and "older session of this instance (s0)" in lines(effects, Level.WARN)[0]
+    )
+
+
+def test_a_standby_whose_offer_is_busy_reads_who_holds_the_key_and_frees_its_own_older_session() -> None:
+    lease = standby().decide(LISTED, 0.1)[0]
+    lease, effects = standby_step(lease, 0.5)
+    assert [Acquire(STANDBY_KEY, "other:2:cd", "s2")] == calls(effects)
+
+    lease, effects = lease.decide(LockBusy(), 0.5)
+    assert [ReadHolder(STANDBY_KEY)] == calls(effects)
+    lease, effects = lease.decide(HolderRead("s0", "other:2:cd"), 0.5)
+
+    assert [DestroySession("s0")] == [e for e in effects if isinstance(e, DestroySession)]
+    assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+    lease, _ = lease.decide(LockBusy(), 0.5)
+    lease, _ = lease.decide(HolderRead("s1", ME), 0.5)
+    lease, effects = standby_step(lease, 6.0)  # tried again after OFFER_RETRY_SECONDS: another standby's is left
+    assert [Acquire(STANDBY_KEY, "other:2:cd", "s2")] == calls(effects)
+    lease, _ = lease.decide(LockBusy(), 6.0)
+    lease, effects = lease.decide(HolderRead("s9", "third:3:ef"), 6.0)
+    assert [] == [e for e in effects if isinstance(e, DestroySession)]
     assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
 
 

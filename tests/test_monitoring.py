@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -186,6 +187,30 @@ def test_a_standby_that_sees_a_vault_sealed_past_the_threshold_says_it_at_error_
         state, effects = poll(state, SEALED, now)
         said += logged(effects)
     assert [(Level.ERROR, escalated(REMINDER_SECONDS + 67.0))] == said
+
+
+def test_a_poll_change_moves_the_standbys_deadline_with_it() -> None:
+    """The operator tryout (slot 24): `vault_poll_seconds` raised from 5 to 30 while a Vault was sealed, and the
+    standby said it at ERROR at the old 16 s while the active instance, now polling every 30 s, unsealed it at its
+    next poll (a false alarm); lowered from 30 to 0.2, the ERROR still waited 66 s. A change counts from now: raised,
+    the deadline is never earlier than the active needs at the new interval; lowered, never later than before."""
+    state = monitor(STANDBY, interval=5.0)
+    state, effects = poll(state, SEALED, 1.0)
+    assert StartTimer(ESCALATE, 16.0) in effects
+
+    state, effects = state.decide(SetInterval(30.0), 11.0)  # deadline 17 -> 11 + 66
+    assert StartTimer(ESCALATE, 66.0) in effects
+
+    state, effects = state.decide(SetInterval(0.2), 21.0)  # 77 -> 21 + 6.4
+    assert [pytest.approx(escalation_seconds(0.2))] == [
+        e.seconds for e in effects if isinstance(e, StartTimer) and e.key == ESCALATE
+    ]
+
+    state, effects = state.decide(SetInterval(30.0), 22.0)  # 27.4 -> 22 + 66
+    state, effects = state.decide(SetInterval(5.0), 23.0)  # 88 -> min(88, 23 + 16 = 39)
+    assert StartTimer(ESCALATE, 16.0) in effects
+    _, effects = monitor(REPORTING, interval=5.0).decide(SetInterval(30.0), 1.0)
+    assert not any(isinstance(e, StartTimer) and e.key == ESCALATE for e in effects)
 
 
 def test_a_standby_says_a_vault_sealed_for_less_than_the_threshold_at_info_only() -> None:
