@@ -112,6 +112,10 @@ client's 3 s read timeout) for a while, and the manager is demoted while its mon
 CUT_HOLDER = 0.1
 """How often (from a generator of its own) a manager's Vault answers slowly for a while and the instance that gives it
 a share then is cut off Consul: its lease ends while its unseal attempt is under way."""
+STOPPED_MID = 0.1
+"""How often (from a generator of its own) a manager's Vault is slow to take a connection for a while and the instance
+that gives it a share then stops leading while its next share's connection is being made: its Leadership crashes, or
+it is told SIGTERM (its lock released at once either way, a standby takes it within 0.5 s)."""
 RETIRED_GRACE = 0.01
 RETIRED_SILENT = "a retired monitor says nothing"
 FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
@@ -175,6 +179,10 @@ LIVENESS_STEP = 0.5
 
 class InjectedFault(Exception):
     """What a crash fault raises inside a real actor's handler or start-up (a bug, as far as the service can tell)."""
+
+
+class Poke:
+    """A message to an actor that a fault made crash at its next message (SimRuntime.fail_next_message): now."""
 
 
 class Violation(Exception):
@@ -420,6 +428,12 @@ class Cluster:
         that share on (its answer, a connection, a request coming in)."""
         if not liveness:
             self.cut_holder(random.Random(f"{seed} holder partition"))
+        self.stop_armed: list[tuple[SimVault, float, float, bool, float]] = []
+        """A Vault, how much slower it takes a connection from the share it is given next, how long after that share
+        the instance that gave it stops leading, whether by SIGTERM (else its Leadership crashes), and (SIGTERM) when
+        its container starts again."""
+        if not liveness:
+            self.stop_mid_attempt(random.Random(f"{seed} holder stops mid-attempt"))
 
     # ------------------------------------------------------------------ set-up
 
@@ -556,6 +570,74 @@ class Cluster:
         )
         self.sim.schedule(when, act)
 
+    def stop_mid_attempt(self, rng: random.Random) -> None:
+        """In STOPPED_MID of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given it takes 1 to 1.9 s more to take a connection, for 8 s (the Vault client's connect timeout:
+        2 s); 0.1 to 0.6 s after that share, while the next one's connection is being made, the instance that gave it
+        stops leading: its Leadership crashes (a bug) or the instance is told SIGTERM (its container starts again 0.5
+        to 4 s after it exited). Either way its Unsealer cancels the attempt before the lock is released (Leadership
+        waits for its subscribers), and a standby takes the lock within 0.5 s: the share whose connection is made after
+        that may not be written (*never two unsealers*)."""
+        if rng.random() >= STOPPED_MID:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        connect, after = rng.uniform(1.0, 1.9), rng.uniform(0.1, 0.6)
+        sigterm, delay = rng.random() < 0.5, rng.uniform(0.5, 4.0)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no stop mid-attempt")
+                return
+            vault.restart(now)
+            self.stop_armed.append((vault, connect, after, sigterm, delay))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow to connect from its next share")
+
+        how = "is told SIGTERM" if sigterm else "has its Leadership crash"
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault takes {connect:.2f} s more to connect from its next share; {after:.2f} s "
+            f"after that share its sender {how}"
+        )
+        self.sim.schedule(when, act)
+
+    def stop_leading(self, sender: str, sigterm: bool, delay: float) -> None:
+        """`sender` stops leading mid-attempt (stop_mid_attempt): SIGTERM, or a crash of its Leadership now."""
+        now = self.sim.now()
+        service = next((s for s in self.services if s.name == sender), None)
+        if service is None or not service.running or sender in self.restarting:
+            self.say(now, "FAULT", f"{sender} is not running: it does not stop mid-attempt")
+            return
+        self.reached.add("fault: stop_mid_attempt")
+        if sigterm:
+            self.say(now, "FAULT", f"{sender} is told SIGTERM mid-attempt")
+            self.restarting.add(sender)
+            self.lives.stopping.add(sender)
+            service.terminate()
+            self.exited_later(service, now + STOP_TIMEOUT, delay)
+            return
+        for actor in supervised(self, service):
+            if getattr(actor, "register_as", None) == "leadership":
+                self.say(now, "FAULT", f"{sender}'s Leadership crashes mid-attempt")
+                self.sim.fail_next_message(actor, InjectedFault("injected: a bug in leadership"))
+                actor.actor_ref.tell(Poke())
+
+    def exited_later(self, service: SimService, kill_at: float, delay: float) -> None:
+        """Once `service` exited (killed if it still runs at `kill_at`), its container starts again `delay` later."""
+        now = self.sim.now()
+        if service.running and now < kill_at:
+            self.sim.schedule(now + STEP, lambda: self.exited_later(service, kill_at, delay))
+            return
+        if service.running:
+            self.kill(service)
+        else:
+            self.lives.killed(now, service.name)
+        self.say(now, "FAULT", f"{service.name} exited; its container starts again {delay:.2f} s later")
+        self.restarting.discard(service.name)
+        self.restart_later(service, delay)
+
     def cut_off(self, sender: str, seconds: float) -> None:
         """Every link of `sender` to Consul times out for `seconds` (a partition)."""
         now = self.sim.now()
@@ -644,6 +726,11 @@ class Cluster:
                 _, seconds, (vault.slow_by, vault.connect_by, vault.receive_by) = self.cut_armed.pop()
                 vault.slow_until = now + 8.0  # this share's answer is slow already
                 self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
+            if received.note == "share" and self.stop_armed and self.stop_armed[0][0] is vault and vault is not None:
+                _, vault.connect_by, after, sigterm, delay = self.stop_armed.pop()
+                vault.slow_until = now + 8.0
+                sender = received.sender
+                self.sim.schedule(now + after, lambda: self.stop_leading(sender, sigterm, delay))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
