@@ -328,6 +328,7 @@ MUTANTS: tuple[Mutant, ...] = (
                 "gateways.vault:DeadlineBody.read",
                 "if self.data.tell() == 0 and self.clock() >= self.not_after:",
                 "if False:",
+                also=(("if self.data.tell() == 0 and self.cancelled():", "if False:"),),
             ),
         ),
     ),
@@ -505,7 +506,7 @@ CLUSTER: dict[str, int | str] = {
     # the deadline checks alone, is equivalent since 1daab1e (a lock read after the pass must find the session
     # holding the lock, and the lease runs to the pass's start + 2 s while the check lives 3 s past its arrival)
     "d1-slow-pass": 28,
-    "d2-share-after-deadline": 86,
+    "d2-share-after-deadline": 88,
     "d2-stop-without-waiting": (
         "equivalent on a SIGTERM: the top supervisor stops its children last first (definition, vault, settings, "
         "then leadership), so the publisher and the Unsealer have stopped before Leadership tells LostLeadership and "
