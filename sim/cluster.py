@@ -428,10 +428,10 @@ class Cluster:
         that share on (its answer, a connection, a request coming in)."""
         if not liveness:
             self.cut_holder(random.Random(f"{seed} holder partition"))
-        self.stop_armed: list[tuple[SimVault, float, float, bool, float]] = []
+        self.stop_armed: list[tuple[SimVault, float, float, bool, float, float]] = []
         """A Vault, how much slower it takes a connection from the share it is given next, how long after that share
-        the instance that gave it stops leading, whether by SIGTERM (else its Leadership crashes), and (SIGTERM) when
-        its container starts again."""
+        the instance that gave it stops leading, whether by SIGTERM (else its Leadership crashes), (SIGTERM) when its
+        container starts again, and (a crash) how long its Unsealer's thread gets no CPU from then."""
         if not liveness:
             self.stop_mid_attempt(random.Random(f"{seed} holder stops mid-attempt"))
 
@@ -573,16 +573,18 @@ class Cluster:
     def stop_mid_attempt(self, rng: random.Random) -> None:
         """In STOPPED_MID of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
         share it is given it takes 1 to 1.9 s more to take a connection, for 8 s (the Vault client's connect timeout:
-        2 s); 0.1 to 0.6 s after that share, while the next one's connection is being made, the instance that gave it
-        stops leading: its Leadership crashes (a bug) or the instance is told SIGTERM (its container starts again 0.5
-        to 4 s after it exited). Either way its Unsealer cancels the attempt before the lock is released (Leadership
-        waits for its subscribers), and a standby takes the lock within 0.5 s: the share whose connection is made after
-        that may not be written (*never two unsealers*)."""
+        2 s); 0.05 to 0.5 s before the next share's connection is made, the instance that gave them stops leading: its
+        Leadership crashes (a bug) while its Unsealer's thread gets no CPU for 0.05 to 0.6 s (an overloaded host), or
+        the instance is told SIGTERM (its container starts again 0.5 to 4 s after it exited). Either way its Unsealer
+        cancels the attempt before the lock is released (Leadership waits for its subscribers), and a standby takes the
+        lock within 0.5 s: the share whose connection is made after that may not be written (*never two unsealers*).
+        `d2-stop-without-waiting` releases the lock while the starved Unsealer has not cancelled yet."""
         if rng.random() >= STOPPED_MID:
             return
         when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
-        connect, after = rng.uniform(1.0, 1.9), rng.uniform(0.1, 0.6)
+        connect, before = rng.uniform(1.0, 1.9), rng.uniform(0.05, 0.5)
         sigterm, delay = rng.random() < 0.5, rng.uniform(0.5, 4.0)
+        late = rng.uniform(0.05, 0.6)
         nodes = self.docker.nodes
 
         def act() -> None:
@@ -593,18 +595,19 @@ class Cluster:
                 self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no stop mid-attempt")
                 return
             vault.restart(now)
-            self.stop_armed.append((vault, connect, after, sigterm, delay))
+            self.stop_armed.append((vault, connect, connect - before, sigterm, delay, late))
             self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow to connect from its next share")
 
-        how = "is told SIGTERM" if sigterm else "has its Leadership crash"
+        how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
         self.faults.append(
-            f"{when:7.3f} a manager's Vault takes {connect:.2f} s more to connect from its next share; {after:.2f} s "
-            f"after that share its sender {how}"
+            f"{when:7.3f} a manager's Vault takes {connect:.2f} s more to connect from its next share; {before:.2f} s "
+            f"before the connection after it is made its sender {how}"
         )
         self.sim.schedule(when, act)
 
-    def stop_leading(self, sender: str, sigterm: bool, delay: float) -> None:
-        """`sender` stops leading mid-attempt (stop_mid_attempt): SIGTERM, or a crash of its Leadership now."""
+    def stop_leading(self, sender: str, sigterm: bool, delay: float, late: float) -> None:
+        """`sender` stops leading mid-attempt (stop_mid_attempt): SIGTERM, or a crash of its Leadership now while its
+        Unsealer's thread gets no CPU for `late` s (an overloaded host: Leadership's stop waits for it)."""
         now = self.sim.now()
         service = next((s for s in self.services if s.name == sender), None)
         if service is None or not service.running or sender in self.restarting:
@@ -619,8 +622,13 @@ class Cluster:
             self.exited_later(service, now + STOP_TIMEOUT, delay)
             return
         for actor in supervised(self, service):
+            if getattr(actor, "register_as", None) == "unsealer":
+                self.sim.starve(actor, late)
+        for actor in supervised(self, service):
             if getattr(actor, "register_as", None) == "leadership":
-                self.say(now, "FAULT", f"{sender}'s Leadership crashes mid-attempt")
+                self.say(
+                    now, "FAULT", f"{sender}'s Leadership crashes mid-attempt; its Unsealer's thread late {late:.2f} s"
+                )
                 self.sim.fail_next_message(actor, InjectedFault("injected: a bug in leadership"))
                 actor.actor_ref.tell(Poke())
 
@@ -727,10 +735,10 @@ class Cluster:
                 vault.slow_until = now + 8.0  # this share's answer is slow already
                 self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
             if received.note == "share" and self.stop_armed and self.stop_armed[0][0] is vault and vault is not None:
-                _, vault.connect_by, after, sigterm, delay = self.stop_armed.pop()
+                _, vault.connect_by, after, sigterm, delay, late = self.stop_armed.pop()
                 vault.slow_until = now + 8.0
                 sender = received.sender
-                self.sim.schedule(now + after, lambda: self.stop_leading(sender, sigterm, delay))
+                self.sim.schedule(now + after, lambda: self.stop_leading(sender, sigterm, delay, late))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))

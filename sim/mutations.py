@@ -507,14 +507,9 @@ CLUSTER: dict[str, int | str] = {
     # holding the lock, and the lease runs to the pass's start + 2 s while the check lives 3 s past its arrival)
     "d1-slow-pass": 28,
     "d2-share-after-deadline": 88,
-    "d2-stop-without-waiting": (
-        "equivalent on a SIGTERM: the top supervisor stops its children last first (definition, vault, settings, "
-        "then leadership), so the publisher and the Unsealer have stopped before Leadership tells LostLeadership and "
-        "releases the lock (unless one outlives its 3 s stop budget, which no simulated actor does); it differs only "
-        "on a Leadership crash, where the live subscribers handle LostLeadership within the 0-3 ms a message takes "
-        "while a standby takes the released lock at its next step (0.5 s): a share must start in those ms and reach "
-        "its Vault after the standby's acquisition (a connect slower than the step, the latency tails)"
-    ),
+    # The `holder stops mid-attempt` setup: the holder's Leadership crashes 0.05-0.5 s before a slow share's connection
+    # is made while its Unsealer's thread is late; the mutant releases the lock before the Unsealer cancelled (also 65)
+    "d2-stop-without-waiting": 18,
     "d5-stopped-monitor-publishes": 15,
     "d6-one-hostname": 1,
     "d8-unchecked-hostname": 23,
