@@ -116,6 +116,9 @@ STOPPED_MID = 0.1
 """How often (from a generator of its own) a manager's Vault is slow to take a connection for a while and the instance
 that gives it a share then stops leading while its next share's connection is being made: its Leadership crashes, or
 it is told SIGTERM (its lock released at once either way, a standby takes it within 0.5 s)."""
+LATE_AT_DEADLINE = 0.1
+"""How often (from a generator of its own) a manager's Vault answers slowly for a while, the instance that gives it a
+share then is cut off Consul, and its Unsealer's thread gets no CPU around its lease's deadline."""
 RETIRED_GRACE = 0.01
 RETIRED_SILENT = "a retired monitor says nothing"
 FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
@@ -434,6 +437,14 @@ class Cluster:
         container starts again, and (a crash) how long its Unsealer's thread gets no CPU from then."""
         if not liveness:
             self.stop_mid_attempt(random.Random(f"{seed} holder stops mid-attempt"))
+        self.late_armed: list[tuple[SimVault, float, float, float, float]] = []
+        """A Vault, how slow its answers are from the share it is given next, how long the instance that gave that
+        share is cut off Consul, and how long before and after that instance's lease deadline its Unsealer's thread is
+        late."""
+        self.last_lease: dict[str, float] = {}
+        """Per instance: the lease deadline its Leadership told last."""
+        if not liveness:
+            self.late_at_deadline(random.Random(f"{seed} unsealer late at its deadline"))
 
     # ------------------------------------------------------------------ set-up
 
@@ -605,6 +616,57 @@ class Cluster:
         )
         self.sim.schedule(when, act)
 
+    def late_at_deadline(self, rng: random.Random) -> None:
+        """In LATE_AT_DEADLINE of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the
+        first share it is given it answers 1.5 to 2 s late for 8 s (under the Vault client's 3 s read timeout); the
+        instance that gave the share (the active one) is cut off Consul for 5 to 7 s, so its lease ends at its deadline
+        while its attempt is under way; and its Unsealer's thread gets no CPU from 0.05 to 0.6 s before that deadline to
+        0.05 to 0.3 s after it (an overloaded host): an answer of the Vault that came meanwhile, before the deadline, is
+        handled after it, before the Unsealer's lease timer. *Acts only within its lease* judges what it decides then
+        (`per-share-lease-check` decides the next share)."""
+        if rng.random() >= LATE_AT_DEADLINE:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        slow, cut = rng.uniform(1.5, 2.0), rng.uniform(5.0, 7.0)
+        before, after = rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.3)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no late Unsealer")
+                return
+            vault.restart(now)
+            self.late_armed.append((vault, slow, cut, before, after))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
+
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault answers {slow:.2f} s late from its next share; its sender is cut off "
+            f"Consul for {cut:.2f} s, its Unsealer's thread late from {before:.2f} s before its lease's deadline to "
+            f"{after:.2f} s after"
+        )
+        self.sim.schedule(when, act)
+
+    def late_unsealer(self, sender: str, before: float, after: float) -> None:
+        """`sender`'s Unsealer's thread gets no CPU from `before` s before the lease deadline it was told last (cut off
+        Consul, it is told no later one) to `after` s after it."""
+        now = self.sim.now()
+        deadline = self.last_lease.get(sender, 0.0)
+        start = max(now, deadline - before)
+        if start > now:
+            self.sim.schedule(start, lambda: self.late_unsealer(sender, before, after))
+            return
+        service = next((s for s in self.services if s.name == sender), None)
+        if service is None or not service.running or deadline + after <= now:
+            return
+        for actor in supervised(self, service):
+            if getattr(actor, "register_as", None) == "unsealer":
+                self.sim.starve(actor, deadline + after - now)
+                self.reached.add("fault: late_at_deadline")
+                self.say(now, "FAULT", f"{sender}'s Unsealer's thread late until {deadline + after:.3f}")
+
     def stop_leading(self, sender: str, sigterm: bool, delay: float, late: float) -> None:
         """`sender` stops leading mid-attempt (stop_mid_attempt): SIGTERM, or a crash of its Leadership now while its
         Unsealer's thread gets no CPU for `late` s (an overloaded host: Leadership's stop waits for it)."""
@@ -734,6 +796,12 @@ class Cluster:
                 _, seconds, (vault.slow_by, vault.connect_by, vault.receive_by) = self.cut_armed.pop()
                 vault.slow_until = now + 8.0  # this share's answer is slow already
                 self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
+            if received.note == "share" and self.late_armed and self.late_armed[0][0] is vault and vault is not None:
+                _, vault.slow_by, seconds, before, after = self.late_armed.pop()
+                vault.slow_until = now + 8.0
+                sender = received.sender
+                self.sim.schedule(now, lambda: self.cut_off(sender, seconds))
+                self.sim.schedule(now + 0.1, lambda: self.late_unsealer(sender, before, after))
             if received.note == "share" and self.stop_armed and self.stop_armed[0][0] is vault and vault is not None:
                 _, vault.connect_by, after, sigterm, delay, late = self.stop_armed.pop()
                 vault.slow_until = now + 8.0
@@ -797,6 +865,7 @@ class Cluster:
     def lease_told(self, message: Any) -> None:
         if isinstance(message, (BecameLeader, LeaseExtended)):
             owner = self.sim.owner()
+            self.last_lease[str(owner)] = message.valid_until
             self.add(j.LeaseTold(self.sim.now(), str(owner), message.session, message.valid_until))
 
     def acted(self, after: Any, effects: tuple[Any, ...], now: float) -> None:
