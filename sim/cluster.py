@@ -119,6 +119,11 @@ it is told SIGTERM (its lock released at once either way, a standby takes it wit
 LATE_AT_DEADLINE = 0.1
 """How often (from a generator of its own) a manager's Vault answers slowly for a while, the instance that gives it a
 share then is cut off Consul, and its Unsealer's thread gets no CPU around its lease's deadline."""
+SAYS_ACTIVE = "says active only within its lease"
+ACTIVE_LAG = 2 * LOCK_REQUEST_TIMEOUT + 0.5
+"""How long past its lease's deadline an instance's `neon_cm_active` may still say 1: its Leadership handles the
+deadline's timer once the Consul call it blocks on is over (the lock client's connect and read timeouts: a call answered
+after the deadline steps down at once, one answered before it starts the next before it), and a look every 0.5 s."""
 RETIRED_GRACE = 0.01
 RETIRED_SILENT = "a retired monitor says nothing"
 FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
@@ -1011,6 +1016,7 @@ class Cluster:
         if round(now / CHECK_EVERY, 6).is_integer():
             self.verdict(self.judge.look(now))
             self.look_at_metrics(now)
+            self.look_at_active(now)
 
     def look_at_metrics(self, now: float) -> None:
         """A series names one Vault: in no running instance's metrics does a `neon_cm_vault_state` series carry a `node`
@@ -1040,6 +1046,29 @@ class Cluster:
                                 f"{sample.labels.get('state')} for one of {shared[node]} managers with that hostname "
                                 f"at {now:.3f}",
                             )
+
+    def look_at_active(self, now: float) -> None:
+        """Says active only within its lease: no running instance's `neon_cm_active` says 1 (docs/operations.md: "1
+        while this instance holds the lock (writes and unseals)") ACTIVE_LAG past the deadline of the lease its
+        Leadership told last, nor of its last pause's end (its timers run late, in order, when it continues). Past the
+        deadline it writes and unseals nothing; an operator's dashboard, alert or `neon-cluster-manager status` reading
+        the gauge must not show it active then (beside the standby that took the lock)."""
+        for service in self.services:
+            name = service.name
+            if not service.running or self.sim.paused(name):
+                continue
+            since = max(self.last_lease.get(name, 0.0), self.sim.paused_until(name))
+            if now < since + ACTIVE_LAG:
+                continue
+            for actor in self.sim.actors(name):
+                if not isinstance(actor, Metrics) or actor.actor_stopped.is_set():
+                    continue
+                if any(sample.value == 1 for metric in actor.metrics.active.collect() for sample in metric.samples):
+                    raise Violation(
+                        SAYS_ACTIVE,
+                        f"{name}'s neon_cm_active says 1 at {now:.3f}; the lease its Leadership told last ended at "
+                        f"{self.last_lease.get(name, 0.0):.3f}",
+                    )
 
     def docker_health_checks(self) -> None:
         """Docker's HEALTHCHECK in each running container: the real `neon-cluster-manager health` (cli/healthcheck.py's

@@ -517,10 +517,8 @@ CLUSTER: dict[str, int | str] = {
     # Unsealer's lease timer (also 55, 71, 100, 140)
     "per-share-lease-check": 66,
     "valid-until-guard": 16,
-    "deadline-timer": (
-        "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
-        "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
-    ),
+    # The invariant 'says active only within its lease' (neon_cm_active 1 past the deadline until a pass gets through)
+    "deadline-timer": 73,
     "lease-margin": 88,
     "intensity-bound": 10,
     "nonce-check": 24,

@@ -678,6 +678,10 @@ class SimRuntime(Runtime):
     def paused(self, owner: Owner) -> bool:
         return self._paused.get(owner, 0.0) > self._now
 
+    def paused_until(self, owner: Owner) -> float:
+        """When `owner`'s last pause ends (or ended); 0 if it was never paused since it was last killed."""
+        return self._paused.get(owner, 0.0)
+
     def crash(self, owner: Owner) -> None:
         """SIGKILL `owner`: its tasks never run again, its timers are dropped, and its actors are dead (gone from
         pykka's registry, `is_alive()` False). The owner can be started again afterwards, as a new process."""
