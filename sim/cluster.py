@@ -672,13 +672,14 @@ class Cluster:
                 self.reached.add("fault: late_at_deadline")
                 self.say(now, "FAULT", f"{sender}'s Unsealer's thread late until {deadline + after:.3f}")
 
-    def stop_leading(self, sender: str, sigterm: bool, delay: float, late: float) -> None:
-        """`sender` stops leading mid-attempt (stop_mid_attempt): SIGTERM, or a crash of its Leadership now while its
-        Unsealer's thread gets no CPU for `late` s (an overloaded host: Leadership's stop waits for it)."""
+    def stop_leading(self, sender: str, started: float | None, sigterm: bool, delay: float, late: float) -> None:
+        """`sender` (the process started at `started` that gave the share) stops leading mid-attempt
+        (stop_mid_attempt): SIGTERM, or a crash of its Leadership now while its Unsealer's thread gets no CPU for `late`
+        s (an overloaded host: Leadership's stop waits for it)."""
         now = self.sim.now()
         service = next((s for s in self.services if s.name == sender), None)
-        if service is None or not service.running or sender in self.restarting:
-            self.say(now, "FAULT", f"{sender} is not running: it does not stop mid-attempt")
+        if service is None or not service.running or sender in self.restarting or service.started_at != started:
+            self.say(now, "FAULT", f"{sender} is not the process that gave the share: it does not stop mid-attempt")
             return
         self.reached.add("fault: stop_mid_attempt")
         if sigterm:
@@ -811,7 +812,8 @@ class Cluster:
                 _, vault.connect_by, after, sigterm, delay, late = self.stop_armed.pop()
                 vault.slow_until = now + 8.0
                 sender = received.sender
-                self.sim.schedule(now + after, lambda: self.stop_leading(sender, sigterm, delay, late))
+                started = next((s.started_at for s in self.services if s.name == sender), None)
+                self.sim.schedule(now + after, lambda: self.stop_leading(sender, started, sigterm, delay, late))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
