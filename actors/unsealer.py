@@ -110,10 +110,18 @@ class Unsealer(DecidingActor):
         elif (refusal := self.refusal(effect)) is not None:
             answer = NotSent(refusal)
         elif isinstance(effect, SubmitShare):  # written only if connected before the deadline (not_after)
-            answer = gateway.submit_share(self.credentials.keys[effect.index], effect.not_after)
+            answer = gateway.submit_share(
+                self.credentials.keys[effect.index], effect.not_after, lambda: self.cancelled_call(effect)
+            )
         else:
-            answer = gateway.reset(effect.not_after)
+            answer = gateway.reset(effect.not_after, lambda: self.cancelled_call(effect))
         tell(self.actor_ref, VaultAnswered(effect.hostname, effect.attempt, answer))
+
+    def cancelled_call(self, effect: SubmitShare | ResetProgress) -> bool:
+        """Whether the call's attempt was cancelled (or this actor stopped): asked again by the gateway once connected,
+        since Leadership releases the lock as soon as the Unsealer has cancelled, while a slow connect is under way."""
+        with self.guard:
+            return self.stopping or (effect.hostname, effect.attempt) in self.cancelled
 
     def refusal(self, effect: SubmitShare | ResetProgress) -> str | None:
         """Why this share or reset may not go out now, if it may not: checked the moment before it would."""

@@ -58,6 +58,11 @@ def vault_session(tls: TlsSettings) -> requests.Session:
     return with_server_name(requests.Session(), tls)
 
 
+def never() -> bool:
+    """No cancellation: a request that only its deadline can stop."""
+    return False
+
+
 class VaultGateway:
     """Talks to one Vault node at `url`. Every method answers with an outcome; none raises for anything the
     node, a proxy in front of it or the network can do (an exception out of here is a bug of ours).
@@ -119,27 +124,34 @@ class VaultGateway:
         unsealed = isinstance(seal, SealStatus) and seal.state is VaultState.UNSEALED
         return observation(seal, self.health() if unsealed else None)
 
-    def submit_share(self, share: Secret, not_after: float = math.inf) -> UnsealAnswer:
+    def submit_share(
+        self, share: Secret, not_after: float = math.inf, cancelled: Callable[[], bool] = never
+    ) -> UnsealAnswer:
         """PUT /v1/sys/unseal {"key": share}: the seal status after it, or Vault's refusal (never with the share).
-        Sent only if the connection is up (TCP and TLS) before `not_after` (monotonic seconds): NotSent otherwise."""
-        return self.unseal({"key": share.value}, share, not_after)
+        Sent only if the connection is up (TCP and TLS) before `not_after` (monotonic seconds) and `cancelled()` is
+        still False then: NotSent otherwise."""
+        return self.unseal({"key": share.value}, share, not_after, cancelled)
 
-    def reset(self, not_after: float = math.inf) -> UnsealAnswer:
-        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt (before `not_after`)."""
-        return self.unseal({"reset": True}, None, not_after)
+    def reset(self, not_after: float = math.inf, cancelled: Callable[[], bool] = never) -> UnsealAnswer:
+        """PUT /v1/sys/unseal {"reset": true}: discard the node's current unseal attempt (before `not_after`, unless
+        `cancelled()` by then)."""
+        return self.unseal({"reset": True}, None, not_after, cancelled)
 
-    def unseal(self, payload: dict[str, Any], share: Secret | None, not_after: float) -> UnsealAnswer:
-        # The body is written once the connection is up, and only if the deadline has not come by then: a slow
-        # connect or TLS handshake (up to the connect timeout) can no longer carry a share past the lease.
-        body = DeadlineBody(json.dumps(payload).encode(), not_after, self.clock)
+    def unseal(
+        self, payload: dict[str, Any], share: Secret | None, not_after: float, cancelled: Callable[[], bool] = never
+    ) -> UnsealAnswer:
+        # The body is written once the connection is up, and only if the deadline has not come by then and the attempt
+        # was not cancelled meanwhile: a slow connect or TLS handshake (up to the connect timeout) can no longer carry a
+        # share past the lease, nor past a release of the lock (Leadership releases it once the Unsealer cancelled).
+        body = DeadlineBody(json.dumps(payload).encode(), not_after, self.clock, cancelled)
         # Every answer is scrubbed, its body before it is read and its words after: Vault never echoes the share,
         # but a proxy's error page (a 502 quoting the request) may, in any of its forms.
         try:
             answer = self.request(
                 "PUT", "/v1/sys/unseal", data=body, headers={"Content-Type": "application/json"}, scrub=share
             )
-        except DeadlinePassed:
-            return NotSent("the lease's deadline came before the share could go out")
+        except DeadlinePassed as stopped:
+            return NotSent(str(stopped) or "the lease's deadline came before the share could go out")
         if not isinstance(answer, tuple):
             return answer
         status, body = answer
@@ -194,14 +206,22 @@ class DeadlinePassed(Exception):
 
 
 class DeadlineBody:
-    """A request body that can be read (written to the socket) only before `not_after`, checked at the first read:
-    requests and urllib3 read a body only once the connection is up and the headers are sent."""
+    """A request body that can be read (written to the socket) only before `not_after` and while `cancelled()` is
+    False, checked at the first read: requests and urllib3 read a body only once the connection is up and the headers
+    are sent."""
 
-    def __init__(self, data: bytes, not_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        not_after: float,
+        clock: Callable[[], float] = time.monotonic,
+        cancelled: Callable[[], bool] = never,
+    ) -> None:
         self.data = io.BytesIO(data)
         self.length = len(data)
         self.not_after = not_after
         self.clock = clock
+        self.cancelled = cancelled
 
     def __len__(self) -> int:
         return self.length  # Content-Length, not a chunked body
@@ -209,6 +229,8 @@ class DeadlineBody:
     def read(self, size: int = -1) -> bytes:
         if self.data.tell() == 0 and self.clock() >= self.not_after:
             raise DeadlinePassed()
+        if self.data.tell() == 0 and self.cancelled():
+            raise DeadlinePassed("the attempt was cancelled before the share could go out")
         return self.data.read(size)
 
 

@@ -112,6 +112,18 @@ client's 3 s read timeout) for a while, and the manager is demoted while its mon
 CUT_HOLDER = 0.1
 """How often (from a generator of its own) a manager's Vault answers slowly for a while and the instance that gives it
 a share then is cut off Consul: its lease ends while its unseal attempt is under way."""
+STOPPED_MID = 0.1
+"""How often (from a generator of its own) a manager's Vault is slow to take a connection for a while and the instance
+that gives it a share then stops leading while its next share's connection is being made: its Leadership crashes, or
+it is told SIGTERM (its lock released at once either way, a standby takes it within 0.5 s)."""
+LATE_AT_DEADLINE = 0.1
+"""How often (from a generator of its own) a manager's Vault answers slowly for a while, the instance that gives it a
+share then is cut off Consul, and its Unsealer's thread gets no CPU around its lease's deadline."""
+SAYS_ACTIVE = "says active only within its lease"
+ACTIVE_LAG = 2 * LOCK_REQUEST_TIMEOUT + 0.5
+"""How long past its lease's deadline an instance's `neon_cm_active` may still say 1: its Leadership handles the
+deadline's timer once the Consul call it blocks on is over (the lock client's connect and read timeouts: a call answered
+after the deadline steps down at once, one answered before it starts the next before it), and a look every 0.5 s."""
 RETIRED_GRACE = 0.01
 RETIRED_SILENT = "a retired monitor says nothing"
 FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
@@ -175,6 +187,10 @@ LIVENESS_STEP = 0.5
 
 class InjectedFault(Exception):
     """What a crash fault raises inside a real actor's handler or start-up (a bug, as far as the service can tell)."""
+
+
+class Poke:
+    """A message to an actor that a fault made crash at its next message (SimRuntime.fail_next_message): now."""
 
 
 class Violation(Exception):
@@ -420,6 +436,20 @@ class Cluster:
         that share on (its answer, a connection, a request coming in)."""
         if not liveness:
             self.cut_holder(random.Random(f"{seed} holder partition"))
+        self.stop_armed: list[tuple[SimVault, float, float, bool, float, float]] = []
+        """A Vault, how much slower it takes a connection from the share it is given next, how long after that share
+        the instance that gave it stops leading, whether by SIGTERM (else its Leadership crashes), (SIGTERM) when its
+        container starts again, and (a crash) how long its Unsealer's thread gets no CPU from then."""
+        if not liveness:
+            self.stop_mid_attempt(random.Random(f"{seed} holder stops mid-attempt"))
+        self.late_armed: list[tuple[SimVault, float, float, float, float]] = []
+        """A Vault, how slow its answers are from the share it is given next, how long the instance that gave that
+        share is cut off Consul, and how long before and after that instance's lease deadline its Unsealer's thread is
+        late."""
+        self.last_lease: dict[str, float] = {}
+        """Per instance: the lease deadline its Leadership told last."""
+        if not liveness:
+            self.late_at_deadline(random.Random(f"{seed} unsealer late at its deadline"))
 
     # ------------------------------------------------------------------ set-up
 
@@ -556,6 +586,134 @@ class Cluster:
         )
         self.sim.schedule(when, act)
 
+    def stop_mid_attempt(self, rng: random.Random) -> None:
+        """In STOPPED_MID of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given it takes 1 to 1.9 s more to take a connection, for 8 s (the Vault client's connect timeout:
+        2 s); 0.05 to 0.5 s before the next share's connection is made, the instance that gave them stops leading: its
+        Leadership crashes (a bug) while its Unsealer's thread gets no CPU for 0.05 to 0.6 s (an overloaded host), or
+        the instance is told SIGTERM (its container starts again 0.5 to 4 s after it exited). Either way its Unsealer
+        cancels the attempt before the lock is released (Leadership waits for its subscribers), and a standby takes the
+        lock within 0.5 s: the share whose connection is made after that may not be written (*never two unsealers*).
+        `d2-stop-without-waiting` releases the lock while the starved Unsealer has not cancelled yet."""
+        if rng.random() >= STOPPED_MID:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        connect, before = rng.uniform(1.0, 1.9), rng.uniform(0.05, 0.5)
+        sigterm, delay = rng.random() < 0.5, rng.uniform(0.5, 4.0)
+        late = rng.uniform(0.05, 0.6)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no stop mid-attempt")
+                return
+            vault.restart(now)
+            self.stop_armed.append((vault, connect, connect - before, sigterm, delay, late))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow to connect from its next share")
+
+        how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault takes {connect:.2f} s more to connect from its next share; {before:.2f} s "
+            f"before the connection after it is made its sender {how}"
+        )
+        self.sim.schedule(when, act)
+
+    def late_at_deadline(self, rng: random.Random) -> None:
+        """In LATE_AT_DEADLINE of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the
+        first share it is given it answers 1.5 to 2 s late for 8 s (under the Vault client's 3 s read timeout); the
+        instance that gave the share (the active one) is cut off Consul for 5 to 7 s, so its lease ends at its deadline
+        while its attempt is under way; and its Unsealer's thread gets no CPU from 0.05 to 0.6 s before that deadline to
+        0.05 to 0.3 s after it (an overloaded host): an answer of the Vault that came meanwhile, before the deadline, is
+        handled after it, before the Unsealer's lease timer. *Acts only within its lease* judges what it decides then
+        (`per-share-lease-check` decides the next share)."""
+        if rng.random() >= LATE_AT_DEADLINE:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        slow, cut = rng.uniform(1.5, 2.0), rng.uniform(5.0, 7.0)
+        before, after = rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.3)
+        nodes = self.docker.nodes
+
+        def act() -> None:
+            now = self.sim.now()
+            node = nodes[position]
+            vault = self.vaults.get(self.vault_key(node))
+            if node["Spec"]["Role"] != "manager" or vault is None:
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no late Unsealer")
+                return
+            vault.restart(now)
+            self.late_armed.append((vault, slow, cut, before, after))
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
+
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault answers {slow:.2f} s late from its next share; its sender is cut off "
+            f"Consul for {cut:.2f} s, its Unsealer's thread late from {before:.2f} s before its lease's deadline to "
+            f"{after:.2f} s after"
+        )
+        self.sim.schedule(when, act)
+
+    def late_unsealer(self, sender: str, before: float, after: float) -> None:
+        """`sender`'s Unsealer's thread gets no CPU from `before` s before the lease deadline it was told last (cut off
+        Consul, it is told no later one) to `after` s after it."""
+        now = self.sim.now()
+        deadline = self.last_lease.get(sender, 0.0)
+        start = max(now, deadline - before)
+        if start > now:
+            self.sim.schedule(start, lambda: self.late_unsealer(sender, before, after))
+            return
+        service = next((s for s in self.services if s.name == sender), None)
+        if service is None or not service.running or deadline + after <= now:
+            return
+        for actor in supervised(self, service):
+            if getattr(actor, "register_as", None) == "unsealer":
+                self.sim.starve(actor, deadline + after - now)
+                self.reached.add("fault: late_at_deadline")
+                self.say(now, "FAULT", f"{sender}'s Unsealer's thread late until {deadline + after:.3f}")
+
+    def stop_leading(self, sender: str, started: float | None, sigterm: bool, delay: float, late: float) -> None:
+        """`sender` (the process started at `started` that gave the share) stops leading mid-attempt
+        (stop_mid_attempt): SIGTERM, or a crash of its Leadership now while its Unsealer's thread gets no CPU for `late`
+        s (an overloaded host: Leadership's stop waits for it)."""
+        now = self.sim.now()
+        service = next((s for s in self.services if s.name == sender), None)
+        if service is None or not service.running or sender in self.restarting or service.started_at != started:
+            self.say(now, "FAULT", f"{sender} is not the process that gave the share: it does not stop mid-attempt")
+            return
+        self.reached.add("fault: stop_mid_attempt")
+        if sigterm:
+            self.say(now, "FAULT", f"{sender} is told SIGTERM mid-attempt")
+            self.restarting.add(sender)
+            self.lives.stopping.add(sender)
+            service.terminate()
+            self.exited_later(service, now + STOP_TIMEOUT, delay)
+            return
+        for actor in supervised(self, service):
+            if getattr(actor, "register_as", None) == "unsealer":
+                self.sim.starve(actor, late)
+        for actor in supervised(self, service):
+            if getattr(actor, "register_as", None) == "leadership":
+                self.say(
+                    now, "FAULT", f"{sender}'s Leadership crashes mid-attempt; its Unsealer's thread late {late:.2f} s"
+                )
+                self.sim.fail_next_message(actor, InjectedFault("injected: a bug in leadership"))
+                actor.actor_ref.tell(Poke())
+
+    def exited_later(self, service: SimService, kill_at: float, delay: float) -> None:
+        """Once `service` exited (killed if it still runs at `kill_at`), its container starts again `delay` later."""
+        now = self.sim.now()
+        if service.running and now < kill_at:
+            self.sim.schedule(now + STEP, lambda: self.exited_later(service, kill_at, delay))
+            return
+        if service.running:
+            self.kill(service)
+        else:
+            self.lives.killed(now, service.name)
+        self.say(now, "FAULT", f"{service.name} exited; its container starts again {delay:.2f} s later")
+        self.restarting.discard(service.name)
+        self.restart_later(service, delay)
+
     def cut_off(self, sender: str, seconds: float) -> None:
         """Every link of `sender` to Consul times out for `seconds` (a partition)."""
         now = self.sim.now()
@@ -644,6 +802,18 @@ class Cluster:
                 _, seconds, (vault.slow_by, vault.connect_by, vault.receive_by) = self.cut_armed.pop()
                 vault.slow_until = now + 8.0  # this share's answer is slow already
                 self.sim.schedule(now, lambda: self.cut_off(received.sender, seconds))
+            if received.note == "share" and self.late_armed and self.late_armed[0][0] is vault and vault is not None:
+                _, vault.slow_by, seconds, before, after = self.late_armed.pop()
+                vault.slow_until = now + 8.0
+                sender = received.sender
+                self.sim.schedule(now, lambda: self.cut_off(sender, seconds))
+                self.sim.schedule(now + 0.1, lambda: self.late_unsealer(sender, before, after))
+            if received.note == "share" and self.stop_armed and self.stop_armed[0][0] is vault and vault is not None:
+                _, vault.connect_by, after, sigterm, delay, late = self.stop_armed.pop()
+                vault.slow_until = now + 8.0
+                sender = received.sender
+                started = next((s.started_at for s in self.services if s.name == sender), None)
+                self.sim.schedule(now + after, lambda: self.stop_leading(sender, started, sigterm, delay, late))
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
@@ -702,6 +872,7 @@ class Cluster:
     def lease_told(self, message: Any) -> None:
         if isinstance(message, (BecameLeader, LeaseExtended)):
             owner = self.sim.owner()
+            self.last_lease[str(owner)] = message.valid_until
             self.add(j.LeaseTold(self.sim.now(), str(owner), message.session, message.valid_until))
 
     def acted(self, after: Any, effects: tuple[Any, ...], now: float) -> None:
@@ -847,6 +1018,7 @@ class Cluster:
         if round(now / CHECK_EVERY, 6).is_integer():
             self.verdict(self.judge.look(now))
             self.look_at_metrics(now)
+            self.look_at_active(now)
 
     def look_at_metrics(self, now: float) -> None:
         """A series names one Vault: in no running instance's metrics does a `neon_cm_vault_state` series carry a `node`
@@ -876,6 +1048,29 @@ class Cluster:
                                 f"{sample.labels.get('state')} for one of {shared[node]} managers with that hostname "
                                 f"at {now:.3f}",
                             )
+
+    def look_at_active(self, now: float) -> None:
+        """Says active only within its lease: no running instance's `neon_cm_active` says 1 (docs/operations.md: "1
+        while this instance holds the lock (writes and unseals)") ACTIVE_LAG past the deadline of the lease its
+        Leadership told last, nor of its last pause's end (its timers run late, in order, when it continues). Past the
+        deadline it writes and unseals nothing; an operator's dashboard, alert or `neon-cluster-manager status` reading
+        the gauge must not show it active then (beside the standby that took the lock)."""
+        for service in self.services:
+            name = service.name
+            if not service.running or self.sim.paused(name):
+                continue
+            since = max(self.last_lease.get(name, 0.0), self.sim.paused_until(name))
+            if now < since + ACTIVE_LAG:
+                continue
+            for actor in self.sim.actors(name):
+                if not isinstance(actor, Metrics) or actor.actor_stopped.is_set():
+                    continue
+                if any(sample.value == 1 for metric in actor.metrics.active.collect() for sample in metric.samples):
+                    raise Violation(
+                        SAYS_ACTIVE,
+                        f"{name}'s neon_cm_active says 1 at {now:.3f}; the lease its Leadership told last ended at "
+                        f"{self.last_lease.get(name, 0.0):.3f}",
+                    )
 
     def docker_health_checks(self) -> None:
         """Docker's HEALTHCHECK in each running container: the real `neon-cluster-manager health` (cli/healthcheck.py's

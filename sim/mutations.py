@@ -328,6 +328,7 @@ MUTANTS: tuple[Mutant, ...] = (
                 "gateways.vault:DeadlineBody.read",
                 "if self.data.tell() == 0 and self.clock() >= self.not_after:",
                 "if False:",
+                also=(("if self.data.tell() == 0 and self.cancelled():", "if False:"),),
             ),
         ),
     ),
@@ -505,27 +506,19 @@ CLUSTER: dict[str, int | str] = {
     # the deadline checks alone, is equivalent since 1daab1e (a lock read after the pass must find the session
     # holding the lock, and the lease runs to the pass's start + 2 s while the check lives 3 s past its arrival)
     "d1-slow-pass": 28,
-    "d2-share-after-deadline": 86,
-    "d2-stop-without-waiting": (
-        "equivalent on a SIGTERM: the top supervisor stops its children last first (definition, vault, settings, "
-        "then leadership), so the publisher and the Unsealer have stopped before Leadership tells LostLeadership and "
-        "releases the lock (unless one outlives its 3 s stop budget, which no simulated actor does); it differs only "
-        "on a Leadership crash, where the live subscribers handle LostLeadership within the 0-3 ms a message takes "
-        "while a standby takes the released lock at its next step (0.5 s): a share must start in those ms and reach "
-        "its Vault after the standby's acquisition (a connect slower than the step, the latency tails)"
-    ),
+    "d2-share-after-deadline": 88,
+    # The `holder stops mid-attempt` setup: the holder's Leadership crashes 0.05-0.5 s before a slow share's connection
+    # is made while its Unsealer's thread is late; the mutant releases the lock before the Unsealer cancelled (also 65)
+    "d2-stop-without-waiting": 18,
     "d5-stopped-monitor-publishes": 15,
     "d6-one-hostname": 1,
     "d8-unchecked-hostname": 23,
-    "per-share-lease-check": (
-        "equivalent in the code that ships: the Unsealer's node thread refuses a share past not_after, and the gateway "
-        "writes none past it"
-    ),
+    # The `unsealer late at its deadline` setup: an answer that came before the deadline handled after it, before the
+    # Unsealer's lease timer (also 55, 71, 100, 140)
+    "per-share-lease-check": 66,
     "valid-until-guard": 16,
-    "deadline-timer": (
-        "equivalent for what is judged: the publisher and the Unsealer keep the deadline themselves (their own "
-        "timers), the active's monitors report already, and its next pass after the deadline steps the lease down"
-    ),
+    # The invariant 'says active only within its lease' (neon_cm_active 1 past the deadline until a pass gets through)
+    "deadline-timer": 73,
     "lease-margin": 88,
     "intensity-bound": 10,
     "nonce-check": 24,

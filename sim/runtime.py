@@ -356,6 +356,8 @@ class SimInbox:
         self.actor: RuntimeActor | None = None
         self.doomed: BaseException | None = None
         """A fault (SimRuntime.fail_next_message): the next message told to the actor raises this in its handler."""
+        self.held_until = 0.0
+        """A fault (SimRuntime.starve): no message arrives before then (the actor's thread gets no CPU meanwhile)."""
 
     def put(self, envelope: Envelope[Any], /) -> None:
         sim = self.sim
@@ -363,7 +365,9 @@ class SimInbox:
             return
         sim._record(f"put {self.label} {type(envelope.message).__name__}")
         low, high = sim.message_delay
-        arrival = max(sim._now + (sim.random.uniform(low, high) if high > 0 else 0.0), self.last_arrival)
+        arrival = max(
+            sim._now + (sim.random.uniform(low, high) if high > 0 else 0.0), self.last_arrival, self.held_until
+        )
         if arrival <= sim._now:
             self._arrive(envelope)
             return
@@ -599,6 +603,12 @@ class SimRuntime(Runtime):
         if isinstance(actor.actor_inbox, SimInbox):
             actor.actor_inbox.doomed = error
 
+    def starve(self, actor: RuntimeActor, seconds: float) -> None:
+        """A fault: `actor`'s thread gets no CPU for `seconds` (an overloaded host, its thread scheduled late): every
+        message told to it meanwhile is handled then, in order, and nothing else of it runs before."""
+        if isinstance(actor.actor_inbox, SimInbox):
+            actor.actor_inbox.held_until = max(actor.actor_inbox.held_until, self._now + seconds)
+
     def fail_starts(self, owner: Owner, name: str, until: float, error: BaseException) -> None:
         """A fault: until `until`, every actor of `owner`'s that registers as `name` (actors/base.py's
         `register_as`, the name its supervisor gives it) raises `error` in its start-up (a crash loop)."""
@@ -667,6 +677,10 @@ class SimRuntime(Runtime):
 
     def paused(self, owner: Owner) -> bool:
         return self._paused.get(owner, 0.0) > self._now
+
+    def paused_until(self, owner: Owner) -> float:
+        """When `owner`'s last pause ends (or ended); 0 if it was never paused since it was last killed."""
+        return self._paused.get(owner, 0.0)
 
     def crash(self, owner: Owner) -> None:
         """SIGKILL `owner`: its tasks never run again, its timers are dropped, and its actors are dead (gone from

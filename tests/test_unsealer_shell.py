@@ -14,7 +14,7 @@ from messages.leadership import BecameLeader
 from messages.vault import UnsealFinished, UnsealRequested
 from neon_cm.credentials import Secret, UnsealCredentials
 from neon_cm.environment import TlsSettings, consul_access
-from neon_cm.unsealing import SubmitShare
+from neon_cm.unsealing import CancelAttempt, SubmitShare
 from tests.recorder import Recorder
 from tests.waiting import wait_until
 
@@ -53,3 +53,20 @@ def test_a_stopped_unsealer_sends_no_more_shares(log: Log) -> None:
     assert "this instance's lease on the lock ran out before the share went out" == Unsealer(
         CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log
     ).refusal(SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic()))
+
+
+def test_the_gateway_is_asked_whether_the_attempt_was_cancelled_once_connected(log: Log) -> None:
+    """A share whose connection is being made when the attempt is cancelled (LostLeadership: Leadership releases the
+    lock as soon as the Unsealer handled it) or the Unsealer stops: the gateway asks `cancelled_call` before it writes
+    the body (the sim's `holder stops mid-attempt`: such a share reached its Vault after a standby took the lock)."""
+    unsealer = Unsealer(CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log)
+    share = SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic() + 60)
+    other = SubmitShare("m2", "http://127.0.0.1:1", 2, 0, time.monotonic() + 60)
+    assert not unsealer.cancelled_call(share)
+
+    unsealer.perform(CancelAttempt("m1", 1))
+
+    assert unsealer.cancelled_call(share)
+    assert not unsealer.cancelled_call(other)
+    unsealer.cleanup()
+    assert unsealer.cancelled_call(other)

@@ -353,6 +353,44 @@ def test_a_share_whose_deadline_passes_during_a_slow_handshake_is_never_sent(tmp
     assert SHARE.encode() not in b"".join(received)
 
 
+def test_a_share_cancelled_during_a_slow_handshake_is_never_sent(tmp_path: Path) -> None:
+    """The attempt cancelled while the connection is being made (its instance stopped leading: Leadership waits for
+    the Unsealer to have cancelled, then releases the lock, and a standby takes it within 0.5 s): the share's deadline
+    is still to come, but it is not written once connected (the sim's `holder stops mid-attempt`, seeds 6, 18, 65,
+    104: a share received 0.6-1.2 s after the standby took the lock). Here the handshake takes 1 s and the attempt is
+    cancelled 0.3 s into it, so Vault receives no share."""
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("vault", san="IP:127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+    cancelled = threading.Event()
+
+    def slow_vault() -> None:
+        connection, _ = listener.accept()
+        time.sleep(1.0)  # a slow handshake: the attempt is cancelled meanwhile
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.settimeout(2.0)
+            try:
+                while chunk := tls.recv(65536):
+                    received.append(chunk)
+            except OSError:
+                pass
+
+    server = threading.Thread(target=slow_vault, daemon=True)
+    server.start()
+    threading.Timer(0.3, cancelled.set).start()
+    node = VaultGateway(f"https://127.0.0.1:{listener.getsockname()[1]}", TlsSettings(verify=str(ca.cert)))
+
+    answer = node.submit_share(Secret(SHARE), not_after=time.monotonic() + 60, cancelled=cancelled.is_set)
+    server.join(timeout=10)
+    listener.close()
+
+    assert NotSent("the attempt was cancelled before the share could go out") == answer
+    assert SHARE.encode() not in b"".join(received)
+
+
 def test_a_share_within_its_deadline_is_sent_once_connected(vault: Server) -> None:
     """A share with time left goes out as ever (its body written once connected), and Vault reads it."""
     vault.answers["/v1/sys/unseal"] = (200, JSON, SEALED)
