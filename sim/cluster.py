@@ -1686,8 +1686,17 @@ def snapshot_restore(cluster: Cluster, rng: random.Random) -> Fault:
     def act() -> None:
         now = cluster.sim.now()
         cluster.snapshots.append(cluster.consul.snapshot())
-        saved = cluster.snapshots[-1]
-        cluster.sim.schedule(now + cluster.lasting(ago), lambda: cluster.consul.restore(cluster.sim.now(), saved))
+        saved, base = cluster.snapshots[-1], cluster.base
+
+        def restore() -> None:
+            cluster.consul.restore(cluster.sim.now(), saved)
+            if (
+                base is not cluster.base
+            ):  # cluster setup wrote another base since (Consul rebuilt): the saved one is back
+                cluster.base = base
+                cluster.add(j.BaseWritten(cluster.sim.now(), base))
+
+        cluster.sim.schedule(now + cluster.lasting(ago), restore)
 
     return act, f"a Consul snapshot saved, restored {ago:.2f} s later"
 
