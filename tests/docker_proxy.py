@@ -46,9 +46,16 @@ class HangingDocker:
             self.path.unlink()
             self.folder.rmdir()
 
-    def keep(self, sock: socket.socket) -> None:
+    def keep(self, sock: socket.socket) -> bool:
+        """Keep `sock` for close(); one made after close() (a connection accepted as it closed) is closed at once:
+        whether it was kept. (A socket left open is a ResourceWarning in whichever later test collects it.)"""
         with self.lock:
+            if self.closed.is_set():
+                with contextlib.suppress(OSError):
+                    sock.close()
+                return False
             self.sockets.append(sock)
+            return True
 
     def accept(self) -> None:
         while not self.closed.is_set():
@@ -56,13 +63,15 @@ class HangingDocker:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            self.keep(client)
+            if not self.keep(client):
+                return
             if not self.hung.is_set():  # a connection made while hung is held open and never read
                 threading.Thread(target=self.relay, args=(client,), daemon=True).start()
 
     def relay(self, client: socket.socket) -> None:
         daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.keep(daemon)
+        if not self.keep(daemon):
+            return
         try:
             daemon.connect(self.upstream)
             peers = {client: daemon, daemon: client}

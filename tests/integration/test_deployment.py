@@ -329,7 +329,11 @@ def test_unhealthy_task_is_replaced_by_swarm(deployment: Deployment, image: str)
     failures = [check["Output"] for check in health["Log"] if check["ExitCode"] == 1]
 
     assert "unhealthy" == health["Status"]
-    assert failures[-1].startswith("neon-cluster-manager: error: unhealthy: no successful node listing"), failures
+    # The failures that made it unhealthy; a check that ran while Docker stopped it may say it stopped (under load).
+    listing = "neon-cluster-manager: error: unhealthy: no successful node listing"
+    stopped = "neon-cluster-manager: error: unhealthy: the service stopped at "
+    assert any(output.startswith(listing) for output in failures), failures
+    assert all(output.startswith((listing, stopped)) for output in failures), failures
 
 
 def test_two_replicas_one_active_and_rolling_update_keeps_one_active(
