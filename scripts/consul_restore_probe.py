@@ -1,13 +1,13 @@
 """What Consul does with a session a snapshot restore brings back while the agent has its check critical or no longer
 has it (the simulator's `SimConsul.restore` follows it). Without the service:
 
-    python scripts/consul_restore_probe.py <host:port of an agent> critical|deregistered [seconds]
+    python scripts/consul_restore_probe.py <host:port of an agent> critical|deregistered [seconds [wait]]
 
 It registers a TTL check (3 s, passing) on the agent, creates a session bound to it and serfHealth (lock delay 0),
 acquires a key, passes the check 2 s, saves a snapshot (GET /v1/snapshot), stops passing until the session is gone
-(and, `deregistered`, deregisters the check), restores the snapshot (PUT /v1/snapshot), then every 0.5 s reads
-the session, the key's holder, the catalog's check (/v1/health/node/<node>) and the agent's, printing each change,
-until the session is gone (or `seconds`, default 200). Its last line is JSON.
+(and, `deregistered`, deregisters the check), waits `wait` seconds (default 2), restores the snapshot (PUT
+/v1/snapshot), then every 0.5 s reads the session, the key's holder, the catalog's check (/v1/health/node/<node>)
+and the agent's, printing each change, until the session is gone (or `seconds`, default 200). Its last line is JSON.
 
 Consul 1.8.7, one dev-mode server (2026-12-07): the session came back valid, holding the key, its check passing in
 the catalog while the agent had it critical (or had none); the agent's full anti-entropy sync then wrote the agent's
@@ -37,7 +37,7 @@ def call(address: str, method: str, path: str, body: Any = None, raw: bool = Fal
         return error.code, error.read().decode(errors="replace")
 
 
-def main(address: str, variant: str, limit: float) -> None:
+def main(address: str, variant: str, limit: float, wait: float) -> None:
     started = time.monotonic()
 
     def say(*what: object) -> None:
@@ -61,7 +61,7 @@ def main(address: str, variant: str, limit: float) -> None:
     say("the check critical, the session gone:", not call(address, "GET", f"/v1/session/info/{session}")[1])
     if variant == "deregistered":
         say("check deregistered", call(address, "PUT", f"/v1/agent/check/deregister/{check}"))
-    time.sleep(2)
+    time.sleep(wait)
     status, _ = call(address, "PUT", "/v1/snapshot", snapshot)
     restored = time.monotonic()
     say("snapshot restored", status)
@@ -91,4 +91,5 @@ def main(address: str, variant: str, limit: float) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 200.0)
+    arguments = [float(argument) for argument in sys.argv[3:5]]
+    main(sys.argv[1], sys.argv[2], *(arguments + [200.0, 2.0][len(arguments) :]))
