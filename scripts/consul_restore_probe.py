@@ -9,10 +9,12 @@ acquires a key, passes the check 2 s, saves a snapshot (GET /v1/snapshot), stops
 /v1/snapshot), then every 0.5 s reads the session, the key's holder, the catalog's check (/v1/health/node/<node>)
 and the agent's, printing each change, until the session is gone (or `seconds`, default 200). Its last line is JSON.
 
-Consul 1.8.7, one dev-mode server (2026-12-07): the session came back valid, holding the key, its check passing in
-the catalog while the agent had it critical (or had none); the agent's full anti-entropy sync then wrote the agent's
-view to the catalog and Consul invalidated the session: 61.0 and 74.7 s after the restore (see the report of branch
-h-gh for every run). Only the agent's sync, which runs every 60 s plus up to 60 s of stagger, ends it.
+Consul 1.8.7 (2026-12-07, 13 runs: the stack's dev server and the 3-server cluster's client agent): the session
+always came back valid, holding the key, its check passing in the catalog while the agent had it critical (or had
+none); the agent's next full anti-entropy sync wrote the agent's view to the catalog and Consul invalidated the
+session then, 3.0 to 86.7 s after the restore (runs back to back, each restore about 10 s after the previous sync:
+50.4-86.7 s; with `wait` 30-45 s, later in the cycle: 3.0, 7.6, 33.3 s). The full sync runs every 60 s plus up to
+60 s of stagger: a restore at any moment is ended 0-120 s later, the range the simulator draws from.
 """
 
 from __future__ import annotations
