@@ -23,6 +23,7 @@ from neon_cm.lease import (
     Lease,
     PassCheck,
     ReadHolder,
+    ReadSessionChecks,
     RegisterCheck,
     Release,
     RenewSession,
@@ -111,6 +112,8 @@ class Leadership(DecidingActor):
             return gateway.acquire(effect.key, effect.value, effect.session)
         if isinstance(effect, ReadHolder):
             return gateway.read_holder(effect.key)
+        if isinstance(effect, ReadSessionChecks):
+            return gateway.read_session_checks(effect.session, effect.own_check)
         if isinstance(effect, RegisterCheck):
             return gateway.register_check(effect.check_id, effect.name, effect.ttl_seconds, CHECK_NOTES)
         if isinstance(effect, CreateSession):

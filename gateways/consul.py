@@ -40,6 +40,7 @@ from messages.consul_answers import (
     KeyWritten,
     LockAcquired,
     LockBusy,
+    SessionChecksRead,
     SessionCreated,
     SessionGone,
     SessionRenewed,
@@ -217,6 +218,22 @@ class ConsulGateway:
             return HolderRead(session, value.decode("utf-8", errors="replace")[:HOLDER_CHARS] or "an unnamed instance")
 
         return self.call(f"reading {key}", work)
+
+    def read_session_checks(self, session: str, own_check: str) -> Answer:
+        """GET /v1/session/info/<session> and GET /v1/agent/checks: the session's checks (serfHealth aside) that this
+        agent does not have, if the session was created on this agent's node (its name: the Node of `own_check`,
+        this instance's check there); none when the session is gone or was created on another node."""
+
+        def work() -> SessionChecksRead:
+            _, info = self.client.session.info(session)
+            checks = self.client.agent.checks() or {}
+            own = checks.get(own_check)
+            if not isinstance(info, dict) or not isinstance(own, dict) or info.get("Node") != own.get("Node"):
+                return SessionChecksRead(session, ())
+            bound = [str(check) for check in info.get("Checks") or () if check != "serfHealth"]
+            return SessionChecksRead(session, tuple(check for check in bound if check not in checks))
+
+        return self.call("reading the lock holder's checks", work)
 
     def release_key(self, key: str, value: str, session: str) -> None:
         """PUT /v1/kv/<key>?release=<session>, keeping the session (best effort: a key left held is released with

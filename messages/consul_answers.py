@@ -92,6 +92,17 @@ class HolderRead:
     """The lock's value (the holder's instance name, at most 100 characters); None when not held."""
 
 
+@attrs.frozen
+class SessionChecksRead:
+    """GET /v1/session/info/<session> and GET /v1/agent/checks: which of the session's checks (serfHealth aside) the
+    agent the service talks to does not have, when the session was created on that agent's node."""
+
+    session: str
+    missing: tuple[str, ...]
+    """Empty when the agent has them all, or the session is gone, or it was created on another node (whose agent
+    alone knows its checks)."""
+
+
 # --------------------------------------------------------------------------- the definition
 
 

@@ -26,6 +26,7 @@ from messages.consul_answers import (
     HolderRead,
     LockAcquired,
     LockBusy,
+    SessionChecksRead,
     SessionCreated,
     SessionGone,
     SessionRenewed,
@@ -61,6 +62,12 @@ STEP, DEADLINE = "step", "deadline"
 OFFERING = f"offering to take over ({STANDBY_KEY})"
 READING_STANDBY = f"reading {STANDBY_KEY}"
 CHECKING_OFFER = f"reading who holds {STANDBY_KEY}"
+#: A standby reads the checks of the session holding the lock this often (every step while one looks orphaned).
+ORPHAN_READ_SECONDS = 5.0
+#: A standby destroys the session holding the lock once a check the session is bound to has been missing from the
+#: agent (the holder's own, deregistered as dead) for this long: see `orphan_read`.
+ORPHAN_SECONDS = CHECK_TTL_SECONDS
+READING_HOLDER_CHECKS = "reading the lock holder's checks"
 #: A refused offer (a token whose policy predates STANDBY_KEY) is tried again, and said again, this much later.
 OFFER_REFUSED_SECONDS = 300.0
 
@@ -126,8 +133,18 @@ class ReadHolder:
 
 
 @attrs.frozen
+class ReadSessionChecks:
+    """Which checks of `session` the agent does not have (`own_check` names this agent's node). Answer:
+    SessionChecksRead."""
+
+    session: str
+    own_check: str
+
+
+@attrs.frozen
 class DestroySession:
-    """Destroy a session of this instance's that is not its current one (best effort, no answer)."""
+    """Destroy a session that is not this instance's current one: an older one of its own, or an orphan holding the
+    lock (best effort, no answer)."""
 
     session: str
 
@@ -193,6 +210,12 @@ class Lease:
     """Whether it said that it keeps the lock though it cannot list (no standby can take over)."""
     ghost: str | None = None
     """An older session of this instance's found holding the lock, last destroyed (said once per session)."""
+    checks_read: float = float("-inf")
+    """When this standby last read the checks of the session holding the lock, and of which session."""
+    checks_read_of: str | None = None
+    orphan: str | None = None
+    """The session holding the lock last found bound to a check the agent does not have, and since when."""
+    orphan_since: float = 0.0
 
     @property
     def check_id(self) -> str:
@@ -282,6 +305,8 @@ class Lease:
             return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (ReadHolder(LEADER_KEY),)
         if isinstance(answer, HolderRead):
             return self.holder_read(answer, now)
+        if isinstance(answer, SessionChecksRead):
+            return self.orphan_read(answer, now)
         if isinstance(answer, ConsulRefused):
             return self.refused_by_consul(answer, now)
         if isinstance(answer, ConsulUnreachable):
@@ -372,15 +397,14 @@ class Lease:
             return self.ghost_holds(ghost)
         # Standing by: say once which instance holds it (its monitors then report at INFO).
         if answer.holder == self.waiting_for:
-            return self.end_step()
+            return self.read_holder_checks(self, (), answer, now)
         state = attrs.evolve(self, waiting_for=answer.holder, role_said=True)
         if answer.holder is not None:
-            return state.end_step(
-                (
-                    log(Level.INFO, f"standing by: {answer.holder} is the active instance ({LEADER_KEY})"),
-                    Publish(StandingBy(answer.holder)),
-                )
+            said = (
+                log(Level.INFO, f"standing by: {answer.holder} is the active instance ({LEADER_KEY})"),
+                Publish(StandingBy(answer.holder)),
             )
+            return self.read_holder_checks(state, said, answer, now)
         trying = "trying to take it" if now >= self.backoff_until else "it tries to take it once its backoff ends"
         return state.end_step(
             (
@@ -388,6 +412,52 @@ class Lease:
                 Publish(LostLeadership("no instance holds the lock")),
             )
         )
+
+    def read_holder_checks(
+        self, state: Lease, effects: tuple[Any, ...], answer: HolderRead, now: float
+    ) -> Decision[Lease]:
+        """A standby found another session holding the lock: read which of its checks the agent lacks (see
+        orphan_read) when the session is new to it, then every ORPHAN_READ_SECONDS (every step while it looks
+        orphaned); otherwise the step is over."""
+        if answer.session is None or answer.session == self.session:
+            return state.end_step(effects)
+        due = (
+            answer.session == state.orphan
+            or answer.session != state.checks_read_of
+            or now - state.checks_read >= ORPHAN_READ_SECONDS
+        )
+        if not due:
+            return state.end_step(effects)
+        state = attrs.evolve(state, checks_read=now, checks_read_of=answer.session, doing=READING_HOLDER_CHECKS)
+        return state, (*effects, ReadSessionChecks(answer.session, self.check_id))
+
+    def orphan_read(self, answer: SessionChecksRead, now: float) -> Decision[Lease]:
+        """The lock is held by a session bound to a check the agent does not have: the check of a dead instance,
+        deregistered (as critical) by a later one, and the session brought back by a snapshot restore; Consul's
+        catalog got the check back with the snapshot, passing, so Consul keeps the session and the lock until its
+        agent's next anti-entropy sync (60 to 120 s later). Once the check has been missing for ORPHAN_SECONDS,
+        destroy the session (the lock is free at the next step).
+
+        Safe: a session's checks are registered on its own node's agent, which is this one (the gateway compares
+        the nodes). A holder leads only until the start of its last successful pass + GIVE_UP_SECONDS, and a pass
+        of a missing check fails (the holder then steps down, drops that session and registers its check again,
+        never leading on the old session again). The check was deregistered before this standby first found it
+        missing, so the holder's last successful pass started before then and its lease ended within
+        GIVE_UP_SECONDS < ORPHAN_SECONDS of that first sighting. A check registered again meanwhile is not missing:
+        nothing is destroyed."""
+        if not answer.missing:
+            return attrs.evolve(self, orphan=None).end_step()
+        if self.orphan != answer.session:
+            return attrs.evolve(self, orphan=answer.session, orphan_since=now).end_step()
+        if now - self.orphan_since < ORPHAN_SECONDS:
+            return self.end_step()
+        line = (
+            f"{LEADER_KEY} is held by session {answer.session}, bound to a check this Consul agent no longer has "
+            f"({', '.join(answer.missing)}) for {now - self.orphan_since:.1f} s (a snapshot restore brought a dead "
+            "instance's session back): destroying that session so that an instance can take the lock"
+        )
+        state = attrs.evolve(self, orphan=None, waiting_for=None)
+        return state.end_step((log(Level.WARN, line), DestroySession(answer.session)))
 
     def ghost_holds(self, session: str) -> Decision[Lease]:
         """The lock is held under this instance's own name by a session that is not its current one: an older one,

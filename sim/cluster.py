@@ -364,6 +364,7 @@ class Cluster:
         self.latencies = Latencies.with_tails(rng.choice((0.0, 0.01, 0.03)))
         self.consul = SimConsul(rng.choice(list(CheckFlavour)))
         self.consul.rng = random.Random(f"{seed} consul")
+        self.consul.sync_rng = random.Random(f"{seed} consul anti-entropy")
         self.docker = SimDocker(MANAGERS, WORKERS)
         shares = tuple(f"{rng.getrandbits(128):032x}" for _ in range(SHARES))
         self.credentials = tuple(rng.sample(shares, rng.choice((3, 3, 4, 5))))

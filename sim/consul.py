@@ -26,6 +26,10 @@ import attrs
 from neon_cm.keys import LEADER_KEY
 from sim.http import Held, HttpAnswer, HttpRequest, Reach, json_answer, text_answer, wake
 
+#: How long after a snapshot restore the agent's full anti-entropy sync invalidates a restored session whose check
+#: the agent has critical or no longer has (the catalog's copy of the check came back passing with the snapshot).
+#: Measured on Consul 1.8.7 (bench/consul_restore_probe.py): see `SimConsul.restore`.
+AE_SYNC_SECONDS = (0.0, 120.0)
 #: Where a restart without state (a dev-mode agent, a wiped data dir) starts its raft index again.
 FRESH_INDEX = 10
 
@@ -159,6 +163,12 @@ class SimConsul:
         self.serf_passing = True
         """The agent's serfHealth: critical once the agent left the cluster (its sessions are invalidated)."""
         self.leader_address = "10.0.0.1:8300"
+        self.sync_rng = random.Random(0)
+        """When the agent's anti-entropy next syncs after a snapshot restore (the world seeds it: never the world's
+        main generator, so a run without a restore draws the same as before)."""
+        self.sync_at: float | None = None
+        """When the agent's next full sync (anti-entropy) brings the restored catalog in line with its checks: the
+        sessions bound to a check the agent has critical or does not have are invalidated then (see `restore`)."""
 
     # ------------------------------------------------------------------ faults
 
@@ -221,8 +231,16 @@ class SimConsul:
         """`consul snapshot restore`: KV and sessions as they were saved (a session created since is gone, one
         destroyed since is back), the KV store's index back to the saved one (a blocking query past it waits out
         its wait), the next write at a new, higher raft index; the agent keeps its checks, so a holder whose
-        session is gone still passes its check."""
+        session is gone still passes its check.
+
+        The catalog's checks come back as saved too (passing, since the saved sessions were valid), whatever the
+        agent has now: a restored session bound to a check the agent has critical or no longer has stays valid,
+        holding its keys, until the agent's next full anti-entropy sync writes the agent's view to the catalog
+        (Consul 1.8.7, measured on one dev-mode server: AE_SYNC_SECONDS after the restore; its full sync runs every
+        60 s plus a random stagger of up to 60 s). A pass of the check before then revives it (a paused holder)."""
         self.expire(now)
+        if self.sync_at is None:
+            self.sync_at = now + self.sync_rng.uniform(*AE_SYNC_SECONDS)
         before = self.holder(now)
         self.kv = {key: attrs.evolve(entry) for key, entry in snapshot.kv.items()}
         self.sessions = {sid: attrs.evolve(session) for sid, session in snapshot.sessions.items()}
@@ -247,7 +265,12 @@ class SimConsul:
     # ------------------------------------------------------------------ time
 
     def expire(self, now: float) -> None:
-        """Turn TTL checks past their deadline critical, invalidating their sessions, in deadline order."""
+        """Turn TTL checks past their deadline critical, invalidating their sessions, in deadline order; the agent's
+        anti-entropy sync after a restore in its place among them."""
+        if self.sync_at is not None and self.sync_at <= now:
+            sync_at, self.sync_at = self.sync_at, None
+            self.expire(sync_at)
+            self._anti_entropy(sync_at)
         due = sorted(
             (check.expires, check_id)
             for check_id, check in self.checks.items()
@@ -257,6 +280,17 @@ class SimConsul:
             self.checks[check_id].passing = False
             for session_id in [sid for sid, session in self.sessions.items() if check_id in session.checks]:
                 self._invalidate(session_id, expires, "")
+
+    def _anti_entropy(self, now: float) -> None:
+        """The agent's full sync writes its checks to the catalog: a session bound to a check it has critical, or
+        does not have, is invalidated (serfHealth as the agent last saw it)."""
+        for session_id, session in list(self.sessions.items()):
+            for check_id in session.checks:
+                check = self.checks.get(check_id)
+                alive = self.serf_passing if check_id == "serfHealth" else check is not None and check.passing
+                if not alive:
+                    self._invalidate(session_id, now, "the agent's anti-entropy sync after a snapshot restore")
+                    break
 
     def _next_index(self) -> int:
         self.index += 1
@@ -504,8 +538,11 @@ class SimConsul:
         return Reach.HUNG if self.hung else Reach.REFUSED
 
     def next_change(self, now: float) -> float | None:
-        """When a passing TTL check next runs out (its sessions die then, their keys change)."""
+        """When a passing TTL check next runs out, or the agent's sync after a restore runs (sessions may die then,
+        their keys change)."""
         due = [check.expires for check in self.checks.values() if check.passing and check.expires > now]
+        if self.sync_at is not None and self.sync_at > now:
+            due.append(self.sync_at)
         return min(due, default=None)
 
     def handle(self, request: HttpRequest, now: float) -> HttpAnswer | Held:

@@ -14,6 +14,7 @@ from messages.consul_answers import (
     HolderRead,
     LockAcquired,
     LockBusy,
+    SessionChecksRead,
     SessionCreated,
     SessionRenewed,
 )
@@ -23,7 +24,17 @@ from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from neon_cm.decider import Log, Publish, TimerFired
 from neon_cm.handover import STANDBY_KEY, UNFIT_FAILURES, YIELD_BACKOFF_SECONDS, Fitness
 from neon_cm.keys import LEADER_KEY
-from neon_cm.lease import STEP, Acquire, DestroySession, Lease, PassCheck, ReadHolder, Start, Withdraw
+from neon_cm.lease import (
+    READING_HOLDER_CHECKS,
+    STEP,
+    Acquire,
+    DestroySession,
+    Lease,
+    PassCheck,
+    ReadHolder,
+    Start,
+    Withdraw,
+)
 from sim import cluster
 from sim import judge as j
 from tests.test_sim_cluster import plan, scripted
@@ -122,6 +133,8 @@ def test_an_unfit_active_instance_hands_the_lock_to_a_fit_standby_and_backs_off(
         lease, _ = lease.decide(HolderRead("s2", "other:2:cd") if isinstance(expected, ReadHolder) else LockBusy(), now)
         if isinstance(expected, Acquire):
             lease, _ = lease.decide(HolderRead("s2", "other:2:cd"), now)
+        if lease.doing == READING_HOLDER_CHECKS:  # a standby reads a new holder's checks (none missing here)
+            lease, _ = lease.decide(SessionChecksRead("s2", ()), now)
         assert lease.doing is None
 
 

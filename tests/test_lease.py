@@ -18,6 +18,7 @@ from messages.consul_answers import (
     HolderRead,
     LockAcquired,
     LockBusy,
+    SessionChecksRead,
     SessionCreated,
     SessionGone,
     SessionRenewed,
@@ -30,6 +31,9 @@ from neon_cm.lease import (
     ACTIVE_SECONDS,
     DEADLINE,
     GIVE_UP_SECONDS,
+    ORPHAN_READ_SECONDS,
+    ORPHAN_SECONDS,
+    READING_HOLDER_CHECKS,
     STANDBY_SECONDS,
     STEP,
     Acquire,
@@ -38,6 +42,7 @@ from neon_cm.lease import (
     Lease,
     PassCheck,
     ReadHolder,
+    ReadSessionChecks,
     RegisterCheck,
     Release,
     RenewSession,
@@ -45,7 +50,7 @@ from neon_cm.lease import (
     Stop,
 )
 
-CALLS = (RegisterCheck, CreateSession, PassCheck, RenewSession, Acquire, ReadHolder)
+CALLS = (RegisterCheck, CreateSession, PassCheck, RenewSession, Acquire, ReadHolder, ReadSessionChecks)
 
 
 def calls(effects: tuple[Any, ...]) -> list[Any]:
@@ -288,6 +293,8 @@ def test_standby_says_once_who_is_active_and_when_nobody_is() -> None:
         assert [ReadHolder(LEADER_KEY)] == calls(effects)
         lease, effects = lease.decide(HolderRead("s0" if holder else None, holder), 0.0)
         told += published(effects)
+        if lease.doing == READING_HOLDER_CHECKS:
+            lease, _ = lease.decide(SessionChecksRead("s0", ()), 0.0)
 
     assert [StandingBy("other"), LostLeadership("no instance holds the lock")] == told
     assert LostLeadership("no instance is known to be active") == lease.view()
@@ -334,6 +341,75 @@ def test_the_lock_held_by_an_older_session_of_this_instance_is_freed_not_waited_
     assert lease.leading
 
 
+def standby_reads(lease: Lease, now: float, holder: HolderRead) -> tuple[Lease, tuple[Any, ...]]:
+    """A standby's step at `now` that finds `holder` holding the lock."""
+    lease, _ = lease.decide(TimerFired(STEP), now)
+    lease, _ = lease.decide(CheckPassed(), now)
+    lease, _ = lease.decide(SessionRenewed(), now)
+    lease, _ = lease.decide(LockBusy(), now)
+    return lease.decide(holder, now)
+
+
+def test_a_lock_held_by_a_session_whose_check_the_agent_lacks_is_freed_after_the_checks_ttl() -> None:
+    """Seed 846 of the simulator: a snapshot restore brings back a dead instance's session, bound to its check
+    that a later instance deregistered (critical); Consul keeps it until its agent's anti-entropy sync, 60-120 s
+    later. A standby reads the holder's checks every ORPHAN_READ_SECONDS, then at every step while one is missing,
+    and destroys the session once it has been missing for ORPHAN_SECONDS (the holder's lease, at most
+    GIVE_UP_SECONDS past a pass that preceded the deregistration, is over), saying so once; it is not destroyed
+    when the check is back, nor when the holder changed."""
+    lease = Lease("host:1:ab")
+    for event in (Start(), CheckRegistered(), SessionCreated("s2"), LockBusy()):
+        lease, _ = lease.decide(event, 0.0)
+    dead = HolderRead("s1", "host:9:dead")
+    lease, effects = lease.decide(dead, 0.0)
+    assert [StandingBy("host:9:dead")] == published(effects)
+    assert [ReadSessionChecks("s1", "neon-cluster-manager:host:1:ab")] == calls(effects)
+    lease, effects = lease.decide(SessionChecksRead("s1", ()), 0.0)  # all there: the holder may well be alive
+    assert ([], None) == (calls(effects), lease.doing)
+    lease, effects = standby_reads(lease, 0.5, dead)
+    assert [] == calls(effects)  # read again only ORPHAN_READ_SECONDS later
+    now = ORPHAN_READ_SECONDS
+    lease, effects = standby_reads(lease, now, dead)
+    assert [ReadSessionChecks("s1", "neon-cluster-manager:host:1:ab")] == calls(effects)
+    lease, effects = lease.decide(SessionChecksRead("s1", ("neon-cluster-manager:host:9:dead",)), now)
+    first = now
+    destroyed: list[DestroySession] = []
+    while not destroyed:
+        now += STANDBY_SECONDS
+        lease, effects = standby_reads(lease, now, dead)
+        assert [ReadSessionChecks("s1", "neon-cluster-manager:host:1:ab")] == calls(effects)  # every step now
+        lease, effects = lease.decide(SessionChecksRead("s1", ("neon-cluster-manager:host:9:dead",)), now)
+        destroyed = [e for e in effects if isinstance(e, DestroySession)]
+        assert destroyed == [] or now - first >= ORPHAN_SECONDS
+    assert [DestroySession("s1")] == destroyed and now - first < ORPHAN_SECONDS + STANDBY_SECONDS
+    assert 1 == len(lines(effects, Level.WARN)) and "neon-cluster-manager:host:9:dead" in lines(effects)[0]
+    assert lease.doing is None
+
+
+def test_a_holders_check_back_or_another_holder_starts_the_count_again() -> None:
+    """Missing, then present again (registered again by its instance): nothing destroyed, and a new sighting
+    counts from itself; a new holding session too."""
+    lease = Lease("host:1:ab")
+    for event in (Start(), CheckRegistered(), SessionCreated("s2"), LockBusy(), HolderRead("s1", "x")):
+        lease, _ = lease.decide(event, 0.0)
+    missing = ("neon-cluster-manager:x",)
+    lease, _ = lease.decide(SessionChecksRead("s1", missing), 0.0)
+    lease, _ = standby_reads(lease, 2.0, HolderRead("s1", "x"))
+    lease, _ = lease.decide(SessionChecksRead("s1", ()), 2.0)
+    lease, effects = standby_reads(lease, 3.5, HolderRead("s1", "x"))
+    assert [] == calls(effects)  # no longer suspect: read again only ORPHAN_READ_SECONDS after the last read
+    lease, _ = standby_reads(lease, 7.0, HolderRead("s1", "x"))
+    lease, _ = lease.decide(SessionChecksRead("s1", missing), 7.0)
+    lease, _ = standby_reads(lease, 8.0, HolderRead("s3", "y"))
+    lease, effects = lease.decide(SessionChecksRead("s3", missing), 8.0)
+    lease, _ = standby_reads(lease, 10.5, HolderRead("s3", "y"))
+    lease, effects = lease.decide(SessionChecksRead("s3", missing), 10.5)
+    assert [] == [e for e in effects if isinstance(e, DestroySession)]  # s3 missing since 8.0 only
+    lease, _ = standby_reads(lease, 11.0, HolderRead("s3", "y"))
+    lease, effects = lease.decide(SessionChecksRead("s3", missing), 11.0)
+    assert [DestroySession("s3")] == [e for e in effects if isinstance(e, DestroySession)]
+
+
 def test_session_gone_steps_down_and_creates_a_new_one_next_step() -> None:
     """Renew answers 404: the session is gone; the next step registers and creates a new one."""
     lease = Lease("host:1:ab")
@@ -368,6 +444,7 @@ ANSWERS: dict[type, tuple[Any, ...]] = {
     RenewSession: (SessionRenewed(), SessionGone()),
     Acquire: (LockAcquired(), LockBusy()),
     ReadHolder: (HolderRead("s-new", "me"), HolderRead("s-other", "other"), HolderRead(None, None)),
+    ReadSessionChecks: (SessionChecksRead("s-other", ()), SessionChecksRead("s-other", ("check-other",))),
 }
 FAILURES = (ConsulUnreachable("x", "Timeout: slow"), ConsulRefused("x", "permission denied (403): no"))
 

@@ -27,6 +27,7 @@ from messages.consul_answers import (
     KeysRead,
     LockAcquired,
     LockBusy,
+    SessionChecksRead,
     SessionCreated,
     SessionGone,
     SessionRenewed,
@@ -133,6 +134,26 @@ def test_a_check_passes_and_a_session_destroyed_under_it_is_gone(clock: SyncCloc
     assert CheckPassed() == mine.pass_check("check-i1")
     assert SessionGone() == mine.renew_session(session)
     assert HolderRead(None, None) == mine.read_holder(LEADER_KEY)
+
+
+def test_a_restored_session_whose_check_the_agent_lacks_is_told(clock: SyncClock) -> None:
+    """A snapshot restored after the holder's check went critical and was deregistered: the session holds the lock
+    again (until the agent's sync); a standby's gateway names the check the agent lacks, nothing while it has it."""
+    consul = SimConsul(CheckFlavour.PLAIN)
+    _, session = holding(consul, clock)
+    standby = gateway(consul, clock, "i2")
+    assert CheckRegistered() == standby.register_check("check-i2", "neon-cluster-manager", 3, "notes")
+    assert SessionChecksRead(session, ()) == standby.read_session_checks(session, "check-i2")
+    saved = consul.snapshot()
+    clock.park(clock.now() + 4.0)
+    standby.pass_check("check-i2")
+    consul.check_deregister(clock.now(), "check-i1")
+    consul.restore(clock.now(), saved)
+
+    assert HolderRead(session, "i1") == standby.read_holder(LEADER_KEY)
+    assert SessionChecksRead(session, ("check-i1",)) == standby.read_session_checks(session, "check-i2")
+    # Its own check not on this agent: which node the session is on cannot be told, nothing is said.
+    assert SessionChecksRead(session, ()) == standby.read_session_checks(session, "check-elsewhere")
 
 
 def test_an_election_is_leaderless_and_the_agents_own_calls_work(clock: SyncClock) -> None:
