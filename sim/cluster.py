@@ -568,24 +568,17 @@ class Cluster:
         when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
         slow, cut = rng.uniform(1.5, 2.0), rng.uniform(5.0, 7.0)
         connect, receive = rng.uniform(1.0, 1.9), rng.uniform(0.3, 0.9)
-        nodes = self.docker.nodes
-
-        def act() -> None:
-            now = self.sim.now()
-            node = nodes[position]
-            vault = self.vaults.get(self.vault_key(node))
-            if node["Spec"]["Role"] != "manager" or vault is None:
-                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no slow attempt")
-                return
-            vault.restart(now)
-            self.cut_armed.append((vault, cut, (slow, connect, receive)))
-            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
-
         self.faults.append(
             f"{when:7.3f} a manager's Vault takes {connect:.2f} s to connect, {receive:.2f} s to take a request in and "
             f"{slow:.2f} s to answer; the instance giving it a share then is cut off Consul for {cut:.2f} s"
         )
-        self.sim.schedule(when, act)
+        self.restart_armed(
+            when,
+            position,
+            "slow attempt",
+            lambda vault: self.cut_armed.append((vault, cut, (slow, connect, receive))),
+            "slow from the first share it is given",
+        )
 
     def stop_mid_attempt(self, rng: random.Random) -> None:
         """In STOPPED_MID of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
@@ -602,25 +595,18 @@ class Cluster:
         connect, before = rng.uniform(1.0, 1.9), rng.uniform(0.05, 0.5)
         sigterm, delay = rng.random() < 0.5, rng.uniform(0.5, 4.0)
         late = rng.uniform(0.05, 0.6)
-        nodes = self.docker.nodes
-
-        def act() -> None:
-            now = self.sim.now()
-            node = nodes[position]
-            vault = self.vaults.get(self.vault_key(node))
-            if node["Spec"]["Role"] != "manager" or vault is None:
-                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no stop mid-attempt")
-                return
-            vault.restart(now)
-            self.stop_armed.append((vault, connect, connect - before, sigterm, delay, late))
-            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow to connect from its next share")
-
         how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
         self.faults.append(
             f"{when:7.3f} a manager's Vault takes {connect:.2f} s more to connect from its next share; {before:.2f} s "
             f"before the connection after it is made its sender {how}"
         )
-        self.sim.schedule(when, act)
+        self.restart_armed(
+            when,
+            position,
+            "stop mid-attempt",
+            lambda vault: self.stop_armed.append((vault, connect, connect - before, sigterm, delay, late)),
+            "slow to connect from its next share",
+        )
 
     def late_at_deadline(self, rng: random.Random) -> None:
         """In LATE_AT_DEADLINE of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the
@@ -635,6 +621,23 @@ class Cluster:
         when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
         slow, cut = rng.uniform(1.5, 2.0), rng.uniform(5.0, 7.0)
         before, after = rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.3)
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault answers {slow:.2f} s late from its next share; its sender is cut off "
+            f"Consul for {cut:.2f} s, its Unsealer's thread late from {before:.2f} s before its lease's deadline to "
+            f"{after:.2f} s after"
+        )
+        self.restart_armed(
+            when,
+            position,
+            "late Unsealer",
+            lambda vault: self.late_armed.append((vault, slow, cut, before, after)),
+            "slow from the first share it is given",
+        )
+
+    def restart_armed(self, when: float, position: int, what: str, arm: Callable[[SimVault], None], said: str) -> None:
+        """At `when` the Vault of node `position` restarts and `arm` readies what a setup does from its next share
+        (cut_holder, stop_mid_attempt, late_at_deadline); a node that is no manager with a Vault by then gets nothing
+        (no `what`)."""
         nodes = self.docker.nodes
 
         def act() -> None:
@@ -642,17 +645,12 @@ class Cluster:
             node = nodes[position]
             vault = self.vaults.get(self.vault_key(node))
             if node["Spec"]["Role"] != "manager" or vault is None:
-                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no late Unsealer")
+                self.say(now, "FAULT", f"node {position + 1} is no manager with a Vault: no {what}")
                 return
             vault.restart(now)
-            self.late_armed.append((vault, slow, cut, before, after))
-            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; slow from the first share it is given")
+            arm(vault)
+            self.say(now, "FAULT", f"the Vault on node {position + 1} restarts; {said}")
 
-        self.faults.append(
-            f"{when:7.3f} a manager's Vault answers {slow:.2f} s late from its next share; its sender is cut off "
-            f"Consul for {cut:.2f} s, its Unsealer's thread late from {before:.2f} s before its lease's deadline to "
-            f"{after:.2f} s after"
-        )
         self.sim.schedule(when, act)
 
     def late_unsealer(self, sender: str, before: float, after: float) -> None:
