@@ -227,3 +227,27 @@ def test_seed_323_the_settings_watch_sees_setups_rewrite_after_consul_lost_its_d
     result = cluster.run_seed(323)
 
     assert result.ok, result.report()
+
+
+#: Failing seeds of the long run of 2026-12-07 (seeds 0-2399 and 2600-2799 on the final code: 11 of 2,600 failed,
+#: 323 above), found at the end of the session and not analysed yet; each invariant named is the one it broke.
+LONG_RUN_FAILURES = {
+    1147: "says active only within its lease",
+    1960: "says active only within its lease",
+    1670: "said once",
+    2250: "said once",
+    2289: "always reported",
+    2695: "always reported",
+    2311: "nothing dead unseen",
+    2317: "keys refused only when they are",
+    2651: "follows the Swarm",
+    2788: "follows the Swarm",
+}
+
+
+@pytest.mark.xfail(strict=True, reason="found by the long run of 2026-12-07, not analysed yet (LONG_RUN_FAILURES)")
+@pytest.mark.parametrize("seed", sorted(LONG_RUN_FAILURES))
+def test_a_seed_of_the_long_run_keeps_every_invariant(seed: int) -> None:
+    result = cluster.run_seed(seed)
+
+    assert (result.ok, result.invariant) == (True, ""), f"{LONG_RUN_FAILURES[seed]}:\n{result.report()}"
