@@ -3,6 +3,7 @@ switch (pure logic, against tests/vault_model.py's model Vault)."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -88,6 +89,18 @@ def test_a_vault_no_longer_monitored_is_forgotten_and_gets_nothing_when_the_lock
     state, effects = decide(state, BecameLeader("me", "s1", 10.0), now=1.0)
 
     assert [ReadSwitch("m2", "http://m2:8200")] == [e for e in effects if isinstance(e, ReadSwitch)]
+
+
+def test_a_vault_monitored_again_under_another_url_is_no_news_about_the_keys() -> None:
+    """The simulator's seeds 1670 and 2250: the settings' template changed and changed back (Consul restarted
+    without its data), each change a MonitoringStopped; forgetting that the keys do not unseal the Vault made the
+    Unsealer say it again within its reminder period (`said once`)."""
+    state = attrs.evolve(Unsealing(3), keys_refused_said={"m1": 5.0}, sealed={"m1": URL})
+
+    state, _ = decide(state, MonitoringStopped("m1"), now=6.0)
+
+    assert {"m1": 5.0} == state.keys_refused_said
+    assert {} == state.sealed
 
 
 def test_an_attempt_on_a_vault_no_longer_monitored_ends_with_no_share_after_it() -> None:
