@@ -1193,15 +1193,9 @@ class Cluster:
                     self.sim.fail_next_message(actor, InjectedFault("injected: a bug in leadership"))
             self.say(now, "FAULT", f"every instance but {holder} paused for {seconds:.2f} s; its Leadership crashes")
 
-        def relabel() -> None:
-            self.docker.label(self.sim.now(), position, "io.neon.compute.cores", cores)
-            self.say(self.sim.now(), "FAULT", f"node {position + 1} labelled io.neon.compute.cores={cores}")
-
         self.faults.append(f"{when:7.3f} every instance but the lock holder paused; the holder's Leadership crashes")
-        self.faults.append(f"{when + after:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
-        self.faults.sort()
         self.sim.schedule(when, act)
-        self.sim.schedule(when + after, relabel)
+        self.relabel_at(when + after, position, cores)
 
     def schedule_rebuilt_consul(self, rng: random.Random) -> None:
         """In some seeds, at a moment of 1-8 s, Consul is rebuilt (down 0.3-2 s, then a new cluster: no data, its
@@ -1221,15 +1215,21 @@ class Cluster:
             self.sim.schedule(now + seconds, restore_after_loss(self))
             self.say(now, "FAULT", f"Consul rebuilt (no data, indexes from {FRESH_INDEX}), down {seconds:.2f} s")
 
+        self.faults.append(f"{when:7.3f} Consul rebuilt (no data, its indexes again), setup at once")
+        self.sim.schedule(when, act)
+        self.relabel_at(when + seconds + after, position, cores)
+
+    def relabel_at(self, at: float, position: int, cores: str) -> None:
+        """At `at`, node `position` is labelled io.neon.compute.cores=`cores` (values no other fault sets: the Swarm
+        changes, and the definition must follow it after what the setup before did)."""
+
         def relabel() -> None:
             self.docker.label(self.sim.now(), position, "io.neon.compute.cores", cores)
             self.say(self.sim.now(), "FAULT", f"node {position + 1} labelled io.neon.compute.cores={cores}")
 
-        self.faults.append(f"{when:7.3f} Consul rebuilt (no data, its indexes again), setup at once")
-        self.faults.append(f"{when + seconds + after:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
+        self.faults.append(f"{at:7.3f} node {position + 1} labelled io.neon.compute.cores={cores}")
         self.faults.sort()
-        self.sim.schedule(when, act)
-        self.sim.schedule(when + seconds + after, relabel)
+        self.sim.schedule(at, relabel)
 
     def lasting(self, seconds: float) -> float:
         return max(0.0, min(seconds, FAULTS_END - self.sim.now()))
