@@ -1,0 +1,111 @@
+"""The simulator's long run: a sweep of many seeds (100,000 by default) in chunks, resumable across sessions.
+
+    python scripts/sim_long_run.py                 # run the chunks not done yet (2 processes, nice 19)
+    python scripts/sim_long_run.py --summary       # what the chunks done so far found
+
+Each chunk is `python -m sim --seeds CHUNK --first F --keep-going --no-sometimes` run in this checkout; its output
+goes to DIR/<commit>/chunk-<F>.log (DIR: --dir, $NEON_CM_LONG_RUN_DIR or /var/tmp/neon-cm-long-run), written under
+a temporary name until the chunk ends, so a run stopped mid-chunk redoes only that chunk. One directory per commit:
+a run resumed on another commit starts from seed 0 again. The summary lists the failing seeds by invariant, the CPU
+a seed took and the seeds covered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS_LINE = re.compile(r"^(\d+) seeds, (\d+) failed, ([\d.]+) s \(([\d.]+) s of CPU a seed\)$", re.MULTILINE)
+#: A failing seed's report (sim/cluster.py `Result.report`): its invariant, then its replay line.
+FAILED_SEED = re.compile(r"invariant violated: ([^:\n]+):.*?replay: python -m sim --seed (\d+)", re.DOTALL)
+
+
+def commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def chunk_log(directory: Path, first: int) -> Path:
+    return directory / f"chunk-{first:06d}.log"
+
+
+def done(log: Path) -> bool:
+    return log.is_file() and SEEDS_LINE.search(log.read_text(errors="replace")) is not None
+
+
+def run_chunks(directory: Path, firsts: list[int], chunk: int) -> None:
+    for first in firsts:
+        log = chunk_log(directory, first)
+        if done(log):
+            continue
+        partial = log.with_suffix(".part")
+        with partial.open("w") as out:
+            command = ["nice", "-n", "19", sys.executable, "-m", "sim", "--seeds", str(chunk), "--first", str(first)]
+            subprocess.run([*command, "--keep-going", "--no-sometimes"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        partial.replace(log)
+
+
+def summary(directory: Path) -> str:
+    seeds = failed = 0
+    cpu = 0.0
+    by_invariant: dict[str, list[int]] = defaultdict(list)
+    firsts: list[int] = []
+    for log in sorted(directory.glob("chunk-*.log")):
+        text = log.read_text(errors="replace")
+        match = SEEDS_LINE.search(text)
+        if match is None:
+            continue
+        firsts.append(int(log.stem.split("-")[1]))
+        ran = int(match.group(1))
+        seeds += ran
+        failed += int(match.group(2))
+        cpu += ran * float(match.group(4))
+        for invariant, seed in FAILED_SEED.findall(text):
+            by_invariant[invariant].append(int(seed))
+    lines = [
+        f"{directory}: {len(firsts)} chunks, {seeds} seeds, {failed} failed, {cpu / max(seeds, 1):.2f} s of CPU a seed"
+    ]
+    if firsts:
+        lines.append(f"  chunks from seed {min(firsts)} to {max(firsts)}")
+    for invariant, found in sorted(by_invariant.items(), key=lambda item: -len(item[1])):
+        lines.append(f"  {len(found):5d} broke {invariant}: {' '.join(str(seed) for seed in sorted(found))}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=100_000, help="seeds in all, from 0")
+    parser.add_argument("--chunk", type=int, default=500, help="seeds a chunk")
+    parser.add_argument("--jobs", type=int, default=2, help="chunks run at once")
+    parser.add_argument(
+        "--dir", type=Path, default=Path(os.environ.get("NEON_CM_LONG_RUN_DIR", "/var/tmp/neon-cm-long-run"))
+    )
+    parser.add_argument("--commit", default="", help="the commit whose chunks --summary reads (default: HEAD)")
+    parser.add_argument("--summary", action="store_true", help="only summarise the chunks done")
+    args = parser.parse_args()
+    directory = args.dir / (args.commit or commit())
+    directory.mkdir(parents=True, exist_ok=True)
+    if not args.summary:
+        firsts = list(range(0, args.seeds, args.chunk))
+        workers = [
+            threading.Thread(target=run_chunks, args=(directory, firsts[job :: args.jobs], args.chunk))
+            for job in range(args.jobs)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    print(summary(directory))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
