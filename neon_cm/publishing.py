@@ -113,6 +113,9 @@ class Publishing:
     missing: Outage = attrs.field(factory=Outage, eq=False)
     """No base definition in Consul: one ERROR, then a reminder every 5 minutes, whatever the listings (every poll
     and node event); copied before each change."""
+    duplicates: Outage = attrs.field(factory=lambda: Outage(changes_are_news=True), eq=False)
+    """Two nodes sharing a hostname (nothing is published meanwhile): one ERROR, again when the nodes change, then
+    a reminder every 5 minutes; copied before each change."""
     encoder: DefinitionEncoder = attrs.field(factory=DefinitionEncoder, eq=False, repr=False)
     """A memo of each node's part and of the last encoding: decisions never depend on it, only their cost."""
 
@@ -122,7 +125,7 @@ class Publishing:
                 return self, ()
             if not self.leading or self.attempt is not None:
                 return attrs.evolve(self, unhandled=event), ()
-            return self.act_on(event)
+            return self.act_on(event, now)
         if isinstance(event, LeaseExtended) and event.session != self.session and event.valid_until > now:
             # Only our Leadership extends a lease, and only while it leads: a session we were not told of means its
             # BecameLeader was lost on the way (or the lease was won again since). It leads: act as if told.
@@ -135,13 +138,13 @@ class Publishing:
             state = attrs.evolve(self, leading=True, session=event.session, valid_until=event.valid_until)
             latest = self.unhandled or self.handled
             if latest is not None and state.attempt is None:
-                return state.act_on(latest)
+                return state.act_on(latest, now)
             return state, ()
         if isinstance(event, LeaseExtended):
             if self.leading and event.session == self.session:
                 state = attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until))
                 if state.retry and state.attempt is None and state.handled is not None:
-                    return attrs.evolve(state, retry=False).act_on(state.unhandled or state.handled)
+                    return attrs.evolve(state, retry=False).act_on(state.unhandled or state.handled, now)
                 return state, ()
             return self, ()
         if isinstance(event, (LostLeadership, StandingBy)):
@@ -150,7 +153,7 @@ class Publishing:
             return self.answered(event, now)
         return self, ()
 
-    def act_on(self, observed: NodesObserved) -> Decision[Publishing]:
+    def act_on(self, observed: NodesObserved, now: float) -> Decision[Publishing]:
         built = self.encoder.listing(observed.nodes)
         effects: list[Any] = []
         problems = frozenset(built.label_problems)
@@ -159,40 +162,53 @@ class Publishing:
                 effects.append(log(Level.WARN, problem.describe()))
         state = attrs.evolve(self, unhandled=None, handled=observed, warned_labels=problems)
         if built.duplicates:
-            return state.not_published("; ".join(duplicate.describe() for duplicate in built.duplicates), effects)
+            # The same duplicates at every poll: one ERROR, again when they change, then every 5 minutes.
+            duplicates = copy.copy(state.duplicates)
+            reason = "; ".join(duplicate.describe() for duplicate in built.duplicates)
+            said = [log(Level.ERROR, reason)] if duplicates.failed(reason, now) else []
+            return attrs.evolve(state, duplicates=duplicates).finish(
+                DefinitionNotPublished(reason), [*effects, *said], now
+            )
+        if state.duplicates.problem is not None:
+            duplicates = copy.copy(state.duplicates)
+            duplicates.succeeded()
+            state = attrs.evolve(state, duplicates=duplicates)
+            effects.append(log(Level.INFO, "no two nodes share a hostname any more; publishing"))
         return attrs.evolve(state, attempt=Attempt(observed, built)), (*effects, ReadDefinition())
 
-    def finish(self, outcome: Outcome, effects: list[Any], answered: bool = True) -> Decision[Publishing]:
+    def finish(self, outcome: Outcome, effects: list[Any], now: float, answered: bool = True) -> Decision[Publishing]:
         """The attempt is over: tell its outcome (and, if Consul `answered` it all, that an outage ended); a
         listing that came meanwhile is acted on next."""
         state, ended = self.recovery() if answered else (self, [])
         state = attrs.evolve(state, attempt=None, retry=False)
         effects = [*effects, *ended, Publish(outcome)]
         if state.unhandled is not None and state.leading:
-            state, more = state.act_on(state.unhandled)
+            state, more = state.act_on(state.unhandled, now)
             effects += more
         return state, tuple(effects)
 
-    def not_published(self, reason: str, effects: list[Any], level: Level = Level.ERROR) -> Decision[Publishing]:
-        return self.finish(DefinitionNotPublished(reason), [*effects, log(level, reason)])
+    def not_published(
+        self, reason: str, effects: list[Any], now: float, level: Level = Level.ERROR
+    ) -> Decision[Publishing]:
+        return self.finish(DefinitionNotPublished(reason), [*effects, log(level, reason)], now)
 
     def answered(self, answer: object, now: float) -> Decision[Publishing]:
         if isinstance(answer, DefinitionRead):
             return self.read(answer, now)
         if isinstance(answer, DefinitionWritten):
-            return self.written()
+            return self.written(now)
         if isinstance(answer, DefinitionConflict):
             assert self.attempt is not None
             if self.attempt.reads < 2:
                 # Someone wrote in between (cluster setup, another instance): decide again on fresh data.
                 return attrs.evolve(self, attempt=attrs.evolve(self.attempt, reads=2)), (ReadDefinition(),)
             return self.not_published(
-                f"{DEFINITION_PREFIX}* changed while publishing; trying again at the next poll", [], Level.WARN
+                f"{DEFINITION_PREFIX}* changed while publishing; trying again at the next poll", [], now, Level.WARN
             )
         if isinstance(answer, DefinitionFenced):
             # Consul applied nothing: our session no longer held the lock when the transaction reached it.
             return self.not_published(
-                f"fenced: this instance no longer holds {LEADER_KEY}; nothing written", [], Level.WARN
+                f"fenced: this instance no longer holds {LEADER_KEY}; nothing written", [], now, Level.WARN
             )
         if isinstance(answer, ConsulRefused):
             # Not an outage of Consul: one ERROR, then every 5 minutes.
@@ -201,7 +217,7 @@ class Publishing:
             effects = [log(Level.ERROR, f"cannot publish the cluster definition: {detail}")]
             state = attrs.evolve(self, outage=outage)
             return state.finish(
-                DefinitionNotPublished(detail), effects if outage.failed("permission", now) else [], answered=False
+                DefinitionNotPublished(detail), effects if outage.failed("permission", now) else [], now, answered=False
             )
         if isinstance(answer, ConsulUnreachable):
             outage = copy.copy(self.outage)
@@ -210,6 +226,7 @@ class Publishing:
             state, told = attrs.evolve(self, outage=outage).finish(
                 DefinitionNotPublished(f"Consul: {answer.reason}"),
                 said if outage.failed("consul", now) else [],
+                now,
                 answered=False,
             )
             return (state, told) if state.attempt is not None else (attrs.evolve(state, retry=True), told)
@@ -253,7 +270,7 @@ class Publishing:
             )
             said = [log(Level.ERROR, text)] if missing.failed("missing", now) else []
             outcome = DefinitionNotPublished(text, missing_base=DEFINITION_KEY)
-            return attrs.evolve(state, missing=missing).finish(outcome, [*effects, *said])
+            return attrs.evolve(state, missing=missing).finish(outcome, [*effects, *said], now)
         if missing.succeeded() is not None:
             effects.append(log(Level.INFO, f"a base definition is at {DEFINITION_KEY} now; publishing"))
             state = attrs.evolve(state, missing=missing)
@@ -261,7 +278,7 @@ class Publishing:
             state, base, hash_is_its_own = state.decoded(item.modify_index, item.value)
         except DefinitionFormatError as error:
             return state.not_published(
-                f"{DEFINITION_KEY} is unreadable: {error}; left as it is, nothing written", effects
+                f"{DEFINITION_KEY} is unreadable: {error}; left as it is, nothing written", effects, now
             )
         hash_item = answer.get(HASH_KEY)
         stored_hash = (hash_item.value or b"").decode("ascii", errors="replace") if hash_item else None
@@ -270,23 +287,24 @@ class Publishing:
         except (ValueError, RecursionError) as error:  # e.g. a lone surrogate in a string: JSON, not UTF-8
             reason = "nested too deep" if isinstance(error, RecursionError) else str(error)[:200]
             return state.not_published(
-                f"{DEFINITION_KEY} cannot be written back as JSON ({reason}); left as it is", effects
+                f"{DEFINITION_KEY} cannot be written back as JSON ({reason}); left as it is", effects, now
             )
         new_hash = encoded.hash
         if new_hash == stored_hash and hash_is_its_own and base.get("Hash") == new_hash:
             effects.append(log(Level.DEBUG, f"definition unchanged (hash {new_hash})"))
-            return state.finish(DefinitionUnchanged(new_hash, len(item.value)), effects)
+            return state.finish(DefinitionUnchanged(new_hash, len(item.value)), effects, now)
         value = encoded.deflated()  # only now: most polls find the hash unchanged
         if len(value) > MAX_DEFINITION_BYTES:
             return state.not_published(
                 f"the definition is {len(value)} bytes compressed, over the {MAX_DEFINITION_BYTES} bytes a Consul "
                 "transaction can carry (512 KiB of base64); the previous one stays",
                 effects,
+                now,
             )
         if not (state.leading and now < state.valid_until):
             # The lease ran out (or was lost) while the definition was read: another instance may hold the lock.
             return state.not_published(
-                f"the lease on {LEADER_KEY} ended before the write; nothing written", effects, Level.WARN
+                f"the lease on {LEADER_KEY} ended before the write; nothing written", effects, now, Level.WARN
             )
         attempt = attrs.evolve(
             attempt,
@@ -301,7 +319,7 @@ class Publishing:
         )
         return attrs.evolve(state, attempt=attempt), (*effects, write)
 
-    def written(self) -> Decision[Publishing]:
+    def written(self, now: float) -> Decision[Publishing]:
         state, effects = self, list[Any]()
         attempt = state.attempt
         assert attempt is not None and attempt.base is not None
@@ -314,4 +332,4 @@ class Publishing:
             )
         )
         outcome = DefinitionPublished(attempt.new_hash, attempt.stored_hash, attempt.nodes, attempt.compressed)
-        return state.finish(outcome, effects)
+        return state.finish(outcome, effects, now)

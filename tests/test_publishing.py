@@ -312,3 +312,22 @@ def test_a_publish_that_could_not_reach_consul_is_tried_again_at_the_next_lease_
 
     assert ["manager-1", "worker-1"] == list(decode_definition(write.value)["Nodes"])
     assert () == again
+
+
+def test_two_nodes_with_one_hostname_are_said_once_then_every_5_minutes_and_their_end_is_said() -> None:
+    twins = NodesObserved((*SWARM.nodes, SwarmNode("id9", "MANAGER-1", "worker", "10.0.0.9", "", {}, 7)))
+    state, said = leading(until=10_000.0), []
+    for now in (1.0, 31.0, 61.0, 301.0, 331.0):  # every poll lists the same twins
+        state, effects = state.decide(NodesObserved(twins.nodes, now), now)
+        assert [] == writes(effects) and isinstance(published(effects)[0], DefinitionNotPublished)
+        said += [(now, line) for line in lines(effects, Level.ERROR)]
+    assert [1.0, 301.0] == [now for now, _ in said]
+    assert "id1, id9 all have the hostname manager-1" in said[0][1]
+
+    thrice = NodesObserved((*twins.nodes, SwarmNode("id8", "manager-1", "worker", "10.0.0.8", "", {}, 8)), 340.0)
+    state, effects = state.decide(thrice, 340.0)  # another twin: news
+    assert ["id1, id8, id9"] == [line.split(" all ")[0].removeprefix("nodes ") for line in lines(effects, Level.ERROR)]
+
+    state, effects = state.decide(NodesObserved(SWARM.nodes, 370.0), 370.0)  # renamed: publishing again
+    assert ["no two nodes share a hostname any more; publishing"] == lines(effects, Level.INFO)
+    assert [ReadDefinition()] == [effect for effect in effects if isinstance(effect, ReadDefinition)]
