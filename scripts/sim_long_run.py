@@ -91,6 +91,9 @@ def main() -> int:
     parser.add_argument("--commit", default="", help="the commit whose chunks --summary reads (default: HEAD)")
     parser.add_argument("--summary", action="store_true", help="only summarise the chunks done")
     args = parser.parse_args()
+    for name in ("seeds", "chunk", "jobs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
     directory = args.dir / (args.commit or commit())
     directory.mkdir(parents=True, exist_ok=True)
     if not args.summary:

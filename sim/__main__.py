@@ -58,18 +58,26 @@ MUTATION_HEADER = "\n".join(
 )
 
 
+def positive(text: str) -> int:
+    """An argparse type: a count of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--seed", type=int, help="replay one seed and print its trace")
-    group.add_argument("--seeds", type=int, help="run seeds 0..N-1 (from --first)")
+    group.add_argument("--seeds", type=positive, help="run seeds 0..N-1 (from --first)")
     group.add_argument("--mutants", action="store_true", help="run every member of the mutation set (sim/mutations.py)")
     group.add_argument("--list-mutants", action="store_true", help="list the mutation set")
     parser.add_argument("--first", type=int, default=0, help="the first seed of a sweep")
     mutated = parser.add_mutually_exclusive_group()
     mutated.add_argument("--old", type=int, choices=OLD_DEFECTS, help="issue 17's old behaviour N (the member old-N)")
     mutated.add_argument("--mutant", choices=sorted(BY_NAME), help="apply one member of the mutation set")
-    parser.add_argument("--seeds-per", type=int, default=300, help="with --mutants: at most this many seeds each")
+    parser.add_argument("--seeds-per", type=positive, default=300, help="with --mutants: at most this many seeds each")
     parser.add_argument("--all", action="store_true", help="with --mutants: also sweep the members the sim cannot see")
     parser.add_argument("--no-swarm", action="store_true", help="every fault kind on in every seed")
     parser.add_argument("--liveness", action="store_true", help="faults stop, the service must converge in a bound")
