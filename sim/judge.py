@@ -1020,9 +1020,8 @@ class Judge:
         change. Judged on the latest DefinitionStored."""
         if self.follow_from is None or self.nodes is None:
             return
-        if not any(
-            not self.gave_up.get(instance, set()) & FOLLOWING for instance in self.instances - set(self.own_docker)
-        ):
+        listing = self.instances - set(self.own_docker)
+        if listing and all(self.gave_up.get(instance, set()) & FOLLOWING for instance in listing):
             # No fit standby: every instance that can list has its Leadership or definition side given up on (health
             # red, Docker's health check replacing its container; on_container starts the clock again).
             return
