@@ -188,6 +188,10 @@ class Unsealing:
     stalled: Mapping[str, tuple[int, ...]] = attrs.field(factory=dict)
     """Per node: the combination Vault took whole and stayed sealed after (progress 0) past the follower's wait. Still
     sealed at the next request, a whole poll later, it was no follower finishing: the combination counts as refused."""
+    stall_refused: Mapping[str, frozenset[tuple[int, ...]]] = attrs.field(factory=dict)
+    """Per node: those of `rejected` counted refused only because they stalled (no 400 from Vault). A Vault that
+    refuses a combination itself later is no follower finishing: what stalled then (it restarted meanwhile, say) is
+    no verdict on the keys, and those combinations are tried again."""
     keys_refused_said: Mapping[str, float] = attrs.field(factory=dict)
     """Per node: when this instance last said at ERROR that the keys do not unseal it; kept until it unseals it, so
     the ERROR comes once, then once per reminder period (REMINDER_SECONDS), not at every poll."""
@@ -413,6 +417,8 @@ class Unsealing:
         if stalled is not None and len(stalled) == status.threshold and status.progress == 0:
             # Given whole at the last request and still sealed a poll later: no raft follower takes that long.
             after = after.refuse(hostname, stalled)
+            stalls = after.stall_refused.get(hostname, frozenset()) | {stalled}
+            after = attrs.evolve(after, stall_refused={**after.stall_refused, hostname: stalls})
             words = f"Vault took unseal keys {shown_keys(stalled)} and stayed sealed for a whole poll"
             said = (log(after.refusal_level(hostname), f"{hostname}: {words}: that combination does not unseal it"),)
         subset = after.choose(hostname, status.threshold)
@@ -568,6 +574,20 @@ class Unsealing:
 
     def refused_combination(self, hostname: str, subset: tuple[int, ...], said: str, now: float) -> Decision[Unsealing]:
         after = self.refuse(hostname, subset)
+        stalls = self.stall_refused.get(hostname, frozenset())
+        if stalls:
+            # Vault refused this combination itself: the node checks keys, it is no follower finishing in the
+            # background, so a combination that only stalled here (the node restarted before it finished, say) was
+            # never refused: it is tried again (the simulator's seed 2317: the good keys 1, 2 and 3 stalled once, the
+            # node then refused the others, and the keys were said not to unseal it). Each time this happens one
+            # more combination is refused by Vault itself, so it cannot go on for ever.
+            after = attrs.evolve(
+                after,
+                rejected={**after.rejected, hostname: after.rejected.get(hostname, frozenset()) - stalls},
+                stall_refused={name: sets for name, sets in after.stall_refused.items() if name != hostname},
+            )
+            tried = "; ".join(f"keys {shown_keys(stall)}" for stall in sorted(stalls))
+            said = f"{said} ({tried}: only stayed sealed before, never refused by this Vault: tried again)"
         left = after.choose(hostname, len(subset))
         if isinstance(left, Refusal) and left.start_over:
             return after.keys_refused(hostname, left, said, now)
@@ -584,6 +604,7 @@ class Unsealing:
         after = attrs.evolve(
             self,
             rejected={name: sets for name, sets in self.rejected.items() if name != hostname},
+            stall_refused={name: sets for name, sets in self.stall_refused.items() if name != hostname},
             keys_refused_said=said,
         )
         vault_said = f" (last: {last})" if last else ""

@@ -1684,6 +1684,13 @@ def snapshot_restore(cluster: Cluster, rng: random.Random) -> Fault:
 
     def act() -> None:
         now = cluster.sim.now()
+        if not cluster.consul.reachable(now) or cluster.consul.no_leader(now) is not None:
+            # `consul snapshot save` is a GET of /v1/snapshot, which the servers' leader answers: with Consul down
+            # (refused or hung) or without a leader it fails, and there is nothing to restore. (Before, a snapshot
+            # saved while a rebuilt Consul was down held its empty store; restored after cluster setup published
+            # again, it took the definition away for good: seed 2788 of the long run.)
+            cluster.say(now, "--", "the snapshot could not be saved (Consul down or without a leader)")
+            return
         cluster.snapshots.append(cluster.consul.snapshot())
         saved, base = cluster.snapshots[-1], cluster.base
 

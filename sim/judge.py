@@ -406,6 +406,9 @@ NOTHING_DEAD_UNSEEN = "nothing dead unseen"
 CONVERGES = "converges"
 SAID_ONCE = "said once"
 FOLLOWS_THE_SWARM = "follows the Swarm"
+FOLLOWING = frozenset({"leadership", "definition"})
+"""The top supervisor's children an instance follows the Swarm with: one given up on (health red until Docker
+replaces the container) makes the instance no fit standby."""
 TAKEN_OVER = "a free lock is taken"
 WITHIN_LEASE = "acts only within its lease"
 NO_FALSE_REFUSAL = "keys refused only when they are"
@@ -508,6 +511,8 @@ class Judge:
         self.node_poll = bounds.node_poll
         self.own_docker: dict[str, float] = {}
         self.follow_from: float | None = None
+        self.instances: set[str] = set()
+        """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
         # actors
         self.dead: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
         self.pauses: dict[str, list[tuple[float, float]]] = {}
@@ -700,6 +705,10 @@ class Judge:
 
     def on_container(self, record: ContainerRestarted, findings: list[Finding]) -> None:
         self.calm_from = max(self.calm_from, record.t)
+        if self.follow_from is not None and self.gave_up.get(record.instance, set()) & FOLLOWING:
+            # A standby that could not follow (health red, Docker replacing it) is fit again: the fault that kept
+            # it unfit ends now, and the definition's clock starts again a listing timeout later ("their end").
+            self.follow_from = max(self.follow_from, record.t + self.bounds.docker_timeout)
         self.disturb(record.instance, record.t)
         self.dead = {key: value for key, value in self.dead.items() if key[0] != record.instance}
         self.scheduled = {key: value for key, value in self.scheduled.items() if key[0] != record.instance}
@@ -804,6 +813,7 @@ class Judge:
     # ------------------------------------------------------------------ actors
 
     def on_started(self, record: ActorStarted | ActorRestarted, findings: list[Finding]) -> None:
+        self.instances.add(record.instance)
         key = (record.instance, record.actor)
         self.dead.pop(key, None)
         self.scheduled.pop(key, None)
@@ -1009,6 +1019,11 @@ class Judge:
         of each instance, a listing and a write, and the margin) of the later of `follow_from` and the Swarm's last
         change. Judged on the latest DefinitionStored."""
         if self.follow_from is None or self.nodes is None:
+            return
+        listing = self.instances - set(self.own_docker)
+        if listing and all(self.gave_up.get(instance, set()) & FOLLOWING for instance in listing):
+            # No fit standby: every instance that can list has its Leadership or definition side given up on (health
+            # red, Docker's health check replacing its container; on_container starts the clock again).
             return
         start = max(self.follow_from, self.swarm_changed)
         b = self.bounds

@@ -470,6 +470,32 @@ def test_the_definition_follows_the_swarm_with_one_docker_failing() -> None:
     assert 34.5 == findings[0].t
 
 
+def test_the_definition_need_not_follow_while_no_standby_that_can_list_is_fit() -> None:
+    """Seed 2651 of the long run: the only instance that can list has its Leadership given up on (health red, Docker
+    replaces its container): no fit standby, the bound does not run; from its container's restart + a listing
+    timeout it does."""
+    bounds = j.Bounds(3.0, 3.0, 4.5, 5.0, node_poll=3.0)
+    history = History(
+        [
+            j.ActorStarted(0.0, "i1", "leadership"),
+            j.ActorStarted(0.0, "i2", "leadership"),
+            j.SwarmChanged(0.0, {"n1": {}}),
+            j.DefinitionStored(0.5, {"Nodes": {"n1": {}}}, "h"),
+            j.OwnDockerFails(2.0, "i1", follow_from=2.0),
+            j.SwarmChanged(3.0, {"n1": {}, "n2": {}}),
+            j.HealthNamed(20.0, "i2", "leadership"),
+            j.ContainerRestarted(100.0, "i2"),
+        ]
+    )
+
+    findings = j.judge(history, bounds, end=200.0, invariants=[j.FOLLOWS_THE_SWARM])
+
+    assert ["follows the Swarm"] == names(findings)
+    assert 100.0 + 10.0 + 31.5 == findings[0].t
+    unfit = History([record for record in history if not isinstance(record, j.ContainerRestarted)])
+    assert [] == j.judge(unfit, bounds, end=200.0, invariants=[j.FOLLOWS_THE_SWARM])
+
+
 # ------------------------------------------------------------------------------------------ the judge as a whole
 
 

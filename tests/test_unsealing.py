@@ -295,6 +295,41 @@ def test_a_combination_taken_whole_that_leaves_the_vault_sealed_for_a_poll_count
     assert [0, 1] == vault.received  # the only combination: nothing more is sent in the second attempt
 
 
+def test_a_combination_that_stalled_is_tried_again_once_the_vault_refuses_keys_itself() -> None:
+    """The simulator's seed 2317: a follower took keys 1, 2 and 3 (the good ones; key 4 is another cluster's) and
+    restarted before it finished in the background, so it stayed sealed for a whole poll and that combination counted
+    as refused; then the Vault refused keys 1, 2 and 4 itself (400 at the threshold). A Vault that refuses keys itself
+    is no follower finishing: the combination that only stalled is no verdict on the keys and is tried again (before,
+    the last two combinations were refused too and the Unsealer said at ERROR that the keys do not unseal it)."""
+    vault = ModelVault(3, {0, 1, 2}, follower_lag=10**6)
+    run = Run.leading(4, {"m1": vault})
+
+    first = run.request("m1")
+    vault.lag, vault.follower_lag, vault.sealed = 0, 0, True  # restarted: sealed, and no follower any more
+    outcomes = [run.request("m1") for _ in range(2)]
+
+    assert "still unsealing" == first.reason
+    assert [(False, False), (True, False)] == [(outcome.unsealed, outcome.keys_refused) for outcome in outcomes]
+    assert [0, 1, 2, 0, 1, 3, 0, 1, 2] == vault.received
+    assert [] == [line for line in run.lines() if "do not unseal this Vault" in line]
+
+
+def test_keys_that_stall_then_are_refused_by_the_vault_itself_are_still_said_refused() -> None:
+    """The other way round: the keys do not unseal the Vault; it stalls on the first combination (a follower not
+    finishing), then refuses combinations itself. The stalled one is tried again, refused too, and the keys-refused
+    ERROR comes once every combination was refused by Vault (one attempt more than before, never a loop)."""
+    vault = ModelVault(2, set(), silent=True)
+    run = Run.leading(3, {"m1": vault})
+
+    first = run.request("m1")
+    vault.silent = False
+    outcomes = [run.request("m1") for _ in range(3)]
+
+    assert "still unsealing" == first.reason
+    assert [False, False, True] == [outcome.keys_refused for outcome in outcomes]
+    assert 1 == len([line for line in run.lines() if "do not unseal this Vault" in line])
+
+
 def test_a_slow_follower_that_unseals_by_the_next_poll_costs_nothing() -> None:
     """A follower slower than the wait, seen unsealed at the next poll (its monitor's reading reaches the Unsealer):
     the combination is not counted; sealed again later (restarted), its first combination is given as always."""
