@@ -137,6 +137,9 @@ DOCKER_HOST = "tcp://sim-docker:2375"
 KEYS_REFUSED = "the unseal keys do not unseal this Vault"
 VAULT_LINE = re.compile(r"^Vault on .*? \(([a-z]+://[^)\s]*)\) is ")
 """A monitor's line; the host of its URL names the Vault (two managers may share a hostname, told apart by URL)."""
+ESCALATION = "(standing by, but "
+"""A standby's ERROR for a Vault sealed past its threshold (neon_cm/monitoring.py `report`): a report whoever holds
+the lock, also when said while no lease was told."""
 NO_BUSY_LOOP = "no busy loop"
 BUSY = 50
 """The most times an instance sends one request in a second."""
@@ -909,7 +912,7 @@ class Cluster:
         if matched is not None and entry.component.startswith("vault-monitor"):
             host = (urllib.parse.urlsplit(matched.group(1)).hostname or "").lower()
             if entry.level is Level.ERROR:
-                self.add(j.ErrorLogged(t, instance, host))
+                self.add(j.ErrorLogged(t, instance, host, standby=ESCALATION in entry.message))
                 self.reached.add("sealed Vault reported")
             elif " is unsealed" in entry.message:
                 self.add(j.SeenUnsealed(t, instance, host))

@@ -233,6 +233,8 @@ class ErrorLogged:
     t: float
     instance: str
     vault: str
+    standby: bool = False
+    """The line is a standby's escalation (neon_cm/monitoring.py: `standing by, but sealed for N s`)."""
 
 
 @attrs.frozen
@@ -495,9 +497,9 @@ class Judge:
         """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
         unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.escalated: dict[str, set[str]] = {}
-        """Per Vault: the standbys (not the reporter when they said it) that said at ERROR it lasts longer than the
-        active instance needs (neon_cm/monitoring.py's escalation), while their monitor has not seen it unsealed
-        since: a report whoever holds the lock."""
+        """Per Vault: the standbys (their line a standby's escalation, or not the reporter when they said it) that said
+        at ERROR it lasts longer than the active instance needs (neon_cm/monitoring.py's escalation), while their
+        monitor has not seen it unsealed since: a report whoever holds the lock."""
         self.reporter_since = 0.0
         """When the instance holding a lease now began its lease run (a standby that took over): a problem only
         another instance (no longer the reporter) said at ERROR is its to say, counted from then."""
@@ -507,6 +509,9 @@ class Judge:
         A standby's disturbance does not count: the active instance reports meanwhile."""
         self.resumes: list[tuple[float, str, bool]] = []
         """Pauses still to end: (until, instance, whether it was the reporter when paused)."""
+        self.started_again: dict[str, float] = {}
+        """Per instance: when it was last disturbed, whatever its role (see `disturbed`): the standbys' clock when the
+        reporter does not monitor a Vault (`always_reported`)."""
         self.longest_vault_poll = bounds.vault_poll
         self.node_poll = bounds.node_poll
         self.own_docker: dict[str, float] = {}
@@ -557,6 +562,7 @@ class Judge:
         self.now = max(self.now, t)
         while self.resumes and self.resumes[0][0] <= self.now:
             until, instance, was_reporter = self.resumes.pop(0)
+            self.started_again[instance] = until
             if was_reporter or self.reporter(instance, until):
                 self.disturbed[instance] = until
 
@@ -694,6 +700,7 @@ class Judge:
         return not active or instance in active
 
     def disturb(self, instance: str, t: float) -> None:
+        self.started_again[instance] = t
         if self.reporter(instance, t):
             self.disturbed[instance] = t
 
@@ -743,7 +750,9 @@ class Judge:
 
     def on_error(self, record: ErrorLogged, findings: list[Finding]) -> None:
         self.reported.setdefault(record.vault, set()).add(record.instance)
-        if not self.reporter(record.instance, record.t):
+        # A standby's escalation is one whenever it is said: also while no lease is told (seed 2289: the holder's lease
+        # lapsed for 0.5 s), when `reporter` takes every instance for the reporter.
+        if record.standby or not self.reporter(record.instance, record.t):
             self.escalated.setdefault(record.vault, set()).add(record.instance)
 
     def on_seen_unsealed(self, record: SeenUnsealed, findings: list[Finding]) -> None:
@@ -770,7 +779,8 @@ class Judge:
         Docker fails, the moment an instance that can list took the lock (a standby reports at INFO). While no instance
         expected to report monitors it (its fleet dead or restarting, no listing yet: it cannot report what it does not
         monitor), the standbys must say it at ERROR within the bound + their threshold
-        (neon_cm/monitoring.escalation_seconds) of the seal, the end of its unreadable answers or its listing."""
+        (neon_cm/monitoring.escalation_seconds) of the seal, the end of its unreadable answers, its listing or the
+        moment the standby watching it longest began to watch it undisturbed (`standbys_watching`)."""
         now = self.now
         clock = max(self.disturbed.values(), default=0.0)
         bound = 2 * self.longest_vault_poll + self.bounds.report_margin
@@ -799,7 +809,7 @@ class Judge:
                 # No instance expected to report monitors it: the standbys, which do, say it at ERROR once it lasted
                 # past their threshold from their first sight (a poll at most after the seal, within `bound`).
                 self.unwatched[vault] = now
-                since = max(sealed, self.unreadable_until.get(vault, 0.0), listed)
+                since = max(sealed, self.unreadable_until.get(vault, 0.0), listed, self.standbys_watching(vault, now))
                 limit = bound + escalation_seconds(self.longest_vault_poll)
             else:
                 since = max(since, watching, self.unwatched.get(vault, 0.0))
@@ -880,6 +890,19 @@ class Judge:
             if name == vault and self.reporter(instance, t)
         ]
         return min(times, default=None)
+
+    def standbys_watching(self, vault: str, t: float) -> float:
+        """Since when a standby has watched `vault` undisturbed (the earliest of them): its monitor wanted by its
+        running fleet, and the instance not paused, restarted or with its fleet or monitor restarted since. A
+        standby's threshold counts from its own first sight: one started again later than the seal cannot say it
+        sooner (seed 2695: the only standby's container restarted 11 s after the seal, while the holder's fleet was in a
+        crash loop). 0 when no standby watches it: counted from the seal, as before."""
+        times = [
+            max(since, self.started_again.get(instance, 0.0))
+            for (instance, name), since in self.watching_since.items()
+            if name == vault and not self.reporter(instance, t)
+        ]
+        return min(times, default=0.0)
 
     def paused(self, instance: str, t: float) -> bool:
         return any(start <= t < until for start, until in self.pauses.get(instance, []))

@@ -56,6 +56,8 @@ class Lives:
         self.records: list[j.Record] = []
         self.current: dict[tuple[str, str], RuntimeActor] = {}
         """Per (instance, name): the latest actor started under it."""
+        self.chains: dict[tuple[str, str], tuple[str, ...]] = {}
+        """Per (instance, name): the supervisors of its latest actor, read as it started (see `told`)."""
         self.wanted: dict[str, tuple[str, ...]] = {}
         self.by_urn: dict[str, RuntimeActor] = {}
         self.stopping: set[str] = set()
@@ -78,14 +80,19 @@ class Lives:
         if started:
             before = self.current.get(key)
             self.current[key] = actor
+            # Read now, while every actor above it runs: by its death its parent may have stopped (a fleet's cleanup
+            # stops its monitors' supervisor after the fleet's own stop was set) and been dropped from `by_urn` (any
+            # instance's kill drops every stopped actor), which left the chain empty (seed 2311: i2's vault-monitors,
+            # dying 1.3 s after its crashed fleet, judged as an actor with no supervisor, never restarted).
+            self.chains[key] = supervisors(actor, self.by_urn) if isinstance(actor, LinkedActor) else ()
             kind = j.ActorStarted if before is None else j.ActorRestarted
             self.records.append(kind(now, instance, name))
         elif self.current.get(key) is actor and instance in self.stopping:
             self.records.append(j.ActorRemoved(now, instance, name))  # stopped with its process (SIGTERM)
             del self.current[key]
+            self.chains.pop(key, None)
         elif self.current.get(key) is actor:
-            chain = supervisors(actor, self.by_urn) if isinstance(actor, LinkedActor) else ()
-            self.records.append(j.ActorDied(now, instance, name, chain))
+            self.records.append(j.ActorDied(now, instance, name, self.chains.get(key, ())))
             self.died[key] = now
 
     def killed(self, now: float, instance: str) -> None:
@@ -94,6 +101,7 @@ class Lives:
         for key in sorted(key for key in self.current if key[0] == instance):
             self.records.append(j.ActorRemoved(now, instance, key[1]))
             del self.current[key]
+            self.chains.pop(key, None)
         self.by_urn = {urn: actor for urn, actor in self.by_urn.items() if not actor.actor_stopped.is_set()}
         self.wanted.pop(instance, None)
         self.stopping.discard(instance)

@@ -259,6 +259,46 @@ def test_a_vault_the_active_instance_does_not_monitor_is_the_standbys_past_their
     assert [] == j.always_reported(reported, BOUNDS, end=30.0)
 
 
+def test_a_standbys_escalation_said_while_no_lease_is_told_counts_once_a_lease_run_begins() -> None:
+    """Long-run seed 2289: the holder i1 monitors nothing (its Docker never listed); its lease lapsed at 5 s and it
+    leads again at 12.5 s. The standby i2 said its escalation (`standing by, but sealed for 12 s`) at 12 s, when no
+    lease was told: counted as the reporter's own ERROR, it stopped counting at i1's new lease run, and the Vault was
+    found unreported at 23 s. A standby's escalation counts whoever holds the lock, whenever it is said; a plain ERROR
+    of an instance that reported while no lease was told is still the new holder's to say again."""
+    records = [
+        *sealed_manager(),
+        *leader(until=5.0),
+        j.MonitorsWanted(0.1, "i1", ()),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+        j.LeaseTold(12.5, "i1", "s1", 100.0),
+    ]
+    escalation = History([*records, j.ErrorLogged(12.0, "i2", "m1", standby=True)])
+    plain = History([*records, j.ErrorLogged(12.0, "i2", "m1")])
+
+    assert [] == j.always_reported(escalation, BOUNDS, end=40.0)
+    assert 23.0 == j.always_reported(plain, BOUNDS, end=40.0)[0].t
+
+
+def test_a_vault_only_the_standbys_monitor_is_counted_from_the_standbys_restart() -> None:
+    """Long-run seed 2695: the holder i1's fleet is dead (a crash loop), so the standbys say m1 at ERROR past their
+    threshold; the only standby, i2, started again at 10 s (its container restarted): it cannot have seen m1 sealed
+    before, so its bound + threshold (22.5 s) counts from then, not from the seal."""
+    records = [
+        *sealed_manager(),
+        *leader(until=100.0),
+        j.MonitorsWanted(0.1, "i1", ()),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+        j.ContainerRestarted(10.0, "i2"),
+        j.MonitorsWanted(10.1, "i2", ("m1",)),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=32.5)
+    assert 33.0 == j.always_reported(History(records), BOUNDS, end=40.0)[0].t
+    # the standby up all along (i3) keeps the bound from the seal
+    other = History([*records[:4], j.MonitorsWanted(0.3, "i3", ("m1",)), *records[4:]])
+    assert 23.0 == j.always_reported(other, BOUNDS, end=40.0)[0].t
+
+
 def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
     """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
     history = History(

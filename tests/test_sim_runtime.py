@@ -22,6 +22,8 @@ from messages.lifecycle import ActorRestarted
 from messages.log import Level
 from messages.timing import Tick
 from neon_cm.decider import StartTimer, TimerFired
+from sim import judge
+from sim.lives import Lives
 from sim.runtime import TIMED_OUT, Deadlock, Livelock, SimRuntime
 from sim.service import SimService
 
@@ -147,6 +149,27 @@ def test_a_fault_raises_in_an_actors_next_handler_and_its_supervisor_restarts_it
     assert "counter crashed (Injected: a bug); restarting it in 1 s" in stream.getvalue()
     counters = [(at, started) for at, name, started in lives if name == "Counter"]
     assert [(0.0, True), (1.0, False), (2.0, True)] == counters
+
+
+def test_an_actors_death_names_the_supervisors_it_started_under_though_they_stopped_first(sim: SimRuntime) -> None:
+    """sim/lives.py reads an actor's supervisors as it starts: by its death they may have stopped and left `by_urn` (a
+    fleet's cleanup stops its monitors' supervisor after the fleet's own stop was set; any instance's kill drops every
+    stopped actor from it). Read at the death, the chain came out empty, and the judge took the actor for one no
+    supervisor would restart (long-run seed 2311: nothing dead unseen)."""
+    log, _ = quiet_log()
+    world = Lives()
+    sim.lives = lambda owner, actor, started: world.told(sim.now(), "i1", actor, started)
+    inner = ChildSpec("inner", lambda: Supervisor.start("inner", Strategy.ONE_FOR_ONE, [counter], log))
+    counter = ChildSpec("counter", lambda: Counter.start(log, 1.0))
+    with linked(None, Directory()):
+        Supervisor.start("top", Strategy.ONE_FOR_ONE, [inner], log)
+    sim.run_until(0.5)
+    world.by_urn.clear()  # what a kill of another instance does to the actors stopped by then
+    tell(next(actor for actor in sim.actors(sim.owner()) if isinstance(actor, Counter)).actor_ref, "crash")
+    sim.run_until(0.6)
+
+    died = [record for record in world.take() if isinstance(record, judge.ActorDied)]
+    assert [judge.ActorDied(died[0].t, "i1", "counter", ("inner", "top"))] == died
 
 
 def test_a_fault_makes_an_actor_die_as_it_starts_until_a_time(sim: SimRuntime) -> None:

@@ -164,7 +164,7 @@ def service_records(name: str, service: Service, origin: float) -> Iterator[j.Re
         if module.startswith("vault-monitor:"):
             host = module.removeprefix("vault-monitor:")
             if level == "ERROR":
-                yield j.ErrorLogged(t, name, host)
+                yield j.ErrorLogged(t, name, host, standby="(standing by, but " in text)
             elif re.match(r"Vault on \S+ \(.*\) is unsealed", text):
                 yield j.SeenUnsealed(t, name, host)
         if module == "definition-publisher" and text.startswith("published the cluster definition"):
