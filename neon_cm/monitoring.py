@@ -101,9 +101,10 @@ class VaultMonitoring:
     unseal_asked_at: float | None = None
     """When the outstanding unseal request was made; None when none is."""
     lasting_since: float | None = None
-    """Unless this instance reports: when this monitor first saw the Vault in one of ESCALATED, every reading since
-    in one of them too (sealed then not initialized is one period: a restarted raft follower); the ESCALATE timer
-    runs from then; None otherwise."""
+    """Unless this instance reports: when this monitor first saw the Vault in one of ESCALATED, no reading since
+    finding it well (sealed then not initialized is one period: a restarted raft follower; a reading that could not
+    read it, unreachable or unexpected, neither ends it nor counts); the ESCALATE timer runs from then; None
+    otherwise."""
     escalate_at: float | None = None
     """When the ESCALATE timer runs out (a poll change moves it: `interval_changed`)."""
     escalation_due: bool = False
@@ -186,7 +187,10 @@ class VaultMonitoring:
         reading = VaultObserved(self.hostname, self.url, probed.state, probed.detail, probed.seal_type)
         effects: list[Any] = [log(Level.DEBUG, f"{self.url}: {probed.state.value} {probed.detail}".rstrip())]
         after = attrs.evolve(self, last=reading)
-        if probed.state not in ESCALATED:
+        if not probed.state.is_problem:
+            # Only a reading that finds the Vault well ends a period: unreachable or unexpected says nothing of its
+            # seal (it may be this standby's own path), so the period goes on from its first sight (else a flaky
+            # path to the node would start it again and again, and the seal would never be said at ERROR).
             after, over = after.period_over()
             effects.extend(over)
         if probed.state in ESCALATED and not after.reporting and after.lasting_since is None:
@@ -221,13 +225,16 @@ class VaultMonitoring:
         state only: progress changing while sealed is not news. A standby says it at INFO, naming the active
         instance, except a Vault it has seen sealed for longer than that one needs to unseal it: that one it says at
         ERROR once (and its reminders), whatever keeps the active instance from reporting it."""
-        escalating = self.escalation_due and reading.state in ESCALATED and not self.escalated
+        lasting = reading.state in ESCALATED
+        escalating = self.escalation_due and lasting and not self.escalated
         if not escalating and reading.state == self.problem and now - self.reported_at < REMINDER_SECONDS:
             return self, ()
-        after = attrs.evolve(self, problem=reading.state, reported_at=now, escalation_due=False)
+        # A deadline met by an unreadable Vault waits for the next reading that says the seal.
+        due = self.escalation_due and not lasting
+        after = attrs.evolve(self, problem=reading.state, reported_at=now, escalation_due=due)
         if self.role is None or self.role.standby_of is None:
             return after, (log(Level.ERROR, line(reading)),)
-        if (escalating or self.escalated) and self.lasting_since is not None:
+        if (escalating or self.escalated) and lasting and self.lasting_since is not None:
             return attrs.evolve(after, escalated=True), (
                 log(
                     Level.ERROR,

@@ -294,7 +294,7 @@ def test_what_the_vault_says_of_itself_is_escalated_not_what_may_be_the_standbys
 def test_one_period_lasts_through_the_states_the_vault_says_of_itself() -> None:
     """Seed 194: sealed, then not initialized (Vaults restarted together) is one period: the new state is news at INFO,
     the timer goes on from the first sight; the ERROR says the state it finds. Once escalated, another such state is
-    said at ERROR too; unreachable ends the period."""
+    said at ERROR too; unreachable is said at INFO and does not end the period (an unsealed reading does)."""
     state = monitor(STANDBY, interval=3.0)
     state, _ = poll(state, SEALED, 1.0)
 
@@ -310,7 +310,29 @@ def test_one_period_lasts_through_the_states_the_vault_says_of_itself() -> None:
     assert [(Level.ERROR, escalated(15.0))] == logged(effects)
     state, effects = poll(state, Probed(VaultState.UNREACHABLE, "cannot connect"), 19.0)
     assert [Level.INFO] == [level for level, _ in logged(effects)]
+    assert CancelTimer(ESCALATE) not in effects
+    state, effects = poll(state, Probed(VaultState.UNSEALED, "standby"), 22.0)
     assert CancelTimer(ESCALATE) in effects
+
+
+def test_a_standbys_unreadable_poll_neither_ends_nor_resets_a_sealed_period() -> None:
+    """Helper wrep's finding (seed 2695): one poll that could not read the Vault (a slow path, a tail latency)
+    started the standby's period again, so on a flaky path to a node whose active instance cannot report it, a
+    sealed Vault was never said at ERROR. Unreachable or unexpected says nothing of the seal: the period goes on
+    from the first sight, and a deadline that finds the Vault unreadable is met by the next sealed reading."""
+    unreachable = Probed(VaultState.UNREACHABLE, "cannot connect")
+    state = monitor(STANDBY, interval=3.0)
+    state, _ = poll(state, SEALED, 1.0)
+    state, effects = poll(state, unreachable, 4.0)
+    assert [Level.INFO] == [level for level, _ in logged(effects)]
+    assert not any(isinstance(e, (StartTimer, CancelTimer)) and e.key == ESCALATE for e in effects)
+    state, _ = poll(state, SEALED, 7.0)
+
+    state, _ = state.decide(TimerFired(ESCALATE), 13.0)
+    state, effects = state.decide(unreachable, 13.0)  # the deadline's reading cannot read it either
+    assert [Level.INFO] == [level for level, _ in logged(effects)]
+    state, effects = poll(state, SEALED, 16.0)
+    assert [(Level.ERROR, escalated(15.0))] == logged(effects)
 
 
 def test_a_period_seen_before_the_role_is_known_counts_for_the_standby() -> None:
@@ -335,8 +357,8 @@ def test_a_period_seen_before_the_role_is_known_counts_for_the_standby() -> None
 
 class MonitorMachine(RuleBasedStateMachine):
     """Any order of readings, roles, answers and time: a standby logs at ERROR only a Vault it has read in a state of
-    ESCALATED at every reading for longer than `escalation_seconds`, once per period (again only for another state
-    of them; no reminder is due in these runs);
+    ESCALATED, and found well at no reading, for longer than `escalation_seconds`, once per period (again only for
+    another state, or after a reading that could not read it; no reminder is due in these runs);
     a problem on a reporting
     instance is at ERROR within ROLE_WAIT_SECONDS of start or of the change; requests never overlap unless the
     previous one is older than UNSEAL_ANSWER_SECONDS; every reading is published and the next poll scheduled."""
@@ -349,7 +371,8 @@ class MonitorMachine(RuleBasedStateMachine):
         self.unreported: VaultState | None = None
         """A problem not yet said at ERROR while this instance reports."""
         self.sealed_from: float | None = None
-        """Unless reporting: since when every reading was one state of ESCALATED; None otherwise."""
+        """Unless reporting: since when every reading was a problem, the first of them one of ESCALATED; None
+        otherwise."""
         self.said: VaultState | None = None
         """The state a standby last said at ERROR in the period under way."""
         self.escalate_at: float | None = None
@@ -378,8 +401,10 @@ class MonitorMachine(RuleBasedStateMachine):
 
     def read(self, state: VaultState) -> list[Any]:
         reporting = self.state.role is not None and self.state.role.standby_of is None
-        if state not in ESCALATED or reporting:
+        if not state.is_problem or reporting:
             self.sealed_from, self.said = None, None
+        elif state not in ESCALATED:
+            self.said = None  # unreadable: the period goes on, and the seal read next is news again
         if state in ESCALATED and not reporting and self.sealed_from is None:
             self.sealed_from = self.now
         return self.feed(Probed(state, "detail"))
