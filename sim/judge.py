@@ -725,6 +725,10 @@ class Judge:
         self.loops = {key: value for key, value in self.loops.items() if key[0] != record.instance}
         self.watching_since = {key: t for key, t in self.watching_since.items() if key[0] != record.instance}
         self.keys_refused = {key: value for key, value in self.keys_refused.items() if key[0] != record.instance}
+        # What the old process said at ERROR is not what the new one says: it must say a Vault still sealed again
+        # (its reminders died with the old process).
+        for said in (*self.reported.values(), *self.escalated.values()):
+            said.discard(record.instance)
 
     def on_sealed(self, record: Sealed, findings: list[Finding]) -> None:
         self.sealed_since.setdefault(record.vault, record.t)
