@@ -120,8 +120,7 @@ class Supervisor(DecidingActor):
     def cleanup(self) -> None:
         super().cleanup()
         self.directory.unregister(supervisor_name(self.name), self.actor_ref)
-        order = [(child.key, child.shutdown) for child in reversed(self.state.children)]
-        stop_within(self.take(order), self.log, STOP_TIMEOUT_SECONDS)
+        self.stop_children([(child.key, child.shutdown) for child in reversed(self.state.children)])
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, StopChild):
@@ -153,7 +152,7 @@ class Supervisor(DecidingActor):
         if isinstance(effect, StartChild):
             return self.start_child(self.specs[effect.key])
         if isinstance(effect, StopChildren):
-            stop_within(self.take(list(effect.children)), self.log, STOP_TIMEOUT_SECONDS)
+            self.stop_children(list(effect.children))
             return None
         if isinstance(effect, LogCrash):
             self.log.error(effect.text, self.errors.get(effect.key))
@@ -174,6 +173,15 @@ class Supervisor(DecidingActor):
         self.refs[key] = ref
         self.directory.register(spec.name, ref)
         return None
+
+    def stop_children(self, children: list[tuple[str, float]]) -> None:
+        """Stop these running children (key, budget) in this order, all within STOP_TIMEOUT_SECONDS. Each leaves
+        the books and the directory only as its own stop begins: the siblings still running hear one another until
+        then (on a SIGTERM, Metrics, stopped last, hears Leadership's LostLeadership, told at its deadline or as it
+        stops; taken out all at once first, Metrics heard nothing more and said active for the whole stop)."""
+        deadline = runtime().now() + STOP_TIMEOUT_SECONDS
+        for key, budget in children:
+            stop_within(self.take([(key, budget)]), self.log, max(0.0, deadline - runtime().now()))
 
     def take(self, children: list[tuple[str, float]]) -> list[tuple[pykka.ActorRef[Any], float]]:
         """Take these running children (key, budget) out of the supervisor's and the directory's books, to stop

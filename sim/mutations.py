@@ -475,6 +475,20 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "stop-takes-all",
+        "a stopping supervisor takes every child out of the directory before it stops the first (actors/supervisor.py "
+        "before helper wact): Metrics, stopped last, no longer hears Leadership step down",
+        "the long run of 2026-12-07 (seeds 1147, 1960)",
+        (
+            Rewrite(
+                "actors.supervisor:Supervisor.stop_children",
+                "for key, budget in children:\n"
+                "        stop_within(self.take([(key, budget)]), self.log, max(0.0, deadline - runtime().now()))",
+                "stop_within(self.take(children), self.log, max(0.0, deadline - runtime().now()))",
+            ),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -522,6 +536,7 @@ CLUSTER: dict[str, int | str] = {
     "lease-margin": 88,
     "intensity-bound": 10,
     "nonce-check": 24,
+    "stop-takes-all": 1147,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant

@@ -393,3 +393,51 @@ def test_two_children_with_one_name_under_two_keys_are_both_supervised_and_the_n
 
     assert kept is directory.lookup("monitor:manager-1")
     assert ["first"] == [ref.proxy().child_name.get() for ref in pykka.ActorRegistry.get_by_class(Fragile)]
+
+
+class Farewell(ServiceActor):
+    """Publishes 'goodbye' as it stops (as Leadership tells LostLeadership on its stop)."""
+
+    component = "farewell"
+
+    def handle(self, message: Any) -> None:
+        return None
+
+    def cleanup(self) -> None:
+        self.publish("goodbye")
+
+
+class Keeper(ServiceActor):
+    """Keeps what it hears in a list that outlives it."""
+
+    component = "keeper"
+
+    def __init__(self, log: Log, heard: list[Any]) -> None:
+        super().__init__(log)
+        self.heard = heard
+
+    def handle(self, message: Any) -> None:
+        self.heard.append(message)
+
+
+def test_a_stopping_supervisors_children_hear_each_other_until_their_own_stop(tree: Any) -> None:
+    """Children stop last first, and each leaves the directory only as its own stop begins: an observer started
+    first (Metrics) still hears what a later sibling says as it stops (Leadership's LostLeadership). Before, the
+    supervisor took every child out of the directory before stopping the first, so in a SIGTERM's stop Metrics
+    heard nothing more: its neon_cm_active said 1 for the whole stop, past the lease and beside the standby that
+    took the lock (the simulator's seeds 1147 and 1960 of the long run)."""
+    log, _, directory, _ = tree
+    directory.wiring["farewell"] = ("keeper",)
+    heard: list[Any] = []
+    specs = [
+        ChildSpec("keeper", lambda: Keeper.start(log, heard)),
+        ChildSpec("farewell", lambda: Farewell.start(log)),
+        fragile(log, "last"),
+    ]
+    top = start(directory, "top", Strategy.ONE_FOR_ONE, specs, log)
+    wait_until(lambda: None not in refs(directory, "keeper", "farewell", "last"))
+
+    top.stop()
+
+    assert ["goodbye"] == heard
+    assert [None, None, None] == refs(directory, "keeper", "farewell", "last")
