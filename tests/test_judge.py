@@ -189,6 +189,17 @@ def test_a_report_ends_when_its_monitor_sees_the_vault_unsealed() -> None:
     assert "sealed since 7.000" in findings[0].text
 
 
+def test_what_a_restarted_containers_old_process_said_no_longer_counts() -> None:
+    """The old process's ERROR (and its reminders) died with it: the new one must say a Vault still sealed again,
+    within the bound from its start (helper wrep: the judge kept counting the old ERROR for good)."""
+    said = [*sealed_manager(), *leader(until=100.0), j.ErrorLogged(4.0, "i1", "m1"), j.ContainerRestarted(10.0, "i1")]
+
+    assert [] == j.always_reported(History(said), BOUNDS, end=20.0)
+    findings = j.always_reported(History(said), BOUNDS, end=30.0)
+    assert ["always reported"] == names(findings)
+    assert [] == j.always_reported(History([*said, j.ErrorLogged(15.0, "i1", "m1")]), BOUNDS, end=30.0)
+
+
 def test_the_reporters_disturbance_restarts_its_clock_and_a_standbys_does_not() -> None:
     """Sealed at 5 s; i1 holds the lease: its pause (counted from its resumption) restarts the clock; a pause of the
     standby i2 does not (the active one reports meanwhile)."""
