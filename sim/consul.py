@@ -766,6 +766,19 @@ class SimConsul:
             answer = json_answer(200, [_kv_body(key, entry)], self._meta(table))
         return self._blocking(request, now, answer, own, table)
 
+    @staticmethod
+    def longest_hold(request: HttpRequest) -> float:
+        """How long a query may be held (?index=N with N > 0: the wait, 5 min by default and 10 at most, plus the
+        most of its wait/16 jitter); 0 for any other request. py-consul's read timeout for it is its own timeout plus
+        that (wait + wait/16)."""
+        try:
+            if (_optional_int(request.arg("index")) or 0) <= 0:
+                return 0.0
+            wait = min(parse_duration(request.arg("wait") or "5m") or 300.0, 600.0)
+        except ValueError:
+            return 0.0
+        return wait + wait / 16
+
     def _blocking(
         self, request: HttpRequest, now: float, answer: HttpAnswer, own: int, shown: int | None = None
     ) -> HttpAnswer | Held:
@@ -838,6 +851,11 @@ class SimConsul:
 #   Checks [serfHealth] unless the body says otherwise, a number below 1000 is seconds; kvs_endpoint.go: a lock
 #   is refused (200 false) during the lock-delay that follows a session's invalidation, never after a release;
 #   >= 1.11: an unknown check is 404 `Unknown check ID`).
+# - A blocking query on an index past the store's (seen before Consul lost its data or before a snapshot restore),
+#   measured on 1.8.7's dev agent (helper w323, 2026-12-07): held to the wait's end plus jitter (5.17-5.3 s for 5 s),
+#   a write under that index answering nothing (8.04 s for 8 s, a write at 2 s), then the store's lower index; a
+#   write past it answers at once. Unchanged in 1.2x (agent/blockingquery/blockingquery.go: answered once the index
+#   is past N, else blocked until a change, the timeout, the server's shutdown or the store's abandon).
 
 
 def _not_allowed(method: str) -> HttpAnswer:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +27,7 @@ from messages.consul_answers import (
     DefinitionConflict,
     DefinitionFenced,
     DefinitionWritten,
+    KeysRead,
     SessionChecksRead,
 )
 from neon_cm.environment import consul_access
@@ -134,6 +137,33 @@ def test_a_missing_key_answers_the_kv_stores_index_one_on_a_fresh_agent(tmp_path
 
     assert (404, "1") == (before.status_code, before.headers["X-Consul-Index"])
     assert (404, str(written)) == (after.status_code, after.headers["X-Consul-Index"])
+
+
+def test_a_blocking_query_on_an_index_past_the_stores_waits_out_its_wait(tmp_path: Path) -> None:
+    """A settings watch's index from before Consul lost its data (or before a snapshot restore) is past the store's:
+    Consul holds the query until the prefix's index passes it or the wait (plus up to wait/16) runs out, a write
+    under that index answering nothing, then answers the store's lower index (what sim/consul.py's `_blocking`
+    does). Consul 1.8.7, 2026-12-07: 5.17-5.3 s for a 5 s wait, 8.04 s for 8 s with a write at 2 s (helper w323)."""
+    fresh = ConsulServer(tmp_path)
+    try:
+        watch = ConsulGateway(client_for(fresh.http_url.removeprefix("http://"), fresh.master))
+        fresh.put(f"{PROBE}a", b"1")
+        first = watch.read_keys(PROBE)
+        assert isinstance(first, KeysRead)
+        past = first.index + 1000
+        writer = threading.Timer(1.0, fresh.put, (f"{PROBE}b", b"2"))
+        writer.start()
+        start = time.monotonic()
+        answer = watch.read_keys(PROBE, past, 3)
+        took = time.monotonic() - start
+        writer.join()
+    finally:
+        fresh.stop()
+
+    assert isinstance(answer, KeysRead)
+    assert 3.0 <= took <= 3.0 + 3 / 16 + 1.0
+    assert first.index < answer.index < past
+    assert {f"{PROBE}a", f"{PROBE}b"} == {key for key, _ in answer.values}
 
 
 def test_check_session_fences_a_transaction_of_a_session_not_holding_the_lock(
