@@ -216,6 +216,31 @@ def test_a_vault_the_active_instance_unseals_in_its_normal_time_gets_no_error_fr
     assert [] == [line for line in result.trace if "(standing by, but " in line]
 
 
+def test_the_settings_a_snapshot_restore_brings_back_are_followed_at_once() -> None:
+    """An operator changes the polls (2 s, 4 s), then restores the backup saved before (3 s, 3 s). Consul answers
+    the settings watches' held reads at once with what the old store held and the index they waited on, and the
+    restored store's indexes are lower (measured on 1.8.7): a watch that blocked on that index again saw the restored
+    settings only when its next wait ran out, 30.7 s after the restore. An unchanged index answered before the wait
+    is read afresh (neon_cm/watching.py): each instance follows them within its backoff's first pause (0.5 s)."""
+    world = scripted(7)
+    change = (lambda: world.settings(2.0, 4.0)), "the settings change: polls every 2 s and 4 s"
+    restore = cluster.restore_backup(world), "the Consul backup saved before the instances started is restored"
+    plan(world, (3.0, change, "settings_change"), (8.0, restore, "snapshot_restore"))
+    result = world.run()
+
+    assert result.ok, result.report()
+
+    def said(name: str, polls: str) -> list[float]:
+        line = f" {name} INFO  settings: settings: node_poll_seconds={polls} "
+        return [float(text.split()[0]) for text in result.trace if line in text]
+
+    changed = [service.name for service in world.services if said(service.name, "2 vault_poll_seconds=4")]
+    assert changed, "no instance followed the change"
+    for name in changed:
+        followed = [when for when in said(name, "3 vault_poll_seconds=3") if when >= 8.0]
+        assert followed and followed[0] <= 8.0 + 1.0, (name, followed)
+
+
 #: Seeds of the long run of 2026-12-07 that failed and pass now, with what was wrong (one block per helper: w323).
 LONG_RUN_FIXED = {
     323: "the simulator, not the service: a slow Consul's answer was drawn against the blocking query's whole read "

@@ -255,6 +255,31 @@ def test_a_query_on_an_index_past_the_stores_waits_out_its_wait_and_answers_the_
     assert 3 <= clock.now() - start < 3.1
 
 
+def test_a_query_held_at_a_snapshot_restore_is_answered_at_once_from_the_abandoned_store(clock: SyncClock) -> None:
+    """Consul 1.8.7 (measured, tests/integration/test_consul_semantics.py): a query held at a snapshot restore is
+    answered at once with what the store held before and the index it waited on; a read on that index then waits out
+    its wait on the restored store (whose index is lower) and answers the restored values."""
+    consul = SimConsul(CheckFlavour.PLAIN)
+    mine = gateway(consul, clock, timeout=10.0)
+    consul.kv_put(clock.now(), SETTINGS_PREFIX + "a", b"1", "setup")
+    saved = consul.snapshot()
+    consul.kv_put(clock.now(), SETTINGS_PREFIX + "a", b"2", "operator")
+    first = mine.read_keys(SETTINGS_PREFIX)
+    assert isinstance(first, KeysRead)
+
+    start = clock.now()
+    clock.at(start + 2, lambda: consul.restore(clock.now(), saved))
+    held = mine.read_keys(SETTINGS_PREFIX, first.index, 20)
+    assert held == first
+    assert 2 <= clock.now() - start < 2.1
+
+    start = clock.now()
+    waited = mine.read_keys(SETTINGS_PREFIX, first.index, 5)
+    assert isinstance(waited, KeysRead) and waited.index < first.index
+    assert ((SETTINGS_PREFIX + "a", b"1"),) == waited.values
+    assert 5 <= clock.now() - start <= 5 + 5 / 16 + 0.1
+
+
 def test_a_slow_consul_is_as_slow_for_a_blocking_query_as_for_any_other(clock: SyncClock) -> None:
     """A slow server's tail (past the client's timeout, some of the time) is drawn against the read timeout less the
     hold py-consul allows a blocking query (its timeout is 10 s + wait + wait/16): an answer Consul gives at once comes
