@@ -54,7 +54,7 @@ class ConsulWatch(ServiceActor):
         backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
         said_indexless = False
         while not self.stopping.is_set():
-            blocking, started = watched.index is not None, runtime().now()
+            blocking, started = bool(watched.index), runtime().now()  # index 0 or None: no blocking query
             afresh = watched.afresh
             answer = self.gateway.read_keys(self.prefix, watched.index, BLOCK_SECONDS)
             if not isinstance(answer, KeysRead):
