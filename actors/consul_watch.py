@@ -26,7 +26,8 @@ class ConsulWatch(ServiceActor):
     """GET /v1/kv/<prefix>?recurse&index=<last>&wait=30s in a loop, in a thread of its own.
 
     Tells KeysChanged once at start and after every change, WatchFailed on an error (then retries with
-    backoff). An answer without an index (neon_cm/watching.py) makes it poll with backoff, said once.
+    backoff). An answer without an index (neon_cm/watching.py) makes it poll with backoff, said once. An unchanged
+    index answered before the wait (a snapshot restore) makes it read afresh after a pause of its backoff.
     Stopping does not wait for a query in flight: the thread is a daemon and tells nothing more once stopped.
     """
 
@@ -53,6 +54,8 @@ class ConsulWatch(ServiceActor):
         backoff = Backoff(RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS)
         said_indexless = False
         while not self.stopping.is_set():
+            blocking, started = bool(watched.index), runtime().now()  # index 0 or None: no blocking query
+            afresh = watched.afresh
             answer = self.gateway.read_keys(self.prefix, watched.index, BLOCK_SECONDS)
             if not isinstance(answer, KeysRead):
                 problem = answer.detail if isinstance(answer, ConsulRefused) else answer.reason
@@ -61,11 +64,18 @@ class ConsulWatch(ServiceActor):
                 watched = watched.failed()
                 self.stopping.wait(backoff.failed(runtime().now()))
                 continue
-            watched, news = watched.answered(answer)
+            watched, news = watched.answered(answer, early=blocking and runtime().now() - started < BLOCK_SECONDS)
             if news and (self.stopping.is_set() or not self.tell(KeysChanged(self.prefix, answer.values))):
                 return
+            if watched.afresh:
+                # An unchanged index before the wait: Consul dropped the store it held the read on (a snapshot
+                # restore, its shutdown). Read afresh after a pause; the pause grows while it goes on.
+                self.log.debug(f"Consul answered the read of {self.prefix}* early with nothing changed: reading afresh")
+                self.stopping.wait(backoff.failed(runtime().now()))
+                continue
             if not watched.indexless:
-                backoff.succeeded()
+                if not afresh:
+                    backoff.succeeded()
                 continue
             # No index to block on (X-Consul-Index 0 or none, from a proxy): poll with backoff, said once.
             if not said_indexless:

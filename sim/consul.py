@@ -169,6 +169,9 @@ class SimConsul:
         self.sync_at: float | None = None
         """When the agent's next full sync (anti-entropy) brings the restored catalog in line with its checks: the
         sessions bound to a check the agent has critical or does not have are invalidated then (see `restore`)."""
+        self.abandoned: tuple[float, Snapshot] | None = None
+        """When the last snapshot restore abandoned the state store, and the state it abandoned: a KV query held
+        then is answered at once from that state (see `restore`)."""
 
     # ------------------------------------------------------------------ faults
 
@@ -237,10 +240,16 @@ class SimConsul:
         agent has now: a restored session bound to a check the agent has critical or no longer has stays valid,
         holding its keys, until the agent's next full anti-entropy sync writes the agent's view to the catalog
         (Consul 1.8.7, measured on one dev-mode server: AE_SYNC_SECONDS after the restore; its full sync runs every
-        60 s plus a random stagger of up to 60 s). A pass of the check before then revives it (a paused holder)."""
+        60 s plus a random stagger of up to 60 s). A pass of the check before then revives it (a paused holder).
+
+        A blocking query held at the restore is answered at once with what the abandoned store held, its index the
+        one it waited on (Consul 1.8.7, measured: 2.09 s into a 20 s wait, the restore's moment; rpc.go's
+        blockingQuery returns when the state store's abandon channel closes): a client that keeps that index then
+        waits out its next wait on the restored store, whose indexes are lower, unless a write passes it."""
         self.expire(now)
         if self.sync_at is None:
             self.sync_at = now + self.sync_rng.uniform(*AE_SYNC_SECONDS)
+        self.abandoned = (now, self.snapshot())
         before = self.holder(now)
         self.kv = {key: attrs.evolve(entry) for key, entry in snapshot.kv.items()}
         self.sessions = {sid: attrs.evolve(session) for sid, session in snapshot.sessions.items()}
@@ -736,14 +745,28 @@ class SimConsul:
 
     def _kv_get(self, request: HttpRequest, now: float, key: str) -> HttpAnswer | Held:
         """A key, a prefix (?recurse) or its keys (?keys): the index is the KV store's for one key, the prefix's
-        latest change (an entry's or a tombstone's) for a prefix, or the store's when it never had one."""
+        latest change (an entry's or a tombstone's) for a prefix, or the store's when it never had one. A query held
+        since before the last snapshot restore is answered at once from the abandoned store."""
         self.expire(now)
-        table = self.kv_index
+        if request.held_since is not None and self.abandoned is not None and request.held_since < self.abandoned[0]:
+            answer, _, _ = self._kv_read(request, key, self.abandoned[1])
+            return answer
+        answer, own, shown = self._kv_read(request, key, self.snapshot_view())
+        return self._blocking(request, now, answer, own, shown)
+
+    def snapshot_view(self) -> Snapshot:
+        """The KV store as it is (not a copy: read it at once)."""
+        return Snapshot(self.kv_index, self.kv, self.sessions, self.tombstones)
+
+    def _kv_read(self, request: HttpRequest, key: str, store: Snapshot) -> tuple[HttpAnswer, int, int]:
+        """The answer of `store` to a GET of `key`, what a blocking query on it watches (the key's or the prefix's
+        index) and the index it shows."""
+        table = store.kv_index
         if request.has("recurse") or request.has("keys"):
-            names = sorted(name for name in self.kv if name.startswith(key))
+            names = sorted(name for name in store.kv if name.startswith(key))
             latest = max(
-                [self.kv[name].modify_index for name in names]
-                + [index for name, index in self.tombstones.items() if name.startswith(key)],
+                [store.kv[name].modify_index for name in names]
+                + [index for name, index in store.tombstones.items() if name.startswith(key)],
                 default=0,
             )
             index = latest or table
@@ -754,17 +777,28 @@ class SimConsul:
                 listed = sorted({_up_to(name, key, separator) for name in names})
                 answer = json_answer(200, listed, self._meta(index))
             else:
-                answer = json_answer(200, [_kv_body(name, self.kv[name]) for name in names], self._meta(index))
-            return self._blocking(request, now, answer, latest, index)
-        entry = self.kv.get(key)
-        own = entry.modify_index if entry else self.tombstones.get(key, 0)
+                answer = json_answer(200, [_kv_body(name, store.kv[name]) for name in names], self._meta(index))
+            return answer, latest, index
+        entry = store.kv.get(key)
+        own = entry.modify_index if entry else store.tombstones.get(key, 0)
         if entry is None:
-            return self._blocking(request, now, HttpAnswer(404, self._meta(table)), own, table)
+            return HttpAnswer(404, self._meta(table)), own, table
         if request.has("raw"):
-            answer = HttpAnswer(200, self._meta(table), entry.value)
-        else:
-            answer = json_answer(200, [_kv_body(key, entry)], self._meta(table))
-        return self._blocking(request, now, answer, own, table)
+            return HttpAnswer(200, self._meta(table), entry.value), own, table
+        return json_answer(200, [_kv_body(key, entry)], self._meta(table)), own, table
+
+    @staticmethod
+    def longest_hold(request: HttpRequest) -> float:
+        """How long a query may be held (?index=N with N > 0: the wait, 5 min by default and 10 at most, plus the
+        most of its wait/16 jitter); 0 for any other request. py-consul's read timeout for it is its own timeout plus
+        that (wait + wait/16)."""
+        try:
+            if (_optional_int(request.arg("index")) or 0) <= 0:
+                return 0.0
+            wait = min(parse_duration(request.arg("wait") or "5m") or 300.0, 600.0)
+        except ValueError:
+            return 0.0
+        return wait + wait / 16
 
     def _blocking(
         self, request: HttpRequest, now: float, answer: HttpAnswer, own: int, shown: int | None = None
@@ -838,6 +872,11 @@ class SimConsul:
 #   Checks [serfHealth] unless the body says otherwise, a number below 1000 is seconds; kvs_endpoint.go: a lock
 #   is refused (200 false) during the lock-delay that follows a session's invalidation, never after a release;
 #   >= 1.11: an unknown check is 404 `Unknown check ID`).
+# - A blocking query on an index past the store's (seen before Consul lost its data or before a snapshot restore),
+#   measured on 1.8.7's dev agent (helper w323, 2026-12-07): held to the wait's end plus jitter (5.17-5.3 s for 5 s),
+#   a write under that index answering nothing (8.04 s for 8 s, a write at 2 s), then the store's lower index; a
+#   write past it answers at once. Unchanged in 1.2x (agent/blockingquery/blockingquery.go: answered once the index
+#   is past N, else blocked until a change, the timeout, the server's shutdown or the store's abandon).
 
 
 def _not_allowed(method: str) -> HttpAnswer:

@@ -242,13 +242,23 @@ class Link:
             raise ReadTimedOut()
         answer = self.apply(request, arrival, give_up)
         answered = self.clock.now()
-        back = answered + self.latencies.serve.draw(self.rng, read_timeout) + self.latencies.wire.draw(self.rng, 1.0)
+        # A slow server is as slow whatever the query: its tail is drawn against the read timeout less the hold the
+        # client allows a blocking query (py-consul's timeout is its 10 s + wait + wait/16), not against that hold
+        # too (up to 54 s after an answer given at once: seed 323's settings watch got a 32 s-old answer).
+        serving = max(read_timeout - self.longest_hold(request), 0.0)
+        back = answered + self.latencies.serve.draw(self.rng, serving) + self.latencies.wire.draw(self.rng, 1.0)
         back += self.slowness(answered, "slow_by")
         if back > give_up:
             self.clock.park(give_up)
             raise ReadTimedOut()
         self.clock.park(back)
         return answer, answered
+
+    def longest_hold(self, request: HttpRequest) -> float:
+        """How long the server may hold `request` before answering (a Consul blocking query: sim/consul.py's
+        `longest_hold`); 0 for every other request and server."""
+        hold = getattr(self.server, "longest_hold", None)
+        return float(hold(request)) if hold is not None else 0.0
 
     def slowness(self, now: float, which: str) -> float:
         """A slow server's extra seconds (sim/vault.py: `slow_until`; `connect_by` to take a connection, `receive_by`

@@ -54,3 +54,26 @@ def test_after_a_failure_the_next_answer_is_news_whatever_it_holds() -> None:
 
     assert news
     assert 7 == watched.index
+
+
+def test_an_unchanged_index_answered_before_the_wait_is_read_afresh() -> None:
+    """Consul answers a query held on an unchanged index before its wait only when it dropped the store the query
+    was held on: a snapshot restore (measured on 1.8.7: at once, with what the old store held and the index waited
+    on) or its shutdown. The restored store's indexes are lower: blocking on the old one waited out the next wait
+    (30 s) before the restored values were seen. The next read is a fresh one, its values told only if they changed."""
+    watched, _ = Watched().answered(KeysRead(A, 7))
+    watched, news = watched.answered(KeysRead(A, 7), early=True)
+
+    assert (None, False) == (watched.index, news)
+    assert watched.afresh and not watched.indexless
+    restored, news = watched.answered(KeysRead(B, 4))
+    assert news and (4, False) == (restored.index, restored.afresh)
+    again, news = watched.answered(KeysRead(A, 4))
+    assert not news and 4 == again.index
+
+
+def test_an_unchanged_index_at_the_end_of_the_wait_is_blocked_on_again() -> None:
+    """The wait ran out (not early): nothing changed, the next read blocks on the same index."""
+    watched, _ = Watched().answered(KeysRead(A, 7))
+
+    assert (watched, False) == watched.answered(KeysRead(A, 7), early=False)

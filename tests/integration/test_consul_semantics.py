@@ -6,25 +6,33 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import consul
+import pykka
 import pytest
 import requests
 
 import teststack as stack
+from actors.consul_watch import ConsulWatch
+from actors.logger import Log
 from gateways.consul import ConsulGateway, Write, consul_client
 from gateways.files import read_text
+from messages.consul import KeysChanged
 from messages.consul_answers import (
     CheckGone,
     ConsulRefused,
     DefinitionConflict,
     DefinitionFenced,
     DefinitionWritten,
+    KeysRead,
     SessionChecksRead,
 )
 from neon_cm.environment import consul_access
@@ -134,6 +142,112 @@ def test_a_missing_key_answers_the_kv_stores_index_one_on_a_fresh_agent(tmp_path
 
     assert (404, "1") == (before.status_code, before.headers["X-Consul-Index"])
     assert (404, str(written)) == (after.status_code, after.headers["X-Consul-Index"])
+
+
+def test_a_blocking_query_on_an_index_past_the_stores_waits_out_its_wait(tmp_path: Path) -> None:
+    """A settings watch's index from before Consul lost its data (or before a snapshot restore) is past the store's:
+    Consul holds the query until the prefix's index passes it or the wait (plus up to wait/16) runs out, a write
+    under that index answering nothing, then answers the store's lower index (what sim/consul.py's `_blocking`
+    does). Consul 1.8.7, 2026-12-07: 5.17-5.3 s for a 5 s wait, 8.04 s for 8 s with a write at 2 s (helper w323)."""
+    fresh = ConsulServer(tmp_path)
+    try:
+        watch = ConsulGateway(client_for(fresh.http_url.removeprefix("http://"), fresh.master))
+        fresh.put(f"{PROBE}a", b"1")
+        first = watch.read_keys(PROBE)
+        assert isinstance(first, KeysRead)
+        past = first.index + 1000
+        writer = threading.Timer(1.0, fresh.put, (f"{PROBE}b", b"2"))
+        writer.start()
+        start = time.monotonic()
+        answer = watch.read_keys(PROBE, past, 3)
+        took = time.monotonic() - start
+        writer.join()
+    finally:
+        fresh.stop()
+
+    assert isinstance(answer, KeysRead)
+    assert 3.0 <= took <= 3.0 + 3 / 16 + 1.0
+    assert first.index < answer.index < past
+    assert {f"{PROBE}a", f"{PROBE}b"} == {key for key, _ in answer.values}
+
+
+def test_a_query_held_at_a_snapshot_restore_is_answered_at_once_with_what_was_there(tmp_path: Path) -> None:
+    """A snapshot restore abandons the state store: a query held then is answered at once with what the old store
+    held and the index it waited on (no change, for a client that compares indexes); a read on that index then waits
+    out its wait on the restored store, whose index is lower (what sim/consul.py's `restore` does, and why the
+    ConsulWatch reads afresh after an unchanged index answered before its wait). Consul 1.8.7, 2026-12-07: 2.09 s
+    into a 20 s wait with the restore at 2 s; then 6.38 s for a 6 s wait (helper w323)."""
+    fresh = ConsulServer(tmp_path)
+    try:
+        watch = ConsulGateway(client_for(fresh.http_url.removeprefix("http://"), fresh.master))
+        headers = {"X-Consul-Token": fresh.master}
+        fresh.put(f"{PROBE}a", b"1")
+        snapshot = requests.get(f"{fresh.http_url}/v1/snapshot", headers=headers, timeout=10)
+        snapshot.raise_for_status()
+        fresh.put(f"{PROBE}a", b"2")
+        fresh.put(f"{PROBE}b", b"3")
+        first = watch.read_keys(PROBE)
+        assert isinstance(first, KeysRead)
+
+        def restore() -> None:
+            requests.put(f"{fresh.http_url}/v1/snapshot", data=snapshot.content, headers=headers, timeout=10)
+
+        restorer = threading.Timer(1.0, restore)
+        restorer.start()
+        start = time.monotonic()
+        held = watch.read_keys(PROBE, first.index, 10)
+        took_held = time.monotonic() - start
+        restorer.join()
+        start = time.monotonic()
+        waited = watch.read_keys(PROBE, first.index, 2)
+        took_waited = time.monotonic() - start
+    finally:
+        fresh.stop()
+
+    assert held == first
+    assert 1.0 <= took_held < 5.0
+    assert isinstance(waited, KeysRead) and waited.index < first.index
+    assert ((f"{PROBE}a", b"1"),) == waited.values
+    assert 2.0 <= took_waited <= 2.0 + 2 / 16 + 1.0
+
+
+class Inbox(pykka.ThreadingActor):
+    """Puts every message it is told in `received`."""
+
+    def __init__(self, received: queue.Queue[Any]) -> None:
+        super().__init__()
+        self.received = received
+
+    def on_receive(self, message: Any) -> None:
+        self.received.put(message)
+
+
+def test_the_consul_watch_follows_a_snapshot_restore_at_once(tmp_path: Path, log: Log) -> None:
+    """The restore answers the watch's held read at once with the old values and the index it waited on, and the
+    restored store's indexes are lower: the ConsulWatch reads afresh (after its backoff's first 0.5 s) and tells the
+    restored values; blocking on that index again, it told them when its next wait ran out (30 s and more)."""
+    fresh = ConsulServer(tmp_path)
+    received: queue.Queue[Any] = queue.Queue()
+    try:
+        headers = {"X-Consul-Token": fresh.master}
+        fresh.put(f"{PROBE}a", b"1")
+        snapshot = requests.get(f"{fresh.http_url}/v1/snapshot", headers=headers, timeout=10)
+        snapshot.raise_for_status()
+        fresh.put(f"{PROBE}a", b"2")
+        client = client_for(fresh.http_url.removeprefix("http://"), fresh.master)
+        ConsulWatch.start(client, PROBE, Inbox.start(received), log)
+        first = received.get(timeout=10)
+        time.sleep(1.0)  # its next read is held
+        restored_at = time.monotonic()
+        requests.put(f"{fresh.http_url}/v1/snapshot", data=snapshot.content, headers=headers, timeout=10)
+        restored = received.get(timeout=10)
+        took = time.monotonic() - restored_at
+    finally:
+        fresh.stop()
+
+    assert KeysChanged(PROBE, ((f"{PROBE}a", b"2"),)) == first
+    assert KeysChanged(PROBE, ((f"{PROBE}a", b"1"),)) == restored
+    assert took < 3.0
 
 
 def test_check_session_fences_a_transaction_of_a_session_not_holding_the_lock(
