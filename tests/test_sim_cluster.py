@@ -6,12 +6,14 @@ tests/test_handover.py's own-Docker failures use them)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
 from sim import cluster
 from sim import judge as j
+from sim.mutations import BY_NAME
 
 #: Seeds of the CI run: each must keep every invariant, and give the same trace twice.
 CI_SEEDS = range(1, 5)
@@ -214,6 +216,29 @@ def test_a_vault_the_active_instance_unseals_in_its_normal_time_gets_no_error_fr
     sealed = [record for record in world.history.of(j.Sealed) if record.vault == "manager-1" and record.t >= 4.0]
     assert sealed, "the Vault did not restart"
     assert [] == [line for line in result.trace if "(standing by, but " in line]
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_a_standby_told_sigterm_takes_no_lock_while_its_stop_is_held_up(old: bool) -> None:
+    """The long run's seed 1960 (helper wstop): a stopping instance's Leadership, stopped fourth of the top supervisor's
+    children (up to 3 s after the SIGTERM), kept stepping: it offered to take over and tried the lock, its publisher and
+    Unsealer stopping. Here a standby and the active instance are told SIGTERM at 2 s (`--update-parallelism 2`), the
+    standby's stop held up 2 s by a thread without CPU: the active releases the lock within milliseconds, and the
+    standby takes it no more (*a stopping instance takes no lock*). With `stop-unheard` (Leadership does not learn the
+    stop began) it tries the lock at its next step, takes it and says it is active."""
+    world = scripted(3, instances=2)
+    world.scenario = lambda world: world.standby_stops(Picks(0.0, 2.0))  # type: ignore[arg-type]
+
+    with BY_NAME["stop-unheard"].applied() if old else contextlib.nullcontext():
+        result = world.run()
+
+    assert "a standby told SIGTERM, its stop held up" in result.reached
+    if old:
+        assert (False, cluster.STOPPING_TAKES_NOTHING) == (result.ok, result.invariant), result.report()
+        # i2, the standby, took the lock the active i1 released and said it is active, its stop under way
+        assert any("i2 INFO  leadership: this instance (i2:" in line and "is active" in line for line in result.trace)
+    else:
+        assert result.ok, result.report()
 
 
 @pytest.mark.xfail(
