@@ -938,7 +938,7 @@ class Cluster:
     def acted(self, after: Any, effects: tuple[Any, ...], now: float) -> None:
         """A decision that acts under the lock, with the deadline its decider acted under (j.ActedUnderLease); a lock
         decision of an instance told SIGTERM (*a stopping instance takes no lock*)."""
-        if isinstance(after, Lease) and str(self.sim.owner()) in self.lives.stopping:
+        if isinstance(after, Lease) and self.told_sigterm(str(self.sim.owner())):
             self.stopping_decided(str(self.sim.owner()), effects, now)
         for effect in effects:
             if isinstance(effect, WriteDefinition):
@@ -950,12 +950,19 @@ class Cluster:
                     j.ActedUnderLease(now, str(self.sim.owner()), f"{what} for {effect.hostname}", effect.not_after)
                 )
 
+    def told_sigterm(self, instance: str) -> bool:
+        """Whether the running process of `instance` was told SIGTERM (its stop request, which a container started again
+        does not have)."""
+        service = next((s for s in self.services if s.name == instance), None)
+        return service is not None and service.stop_requested is not None and service.stop_requested.is_set()
+
     def stopping_decided(self, instance: str, effects: tuple[Any, ...], now: float) -> None:
-        """A stopping instance takes no lock: once an instance is told SIGTERM (its supervisors stop its actors one by
-        one, up to 3 s, Leadership fourth, after its publisher and Unsealer), its Leadership decides no attempt on the
-        lock or on the standby key (an offer to take over: an unfit holder would hand the lock to an instance about to
-        go) and tells no BecameLeader. Won, such a lock would be held up to the stop's end by an instance saying active
-        with nothing working. A lock it holds is released by its stop, as always (LostLeadership first)."""
+        """A stopping instance takes no lock: once an instance's process is told SIGTERM (its supervisors stop its
+        actors one by one, up to 3 s, Leadership fourth, after its publisher and Unsealer), its Leadership decides no
+        attempt on the lock or on the standby key (an offer to take over: an unfit holder would hand the lock to an
+        instance about to go) and tells no BecameLeader. Won, such a lock would be held up to the stop's end by an
+        instance saying active with nothing working. A lock it holds is released by its stop, as always
+        (LostLeadership first)."""
         for effect in effects:
             if isinstance(effect, Acquire):
                 self.stop_breaches.append(f"{instance}, told SIGTERM, tried {effect.key} at {now:.3f}")

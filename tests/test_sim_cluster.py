@@ -263,7 +263,9 @@ LONG_RUN_FIXED = {
     "Metrics (stopped last) never heard Leadership's LostLeadership at its deadline (6.70 s): neon_cm_active said 1 "
     "for the stop, still at 9.5 s while the standby held the lock",
     1960: "the same: i1 paused past its lease (ended 9.18 s), stopped once it continued (12.99 s); Leadership stepped "
-    "down at once, unheard by Metrics, which said 1 still at 15.5 s (the stop waited on a Vault monitor's slow probe)",
+    "down at once, unheard by Metrics, which said 1 still at 15.5 s (the stop waited on a Vault monitor's slow probe); "
+    "and (helper wstop) its Leadership, stepping on through the stop, made a new session, tried the lock (14.02 s) and "
+    "offered to take over (14.51 s): a stopping instance takes no lock (the member stop-unheard)",
     # keys refused only when they are (helper wfol): the service's
     2317: "the Unsealer kept a combination that only stalled (a follower restarted before it finished) as refused "
     "after the Vault refused others itself, and said the keys do not unseal it",
