@@ -45,8 +45,9 @@ LOCK_REQUEST_TIMEOUT = 1.0
 SHUTDOWN_SECONDS = 3.5
 
 
-def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSpec]:
-    """The top supervisor's children, in start order (stopped in reverse). README draws the tree.
+def service_tree(config: Config, consul: ConsulAccess, log: Log, stop: Event | None = None) -> list[ChildSpec]:
+    """The top supervisor's children, in start order (stopped in reverse). README draws the tree. `stop`: the
+    instance's stop request, which Leadership reads (once it is set, it neither offers to take over nor takes the lock).
 
     Three failure domains that never stop or restart each other: settings, the Vault side and the
     definition side; the observers (metrics, leadership) beside them. Each actor has its own client, built from
@@ -83,7 +84,7 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log) -> list[ChildSp
             "metrics",
             lambda: Metrics.start(log, config.metrics_port, config.health_file, key_set, config.credentials_error),
         ),
-        ChildSpec("leadership", lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log)),
+        ChildSpec("leadership", lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log, stop)),
         ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(consul), log)),
         ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),
         ChildSpec("definition", lambda: Supervisor.start("definition", Strategy.REST_FOR_ONE, definition_side, log)),
@@ -119,7 +120,7 @@ def serve(config: Config, consul: ConsulAccess, log: Log, stop: Event) -> None:
         # Said once at start; urllib3 would otherwise warn on every request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     with linked(None, Directory(WIRING, ROUTES)):
-        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(config, consul, log), log)
+        top = Supervisor.start("service", Strategy.ONE_FOR_ONE, service_tree(config, consul, log, stop), log)
     # A signal may land on any thread, and CPython runs its handler only when the main thread wakes:
     # a timed wait makes sure it does.
     while not stop.wait(timeout=0.2):

@@ -333,8 +333,14 @@ class DecidingActor(ServiceActor):
         after the rest of the decision's effects."""
         pending = [event]
         while pending:
+            pending[:0] = self.news()
             self.state, effects = self.state.decide(pending.pop(0), runtime().now())
             pending.extend(self.carry_out(effects))
+
+    def news(self) -> list[Any]:
+        """Events the shell learned of by itself (no message brought them), decided before the next event, the answer
+        of a server call included: none by default."""
+        return []
 
     def carry_out(self, effects: Iterable[Any]) -> list[Any]:
         """Carry out `effects` in order; the events they answered with."""

@@ -12,7 +12,7 @@ import pykka
 
 from actors.base import DecidingActor, tell
 from actors.logger import Log
-from actors.runtime import runtime
+from actors.runtime import Event, runtime
 from gateways.consul import ConsulGateway
 from messages.leadership import LostLeadership
 from neon_cm.lease import (
@@ -29,6 +29,7 @@ from neon_cm.lease import (
     RenewSession,
     Start,
     Stop,
+    StopBegun,
     Withdraw,
 )
 
@@ -58,15 +59,20 @@ class Leadership(DecidingActor):
     lock, destroys the session and deregisters the check, so a standby takes over within 0.5 s after a clean
     shutdown, and about 3 s after a SIGKILL (the check's TTL). Give it a client with a short timeout: its stop
     waits for the release, a hung Consul must not hold up an exit, and an active instance must notice it cannot
-    pass its check before the check expires."""
+    pass its check before the check expires.
+
+    `stop_requested` is the instance's stop request (SIGTERM; the simulator's per instance): once it is set, the
+    supervisors stop the actors one by one, this one fourth, up to 3 s later. It is read before every decision (the
+    answer of a call included), and from then on the Lease offers nothing and takes no lock (StopBegun)."""
 
     component = "leadership"
 
-    def __init__(self, consul_client: consul.Consul, log: Log) -> None:
+    def __init__(self, consul_client: consul.Consul, log: Log, stop_requested: Event | None = None) -> None:
         super().__init__(log)
         self.gateway = ConsulGateway(consul_client)
         self.state: Lease = Lease(instance_name())
         self.stopping = False
+        self.stop_requested = stop_requested
 
     @property
     def instance(self) -> str:
@@ -81,6 +87,12 @@ class Leadership(DecidingActor):
             self.feed(Stop())
         finally:
             super().cleanup()
+
+    def news(self) -> list[Any]:
+        """The instance's stop began (the request is set, the decider not told yet)."""
+        if self.stop_requested is not None and self.stop_requested.is_set() and not self.state.stopping:
+            return [StopBegun()]
+        return []
 
     def publish(self, message: Any) -> None:
         """On stop, LostLeadership is handled by every subscriber (within STOP_NOTICE_SECONDS) before the lock is

@@ -173,6 +173,13 @@ class Stop:
 
 
 @attrs.frozen
+class StopBegun:
+    """The instance's stop began (SIGTERM: its supervisors stop its actors one by one, this one among the last): it no
+    longer offers to take over (STANDBY_KEY withdrawn) nor tries or takes the lock; a lock it holds is released by the
+    stop (`Stop`), its subscribers told first."""
+
+
+@attrs.frozen
 class Lease:
     """Whether this instance holds the lock, until when, and which call of its current step comes next."""
 
@@ -216,6 +223,9 @@ class Lease:
     orphan: str | None = None
     """The session holding the lock last found bound to a check the agent does not have, and since when."""
     orphan_since: float = 0.0
+    stopping: bool = False
+    """The instance's stop began (StopBegun): it offers nothing and takes no lock; while leading it steps as before
+    until its stop releases the lock."""
 
     @property
     def check_id(self) -> str:
@@ -244,6 +254,8 @@ class Lease:
             return self.deadline_passed(now)
         if isinstance(event, Stop):
             return self.stop()
+        if isinstance(event, StopBegun):
+            return self.stop_begun()
         if self.doing is None:
             return self, ()  # an answer to a step already given up: nothing in flight to go on with
         return self.answered(event, now)
@@ -252,6 +264,8 @@ class Lease:
 
     def begin_step(self, now: float) -> Decision[Lease]:
         """A step: create what is missing, pass the check, then renew and try the lock (or check the holder)."""
+        if self.stopping and not self.leading:
+            return attrs.evolve(self, step_missed=False), ()  # nothing to do: its stop gives up session and check
         interval = ACTIVE_SECONDS if self.leading else STANDBY_SECONDS
         timer = StartTimer(STEP, interval)
         state = attrs.evolve(self, step_missed=False, pass_started=now)
@@ -287,6 +301,8 @@ class Lease:
             # A new session holds nothing yet: try the lock (the check was registered passing at pass_started).
             # (Nor STANDBY_KEY: an offer went with the session before it.)
             state = attrs.evolve(self, session=answer.session, offered=False)
+            if self.stopping:
+                return state.end_step()
             return attrs.evolve(state, doing=f"reading and writing {LEADER_KEY}"), (
                 Acquire(LEADER_KEY, self.instance, answer.session),
             )
@@ -362,6 +378,11 @@ class Lease:
     def acquired(self, now: float) -> Decision[Lease]:
         """The session holds the lock: lead until the deadline of this step's pass."""
         deadline = self.pass_started + GIVE_UP_SECONDS
+        if self.stopping and not self.leading and self.session is not None:
+            # Tried before the stop began, answered after: a stopping instance does not lead (its publisher and
+            # Unsealer are stopping); it gives the lock back at once, its offer with it.
+            state, effects = self.withdrawn((Withdraw(LEADER_KEY, self.instance, self.session),))
+            return state.end_step(effects)
         if self.leading or self.session is None or deadline <= now:
             # Already leading (a holder check re-acquired), or the step was so slow that its pass gives no lease
             # left: the next step's pass decides.
@@ -507,6 +528,8 @@ class Lease:
     def renewed(self, now: float) -> Decision[Lease]:
         """A standby's session is valid: offer to take over (or withdraw the offer), then try the lock."""
         assert self.session is not None  # renewed only with a session
+        if self.stopping:
+            return self.try_lock(now)
         if self.fitness.fit and not self.offered and now - self.offer_tried >= OFFER_RETRY_SECONDS:
             state = attrs.evolve(self, offer_tried=now, doing=OFFERING)
             return state, (Acquire(STANDBY_KEY, self.instance, self.session),)
@@ -518,6 +541,9 @@ class Lease:
     def try_lock(self, now: float, effects: tuple[Any, ...] = ()) -> Decision[Lease]:
         """Try the lock; after handing it over, only read who holds it until the backoff ends."""
         assert self.session is not None
+        if self.stopping:
+            state, withdrawn = self.withdrawn(effects)
+            return state.end_step(withdrawn)
         if now < self.backoff_until:
             return attrs.evolve(self, doing=f"reading {LEADER_KEY}"), (*effects, ReadHolder(LEADER_KEY))
         state = attrs.evolve(self, doing=f"reading and writing {LEADER_KEY}")
@@ -542,7 +568,7 @@ class Lease:
             said = self.keeping_said
             return attrs.evolve(self, keeping_said=True).end_step(() if said else effects)
         if self.doing == OFFERING and isinstance(answer, LockAcquired):
-            return attrs.evolve(self, offered=True).try_lock(now)
+            return attrs.evolve(self, offered=True).try_lock(now)  # withdrawn at once if the stop began meanwhile
         if self.doing == OFFERING and isinstance(answer, LockBusy):
             # Another standby offers; or an older session of this instance does (a snapshot restore), and would
             # keep every other standby from offering for good: read which.
@@ -627,6 +653,18 @@ class Lease:
             Publish(LostLeadership(reason)),
             StartTimer(STEP, STANDBY_SECONDS),
         )
+
+    def stop_begun(self) -> Decision[Lease]:
+        """The instance's stop began: withdraw the offer at once (an unfit holder reading it would hand the lock to an
+        instance about to go); from now on no offer and no lock. A lock held is released by the stop, as always."""
+        state, effects = attrs.evolve(self, stopping=True).withdrawn()
+        return state, effects
+
+    def withdrawn(self, effects: tuple[Any, ...] = ()) -> Decision[Lease]:
+        """`effects` and, if this instance offers to take over, the offer's withdrawal."""
+        if not self.offered or self.session is None:
+            return self, effects
+        return attrs.evolve(self, offered=False), (*effects, Withdraw(STANDBY_KEY, self.instance, self.session))
 
     def stop(self) -> Decision[Lease]:
         """Subscribers hear the lock is given up before it is: they stop writing and unsealing first."""

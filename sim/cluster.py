@@ -56,10 +56,11 @@ from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level, LogEntry
 from neon_cm import monitoring
+from neon_cm.decider import Publish
 from neon_cm.encoding import encode_definition
 from neon_cm.fleet import Fleet
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, LEADER_KEY, SETTINGS_PREFIX
-from neon_cm.lease import Lease
+from neon_cm.lease import Acquire, Lease
 from neon_cm.listing import SwarmListing
 from neon_cm.monitoring import VaultMonitoring
 from neon_cm.publishing import Publishing, WriteDefinition
@@ -119,6 +120,10 @@ it is told SIGTERM (its lock released at once either way, a standby takes it wit
 LATE_AT_DEADLINE = 0.1
 """How often (from a generator of its own) a manager's Vault answers slowly for a while, the instance that gives it a
 share then is cut off Consul, and its Unsealer's thread gets no CPU around its lease's deadline."""
+STANDBY_STOPS = 0.1
+"""How often (from a generator of its own) a standby is told SIGTERM while its host is slow (its stop held up before it
+reaches Leadership), in half of those seeds with the active instance at the same moment."""
+STOPPING_TAKES_NOTHING = "a stopping instance takes no lock"
 SAYS_ACTIVE = "says active only within its lease"
 ACTIVE_LAG = 2 * LOCK_REQUEST_TIMEOUT + 0.5
 """How long past its lease's deadline an instance's `neon_cm_active` may still say 1: its Leadership handles the
@@ -454,6 +459,10 @@ class Cluster:
         """Per instance: the lease deadline its Leadership told last."""
         if not liveness:
             self.late_at_deadline(random.Random(f"{seed} unsealer late at its deadline"))
+        self.stop_breaches: list[str] = []
+        """What an instance told SIGTERM decided against *a stopping instance takes no lock*."""
+        if not liveness:
+            self.standby_stops(random.Random(f"{seed} standby stops"))
 
     # ------------------------------------------------------------------ set-up
 
@@ -636,6 +645,55 @@ class Cluster:
             lambda vault: self.late_armed.append((vault, slow, cut, before, after)),
             "slow from the first share it is given",
         )
+
+    def standby_stops(self, rng: random.Random) -> None:
+        """In STANDBY_STOPS of the seeds, at a moment of 1 to 11 s, a standby is told SIGTERM (a rolling update reaches
+        it) while its host is slow: its definition-publisher's thread gets no CPU for 0.5 to 2.5 s, and the stop, which
+        stops that actor first, waits for it before it reaches Leadership (fourth); in half of those seeds the active
+        instance is told SIGTERM at the same moment (`--update-parallelism 2`), so the lock is released within
+        milliseconds while the standby's stop is held up. Each container starts again 0.5 to 4 s after it exited.
+        *A stopping instance takes no lock* judges the standby's Leadership meanwhile (the long run's seed 1960: a
+        stopping instance offered to take over and tried the lock, its vault side stopping)."""
+        if rng.random() >= STANDBY_STOPS:
+            return
+        when, held, both = rng.uniform(1.0, 11.0), rng.uniform(0.5, 2.5), rng.random() < 0.5
+        pick, delays = rng.random(), (rng.uniform(0.5, 4.0), rng.uniform(0.5, 4.0))
+        also = " and the active instance at the same moment" if both else ""
+        self.faults.append(f"{when:7.3f} a standby told SIGTERM, its stop held up {held:.2f} s{also}")
+
+        def act() -> None:
+            now = self.sim.now()
+            holder = self.consul.holder(now)
+            standbys = [
+                s
+                for s in self.services
+                if s.running and s.name != holder and s.name not in self.restarting and not self.sim.paused(s.name)
+            ]
+            if not standbys:
+                self.say(now, "FAULT", "no standby runs to be told SIGTERM")
+                return
+            standby = standbys[int(pick * len(standbys))]
+            for actor in supervised(self, standby):
+                if getattr(actor, "register_as", None) == "definition-publisher":
+                    self.sim.starve(actor, held)
+            self.reached.add("a standby told SIGTERM, its stop held up")
+            self.say(now, "FAULT", f"{standby.name} (a standby) is told SIGTERM; its stop held up {held:.2f} s")
+            self.sigterm(standby, delays[0])
+            active = next((s for s in self.services if s.name == holder), None)
+            if both and active is not None and active.running and active.name not in self.restarting:
+                self.say(now, "FAULT", f"{active.name} (the active instance) is told SIGTERM at the same moment")
+                self.sigterm(active, delays[1])
+
+        self.sim.schedule(when, act)
+
+    def sigterm(self, service: SimService, delay: float) -> None:
+        """`service` is told SIGTERM and stops as the service does; killed if it still runs STOP_TIMEOUT later, its
+        container starts again `delay` after it exited."""
+        now = self.sim.now()
+        self.restarting.add(service.name)
+        self.lives.stopping.add(service.name)
+        service.terminate()
+        self.exited_later(service, now + STOP_TIMEOUT, delay)
 
     def restart_armed(self, when: float, position: int, what: str, arm: Callable[[SimVault], None], said: str) -> None:
         """At `when` the Vault of node `position` restarts and `arm` readies what a setup does from its next share
@@ -878,7 +936,10 @@ class Cluster:
             self.add(j.LeaseTold(self.sim.now(), str(owner), message.session, message.valid_until))
 
     def acted(self, after: Any, effects: tuple[Any, ...], now: float) -> None:
-        """A decision that acts under the lock, with the deadline its decider acted under (j.ActedUnderLease)."""
+        """A decision that acts under the lock, with the deadline its decider acted under (j.ActedUnderLease); a lock
+        decision of an instance told SIGTERM (*a stopping instance takes no lock*)."""
+        if isinstance(after, Lease) and self.told_sigterm(str(self.sim.owner())):
+            self.stopping_decided(str(self.sim.owner()), effects, now)
         for effect in effects:
             if isinstance(effect, WriteDefinition):
                 until = after.valid_until if after.leading else 0.0
@@ -888,6 +949,25 @@ class Cluster:
                 self.add(
                     j.ActedUnderLease(now, str(self.sim.owner()), f"{what} for {effect.hostname}", effect.not_after)
                 )
+
+    def told_sigterm(self, instance: str) -> bool:
+        """Whether the running process of `instance` was told SIGTERM (its stop request, which a container started again
+        does not have)."""
+        service = next((s for s in self.services if s.name == instance), None)
+        return service is not None and service.stop_requested is not None and service.stop_requested.is_set()
+
+    def stopping_decided(self, instance: str, effects: tuple[Any, ...], now: float) -> None:
+        """A stopping instance takes no lock: once an instance's process is told SIGTERM (its supervisors stop its
+        actors one by one, up to 3 s, Leadership fourth, after its publisher and Unsealer), its Leadership decides no
+        attempt on the lock or on the standby key (an offer to take over: an unfit holder would hand the lock to an
+        instance about to go) and tells no BecameLeader. Won, such a lock would be held up to the stop's end by an
+        instance saying active with nothing working. A lock it holds is released by its stop, as always
+        (LostLeadership first)."""
+        for effect in effects:
+            if isinstance(effect, Acquire):
+                self.stop_breaches.append(f"{instance}, told SIGTERM, tried {effect.key} at {now:.3f}")
+            elif isinstance(effect, Publish) and isinstance(effect.message, BecameLeader):
+                self.stop_breaches.append(f"{instance}, told SIGTERM, told BecameLeader at {now:.3f}")
 
     def read_logs(self) -> None:
         for service in self.services:
@@ -997,6 +1077,8 @@ class Cluster:
     def judge_pending(self) -> None:
         if self.busy:
             raise Violation(NO_BUSY_LOOP, self.busy[0])
+        if self.stop_breaches:
+            raise Violation(STOPPING_TAKES_NOTHING, self.stop_breaches[0])
         if self.leaks:
             raise Violation(NO_SECRET, self.leaks[0])
         pending, self.pending = sorted(self.pending, key=lambda record: record.t), []
@@ -1456,6 +1538,7 @@ SOMETIMES = (
     "vault reset received",
     "sealed Vault reported",
     "rolling update (SIGTERM of the active)",
+    "a standby told SIGTERM, its stop held up",
     "docker: unhealthy container replaced",
 )
 

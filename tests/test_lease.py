@@ -25,7 +25,9 @@ from messages.consul_answers import (
 )
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
 from messages.log import Level
+from messages.swarm import NodesObserved, SwarmNode
 from neon_cm.decider import Log, Publish, StartTimer, TimerFired
+from neon_cm.handover import STANDBY_KEY
 from neon_cm.keys import LEADER_KEY
 from neon_cm.lease import (
     ACTIVE_SECONDS,
@@ -48,6 +50,8 @@ from neon_cm.lease import (
     RenewSession,
     Start,
     Stop,
+    StopBegun,
+    Withdraw,
 )
 
 CALLS = (RegisterCheck, CreateSession, PassCheck, RenewSession, Acquire, ReadHolder, ReadSessionChecks)
@@ -437,6 +441,108 @@ def test_stop_tells_subscribers_before_giving_the_lock_up() -> None:
     assert (False, None) == (state.leading, state.session)
 
 
+# ---------------------------------------------------------------------------- once the instance's stop began
+
+LISTED = NodesObserved((SwarmNode("n1", "manager-1", "manager", "10.0.0.1"),))
+
+
+def fit_standby(now: float = 0.0) -> Lease:
+    """A standby that can list, with session s2, holding STANDBY_KEY (it offered), the lock held by another."""
+    lease = Lease("host:1:ab").decide(LISTED, now)[0]
+    first: tuple[Any, ...] = (Start(), CheckRegistered(), SessionCreated("s2"), LockBusy(), HolderRead("s1", "other"))
+    for event in first:
+        lease, _ = lease.decide(event, now)
+    for event in (TimerFired(STEP), CheckPassed(), SessionRenewed(), LockAcquired(), LockBusy()):
+        lease, _ = lease.decide(event, now + 0.5)
+    lease, _ = lease.decide(HolderRead("s1", "other:2:cd"), now + 0.5)
+    assert lease.offered and lease.doing is None
+    return lease
+
+
+def test_a_stopping_standby_withdraws_its_offer_and_neither_offers_nor_tries_the_lock_again() -> None:
+    """The long run's seed 1960: an instance told SIGTERM stops its children one by one (up to 3 s); its Leadership,
+    stopped fourth, kept stepping meanwhile: it offered to take over and tried the lock with its publisher and Unsealer
+    already stopped. Won, it would say active with nothing working (and an unfit holder hands the lock to an offer)."""
+    lease = fit_standby(0.0)
+
+    lease, effects = lease.decide(StopBegun(), 0.7)
+    assert [Withdraw(STANDBY_KEY, "host:1:ab", "s2")] == [e for e in effects if isinstance(e, Withdraw)]
+    assert not lease.offered
+    assert [] == calls(effects)
+
+    lease, effects = lease.decide(TimerFired(STEP), 1.0)
+    assert [] == calls(effects)
+    assert STEP not in timers(effects)
+    assert not lease.leading
+
+    _, effects = lease.decide(Stop(), 1.2)  # the stop gives up the session and the check, as always
+    assert [Release(LEADER_KEY, "host:1:ab", "s2", lease.check_id)] == [e for e in effects if isinstance(e, Release)]
+
+
+def test_a_step_under_way_as_the_stop_begins_takes_no_lock_and_makes_no_offer() -> None:
+    # a new session created after the stop began: no lock tried with it
+    lease = Lease("host:1:ab")
+    lease, _ = lease.decide(Start(), 0.0)
+    lease, _ = lease.decide(CheckRegistered(), 0.0)
+    lease, _ = lease.decide(StopBegun(), 0.01)
+    lease, effects = lease.decide(SessionCreated("s1"), 0.02)
+    assert [] == calls(effects)
+    assert ("s1", None) == (lease.session, lease.doing)
+
+    # a renewal answered after it: no offer, no lock
+    lease = fit_standby(0.0)
+    lease = attrs.evolve(lease, offered=False)
+    lease, _ = lease.decide(TimerFired(STEP), 1.0)
+    lease, _ = lease.decide(CheckPassed(), 1.0)
+    lease, _ = lease.decide(StopBegun(), 1.0)
+    lease, effects = lease.decide(SessionRenewed(), 1.0)
+    assert [] == calls(effects)
+    assert lease.doing is None
+
+    # an offer answered after it: withdrawn at once, no lock tried
+    lease = attrs.evolve(fit_standby(0.0), offered=False, offer_tried=float("-inf"))
+    for event in (TimerFired(STEP), CheckPassed(), SessionRenewed()):
+        lease, effects = lease.decide(event, 1.0)
+    assert [Acquire(STANDBY_KEY, "host:1:ab", "s2")] == calls(effects)
+    lease, _ = lease.decide(StopBegun(), 1.0)
+    lease, effects = lease.decide(LockAcquired(), 1.0)
+    assert [] == calls(effects)
+    assert [Withdraw(STANDBY_KEY, "host:1:ab", "s2")] == [e for e in effects if isinstance(e, Withdraw)]
+    assert not lease.offered
+
+    # the lock won by an attempt sent before the stop began: given back at once, never led on
+    lease = fit_standby(0.0)
+    for event in (TimerFired(STEP), CheckPassed(), SessionRenewed()):
+        lease, effects = lease.decide(event, 1.0)
+    assert [Acquire(LEADER_KEY, "host:1:ab", "s2")] == calls(effects)
+    lease, _ = lease.decide(StopBegun(), 1.0)
+    lease, effects = lease.decide(LockAcquired(), 1.0)
+    assert not lease.leading
+    assert [] == published(effects)
+    assert Withdraw(LEADER_KEY, "host:1:ab", "s2") in effects
+
+
+def test_a_stopping_active_instance_keeps_its_lease_until_its_stop_releases_it() -> None:
+    """The lock is released as the stop always did: LostLeadership first (the subscribers stop writing and unsealing),
+    then the release. Until the Leadership's own stop its lease is extended as before; once it ran out, the instance
+    does not take the lock again."""
+    lease = leading_since(100.0)
+    lease, effects = lease.decide(StopBegun(), 100.2)
+    assert ([], []) == (calls(effects), published(effects))
+    assert lease.leading
+
+    lease, effects = lease.decide(TimerFired(STEP), 101.0)
+    assert [PassCheck(lease.check_id)] == calls(effects)
+    lease, _ = lease.decide(CheckPassed(), 101.0)
+    lease, effects = lease.decide(HolderRead("s1", "host:1:ab"), 101.0)
+    assert [LeaseExtended("s1", 103.0)] == published(effects)
+
+    lease, effects = lease.decide(TimerFired(DEADLINE), 103.0)  # a step hangs: the lease runs out
+    assert not lease.leading
+    lease, effects = lease.decide(TimerFired(STEP), 103.5)
+    assert [] == calls(effects)
+
+
 ANSWERS: dict[type, tuple[Any, ...]] = {
     RegisterCheck: (CheckRegistered(),),
     CreateSession: (SessionCreated("s-new"),),
@@ -450,8 +556,9 @@ FAILURES = (ConsulUnreachable("x", "Timeout: slow"), ConsulRefused("x", "permiss
 
 
 class LeaseMachine(RuleBasedStateMachine):
-    """Any order of answers, failures, timers and delays: the lease never outlives the pass that gave it, one
-    call at most is in flight, and the lock is always being worked on (a step in flight or a step timer set)."""
+    """Any order of answers, failures, timers and delays, and the instance's stop beginning at any moment: the lease
+    never outlives the pass that gave it, one call at most is in flight, the lock is always being worked on (a step in
+    flight or a step timer set) until the stop began, and from then on nothing is offered, tried or led on."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -463,6 +570,7 @@ class LeaseMachine(RuleBasedStateMachine):
         """The start of the last pass Consul answered with success (or of the check's registration)."""
         self.pending: dict[str, float] = {}
         self.leading_told = False
+        self.stop_begun = False
         self.apply(Start())
 
     def apply(self, event: Any) -> None:
@@ -472,6 +580,7 @@ class LeaseMachine(RuleBasedStateMachine):
                 self.pending[effect.key] = self.now + effect.seconds
             elif isinstance(effect, CALLS):
                 assert self.in_flight is None, f"{effect} while {self.in_flight} is in flight"
+                assert not (self.stop_begun and isinstance(effect, Acquire)), f"{effect} after the stop began"
                 self.in_flight = effect
                 if isinstance(effect, (PassCheck, RegisterCheck)):
                     self.pass_asked = self.now
@@ -479,6 +588,7 @@ class LeaseMachine(RuleBasedStateMachine):
                 message = effect.message
                 if isinstance(message, BecameLeader):
                     assert not self.leading_told, "BecameLeader twice without LostLeadership"
+                    assert not self.stop_begun, "BecameLeader after the stop began"
                     self.leading_told = True
                 if isinstance(message, (BecameLeader, LeaseExtended)):
                     assert message.valid_until <= self.passed_at + GIVE_UP_SECONDS
@@ -495,6 +605,12 @@ class LeaseMachine(RuleBasedStateMachine):
                 del self.pending[key]
                 self.apply(TimerFired(key))
         self.now = target
+
+    @precondition(lambda self: not self.stop_begun)
+    @rule()
+    def the_stop_begins(self) -> None:
+        self.stop_begun = True
+        self.apply(StopBegun())
 
     @precondition(lambda self: self.in_flight is not None)
     @rule(data=st.data())
@@ -513,8 +629,13 @@ class LeaseMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_lock_is_always_worked_on(self) -> None:
-        assert self.in_flight is not None or STEP in self.pending
+        assert self.in_flight is not None or STEP in self.pending or (self.stop_begun and not self.lease.leading)
         assert (self.in_flight is None) == (self.lease.doing is None)
+
+    @invariant()
+    def a_stopping_instance_offers_nothing(self) -> None:
+        if self.stop_begun:
+            assert not self.lease.offered
 
     @invariant()
     def leading_means_a_deadline_timer(self) -> None:

@@ -6,12 +6,14 @@ tests/test_handover.py's own-Docker failures use them)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
 from sim import cluster
 from sim import judge as j
+from sim.mutations import BY_NAME
 
 #: Seeds of the CI run: each must keep every invariant, and give the same trace twice.
 CI_SEEDS = range(1, 5)
@@ -216,6 +218,29 @@ def test_a_vault_the_active_instance_unseals_in_its_normal_time_gets_no_error_fr
     assert [] == [line for line in result.trace if "(standing by, but " in line]
 
 
+@pytest.mark.parametrize("old", [False, True])
+def test_a_standby_told_sigterm_takes_no_lock_while_its_stop_is_held_up(old: bool) -> None:
+    """The long run's seed 1960 (helper wstop): a stopping instance's Leadership, stopped fourth of the top supervisor's
+    children (up to 3 s after the SIGTERM), kept stepping: it offered to take over and tried the lock, its publisher and
+    Unsealer stopping. Here a standby and the active instance are told SIGTERM at 2 s (`--update-parallelism 2`), the
+    standby's stop held up 2 s by a thread without CPU: the active releases the lock within milliseconds, and the
+    standby takes it no more (*a stopping instance takes no lock*). With `stop-unheard` (Leadership does not learn the
+    stop began) it tries the lock at its next step, takes it and says it is active."""
+    world = scripted(3, instances=2)
+    world.scenario = lambda world: world.standby_stops(Picks(0.0, 2.0))  # type: ignore[arg-type]
+
+    with BY_NAME["stop-unheard"].applied() if old else contextlib.nullcontext():
+        result = world.run()
+
+    assert "a standby told SIGTERM, its stop held up" in result.reached
+    if old:
+        assert (False, cluster.STOPPING_TAKES_NOTHING) == (result.ok, result.invariant), result.report()
+        # i2, the standby, took the lock the active i1 released and said it is active, its stop under way
+        assert any("i2 INFO  leadership: this instance (i2:" in line and "is active" in line for line in result.trace)
+    else:
+        assert result.ok, result.report()
+
+
 def test_the_settings_a_snapshot_restore_brings_back_are_followed_at_once() -> None:
     """An operator changes the polls (2 s, 4 s), then restores the backup saved before (3 s, 3 s). Consul answers
     the settings watches' held reads at once with what the old store held and the index they waited on, and the
@@ -254,7 +279,9 @@ LONG_RUN_FIXED = {
     "Metrics (stopped last) never heard Leadership's LostLeadership at its deadline (6.70 s): neon_cm_active said 1 "
     "for the stop, still at 9.5 s while the standby held the lock",
     1960: "the same: i1 paused past its lease (ended 9.18 s), stopped once it continued (12.99 s); Leadership stepped "
-    "down at once, unheard by Metrics, which said 1 still at 15.5 s (the stop waited on a Vault monitor's slow probe)",
+    "down at once, unheard by Metrics, which said 1 still at 15.5 s (the stop waited on a Vault monitor's slow probe); "
+    "and (helper wstop) its Leadership, stepping on through the stop, made a new session, tried the lock (14.02 s) and "
+    "offered to take over (14.51 s): a stopping instance takes no lock (the member stop-unheard)",
     # keys refused only when they are (helper wfol): the service's
     2317: "the Unsealer kept a combination that only stalled (a follower restarted before it finished) as refused "
     "after the Vault refused others itself, and said the keys do not unseal it",

@@ -174,6 +174,65 @@ def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callabl
     assert first.lines(r"\[INFO\] \[module:leadership\] released the lock neon/services/neon-cluster-manager\.leader: ")
 
 
+class Silent:
+    """A TCP port where a Docker daemon should be that takes each connection and never answers (a hung dockerd)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            self.held.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+def test_a_standby_told_sigterm_takes_no_lock_while_its_stop_is_held_up(
+    kv: consul.Consul, start_service: Callable[..., Service]
+) -> None:
+    """The simulator's `standby stops` on the real stack (the long run's seed 1960): a standby whose dockerd hangs is
+    told SIGTERM, and its stop waits for its swarm watcher's listing (up to the 3 s budget) before it reaches
+    Leadership; the active instance is told SIGTERM just after and releases the lock. The stopping standby neither
+    takes the lock nor says it is active (before, its Leadership stepped on until its own stop and took it)."""
+    seed_base(kv)
+    quick_polls(kv)
+    silent = Silent()
+    try:
+        first = start_service()
+        first.wait_for(ACTIVE)
+        second = start_service(DOCKER_HOST=f"tcp://{silent.address}")
+        second.wait_for(r"standing by: .* is the active instance")
+        # Its first listing timed out (10 s); the next one, 0.5 s later, hangs as the SIGTERM comes.
+        second.wait_for(r"\[ERROR\] \[module:swarm-watcher\] cannot list the Swarm's nodes", timeout=40)
+        time.sleep(1.0)
+
+        mark = second.mark()
+        told = time.monotonic()
+        second.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        code_first, _ = first.stop()
+        code_second, _ = second.stop()
+        seconds = time.monotonic() - told
+    finally:
+        silent.close()
+
+    assert (0, 0) == (code_first, code_second)
+    assert seconds > 1.5, f"the standby's stop took {seconds:.2f} s: not held up, the test shows nothing"
+    assert [] == second.lines(ACTIVE, after=mark), "\n".join(second.lines("", after=mark))
+    assert [] == second.lines(r"module:leadership.*(standby|released the lock)", after=mark)
+    print(f"the standby's stop took {seconds:.2f} s; it took no lock")
+
+
 def test_sigterm_in_the_middle_of_an_unseal_exits_zero(
     kv: consul.Consul, start_service: Callable[..., Service], vault: dict[str, Any], with_keys: dict[str, str]
 ) -> None:
