@@ -19,7 +19,7 @@ from actors.ticker import Ticker
 from gateways.files import write_replacing
 from messages.definition import DefinitionNotPublished, DefinitionPublished, DefinitionUnchanged
 from messages.leadership import BecameLeader, LostLeadership, StandingBy
-from messages.lifecycle import ActorRestarted, SupervisionGaveUp
+from messages.lifecycle import ActorRestarted, ServiceStopping, SupervisionGaveUp
 from messages.routes import MONITOR_LIVENESS
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeListFailed, NodesObserved
@@ -175,6 +175,9 @@ class Metrics(ServiceActor):
         self.server: MetricsServer | None = None
         self.serving_trouble = Outage()
         self.health_file_trouble = Outage()
+        self.stopping = False
+        """The service is stopping: its actors stop on purpose, so the verdict is left as it was (the health file is
+        marked stopped at the end)."""
         self.unhealthy = Outage(changes_are_news=True)
         """The verdict's causes while unhealthy: one ERROR as they start or change, a reminder, one INFO at the end."""
 
@@ -290,7 +293,9 @@ class Metrics(ServiceActor):
                 for hostname in self.monitored:
                     m.keys_refused.labels(hostname).set(0)
                 self.shortfalls = attrs.evolve(self.shortfalls, keys_refused=(), missing_definition=None)
-        elif isinstance(message, Tick):
+        elif isinstance(message, ServiceStopping):
+            self.stopping = True
+        elif isinstance(message, Tick) and not self.stopping:
             self.serve()
             self.judge()
 
@@ -310,7 +315,10 @@ class Metrics(ServiceActor):
             self.metrics.seal_type.remove(hostname, seal_type)
 
     def judge(self) -> None:
-        """Refresh the verdict; log when it changes; write the health file (atomically)."""
+        """Refresh the verdict; log when it changes; write the health file (atomically). Not once the service is
+        stopping: the Vault side stops before Metrics, and its monitors gone are no fault."""
+        if self.stopping:
+            return
         unwatched = tuple(hostname for hostname in self.monitored if not self.monitor_alive(hostname))
         health = assess(
             runtime().wall(),

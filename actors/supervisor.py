@@ -11,7 +11,14 @@ import pykka
 from actors.base import DecidingActor, linked, tell
 from actors.logger import Log
 from actors.runtime import runtime
-from messages.lifecycle import ChildExited, StopChild, SuperviseChild, SupervisionGaveUp, TellChildren
+from messages.lifecycle import (
+    ChildExited,
+    ServiceStopping,
+    StopChild,
+    SuperviseChild,
+    SupervisionGaveUp,
+    TellChildren,
+)
 from messages.routes import supervisor_name
 from neon_cm.supervision import (
     SHUTDOWN_SECONDS,
@@ -120,6 +127,8 @@ class Supervisor(DecidingActor):
     def cleanup(self) -> None:
         super().cleanup()
         self.directory.unregister(supervisor_name(self.name), self.actor_ref)
+        if self.parent is None:  # the top one: the service stops (Metrics, stopped last, judges it no more)
+            self.publish(ServiceStopping())
         self.stop_children([(child.key, child.shutdown) for child in reversed(self.state.children)])
 
     def handle(self, message: Any) -> Any:

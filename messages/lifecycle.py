@@ -52,6 +52,11 @@ class TellChildren:
 
 
 @attrs.frozen
+class ServiceStopping:
+    """The top supervisor stops the service (SIGTERM): the actors it stops are gone on purpose, no fault to judge."""
+
+
+@attrs.frozen
 class ActorRestarted:
     """A supervisor restarted a child that had crashed (a bug)."""
 

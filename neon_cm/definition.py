@@ -207,9 +207,16 @@ class NodesBuilt:
     """Hostnames shared by several nodes; when any, the definition must not be published."""
 
 
+def described(swarm_nodes: Iterable[SwarmNode]) -> tuple[SwarmNode, ...]:
+    """The nodes Docker has a hostname for: a node joining the Swarm is listed for a moment before its description
+    (hostname, platform) arrives, and a definition cannot name it until then; the next listing brings it."""
+    return tuple(node for node in swarm_nodes if node.hostname)
+
+
 def build_nodes(swarm_nodes: Iterable[SwarmNode]) -> NodesBuilt:
-    """Node objects for every Swarm node (down or drained ones too), keyed and sorted by name."""
-    listed = tuple(swarm_nodes)
+    """Node objects for every Swarm node (down or drained ones too), keyed and sorted by name; a node with no
+    hostname yet (joining: Docker lists it before its description comes) is left out, as it cannot be named."""
+    listed = described(swarm_nodes)
     by_name: dict[str, dict[str, Any]] = {}
     shared: set[str] = set()
     problems: list[LabelProblem] = []

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from messages.swarm import SwarmNode
-from neon_cm.definition import DuplicateHostname, LabelProblem, node_object
+from neon_cm.definition import DuplicateHostname, LabelProblem, described, node_object
 from neon_cm.encoding import canonical_json, deflate
 
 
@@ -124,6 +124,7 @@ class DefinitionEncoder:
 
     def listing(self, nodes: Sequence[SwarmNode]) -> NodesListing:
         """What build_nodes(nodes) tells; the same NodesListing object when no node changed since the last call."""
+        nodes = described(nodes)
         keys = [_node_key(node) for node in nodes]
         if keys == self._keys and self._listing is not None:
             return self._listing

@@ -33,6 +33,34 @@ def commit() -> str:
     ).stdout.strip()
 
 
+class LongRunError(Exception):
+    """What keeps the long run from starting, in one line for the command line."""
+
+
+def chunk_directory(base: Path, name: str, create: bool) -> Path | None:
+    """The folder of commit `name`'s chunks under `base` (--dir); made when `create`, else None when it is not
+    there (a summary makes nothing). LongRunError when it cannot be made or is not a folder."""
+    directory = base / name
+    if not create:
+        return directory if directory.is_dir() else None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LongRunError(f"cannot create {directory}: {why(error)}") from None
+    return directory
+
+
+def why(error: OSError) -> str:
+    """An OSError in words: a path that is a file where a folder is needed is said as such."""
+    if isinstance(error, (NotADirectoryError, FileExistsError)):
+        blocking = next(
+            (p for p in [Path(str(error.filename)), *Path(str(error.filename)).parents] if p.is_file()), None
+        )
+        if blocking is not None:
+            return f"{blocking} is a file, not a folder"
+    return error.strerror or str(error)
+
+
 def chunk_log(directory: Path, first: int) -> Path:
     return directory / f"chunk-{first:06d}.log"
 
@@ -88,14 +116,24 @@ def main() -> int:
     parser.add_argument(
         "--dir", type=Path, default=Path(os.environ.get("NEON_CM_LONG_RUN_DIR", "/var/tmp/neon-cm-long-run"))
     )
-    parser.add_argument("--commit", default="", help="the commit whose chunks --summary reads (default: HEAD)")
+    parser.add_argument("--commit", default="", help="with --summary: the commit whose chunks it reads (default: HEAD)")
     parser.add_argument("--summary", action="store_true", help="only summarise the chunks done")
     args = parser.parse_args()
     for name in ("seeds", "chunk", "jobs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    directory = args.dir / (args.commit or commit())
-    directory.mkdir(parents=True, exist_ok=True)
+    if args.commit and not args.summary:
+        parser.error(
+            "--commit only with --summary: a run always runs this checkout's HEAD, and files its chunks under it"
+        )
+    try:
+        directory = chunk_directory(args.dir, args.commit or commit(), create=not args.summary)
+    except LongRunError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    if directory is None:
+        print(f"{args.dir / (args.commit or commit())}: no chunks yet")
+        return 0
     if not args.summary:
         firsts = list(range(0, args.seeds, args.chunk))
         workers = [

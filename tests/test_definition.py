@@ -22,6 +22,7 @@ from neon_cm.definition import (
     with_nodes,
 )
 from neon_cm.encoding import canonical_json
+from neon_cm.incremental import DefinitionEncoder
 from tests import strategies
 
 DOCKER_NODE = {
@@ -133,6 +134,20 @@ def test_duplicate_hostnames_are_reported_with_both_ids() -> None:
 
     assert 1 == len(built.duplicates)
     assert ("id-a", "id-b") == built.duplicates[0].node_ids
+
+
+def test_a_node_with_no_hostname_yet_is_left_out() -> None:
+    """Docker lists a node joining the Swarm before its description (hostname) arrives: it cannot be named in the
+    definition (it was published as a node called "" for the 0.2 s until its hostname came, on the test stack)."""
+    joining = SwarmNode("id-j", "", "worker", "10.0.0.9")
+    swarm = [SwarmNode("id-a", "node", "worker", "10.0.0.1"), joining]
+
+    built = build_nodes(swarm)
+    listing = DefinitionEncoder().listing(swarm)
+
+    assert ["node"] == list(built.nodes)
+    assert ["node"] == list(listing.nodes)
+    assert () == built.duplicates == listing.duplicates
 
 
 @given(strategies.swarms())

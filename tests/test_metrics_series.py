@@ -9,6 +9,7 @@ import pykka
 from actors.base import Directory, linked
 from actors.logger import Log, LogSink
 from actors.metrics import Metrics
+from messages.lifecycle import ServiceStopping
 from messages.log import Level
 from messages.timing import Tick
 from messages.vault import MonitoringStopped, UnsealFinished, VaultObserved, VaultState, VaultsToMonitor
@@ -131,3 +132,24 @@ def test_a_reading_after_monitoring_stopped_brings_no_series_back(tmp_path: Path
 
     assert {} == late
     assert 1.0 == again[(("node", "manager-2"), ("state", "unsealed"))]
+
+
+def test_a_stopping_service_is_not_judged_unhealthy_for_the_monitors_it_stopped(tmp_path: Path) -> None:
+    """On SIGTERM the Vault side stops before Metrics (stopped last); a health tick meanwhile (a stop held up by a hung
+    Consul: 1 s on the test stack) judged its monitors gone and said `[ERROR] unhealthy: the Vault on manager-1 has no
+    live monitor` as the service stopped. Told the service is stopping, Metrics judges no more."""
+    (tmp_path / "control").mkdir()
+    (tmp_path / "stopping").mkdir()
+    control, stopping = started_metrics(tmp_path / "control"), started_metrics(tmp_path / "stopping")
+    try:
+        for metrics in (control, stopping):
+            metrics.tell(VaultsToMonitor(("manager-1",)))  # and no monitor running: as once the Vault side stopped
+        stopping.tell(ServiceStopping())
+        for metrics in (control, stopping):
+            metrics.ask(Tick("health"))
+        verdicts = [metrics.proxy().health.get() for metrics in (control, stopping)]
+    finally:
+        pykka.ActorRegistry.stop_all()
+
+    assert ("the Vault on manager-1 has no live monitor",) == verdicts[0].reasons
+    assert verdicts[1].ok
