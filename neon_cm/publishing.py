@@ -161,6 +161,11 @@ class Publishing:
             for problem in sorted(problems - self.warned_labels, key=LabelProblem.describe):
                 effects.append(log(Level.WARN, problem.describe()))
         state = attrs.evolve(self, unhandled=None, handled=observed, warned_labels=problems)
+        if not built.nodes:
+            # Every node listed is joining (no hostname yet): an empty definition would drop the cluster's nodes.
+            return state.not_published(
+                "no node of the listing has a hostname yet (joining); nothing written", effects, now, Level.WARN
+            )
         if built.duplicates:
             # The same duplicates at every poll: one ERROR, again when they change, then every 5 minutes.
             duplicates = copy.copy(state.duplicates)

@@ -331,3 +331,16 @@ def test_two_nodes_with_one_hostname_are_said_once_then_every_5_minutes_and_thei
     state, effects = state.decide(NodesObserved(SWARM.nodes, 370.0), 370.0)  # renamed: publishing again
     assert ["no two nodes share a hostname any more; publishing"] == lines(effects, Level.INFO)
     assert [ReadDefinition()] == [effect for effect in effects if isinstance(effect, ReadDefinition)]
+
+
+def test_a_listing_with_no_node_named_yet_writes_nothing() -> None:
+    """Nodes without a hostname yet (joining) are left out of the definition; a listing of only such nodes would be an
+    empty definition: nothing is read or written, a WARN says why, and the next listing is acted on as usual."""
+    unnamed = NodesObserved((SwarmNode("id7", "", "worker", "10.0.0.7", "", {}, 2),), 1.0)
+
+    state, effects = leading().decide(unnamed, 1.0)
+
+    assert [] == [effect for effect in effects if isinstance(effect, (ReadDefinition, WriteDefinition))]
+    assert ["no node of the listing has a hostname yet (joining); nothing written"] == lines(effects, Level.WARN)
+    _, effects = state.decide(NodesObserved(SWARM.nodes, 2.0), 2.0)
+    assert [ReadDefinition()] == [effect for effect in effects if isinstance(effect, ReadDefinition)]
