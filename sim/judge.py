@@ -494,6 +494,9 @@ class Judge:
         self.managers: set[str] = set()
         self.listed_at: dict[str, float] = {}
         self.reported: dict[str, set[str]] = {}
+        self.said_by_gone: set[str] = set()
+        """The Vaults said at ERROR by a process since replaced (its container restarted) while sealed: as for a
+        reporter that lost the lock, the new reporter must say it, counted from when it became the one to."""
         """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
         unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.escalated: dict[str, set[str]] = {}
@@ -727,7 +730,11 @@ class Judge:
         self.keys_refused = {key: value for key, value in self.keys_refused.items() if key[0] != record.instance}
         # What the old process said at ERROR is not what the new one says: it must say a Vault still sealed again
         # (its reminders died with the old process).
-        for said in (*self.reported.values(), *self.escalated.values()):
+        for vault, said in self.reported.items():
+            if record.instance in said:
+                said.discard(record.instance)
+                self.said_by_gone.add(vault)  # the new reporter's clock starts when it became the one (below)
+        for said in self.escalated.values():
             said.discard(record.instance)
 
     def on_sealed(self, record: Sealed, findings: list[Finding]) -> None:
@@ -735,6 +742,7 @@ class Judge:
 
     def on_unsealed(self, record: Unsealed, findings: list[Finding]) -> None:
         self.sealed_since.pop(record.vault, None)
+        self.said_by_gone.discard(record.vault)
 
     def on_unreadable(self, record: Unreadable, findings: list[Finding]) -> None:
         self.unreadable_until[record.vault] = max(self.unreadable_until.get(record.vault, 0.0), record.until)
@@ -806,7 +814,8 @@ class Judge:
                 continue  # a standby said it at ERROR (the active instance did not, or could not)
             # Said at ERROR only by instances that are no longer the reporter (the active that paused or died, then
             # lost the lock): the new reporter must say it, counted from when it became the one to.
-            since = max(since, self.reporter_since) if self.reported.get(vault) else since
+            said = self.reported.get(vault) or vault in self.said_by_gone
+            since = max(since, self.reporter_since) if said else since
             watching = self.reporter_watching(vault, now)
             limit = bound
             if watching is None:
@@ -888,10 +897,16 @@ class Judge:
         cannot report what it does not monitor. Without any MonitorsWanted (a hand-built history), always 0."""
         if not self.wanted:
             return 0.0
+        holder = self.holder.owner if self.holder is not None else None
+        if holder is not None and not any(until > t for until in self.valid_until.values()):
+            # No lease told, the lock still held in Consul (the holder's lease lapsed a moment): the others stand by
+            # for the holder and say it at INFO; only the holder is expected to report (seed 428: the new process of
+            # the holder ran no monitor, its settings crash-looping, and its standbys said it past their threshold).
+            expected = {holder}
+        else:
+            expected = {instance for instance, _ in self.watching_since if self.reporter(instance, t)}
         times = [
-            since
-            for (instance, name), since in self.watching_since.items()
-            if name == vault and self.reporter(instance, t)
+            since for (instance, name), since in self.watching_since.items() if name == vault and instance in expected
         ]
         return min(times, default=None)
 
@@ -902,11 +917,18 @@ class Judge:
         sooner (seed 2695: the only standby's container restarted 11 s after the seal, while the holder's fleet was in a
         crash loop). 0 when no standby watches it: counted from the seal, as before."""
         times = [
-            max(since, self.started_again.get(instance, 0.0))
+            max(since, self.started_again.get(instance, 0.0), self.former_reporter(instance, vault))
             for (instance, name), since in self.watching_since.items()
             if name == vault and not self.reporter(instance, t)
         ]
         return min(times, default=0.0)
+
+    def former_reporter(self, instance: str, vault: str) -> float:
+        """When a standby that said `vault` at ERROR as the reporter (or knowing no active instance) began to stand
+        by for the current holder: its monitor starts its standby period when told it stands by (seed 428: the
+        holder's new process ran no monitor, its settings crash-looping, and its standbys, the former reporters, said
+        it past their threshold counted from there). 0 for a standby that did not say it so."""
+        return self.reporter_since if instance in self.reported.get(vault, ()) else 0.0
 
     def paused(self, instance: str, t: float) -> bool:
         return any(start <= t < until for start, until in self.pauses.get(instance, []))

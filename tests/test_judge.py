@@ -200,6 +200,22 @@ def test_what_a_restarted_containers_old_process_said_no_longer_counts() -> None
     assert [] == j.always_reported(History([*said, j.ErrorLogged(15.0, "i1", "m1")]), BOUNDS, end=30.0)
 
 
+def test_a_vault_said_by_a_replaced_process_is_the_new_reporters_from_its_lease_run() -> None:
+    """Long-run seeds 386, 511, 569, 604, 1020, 1252 (e47c176): the active i1 said it, then a rolling update replaced
+    its container and i2 took the lock at 12 s: i2 must say it within the bound from then, not from the seal."""
+    records = [
+        *sealed_manager(),
+        *leader(until=10.0),
+        j.ErrorLogged(4.0, "i1", "m1"),
+        j.ContainerRestarted(10.0, "i1"),
+        j.LockAcquired(12.0, "i2", "s2"),
+        j.LeaseTold(12.0, "i2", "s2", 100.0),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=22.5)
+    assert 23.0 == j.always_reported(History(records), BOUNDS, end=30.0)[0].t
+
+
 def test_the_reporters_disturbance_restarts_its_clock_and_a_standbys_does_not() -> None:
     """Sealed at 5 s; i1 holds the lease: its pause (counted from its resumption) restarts the clock; a pause of the
     standby i2 does not (the active one reports meanwhile)."""
@@ -275,7 +291,9 @@ def test_a_standbys_escalation_said_while_no_lease_is_told_counts_once_a_lease_r
     leads again at 12.5 s. The standby i2 said its escalation (`standing by, but sealed for 12 s`) at 12 s, when no
     lease was told: counted as the reporter's own ERROR, it stopped counting at i1's new lease run, and the Vault was
     found unreported at 23 s. A standby's escalation counts whoever holds the lock, whenever it is said; a plain ERROR
-    of an instance that reported while no lease was told is still the new holder's to say again."""
+    of an instance that reported while no lease was told is still the new holder's to say again, and as i1 monitors
+    nothing, the standbys' past their threshold counted from i1's lease run (seed 428: a monitor that was the
+    reporter starts its standby period when told it stands by): 12.5 + 22.5."""
     records = [
         *sealed_manager(),
         *leader(until=5.0),
@@ -287,7 +305,7 @@ def test_a_standbys_escalation_said_while_no_lease_is_told_counts_once_a_lease_r
     plain = History([*records, j.ErrorLogged(12.0, "i2", "m1")])
 
     assert [] == j.always_reported(escalation, BOUNDS, end=40.0)
-    assert 23.0 == j.always_reported(plain, BOUNDS, end=40.0)[0].t
+    assert 35.5 == j.always_reported(plain, BOUNDS, end=40.0)[0].t
 
 
 def test_a_vault_only_the_standbys_monitor_is_counted_from_the_standbys_restart() -> None:
