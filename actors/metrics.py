@@ -118,13 +118,18 @@ class ServiceMetrics:
         self.restarts = Counter(
             "neon_cm_actor_restarts", "Restarts of an actor that crashed (a bug)", ["actor"], registry=r
         )
+        self.actors_seen: set[str] = set()
+        """The actors whose restart series exists (actors_known)."""
 
     # Prometheus' guidance: a labelled metric has its known series at 0 from the start, so a dashboard panel
     # shows 0 rather than "No data" and a rate() sees the first increment.
     def actors_known(self, names: Iterable[str]) -> None:
-        """A restart series (at 0 until one restarts) for each of these actors."""
+        """A restart series (at 0 until one restarts) for each of these actors. Told at every message: a name seen
+        before is skipped (its series stays: restart series are never removed), which saves a `labels` look-up each."""
         for name in names:
-            self.restarts.labels(name)
+            if name not in self.actors_seen:
+                self.restarts.labels(name)
+                self.actors_seen.add(name)
 
     def nodes_monitored(self, hostnames: Iterable[str]) -> None:
         """The unseal attempt and failure series (at 0 until an attempt) and the state series (all 0 until the

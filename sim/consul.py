@@ -280,11 +280,10 @@ class SimConsul:
             sync_at, self.sync_at = self.sync_at, None
             self.expire(sync_at)
             self._anti_entropy(sync_at)
-        due = sorted(
-            (check.expires, check_id)
-            for check_id, check in self.checks.items()
-            if check.passing and check.expires <= now
-        )
+        due = [(check.expires, key) for key, check in self.checks.items() if check.passing and check.expires <= now]
+        if not due:  # the usual case, at every request and step: nothing to sort
+            return
+        due.sort()
         for expires, check_id in due:
             self.checks[check_id].passing = False
             for session_id in [sid for sid, session in self.sessions.items() if check_id in session.checks]:

@@ -190,13 +190,15 @@ class Waiter:
         sim = self.sim
         if sim.closing:
             raise RuntimeKilled()
+        current = greenlet.getcurrent()
+        task = isinstance(current, _Task) and current.sim is sim
         if not self.done and timeout is not None:
             if timeout <= 0 and not self.resumed:
                 self.resumed, self.done, self.value = True, True, TIMED_OUT
             elif not self.resumed:
-                self._expiry = sim._schedule(sim._now + timeout, self._expire, sim.owner(), "timeout")
-        current = greenlet.getcurrent()
-        if isinstance(current, _Task) and current.sim is sim:
+                owner = current.owner if task else sim._owner  # sim.owner(), without looking again
+                self._expiry = sim._schedule(sim._now + timeout, self._expire, owner, "timeout")
+        if task:
             self.task = current
             try:
                 while not self.done:
@@ -727,10 +729,8 @@ class SimRuntime(Runtime):
 
     def trace_hash(self) -> str:
         """A digest of every step so far: two runs of one seed give the same."""
-        digest = hashlib.sha256()
-        for at, what in self.trace or ():
-            digest.update(f"{at!r} {what}\n".encode())
-        return digest.hexdigest()
+        text = "".join([f"{at!r} {what}\n" for at, what in self.trace or ()])  # one update: the same digest
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def close(self) -> None:
         """Unwind every task still waiting (RuntimeKilled where it waits); nothing is scheduled any more."""
@@ -762,8 +762,8 @@ class SimRuntime(Runtime):
 
     def _schedule(self, at: float, action: Callable[[], object], owner: Owner, label: str) -> _Entry:
         entry = _Entry(action, owner, self._generations.get(owner, 0), label)
-        if not self.closing:
-            self._push(at, entry)
+        if not self.closing:  # _push, inline (the loop's commonest call)
+            heapq.heappush(self._heap, (at, self.random.random() if self.shuffle else 0.0, next(self._order), entry))
         return entry
 
     def _push(self, at: float, entry: _Entry) -> None:
@@ -783,11 +783,14 @@ class SimRuntime(Runtime):
             if resumes is not None and resumes > at:
                 self._push(resumes, entry)  # SIGSTOPped: it runs when the process continues
                 continue
-            self._advance(at)
+            if at > self._now:  # _advance, inline
+                self._now = at
+                self._steps_now = 0
             self._steps_now += 1
             if self._steps_now > self.most_steps_per_instant:
                 raise Livelock(f"{self._steps_now} steps at {self._now!r} virtual seconds, the last {entry.label!r}")
-            self._record(entry.label)
+            if self.trace is not None:  # _record, inline
+                self.trace.append((self._now, entry.label))
             saved, self._owner = self._owner, entry.owner
             try:
                 entry.action()

@@ -168,7 +168,12 @@ History = list[Received]
 
 
 def digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()[:16]
+    """A body's digest for the history (no cache of bodies: a share must never be kept)."""
+    return hashlib.sha256(body).hexdigest()[:16] if body else EMPTY_DIGEST
+
+
+EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()[:16]
+"""Most requests (the GETs) have no body."""
 
 
 # ---------------------------------------------------------------------------------------------------- the exchange
@@ -418,13 +423,11 @@ class SimAdapter(BaseAdapter):
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         connect_timeout, read_timeout = timeouts(timeout)
-        url = urllib.parse.urlsplit(request.url or "")
-        host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
         path_url = request.path_url
-        pool = f"HTTPConnectionPool(host='{host}', port={port})"
         try:
             connected = self.link.connect(connect_timeout)
         except Refused:
+            host, port, pool = _pool(request)
             raise requests.exceptions.ConnectionError(
                 f'{pool}: Max retries exceeded with url: {path_url} (Caused by NewConnectionError("HTTPConnection('
                 f"host='{host}', port={port}): Failed to establish a new connection: [Errno 111] Connection "
@@ -432,6 +435,7 @@ class SimAdapter(BaseAdapter):
                 request=request,
             ) from None
         except ConnectTimedOut:
+            host, port, pool = _pool(request)
             raise requests.exceptions.ConnectTimeout(
                 f"{pool}: Max retries exceeded with url: {path_url} (Caused by ConnectTimeoutError(HTTPConnection("
                 f"host='{host}', port={port}), 'Connection to {host} timed out. (connect timeout="
@@ -447,6 +451,7 @@ class SimAdapter(BaseAdapter):
         try:
             answer, _ = self.link.exchange(received, connected, read_timeout)
         except ReadTimedOut:
+            _, _, pool = _pool(request)
             raise requests.exceptions.ReadTimeout(
                 f"{pool}: Read timed out. (read timeout={shown(read_timeout)})", request=request
             ) from None
@@ -484,6 +489,14 @@ class SimAdapter(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def _pool(request: requests.PreparedRequest) -> tuple[str, int, str]:
+    """The host and port a request went to, and its urllib3 pool as urllib3's errors name it (made only for an error:
+    a request that succeeds needs none of it)."""
+    url = urllib.parse.urlsplit(request.url or "")
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    return host, port, f"HTTPConnectionPool(host='{host}', port={port})"
 
 
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}

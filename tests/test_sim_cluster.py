@@ -280,6 +280,10 @@ LONG_RUN_FIXED = {
     "i1's ERROR and counted i2's bound from the seal, not from its lease run",
     428: "the holder's new process ran no monitor (its settings crash-looping); its standbys, former reporters, "
     "said it past their threshold counted from being told they stand by, not from the seal",
+    # always reported (a sweep of 2026-12-07, seeds 1000-1249): the recorder's
+    1028: "the recorder read a process's log by the count of entries alone: i2's new process had logged as many lines "
+    "as the old one by the next read, so its first 27 (its ERROR on the sealed manager-1 among them) were never read",
+    # says active only within its lease (helper wact): the service's
     1147: "a SIGTERM's stop took every child of the top supervisor out of the directory before stopping the first, so "
     "Metrics (stopped last) never heard Leadership's LostLeadership at its deadline (6.70 s): neon_cm_active said 1 "
     "for the stop, still at 9.5 s while the standby held the lock",
