@@ -33,6 +33,15 @@ def commit() -> str:
     ).stdout.strip()
 
 
+def uncommitted(root: Path) -> list[str]:
+    """The tracked files of the checkout at `root` changed since HEAD: a run of them would be filed under HEAD's name
+    with other code."""
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
 class LongRunError(Exception):
     """What keeps the long run from starting, in one line for the command line."""
 
@@ -134,6 +143,14 @@ def main() -> int:
     if directory is None:
         print(f"{args.dir / (args.commit or commit())}: no chunks yet")
         return 0
+    changed = [] if args.summary else uncommitted(ROOT)
+    if changed:
+        print(
+            f"{parser.prog}: error: the checkout has uncommitted changes ({', '.join(changed[:3])}"
+            f"{' ...' if len(changed) > 3 else ''}): the chunks are filed under HEAD, so commit them first",
+            file=sys.stderr,
+        )
+        return 1
     if not args.summary:
         firsts = list(range(0, args.seeds, args.chunk))
         workers = [

@@ -77,3 +77,18 @@ def test_commit_without_summary_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--commit only with --summary" in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_checkout_with_uncommitted_changes_is_named_and_clean_is_not(tmp_path: Path) -> None:
+    """Chunks are filed under HEAD: a run of changed tracked files would file other code under its name."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    (tmp_path / "untracked.txt").write_text("")
+    assert [] == sim_long_run.uncommitted(tmp_path)
+
+    (tmp_path / "a.py").write_text("x = 2\n")
+
+    assert ["a.py"] == sim_long_run.uncommitted(tmp_path)
