@@ -321,9 +321,10 @@ def test_a_fixed_seed_of_the_long_run_keeps_every_invariant(seed: int) -> None:
 #: Failing seeds of the long run on 726afc9 (seeds 0-3999 of 2026-12-07: 2 of 4,000 failed), found at the session's
 #: end and not analysed to the end; each invariant named is the one it broke (docs/design-simulation.md, Runs).
 LONG_RUN_FAILURES = {
-    2165: "converges: after Consul restarted without its data, i2 wrote the default settings (the https template) and "
-    "neither instance's settings watch logged cluster setup's rewrite of the {addr} template at 12.97 s (no read of "
-    "the prefix after 10.97 s in the trace): the Vault on 10.0.0.3 stayed sealed",
+    2165: "converges: after Consul restarted without its data, i2's watch read the empty prefix (404, index 1) at "
+    "10.97 s and sent GET ?index=1&wait=30s, which had not returned by 45 s although i2's defaults (10.98 s) and "
+    "cluster setup's rewrite of the {addr} template (12.97 s) were written after it: check sim/consul.py's held "
+    "queries after a restart without data first; the Vault on 10.0.0.3 stayed sealed",
     2843: "always reported: the Vault on 10.0.1.6 (a manager that joined at 0.98 s, hostname shared under {addr}) "
     "sealed since 1.0 s, with the holder's Docker hung, its Leadership crash-looping and a pause: no ERROR",
 }
