@@ -221,14 +221,18 @@ class Link:
             return Reach.HUNG
         return self.server.reach(now)
 
-    def connect(self, timeout: float) -> float:
-        """Make the connection (the caller parked meanwhile); when it was made. Raises Refused or ConnectTimedOut."""
+    def connect(self, timeout: float, hold: float = 0.0) -> float:
+        """Make the connection (the caller parked meanwhile); when it was made. Raises Refused or ConnectTimedOut.
+        `hold`: how long the server may hold the request (a Consul blocking query): py-consul's one timeout covers
+        connect and read, the wait included, and a slow connect is not slower for it, so its tail is drawn against
+        the timeout less the hold (drawn against the whole 41.9 s, a settings watch's connect took half a minute
+        after Consul restarted: long-run seed 2165)."""
         start = self.clock.now()
         reach = self.reach(start)
         if reach is Reach.REFUSED:
             self.clock.park(start + self.latencies.wire.draw(self.rng, math.inf))
             raise Refused()
-        took = self.latencies.connect.draw(self.rng, timeout) + self.slowness(start, "connect_by")
+        took = self.latencies.connect.draw(self.rng, max(timeout - hold, 0.0)) + self.slowness(start, "connect_by")
         if reach is Reach.PARTITIONED or took > timeout:
             self.clock.park(start + timeout)
             raise ConnectTimedOut()
@@ -425,7 +429,8 @@ class SimAdapter(BaseAdapter):
         connect_timeout, read_timeout = timeouts(timeout)
         path_url = request.path_url
         try:
-            connected = self.link.connect(connect_timeout)
+            hold = self.link.longest_hold(HttpRequest.of(request.method or "GET", path_url))
+            connected = self.link.connect(connect_timeout, hold)
         except Refused:
             host, port, pool = _pool(request)
             raise requests.exceptions.ConnectionError(
