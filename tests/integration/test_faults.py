@@ -174,12 +174,16 @@ def test_clean_stop_hands_over_at_once(kv: consul.Consul, start_service: Callabl
     assert first.lines(r"\[INFO\] \[module:leadership\] released the lock neon/services/neon-cluster-manager\.leader: ")
 
 
-class Silent:
-    """A TCP port where a Docker daemon should be that takes each connection and never answers (a hung dockerd)."""
+class LoopbackPort:
+    """A TCP port on 127.0.0.1 whose connections `take` handles, in its accepting thread; `close()` ends it and every
+    connection it holds (one accepted as it closes is closed at once: a socket left open is a ResourceWarning in
+    whichever later test collects it)."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.lock = threading.Lock()
+        self.closed = False
         self.held: list[socket.socket] = []
         threading.Thread(target=self.serve, daemon=True).start()
 
@@ -189,12 +193,34 @@ class Silent:
                 connection, _ = self.listener.accept()
             except OSError:  # closed: the test is over
                 return
+            with self.lock:
+                if self.closed:
+                    connection.close()
+                    return
+            self.take(connection)
+
+    def take(self, connection: socket.socket) -> None:
+        """What the port does with a connection (it owns it)."""
+        raise NotImplementedError
+
+    def hold(self, connection: socket.socket) -> None:
+        """Keep `connection` open, unanswered, until close()."""
+        with self.lock:
             self.held.append(connection)
 
     def close(self) -> None:
-        self.listener.close()
-        for connection in self.held:
-            connection.close()
+        with self.lock:
+            self.closed = True
+            self.listener.close()
+            for connection in self.held:
+                connection.close()
+
+
+class Silent(LoopbackPort):
+    """A TCP port where a Docker daemon should be that takes each connection and never answers (a hung dockerd)."""
+
+    def take(self, connection: socket.socket) -> None:
+        self.hold(connection)
 
 
 def test_a_standby_told_sigterm_takes_no_lock_while_its_stop_is_held_up(
@@ -352,35 +378,24 @@ def test_docker_daemon_restart_is_survived(
     assert 1 == len(service.lines(r"listing the Swarm's nodes again", after=mark))
 
 
-class HangingUp:
+class HangingUp(LoopbackPort):
     """A TCP port where a Consul should be that reads each request's first line and hangs up without an answer
     (the client sees the connection dropped, as when nothing answers): the requests are counted, by path."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.paths: list[str] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
-    def serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection, connection.makefile("rb") as stream:
-                request = stream.readline().decode("latin-1").split()
-            with self.lock:
-                self.paths.append(request[1] if len(request) > 1 else "")
+    def take(self, connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as stream:
+            request = stream.readline().decode("latin-1").split()
+        with self.lock:
+            self.paths.append(request[1] if len(request) > 1 else "")
 
     def tries(self, prefixes: tuple[str, ...]) -> int:
         """Requests so far to a path that starts with one of `prefixes`."""
         with self.lock:
             return sum(path.startswith(prefixes) for path in self.paths)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture
