@@ -280,20 +280,26 @@ def test_a_query_held_at_a_snapshot_restore_is_answered_at_once_from_the_abandon
     assert 5 <= clock.now() - start <= 5 + 5 / 16 + 0.1
 
 
+def blocking_reads(clock: SyncClock, latencies: Latencies) -> list[float]:
+    """How long each of 20 blocking reads (py-consul's 10 s timeout, a 30 s wait) on an index the prefix is past took:
+    Consul answers each at once, so the time is the transport's alone."""
+    consul = SimConsul(CheckFlavour.PLAIN)
+    mine = gateway(consul, clock, timeout=10.0, latencies=latencies)
+    consul.kv_put(clock.now(), SETTINGS_PREFIX + "a", b"1", "setup")
+    took = []
+    for _ in range(20):
+        start = clock.now()
+        assert isinstance(mine.read_keys(SETTINGS_PREFIX, 1, 30), KeysRead)
+        took.append(clock.now() - start)
+    return took
+
+
 def test_a_slow_consul_is_as_slow_for_a_blocking_query_as_for_any_other(clock: SyncClock) -> None:
     """A slow server's tail (past the client's timeout, some of the time) is drawn against the read timeout less the
     hold py-consul allows a blocking query (its timeout is 10 s + wait + wait/16): an answer Consul gives at once comes
     back at most 1.3 x 10 s later, as any other call's. Drawn against the whole 41.9 s, it came back up to 54 s later
     (long-run seed 323: a settings watch got an answer 32 s old, Consul's data lost and rewritten meanwhile)."""
-    consul = SimConsul(CheckFlavour.PLAIN)
-    mine = gateway(consul, clock, timeout=10.0, latencies=Latencies(serve=Latency(tail=1.0)))
-    consul.kv_put(clock.now(), SETTINGS_PREFIX + "a", b"1", "setup")
-    took = []
-    for _ in range(20):
-        start = clock.now()
-        answer = mine.read_keys(SETTINGS_PREFIX, 1, 30)  # past index 1: answered at once, then slow
-        assert isinstance(answer, KeysRead)
-        took.append(clock.now() - start)
+    took = blocking_reads(clock, Latencies(serve=Latency(tail=1.0)))
 
     assert max(took) <= 1.3 * 10.0 + 0.1
     assert max(took) > 10.0  # still past the 10 s a call without a hold is allowed, some of the time
@@ -304,15 +310,7 @@ def test_a_slow_connect_is_as_slow_for_a_blocking_query_as_for_any_other(clock: 
     tail is drawn against it less the hold, as a slow answer's is. Drawn against the whole 41.9 s, a settings watch's
     connect took half a minute after Consul restarted (long-run seed 2165 on 726afc9: cluster setup's settings unread
     for good)."""
-    consul = SimConsul(CheckFlavour.PLAIN)
-    mine = gateway(consul, clock, timeout=10.0, latencies=Latencies(connect=Latency(tail=1.0)))
-    consul.kv_put(clock.now(), SETTINGS_PREFIX + "a", b"1", "setup")
-    took = []
-    for _ in range(20):
-        start = clock.now()
-        answer = mine.read_keys(SETTINGS_PREFIX, 1, 30)  # past index 1: answered once connected
-        assert isinstance(answer, KeysRead)
-        took.append(clock.now() - start)
+    took = blocking_reads(clock, Latencies(connect=Latency(tail=1.0)))
 
     assert max(took) <= 1.3 * 10.0 + 0.1
 
