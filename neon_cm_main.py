@@ -25,6 +25,7 @@ from actors.runtime import Event, runtime
 from actors.settings_watcher import SettingsWatcher
 from actors.supervisor import ChildSpec, Strategy, Supervisor, stop_actors
 from actors.swarm_watcher import SwarmWatcher
+from actors.under_lock import UnderLock
 from actors.unsealer import Unsealer
 from actors.vault_fleet import VaultFleet
 from gateways.consul import consul_client
@@ -54,11 +55,13 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log, stop: Event | N
     what `load_config` parsed (`consul`: Config.consul, known good once there is no fatal error).
     """
     key_set = config.credentials.fingerprint() if config.credentials is not None else None
+    under_lock = UnderLock()  # the Unsealer's shares pass it; Leadership shuts it (and waits) before a release
     vault_side = [ChildSpec("vault-fleet", lambda: VaultFleet.start(config.vault_tls, log, consul_client(consul)))]
     if config.credentials is not None:
         credentials = config.credentials
         unsealer = ChildSpec(
-            "unsealer", lambda: Unsealer.start(credentials, consul_client(consul), config.vault_tls, log)
+            "unsealer",
+            lambda: Unsealer.start(credentials, consul_client(consul), config.vault_tls, log, under_lock),
         )
         vault_side.insert(0, unsealer)
     # One API version for the listing and the event stream: negotiated once, again when the daemon refuses it.
@@ -84,7 +87,10 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log, stop: Event | N
             "metrics",
             lambda: Metrics.start(log, config.metrics_port, config.health_file, key_set, config.credentials_error),
         ),
-        ChildSpec("leadership", lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log, stop)),
+        ChildSpec(
+            "leadership",
+            lambda: Leadership.start(consul_client(consul, LOCK_REQUEST_TIMEOUT), log, stop, under_lock),
+        ),
         ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(consul), log)),
         ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),
         ChildSpec("definition", lambda: Supervisor.start("definition", Strategy.REST_FOR_ONE, definition_side, log)),

@@ -13,7 +13,9 @@ import pykka
 from actors.base import DecidingActor, tell
 from actors.logger import Log
 from actors.runtime import Event, runtime
+from actors.under_lock import UnderLock
 from gateways.consul import ConsulGateway
+from gateways.vault import VAULT_TIMEOUT
 from messages.leadership import LostLeadership
 from neon_cm.lease import (
     CHECK_NAME,
@@ -21,12 +23,14 @@ from neon_cm.lease import (
     CreateSession,
     DestroySession,
     Lease,
+    OpenGate,
     PassCheck,
     ReadHolder,
     ReadSessionChecks,
     RegisterCheck,
     Release,
     RenewSession,
+    ShutGate,
     Start,
     Stop,
     StopBegun,
@@ -38,6 +42,9 @@ __all__ = ["CHECK_NAME", "Leadership", "instance_name"]
 CHECK_NOTES = "passed by the instance while it runs; its lock session is bound to this check"
 #: On stop, how long the subscribers have to handle LostLeadership before the lock is released anyway.
 STOP_NOTICE_SECONDS = 2.0
+#: Before the lock is given up, how long a share or reset on its way may hold it: the Vault client's read timeout,
+#: after which the request's client has given up on it.
+GATE_WAIT_SECONDS = VAULT_TIMEOUT[1]
 
 
 def instance_name() -> str:
@@ -55,9 +62,10 @@ class Leadership(DecidingActor):
     only if the session still holds it: a destroyed session's check keeps passing). Tells its subscribers
     BecameLeader and LeaseExtended (with the session, which fences every definition write, and the
     lease's deadline), LostLeadership, and StandingBy when another instance holds it. On stop (clean or a
-    crash) it tells LostLeadership, waits (2 s at most) for its subscribers to have handled it, releases the
-    lock, destroys the session and deregisters the check, so a standby takes over within 0.5 s after a clean
-    shutdown, and about 3 s after a SIGKILL (the check's TTL). Give it a client with a short timeout: its stop
+    crash) it tells LostLeadership, waits (2 s at most) for its subscribers to have handled it and (3 s at most)
+    for the shares and resets on their way to a Vault to be answered (actors/under_lock.py), releases the lock,
+    destroys the session and deregisters the check, so a standby takes over within 0.5 s after a clean shutdown,
+    and about 3 s after a SIGKILL (the check's TTL). Give it a client with a short timeout: its stop
     waits for the release, a hung Consul must not hold up an exit, and an active instance must notice it cannot
     pass its check before the check expires.
 
@@ -67,9 +75,18 @@ class Leadership(DecidingActor):
 
     component = "leadership"
 
-    def __init__(self, consul_client: consul.Consul, log: Log, stop_requested: Event | None = None) -> None:
+    def __init__(
+        self,
+        consul_client: consul.Consul,
+        log: Log,
+        stop_requested: Event | None = None,
+        under_lock: UnderLock | None = None,
+    ) -> None:
         super().__init__(log)
         self.gateway = ConsulGateway(consul_client)
+        self.under_lock = under_lock if under_lock is not None else UnderLock()
+        """The gate of the Unsealer's shares (actors/under_lock.py): opened as the lock is taken, shut (and its
+        requests on their way waited for) before it is given up."""
         self.state: Lease = Lease(instance_name())
         self.stopping = False
         self.stop_requested = stop_requested
@@ -130,6 +147,14 @@ class Leadership(DecidingActor):
             return gateway.register_check(effect.check_id, effect.name, effect.ttl_seconds, CHECK_NOTES)
         if isinstance(effect, CreateSession):
             return gateway.create_session(effect.name, effect.checks)
+        if isinstance(effect, OpenGate):
+            self.under_lock.reopen()
+            return None
+        if isinstance(effect, ShutGate):
+            self.under_lock.shut()
+            if not self.under_lock.wait_quiet(runtime().now() + GATE_WAIT_SECONDS):
+                self.log.warn("a share or reset sent to a Vault is still unanswered; the lock is given up all the same")
+            return None
         if isinstance(effect, Withdraw):
             gateway.release_key(effect.key, effect.value, effect.session)
             return None

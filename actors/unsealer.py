@@ -9,8 +9,9 @@ import consul
 from actors.base import DecidingActor, tell
 from actors.logger import Log
 from actors.runtime import now, runtime
+from actors.under_lock import UnderLock
 from gateways.consul import ConsulGateway
-from gateways.vault import VaultGateway
+from gateways.vault import VAULT_TIMEOUT, VaultGateway
 from messages.consul_answers import ConsulRefused, KeyRead
 from messages.routes import UNSEAL_ANSWERS
 from neon_cm.booleans import stored_switch
@@ -48,8 +49,18 @@ class Unsealer(DecidingActor):
 
     component = "unsealer"
 
-    def __init__(self, credentials: UnsealCredentials, consul_client: consul.Consul, tls: TlsSettings, log: Log):
+    def __init__(
+        self,
+        credentials: UnsealCredentials,
+        consul_client: consul.Consul,
+        tls: TlsSettings,
+        log: Log,
+        under_lock: UnderLock | None = None,
+    ):
         super().__init__(log)
+        self.under_lock = under_lock if under_lock is not None else UnderLock()
+        """The gate every share and reset passes as its body is written; Leadership shuts it before it gives the lock
+        up and waits for those on their way (actors/under_lock.py)."""
         self.credentials = credentials
         self.consul = ConsulGateway(consul_client)
         self.tls = tls
@@ -109,19 +120,38 @@ class Unsealer(DecidingActor):
             answer = gateway.seal_status()
         elif (refusal := self.refusal(effect)) is not None:
             answer = NotSent(refusal)
-        elif isinstance(effect, SubmitShare):  # written only if connected before the deadline (not_after)
-            answer = gateway.submit_share(
-                self.credentials.keys[effect.index], effect.not_after, lambda: self.cancelled_call(effect)
-            )
         else:
-            answer = gateway.reset(effect.not_after, lambda: self.cancelled_call(effect))
+            passed: list[int] = []
+            try:
+                # Written only if connected before the deadline (not_after) and through the gate (may_write).
+                if isinstance(effect, SubmitShare):
+                    answer = gateway.submit_share(
+                        self.credentials.keys[effect.index],
+                        effect.not_after,
+                        lambda: not self.may_write(effect, passed),
+                    )
+                else:
+                    answer = gateway.reset(effect.not_after, lambda: not self.may_write(effect, passed))
+            finally:
+                for token in passed:
+                    self.under_lock.arrived(token)  # answered or given up on: it can no longer reach the Vault
         tell(self.actor_ref, VaultAnswered(effect.hostname, effect.attempt, answer))
 
-    def cancelled_call(self, effect: SubmitShare | ResetProgress) -> bool:
-        """Whether the call's attempt was cancelled (or this actor stopped): asked again by the gateway once connected,
-        since Leadership releases the lock as soon as the Unsealer has cancelled, while a slow connect is under way."""
+    def may_write(self, effect: SubmitShare | ResetProgress, passed: list[int]) -> bool:
+        """Whether the call's body may be written now that it is connected: its attempt not cancelled, this actor not
+        stopped, and the gate open (asked by the gateway once connected, since a slow connect can outlast a release
+        of the lock). If it may, it is on its way from now on (its token in `passed`) until its call returns: a
+        release of the lock waits for it."""
         with self.guard:
-            return self.stopping or (effect.hostname, effect.attempt) in self.cancelled
+            if self.stopping or (effect.hostname, effect.attempt) in self.cancelled:
+                return False
+            if passed:
+                return True
+            token = self.under_lock.pass_gate(runtime().now() + VAULT_TIMEOUT[1])
+            if token is None:
+                return False
+            passed.append(token)
+            return True
 
     def refusal(self, effect: SubmitShare | ResetProgress) -> str | None:
         """Why this share or reset may not go out now, if it may not: checked the moment before it would."""

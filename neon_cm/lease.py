@@ -150,6 +150,19 @@ class DestroySession:
 
 
 @attrs.frozen
+class OpenGate:
+    """The lock is held: shares and resets may go out under it again (actors/under_lock.py), before any subscriber
+    hears BecameLeader."""
+
+
+@attrs.frozen
+class ShutGate:
+    """Before the lock is given up on purpose: no share or reset goes out any more, and the shell waits (up to the
+    Vault client's read timeout) until each one already written is answered or given up on, so that none reaches
+    a Vault after a standby took the lock (seed 4153). No answer."""
+
+
+@attrs.frozen
 class Release:
     """Give the lock up: release it, destroy the session, deregister the check (best effort, no answer)."""
 
@@ -402,6 +415,7 @@ class Lease:
             (
                 *withdraw,
                 log(Level.INFO, f"this instance ({self.instance}) is active"),
+                OpenGate(),
                 Publish(BecameLeader(self.instance, self.session, deadline)),
                 StartTimer(DEADLINE, deadline - now),
                 StartTimer(STEP, ACTIVE_SECONDS),
@@ -596,15 +610,15 @@ class Lease:
         return None
 
     def hand_over(self, standby: str, now: float) -> Decision[Lease]:
-        """Release the lock to a standby that can list (its subscribers stop first), keep the session, and do not
-        compete for YIELD_BACKOFF_SECONDS."""
+        """Release the lock to a standby that can list (its subscribers stop first, and no share or reset is still on
+        its way), keep the session, and do not compete for YIELD_BACKOFF_SECONDS."""
         assert self.session is not None
         reason = (
             f"it cannot list the Swarm's nodes ({self.fitness.failures} listings failed in a row) and {standby} "
             f"can; it hands the lock over and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
         )
         state, effects = attrs.evolve(self, backoff_until=now + YIELD_BACKOFF_SECONDS, keeping_said=False).lose(reason)
-        return state.end_step((*effects, Withdraw(LEADER_KEY, self.instance, self.session)))
+        return state.end_step((*effects, ShutGate(), Withdraw(LEADER_KEY, self.instance, self.session)))
 
     # ----------------------------------------------------------------------- failures
 
@@ -667,10 +681,12 @@ class Lease:
         return attrs.evolve(self, offered=False), (*effects, Withdraw(STANDBY_KEY, self.instance, self.session))
 
     def stop(self) -> Decision[Lease]:
-        """Subscribers hear the lock is given up before it is: they stop writing and unsealing first."""
+        """Subscribers hear the lock is given up before it is: they stop writing and unsealing first, and no share or
+        reset is still on its way to a Vault when it is."""
         effects: list[Any] = []
         if self.leading:
             effects.append(Publish(LostLeadership("this instance is stopping")))
+            effects.append(ShutGate())  # nothing of the Unsealer's still on its way to a Vault once the lock is free
         if self.session is not None:
             effects.append(Release(LEADER_KEY, self.instance, self.session, self.check_id))
         return attrs.evolve(self, leading=False, session=None, doing=None), tuple(effects)

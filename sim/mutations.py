@@ -502,6 +502,16 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "release-on-the-wire",
+        "the lock is given up (stop, handover) with the Unsealer's shares and resets still on their way to a Vault "
+        "(neon_cm/lease.py before the gate: actors/under_lock.py)",
+        "the long run of 2026-12-07 (seed 4153)",
+        (
+            Rewrite("neon_cm.lease:Lease.stop", "effects.append(ShutGate())", "pass"),
+            Rewrite("neon_cm.lease:Lease.hand_over", "ShutGate(), Withdraw(", "Withdraw("),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -553,6 +563,7 @@ CLUSTER: dict[str, int | str] = {
     # The `standby stops` setup and the invariant 'a stopping instance takes no lock' (32 of its 35 seeds below 400;
     # also 1960 of the long run)
     "stop-unheard": 14,
+    "release-on-the-wire": 4153,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant

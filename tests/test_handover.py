@@ -32,6 +32,7 @@ from neon_cm.lease import (
     Lease,
     PassCheck,
     ReadHolder,
+    ShutGate,
     Start,
     Withdraw,
 )
@@ -110,13 +111,13 @@ def test_an_unfit_active_instance_hands_the_lock_to_a_fit_standby_and_backs_off(
     lease, effects = lease.decide(HolderRead("s2", "other:2:cd"), 101.0)
 
     assert not lease.leading
-    told = [effect for effect in effects if isinstance(effect, (Publish, Withdraw))]
+    told = [effect for effect in effects if isinstance(effect, (Publish, ShutGate, Withdraw))]
     reason = (
         "it cannot list the Swarm's nodes (2 listings failed in a row) and other:2:cd can; it hands the lock over "
         f"and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
     )
-    # Its subscribers stop writing and unsealing before the lock is released.
-    assert [Publish(LostLeadership(reason)), Withdraw(LEADER_KEY, ME, "s1")] == told
+    # Its subscribers stop writing and unsealing, and its shares on their way are answered, before the lock is released.
+    assert [Publish(LostLeadership(reason)), ShutGate(), Withdraw(LEADER_KEY, ME, "s1")] == told
     assert [f"this instance is no longer active: {reason}; it stops writing and unsealing"] == lines(
         effects, Level.WARN
     )

@@ -42,12 +42,14 @@ from neon_cm.lease import (
     CreateSession,
     DestroySession,
     Lease,
+    OpenGate,
     PassCheck,
     ReadHolder,
     ReadSessionChecks,
     RegisterCheck,
     Release,
     RenewSession,
+    ShutGate,
     Start,
     Stop,
     StopBegun,
@@ -98,6 +100,9 @@ def test_first_step_registers_creates_acquires_and_leads_until_the_deadline() ->
         Acquire(LEADER_KEY, "host:1:ab", "s1"),
     ] == seen
     assert [BecameLeader("host:1:ab", "s1", 10.0 + GIVE_UP_SECONDS)] == published(effects)
+    assert [OpenGate(), Publish(BecameLeader("host:1:ab", "s1", 10.0 + GIVE_UP_SECONDS))] == [
+        effect for effect in effects if isinstance(effect, (OpenGate, Publish))
+    ]  # the Unsealer's shares may pass before it hears of the lease
     assert ["this instance (host:1:ab) is active"] == lines(effects, Level.INFO)
     assert {DEADLINE: 10.0 + GIVE_UP_SECONDS - 10.3, STEP: ACTIVE_SECONDS} == timers(effects)
     assert None is lease.doing
@@ -429,15 +434,17 @@ def test_session_gone_steps_down_and_creates_a_new_one_next_step() -> None:
 
 def test_stop_tells_subscribers_before_giving_the_lock_up() -> None:
     """Defect 3: the shell's cleanup (clean stop or crash) tells LostLeadership, then releases the lock, so the
-    publisher never stays on the dead session (the old cleanup released it and told no one)."""
+    publisher never stays on the dead session (the old cleanup released it and told no one). Seed 4153: in between
+    the gate shuts and the shares and resets on their way are answered."""
     lease = leading_since(100.0)
 
     state, effects = lease.decide(Stop(), 100.5)
 
     assert [
         Publish(LostLeadership("this instance is stopping")),
+        ShutGate(),
         Release(LEADER_KEY, "host:1:ab", "s1", lease.check_id),
-    ] == [effect for effect in effects if isinstance(effect, (Publish, Release))]
+    ] == [effect for effect in effects if isinstance(effect, (Publish, ShutGate, Release))]
     assert (False, None) == (state.leading, state.session)
 
 

@@ -3,10 +3,13 @@ threads send nothing more (no Vault involved: Consul is unreachable, so the swit
 
 from __future__ import annotations
 
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from actors.base import Directory, linked
 from actors.logger import Log
+from actors.under_lock import UnderLock
 from actors.unsealer import Unsealer
 from gateways.consul import consul_client
 from gateways.files import read_text
@@ -55,18 +58,88 @@ def test_a_stopped_unsealer_sends_no_more_shares(log: Log) -> None:
     ).refusal(SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic()))
 
 
-def test_the_gateway_is_asked_whether_the_attempt_was_cancelled_once_connected(log: Log) -> None:
-    """A share whose connection is being made when the attempt is cancelled (LostLeadership: Leadership releases the
-    lock as soon as the Unsealer handled it) or the Unsealer stops: the gateway asks `cancelled_call` before it writes
-    the body (the sim's `holder stops mid-attempt`: such a share reached its Vault after a standby took the lock)."""
-    unsealer = Unsealer(CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log)
+def test_the_gateway_is_asked_whether_the_body_may_be_written_once_connected(log: Log) -> None:
+    """A share whose connection is being made when the attempt is cancelled (LostLeadership), the Unsealer stops or
+    the gate shuts (Leadership is about to give the lock up): the gateway asks `may_write` before it writes the body
+    (the sim's `holder stops mid-attempt`: such a share reached its Vault after a standby took the lock)."""
+    gate = UnderLock()
+    unsealer = Unsealer(CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log, gate)
     share = SubmitShare("m1", "http://127.0.0.1:1", 1, 0, time.monotonic() + 60)
     other = SubmitShare("m2", "http://127.0.0.1:1", 2, 0, time.monotonic() + 60)
-    assert not unsealer.cancelled_call(share)
+    passed: list[int] = []
+    assert unsealer.may_write(share, passed)
+    assert 1 == len(passed)  # on its way until its call returns
 
     unsealer.perform(CancelAttempt("m1", 1))
 
-    assert unsealer.cancelled_call(share)
-    assert not unsealer.cancelled_call(other)
+    assert not unsealer.may_write(share, [])
+    gate.shut()
+    assert not unsealer.may_write(other, [])
+    gate.reopen()
+    assert unsealer.may_write(other, [])
     unsealer.cleanup()
-    assert unsealer.cancelled_call(other)
+    assert not unsealer.may_write(other, [])
+
+
+class SlowVault(ThreadingHTTPServer):
+    """Takes a PUT /v1/sys/unseal in, then answers it only once `answer` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), SlowUnseal)
+        self.took_in = threading.Event()
+        self.answer = threading.Event()
+        self.answered = threading.Event()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the refused share's connection, closed before any request was written
+
+
+class SlowUnseal(BaseHTTPRequestHandler):
+    server: SlowVault
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.took_in.set()
+        self.server.answer.wait(10)
+        body = b'{"sealed": true, "t": 2, "n": 3, "progress": 1, "nonce": "n1"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.answered.set()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_shut_gate_waits_for_the_share_on_its_way(log: Log) -> None:
+    """Seed 4153: a reset written to a slow Vault reached it 66 ms after a standby took the lock the writer had
+    released. Leadership shuts the gate before a release and waits: the wait ends only once the share written
+    before is answered, and a share after the shut is never written."""
+    vault = SlowVault()
+    threading.Thread(target=vault.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{vault.server_address[1]}"
+    gate = UnderLock()
+    unsealer = Unsealer(CREDENTIALS, consul_client(consul_access({}, read_text)), TlsSettings(), log, gate)
+    try:
+        share = SubmitShare("m1", url, 1, 0, time.monotonic() + 60)
+        sending = threading.Thread(target=unsealer.call, args=(share,), daemon=True)
+        sending.start()
+        assert vault.took_in.wait(10)
+
+        gate.shut()
+        assert not gate.wait_quiet(time.monotonic() + 0.2)  # on its way: the release must wait
+        threading.Timer(0.3, vault.answer.set).start()
+        assert gate.wait_quiet(time.monotonic() + 10)
+        assert vault.answered.is_set()
+
+        vault.took_in.clear()
+        late = threading.Thread(target=unsealer.call, args=(SubmitShare("m1", url, 1, 1, time.monotonic() + 60),))
+        late.start()
+        late.join(10)
+        assert not vault.took_in.is_set()
+    finally:
+        unsealer.cleanup()
+        vault.shutdown()
+        vault.server_close()
