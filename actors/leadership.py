@@ -152,6 +152,11 @@ class Leadership(DecidingActor):
             return None
         if isinstance(effect, ShutGate):
             self.under_lock.shut()
+            if waiting := self.under_lock.on_its_way():
+                self.log.info(
+                    f"{'a share or reset' if waiting == 1 else f'{waiting} shares or resets'} sent to a Vault not "
+                    f"answered yet: the lock is given up once answered ({GATE_WAIT_SECONDS:g} s at most)"
+                )
             if not self.under_lock.wait_quiet(runtime().now() + GATE_WAIT_SECONDS):
                 self.log.warn("a share or reset sent to a Vault is still unanswered; the lock is given up all the same")
             return None

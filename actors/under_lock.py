@@ -65,6 +65,12 @@ class UnderLock:
         with self.guard:
             self.open = False
 
+    def on_its_way(self) -> int:
+        """How many requests that passed are not answered yet (nor given up on)."""
+        with self.guard:
+            now = runtime().now()
+            return sum(1 for give_up in self.on_the_way.values() if give_up > now)
+
     def wait_quiet(self, until: float) -> bool:
         """Wait until no request that passed is on its way, or `until` (monotonic seconds): whether none is."""
         while True:

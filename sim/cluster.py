@@ -408,6 +408,8 @@ class Cluster:
         self.services = [SimService(self.sim, f"i{n + 1}", self.env(), self.health.name) for n in range(count)]
         self.starts = {service.name: rng.uniform(0.0, 0.3) for service in self.services}
         self.restarting: set[str] = set()
+        self.can_lead: tuple[str, ...] | None = None
+        """The instances last told the judge as able to take the lock (j.CanLead)."""
         self.snapshots: list[Any] = []
         self.recent: dict[tuple[str, str, str, str], list[float]] = {}
         self.busy: list[str] = []
@@ -776,6 +778,11 @@ class Cluster:
         self.restarting.discard(service.name)
         self.restart_later(service, delay)
 
+    def cut_off_from_consul(self, instance: str, now: float) -> bool:
+        return any(
+            link.sender == instance and link.name == "consul" and now < link.cut_until for link in self.transports.links
+        )
+
     def cut_off(self, sender: str, seconds: float) -> None:
         """Every link of `sender` to Consul times out for `seconds` (a partition)."""
         now = self.sim.now()
@@ -1051,6 +1058,17 @@ class Cluster:
         for service in self.services:
             self.lives.look(now, service.name)
         self.pending += self.lives.take()
+        can_lead = tuple(
+            service.name
+            for service in self.services
+            if service.running
+            and service.name not in self.restarting
+            and not self.told_sigterm(service.name)
+            and not self.cut_off_from_consul(service.name, now)
+        )
+        if can_lead != self.can_lead:
+            self.can_lead = can_lead
+            self.add(j.CanLead(now, can_lead))
         consul = self.consul
         if (
             not consul.reachable(now)

@@ -312,6 +312,16 @@ class StandingReady:
 
 
 @attrs.frozen
+class CanLead:
+    """From `t`, the instances that can take the lock as far as the world goes: the process runs, was not told to stop
+    (a stopping instance takes no lock), and reaches Consul (not cut off it). Whether their Leadership runs is the
+    judge's to know (ActorDied). A history without it (a real-stack run) judges a free lock as if any could."""
+
+    t: float
+    instances: tuple[str, ...]
+
+
+@attrs.frozen
 class ConsulTroubled:
     """At `t` Consul did not answer as it should: down or hung, refusing the service's token, holding an election, its
     agent out of the cluster (serfHealth critical), a proxy's index quirk."""
@@ -364,6 +374,7 @@ Record = (
     | DefinitionStored
     | StandingReady
     | ConsulTroubled
+    | CanLead
     | ActedUnderLease
 )
 
@@ -488,6 +499,11 @@ class Judge:
         self.calm_from = 0.0
         """Nothing stood in a takeover's way since then: Consul answered as it should, no instance was paused or
         started again."""
+        self.can_lead: tuple[str, ...] | None = None
+        """The instances the world lets take the lock (CanLead); None: not known, any can."""
+        self.able_since: float | None = 0.0
+        """Since when some instance could take the lock without a break (its Leadership running too); None: none can
+        now."""
         # reporting
         self.sealed_since: dict[str, float] = {}
         self.unreadable_until: dict[str, float] = {}
@@ -595,10 +611,14 @@ class Judge:
         """A free lock is taken: once the lock is free and nothing stands in the way (Consul answers as it should, no
         instance paused or started again since), a standby takes it within `Bounds.takeover` (neon_cm/lease.py: a
         standby tries the lock every 0.5 s; the service creates its sessions with no lock-delay, which Consul would
-        otherwise apply for 15 s after a holder's session is invalidated)."""
-        if self.free_since is None:
+        otherwise apply for 15 s after a holder's session is invalidated). Only while some instance can take it: one
+        whose process runs, not told to stop, reaching Consul, with its Leadership running (seed 6053 of the long run:
+        the active cut off Consul, then told SIGTERM, the only other instance's Leadership dying at every start); the
+        clock starts again when one can."""
+        self.able_from(self.now)
+        if self.free_since is None or self.able_since is None:
             return
-        since = max(self.free_since, self.calm_from)
+        since = max(self.free_since, self.calm_from, self.able_since)
         if self.now - since > self.bounds.takeover:
             self.found(
                 TAKEN_OVER,
@@ -606,6 +626,27 @@ class Judge:
                 f"since {since:.3f} (bound {self.bounds.takeover:g} s)",
                 findings,
             )
+
+    def able_to_lead(self) -> bool:
+        """Whether an instance can take the lock now: one let by the world (CanLead) whose Leadership is neither dead
+        nor given up on. A history that says nothing of it (a real-stack run) lets every instance."""
+        if self.can_lead is None:
+            return True
+        return any(
+            (instance, "leadership") not in self.dead and "leadership" not in self.gave_up.get(instance, set())
+            for instance in self.can_lead
+        )
+
+    def able_from(self, t: float) -> None:
+        """Keep `able_since` (at every record that can change it, and at every look)."""
+        if not self.able_to_lead():
+            self.able_since = None
+        elif self.able_since is None:
+            self.able_since = t
+
+    def on_can_lead(self, record: CanLead, findings: list[Finding]) -> None:
+        self.can_lead = record.instances
+        self.able_from(record.t)
 
     def on_unseal_request(self, record: ShareReceived | ResetReceived, findings: list[Finding]) -> None:
         """Never two unsealers: a share (or a reset) reaches a Vault only before the sender's lease deadline + the
@@ -723,6 +764,7 @@ class Judge:
         self.dead = {key: value for key, value in self.dead.items() if key[0] != record.instance}
         self.scheduled = {key: value for key, value in self.scheduled.items() if key[0] != record.instance}
         self.gave_up.pop(record.instance, None)
+        self.able_from(record.t)
         self.wanted.pop(record.instance, None)
         self.crashes = {key: value for key, value in self.crashes.items() if key[0] != record.instance}
         self.loops = {key: value for key, value in self.loops.items() if key[0] != record.instance}
@@ -849,6 +891,7 @@ class Judge:
             record.actor in ("leadership", "vault-fleet") or record.actor.startswith("vault-monitor:")
         ):
             self.disturb(record.instance, record.t)
+        self.able_from(record.t)
 
     def on_died(self, record: ActorDied, findings: list[Finding]) -> None:
         key = (record.instance, record.actor)
@@ -861,6 +904,7 @@ class Judge:
             for child, at in self.scheduled.items()
             if child[0] != record.instance or record.actor not in self.dead_supervisors(child)
         }
+        self.able_from(record.t)
 
     def dead_supervisors(self, child: tuple[str, str]) -> tuple[str, ...]:
         entry = self.dead.get(child)
@@ -871,6 +915,7 @@ class Judge:
         self.crashes.pop((record.instance, record.actor), None)
         self.loops.pop((record.instance, record.actor), None)
         self.scheduled.pop((record.instance, record.actor), None)
+        self.able_from(record.t)
 
     def on_scheduled(self, record: RestartScheduled, findings: list[Finding]) -> None:
         self.scheduled[(record.instance, record.actor)] = record.t + record.delay
@@ -880,6 +925,7 @@ class Judge:
 
     def on_health(self, record: HealthNamed, findings: list[Finding]) -> None:
         self.gave_up.setdefault(record.instance, set()).add(record.actor)
+        self.able_from(record.t)
 
     def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
         self.wanted[record.instance] = record.vaults
@@ -1160,6 +1206,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     Written: Judge.on_written,
     StandingReady: Judge.on_ready,
     ConsulTroubled: Judge.on_troubled,
+    CanLead: Judge.on_can_lead,
     ShareReceived: Judge.on_unseal_request,
     ResetReceived: Judge.on_unseal_request,
     LockAcquired: Judge.on_acquired,

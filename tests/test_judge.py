@@ -504,6 +504,26 @@ def test_a_free_lock_is_taken_within_the_bound_once_nothing_stands_in_the_way() 
     assert [] == j.judge(paused, bounds, invariants=(j.TAKEN_OVER,))
 
 
+def test_a_free_lock_is_judged_only_while_an_instance_can_take_it() -> None:
+    """Seed 6053 of the long run: the active instance cut off Consul, then told SIGTERM, and the only other one's
+    Leadership dying at every start: nobody could take the lock, and the judge said it was not taken. The clock runs
+    only while the world lets an instance take it (CanLead: running, not stopping, reaching Consul) and its
+    Leadership runs; it starts again when one can."""
+    bounds = j.Bounds(3.0, 3.0, 4.5, 5.0, takeover=7.0)
+    start: list[j.Record] = [j.CanLead(0.0, ("i1", "i2")), j.ActorStarted(0.1, "i2", "leadership"), *leader(until=2.0)]
+    cut: list[j.Record] = [j.CanLead(2.0, ("i2",)), j.LockLost(3.0, "i1", "s1", "its check expired")]  # i1 cut off
+    dead: list[j.Record] = [j.ActorDied(1.0, "i2", "leadership", ("service",))]
+    back: list[j.Record] = [j.ActorRestarted(12.0, "i2", "leadership")]
+    nobody = History([*start, *dead, *cut, *back, j.LockAcquired(18.5, "i2", "s2")])
+    too_late = History([*start, *dead, *cut, *back, j.LockAcquired(20.0, "i2", "s2")])
+    able = History([*start, *cut, j.LockAcquired(11.0, "i2", "s2")])
+
+    assert [] == j.judge(nobody, bounds, end=18.5, invariants=(j.TAKEN_OVER,))
+    findings = j.judge(too_late, bounds, end=20.0, invariants=(j.TAKEN_OVER,))
+    assert [j.TAKEN_OVER] == names(findings) and "since 12.000" in findings[0].text
+    assert [j.TAKEN_OVER] == names(j.judge(able, bounds, end=11.0, invariants=(j.TAKEN_OVER,)))
+
+
 # ------------------------------------------------------------------------------------------ said once, follows
 
 
