@@ -29,7 +29,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,12 +44,17 @@ from sim import judge as j
 from tests.http_relay import relay
 from tests.integration.test_definition_pipeline import ACTIVE, seed_base
 from tests.service import Service
-from tests.waiting import wait_until
+from tests.waiting import wait_for_polls, wait_until
 from teststack.openbao import seal_status
 
 MANAGER_2_VAULT = 1
 STANDING_BY = r"standing by: .* is the active instance"
 STEPPED_DOWN = r"\[WARN\] \[module:leadership\] this instance is no longer active"
+STOPPING = r"\[INFO\] \[module:main\] stopping$"
+RELEASED = r"\[INFO\] \[module:leadership\] released the lock "
+#: How long the stopped instance's proxy holds each unseal request before forwarding it: well under the Vault
+#: client's read timeout (3 s), which bounds the wait of a stop; well over a standby's takeover (0.5 s).
+HOLD_SECONDS = 1.5
 LINE = re.compile(r"^\[(\S+)\] \[(\w+)\] \[module:([^\]]+)\] (.*)$")
 #: The service's check TTL (neon_cm/lease.py CHECK_TTL_SECONDS); a sealed Vault is reported within two polls (0.5 s
 #: here) + the TTL + 1.5 s, as in the simulator, + 10 s for a loaded test machine (a wide bound: no timing claim).
@@ -59,12 +64,20 @@ BOUNDS = j.Bounds(check_ttl=CHECK_TTL, vault_poll=0.5, report_margin=CHECK_TTL +
 
 class RecordingProxy:
     """A plain-HTTP forward proxy for one instance: forwards every request and records each unseal request's time
-    and kind (share or reset), never its body."""
+    and kind (share or reset), never its body. With `hold`, it keeps each unseal request that many seconds after
+    reading it whole and before forwarding it: a Vault slow to take a request in, which the sender has written and
+    can no longer call back."""
 
-    def __init__(self, sender: str, origin: float) -> None:
+    def __init__(self, sender: str, origin: float, hold: float = 0.0) -> None:
         self.sender = sender
+        self.hold = hold
+        self.holding = threading.Event()
+        """Set as the first unseal request is held."""
+        self.taken: list[float] = []
+        """When each unseal request was read whole (seconds since the run's origin): the ones not in `records` yet
+        are held, or on their way to the Vault."""
         self.records: list[tuple[float, str, bool]] = []
-        """(seconds since the run's origin, Vault host:port, reset)."""
+        """(seconds since the run's origin when it was forwarded, Vault host:port, reset)."""
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +93,10 @@ class RecordingProxy:
                         reset = bool(json.loads(body).get("reset"))
                     except ValueError:
                         reset = False
+                    proxy.taken.append(time.time() - origin)
+                    if proxy.hold:
+                        proxy.holding.set()
+                        time.sleep(proxy.hold)
                     proxy.records.append((time.time() - origin, target.netloc, reset))
                 connection = http.client.HTTPConnection(target.netloc, timeout=10)
                 try:
@@ -191,10 +208,12 @@ def instance_names(services: dict[str, Service]) -> dict[str, str]:
 
 def active_times(services: dict[str, Service], origin: float) -> dict[str, list[float]]:
     """When each service said `this instance (...) is active` (its log's clock, as its writes' lines)."""
-    return {
-        name: [t for line in service.lines(ACTIVE) if (t := log_time(line, origin)) is not None]
-        for name, service in services.items()
-    }
+    return {name: logged_at(service, ACTIVE, origin) for name, service in services.items()}
+
+
+def logged_at(service: Service, pattern: str, origin: float) -> list[float]:
+    """When `service` logged each line matching `pattern` (its log's clock, seconds since the run's origin)."""
+    return [t for line in service.lines(pattern) if (t := log_time(line, origin)) is not None]
 
 
 def lock_records(
@@ -224,11 +243,11 @@ def lock_records(
 
 
 @pytest.fixture
-def proxies() -> Iterator[Callable[[str, float], RecordingProxy]]:
+def proxies() -> Iterator[Callable[..., RecordingProxy]]:
     made: list[RecordingProxy] = []
 
-    def make(sender: str, origin: float) -> RecordingProxy:
-        proxy = RecordingProxy(sender, origin)
+    def make(sender: str, origin: float, hold: float = 0.0) -> RecordingProxy:
+        proxy = RecordingProxy(sender, origin, hold)
         made.append(proxy)
         return proxy
 
@@ -242,7 +261,7 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
     start_service: Callable[..., Service],
     vault: dict[str, Any],
     with_keys: dict[str, str],
-    proxies: Callable[[str, float], RecordingProxy],
+    proxies: Callable[..., RecordingProxy],
     real_stack: dict[str, Any],
 ) -> None:
     """Two instances, each reaching the Vaults through its own recording proxy. The active one is SIGSTOPped past
@@ -251,16 +270,12 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
     two unsealers, never a stale writer, always reported, nothing dead unseen."""
     origin = time.time()
     seed_base(kv)
-    consul_host = real_stack["consul"]["http_addr"].rsplit(":", 1)[0]
-    no_proxy = {"NO_PROXY": f"{consul_host},localhost", "no_proxy": f"{consul_host},localhost"}
     first_proxy, second_proxy = proxies("i1", origin), proxies("i2", origin)
     watcher = Watcher(kv, vault["nodes"], origin)
     services: dict[str, Service] = {}
     try:
-        services["i1"] = first = start_service(**with_keys, HTTP_PROXY=first_proxy.url, **no_proxy)
-        first.wait_for(ACTIVE)
-        services["i2"] = second = start_service(**with_keys, HTTP_PROXY=second_proxy.url, **no_proxy)
-        second.wait_for(STANDING_BY)
+        services.update(active_and_standby(start_service, with_keys, real_stack, first_proxy, second_proxy))
+        first, second = services["i1"], services["i2"]
         time.sleep(2.0)  # a few polls of both: every Vault unsealed and seen so
 
         stopped = time.time() - origin
@@ -268,12 +283,7 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
         try:
             stack.vault_restart(MANAGER_2_VAULT)
             second.wait_for(ACTIVE, timeout=30)
-            wait_until(
-                lambda: not stack.vault_seal_status(MANAGER_2_VAULT)["sealed"],
-                timeout=30,
-                what="manager-2's Vault unsealed by the new active instance",
-                detail=lambda: "\n".join(second.stdout[-30:]),
-            )
+            wait_unsealed(MANAGER_2_VAULT, second)
             time.sleep(max(0.0, stopped + 2 * CHECK_TTL - (time.time() - origin)))
         finally:
             resumed = time.time() - origin
@@ -283,39 +293,12 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
     finally:
         watcher.stop()
     end = time.time() - origin
+    paused = j.Paused(stopped, "i1", resumed)
 
-    names = instance_names(services)
-    history = j.History(
-        sorted(
-            [
-                *(j.RoleChanged(0.0, node["hostname"], manager=True) for node in vault["nodes"]),
-                *(j.Listed(0.0, node["hostname"]) for node in vault["nodes"]),
-                *lock_records(watcher, names, end, active_times(services, origin)),
-                *(
-                    (j.ResetReceived if reset else j.ShareReceived)(t, hosts(vault)[netloc], proxy.sender)
-                    for proxy in (first_proxy, second_proxy)
-                    for t, netloc, reset in proxy.records
-                ),
-                *((j.Sealed if sealed else j.Unsealed)(t, host) for t, host, sealed in watcher.seals),
-                j.Paused(stopped, "i1", resumed),
-                *(record for name, service in services.items() for record in service_records(name, service, origin)),
-            ],
-            key=lambda record: record.t,
-        )
-    )
-    history = j.History(
-        attrs_evolve_written(record, history) if isinstance(record, j.Written) else record for record in history
-    )
-    shares = [record for record in history if isinstance(record, (j.ShareReceived, j.ResetReceived))]
-    judged = (j.NEVER_TWO_UNSEALERS, j.NEVER_A_STALE_WRITER, j.ALWAYS_REPORTED, j.NOTHING_DEAD_UNSEEN)
-    findings = j.judge(history, BOUNDS, end=end, invariants=judged)
-    summary = (
-        f"{len(history)} records over {end:.1f} s: {len(shares)} unseal requests received "
-        f"({sorted({(r.sender, r.vault) for r in shares})}), {len(history.of(j.LockAcquired))} lock acquisitions, "
-        f"{len(history.of(j.Written))} writes, {len(history.of(j.ErrorLogged))} ERROR lines about a Vault; "
-        f"paused {stopped:.1f}-{resumed:.1f} s"
-    )
+    history, findings, summary = judged(vault, watcher, services, (first_proxy, second_proxy), origin, end, paused)
+    summary += f"; paused {stopped:.1f}-{resumed:.1f} s"
     print(summary)
+    shares = [record for record in history if isinstance(record, (j.ShareReceived, j.ResetReceived))]
 
     assert [] == findings, summary
     assert {"i2"} <= {record.sender for record in shares if record.vault == "manager-2"}, summary
@@ -325,6 +308,151 @@ def test_a_sigstopped_active_instance_while_a_vault_restarts_sealed_is_judged_by
     # The negative control on real records: the woken instance's shares judged as if it still held no lease.
     forged = j.History([*history, j.ShareReceived(resumed + 0.5, "manager-2", "i1")])
     assert [j.NEVER_TWO_UNSEALERS] == [f.invariant for f in j.never_two_unsealers(forged, BOUNDS)]
+
+
+def test_an_active_instance_stopped_while_its_share_is_on_its_way_gives_the_lock_up_only_once_the_vault_took_it(
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    vault: dict[str, Any],
+    with_keys: dict[str, str],
+    proxies: Callable[..., RecordingProxy],
+    real_stack: dict[str, Any],
+) -> None:
+    """Two instances; the active one's proxy holds each PUT /v1/sys/unseal HOLD_SECONDS before forwarding it (a
+    Vault slow to take a request in). manager-2's Vault restarts sealed, and as the active instance's first unseal
+    request is held, it is sent SIGTERM. Its stop shuts the Unsealer's gate and waits for that request to be
+    answered before it releases the lock (actors/under_lock.py), so the standby takes the lock only after the Vault
+    received it: the History breaks none of the judged invariants, the new active instance unseals the Vault, and
+    the old one's `released the lock` line comes after its held request reached the Vault. Before 4eb57a7 the lock
+    was released at once and the held request reached the Vault after the standby took it (sim seed 4153)."""
+    origin = time.time()
+    seed_base(kv)
+    first_proxy, second_proxy = proxies("i1", origin, HOLD_SECONDS), proxies("i2", origin)
+    watcher = Watcher(kv, vault["nodes"], origin)
+    services: dict[str, Service] = {}
+    try:
+        services.update(active_and_standby(start_service, with_keys, real_stack, first_proxy, second_proxy))
+        first, second = services["i1"], services["i2"]
+        for service in (first, second):
+            wait_for_polls(service, 0, count=2)  # every Vault seen unsealed by both
+
+        stack.vault_restart(MANAGER_2_VAULT)
+        wait_until(
+            first_proxy.holding.is_set,
+            timeout=30,
+            what="the active instance's first unseal request held by its proxy",
+            detail=lambda: "\n".join(first.stdout[-30:]),
+        )
+        stopped = time.time() - origin
+        code, took = first.stop()
+        second.wait_for(ACTIVE, timeout=30)
+        wait_unsealed(MANAGER_2_VAULT, second)
+        wait_until(
+            lambda: any(t > stopped and (host, sealed) == ("manager-2", False) for t, host, sealed in watcher.seals),
+            timeout=10,
+            what="the watcher seeing manager-2's Vault unsealed",
+        )
+        wait_until(
+            lambda: len(first_proxy.records) == len(first_proxy.taken),
+            timeout=10,
+            what="every unseal request of the stopped instance forwarded by its proxy",
+        )
+    finally:
+        watcher.stop()
+    end = time.time() - origin
+
+    history, findings, summary = judged(vault, watcher, services, (first_proxy, second_proxy), origin, end)
+    held = [t for t, _netloc, _reset in first_proxy.records]
+    stopping, released = logged_at(first, STOPPING, origin), logged_at(first, RELEASED, origin)
+    summary += (
+        f"; SIGTERM at {stopped:.3f} s, its stop took {took:.2f} s (exit {code}); i1's held requests reached the "
+        f"Vault at {[round(t, 3) for t in held]}, it released the lock at {[round(t, 3) for t in released]}"
+    )
+    print(summary)
+
+    assert [] == findings, summary
+    assert held, summary
+    shares = [record for record in history if isinstance(record, (j.ShareReceived, j.ResetReceived))]
+    assert {"i2"} <= {record.sender for record in shares if record.vault == "manager-2"}, summary
+    # The stop waited: begun while the request was held, it released the lock only after the request reached the
+    # Vault (the log's clock has milliseconds; the proxy recorded the forwarding before it sent the request on).
+    assert 1 == len(stopping) == len(released), summary
+    assert stopping[0] <= max(held) <= released[0] + 0.001, summary
+
+
+def judged(
+    vault: dict[str, Any],
+    watcher: Watcher,
+    services: dict[str, Service],
+    proxies: Sequence[RecordingProxy],
+    origin: float,
+    end: float,
+    *extra: j.Record,
+) -> tuple[j.History, list[j.Finding], str]:
+    """The History of a run (see the module's docstring; `extra`: what the test did, such as a pause), what the judge
+    finds in it (never two unsealers, never a stale writer, always reported, nothing dead unseen), and a summary."""
+    names = instance_names(services)
+    history = j.History(
+        sorted(
+            [
+                *(j.RoleChanged(0.0, node["hostname"], manager=True) for node in vault["nodes"]),
+                *(j.Listed(0.0, node["hostname"]) for node in vault["nodes"]),
+                *lock_records(watcher, names, end, active_times(services, origin)),
+                *(
+                    (j.ResetReceived if reset else j.ShareReceived)(t, hosts(vault)[netloc], proxy.sender)
+                    for proxy in proxies
+                    for t, netloc, reset in proxy.records
+                ),
+                *((j.Sealed if sealed else j.Unsealed)(t, host) for t, host, sealed in watcher.seals),
+                *extra,
+                *(record for name, service in services.items() for record in service_records(name, service, origin)),
+            ],
+            key=lambda record: record.t,
+        )
+    )
+    history = j.History(
+        attrs_evolve_written(record, history) if isinstance(record, j.Written) else record for record in history
+    )
+    shares = [record for record in history if isinstance(record, (j.ShareReceived, j.ResetReceived))]
+    invariants = (j.NEVER_TWO_UNSEALERS, j.NEVER_A_STALE_WRITER, j.ALWAYS_REPORTED, j.NOTHING_DEAD_UNSEEN)
+    findings = j.judge(history, BOUNDS, end=end, invariants=invariants)
+    summary = (
+        f"{len(history)} records over {end:.1f} s: {len(shares)} unseal requests received "
+        f"({sorted({(r.sender, r.vault) for r in shares})}), {len(history.of(j.LockAcquired))} lock acquisitions, "
+        f"{len(history.of(j.Written))} writes, {len(history.of(j.ErrorLogged))} ERROR lines about a Vault"
+    )
+    return history, findings, summary
+
+
+def active_and_standby(
+    start_service: Callable[..., Service],
+    with_keys: dict[str, str],
+    real_stack: dict[str, Any],
+    first_proxy: RecordingProxy,
+    second_proxy: RecordingProxy,
+) -> dict[str, Service]:
+    """i1 started and active, then i2 started and standing by, each reaching the Vaults through its proxy."""
+    first = start_service(**with_keys, **through(first_proxy, real_stack))
+    first.wait_for(ACTIVE)
+    second = start_service(**with_keys, **through(second_proxy, real_stack))
+    second.wait_for(STANDING_BY)
+    return {"i1": first, "i2": second}
+
+
+def wait_unsealed(index: int, unsealer: Service) -> None:
+    """Wait until the Vault of manager-<index + 1> is unsealed (by `unsealer`, whose log tail a failure shows)."""
+    wait_until(
+        lambda: not stack.vault_seal_status(index)["sealed"],
+        timeout=30,
+        what=f"manager-{index + 1}'s Vault unsealed by the new active instance",
+        detail=lambda: "\n".join(unsealer.stdout[-30:]),
+    )
+
+
+def through(proxy: RecordingProxy, real_stack: dict[str, Any]) -> dict[str, str]:
+    """Environment sending a service's Vault requests through `proxy`, and its Consul requests straight on."""
+    consul_host = real_stack["consul"]["http_addr"].rsplit(":", 1)[0]
+    return {"HTTP_PROXY": proxy.url, "NO_PROXY": f"{consul_host},localhost", "no_proxy": f"{consul_host},localhost"}
 
 
 def hosts(vault: dict[str, Any]) -> dict[str, str]:
