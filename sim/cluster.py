@@ -160,6 +160,8 @@ INJECTED = "InjectedFault"
 OWN_DOCKER_FAILS = 0.15
 DOCKER_TIMEOUT = 10.0
 FOLLOW_MARGIN = 3.5
+FOLLOW_BOUND = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
+"""Follows the Swarm's bound at the longest node poll the settings set (4 s): see sim/judge.py `follows_the_swarm`."""
 SERIES_LAG = 2 * 4.0 + DOCKER_TIMEOUT + 1.0
 """A manager's series is named anew within this of a change of the Swarm: two node polls at the longest interval, a
 listing's timeout, 1 s for the fleet and Metrics."""
@@ -167,6 +169,8 @@ listing's timeout, 1 s for the fleet and Metrics."""
 #: 60 s, backoff 1 s doubling); the run lasts until it ended + AFTER_LOOP.
 LOOP_SECONDS = (5.0, 15.0)
 LONG_LOOP_SECONDS = (32.0, 40.0)
+LOOP_RESTART = 16.0
+"""The longest a looping actor waits, after its loop ended, for its supervisor's next restart (the fifth backoff)."""
 AFTER_LOOP = 30.0
 #: How often a seed has, besides its faults, a long crash loop (drawn from a generator of its own): long enough for
 #: a supervisor to give up (escalate, or the top supervisor leaving the actor stopped: health red).
@@ -420,6 +424,8 @@ class Cluster:
         bad share's combinations may add `end - END` to it)."""
         self.own_docker: dict[str, tuple[str, float]] = {}
         """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
+        self.own_docker_fails = False
+        """Whether one instance's own Docker fails in this seed (drawn before any fault acts)."""
         self.crash_loops: list[float] = []
         """When each crash loop ends."""
         self.armed_resets: list[None] = []
@@ -1246,6 +1252,10 @@ class Cluster:
         action, text = looping(self, service, name, seconds, cut=False)
         # The run lasts until the loop ended + AFTER_LOOP: said now, since run() reads `until` before any fault acts.
         self.until = max(self.until, when + seconds + AFTER_LOOP)
+        if self.own_docker_fails:
+            # The definition's clock starts when the looping actor runs again (sim/judge.py `follows_the_swarm`):
+            # the run lasts until its bound from there has passed.
+            self.until = max(self.until, when + seconds + LOOP_RESTART + DOCKER_TIMEOUT + FOLLOW_BOUND + 1.0)
         self.faults.append(f"{when:7.3f} {text}")
         self.faults.sort()
         self.sim.schedule(when, self.fault(action, text, "long_crash_loop"))
@@ -1272,8 +1282,8 @@ class Cluster:
         self.faults.append(f"{when:7.3f} the lock holder's own Docker {kind} until the end")
         self.faults.sort()
         self.sim.schedule(when, act)
-        bound = 2 * (4.0 + DOCKER_TIMEOUT) + 1.5 + FOLLOW_MARGIN
-        self.until = max(self.until, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + bound + 1.0)
+        self.until = max(self.until, (FAULTS_END + DOCKER_TIMEOUT if others else 6.0) + FOLLOW_BOUND + 1.0)
+        self.own_docker_fails = True
 
     def schedule_leader_alone(self, rng: random.Random) -> None:
         """In some seeds, at a moment of the first 4 s, every instance but the lock holder pauses for 3.5-6 s (a

@@ -422,6 +422,10 @@ FOLLOWS_THE_SWARM = "follows the Swarm"
 FOLLOWING = frozenset({"leadership", "definition"})
 """The top supervisor's children an instance follows the Swarm with: one given up on (health red until Docker
 replaces the container) makes the instance no fit standby."""
+LISTING_SIDE = FOLLOWING | {"swarm-watcher", "definition-publisher"}
+"""The actors an instance lists the Swarm and writes the definition with: while one is dead (a crash loop, its
+supervisor's backoff) the instance neither sees its own Docker fail nor writes what it lists, so the definition's clock
+(`follows_the_swarm`) runs from its restart + a listing timeout (the end of that fault)."""
 TAKEN_OVER = "a free lock is taken"
 WITHIN_LEASE = "acts only within its lease"
 NO_FALSE_REFUSAL = "keys refused only when they are"
@@ -535,6 +539,9 @@ class Judge:
         self.node_poll = bounds.node_poll
         self.own_docker: dict[str, float] = {}
         self.follow_from: float | None = None
+        self.listing_side_back = -math.inf
+        """When an actor of an instance's listing side (LISTING_SIDE) last started again after a death: the end of a
+        crash loop, which may last past the other faults (a long crash loop, 32-40 s: seeds 5176 and 5191)."""
         self.instances: set[str] = set()
         """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
         # actors
@@ -887,6 +894,8 @@ class Judge:
                 self.dead[child] = (record.t, chain)  # a supervisor (re)started: it starts its children now
         if record.actor == "unsealer":  # a new Unsealer knows nothing of what the last one said
             self.keys_refused = {k: v for k, v in self.keys_refused.items() if k[0] != record.instance}
+        if isinstance(record, ActorRestarted) and record.actor in LISTING_SIDE:
+            self.listing_side_back = max(self.listing_side_back, record.t)
         if isinstance(record, ActorRestarted) and (
             record.actor in ("leadership", "vault-fleet") or record.actor.startswith("vault-monitor:")
         ):
@@ -1111,8 +1120,10 @@ class Judge:
     def follows_the_swarm(self, findings: list[Finding]) -> None:
         """Follows the Swarm: with one instance's Docker failing and another that can list (a fit standby), the
         definition in Consul is the Swarm's within the bound (two node polls and two listing timeouts, a lock step
-        of each instance, a listing and a write, and the margin) of the later of `follow_from` and the Swarm's last
-        change. Judged on the latest DefinitionStored."""
+        of each instance, a listing and a write, and the margin) of the later of `follow_from`, the Swarm's last
+        change and the last restart of an actor of an instance's listing side + a listing timeout (a crash loop's end:
+        until then the failing instance makes no listing that could fail, or a standby writes nothing it lists).
+        Judged on the latest DefinitionStored."""
         if self.follow_from is None or self.nodes is None:
             return
         listing = self.instances - set(self.own_docker)
@@ -1120,8 +1131,8 @@ class Judge:
             # No fit standby: every instance that can list has its Leadership or definition side given up on (health
             # red, Docker's health check replacing its container; on_container starts the clock again).
             return
-        start = max(self.follow_from, self.swarm_changed)
         b = self.bounds
+        start = max(self.follow_from, self.listing_side_back + b.docker_timeout, self.swarm_changed)
         bound = 2 * (max(self.node_poll, b.node_poll) + b.docker_timeout) + 1.0 + 0.5 + b.follow_margin
         if self.now - start <= bound:
             return

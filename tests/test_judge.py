@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from sim import judge as j
 from sim.judge import History
 
@@ -583,6 +585,35 @@ def test_the_definition_need_not_follow_while_no_standby_that_can_list_is_fit() 
     assert 100.0 + 10.0 + 31.5 == findings[0].t
     unfit = History([record for record in history if not isinstance(record, j.ContainerRestarted)])
     assert [] == j.judge(unfit, bounds, end=200.0, invariants=[j.FOLLOWS_THE_SWARM])
+
+
+def test_the_definitions_clock_starts_again_when_a_listing_actor_runs_again_after_its_crash_loop() -> None:
+    """Seeds 5176 and 5191 of the long run: the failing holder's SwarmWatcher died as it started for 32-36 s (a long
+    crash loop, past the other faults' end); dead, it makes no listing that could fail, so the holder learns that its
+    Docker hangs only from its restart. The bound counts from that restart + a listing timeout (the fault's end); a
+    restart of an actor that is not on the listing side (a Vault monitor) moves nothing."""
+    bounds = j.Bounds(3.0, 3.0, 4.5, 5.0, node_poll=3.0)
+    history = History(
+        [
+            j.ActorStarted(0.0, "i1", "swarm-watcher"),
+            j.ActorStarted(0.0, "i2", "swarm-watcher"),
+            j.SwarmChanged(0.0, {"n1": {}}),
+            j.DefinitionStored(0.5, {"Nodes": {"n1": {}}}, "h"),
+            j.OwnDockerFails(2.0, "i1", follow_from=22.0),
+            j.SwarmChanged(3.0, {"n1": {}, "n2": {}}),
+            j.ActorRestarted(21.8, "i1", "swarm-watcher"),
+            j.ActorDied(21.8, "i1", "swarm-watcher"),
+            j.ActorRestarted(37.8, "i1", "swarm-watcher"),
+            j.ActorRestarted(45.0, "i2", "vault-monitor:m1"),
+        ]
+    )
+    followed = History([*history, j.DefinitionStored(61.3, {"Nodes": {"n1": {}, "n2": {}}}, "h")])
+
+    findings = j.judge(history, bounds, end=120.0, invariants=[j.FOLLOWS_THE_SWARM])
+
+    assert ["follows the Swarm"] == names(findings)
+    assert 37.8 + 10.0 + 31.5 == pytest.approx(findings[0].t, abs=0.5)
+    assert [] == j.judge(followed, bounds, end=120.0, invariants=[j.FOLLOWS_THE_SWARM])
 
 
 # ------------------------------------------------------------------------------------------ the judge as a whole
