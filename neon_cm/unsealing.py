@@ -454,7 +454,7 @@ class Unsealing:
             tried = "; ".join(f"keys {shown_keys(stall)}" for stall in sorted(once))
             said = (
                 log(
-                    Level.WARN,
+                    Level.DEBUG if hostname in after.keys_refused_said else Level.WARN,  # said: quiet, as refusals
                     f"{hostname}: {words or 'a combination stayed sealed for a whole poll'}; no other combination is "
                     f"left, and a Vault that restarted before it finished looks the same: giving {tried} once more "
                     "(a second stall is the verdict on them)",

@@ -299,6 +299,10 @@ def test_a_combination_taken_whole_that_leaves_the_vault_sealed_for_a_poll_count
     assert third.keys_refused
     assert "Vault took unseal keys 1 and 2 and stayed sealed for a whole poll" in third.reason
     assert [0, 1, 0, 1] == vault.received  # the only combination, given twice: nothing more in the third attempt
+    said = len(levelled(run))
+    later = [run.request("m1") for _ in range(4)]  # the attempts go on, quietly until the reminder
+    assert [False, False, True, False] == [outcome.keys_refused for outcome in later]  # the verdict, quietly
+    assert [] == [(level, text) for level, text in levelled(run)[said:] if level in (Level.WARN, Level.ERROR)]
 
 
 def test_a_combination_that_stalled_is_tried_again_once_the_vault_refuses_keys_itself() -> None:
