@@ -192,6 +192,10 @@ class Unsealing:
     """Per node: those of `rejected` counted refused only because they stalled (no 400 from Vault). A Vault that
     refuses a combination itself later is no follower finishing: what stalled then (it restarted meanwhile, say) is
     no verdict on the keys, and those combinations are tried again."""
+    stalled_again: Mapping[str, frozenset[tuple[int, ...]]] = attrs.field(factory=dict)
+    """Per node: those of `stall_refused` given once more when they were all that kept a combination from being left:
+    a stall is a guess (a node that restarted before it finished looks the same: the simulator's seed 4914), so the
+    keys are said not to unseal a Vault only once each combination that only stalled has stalled twice."""
     keys_refused_said: Mapping[str, float] = attrs.field(factory=dict)
     """Per node: when this instance last said at ERROR that the keys do not unseal it; kept until it unseals it, so
     the ERROR comes once, then once per reminder period (REMINDER_SECONDS), not at every poll."""
@@ -273,13 +277,27 @@ class Unsealing:
         elif not shamir_sealed and host in self.sealed:
             state = attrs.evolve(self, sealed={name: url for name, url in self.sealed.items() if name != host})
         if reading.state is not VaultState.UNSEALED or (
-            host not in self.stalled and host not in self.keys_refused_said
+            host not in self.stalled and host not in self.keys_refused_said and host not in self.stall_refused
         ):
             return state
         return attrs.evolve(
-            state,
+            state.stalls_forgotten(host),
             stalled={name: keys for name, keys in self.stalled.items() if name != host},
             keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != host},
+        )
+
+    def stalls_forgotten(self, hostname: str) -> Unsealing:
+        """The node seen unsealed (or unsealed by us): the combinations that only stalled there were no verdict on the
+        keys (it restarted before it finished, or finished after our wait), so they are usable again."""
+        stalls = self.stall_refused.get(hostname, frozenset())
+        if not stalls and hostname not in self.stalled_again:
+            return self
+        rejected = {**self.rejected, hostname: self.rejected.get(hostname, frozenset()) - stalls}
+        return attrs.evolve(
+            self,
+            rejected={name: sets for name, sets in rejected.items() if sets},
+            stall_refused={name: sets for name, sets in self.stall_refused.items() if name != hostname},
+            stalled_again={name: sets for name, sets in self.stalled_again.items() if name != hostname},
         )
 
     # ---------------------------------------------------------------------------------------- the lease
@@ -422,6 +440,27 @@ class Unsealing:
             words = f"Vault took unseal keys {shown_keys(stalled)} and stayed sealed for a whole poll"
             said = (log(after.refusal_level(hostname), f"{hostname}: {words}: that combination does not unseal it"),)
         subset = after.choose(hostname, status.threshold)
+        once = after.stall_refused.get(hostname, frozenset()) - after.stalled_again.get(hostname, frozenset())
+        if isinstance(subset, Refusal) and subset.start_over and once:
+            # Every combination counted refused, but some only because they stalled once: a Vault that restarted
+            # before it finished in the background looks the same (the simulator's seed 4914: the only combination,
+            # good keys, its follower read held up by the network past the unseal, the node restarted before any
+            # reading saw it unsealed). Those are given once more; a second stall of each is the verdict.
+            after = attrs.evolve(
+                after,
+                rejected={**after.rejected, hostname: after.rejected.get(hostname, frozenset()) - once},
+                stalled_again={**after.stalled_again, hostname: after.stalled_again.get(hostname, frozenset()) | once},
+            )
+            tried = "; ".join(f"keys {shown_keys(stall)}" for stall in sorted(once))
+            said = (
+                log(
+                    Level.DEBUG if hostname in after.keys_refused_said else Level.WARN,  # said: quiet, as refusals
+                    f"{hostname}: {words or 'a combination stayed sealed for a whole poll'}; no other combination is "
+                    f"left, and a Vault that restarted before it finished looks the same: giving {tried} once more "
+                    "(a second stall is the verdict on them)",
+                ),
+            )
+            subset = after.choose(hostname, status.threshold)
         decision: Decision[Unsealing]
         if isinstance(subset, Refusal) and subset.start_over:
             decision = after.keys_refused(hostname, subset, words, now)
@@ -585,6 +624,7 @@ class Unsealing:
                 after,
                 rejected={**after.rejected, hostname: after.rejected.get(hostname, frozenset()) - stalls},
                 stall_refused={name: sets for name, sets in after.stall_refused.items() if name != hostname},
+                stalled_again={name: sets for name, sets in after.stalled_again.items() if name != hostname},
             )
             tried = "; ".join(f"keys {shown_keys(stall)}" for stall in sorted(stalls))
             said = f"{said} ({tried}: only stayed sealed before, never refused by this Vault: tried again)"
@@ -605,6 +645,7 @@ class Unsealing:
             self,
             rejected={name: sets for name, sets in self.rejected.items() if name != hostname},
             stall_refused={name: sets for name, sets in self.stall_refused.items() if name != hostname},
+            stalled_again={name: sets for name, sets in self.stalled_again.items() if name != hostname},
             keys_refused_said=said,
         )
         vault_said = f" (last: {last})" if last else ""
@@ -628,9 +669,10 @@ class Unsealing:
         attempt = self.attempts.get(hostname)
         attempts = {name: other for name, other in self.attempts.items() if name != hostname}
         after = attrs.evolve(self, attempts=attempts)
-        if unsealed:  # the keys do unseal it (again): a refusal later is news
+        if unsealed:  # the keys do unseal it (again): a refusal later is news, a stall before was no verdict
             after = attrs.evolve(
-                after, keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != hostname}
+                after.stalls_forgotten(hostname),
+                keys_refused_said={name: at for name, at in self.keys_refused_said.items() if name != hostname},
             )
         finished = UnsealFinished(hostname, unsealed, reason, keys_refused)
         effects: list[Any] = [CancelTimer(follower_timer(hostname))]

@@ -444,7 +444,6 @@ class Cluster:
         self.leaks: list[str] = []
         self.odd_hostnames(random.Random(f"{seed} manager hostnames"))
         self.armed_attempts: list[str] = []
-        self.vault_restarts: dict[str, int] = {}
         """Shares another client gives, after resetting, to the next Vault that has an attempt under way."""
         self.other_attempt(random.Random(f"{seed} another client attempt"))
         self.retired: dict[tuple[str, str], float] = {}
@@ -1056,9 +1055,6 @@ class Cluster:
             if unreadable > 0.0 and (before is None or before[1] != unreadable):
                 self.add(j.Unreadable(now, host, unreadable))
             self.vault_state[host] = (sealed, unreadable)
-            if vault.restarts != self.vault_restarts.get(host, 0):
-                self.vault_restarts[host] = vault.restarts
-                self.add(j.VaultRestarted(now, host))
         for record in self.servers.changes(now, self.docker, self.consul):
             self.add(record)
         for service in self.services:

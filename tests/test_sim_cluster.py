@@ -333,6 +333,11 @@ LONG_RUN_FIXED = {
     "listing timeout",
     5191: "the same with i2 holding the lock: its SwarmWatcher looping 1.20-33.26 s, restarted at 34.07 s, handed the "
     "lock over at 57.61 s",
+    # keys refused only when they are (helper w4914): the service's, and the judge's exception that hid it
+    4914: "the only combination (three keys) stalled once on a follower (its read after the threshold held up 1.87 s "
+    "by the network past the background unseal, the node then restarted behind a 502 proxy before any reading saw it "
+    "unsealed): the Unsealer counted it refused and said the keys do not unseal manager-2 (node node03); the judge's "
+    "exception for a restarted Vault was keyed by its address, never the service's name for it under {addr}",
 }
 
 
@@ -348,8 +353,6 @@ def test_a_fixed_seed_of_the_long_run_keeps_every_invariant(seed: int) -> None:
 LONG_RUN_FAILURES = {
     2843: "always reported: the Vault on 10.0.1.6 (a manager that joined at 0.98 s, hostname shared under {addr}) "
     "sealed since 1.0 s, with the holder's Docker hung, its Leadership crash-looping and a pause: no ERROR",
-    4914: "keys refused only when they are: i3 said the keys do not unseal manager-2 (node node03) at 12.26 s, its "
-    "Vault restarted behind a proxy answering 502 echoing each PUT, Consul rebuilt; the credentials hold its shares",
 }
 
 
