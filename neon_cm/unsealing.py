@@ -580,6 +580,16 @@ class Unsealing:
             # retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication
             # failed"); the next attempt tries another, unless none is left.
             return self.refused_combination(hostname, attempt.subset, said, now)
+        if combination_refused(answer.message):
+            # The refusal of a whole combination, before our own count reached the threshold: Vault counted shares
+            # that are not ours in this attempt (another client gave them without a reset, so the nonce held: the
+            # long run's seed 8984, an instance whose lock Consul lost while its lease ran). Not this key's fault.
+            return self.finish(
+                hostname,
+                False,
+                f"{said}; another client's unseal key was in that attempt: trying again at the next poll",
+                Level.WARN,
+            )
         if not about_the_key(answer.message):
             # Refused for the node's sake (not initialized yet, a follower after a whole-cluster restart): the share
             # may be good; the next attempt tries again.
@@ -690,6 +700,14 @@ def shown_keys(subset: tuple[int, ...]) -> str:
     """A combination of the credentials' shares in words, by position (1-based), never the shares: `1 and 3`."""
     numbers = [str(index + 1) for index in subset]
     return " and ".join(numbers) if len(numbers) < 3 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def combination_refused(words: str) -> bool:
+    """Whether Vault's refusal is of a whole combination, said only once the threshold is reached (OpenBao 2.7 and
+    Vault: `unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message
+    authentication failed`), not of one share for what it is (`invalid key: key is shorter than minimum ...`)."""
+    lowered = words.lower()
+    return "message authentication failed" in lowered or "failed to decrypt keys" in lowered
 
 
 def about_the_key(words: str) -> bool:

@@ -438,6 +438,39 @@ def test_a_refusal_with_another_clients_share_in_the_attempt_does_not_count_agai
     assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
 
 
+def test_a_combination_refused_before_our_threshold_is_another_clients_share_not_a_bad_key() -> None:
+    """Long-run seed 8984: another instance, its lock lost abruptly (Consul rebuilt) but its lease still running, gave
+    shares between ours without a reset, so the nonce did not change; Vault reached the threshold at our second share
+    and refused the mixed combination (`... message authentication failed`). Read as our share refused on its own,
+    that key was left out, and with the four keys down to three the next refusals said at ERROR that the keys do not
+    unseal the Vault. A combination's refusal before our own count reaches the threshold is another client's doing:
+    no key is left out and the next attempt tries again."""
+    vault = ModelVault(3, {0, 1, 2})
+    state, attempt = started()
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.read()))
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(0)))
+    vault.share(7)  # someone else's share, in our attempt (same nonce): Vault counts 2
+    share = effects[-1]
+    assert isinstance(share, SubmitShare) and 1 == share.index
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(1)))  # the threshold: refused
+
+    finished = [e.finished for e in effects if isinstance(e, AnswerMonitor)]
+    assert [False] == [message.unsealed for message in finished]
+    assert "another client's unseal key was in that attempt" in finished[0].reason
+    assert not finished[0].keys_refused
+    assert not state.bad.get("m1") and not state.rejected.get("m1")
+
+    state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
+    state, effects = decide(state, SwitchRead("m1", URL, None), now=3.0)
+    read = effects[-1]
+    assert isinstance(read, ReadSealStatus)
+    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=3.0)
+    while effects and isinstance(effects[-1], SubmitShare):
+        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=3.0)
+
+    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+
+
 def test_a_client_that_keeps_resetting_is_left_alone() -> None:
     """Our progress discarded again and again (each answer in a new nonce, someone having reset the one before):
     after INTERFERENCE_LIMIT times the attempt ends with a reason, rather than fight for ever."""
