@@ -516,6 +516,17 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "mixed-refusal-as-bad-key",
+        "a combination refused before our own shares reach the threshold (another client's in the same nonce) is taken "
+        "for a malformed key and left out (neon_cm/unsealing.py before cc42a37)",
+        "the long run of 2026-12-07 (seed 8984)",
+        (
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.rejected_by_vault", "if combination_refused(answer.message):", "if False:"
+            ),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -569,6 +580,7 @@ CLUSTER: dict[str, int | str] = {
     # also 1960 of the long run)
     "stop-unheard": 14,
     "release-on-the-wire": 4153,
+    "mixed-refusal-as-bad-key": 8984,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
