@@ -156,6 +156,11 @@ class MonitorsWanted:
     t: float
     instance: str
     vaults: tuple[str, ...]
+    """The monitors' names (`vault-monitor:<name>`: the manager's hostname, with its node ID while shared)."""
+    hosts: tuple[str, ...] | None = None
+    """The same Vaults as the world and the judge know them (`Sealed`, `ErrorLogged`): the host of each one's URL, its
+    node's address under http://{addr}:8200 (long-run seed 2843: keyed by the monitors' names, no Vault of such a seed
+    was ever seen watched). None: the names are the hosts (a hand-built history)."""
 
 
 @attrs.frozen
@@ -924,12 +929,13 @@ class Judge:
 
     def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
         self.wanted[record.instance] = record.vaults
+        hosts = record.vaults if record.hosts is None else record.hosts
         self.watching_since = {
             (instance, vault): t
             for (instance, vault), t in self.watching_since.items()
-            if instance != record.instance or vault in record.vaults
+            if instance != record.instance or vault in hosts
         }
-        for vault in record.vaults:
+        for vault in hosts:
             self.watching_since.setdefault((record.instance, vault), record.t)
 
     def reporter_watching(self, vault: str, t: float) -> float | None:
@@ -938,18 +944,24 @@ class Judge:
         cannot report what it does not monitor. Without any MonitorsWanted (a hand-built history), always 0."""
         if not self.wanted:
             return 0.0
-        holder = self.holder.owner if self.holder is not None else None
-        if holder is not None and not any(until > t for until in self.valid_until.values()):
-            # No lease told, the lock still held in Consul (the holder's lease lapsed a moment): the others stand by
-            # for the holder and say it at INFO; only the holder is expected to report (seed 428: the new process of
-            # the holder ran no monitor, its settings crash-looping, and its standbys said it past their threshold).
-            expected = {holder}
-        else:
-            expected = {instance for instance, _ in self.watching_since if self.reporter(instance, t)}
         times = [
-            since for (instance, name), since in self.watching_since.items() if name == vault and instance in expected
+            since
+            for (instance, name), since in self.watching_since.items()
+            if name == vault and not self.standing_by(instance, t)
         ]
         return min(times, default=None)
+
+    def standing_by(self, instance: str, t: float) -> bool:
+        """Whether `instance` stands by at `t` (says a sealed Vault at INFO until its threshold): another holds a
+        lease told, or no lease is told while the lock is still held in Consul by another (the holder's lease lapsed a
+        moment: the others stand by for the holder and say it at INFO; only the holder is expected to report, seed
+        428: the new process of the holder ran no monitor, its settings crash-looping, and its standbys said it past
+        their threshold; long-run seed 2843: judged as no standby then, the standbys' threshold counted from the
+        seal the moment the holder's lease lapsed)."""
+        holder = self.holder.owner if self.holder is not None else None
+        if holder is not None and not any(until > t for until in self.valid_until.values()):
+            return instance != holder
+        return not self.reporter(instance, t)
 
     def standbys_watching(self, vault: str, t: float) -> float:
         """Since when a standby has watched `vault` undisturbed (the earliest of them): its monitor wanted by its
@@ -960,7 +972,7 @@ class Judge:
         times = [
             max(since, self.started_again.get(instance, 0.0), self.former_reporter(instance, vault))
             for (instance, name), since in self.watching_since.items()
-            if name == vault and not self.reporter(instance, t)
+            if name == vault and self.standing_by(instance, t)
         ]
         return min(times, default=0.0)
 
