@@ -530,6 +530,9 @@ class Judge:
         self.started_again: dict[str, float] = {}
         """Per instance: when it was last disturbed, whatever its role (see `disturbed`): the standbys' clock when the
         reporter does not monitor a Vault (`always_reported`)."""
+        self.unlisted: dict[str, float] = {}
+        """Per instance whose container restarted and whose new fleet has wanted no monitor yet: when it restarted
+        (the earliest a standby not watching yet can start to: `standbys_watching`)."""
         self.longest_vault_poll = bounds.vault_poll
         self.node_poll = bounds.node_poll
         self.own_docker: dict[str, float] = {}
@@ -767,6 +770,7 @@ class Judge:
         self.gave_up.pop(record.instance, None)
         self.able_from(record.t)
         self.wanted.pop(record.instance, None)
+        self.unlisted[record.instance] = record.t
         self.crashes = {key: value for key, value in self.crashes.items() if key[0] != record.instance}
         self.loops = {key: value for key, value in self.loops.items() if key[0] != record.instance}
         self.watching_since = {key: t for key, t in self.watching_since.items() if key[0] != record.instance}
@@ -937,6 +941,8 @@ class Judge:
         }
         for vault in hosts:
             self.watching_since.setdefault((record.instance, vault), record.t)
+        if hosts:
+            self.unlisted.pop(record.instance, None)
 
     def reporter_watching(self, vault: str, t: float) -> float | None:
         """Since when an instance expected to report at `t` has had `vault`'s monitor wanted by its running fleet
@@ -968,12 +974,17 @@ class Judge:
         running fleet, and the instance not paused, restarted or with its fleet or monitor restarted since. A
         standby's threshold counts from its own first sight: one started again later than the seal cannot say it
         sooner (seed 2695: the only standby's container restarted 11 s after the seal, while the holder's fleet was in a
-        crash loop). 0 when no standby watches it: counted from the seal, as before."""
+        crash loop). When no standby watches it, a standby whose container restarted and whose new fleet has wanted no
+        monitor yet (its first listing under way) cannot see it before its restart: the earliest such restart
+        (long-run seed 2843: the only standby's escalation forgotten with its old process, its new fleet listed 0.1 s
+        later; a look in between counted from the seal). 0 when there is none either: counted from the seal."""
         times = [
             max(since, self.started_again.get(instance, 0.0), self.former_reporter(instance, vault))
             for (instance, name), since in self.watching_since.items()
             if name == vault and self.standing_by(instance, t)
         ]
+        if not times:
+            times = [at for instance, at in self.unlisted.items() if self.standing_by(instance, t)]
         return min(times, default=0.0)
 
     def former_reporter(self, instance: str, vault: str) -> float:

@@ -376,6 +376,28 @@ def test_while_the_holders_lease_lapses_its_standbys_threshold_still_counts_from
     assert 73.0 == j.always_reported(History(records), BOUNDS, end=90.0)[0].t
 
 
+def test_a_standby_restarted_and_not_listed_yet_counts_from_its_restart_while_no_standby_watches() -> None:
+    """Long-run seed 2843's shape: the only standby's escalation is forgotten with its old process (its container
+    restarted at 50 s) and its new fleet wants its monitors 0.3 s later (its first listing); a look in between found
+    no standby watching m1 and counted from the seal. Its restart is the earliest it can see m1 again: the bound +
+    threshold (22.5 s) counts from then. A restarted standby whose fleet never lists is found all the same."""
+    records = [
+        *sealed_manager(),
+        *leader(until=100.0),
+        j.MonitorsWanted(0.1, "i1", ()),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+        j.ErrorLogged(12.0, "i2", "m1", standby=True),
+        j.ContainerRestarted(50.0, "i2"),
+        j.MonitorsWanted(50.05, "i2", ()),
+        j.MonitorsWanted(50.3, "i2", ("m1",)),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=72.5)
+    assert 73.0 == j.always_reported(History(records), BOUNDS, end=90.0)[0].t
+    never = History(records[:-1])
+    assert 73.0 == j.always_reported(never, BOUNDS, end=90.0)[0].t
+
+
 def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
     """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
     history = History(
