@@ -402,7 +402,8 @@ class Cluster:
         self.lock_session: dict[str, str] = {}
         self.seen_entries: dict[str, tuple[object, int]] = {}
         """Per instance: the log sink read last (one per start of its process) and how many of its entries."""
-        self.vault_state: dict[str, tuple[bool, float]] = {}
+        self.vault_state: dict[str, tuple[bool, float, float]] = {}
+        """Per Vault, at the last look: whether it was sealed, until when unreadable, and since when sealed (0: not)."""
         self.servers = ServerWatch()
         self.base_version = 0
         self.longest_vault_poll = VAULT_POLL
@@ -1052,9 +1053,15 @@ class Cluster:
             before = self.vault_state.get(host)
             if before is None or before[0] != sealed:
                 self.add(j.Sealed(now, host) if sealed else j.Unsealed(now, host))
+            elif sealed and vault.sealed_since is not None and vault.sealed_since > before[2]:
+                # Unsealed and sealed again since the last look (a restart 14 ms after the unseal, long-run seed 1873
+                # once its monitors were judged by their URL's host): a monitor may have seen it unsealed (and
+                # forgotten its report, as the judge does); the new seal is timed from when it came.
+                self.add(j.Unsealed(vault.sealed_since, host))
+                self.add(j.Sealed(vault.sealed_since, host))
             if unreadable > 0.0 and (before is None or before[1] != unreadable):
                 self.add(j.Unreadable(now, host, unreadable))
-            self.vault_state[host] = (sealed, unreadable)
+            self.vault_state[host] = (sealed, unreadable, vault.sealed_since if sealed and vault.sealed_since else 0.0)
         for record in self.servers.changes(now, self.docker, self.consul):
             self.add(record)
         for service in self.services:

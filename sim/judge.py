@@ -156,6 +156,11 @@ class MonitorsWanted:
     t: float
     instance: str
     vaults: tuple[str, ...]
+    """The monitors' names (`vault-monitor:<name>`: the manager's hostname, with its node ID while shared)."""
+    hosts: tuple[str, ...] | None = None
+    """The same Vaults as the world and the judge know them (`Sealed`, `ErrorLogged`): the host of each one's URL, its
+    node's address under http://{addr}:8200 (long-run seed 2843: keyed by the monitors' names, no Vault of such a seed
+    was ever seen watched). None: the names are the hosts (a hand-built history)."""
 
 
 @attrs.frozen
@@ -525,6 +530,9 @@ class Judge:
         self.started_again: dict[str, float] = {}
         """Per instance: when it was last disturbed, whatever its role (see `disturbed`): the standbys' clock when the
         reporter does not monitor a Vault (`always_reported`)."""
+        self.unlisted: dict[str, float] = {}
+        """Per instance whose container restarted and whose new fleet has wanted no monitor yet: when it restarted
+        (the earliest a standby not watching yet can start to: `standbys_watching`)."""
         self.longest_vault_poll = bounds.vault_poll
         self.node_poll = bounds.node_poll
         self.own_docker: dict[str, float] = {}
@@ -762,6 +770,7 @@ class Judge:
         self.gave_up.pop(record.instance, None)
         self.able_from(record.t)
         self.wanted.pop(record.instance, None)
+        self.unlisted[record.instance] = record.t
         self.crashes = {key: value for key, value in self.crashes.items() if key[0] != record.instance}
         self.loops = {key: value for key, value in self.loops.items() if key[0] != record.instance}
         self.watching_since = {key: t for key, t in self.watching_since.items() if key[0] != record.instance}
@@ -924,13 +933,16 @@ class Judge:
 
     def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
         self.wanted[record.instance] = record.vaults
+        hosts = record.vaults if record.hosts is None else record.hosts
         self.watching_since = {
             (instance, vault): t
             for (instance, vault), t in self.watching_since.items()
-            if instance != record.instance or vault in record.vaults
+            if instance != record.instance or vault in hosts
         }
-        for vault in record.vaults:
+        for vault in hosts:
             self.watching_since.setdefault((record.instance, vault), record.t)
+        if hosts:
+            self.unlisted.pop(record.instance, None)
 
     def reporter_watching(self, vault: str, t: float) -> float | None:
         """Since when an instance expected to report at `t` has had `vault`'s monitor wanted by its running fleet
@@ -938,30 +950,41 @@ class Judge:
         cannot report what it does not monitor. Without any MonitorsWanted (a hand-built history), always 0."""
         if not self.wanted:
             return 0.0
-        holder = self.holder.owner if self.holder is not None else None
-        if holder is not None and not any(until > t for until in self.valid_until.values()):
-            # No lease told, the lock still held in Consul (the holder's lease lapsed a moment): the others stand by
-            # for the holder and say it at INFO; only the holder is expected to report (seed 428: the new process of
-            # the holder ran no monitor, its settings crash-looping, and its standbys said it past their threshold).
-            expected = {holder}
-        else:
-            expected = {instance for instance, _ in self.watching_since if self.reporter(instance, t)}
         times = [
-            since for (instance, name), since in self.watching_since.items() if name == vault and instance in expected
+            since
+            for (instance, name), since in self.watching_since.items()
+            if name == vault and not self.standing_by(instance, t)
         ]
         return min(times, default=None)
+
+    def standing_by(self, instance: str, t: float) -> bool:
+        """Whether `instance` stands by at `t` (says a sealed Vault at INFO until its threshold): another holds a
+        lease told, or no lease is told while the lock is still held in Consul by another (the holder's lease lapsed a
+        moment: the others stand by for the holder and say it at INFO; only the holder is expected to report, seed
+        428: the new process of the holder ran no monitor, its settings crash-looping, and its standbys said it past
+        their threshold; long-run seed 2843: judged as no standby then, the standbys' threshold counted from the
+        seal the moment the holder's lease lapsed)."""
+        holder = self.holder.owner if self.holder is not None else None
+        if holder is not None and not any(until > t for until in self.valid_until.values()):
+            return instance != holder
+        return not self.reporter(instance, t)
 
     def standbys_watching(self, vault: str, t: float) -> float:
         """Since when a standby has watched `vault` undisturbed (the earliest of them): its monitor wanted by its
         running fleet, and the instance not paused, restarted or with its fleet or monitor restarted since. A
         standby's threshold counts from its own first sight: one started again later than the seal cannot say it
         sooner (seed 2695: the only standby's container restarted 11 s after the seal, while the holder's fleet was in a
-        crash loop). 0 when no standby watches it: counted from the seal, as before."""
+        crash loop). When no standby watches it, a standby whose container restarted and whose new fleet has wanted no
+        monitor yet (its first listing under way) cannot see it before its restart: the earliest such restart
+        (long-run seed 2843: the only standby's escalation forgotten with its old process, its new fleet listed 0.1 s
+        later; a look in between counted from the seal). 0 when there is none either: counted from the seal."""
         times = [
             max(since, self.started_again.get(instance, 0.0), self.former_reporter(instance, vault))
             for (instance, name), since in self.watching_since.items()
-            if name == vault and not self.reporter(instance, t)
+            if name == vault and self.standing_by(instance, t)
         ]
+        if not times:
+            times = [at for instance, at in self.unlisted.items() if self.standing_by(instance, t)]
         return min(times, default=0.0)
 
     def former_reporter(self, instance: str, vault: str) -> float:

@@ -11,6 +11,7 @@ their owner's (an Erlang link), which is followed.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 from actors.base import LinkedActor
@@ -18,6 +19,7 @@ from actors.runtime import RuntimeActor
 from actors.supervisor import Supervisor
 from actors.vault_fleet import VaultFleet
 from messages.log import LogEntry
+from neon_cm.fleet import Fleet
 from sim import judge as j
 
 #: A supervisor's line as it restarts a child (neon_cm/supervision.py's `died`): whom, and after which backoff.
@@ -59,6 +61,7 @@ class Lives:
         self.chains: dict[tuple[str, str], tuple[str, ...]] = {}
         """Per (instance, name): the supervisors of its latest actor, read as it started (see `told`)."""
         self.wanted: dict[str, tuple[str, ...]] = {}
+        self.hosts: dict[str, tuple[str, ...]] = {}
         self.by_urn: dict[str, RuntimeActor] = {}
         self.stopping: set[str] = set()
         """Instances told SIGTERM: their actors stop with the process, none of them dead unseen."""
@@ -104,6 +107,7 @@ class Lives:
             self.chains.pop(key, None)
         self.by_urn = {urn: actor for urn, actor in self.by_urn.items() if not actor.actor_stopped.is_set()}
         self.wanted.pop(instance, None)
+        self.hosts.pop(instance, None)
         self.stopping.discard(instance)
 
     def logged(self, t: float, instance: str, entry: LogEntry) -> None:
@@ -126,10 +130,21 @@ class Lives:
                 self.records.append(j.HealthNamed(t, instance, name))
 
     def look(self, now: float, instance: str) -> None:
-        """The monitors the instance's running fleet wants (none while its fleet is dead)."""
+        """The monitors the instance's running fleet wants (none while its fleet is dead): by their names, and by the
+        hosts of their Vaults' URLs (what the judge knows a Vault by)."""
         fleet = self.current.get((instance, "vault-fleet"))
         alive = isinstance(fleet, VaultFleet) and not fleet.actor_stopped.is_set()
-        wanted = fleet.state.hostnames() if alive and isinstance(fleet, VaultFleet) else ()
-        if self.wanted.get(instance) != wanted:
-            self.wanted[instance] = wanted
-            self.records.append(j.MonitorsWanted(now, instance, wanted))
+        state = fleet.state if alive and isinstance(fleet, VaultFleet) else Fleet()
+        wanted, hosts = state.hostnames(), vault_hosts(state)
+        if self.wanted.get(instance) != wanted or self.hosts.get(instance) != hosts:
+            self.wanted[instance], self.hosts[instance] = wanted, hosts
+            self.records.append(j.MonitorsWanted(now, instance, wanted, hosts))
+
+
+def vault_hosts(fleet: Fleet) -> tuple[str, ...]:
+    """The Vaults `fleet` monitors as the world and the judge know them: the host of each one's URL, lower-cased (as
+    sim/cluster.py reads a monitor's line), which under http://{addr}:8200 is the node's address, not the monitor's
+    name (long-run seed 2843)."""
+    return tuple(
+        sorted((urllib.parse.urlsplit(watched.url).hostname or "").lower() for watched in fleet.watched.values())
+    )

@@ -330,6 +330,74 @@ def test_a_vault_only_the_standbys_monitor_is_counted_from_the_standbys_restart(
     assert 23.0 == j.always_reported(other, BOUNDS, end=40.0)[0].t
 
 
+def test_a_standbys_watching_is_known_by_the_vaults_url_host_not_its_monitors_name() -> None:
+    """Long-run seed 2843: under the template http://{addr}:8200 the world and the judge know a Vault by its node's
+    address (10.0.1.6), the fleet's monitor by its manager's name (joined-1). The standby i2 said it past its threshold
+    at 13 s; its new process (its container replaced at 120.2 s) watches it from 120.3 s, and the holder i1 monitors
+    nothing: the standby's bound + threshold (22.5 s) counts from then, not from the seal at 1 s. Keyed by the
+    monitor's name, no standby was seen watching it, and it was found unreported as soon as the old process's
+    escalation no longer counted."""
+    records = [
+        j.RoleChanged(0.0, "10.0.1.6", manager=True),
+        j.Listed(0.0, "10.0.1.6"),
+        j.Sealed(1.0, "10.0.1.6"),
+        *leader(until=1000.0),
+        j.MonitorsWanted(0.1, "i1", (), ()),
+        j.MonitorsWanted(0.2, "i2", ("joined-1",), ("10.0.1.6",)),
+        j.ErrorLogged(13.0, "i2", "10.0.1.6", standby=True),
+        j.ContainerRestarted(120.2, "i2"),
+        j.MonitorsWanted(120.3, "i2", ("joined-1",), ("10.0.1.6",)),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=142.5)
+    assert 143.0 == j.always_reported(History(records), BOUNDS, end=160.0)[0].t
+    # by the monitor's name alone (the record before the fix), no standby watched it: from the seal, at once
+    by_name = [j.MonitorsWanted(r.t, r.instance, r.vaults) if isinstance(r, j.MonitorsWanted) else r for r in records]
+    assert 120.5 == j.always_reported(History(by_name), BOUNDS, end=160.0)[0].t
+
+
+def test_while_the_holders_lease_lapses_its_standbys_threshold_still_counts_from_their_first_sight() -> None:
+    """Long-run seed 2843: the holder i1 (its Docker hung) monitors nothing; the standby i2 said m1 past its threshold
+    at 12 s, then its container was replaced at 50.2 s (what it said was its old process's) and it watches m1 from
+    50.3 s. i1's lease lapses at 60 s while its lock stays in Consul: i2 still stands by (says it at INFO until its
+    threshold), so its bound + threshold counts from its first sight (to 72.8 s), not from the seal (the standbys were
+    sought among those not expected to report, and while no lease is told every instance was: found at 60 s)."""
+    records = [
+        *sealed_manager(),
+        *leader(until=60.0),
+        j.MonitorsWanted(0.1, "i1", ()),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+        j.ErrorLogged(12.0, "i2", "m1", standby=True),
+        j.ContainerRestarted(50.2, "i2"),
+        j.MonitorsWanted(50.3, "i2", ("m1",)),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=72.5)
+    assert 73.0 == j.always_reported(History(records), BOUNDS, end=90.0)[0].t
+
+
+def test_a_standby_restarted_and_not_listed_yet_counts_from_its_restart_while_no_standby_watches() -> None:
+    """Long-run seed 2843's shape: the only standby's escalation is forgotten with its old process (its container
+    restarted at 50 s) and its new fleet wants its monitors 0.3 s later (its first listing); a look in between found
+    no standby watching m1 and counted from the seal. Its restart is the earliest it can see m1 again: the bound +
+    threshold (22.5 s) counts from then. A restarted standby whose fleet never lists is found all the same."""
+    records = [
+        *sealed_manager(),
+        *leader(until=100.0),
+        j.MonitorsWanted(0.1, "i1", ()),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+        j.ErrorLogged(12.0, "i2", "m1", standby=True),
+        j.ContainerRestarted(50.0, "i2"),
+        j.MonitorsWanted(50.05, "i2", ()),
+        j.MonitorsWanted(50.3, "i2", ("m1",)),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=72.5)
+    assert 73.0 == j.always_reported(History(records), BOUNDS, end=90.0)[0].t
+    never = History(records[:-1])
+    assert 73.0 == j.always_reported(never, BOUNDS, end=90.0)[0].t
+
+
 def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
     """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
     history = History(

@@ -20,10 +20,12 @@ from actors.supervisor import ChildSpec, Strategy, Supervisor
 from actors.ticker import Ticker
 from messages.lifecycle import ActorRestarted
 from messages.log import Level
+from messages.swarm import SwarmNode
 from messages.timing import Tick
 from neon_cm.decider import StartTimer, TimerFired
+from neon_cm.fleet import Fleet, wanted
 from sim import judge
-from sim.lives import Lives
+from sim.lives import Lives, vault_hosts
 from sim.runtime import TIMED_OUT, Deadlock, Livelock, SimRuntime
 from sim.service import SimService
 
@@ -170,6 +172,21 @@ def test_an_actors_death_names_the_supervisors_it_started_under_though_they_stop
 
     died = [record for record in world.take() if isinstance(record, judge.ActorDied)]
     assert [judge.ActorDied(died[0].t, "i1", "counter", ("inner", "top"))] == died
+
+
+def test_the_monitors_wanted_name_each_vault_as_the_judge_does_by_the_host_of_its_url() -> None:
+    """Long-run seed 2843: under http://{addr}:8200 (two managers sharing a hostname) the world and the judge know a
+    Vault by its node's address; the fleet names its monitors by hostname (with the node ID while shared). Recorded by
+    the monitors' names alone, no Vault was ever seen watched and a standby's threshold counted from the seal."""
+    nodes = {
+        "n1": SwarmNode("n1", "manager-2", "manager", "10.0.0.2", "10.0.0.2"),
+        "n2": SwarmNode("n2", "manager-2", "manager", "10.0.0.3", "10.0.0.3"),
+        "n3": SwarmNode("n3", "Joined-1", "manager", "10.0.1.6", "10.0.1.6"),
+    }
+    state = Fleet(watched=wanted(nodes, "http://{addr}:8200").watched)
+
+    assert ("joined-1", "manager-2 (node n1)", "manager-2 (node n2)") == state.hostnames()
+    assert ("10.0.0.2", "10.0.0.3", "10.0.1.6") == vault_hosts(state)
 
 
 def test_a_fault_makes_an_actor_die_as_it_starts_until_a_time(sim: SimRuntime) -> None:
