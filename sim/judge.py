@@ -548,6 +548,9 @@ class Judge:
         self.gave_up: dict[str, set[str]] = {}
         self.scheduled: dict[tuple[str, str], float] = {}
         self.wanted: dict[str, tuple[str, ...]] = {}
+        self.wanted_ever = False
+        """Whether any MonitorsWanted was recorded (a hand-built history has none): `wanted` empties again when every
+        instance's container restarted (long-run seed 7685), which is not the same."""
         self.watching_since: dict[tuple[str, str], float] = {}
         self.unwatched: dict[str, float] = {}
         """Per Vault: when `always_reported` last found no instance expected to report monitoring it (its standbys'
@@ -933,6 +936,7 @@ class Judge:
 
     def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
         self.wanted[record.instance] = record.vaults
+        self.wanted_ever = True
         hosts = record.vaults if record.hosts is None else record.hosts
         self.watching_since = {
             (instance, vault): t
@@ -947,8 +951,9 @@ class Judge:
     def reporter_watching(self, vault: str, t: float) -> float | None:
         """Since when an instance expected to report at `t` has had `vault`'s monitor wanted by its running fleet
         (the earliest); None when none has (its fleet dead or restarting, or nothing listed yet): the active instance
-        cannot report what it does not monitor. Without any MonitorsWanted (a hand-built history), always 0."""
-        if not self.wanted:
+        cannot report what it does not monitor. Without any MonitorsWanted (a hand-built history), always 0 (not
+        when every container restarted since: then none watches it, long-run seed 7685)."""
+        if not self.wanted_ever:
             return 0.0
         times = [
             since

@@ -288,6 +288,24 @@ def test_a_vault_the_active_instance_does_not_monitor_is_the_standbys_past_their
     assert [] == j.always_reported(reported, BOUNDS, end=30.0)
 
 
+def test_every_container_restarted_is_no_hand_built_history_and_nobody_watches_then() -> None:
+    """Long-run seed 7685: both instances' containers restarted, and neither new fleet wanted a monitor yet (the
+    holder lists nothing, the standby's fleet in a crash loop): with no MonitorsWanted left, the judge took the history
+    for a hand-built one (the holder watching since 0) and wanted the holder's ERROR within the bound. Nobody watches
+    the Vault then: the standbys' rule applies, from the standby's restart."""
+    records = [
+        *sealed_manager(),
+        *leader(until=100.0),
+        j.MonitorsWanted(0.1, "i1", ("m1",)),
+        j.MonitorsWanted(0.2, "i2", ("m1",)),
+        j.ContainerRestarted(5.0, "i1"),
+        j.ContainerRestarted(6.0, "i2"),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=28.0)
+    assert 29.0 == j.always_reported(History(records), BOUNDS, end=30.0)[0].t
+
+
 def test_a_standbys_escalation_said_while_no_lease_is_told_counts_once_a_lease_run_begins() -> None:
     """Long-run seed 2289: the holder i1 monitors nothing (its Docker never listed); its lease lapsed at 5 s and it
     leads again at 12.5 s. The standby i2 said its escalation (`standing by, but sealed for 12 s`) at 12 s, when no
