@@ -82,7 +82,7 @@ class MutualTlsBao(ServerProcess):
             headers={"X-Vault-Token": token} if token else {},
             verify=str(self.ca.cert),
             cert=self.client,
-            timeout=10,
+            timeout=60,  # a wide bound: `sys/init` took over 10 s on a loaded 2-core machine (teststack uses 60)
         )
         answer.raise_for_status()
         return answer.json() if answer.content else None
