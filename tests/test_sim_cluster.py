@@ -380,6 +380,12 @@ LONG_RUN_FIXED = {
     1873: "(not in the long run's failures: it failed once its monitors were judged by their URL's host) a Vault "
     "unsealed at 8.774 s restarted 14 ms later, between two of the world's 0.1 s looks: its monitor saw it unsealed "
     "and forgot its report, the history did not, and the seal was timed from 0.1 s; the world records both now",
+    # --- helper wkeys2 (the long run on 726afc9) ---
+    # keys refused only when they are: the service's
+    10419: "the whole Vault cluster restarted between i2's second share and its third to manager-2; the node, joining "
+    "through the first, refused the third with 400 `Vault is not initialized` (OpenBao checks that before it records a "
+    "share), which the Unsealer took at its threshold for the only combination's refusal (three keys) and said the "
+    "keys do not unseal manager-2; the next attempt unsealed it",
 }
 
 
