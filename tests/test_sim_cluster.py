@@ -386,6 +386,11 @@ LONG_RUN_FIXED = {
     "through the first, refused the third with 400 `Vault is not initialized` (OpenBao checks that before it records a "
     "share), which the Unsealer took at its threshold for the only combination's refusal (three keys) and said the "
     "keys do not unseal manager-2; the next attempt unsealed it",
+    # nothing dead unseen, then a series names one Vault: the judge's and the world's
+    11684: "manager-2 named two nodes under {addr}: node02 demoted at 1.86 s, i2's fleet stopped its monitor (not "
+    "wanted: not dead); promoted again at 11.36 s, the judge counted the monitor from that stop and found it dead "
+    "before the fleet started it (12.87 s): a monitor wanted again is due from then. On, the world read i1's series "
+    "manager-2 as naming two Vaults, though i1's own Docker refused from 5.76 s and it never listed the promotion",
 }
 
 
