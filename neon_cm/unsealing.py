@@ -568,10 +568,11 @@ class Unsealing:
         said = f"Vault rejected unseal key {given} of {len(attempt.subset)}: {answer.message}"
         if not about_the_key(answer.message) and not combination_refused(answer.message):
             # Refused for the node's sake (not initialized yet: a follower after a whole-cluster restart), at any
-            # progress: OpenBao says `Vault is not initialized` before it records the share (vault/core.go's unseal
-            # checks it before the key's length and recordUnsealPart), so neither the share nor the combination was
-            # judged, even at our threshold (the long run's seed 10419: the cluster restarted between our second
-            # share and our third, and the only combination was taken as refused). The next attempt tries again.
+            # progress: OpenBao says `Vault is not initialized` before it records the share (vault/core.go's
+            # unsealFragment checks it before the key's length and recordUnsealPart), so neither the share nor the
+            # combination was judged, even at our threshold (the long run's seed 10419: the cluster restarted between
+            # our second share and our third, and the only combination was taken as refused). The next attempt tries
+            # again.
             return self.finish(hostname, False, f"{said}; trying again at the next poll")
         if attempt.progress + 1 >= attempt.threshold:
             if attempt.progress > len(attempt.given):

@@ -474,8 +474,8 @@ def test_a_combination_refused_before_our_threshold_is_another_clients_share_not
 def test_a_vault_not_initialized_at_our_threshold_refuses_no_combination() -> None:
     """Long-run seed 10419: the whole Vault cluster restarted between our second share and our third; the node, a
     raft member that joins through the first, said `initialized: false` and refused the third share with 400 `Vault is
-    not initialized`. OpenBao checks that before it records any share (vault/core.go's unseal: ErrNotInit comes before
-    the key's length and recordUnsealPart), so the answer says nothing of the combination; taken for its refusal
+    not initialized`. OpenBao checks that before it records any share (vault/core.go's unsealFragment: ErrNotInit
+    before the key's length and recordUnsealPart), so the answer says nothing of the combination; taken for its refusal
     because it came at our threshold, it was the only combination of the three keys and the Unsealer said at ERROR that
     the keys do not unseal the Vault. The attempt ends, nothing is refused, and the next one unseals."""
     vault = ModelVault(3, {0, 1, 2})
