@@ -566,6 +566,14 @@ class Unsealing:
             return self.finish(hostname, False, f"Vault refused to reset the unseal attempt: {answer.message}")
         given = len(attempt.given) + 1
         said = f"Vault rejected unseal key {given} of {len(attempt.subset)}: {answer.message}"
+        if not about_the_key(answer.message) and not combination_refused(answer.message):
+            # Refused for the node's sake (not initialized yet: a follower after a whole-cluster restart), at any
+            # progress: OpenBao says `Vault is not initialized` before it records the share (vault/core.go's
+            # unsealFragment checks it before the key's length and recordUnsealPart), so neither the share nor the
+            # combination was judged, even at our threshold (the long run's seed 10419: the cluster restarted between
+            # our second share and our third, and the only combination was taken as refused). The next attempt tries
+            # again.
+            return self.finish(hostname, False, f"{said}; trying again at the next poll")
         if attempt.progress + 1 >= attempt.threshold:
             if attempt.progress > len(attempt.given):
                 # Vault counted shares that are not ours: another client reset our attempt and gave its own (the nonce
@@ -590,10 +598,6 @@ class Unsealing:
                 f"{said}; another client's unseal key was in that attempt: trying again at the next poll",
                 Level.WARN,
             )
-        if not about_the_key(answer.message):
-            # Refused for the node's sake (not initialized yet, a follower after a whole-cluster restart): the share
-            # may be good; the next attempt tries again.
-            return self.finish(hostname, False, f"{said}; trying again at the next poll")
         # Refused on its own, before the threshold, for what it is (malformed, the wrong length): unusable here.
         after = attrs.evolve(self, bad={**self.bad, hostname: self.bad.get(hostname, frozenset()) | {index}})
         return after.finish(hostname, False, f"{said}; leaving that key out from now on")

@@ -1140,7 +1140,12 @@ class Cluster:
         """A series names one Vault: in no running instance's metrics does a `neon_cm_vault_state` series carry a `node`
         label that two managers' hostnames share (for longer than SERIES_LAG after the Swarm last changed). Such a
         series tells one Vault's state, then the other's, as their monitors publish: an operator's alert on it misses
-        a sealed Vault, or flaps (issue 26's defect 6: the service names such managers `<hostname> (node <ID>)`)."""
+        a sealed Vault, or flaps (issue 26's defect 6: the service names such managers `<hostname> (node <ID>)`).
+        Exception: an instance whose own Docker fails since before the Swarm last changed cannot list that change (it
+        monitors the managers it last listed, says so at ERROR, and its health turns red: no successful node listing);
+        its series are those of the Swarm it could list (long-run seed 11684: node02, a worker named manager-2 like the
+        manager node03, was promoted at 11.36 s while i1's own Docker refused from 5.76 s to the end: i1 knew one
+        manager-2 and named its Vault so, one Vault a series)."""
         docker = self.docker
         shared = Counter(
             str(node["Description"]["Hostname"]).lower() for node in docker.nodes if node["Spec"]["Role"] == "manager"
@@ -1148,9 +1153,13 @@ class Cluster:
         names = {name for name, count in shared.items() if count > 1}
         if not names or (docker.events and now - docker.events[-1][0] < SERIES_LAG):
             return
+        changed = docker.events[-1][0] if docker.events else 0.0
         for service in self.services:
             if not service.running or self.sim.paused(service.name):
                 continue
+            own = self.own_docker.get(service.name)
+            if own is not None and own[1] <= changed:
+                continue  # its own Docker failed before the Swarm's last change: it cannot know of it
             for actor in self.sim.actors(service.name):
                 if not isinstance(actor, Metrics) or actor.actor_stopped.is_set():
                     continue

@@ -935,6 +935,14 @@ class Judge:
         self.able_from(record.t)
 
     def on_wanted(self, record: MonitorsWanted, findings: list[Finding]) -> None:
+        # A monitor its fleet did not want is not dead (stopped as its manager was demoted, or with its fleet): wanted
+        # again, its start is due from now. Counted from its stop, a manager demoted and promoted again more than the
+        # bound later was found dead before its fleet could start it (long-run seed 11684: 9.5 s apart).
+        before = self.wanted.get(record.instance, ())
+        for name in record.vaults:
+            key = (record.instance, f"vault-monitor:{name}")
+            if name not in before and key in self.dead:
+                self.dead[key] = (record.t, self.dead[key][1])
         self.wanted[record.instance] = record.vaults
         self.wanted_ever = True
         hosts = record.vaults if record.hosts is None else record.hosts
@@ -1017,7 +1025,8 @@ class Judge:
         An actor whose supervisor (or an actor above) is dead too is that one's to restart: it is judged, and the
         clock of those below starts again when it is started again. A paused instance's time does not count. Exception:
         a monitor stopped with its fleet while the restarted fleet does not want it (it learns the managers from the
-        next listing; health compares the fleet's wanted monitors with the live ones)."""
+        next listing; health compares the fleet's wanted monitors with the live ones); wanted again, it is due from
+        then (`on_wanted`)."""
         now, bound = self.now, self.bounds.restart
         for (instance, actor), (died, supervisors) in sorted(self.dead.items()):
             if self.paused(instance, now):

@@ -475,6 +475,43 @@ def test_a_monitor_its_fleet_no_longer_wants_is_not_dead() -> None:
     assert ["nothing dead unseen"] == names(j.nothing_dead_unseen(wanted, BOUNDS, end=20.0))
 
 
+def test_a_monitor_wanted_again_is_due_from_when_its_fleet_wants_it_again() -> None:
+    """Long-run seed 11684: two managers shared the hostname manager-2, so i2's fleet monitored `manager-2 (node
+    node02)`; node02 was demoted at 1.86 s and the fleet stopped that monitor (no longer wanted: not dead), then
+    promoted again at 11.36 s. Wanted again, its clock ran from its stop 9.5 s before, and the judge found it dead at
+    once, before the fleet had even started it. A monitor its fleet did not want is not dead: wanted again, it is due
+    within the bound of that, and past that bound it is dead unseen."""
+    history = History(
+        [
+            j.MonitorsWanted(0.0, "i1", ("m1",)),
+            *died(actor="vault-monitor:m1"),
+            j.MonitorsWanted(1.0, "i1", ()),
+            j.MonitorsWanted(11.0, "i1", ("m1",)),
+        ]
+    )
+
+    assert [] == j.nothing_dead_unseen(history, BOUNDS, end=16.0)
+    findings = j.nothing_dead_unseen(history, BOUNDS, end=20.0)
+    assert ["nothing dead unseen"] == names(findings)
+    assert 16.5 == findings[0].t
+    started = History([*history, j.ActorStarted(12.0, "i1", "vault-monitor:m1")])
+    assert [] == j.nothing_dead_unseen(started, BOUNDS, end=20.0)
+
+
+def test_a_monitor_dead_while_wanted_keeps_its_clock_when_other_monitors_change() -> None:
+    """Only a monitor its fleet did not want and wants again counts afresh: another Vault's monitor added or dropped
+    leaves a dead one's clock where it was."""
+    history = History(
+        [
+            j.MonitorsWanted(0.0, "i1", ("m1",)),
+            *died(actor="vault-monitor:m1"),
+            j.MonitorsWanted(4.0, "i1", ("m1", "m2")),
+        ]
+    )
+
+    assert 6.5 == j.nothing_dead_unseen(history, BOUNDS, end=20.0)[0].t
+
+
 def test_a_container_restart_starts_every_actor_afresh() -> None:
     history = History([*died(), j.ContainerRestarted(2.0, "i1")])
 

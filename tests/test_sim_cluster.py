@@ -389,6 +389,17 @@ LONG_RUN_FIXED = {
     1873: "(not in the long run's failures: it failed once its monitors were judged by their URL's host) a Vault "
     "unsealed at 8.774 s restarted 14 ms later, between two of the world's 0.1 s looks: its monitor saw it unsealed "
     "and forgot its report, the history did not, and the seal was timed from 0.1 s; the world records both now",
+    # --- helper wkeys2 (the long run on 726afc9) ---
+    # keys refused only when they are: the service's
+    10419: "the whole Vault cluster restarted between i2's second share and its third to manager-2; the node, joining "
+    "through the first, refused the third with 400 `Vault is not initialized` (OpenBao checks that before it records a "
+    "share), which the Unsealer took at its threshold for the only combination's refusal (three keys) and said the "
+    "keys do not unseal manager-2; the next attempt unsealed it",
+    # nothing dead unseen, then a series names one Vault: the judge's and the world's
+    11684: "manager-2 named two nodes under {addr}: node02 demoted at 1.86 s, i2's fleet stopped its monitor (not "
+    "wanted: not dead); promoted again at 11.36 s, the judge counted the monitor from that stop and found it dead "
+    "before the fleet started it (12.87 s): a monitor wanted again is due from then. On, the world read i1's series "
+    "manager-2 as naming two Vaults, though i1's own Docker refused from 5.76 s and it never listed the promotion",
 }
 
 

@@ -26,7 +26,7 @@ from neon_cm.unsealing import (
     Unsealing,
     VaultAnswered,
 )
-from neon_cm.vault import Garbage, NotSent, SealStatus
+from neon_cm.vault import Garbage, NotSent, Rejected, SealStatus
 from tests.vault_model import WRONG_COMBINATION, ModelVault, Run
 
 URL = "http://m1:8200"
@@ -458,6 +458,42 @@ def test_a_combination_refused_before_our_threshold_is_another_clients_share_not
     assert [False] == [message.unsealed for message in finished]
     assert "another client's unseal key was in that attempt" in finished[0].reason
     assert not finished[0].keys_refused
+    assert not state.bad.get("m1") and not state.rejected.get("m1")
+
+    state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
+    state, effects = decide(state, SwitchRead("m1", URL, None), now=3.0)
+    read = effects[-1]
+    assert isinstance(read, ReadSealStatus)
+    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=3.0)
+    while effects and isinstance(effects[-1], SubmitShare):
+        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=3.0)
+
+    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+
+
+def test_a_vault_not_initialized_at_our_threshold_refuses_no_combination() -> None:
+    """Long-run seed 10419: the whole Vault cluster restarted between our second share and our third; the node, a
+    raft member that joins through the first, said `initialized: false` and refused the third share with 400 `Vault is
+    not initialized`. OpenBao checks that before it records any share (vault/core.go's unsealFragment: ErrNotInit
+    before the key's length and recordUnsealPart), so the answer says nothing of the combination; taken for its refusal
+    because it came at our threshold, it was the only combination of the three keys and the Unsealer said at ERROR that
+    the keys do not unseal the Vault. The attempt ends, nothing is refused, and the next one unseals."""
+    vault = ModelVault(3, {0, 1, 2})
+    state, attempt = started()
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.read()))
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(0)))
+    state, effects = decide(state, VaultAnswered("m1", attempt, vault.share(1)))
+    share = effects[-1]
+    assert isinstance(share, SubmitShare) and 2 == share.index
+    vault.given, vault.nonce = [], ""  # the node restarted: its attempt forgotten, and it is not initialized yet
+
+    state, effects = decide(state, VaultAnswered("m1", attempt, Rejected("Vault is not initialized")), now=1.0)
+
+    finished = [e.finished for e in effects if isinstance(e, AnswerMonitor)]
+    assert [False] == [message.unsealed for message in finished]
+    assert not finished[0].keys_refused
+    assert "trying again at the next poll" in finished[0].reason
+    assert [] == [e for e in effects if isinstance(e, Log) and e.level is Level.ERROR and "do not unseal" in e.text]
     assert not state.bad.get("m1") and not state.rejected.get("m1")
 
     state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
