@@ -12,7 +12,7 @@ from gateways.docker import DockerGateway
 from messages.docker import ListNodes
 from messages.settings import SettingsChanged
 from messages.swarm import NodeChanged, NodeEventsConnected
-from neon_cm.listing import SwarmListing
+from neon_cm.listing import SwarmListing, WatcherStarted
 
 
 class SwarmWatcher(DecidingActor):
@@ -26,6 +26,9 @@ class SwarmWatcher(DecidingActor):
         super().__init__(log)
         self.gateway = gateway
         self.state: SwarmListing = SwarmListing()
+
+    def setup(self) -> None:
+        self.feed(WatcherStarted())
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
         if self.state.last is not None:

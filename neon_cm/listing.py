@@ -19,7 +19,7 @@ import attrs
 
 from messages.docker import DockerGarbage, DockerUnreachable, ListNodes, NodesListed, NotAManager
 from messages.log import Level
-from messages.settings import SettingsChanged
+from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeChanged, NodeEventsConnected, NodeListFailed, NodesObserved
 from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
 from neon_cm.outage import Outage
@@ -33,8 +33,18 @@ LONGEST_BURST_SECONDS = 2.0
 #: A failed listing is tried again this soon (or at the next node poll, if sooner): an active instance whose
 #: Docker fails hands the lock over after two failures in a row (neon_cm/handover.py), not two node polls.
 RETRY_SECONDS = 5.0
+#: Settings not told this long after the start: the node poll starts on the default interval. The settings' first
+#: read gives up after the Consul client's 10 s and the SettingsWatcher applies the defaults itself, so only a
+#: settings actor that does not run (dying as it starts, long-run seed 10420) leaves the listings waiting this long.
+SETTINGS_WAIT_SECONDS = 10.0
 POLL_TIMER = "node-poll"
 BURST_TIMER = "node-events"
+SETTINGS_TIMER = "settings-wait"
+
+
+@attrs.frozen
+class WatcherStarted:
+    """The SwarmWatcher started: the settings have SETTINGS_WAIT_SECONDS to come."""
 
 
 @attrs.frozen
@@ -60,6 +70,20 @@ class SwarmListing:
         """The next state and effects for `event` at monotonic time `now`."""
         if isinstance(event, SettingsChanged):
             return self.settings(event.settings.node_poll_seconds, now)
+        if isinstance(event, WatcherStarted):
+            return self, (StartTimer(SETTINGS_TIMER, SETTINGS_WAIT_SECONDS),)
+        if isinstance(event, TimerFired) and event.key == SETTINGS_TIMER and self.interval is None:
+            # The settings actor does not run (a crash loop: its supervisor gives up only after about 31 s, and
+            # Docker replaces the container later still). Without listings this instance would never see its own
+            # Docker fail, so as the lock holder it would never hand the lock over, and it would publish nothing.
+            default = Settings().node_poll_seconds
+            state, effects = self.settings(default, now)
+            said = log(
+                Level.WARN,
+                f"no settings {SETTINGS_WAIT_SECONDS:g} s after starting (is the settings actor running?): listing "
+                f"the Swarm's nodes every {default:g} s (the default) until they come",
+            )
+            return state, (said, *effects)
         if isinstance(event, (NodeChanged, NodeEventsConnected)):
             return self.node_event(now)
         if isinstance(event, TimerFired) and event.key == POLL_TIMER and self.interval is not None:

@@ -104,8 +104,10 @@ class Publishing:
     """The last listing acted on: the same listing told again (replayed to a restarted publisher) is acted on once."""
     attempt: Attempt | None = None
     retry: bool = False
-    """The last attempt could not reach Consul (an outage, an election): the next LeaseExtended, which comes only
-    once Consul answered the lease's read of the lock, acts on the last listing again."""
+    """The last attempt could not reach Consul (an outage, an election), or its read answered past the deadline of
+    the lease as last told while no loss was told (a slow read: the extensions told meanwhile wait behind it in the
+    shell's inbox): the next LeaseExtended whose deadline is still to come, which comes only once Consul answered
+    the lease's read of the lock, acts on the last listing again."""
     stored: StoredBase | None = None
     warned_labels: frozenset[LabelProblem] = frozenset()
     outage: Outage = attrs.field(factory=Outage, eq=False)
@@ -143,7 +145,9 @@ class Publishing:
         if isinstance(event, LeaseExtended):
             if self.leading and event.session == self.session:
                 state = attrs.evolve(self, valid_until=max(self.valid_until, event.valid_until))
-                if state.retry and state.attempt is None and state.handled is not None:
+                # Only a lease still running: extensions queued behind a slow read, already past, would each read
+                # again for nothing (the write is decided against the deadline known then).
+                if state.retry and state.attempt is None and state.handled is not None and now < state.valid_until:
                     return attrs.evolve(state, retry=False).act_on(state.unhandled or state.handled, now)
                 return state, ()
             return self, ()
@@ -308,9 +312,13 @@ class Publishing:
             )
         if not (state.leading and now < state.valid_until):
             # The lease ran out (or was lost) while the definition was read: another instance may hold the lock.
-            return state.not_published(
+            # Still leading as far as told, the lease may have been extended meanwhile (the extensions wait in the
+            # inbox behind this read): the next one still running tries the listing again (long-run seed 10856:
+            # dropped, it waited for a listing that a hung Docker never made).
+            state, told = state.not_published(
                 f"the lease on {LEADER_KEY} ended before the write; nothing written", effects, now, Level.WARN
             )
+            return (attrs.evolve(state, retry=True) if state.leading and state.attempt is None else state), told
         attempt = attrs.evolve(
             attempt,
             base=base,

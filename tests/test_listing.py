@@ -14,7 +14,16 @@ from messages.log import Level
 from messages.settings import Settings, SettingsChanged
 from messages.swarm import NodeChanged, NodeEventsConnected, NodeListFailed, NodesObserved, SwarmNode
 from neon_cm.decider import CancelTimer, Log, Publish, StartTimer, TimerFired
-from neon_cm.listing import BURST_TIMER, LONGEST_BURST_SECONDS, POLL_TIMER, QUIET_SECONDS, SwarmListing
+from neon_cm.listing import (
+    BURST_TIMER,
+    LONGEST_BURST_SECONDS,
+    POLL_TIMER,
+    QUIET_SECONDS,
+    SETTINGS_TIMER,
+    SETTINGS_WAIT_SECONDS,
+    SwarmListing,
+    WatcherStarted,
+)
 
 NODES = (SwarmNode("n1", "manager-1", "manager", "127.0.0.11"),)
 CHANGED = NodeChanged("update", "n1")
@@ -135,6 +144,33 @@ def test_the_first_settings_list_and_start_the_poll() -> None:
 
     assert (ListNodes(), StartTimer(POLL_TIMER, 30.0)) == effects
     assert (ListNodes(), StartTimer(POLL_TIMER, 30.0)) == state.decide(TimerFired(POLL_TIMER), 31.0)[1]
+
+
+def test_settings_not_told_in_time_start_the_poll_on_the_default_interval() -> None:
+    """Long-run seed 10420: the holder's settings actor died as it started (a crash loop of 31 s before its supervisor
+    gave up, then health red until Docker replaced the container), so its SwarmWatcher never listed: its hung Docker
+    never failed a listing, its Leadership never handed the lock over to the standby that could list, and a worker's
+    leaving stayed out of the definition. Settings not told SETTINGS_WAIT_SECONDS after the start (the settings'
+    first read gives up after the Consul client's 10 s and applies the defaults itself): one WARN, a listing, and
+    the poll on the default interval; the settings, once told, set it as any change does."""
+    state, started = SwarmListing().decide(WatcherStarted(), 1.0)
+    state, effects = state.decide(TimerFired(SETTINGS_TIMER), 1.0 + SETTINGS_WAIT_SECONDS)
+    default = Settings().node_poll_seconds
+    _, told = state.decide(SettingsChanged(Settings(node_poll_seconds=3.0)), 12.0)
+
+    assert (StartTimer(SETTINGS_TIMER, SETTINGS_WAIT_SECONDS),) == started
+    assert [ListNodes(), StartTimer(POLL_TIMER, default)] == [e for e in effects if not isinstance(e, Log)]
+    (warn,) = [e for e in effects if isinstance(e, Log)]
+    assert warn.level == Level.WARN and f"every {default:g} s (the default)" in warn.text
+    assert (StartTimer(POLL_TIMER, 2.0),) == told
+
+
+def test_settings_told_in_time_leave_the_wait_without_effect() -> None:
+    """The usual start: the settings come within milliseconds; the wait's timer, when it fires, does nothing."""
+    state, _ = SwarmListing().decide(WatcherStarted(), 1.0)
+    state, _ = state.decide(SettingsChanged(Settings(node_poll_seconds=30.0)), 1.01)
+
+    assert (state, ()) == state.decide(TimerFired(SETTINGS_TIMER), 1.0 + SETTINGS_WAIT_SECONDS)
 
 
 def test_a_new_poll_interval_counts_from_the_last_poll() -> None:

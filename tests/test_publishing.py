@@ -314,6 +314,46 @@ def test_a_publish_that_could_not_reach_consul_is_tried_again_at_the_next_lease_
     assert () == again
 
 
+def test_a_listing_read_past_the_lease_it_knew_is_published_at_the_next_lease_extension_still_running() -> None:
+    """Long-run seed 10856: the read of the definition answered 9.7 s late (a slow connect), past the deadline of
+    the lease the publisher knew: the LeaseExtended told meanwhile waited in its inbox behind that read. Nothing may
+    be written on that view, but the listing is not dropped either: with the holder's Docker hung from then on, no
+    other listing came, and the definition stayed unwritten for 29 s though the lease never lapsed. The first
+    LeaseExtended whose deadline is still to come acts on it again (those queued behind the read, already past,
+    only move the deadline)."""
+    state, _ = leading(until=2.0).decide(SWARM, 0.2)
+    state, late = state.decide(stored(), 9.87)
+    state, stale = state.decide(LeaseExtended("s1", 3.2), 9.871)
+    state, effects = state.decide(LeaseExtended("s1", 11.2), 9.872)
+    assert [ReadDefinition()] == [effect for effect in effects if isinstance(effect, ReadDefinition)]
+    state, effects = state.decide(stored(), 9.88)
+    (write,) = writes(effects)
+    state, effects = state.decide(DefinitionWritten(), 9.89)
+    state, again = state.decide(LeaseExtended("s1", 12.2), 10.2)
+
+    assert [] == writes(late)
+    assert [f"the lease on {LEADER_KEY} ended before the write; nothing written"] == lines(late, Level.WARN)
+    assert () == stale
+    assert ["manager-1"] == list(decode_definition(write.value)["Nodes"])
+    assert () == again
+
+
+def test_a_listing_read_past_the_lease_is_not_tried_again_once_the_lease_is_lost() -> None:
+    """The lease really ended (LostLeadership): nothing is read until the next BecameLeader, which acts on the
+    latest listing once, as always."""
+    state, _ = leading(until=2.0).decide(SWARM, 0.2)
+    state, _ = state.decide(stored(), 2.5)
+    state, lost = state.decide(LostLeadership("its lease ran out"), 2.6)
+    state, effects = state.decide(BecameLeader("me", "s2", 6.0), 4.0)
+    state, _ = state.decide(stored(), 4.1)
+    state, _ = state.decide(DefinitionWritten(), 4.2)
+    state, again = state.decide(LeaseExtended("s2", 7.0), 5.0)
+
+    assert () == lost
+    assert [ReadDefinition()] == list(effects)
+    assert () == again
+
+
 def test_two_nodes_with_one_hostname_are_said_once_then_every_5_minutes_and_their_end_is_said() -> None:
     twins = NodesObserved((*SWARM.nodes, SwarmNode("id9", "MANAGER-1", "worker", "10.0.0.9", "", {}, 7)))
     state, said = leading(until=10_000.0), []
