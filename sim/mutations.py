@@ -527,6 +527,31 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "settings-wait-forever",
+        "the SwarmWatcher waits for the settings for ever before its first listing (neon_cm/listing.py before helper "
+        "wfol2): a holder whose settings actor crash-loops never lists, so its hung Docker fails nothing and it never "
+        "hands the lock over",
+        "the long run of 2026-12-07 (seed 10420)",
+        (
+            Rewrite(
+                "neon_cm.listing:SwarmListing.decide", "event.key == SETTINGS_TIMER and self.interval is None", "False"
+            ),
+        ),
+    ),
+    Mutant(
+        "late-read-drops-listing",
+        "a definition read answered after the lease the publisher knew drops the listing (neon_cm/publishing.py "
+        "before helper wfol2): with the holder's Docker hung, no listing comes again",
+        "the long run of 2026-12-07 (seed 10856)",
+        (
+            Rewrite(
+                "neon_cm.publishing:Publishing.read",
+                "attrs.evolve(state, retry=True) if state.leading and state.attempt is None else state",
+                "state",
+            ),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -581,6 +606,8 @@ CLUSTER: dict[str, int | str] = {
     "stop-unheard": 14,
     "release-on-the-wire": 4153,
     "mixed-refusal-as-bad-key": 8984,
+    "settings-wait-forever": 10420,
+    "late-read-drops-listing": 10856,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
