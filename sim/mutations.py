@@ -552,6 +552,19 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "not-initialized-refuses",
+        "a 400 `Vault is not initialized` is judged as a refusal of the share or of the combination "
+        "(neon_cm/unsealing.py before helper wkeys2: at our threshold, the combination refused)",
+        "the long run of 2026-12-07 (seed 10419)",
+        (
+            Rewrite(
+                "neon_cm.unsealing:Unsealing.rejected_by_vault",
+                "if not about_the_key(answer.message) and not combination_refused(answer.message):",
+                "if False:",
+            ),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -608,6 +621,7 @@ CLUSTER: dict[str, int | str] = {
     "mixed-refusal-as-bad-key": 8984,
     "settings-wait-forever": 10420,
     "late-read-drops-listing": 10856,
+    "not-initialized-refuses": 10419,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
