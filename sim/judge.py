@@ -542,6 +542,9 @@ class Judge:
         crash loop, which may last past the other faults (a long crash loop, 32-40 s: seeds 5176 and 5191)."""
         self.instances: set[str] = set()
         """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
+        self.listing_since: float | None = 0.0
+        """Since when some instance could list the Swarm without a break (`can_list`); None: none can now. A manager no
+        fleet monitors is news only a listing brings (long-run seed 11656)."""
         # actors
         self.dead: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
         self.pauses: dict[str, list[tuple[float, float]]] = {}
@@ -582,6 +585,7 @@ class Judge:
         handler = HANDLERS.get(type(record))
         if handler is not None:
             handler(self, record, findings)
+        self.listing_from(record.t)
         return findings
 
     def advance(self, t: float) -> None:
@@ -839,7 +843,8 @@ class Judge:
         expected to report monitors it (its fleet dead or restarting, no listing yet: it cannot report what it does not
         monitor), the standbys must say it at ERROR within the bound + their threshold
         (neon_cm/monitoring.escalation_seconds) of the seal, the end of its unreadable answers, its listing or the
-        moment the standby watching it longest began to watch it undisturbed (`standbys_watching`)."""
+        moment the standby watching it longest began to watch it undisturbed (`standbys_watching`; with no standby
+        watching it, since an instance can list the Swarm, and not while none can)."""
         now = self.now
         clock = max(self.disturbed.values(), default=0.0)
         bound = 2 * self.longest_vault_poll + self.bounds.report_margin
@@ -869,7 +874,10 @@ class Judge:
                 # No instance expected to report monitors it: the standbys, which do, say it at ERROR once it lasted
                 # past their threshold from their first sight (a poll at most after the seal, within `bound`).
                 self.unwatched[vault] = now
-                since = max(sealed, self.unreadable_until.get(vault, 0.0), listed, self.standbys_watching(vault, now))
+                standbys = self.standbys_watching(vault, now)
+                if standbys is None:
+                    continue  # no instance can list the Swarm: none can learn of this manager (seed 11656)
+                since = max(sealed, self.unreadable_until.get(vault, 0.0), listed, standbys)
                 limit = bound + escalation_seconds(self.longest_vault_poll)
             else:
                 since = max(since, watching, self.unwatched.get(vault, 0.0))
@@ -982,23 +990,49 @@ class Judge:
             return instance != holder
         return not self.reporter(instance, t)
 
-    def standbys_watching(self, vault: str, t: float) -> float:
+    def standbys_watching(self, vault: str, t: float) -> float | None:
         """Since when a standby has watched `vault` undisturbed (the earliest of them): its monitor wanted by its
         running fleet, and the instance not paused, restarted or with its fleet or monitor restarted since. A
         standby's threshold counts from its own first sight: one started again later than the seal cannot say it
         sooner (seed 2695: the only standby's container restarted 11 s after the seal, while the holder's fleet was in a
         crash loop). When no standby watches it, a standby whose container restarted and whose new fleet has wanted no
-        monitor yet (its first listing under way) cannot see it before its restart: the earliest such restart
-        (long-run seed 2843: the only standby's escalation forgotten with its old process, its new fleet listed 0.1 s
-        later; a look in between counted from the seal). 0 when there is none either: counted from the seal."""
+        monitor yet (its first listing under way, its own Docker not failing) cannot see it before its restart: the
+        earliest such restart (long-run seed 2843: the only standby's escalation forgotten with its old process, its
+        new fleet listed 0.1 s later; a look in between counted from the seal). When there is none either, since some
+        instance could list the Swarm (`listing_since`: 0 when one always could, counted from the seal), and None while
+        none can: a manager no fleet monitors is news only a listing brings (long-run seed 11656: the holder's
+        SwarmWatcher in a long crash loop, the only standby's own Docker hung; a manager joined meanwhile was counted
+        from the seal, as if a standby had listed it)."""
         times = [
             max(since, self.started_again.get(instance, 0.0), self.former_reporter(instance, vault))
             for (instance, name), since in self.watching_since.items()
             if name == vault and self.standing_by(instance, t)
         ]
         if not times:
-            times = [at for instance, at in self.unlisted.items() if self.standing_by(instance, t)]
-        return min(times, default=0.0)
+            times = [
+                at for instance, at in self.unlisted.items() if self.standing_by(instance, t) and self.lists(instance)
+            ]
+        return min(times, default=self.listing_since)
+
+    def lists(self, instance: str) -> bool:
+        """Whether `instance` can list the Swarm as far as the history tells: its own Docker does not fail, and its
+        SwarmWatcher is not dead (a crash loop, its supervisor's backoff) nor given up on with its supervisor (health
+        red until Docker replaces the container)."""
+        if instance in self.own_docker or (instance, "swarm-watcher") in self.dead:
+            return False
+        return not {"swarm-watcher", "definition"} & self.gave_up.get(instance, set())
+
+    def can_list(self) -> bool:
+        """Whether some instance can list the Swarm now (`lists`). A history that names no instance can."""
+        known = self.instances | set(self.wanted) | set(self.acquired_by) | set(self.own_docker)
+        return not known or any(self.lists(instance) for instance in known)
+
+    def listing_from(self, t: float) -> None:
+        """Keep `listing_since` (at every record: a SwarmWatcher dying as it starts runs for no time)."""
+        if not self.can_list():
+            self.listing_since = None
+        elif self.listing_since is None:
+            self.listing_since = t
 
     def former_reporter(self, instance: str, vault: str) -> float:
         """When a standby that said `vault` at ERROR as the reporter (or knowing no active instance) began to stand

@@ -416,6 +416,41 @@ def test_a_standby_restarted_and_not_listed_yet_counts_from_its_restart_while_no
     assert 73.0 == j.always_reported(never, BOUNDS, end=90.0)[0].t
 
 
+def test_a_manager_no_instance_can_list_is_judged_once_one_can() -> None:
+    """Long-run seed 11656: j1 joins the Swarm as a manager at 11.67 s, sealed. The holder i1's SwarmWatcher is in a
+    long crash loop (dead from 4.1 s, each restart dying at once, running again at 38.1 s) and the only standby i2's
+    own Docker hangs (from 2.6 s): no instance can list the Swarm, the service's only source of its managers, so no
+    fleet monitors j1 and nobody can say it is sealed. The judge counted the standbys' bound + threshold (22.5 s)
+    from the seal, as if a standby watched it: found at 34.5 s. Its clock starts when an instance can list again
+    (i1's SwarmWatcher running at 38.1 s); i1 lists j1 and says it at once. While another instance could list all
+    along (i2's Docker fine), a standby would have listed and escalated: judged from the seal as before."""
+    records = [
+        *sealed_manager(),
+        j.ActorStarted(0.1, "i1", "swarm-watcher"),
+        j.ActorStarted(0.3, "i2", "swarm-watcher"),
+        j.MonitorsWanted(0.2, "i1", ("m1",)),
+        j.MonitorsWanted(0.4, "i2", ("m1",)),
+        j.ErrorLogged(1.0, "i1", "m1"),
+        j.OwnDockerFails(2.6, "i2"),
+        j.ActorDied(4.1, "i1", "swarm-watcher", ("definition", "service")),
+        *leader(at=11.58, until=1000.0),
+        j.RoleChanged(11.666, "j1", manager=True),
+        j.Listed(11.666, "j1"),
+        j.Sealed(11.7, "j1"),
+        j.ActorRestarted(20.1, "i1", "swarm-watcher"),
+        j.ActorDied(20.1, "i1", "swarm-watcher", ("definition", "service")),
+        j.ActorRestarted(38.1, "i1", "swarm-watcher"),
+    ]
+    reported = [*records, j.MonitorsWanted(38.8, "i1", ("j1", "m1")), j.ErrorLogged(38.85, "i1", "j1")]
+
+    assert [] == j.always_reported(History(reported), BOUNDS, end=70.0)
+    # never listed once an instance can: the standbys' bound + threshold from then
+    assert 61.0 == j.always_reported(History(records), BOUNDS, end=70.0)[0].t
+    # another instance that could list all along: from the seal, as before
+    could = History([r for r in records if not isinstance(r, j.OwnDockerFails)])
+    assert 34.5 == j.always_reported(could, BOUNDS, end=70.0)[0].t
+
+
 def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
     """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
     history = History(

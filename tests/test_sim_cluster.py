@@ -410,6 +410,12 @@ LONG_RUN_FIXED = {
     "wanted: not dead); promoted again at 11.36 s, the judge counted the monitor from that stop and found it dead "
     "before the fleet started it (12.87 s): a monitor wanted again is due from then. On, the world read i1's series "
     "manager-2 as naming two Vaults, though i1's own Docker refused from 5.76 s and it never listed the promotion",
+    # --- helper wrep2 (the long run on 726afc9) ---
+    # always reported: the judge's
+    11656: "a manager joined at 11.67 s while no instance could list the Swarm (the holder i1's SwarmWatcher in a long "
+    "crash loop until 38.1 s, the only standby i2's own Docker hung): no fleet monitored it, and the judge counted the "
+    "standbys' threshold from the seal as if one had listed it; it counts from when an instance can list again, and "
+    "i1 said it and unsealed it at 38.9 s",
 }
 
 
