@@ -48,6 +48,18 @@ def started(until: float = 10.0) -> tuple[Unsealing, int]:
     return state, read.attempt
 
 
+def next_attempt_unseals(state: Unsealing, vault: ModelVault, now: float = 3.0) -> bool:
+    """Whether the next request for m1 (at `now`, the switch on) unseals `vault`, its calls answered by the model."""
+    state, effects = decide(state, UnsealRequested("m1", URL), now=now)
+    state, effects = decide(state, SwitchRead("m1", URL, None), now=now)
+    read = effects[-1]
+    assert isinstance(read, ReadSealStatus)
+    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=now)
+    while effects and isinstance(effects[-1], SubmitShare):
+        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=now)
+    return AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+
+
 def test_taking_the_lock_unseals_the_vaults_known_sealed_at_once() -> None:
     """Issue 28: a new active instance does not wait for its monitors' next poll (vault_poll_seconds may be 30 s):
     the Vaults last seen sealed with a Shamir seal get their attempt (the switch read first) on BecameLeader; an
@@ -427,15 +439,7 @@ def test_a_refusal_with_another_clients_share_in_the_attempt_does_not_count_agai
     assert not state.rejected.get("m1")
     assert [0, 7, 1, 0] == vault.received
 
-    state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
-    state, effects = decide(state, SwitchRead("m1", URL, None), now=3.0)
-    read = effects[-1]
-    assert isinstance(read, ReadSealStatus)
-    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=3.0)
-    while effects and isinstance(effects[-1], SubmitShare):
-        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=3.0)
-
-    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+    assert next_attempt_unseals(state, vault)
 
 
 def test_a_combination_refused_before_our_threshold_is_another_clients_share_not_a_bad_key() -> None:
@@ -460,15 +464,7 @@ def test_a_combination_refused_before_our_threshold_is_another_clients_share_not
     assert not finished[0].keys_refused
     assert not state.bad.get("m1") and not state.rejected.get("m1")
 
-    state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
-    state, effects = decide(state, SwitchRead("m1", URL, None), now=3.0)
-    read = effects[-1]
-    assert isinstance(read, ReadSealStatus)
-    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=3.0)
-    while effects and isinstance(effects[-1], SubmitShare):
-        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=3.0)
-
-    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+    assert next_attempt_unseals(state, vault)
 
 
 def test_a_vault_not_initialized_at_our_threshold_refuses_no_combination() -> None:
@@ -496,15 +492,7 @@ def test_a_vault_not_initialized_at_our_threshold_refuses_no_combination() -> No
     assert [] == [e for e in effects if isinstance(e, Log) and e.level is Level.ERROR and "do not unseal" in e.text]
     assert not state.bad.get("m1") and not state.rejected.get("m1")
 
-    state, effects = decide(state, UnsealRequested("m1", URL), now=3.0)
-    state, effects = decide(state, SwitchRead("m1", URL, None), now=3.0)
-    read = effects[-1]
-    assert isinstance(read, ReadSealStatus)
-    state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.read()), now=3.0)
-    while effects and isinstance(effects[-1], SubmitShare):
-        state, effects = decide(state, VaultAnswered("m1", read.attempt, vault.share(effects[-1].index)), now=3.0)
-
-    assert AnswerMonitor(UnsealFinished("m1", True, "")) in effects
+    assert next_attempt_unseals(state, vault)
 
 
 def test_a_client_that_keeps_resetting_is_left_alone() -> None:
