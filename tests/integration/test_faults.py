@@ -429,6 +429,11 @@ def test_consul_unreachable_at_start_is_not_fatal(start_service: Callable[..., S
     assert [] == service.lines(r"\[ERROR\] \[module:supervisor")
 
 
+#: Seconds after the restore by which the standby has destroyed the restored dead session: it first finds the check
+#: missing within a step (1 s), destroys 3 s later (ORPHAN_SECONDS), 5-7 s in all when quiet; room for a loaded machine.
+ORPHAN_DUE = 15.0
+
+
 def test_a_restored_dead_holders_session_is_destroyed_by_the_standby(
     kv: consul.Consul, start_service: Callable[..., Service], real_stack: dict[str, Any]
 ) -> None:
@@ -436,7 +441,8 @@ def test_a_restored_dead_holders_session_is_destroyed_by_the_standby(
     SIGKILLed, the second takes over; the dead one's critical check is deregistered (as a later instance's first
     step does); the snapshot restored brings the dead session back holding the lock, and Consul keeps it until its
     agent's anti-entropy sync (0-120 s). The standby destroys it once the check has been missing for 3 s and is
-    active again within seconds, not minutes."""
+    active again within seconds, not minutes. When that sync comes first (it deregisters the restored check, which
+    ends the session: CI saw it once), there is nothing left to prove and the test skips."""
     address = real_stack["consul"]["http_addr"]
     first, second = active_and_standby(kv, start_service)
     snapshot = requests.get(f"http://{address}/v1/snapshot", timeout=10)
@@ -451,11 +457,24 @@ def test_a_restored_dead_holders_session_is_destroyed_by_the_standby(
     mark = second.mark()
     requests.put(f"http://{address}/v1/snapshot", data=snapshot.content, timeout=10).raise_for_status()
     restored = time.monotonic()
-    if kv.session.info(dead_session)[1] is None:
-        pytest.skip("the agent's anti-entropy sync ran right after the restore (about 1 run in 60)")
-    second.wait_for(r"bound to a check this Consul agent no longer has", after=mark, timeout=30)
+    destroying = r"bound to a check this Consul agent no longer has"
+
+    def ended() -> bool:
+        """The standby said it destroys the dead session (before it does), or the session is gone."""
+        return bool(second.lines(destroying, after=mark)) or kv.session.info(dead_session)[1] is None
+
+    wait_until(ended, timeout=30, what="the restored dead session ended", detail=lambda: "\n".join(second.stdout))
+    gone = time.monotonic() - restored
+    if not second.lines(destroying, after=mark):
+        time.sleep(2)  # the line may still be on its way through the pipe
+    if not second.lines(destroying, after=mark):
+        # The agent's anti-entropy sync (at a random moment of each minute) deregistered the restored check before
+        # the standby's 3 s were up: that also ends the session, and there was nothing for the standby to do. Our
+        # own destroy normally comes 5-7 s after the restore; later than ORPHAN_DUE without it means it did not work.
+        assert gone < ORPHAN_DUE, f"Consul ended the session {gone:.1f} s after the restore; the standby never did"
+        pytest.skip(f"the agent's anti-entropy sync ended the session first, {gone:.1f} s after the restore")
     second.wait_for(ACTIVE, after=mark, timeout=30)
     again = time.monotonic() - restored
     print(f"active again {again:.1f} s after the restore")
     assert kv.session.info(dead_session)[1] is None
-    assert again < 15, f"{again:.1f} s"
+    assert again < 30, f"{again:.1f} s"
