@@ -31,7 +31,7 @@ from actors.vault_fleet import VaultFleet
 from gateways.consul import consul_client
 from gateways.docker import ApiVersions, DockerGateway
 from gateways.files import path_kind, read_text, write_replacing
-from messages.routes import ROUTES, WIRING
+from messages.routes import DEFINITION_SIDE, ROUTES, SWARM_WATCHER, WIRING
 from neon_cm import __version__
 from neon_cm.config import Config, load_config
 from neon_cm.environment import ConsulAccess
@@ -67,9 +67,7 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log, stop: Event | N
     # One API version for the listing and the event stream: negotiated once, again when the daemon refuses it.
     versions = ApiVersions(config.docker_api_pin)
     definition_side = [
-        ChildSpec(
-            "swarm-watcher", lambda: SwarmWatcher.start(DockerGateway(config.docker_host, versions=versions), log)
-        ),
+        ChildSpec(SWARM_WATCHER, lambda: SwarmWatcher.start(DockerGateway(config.docker_host, versions=versions), log)),
         # Its own client: the event stream holds a connection open for as long as it runs.
         *(
             [
@@ -93,7 +91,9 @@ def service_tree(config: Config, consul: ConsulAccess, log: Log, stop: Event | N
         ),
         ChildSpec("settings", lambda: SettingsWatcher.start(consul_client(consul), log)),
         ChildSpec("vault", lambda: Supervisor.start("vault", Strategy.ONE_FOR_ONE, vault_side, log)),
-        ChildSpec("definition", lambda: Supervisor.start("definition", Strategy.REST_FOR_ONE, definition_side, log)),
+        ChildSpec(
+            DEFINITION_SIDE, lambda: Supervisor.start(DEFINITION_SIDE, Strategy.REST_FOR_ONE, definition_side, log)
+        ),
     ]
 
 

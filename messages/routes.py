@@ -13,7 +13,7 @@ WIRING: dict[str, tuple[str, ...]] = {
     "vault-fleet": ("metrics", "unsealer"),
     "vault-monitor": ("metrics", "unsealer"),
     "unsealer": ("metrics",),
-    "supervisor": ("metrics",),
+    "supervisor": ("metrics", "leadership"),
 }
 
 #: The node events NodeEvents follows (NodeChanged, NodeEventsConnected), for the SwarmWatcher to list again.
@@ -35,6 +35,9 @@ ROUTES: dict[str, str] = {
 }
 
 VAULT_MONITOR = "vault-monitor"
+#: The actor that lists the Swarm's nodes, and the supervisor of the definition side it leads.
+SWARM_WATCHER = "swarm-watcher"
+DEFINITION_SIDE = "definition"
 SUPERVISOR = "supervisor"
 
 

@@ -4,7 +4,10 @@ the lock over (a decider's state, no I/O).
 An active instance that cannot list the Swarm keeps nobody else from doing it but writes nothing itself: the
 definition in Consul goes stale. So the lock is handed over, but only to an instance that can list:
 
-- every instance counts its own listings (the SwarmWatcher's NodesObserved and NodeListFailed);
+- every instance counts its own listings (the SwarmWatcher's NodesObserved and NodeListFailed); a death of the
+  SwarmWatcher or of the definition side around it (ActorRestarted) ends its listing without a result and counts as
+  a failed one, and that side given up on (SupervisionGaveUp) lists no more: a crash loop is no fitter than a hung
+  daemon;
 - a standby whose last listing succeeded *offers* to take over: its session holds STANDBY_KEY (one standby at a
   time; its value names the instance). Consul releases the key with the session, so a dead standby's offer goes
   with it;
@@ -19,6 +22,11 @@ import math
 
 import attrs
 
+from messages.routes import DEFINITION_SIDE, SWARM_WATCHER
+
+#: The actors whose death ends the instance's listing: the SwarmWatcher and the supervisor of the definition side
+#: it leads (neon_cm_main.service_tree).
+LISTING_ACTORS = frozenset({SWARM_WATCHER, DEFINITION_SIDE})
 #: A standby that can list the Swarm holds this key with its session (its value: the instance's name).
 STANDBY_KEY = "neon/services/neon-cluster-manager.standby"
 #: An active instance yields after this many listings in a row failed (a hung daemon: 10 s each; a failed
@@ -38,9 +46,13 @@ class Fitness:
     listed: bool = False
     """Whether a listing has succeeded since the start."""
     failures: int = 0
-    """Failed listings since the last one that succeeded."""
+    """Failed listings since the last one that succeeded (a listing ended by a crash counts)."""
     failed_at: float = -math.inf
-    """When the last failure heard of failed (its NodeListFailed's time, when it has one)."""
+    """When the last failure heard of failed (its NodeListFailed's time, when it has one; a crash's when heard)."""
+    crashes: int = 0
+    """Of `failures`, how many were a death of the listing side (LISTING_ACTORS)."""
+    given_up: bool = False
+    """The listing side is given up on (left stopped until Docker replaces the container): no listing comes."""
 
     def succeeded(self, at: float | None = None) -> Fitness:
         """A listing that answered at `at`: no news if it is older than the last failure (the SwarmWatcher's view,
@@ -50,7 +62,17 @@ class Fitness:
         return Fitness(listed=True, failures=0, failed_at=self.failed_at)
 
     def failed(self, at: float | None = None) -> Fitness:
-        return Fitness(self.listed, self.failures + 1, self.failed_at if at is None else max(at, self.failed_at))
+        failed_at = self.failed_at if at is None else max(at, self.failed_at)
+        return attrs.evolve(self, failures=self.failures + 1, failed_at=failed_at)
+
+    def crashed(self, at: float) -> Fitness:
+        """The SwarmWatcher (or the definition side) died and is restarted: its listing, if any, ended unanswered."""
+        return attrs.evolve(self.failed(at), crashes=self.crashes + 1)
+
+    def gave_up(self, at: float) -> Fitness:
+        """The listing side is left stopped: unfit until a listing succeeds (a new container)."""
+        failed_at = max(at, self.failed_at)
+        return attrs.evolve(self, failures=max(self.failures, UNFIT_FAILURES), failed_at=failed_at, given_up=True)
 
     @property
     def fit(self) -> bool:
@@ -61,3 +83,14 @@ class Fitness:
     def unfit(self) -> bool:
         """Its last UNFIT_FAILURES listings failed (an active instance hands the lock over, if it can)."""
         return self.failures >= UNFIT_FAILURES
+
+    @property
+    def why(self) -> str:
+        """Why it is unfit, for the log."""
+        if self.given_up:
+            return "its SwarmWatcher is given up on (a crash loop)"
+        if self.crashes == self.failures:
+            return f"its SwarmWatcher died {self.failures} times in a row"
+        if self.crashes == 0:
+            return f"{self.failures} listings failed in a row"
+        return f"{self.failures} listings failed or ended by a crash in a row"

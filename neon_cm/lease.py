@@ -32,10 +32,11 @@ from messages.consul_answers import (
     SessionRenewed,
 )
 from messages.leadership import BecameLeader, LeaseExtended, LostLeadership, StandingBy
+from messages.lifecycle import ActorRestarted, SupervisionGaveUp
 from messages.log import Level
 from messages.swarm import NodeListFailed, NodesObserved
 from neon_cm.decider import Decision, Publish, StartTimer, TimerFired, log
-from neon_cm.handover import OFFER_RETRY_SECONDS, STANDBY_KEY, YIELD_BACKOFF_SECONDS, Fitness
+from neon_cm.handover import LISTING_ACTORS, OFFER_RETRY_SECONDS, STANDBY_KEY, YIELD_BACKOFF_SECONDS, Fitness
 from neon_cm.keys import LEADER_KEY
 from neon_cm.outage import Outage
 
@@ -257,6 +258,8 @@ class Lease:
     def decide(self, event: object, now: float) -> Decision[Lease]:
         if isinstance(event, (NodesObserved, NodeListFailed)):
             return self.listing(event), ()
+        if isinstance(event, (ActorRestarted, SupervisionGaveUp)):
+            return self.listing_side_died(event, now), ()
         if isinstance(event, Start):
             return self.begin_step(now)
         if isinstance(event, TimerFired) and event.key == STEP:
@@ -539,6 +542,14 @@ class Lease:
             return attrs.evolve(self, fitness=fitness, keeping_said=False)
         return attrs.evolve(self, fitness=self.fitness.failed(event.at))
 
+    def listing_side_died(self, event: ActorRestarted | SupervisionGaveUp, now: float) -> Lease:
+        """A death of the SwarmWatcher or of the definition side counts as a failed listing; that side given up on,
+        as unfit (see neon_cm/handover.py). Other actors' deaths are no news here."""
+        if event.actor not in LISTING_ACTORS:
+            return self
+        fitness = self.fitness.gave_up(now) if isinstance(event, SupervisionGaveUp) else self.fitness.crashed(now)
+        return attrs.evolve(self, fitness=fitness)
+
     def renewed(self, now: float) -> Decision[Lease]:
         """A standby's session is valid: offer to take over (or withdraw the offer), then try the lock."""
         assert self.session is not None  # renewed only with a session
@@ -603,7 +614,7 @@ class Lease:
             if self.keeping_said:
                 return self.end_step()
             line = (
-                f"this instance cannot list the Swarm's nodes ({self.fitness.failures} listings failed in a row) "
+                f"this instance cannot list the Swarm's nodes ({self.fitness.why}) "
                 "and no standby that can is known: it keeps the lock"
             )
             return attrs.evolve(self, keeping_said=True).end_step((log(Level.WARN, line),))
@@ -614,7 +625,7 @@ class Lease:
         its way), keep the session, and do not compete for YIELD_BACKOFF_SECONDS."""
         assert self.session is not None
         reason = (
-            f"it cannot list the Swarm's nodes ({self.fitness.failures} listings failed in a row) and {standby} "
+            f"it cannot list the Swarm's nodes ({self.fitness.why}) and {standby} "
             f"can; it hands the lock over and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
         )
         state, effects = attrs.evolve(self, backoff_until=now + YIELD_BACKOFF_SECONDS, keeping_said=False).lose(reason)

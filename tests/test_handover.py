@@ -19,6 +19,7 @@ from messages.consul_answers import (
     SessionRenewed,
 )
 from messages.leadership import LostLeadership
+from messages.lifecycle import ActorRestarted, SupervisionGaveUp
 from messages.log import Level
 from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from neon_cm.decider import Log, Publish, TimerFired
@@ -316,3 +317,68 @@ def test_without_the_handover_the_simulated_definition_stays_stale(monkeypatch: 
     result = the_holders_docker_fails("hangs").run()
 
     assert j.FOLLOWS_THE_SWARM == result.invariant, result.report(10)
+
+
+WATCHER_RESTARTED = ActorRestarted("definition", "swarm-watcher")
+
+
+def test_an_active_whose_swarm_watcher_crash_loops_hands_the_lock_to_a_fit_standby() -> None:
+    """A SwarmWatcher that dies lists nothing, so it fails no listing either: the long run's seeds 5176, 5191 and 11602
+    (a holder's watcher in a 32-40 s crash loop kept the lock while a standby could list). A crash of the watcher, or
+    of the definition side around it, ends its listing without a result: counted as a failed listing."""
+    lease = leading(100.0).decide(LISTED, 100.1)[0]
+    for restarted in (WATCHER_RESTARTED, ActorRestarted("service", "definition")):
+        lease, effects = lease.decide(restarted, 100.2)
+        assert () == effects
+    assert lease.fitness.unfit
+    lease, _ = lease.decide(TimerFired(STEP), 101.0)
+    lease, _ = lease.decide(CheckPassed(), 101.0)
+    lease, effects = lease.decide(MINE, 101.0)
+    assert [ReadHolder(STANDBY_KEY)] == calls(effects)
+
+    lease, effects = lease.decide(HolderRead("s2", "other:2:cd"), 101.0)
+
+    assert not lease.leading
+    reason = (
+        "it cannot list the Swarm's nodes (its SwarmWatcher died 2 times in a row) and other:2:cd can; it hands the "
+        f"lock over and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
+    )
+    assert [Publish(LostLeadership(reason)), ShutGate(), Withdraw(LEADER_KEY, ME, "s1")] == [
+        effect for effect in effects if isinstance(effect, (Publish, ShutGate, Withdraw))
+    ]
+
+
+def test_one_crash_then_a_listing_is_fit_and_other_actors_crashes_do_not_count() -> None:
+    lease = leading(100.0).decide(LISTED, 100.1)[0]
+    for other in ("definition-publisher", "node-events", "vault-fleet"):
+        lease, _ = lease.decide(ActorRestarted("definition", other), 100.2)
+    lease, _ = lease.decide(WATCHER_RESTARTED, 100.3)
+    assert not lease.fitness.unfit
+    lease, _ = lease.decide(NodesObserved(LISTED.nodes, at=101.4), 101.5)  # the restarted watcher listed
+    lease, _ = lease.decide(WATCHER_RESTARTED, 102.0)
+    assert not lease.fitness.unfit
+    # A listing made before the crash and heard after it is no news (a restart is heard at Leadership's `now`).
+    lease, _ = lease.decide(NodesObserved(LISTED.nodes, at=101.9), 102.1)
+    lease, _ = lease.decide(FAILED, 103.0)
+    assert lease.fitness.unfit
+    assert "2 listings failed or ended by a crash in a row" == lease.fitness.why
+
+
+def test_a_definition_side_given_up_on_is_unfit_until_a_listing_and_a_standby_so_withdraws_its_offer() -> None:
+    lease = leading(100.0).decide(LISTED, 100.1)[0]
+    lease, _ = lease.decide(SupervisionGaveUp("definition", "swarm-watcher crashed, more than 5 restarts"), 100.2)
+    assert lease.fitness.unfit
+    assert "its SwarmWatcher is given up on (a crash loop)" == lease.fitness.why
+    lease, _ = lease.decide(SupervisionGaveUp("leadership", "..."), 100.3)  # not the listing side: no news
+    assert lease.fitness.unfit
+
+    offering = standby().decide(LISTED, 0.1)[0]
+    offering, _ = standby_step(offering, 0.5)
+    offering, _ = offering.decide(LockAcquired(), 0.5)
+    offering, _ = offering.decide(LockBusy(), 0.5)
+    offering, _ = offering.decide(HolderRead("s1", ME), 0.5)
+    assert offering.offered
+    for _ in range(UNFIT_FAILURES):
+        offering, _ = offering.decide(WATCHER_RESTARTED, 0.7)
+    offering, effects = standby_step(offering, 1.0)
+    assert [Withdraw(STANDBY_KEY, "other:2:cd", "s2"), Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
