@@ -187,6 +187,16 @@ TASK_RESTART_DELAY = 5.0
 LEADER_ALONE = 0.08
 #: The label values of that node change: no other fault sets them, so the Swarm changes.
 ALONE_CORES = ("3", "6", "12")
+#: How often a seed has, after its faults (from a generator of its own, and only without a long crash loop or an own
+#: Docker failing), the lock holder's SwarmWatcher dying as it starts for HOLDER_LOOP_SECONDS, from a moment of
+#: HOLDER_LOOP_FROM (the other faults over and their effects settled), and a node labelled 2-4 s later: the holder
+#: counts the deaths as failed listings and hands the lock to a standby that can list, which publishes the label
+#: within HOLDER_LOOP_BOUND of it: the watcher's restart backoff (1 s), the holder's step (1 s), a standby's (0.5 s),
+#: Consul's latency tails on the lock's calls and the write (2 s), the margin.
+HOLDER_LOOP = 0.05
+HOLDER_LOOP_FROM = (FAULTS_END + DOCKER_TIMEOUT + 2.0, FAULTS_END + DOCKER_TIMEOUT + 6.0)
+HOLDER_LOOP_SECONDS = (15.0, 20.0)
+HOLDER_LOOP_BOUND = 1.0 + 1.0 + 0.5 + 2.0 + FOLLOW_MARGIN
 #: How often a seed has, besides its faults (from a generator of its own), Consul rebuilt: it loses its data and starts
 #: again as a new cluster does, from the index the first one started at, and cluster setup runs again at once (the same
 #: writes in the same order: the same indexes as the first time, for another base); a node is labelled after.
@@ -426,6 +436,7 @@ class Cluster:
         self.own_docker: dict[str, tuple[str, float]] = {}
         """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
         self.own_docker_fails = False
+        self.long_loop = False
         """Whether one instance's own Docker fails in this seed (drawn before any fault acts)."""
         self.crash_loops: list[float] = []
         """When each crash loop ends."""
@@ -1259,6 +1270,7 @@ class Cluster:
         1 s doubling: the sixth crash about 31 s after the first)."""
         if rng.random() >= LONG_LOOP:
             return
+        self.long_loop = True
         when, service = rng.uniform(0.5, 6.0), rng.choice(self.services)
         name, seconds = rng.choice(sorted({*LOOPING, *TOP_CHILDREN})), rng.uniform(*LONG_LOOP_SECONDS)
         action, text = looping(self, service, name, seconds, cut=False)
@@ -1326,6 +1338,40 @@ class Cluster:
         self.faults.append(f"{when:7.3f} every instance but the lock holder paused; the holder's Leadership crashes")
         self.sim.schedule(when, act)
         self.relabel_at(when + after, position, cores)
+
+    def schedule_holder_loop(self, rng: random.Random) -> None:
+        """In some seeds (HOLDER_LOOP), once the other faults are over, the lock holder's SwarmWatcher dies as it starts
+        for 15-20 s (short of its supervisor's giving up) and a node is labelled 2-4 s after: the definition must
+        follow the label through a standby within HOLDER_LOOP_BOUND (`j.HolderLoops`). Not with a long crash loop or
+        an own Docker failing (their clocks are others), nor when no other instance runs unpaused to take over."""
+        if rng.random() >= HOLDER_LOOP or self.own_docker_fails or self.long_loop:
+            return
+        when, after = rng.uniform(*HOLDER_LOOP_FROM), rng.uniform(2.0, 4.0)
+        seconds, position = rng.uniform(*HOLDER_LOOP_SECONDS), rng.randrange(MANAGERS + WORKERS)
+
+        def act() -> None:
+            now = self.sim.now()
+            holder = self.consul.holder(now)
+            looping_one = [s for s in self.services if s.name == holder and s.running and s.name not in self.restarting]
+            standbys = [
+                s
+                for s in self.services
+                if s.name != holder and s.running and s.name not in self.restarting and not self.sim.paused(s.name)
+            ]
+            if not looping_one or not standbys:
+                self.say(now, "FAULT", "the lock holder's SwarmWatcher loop: no holder, or no standby to take over")
+                return
+            self.reached.add("fault: holder_loop")
+            self.add(j.HolderLoops(now, looping_one[0].name, when + after, HOLDER_LOOP_BOUND))
+            action, text = looping(self, looping_one[0], "swarm-watcher", seconds, cut=False)
+            self.say(now, "FAULT", f"the lock holder: {text}")
+            action()
+
+        self.faults.append(f"{when:7.3f} the lock holder's SwarmWatcher dies as it starts, for {seconds:.2f} s")
+        self.faults.sort()
+        self.sim.schedule(when, act)
+        self.relabel_at(when + after, position, "24")
+        self.until = max(self.until, when + seconds + AFTER_LOOP)
 
     def schedule_rebuilt_consul(self, rng: random.Random) -> None:
         """In some seeds, at a moment of 1-8 s, Consul is rebuilt (down 0.3-2 s, then a new cluster: no data, its
@@ -1424,6 +1470,7 @@ class Cluster:
                     self.schedule_long_loop(random.Random(f"long loop {self.seed}"))
                     self.schedule_leader_alone(random.Random(f"leader alone {self.seed}"))
                     self.schedule_rebuilt_consul(random.Random(f"rebuilt consul {self.seed}"))
+                    self.schedule_holder_loop(random.Random(f"holder loop {self.seed}"))
             for service in self.services:
                 self.sim.schedule(self.starts[service.name], service.start)
             if self.liveness:
@@ -1601,7 +1648,7 @@ def coverage_items() -> list[str]:
     """Every item of this world's table: each fault kind (the own-Docker failure too), the servers' items, and the
     deciders' states and transitions of sim/coverage.py."""
     return [
-        *(f"fault: {kind}" for kind in (*KIND_NAMES, "own_docker", "long_crash_loop")),
+        *(f"fault: {kind}" for kind in (*KIND_NAMES, "own_docker", "long_crash_loop", "holder_loop")),
         *SOMETIMES,
         *coverage.expected(()),
     ]

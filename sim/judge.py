@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from neon_cm.definition import with_nodes
+from neon_cm.handover import LISTING_ACTORS
 from neon_cm.monitoring import escalation_seconds
 
 # ---------------------------------------------------------------------------------------------------- the records
@@ -271,6 +272,18 @@ class OwnDockerFails:
 
 
 @attrs.frozen
+class HolderLoops:
+    """`instance`, holding the lock, has its SwarmWatcher die as it starts from `t` for a while (a long crash loop)
+    and a standby can list: the definition must follow the Swarm through that standby within `bound` of
+    `follow_from` (the instance counts the deaths as failed listings and hands the lock over, neon_cm/handover.py)."""
+
+    t: float
+    instance: str
+    follow_from: float
+    bound: float
+
+
+@attrs.frozen
 class SwarmChanged:
     """The Swarm's nodes changed (a label, a role); `nodes` is the definition's `Nodes` they make (None: nodes share a
     hostname, and the service publishes no definition of them)."""
@@ -364,6 +377,7 @@ Record = (
     | KeysRefused
     | PollsSet
     | OwnDockerFails
+    | HolderLoops
     | SwarmChanged
     | BaseWritten
     | DefinitionStored
@@ -420,7 +434,8 @@ replaces the container) makes the instance no fit standby."""
 LISTING_SIDE = FOLLOWING | {"swarm-watcher", "definition-publisher"}
 """The actors an instance lists the Swarm and writes the definition with: while one is dead (a crash loop, its
 supervisor's backoff) the instance neither sees its own Docker fail nor writes what it lists, so the definition's clock
-(`follows_the_swarm`) runs from its restart + a listing timeout (the end of that fault)."""
+(`follows_the_swarm`) runs from its restart + a listing timeout (the end of that fault). Except the lock holder's
+SwarmWatcher and definition side (`Judge.fails_listing`): their deaths are failed listings to it."""
 TAKEN_OVER = "a free lock is taken"
 WITHIN_LEASE = "acts only within its lease"
 NO_FALSE_REFUSAL = "keys refused only when they are"
@@ -537,6 +552,10 @@ class Judge:
         self.node_poll = bounds.node_poll
         self.own_docker: dict[str, float] = {}
         self.follow_from: float | None = None
+        self.follow_bound: float | None = None
+        """The bound `follows_the_swarm` judges with when a setup states one (HolderLoops); None: the Docker one."""
+        self.holder_watcher_back: tuple[str, float] = ("", -math.inf)
+        """The lock holder whose SwarmWatcher (or definition side) last started again after a death, and when."""
         self.listing_side_back = -math.inf
         """When an actor of an instance's listing side (LISTING_SIDE) last started again after a death: the end of a
         crash loop, which may last past the other faults (a long crash loop, 32-40 s: seeds 5176 and 5191)."""
@@ -826,6 +845,9 @@ class Judge:
         self.longest_vault_poll = max(self.longest_vault_poll, record.vault_poll)
         self.node_poll = record.node_poll
 
+    def on_holder_loops(self, record: HolderLoops, findings: list[Finding]) -> None:
+        self.follow_from, self.follow_bound = record.follow_from, record.bound
+
     def on_own_docker(self, record: OwnDockerFails, findings: list[Finding]) -> None:
         self.own_docker.setdefault(record.instance, record.t)
         if record.follow_from is not None:
@@ -900,13 +922,28 @@ class Judge:
                 self.dead[child] = (record.t, chain)  # a supervisor (re)started: it starts its children now
         if record.actor == "unsealer":  # a new Unsealer knows nothing of what the last one said
             self.keys_refused = {k: v for k, v in self.keys_refused.items() if k[0] != record.instance}
-        if isinstance(record, ActorRestarted) and record.actor in LISTING_SIDE:
+        if isinstance(record, ActorRestarted) and record.actor in LISTING_SIDE and not self.fails_listing(record):
             self.listing_side_back = max(self.listing_side_back, record.t)
         if isinstance(record, ActorRestarted) and (
             record.actor in ("leadership", "vault-fleet") or record.actor.startswith("vault-monitor:")
         ):
             self.disturb(record.instance, record.t)
         self.able_from(record.t)
+
+    def fails_listing(self, record: ActorRestarted) -> bool:
+        """A restart of the lock holder's SwarmWatcher (or of its definition side) is a failed listing to it
+        (neon_cm/handover.py): a crash loop makes it hand the lock to a fit standby as a failing Docker does, so the
+        definition's clock does not wait for the loop to end. A standby's restart still does: it is no fit standby
+        until it lists again."""
+        holder = self.holder.owner if self.holder is not None else None
+        if record.instance != holder:
+            return False
+        if record.actor in LISTING_ACTORS:
+            self.holder_watcher_back = (record.instance, record.t)
+            return True
+        # The publisher comes after the SwarmWatcher in its rest-for-one group: restarted with it, part of that death.
+        instance, at = self.holder_watcher_back
+        return record.actor == "definition-publisher" and instance == record.instance and record.t - at <= 1.0
 
     def on_died(self, record: ActorDied, findings: list[Finding]) -> None:
         key = (record.instance, record.actor)
@@ -1191,6 +1228,8 @@ class Judge:
         b = self.bounds
         start = max(self.follow_from, self.listing_side_back + b.docker_timeout, self.swarm_changed)
         bound = 2 * (max(self.node_poll, b.node_poll) + b.docker_timeout) + 1.0 + 0.5 + b.follow_margin
+        if self.follow_bound is not None:
+            bound = self.follow_bound
         if self.now - start <= bound:
             return
         stored = self.stored.definition if self.stored is not None else None
@@ -1300,6 +1339,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     KeysRefused: Judge.on_keys_refused,
     PollsSet: Judge.on_polls,
     OwnDockerFails: Judge.on_own_docker,
+    HolderLoops: Judge.on_holder_loops,
     SwarmChanged: Judge.on_swarm,
     BaseWritten: Judge.on_base,
     DefinitionStored: Judge.on_stored,

@@ -565,6 +565,14 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "crash-loop-keeps-the-lock",
+        "a death of the SwarmWatcher (or of the definition side) is no failed listing (neon_cm/lease.py before "
+        "2026-12-07's second session): a holder whose watcher crash-loops fails no listing and keeps the lock while "
+        "a standby can list",
+        "the long run of 2026-12-07 (seeds 5176, 5191, 11602, judged leniently until then); the `holder loops` setup",
+        (Rewrite("neon_cm.lease:Lease.listing_side_died", "if event.actor not in LISTING_ACTORS:", "if True:"),),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -622,6 +630,8 @@ CLUSTER: dict[str, int | str] = {
     "settings-wait-forever": 10420,
     "late-read-drops-listing": 10856,
     "not-initialized-refuses": 10419,
+    # The `holder loops` setup (sim/cluster.py HOLDER_LOOP): 4, 11, 61, 92, 103, 155, 172, 193 of seeds 0-199 catch it
+    "crash-loop-keeps-the-lock": 61,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
