@@ -35,7 +35,8 @@ UNFIT_FAILURES = 2
 #: An instance that yielded does not try the lock for this long (it stands by and watches who holds it): the fit
 #: standby takes it within a standby step (0.5 s), and a flapping Docker does not bounce the lock back and forth.
 YIELD_BACKOFF_SECONDS = 10.0
-#: How often a fit standby tries STANDBY_KEY again while another standby holds it.
+#: How often a fit standby tries STANDBY_KEY again: while another standby holds it, and while it holds it itself (a
+#: no-op then, but a snapshot restore or a lost write can free the key under its live session: long-run seed 17720).
 OFFER_RETRY_SECONDS = 5.0
 
 

@@ -555,7 +555,9 @@ class Lease:
         assert self.session is not None  # renewed only with a session
         if self.stopping:
             return self.try_lock(now)
-        if self.fitness.fit and not self.offered and now - self.offer_tried >= OFFER_RETRY_SECONDS:
+        if self.fitness.fit and now - self.offer_tried >= OFFER_RETRY_SECONDS:
+            # Made again while it stands (a no-op in Consul): a snapshot restore or a lost write can take the key
+            # from under a session that lives on, and the standby would never know (the long run's seed 17720).
             state = attrs.evolve(self, offer_tried=now, doing=OFFERING)
             return state, (Acquire(STANDBY_KEY, self.instance, self.session),)
         if self.offered and not self.fitness.fit:

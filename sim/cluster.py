@@ -118,6 +118,10 @@ STOPPED_MID = 0.1
 """How often (from a generator of its own) a manager's Vault is slow to take a connection for a while and the instance
 that gives it a share then stops leading while its next share's connection is being made: its Leadership crashes, or
 it is told SIGTERM (its lock released at once either way, a standby takes it within 0.5 s)."""
+STOP_ON_WIRE = 0.05
+"""How often (from a generator of its own) a manager's Vault is slow to take a request in for a while and the instance
+that gives it a share then stops leading while its next share, written already, is still coming in: the lock may be
+given up only once that share is answered (the gate, actors/under_lock.py)."""
 LATE_AT_DEADLINE = 0.1
 """How often (from a generator of its own) a manager's Vault answers slowly for a while, the instance that gives it a
 share then is cut off Consul, and its Unsealer's thread gets no CPU around its lease's deadline."""
@@ -472,6 +476,12 @@ class Cluster:
         container starts again, and (a crash) how long its Unsealer's thread gets no CPU from then."""
         if not liveness:
             self.stop_mid_attempt(random.Random(f"{seed} holder stops mid-attempt"))
+        self.wire_armed: list[tuple[SimVault, float, float, bool, float, float]] = []
+        """A Vault, how much slower it takes a request in from the share it is given next, how long after that share
+        the instance that gave it stops leading, whether by SIGTERM, when its container starts again, and (a crash) how
+        long its Unsealer's thread gets no CPU from then."""
+        if not liveness:
+            self.stop_on_the_wire(random.Random(f"{seed} holder stops with a share on the wire"))
         self.late_armed: list[tuple[SimVault, float, float, float, float]] = []
         """A Vault, how slow its answers are from the share it is given next, how long the instance that gave that
         share is cut off Consul, and how long before and after that instance's lease deadline its Unsealer's thread is
@@ -641,6 +651,34 @@ class Cluster:
             "slow to connect from its next share",
         )
 
+    def stop_on_the_wire(self, rng: random.Random) -> None:
+        """In STOP_ON_WIRE of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given it takes 0.6 to 0.95 s more to take each request in once connected (a proxy buffering it), for
+        8 s: less than the lease's 1 s margin, the time the service allows a request written before its lease's deadline
+        to come in (as cut_holder; with 1.2-1.9 s, seed 452's reset, written before a deadline that Consul refusing the
+        token brought, came in 0.63 s past the margin). 0.05 to 0.3 s after that share came in, the instance that gave
+        it stops leading (as stop_mid_attempt: its Leadership crashes while its Unsealer's thread is late, or SIGTERM),
+        its next share written and still coming in. A standby takes the lock within 0.5 s of its release: the release
+        must wait until that share is answered (*never two unsealers*; `release-on-the-wire` releases at once, the long
+        run's seed 4153)."""
+        if rng.random() >= STOP_ON_WIRE:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        receive, after = rng.uniform(0.6, 0.95), rng.uniform(0.05, 0.3)
+        sigterm, delay, late = rng.random() < 0.5, rng.uniform(0.5, 4.0), rng.uniform(0.05, 0.6)
+        how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault takes {receive:.2f} s more to take a request in from its next share; "
+            f"{after:.2f} s after that share its sender {how}"
+        )
+        self.restart_armed(
+            when,
+            position,
+            "stop on the wire",
+            lambda vault: self.wire_armed.append((vault, receive, after, sigterm, delay, late)),
+            "slow to take requests in from its next share",
+        )
+
     def late_at_deadline(self, rng: random.Random) -> None:
         """In LATE_AT_DEADLINE of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the
         first share it is given it answers 1.5 to 2 s late for 8 s (under the Vault client's 3 s read timeout); the
@@ -752,6 +790,11 @@ class Cluster:
                 self.sim.starve(actor, deadline + after - now)
                 self.reached.add("fault: late_at_deadline")
                 self.say(now, "FAULT", f"{sender}'s Unsealer's thread late until {deadline + after:.3f}")
+
+    def stop_leading_after(self, sender: str, at: float, sigterm: bool, delay: float, late: float) -> None:
+        """At `at`, the process of `sender` running now stops leading (stop_leading)."""
+        started = next((s.started_at for s in self.services if s.name == sender), None)
+        self.sim.schedule(at, lambda: self.stop_leading(sender, started, sigterm, delay, late))
 
     def stop_leading(self, sender: str, started: float | None, sigterm: bool, delay: float, late: float) -> None:
         """`sender` (the process started at `started` that gave the share) stops leading mid-attempt
@@ -894,12 +937,12 @@ class Cluster:
                 sender = received.sender
                 self.sim.schedule(now, lambda: self.cut_off(sender, seconds))
                 self.sim.schedule(now + 0.1, lambda: self.late_unsealer(sender, before, after))
-            if received.note == "share" and self.stop_armed and self.stop_armed[0][0] is vault and vault is not None:
-                _, vault.connect_by, after, sigterm, delay, late = self.stop_armed.pop()
-                vault.slow_until = now + 8.0
-                sender = received.sender
-                started = next((s.started_at for s in self.services if s.name == sender), None)
-                self.sim.schedule(now + after, lambda: self.stop_leading(sender, started, sigterm, delay, late))
+            for armed, slowness in ((self.stop_armed, "connect_by"), (self.wire_armed, "receive_by")):
+                if received.note == "share" and armed and armed[0][0] is vault and vault is not None:
+                    _, extra, after, sigterm, delay, late = armed.pop()
+                    setattr(vault, slowness, extra)
+                    vault.slow_until = now + 8.0
+                    self.stop_leading_after(received.sender, now + after, sigterm, delay, late)
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))

@@ -573,6 +573,19 @@ MUTANTS: tuple[Mutant, ...] = (
         (Rewrite("neon_cm.lease:Lease.listing_side_died", "if event.actor not in LISTING_ACTORS:", "if True:"),),
     ),
     Mutant(
+        "offer-never-renewed",
+        "a standby that offered never makes the offer again (neon_cm/lease.py before 2026-12-07's second session): "
+        "a snapshot restore that drops the key under its live session leaves an unfit holder with no standby",
+        "the long run on 03d2912 (seed 17720)",
+        (
+            Rewrite(
+                "neon_cm.lease:Lease.renewed",
+                "if self.fitness.fit and now - self.offer_tried >= OFFER_RETRY_SECONDS:",
+                "if self.fitness.fit and not self.offered and now - self.offer_tried >= OFFER_RETRY_SECONDS:",
+            ),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -625,13 +638,15 @@ CLUSTER: dict[str, int | str] = {
     # The `standby stops` setup and the invariant 'a stopping instance takes no lock' (32 of its 35 seeds below 400;
     # also 1960 of the long run)
     "stop-unheard": 14,
-    "release-on-the-wire": 4153,
+    # The `stop on the wire` setup (sim/cluster.py STOP_ON_WIRE): 14 of its 36 seeds below 700 catch it
+    "release-on-the-wire": 10,
     "mixed-refusal-as-bad-key": 8984,
     "settings-wait-forever": 10420,
     "late-read-drops-listing": 10856,
     "not-initialized-refuses": 10419,
     # The `holder loops` setup (sim/cluster.py HOLDER_LOOP): 4, 11, 61, 92, 103, 155, 172, 193 of seeds 0-199 catch it
     "crash-loop-keeps-the-lock": 61,
+    "offer-never-renewed": 17720,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant

@@ -382,3 +382,33 @@ def test_a_definition_side_given_up_on_is_unfit_until_a_listing_and_a_standby_so
         offering, _ = offering.decide(WATCHER_RESTARTED, 0.7)
     offering, effects = standby_step(offering, 1.0)
     assert [Withdraw(STANDBY_KEY, "other:2:cd", "s2"), Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+
+
+def test_a_standby_renews_its_offer_so_a_snapshot_restore_cannot_drop_it_unseen() -> None:
+    """The long run's seed 17720: a snapshot saved while no standby held the standby key was restored after the
+    standby took it; its session came back with the snapshot, the offer did not, and the standby, sure of its offer,
+    never made it again: its peer, active with its Docker hung, found no standby that could list and kept the lock
+    for good. A standby that offered acquires the key again every OFFER_RETRY_SECONDS (a no-op while it holds it)."""
+    lease = standby().decide(LISTED, 0.1)[0]
+    lease, effects = standby_step(lease, 0.5)
+    assert [Acquire(STANDBY_KEY, "other:2:cd", "s2")] == calls(effects)
+    lease, _ = lease.decide(LockAcquired(), 0.5)
+    lease, _ = lease.decide(LockBusy(), 0.5)
+    lease, _ = lease.decide(HolderRead("s1", ME), 0.5)
+    for now, offers in ((1.0, False), (5.4, False), (5.5, True)):
+        lease, effects = standby_step(lease, now)
+        expected = [Acquire(STANDBY_KEY, "other:2:cd", "s2")] if offers else []
+        assert [*expected, Acquire(LEADER_KEY, "other:2:cd", "s2")][:1] == calls(effects)
+        if offers:
+            lease, effects = lease.decide(LockAcquired(), now)  # taken again: the restore had freed it
+            assert [Acquire(LEADER_KEY, "other:2:cd", "s2")] == calls(effects)
+        lease, _ = lease.decide(LockBusy(), now)
+        lease, _ = lease.decide(HolderRead("s1", ME), now)
+        assert lease.offered
+
+    # Another standby took the key meanwhile: this one reads who holds it, and is no longer offering.
+    lease, effects = standby_step(lease, 10.5)
+    assert [Acquire(STANDBY_KEY, "other:2:cd", "s2")] == calls(effects)
+    lease, effects = lease.decide(LockBusy(), 10.5)
+    assert [ReadHolder(STANDBY_KEY)] == calls(effects)
+    assert not lease.offered

@@ -416,6 +416,12 @@ LONG_RUN_FIXED = {
     "crash loop until 38.1 s, the only standby i2's own Docker hung): no fleet monitored it, and the judge counted the "
     "standbys' threshold from the seal as if one had listed it; it counts from when an instance can list again, and "
     "i1 said it and unsealed it at 38.9 s",
+    # --- the long run on 03d2912 (2026-12-07, second session) ---
+    # follows the Swarm: the service's
+    17720: "a Consul snapshot saved at 8.8 s, after the standby i2's session was made and before it offered (9.2 s), "
+    "was restored at 12.4 s: the standby key was free again under i2's live session, and i2, sure of its offer, never "
+    "made it again; i1, active with its Docker hung since 3.9 s, found no standby that could list and kept the lock "
+    "(`no standby that can is known`, 29.1 s). A standby now makes its offer again every 5 s",
 }
 
 

@@ -53,6 +53,20 @@ def test_an_active_instance_whose_docker_hangs_hands_the_lock_to_a_standby_that_
     """The active instance's Docker hangs (each listing: no answer within 10 s); the standby, on manager-2, can
     list and offers to take over. After two failed listings the active one releases the lock; the standby takes it
     and a label changed meanwhile reaches Consul. Before issue 28 the definition stayed stale for minutes."""
+    first, second = active_on_hanging_docker_and_offering_standby(kv, start_service, real_stack, hanging_docker)
+
+    hang_label_and_hand_over(kv, labels, hanging_docker, first, second, "handover.hung", "1")
+    assert [] == second.lines(HANDED_OVER)
+
+
+def active_on_hanging_docker_and_offering_standby(
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    real_stack: dict[str, Any],
+    hanging_docker: HangingDocker,
+) -> tuple[Service, Service]:
+    """A base definition, 1 s node polls; the active instance on manager-1's Docker behind `hanging_docker`, a
+    standby on manager-2's, holding the standby key (it offers to take over)."""
     seed_base(kv)
     kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds", "1")
     first = start_service(DOCKER_HOST=hanging_docker.url)
@@ -60,20 +74,57 @@ def test_an_active_instance_whose_docker_hangs_hands_the_lock_to_a_standby_that_
     first.wait_for(PUBLISHED)
     second = start_service(DOCKER_HOST=docker_host(real_stack, "manager-2"))
     second.wait_for(STANDING_BY)
-    wait_until(lambda: (kv.kv.get(STANDBY_KEY)[1] or {}).get("Session"), timeout=20, what="the standby offers")
+    offering(kv, "the standby offers")
+    return first, second
 
+
+def offering(kv: consul.Consul, what: str) -> str:
+    """The session holding the standby key, once one does."""
+    return str(wait_until(lambda: (kv.kv.get(STANDBY_KEY)[1] or {}).get("Session"), timeout=20, what=what))
+
+
+def hang_label_and_hand_over(
+    kv: consul.Consul,
+    labels: Callable[..., None],
+    hanging_docker: HangingDocker,
+    first: Service,
+    second: Service,
+    label: str,
+    value: str,
+) -> None:
+    """The active instance's Docker hangs and worker-1 gets `label`: the standby takes the lock and publishes it."""
     hanging_docker.hang()
-    labels("worker-1", "handover.hung", "1")
-
+    labels("worker-1", label, value)
     wait_until(
-        lambda: custom_label(kv, "worker-1", "handover.hung") == "1",
+        lambda: custom_label(kv, "worker-1", label) == value,
         timeout=120,
         what="the label in Consul",
         detail=lambda: "\n".join([*first.stdout[-30:], "--- the standby:", *second.stdout[-30:]]),
     )
     second.wait_for(ACTIVE)
     first.wait_for(HANDED_OVER)
-    assert [] == second.lines(HANDED_OVER)
+
+
+def test_a_standby_offers_again_when_its_offer_is_gone_and_the_handover_still_works(
+    kv: consul.Consul,
+    start_service: Callable[..., Service],
+    labels: Callable[..., None],
+    real_stack: dict[str, Any],
+    hanging_docker: HangingDocker,
+) -> None:
+    """The simulator's seed 17720 on the real stack: the standby's offer taken from under its live session (there a
+    snapshot restore, saved before the offer, after the session; here the key deleted, as an operator's `consul kv
+    delete` or a restore leaves it). The standby makes it again within OFFER_RETRY_SECONDS (5 s), so the active
+    instance whose Docker then hangs still hands the lock over; before, sure of its offer, it never made it again,
+    and the active instance said `no standby that can is known: it keeps the lock`."""
+    first, second = active_on_hanging_docker_and_offering_standby(kv, start_service, real_stack, hanging_docker)
+    session = offering(kv, "the offer")
+
+    assert kv.kv.delete(STANDBY_KEY)
+    assert session == offering(kv, "the standby offers again")  # the same session: no restart, no new session
+
+    hang_label_and_hand_over(kv, labels, hanging_docker, first, second, "handover.offer", "again")
+    assert [] == first.lines("no standby that can is known")
 
 
 def test_with_no_standby_that_can_list_the_active_instance_keeps_the_lock(
