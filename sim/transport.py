@@ -119,8 +119,10 @@ class Latency:
     tail: float = 0.0
     reach: float = 1.3
 
-    def draw(self, rng: random.Random, timeout: float) -> float:
-        if self.tail and rng.random() < self.tail and math.isfinite(timeout):
+    def draw(self, rng: random.Random, timeout: float, tails: bool = True) -> float:
+        """A latency; without `tails`, never a tail (the same draws from `rng` either way, so a run takes the same
+        steps up to the first tail it leaves out)."""
+        if self.tail and rng.random() < self.tail and tails and math.isfinite(timeout):
             return rng.uniform(self.high, max(self.high, timeout * self.reach))
         return rng.uniform(self.low, self.high)
 
@@ -212,6 +214,8 @@ class Link:
     """Until then no packet of this client reaches the server (a partition): connects time out."""
     stalled_until: float = 0.0
     """Until then this client's peer takes connections and never answers (its own agent or daemon stopped)."""
+    tails: Callable[[], bool] = lambda: True
+    """Whether a latency may be a tail now (the world stops them before the end, as its faults: sim/cluster.py)."""
 
     def reach(self, now: float) -> Reach:
         """How the server takes this client's connection now: the link's faults, then the server's."""
@@ -232,7 +236,8 @@ class Link:
         if reach is Reach.REFUSED:
             self.clock.park(start + self.latencies.wire.draw(self.rng, math.inf))
             raise Refused()
-        took = self.latencies.connect.draw(self.rng, max(timeout - hold, 0.0)) + self.slowness(start, "connect_by")
+        took = self.latencies.connect.draw(self.rng, max(timeout - hold, 0.0), self.tails())
+        took += self.slowness(start, "connect_by")
         if reach is Reach.PARTITIONED or took > timeout:
             self.clock.park(start + timeout)
             raise ConnectTimedOut()
@@ -255,7 +260,8 @@ class Link:
         # client allows a blocking query (py-consul's timeout is its 10 s + wait + wait/16), not against that hold
         # too (up to 54 s after an answer given at once: seed 323's settings watch got a 32 s-old answer).
         serving = max(read_timeout - self.longest_hold(request), 0.0)
-        back = answered + self.latencies.serve.draw(self.rng, serving) + self.latencies.wire.draw(self.rng, 1.0)
+        back = answered + self.latencies.serve.draw(self.rng, serving, self.tails())
+        back += self.latencies.wire.draw(self.rng, 1.0)
         back += self.slowness(answered, "slow_by")
         if back > give_up:
             self.clock.park(give_up)
