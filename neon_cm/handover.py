@@ -35,6 +35,9 @@ UNFIT_FAILURES = 2
 #: An instance that yielded does not try the lock for this long (it stands by and watches who holds it): the fit
 #: standby takes it within a standby step (0.5 s), and a flapping Docker does not bounce the lock back and forth.
 YIELD_BACKOFF_SECONDS = 10.0
+#: An active instance is also unfit once its listing side died this long ago with no listing since: its supervisor
+#: restarts it after 1 s the first time (then lists at once), but after earlier crashes its backoff grows to 60 s.
+DEAD_UNFIT_SECONDS = 5.0
 #: How often a fit standby tries STANDBY_KEY again: while another standby holds it, and while it holds it itself (a
 #: no-op then, but a snapshot restore or a lost write can free the key under its live session: long-run seed 17720).
 OFFER_RETRY_SECONDS = 5.0
@@ -54,6 +57,8 @@ class Fitness:
     """Of `failures`, how many were a death of the listing side (LISTING_ACTORS)."""
     given_up: bool = False
     """The listing side is given up on (left stopped until Docker replaces the container): no listing comes."""
+    dead_since: float | None = None
+    """When the listing side died with no listing since (its restart may wait out a backoff of up to 60 s)."""
 
     def succeeded(self, at: float | None = None) -> Fitness:
         """A listing that answered at `at`: no news if it is older than the last failure (the SwarmWatcher's view,
@@ -68,7 +73,8 @@ class Fitness:
 
     def crashed(self, at: float) -> Fitness:
         """The SwarmWatcher (or the definition side) died and is restarted: its listing, if any, ended unanswered."""
-        return attrs.evolve(self.failed(at), crashes=self.crashes + 1)
+        dead_since = self.dead_since if self.dead_since is not None else at
+        return attrs.evolve(self.failed(at), crashes=self.crashes + 1, dead_since=dead_since)
 
     def gave_up(self, at: float) -> Fitness:
         """The listing side is left stopped: unfit until a listing succeeds (a new container)."""
@@ -85,11 +91,16 @@ class Fitness:
         """Its last UNFIT_FAILURES listings failed (an active instance hands the lock over, if it can)."""
         return self.failures >= UNFIT_FAILURES
 
-    @property
-    def why(self) -> str:
-        """Why it is unfit, for the log."""
+    def unfit_at(self, now: float) -> bool:
+        """Unfit (above), or its listing side dead for DEAD_UNFIT_SECONDS with no listing since."""
+        return self.unfit or (self.dead_since is not None and now - self.dead_since >= DEAD_UNFIT_SECONDS)
+
+    def why(self, now: float) -> str:
+        """Why it is unfit at `now`, for the log."""
         if self.given_up:
             return "its SwarmWatcher is given up on (a crash loop)"
+        if not self.unfit and self.dead_since is not None:
+            return f"its SwarmWatcher died {now - self.dead_since:.1f} s ago and has not listed since"
         if self.crashes == self.failures:
             return f"its SwarmWatcher died {self.failures} times in a row"
         if self.crashes == 0:

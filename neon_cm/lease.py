@@ -376,7 +376,7 @@ class Lease:
             assert self.session is not None
             state = attrs.evolve(self, valid_until=deadline)
             effects += [Publish(LeaseExtended(self.session, deadline)), StartTimer(DEADLINE, deadline - now)]
-        if self.fitness.unfit:
+        if self.fitness.unfit_at(now):
             return attrs.evolve(state, doing=READING_STANDBY), (*effects, ReadHolder(STANDBY_KEY))
         return state.end_step(tuple(effects))
 
@@ -616,7 +616,7 @@ class Lease:
             if self.keeping_said:
                 return self.end_step()
             line = (
-                f"this instance cannot list the Swarm's nodes ({self.fitness.why}) "
+                f"this instance cannot list the Swarm's nodes ({self.fitness.why(now)}) "
                 "and no standby that can is known: it keeps the lock"
             )
             return attrs.evolve(self, keeping_said=True).end_step((log(Level.WARN, line),))
@@ -627,7 +627,7 @@ class Lease:
         its way), keep the session, and do not compete for YIELD_BACKOFF_SECONDS."""
         assert self.session is not None
         reason = (
-            f"it cannot list the Swarm's nodes ({self.fitness.why}) and {standby} "
+            f"it cannot list the Swarm's nodes ({self.fitness.why(now)}) and {standby} "
             f"can; it hands the lock over and does not try it again for {YIELD_BACKOFF_SECONDS:g} s"
         )
         state, effects = attrs.evolve(self, backoff_until=now + YIELD_BACKOFF_SECONDS, keeping_said=False).lose(reason)

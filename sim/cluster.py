@@ -56,7 +56,7 @@ from cli.healthcheck import verdict
 from gateways import transport
 from messages.leadership import BecameLeader, LeaseExtended
 from messages.log import Level, LogEntry
-from neon_cm import monitoring
+from neon_cm import handover, monitoring
 from neon_cm.decider import Publish
 from neon_cm.encoding import encode_definition
 from neon_cm.fleet import Fleet
@@ -198,13 +198,14 @@ QUIET_END = 15.0
 #: How often a seed has, after its faults (from a generator of its own, and only without a long crash loop or an own
 #: Docker failing), the lock holder's SwarmWatcher dying as it starts for HOLDER_LOOP_SECONDS, from a moment of
 #: HOLDER_LOOP_FROM (the other faults over and their effects settled), and a node labelled 2-4 s later: the holder
-#: counts the deaths as failed listings and hands the lock to a standby that can list, which publishes the label
-#: within HOLDER_LOOP_BOUND of it: the watcher's restart backoff (1 s), the holder's step (1 s), a standby's (0.5 s),
+#: counts the deaths as failed listings, or its watcher dead 5 s with no listing as unfit (its restart may wait out a
+#: longer backoff after earlier crashes: seeds 1719, 1867 of d52477d), and hands the lock to a standby that can list,
+#: which publishes the label within HOLDER_LOOP_BOUND of it: those 5 s, the holder's step (1 s), a standby's (0.5 s),
 #: Consul's latency tails on the lock's calls and the write (2 s), the margin.
 HOLDER_LOOP = 0.05
 HOLDER_LOOP_FROM = (FAULTS_END + DOCKER_TIMEOUT + 2.0, FAULTS_END + DOCKER_TIMEOUT + 6.0)
 HOLDER_LOOP_SECONDS = (15.0, 20.0)
-HOLDER_LOOP_BOUND = 1.0 + 1.0 + 0.5 + 2.0 + FOLLOW_MARGIN
+HOLDER_LOOP_BOUND = handover.DEAD_UNFIT_SECONDS + 1.0 + 0.5 + 2.0 + FOLLOW_MARGIN
 #: How often a seed has, besides its faults (from a generator of its own), Consul rebuilt: it loses its data and starts
 #: again as a new cluster does, from the index the first one started at, and cluster setup runs again at once (the same
 #: writes in the same order: the same indexes as the first time, for another base); a node is labelled after.

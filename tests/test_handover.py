@@ -23,7 +23,7 @@ from messages.lifecycle import ActorRestarted, SupervisionGaveUp
 from messages.log import Level
 from messages.swarm import NodeListFailed, NodesObserved, SwarmNode
 from neon_cm.decider import Log, Publish, TimerFired
-from neon_cm.handover import STANDBY_KEY, UNFIT_FAILURES, YIELD_BACKOFF_SECONDS, Fitness
+from neon_cm.handover import DEAD_UNFIT_SECONDS, STANDBY_KEY, UNFIT_FAILURES, YIELD_BACKOFF_SECONDS, Fitness
 from neon_cm.keys import LEADER_KEY
 from neon_cm.lease import (
     READING_HOLDER_CHECKS,
@@ -361,14 +361,14 @@ def test_one_crash_then_a_listing_is_fit_and_other_actors_crashes_do_not_count()
     lease, _ = lease.decide(NodesObserved(LISTED.nodes, at=101.9), 102.1)
     lease, _ = lease.decide(FAILED, 103.0)
     assert lease.fitness.unfit
-    assert "2 listings failed or ended by a crash in a row" == lease.fitness.why
+    assert "2 listings failed or ended by a crash in a row" == lease.fitness.why(103.0)
 
 
 def test_a_definition_side_given_up_on_is_unfit_until_a_listing_and_a_standby_so_withdraws_its_offer() -> None:
     lease = leading(100.0).decide(LISTED, 100.1)[0]
     lease, _ = lease.decide(SupervisionGaveUp("definition", "swarm-watcher crashed, more than 5 restarts"), 100.2)
     assert lease.fitness.unfit
-    assert "its SwarmWatcher is given up on (a crash loop)" == lease.fitness.why
+    assert "its SwarmWatcher is given up on (a crash loop)" == lease.fitness.why(100.2)
     lease, _ = lease.decide(SupervisionGaveUp("leadership", "..."), 100.3)  # not the listing side: no news
     assert lease.fitness.unfit
 
@@ -412,3 +412,26 @@ def test_a_standby_renews_its_offer_so_a_snapshot_restore_cannot_drop_it_unseen(
     lease, effects = lease.decide(LockBusy(), 10.5)
     assert [ReadHolder(STANDBY_KEY)] == calls(effects)
     assert not lease.offered
+
+
+def test_an_active_whose_swarm_watcher_died_and_waits_out_a_long_backoff_hands_over_after_5_s() -> None:
+    """The long run's seed 1719 of d52477d: the holder's SwarmWatcher died once, and its supervisor, after earlier
+    crashes, restarts it only 16 s later: one death, no listing meanwhile. DEAD_UNFIT_SECONDS after the death with no
+    listing since, it is unfit; a listing before then keeps it fit."""
+    lease = leading(100.0).decide(LISTED, 100.1)[0]
+    lease, _ = lease.decide(WATCHER_RESTARTED, 100.5)
+    steps = [(101.0 + second, False) for second in range(int(DEAD_UNFIT_SECONDS))]  # a step a second
+    for now, unfit in (*steps, (100.5 + DEAD_UNFIT_SECONDS, True)):
+        lease, _ = lease.decide(TimerFired(STEP), now)
+        lease, _ = lease.decide(CheckPassed(), now)
+        lease, effects = lease.decide(MINE, now)
+        assert ([ReadHolder(STANDBY_KEY)] if unfit else []) == calls(effects)
+        if unfit:
+            lease, effects = lease.decide(HolderRead("s2", "other:2:cd"), now)
+    assert not lease.leading
+    assert "its SwarmWatcher died 5.0 s ago and has not listed since" in str(effects)
+
+    lease = leading(100.0).decide(LISTED, 100.1)[0]
+    lease, _ = lease.decide(WATCHER_RESTARTED, 100.5)
+    lease, _ = lease.decide(NodesObserved(LISTED.nodes, at=101.6), 101.6)  # restarted after 1 s, listed
+    assert not lease.fitness.unfit_at(110.0)
