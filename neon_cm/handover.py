@@ -9,9 +9,10 @@ definition in Consul goes stale. So the lock is handed over, but only to an inst
   a failed one, and that side given up on (SupervisionGaveUp) lists no more: a crash loop is no fitter than a hung
   daemon;
 - a standby whose last listing succeeded *offers* to take over: its session holds STANDBY_KEY (one standby at a
-  time; its value names the instance). Consul releases the key with the session, so a dead standby's offer goes
-  with it;
-- an active instance whose last UNFIT_FAILURES listings failed (the bound) reads STANDBY_KEY at every step:
+  time; its value names the instance), acquired again every OFFER_RETRY_SECONDS. Consul releases the key with the
+  session, so a dead standby's offer goes with it;
+- an active instance whose last UNFIT_FAILURES listings failed (the bound), or whose listing side died
+  DEAD_UNFIT_SECONDS ago with no listing since, reads STANDBY_KEY at every step:
   held by another session, it releases the lock and does not compete for YIELD_BACKOFF_SECONDS; held by nobody
   (no standby can list either, or none runs), it keeps the lock and says so once.
 """
