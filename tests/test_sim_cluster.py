@@ -440,6 +440,11 @@ LONG_RUN_FIXED = {
     "stop-on-the-wire setup), came in at 9.55 s: within the margin, as the judge's first clause allows; the exception "
     "now does too",
     1409: "the same as 898: Consul restarted without its data, a share 0.82 s slow to come in",
+    # --- the long run on 6ddc47d ---
+    # never two unsealers: the judge's
+    4161: "i1's reset came in at 5.801 s, i1 paused from 5.445 s (its host frozen): a receipt is recorded on its "
+    "sender's task, so it was heard at 10.3 s, after i3 took the lock at 8.258 s, and judged against that later "
+    "acquisition; the judge now takes the last acquisition as of the receipt",
     20659: "the Consul backup restored at 10.3 s put its base back in Consul and in the judge, not in the world's "
     "record of the base, so the snapshot restored at 12.4 s, whose base (after Consul was rebuilt) was back in Consul "
     "too, was taken for the world's and not told to the judge, which then expected the backup's base at the end",
