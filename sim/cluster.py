@@ -642,9 +642,7 @@ class Cluster:
             return
         when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
         connect, before = rng.uniform(1.0, 1.9), rng.uniform(0.05, 0.5)
-        sigterm, delay = rng.random() < 0.5, rng.uniform(0.5, 4.0)
-        late = rng.uniform(0.05, 0.6)
-        how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
+        sigterm, delay, late, how = self.draw_stop(rng)
         self.faults.append(
             f"{when:7.3f} a manager's Vault takes {connect:.2f} s more to connect from its next share; {before:.2f} s "
             f"before the connection after it is made its sender {how}"
@@ -656,6 +654,16 @@ class Cluster:
             lambda vault: self.stop_armed.append((vault, connect, connect - before, sigterm, delay, late)),
             "slow to connect from its next share",
         )
+
+    @staticmethod
+    def draw_stop(rng: random.Random) -> tuple[bool, float, float, str]:
+        """How a sender stops leading (stop_mid_attempt, stop_on_the_wire): told SIGTERM (half the time), its container
+        starting again `delay` 0.5 to 4 s after it exited; else its Leadership crashes while its Unsealer's thread is
+        `late` 0.05 to 0.6 s. Drawn in this order, whichever is used, so a setup's other draws stay where they were.
+        Returns (sigterm, delay, late, the way said in the fault line)."""
+        sigterm, delay, late = rng.random() < 0.5, rng.uniform(0.5, 4.0), rng.uniform(0.05, 0.6)
+        how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
+        return sigterm, delay, late, how
 
     def stop_on_the_wire(self, rng: random.Random) -> None:
         """In STOP_ON_WIRE of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
@@ -671,8 +679,7 @@ class Cluster:
             return
         when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
         receive, after = rng.uniform(0.6, 0.95), rng.uniform(0.05, 0.3)
-        sigterm, delay, late = rng.random() < 0.5, rng.uniform(0.5, 4.0), rng.uniform(0.05, 0.6)
-        how = "is told SIGTERM" if sigterm else f"has its Leadership crash, its Unsealer's thread late {late:.2f} s"
+        sigterm, delay, late, how = self.draw_stop(rng)
         self.faults.append(
             f"{when:7.3f} a manager's Vault takes {receive:.2f} s more to take a request in from its next share; "
             f"{after:.2f} s after that share its sender {how}"

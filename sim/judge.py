@@ -592,6 +592,10 @@ class Judge:
 
     # ------------------------------------------------------------------ verdicts
 
+    def owner(self) -> str | None:
+        """The instance that holds the lock as Consul last said, if one does."""
+        return self.holder.owner if self.holder is not None else None
+
     def found(self, invariant: str, text: str, findings: list[Finding]) -> None:
         if invariant in self.invariants and invariant not in self.broken:
             self.broken.add(invariant)
@@ -881,7 +885,7 @@ class Judge:
                 continue  # a manager no instance has listed yet is not watched yet
             since = max(sealed, clock, self.unreadable_until.get(vault, 0.0), listed)
             if self.own_docker and listed >= min(self.own_docker.values()):
-                holder = self.holder.owner if self.holder is not None else None
+                holder = self.owner()
                 if holder is None or holder in self.own_docker:
                     continue
                 taken = self.acquired_by.get(holder, [])
@@ -926,6 +930,8 @@ class Judge:
                 self.dead[child] = (record.t, chain)  # a supervisor (re)started: it starts its children now
         if record.actor == "unsealer":  # a new Unsealer knows nothing of what the last one said
             self.keys_refused = {k: v for k, v in self.keys_refused.items() if k[0] != record.instance}
+        if isinstance(record, ActorRestarted) and record.actor in LISTING_ACTORS and record.instance == self.owner():
+            self.holder_watcher_back = (record.instance, record.t)
         if isinstance(record, ActorRestarted) and record.actor in LISTING_SIDE and not self.fails_listing(record):
             self.listing_side_back = max(self.listing_side_back, record.t)
         if isinstance(record, ActorRestarted) and (
@@ -939,11 +945,9 @@ class Judge:
         (neon_cm/handover.py): a crash loop makes it hand the lock to a fit standby as a failing Docker does, so the
         definition's clock does not wait for the loop to end. A standby's restart still does: it is no fit standby
         until it lists again."""
-        holder = self.holder.owner if self.holder is not None else None
-        if record.instance != holder:
+        if record.instance != self.owner():
             return False
         if record.actor in LISTING_ACTORS:
-            self.holder_watcher_back = (record.instance, record.t)
             return True
         # The publisher comes after the SwarmWatcher in its rest-for-one group: restarted with it, part of that death.
         instance, at = self.holder_watcher_back
@@ -1026,7 +1030,7 @@ class Judge:
         428: the new process of the holder ran no monitor, its settings crash-looping, and its standbys said it past
         their threshold; long-run seed 2843: judged as no standby then, the standbys' threshold counted from the
         seal the moment the holder's lease lapsed)."""
-        holder = self.holder.owner if self.holder is not None else None
+        holder = self.owner()
         if holder is not None and not any(until > t for until in self.valid_until.values()):
             return instance != holder
         return not self.reporter(instance, t)
@@ -1238,7 +1242,7 @@ class Judge:
             return
         stored = self.stored.definition if self.stored is not None else None
         if stored is None or stored.get("Nodes") != self.nodes:
-            holder = self.holder.owner if self.holder is not None else None
+            holder = self.owner()
             self.found(
                 FOLLOWS_THE_SWARM,
                 f"the definition in Consul is not the Swarm's {self.now - start:.1f} s after {start:.3f}; the lock "
