@@ -247,5 +247,6 @@ class VaultMonitoring:
 
 
 def line(reading: VaultObserved) -> str:
-    """The log line of a reading."""
-    return f"Vault on {reading.hostname} ({reading.url}) is {reading.state.value}: {reading.detail}"
+    """The log line of a reading: its detail after a colon, when it has one."""
+    detail = f": {reading.detail}" if reading.detail else ""
+    return f"Vault on {reading.hostname} ({reading.url}) is {reading.state.value}{detail}"

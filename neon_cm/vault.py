@@ -137,6 +137,13 @@ class SealStatus:
 
 #: What a node removed from its raft cluster is, in the log and `vault status`.
 REMOVED_WORDS = "removed from its raft cluster: not unsealing it; re-join or replace the node"
+#: What a Vault that has no root key yet (seal-status `initialized: false`) is, and what the operator does about it: a
+#: new node, or a raft follower not joined yet (after a whole-cluster restart it says so until it joins). The Unsealer
+#: sends it no share (it answers every one `Vault is not initialized`).
+NOT_INITIALIZED_WORDS = (
+    "it has no root key yet: initialise it (`bao operator init`, `vault operator init`), or, for a raft follower, "
+    "let it join its cluster; no unseal key is sent to it"
+)
 #: What a standby that lost the active node (health 474) is.
 DISCONNECTED_WORDS = "standby cannot reach the active node (health 474)"
 
@@ -239,7 +246,7 @@ def observation(seal: SealAnswer, health: HealthAnswer | None) -> Observation:
             VaultState.SEALED, f"{seal.progress}/{seal.threshold} unseal keys submitted", True, seal_type
         )
     if seal.state is VaultState.NOT_INITIALIZED:
-        return Observation(VaultState.NOT_INITIALIZED, "", seal_type=seal_type)
+        return Observation(VaultState.NOT_INITIALIZED, NOT_INITIALIZED_WORDS, seal_type=seal_type)
     if isinstance(health, HealthRole) and not health.reaches_active:
         return Observation(VaultState.DISCONNECTED, DISCONNECTED_WORDS, seal_type=seal_type)
     role = health.role if isinstance(health, HealthRole) else ""

@@ -29,7 +29,7 @@ from neon_cm.monitoring import (
     VaultMonitoring,
     escalation_seconds,
 )
-from neon_cm.vault import FOLLOWER_WAIT_SECONDS
+from neon_cm.vault import FOLLOWER_WAIT_SECONDS, SealStatus, observation
 
 URL = "http://127.0.0.12:8200"
 REPORTING = ReportingRole(None)
@@ -496,6 +496,24 @@ def test_a_standby_that_cannot_reach_the_active_node_is_an_error_and_not_unseale
 
     assert [(Level.ERROR, f"Vault on manager-2 ({URL}) is disconnected: {detail}")] == logged(effects)
     assert [] == [e for e in effects if isinstance(e, AskUnsealer)]
+
+
+def test_a_vault_not_initialized_says_what_to_do_and_a_line_with_no_detail_ends_with_its_state() -> None:
+    """Operator tryout on the real stack (an OpenBao never initialised): the ERROR said `is not-initialized: ` and
+    stopped there. The words now say what the operator does; a state with no detail ends the line without a colon."""
+    reading = observation(SealStatus(initialized=False, sealed=True, threshold=0, progress=0, nonce=""), None)
+    _, effects = poll(monitor(), Probed(reading.state, reading.detail), 1.0)
+
+    assert [
+        (
+            Level.ERROR,
+            f"Vault on manager-2 ({URL}) is not-initialized: it has no root key yet: initialise it (`bao operator "
+            "init`, `vault operator init`), or, for a raft follower, let it join its cluster; no unseal key is sent to "
+            "it",
+        )
+    ] == logged(effects)
+    _, effects = poll(monitor(), Probed(VaultState.UNSEALED, ""), 1.0)
+    assert [(Level.INFO, f"Vault on manager-2 ({URL}) is unsealed")] == logged(effects)
 
 
 def test_an_unsealed_auto_sealed_vault_says_its_seal_in_the_state_line() -> None:
