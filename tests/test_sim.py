@@ -52,7 +52,7 @@ def cluster_sweep(first: int, count: int) -> tuple[list[tuple[int, str, str]], C
 def test_every_seed_of_the_ci_sweep_keeps_every_invariant() -> None:
     """CI_SEEDS seeds of the world of the real service (sim/cluster.py; one process, each seed run twice), each 45
     simulated seconds (longer with a crash loop, a container Docker's health check replaces, or one instance's own
-    Docker failing) with up to six faults; the time-based invariants hold at every check (every 0.5 s, for the whole
+    Docker failing) with up to six faults; the time-based invariants hold at every check (every 0.1 s, for the whole
     run), the others at every record they are about, the world converges once the faults stop, and both runs of a
     seed take the same steps (trace hash). "Sometimes": every fault kind fired, and every required item of the table
     (the servers' and the deciders' states and transitions, sim/coverage.py) was reached, in at least one seed."""
