@@ -622,9 +622,17 @@ class Judge:
     # ------------------------------------------------------------------ the lock and the leases
 
     def lease_at(self, instance: str, when: float) -> float:
-        """The deadline `instance`'s lease last told at or before `when`."""
-        told = [until for at, until in self.leases.get(instance, []) if at <= when]
-        return told[-1] if told else 0.0
+        """The deadline of `instance`'s lease in force at `when`: the last one told by then, or told since but counting
+        from a pass made by then (`check_ttl - 1` before its deadline). A lock acquired
+        before an abrupt loss, its answer coming late, is told after the loss (long-run seed 8302 of 6ddc47d: i1's
+        acquisition at 8.182 answered at 9.003, its session destroyed at 8.285 meanwhile); a lease counted from a later
+        pass is an extension the loss does not excuse."""
+        earned = [
+            until
+            for at, until in self.leases.get(instance, [])
+            if at <= when or until - (self.bounds.check_ttl - 1.0) <= when
+        ]
+        return earned[-1] if earned else 0.0
 
     def on_acquired(self, record: LockAcquired, findings: list[Finding]) -> None:
         self.acquired.append(record)
@@ -692,7 +700,8 @@ class Judge:
         deregistered, its session destroyed, Consul restarted without its data), another instance may take the lock
         while the sender's deadline has not passed yet; the sender's shares before the deadline its lease had at
         that moment + the margin (one written before that deadline may still be on its way, as above: long-run seed
-        898 of d52477d, a share 0.77 s slow to come in) are not counted (a lease extended after it is not)."""
+        898 of d52477d, a share 0.77 s slow to come in) are not counted (a lease extended after it is not; one
+        counting from a pass before it but told after it is that moment's: `lease_at`)."""
         sender, now = record.sender, record.t
         if sender is None:
             return  # someone else's: not one of the instances judged

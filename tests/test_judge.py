@@ -93,6 +93,28 @@ def test_a_share_after_another_took_the_lock_is_flagged_unless_the_loss_was_abru
     assert "i2 took the lock at 1.500" in findings[0].text
 
 
+def test_a_lease_earned_before_an_abrupt_loss_and_told_after_it_is_the_one_the_loss_cut() -> None:
+    """Long-run seed 8302 of 6ddc47d: i1 passed its check at 0.9 and acquired the lock at 0.95, and the answer came
+    0.8 s late; meanwhile its session was destroyed (1.0) and i2 took the lock (1.5). The lease i1 then told (at 2.0,
+    counted from that pass: until 0.9 + TTL - 1) is the one Consul cut, news Leadership cannot have: its shares
+    within it + the margin are not counted. A lease counted from a pass after the loss is no such lease."""
+    cut = [
+        j.LockAcquired(0.95, "i1", "s1"),
+        j.LockLost(1.0, "i1", "s1", "its session was destroyed"),
+        *leader("i2", "s2", at=1.5, until=6.0),
+        j.LeaseTold(2.0, "i1", "s1", 0.9 + BOUNDS.check_ttl - 1.0),
+    ]
+    within = History([*cut, j.ShareReceived(2.1, "m1", "i1"), j.ShareReceived(3.8, "m1", "i1")])
+    past = History([*cut, j.ShareReceived(2.9 + BOUNDS.lease_margin, "m1", "i1")])
+    later_pass = History([*cut[:3], j.LeaseTold(2.0, "i1", "s1", 3.5), j.ShareReceived(2.1, "m1", "i1")])
+
+    assert [] == j.never_two_unsealers(within, BOUNDS)
+    assert ["never two unsealers"] == names(j.never_two_unsealers(past, BOUNDS))
+    findings = j.never_two_unsealers(later_pass, BOUNDS)
+    assert ["never two unsealers"] == names(findings)
+    assert "i2 took the lock at 1.500" in findings[0].text
+
+
 def test_someone_elses_share_is_not_judged() -> None:
     """A client that is no instance (an operator, another tool) is not one of the unsealers judged."""
     history = History([*leader(), j.ShareReceived(1.2, "m1", None)])

@@ -445,6 +445,10 @@ LONG_RUN_FIXED = {
     4161: "i1's reset came in at 5.801 s, i1 paused from 5.445 s (its host frozen): a receipt is recorded on its "
     "sender's task, so it was heard at 10.3 s, after i3 took the lock at 8.258 s, and judged against that later "
     "acquisition; the judge now takes the last acquisition as of the receipt",
+    8302: "i1 acquired the lock at 8.182 s, its answer 0.82 s late; its session was destroyed at 8.285 s and i3 took "
+    "the lock at 8.446 s; i1's lease, told at 9.003 s and counted from its pass at 8.168 s, was the one Consul cut "
+    "(news i1 could not have), but the abrupt-loss exception looked only at leases told by the loss; it now takes "
+    "the lease counting from a pass made by then (7404, 8750 and 9213 of the same run were 4161's kind)",
     20659: "the Consul backup restored at 10.3 s put its base back in Consul and in the judge, not in the world's "
     "record of the base, so the snapshot restored at 12.4 s, whose base (after Consul was rebuilt) was back in Consul "
     "too, was taken for the world's and not told to the judge, which then expected the backup's base at the end",
