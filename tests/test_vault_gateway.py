@@ -278,9 +278,13 @@ def test_a_server_that_closes_without_answering_is_not_said_to_refuse_the_connec
                 connection.recv(65536)
                 connection.close()
 
-        threading.Thread(target=close_each, daemon=True).start()
+        closer = threading.Thread(target=close_each, daemon=True)
+        closer.start()
         dropped = VaultGateway(f"http://127.0.0.1:{closing.getsockname()[1]}", TlsSettings()).seal_status()
+        closing.shutdown(socket.SHUT_RDWR)  # wakes its accept(), so no thread of this test outlives it
+        closer.join(timeout=5)
 
+    assert not closer.is_alive()
     assert Unreachable(UnreachableKind.CONNECT, "the server closed the connection without answering") == dropped
 
 
