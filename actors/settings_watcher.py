@@ -24,8 +24,10 @@ from neon_cm.settings import (
     SettingProblem,
     default_text,
     describe_settings,
+    describe_unknown_setting,
     parse_settings,
     stored_settings,
+    unknown_settings,
 )
 
 
@@ -42,6 +44,8 @@ class SettingsWatcher(ServiceActor):
         self.gateway = ConsulGateway(consul_client)
         self.settings: Settings | None = None
         self.rejected: set[SettingProblem] = set()
+        self.unknown: set[str] = set()
+        """Keys under the prefix that are no setting, said once each while they are there."""
         self.denied: set[str] = set()
         """Settings whose default the token may not write (said once each)."""
         self.outage = Outage()
@@ -75,6 +79,7 @@ class SettingsWatcher(ServiceActor):
     def update(self, values: Iterable[tuple[str, bytes | None]]) -> None:
         """Apply what is stored; PUT /v1/kv/neon/services/neon-cluster-manager/<name>?cas=0 for a missing one."""
         self.outage_ended(self.outage, "reading settings from Consul again")
+        values = tuple(values)
         stored = stored_settings(values)
         for name in PARSERS:
             if stored[name] is None:
@@ -83,6 +88,11 @@ class SettingsWatcher(ServiceActor):
         for problem in set(problems) - self.rejected:
             self.log.warn(problem.describe())
         self.rejected = set(problems)
+        unknown = unknown_settings(values)
+        for name in unknown:
+            if name not in self.unknown:
+                self.log.warn(describe_unknown_setting(name))
+        self.unknown = set(unknown)
         self.apply(settings)
 
     def write_default(self, name: str) -> None:

@@ -11,7 +11,16 @@ import consul
 from cli.common import OK, CliError, command, command_group, consul_answer, consul_errors, note, table, write_key
 from gateways.consul import ConsulGateway
 from neon_cm.keys import SETTINGS_PREFIX
-from neon_cm.settings import PARSERS, SettingProblem, parse_settings, setting_text, shown, stored_settings
+from neon_cm.settings import (
+    PARSERS,
+    SettingProblem,
+    describe_unknown_setting,
+    parse_settings,
+    setting_text,
+    shown,
+    stored_settings,
+    unknown_settings,
+)
 
 
 def read_settings(client: consul.Consul) -> dict[str, str | None]:
@@ -38,8 +47,11 @@ def why_default(name: str, stored: Mapping[str, str | None], problems: Sequence[
 def settings_get(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Print the effective settings (one, or all with where each comes from)."""
     with consul_errors(env, f"reading {SETTINGS_PREFIX}*") as client:
-        stored = read_settings(client)
+        values = consul_answer(ConsulGateway(client).read_keys(SETTINGS_PREFIX)).values
+    stored = stored_settings(values)
     settings, problems = parse_settings(stored)
+    for unknown in unknown_settings(values):
+        note(describe_unknown_setting(unknown))
     if args.name is not None:
         why = why_default(args.name, stored, problems)
         if why is not None:

@@ -50,6 +50,10 @@ TLS_FILE_WORDS = {
 TIMEOUT = re.compile(r"timed out\. \((?:read|connect) timeout=([0-9.]+)\)")
 
 
+#: What `reason` says of a server that took the connection and closed it without an answer.
+CLOSED_UNANSWERED = "the server closed the connection without answering"
+
+
 def reason(error: BaseException) -> str:
     """The error's message; for a connection or TLS error only the OS or OpenSSL error (requests nests it deep
     in changing text): `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, ...`."""
@@ -60,7 +64,7 @@ def reason(error: BaseException) -> str:
     if isinstance(error, requests.Timeout) or waited:
         return f"no answer within {float(waited.group(1)):g} s" if waited else "no answer in time"
     if "RemoteDisconnected" in text:
-        return "the server closed the connection without answering"
+        return CLOSED_UNANSWERED
     missing = MISSING_TLS_FILE.search(text)
     if missing:
         return f"the {TLS_FILE_WORDS[missing.group(1)]} {missing.group(2)} does not exist"

@@ -14,7 +14,7 @@ import urllib3.exceptions
 from requests.adapters import BaseAdapter
 
 from gateways import transport
-from gateways.errors import PLAIN_HTTP, answered_plain_http, reason
+from gateways.errors import CLOSED_UNANSWERED, PLAIN_HTTP, answered_plain_http, reason
 from gateways.tls import with_server_name
 from messages.vault import VaultState
 from neon_cm.credentials import Secret, UnsealCredentials
@@ -244,7 +244,10 @@ def unreachable(error: BaseException) -> Unreachable:
         return Unreachable(UnreachableKind.TLS, f"{failed}: {reason(error)}")
     if isinstance(error, requests.exceptions.Timeout):
         return Unreachable(UnreachableKind.TIMEOUT, "no answer in time")
-    return Unreachable(UnreachableKind.CONNECT, f"cannot connect: {reason(error)}")
+    why = reason(error)
+    if why == CLOSED_UNANSWERED:  # it took the connection (a Vault stopping as it was asked): no "cannot connect"
+        return Unreachable(UnreachableKind.CONNECT, why)
+    return Unreachable(UnreachableKind.CONNECT, f"cannot connect: {why}")
 
 
 def parsed(body: Any) -> SealStatus | Garbage:

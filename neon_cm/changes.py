@@ -17,8 +17,10 @@ LIMIT_CHARS = 600
 
 
 def shown(value: Any) -> str:
-    """A value as JSON writes it (strings without quotes), cut to VALUE_CHARS."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """A value as JSON writes it (strings without quotes, but for an empty one or one with spaces around it, which
+    would read as nothing or not show its spaces), cut to VALUE_CHARS."""
+    plain = isinstance(value, str) and value != "" and value == value.strip()
+    text = value if plain else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 3] + "..."
 
 

@@ -93,14 +93,42 @@ def share_bytes(share: str) -> bytes:
     return base64.b64decode(share, validate=True)
 
 
+class Members(dict[str, Any]):
+    """A JSON object's members, and how many times each name was given (a name given twice keeps the last value)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.given: dict[str, int] = {}
+        for name, _ in pairs:
+            self.given[name] = self.given.get(name, 0) + 1
+
+
+def json_kind(value: object) -> str:
+    """What a JSON value is, in words, for a message that must not show it (it may be a share put in the wrong
+    place)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float):
+        return "a number with a decimal point"
+    kinds = {str: "a string", list: "a list", dict: "an object"}
+    return next((kind for cls, kind in kinds.items() if isinstance(value, cls)), "another kind of value")
+
+
 def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
     """Credentials from `{"UnsealKeys": [...], "KeyThreshold": N}`; `source` names where the text came from."""
     try:
-        document: Any = json.loads(text)
+        document: Any = json.loads(text, object_pairs_hook=Members)
     except ValueError as error:  # json_problem names a position and what was expected, never the text
         raise CredentialsError(f"{source} is not JSON ({json_problem(error)}); expected {EXPECTED_JSON}") from None
-    if not isinstance(document, dict):
+    if not isinstance(document, Members):
         raise CredentialsError(f"{source} is JSON but not an object")
+    for name in ("UnsealKeys", "KeyThreshold"):
+        # JSON readers disagree on which of two same-named members counts (Python's and .NET's the last, others
+        # the first): a hand-edited secret holding one twice does not say which keys or threshold it means.
+        if document.given.get(name, 0) > 1:
+            raise CredentialsError(f"{source}: {name} is given {document.given[name]} times; write it once")
     keys = document.get("UnsealKeys")
     threshold = document.get("KeyThreshold")
     if not isinstance(keys, list) or not keys:
@@ -112,8 +140,10 @@ def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
             share_bytes(key.strip())
         except (binascii.Error, ValueError):
             raise CredentialsError(f"{source}: UnsealKeys entry {position} is neither base64 nor hex") from None
+    if "KeyThreshold" not in document:
+        raise CredentialsError(f"{source}: KeyThreshold is missing")
     if isinstance(threshold, bool) or not isinstance(threshold, int):
-        raise CredentialsError(f"{source}: KeyThreshold is missing or not an integer")
+        raise CredentialsError(f"{source}: KeyThreshold is {json_kind(threshold)}, not an integer")
     # One share given twice, even in two encodings (base64 and hex), is one share.
     by_bytes: dict[bytes, str] = {}
     for key in keys:
@@ -123,7 +153,8 @@ def parse_credentials_json(text: str, source: str) -> UnsealCredentials:
         raise CredentialsError(f"{source}: KeyThreshold is {threshold}; it must be at least 1")
     if threshold > len(distinct):
         raise CredentialsError(
-            f"{source}: KeyThreshold is {threshold} but only {len(distinct)} distinct unseal keys are given"
+            f"{source}: KeyThreshold is {threshold} but only {len(distinct)} distinct unseal "
+            + ("key is given" if len(distinct) == 1 else "keys are given")
         )
     return UnsealCredentials(tuple(Secret(key) for key in distinct), threshold)
 
@@ -134,6 +165,11 @@ def parse_credentials_base64(text: str, source: str) -> UnsealCredentials:
     try:
         decoded = base64.b64decode("".join(text.split()), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
+        if text.lstrip().startswith("{"):
+            raise CredentialsError(
+                f"{source} holds plain JSON; it takes the base64 of it (base64 -w0 FILE), or name the file in "
+                "VAULT_CREDENTIALS_FILE"
+            ) from None
         raise CredentialsError(f"{source} is not base64 of UTF-8 text") from None
     return parse_credentials_json(decoded, f"{source} (decoded)")
 

@@ -127,6 +127,11 @@ def parse_url_template(text: str) -> str:
         raise ValueError("the port must be a number from 1 to 65535")
     if not URL_HOST.fullmatch(host):
         raise ValueError(f"{shown(host)} is not a host name or address")
+    if not fields:
+        raise ValueError(
+            "no {addr} or {hostname}: every manager would get this one URL, so one Vault would be reported as each"
+            " manager's and the others never watched; put {addr} or {hostname} where the host goes"
+        )
     return template
 
 
@@ -175,6 +180,21 @@ def stored_settings(values: Iterable[tuple[str, bytes | None]]) -> dict[str, str
         if key.startswith(SETTINGS_PREFIX) and name in PARSERS:
             stored[name] = (value or b"").decode("utf-8", errors="replace")
     return stored
+
+
+def unknown_settings(values: Iterable[tuple[str, bytes | None]]) -> tuple[str, ...]:
+    """The names (after SETTINGS_PREFIX) of the keys under it that are no setting: a typo, a key with a trailing
+    slash (a folder in Consul's UI) or one inside such a folder; sorted."""
+    names = (key[len(SETTINGS_PREFIX) :] for key, _ in values if key.startswith(SETTINGS_PREFIX))
+    return tuple(sorted(name for name in names if name not in PARSERS))
+
+
+def describe_unknown_setting(name: str) -> str:
+    """One WARN line's worth about a key under SETTINGS_PREFIX that is no setting (its value is not shown: it is
+    not read)."""
+    key = name if len(name) <= SHOWN_CHARS else f"{name[:SHOWN_CHARS]}... ({len(name)} characters)"
+    known = ", ".join(PARSERS)
+    return f"{SETTINGS_PREFIX}{key} is no setting of this service, so it has no effect (the settings are {known})"
 
 
 def parse_settings(stored: Mapping[str, str | None]) -> tuple[Settings, list[SettingProblem]]:

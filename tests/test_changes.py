@@ -35,6 +35,19 @@ def test_a_label_change_and_an_added_node_read_as_the_operator_made_them() -> No
     )
 
 
+def test_an_empty_or_space_padded_value_is_quoted_so_it_can_be_read() -> None:
+    """Operator tryout 2026-12-07: `--label-add 'io.neon.physical.location= rack 1 '` was logged
+    `manager-2: io.neon.physical.location  ->  rack 1 ` (the default "" shown as nothing, the spaces invisible, the line
+    ending in a space), and an empty label `io.neon.empty added ()`. Such values are quoted; plain ones are not."""
+    before = nodes_of([worker("worker-1", rack="r1")])
+    after = nodes_of([worker("worker-1", **{"io.neon.physical.location": " rack 1 ", "empty": "", "rack": "r 2"})])
+
+    assert (
+        'worker-1: empty added (""), io.neon.physical.location "" -> " rack 1 ", rack r1 -> r 2'
+        == describe_node_changes(before, after)
+    )
+
+
 def test_long_values_are_cut_and_many_changes_are_counted() -> None:
     """A 1,000-character label value shows its start; 1,000 new nodes stay within the limit with a count."""
     before = nodes_of([worker("worker-1")])

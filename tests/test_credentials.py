@@ -56,13 +56,33 @@ def test_secret_repr_hides_value() -> None:
         (b64(json.dumps({"KeyThreshold": 1})), "no UnsealKeys list"),
         (b64(json.dumps({"UnsealKeys": [], "KeyThreshold": 1})), "no UnsealKeys list"),
         (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 0})), "must be at least 1"),
-        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 2})), "only 1 distinct unseal keys"),
-        (b64(json.dumps({"UnsealKeys": [KEY_A, KEY_A], "KeyThreshold": 2})), "only 1 distinct unseal keys"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 2})), "only 1 distinct unseal key is given"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A, KEY_A], "KeyThreshold": 2})), "only 1 distinct unseal key is given"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A, KEY_B], "KeyThreshold": 3})), "only 2 distinct unseal keys are given"),
         (b64(json.dumps({"UnsealKeys": [KEY_A, 7], "KeyThreshold": 1})), "entry 2 is not a non-empty string"),
         (b64(json.dumps({"UnsealKeys": [""], "KeyThreshold": 1})), "entry 1 is not a non-empty string"),
         (b64(json.dumps({"UnsealKeys": [KEY_A + "!"], "KeyThreshold": 1})), "neither base64 nor hex"),
-        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": "2"})), "not an integer"),
-        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": True})), "not an integer"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": "2"})), "KeyThreshold is a string, not an integer"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": True})), "KeyThreshold is a boolean, not an integer"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 1.5})), "KeyThreshold is a number with a decimal"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A]})), "KeyThreshold is missing"),
+        (b64(json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": None})), "KeyThreshold is null, not an integer"),
+        # A hand-edited secret holding a member twice: JSON readers disagree on which one counts (Python's and
+        # .NET's take the last, others the first), so the operator cannot know which threshold or keys apply.
+        (
+            b64(f'{{"UnsealKeys": ["{KEY_A}"], "KeyThreshold": 1, "KeyThreshold": 2}}'),
+            "KeyThreshold is given 2 times; write it once",
+        ),
+        (
+            b64(f'{{"UnsealKeys": ["{KEY_B}"], "UnsealKeys": ["{KEY_A}"], "KeyThreshold": 1}}'),
+            "UnsealKeys is given 2 times; write it once",
+        ),
+        # What VAULT_CREDENTIALS_FILE holds, given to VAULT_CREDENTIALS: said so, with the two ways to fix it.
+        (
+            json.dumps({"UnsealKeys": [KEY_A], "KeyThreshold": 1}),
+            "VAULT_CREDENTIALS holds plain JSON; it takes the base64 of it (base64 -w0 FILE), "
+            "or name the file in VAULT_CREDENTIALS_FILE",
+        ),
     ],
 )
 def test_malformed_credentials_say_what_is_wrong_without_the_value(value: str, expected: str) -> None:
@@ -72,7 +92,7 @@ def test_malformed_credentials_say_what_is_wrong_without_the_value(value: str, e
 
     message = str(caught.value)
     assert expected in message
-    assert value not in message and KEY_A not in message
+    assert value not in message and KEY_A not in message and KEY_B not in message
     assert (caught.value.__cause__ is None and caught.value.__context__ is None) or caught.value.__suppress_context__
 
 
@@ -126,7 +146,7 @@ def test_one_share_in_two_encodings_is_one_key() -> None:
     raw = bytes(range(33))
     same_twice = json.dumps({"UnsealKeys": [base64.b64encode(raw).decode(), raw.hex()], "KeyThreshold": 2})
 
-    with pytest.raises(CredentialsError, match="KeyThreshold is 2 but only 1 distinct unseal keys"):
+    with pytest.raises(CredentialsError, match="KeyThreshold is 2 but only 1 distinct unseal key is given"):
         parse_credentials_json(same_twice, "VAULT_CREDENTIALS_FILE f")
 
 

@@ -7,7 +7,16 @@ import pytest
 from messages.log import Level
 from messages.settings import Settings
 from neon_cm.environment import ConsulAddress, parse_consul_address, parse_log_level
-from neon_cm.settings import default_text, describe_settings, parse_seconds, parse_settings, parse_url_template
+from neon_cm.keys import SETTINGS_PREFIX
+from neon_cm.settings import (
+    default_text,
+    describe_settings,
+    describe_unknown_setting,
+    parse_seconds,
+    parse_settings,
+    parse_url_template,
+    unknown_settings,
+)
 
 
 def test_missing_settings_take_defaults() -> None:
@@ -147,7 +156,7 @@ def test_a_template_that_cannot_build_a_valid_url_says_why(template: str, reason
     assert reason == str(rejected.value)
 
 
-@pytest.mark.parametrize("template", ["http://{addr}:8200", "https://{hostname}.vault:8200/", "http://[::1]:8200"])
+@pytest.mark.parametrize("template", ["http://{addr}:8200", "https://{hostname}.vault:8200/", "http://{addr}"])
 def test_templates_that_build_valid_urls_are_kept(template: str) -> None:
     """Host names, IPv4 and bracketed IPv6 addresses, with or without a port, are valid."""
 
@@ -206,6 +215,39 @@ def test_a_template_that_cannot_reach_vault_as_meant_is_refused_in_the_services_
 
     assert reason == str(rejected.value)
     assert "pw" not in str(rejected.value)
+
+
+@pytest.mark.parametrize("template", ["http://127.0.0.11:8200", "https://vault.example:8200", "http://[::1]:8200"])
+def test_a_template_without_a_placeholder_is_refused(template: str) -> None:
+    """Operator tryout 2026-12-07: `http://127.0.21.11:8200` was taken, every manager's monitor polled that one Vault,
+    and the log said `Vault on manager-2 (http://127.0.21.11:8200) is unsealed: active` of manager-1's Vault while
+    manager-2's own went unwatched. A template builds one URL per manager, so it needs a placeholder."""
+    with pytest.raises(ValueError) as rejected:
+        parse_url_template(template)
+
+    assert (
+        "no {addr} or {hostname}: every manager would get this one URL, so one Vault would be reported as each"
+        " manager's and the others never watched; put {addr} or {hostname} where the host goes"
+    ) == str(rejected.value)
+
+
+def test_keys_under_the_prefix_that_are_no_setting_are_named() -> None:
+    """A typo (`node_poll_second`), a key with a trailing slash (`node_poll_seconds/`, a folder in Consul's UI) or
+    one inside such a folder is no setting: the service names each, so the operator sees why a value has no
+    effect; the settings themselves are not."""
+    stored = [
+        (SETTINGS_PREFIX + "node_poll_seconds", b"5"),
+        (SETTINGS_PREFIX + "node_poll_seconds/", b"7"),
+        (SETTINGS_PREFIX + "node_poll_seconds/sub", b"9"),
+        (SETTINGS_PREFIX + "vault_poll_second", None),
+    ]
+    unknown = unknown_settings(stored)
+
+    assert ("node_poll_seconds/", "node_poll_seconds/sub", "vault_poll_second") == unknown
+    assert (
+        f"{SETTINGS_PREFIX}node_poll_seconds/ is no setting of this service, so it has no effect (the settings are "
+        "node_poll_seconds, vault_poll_seconds, vault_url_template)"
+    ) == describe_unknown_setting(unknown[0])
 
 
 def test_a_rejected_template_with_a_password_is_shown_without_it() -> None:

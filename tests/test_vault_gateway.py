@@ -262,6 +262,32 @@ def test_nothing_listening_and_no_answer_are_unreachable() -> None:
     assert Unreachable(UnreachableKind.TIMEOUT, "no answer in time") == hung
 
 
+def test_a_server_that_closes_without_answering_is_not_said_to_refuse_the_connection() -> None:
+    """Operator tryout 2026-12-07: a Vault restarted as it was polled was `unreachable: cannot connect: the server
+    closed the connection without answering`; it had taken the connection. The detail says what happened."""
+    with socket.socket() as closing:
+        closing.bind(("127.0.0.1", 0))
+        closing.listen()
+
+        def close_each() -> None:
+            for _ in range(3):  # the probe, and any retry of it
+                try:
+                    connection, _ = closing.accept()
+                except OSError:
+                    return
+                connection.recv(65536)
+                connection.close()
+
+        closer = threading.Thread(target=close_each, daemon=True)
+        closer.start()
+        dropped = VaultGateway(f"http://127.0.0.1:{closing.getsockname()[1]}", TlsSettings()).seal_status()
+        closing.shutdown(socket.SHUT_RDWR)  # wakes its accept(), so no thread of this test outlives it
+        closer.join(timeout=5)
+
+    assert not closer.is_alive()
+    assert Unreachable(UnreachableKind.CONNECT, "the server closed the connection without answering") == dropped
+
+
 @pytest.mark.parametrize(
     ("body", "found"),
     [

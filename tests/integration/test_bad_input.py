@@ -261,6 +261,7 @@ def test_poll_seconds_too_small_to_be_meant_warns_once_and_the_default_applies(
         "http://{hostname.__class__}:8200",
         "{addr}:8200",
         "",
+        MANAGER_1_URL,  # no placeholder: every manager's monitor would poll manager-1's Vault (operator tryout)
     ],
 )
 def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
@@ -289,6 +290,32 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
     wait_for_polls(service, settled)
     assert [] == lines_after(service, settled, r"\[ERROR\]")
     warned_once(service, "vault_url_template", value)
+    assert_running(service)
+
+
+def test_a_key_under_the_settings_that_is_no_setting_is_named_once(
+    kv: consul.Consul, start_service: Callable[..., Service]
+) -> None:
+    """Operator tryout 2026-12-07: `node_poll_seconds/` (a trailing slash: a folder in Consul's UI) set to 7 was
+    ignored without a word, so an operator could not tell why the poll stayed as it was. Each key under the settings
+    prefix that is no setting gets one WARN naming it, while it is there; the settings apply as before."""
+    seed_base(kv)
+    quick(kv)
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds/", "7")
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(r"\[WARN\] \[module:settings\] .*node_poll_seconds/ is no setting of this service")
+    settings_seen(kv, service, "vault_poll_seconds", "0.4")  # a later wake of the watch: not said again
+    mark = service.mark()
+    kv.kv.put(SETTINGS_PREFIX + "vault_poll_second", "5")
+    typo = service.wait_for(r"\[WARN\] .*vault_poll_second is no setting", after=mark)
+
+    assert 1 == len(service.lines(r"node_poll_seconds/ is no setting")), "said once while it is there"
+    assert (
+        f"{SETTINGS_PREFIX}vault_poll_second is no setting of this service, so it has no effect (the settings are"
+        " node_poll_seconds, vault_poll_seconds, vault_url_template)"
+    ) == typo[0].split("] ", 3)[3]
+    assert service.lines(r"settings: node_poll_seconds=0.3 vault_poll_seconds=0.4 ")
     assert_running(service)
 
 

@@ -382,6 +382,27 @@ def test_settings_get_says_when_a_stored_value_is_invalid(kv: consul.Consul, cli
     assert "node_poll_seconds   30" in out(every) and "default (the stored 'abc' is invalid: not a number" in out(every)
 
 
+def test_settings_get_names_a_key_that_is_no_setting(kv: consul.Consul, cli: Cli) -> None:
+    """A key under the prefix that is no setting (`node_poll_seconds/`, a folder in Consul's UI): `settings get`
+    says so on stderr, as the service's WARN does, so that the operator sees why the value they wrote is not used."""
+    kv.kv.put(SETTINGS_PREFIX + "node_poll_seconds/", "7")
+
+    every = cli("settings", "get")
+    one = cli("settings", "get", "node_poll_seconds")
+
+    said = (
+        f"neon-cluster-manager: {SETTINGS_PREFIX}node_poll_seconds/ is no setting of this service, so it has no effect"
+        " (the settings are node_poll_seconds, vault_poll_seconds, vault_url_template)\n"
+    )
+    assert (0, said) == (every.returncode, err(every))
+    assert "node_poll_seconds   30" in out(every)
+    assert (0, "30\n", said) == (
+        one.returncode,
+        out(one),
+        err(one).replace("neon-cluster-manager: node_poll_seconds: not set in Consul; the default applies\n", ""),
+    )
+
+
 def test_unknown_setting_lists_the_valid_ones(cli: Cli) -> None:
     """An unknown setting name is a bad command line (exit 2) naming every setting."""
     result = cli("settings", "set", "poll_seconds", "5")

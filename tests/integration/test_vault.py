@@ -106,7 +106,11 @@ KEY = base64.b64encode(b"k" * 33).decode()
         (base64.b64encode(b"not json").decode(), "is not JSON"),
         (base64.b64encode(b'{"KeyThreshold": 1}').decode(), "no UnsealKeys list"),
         (credentials([KEY], 0), "must be at least 1"),
-        (credentials([KEY], 2), "only 1 distinct unseal keys"),
+        (credentials([KEY], 2), "only 1 distinct unseal key is given"),
+        (
+            base64.b64encode(f'{{"UnsealKeys": ["{KEY}"], "KeyThreshold": 1, "KeyThreshold": 2}}'.encode()).decode(),
+            "KeyThreshold is given 2 times; write it once",
+        ),
         (base64.b64encode(b'{"UnsealKeys": [1, 2], "KeyThreshold": 1}').decode(), "is not a non-empty string"),
         ("", None),
     ],
