@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -14,6 +15,8 @@ ARCHITECTURES = ("unknown", "x32", "x64", "arm32", "arm64")
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
+#: neon's namespace of node labels: one in it that is none of MAPPED_LABELS is a typo (a LabelProblem, said once).
+NEON_LABELS = "io.neon."
 PUBLIC_ADDRESS_LABEL = "io.neon.node.public_address"
 PRIVATE_ADDRESS_LABEL = "io.neon.node.private_address"
 
@@ -29,11 +32,29 @@ class LabelProblem:
     value: str
     """The value as Docker holds it."""
     expected: str
-    """What the value should have been, e.g. 'an integer'."""
+    """What the value should have been, e.g. 'an integer'; "" for a label that is none of neon's but reads like one
+    (`meant`): a typo, whose field keeps its default while the label goes to Custom."""
+    meant: str = ""
+    """For a label that reads like one of neon's (`misspelt`): that one."""
 
     def describe(self) -> str:
-        """One log line's worth: names the node, the label and the value."""
+        """One log line's worth: names the node, the label and the value (and, for a misspelt one, the label meant)."""
+        if self.meant:
+            return (
+                f"node {self.node}: label {self.label}={self.value!r} is no label of neon's (did you mean "
+                f"{self.meant}?): it goes to Custom and sets nothing"
+            )
         return f"node {self.node}: label {self.label}={self.value!r} is not {self.expected}; using the default"
+
+
+def misspelt(label: str) -> str:
+    """The label of neon's that `label`, in neon's namespace (`io.neon.`, any case) and none of MAPPED_LABELS, reads
+    like (another case, a letter more, less or changed: `io.neon.compute.core`), else "". A label in the namespace
+    that reads like none of them is taken for one a later neon added (kept in Custom without a word)."""
+    if label[: len(NEON_LABELS)].lower() != NEON_LABELS:
+        return ""
+    meant = difflib.get_close_matches(label.lower(), sorted(MAPPED_LABELS), n=1, cutoff=0.9)
+    return meant[0] if meant else ""
 
 
 @attrs.frozen
@@ -158,6 +179,8 @@ def _node_object(node: SwarmNode, problems: list[LabelProblem]) -> dict[str, Any
         if typed is None:
             if key not in MAPPED_LABELS:
                 custom[key] = value
+                if key[:1] in "iI" and (meant := misspelt(key)):  # the first letter alone: no call for most
+                    problems.append(LabelProblem(name, key, value, "", meant))
             elif key == PUBLIC_ADDRESS_LABEL:
                 public_address = value
             elif key == PRIVATE_ADDRESS_LABEL:

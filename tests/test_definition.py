@@ -56,6 +56,34 @@ def test_a_node_version_docker_did_not_give_as_a_positive_integer_is_unknown(ver
     assert 0 == SwarmNode.from_docker({**DOCKER_NODE, "Version": version}).version
 
 
+@pytest.mark.parametrize(
+    ("label", "meant"),
+    [
+        ("io.neon.compute.core", "io.neon.compute.cores"),
+        ("Io.Neon.Compute.Cores", "io.neon.compute.cores"),
+        ("io.neon.physcal.location", "io.neon.physical.location"),
+        ("io.neon.physical.fault_domain", "io.neon.physical.faultdomain"),
+        ("io.neon.storage.capacity", "io.neon.storage.capacity_gb"),
+        ("io.neon.future.thing", ""),
+        ("io.neon.node.role", ""),
+        ("zone", ""),
+        ("io.neonx.compute.cores", ""),
+    ],
+)
+def test_a_label_that_reads_like_one_of_neons_is_a_problem_naming_it_the_rest_go_to_custom_quietly(
+    label: str, meant: str
+) -> None:
+    """A misspelt neon label (another case, a letter more, less or changed) sets nothing: one problem names the label
+    meant. A label in neon's namespace that reads like none of them is taken for a later neon's; both go to Custom."""
+    obj, problems = node_object(SwarmNode("id1", "w1", "worker", "10.0.0.7", labels={label: "8"}))
+
+    assert {label: "8"} == obj["Labels"]["Custom"]
+    assert 0 == obj["Labels"]["ComputeCores"]
+    assert ([meant] if meant else []) == [problem.meant for problem in problems]
+    if meant:
+        assert f"(did you mean {meant}?): it goes to Custom and sets nothing" in problems[0].describe()
+
+
 def test_node_object_maps_neon_labels_and_keeps_others_in_custom() -> None:
     """io.neon.* labels become typed fields; every other label lands in Custom verbatim."""
     node = SwarmNode(

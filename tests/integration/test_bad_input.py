@@ -415,6 +415,31 @@ def test_int_label_that_does_not_parse_warns_once_and_keeps_the_default(
     assert_running(service)
 
 
+def test_a_misspelt_neon_label_warns_once_naming_the_one_meant_and_a_later_neons_label_is_kept_quietly(
+    kv: consul.Consul, start_service: Callable[..., Service], node_labels: NodeLabels
+) -> None:
+    """Operator tryout: `io.neon.compute.core=8` (the `s` forgotten) went to Custom without a word, ComputeCores
+    staying 0. Now one WARN names node, label, value and the label meant, however many polls; a label in neon's
+    namespace that reads like none of its labels (`io.neon.future.thing`: a later neon's) goes to Custom quietly."""
+    node_labels.add("worker-1", {"io.neon.compute.core": "8", "io.neon.future.thing": "x"})
+    seed_base(kv)
+    quick(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(UNCHANGED, count=4)
+    definition, digest, _, _ = read_definition(kv)
+    warnings = service.lines(r"\[WARN\] \[module:definition-publisher\] ")
+
+    assert verify_definition(definition, digest)
+    labels = definition["Nodes"]["worker-1"]["Labels"]
+    assert (0, {"io.neon.compute.core": "8", "io.neon.future.thing": "x"}) == (labels["ComputeCores"], labels["Custom"])
+    assert [
+        "node worker-1: label io.neon.compute.core='8' is no label of neon's (did you mean io.neon.compute.cores?): "
+        "it goes to Custom and sets nothing"
+    ] == [line.split("] ", 3)[3] for line in warnings]
+    assert_running(service)
+
+
 # --------------------------------------------------------------------------- the stored definition
 
 BASE_JSON = json.dumps(BASE).encode()
