@@ -242,8 +242,11 @@ def unreachable(error: BaseException) -> Unreachable:
         # Our verification of its certificate, or the Vault refusing ours (no or an untrusted client certificate).
         failed = "TLS verification failed" if "CERTIFICATE_VERIFY_FAILED" in str(error) else "TLS handshake failed"
         return Unreachable(UnreachableKind.TLS, f"{failed}: {reason(error)}")
+    # Said with the timeout that ran out, as the Consul side's lines say theirs (`no answer within 1 s`).
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return Unreachable(UnreachableKind.TIMEOUT, f"no connection within {VAULT_TIMEOUT[0]:g} s")
     if isinstance(error, requests.exceptions.Timeout):
-        return Unreachable(UnreachableKind.TIMEOUT, "no answer in time")
+        return Unreachable(UnreachableKind.TIMEOUT, f"no answer within {VAULT_TIMEOUT[1]:g} s")
     why = reason(error)
     if why == CLOSED_UNANSWERED:  # it took the connection (a Vault stopping as it was asked): no "cannot connect"
         return Unreachable(UnreachableKind.CONNECT, why)

@@ -247,7 +247,7 @@ def test_a_share_and_a_reset_answered_with_a_seal_status(vault: Server) -> None:
 
 
 def test_nothing_listening_and_no_answer_are_unreachable() -> None:
-    """Refused: cannot connect; accepted but never answered: no answer in time (after the 3 s read timeout)."""
+    """Refused: cannot connect; accepted but never answered: no answer within the 3 s read timeout."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
@@ -259,7 +259,7 @@ def test_nothing_listening_and_no_answer_are_unreachable() -> None:
 
     assert isinstance(refused, Unreachable) and UnreachableKind.CONNECT == refused.kind
     assert "[Errno 111] Connection refused" in refused.reason
-    assert Unreachable(UnreachableKind.TIMEOUT, "no answer in time") == hung
+    assert Unreachable(UnreachableKind.TIMEOUT, "no answer within 3 s") == hung
 
 
 def test_a_server_that_closes_without_answering_is_not_said_to_refuse_the_connection() -> None:
