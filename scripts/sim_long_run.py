@@ -2,6 +2,7 @@
 
     python scripts/sim_long_run.py                 # run the chunks not done yet (2 processes, nice 19)
     python scripts/sim_long_run.py --summary       # what the chunks done so far found
+    python scripts/sim_long_run.py --summary --commit C --replay   # C's failing seeds, run again here
 
 Each chunk is `python -m sim --seeds CHUNK --first F --keep-going --no-sometimes` run in this checkout; its output
 goes to DIR/<commit>/chunk-<F>.log (DIR: --dir, $NEON_CM_LONG_RUN_DIR or /var/tmp/neon-cm-long-run), written under
@@ -90,6 +91,43 @@ def run_chunks(directory: Path, firsts: list[int], chunk: int) -> None:
         partial.replace(log)
 
 
+def failing_seeds(directory: Path) -> dict[int, str]:
+    """Every seed the chunks in `directory` saw fail, with the invariant it broke there."""
+    found: dict[int, str] = {}
+    for log in sorted(directory.glob("chunk-*.log")):
+        text = log.read_text(errors="replace")
+        if SEEDS_LINE.search(text) is not None:
+            found.update((int(seed), invariant) for invariant, seed in FAILED_SEED.findall(text))
+    return dict(sorted(found.items()))
+
+
+def replay(seed: int) -> str:
+    """Seed `seed` run again in this checkout: `ok`, or the invariant it breaks here."""
+    done = subprocess.run(
+        ["nice", "-n", "10", sys.executable, "-m", "sim", "--seed", str(seed)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    broken = FAILED_SEED.search(done.stdout)
+    if broken is not None:
+        return f"FAILED ({broken.group(1)})"
+    return (
+        "ok" if re.search(rf"^seed {seed}: ok\b", done.stdout, re.MULTILINE) else f"no verdict (exit {done.returncode})"
+    )
+
+
+def replayed(directory: Path) -> str:
+    """Each failing seed of the chunks, run again in this checkout (HEAD): which of them still fail here."""
+    here = commit()
+    lines = []
+    for seed, invariant in failing_seeds(directory).items():
+        lines.append(f"  seed {seed} (broke {invariant} in {directory.name}): {replay(seed)} on {here}")
+    still = sum("FAILED" in line or "no verdict" in line for line in lines)
+    return "\n".join([f"replayed on {here}: {len(lines)} seeds, {still} still failing", *lines])
+
+
 def summary(directory: Path) -> str:
     seeds = failed = 0
     cpu = 0.0
@@ -127,10 +165,17 @@ def main() -> int:
     )
     parser.add_argument("--commit", default="", help="with --summary: the commit whose chunks it reads (default: HEAD)")
     parser.add_argument("--summary", action="store_true", help="only summarise the chunks done")
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="with --summary: run each failing seed again in this checkout and say which still fail here",
+    )
     args = parser.parse_args()
     for name in ("seeds", "chunk", "jobs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.replay and not args.summary:
+        parser.error("--replay only with --summary")
     if args.commit and not args.summary:
         parser.error(
             "--commit only with --summary: a run always runs this checkout's HEAD, and files its chunks under it"
@@ -162,6 +207,8 @@ def main() -> int:
         for worker in workers:
             worker.join()
     print(summary(directory))
+    if args.replay:
+        print(replayed(directory))
     return 0
 
 

@@ -92,3 +92,33 @@ def test_a_checkout_with_uncommitted_changes_is_named_and_clean_is_not(tmp_path:
     (tmp_path / "a.py").write_text("x = 2\n")
 
     assert ["a.py"] == sim_long_run.uncommitted(tmp_path)
+
+
+def test_replay_runs_each_failing_seed_again_here_and_says_which_still_fail(tmp_path: Path) -> None:
+    """A chunk whose seeds 3 and 5 failed (as an older commit's judge may have said): replayed in this checkout,
+    where both keep every invariant, each is `ok`; a chunk still being written (.part) is not read."""
+    chunks = tmp_path / "abc1234"
+    chunks.mkdir()
+    report = "".join(
+        f"seed {seed}: FAILED (10 runtime steps)\n  invariant violated: never two unsealers: text\n"
+        f"  replay: python -m sim --seed {seed}\n"
+        for seed in (5, 3)
+    )
+    (chunks / "chunk-000000.log").write_text(report + "10 seeds, 2 failed, 5.0 s (0.50 s of CPU a seed)\n")
+    (chunks / "chunk-000010.part").write_text(report.replace("seed 5", "seed 15").replace("seed 3", "seed 13"))
+
+    done = run("--summary", "--commit", "abc1234", "--dir", str(tmp_path), "--replay")
+
+    assert done.returncode == 0, done.stderr
+    here = sim_long_run.commit()
+    assert done.stdout.strip().splitlines()[-3:] == [
+        f"replayed on {here}: 2 seeds, 0 still failing",
+        f"  seed 3 (broke never two unsealers in abc1234): ok on {here}",
+        f"  seed 5 (broke never two unsealers in abc1234): ok on {here}",
+    ]
+
+
+def test_replay_without_summary_is_refused(tmp_path: Path) -> None:
+    done = run("--replay", "--dir", str(tmp_path))
+    assert done.returncode == 2
+    assert "--replay only with --summary" in done.stderr
