@@ -281,6 +281,7 @@ class Metrics(ServiceActor):
                 self.refused(message.hostname, message.keys_refused)
         elif isinstance(message, SettingsChanged):
             self.settings = message.settings
+            self.shortfalls = attrs.evolve(self.shortfalls, settings_rejected=message.rejected)
             m.vault_poll_interval.set(message.settings.vault_poll_seconds)
         elif isinstance(message, ActorRestarted):
             m.restarts.labels(message.actor).inc()

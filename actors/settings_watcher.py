@@ -44,6 +44,8 @@ class SettingsWatcher(ServiceActor):
         self.gateway = ConsulGateway(consul_client)
         self.settings: Settings | None = None
         self.rejected: set[SettingProblem] = set()
+        self.told_rejected: tuple[str, ...] = ()
+        """The rejected settings' names last told (SettingsChanged.rejected)."""
         self.unknown: set[str] = set()
         """Keys under the prefix that are no setting, said once each while they are there."""
         self.denied: set[str] = set()
@@ -61,7 +63,10 @@ class SettingsWatcher(ServiceActor):
         self.watch = self.spawn(ConsulWatch, self.consul, SETTINGS_PREFIX, self.actor_ref, self.log)
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
-        tell(to, SettingsChanged(self.settings or Settings()))
+        tell(to, SettingsChanged(self.settings or Settings(), self.rejected_names()))
+
+    def rejected_names(self) -> tuple[str, ...]:
+        return tuple(sorted({problem.name for problem in self.rejected}))
 
     def handle(self, message: Any) -> None:
         if isinstance(message, KeysChanged):
@@ -93,7 +98,7 @@ class SettingsWatcher(ServiceActor):
             if name not in self.unknown:
                 self.log.warn(describe_unknown_setting(name))
         self.unknown = set(unknown)
-        self.apply(settings)
+        self.apply(settings, self.rejected_names())
 
     def write_default(self, name: str) -> None:
         """PUT /v1/kv/neon/services/neon-cluster-manager/<name>?cas=0: only if still missing, so a value an
@@ -108,9 +113,10 @@ class SettingsWatcher(ServiceActor):
         elif isinstance(answer, KeyWritten) and answer.stored:
             self.log.info(f"setting {SETTINGS_PREFIX}{name} was missing; wrote the default {default_text(name)}")
 
-    def apply(self, settings: Settings) -> None:
-        if settings == self.settings:
+    def apply(self, settings: Settings, rejected: tuple[str, ...] = ()) -> None:
+        if settings == self.settings and rejected == self.told_rejected:
             return
-        self.settings = settings
-        self.log.info(f"settings: {describe_settings(settings)}")
-        self.publish(SettingsChanged(settings))
+        if settings != self.settings:
+            self.log.info(f"settings: {describe_settings(settings)}")
+        self.settings, self.told_rejected = settings, rejected
+        self.publish(SettingsChanged(settings, rejected))

@@ -25,3 +25,6 @@ class SettingsChanged:
 
     settings: Settings
     """The new effective settings."""
+    rejected: tuple[str, ...] = ()
+    """The settings whose stored value was rejected (each said in one WARN), sorted: their default applies, so the
+    service is degraded until the value is mended. Told again when this alone changes."""

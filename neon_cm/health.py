@@ -7,6 +7,8 @@ import time
 
 import attrs
 
+from neon_cm.keys import SETTINGS_PREFIX
+
 #: Where the service leaves its verdict for `neon-cluster-manager health` (NEON_CM_HEALTH_FILE overrides it).
 DEFAULT_HEALTH_FILE = "/tmp/neon-cluster-manager.health"
 #: A poll counts as overdue after this many node-poll intervals without a successful listing.
@@ -34,7 +36,7 @@ class Health:
 
 
 #: The reasons the service can be degraded, as `neon_cm_degraded{reason}` names them.
-DEGRADED_REASONS = ("keys_refused", "keys_unusable", "metrics_not_served", "no_base_definition")
+DEGRADED_REASONS = ("keys_refused", "keys_unusable", "metrics_not_served", "no_base_definition", "settings_rejected")
 
 
 @attrs.frozen
@@ -52,6 +54,9 @@ class Shortfalls:
     keys_unusable: str | None = None
     """Why the unseal keys given (VAULT_CREDENTIALS or VAULT_CREDENTIALS_FILE) cannot be used: auto-unseal is off
     although the operator asked for it (None: none given, or they are usable)."""
+    settings_rejected: tuple[str, ...] = ()
+    """Settings whose stored value was rejected: their default applies, not what the operator wrote (a typo in
+    `vault_url_template` leaves every Vault unwatched where it really is)."""
 
     def reasons(self) -> dict[str, str]:
         """Each degraded reason that applies (a name of DEGRADED_REASONS) and its words."""
@@ -72,6 +77,14 @@ class Shortfalls:
             found["no_base_definition"] = (
                 f"no base definition at {self.missing_definition}, so no definition is published: publish cluster "
                 "setup's with `neon-cluster-manager definition put FILE`"
+            )
+        if self.settings_rejected:
+            names = ", ".join(f"{SETTINGS_PREFIX}{name}" for name in self.settings_rejected)
+            one = len(self.settings_rejected) == 1
+            found["settings_rejected"] = (
+                f"the {'value' if one else 'values'} stored at {names} {'was' if one else 'were'} rejected, so the "
+                f"default {'applies' if one else 'apply'}: see the WARN or `neon-cluster-manager settings get`, and "
+                "mend it"
             )
         return found
 

@@ -58,7 +58,8 @@ def test_grace_after_start() -> None:
 
 
 def test_shortfalls_make_it_degraded_not_unhealthy_and_each_names_its_cause() -> None:
-    """Refused keys, keys given that cannot be used, a metrics port not served and a missing base definition each
+    """Refused keys, keys given that cannot be used, a metrics port not served, a missing base definition and a
+    setting whose stored value was rejected each
     make the verdict `degraded` (it passes the health check: a new task would do no better), with words that say
     what to do; the health file carries them, the key set and the refusing Vaults to `health` and `vault status`."""
     shortfalls = Shortfalls(
@@ -67,6 +68,7 @@ def test_shortfalls_make_it_degraded_not_unhealthy_and_each_names_its_cause() ->
         "/metrics and /health are not served: port 9102 is taken (Address already in use)",
         "neon/cluster/definition.deflate",
         "VAULT_CREDENTIALS_FILE=/run/secrets/keys holds base64 (the form VAULT_CREDENTIALS takes)",
+        ("node_poll_seconds", "vault_url_template"),
     )
     health = assess(now=10, started=0, last_listing=5, poll_seconds=30, dead_actors=[], shortfalls=shortfalls)
     document = to_document(health, at=10.0, shortfalls=shortfalls)
@@ -81,6 +83,9 @@ def test_shortfalls_make_it_degraded_not_unhealthy_and_each_names_its_cause() ->
         "/metrics and /health are not served: port 9102 is taken (Address already in use)",
         "no base definition at neon/cluster/definition.deflate, so no definition is published: publish cluster "
         "setup's with `neon-cluster-manager definition put FILE`",
+        "the values stored at neon/services/neon-cluster-manager/node_poll_seconds, "
+        "neon/services/neon-cluster-manager/vault_url_template were rejected, so the default apply: see the WARN or "
+        "`neon-cluster-manager settings get`, and mend it",
     ] == list(health.degraded)
     assert health == from_document(document, now=11.0)
     assert ("1a2b3c4d", ("manager-2",)) == keys_seen(document, now=11.0)

@@ -8,8 +8,10 @@ import gzip
 import json
 import random
 import re
+import subprocess
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import consul
@@ -24,9 +26,10 @@ from neon_cm.encoding import decode_definition, deflate, encode_definition, infl
 from neon_cm.keys import DEFINITION_KEY, HASH_KEY, MAX_VALUE_BYTES, SETTINGS_PREFIX
 from tests.integration.conftest import MANAGER, address
 from tests.integration.test_definition_pipeline import ACTIVE, BASE, LISTED, PUBLISHED, read_definition, seed_base
+from tests.integration.test_metrics import health_command
 from tests.prometheus_server import free_port
 from tests.service import LOG_LINE, Service
-from tests.waiting import settings_seen, wait_for_metric, wait_for_polls
+from tests.waiting import settings_seen, wait_for_metric, wait_for_polls, wait_until
 
 UNCHANGED = r"\[DEBUG\] \[module:definition-publisher\] definition unchanged"
 DIED = r"\[module:supervisor:[^\]]*\] .*crashed"
@@ -34,6 +37,7 @@ DEFINITION_ERROR = rf"\[ERROR\] \[module:definition-publisher\] .*{re.escape(DEF
 #: Consul's /v1/txn refuses a request body over 512 KiB (txn_max_req_len), and a value travels in it as base64.
 TXN_VALUE_LIMIT = MAX_VALUE_BYTES * 3 // 4
 GOOD_TEMPLATE = "http://{addr}:8200"
+SETTINGS_REJECTED = 'neon_cm_degraded{reason="settings_rejected"}'
 DEFAULT_TEMPLATE = "https://{hostname}.neon-vault.cluster:8200"
 MANAGER_1_URL = f"http://{address('manager-1')}:8200"
 
@@ -290,6 +294,39 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
     wait_for_polls(service, settled)
     assert [] == lines_after(service, settled, r"\[ERROR\]")
     warned_once(service, "vault_url_template", value)
+    assert_running(service)
+
+
+def test_a_rejected_setting_makes_the_service_degraded_until_it_is_mended(
+    kv: consul.Consul, start_service: Callable[..., Service], service_env: dict[str, str]
+) -> None:
+    """Operator tryout: a template with a typo falls back to the default (as the spec asks), which may watch no Vault
+    where it really is; the one WARN scrolls away. `health` says degraded (exit 0: a new task would read the same
+    value) naming the key, and neon_cm_degraded{reason="settings_rejected"} is 1, until the value is mended."""
+    port = free_port()
+    seed_base(kv)
+    quick(kv)
+    key = SETTINGS_PREFIX + "vault_url_template"
+    kv.kv.put(key, "http://{adr}:8200")
+    service = start_service(METRICS_PORT=str(port))
+    service.wait_for(r"\[WARN\] .*vault_url_template=")
+    health_file = Path(service_env["NEON_CM_HEALTH_FILE"])
+
+    def health() -> subprocess.CompletedProcess[str]:
+        return health_command(health_file)
+
+    degraded = wait_until(lambda: done if (done := health()).stdout.startswith("degraded") else None, 30, "degraded")
+    assert 1 == wait_for_metric(port, SETTINGS_REJECTED, lambda value: value == 1)
+    kv.kv.put(key, GOOD_TEMPLATE)
+    assert 0 == wait_for_metric(port, SETTINGS_REJECTED, lambda value: value == 0)
+    healthy = wait_until(lambda: done if (done := health()).stdout == "healthy\n" else None, 30, "healthy again")
+
+    assert (0, "") == (degraded.returncode, degraded.stderr)
+    assert (
+        f"degraded: the value stored at {key} was rejected, so the default applies: see the WARN or "
+        "`neon-cluster-manager settings get`, and mend it\n"
+    ) == degraded.stdout
+    assert 0 == healthy.returncode
     assert_running(service)
 
 
