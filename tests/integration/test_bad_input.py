@@ -429,16 +429,9 @@ def test_int_label_that_does_not_parse_warns_once_and_keeps_the_default(
 ) -> None:
     """io.neon.compute.cores that is not an integer: one WARN naming node, label and value however many polls;
     ComputeCores keeps its default 0 and the definition is published; fixing the label publishes the value."""
-    node_labels.add("worker-1", {"io.neon.compute.cores": value})
-    seed_base(kv)
-    quick(kv)
-    service = start_service()
-    service.wait_for(PUBLISHED)
-    service.wait_for(UNCHANGED, count=4)
-    definition, digest, _, _ = read_definition(kv)
-    # The label's WARN alone: on a starved machine the instance may also say it lost its lease (and take it again).
-    label_warning = r"\[WARN\] \[module:definition-publisher\] "
-    warnings = service.lines(label_warning)
+    service, definition, digest, warnings = published_with_labels(
+        kv, start_service, node_labels, {"io.neon.compute.cores": value}
+    )
 
     assert 0 == definition["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
     assert verify_definition(definition, digest)
@@ -448,8 +441,27 @@ def test_int_label_that_does_not_parse_warns_once_and_keeps_the_default(
     node_labels.add("worker-1", {"io.neon.compute.cores": "8"})
     service.wait_for(PUBLISHED, after=mark)
     assert 8 == read_definition(kv)[0]["Nodes"]["worker-1"]["Labels"]["ComputeCores"]
-    assert 1 == len(service.lines(label_warning))
+    assert 1 == len(service.lines(LABEL_WARNING))
     assert_running(service)
+
+
+#: The label's WARN alone: on a starved machine the instance may also say it lost its lease (and take it again).
+LABEL_WARNING = r"\[WARN\] \[module:definition-publisher\] "
+
+
+def published_with_labels(
+    kv: consul.Consul, start_service: Callable[..., Service], node_labels: NodeLabels, labels: dict[str, str]
+) -> tuple[Service, dict[str, Any], str, list[str]]:
+    """worker-1 labelled `labels`, a service started and 4 polls past its publish: (the service, the definition
+    published and its hash, the publisher's WARN lines)."""
+    node_labels.add("worker-1", labels)
+    seed_base(kv)
+    quick(kv)
+    service = start_service()
+    service.wait_for(PUBLISHED)
+    service.wait_for(UNCHANGED, count=4)
+    definition, digest, _, _ = read_definition(kv)
+    return service, definition, digest, service.lines(LABEL_WARNING)
 
 
 def test_a_misspelt_neon_label_warns_once_naming_the_one_meant_and_a_later_neons_label_is_kept_quietly(
@@ -458,14 +470,9 @@ def test_a_misspelt_neon_label_warns_once_naming_the_one_meant_and_a_later_neons
     """Operator tryout: `io.neon.compute.core=8` (the `s` forgotten) went to Custom without a word, ComputeCores
     staying 0. Now one WARN names node, label, value and the label meant, however many polls; a label in neon's
     namespace that reads like none of its labels (`io.neon.future.thing`: a later neon's) goes to Custom quietly."""
-    node_labels.add("worker-1", {"io.neon.compute.core": "8", "io.neon.future.thing": "x"})
-    seed_base(kv)
-    quick(kv)
-    service = start_service()
-    service.wait_for(PUBLISHED)
-    service.wait_for(UNCHANGED, count=4)
-    definition, digest, _, _ = read_definition(kv)
-    warnings = service.lines(r"\[WARN\] \[module:definition-publisher\] ")
+    service, definition, digest, warnings = published_with_labels(
+        kv, start_service, node_labels, {"io.neon.compute.core": "8", "io.neon.future.thing": "x"}
+    )
 
     assert verify_definition(definition, digest)
     labels = definition["Nodes"]["worker-1"]["Labels"]
