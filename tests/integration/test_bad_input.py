@@ -265,7 +265,9 @@ def test_poll_seconds_too_small_to_be_meant_warns_once_and_the_default_applies(
         "http://{hostname.__class__}:8200",
         "{addr}:8200",
         "",
-        MANAGER_1_URL,  # no placeholder: every manager's monitor would poll manager-1's Vault (operator tryout)
+        # No placeholder: every manager's monitor would poll manager-1's Vault (operator tryout). Its address is the
+        # worker's stack slot's, so the id is fixed: every xdist worker must collect the same tests.
+        pytest.param(MANAGER_1_URL, id="no-placeholder"),
     ],
 )
 def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
