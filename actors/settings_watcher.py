@@ -27,6 +27,7 @@ from neon_cm.settings import (
     describe_unknown_setting,
     parse_settings,
     stored_settings,
+    template_caveat,
     unknown_settings,
 )
 
@@ -47,6 +48,8 @@ class SettingsWatcher(ServiceActor):
         self.told_rejected: tuple[str, ...] = ()
         """The rejected settings' names last told (SettingsChanged.rejected)."""
         self.unknown: set[str] = set()
+        self.caveat_said: str | None = None
+        """The template with no placeholder last said in a WARN (template_caveat), said again only when it changes."""
         """Keys under the prefix that are no setting, said once each while they are there."""
         self.denied: set[str] = set()
         """Settings whose default the token may not write (said once each)."""
@@ -98,6 +101,10 @@ class SettingsWatcher(ServiceActor):
             if name not in self.unknown:
                 self.log.warn(describe_unknown_setting(name))
         self.unknown = set(unknown)
+        caveat = template_caveat(settings.vault_url_template)
+        if caveat is not None and settings.vault_url_template != self.caveat_said:
+            self.log.warn(caveat)
+        self.caveat_said = settings.vault_url_template if caveat is not None else None
         self.apply(settings, self.rejected_names())
 
     def write_default(self, name: str) -> None:

@@ -19,6 +19,7 @@ from neon_cm.settings import (
     setting_text,
     shown,
     stored_settings,
+    template_caveat,
     unknown_settings,
 )
 
@@ -76,6 +77,9 @@ def settings_set(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     with consul_errors(env, f"writing {SETTINGS_PREFIX}{args.name}") as client:
         write_key(client, SETTINGS_PREFIX + args.name, text)
     print(f"{args.name} = {text} (the service applies it at once)")
+    caveat = template_caveat(text) if args.name == "vault_url_template" else None
+    if caveat is not None:
+        note(caveat)
     return OK
 
 

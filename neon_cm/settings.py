@@ -127,12 +127,23 @@ def parse_url_template(text: str) -> str:
         raise ValueError("the port must be a number from 1 to 65535")
     if not URL_HOST.fullmatch(host):
         raise ValueError(f"{shown(host)} is not a host name or address")
-    if not fields:
-        raise ValueError(
-            "no {addr} or {hostname}: every manager would get this one URL, so one Vault would be reported as each"
-            " manager's and the others never watched; put {addr} or {hostname} where the host goes"
-        )
     return template
+
+
+def template_caveat(template: str) -> str | None:
+    """What an operator must know of a valid template that gives every manager one URL (no `{addr}` or `{hostname}`):
+    right for a single manager, or one address in front of all the Vaults; wrong when each manager runs its own Vault,
+    as the one it reaches is then reported as each manager's and the others go unwatched (operator tryout
+    2026-12-07: `http://127.0.21.11:8200` reported manager-1's Vault as manager-2's). Taken, not refused: such a
+    template works where it is meant, and refusing it would swap a working address for the default. None: it has
+    a placeholder."""
+    if "{addr}" in template or "{hostname}" in template:
+        return None
+    return (
+        f"vault_url_template {template} has no {{addr}} or {{hostname}}: every manager's Vault is polled at this one "
+        "URL, which is right for a single manager or one address in front of every Vault, and wrong when each manager "
+        "runs its own (the one reached is reported as each manager's, the others go unwatched)"
+    )
 
 
 def glued_placeholders(template: str) -> str | None:

@@ -15,6 +15,7 @@ from neon_cm.settings import (
     parse_seconds,
     parse_settings,
     parse_url_template,
+    template_caveat,
     unknown_settings,
 )
 
@@ -156,7 +157,9 @@ def test_a_template_that_cannot_build_a_valid_url_says_why(template: str, reason
     assert reason == str(rejected.value)
 
 
-@pytest.mark.parametrize("template", ["http://{addr}:8200", "https://{hostname}.vault:8200/", "http://{addr}"])
+@pytest.mark.parametrize(
+    "template", ["http://{addr}:8200", "https://{hostname}.vault:8200/", "http://{addr}", "http://[::1]:8200"]
+)
 def test_templates_that_build_valid_urls_are_kept(template: str) -> None:
     """Host names, IPv4 and bracketed IPv6 addresses, with or without a port, are valid."""
 
@@ -218,17 +221,20 @@ def test_a_template_that_cannot_reach_vault_as_meant_is_refused_in_the_services_
 
 
 @pytest.mark.parametrize("template", ["http://127.0.0.11:8200", "https://vault.example:8200", "http://[::1]:8200"])
-def test_a_template_without_a_placeholder_is_refused(template: str) -> None:
-    """Operator tryout 2026-12-07: `http://127.0.21.11:8200` was taken, every manager's monitor polled that one Vault,
-    and the log said `Vault on manager-2 (http://127.0.21.11:8200) is unsealed: active` of manager-1's Vault while
-    manager-2's own went unwatched. A template builds one URL per manager, so it needs a placeholder."""
-    with pytest.raises(ValueError) as rejected:
-        parse_url_template(template)
+def test_a_template_without_a_placeholder_is_taken_with_a_caveat(template: str) -> None:
+    """Operator tryout 2026-12-07: `http://127.0.21.11:8200` was taken without a word, every manager's monitor polled
+    that one Vault, and the log said `Vault on manager-2 (http://127.0.21.11:8200) is unsealed: active` of
+    manager-1's. It is still taken (a single manager, or one address in front of every Vault, is what it is for), and
+    the caveat says what it means; a template with a placeholder has none."""
+    settings, problems = parse_settings({"vault_url_template": template})
 
+    assert ([], template) == (problems, settings.vault_url_template)
     assert (
-        "no {addr} or {hostname}: every manager would get this one URL, so one Vault would be reported as each"
-        " manager's and the others never watched; put {addr} or {hostname} where the host goes"
-    ) == str(rejected.value)
+        f"vault_url_template {template} has no {{addr}} or {{hostname}}: every manager's Vault is polled at this one "
+        "URL, which is right for a single manager or one address in front of every Vault, and wrong when each manager "
+        "runs its own (the one reached is reported as each manager's, the others go unwatched)"
+    ) == template_caveat(template)
+    assert None is template_caveat("http://{addr}:8200") is template_caveat("https://{hostname}.vault:8200")
 
 
 def test_keys_under_the_prefix_that_are_no_setting_are_named() -> None:

@@ -265,9 +265,6 @@ def test_poll_seconds_too_small_to_be_meant_warns_once_and_the_default_applies(
         "http://{hostname.__class__}:8200",
         "{addr}:8200",
         "",
-        # No placeholder: every manager's monitor would poll manager-1's Vault (operator tryout). Its address is the
-        # worker's stack slot's, so the id is fixed: every xdist worker must collect the same tests.
-        pytest.param(MANAGER_1_URL, id="no-placeholder"),
     ],
 )
 def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
@@ -296,6 +293,29 @@ def test_bad_vault_url_template_warns_once_default_applies_and_a_fix_applies(
     wait_for_polls(service, settled)
     assert [] == lines_after(service, settled, r"\[ERROR\]")
     warned_once(service, "vault_url_template", value)
+    assert_running(service)
+
+
+def test_a_template_with_no_placeholder_is_taken_with_one_warn_saying_what_it_means(
+    kv: consul.Consul, start_service: Callable[..., Service]
+) -> None:
+    """Operator tryout: `http://<manager-1>:8200` was taken without a word, and manager-1's Vault was reported as each
+    manager's. It is still taken (right for one manager, or one address in front of every Vault): every monitor polls
+    it, and one WARN says what that means, however often the settings are read again."""
+    seed_base(kv)
+    quick(kv)
+    kv.kv.put(SETTINGS_PREFIX + "vault_url_template", MANAGER_1_URL)
+    service = start_service()
+    service.wait_for(rf"settings: .*vault_url_template={re.escape(MANAGER_1_URL)}$")
+    service.wait_for(rf"\[DEBUG\] \[module:vault-monitor:manager-2\] {re.escape(MANAGER_1_URL)}: unsealed")
+    settings_seen(kv, service, "node_poll_seconds", "0.4")  # a later wake of the watch: not said again
+    warnings = service.lines(r"\[WARN\] \[module:settings\] ")
+
+    assert [
+        f"vault_url_template {MANAGER_1_URL} has no {{addr}} or {{hostname}}: every manager's Vault is polled at this "
+        "one URL, which is right for a single manager or one address in front of every Vault, and wrong when each "
+        "manager runs its own (the one reached is reported as each manager's, the others go unwatched)"
+    ] == [line.split("] ", 3)[3] for line in warnings]
     assert_running(service)
 
 
