@@ -15,7 +15,8 @@ ARCHITECTURES = ("unknown", "x32", "x64", "arm32", "arm64")
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
-#: neon's namespace of node labels: one in it that is none of MAPPED_LABELS is a typo (a LabelProblem, said once).
+#: neon's namespace of node labels: one in it that reads like one of MAPPED_LABELS but is none of them is a typo (a
+#: LabelProblem, said once); one that reads like none is taken for a later neon's.
 NEON_LABELS = "io.neon."
 PUBLIC_ADDRESS_LABEL = "io.neon.node.public_address"
 PRIVATE_ADDRESS_LABEL = "io.neon.node.private_address"
@@ -53,7 +54,7 @@ def misspelt(label: str) -> str:
     that reads like none of them is taken for one a later neon added (kept in Custom without a word)."""
     if label[: len(NEON_LABELS)].lower() != NEON_LABELS:
         return ""
-    meant = difflib.get_close_matches(label.lower(), sorted(MAPPED_LABELS), n=1, cutoff=0.9)
+    meant = difflib.get_close_matches(label.lower(), _MAPPED_IN_ORDER, n=1, cutoff=0.9)
     return meant[0] if meant else ""
 
 
@@ -150,6 +151,8 @@ MAPPED_LABELS = frozenset(
     [label for field in LABEL_FIELDS for label in field.labels] + [PUBLIC_ADDRESS_LABEL, PRIVATE_ADDRESS_LABEL]
 )
 
+_MAPPED_IN_ORDER = sorted(MAPPED_LABELS)
+"""MAPPED_LABELS in a fixed order: the label `misspelt` names when two read alike."""
 # Worked out once rather than per node (build_nodes runs every poll over every node: bench/encode.py).
 _DEFAULT_LABELS = {field.property: field.default for field in LABEL_FIELDS}
 _FIELD_BY_LABEL = {label: field for field in LABEL_FIELDS for label in field.labels}
