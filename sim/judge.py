@@ -562,8 +562,9 @@ class Judge:
         self.instances: set[str] = set()
         """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
         self.listing_since: float | None = 0.0
-        """Since when some instance could list the Swarm without a break (`can_list`); None: none can now. A manager no
-        fleet monitors is news only a listing brings (long-run seed 11656)."""
+        """Since when some instance could list the Swarm, its vault-fleet running, without a break (`can_list`); None:
+        none can now. A manager no fleet monitors is news only a listing into a running fleet brings (long-run seed
+        11656, sweep seed 50202)."""
         # actors
         self.dead: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
         self.pauses: dict[str, list[tuple[float, float]]] = {}
@@ -1053,10 +1054,11 @@ class Judge:
         monitor yet (its first listing under way, its own Docker not failing) cannot see it before its restart: the
         earliest such restart (long-run seed 2843: the only standby's escalation forgotten with its old process, its
         new fleet listed 0.1 s later; a look in between counted from the seal). When there is none either, since some
-        instance could list the Swarm (`listing_since`: 0 when one always could, counted from the seal), and None while
-        none can: a manager no fleet monitors is news only a listing brings (long-run seed 11656: the holder's
-        SwarmWatcher in a long crash loop, the only standby's own Docker hung; a manager joined meanwhile was counted
-        from the seal, as if a standby had listed it)."""
+        instance could list the Swarm into a running fleet (`listing_since`: 0 when one always could, counted from the
+        seal), and None while none can: a manager no fleet monitors is news only a listing brings (long-run seed 11656:
+        the holder's SwarmWatcher in a long crash loop, the only standby's own Docker hung; a manager joined meanwhile
+        was counted from the seal, as if a standby had listed it; sweep seed 50202: the holder listing, its vault-fleet
+        in a crash loop)."""
         times = [
             max(since, self.started_again.get(instance, 0.0), self.former_reporter(instance, vault))
             for (instance, name), since in self.watching_since.items()
@@ -1077,9 +1079,20 @@ class Judge:
         return not {"swarm-watcher", "definition"} & self.gave_up.get(instance, set())
 
     def can_list(self) -> bool:
-        """Whether some instance can list the Swarm now (`lists`). A history that names no instance can."""
+        """Whether some instance can list the Swarm now (`lists`) and monitor what it lists (its vault-fleet running):
+        only such an instance can learn of a manager no fleet monitors and say it is sealed. One whose fleet is dead
+        is no such source (sweep seed 50202: the holder listed the manager, its vault-fleet in a 36 s crash loop, while
+        the only standby's own Docker hung and the stored definition named no manager, two nodes sharing a
+        hostname). A history that names no instance can."""
         known = self.instances | set(self.wanted) | set(self.acquired_by) | set(self.own_docker)
-        return not known or any(self.lists(instance) for instance in known)
+        return not known or any(self.lists(instance) and self.fleet_runs(instance) for instance in known)
+
+    def fleet_runs(self, instance: str) -> bool:
+        """Whether `instance`'s vault-fleet runs as far as the history tells: not dead (a crash loop, its supervisor's
+        backoff) nor given up on with its supervisor."""
+        if (instance, "vault-fleet") in self.dead:
+            return False
+        return not {"vault-fleet", "vault"} & self.gave_up.get(instance, set())
 
     def listing_from(self, t: float) -> None:
         """Keep `listing_since` (at every record: a SwarmWatcher dying as it starts runs for no time)."""

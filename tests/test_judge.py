@@ -473,6 +473,29 @@ def test_a_manager_no_instance_can_list_is_judged_once_one_can() -> None:
     assert 34.5 == j.always_reported(could, BOUNDS, end=70.0)[0].t
 
 
+def test_a_manager_only_the_reporter_can_list_while_its_fleet_is_dead_is_judged_once_a_standby_can() -> None:
+    """Sweep seed 50202 (there i2 holds, i1 stands by): the holder i1 lists m1 (sealed) but its vault-fleet dies at
+    every start (a 36 s crash loop), so it monitors nothing; the only standby i2 cannot list (its own Docker hangs) and
+    the stored
+    definition names no manager (two nodes share a hostname: never published), so it monitors nothing either. The
+    standbys, which must say it when the reporter cannot, have no way to learn of m1: the judge counted their bound +
+    threshold from the seal, since the reporter could list. It counts from when an instance that can list has a
+    running fleet; with a standby that could list all along, from the seal as before."""
+    records = [
+        *sealed_manager(),
+        *leader(until=1000.0),
+        j.ActorStarted(0.1, "i1", "vault-fleet"),
+        j.ActorDied(0.2, "i1", "vault-fleet", ("vault", "service")),
+        j.ActorStarted(0.3, "i2", "swarm-watcher"),
+        j.OwnDockerFails(0.05, "i2"),
+        j.MonitorsWanted(0.4, "i2", ()),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=60.0)
+    could = History([r for r in records if not isinstance(r, j.OwnDockerFails)])
+    assert 23.0 == j.always_reported(could, BOUNDS, end=60.0)[0].t
+
+
 def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
     """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
     history = History(

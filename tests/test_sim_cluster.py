@@ -445,6 +445,11 @@ LONG_RUN_FIXED = {
     4161: "i1's reset came in at 5.801 s, i1 paused from 5.445 s (its host frozen): a receipt is recorded on its "
     "sender's task, so it was heard at 10.3 s, after i3 took the lock at 8.258 s, and judged against that later "
     "acquisition; the judge now takes the last acquisition as of the receipt",
+    # --- a sweep of main on 2026-12-07 (seeds 50,000-50,999): always reported, the judge's ---
+    50202: "the holder i2 listed the Vault on 10.0.0.2 (sealed at 4.2 s) but its vault-fleet died at every start (a "
+    "36 s crash loop), and the only standby i1 could not list (its own Docker hung) while the stored definition named "
+    "no manager (two nodes share a hostname: never published): no instance could learn of it into a running fleet, "
+    "yet the standbys' clock ran from the seal because the holder could list; `can_list` now asks for a running fleet",
     8302: "i1 acquired the lock at 8.182 s, its answer 0.82 s late; its session was destroyed at 8.285 s and i3 took "
     "the lock at 8.446 s; i1's lease, told at 9.003 s and counted from its pass at 8.168 s, was the one Consul cut "
     "(news i1 could not have), but the abrupt-loss exception looked only at leases told by the loss; it now takes "
