@@ -338,6 +338,21 @@ def test_settings_get_and_set(kv: consul.Consul, cli: Cli) -> None:
     ] == out(after).splitlines()
 
 
+def test_settings_set_stores_a_template_with_no_placeholder_and_says_what_it_means(kv: consul.Consul, cli: Cli) -> None:
+    """A fixed URL is stored (right for one manager, or one address in front of every Vault), and stderr says, as the
+    service's WARN does, that every manager's Vault is then polled at it."""
+    result = cli("settings", "set", "vault_url_template", "http://10.0.0.11:8200")
+
+    assert "vault_url_template = http://10.0.0.11:8200 (the service applies it at once)\n" == out(result)
+    assert (
+        "neon-cluster-manager: vault_url_template http://10.0.0.11:8200 has no {addr} or {hostname}: every manager's "
+        "Vault is polled at this one URL, which is right for a single manager or one address in front of every Vault, "
+        "and wrong when each manager runs its own (the one reached is reported as each manager's, the others go "
+        "unwatched)\n"
+    ) == err(result)
+    assert b"http://10.0.0.11:8200" == kv.kv.get(SETTINGS_PREFIX + "vault_url_template")[1]["Value"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
