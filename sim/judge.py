@@ -624,10 +624,10 @@ class Judge:
 
     def lease_at(self, instance: str, when: float) -> float:
         """The deadline of `instance`'s lease in force at `when`: the last one told by then, or told since but counting
-        from a pass made by then (`check_ttl - 1` before its deadline). A lock acquired
-        before an abrupt loss, its answer coming late, is told after the loss (long-run seed 8302 of 6ddc47d: i1's
-        acquisition at 8.182 answered at 9.003, its session destroyed at 8.285 meanwhile); a lease counted from a later
-        pass is an extension the loss does not excuse."""
+        from a pass made by then (`check_ttl - 1` before its deadline). A lock acquired before an abrupt loss, its
+        answer coming late, is told after the loss (long-run seed 8302 of 6ddc47d: i1's acquisition at 8.182 answered
+        at 9.003, its session destroyed at 8.285 meanwhile); a lease counted from a later pass is an extension the loss
+        does not excuse."""
         earned = [
             until
             for at, until in self.leases.get(instance, [])
