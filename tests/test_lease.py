@@ -432,6 +432,22 @@ def test_session_gone_steps_down_and_creates_a_new_one_next_step() -> None:
     assert [RegisterCheck] == [type(call) for call in calls(effects)]
 
 
+def test_a_stop_after_the_lease_ran_out_still_waits_for_what_is_on_its_way_before_releasing() -> None:
+    """Long-run seed 27339 of 6ddc47d: the lease ran out (LostLeadership told) while the Unsealer's reset was on its
+    way to a Vault slow to take it in; the stop (a rolling update's SIGTERM) then released the lock at once, a standby
+    took it 0.47 s later, and the reset came in after that. The lock is still held in Consul until the release: the
+    gate shuts, and what is on its way is answered, before it is released, leading or not."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(DEADLINE), 102.0)
+    assert not lease.leading and lease.session == "s1"
+
+    _, effects = lease.decide(Stop(), 102.1)
+
+    assert [ShutGate(), Release(LEADER_KEY, "host:1:ab", "s1", lease.check_id)] == [
+        effect for effect in effects if isinstance(effect, (Publish, ShutGate, Release))
+    ]
+
+
 def test_stop_tells_subscribers_before_giving_the_lock_up() -> None:
     """Defect 3: the shell's cleanup (clean stop or crash) tells LostLeadership, then releases the lock, so the
     publisher never stays on the dead session (the old cleanup released it and told no one). Seed 4153: in between
