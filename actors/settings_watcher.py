@@ -48,9 +48,9 @@ class SettingsWatcher(ServiceActor):
         self.told_rejected: tuple[str, ...] = ()
         """The rejected settings' names last told (SettingsChanged.rejected)."""
         self.unknown: set[str] = set()
+        """Keys under the prefix that are no setting, said once each while they are there."""
         self.caveat_said: str | None = None
         """The template with no placeholder last said in a WARN (template_caveat), said again only when it changes."""
-        """Keys under the prefix that are no setting, said once each while they are there."""
         self.denied: set[str] = set()
         """Settings whose default the token may not write (said once each)."""
         self.outage = Outage()
@@ -66,7 +66,7 @@ class SettingsWatcher(ServiceActor):
         self.watch = self.spawn(ConsulWatch, self.consul, SETTINGS_PREFIX, self.actor_ref, self.log)
 
     def send_current_view(self, to: pykka.ActorRef[Any]) -> None:
-        tell(to, SettingsChanged(self.settings or Settings(), self.rejected_names()))
+        tell(to, SettingsChanged(self.settings or Settings(), self.told_rejected))
 
     def rejected_names(self) -> tuple[str, ...]:
         return tuple(sorted({problem.name for problem in self.rejected}))
