@@ -586,6 +586,25 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "stop-gate-only-while-leading",
+        "a stop shuts the Unsealer's gate only while the instance is active (neon_cm/lease.py before d85b4fd): a lease "
+        "that ran out a moment before the stop leaves the lock held, and it is released with a reset still on its way",
+        "the long run on 6ddc47d (seed 27339)",
+        (
+            Rewrite(
+                "neon_cm.lease:Lease.stop",
+                "effects.append(ShutGate())",
+                "pass",
+                also=(
+                    (
+                        'effects.append(Publish(LostLeadership("this instance is stopping")))',
+                        'effects.append(Publish(LostLeadership("this instance is stopping"))); effects.append(ShutGate())',
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Mutant(
         "reminders",
         "the keys-refused ERROR repeated at every attempt, not once per reminder period (neon_cm/unsealing.py)",
         SURVIVED,
@@ -647,6 +666,7 @@ CLUSTER: dict[str, int | str] = {
     # The `holder loops` setup (sim/cluster.py HOLDER_LOOP): 4, 11, 61, 92, 103, 155, 172, 193 of seeds 0-199 catch it
     "crash-loop-keeps-the-lock": 61,
     "offer-never-renewed": 17720,
+    "stop-gate-only-while-leading": 27339,
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant
