@@ -396,8 +396,10 @@ class Lease:
         deadline = self.pass_started + GIVE_UP_SECONDS
         if self.stopping and not self.leading and self.session is not None:
             # Tried before the stop began, answered after: a stopping instance does not lead (its publisher and
-            # Unsealer are stopping); it gives the lock back at once, its offer with it.
-            state, effects = self.withdrawn((Withdraw(LEADER_KEY, self.instance, self.session),))
+            # Unsealer are stopping); it gives the lock back, its offer with it. A lease of this session may have run
+            # out a moment ago with the lock still held (the try was a re-take): as the stop does, shut the
+            # Unsealer's gate and wait for what is on its way to a Vault before the lock is free.
+            state, effects = self.withdrawn((ShutGate(), Withdraw(LEADER_KEY, self.instance, self.session)))
             return state.end_step(effects)
         if self.leading or self.session is None or deadline <= now:
             # Already leading (a holder check re-acquired), or the step was so slow that its pass gives no lease

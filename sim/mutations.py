@@ -598,9 +598,24 @@ MUTANTS: tuple[Mutant, ...] = (
                 also=(
                     (
                         'effects.append(Publish(LostLeadership("this instance is stopping")))',
-                        'effects.append(Publish(LostLeadership("this instance is stopping"))); effects.append(ShutGate())',
+                        'effects.append(Publish(LostLeadership("this instance is stopping"))); '
+                        "effects.append(ShutGate())",
                     ),
                 ),
+            ),
+        ),
+    ),
+    Mutant(
+        "relock-without-gate",
+        "a lock won by an attempt sent before the stop began is given back at once, the Unsealer's gate open (neon_cm/"
+        "lease.py before 2026-12-08): when that attempt re-took the lock after the lease ran out, a share or reset "
+        "written under that lease may still be on its way when a standby takes the lock",
+        "a read of lease.py's releases after seed 27339 (the same hole through the step rather than the stop)",
+        (
+            Rewrite(
+                "neon_cm.lease:Lease.acquired",
+                "self.withdrawn((ShutGate(), Withdraw(LEADER_KEY",
+                "self.withdrawn((Withdraw(LEADER_KEY",
             ),
         ),
     ),
@@ -667,6 +682,8 @@ CLUSTER: dict[str, int | str] = {
     "crash-loop-keeps-the-lock": 61,
     "offer-never-renewed": 17720,
     "stop-gate-only-while-leading": 27339,
+    "relock-without-gate": "no setup yet puts a SIGTERM between a re-take of the lock (after the lease ran out) and "
+    "its answer with a share on its way: tests/test_lease.py's relock test catches it",
 }
 MUTANTS = tuple(
     attrs.evolve(mutant, unseen=why) if isinstance(why := CLUSTER.get(mutant.name, ""), str) else mutant

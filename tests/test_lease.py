@@ -448,6 +448,27 @@ def test_a_stop_after_the_lease_ran_out_still_waits_for_what_is_on_its_way_befor
     ]
 
 
+def test_a_relock_answered_after_the_stop_began_waits_for_what_is_on_its_way_before_giving_the_lock_back() -> None:
+    """The same hole as seed 27339 by another door: the lease ran out with the lock still held by the session (a
+    share or reset may be on its way to a slow Vault), the next step tried the lock again, the stop began (a rolling
+    update's SIGTERM) and the lock was won after it. Given back at once, a standby could take it before what is on
+    its way came in: the gate shuts, and what is on its way is answered, before the lock is given back."""
+    lease = leading_since(100.0)
+    lease, _ = lease.decide(TimerFired(DEADLINE), 102.0)
+    assert not lease.leading and lease.session == "s1"
+    for event in (TimerFired(STEP), CheckPassed(), SessionRenewed()):
+        lease, effects = lease.decide(event, 102.1)
+    assert [Acquire(LEADER_KEY, "host:1:ab", "s1")] == calls(effects)
+    lease, _ = lease.decide(StopBegun(), 102.2)
+
+    lease, effects = lease.decide(LockAcquired(), 102.3)
+
+    assert not lease.leading
+    assert [ShutGate(), Withdraw(LEADER_KEY, "host:1:ab", "s1")] == [
+        effect for effect in effects if isinstance(effect, (ShutGate, Withdraw, Release))
+    ]
+
+
 def test_stop_tells_subscribers_before_giving_the_lock_up() -> None:
     """Defect 3: the shell's cleanup (clean stop or crash) tells LostLeadership, then releases the lock, so the
     publisher never stays on the dead session (the old cleanup released it and told no one). Seed 4153: in between
