@@ -173,6 +173,14 @@ class ContainerRestarted:
 
 
 @attrs.frozen
+class ContainerExited:
+    """`instance`'s process is gone (stopped, killed): none of its actors runs until its container starts again."""
+
+    t: float
+    instance: str
+
+
+@attrs.frozen
 class Paused:
     """`instance` runs nothing from `t` until `until` (SIGSTOP, a stalled VM)."""
 
@@ -366,6 +374,7 @@ Record = (
     | HealthNamed
     | MonitorsWanted
     | ContainerRestarted
+    | ContainerExited
     | Paused
     | Sealed
     | Unsealed
@@ -560,6 +569,8 @@ class Judge:
         """When an actor of an instance's listing side (LISTING_SIDE) last started again after a death: the end of a
         crash loop, which may last past the other faults (a long crash loop, 32-40 s: seeds 5176 and 5191)."""
         self.instances: set[str] = set()
+        self.exited: set[str] = set()
+        """The instances whose process is gone (ContainerExited) and whose container has not started again."""
         """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
         self.listing_since: float | None = 0.0
         """Since when some instance could list the Swarm, its vault-fleet running, without a break (`can_list`); None:
@@ -803,6 +814,7 @@ class Judge:
         self.resumes.sort()
 
     def on_container(self, record: ContainerRestarted, findings: list[Finding]) -> None:
+        self.exited.discard(record.instance)
         self.calm_from = max(self.calm_from, record.t)
         if self.follow_from is not None and self.gave_up.get(record.instance, set()) & FOLLOWING:
             # A standby that could not follow (health red, Docker replacing it) is fit again: the fault that kept
@@ -827,6 +839,9 @@ class Judge:
                 self.said_by_gone.add(vault)  # the new reporter's clock starts when it became the one (below)
         for said in self.escalated.values():
             said.discard(record.instance)
+
+    def on_exited(self, record: ContainerExited, findings: list[Finding]) -> None:
+        self.exited.add(record.instance)
 
     def on_sealed(self, record: Sealed, findings: list[Finding]) -> None:
         self.sealed_since.setdefault(record.vault, record.t)
@@ -1071,10 +1086,12 @@ class Judge:
         return min(times, default=self.listing_since)
 
     def lists(self, instance: str) -> bool:
-        """Whether `instance` can list the Swarm as far as the history tells: its own Docker does not fail, and its
-        SwarmWatcher is not dead (a crash loop, its supervisor's backoff) nor given up on with its supervisor (health
-        red until Docker replaces the container)."""
-        if instance in self.own_docker or (instance, "swarm-watcher") in self.dead:
+        """Whether `instance` can list the Swarm as far as the history tells: its process runs (long-run seed 1642 of
+        629a812: the only instance that could list was gone 2.9 s for a rolling update, its old process's ERROR
+        forgotten with it, and its clock ran from the seal), its own Docker does not fail, and its SwarmWatcher is not
+        dead (a crash loop, its supervisor's backoff) nor given up on with its supervisor (health red until Docker
+        replaces the container)."""
+        if instance in self.own_docker or instance in self.exited or (instance, "swarm-watcher") in self.dead:
             return False
         return not {"swarm-watcher", "definition"} & self.gave_up.get(instance, set())
 
@@ -1358,6 +1375,7 @@ HANDLERS: dict[type, Callable[[Judge, Any, list[Finding]], None]] = {
     HealthNamed: Judge.on_health,
     MonitorsWanted: Judge.on_wanted,
     ContainerRestarted: Judge.on_container,
+    ContainerExited: Judge.on_exited,
     Paused: Judge.on_paused,
     Sealed: Judge.on_sealed,
     Unsealed: Judge.on_unsealed,

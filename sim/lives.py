@@ -101,6 +101,7 @@ class Lives:
     def killed(self, now: float, instance: str) -> None:
         """The instance's process was killed: its actors are gone with it (its container restarting is recorded by
         the world), none of them dead unseen."""
+        self.records.append(j.ContainerExited(now, instance))
         for key in sorted(key for key in self.current if key[0] == instance):
             self.records.append(j.ActorRemoved(now, instance, key[1]))
             del self.current[key]

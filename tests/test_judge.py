@@ -496,6 +496,38 @@ def test_a_manager_only_the_reporter_can_list_while_its_fleet_is_dead_is_judged_
     assert 23.0 == j.always_reported(could, BOUNDS, end=60.0)[0].t
 
 
+def test_while_the_only_instance_that_can_list_is_gone_its_clock_waits_for_its_restart() -> None:
+    """Long-run seed 1642 of 629a812: i2's own Docker hangs and the stored definition names no manager, so it monitors
+    nothing. i1, the only instance that can list, says m1 at ERROR as a standby (12 s), takes the lock (22.56 s), says
+    it again as the active instance (25.46 s) and releases the lock on a rolling update's SIGTERM; its process is gone
+    at 25.5 s and starts again at 28.38 s. What its old process said is forgotten with it, and the judge counted from
+    the seal, as if some instance could list all along: found at 28.5 s, before the new process could poll. While it
+    is gone no instance can list; its clock starts again when it is back."""
+    records = [
+        *sealed_manager(),
+        j.ActorStarted(0.1, "i1", "vault-fleet"),
+        j.ActorStarted(0.1, "i2", "vault-fleet"),
+        j.OwnDockerFails(0.05, "i2"),
+        j.MonitorsWanted(0.2, "i1", ("m1",)),
+        j.MonitorsWanted(0.2, "i2", ()),
+        *leader(owner="i2", session="s2", at=0.1, until=1000.0),
+        j.ErrorLogged(12.0, "i1", "m1", standby=True),
+        j.LockLost(22.0, "i2", "s2", "released"),
+        j.LeaseTold(22.0, "i2", "s2", 22.0),
+        *leader(owner="i1", session="s1", at=22.56, until=27.0),
+        j.ErrorLogged(25.46, "i1", "m1"),
+        j.LockLost(25.48, "i1", "s1", "released"),
+        j.LeaseTold(25.48, "i1", "s1", 25.48),
+        j.ContainerExited(25.5, "i1"),
+        j.ContainerRestarted(28.38, "i1"),
+    ]
+
+    assert [] == j.always_reported(History(records), BOUNDS, end=50.5)
+    assert 51.0 == j.always_reported(History(records), BOUNDS, end=60.0)[0].t
+    back = [*records, j.MonitorsWanted(28.4, "i1", ("m1",)), j.ErrorLogged(28.5, "i1", "m1")]
+    assert [] == j.always_reported(History(back), BOUNDS, end=60.0)
+
+
 def test_the_reporters_clock_starts_when_it_monitors_the_vault() -> None:
     """The holder's fleet wants m1's monitor from 8 s (its first listing): it must say it within the bound of then."""
     history = History(
