@@ -202,7 +202,7 @@ def entry(timestamp: float, level: Level, component: str, message: str, exc: Bas
 
 
 class LoggingBridge(logging.Handler):
-    """Routes records of Python's `logging` (pykka, docker, urllib3, hvac) into the log stream."""
+    """Routes records of Python's `logging` (pykka, docker, urllib3, py-consul) into the log stream."""
 
     def __init__(self, log: Log) -> None:
         super().__init__()
