@@ -29,8 +29,9 @@ def add_commands(commands: Any) -> None:
         health,
         "exit 0 if the running service is healthy or degraded (the Docker HEALTHCHECK)",
         epilog="Reads the health file the service rewrites every 5 s ($NEON_CM_HEALTH_FILE, default\n"
-        f"{DEFAULT_HEALTH_FILE}): unhealthy (exit 1) when an actor is dead, no node listing succeeded for\n"
-        "three poll intervals, or the file is stale (the service hung or gone); degraded (exit 0, with the\n"
-        "reasons) when a Vault refused the unseal keys, the unseal keys given cannot be used, the metrics port\n"
-        "is taken, or there is no base definition in Consul.",
+        f"{DEFAULT_HEALTH_FILE}): unhealthy (exit 1) when an actor is dead, a manager's Vault has no live\n"
+        "monitor, no node listing succeeded for three poll intervals, or the file is stale (the service hung\n"
+        "or gone); degraded (exit 0, with the reasons) when a Vault refused the unseal keys, the unseal keys\n"
+        "given cannot be used, the metrics port is taken, there is no base definition in Consul, or a\n"
+        "setting stored in Consul was rejected (its default applies).",
     )

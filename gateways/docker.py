@@ -363,7 +363,13 @@ def _address(host: str) -> tuple[Any, socket.AddressFamily, str]:
     if parsed.scheme in ("tcp", "http") and parsed.hostname:
         port = parsed.port or 2375
         return (parsed.hostname, port), socket.AF_INET6 if ":" in parsed.hostname else socket.AF_INET, parsed.netloc
-    raise ValueError(f"the node event stream follows unix:// and tcp:// daemons only, not {parsed.scheme}://")
+    if parsed.scheme in ("tcp", "http"):
+        raise ValueError(f"DOCKER_HOST {parsed.scheme}:// names no host: write {parsed.scheme}://HOST:PORT")
+    scheme = f"{parsed.scheme}://" if "://" in host else "without a scheme"  # `manager-1:2375` parses as a scheme
+    raise ValueError(
+        f"DOCKER_HOST {scheme} is not supported: use unix:///var/run/docker.sock (a socket) or tcp://HOST:PORT "
+        "(plain HTTP: no TLS, no ssh)"
+    )
 
 
 def _refusal(status: int, body: bytes) -> DockerUnreachable | NotAManager | VersionRefused:

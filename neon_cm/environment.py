@@ -229,7 +229,8 @@ def consul_token(env: Mapping[str, str], read_text: Callable[[str], str]) -> str
     if token and not (token.isascii() and token.isprintable() and not any(char.isspace() for char in token)):
         lines = len(token.splitlines())
         shape = f"{lines} lines" if lines > 1 else "spaces, control or non-ASCII characters"
-        raise ValueError(f"{source} holds {shape}, not one token (a UUID); is it the right file?")
+        check = "is it the right file?" if source != "CONSUL_HTTP_TOKEN" else "check the value given"
+        raise ValueError(f"{source} holds {shape}, not one token (a UUID); {check}")
     return token or None
 
 

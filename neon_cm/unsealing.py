@@ -171,8 +171,7 @@ class Unsealing:
     """How many distinct shares the credentials hold."""
     lease_until: float | None = None
     """This instance's lease on the lock runs until then (monotonic seconds); None: it does not hold the lock.
-    A BecameLeader without a deadline (0.0: a Leadership that keeps no lease) counts as a lease without end, ended
-    by LostLeadership or StandingBy only."""
+    A deadline already past (a BecameLeader of 0.0 included) is a lease that is over: nothing is decided under it."""
     session: str = ""
     """The lock's session the lease is for ("" when unknown): a LeaseExtended for another one is not ours."""
     waiting_said: bool = False

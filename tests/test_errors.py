@@ -154,6 +154,7 @@ def test_a_token_file_that_holds_anything_but_one_token_is_refused_unread() -> N
         "the right file?",
     ] == refusals
     assert "two" not in str(spaced.value) and "root" not in " ".join(refusals)
+    assert str(spaced.value).endswith("not one token (a UUID); check the value given")  # no file was named
 
 
 def test_tls_variables_follow_each_tool(tmp_path: Path) -> None:
