@@ -129,6 +129,10 @@ share then is cut off Consul, and its Unsealer's thread gets no CPU around its l
 STANDBY_STOPS = 0.1
 """How often (from a generator of its own) a standby is told SIGTERM while its host is slow (its stop held up before it
 reaches Leadership), in half of those seeds with the active instance at the same moment."""
+RELOCK_STOP = 0.05
+"""How often (from a generator of its own) the active instance's lease runs out with a share still coming in to a slow
+Vault and its lock still held, and it is told SIGTERM at its next pass or as its step takes the lock again: the lock may
+be freed only once that share is answered."""
 STOPPING_TAKES_NOTHING = "a stopping instance takes no lock"
 SAYS_ACTIVE = "says active only within its lease"
 ACTIVE_LAG = 2 * LOCK_REQUEST_TIMEOUT + STEP
@@ -501,6 +505,15 @@ class Cluster:
         """What an instance told SIGTERM decided against *a stopping instance takes no lock*."""
         if not liveness:
             self.standby_stops(random.Random(f"{seed} standby stops"))
+        self.relock_armed: list[tuple[SimVault, float, float, bool]] = []
+        """A Vault, how long after its sender's lease deadline its next share comes in, when that sender's container
+        starts again after its SIGTERM, and whether the SIGTERM comes at its first pass after the deadline (else as it
+        takes the lock again)."""
+        self.relock_target: tuple[str, float, float, bool] | None = None
+        """The sender, its lease deadline, its container's delay and whether at its pass: told SIGTERM at its first
+        pass, or as it takes the lock again, after that deadline."""
+        if not liveness:
+            self.relock_on_stop(random.Random(f"{seed} relock as the stop begins"))
 
     # ------------------------------------------------------------------ set-up
 
@@ -759,6 +772,72 @@ class Cluster:
 
         self.sim.schedule(when, act)
 
+    def relock_on_stop(self, rng: random.Random) -> None:
+        """In RELOCK_STOP of the seeds, at a moment of the first 5 s: a manager's Vault restarts, and from the first
+        share it is given, the instance that gave it (the active one) is cut off Consul until 0.05 s past its lease's
+        deadline, so that lease runs out while its session, passed again at its next step, still holds the lock; the
+        Vault takes that instance's next share (written already) in 0.75 to 0.95 s after the deadline, within the
+        lease's 1 s margin. That instance is then told SIGTERM (a rolling update), in half of these seeds as its first
+        pass after the deadline reaches Consul (its stop releases the lock it holds though no longer active: seed
+        27339), in the other half as its step's request to take the lock again does (the lock won after its stop began
+        is given back). A standby takes the lock within 0.5 s of its release: the release must wait until that share
+        is answered (*never two unsealers*; `stop-gate-only-while-leading`, `relock-without-gate`)."""
+        if rng.random() >= RELOCK_STOP:
+            return
+        when, position = rng.uniform(1.0, 5.0), rng.choice((0, 1, 2))
+        after, delay, at_pass = rng.uniform(0.8, 0.9), rng.uniform(0.5, 4.0), rng.random() < 0.5
+        moment = "at the sender's first pass after it" if at_pass else "as the sender takes the lock again"
+        self.faults.append(
+            f"{when:7.3f} a manager's Vault restarts; its next share's sender is cut off Consul past its lease, the "
+            f"share after it coming in {after:.2f} s after that deadline; SIGTERM {moment}"
+        )
+        self.restart_armed(
+            when,
+            position,
+            "relock as the stop begins",
+            lambda vault: self.relock_armed.append((vault, after, delay, at_pass)),
+            "its next share's sender loses its lease",
+        )
+
+    def relock_armed_share(self, vault: SimVault, sender: str, now: float) -> None:
+        """The first share to the Vault of relock_on_stop came in from `sender`: cut it off Consul past its lease's
+        deadline and slow the Vault so its next share comes in `after` s after that deadline."""
+        _, after, delay, at_pass = self.relock_armed.pop()
+        deadline = self.last_lease.get(sender, 0.0)
+        if deadline <= now:
+            self.say(now, "FAULT", f"{sender} holds no lease: no relock as its stop begins")
+            return
+        # Only a request the Vault begins to take in within 0.1 s is slow (the next share, written as this one is
+        # answered): it comes in `after` +- 0.05 s past the deadline. Any later request written before a deadline comes
+        # in within the margin, as the service assumes (a spell of 8 s, as the other setups have, brought later requests
+        # in 2-3 s past their deadlines).
+        vault.receive_by, vault.slow_until = deadline - now + after - 0.05, now + 0.1
+        self.relock_target = (sender, deadline, delay, at_pass)
+        self.reached.add("fault: relock as the stop begins")
+        self.sim.schedule(now, lambda: self.cut_off(sender, deadline + 0.05 - now))
+
+    def relock_request(self, received: Received) -> None:
+        """A request reached Consul: the relock_on_stop sender's first pass after its deadline, or its taking the lock
+        again, is told SIGTERM now (its Leadership reads the stop before the answer)."""
+        assert self.relock_target is not None
+        sender, deadline, delay, at_pass = self.relock_target
+        if received.sender != sender or received.method != "PUT" or received.time < deadline:
+            return
+        if at_pass and not received.path.startswith("/v1/agent/check/pass/"):
+            return
+        if not at_pass and (
+            received.path != f"/v1/kv/{LEADER_KEY}" or not any(key == "acquire" for key, _ in received.query)
+        ):
+            return
+        self.relock_target = None
+        service = next((s for s in self.services if s.name == sender), None)
+        if service is None or not service.running or sender in self.restarting:
+            return
+        moment = "at its first pass" if at_pass else "as it takes the lock again"
+        self.say(received.time, "FAULT", f"{sender} is told SIGTERM {moment} past its lease")
+        self.reached.add(f"fault: SIGTERM {moment} past the lease")
+        self.sim.schedule(received.time, lambda: self.sigterm(service, delay))
+
     def sigterm(self, service: SimService, delay: float) -> None:
         """`service` is told SIGTERM and stops as the service does; killed if it still runs STOP_TIMEOUT later, its
         container starts again `delay` after it exited."""
@@ -957,6 +1036,9 @@ class Cluster:
                     setattr(vault, slowness, extra)
                     vault.slow_until = now + 8.0
                     self.stop_leading_after(received.sender, now + after, sigterm, delay, late)
+            relock = self.relock_armed
+            if received.note == "share" and relock and relock[0][0] is vault and vault is not None:
+                self.relock_armed_share(vault, received.sender, now)
             if received.note == "share" and self.armed_resets and vault is not None and vault.sealed and vault.attempt:
                 self.armed_resets.pop()  # mid-attempt: the share was taken and more are to come
                 self.sim.schedule(now + 0.0005, lambda: self.reset_by_another(vault))
@@ -972,7 +1054,9 @@ class Cluster:
             self.reached.add(f"vault {received.note} received")
             if received.note == "share" and host in self.strangers:
                 self.leaks.append(f"{received.sender} sent an unseal share to {host}, which is no Vault of the cluster")
-        elif received.server == "consul" and received.note == "written":
+        elif received.server == "consul" and self.relock_target is not None:
+            self.relock_request(received)
+        if received.server == "consul" and received.note == "written":
             self.add(j.Written(now, received.sender, self.consul.holder(now), DEFINITION_KEY))
             self.reached.add("definition written")
 
