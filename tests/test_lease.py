@@ -554,7 +554,7 @@ def test_a_step_under_way_as_the_stop_begins_takes_no_lock_and_makes_no_offer() 
     assert [Withdraw(STANDBY_KEY, "host:1:ab", "s2")] == [e for e in effects if isinstance(e, Withdraw)]
     assert not lease.offered
 
-    # the lock won by an attempt sent before the stop began: given back at once, never led on
+    # the lock won by an attempt sent before the stop began: given back (once the gate is shut), never led on
     lease = fit_standby(0.0)
     for event in (TimerFired(STEP), CheckPassed(), SessionRenewed()):
         lease, effects = lease.decide(event, 1.0)
