@@ -30,6 +30,7 @@ from neon_cm.environment import (
     tls_file_problems,
     tls_file_warnings,
 )
+from neon_cm.urls import masked
 
 PROG = "neon-cluster-manager"
 #: Exit codes: success, a command that failed or was refused, a command line argparse could not read.
@@ -166,9 +167,9 @@ def write_key(client: consul.Consul, key: str, text: str) -> None:
 
 def swarm_nodes(env: Mapping[str, str]) -> tuple[SwarmNode, ...]:
     """GET /nodes on DOCKER_HOST through the service's Docker gateway; what stops it, as one CliError."""
-    host = docker_host(env)
     pin, _ = docker_api.pinned(env.get("DOCKER_API_VERSION"))  # a bad pin is negotiated over, as by the service
-    outcome = DockerGateway(host, versions=ApiVersions(pin)).nodes()
+    outcome = DockerGateway(docker_host(env), versions=ApiVersions(pin)).nodes()
+    host = masked(docker_host(env))  # as shown: a password in it reads <hidden>
     if isinstance(outcome, NodesListed):
         return outcome.nodes
     if isinstance(outcome, NotAManager):

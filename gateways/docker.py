@@ -42,6 +42,7 @@ from messages.docker import (
 from messages.swarm import SwarmNode
 from neon_cm import docker_api
 from neon_cm.docker_api import AskVersion, Chosen, NoCommonVersion
+from neon_cm.environment import DEFAULT_DOCKER_HOST
 
 #: Told each socket a version negotiation opens; False: the caller was closed meanwhile, give up.
 Opened = Callable[[socket.socket], bool]
@@ -66,6 +67,8 @@ LONGEST_EVENT_BYTES = 1 << 20
 LONGEST_LISTING_BYTES = 64 << 20
 #: What a worker (or a daemon in no Swarm) answers GET /nodes with, status 503.
 NOT_A_MANAGER = "not a swarm manager"
+#: The socket `unix://` with no path names, as for the Docker CLI and SDK: DOCKER_HOST's default.
+DEFAULT_UNIX_SOCKET = urllib.parse.urlsplit(DEFAULT_DOCKER_HOST).path
 NODE_EVENTS_QUERY = urllib.parse.urlencode({"filters": json.dumps({"type": ["node"]})})
 
 
@@ -358,8 +361,21 @@ def _address(host: str) -> tuple[Any, socket.AddressFamily, str]:
     """(address to connect to, socket family, Host header) for DOCKER_HOST; ValueError for what the stream
     cannot follow."""
     parsed = urllib.parse.urlsplit(host)
+    if parsed.scheme == "unix" and parsed.netloc:
+        # `unix://tmp/x.sock` splits as host `tmp` and path /x.sock: connecting there says only `No such file`.
+        if "@" in parsed.netloc or ":" in parsed.netloc:
+            raise ValueError(
+                "DOCKER_HOST unix:// with something before its path is not a socket: write unix:///PATH "
+                "(unix:// and the socket's absolute path, e.g. unix:///var/run/docker.sock)"
+            )
+        path = parsed.netloc + parsed.path
+        raise ValueError(
+            f"DOCKER_HOST unix://{path} has two slashes, so its path would be read as {path}: write unix:///{path} "
+            "(unix:// and the socket's absolute path)"
+        )
     if parsed.scheme == "unix":
-        return parsed.path, socket.AF_UNIX, "localhost"
+        # `unix://` alone is the default socket, as for the Docker CLI and the Docker SDK for Python.
+        return parsed.path or DEFAULT_UNIX_SOCKET, socket.AF_UNIX, "localhost"
     if parsed.scheme in ("tcp", "http") and parsed.hostname:
         port = parsed.port or 2375
         return (parsed.hostname, port), socket.AF_INET6 if ":" in parsed.hostname else socket.AF_INET, parsed.netloc

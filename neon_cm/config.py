@@ -25,6 +25,7 @@ from neon_cm.environment import (
     tls_file_warnings,
 )
 from neon_cm.health import DEFAULT_HEALTH_FILE
+from neon_cm.urls import masked
 
 
 @attrs.frozen
@@ -68,7 +69,7 @@ class Config:
         consul = self.consul
         consul_tls = f" (TLS {consul.tls.describe()})" if consul and consul.address.scheme == "https" else ""
         return (
-            f"Consul {consul.address if consul else None}{consul_tls}, Docker {self.docker_host} (API "
+            f"Consul {consul.address if consul else None}{consul_tls}, Docker {masked(self.docker_host)} (API "
             f"{docker_api.text(self.docker_api_pin.version) + ' pinned' if self.docker_api_pin else 'negotiated'}), "
             f"log level {self.level.name}, "
             f"Vault TLS (for https:// URLs) {self.vault_tls.describe()}, "
