@@ -23,6 +23,7 @@ from neon_cm.settings import (
     SETTINGS_PREFIX,
     SettingProblem,
     default_text,
+    default_written,
     describe_settings,
     describe_unknown_setting,
     parse_settings,
@@ -118,7 +119,8 @@ class SettingsWatcher(ServiceActor):
         elif isinstance(answer, ConsulUnreachable):
             self.consul_failed(answer.reason)
         elif isinstance(answer, KeyWritten) and answer.stored:
-            self.log.info(f"setting {SETTINGS_PREFIX}{name} was missing; wrote the default {default_text(name)}")
+            warn, line = default_written(name, self.settings)
+            (self.log.warn if warn else self.log.info)(line)
 
     def apply(self, settings: Settings, rejected: tuple[str, ...] = ()) -> None:
         if settings == self.settings and rejected == self.told_rejected:

@@ -182,6 +182,21 @@ def default_text(name: str) -> str:
     return setting_text(getattr(DEFAULTS, name))
 
 
+def default_written(name: str, in_use: Settings | None) -> tuple[bool, str]:
+    """The line for a missing setting whose default was just written: (whether it is a WARN, its words). A WARN when
+    another value was in use: the key was deleted, or Consul lost it (restarted without its data, a snapshot restore),
+    and the default now applies where the operator's value did (a template watching no Vault where it really is)."""
+    default = default_text(name)
+    line = f"setting {SETTINGS_PREFIX}{name} was missing; wrote the default {default}"
+    if in_use is None or getattr(in_use, name) == getattr(DEFAULTS, name):
+        return False, line
+    was = shown(setting_text(getattr(in_use, name)))
+    return True, (
+        f"{line} in place of {was}, the value in use until now (the key deleted, or lost by Consul with its data): set "
+        f"it again if {was} is meant"
+    )
+
+
 def stored_settings(values: Iterable[tuple[str, bytes | None]]) -> dict[str, str | None]:
     """What Consul holds under SETTINGS_PREFIX as text by setting name: None for a setting that is missing, ""
     for a key without a value; keys that are no setting are left out."""

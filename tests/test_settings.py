@@ -10,6 +10,7 @@ from neon_cm.environment import ConsulAddress, parse_consul_address, parse_log_l
 from neon_cm.keys import SETTINGS_PREFIX
 from neon_cm.settings import (
     default_text,
+    default_written,
     describe_settings,
     describe_unknown_setting,
     parse_seconds,
@@ -272,3 +273,23 @@ def test_whole_seconds_are_logged_as_written() -> None:
             {"node_poll_seconds": "5", "vault_poll_seconds": "0.5", "vault_url_template": "http://{addr}:8200"}
         )[0]
     )
+
+
+def test_a_default_written_in_place_of_another_value_in_use_is_a_warn_naming_that_value() -> None:
+    """Helper wtry3 on the real stack: after a dev Consul restarted without its data, both instances wrote the
+    defaults with an INFO each, and the active one moved every Vault to the default template's URLs, all unreachable;
+    the operator's template was gone without a word above INFO. A default written where another value was in use
+    (the key deleted, or lost with Consul's data) is a WARN naming that value; at the start, or where the default was
+    in use anyway, an INFO as before. A URL's user-info stays hidden."""
+    plain = f"setting {SETTINGS_PREFIX}node_poll_seconds was missing; wrote the default 30"
+    assert (False, plain) == default_written("node_poll_seconds", None)
+    assert (False, plain) == default_written("node_poll_seconds", Settings())
+
+    warn, line = default_written("node_poll_seconds", Settings(node_poll_seconds=5.0))
+    assert warn
+    assert line == (
+        f"{plain} in place of '5', the value in use until now (the key deleted, or lost by Consul with its data): set "
+        "it again if '5' is meant"
+    )
+    warn, line = default_written("vault_url_template", Settings(vault_url_template="http://me:pw@{addr}:8200"))
+    assert warn and "'http://<hidden>@{addr}:8200'" in line and "pw" not in line

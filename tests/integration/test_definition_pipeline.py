@@ -208,6 +208,14 @@ def test_settings_defaults_written_and_changes_picked_up_live(
     settings_seen(kv, service, "vault_poll_seconds", "29")  # the watch woke again with the bad value still stored
 
     assert 1 == len(service.lines(r"node_poll_seconds='-5' rejected"))
+    # Deleted (or lost with Consul's data) while another value was in use: the default written, with a WARN naming it.
+    mark = service.mark()
+    kv.kv.delete(SETTINGS_PREFIX + "vault_poll_seconds")
+    service.wait_for(
+        r"\[WARN\] .*vault_poll_seconds was missing; wrote the default 30 in place of '29', the value in use until now",
+        after=mark,
+    )
+    assert b"30" == kv.kv.get(SETTINGS_PREFIX + "vault_poll_seconds")[1]["Value"]
 
 
 @pytest.mark.parametrize(
