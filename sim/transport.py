@@ -277,10 +277,15 @@ class Link:
 
     def slowness(self, now: float, which: str) -> float:
         """A slow server's extra seconds (sim/vault.py: `slow_until`; `connect_by` to take a connection, `receive_by`
-        to take a request in, `slow_by` to answer), 0 for every other server and after its slow spell."""
+        to take a request in, `slow_by` to answer; `receive_slow`, a request of this link's sender alone, the longer
+        of the two), 0 for every other server and after its slow spell."""
+        extra = 0.0
         if now < getattr(self.server, "slow_until", 0.0):
-            return float(getattr(self.server, which, 0.0))
-        return 0.0
+            extra = float(getattr(self.server, which, 0.0))
+        until, more = getattr(self.server, "receive_slow", {}).get(self.sender, (0.0, 0.0))
+        if which == "receive_by" and now < until:
+            extra = max(extra, more)  # one proxy's delay, not two (seed 2585: two setups' on one Vault added up)
+        return extra
 
     def apply(self, request: HttpRequest, arrival: float, give_up: float) -> HttpAnswer:
         """The server's answer, at `arrival` or, for a query it holds, when it answers (the caller parked until

@@ -70,6 +70,9 @@ class SimVault:
         """Until `slow_until`, a connection takes this longer to be made (a TLS handshake that crawls)."""
         self.receive_by = 0.0
         """Until `slow_until`, a request takes this longer to come in once connected (a proxy buffering it)."""
+        self.receive_slow: dict[str, tuple[float, float]] = {}
+        """Per sender: until when, and how much longer, a request of that sender's alone takes to come in (one
+        client's connection through a proxy that buffers it: sim/cluster.py relock_on_stop)."""
         """How often the process restarted (what an attempt it was given is lost with)."""
 
     # ------------------------------------------------------------------ faults

@@ -466,6 +466,12 @@ LONG_RUN_FIXED = {
     "gone 25.5-28.38 s for a rolling update (i2's own Docker hung, the stored definition naming no manager when it "
     "last read it): what its old process said is forgotten with it, and the judge counted from the seal as if an "
     "instance could list meanwhile; a process that is gone lists nothing (`ContainerExited`)",
+    # --- the long run on 31e6032 and a sweep of the relock setup's seeds: never two unsealers, the world's ---
+    3514: "the `relock as the stop begins` setup slowed every sender's request to the Vault, not only its target's: "
+    "i2, whose lease Consul's lost data had cut, wrote a share at 7.596 s that came in at 9.926 s, past its lease's "
+    "margin; the setup's slowness is now for its sender alone (`receive_slow`)",
+    2585: "two setups armed one Vault (relock, stop on the wire) and their delays added up: i1's share came in 1.4 s "
+    "past its lease's deadline; a sender's own delay and the Vault's are one proxy's, the longer of the two",
 }
 
 
