@@ -27,7 +27,7 @@ def verdict(env: Mapping[str, str], clock: Callable[[], float] = time.time) -> t
     except OSError as error:
         problem = describe_os_error(error)
         return False, f"unhealthy: cannot read the health file {path} ({problem}); is the service running?"
-    health = from_document(document, clock())
+    health = from_document(document, clock(), path)
     if not health.ok:
         return False, f"unhealthy: {'; '.join(health.reasons)}"
     return True, f"degraded: {'; '.join(health.degraded)}" if health.degraded else "healthy"

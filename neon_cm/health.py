@@ -138,18 +138,24 @@ def stopped_document(at: float) -> bytes:
     return json.dumps({"ok": False, "reasons": [], "at": at, "stopped": True}).encode()
 
 
-def from_document(document: bytes, now: float) -> Health:
-    """The verdict a health file holds, judged stale (unhealthy) when it was not refreshed lately."""
+def from_document(document: bytes, now: float, path: str = "") -> Health:
+    """The verdict a health file holds, judged stale (unhealthy) when it was not refreshed lately. `path`, the file's
+    name, is said where the file itself is the verdict (stopped, stale, not the service's): a file left by another run
+    reads as this one's otherwise (helper wtry3: `health` run on the host read an older run's file)."""
+    named = f" {path}" if path else ""
     try:
         record = json.loads(document)
         ok, reasons, at = bool(record["ok"]), tuple(map(str, record["reasons"])), float(record["at"])
     except (ValueError, KeyError, TypeError):
-        return Health(False, ("the health file is not one the service wrote",))
+        return Health(False, (f"the health file{named} is not one the service wrote",))
     if record.get("stopped") is True:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))  # formats the given time; reads no clock
-        return Health(False, (f"the service stopped at {when}",))
+        said = f" (the health file{named})" if path else ""
+        return Health(False, (f"the service stopped at {when}{said}",))
     if now - at > STALE_SECONDS:
-        return Health(False, (f"the health file was last written {now - at:.0f} s ago (the service is hung or gone)",))
+        return Health(
+            False, (f"the health file{named} was last written {now - at:.0f} s ago (the service is hung or gone)",)
+        )
     degraded = record.get("degraded")
     return Health(ok, reasons, degraded=tuple(map(str, degraded)) if isinstance(degraded, list) else ())
 

@@ -133,6 +133,19 @@ def test_a_stopped_service_leaves_a_file_that_is_unhealthy_at_once() -> None:
     assert Health(False, ("the service stopped at 1970-01-01T00:16:40Z",)) == verdict
 
 
+def test_a_verdict_of_the_file_itself_names_the_file() -> None:
+    """Helper wtry3: `health` run on the host read another run's file and said `unhealthy: the service stopped at ...`
+    with no file named. Where the file itself is the verdict (stopped, stale, not the service's), it is named."""
+    path = "/run/neon/health.json"
+    stopped = from_document(stopped_document(at=1000.0), now=1001.0, path=path)
+    stale = from_document(to_document(Health(True), at=1000.0), now=1031.0, path=path)
+    garbage = from_document(b"garbage", now=0, path=path)
+
+    assert ("the service stopped at 1970-01-01T00:16:40Z (the health file /run/neon/health.json)",) == stopped.reasons
+    assert stale.reasons[0].startswith("the health file /run/neon/health.json was last written 31 s ago")
+    assert ("the health file /run/neon/health.json is not one the service wrote",) == garbage.reasons
+
+
 def test_causes_stay_the_same_while_the_seconds_grow() -> None:
     """An overdue listing at 20 s and at 25 s is one outage (its cause has no figure), its reason says how long."""
     first = assess(now=20, started=0, last_listing=None, poll_seconds=5, dead_actors=[])
