@@ -109,6 +109,8 @@ HOSTILE_HOSTNAME = 0.1
 ADDR_TEMPLATE = "http://{addr}:8200"
 HOSTILE = "evil.example:8200/#"
 OTHER_ATTEMPT = 0.1
+"""How often (from a generator of its own) another client resets the first attempt under way and gives a share of its
+own (wrong two times in three: an operator's typo, another cluster's key) between two of the Unsealer's shares."""
 SLOW_DEMOTION = 0.1
 """How often (from a generator of its own) a manager's Vault restarts and answers slowly (2 to 2.8 s, under the Vault
 client's 3 s read timeout) for a while, and the manager is demoted while its monitors' probes are held."""
@@ -143,8 +145,6 @@ RETIRED_GRACE = 0.01
 RETIRED_SILENT = "a retired monitor says nothing"
 FLEET_STOPPED = re.compile(r"^no longer monitoring the Vault on (.+) \(\S+\)$")
 FLEET_STARTED = re.compile(r"^monitoring the Vault on manager (.+) at \S+$")
-"""How often (from a generator of its own) another client resets the first attempt under way and gives a share of its
-own (wrong two times in three: an operator's typo, another cluster's key) between two of the Unsealer's shares."""
 NO_SECRET = "no secret"
 ONE_VAULT_A_SERIES = "a series names one Vault"
 CONSUL_ADDR = "sim-consul:8500"
@@ -451,16 +451,17 @@ class Cluster:
         self.own_docker: dict[str, tuple[str, float]] = {}
         """Per instance: how its own Docker fails (`hangs`, `refuses`) and from when (until the end)."""
         self.own_docker_fails = False
-        self.long_loop = False
         """Whether one instance's own Docker fails in this seed (drawn before any fault acts)."""
+        self.long_loop = False
+        """Whether this seed has a crash loop long enough for its supervisor to give up (schedule_long_loop)."""
         self.crash_loops: list[float] = []
         """When each crash loop ends."""
         self.armed_resets: list[None] = []
+        """Resets by another client waiting for the next share a Vault receives."""
         self.backup: Any = None
+        """Consul's snapshot as cluster setup left it, before the instances started."""
         self.base: dict[str, Any] = {}
         self.backup_base: dict[str, Any] = {}
-        """Consul's snapshot as cluster setup left it, before the instances started."""
-        """Resets by another client waiting for the next share a Vault receives."""
         self.health_checks: dict[str, HealthCheck] = {}
         """Per instance: Docker's health check of its container's last start."""
         self.template = TEMPLATE
@@ -1155,7 +1156,7 @@ class Cluster:
         text = " ".join(part for part in (entry.message, entry.exception_text or "", entry.traceback or "") if part)
         for secret in self.credentials:
             if secret in text:
-                raise Violation("no secret", f"{instance}/{entry.component}: an unseal share in a log entry")
+                raise Violation(NO_SECRET, f"{instance}/{entry.component}: an unseal share in a log entry")
         self.say(t, instance, f"{entry.level.name:<5} {entry.component}: {entry.message}")
         self.lives.logged(t, instance, entry)
         matched = VAULT_LINE.match(entry.message)

@@ -28,7 +28,7 @@ from sim.http import Held, HttpAnswer, HttpRequest, Reach, json_answer, text_ans
 
 #: How long after a snapshot restore the agent's full anti-entropy sync invalidates a restored session whose check
 #: the agent has critical or no longer has (the catalog's copy of the check came back passing with the snapshot).
-#: Measured on Consul 1.8.7 (bench/consul_restore_probe.py): see `SimConsul.restore`.
+#: Measured on Consul 1.8.7 (scripts/consul_restore_probe.py): see `SimConsul.restore`.
 AE_SYNC_SECONDS = (0.0, 120.0)
 #: Where a restart without state (a dev-mode agent, a wiped data dir) starts its raft index again.
 FRESH_INDEX = 10

@@ -477,7 +477,8 @@ class Bounds:
     report_margin: float
     """A sealed Vault is reported at ERROR within 2 x the longest Vault poll + this of its clock."""
     restart: float
-    """A dead actor is running again (or named by health) within this (the longest backoff + 1 s)."""
+    """A dead actor is running again (or named by health) within this of its death, or of the restart its supervisor
+    decided (the backoff it said: `on_scheduled`)."""
     node_poll: float = 0.0
     reminder: float = math.inf
     """An Unsealer says at ERROR that the keys do not unseal a Vault at most once per this."""
@@ -533,11 +534,11 @@ class Judge:
         self.managers: set[str] = set()
         self.listed_at: dict[str, float] = {}
         self.reported: dict[str, set[str]] = {}
+        """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
+        unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.said_by_gone: set[str] = set()
         """The Vaults said at ERROR by a process since replaced (its container restarted) while sealed: as for a
         reporter that lost the lock, the new reporter must say it, counted from when it became the one to."""
-        """Per Vault: the instances that said at ERROR it has a problem, while their monitor has not seen it
-        unsealed since (a Vault unsealed and sealed again between two polls is still the same report)."""
         self.escalated: dict[str, set[str]] = {}
         """Per Vault: the standbys (their line a standby's escalation, or not the reporter when they said it) that said
         at ERROR it lasts longer than the active instance needs (neon_cm/monitoring.py's escalation), while their
@@ -569,9 +570,9 @@ class Judge:
         """When an actor of an instance's listing side (LISTING_SIDE) last started again after a death: the end of a
         crash loop, which may last past the other faults (a long crash loop, 32-40 s: seeds 5176 and 5191)."""
         self.instances: set[str] = set()
+        """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
         self.exited: set[str] = set()
         """The instances whose process is gone (ContainerExited) and whose container has not started again."""
-        """Every instance an actor of which started (the standbys `follows_the_swarm` looks for among them)."""
         self.listing_since: float | None = 0.0
         """Since when some instance could list the Swarm, its vault-fleet running, without a break (`can_list`); None:
         none can now. A manager no fleet monitors is news only a listing into a running fleet brings (long-run seed
@@ -586,11 +587,11 @@ class Judge:
         """Whether any MonitorsWanted was recorded (a hand-built history has none): `wanted` empties again when every
         instance's container restarted (long-run seed 7685), which is not the same."""
         self.watching_since: dict[tuple[str, str], float] = {}
+        """Per (instance, Vault): since when the instance's running fleet has wanted that Vault's monitor (from
+        MonitorsWanted; a history without any, as a hand-built one, leaves it empty: see `reporter_watching`)."""
         self.unwatched: dict[str, float] = {}
         """Per Vault: when `always_reported` last found no instance expected to report monitoring it (its standbys'
         to say then): the reporter's clock starts after."""
-        """Per (instance, Vault): since when the instance's running fleet has wanted that Vault's monitor (from
-        MonitorsWanted; a history without any, as a hand-built one, leaves it empty: see `reporter_watching`)."""
         self.keys_refused: dict[tuple[str, str], float] = {}
         self.crashes: dict[tuple[str, str], tuple[tuple[float, ...], tuple[str, ...]]] = {}
         """Per actor: its deaths within the intensity window since its supervisors last started, and its supervisors."""
