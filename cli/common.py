@@ -168,8 +168,9 @@ def write_key(client: consul.Consul, key: str, text: str) -> None:
 def swarm_nodes(env: Mapping[str, str]) -> tuple[SwarmNode, ...]:
     """GET /nodes on DOCKER_HOST through the service's Docker gateway; what stops it, as one CliError."""
     pin, _ = docker_api.pinned(env.get("DOCKER_API_VERSION"))  # a bad pin is negotiated over, as by the service
-    outcome = DockerGateway(docker_host(env), versions=ApiVersions(pin)).nodes()
-    host = masked(docker_host(env))  # as shown: a password in it reads <hidden>
+    given = docker_host(env)
+    outcome = DockerGateway(given, versions=ApiVersions(pin)).nodes()
+    host = masked(given)  # as shown: a password in it reads <hidden>
     if isinstance(outcome, NodesListed):
         return outcome.nodes
     if isinstance(outcome, NotAManager):

@@ -366,7 +366,7 @@ def _address(host: str) -> tuple[Any, socket.AddressFamily, str]:
         if "@" in parsed.netloc or ":" in parsed.netloc:
             raise ValueError(
                 "DOCKER_HOST unix:// with something before its path is not a socket: write unix:///PATH "
-                "(unix:// and the socket's absolute path, e.g. unix:///var/run/docker.sock)"
+                f"(unix:// and the socket's absolute path, e.g. {DEFAULT_DOCKER_HOST})"
             )
         path = parsed.netloc + parsed.path
         raise ValueError(
@@ -383,7 +383,7 @@ def _address(host: str) -> tuple[Any, socket.AddressFamily, str]:
         raise ValueError(f"DOCKER_HOST {parsed.scheme}:// names no host: write {parsed.scheme}://HOST:PORT")
     scheme = f"{parsed.scheme}://" if "://" in host else "without a scheme"  # `manager-1:2375` parses as a scheme
     raise ValueError(
-        f"DOCKER_HOST {scheme} is not supported: use unix:///var/run/docker.sock (a socket) or tcp://HOST:PORT "
+        f"DOCKER_HOST {scheme} is not supported: use {DEFAULT_DOCKER_HOST} (a socket) or tcp://HOST:PORT "
         "(plain HTTP: no TLS, no ssh)"
     )
 
