@@ -139,6 +139,9 @@ class _Task(greenlet.greenlet):
         self.work = work
         self.killed = False
         """Its process was killed (or the runtime closed): it is never switched to again."""
+        self.on_its_way: dict[int, tuple[float, Callable[[], object]]] = {}
+        """Its requests on their way to a server, not taken in yet: (arrival, deliver) by a number of its own."""
+        self.sent = 0
         self.finished = False
         self.joiners: list[Waiter] = []
 
@@ -641,6 +644,25 @@ class SimRuntime(Runtime):
         """A new Signal, for `park`."""
         return Signal(self)
 
+    def at(self, when: float, callback: Callable[[], object]) -> None:
+        """Run `callback` at `when` (at once if it has come) as the world's: a request on its way (sim/transport.py)."""
+        self._schedule(max(when, self._now), callback, WORLD, "a request arrives")
+
+    def on_its_way(self, arrival: float, deliver: Callable[[], object]) -> Callable[[], None]:
+        """The calling task sent a request that arrives at `arrival`: if its process is killed or exits before the
+        task takes the request in, `deliver` runs at `arrival` (at once if it has come) as the world's (`crash`).
+        Returns the call that says the task took it in."""
+        task = greenlet.getcurrent()
+        if not isinstance(task, _Task) or task.sim is not self:
+            return lambda: None  # the driver's: never killed
+        number = task.sent = task.sent + 1
+        task.on_its_way[number] = (arrival, deliver)
+
+        def taken() -> None:
+            task.on_its_way.pop(number, None)
+
+        return taken
+
     def schedule(self, at: float, action: Callable[[], None], owner: Owner = WORLD) -> Timer:
         """Run `action` at virtual time `at` on the loop, as `owner`'s (WORLD: never held up by a pause)."""
         with self.owned_by(owner):
@@ -684,9 +706,10 @@ class SimRuntime(Runtime):
         """When `owner`'s last pause ends (or ended); 0 if it was never paused since it was last killed."""
         return self._paused.get(owner, 0.0)
 
-    def crash(self, owner: Owner) -> None:
+    def crash(self, owner: Owner, how: str = "crash") -> None:
         """SIGKILL `owner`: its tasks never run again, its timers are dropped, and its actors are dead (gone from
-        pykka's registry, `is_alive()` False). The owner can be started again afterwards, as a new process."""
+        pykka's registry, `is_alive()` False). The owner can be started again afterwards, as a new process. `how`
+        names it in the trace: "exit" for a process whose main thread returned (see `exit`)."""
         if owner is WORLD:
             raise ValueError("the world cannot be killed")
         self._generations[owner] = self._generations.get(owner, 0) + 1
@@ -696,6 +719,9 @@ class SimRuntime(Runtime):
                 task.killed = True
                 self._tasks.discard(task)
                 self._killed.append(task)
+                for arrival, deliver in task.on_its_way.values():
+                    self.at(arrival, deliver)  # sent: the kernel delivers it all the same
+                task.on_its_way.clear()
         alive = []
         for actor_owner, actor in self._actors:
             if actor_owner == owner:
@@ -703,7 +729,13 @@ class SimRuntime(Runtime):
             else:
                 alive.append((actor_owner, actor))
         self._actors = alive
-        self._record(f"crash {owner!r}")
+        self._record(f"{how} {owner!r}")
+
+    def exit(self, owner: Owner) -> None:
+        """`owner`'s main thread returned: the process exits, and every other thread of it ends there, wherever it
+        is (the service's threads are daemon threads: the interpreter does not wait for them), as at a SIGKILL. Called
+        by that main thread itself, which then returns."""
+        self.crash(owner, "exit")
 
     def run_until(self, at: float) -> None:
         """Run everything due until virtual time `at`, then stand at `at`."""

@@ -60,7 +60,16 @@ class SimService:
         self.started_at = self.sim.now()
         with self.sim.owned_by(self.name):
             self.stop_requested = self.sim.event()
-            self.main = self.sim.start_thread("main", self._main)
+            self.main = self.sim.start_thread("main", self._process)
+
+    def _process(self) -> None:
+        """The process: its main thread, then its exit, which ends every other thread of it. (A killed process's
+        main thread never runs again: it is unwound only when the runtime closes, and exits nothing then.)"""
+        try:
+            self._main()
+        finally:
+            if not self.sim.closing:
+                self.sim.exit(self.name)
 
     def _main(self) -> None:
         """neon_cm_main.main without the process's own set-up (signals, the logging bridge)."""

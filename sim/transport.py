@@ -61,6 +61,16 @@ class Clock(Protocol):
 
     def signal(self) -> Signal: ...
 
+    def at(self, when: float, callback: Callable[[], object]) -> None:
+        """Run `callback` at `when` on nobody's behalf (the network's): whatever becomes of the caller."""
+        ...
+
+    def on_its_way(self, arrival: float, deliver: Callable[[], object]) -> Callable[[], None]:
+        """The caller sent a request that arrives at `arrival`: should its process end (a kill, an exit) before it
+        takes the request in, `deliver` runs then as the network's (`at`), for the kernel sends what was written
+        whatever becomes of the process. The call returned says the caller took it in (or handed it over)."""
+        ...
+
 
 class Flag:
     """A Signal for SyncClock."""
@@ -95,6 +105,9 @@ class SyncClock:
         self.count += 1
         self.scheduled.append((when, self.count, callback))
         self.scheduled.sort(key=lambda item: item[:2])
+
+    def on_its_way(self, arrival: float, deliver: Callable[[], object]) -> Callable[[], None]:
+        return lambda: None  # its one caller never ends
 
     def park(self, until: float, signal: Signal | None = None) -> None:
         while self.scheduled and self.scheduled[0][0] <= until and not (signal is not None and signal.is_set):
@@ -251,8 +264,14 @@ class Link:
         give_up = connected + read_timeout
         arrival = self.clock.now() + self.latencies.wire.draw(self.rng, math.inf)
         arrival += self.slowness(self.clock.now(), "receive_by")
+        # Sent, it arrives whatever its sender does meanwhile: a share written just before a process's kill or exit,
+        # or one its client stopped waiting for, reaches the Vault all the same (the fault behind "never two
+        # unsealers": the long run's seed 22351 and the member stop-gate-only-while-leading at seed 212).
+        taken = self.clock.on_its_way(arrival, lambda: self.orphaned(request, arrival))
         self.clock.park(min(arrival, give_up))
+        taken()
         if arrival > give_up:
+            self.clock.at(arrival, lambda: self.orphaned(request, arrival))
             raise ReadTimedOut()
         answer = self.apply(request, arrival, give_up)
         answered = self.clock.now()
@@ -287,6 +306,33 @@ class Link:
             extra = max(extra, more)  # one proxy's delay, not two (seed 2585: two setups' on one Vault added up)
         return extra
 
+    def orphaned(self, request: HttpRequest, arrival: float) -> None:
+        """A request whose sender is gone (its process ended) or gave up waiting (its read timed out) arrives: the
+        server applies it at its arrival, its answer going nowhere (a query the server would hold waits for nobody:
+        nothing); recorded in the history as any other."""
+        if self.reach(arrival) is not Reach.UP:
+            return
+        answer = self.server.handle(request, arrival)
+        if not isinstance(answer, Held):
+            self.record(request, arrival, answer, arrival)
+
+    def record(self, request: HttpRequest, arrival: float, answer: HttpAnswer, answered: float) -> None:
+        """`request`, applied at `arrival` and answered at `answered`, into the history."""
+        self.history.append(
+            Received(
+                arrival,
+                self.name,
+                self.sender,
+                request.method,
+                request.path,
+                tuple((key, value) for key, value in request.query if key != "token"),  # a token is never kept
+                digest(request.body),
+                answer.status,
+                answer.note,
+                answered,
+            )
+        )
+
     def apply(self, request: HttpRequest, arrival: float, give_up: float) -> HttpAnswer:
         """The server's answer, at `arrival` or, for a query it holds, when it answers (the caller parked until
         then); recorded in the history."""
@@ -317,20 +363,7 @@ class Link:
                 current = attrs.evolve(request, query=query, held_since=None)
             else:
                 current = attrs.evolve(request, held_since=arrival)
-        self.history.append(
-            Received(
-                arrival,
-                self.name,
-                self.sender,
-                request.method,
-                request.path,
-                tuple((key, value) for key, value in request.query if key != "token"),  # a token is never kept
-                digest(request.body),
-                answer.status,
-                answer.note,
-                now,
-            )
-        )
+        self.record(request, arrival, answer, now)
         return answer
 
 

@@ -472,6 +472,11 @@ LONG_RUN_FIXED = {
     "margin; the setup's slowness is now for its sender alone (`receive_slow`)",
     2585: "two setups armed one Vault (relock, stop on the wire) and their delays added up: i1's share came in 1.4 s "
     "past its lease's deadline; a sender's own delay and the Vault's are one proxy's, the longer of the two",
+    # --- the long run on f40df28: nothing dead unseen, the world's ---
+    22351: "i2's process, told SIGTERM at 10.23 s (the relock setup), exited at 13.33 s with its vault-fleet's call "
+    "still under way; that call came back at 18.97 s, after the next process had started (14.61 s), and the old fleet "
+    "started monitors as i2's, then ended: the judge saw i2's monitor of manager-2 dead and never restarted. A "
+    "process's threads end when its main thread returns (the service's are daemon threads): `SimService` now ends them",
 }
 
 

@@ -4,10 +4,11 @@ and watch threads, on virtual time in one thread, the same from the same seed.""
 from __future__ import annotations
 
 import io
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pykka
@@ -18,16 +19,21 @@ from actors.logger import Log, LogSink
 from actors.runtime import THREADS, RuntimeActor, runtime
 from actors.supervisor import ChildSpec, Strategy, Supervisor
 from actors.ticker import Ticker
+from gateways.vault import VaultGateway
 from messages.lifecycle import ActorRestarted
 from messages.log import Level
 from messages.swarm import SwarmNode
 from messages.timing import Tick
+from neon_cm.credentials import Secret
 from neon_cm.decider import StartTimer, TimerFired
+from neon_cm.environment import TlsSettings
 from neon_cm.fleet import Fleet, wanted
 from sim import judge
 from sim.lives import Lives, vault_hosts
 from sim.runtime import TIMED_OUT, Deadlock, Livelock, SimRuntime
 from sim.service import SimService
+from sim.transport import Clock, Latencies, Latency, Link, SimAdapter
+from sim.vault import SimVault
 
 
 @pytest.fixture
@@ -546,3 +552,50 @@ def test_a_killed_service_runs_nothing_more_and_starts_again(tmp_path: Path) -> 
 
         assert lines == after_kill
         assert "starting" in service.lines[0] and service.running
+
+
+def test_an_exited_service_runs_nothing_more_and_its_threads_end_with_it(tmp_path: Path) -> None:
+    """A process exits when its main thread returns: every other thread of it ends there (the service's are daemon
+    threads), as at a SIGKILL. An actor of the process's still running then (a Counter here; in the long run's seed
+    22351 a Vault fleet whose call came back after the stop) never runs again, nor starts actors in the process that
+    starts next in the same container."""
+    with SimRuntime(4) as simulated:
+        service = SimService(simulated, "one", REFUSING, tmp_path)
+        service.start()
+        log, _ = quiet_log()
+        with simulated.owned_by("one"):
+            stray = start_counter(log)
+        simulated.run_for(5.0)
+        service.terminate()
+        simulated.run_for(10.0)
+        ticks = stray.ask("ticks", timeout=1) if stray.is_alive() else None
+        simulated.run_for(10.0)
+
+        assert 0 == service.exit_code and not service.running
+        assert not stray.is_alive(), f"ticked on after the exit: {ticks}"
+        assert [] == [actor for actor in simulated.actors("one") if actor.actor_ref.is_alive()]
+
+
+def test_a_share_on_its_way_when_its_process_is_killed_reaches_the_vault_all_the_same() -> None:
+    """The kernel sends what was written whatever becomes of the process: a share 1 s on its way when its sender is
+    killed is applied by the Vault at its arrival; the sender runs nothing more (no answer read, no next share)."""
+    with SimRuntime(5) as simulated:
+        vault = SimVault("manager-2", ("a1" * 16 + "01", "b2" * 16 + "02"), 2, 0.0)
+        slow = Latencies(wire=Latency(1.0, 1.0))
+        wire = Link(vault, cast(Clock, simulated), random.Random(3), "one", "vault:manager-2", latencies=slow)
+        node = VaultGateway("http://manager-2:8200", TlsSettings(), SimAdapter(wire), simulated.now)
+        answers: list[object] = []
+
+        def unseal() -> None:
+            answers.append(node.submit_share(Secret("a1" * 16 + "01")))
+            answers.append(node.submit_share(Secret("b2" * 16 + "02")))
+
+        with simulated.owned_by("one"):
+            simulated.start_thread("unsealer", unseal)
+        simulated.run_for(0.5)
+        simulated.crash("one")
+        simulated.run_for(5.0)
+
+        assert [] == answers and vault.sealed
+        assert [("one", "share", 200)] == [(r.sender, r.note, r.status) for r in wire.history]
+        assert 1.0 <= wire.history[0].time < 1.01 and 1 == len(vault.attempt)
