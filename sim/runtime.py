@@ -644,10 +644,6 @@ class SimRuntime(Runtime):
         """A new Signal, for `park`."""
         return Signal(self)
 
-    def at(self, when: float, callback: Callable[[], object]) -> None:
-        """Run `callback` at `when` (at once if it has come) as the world's: a request on its way (sim/transport.py)."""
-        self._schedule(max(when, self._now), callback, WORLD, "a request arrives")
-
     def on_its_way(self, arrival: float, deliver: Callable[[], object]) -> Callable[[], None]:
         """The calling task sent a request that arrives at `arrival`: if its process is killed or exits before the
         task takes the request in, `deliver` runs at `arrival` (at once if it has come) as the world's (`crash`).
@@ -719,8 +715,8 @@ class SimRuntime(Runtime):
                 task.killed = True
                 self._tasks.discard(task)
                 self._killed.append(task)
-                for arrival, deliver in task.on_its_way.values():
-                    self.at(arrival, deliver)  # sent: the kernel delivers it all the same
+                for arrival, deliver in task.on_its_way.values():  # sent: the kernel delivers it all the same
+                    self._schedule(max(arrival, self._now), deliver, WORLD, f"a request of {owner!r} arrives")
                 task.on_its_way.clear()
         alive = []
         for actor_owner, actor in self._actors:

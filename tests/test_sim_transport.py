@@ -573,21 +573,17 @@ def test_a_share_whose_deadline_passes_during_a_slow_connect_is_never_sent(vault
     assert isinstance(node.submit_share(Secret(SHARES[0]), not_after=clock.now() + 2.0), SealStatus)
 
 
-def test_a_share_its_client_gave_up_on_reaches_the_vault_all_the_same(vault: SimVault, clock: SyncClock) -> None:
-    """Sent, a request arrives whatever its client does meanwhile: 4 s on its way, past the 3 s read timeout, the
-    share is a timeout to the Unsealer and is applied by the Vault at its arrival all the same."""
+def test_a_share_its_client_gave_up_on_never_reaches_the_vault(vault: SimVault, clock: SyncClock) -> None:
+    """The world's assumption (design-vault.md, "Nothing on its way when the lock is given up"): a request 4 s on
+    its way, past the 3 s read timeout, is a timeout to its client and never reaches the server, then or later."""
     node = vault_gateway(vault, clock, latencies=Latencies(wire=Latency(4.0, 4.0)))
     history = node.session.get_adapter(node.url).link.history  # type: ignore[attr-defined]
-    sent = clock.now()
 
     answer = node.submit_share(Secret(SHARES[0]))
-    before = list(history)
-    clock.park(sent + 10.0)
+    clock.park(clock.now() + 10.0)
 
     assert isinstance(answer, Unreachable) and UnreachableKind.TIMEOUT is answer.kind
-    assert [] == before
-    assert [("share", 200)] == [(r.note, r.status) for r in history]
-    assert 4.0 <= history[0].time - sent < 4.01 and 1 == len(vault.attempt)
+    assert [] == history and [] == vault.attempt
 
 
 # ------------------------------------------------------------------------------------------------------ Docker
