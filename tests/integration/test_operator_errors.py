@@ -3,7 +3,7 @@ service, no traceback, no password from a URL, the real cause named (issue 21).
 
 Every test but one runs against a real Consul of this module's own (ACLs on, the master token in the environment),
 so it never changes the shared stack's Consul: what involves the Swarm or the Vaults only reads them (node listings
-through a manager's Docker, seal-status of its OpenBao), and needs no hold on the stack. The test of stack.py's
+through a manager's Docker, seal-status of its OpenBao), asking for `real_stack` only so that the stack is up. The test of stack.py's
 vault-stop and vault-start holds it."""
 
 from __future__ import annotations
@@ -191,13 +191,19 @@ def test_odd_paths_given_to_the_cli_are_one_line_and_never_hang(own_cli: Cli, tm
 # --------------------------------------------------------------------------- items 4, 10, 11: the Vault's URL
 
 
-def docker_host(hostname: str) -> str:
-    """The DOCKER_HOST of one of the stack's nodes (read from its state file: nothing is changed)."""
-    return str(next(node for node in stack.load()["nodes"] if node["hostname"] == hostname)["docker_host"])
+def docker_host(real_stack: dict[str, Any], hostname: str) -> str:
+    """The DOCKER_HOST of one of the stack's nodes (the stack is only read: nothing is changed). The test asks for
+    `real_stack` so that the stack is up: read from its state file alone, a worker whose first test this was found
+    the daemons of a stack left down (`Connection refused`, a fresh clone beside the long run)."""
+    return str(next(node for node in real_stack["nodes"] if node["hostname"] == hostname)["docker_host"])
 
 
 def test_vault_url_templates_an_operator_might_write(
-    acl_consul: ConsulServer, own_cli: Cli, own_service: Callable[..., Service], tmp_path: Path
+    acl_consul: ConsulServer,
+    own_cli: Cli,
+    own_service: Callable[..., Service],
+    tmp_path: Path,
+    real_stack: dict[str, Any],
 ) -> None:
     """A template with user:password@ is refused by `settings set` (password not echoed) and, stored anyway, by
     the service (one WARN, password hidden, the default applies); with a client certificate that does not exist,
@@ -206,7 +212,7 @@ def test_vault_url_templates_an_operator_might_write(
     same function's: test_errors)."""
     secret = "s3cret-pw"
     with_password = f"http://admin:{secret}@{{addr}}:8200"
-    manager = {"DOCKER_HOST": docker_host("manager-1")}
+    manager = {"DOCKER_HOST": docker_host(real_stack, "manager-1")}
     refused = own_cli("settings", "set", "vault_url_template", with_password)
     glued = own_cli("settings", "set", "vault_url_template", "http://{addr}{hostname}:8200")
     path = own_cli("settings", "set", "vault_url_template", "http://{addr}:8200/v1")
@@ -297,9 +303,9 @@ def test_health_is_said_once_fails_at_once_after_a_stop_and_answers_head(
     assert after_stop.stderr.startswith("neon-cluster-manager: error: unhealthy: the service stopped at ")
 
 
-def test_vault_status_through_a_worker_says_it_is_no_manager(own_cli: Cli) -> None:
+def test_vault_status_through_a_worker_says_it_is_no_manager(own_cli: Cli, real_stack: dict[str, Any]) -> None:
     """DOCKER_HOST on a worker: `vault status` says the node is not a manager (it said `cannot reach Docker`)."""
-    worker = docker_host("worker-1")
+    worker = docker_host(real_stack, "worker-1")
 
     line = failed_with(own_cli("vault", "status", DOCKER_HOST=worker), "")
 
