@@ -3,8 +3,8 @@ service, no traceback, no password from a URL, the real cause named (issue 21).
 
 Every test but one runs against a real Consul of this module's own (ACLs on, the master token in the environment),
 so it never changes the shared stack's Consul: what involves the Swarm or the Vaults only reads them (node listings
-through a manager's Docker, seal-status of its OpenBao), asking for `real_stack` only so that the stack is up. The test of stack.py's
-vault-stop and vault-start holds it."""
+through a manager's Docker, seal-status of its OpenBao), asking for `real_stack` only so that the stack is up. The
+test of stack.py's vault-stop and vault-start holds it."""
 
 from __future__ import annotations
 
