@@ -63,8 +63,8 @@ class Clock(Protocol):
 
     def on_its_way(self, arrival: float, deliver: Callable[[], object]) -> Callable[[], None]:
         """The caller sent a request that arrives at `arrival`: should its process end (a kill, an exit) before it
-        takes the request in, `deliver` runs then as the network's (`at`), for the kernel sends what was written
-        whatever becomes of the process. The call returned says the caller took it in."""
+        takes the request in, `deliver` runs then, as the network's, for the kernel sends what was written whatever
+        becomes of the process. The call returned says the caller took it in."""
         ...
 
 

@@ -556,9 +556,9 @@ def test_a_killed_service_runs_nothing_more_and_starts_again(tmp_path: Path) -> 
 
 def test_an_exited_service_runs_nothing_more_and_its_threads_end_with_it(tmp_path: Path) -> None:
     """A process exits when its main thread returns: every other thread of it ends there (the service's are daemon
-    threads), as at a SIGKILL. An actor of the process's still running then (a Counter here; in the long run's seed
-    22351 a Vault fleet whose call came back after the stop) never runs again, nor starts actors in the process that
-    starts next in the same container."""
+    threads), as at a SIGKILL. An actor of the process's still running then (a Counter here) never runs again: in
+    the long run's seed 22351 a Vault fleet whose call came back after the exit started monitors as the next
+    process's."""
     with SimRuntime(4) as simulated:
         service = SimService(simulated, "one", REFUSING, tmp_path)
         service.start()
